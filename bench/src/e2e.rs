@@ -1,0 +1,256 @@
+//! `hookd-bench e2e`: publish through hookd's Svix-style API and measure delivery to our receiver.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use reqwest::Client;
+use serde_json::{json, Value};
+
+use crate::payload::message_body;
+use crate::receiver::{self, ReceiverState};
+use crate::util::{max_ms, new_hist, now_ns, q_ms, r3, record_us, Bitmap};
+
+pub struct Opts {
+    pub url: String,
+    pub token: Option<String>,
+    pub publishers: usize,
+    pub messages: u64,
+    pub payload_bytes: usize,
+    pub receiver_addr: SocketAddr,
+    pub timeout: Duration,
+    pub request_timeout: Duration,
+}
+
+#[derive(Default)]
+struct PubStats {
+    accepted: u64,
+    non_2xx: u64,
+    transport_errors: u64,
+}
+
+/// How many failures to print in full before going quiet.
+const MAX_LOGGED_FAILURES: u64 = 5;
+
+/// Runs the scenario. `Ok(true)` when every accepted message was delivered and nothing failed.
+pub async fn run(o: Opts) -> Result<bool, String> {
+    let base = o.url.trim_end_matches('/').to_string();
+    let auth = o.token.as_ref().map(|t| format!("Bearer {t}"));
+
+    // 1. Receiver.
+    let state = ReceiverState::new(o.messages);
+    let local = receiver::start(o.receiver_addr, state.clone())
+        .await
+        .map_err(|e| format!("receiver bind {}: {e}", o.receiver_addr))?;
+    let host = if local.ip().is_unspecified() { "127.0.0.1".to_string() } else { local.ip().to_string() };
+    let hook_url = if local.is_ipv6() && !local.ip().is_unspecified() {
+        format!("http://[{host}]:{}/hook", local.port())
+    } else {
+        format!("http://{host}:{}/hook", local.port())
+    };
+
+    // 2. Client: one pooled connection per publisher, no proxies (everything is local).
+    let client = Client::builder()
+        .no_proxy()
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(o.publishers.max(1))
+        .timeout(o.request_timeout)
+        .build()
+        .map_err(|e| format!("http client: {e}"))?;
+
+    // 3. Application and endpoint.
+    let app = post_json(&client, &format!("{base}/api/v1/app"), auth.as_deref(), &json!({"name": "bench"})).await?;
+    let app_id = app["id"].as_str().ok_or_else(|| format!("create app: no \"id\" in {app}"))?.to_string();
+    let ep = post_json(
+        &client,
+        &format!("{base}/api/v1/app/{app_id}/endpoint"),
+        auth.as_deref(),
+        &json!({"url": hook_url}),
+    )
+    .await?;
+    let ep_id = ep["id"].as_str().unwrap_or("?").to_string();
+    eprintln!("app {app_id}, endpoint {ep_id} -> {hook_url}");
+
+    // 4. Closed-loop publishers sharing one sequence counter.
+    let msg_url = Arc::new(format!("{base}/api/v1/app/{app_id}/msg"));
+    let auth = Arc::new(auth);
+    let accepted = Arc::new(Bitmap::new(o.messages));
+    let next_seq = Arc::new(AtomicU64::new(0));
+    let logged = Arc::new(AtomicU64::new(0));
+    let first_publish_ns = now_ns();
+    let publish_start = Instant::now();
+    let mut tasks = Vec::with_capacity(o.publishers);
+    for _ in 0..o.publishers.max(1) {
+        let (client, msg_url, auth, accepted, next_seq, logged) =
+            (client.clone(), msg_url.clone(), auth.clone(), accepted.clone(), next_seq.clone(), logged.clone());
+        let (messages, payload_bytes) = (o.messages, o.payload_bytes);
+        tasks.push(tokio::spawn(async move {
+            let mut hist = new_hist();
+            let mut st = PubStats::default();
+            loop {
+                let seq = next_seq.fetch_add(1, Ordering::Relaxed);
+                if seq >= messages {
+                    break;
+                }
+                let t0 = Instant::now();
+                let body = message_body(seq, now_ns(), payload_bytes);
+                let mut req = client.post(msg_url.as_str()).header(CONTENT_TYPE, "application/json").body(body);
+                if let Some(a) = auth.as_deref() {
+                    req = req.header(AUTHORIZATION, a);
+                }
+                match req.send().await {
+                    Ok(resp) => {
+                        let status = resp.status();
+                        // Drain the body so the connection goes back to the pool.
+                        let text = resp.bytes().await;
+                        record_us(&mut hist, t0.elapsed().as_micros() as u64);
+                        if status.is_success() {
+                            accepted.set(seq);
+                            st.accepted += 1;
+                        } else {
+                            st.non_2xx += 1;
+                            if logged.fetch_add(1, Ordering::Relaxed) < MAX_LOGGED_FAILURES {
+                                let snippet = text.map(|b| String::from_utf8_lossy(&b[..b.len().min(300)]).into_owned());
+                                eprintln!("publish seq {seq}: HTTP {status}: {}", snippet.unwrap_or_default());
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        st.transport_errors += 1;
+                        if logged.fetch_add(1, Ordering::Relaxed) < MAX_LOGGED_FAILURES {
+                            eprintln!("publish seq {seq}: {}", chain(&e));
+                        }
+                    }
+                }
+            }
+            (hist, st)
+        }));
+    }
+    let mut pub_hist = new_hist();
+    let mut stats = PubStats::default();
+    for t in tasks {
+        let (h, s) = t.await.map_err(|e| format!("publisher task: {e}"))?;
+        let _ = pub_hist.add(&h);
+        stats.accepted += s.accepted;
+        stats.non_2xx += s.non_2xx;
+        stats.transport_errors += s.transport_errors;
+    }
+    let publish_secs = publish_start.elapsed().as_secs_f64();
+    eprintln!(
+        "published: {} accepted in {:.2} s; waiting up to {} s for delivery…",
+        stats.accepted,
+        publish_secs,
+        o.timeout.as_secs()
+    );
+
+    // 5. Wait until every accepted seq has arrived (polled every 10 ms), or time out.
+    let deadline = Instant::now() + o.timeout;
+    let timed_out = loop {
+        if state.distinct() >= stats.accepted && accepted.count_missing_from(state.seen()) == 0 {
+            break false;
+        }
+        if Instant::now() >= deadline {
+            break true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+
+    // 6. Report.
+    let lost = accepted.count_missing_from(state.seen());
+    let delivered_distinct = state.distinct();
+    let e2e_secs = state
+        .last_delivery_ns()
+        .map(|last| last.saturating_sub(first_publish_ns) as f64 / 1e9)
+        .unwrap_or(0.0);
+    let lat = state.latency();
+    let errors = stats.non_2xx + stats.transport_errors;
+    let publish_rate = if publish_secs > 0.0 { stats.accepted as f64 / publish_secs } else { 0.0 };
+    let delivered_rate = if e2e_secs > 0.0 { delivered_distinct as f64 / e2e_secs } else { 0.0 };
+
+    println!("hookd-bench e2e: {} publishers, {} messages, {} B payload, {}", o.publishers, o.messages, o.payload_bytes, base);
+    println!(
+        "  publish : {} accepted in {:.2} s = {:.0}/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; non-2xx {}, transport errors {}",
+        stats.accepted,
+        publish_secs,
+        publish_rate,
+        q_ms(&pub_hist, 0.5),
+        q_ms(&pub_hist, 0.99),
+        max_ms(&pub_hist),
+        stats.non_2xx,
+        stats.transport_errors
+    );
+    println!(
+        "  delivery: {} distinct in {:.2} s (first publish -> last delivery) = {:.0}/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        delivered_distinct,
+        e2e_secs,
+        delivered_rate,
+        q_ms(&lat, 0.5),
+        q_ms(&lat, 0.99),
+        max_ms(&lat)
+    );
+    println!(
+        "  duplicates {}, lost {}{}, unparseable/out-of-range posts {}, receiver connections {}",
+        state.duplicates(),
+        lost,
+        if timed_out { " (timed out waiting)" } else { "" },
+        state.bad(),
+        state.connections()
+    );
+    if lost > 0 {
+        println!("  first lost seqs: {:?}", accepted.sample_missing_from(state.seen(), 10));
+    }
+    let result = json!({
+        "publishers": o.publishers,
+        "messages": o.messages,
+        "payload_bytes": o.payload_bytes,
+        "publish_seconds": r3(publish_secs),
+        "publish_rate_per_s": r3(publish_rate),
+        "publish_p50_ms": r3(q_ms(&pub_hist, 0.5)),
+        "publish_p99_ms": r3(q_ms(&pub_hist, 0.99)),
+        "publish_max_ms": r3(max_ms(&pub_hist)),
+        "e2e_seconds": r3(e2e_secs),
+        "delivered_rate_per_s": r3(delivered_rate),
+        "delivery_latency_p50_ms": r3(q_ms(&lat, 0.5)),
+        "delivery_latency_p99_ms": r3(q_ms(&lat, 0.99)),
+        "delivery_latency_max_ms": r3(max_ms(&lat)),
+        "accepted": stats.accepted,
+        "delivered_distinct": delivered_distinct,
+        "duplicates": state.duplicates(),
+        "lost": lost,
+        "errors": errors,
+        "non_2xx": stats.non_2xx,
+        "transport_errors": stats.transport_errors,
+        "bad_posts": state.bad(),
+        "timed_out": timed_out,
+    });
+    println!("RESULT {result}");
+    Ok(lost == 0 && errors == 0 && !timed_out)
+}
+
+async fn post_json(client: &Client, url: &str, auth: Option<&str>, body: &Value) -> Result<Value, String> {
+    let mut req = client.post(url).json(body);
+    if let Some(a) = auth {
+        req = req.header(AUTHORIZATION, a);
+    }
+    let resp = req.send().await.map_err(|e| format!("POST {url}: {}", chain(&e)))?;
+    let status = resp.status();
+    let text = resp.text().await.map_err(|e| format!("POST {url}: reading body: {e}"))?;
+    if !status.is_success() {
+        return Err(format!("POST {url}: HTTP {status}: {text}"));
+    }
+    serde_json::from_str(&text).map_err(|e| format!("POST {url}: bad JSON ({e}): {text}"))
+}
+
+/// An error with its causes, e.g. "error sending request: connection refused".
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

@@ -1,0 +1,137 @@
+//! hookd-bench: load generator and webhook receiver for benchmarking hookd.
+
+mod e2e;
+mod payload;
+mod receiver;
+mod table;
+mod util;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "hookd-bench", version, about = "Benchmark tooling for hookd")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Publish messages through hookd and measure delivery to an in-process receiver.
+    E2e {
+        /// hookd base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8071")]
+        url: String,
+        /// Bearer token for hookd's API.
+        #[arg(long, env = "HOOKD_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Concurrent closed-loop publishers.
+        #[arg(long, default_value_t = 32)]
+        publishers: usize,
+        /// Total messages across all publishers.
+        #[arg(long, default_value_t = 50_000)]
+        messages: u64,
+        /// Size of the serialized `payload` object in bytes.
+        #[arg(long, default_value_t = 256)]
+        payload_bytes: usize,
+        /// Where the receiver listens (port 0 = random).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        receiver_addr: SocketAddr,
+        /// How long to wait for deliveries after publishing ends, in seconds.
+        #[arg(long, default_value_t = 120)]
+        timeout_secs: u64,
+        /// Per-request timeout for publish calls, in seconds.
+        #[arg(long, default_value_t = 30)]
+        request_timeout_secs: u64,
+    },
+    /// Run only the receiver and print counts every second; stop with Ctrl-C.
+    Receiver {
+        #[arg(long, default_value = "127.0.0.1:9099")]
+        addr: SocketAddr,
+        /// Track seqs 0..capacity for duplicate detection.
+        #[arg(long, default_value_t = 10_000_000)]
+        capacity: u64,
+    },
+    /// Render run.sh's results file (TSV with RESULT JSON) as a Markdown table.
+    Table {
+        /// Results file; `-` for stdin.
+        file: String,
+    },
+    /// Print a free TCP port on 127.0.0.1 (used by run.sh).
+    FreePort,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Table { file } => {
+            let input = if file == "-" {
+                std::io::read_to_string(std::io::stdin())
+            } else {
+                std::fs::read_to_string(&file)
+            };
+            let rendered = input.map_err(|e| format!("{file}: {e}")).and_then(|s| table::render(&s));
+            match rendered {
+                Ok(t) => {
+                    print!("{t}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
+            }
+        }
+        Cmd::FreePort => match std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
+            Ok(a) => {
+                println!("{}", a.port());
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&format!("bind: {e}")),
+        },
+        Cmd::Receiver { addr, capacity } => {
+            let rt = runtime();
+            match rt.block_on(receiver::run_standalone(addr, capacity)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&format!("receiver: {e}")),
+            }
+        }
+        Cmd::E2e {
+            url,
+            token,
+            publishers,
+            messages,
+            payload_bytes,
+            receiver_addr,
+            timeout_secs,
+            request_timeout_secs,
+        } => {
+            let opts = e2e::Opts {
+                url,
+                token,
+                publishers: publishers.max(1),
+                messages,
+                payload_bytes,
+                receiver_addr,
+                timeout: Duration::from_secs(timeout_secs),
+                request_timeout: Duration::from_secs(request_timeout_secs),
+            };
+            match runtime().block_on(e2e::run(opts)) {
+                Ok(true) => ExitCode::SUCCESS,
+                // Ran to the end, but something was lost or failed: the RESULT line says what.
+                Ok(false) => ExitCode::from(3),
+                Err(e) => fail(&e),
+            }
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime")
+}
+
+fn fail(msg: &str) -> ExitCode {
+    eprintln!("hookd-bench: {msg}");
+    ExitCode::FAILURE
+}

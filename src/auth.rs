@@ -1,0 +1,50 @@
+//! Bearer tokens. A token belongs to one organization and is stored as its SHA-256; lookups are cached briefly
+//! because every request (and every publish) makes one.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use sha2::{Digest, Sha256};
+
+use crate::error::Error;
+use crate::server::ApiContext;
+
+/// The organization the request's token belongs to; every query is scoped by it.
+#[derive(Debug, Clone)]
+pub struct OrgId(pub String);
+
+pub fn hash_token(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// A new token: `hk_` and 40 base62 characters (~238 bits).
+pub fn new_token() -> String {
+    format!("hk_{}", crate::ids::random_token(40))
+}
+
+pub async fn org_for(ctx: &ApiContext, headers: &axum::http::HeaderMap) -> Result<OrgId, Error> {
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(Error::unauthorized)?;
+    let hash = hash_token(token);
+    if let Some(org) = ctx.tokens.get(&hash) {
+        return Ok(OrgId(org));
+    }
+    let org = ctx.store.token_org(hash).await?.ok_or_else(Error::unauthorized)?;
+    ctx.tokens.insert(hash, org.clone());
+    Ok(OrgId(org))
+}
+
+impl FromRequestParts<ApiContext> for OrgId {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &ApiContext) -> Result<Self, Self::Rejection> {
+        if let Some(org) = parts.extensions.get::<OrgId>() {
+            return Ok(org.clone());
+        }
+        org_for(ctx, &parts.headers).await
+    }
+}

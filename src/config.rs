@@ -1,0 +1,192 @@
+//! Configuration: flags, then `HOOKD_*` environment variables (clap reads both), then an optional TOML file,
+//! then defaults. Durations are written the human way (`5s`, `30m`, `5d`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use ipnet::IpNet;
+use serde::Deserialize;
+
+/// How hard the SQLite store pushes each group commit to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// `synchronous=NORMAL` in WAL mode: survives a killed process; the last commits may be lost on power loss.
+    Normal,
+    /// `synchronous=FULL`: fsync at every group commit, survives power loss.
+    Full,
+}
+
+/// Which names the Standard Webhooks headers carry by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum HeaderStyle {
+    /// `svix-id`, `svix-timestamp`, `svix-signature`, as svix-server sends them.
+    Svix,
+    /// `webhook-id`, `webhook-timestamp`, `webhook-signature` (Standard Webhooks).
+    Webhook,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub admin_token: Option<String>,
+    pub allow_private_networks: bool,
+    pub allowed_cidrs: Vec<IpNet>,
+    pub durability: Durability,
+    pub header_style: HeaderStyle,
+    pub retry_schedule: Vec<Duration>,
+    pub request_timeout: Duration,
+    pub disable_after: Duration,
+    pub max_body_bytes: usize,
+    pub lease: Duration,
+    pub dispatch_concurrency: usize,
+    pub max_poll_interval: Duration,
+    pub log_json: bool,
+}
+
+/// svix-server's schedule: after the first attempt, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+pub const DEFAULT_RETRY_SCHEDULE: &str = "5s,5m,30m,2h,5h,10h,10h";
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8071".parse().unwrap(),
+            database_url: "sqlite://hookd.db".into(),
+            admin_token: None,
+            allow_private_networks: false,
+            allowed_cidrs: vec![],
+            durability: Durability::Normal,
+            header_style: HeaderStyle::Svix,
+            retry_schedule: parse_durations(DEFAULT_RETRY_SCHEDULE).unwrap(),
+            request_timeout: Duration::from_secs(15),
+            disable_after: Duration::from_secs(5 * 24 * 3600),
+            max_body_bytes: 1024 * 1024,
+            lease: Duration::from_secs(120),
+            dispatch_concurrency: 512,
+            max_poll_interval: Duration::from_secs(5),
+            log_json: false,
+        }
+    }
+}
+
+/// `hookd serve` options. Every one can also come from the environment or the TOML file.
+#[derive(Debug, Default, clap::Args)]
+pub struct ServeArgs {
+    /// TOML file with any of the settings below (snake_case keys).
+    #[arg(long, env = "HOOKD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8071].
+    #[arg(long, env = "HOOKD_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Store URL: `sqlite://path/to/file.db` [default: sqlite://hookd.db].
+    #[arg(long, env = "HOOKD_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Bootstrap token of the default organization; generated and printed once when unset on an empty store.
+    #[arg(long, env = "HOOKD_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Allow endpoints on loopback, private and link-local addresses.
+    #[arg(long, env = "HOOKD_ALLOW_PRIVATE_NETWORKS")]
+    pub allow_private_networks: Option<bool>,
+    /// Comma-separated CIDRs allowed even though they are not global (e.g. `10.1.0.0/16,127.0.0.1/32`).
+    #[arg(long, env = "HOOKD_ALLOWED_CIDRS", value_delimiter = ',')]
+    pub allowed_cidrs: Option<Vec<IpNet>>,
+    /// `normal` (survives a killed process) or `full` (fsync every group commit).
+    #[arg(long, env = "HOOKD_SQLITE_SYNCHRONOUS", value_enum)]
+    pub sqlite_synchronous: Option<Durability>,
+    /// Header names of the Standard Webhooks signature: `svix` or `webhook`.
+    #[arg(long, env = "HOOKD_SIGNATURE_HEADERS", value_enum)]
+    pub signature_headers: Option<HeaderStyle>,
+    /// Delays between attempts after the first, e.g. `5s,5m,30m,2h,5h,10h,10h`.
+    #[arg(long, env = "HOOKD_RETRY_SCHEDULE")]
+    pub retry_schedule: Option<String>,
+    /// Timeout of one delivery attempt [default: 15s].
+    #[arg(long, env = "HOOKD_REQUEST_TIMEOUT")]
+    pub request_timeout: Option<String>,
+    /// Disable an endpoint that has failed without a success for this long [default: 5d].
+    #[arg(long, env = "HOOKD_DISABLE_AFTER")]
+    pub disable_after: Option<String>,
+    /// Largest accepted request body in bytes [default: 1048576].
+    #[arg(long, env = "HOOKD_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// How long claimed work stays claimed before another worker may redo it [default: 120s].
+    #[arg(long, env = "HOOKD_LEASE")]
+    pub lease: Option<String>,
+    /// Deliveries in flight at once [default: 512].
+    #[arg(long, env = "HOOKD_DISPATCH_CONCURRENCY")]
+    pub dispatch_concurrency: Option<usize>,
+    /// Log as JSON lines.
+    #[arg(long, env = "HOOKD_LOG_JSON")]
+    pub log_json: Option<bool>,
+}
+
+/// The TOML file: the same settings, durations as strings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    database_url: Option<String>,
+    admin_token: Option<String>,
+    allow_private_networks: Option<bool>,
+    allowed_cidrs: Option<Vec<IpNet>>,
+    sqlite_synchronous: Option<Durability>,
+    signature_headers: Option<HeaderStyle>,
+    retry_schedule: Option<String>,
+    request_timeout: Option<String>,
+    disable_after: Option<String>,
+    max_body_bytes: Option<usize>,
+    lease: Option<String>,
+    dispatch_concurrency: Option<usize>,
+    log_json: Option<bool>,
+}
+
+impl ServeArgs {
+    pub fn into_config(self) -> anyhow::Result<Config> {
+        let file: FileConfig = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+                toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let d = Config::default();
+        let dur = |flag: Option<String>, file: Option<String>, default: Duration, name: &str| -> anyhow::Result<Duration> {
+            match flag.or(file) {
+                Some(s) => humantime::parse_duration(&s).with_context(|| format!("invalid duration for {name}: {s}")),
+                None => Ok(default),
+            }
+        };
+        Ok(Config {
+            listen: self.listen.or(file.listen).unwrap_or(d.listen),
+            database_url: self.database_url.or(file.database_url).unwrap_or(d.database_url),
+            admin_token: self.admin_token.or(file.admin_token),
+            allow_private_networks: self.allow_private_networks.or(file.allow_private_networks).unwrap_or(false),
+            allowed_cidrs: self.allowed_cidrs.or(file.allowed_cidrs).unwrap_or_default(),
+            durability: self.sqlite_synchronous.or(file.sqlite_synchronous).unwrap_or(d.durability),
+            header_style: self.signature_headers.or(file.signature_headers).unwrap_or(d.header_style),
+            retry_schedule: match self.retry_schedule.or(file.retry_schedule) {
+                Some(s) => parse_durations(&s).context("invalid retry schedule")?,
+                None => d.retry_schedule,
+            },
+            request_timeout: dur(self.request_timeout, file.request_timeout, d.request_timeout, "request_timeout")?,
+            disable_after: dur(self.disable_after, file.disable_after, d.disable_after, "disable_after")?,
+            max_body_bytes: self.max_body_bytes.or(file.max_body_bytes).unwrap_or(d.max_body_bytes),
+            lease: dur(self.lease, file.lease, d.lease, "lease")?,
+            dispatch_concurrency: self.dispatch_concurrency.or(file.dispatch_concurrency).unwrap_or(d.dispatch_concurrency).max(1),
+            max_poll_interval: d.max_poll_interval,
+            log_json: self.log_json.or(file.log_json).unwrap_or(false),
+        })
+    }
+}
+
+/// `"5s, 5m,1h"` → durations. Also used for per-endpoint schedules.
+pub fn parse_durations(s: &str) -> anyhow::Result<Vec<Duration>> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| humantime::parse_duration(p).with_context(|| format!("invalid duration: {p}")))
+        .collect()
+}

@@ -1,0 +1,249 @@
+//! Sends deliveries. Each job is one HTTP request: signed, sent with the endpoint's headers and a timeout,
+//! classified (2xx done; 410 disables the endpoint; anything else retries on the schedule, `Retry-After`
+//! honoured), and recorded. No lock is held across the request; the record joins the next group commit.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use tokio::sync::{mpsc, Semaphore};
+
+use super::model::Endpoint;
+use super::{retry, signing, Engine, Metrics};
+use crate::config::HeaderStyle;
+use crate::shutdown::Shutdown;
+use crate::store::{now_ms, status, AttemptRecord, DeliveryJob, NextStep};
+
+/// Response bodies are kept up to this many bytes, as svix-server does.
+const MAX_RESPONSE_BYTES: usize = 20_000;
+
+/// What one delivery attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    Delivered,
+    WillRetry,
+    Exhausted,
+    /// The endpoint is gone or disabled; nothing was sent.
+    Abandoned,
+}
+
+struct Sent {
+    status_code: i64,
+    response: String,
+    retry_after: Option<u64>,
+}
+
+impl Engine {
+    /// Runs deliveries from `rx`, at most `dispatch_concurrency` at once, until shutdown; then waits (briefly)
+    /// for those in flight.
+    pub async fn run_dispatcher(self: Arc<Self>, mut rx: mpsc::Receiver<DeliveryJob>, shutdown: Shutdown) {
+        let limit = self.cfg.dispatch_concurrency;
+        let slots = Arc::new(Semaphore::new(limit));
+        loop {
+            let job = tokio::select! {
+                job = rx.recv() => match job { Some(job) => job, None => break },
+                _ = shutdown.wait() => break,
+            };
+            let Ok(slot) = slots.clone().acquire_owned().await else { break };
+            let engine = self.clone();
+            tokio::spawn(async move {
+                engine.execute(job).await;
+                drop(slot);
+            });
+        }
+        // Jobs not started keep their leases and are picked up again after a restart.
+        let _ = tokio::time::timeout(Duration::from_secs(10), slots.acquire_many(limit as u32)).await;
+    }
+
+    /// One attempt of one delivery, recorded before it returns.
+    pub async fn execute(&self, job: DeliveryJob) -> AttemptOutcome {
+        let msg = &job.msg;
+        let endpoint = match self.endpoints_of(&msg.org_id, &msg.app_id).await {
+            Ok(eps) => eps.iter().find(|e| e.id == job.endpoint_id).cloned(),
+            Err(e) => {
+                tracing::error!(error = ?e, "loading endpoints");
+                return AttemptOutcome::WillRetry; // the lease brings it back
+            }
+        };
+        let Some(endpoint) = endpoint.filter(|e| !e.disabled) else {
+            let rec = self.attempt_record(&job, &job.endpoint_id, "", 0, status::FAIL, 0, "endpoint disabled or deleted".into());
+            self.record(&job, rec, NextStep::GiveUp).await;
+            return AttemptOutcome::Abandoned;
+        };
+
+        let started = Instant::now();
+        let sent = self.send(&job, &endpoint).await;
+        let duration_ms = started.elapsed().as_millis() as i64;
+        let attempts_made = job.attempts as usize + 1;
+        let ok = (200..300).contains(&sent.status_code);
+
+        let (next, outcome) = if ok {
+            Metrics::inc(&self.metrics.attempts_succeeded);
+            (NextStep::Done, AttemptOutcome::Delivered)
+        } else {
+            Metrics::inc(&self.metrics.attempts_failed);
+            if sent.status_code == 410 {
+                let _ = self.disable_endpoint(&msg.org_id, &msg.app_id, &endpoint.id, "410 Gone").await;
+                (NextStep::GiveUp, AttemptOutcome::Exhausted)
+            } else if job.manual {
+                (NextStep::GiveUp, AttemptOutcome::Exhausted)
+            } else {
+                let custom;
+                let schedule: &[Duration] = match &endpoint.retry_schedule {
+                    Some(ms) => {
+                        custom = ms.iter().map(|m| Duration::from_millis(*m)).collect::<Vec<_>>();
+                        &custom
+                    }
+                    None => &self.cfg.retry_schedule,
+                };
+                match retry::next_delay(schedule, attempts_made) {
+                    Some(delay) => {
+                        let delay = retry::jitter(delay);
+                        let honoured = matches!(sent.status_code, 429 | 503);
+                        let delay = retry::honour_retry_after(delay, sent.retry_after.filter(|_| honoured));
+                        (NextStep::RetryAt(now_ms() + delay.as_millis() as i64), AttemptOutcome::WillRetry)
+                    }
+                    None => (NextStep::GiveUp, AttemptOutcome::Exhausted),
+                }
+            }
+        };
+        if outcome == AttemptOutcome::Exhausted {
+            Metrics::inc(&self.metrics.deliveries_exhausted);
+        }
+        let rec = self.attempt_record(
+            &job,
+            &endpoint.id,
+            &endpoint.url,
+            sent.status_code,
+            if ok { status::SUCCESS } else { status::FAIL },
+            duration_ms,
+            sent.response,
+        );
+        if let Some(failing_since) = self.record(&job, rec, next).await {
+            if now_ms() - failing_since >= self.cfg.disable_after.as_millis() as i64 {
+                let _ = self.disable_endpoint(&msg.org_id, &msg.app_id, &endpoint.id, "failing for too long").await;
+            }
+        }
+        outcome
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn attempt_record(&self, job: &DeliveryJob, endpoint_id: &str, url: &str, status_code: i64, status: i64, duration_ms: i64, response: String) -> AttemptRecord {
+        AttemptRecord {
+            id: crate::ids::new(crate::ids::ATTEMPT),
+            org_id: job.msg.org_id.clone(),
+            app_id: job.msg.app_id.clone(),
+            msg_id: job.msg.id.clone(),
+            endpoint_id: endpoint_id.to_string(),
+            url: url.to_string(),
+            status_code,
+            status,
+            manual: job.manual,
+            duration_ms,
+            response,
+            created_at: now_ms(),
+        }
+    }
+
+    /// Writes the attempt; returns since when the endpoint has been failing.
+    async fn record(&self, job: &DeliveryJob, rec: AttemptRecord, next: NextStep) -> Option<i64> {
+        match self.store.record_attempt(job.job_id, job.delivery_id, rec, next).await {
+            Ok(failing) => {
+                if let NextStep::RetryAt(at) = next {
+                    self.wake.hint(at);
+                }
+                failing
+            }
+            Err(e) => {
+                // The job keeps its lease and is attempted again when it runs out.
+                tracing::error!(error = ?e, "recording an attempt");
+                None
+            }
+        }
+    }
+
+    fn headers_for(&self, job: &DeliveryJob, ep: &Endpoint, body: &[u8]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        // Custom headers first, so that the signature headers below cannot be overridden by them.
+        for (k, v) in &ep.headers {
+            if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::try_from(v.as_str())) {
+                h.insert(k, v);
+            }
+        }
+        h.insert("content-type", HeaderValue::from_static("application/json"));
+        let now = chrono::Utc::now();
+        let ts = now.timestamp();
+        let sig = signing::standard_signature(&job.msg.id, ts, body, ep.live_secrets(now.timestamp_millis()));
+        let (id_h, ts_h, sig_h) = match self.cfg.header_style {
+            HeaderStyle::Svix => ("svix-id", "svix-timestamp", "svix-signature"),
+            HeaderStyle::Webhook => ("webhook-id", "webhook-timestamp", "webhook-signature"),
+        };
+        let value = |s: &str| HeaderValue::try_from(s).unwrap_or(HeaderValue::from_static(""));
+        h.insert(id_h, value(&job.msg.id));
+        h.insert(ts_h, HeaderValue::from(ts));
+        h.insert(sig_h, value(&sig));
+        if let (Some(scheme), Some(secret)) = (&ep.signature, ep.secrets.first()) {
+            let stamp = scheme.format_timestamp(now);
+            let signature = scheme.sign(&secret.key, &job.msg.id, &stamp, body);
+            let mut put = |name: &str, v: &str| {
+                if let Ok(name) = HeaderName::try_from(name) {
+                    h.insert(name, value(v));
+                }
+            };
+            put(&scheme.header, &signature);
+            if let Some(name) = &scheme.timestamp_header {
+                put(name, &stamp);
+            }
+            if let Some(name) = &scheme.id_header {
+                put(name, &job.msg.id);
+            }
+            if let Some(name) = &scheme.attempt_header {
+                put(name, &(job.attempts + 1).to_string());
+            }
+        }
+        h
+    }
+
+    async fn send(&self, job: &DeliveryJob, ep: &Endpoint) -> Sent {
+        let failed = |why: String| Sent { status_code: 0, response: why, retry_after: None };
+        let url = match url::Url::parse(&ep.url) {
+            Ok(u) => u,
+            Err(e) => return failed(format!("invalid URL: {e}")),
+        };
+        if let Some(why) = self.egress.refused_literal(&url) {
+            return failed(why);
+        }
+        let body: bytes::Bytes = match &job.msg.payload {
+            Some(p) => bytes::Bytes::copy_from_slice(p.as_bytes()),
+            None => bytes::Bytes::from_static(b"{}"),
+        };
+        let headers = self.headers_for(job, ep, &body);
+        let resp = match self.http.post(url).headers(headers).body(body).send().await {
+            Ok(r) => r,
+            Err(e) => return failed(describe(&e)),
+        };
+        let status_code = resp.status().as_u16() as i64;
+        let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|s| s.trim().parse().ok());
+        let mut response = Vec::new();
+        let mut resp = resp;
+        while response.len() < MAX_RESPONSE_BYTES {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => response.extend_from_slice(&chunk),
+                _ => break,
+            }
+        }
+        response.truncate(MAX_RESPONSE_BYTES);
+        Sent { status_code, response: String::from_utf8_lossy(&response).into_owned(), retry_after }
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    let mut s = if e.is_timeout() { "timeout".to_string() } else if e.is_connect() { "connection failed".to_string() } else { "request failed".to_string() };
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s
+}

@@ -1,0 +1,134 @@
+//! Which addresses deliveries may reach. Non-global addresses (loopback, private, link-local, CGNAT, …) are
+//! refused unless configured. The check runs on the address actually connected to: the HTTP client resolves
+//! names through [`GuardedResolver`], so a name that later resolves to a private address (DNS rebinding) is
+//! refused too; literal addresses are checked before sending and at endpoint creation.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+use ipnet::IpNet;
+
+#[derive(Debug, Clone, Default)]
+pub struct EgressPolicy {
+    pub allow_private: bool,
+    pub allowed: Vec<IpNet>,
+}
+
+impl EgressPolicy {
+    pub fn permits(&self, ip: IpAddr) -> bool {
+        self.allow_private || is_global(ip) || self.allowed.iter().any(|net| net.contains(&ip))
+    }
+
+    /// Checks a URL given by a user: http(s), a host, and no literal address that is refused.
+    pub fn check_url(&self, raw: &str) -> Result<url::Url, String> {
+        let url = url::Url::parse(raw).map_err(|e| format!("invalid URL: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err("URL scheme must be http or https".into());
+        }
+        match url.host() {
+            None => return Err("URL has no host".into()),
+            Some(url::Host::Ipv4(ip)) if !self.permits(IpAddr::V4(ip)) => return Err(refused(ip)),
+            Some(url::Host::Ipv6(ip)) if !self.permits(IpAddr::V6(ip)) => return Err(refused(ip)),
+            Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost") => {
+                if !self.permits(IpAddr::V4(Ipv4Addr::LOCALHOST)) {
+                    return Err(refused(d));
+                }
+            }
+            _ => {}
+        }
+        Ok(url)
+    }
+
+    /// The literal address of a URL, if it has one and it is refused.
+    pub fn refused_literal(&self, url: &url::Url) -> Option<String> {
+        match url.host()? {
+            url::Host::Ipv4(ip) if !self.permits(IpAddr::V4(ip)) => Some(refused(ip)),
+            url::Host::Ipv6(ip) if !self.permits(IpAddr::V6(ip)) => Some(refused(ip)),
+            _ => None,
+        }
+    }
+}
+
+fn refused(addr: impl std::fmt::Display) -> String {
+    format!("destination {addr} is not a public address (allow it with HOOKD_ALLOW_PRIVATE_NETWORKS or HOOKD_ALLOWED_CIDRS)")
+}
+
+pub fn is_global(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_global_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_global_v4(v4);
+            }
+            let seg = v6.segments();
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (seg[0] & 0xfe00) == 0xfc00 // unique local
+                || (seg[0] & 0xffc0) == 0xfe80 // link-local
+                || (seg[0] == 0x2001 && seg[1] == 0x0db8) // documentation
+                || (seg[0] == 0x0064 && seg[1] == 0xff9b) // NAT64 can reach private v4
+                || v6 == Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 1))
+        }
+    }
+}
+
+fn is_global_v4(ip: Ipv4Addr) -> bool {
+    let o = ip.octets();
+    !(ip.is_private()
+        || ip.is_loopback()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || o[0] == 0
+        || (o[0] == 100 && (o[1] & 0xc0) == 64) // CGNAT 100.64/10
+        || (o[0] == 192 && o[1] == 0 && o[2] == 0) // IETF protocol assignments
+        || (o[0] == 198 && (o[1] & 0xfe) == 18) // benchmarking 198.18/15
+        || o[0] >= 240)
+}
+
+/// DNS resolution for the delivery client that drops refused addresses.
+pub struct GuardedResolver {
+    pub policy: Arc<EgressPolicy>,
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let policy = self.policy.clone();
+        Box::pin(async move {
+            let host = name.as_str().to_string();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed: Vec<SocketAddr> = addrs.into_iter().filter(|a| policy.permits(a.ip())).collect();
+            if allowed.is_empty() {
+                return Err(refused(&host).into());
+            }
+            Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_addresses_are_refused_by_default() {
+        let p = EgressPolicy::default();
+        for bad in ["http://127.0.0.1/x", "http://10.0.0.1/", "http://169.254.169.254/", "http://[::1]/", "http://[fe80::1]/", "http://100.64.0.1/", "http://localhost:80/", "http://[::ffff:127.0.0.1]/"] {
+            assert!(p.check_url(bad).is_err(), "{bad} should be refused");
+        }
+        assert!(p.check_url("https://93.184.216.34/hook").is_ok());
+        assert!(p.check_url("ftp://example.com/").is_err());
+        assert!(p.check_url("not a url").is_err());
+    }
+
+    #[test]
+    fn allow_lists_open_what_they_name() {
+        let p = EgressPolicy { allow_private: false, allowed: vec!["127.0.0.0/8".parse().unwrap()] };
+        assert!(p.check_url("http://127.0.0.1:9/").is_ok());
+        assert!(p.check_url("http://10.0.0.1/").is_err());
+        assert!(EgressPolicy { allow_private: true, allowed: vec![] }.check_url("http://10.0.0.1/").is_ok());
+    }
+}

@@ -1,0 +1,219 @@
+//! The engine: every face ends here. A message is stored with one delivery per matching endpoint in a single
+//! commit; fresh deliveries go straight to the dispatcher from memory (claimed at birth with a lease), and
+//! everything due later — retries, scheduled messages, work a crash interrupted — comes back through the
+//! scheduler's one due-time queue.
+//!
+//! ```text
+//! publish ─► store (group commit) ─► dispatcher ─► HTTP ─► record attempt ─► done | retry (jobs) | dead letter
+//!                                        ▲                                        │
+//!                                        └──────────── scheduler ◄────────────────┘
+//! ```
+
+pub mod dispatcher;
+pub mod egress;
+pub mod model;
+pub mod retry;
+pub mod routing;
+pub mod scheduler;
+pub mod signing;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::store::{now_ms, DeliveryJob, MessageRecord, Millis, NewDelivery, Page, Store};
+use model::{Application, Endpoint};
+
+/// Deliveries waiting for a dispatch slot; beyond this, fresh deliveries are left to the scheduler.
+const READY_CAPACITY: usize = 8192;
+
+pub struct Engine {
+    pub store: Arc<dyn Store>,
+    pub cfg: Arc<Config>,
+    pub egress: Arc<egress::EgressPolicy>,
+    pub metrics: Metrics,
+    ready: mpsc::Sender<DeliveryJob>,
+    wake: scheduler::Wake,
+    http: reqwest::Client,
+    endpoints: moka::sync::Cache<String, Arc<Vec<Endpoint>>>,
+    apps: moka::sync::Cache<(String, String), Arc<Application>>,
+}
+
+/// Counters for `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    pub messages_published: AtomicU64,
+    pub attempts_succeeded: AtomicU64,
+    pub attempts_failed: AtomicU64,
+    pub deliveries_exhausted: AtomicU64,
+    pub endpoints_disabled: AtomicU64,
+}
+
+impl Metrics {
+    pub fn inc(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// What a face asks to publish.
+pub struct NewMessage {
+    pub event_type: String,
+    pub event_id: Option<String>,
+    pub channels: Option<Vec<String>>,
+    pub payload: Box<RawValue>,
+    /// Deliver at this time instead of now.
+    pub deliver_at: Option<Millis>,
+    /// Send to this endpoint only, whatever its filters (send-example).
+    pub only_endpoint: Option<String>,
+}
+
+impl Engine {
+    /// Builds the engine; the caller runs [`Engine::run_dispatcher`] with the receiver and [`Engine::run_scheduler`].
+    pub fn new(store: Arc<dyn Store>, cfg: Arc<Config>) -> anyhow::Result<(Arc<Self>, mpsc::Receiver<DeliveryJob>)> {
+        let egress = Arc::new(egress::EgressPolicy {
+            allow_private: cfg.allow_private_networks,
+            allowed: cfg.allowed_cidrs.clone(),
+        });
+        let http = reqwest::Client::builder()
+            .dns_resolver(Arc::new(egress::GuardedResolver { policy: egress.clone() }))
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(cfg.request_timeout)
+            .connect_timeout(cfg.request_timeout.min(Duration::from_secs(10)))
+            .pool_max_idle_per_host(256)
+            .user_agent(concat!("hookd/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let (ready, rx) = mpsc::channel(READY_CAPACITY);
+        let ttl = Duration::from_secs(5);
+        let engine = Engine {
+            store,
+            egress,
+            metrics: Metrics::default(),
+            ready,
+            wake: scheduler::Wake::default(),
+            http,
+            endpoints: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(ttl).build(),
+            apps: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(ttl).build(),
+            cfg,
+        };
+        Ok((Arc::new(engine), rx))
+    }
+
+    /// An application by id or uid, cached for a few seconds (every publish looks one up).
+    pub async fn app(&self, org_id: &str, key: &str) -> Result<Option<Arc<Application>>> {
+        let cache_key = (org_id.to_string(), key.to_string());
+        if let Some(app) = self.apps.get(&cache_key) {
+            return Ok(Some(app));
+        }
+        let app = self.store.get::<Application>(org_id, "", key).await?.map(Arc::new);
+        if let Some(app) = &app {
+            self.apps.insert(cache_key, app.clone());
+        }
+        Ok(app)
+    }
+
+    /// Every endpoint of an application, cached for a few seconds so that nodes sharing a database converge.
+    pub async fn endpoints_of(&self, org_id: &str, app_id: &str) -> Result<Arc<Vec<Endpoint>>> {
+        if let Some(eps) = self.endpoints.get(app_id) {
+            return Ok(eps);
+        }
+        let page = Page { limit: 1_000_000, iterator: None, reverse: false, descending: false };
+        let eps = Arc::new(self.store.list::<Endpoint>(org_id, app_id, &page).await?);
+        self.endpoints.insert(app_id.to_string(), eps.clone());
+        Ok(eps)
+    }
+
+    /// Call after any change to an application or its endpoints.
+    pub fn invalidate(&self, app_id: &str) {
+        self.endpoints.invalidate(app_id);
+        self.apps.invalidate_all();
+    }
+
+    /// Stores a message with its deliveries and starts them. Answers once both are committed.
+    pub async fn publish(&self, app: &Application, input: NewMessage) -> Result<Arc<MessageRecord>> {
+        let endpoints = self.endpoints_of(&app.org_id, &app.id).await?;
+        let targets: Vec<&Endpoint> =
+            match &input.only_endpoint {
+            Some(id) => endpoints.iter().filter(|e| &e.id == id && !e.disabled).collect(),
+            None => endpoints.iter().filter(|e| routing::matches(e, &input.event_type, input.channels.as_deref())).collect(),
+        };
+        let now = now_ms();
+        let run_at = input.deliver_at.unwrap_or(now).max(now);
+        // Reserve dispatch slots first, so that what we claim at birth is certain to be sent from memory.
+        let permits = if run_at <= now && !targets.is_empty() { self.ready.try_reserve_many(targets.len()).ok() } else { None };
+        let leased_until = if permits.is_some() { now + self.cfg.lease.as_millis() as i64 } else { 0 };
+        let deliveries = targets.iter().map(|e| NewDelivery { endpoint_id: e.id.clone(), run_at, leased_until }).collect();
+        let msg = Arc::new(MessageRecord {
+            id: crate::ids::new(crate::ids::MSG),
+            org_id: app.org_id.clone(),
+            app_id: app.id.clone(),
+            event_type: input.event_type,
+            event_id: input.event_id,
+            channels: input.channels,
+            payload: Some(Arc::from(input.payload.get())),
+            created_at: now,
+        });
+        let ids = self.store.publish(msg.clone(), deliveries).await?;
+        Metrics::inc(&self.metrics.messages_published);
+        match permits {
+            Some(permits) => {
+                for (permit, (ep, (delivery_id, job_id))) in permits.zip(targets.iter().zip(ids)) {
+                    permit.send(DeliveryJob { job_id, delivery_id, endpoint_id: ep.id.clone(), attempts: 0, manual: false, msg: msg.clone() });
+                }
+            }
+            None if !targets.is_empty() => self.wake.hint(run_at),
+            None => {}
+        }
+        Ok(msg)
+    }
+
+    /// Tells the scheduler that work became due at `at` (after a requeue).
+    pub fn work_due(&self, at: Millis) {
+        self.wake.hint(at);
+    }
+
+    /// Disables an endpoint (410 Gone, or failing for too long).
+    pub async fn disable_endpoint(&self, org_id: &str, app_id: &str, endpoint_id: &str, why: &str) -> Result<()> {
+        if let Some(mut ep) = self.store.get::<Endpoint>(org_id, app_id, endpoint_id).await? {
+            if !ep.disabled {
+                ep.disabled = true;
+                ep.updated_at = now_ms();
+                self.store.update(&ep).await?;
+                Metrics::inc(&self.metrics.endpoints_disabled);
+                tracing::warn!(endpoint = %endpoint_id, reason = why, "endpoint disabled");
+            }
+        }
+        self.invalidate(app_id);
+        Ok(())
+    }
+
+    pub fn render_metrics(&self) -> String {
+        let m = &self.metrics;
+        let rows = [
+            ("hookd_messages_published_total", "Messages accepted and committed.", &m.messages_published),
+            ("hookd_attempts_succeeded_total", "Delivery attempts answered 2xx.", &m.attempts_succeeded),
+            ("hookd_attempts_failed_total", "Delivery attempts that failed.", &m.attempts_failed),
+            ("hookd_deliveries_exhausted_total", "Deliveries that used up their retries.", &m.deliveries_exhausted),
+            ("hookd_endpoints_disabled_total", "Endpoints disabled for failing.", &m.endpoints_disabled),
+        ];
+        let mut out = String::new();
+        for (name, help, v) in rows {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n", v.load(Ordering::Relaxed)));
+        }
+        out.push_str(&format!(
+            "# HELP hookd_dispatch_queue Deliveries waiting for a dispatch slot.\n# TYPE hookd_dispatch_queue gauge\nhookd_dispatch_queue {}\n",
+            READY_CAPACITY - self.ready.capacity()
+        ));
+        out
+    }
+}
+
+impl From<mpsc::error::TrySendError<()>> for Error {
+    fn from(_: mpsc::error::TrySendError<()>) -> Self {
+        Error::internal(anyhow::anyhow!("dispatch queue closed"))
+    }
+}

@@ -1,0 +1,125 @@
+//! The engine's configuration entities, stored as documents. Field names here are internal; the faces map them
+//! to their wire formats.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::signing::HmacScheme;
+use crate::store::{Doc, DocKind, Millis};
+
+pub type Metadata = BTreeMap<String, String>;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Application {
+    pub id: String,
+    pub org_id: String,
+    pub uid: Option<String>,
+    pub name: String,
+    pub throttle_rate: Option<u16>,
+    pub metadata: Metadata,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl Doc for Application {
+    const KIND: DocKind = DocKind::Application;
+    fn org_id(&self) -> &str {
+        &self.org_id
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn uid(&self) -> Option<&str> {
+        self.uid.as_deref()
+    }
+    fn created_at(&self) -> Millis {
+        self.created_at
+    }
+}
+
+/// A signing key of an endpoint; rotated-out keys keep signing until `expires_at`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EndpointSecret {
+    pub key: String,
+    pub expires_at: Option<Millis>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub id: String,
+    pub org_id: String,
+    pub app_id: String,
+    pub uid: Option<String>,
+    pub url: String,
+    pub description: String,
+    pub filter_types: Option<Vec<String>>,
+    pub channels: Option<Vec<String>>,
+    pub disabled: bool,
+    pub metadata: Metadata,
+    pub headers: BTreeMap<String, String>,
+    /// Newest first; the first one is the current key.
+    pub secrets: Vec<EndpointSecret>,
+    pub throttle_rate: Option<u16>,
+    /// An extra signature in one of the seeds' `sha256=` formats, sent beside the Standard Webhooks headers.
+    pub signature: Option<HmacScheme>,
+    /// Delays between attempts (ms), replacing the server's schedule for this endpoint.
+    pub retry_schedule: Option<Vec<u64>>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl Endpoint {
+    /// Keys that sign now: the current one and any rotated-out key still in its grace period.
+    pub fn live_secrets(&self, now: Millis) -> impl Iterator<Item = &str> {
+        self.secrets.iter().filter(move |s| s.expires_at.is_none_or(|t| t > now)).map(|s| s.key.as_str())
+    }
+}
+
+impl Doc for Endpoint {
+    const KIND: DocKind = DocKind::Endpoint;
+    fn org_id(&self) -> &str {
+        &self.org_id
+    }
+    fn parent(&self) -> &str {
+        &self.app_id
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn uid(&self) -> Option<&str> {
+        self.uid.as_deref()
+    }
+    fn created_at(&self) -> Millis {
+        self.created_at
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventType {
+    pub org_id: String,
+    pub name: String,
+    pub description: String,
+    pub archived: bool,
+    pub deprecated: bool,
+    pub schemas: Option<serde_json::Value>,
+    pub feature_flag: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl Doc for EventType {
+    const KIND: DocKind = DocKind::EventType;
+    fn org_id(&self) -> &str {
+        &self.org_id
+    }
+    fn id(&self) -> &str {
+        &self.name
+    }
+    fn uid(&self) -> Option<&str> {
+        None
+    }
+    fn created_at(&self) -> Millis {
+        self.created_at
+    }
+}

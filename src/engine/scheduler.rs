@@ -1,0 +1,90 @@
+//! The one due-time queue's consumer. It claims due jobs (with a lease) in batches and hands them to the
+//! dispatcher; then it sleeps until the earliest due job, or until told that something earlier was queued.
+//! Nothing polls in a busy loop: with several nodes on one database the sleep is capped so that work queued by
+//! another node is seen within `max_poll_interval`.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::Engine;
+use crate::shutdown::Shutdown;
+use crate::store::{now_ms, DueJob, Millis};
+
+const CLAIM_BATCH: usize = 256;
+
+#[derive(Default)]
+pub struct Wake {
+    notify: Notify,
+    /// When the scheduler plans to wake next.
+    planned: AtomicI64,
+}
+
+impl Wake {
+    /// Wakes the scheduler early if `at` comes before its planned wake-up.
+    pub fn hint(&self, at: Millis) {
+        if at < self.planned.load(Ordering::Acquire) {
+            self.notify.notify_one();
+        }
+    }
+
+    async fn sleep_until(&self, at: Millis) {
+        self.planned.store(at, Ordering::Release);
+        let ms = (at - now_ms()).max(0) as u64;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(ms)) => {}
+            _ = self.notify.notified() => {}
+        }
+        self.planned.store(i64::MIN, Ordering::Release);
+    }
+}
+
+/// What one pass of the scheduler did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ExecutionOutcome {
+    /// Handed a full batch (or waited for dispatch room): more may be due right away.
+    More,
+    /// Handed this many jobs (possibly none); nothing else is due now.
+    Drained(usize),
+}
+
+impl Engine {
+    /// One scheduler pass: claims what is due and hands it to the dispatcher.
+    pub async fn try_execute_task(&self) -> anyhow::Result<ExecutionOutcome> {
+        let want = self.ready.capacity().min(CLAIM_BATCH);
+        if want == 0 {
+            // The dispatcher is saturated; wait for room rather than spin.
+            drop(self.ready.reserve().await?);
+            return Ok(ExecutionOutcome::More);
+        }
+        let permits = self.ready.try_reserve_many(want)?;
+        let now = now_ms();
+        let jobs = self.store.claim_due(now, now + self.cfg.lease.as_millis() as i64, want).await?;
+        let n = jobs.len();
+        for (permit, job) in permits.zip(jobs) {
+            match job {
+                DueJob::Delivery(d) => permit.send(d),
+            }
+        }
+        Ok(if n == want { ExecutionOutcome::More } else { ExecutionOutcome::Drained(n) })
+    }
+
+    pub async fn run_scheduler(self: Arc<Self>, shutdown: Shutdown) {
+        while !shutdown.is_set() {
+            match self.try_execute_task().await {
+                Ok(ExecutionOutcome::More) => continue,
+                Ok(ExecutionOutcome::Drained(_)) => {}
+                Err(e) => tracing::error!(error = ?e, "scheduler pass failed"),
+            }
+            let now = now_ms();
+            let cap = now + self.cfg.max_poll_interval.as_millis() as i64;
+            let next = self.store.next_due_at().await.ok().flatten().unwrap_or(cap);
+            tokio::select! {
+                _ = self.wake.sleep_until(next.clamp(now, cap)) => {}
+                _ = shutdown.wait() => return,
+            }
+        }
+    }
+}

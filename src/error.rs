@@ -1,0 +1,99 @@
+//! One error type for every face. Client errors answer their status with svix-server's body
+//! (`{"code","detail"}`, or `{"detail":[{loc,msg,type}]}` for 422); internal errors are logged and answer an
+//! opaque 500.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{detail}")]
+    Http { status: StatusCode, code: &'static str, detail: String },
+    #[error("validation failed")]
+    Validation(Vec<ValidationItem>),
+    #[error("rate limited")]
+    RateLimited { retry_after_secs: u64 },
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ValidationItem {
+    pub loc: Vec<String>,
+    pub msg: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl Error {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Error::Http { status, code, detail: detail.into() }
+    }
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "Entity not found")
+    }
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", detail)
+    }
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", detail)
+    }
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "authentication_failed", "Invalid or missing bearer token")
+    }
+    /// A 422 for one field: `loc` like `["body", "url"]`.
+    pub fn invalid(loc: &[&str], msg: impl Into<String>) -> Self {
+        Error::Validation(vec![ValidationItem {
+            loc: loc.iter().map(|s| s.to_string()).collect(),
+            msg: msg.into(),
+            kind: "value_error".into(),
+        }])
+    }
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        Error::Internal(err.into())
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        match self {
+            Error::Http { status, code, detail } => {
+                (status, axum::Json(serde_json::json!({ "code": code, "detail": detail }))).into_response()
+            }
+            Error::Validation(items) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                axum::Json(serde_json::json!({ "detail": items })),
+            )
+                .into_response(),
+            Error::RateLimited { retry_after_secs } => {
+                let mut resp = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    axum::Json(serde_json::json!({ "code": "rate_limited", "detail": "Too many requests" })),
+                )
+                    .into_response();
+                resp.headers_mut().insert("retry-after", HeaderValue::from(retry_after_secs));
+                resp
+            }
+            Error::Internal(err) => {
+                tracing::error!(error = format!("{err:#}"), "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    axum::Json(serde_json::json!({ "code": "internal_error", "detail": "Internal error" })),
+                )
+                    .into_response()
+            }
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for Error {
+    fn from(err: crate::store::StoreError) -> Self {
+        match err {
+            crate::store::StoreError::Conflict(what) => Error::conflict(what),
+            crate::store::StoreError::Other(e) => Error::Internal(e),
+        }
+    }
+}

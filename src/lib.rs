@@ -1,0 +1,23 @@
+//! hookd — one binary that sends, receives, schedules and routes webhooks.
+//!
+//! A guided tour, in the order a message travels:
+//!
+//! * [`outbound`] — the Svix-compatible API (`/api/v1/…`): applications, endpoints, event types, messages and
+//!   attempts. Faces are thin: they validate, hand messages to the engine and read state back.
+//! * [`engine`] — routing (which endpoints get a message), the dispatcher (sign, send, classify, record), the
+//!   scheduler (the one due-time queue for retries and anything else due later), retry schedules, signing and
+//!   the egress policy that keeps deliveries off private networks.
+//! * [`store`] — the storage boundary and its backends; all SQL lives there. SQLite with group commit by default.
+//! * [`auth`], [`error`], [`ids`], [`config`] — tokens and tenancy, the one error type, prefixed time-ordered
+//!   ids, and configuration from flags, environment and TOML.
+//! * [`server`] — assembles all of it and shuts it down gracefully.
+
+pub mod auth;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod ids;
+pub mod outbound;
+pub mod server;
+pub mod shutdown;
+pub mod store;

@@ -1,0 +1,71 @@
+use clap::{Parser, Subcommand};
+use hookd::config::{Durability, ServeArgs};
+use hookd::shutdown::{self, Shutdown};
+
+#[derive(Parser)]
+#[command(name = "hookd", version, about = "Sends, receives, schedules and routes webhooks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token for the default organization and print it (it is stored hashed and never shown again).
+    Create {
+        /// A name to remember the token by.
+        #[arg(long, default_value = "cli")]
+        name: String,
+        #[arg(long, env = "HOOKD_DATABASE_URL", default_value = "sqlite://hookd.db")]
+        database_url: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args).await,
+        Command::Token { command: TokenCommand::Create { name, database_url } } => {
+            let store = hookd::store::open(&database_url, Durability::Normal, false).await?;
+            let org = store.default_org().await?;
+            let token = hookd::auth::new_token();
+            store.token_insert(hookd::auth::hash_token(&token), &org, &name).await?;
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let cfg = args.into_config()?;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    if cfg.log_json {
+        tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    }
+    let server = hookd::server::Server::build(cfg).await?;
+    if let Some(token) = &server.generated_token {
+        println!("Admin token (shown once, keep it): {token}");
+    }
+    tracing::info!(addr = %server.local_addr(), "hookd listening");
+    let stop = Shutdown::default();
+    let trigger = stop.clone();
+    tokio::spawn(async move {
+        shutdown::signal().await;
+        tracing::info!("shutting down");
+        trigger.trigger();
+    });
+    server.run(stop).await
+}

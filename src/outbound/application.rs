@@ -1,0 +1,202 @@
+//! Applications: one per customer of the user, holding that customer's endpoints.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::{check_ident, double_option, list_response, load_app, ts, ListQuery, ListResponse, ValidJson};
+use crate::auth::OrgId;
+use crate::engine::model::{Application, Metadata};
+use crate::error::{Error, Result};
+use crate::server::ApiContext;
+use crate::store::now_ms;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationIn {
+    pub name: String,
+    #[serde(default)]
+    pub uid: Option<String>,
+    #[serde(default, alias = "rateLimit")]
+    pub throttle_rate: Option<u16>,
+    #[serde(default)]
+    pub metadata: Metadata,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationPatch {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub uid: Option<Option<String>>,
+    #[serde(default, alias = "rateLimit", deserialize_with = "double_option")]
+    pub throttle_rate: Option<Option<u16>>,
+    pub metadata: Option<Metadata>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationOut {
+    pub id: String,
+    pub uid: Option<String>,
+    pub name: String,
+    pub throttle_rate: Option<u16>,
+    pub metadata: Metadata,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Application> for ApplicationOut {
+    fn from(a: &Application) -> Self {
+        ApplicationOut {
+            id: a.id.clone(),
+            uid: a.uid.clone(),
+            name: a.name.clone(),
+            throttle_rate: a.throttle_rate,
+            metadata: a.metadata.clone(),
+            created_at: ts(a.created_at),
+            updated_at: ts(a.updated_at),
+        }
+    }
+}
+
+fn validate(name: &str, uid: Option<&str>, throttle: Option<u16>) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(Error::invalid(&["body", "name"], "must not be empty"));
+    }
+    if let Some(uid) = uid {
+        check_ident(&["body", "uid"], uid, 256)?;
+        if crate::ids::has_prefix(uid, crate::ids::APP) {
+            return Err(Error::invalid(&["body", "uid"], "must not look like an application id"));
+        }
+    }
+    if throttle == Some(0) {
+        return Err(Error::invalid(&["body", "throttleRate"], "must be at least 1"));
+    }
+    Ok(())
+}
+
+/// Creates an application from `input` in `org` (also used by message creation with an inline application).
+pub async fn create(ctx: &ApiContext, org: &str, input: ApplicationIn) -> Result<Application> {
+    validate(&input.name, input.uid.as_deref(), input.throttle_rate)?;
+    let now = now_ms();
+    let app = Application {
+        id: crate::ids::new(crate::ids::APP),
+        org_id: org.to_string(),
+        uid: input.uid,
+        name: input.name,
+        throttle_rate: input.throttle_rate,
+        metadata: input.metadata,
+        created_at: now,
+        updated_at: now,
+    };
+    ctx.store.insert(&app).await?;
+    Ok(app)
+}
+
+#[derive(Debug, Deserialize)]
+struct CreateQuery {
+    #[serde(default)]
+    get_if_exists: bool,
+}
+
+async fn create_app(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Query(q): Query<CreateQuery>,
+    ValidJson(input): ValidJson<ApplicationIn>,
+) -> Result<(StatusCode, Json<ApplicationOut>)> {
+    if q.get_if_exists {
+        if let Some(uid) = &input.uid {
+            if let Some(app) = ctx.engine.app(&org, uid).await? {
+                return Ok((StatusCode::OK, Json((&*app).into())));
+            }
+        }
+    }
+    let app = create(&ctx, &org, input).await?;
+    Ok((StatusCode::CREATED, Json((&app).into())))
+}
+
+async fn list_apps(State(ctx): State<ApiContext>, OrgId(org): OrgId, Query(q): Query<ListQuery>) -> Result<Json<ListResponse<ApplicationOut>>> {
+    let page = q.page(false);
+    let rows = ctx.store.list::<Application>(&org, "", &page).await?;
+    Ok(Json(list_response(rows, &page, |a| a.id.clone(), |a| (&a).into())))
+}
+
+async fn get_app(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(app_id): Path<String>) -> Result<Json<ApplicationOut>> {
+    Ok(Json((&*load_app(&ctx, &org, &app_id).await?).into()))
+}
+
+async fn save(ctx: &ApiContext, app: &Application) -> Result<()> {
+    validate(&app.name, app.uid.as_deref(), app.throttle_rate)?;
+    if !ctx.store.update(app).await? {
+        return Err(Error::not_found());
+    }
+    ctx.engine.invalidate(&app.id);
+    Ok(())
+}
+
+async fn update_app(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path(app_id): Path<String>,
+    ValidJson(input): ValidJson<ApplicationIn>,
+) -> Result<(StatusCode, Json<ApplicationOut>)> {
+    match ctx.engine.app(&org, &app_id).await? {
+        Some(existing) => {
+            let mut app = (*existing).clone();
+            app.name = input.name;
+            app.uid = input.uid;
+            app.throttle_rate = input.throttle_rate;
+            app.metadata = input.metadata;
+            app.updated_at = now_ms();
+            save(&ctx, &app).await?;
+            Ok((StatusCode::OK, Json((&app).into())))
+        }
+        // PUT on an unknown uid creates the application with that uid, as svix-server does.
+        None if !crate::ids::has_prefix(&app_id, crate::ids::APP) => {
+            let app = create(&ctx, &org, ApplicationIn { uid: Some(app_id), ..input }).await?;
+            Ok((StatusCode::CREATED, Json((&app).into())))
+        }
+        None => Err(Error::not_found()),
+    }
+}
+
+async fn patch_app(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path(app_id): Path<String>,
+    ValidJson(patch): ValidJson<ApplicationPatch>,
+) -> Result<Json<ApplicationOut>> {
+    let mut app = (*load_app(&ctx, &org, &app_id).await?).clone();
+    if let Some(name) = patch.name {
+        app.name = name;
+    }
+    if let Some(uid) = patch.uid {
+        app.uid = uid;
+    }
+    if let Some(rate) = patch.throttle_rate {
+        app.throttle_rate = rate;
+    }
+    if let Some(metadata) = patch.metadata {
+        app.metadata = metadata;
+    }
+    app.updated_at = now_ms();
+    save(&ctx, &app).await?;
+    Ok(Json((&app).into()))
+}
+
+async fn delete_app(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(app_id): Path<String>) -> Result<StatusCode> {
+    let app = load_app(&ctx, &org, &app_id).await?;
+    ctx.store.delete::<Application>(&org, &app.id).await?;
+    ctx.engine.invalidate(&app.id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub fn router() -> Router<ApiContext> {
+    Router::new()
+        .route("/api/v1/app", get(list_apps).post(create_app))
+        .route("/api/v1/app/{app_id}", get(get_app).put(update_app).patch(patch_app).delete(delete_app))
+}

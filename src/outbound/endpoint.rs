@@ -1,0 +1,582 @@
+//! Endpoints: where an application's messages go, and how they are signed and retried.
+//!
+//! Beyond the Svix fields, an endpoint may carry `signature` (one of the seeds' `sha256=` schemes, or a
+//! preset: `{"preset": "tms" | "minoots" | "chat"}`) and `retrySchedule` (durations such as `["5s", "25s"]`).
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::message::{MessageIn, MessageOut};
+use super::{check_ident, double_option, list_response, load_app, load_endpoint, opt_ts, parse_ts, ts, ListQuery, ListResponse, ValidJson};
+use crate::auth::OrgId;
+use crate::engine::model::{Application, Endpoint, EndpointSecret, EventType, Metadata};
+use crate::engine::signing::{self, HmacScheme};
+use crate::error::{Error, Result};
+use crate::server::ApiContext;
+use crate::store::{now_ms, Requeue};
+
+/// `signature` as written by a user: a whole scheme, or a preset by name.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum SignatureIn {
+    Preset { preset: String },
+    Scheme(HmacScheme),
+}
+
+impl SignatureIn {
+    fn resolve(self) -> Result<HmacScheme> {
+        let scheme = match self {
+            SignatureIn::Preset { preset } => HmacScheme::preset(&preset)
+                .ok_or_else(|| Error::invalid(&["body", "signature", "preset"], "unknown preset (tms, minoots, chat)"))?,
+            SignatureIn::Scheme(s) => s,
+        };
+        scheme.validate().map_err(|e| Error::invalid(&["body", "signature"], e))?;
+        Ok(scheme)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointIn {
+    pub url: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default, alias = "filterTypes")]
+    pub event_types: Option<Vec<String>>,
+    #[serde(default)]
+    pub channels: Option<Vec<String>>,
+    #[serde(default)]
+    pub disabled: bool,
+    #[serde(default)]
+    pub metadata: Metadata,
+    #[serde(default)]
+    pub uid: Option<String>,
+    #[serde(default)]
+    pub secret: Option<String>,
+    #[serde(default, alias = "rateLimit")]
+    pub throttle_rate: Option<u16>,
+    #[serde(default)]
+    pub headers: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub signature: Option<SignatureIn>,
+    #[serde(default)]
+    pub retry_schedule: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointPatch {
+    pub url: Option<String>,
+    pub description: Option<String>,
+    #[serde(default, alias = "filterTypes", deserialize_with = "double_option")]
+    pub event_types: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub channels: Option<Option<Vec<String>>>,
+    pub disabled: Option<bool>,
+    pub metadata: Option<Metadata>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub uid: Option<Option<String>>,
+    #[serde(default, alias = "rateLimit", deserialize_with = "double_option")]
+    pub throttle_rate: Option<Option<u16>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub signature: Option<Option<SignatureIn>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub retry_schedule: Option<Option<Vec<String>>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointOut {
+    pub id: String,
+    pub uid: Option<String>,
+    pub url: String,
+    pub description: String,
+    pub event_types: Option<Vec<String>>,
+    pub channels: Option<Vec<String>>,
+    pub disabled: bool,
+    pub throttle_rate: Option<u16>,
+    pub metadata: Metadata,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<HmacScheme>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_schedule: Option<Vec<String>>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Endpoint> for EndpointOut {
+    fn from(e: &Endpoint) -> Self {
+        EndpointOut {
+            id: e.id.clone(),
+            uid: e.uid.clone(),
+            url: e.url.clone(),
+            description: e.description.clone(),
+            event_types: e.filter_types.clone(),
+            channels: e.channels.clone(),
+            disabled: e.disabled,
+            throttle_rate: e.throttle_rate,
+            metadata: e.metadata.clone(),
+            signature: e.signature.clone(),
+            retry_schedule: e.retry_schedule.as_ref().map(|s| {
+                s.iter().map(|ms| humantime::format_duration(std::time::Duration::from_millis(*ms)).to_string()).collect()
+            }),
+            created_at: ts(e.created_at),
+            updated_at: ts(e.updated_at),
+        }
+    }
+}
+
+fn check_list(field: &str, items: &Option<Vec<String>>, max_len: usize) -> Result<()> {
+    if let Some(items) = items {
+        for item in items {
+            check_ident(&["body", field], item.trim_end_matches('*').trim_end_matches('.'), max_len)
+                .or_else(|e| if item == "*" { Ok(()) } else { Err(e) })?;
+        }
+    }
+    Ok(())
+}
+
+fn check_secret(secret: &str) -> Result<()> {
+    match signing::standard_key(secret) {
+        Some(key) if (24..=75).contains(&key.len()) => Ok(()),
+        _ => Err(Error::invalid(&["body", "secret"], "must be base64 of 24 to 75 bytes, optionally prefixed with whsec_")),
+    }
+}
+
+fn check_headers(headers: &BTreeMap<String, Option<String>>) -> Result<()> {
+    for (k, v) in headers {
+        HeaderName::try_from(k.as_str()).map_err(|_| Error::invalid(&["body", "headers"], format!("invalid header name: {k}")))?;
+        if let Some(v) = v {
+            HeaderValue::try_from(v.as_str()).map_err(|_| Error::invalid(&["body", "headers"], format!("invalid value for {k}")))?;
+        }
+    }
+    Ok(())
+}
+
+fn parse_schedule(s: Option<Vec<String>>) -> Result<Option<Vec<u64>>> {
+    s.map(|items| {
+        if items.len() > 20 {
+            return Err(Error::invalid(&["body", "retrySchedule"], "at most 20 retries"));
+        }
+        items
+            .iter()
+            .map(|d| {
+                humantime::parse_duration(d)
+                    .map(|d| d.as_millis() as u64)
+                    .map_err(|_| Error::invalid(&["body", "retrySchedule"], format!("invalid duration: {d}")))
+            })
+            .collect()
+    })
+    .transpose()
+}
+
+/// Checks an endpoint as a whole before it is stored.
+fn validate(ctx: &ApiContext, ep: &Endpoint) -> Result<()> {
+    if ep.url.len() > 65536 {
+        return Err(Error::invalid(&["body", "url"], "too long"));
+    }
+    ctx.engine.egress.check_url(&ep.url).map_err(|e| Error::invalid(&["body", "url"], e))?;
+    if let Some(uid) = &ep.uid {
+        check_ident(&["body", "uid"], uid, 256)?;
+        if crate::ids::has_prefix(uid, crate::ids::EP) {
+            return Err(Error::invalid(&["body", "uid"], "must not look like an endpoint id"));
+        }
+    }
+    check_list("eventTypes", &ep.filter_types, 256)?;
+    check_list("channels", &ep.channels, 128)?;
+    if ep.throttle_rate == Some(0) {
+        return Err(Error::invalid(&["body", "throttleRate"], "must be at least 1"));
+    }
+    Ok(())
+}
+
+async fn create(ctx: &ApiContext, app: &Application, input: EndpointIn) -> Result<Endpoint> {
+    let now = now_ms();
+    let secret = match input.secret {
+        Some(s) => {
+            check_secret(&s)?;
+            if s.starts_with("whsec_") { s } else { format!("whsec_{s}") }
+        }
+        None => signing::new_secret(),
+    };
+    let headers = input.headers.unwrap_or_default();
+    check_headers(&headers.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect())?;
+    let ep = Endpoint {
+        id: crate::ids::new(crate::ids::EP),
+        org_id: app.org_id.clone(),
+        app_id: app.id.clone(),
+        uid: input.uid,
+        url: input.url,
+        description: input.description,
+        filter_types: input.event_types,
+        channels: input.channels,
+        disabled: input.disabled,
+        metadata: input.metadata,
+        headers,
+        secrets: vec![EndpointSecret { key: secret, expires_at: None }],
+        throttle_rate: input.throttle_rate,
+        signature: input.signature.map(SignatureIn::resolve).transpose()?,
+        retry_schedule: parse_schedule(input.retry_schedule)?,
+        created_at: now,
+        updated_at: now,
+    };
+    validate(ctx, &ep)?;
+    ctx.store.insert(&ep).await?;
+    ctx.engine.invalidate(&app.id);
+    Ok(ep)
+}
+
+async fn save(ctx: &ApiContext, ep: &mut Endpoint) -> Result<()> {
+    validate(ctx, ep)?;
+    ep.updated_at = now_ms();
+    if !ctx.store.update(ep).await? {
+        return Err(Error::not_found());
+    }
+    ctx.engine.invalidate(&ep.app_id);
+    Ok(())
+}
+
+async fn create_endpoint(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path(app_id): Path<String>,
+    ValidJson(input): ValidJson<EndpointIn>,
+) -> Result<(StatusCode, Json<EndpointOut>)> {
+    let app = load_app(&ctx, &org, &app_id).await?;
+    let ep = create(&ctx, &app, input).await?;
+    Ok((StatusCode::CREATED, Json((&ep).into())))
+}
+
+async fn list_endpoints(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path(app_id): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<ListResponse<EndpointOut>>> {
+    let app = load_app(&ctx, &org, &app_id).await?;
+    let page = q.page(false);
+    let rows = ctx.store.list::<Endpoint>(&org, &app.id, &page).await?;
+    Ok(Json(list_response(rows, &page, |e| e.id.clone(), |e| (&e).into())))
+}
+
+async fn get_endpoint(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path((app_id, ep_id)): Path<(String, String)>) -> Result<Json<EndpointOut>> {
+    let app = load_app(&ctx, &org, &app_id).await?;
+    Ok(Json((&load_endpoint(&ctx, &app, &ep_id).await?).into()))
+}
+
+async fn update_endpoint(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path((app_id, ep_id)): Path<(String, String)>,
+    ValidJson(input): ValidJson<EndpointIn>,
+) -> Result<(StatusCode, Json<EndpointOut>)> {
+    let app = load_app(&ctx, &org, &app_id).await?;
+    match ctx.store.get::<Endpoint>(&org, &app.id, &ep_id).await? {
+        Some(mut ep) => {
+            ep.url = input.url;
+            ep.description = input.description;
+            ep.filter_types = input.event_types;
+            ep.channels = input.channels;
+            ep.disabled = input.disabled;
+            ep.metadata = input.metadata;
+            ep.uid = input.uid;
+            ep.throttle_rate = input.throttle_rate;
+            if let Some(sig) = input.signature {
+                ep.signature = Some(sig.resolve()?);
+            }
+            if input.retry_schedule.is_some() {
+                ep.retry_schedule = parse_schedule(input.retry_schedule)?;
+            }
+            save(&ctx, &mut ep).await?;
+            Ok((StatusCode::OK, Json((&ep).into())))
+        }
+        None if !crate::ids::has_prefix(&ep_id, crate::ids::EP) => {
+            let ep = create(&ctx, &app, EndpointIn { uid: Some(ep_id), ..input }).await?;
+            Ok((StatusCode::CREATED, Json((&ep).into())))
+        }
+        None => Err(Error::not_found()),
+    }
+}
+
+async fn patch_endpoint(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path((app_id, ep_id)): Path<(String, String)>,
+    ValidJson(p): ValidJson<EndpointPatch>,
+) -> Result<Json<EndpointOut>> {
+    let app = load_app(&ctx, &org, &app_id).await?;
+    let mut ep = load_endpoint(&ctx, &app, &ep_id).await?;
+    if let Some(v) = p.url {
+        ep.url = v;
+    }
+    if let Some(v) = p.description {
+        ep.description = v;
+    }
+    if let Some(v) = p.event_types {
+        ep.filter_types = v;
+    }
+    if let Some(v) = p.channels {
+        ep.channels = v;
+    }
+    if let Some(v) = p.disabled {
+        ep.disabled = v;
+    }
+    if let Some(v) = p.metadata {
+        ep.metadata = v;
+    }
+    if let Some(v) = p.uid {
+        ep.uid = v;
+    }
+    if let Some(v) = p.throttle_rate {
+        ep.throttle_rate = v;
+    }
+    if let Some(v) = p.signature {
+        ep.signature = v.map(SignatureIn::resolve).transpose()?;
+    }
+    if let Some(v) = p.retry_schedule {
+        ep.retry_schedule = parse_schedule(v)?;
+    }
+    save(&ctx, &mut ep).await?;
+    Ok(Json((&ep).into()))
+}
+
+async fn delete_endpoint(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path((app_id, ep_id)): Path<(String, String)>) -> Result<StatusCode> {
+    let app = load_app(&ctx, &org, &app_id).await?;
+    let ep = load_endpoint(&ctx, &app, &ep_id).await?;
+    ctx.store.delete::<Endpoint>(&org, &ep.id).await?;
+    ctx.engine.invalidate(&app.id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ── headers ──
+
+#[derive(Debug, Deserialize)]
+struct HeadersIn {
+    headers: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct HeadersPatchIn {
+    headers: BTreeMap<String, Option<String>>,
+}
+
+#[derive(Debug, Serialize)]
+struct HeadersOut {
+    headers: BTreeMap<String, String>,
+    sensitive: Vec<String>,
+}
+
+const SENSITIVE: &[&str] = &["authorization", "proxy-authorization", "cookie", "x-api-key"];
+
+async fn get_headers(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path((app_id, ep_id)): Path<(String, String)>) -> Result<Json<HeadersOut>> {
+    let app = load_app(&ctx, &org, &app_id).await?;
+    let ep = load_endpoint(&ctx, &app, &ep_id).await?;
+    let (sensitive, headers): (Vec<_>, Vec<_>) = ep.headers.into_iter().partition(|(k, _)| SENSITIVE.contains(&k.to_ascii_lowercase().as_str()));
+    Ok(Json(HeadersOut { headers: headers.into_iter().collect(), sensitive: sensitive.into_iter().map(|(k, _)| k).collect() }))
+}
+
+async fn put_headers(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path((app_id, ep_id)): Path<(String, String)>,
+    ValidJson(input): ValidJson<HeadersIn>,
+) -> Result<StatusCode> {
+    check_headers(&input.headers.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect())?;
+    let app = load_app(&ctx, &org, &app_id).await?;
+    let mut ep = load_endpoint(&ctx, &app, &ep_id).await?;
+    ep.headers = input.headers;
+    save(&ctx, &mut ep).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn patch_headers(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path((app_id, ep_id)): Path<(String, String)>,
+    ValidJson(input): ValidJson<HeadersPatchIn>,
+) -> Result<StatusCode> {
+    check_headers(&input.headers)?;
+    let app = load_app(&ctx, &org, &app_id).await?;
+    let mut ep = load_endpoint(&ctx, &app, &ep_id).await?;
+    for (k, v) in input.headers {
+        match v {
+            Some(v) => ep.headers.insert(k, v),
+            None => ep.headers.remove(&k),
+        };
+    }
+    save(&ctx, &mut ep).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ── secret ──
+
+#[derive(Debug, Serialize)]
+struct SecretOut {
+    key: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RotateIn {
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default)]
+    grace_period_seconds: Option<u32>,
+}
+
+const MAX_OLD_SECRETS: usize = 10;
+
+async fn get_secret(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path((app_id, ep_id)): Path<(String, String)>) -> Result<Json<SecretOut>> {
+    let app = load_app(&ctx, &org, &app_id).await?;
+    let ep = load_endpoint(&ctx, &app, &ep_id).await?;
+    let key = ep.secrets.first().map(|s| s.key.clone()).unwrap_or_default();
+    Ok(Json(SecretOut { key }))
+}
+
+/// The old key keeps signing beside the new one for the grace period (24 h unless said otherwise). Answers
+/// with the new key (svix-server answers 204, but its SDKs read a body).
+async fn rotate_secret(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path((app_id, ep_id)): Path<(String, String)>,
+    ValidJson(input): ValidJson<RotateIn>,
+) -> Result<Json<SecretOut>> {
+    let grace = input.grace_period_seconds.unwrap_or(86_400);
+    if grace > 7 * 86_400 {
+        return Err(Error::invalid(&["body", "gracePeriodSeconds"], "at most 7 days"));
+    }
+    let new_key = match input.key {
+        Some(k) => {
+            check_secret(&k)?;
+            if k.starts_with("whsec_") { k } else { format!("whsec_{k}") }
+        }
+        None => signing::new_secret(),
+    };
+    let app = load_app(&ctx, &org, &app_id).await?;
+    let mut ep = load_endpoint(&ctx, &app, &ep_id).await?;
+    let now = now_ms();
+    let expires = now + grace as i64 * 1000;
+    for s in ep.secrets.iter_mut() {
+        s.expires_at = Some(s.expires_at.map_or(expires, |t| t.min(expires)));
+    }
+    ep.secrets.retain(|s| s.expires_at.is_none_or(|t| t > now));
+    ep.secrets.insert(0, EndpointSecret { key: new_key.clone(), expires_at: None });
+    ep.secrets.truncate(MAX_OLD_SECRETS + 1);
+    save(&ctx, &mut ep).await?;
+    Ok(Json(SecretOut { key: new_key }))
+}
+
+// ── recover, send-example, stats ──
+
+#[derive(Debug, Deserialize)]
+struct RecoverIn {
+    since: String,
+    #[serde(default)]
+    until: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RecoverOut {
+    id: String,
+    status: &'static str,
+    task: &'static str,
+    updated_at: String,
+}
+
+/// Sends again every failed message of the endpoint created since `since` (and before `until`).
+async fn recover(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path((app_id, ep_id)): Path<(String, String)>,
+    ValidJson(input): ValidJson<RecoverIn>,
+) -> Result<(StatusCode, Json<RecoverOut>)> {
+    let since = parse_ts("since", &input.since).map_err(|_| Error::invalid(&["body", "since"], "expected an RFC 3339 date-time"))?;
+    let until = opt_ts("until", &input.until).map_err(|_| Error::invalid(&["body", "until"], "expected an RFC 3339 date-time"))?;
+    let app = load_app(&ctx, &org, &app_id).await?;
+    let ep = load_endpoint(&ctx, &app, &ep_id).await?;
+    let what = Requeue::FailedSince { endpoint_id: ep.id.clone(), since, until: until.unwrap_or(i64::MAX) };
+    let n = ctx.store.requeue(&org, &app.id, what).await?;
+    if n > 0 {
+        ctx.engine.work_due(now_ms());
+    }
+    tracing::info!(endpoint = %ep.id, messages = n, "recover queued");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(RecoverOut { id: crate::ids::new(crate::ids::TASK), status: "running", task: "endpoint.recover", updated_at: ts(now_ms()) }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EventExampleIn {
+    event_type: String,
+}
+
+/// Sends an example of the event type (its schema's first example, or `{}`) to this endpoint only.
+async fn send_example(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path((app_id, ep_id)): Path<(String, String)>,
+    ValidJson(input): ValidJson<EventExampleIn>,
+) -> Result<Json<MessageOut>> {
+    check_ident(&["body", "eventType"], &input.event_type, 256)?;
+    let app = load_app(&ctx, &org, &app_id).await?;
+    let ep = load_endpoint(&ctx, &app, &ep_id).await?;
+    let example = ctx
+        .store
+        .get::<EventType>(&org, "", &input.event_type)
+        .await?
+        .and_then(|et| et.schemas)
+        .and_then(|s| s.as_object().and_then(|versions| versions.values().find_map(|v| v.get("examples")?.get(0).cloned())))
+        .unwrap_or_else(|| serde_json::json!({}));
+    let input = MessageIn::example(input.event_type, &example);
+    let msg = super::message::publish(&ctx, &app, input, Some(ep.id)).await?;
+    Ok(Json(MessageOut::new(&msg, true)))
+}
+
+#[derive(Debug, Deserialize)]
+struct StatsQuery {
+    since: Option<String>,
+    until: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct StatsOut {
+    success: i64,
+    pending: i64,
+    sending: i64,
+    fail: i64,
+    canceled: i64,
+}
+
+async fn stats(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path((app_id, ep_id)): Path<(String, String)>,
+    Query(q): Query<StatsQuery>,
+) -> Result<Json<StatsOut>> {
+    let (since, until) = (opt_ts("since", &q.since)?, opt_ts("until", &q.until)?);
+    let app = load_app(&ctx, &org, &app_id).await?;
+    let ep = load_endpoint(&ctx, &app, &ep_id).await?;
+    let s = ctx.store.endpoint_stats(&org, &app.id, &ep.id, since, until).await?;
+    Ok(Json(StatsOut { success: s.success, pending: s.pending, sending: s.sending, fail: s.fail, canceled: s.canceled }))
+}
+
+pub fn router() -> Router<ApiContext> {
+    let base = "/api/v1/app/{app_id}/endpoint";
+    Router::new()
+        .route(base, get(list_endpoints).post(create_endpoint))
+        .route(&format!("{base}/{{endpoint_id}}"), get(get_endpoint).put(update_endpoint).patch(patch_endpoint).delete(delete_endpoint))
+        .route(&format!("{base}/{{endpoint_id}}/headers"), get(get_headers).put(put_headers).patch(patch_headers))
+        .route(&format!("{base}/{{endpoint_id}}/secret"), get(get_secret))
+        .route(&format!("{base}/{{endpoint_id}}/secret/rotate"), post(rotate_secret))
+        .route(&format!("{base}/{{endpoint_id}}/recover"), post(recover))
+        .route(&format!("{base}/{{endpoint_id}}/send-example"), post(send_example))
+        .route(&format!("{base}/{{endpoint_id}}/stats"), get(stats))
+}

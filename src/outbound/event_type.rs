@@ -1,0 +1,222 @@
+//! Event types: the catalogue of what an organization's messages can be. Deleting archives unless `expunge`.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::{check_ident, double_option, list_response, ts, ListQuery, ListResponse, ValidJson};
+use crate::auth::OrgId;
+use crate::engine::model::EventType;
+use crate::error::{Error, Result};
+use crate::server::ApiContext;
+use crate::store::now_ms;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EventTypeIn {
+    name: String,
+    description: String,
+    #[serde(default)]
+    archived: bool,
+    #[serde(default)]
+    deprecated: bool,
+    #[serde(default)]
+    schemas: Option<serde_json::Value>,
+    #[serde(default)]
+    feature_flag: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EventTypeUpdate {
+    description: String,
+    #[serde(default)]
+    archived: bool,
+    #[serde(default)]
+    deprecated: bool,
+    #[serde(default)]
+    schemas: Option<serde_json::Value>,
+    #[serde(default)]
+    feature_flag: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EventTypePatch {
+    description: Option<String>,
+    archived: Option<bool>,
+    deprecated: Option<bool>,
+    #[serde(default, deserialize_with = "double_option")]
+    schemas: Option<Option<serde_json::Value>>,
+    #[serde(default, deserialize_with = "double_option")]
+    feature_flag: Option<Option<String>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EventTypeOut {
+    name: String,
+    description: String,
+    archived: bool,
+    deprecated: bool,
+    schemas: Option<serde_json::Value>,
+    feature_flag: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<&EventType> for EventTypeOut {
+    fn from(e: &EventType) -> Self {
+        EventTypeOut {
+            name: e.name.clone(),
+            description: e.description.clone(),
+            archived: e.archived,
+            deprecated: e.deprecated,
+            schemas: e.schemas.clone(),
+            feature_flag: e.feature_flag.clone(),
+            created_at: ts(e.created_at),
+            updated_at: ts(e.updated_at),
+        }
+    }
+}
+
+fn validate(et: &EventType) -> Result<()> {
+    check_ident(&["body", "name"], &et.name, 256)?;
+    if let Some(ff) = &et.feature_flag {
+        check_ident(&["body", "featureFlag"], ff, 256)?;
+    }
+    if et.schemas.as_ref().is_some_and(|s| !s.is_object()) {
+        return Err(Error::invalid(&["body", "schemas"], "must be an object of versions to JSON schemas"));
+    }
+    Ok(())
+}
+
+async fn create_type(State(ctx): State<ApiContext>, OrgId(org): OrgId, ValidJson(input): ValidJson<EventTypeIn>) -> Result<(StatusCode, Json<EventTypeOut>)> {
+    let now = now_ms();
+    let et = EventType {
+        org_id: org,
+        name: input.name,
+        description: input.description,
+        archived: input.archived,
+        deprecated: input.deprecated,
+        schemas: input.schemas,
+        feature_flag: input.feature_flag,
+        created_at: now,
+        updated_at: now,
+    };
+    validate(&et)?;
+    ctx.store.insert(&et).await?;
+    Ok((StatusCode::CREATED, Json((&et).into())))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListTypesQuery {
+    #[serde(flatten)]
+    list: ListQuery,
+    #[serde(default)]
+    include_archived: bool,
+}
+
+async fn list_types(State(ctx): State<ApiContext>, OrgId(org): OrgId, Query(q): Query<ListTypesQuery>) -> Result<Json<ListResponse<EventTypeOut>>> {
+    let page = q.list.page(false);
+    let rows = ctx.store.list::<EventType>(&org, "", &page).await?;
+    let mut out = list_response(rows, &page, |e| e.name.clone(), |e| e);
+    out.data.retain(|e| q.include_archived || !e.archived);
+    Ok(Json(ListResponse {
+        data: out.data.iter().map(Into::into).collect(),
+        iterator: out.iterator,
+        prev_iterator: out.prev_iterator,
+        done: out.done,
+    }))
+}
+
+async fn load(ctx: &ApiContext, org: &str, name: &str) -> Result<EventType> {
+    ctx.store.get::<EventType>(org, "", name).await?.ok_or_else(Error::not_found)
+}
+
+async fn get_type(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(name): Path<String>) -> Result<Json<EventTypeOut>> {
+    Ok(Json((&load(&ctx, &org, &name).await?).into()))
+}
+
+async fn update_type(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path(name): Path<String>,
+    ValidJson(input): ValidJson<EventTypeUpdate>,
+) -> Result<(StatusCode, Json<EventTypeOut>)> {
+    let now = now_ms();
+    let existing = ctx.store.get::<EventType>(&org, "", &name).await?;
+    let created = existing.is_none();
+    let et = EventType {
+        org_id: org,
+        name,
+        description: input.description,
+        archived: input.archived,
+        deprecated: input.deprecated,
+        schemas: input.schemas,
+        feature_flag: input.feature_flag,
+        created_at: existing.map_or(now, |e| e.created_at),
+        updated_at: now,
+    };
+    validate(&et)?;
+    if created {
+        ctx.store.insert(&et).await?;
+    } else {
+        ctx.store.update(&et).await?;
+    }
+    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json((&et).into())))
+}
+
+async fn patch_type(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path(name): Path<String>,
+    ValidJson(p): ValidJson<EventTypePatch>,
+) -> Result<Json<EventTypeOut>> {
+    let mut et = load(&ctx, &org, &name).await?;
+    if let Some(v) = p.description {
+        et.description = v;
+    }
+    if let Some(v) = p.archived {
+        et.archived = v;
+    }
+    if let Some(v) = p.deprecated {
+        et.deprecated = v;
+    }
+    if let Some(v) = p.schemas {
+        et.schemas = v;
+    }
+    if let Some(v) = p.feature_flag {
+        et.feature_flag = v;
+    }
+    et.updated_at = now_ms();
+    validate(&et)?;
+    ctx.store.update(&et).await?;
+    Ok(Json((&et).into()))
+}
+
+#[derive(Debug, Deserialize)]
+struct DeleteQuery {
+    #[serde(default)]
+    expunge: bool,
+}
+
+async fn delete_type(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(name): Path<String>, Query(q): Query<DeleteQuery>) -> Result<StatusCode> {
+    let mut et = load(&ctx, &org, &name).await?;
+    if q.expunge {
+        ctx.store.delete::<EventType>(&org, &et.name).await?;
+    } else {
+        et.archived = true;
+        et.updated_at = now_ms();
+        ctx.store.update(&et).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub fn router() -> Router<ApiContext> {
+    Router::new()
+        .route("/api/v1/event-type", get(list_types).post(create_type))
+        .route("/api/v1/event-type/{event_type_name}", get(get_type).put(update_type).patch(patch_type).delete(delete_type))
+}

@@ -1,0 +1,214 @@
+//! Messages: what the user publishes. Creating one answers 202 once it and its deliveries are committed.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::application::{self, ApplicationIn};
+use super::{check_ident, list_response, load_app, multi, opt_ts, page, parse_ts, ts, ListResponse, ValidJson};
+use crate::auth::OrgId;
+use crate::engine::model::Application;
+use crate::engine::NewMessage;
+use crate::error::{Error, Result};
+use crate::server::ApiContext;
+use crate::store::{MessageFilter, MessageRecord};
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageIn {
+    pub event_type: String,
+    pub payload: Box<RawValue>,
+    #[serde(default)]
+    pub event_id: Option<String>,
+    #[serde(default)]
+    pub channels: Option<Vec<String>>,
+    #[serde(default)]
+    pub payload_retention_period: Option<i64>,
+    #[serde(default)]
+    pub application: Option<ApplicationIn>,
+    /// Deliver at this time (RFC 3339) instead of now.
+    #[serde(default)]
+    pub deliver_at: Option<String>,
+}
+
+impl MessageIn {
+    pub fn example(event_type: String, payload: &serde_json::Value) -> Self {
+        MessageIn {
+            event_type,
+            payload: RawValue::from_string(payload.to_string()).expect("a Value serializes to valid JSON"),
+            event_id: None,
+            channels: None,
+            payload_retention_period: None,
+            application: None,
+            deliver_at: None,
+        }
+    }
+}
+
+/// The payload is echoed as it was received, byte for byte.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageOut {
+    pub id: String,
+    pub event_type: String,
+    pub event_id: Option<String>,
+    pub payload: Box<RawValue>,
+    pub channels: Option<Vec<String>>,
+    pub timestamp: String,
+}
+
+pub fn payload_of(m: &MessageRecord, with_content: bool) -> Box<RawValue> {
+    let text = m.payload.as_deref().filter(|_| with_content).unwrap_or("{}");
+    RawValue::from_string(text.to_string()).unwrap_or_else(|_| RawValue::from_string("{}".into()).expect("valid"))
+}
+
+impl MessageOut {
+    pub fn new(m: &MessageRecord, with_content: bool) -> Self {
+        MessageOut {
+            id: m.id.clone(),
+            event_type: m.event_type.clone(),
+            event_id: m.event_id.clone(),
+            payload: payload_of(m, with_content),
+            channels: m.channels.clone(),
+            timestamp: ts(m.created_at),
+        }
+    }
+}
+
+/// Validates a message and publishes it through the engine (optionally to one endpoint only).
+pub async fn publish(ctx: &ApiContext, app: &Application, input: MessageIn, only_endpoint: Option<String>) -> Result<Arc<MessageRecord>> {
+    check_ident(&["body", "eventType"], &input.event_type, 256)?;
+    if let Some(id) = &input.event_id {
+        check_ident(&["body", "eventId"], id, 256)?;
+    }
+    if let Some(channels) = &input.channels {
+        if channels.is_empty() || channels.len() > 10 {
+            return Err(Error::invalid(&["body", "channels"], "must hold 1 to 10 channels"));
+        }
+        for c in channels {
+            check_ident(&["body", "channels"], c, 128)?;
+        }
+    }
+    if !input.payload.get().trim_start().starts_with('{') {
+        return Err(Error::invalid(&["body", "payload"], "must be a JSON object"));
+    }
+    if let Some(days) = input.payload_retention_period {
+        if !(5..=90).contains(&days) {
+            return Err(Error::invalid(&["body", "payloadRetentionPeriod"], "must be between 5 and 90 days"));
+        }
+    }
+    let deliver_at = match &input.deliver_at {
+        Some(s) => Some(parse_ts("deliverAt", s).map_err(|_| Error::invalid(&["body", "deliverAt"], "expected an RFC 3339 date-time"))?),
+        None => None,
+    };
+    let msg = NewMessage {
+        event_type: input.event_type,
+        event_id: input.event_id,
+        channels: input.channels,
+        payload: input.payload,
+        deliver_at,
+        only_endpoint,
+    };
+    ctx.engine.publish(app, msg).await
+}
+
+#[derive(Debug, Deserialize)]
+struct WithContent {
+    with_content: Option<bool>,
+}
+
+async fn create_message(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path(app_id): Path<String>,
+    Query(q): Query<WithContent>,
+    ValidJson(mut input): ValidJson<MessageIn>,
+) -> Result<(StatusCode, Json<MessageOut>)> {
+    let app = match (ctx.engine.app(&org, &app_id).await?, input.application.take()) {
+        (Some(app), _) => app,
+        // Creates the application alongside the message; its uid is the one in the path.
+        (None, Some(app_in)) => {
+            let uid = app_in.uid.clone().or_else(|| (!crate::ids::has_prefix(&app_id, crate::ids::APP)).then(|| app_id.clone()));
+            match application::create(&ctx, &org, ApplicationIn { uid, ..app_in }).await {
+                Ok(app) => Arc::new(app),
+                // Created at the same moment by another request.
+                Err(Error::Http { status: StatusCode::CONFLICT, .. }) => load_app(&ctx, &org, &app_id).await?,
+                Err(e) => return Err(e),
+            }
+        }
+        (None, None) => return Err(Error::not_found()),
+    };
+    let msg = publish(&ctx, &app, input, None).await?;
+    Ok((StatusCode::ACCEPTED, Json(MessageOut::new(&msg, q.with_content.unwrap_or(true)))))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MessageListQuery {
+    pub limit: Option<u64>,
+    pub iterator: Option<String>,
+    pub channel: Option<String>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub with_content: Option<bool>,
+    pub status: Option<i64>,
+}
+
+impl MessageListQuery {
+    pub fn filter(&self, raw: Option<&str>) -> Result<MessageFilter> {
+        Ok(MessageFilter {
+            channel: self.channel.clone(),
+            event_types: multi(raw, "event_types"),
+            before: opt_ts("before", &self.before)?,
+            after: opt_ts("after", &self.after)?,
+        })
+    }
+}
+
+async fn list_messages(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path(app_id): Path<String>,
+    Query(q): Query<MessageListQuery>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<ListResponse<MessageOut>>> {
+    let app = load_app(&ctx, &org, &app_id).await?;
+    let filter = q.filter(raw.as_deref())?;
+    let page = page(q.limit, q.iterator.as_deref(), true);
+    let rows = ctx.store.message_list(&org, &app.id, &filter, &page).await?;
+    let with_content = q.with_content.unwrap_or(true);
+    Ok(Json(list_response(rows, &page, |m| m.id.clone(), |m| MessageOut::new(&m, with_content))))
+}
+
+pub async fn load_message(ctx: &ApiContext, app: &Application, key: &str) -> Result<MessageRecord> {
+    ctx.store.message_get(&app.org_id, &app.id, key).await?.ok_or_else(Error::not_found)
+}
+
+async fn get_message(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path((app_id, msg_id)): Path<(String, String)>,
+    Query(q): Query<WithContent>,
+) -> Result<Json<MessageOut>> {
+    let app = load_app(&ctx, &org, &app_id).await?;
+    let msg = load_message(&ctx, &app, &msg_id).await?;
+    Ok(Json(MessageOut::new(&msg, q.with_content.unwrap_or(true))))
+}
+
+async fn expunge_content(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path((app_id, msg_id)): Path<(String, String)>) -> Result<StatusCode> {
+    let app = load_app(&ctx, &org, &app_id).await?;
+    let msg = load_message(&ctx, &app, &msg_id).await?;
+    ctx.store.message_expunge(&org, &app.id, &msg.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub fn router() -> Router<ApiContext> {
+    Router::new()
+        .route("/api/v1/app/{app_id}/msg", get(list_messages).post(create_message))
+        .route("/api/v1/app/{app_id}/msg/{msg_id}", get(get_message))
+        .route("/api/v1/app/{app_id}/msg/{msg_id}/content", delete(expunge_content))
+}

@@ -1,0 +1,140 @@
+//! Assembles the program: store, engine, workers and the HTTP faces, and stops them gracefully.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::shutdown::Shutdown;
+use crate::store::{DeliveryJob, Store};
+
+/// The state every handler shares.
+#[derive(Clone)]
+pub struct ApiContext {
+    pub engine: Arc<Engine>,
+    pub store: Arc<dyn Store>,
+    pub cfg: Arc<Config>,
+    /// Token hash → organization, so that a request costs no store read for its token.
+    pub tokens: moka::sync::Cache<[u8; 32], String>,
+}
+
+pub struct Server {
+    listener: TcpListener,
+    ctx: ApiContext,
+    ready: mpsc::Receiver<DeliveryJob>,
+    /// The admin token generated on first start, when none was configured.
+    pub generated_token: Option<String>,
+}
+
+impl Server {
+    /// Opens (and migrates) the store, makes sure an admin token exists, and binds the listener.
+    pub async fn build(cfg: Config) -> anyhow::Result<Server> {
+        let cfg = Arc::new(cfg);
+        let store = crate::store::open(&cfg.database_url, cfg.durability, true).await?;
+        let org = store.default_org().await?;
+        let mut generated_token = None;
+        if let Some(token) = &cfg.admin_token {
+            store.token_insert(crate::auth::hash_token(token), &org, "admin").await?;
+        } else if store.token_count().await? == 0 {
+            let token = crate::auth::new_token();
+            store.token_insert(crate::auth::hash_token(&token), &org, "admin").await?;
+            generated_token = Some(token);
+        }
+        let (engine, ready) = Engine::new(store.clone(), cfg.clone())?;
+        let listener = TcpListener::bind(cfg.listen).await?;
+        let tokens = moka::sync::Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build();
+        Ok(Server { listener, ctx: ApiContext { engine, store, cfg, tokens }, ready, generated_token })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener has an address")
+    }
+
+    pub fn context(&self) -> ApiContext {
+        self.ctx.clone()
+    }
+
+    /// Serves until `shutdown` fires; then stops taking requests, lets in-flight deliveries finish briefly, and
+    /// returns. Work not finished keeps its lease in the store and resumes on the next start.
+    pub async fn run(self, shutdown: Shutdown) -> anyhow::Result<()> {
+        let engine = self.ctx.engine.clone();
+        let dispatcher = tokio::spawn(engine.clone().run_dispatcher(self.ready, shutdown.clone()));
+        let scheduler = tokio::spawn(engine.run_scheduler(shutdown.clone()));
+        let app = router(self.ctx);
+        let stop = shutdown.clone();
+        axum::serve(self.listener, app).with_graceful_shutdown(async move { stop.wait().await }).await?;
+        let _ = scheduler.await;
+        let _ = dispatcher.await;
+        Ok(())
+    }
+}
+
+pub fn router(ctx: ApiContext) -> Router {
+    Router::new()
+        .merge(crate::outbound::router())
+        .route("/api/v1/health", get(health))
+        .route("/api/v1/health/ping", get(|| async { StatusCode::NO_CONTENT }))
+        .route("/metrics", get(metrics))
+        .fallback(|| async { Error::not_found() })
+        .layer(middleware::from_fn_with_state(ctx.clone(), crate::outbound::idempotency))
+        .layer(DefaultBodyLimit::max(ctx.cfg.max_body_bytes))
+        .layer(middleware::from_fn(json_errors))
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
+        .with_state(ctx)
+}
+
+async fn health(State(ctx): State<ApiContext>) -> Result<StatusCode, Error> {
+    ctx.store.next_due_at().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn metrics(State(ctx): State<ApiContext>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], ctx.engine.render_metrics())
+}
+
+/// Gives every error answer a JSON body, including those made by the framework (unknown method, a query string
+/// that does not parse, a body over the limit).
+async fn json_errors(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let retry_after = resp.headers().get(header::RETRY_AFTER).cloned();
+    let text = match axum::body::to_bytes(resp.into_body(), 64 * 1024).await {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(_) => String::new(),
+    };
+    let mut out = if text.starts_with("Failed to deserialize query string") {
+        Error::invalid(&["query"], text).into_response()
+    } else {
+        let code = match status {
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+            StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            s if s.is_server_error() => "internal_error",
+            _ => "bad_request",
+        };
+        let detail = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_string() } else { text };
+        (status, axum::Json(serde_json::json!({ "code": code, "detail": detail }))).into_response()
+    };
+    if let Some(v) = retry_after {
+        out.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    let _ = HeaderValue::from_static("");
+    out.map(Body::new)
+}

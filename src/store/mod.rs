@@ -1,0 +1,335 @@
+//! The storage boundary. Everything the engine and the faces persist goes through [`Store`]; SQL lives only in
+//! the backends below it (`sqlite` now, PostgreSQL later), so a backend can be added without touching the engine.
+//!
+//! Three kinds of data live here:
+//! * **documents** — low-volume configuration (applications, endpoints, event types) stored as JSON with the few
+//!   columns that queries need (`id`, `uid`, parent, times). New faces add kinds, not tables.
+//! * **the hot path** — messages, deliveries, attempts, written through one group-commit writer.
+//! * **the due-time queue** — `jobs`: everything that must happen at a time, claimed with a lease.
+
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{de::DeserializeOwned, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken (duplicate `uid`, `eventId`, …); the string says which.
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Milliseconds since the Unix epoch: the store's one time unit.
+pub type Millis = i64;
+
+pub fn now_ms() -> Millis {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The kinds of configuration documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocKind {
+    Application,
+    Endpoint,
+    EventType,
+}
+
+impl DocKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocKind::Application => "app",
+            DocKind::Endpoint => "endpoint",
+            DocKind::EventType => "event_type",
+        }
+    }
+}
+
+/// One stored document. `parent` is `""` for top-level kinds; `data` is the JSON of the typed model.
+#[derive(Debug, Clone)]
+pub struct DocRecord {
+    pub kind: DocKind,
+    pub org_id: String,
+    pub parent: String,
+    pub id: String,
+    pub uid: Option<String>,
+    pub created_at: Millis,
+    pub data: String,
+}
+
+/// A typed document: the engine's models implement this and are stored as JSON.
+pub trait Doc: Serialize + DeserializeOwned + Send + Sync {
+    const KIND: DocKind;
+    fn org_id(&self) -> &str;
+    fn parent(&self) -> &str {
+        ""
+    }
+    fn id(&self) -> &str;
+    fn uid(&self) -> Option<&str>;
+    fn created_at(&self) -> Millis;
+
+    fn to_record(&self) -> StoreResult<DocRecord> {
+        Ok(DocRecord {
+            kind: Self::KIND,
+            org_id: self.org_id().to_string(),
+            parent: self.parent().to_string(),
+            id: self.id().to_string(),
+            uid: self.uid().map(str::to_string),
+            created_at: self.created_at(),
+            data: serde_json::to_string(self).map_err(anyhow::Error::from)?,
+        })
+    }
+}
+
+fn from_record<T: Doc>(rec: DocRecord) -> StoreResult<T> {
+    Ok(serde_json::from_str(&rec.data).map_err(anyhow::Error::from)?)
+}
+
+/// Cursor pagination as the Svix API does it: `iterator` is the last id seen; a `prevIterator` (leading `-`)
+/// walks backwards. Backends return up to `limit + 1` rows in walking order; the extra row says there is more.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub limit: usize,
+    pub iterator: Option<String>,
+    /// Walking backwards from `iterator` (a `prevIterator`).
+    pub reverse: bool,
+    /// The listing's order is newest first.
+    pub descending: bool,
+}
+
+impl Page {
+    /// Whether rows are fetched by descending id.
+    pub fn walk_desc(&self) -> bool {
+        self.descending != self.reverse
+    }
+}
+
+/// A message as published: stored in the same commit as its deliveries.
+#[derive(Debug, Clone)]
+pub struct MessageRecord {
+    pub id: String,
+    pub org_id: String,
+    pub app_id: String,
+    pub event_type: String,
+    pub event_id: Option<String>,
+    pub channels: Option<Vec<String>>,
+    /// Raw JSON text, exactly as received; `None` once expunged.
+    pub payload: Option<Arc<str>>,
+    pub created_at: Millis,
+}
+
+/// Delivery status codes, as the Svix API numbers them.
+pub mod status {
+    pub const SUCCESS: i64 = 0;
+    pub const PENDING: i64 = 1;
+    pub const FAIL: i64 = 2;
+    pub const SENDING: i64 = 3;
+    pub const CANCELED: i64 = 4;
+}
+
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub endpoint_id: String,
+    /// When the first attempt is due.
+    pub run_at: Millis,
+    /// Claimed by this process at birth (dispatched from memory) — the lease's end — or 0 for the scheduler.
+    pub leased_until: Millis,
+}
+
+/// One unit of due work handed to the dispatcher.
+#[derive(Debug, Clone)]
+pub struct DeliveryJob {
+    pub job_id: i64,
+    pub delivery_id: i64,
+    pub endpoint_id: String,
+    /// Attempts already made for this delivery.
+    pub attempts: i64,
+    /// A resend or recover asked for by a user.
+    pub manual: bool,
+    pub msg: Arc<MessageRecord>,
+}
+
+/// What the due-time queue hands out. Timers will add their own kind here.
+#[derive(Debug, Clone)]
+pub enum DueJob {
+    Delivery(DeliveryJob),
+}
+
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub id: String,
+    pub org_id: String,
+    pub app_id: String,
+    pub msg_id: String,
+    pub endpoint_id: String,
+    pub url: String,
+    pub status_code: i64,
+    /// `status::SUCCESS` or `status::FAIL`.
+    pub status: i64,
+    pub manual: bool,
+    pub duration_ms: i64,
+    pub response: String,
+    pub created_at: Millis,
+}
+
+/// What becomes of a delivery after an attempt.
+#[derive(Debug, Clone, Copy)]
+pub enum NextStep {
+    Done,
+    RetryAt(Millis),
+    /// No attempts left (or the endpoint is gone): the delivery is a dead letter.
+    GiveUp,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeliveryRecord {
+    pub delivery_id: i64,
+    pub msg_id: String,
+    pub endpoint_id: String,
+    pub status: i64,
+    pub attempts: i64,
+    pub next_attempt_at: Option<Millis>,
+    pub updated_at: Millis,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    pub channel: Option<String>,
+    pub event_types: Option<Vec<String>>,
+    pub before: Option<Millis>,
+    pub after: Option<Millis>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AttemptFilter {
+    pub msg_id: Option<String>,
+    pub endpoint_id: Option<String>,
+    pub status: Option<i64>,
+    /// Lower bound of the status-code class (0 = no response, 100, 200, …).
+    pub status_code_class: Option<i64>,
+    pub before: Option<Millis>,
+    pub after: Option<Millis>,
+    pub event_types: Option<Vec<String>>,
+    pub channel: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EndpointStats {
+    pub success: i64,
+    pub pending: i64,
+    pub fail: i64,
+    pub sending: i64,
+    pub canceled: i64,
+}
+
+/// Which failed deliveries to send again.
+#[derive(Debug, Clone)]
+pub enum Requeue {
+    /// One message to one endpoint, whatever its state (resend).
+    One { msg_id: String, endpoint_id: String },
+    /// Every failed delivery to the endpoint of messages created in `[since, until)` (recover).
+    FailedSince { endpoint_id: String, since: Millis, until: Millis },
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // ── organizations and tokens ──
+    /// The default organization's id, created on first start.
+    async fn default_org(&self) -> StoreResult<String>;
+    async fn token_insert(&self, hash: [u8; 32], org_id: &str, name: &str) -> StoreResult<()>;
+    async fn token_org(&self, hash: [u8; 32]) -> StoreResult<Option<String>>;
+    async fn token_count(&self) -> StoreResult<i64>;
+
+    // ── documents ──
+    async fn doc_insert(&self, rec: DocRecord) -> StoreResult<()>;
+    /// Replaces the document with the same kind, org and id; false when there is none.
+    async fn doc_update(&self, rec: DocRecord) -> StoreResult<bool>;
+    /// By id or uid, within the org and parent.
+    async fn doc_get(&self, kind: DocKind, org_id: &str, parent: &str, key: &str) -> StoreResult<Option<DocRecord>>;
+    async fn doc_list(&self, kind: DocKind, org_id: &str, parent: &str, page: &Page) -> StoreResult<Vec<DocRecord>>;
+    /// Deletes the document and every document whose parent it is.
+    async fn doc_delete(&self, kind: DocKind, org_id: &str, id: &str) -> StoreResult<bool>;
+
+    // ── messages (hot path) ──
+    /// Stores the message and its deliveries (and their jobs) in one commit. Conflict on a duplicate `eventId`.
+    /// Returns the delivery and job ids, in the order of `deliveries`.
+    async fn publish(&self, msg: Arc<MessageRecord>, deliveries: Vec<NewDelivery>) -> StoreResult<Vec<(i64, i64)>>;
+    /// By id or `eventId`.
+    async fn message_get(&self, org_id: &str, app_id: &str, key: &str) -> StoreResult<Option<MessageRecord>>;
+    async fn message_list(&self, org_id: &str, app_id: &str, filter: &MessageFilter, page: &Page) -> StoreResult<Vec<MessageRecord>>;
+    async fn message_expunge(&self, org_id: &str, app_id: &str, msg_id: &str) -> StoreResult<bool>;
+
+    // ── the due-time queue ──
+    /// Claims up to `limit` jobs due at `now`, leasing them until `lease_until`.
+    async fn claim_due(&self, now: Millis, lease_until: Millis, limit: usize) -> StoreResult<Vec<DueJob>>;
+    /// The earliest time any job becomes claimable (due, or its lease runs out).
+    async fn next_due_at(&self) -> StoreResult<Option<Millis>>;
+    /// Frees every lease: used at start by a backend that only one process can open.
+    async fn release_all_leases(&self) -> StoreResult<u64>;
+
+    // ── attempts and deliveries ──
+    /// Records an attempt and moves its delivery on. Returns since when the endpoint has been failing
+    /// without a success (None after a success).
+    async fn record_attempt(&self, job_id: i64, delivery_id: i64, attempt: AttemptRecord, next: NextStep) -> StoreResult<Option<Millis>>;
+    async fn attempt_list(&self, org_id: &str, app_id: &str, filter: &AttemptFilter, page: &Page) -> StoreResult<Vec<AttemptRecord>>;
+    async fn attempt_get(&self, org_id: &str, app_id: &str, msg_id: &str, attempt_id: &str) -> StoreResult<Option<AttemptRecord>>;
+    async fn attempt_expunge(&self, org_id: &str, app_id: &str, msg_id: &str, attempt_id: &str) -> StoreResult<bool>;
+    async fn deliveries_of_message(&self, org_id: &str, app_id: &str, msg_id: &str, page: &Page) -> StoreResult<Vec<DeliveryRecord>>;
+    async fn messages_of_endpoint(&self, org_id: &str, app_id: &str, endpoint_id: &str, status: Option<i64>, filter: &MessageFilter, page: &Page) -> StoreResult<Vec<(MessageRecord, DeliveryRecord)>>;
+    async fn endpoint_stats(&self, org_id: &str, app_id: &str, endpoint_id: &str, since: Option<Millis>, until: Option<Millis>) -> StoreResult<EndpointStats>;
+    /// Puts deliveries back in the queue, due now, as manual attempts. Returns how many.
+    async fn requeue(&self, org_id: &str, app_id: &str, what: Requeue) -> StoreResult<u64>;
+
+    // ── idempotency ──
+    async fn idempotency_get(&self, org_id: &str, key: &str, since: Millis) -> StoreResult<Option<StoredResponse>>;
+    async fn idempotency_put(&self, org_id: &str, key: &str, resp: StoredResponse) -> StoreResult<()>;
+}
+
+/// Typed helpers over the document primitives.
+impl dyn Store {
+    pub async fn insert<T: Doc>(&self, doc: &T) -> StoreResult<()> {
+        self.doc_insert(doc.to_record()?).await
+    }
+    pub async fn update<T: Doc>(&self, doc: &T) -> StoreResult<bool> {
+        self.doc_update(doc.to_record()?).await
+    }
+    pub async fn get<T: Doc>(&self, org_id: &str, parent: &str, key: &str) -> StoreResult<Option<T>> {
+        self.doc_get(T::KIND, org_id, parent, key).await?.map(from_record).transpose()
+    }
+    pub async fn list<T: Doc>(&self, org_id: &str, parent: &str, page: &Page) -> StoreResult<Vec<T>> {
+        self.doc_list(T::KIND, org_id, parent, page).await?.into_iter().map(from_record).collect()
+    }
+    pub async fn delete<T: Doc>(&self, org_id: &str, id: &str) -> StoreResult<bool> {
+        self.doc_delete(T::KIND, org_id, id).await
+    }
+}
+
+/// Opens the store named by a `HOOKD_DATABASE_URL`. `serving` marks the process that runs the engine: only one
+/// may serve an embedded database, and it frees the leases a killed predecessor left.
+pub async fn open(url: &str, durability: crate::config::Durability, serving: bool) -> anyhow::Result<Arc<dyn Store>> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let store = Arc::new(sqlite::SqliteStore::open(path, durability, serving)?);
+        if serving {
+            let freed = store.release_all_leases().await?;
+            if freed > 0 {
+                tracing::info!(jobs = freed, "resuming work interrupted by the last stop");
+            }
+        }
+        Ok(store)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        anyhow::bail!("the PostgreSQL store is not built yet; use sqlite://")
+    } else {
+        anyhow::bail!("unsupported database URL {url:?}: expected sqlite://PATH")
+    }
+}

@@ -1,0 +1,763 @@
+//! The embedded SQLite store. One writer thread owns the only write connection and group-commits: it takes every
+//! write waiting in its queue, runs each inside its own savepoint (so one failing write does not spoil the others)
+//! and commits them together, then answers each caller. Reads run on a small pool of read-only connections;
+//! WAL mode lets them proceed while the writer commits. A lock file makes the database one process's alone, which
+//! is what lets start-up free the leases a killed process left behind.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+use tokio::sync::{mpsc, oneshot};
+
+use super::*;
+use crate::config::Durability;
+
+const MIGRATIONS: &[&str] = &[include_str!("migrations/sqlite/0001_init.sql")];
+const MAX_BATCH: usize = 2048;
+const JOB_DELIVERY: i64 = 0;
+
+type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Op = Box<dyn FnOnce(&Connection) -> Finish + Send>;
+
+pub struct SqliteStore {
+    writer: mpsc::UnboundedSender<Op>,
+    readers: r2d2::Pool<SqliteConnectionManager>,
+    _lock: Option<std::fs::File>,
+}
+
+fn pragmas(durability: Durability) -> String {
+    let sync = match durability {
+        Durability::Normal => "NORMAL",
+        Durability::Full => "FULL",
+    };
+    format!("PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=5000; PRAGMA temp_store=MEMORY;")
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating) the database. `exclusive` takes the lock that makes this process the only
+    /// one serving it; short-lived commands (`hookd token create`) open it without.
+    pub fn open(path: &str, durability: Durability, exclusive: bool) -> anyhow::Result<Self> {
+        let path = path.split('?').next().unwrap_or(path);
+        if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let lock = if exclusive {
+            let lock = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(format!("{path}.lock"))
+                .context("opening the lock file")?;
+            lock.try_lock().map_err(|_| anyhow::anyhow!("{path} is in use by another hookd process"))?;
+            Some(lock)
+        } else {
+            None
+        };
+
+        let mut conn = Connection::open(path).with_context(|| format!("opening {path}"))?;
+        conn.execute_batch(&pragmas(durability))?;
+        migrate(&mut conn)?;
+
+        let manager = SqliteConnectionManager::file(path)
+            .with_init(|c| c.execute_batch("PRAGMA busy_timeout=5000; PRAGMA query_only=1;"));
+        let readers = r2d2::Pool::builder().max_size(8).build(manager)?;
+
+        let (tx, rx) = mpsc::unbounded_channel();
+        std::thread::Builder::new()
+            .name("hookd-sqlite-writer".into())
+            .spawn(move || writer_loop(conn, rx))?;
+        Ok(SqliteStore { writer: tx, readers, _lock: lock })
+    }
+
+    /// Runs `f` in the next group commit and returns its result once that commit is durable.
+    async fn write<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let op: Op = Box::new(move |conn: &Connection| {
+            let result = in_savepoint(conn, f);
+            Box::new(move |commit: Result<(), String>| {
+                let _ = tx.send(match commit {
+                    Ok(()) => result,
+                    Err(e) => Err(StoreError::Other(anyhow::anyhow!("commit failed: {e}"))),
+                });
+            }) as Finish
+        });
+        self.writer.send(op).map_err(|_| anyhow::anyhow!("the store is closed"))?;
+        rx.await.map_err(|_| anyhow::anyhow!("the store writer stopped"))?
+    }
+
+    async fn read<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || -> StoreResult<R> {
+            let conn = pool.get().map_err(anyhow::Error::from)?;
+            Ok(f(&conn).map_err(anyhow::Error::from)?)
+        })
+        .await
+        .map_err(anyhow::Error::from)?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql).with_context(|| format!("migration {}", i + 1))?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn in_savepoint<R>(conn: &Connection, f: impl FnOnce(&Connection) -> StoreResult<R>) -> StoreResult<R> {
+    conn.prepare_cached("SAVEPOINT op").and_then(|mut s| s.execute([])).map_err(sql_err)?;
+    match f(conn) {
+        Ok(r) => {
+            conn.prepare_cached("RELEASE op").and_then(|mut s| s.execute([])).map_err(sql_err)?;
+            Ok(r)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK TO op; RELEASE op");
+            Err(e)
+        }
+    }
+}
+
+fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Op>) {
+    let mut batch: Vec<Op> = Vec::with_capacity(MAX_BATCH);
+    let mut finishers: Vec<Finish> = Vec::with_capacity(MAX_BATCH);
+    while let Some(op) = rx.blocking_recv() {
+        batch.push(op);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        // If BEGIN fails each op still runs, its savepoint acting as its own transaction.
+        let in_tx = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
+        for op in batch.drain(..) {
+            finishers.push(op(&conn));
+        }
+        let commit = if in_tx {
+            conn.execute_batch("COMMIT").map_err(|e| {
+                let _ = conn.execute_batch("ROLLBACK");
+                tracing::error!(error = %e, "group commit failed");
+                e.to_string()
+            })
+        } else {
+            Ok(())
+        };
+        for finish in finishers.drain(..) {
+            finish(commit.clone());
+        }
+    }
+}
+
+fn sql_err(e: rusqlite::Error) -> StoreError {
+    StoreError::Other(e.into())
+}
+
+/// Maps a unique-constraint failure to a conflict saying `what`.
+fn conflict_as(what: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |e| match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict(what.to_string()),
+        _ => sql_err(e),
+    }
+}
+
+/// Appends the cursor condition and the ordering for `page`, paging on `col`.
+fn paginate(sql: &mut String, args: &mut Vec<Value>, page: &Page, col: &str) {
+    let desc = page.walk_desc();
+    if let Some(it) = &page.iterator {
+        sql.push_str(&format!(" AND {col} {} ?", if desc { "<" } else { ">" }));
+        args.push(Value::Text(it.clone()));
+    }
+    sql.push_str(&format!(" ORDER BY {col} {} LIMIT {}", if desc { "DESC" } else { "ASC" }, page.limit + 1));
+}
+
+fn in_list(sql: &mut String, args: &mut Vec<Value>, col: &str, values: &[String]) {
+    sql.push_str(&format!(" AND {col} IN ({})", vec!["?"; values.len()].join(",")));
+    args.extend(values.iter().map(|v| Value::Text(v.clone())));
+}
+
+fn message_filter(sql: &mut String, args: &mut Vec<Value>, f: &MessageFilter, m: &str) {
+    if let Some(ch) = &f.channel {
+        sql.push_str(&format!(" AND EXISTS (SELECT 1 FROM json_each({m}.channels) WHERE value = ?)"));
+        args.push(Value::Text(ch.clone()));
+    }
+    if let Some(types) = f.event_types.as_ref().filter(|t| !t.is_empty()) {
+        in_list(sql, args, &format!("{m}.event_type"), types);
+    }
+    if let Some(b) = f.before {
+        sql.push_str(&format!(" AND {m}.created_at < ?"));
+        args.push(Value::Integer(b));
+    }
+    if let Some(a) = f.after {
+        sql.push_str(&format!(" AND {m}.created_at > ?"));
+        args.push(Value::Integer(a));
+    }
+}
+
+const MSG_COLS: &str = "m.id, m.org_id, m.app_id, m.event_type, m.event_id, m.channels, m.payload, m.created_at";
+
+fn message_row(r: &Row, at: usize) -> rusqlite::Result<MessageRecord> {
+    let channels: Option<String> = r.get(at + 5)?;
+    let payload: Option<String> = r.get(at + 6)?;
+    Ok(MessageRecord {
+        id: r.get(at)?,
+        org_id: r.get(at + 1)?,
+        app_id: r.get(at + 2)?,
+        event_type: r.get(at + 3)?,
+        event_id: r.get(at + 4)?,
+        channels: channels.and_then(|c| serde_json::from_str(&c).ok()),
+        payload: payload.map(Arc::from),
+        created_at: r.get(at + 7)?,
+    })
+}
+
+const DELIVERY_COLS: &str = "d.id, d.msg_id, d.endpoint_id, d.status, d.attempts, d.next_attempt_at, d.updated_at";
+
+fn delivery_row(r: &Row, at: usize) -> rusqlite::Result<DeliveryRecord> {
+    Ok(DeliveryRecord {
+        delivery_id: r.get(at)?,
+        msg_id: r.get(at + 1)?,
+        endpoint_id: r.get(at + 2)?,
+        status: r.get(at + 3)?,
+        attempts: r.get(at + 4)?,
+        next_attempt_at: r.get(at + 5)?,
+        updated_at: r.get(at + 6)?,
+    })
+}
+
+const ATTEMPT_COLS: &str =
+    "a.id, a.org_id, a.app_id, a.msg_id, a.endpoint_id, a.url, a.status_code, a.status, a.manual, a.duration_ms, a.response, a.created_at";
+
+fn attempt_row(r: &Row) -> rusqlite::Result<AttemptRecord> {
+    Ok(AttemptRecord {
+        id: r.get(0)?,
+        org_id: r.get(1)?,
+        app_id: r.get(2)?,
+        msg_id: r.get(3)?,
+        endpoint_id: r.get(4)?,
+        url: r.get(5)?,
+        status_code: r.get(6)?,
+        status: r.get(7)?,
+        manual: r.get(8)?,
+        duration_ms: r.get(9)?,
+        response: r.get(10)?,
+        created_at: r.get(11)?,
+    })
+}
+
+fn doc_row(kind: DocKind) -> impl Fn(&Row) -> rusqlite::Result<DocRecord> {
+    move |r| {
+        Ok(DocRecord {
+            kind,
+            org_id: r.get(0)?,
+            parent: r.get(1)?,
+            id: r.get(2)?,
+            uid: r.get(3)?,
+            created_at: r.get(4)?,
+            data: r.get(5)?,
+        })
+    }
+}
+
+fn insert_job(c: &Connection, kind: i64, ref_id: i64, run_at: Millis, leased: bool, manual: bool) -> rusqlite::Result<i64> {
+    c.prepare_cached("INSERT INTO jobs (kind, ref_id, run_at, leased, manual) VALUES (?, ?, ?, ?, ?)")?
+        .execute(params![kind, ref_id, run_at, leased, manual])?;
+    Ok(c.last_insert_rowid())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn default_org(&self) -> StoreResult<String> {
+        self.write(|c| {
+            let existing: Option<String> = c
+                .query_row("SELECT id FROM orgs WHERE is_default = 1", [], |r| r.get(0))
+                .optional()
+                .map_err(sql_err)?;
+            if let Some(id) = existing {
+                return Ok(id);
+            }
+            let id = crate::ids::new(crate::ids::ORG);
+            c.execute(
+                "INSERT INTO orgs (id, name, is_default, created_at) VALUES (?, 'default', 1, ?)",
+                params![id, now_ms()],
+            )
+            .map_err(sql_err)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    async fn token_insert(&self, hash: [u8; 32], org_id: &str, name: &str) -> StoreResult<()> {
+        let (org_id, name) = (org_id.to_string(), name.to_string());
+        self.write(move |c| {
+            c.execute(
+                "INSERT OR IGNORE INTO tokens (hash, org_id, name, created_at) VALUES (?, ?, ?, ?)",
+                params![&hash[..], org_id, name, now_ms()],
+            )
+            .map_err(sql_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn token_org(&self, hash: [u8; 32]) -> StoreResult<Option<String>> {
+        self.read(move |c| {
+            c.prepare_cached("SELECT org_id FROM tokens WHERE hash = ?")?
+                .query_row([&hash[..]], |r| r.get(0))
+                .optional()
+        })
+        .await
+    }
+
+    async fn token_count(&self) -> StoreResult<i64> {
+        self.read(|c| c.query_row("SELECT COUNT(*) FROM tokens", [], |r| r.get(0))).await
+    }
+
+    async fn doc_insert(&self, rec: DocRecord) -> StoreResult<()> {
+        self.write(move |c| {
+            c.prepare_cached(
+                "INSERT INTO docs (kind, org_id, parent, id, uid, created_at, updated_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .map_err(sql_err)?
+            .execute(params![rec.kind.as_str(), rec.org_id, rec.parent, rec.id, rec.uid, rec.created_at, now_ms(), rec.data])
+            .map_err(conflict_as("An entity with this uid or name already exists"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn doc_update(&self, rec: DocRecord) -> StoreResult<bool> {
+        self.write(move |c| {
+            let n = c
+                .prepare_cached("UPDATE docs SET uid = ?, updated_at = ?, data = ? WHERE kind = ? AND org_id = ? AND id = ?")
+                .map_err(sql_err)?
+                .execute(params![rec.uid, now_ms(), rec.data, rec.kind.as_str(), rec.org_id, rec.id])
+                .map_err(conflict_as("An entity with this uid already exists"))?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn doc_get(&self, kind: DocKind, org_id: &str, parent: &str, key: &str) -> StoreResult<Option<DocRecord>> {
+        let (org_id, parent, key) = (org_id.to_string(), parent.to_string(), key.to_string());
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT org_id, parent, id, uid, created_at, data FROM docs
+                 WHERE kind = ?1 AND org_id = ?2 AND parent = ?3 AND (id = ?4 OR uid = ?4)
+                 ORDER BY id = ?4 DESC LIMIT 1",
+            )?
+            .query_row(params![kind.as_str(), org_id, parent, key], doc_row(kind))
+            .optional()
+        })
+        .await
+    }
+
+    async fn doc_list(&self, kind: DocKind, org_id: &str, parent: &str, page: &Page) -> StoreResult<Vec<DocRecord>> {
+        let mut sql =
+            String::from("SELECT org_id, parent, id, uid, created_at, data FROM docs WHERE kind = ? AND org_id = ? AND parent = ?");
+        let mut args = vec![Value::Text(kind.as_str().into()), Value::Text(org_id.into()), Value::Text(parent.into())];
+        paginate(&mut sql, &mut args, page, "id");
+        self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), doc_row(kind))?.collect()).await
+    }
+
+    async fn doc_delete(&self, kind: DocKind, org_id: &str, id: &str) -> StoreResult<bool> {
+        let (org_id, id) = (org_id.to_string(), id.to_string());
+        self.write(move |c| {
+            let n = c
+                .execute("DELETE FROM docs WHERE kind = ? AND org_id = ? AND id = ?", params![kind.as_str(), org_id, id])
+                .map_err(sql_err)?;
+            c.execute("DELETE FROM docs WHERE org_id = ? AND parent = ?", params![org_id, id]).map_err(sql_err)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn publish(&self, msg: Arc<MessageRecord>, deliveries: Vec<NewDelivery>) -> StoreResult<Vec<(i64, i64)>> {
+        self.write(move |c| {
+            let channels = msg.channels.as_ref().map(|ch| serde_json::to_string(ch).unwrap_or_default());
+            c.prepare_cached(
+                "INSERT INTO messages (id, org_id, app_id, event_type, event_id, channels, created_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .map_err(sql_err)?
+            .execute(params![msg.id, msg.org_id, msg.app_id, msg.event_type, msg.event_id, channels, msg.created_at, msg.payload.as_deref()])
+            .map_err(conflict_as("A message with this eventId already exists"))?;
+            let mut ids = Vec::with_capacity(deliveries.len());
+            for d in &deliveries {
+                c.prepare_cached(
+                    "INSERT INTO deliveries (org_id, app_id, msg_id, endpoint_id, status, attempts, next_attempt_at, updated_at)
+                     VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
+                )
+                .map_err(sql_err)?
+                .execute(params![msg.org_id, msg.app_id, msg.id, d.endpoint_id, status::PENDING, d.run_at, msg.created_at])
+                .map_err(sql_err)?;
+                let delivery_id = c.last_insert_rowid();
+                let leased = d.leased_until > 0;
+                let run_at = if leased { d.leased_until } else { d.run_at };
+                let job_id = insert_job(c, JOB_DELIVERY, delivery_id, run_at, leased, false).map_err(sql_err)?;
+                ids.push((delivery_id, job_id));
+            }
+            Ok(ids)
+        })
+        .await
+    }
+
+    async fn message_get(&self, org_id: &str, app_id: &str, key: &str) -> StoreResult<Option<MessageRecord>> {
+        let (org_id, app_id, key) = (org_id.to_string(), app_id.to_string(), key.to_string());
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {MSG_COLS} FROM messages m WHERE m.org_id = ?1 AND m.app_id = ?2 AND (m.id = ?3 OR m.event_id = ?3)
+                 ORDER BY m.id = ?3 DESC LIMIT 1"
+            ))?
+            .query_row(params![org_id, app_id, key], |r| message_row(r, 0))
+            .optional()
+        })
+        .await
+    }
+
+    async fn message_list(&self, org_id: &str, app_id: &str, filter: &MessageFilter, page: &Page) -> StoreResult<Vec<MessageRecord>> {
+        let mut sql = format!("SELECT {MSG_COLS} FROM messages m WHERE m.org_id = ? AND m.app_id = ?");
+        let mut args = vec![Value::Text(org_id.into()), Value::Text(app_id.into())];
+        message_filter(&mut sql, &mut args, filter, "m");
+        paginate(&mut sql, &mut args, page, "m.id");
+        self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), |r| message_row(r, 0))?.collect()).await
+    }
+
+    async fn message_expunge(&self, org_id: &str, app_id: &str, msg_id: &str) -> StoreResult<bool> {
+        let (org_id, app_id, msg_id) = (org_id.to_string(), app_id.to_string(), msg_id.to_string());
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE messages SET payload = NULL WHERE org_id = ? AND app_id = ? AND id = ?",
+                    params![org_id, app_id, msg_id],
+                )
+                .map_err(sql_err)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn claim_due(&self, now: Millis, lease_until: Millis, limit: usize) -> StoreResult<Vec<DueJob>> {
+        self.write(move |c| {
+            let claimed: Vec<(i64, i64, i64, bool)> = c
+                .prepare_cached(
+                    "UPDATE jobs SET run_at = ?1, leased = 1
+                     WHERE id IN (SELECT id FROM jobs WHERE run_at <= ?2 ORDER BY run_at LIMIT ?3)
+                     RETURNING id, kind, ref_id, manual",
+                )
+                .map_err(sql_err)?
+                .query_map(params![lease_until, now, limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .map_err(sql_err)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(sql_err)?;
+            let mut messages: HashMap<String, Arc<MessageRecord>> = HashMap::new();
+            let mut out = Vec::with_capacity(claimed.len());
+            for (job_id, kind, ref_id, manual) in claimed {
+                if kind != JOB_DELIVERY {
+                    continue;
+                }
+                let row = c
+                    .prepare_cached(&format!(
+                        "SELECT d.endpoint_id, d.attempts, {MSG_COLS} FROM deliveries d JOIN messages m ON m.id = d.msg_id WHERE d.id = ?"
+                    ))
+                    .map_err(sql_err)?
+                    .query_row([ref_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, message_row(r, 2)?)))
+                    .optional()
+                    .map_err(sql_err)?;
+                let Some((endpoint_id, attempts, msg)) = row else {
+                    // Its message is gone: nothing left to deliver.
+                    c.execute("DELETE FROM jobs WHERE id = ?", [job_id]).map_err(sql_err)?;
+                    continue;
+                };
+                let msg = messages.entry(msg.id.clone()).or_insert_with(|| Arc::new(msg)).clone();
+                out.push(DueJob::Delivery(DeliveryJob { job_id, delivery_id: ref_id, endpoint_id, attempts, manual, msg }));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn next_due_at(&self) -> StoreResult<Option<Millis>> {
+        self.read(|c| c.query_row("SELECT MIN(run_at) FROM jobs", [], |r| r.get(0))).await
+    }
+
+    async fn release_all_leases(&self) -> StoreResult<u64> {
+        self.write(|c| {
+            let n = c.execute("UPDATE jobs SET run_at = ?, leased = 0 WHERE leased = 1", [now_ms()]).map_err(sql_err)?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn record_attempt(&self, job_id: i64, delivery_id: i64, a: AttemptRecord, next: NextStep) -> StoreResult<Option<Millis>> {
+        self.write(move |c| {
+            c.prepare_cached(
+                "INSERT INTO attempts (id, org_id, app_id, msg_id, endpoint_id, url, status_code, status, manual, duration_ms, created_at, response)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .map_err(sql_err)?
+            .execute(params![
+                a.id, a.org_id, a.app_id, a.msg_id, a.endpoint_id, a.url, a.status_code, a.status, a.manual, a.duration_ms,
+                a.created_at, a.response
+            ])
+            .map_err(sql_err)?;
+            let (status, next_at) = match next {
+                NextStep::Done => (status::SUCCESS, None),
+                NextStep::RetryAt(at) => (status::PENDING, Some(at)),
+                NextStep::GiveUp => (status::FAIL, None),
+            };
+            c.prepare_cached(
+                "UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, updated_at = ? WHERE id = ?",
+            )
+            .map_err(sql_err)?
+            .execute(params![status, next_at, a.created_at, delivery_id])
+            .map_err(sql_err)?;
+            match next_at {
+                Some(at) => c.prepare_cached("UPDATE jobs SET run_at = ?, leased = 0, manual = 0 WHERE id = ?").map_err(sql_err)?.execute(params![at, job_id]),
+                None => c.prepare_cached("DELETE FROM jobs WHERE id = ?").map_err(sql_err)?.execute([job_id]),
+            }
+            .map_err(sql_err)?;
+            if a.status == status::SUCCESS {
+                c.prepare_cached("DELETE FROM endpoint_failing WHERE endpoint_id = ?").map_err(sql_err)?.execute([&a.endpoint_id]).map_err(sql_err)?;
+                Ok(None)
+            } else {
+                c.prepare_cached("INSERT OR IGNORE INTO endpoint_failing (endpoint_id, since) VALUES (?, ?)")
+                    .map_err(sql_err)?
+                    .execute(params![a.endpoint_id, a.created_at])
+                    .map_err(sql_err)?;
+                c.prepare_cached("SELECT since FROM endpoint_failing WHERE endpoint_id = ?")
+                    .map_err(sql_err)?
+                    .query_row([&a.endpoint_id], |r| r.get(0))
+                    .optional()
+                    .map_err(sql_err)
+            }
+        })
+        .await
+    }
+
+    async fn attempt_list(&self, org_id: &str, app_id: &str, f: &AttemptFilter, page: &Page) -> StoreResult<Vec<AttemptRecord>> {
+        let mut sql = format!("SELECT {ATTEMPT_COLS} FROM attempts a");
+        let needs_msg = f.event_types.is_some() || f.channel.is_some();
+        if needs_msg {
+            sql.push_str(" JOIN messages m ON m.id = a.msg_id");
+        }
+        sql.push_str(" WHERE a.org_id = ? AND a.app_id = ?");
+        let mut args = vec![Value::Text(org_id.into()), Value::Text(app_id.into())];
+        if let Some(m) = &f.msg_id {
+            sql.push_str(" AND a.msg_id = ?");
+            args.push(Value::Text(m.clone()));
+        }
+        if let Some(e) = &f.endpoint_id {
+            sql.push_str(" AND a.endpoint_id = ?");
+            args.push(Value::Text(e.clone()));
+        }
+        if let Some(s) = f.status {
+            sql.push_str(" AND a.status = ?");
+            args.push(Value::Integer(s));
+        }
+        if let Some(class) = f.status_code_class {
+            sql.push_str(" AND a.status_code >= ? AND a.status_code < ?");
+            let hi = if class == 0 { 100 } else { class + 100 };
+            args.extend([Value::Integer(class), Value::Integer(hi)]);
+        }
+        if let Some(b) = f.before {
+            sql.push_str(" AND a.created_at < ?");
+            args.push(Value::Integer(b));
+        }
+        if let Some(a) = f.after {
+            sql.push_str(" AND a.created_at > ?");
+            args.push(Value::Integer(a));
+        }
+        if needs_msg {
+            let mf = MessageFilter { channel: f.channel.clone(), event_types: f.event_types.clone(), before: None, after: None };
+            message_filter(&mut sql, &mut args, &mf, "m");
+        }
+        paginate(&mut sql, &mut args, page, "a.id");
+        self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), attempt_row)?.collect()).await
+    }
+
+    async fn attempt_get(&self, org_id: &str, app_id: &str, msg_id: &str, attempt_id: &str) -> StoreResult<Option<AttemptRecord>> {
+        let args = [org_id, app_id, msg_id, attempt_id].map(str::to_string);
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {ATTEMPT_COLS} FROM attempts a WHERE a.org_id = ? AND a.app_id = ? AND a.msg_id = ? AND a.id = ?"
+            ))?
+            .query_row(params_from_iter(args), attempt_row)
+            .optional()
+        })
+        .await
+    }
+
+    async fn attempt_expunge(&self, org_id: &str, app_id: &str, msg_id: &str, attempt_id: &str) -> StoreResult<bool> {
+        let args = [org_id, app_id, msg_id, attempt_id].map(str::to_string);
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE attempts SET response = '' WHERE org_id = ? AND app_id = ? AND msg_id = ? AND id = ?",
+                    params_from_iter(args),
+                )
+                .map_err(sql_err)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn deliveries_of_message(&self, org_id: &str, app_id: &str, msg_id: &str, page: &Page) -> StoreResult<Vec<DeliveryRecord>> {
+        let mut sql = format!("SELECT {DELIVERY_COLS} FROM deliveries d WHERE d.org_id = ? AND d.app_id = ? AND d.msg_id = ?");
+        let mut args = vec![Value::Text(org_id.into()), Value::Text(app_id.into()), Value::Text(msg_id.into())];
+        paginate(&mut sql, &mut args, page, "d.endpoint_id");
+        self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), |r| delivery_row(r, 0))?.collect()).await
+    }
+
+    async fn messages_of_endpoint(
+        &self,
+        org_id: &str,
+        app_id: &str,
+        endpoint_id: &str,
+        status: Option<i64>,
+        filter: &MessageFilter,
+        page: &Page,
+    ) -> StoreResult<Vec<(MessageRecord, DeliveryRecord)>> {
+        let mut sql = format!(
+            "SELECT {MSG_COLS}, {DELIVERY_COLS} FROM deliveries d JOIN messages m ON m.id = d.msg_id
+             WHERE d.org_id = ? AND d.app_id = ? AND d.endpoint_id = ?"
+        );
+        let mut args = vec![Value::Text(org_id.into()), Value::Text(app_id.into()), Value::Text(endpoint_id.into())];
+        if let Some(s) = status {
+            sql.push_str(" AND d.status = ?");
+            args.push(Value::Integer(s));
+        }
+        message_filter(&mut sql, &mut args, filter, "m");
+        paginate(&mut sql, &mut args, page, "d.msg_id");
+        self.read(move |c| {
+            c.prepare(&sql)?.query_map(params_from_iter(args), |r| Ok((message_row(r, 0)?, delivery_row(r, 8)?)))?.collect()
+        })
+        .await
+    }
+
+    async fn endpoint_stats(&self, org_id: &str, app_id: &str, endpoint_id: &str, since: Option<Millis>, until: Option<Millis>) -> StoreResult<EndpointStats> {
+        let sql = "SELECT d.status, COUNT(*) FROM deliveries d JOIN messages m ON m.id = d.msg_id
+                   WHERE d.org_id = ? AND d.app_id = ? AND d.endpoint_id = ? AND m.created_at >= ? AND m.created_at < ?
+                   GROUP BY d.status";
+        let args = params_from_iter(vec![
+            Value::Text(org_id.into()),
+            Value::Text(app_id.into()),
+            Value::Text(endpoint_id.into()),
+            Value::Integer(since.unwrap_or(i64::MIN)),
+            Value::Integer(until.unwrap_or(i64::MAX)),
+        ]);
+        self.read(move |c| {
+            let mut stats = EndpointStats::default();
+            let mut stmt = c.prepare(sql)?;
+            let mut rows = stmt.query(args)?;
+            while let Some(r) = rows.next()? {
+                let n: i64 = r.get(1)?;
+                match r.get::<_, i64>(0)? {
+                    status::SUCCESS => stats.success += n,
+                    status::PENDING => stats.pending += n,
+                    status::FAIL => stats.fail += n,
+                    status::SENDING => stats.sending += n,
+                    _ => stats.canceled += n,
+                }
+            }
+            Ok(stats)
+        })
+        .await
+    }
+
+    async fn requeue(&self, org_id: &str, app_id: &str, what: Requeue) -> StoreResult<u64> {
+        let (org_id, app_id) = (org_id.to_string(), app_id.to_string());
+        self.write(move |c| {
+            let now = now_ms();
+            let ids: Vec<i64> = match &what {
+                Requeue::One { msg_id, endpoint_id } => {
+                    let found: Option<i64> = c
+                        .query_row(
+                            "SELECT id FROM deliveries WHERE org_id = ? AND app_id = ? AND msg_id = ? AND endpoint_id = ?",
+                            params![org_id, app_id, msg_id, endpoint_id],
+                            |r| r.get(0),
+                        )
+                        .optional()
+                        .map_err(sql_err)?;
+                    match found {
+                        Some(id) => vec![id],
+                        None => {
+                            c.execute(
+                                "INSERT INTO deliveries (org_id, app_id, msg_id, endpoint_id, status, attempts, next_attempt_at, updated_at)
+                                 SELECT org_id, app_id, id, ?, ?, 0, ?, ? FROM messages WHERE org_id = ? AND app_id = ? AND id = ?",
+                                params![endpoint_id, status::PENDING, now, now, org_id, app_id, msg_id],
+                            )
+                            .map_err(sql_err)?;
+                            if c.changes() == 0 {
+                                return Ok(0);
+                            }
+                            vec![c.last_insert_rowid()]
+                        }
+                    }
+                }
+                Requeue::FailedSince { endpoint_id, since, until } => c
+                    .prepare(
+                        "SELECT d.id FROM deliveries d JOIN messages m ON m.id = d.msg_id
+                         WHERE d.org_id = ? AND d.app_id = ? AND d.endpoint_id = ? AND d.status = ?
+                           AND m.created_at >= ? AND m.created_at < ?",
+                    )
+                    .map_err(sql_err)?
+                    .query_map(params![org_id, app_id, endpoint_id, status::FAIL, since, until], |r| r.get(0))
+                    .map_err(sql_err)?
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(sql_err)?,
+            };
+            for id in &ids {
+                c.prepare_cached("UPDATE deliveries SET status = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?")
+                    .map_err(sql_err)?
+                    .execute(params![status::PENDING, now, now, id])
+                    .map_err(sql_err)?;
+                insert_job(c, JOB_DELIVERY, *id, now, false, true).map_err(sql_err)?;
+            }
+            Ok(ids.len() as u64)
+        })
+        .await
+    }
+
+    async fn idempotency_get(&self, org_id: &str, key: &str, since: Millis) -> StoreResult<Option<StoredResponse>> {
+        let (org_id, key) = (org_id.to_string(), key.to_string());
+        self.read(move |c| {
+            c.query_row(
+                "SELECT status, body FROM idempotency WHERE org_id = ? AND key = ? AND created_at >= ?",
+                params![org_id, key, since],
+                |r| Ok(StoredResponse { status: r.get(0)?, body: r.get(1)? }),
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn idempotency_put(&self, org_id: &str, key: &str, resp: StoredResponse) -> StoreResult<()> {
+        let (org_id, key) = (org_id.to_string(), key.to_string());
+        self.write(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO idempotency (org_id, key, created_at, status, body) VALUES (?, ?, ?, ?, ?)",
+                params![org_id, key, now_ms(), resp.status, resp.body],
+            )
+            .map_err(sql_err)?;
+            Ok(())
+        })
+        .await
+    }
+}
