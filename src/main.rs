@@ -22,11 +22,15 @@ enum Command {
 
 #[derive(Subcommand)]
 enum TokenCommand {
-    /// Create a token for the default organization and print it (it is stored hashed and never shown again).
+    /// Create a token and print it (it is stored hashed and never shown again). The token belongs to the
+    /// default organization, or to a new one with `--new-org`.
     Create {
         /// A name to remember the token by.
         #[arg(long, default_value = "cli")]
         name: String,
+        /// Create a new organization with this name for the token (a separate tenant).
+        #[arg(long)]
+        new_org: Option<String>,
         #[arg(long, env = "HOOKD_DATABASE_URL", default_value = "sqlite://hookd.db")]
         database_url: String,
     },
@@ -36,9 +40,12 @@ enum TokenCommand {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
-        Command::Token { command: TokenCommand::Create { name, database_url } } => {
+        Command::Token { command: TokenCommand::Create { name, new_org, database_url } } => {
             let store = hookd::store::open(&database_url, Durability::Normal, false).await?;
-            let org = store.default_org().await?;
+            let org = match new_org {
+                Some(org_name) => store.org_create(&org_name).await?,
+                None => store.default_org().await?,
+            };
             let token = hookd::auth::new_token();
             store.token_insert(hookd::auth::hash_token(&token), &org, &name).await?;
             println!("{token}");

@@ -19,7 +19,8 @@ impl EgressPolicy {
         self.allow_private || is_global(ip) || self.allowed.iter().any(|net| net.contains(&ip))
     }
 
-    /// Checks a URL given by a user: http(s), a host, and no literal address that is refused.
+    /// Checks a URL given by a user: http(s), a host, and no literal address that is refused. Names are checked
+    /// on the addresses they resolve to, when connecting.
     pub fn check_url(&self, raw: &str) -> Result<url::Url, String> {
         let url = url::Url::parse(raw).map_err(|e| format!("invalid URL: {e}"))?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -29,11 +30,6 @@ impl EgressPolicy {
             None => return Err("URL has no host".into()),
             Some(url::Host::Ipv4(ip)) if !self.permits(IpAddr::V4(ip)) => return Err(refused(ip)),
             Some(url::Host::Ipv6(ip)) if !self.permits(IpAddr::V6(ip)) => return Err(refused(ip)),
-            Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost") => {
-                if !self.permits(IpAddr::V4(Ipv4Addr::LOCALHOST)) {
-                    return Err(refused(d));
-                }
-            }
             _ => {}
         }
         Ok(url)
@@ -116,7 +112,7 @@ mod tests {
     #[test]
     fn private_addresses_are_refused_by_default() {
         let p = EgressPolicy::default();
-        for bad in ["http://127.0.0.1/x", "http://10.0.0.1/", "http://169.254.169.254/", "http://[::1]/", "http://[fe80::1]/", "http://100.64.0.1/", "http://localhost:80/", "http://[::ffff:127.0.0.1]/"] {
+        for bad in ["http://127.0.0.1/x", "http://10.0.0.1/", "http://169.254.169.254/", "http://[::1]/", "http://[fe80::1]/", "http://100.64.0.1/", "http://[::ffff:127.0.0.1]/"] {
             assert!(p.check_url(bad).is_err(), "{bad} should be refused");
         }
         assert!(p.check_url("https://93.184.216.34/hook").is_ok());
@@ -130,5 +126,20 @@ mod tests {
         assert!(p.check_url("http://127.0.0.1:9/").is_ok());
         assert!(p.check_url("http://10.0.0.1/").is_err());
         assert!(EgressPolicy { allow_private: true, allowed: vec![] }.check_url("http://10.0.0.1/").is_ok());
+    }
+}
+
+#[cfg(test)]
+mod resolver_tests {
+    use super::*;
+    use reqwest::dns::Resolve;
+
+    #[tokio::test]
+    async fn names_resolving_to_private_addresses_are_refused_at_connect_time() {
+        let guarded = GuardedResolver { policy: Arc::new(EgressPolicy::default()) };
+        assert!(guarded.resolve("localhost".parse().unwrap()).await.is_err());
+        let open = GuardedResolver { policy: Arc::new(EgressPolicy { allow_private: true, allowed: vec![] }) };
+        let addrs: Vec<SocketAddr> = open.resolve("localhost".parse().unwrap()).await.unwrap().collect();
+        assert!(addrs.iter().any(|a| a.ip().is_loopback()));
     }
 }

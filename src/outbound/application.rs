@@ -148,7 +148,8 @@ async fn update_app(
         Some(existing) => {
             let mut app = (*existing).clone();
             app.name = input.name;
-            app.uid = input.uid;
+            // Addressed by uid, the body may leave the uid out and keep it.
+            app.uid = input.uid.or_else(|| (!crate::ids::has_prefix(&app_id, crate::ids::APP)).then(|| app_id.clone()));
             app.throttle_rate = input.throttle_rate;
             app.metadata = input.metadata;
             app.updated_at = now_ms();

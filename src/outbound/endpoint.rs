@@ -284,7 +284,8 @@ async fn update_endpoint(
             ep.channels = input.channels;
             ep.disabled = input.disabled;
             ep.metadata = input.metadata;
-            ep.uid = input.uid;
+            // Addressed by uid, the body may leave the uid out and keep it.
+            ep.uid = input.uid.or_else(|| (!crate::ids::has_prefix(&ep_id, crate::ids::EP)).then(|| ep_id.clone()));
             ep.throttle_rate = input.throttle_rate;
             if let Some(sig) = input.signature {
                 ep.signature = Some(sig.resolve()?);

@@ -247,6 +247,7 @@ pub trait Store: Send + Sync + 'static {
     // ── organizations and tokens ──
     /// The default organization's id, created on first start.
     async fn default_org(&self) -> StoreResult<String>;
+    async fn org_create(&self, name: &str) -> StoreResult<String>;
     async fn token_insert(&self, hash: [u8; 32], org_id: &str, name: &str) -> StoreResult<()>;
     async fn token_org(&self, hash: [u8; 32]) -> StoreResult<Option<String>>;
     async fn token_count(&self) -> StoreResult<i64>;

@@ -304,6 +304,17 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn org_create(&self, name: &str) -> StoreResult<String> {
+        let name = name.to_string();
+        self.write(move |c| {
+            let id = crate::ids::new(crate::ids::ORG);
+            c.execute("INSERT INTO orgs (id, name, is_default, created_at) VALUES (?, ?, 0, ?)", params![id, name, now_ms()])
+                .map_err(sql_err)?;
+            Ok(id)
+        })
+        .await
+    }
+
     async fn token_insert(&self, hash: [u8; 32], org_id: &str, name: &str) -> StoreResult<()> {
         let (org_id, name) = (org_id.to_string(), name.to_string());
         self.write(move |c| {

@@ -1,0 +1,282 @@
+//! The test harness: the real server on a random loopback port with a fresh SQLite file, and real HTTP
+//! receivers on loopback. Waiting is event-driven (a receiver notifies on each request; state is re-read until
+//! it holds, within a deadline), never a fixed sleep.
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use hookd::config::Config;
+use hookd::server::{ApiContext, Server};
+use hookd::shutdown::Shutdown;
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+
+pub const WAIT: Duration = Duration::from_secs(20);
+
+pub struct TestApp {
+    pub base: String,
+    pub token: String,
+    pub ctx: ApiContext,
+    pub http: reqwest::Client,
+    shutdown: Shutdown,
+    pub dir: tempfile::TempDir,
+}
+
+/// A config for tests: loopback allowed, fast retries.
+pub fn test_config(dir: &std::path::Path) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: format!("sqlite://{}/hookd.db", dir.display()),
+        admin_token: Some(format!("test-{}", hookd::ids::random_token(16))),
+        allow_private_networks: true,
+        retry_schedule: vec![Duration::from_millis(100), Duration::from_millis(200)],
+        ..Config::default()
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = test_config(dir.path());
+    tweak(&mut cfg);
+    let token = cfg.admin_token.clone().unwrap();
+    let server = Server::build(cfg).await.expect("server builds");
+    let addr = server.local_addr();
+    let ctx = server.context();
+    let shutdown = Shutdown::default();
+    tokio::spawn(server.run(shutdown.clone()));
+    TestApp { base: format!("http://{addr}"), token, ctx, http: reqwest::Client::new(), shutdown, dir }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+    }
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub body: Value,
+    pub headers: HeaderMap,
+}
+
+impl TestApp {
+    pub async fn call(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Resp { status, body, headers }
+    }
+    pub async fn get(&self, path: &str) -> Resp {
+        self.call(reqwest::Method::GET, path, Some(&self.token), None).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.call(reqwest::Method::POST, path, Some(&self.token), Some(body)).await
+    }
+    pub async fn put(&self, path: &str, body: Value) -> Resp {
+        self.call(reqwest::Method::PUT, path, Some(&self.token), Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> Resp {
+        self.call(reqwest::Method::PATCH, path, Some(&self.token), Some(body)).await
+    }
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.call(reqwest::Method::DELETE, path, Some(&self.token), None).await
+    }
+
+    /// A token of a second, separate organization.
+    pub async fn other_org_token(&self) -> String {
+        let org = self.ctx.store.org_create("other").await.unwrap();
+        let token = hookd::auth::new_token();
+        self.ctx.store.token_insert(hookd::auth::hash_token(&token), &org, "t").await.unwrap();
+        token
+    }
+
+    /// Creates an application and an endpoint at `url` (with extra endpoint fields); returns (app id, endpoint).
+    pub async fn app_with_endpoint(&self, url: &str, extra: Value) -> (String, Value) {
+        let app = self.post("/api/v1/app", json!({"name": "test"})).await;
+        assert_eq!(app.status, 201, "{:?}", app.body);
+        let app_id = app.body["id"].as_str().unwrap().to_string();
+        let mut ep = json!({"url": url});
+        if let Value::Object(m) = extra {
+            for (k, v) in m {
+                ep[k] = v;
+            }
+        }
+        let ep = self.post(&format!("/api/v1/app/{app_id}/endpoint"), ep).await;
+        assert_eq!(ep.status, 201, "{:?}", ep.body);
+        (app_id, ep.body)
+    }
+
+    pub async fn publish(&self, app_id: &str, event_type: &str, payload: Value) -> Value {
+        let r = self.post(&format!("/api/v1/app/{app_id}/msg"), json!({"eventType": event_type, "payload": payload})).await;
+        assert_eq!(r.status, 202, "{:?}", r.body);
+        r.body
+    }
+}
+
+/// Re-evaluates `check` until it returns Some, or panics after `WAIT`.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub at: Instant,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+#[derive(Default)]
+struct ReceiverState {
+    got: Mutex<Vec<Received>>,
+    /// Answers to give, in order; when empty, 200.
+    script: Mutex<VecDeque<(u16, Vec<(String, String)>)>>,
+    /// How long to take before answering (a slow receiver).
+    delay: Mutex<Duration>,
+    notify: Notify,
+}
+
+/// A real HTTP receiver on loopback that records every request.
+#[derive(Clone)]
+pub struct Receiver {
+    pub url: String,
+    pub addr: SocketAddr,
+    state: Arc<ReceiverState>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        let state = Arc::new(ReceiverState::default());
+        let s = state.clone();
+        let app = axum::Router::new().fallback(move |headers: HeaderMap, body: Bytes| {
+            let s = s.clone();
+            async move {
+                let answer = s.script.lock().unwrap().pop_front();
+                s.got.lock().unwrap().push(Received { headers, body, at: Instant::now() });
+                s.notify.notify_waiters();
+                let delay = *s.delay.lock().unwrap();
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                let (status, extra) = answer.unwrap_or((200, vec![]));
+                let mut resp = axum::response::Response::new(axum::body::Body::from("ok"));
+                *resp.status_mut() = StatusCode::from_u16(status).unwrap();
+                for (k, v) in extra {
+                    resp.headers_mut().insert(axum::http::HeaderName::try_from(k).unwrap(), v.parse().unwrap());
+                }
+                resp
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Receiver { url: format!("http://{addr}/hook"), addr, state }
+    }
+
+    /// The next answers, in order (then 200 again).
+    pub fn answer(&self, status: u16, times: usize) {
+        self.answer_with(status, vec![], times);
+    }
+
+    pub fn answer_with(&self, status: u16, headers: Vec<(&str, &str)>, times: usize) {
+        let mut script = self.state.script.lock().unwrap();
+        for _ in 0..times {
+            script.push_back((status, headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()));
+        }
+    }
+
+    /// Makes the receiver take `delay` before answering each request.
+    pub fn set_delay(&self, delay: Duration) {
+        *self.state.delay.lock().unwrap() = delay;
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.state.got.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `n` requests have arrived.
+    pub async fn wait_for(&self, n: usize) -> Vec<Received> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let notified = self.state.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let got = self.state.got.lock().unwrap();
+                if got.len() >= n {
+                    return got.clone();
+                }
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!("timed out waiting for {n} requests; got {}", self.state.got.lock().unwrap().len());
+            }
+        }
+    }
+}
+
+/// Runs a verification script (Python or Node) with `input` as JSON on stdin; returns (success, output).
+pub fn run_script(program: &str, script: &str, input: &Value) -> (bool, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(program)
+        .arg(script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("running {program} {script}: {e}"));
+    child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// The Python with the cross-check packages (svix, standardwebhooks), installed by `scripts/test.sh`.
+pub fn python() -> String {
+    if let Ok(p) = std::env::var("HOOKD_TEST_PYTHON") {
+        return p;
+    }
+    let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python");
+    assert!(std::path::Path::new(venv).exists(), "no {venv}: run the tests with scripts/test.sh, which installs the Python packages");
+    venv.to_string()
+}
+
+pub fn script(name: &str) -> String {
+    format!("{}/tests/{name}", env!("CARGO_MANIFEST_DIR"))
+}
