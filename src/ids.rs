@@ -27,17 +27,29 @@ pub fn ksuid() -> String {
 }
 
 fn encode_base62(bytes: &[u8; 20]) -> String {
-    // 160-bit big-endian number → 27 base62 digits, most significant first.
-    let mut num = *bytes;
+    // The 160-bit big-endian number, divided by 62^5 per round: five digits a round instead of one.
+    const BASE5: u64 = 62u64.pow(5);
+    let mut limbs = [0u32; 5];
+    for (i, limb) in limbs.iter_mut().enumerate() {
+        *limb = u32::from_be_bytes(bytes[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
+    }
     let mut out = [b'0'; 27];
-    for slot in out.iter_mut().rev() {
-        let mut rem: u32 = 0;
-        for b in num.iter_mut() {
-            let acc = (rem << 8) | *b as u32;
-            *b = (acc / 62) as u8;
-            rem = acc % 62;
+    let mut pos = out.len();
+    while pos > 0 {
+        let mut rem: u64 = 0;
+        for limb in limbs.iter_mut() {
+            let acc = (rem << 32) | *limb as u64;
+            *limb = (acc / BASE5) as u32;
+            rem = acc % BASE5;
         }
-        *slot = BASE62[rem as usize];
+        for _ in 0..5 {
+            if pos == 0 {
+                break;
+            }
+            pos -= 1;
+            out[pos] = BASE62[(rem % 62) as usize];
+            rem /= 62;
+        }
     }
     String::from_utf8(out.to_vec()).expect("base62 is ascii")
 }
@@ -80,6 +92,14 @@ pub fn random_token(n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ksuid_reference_vector() {
+        let bytes: [u8; 20] = hex::decode("0669F7EFB5A1CD34B5F99D1154FB6853345C9735").unwrap().try_into().unwrap();
+        assert_eq!(encode_base62(&bytes), "0ujtsYcgvSTl8PAuAdqWYSMnLOv");
+        assert_eq!(encode_base62(&[0xff; 20]), "aWgEPTl1tmebfsQzFP4bxwgy80V");
+        assert_eq!(encode_base62(&[0; 20]), "000000000000000000000000000");
+    }
 
     #[test]
     fn ids_are_prefixed_fixed_length_and_ordered() {

@@ -2,6 +2,9 @@ use clap::{Parser, Subcommand};
 use hookd::config::{Durability, ServeArgs};
 use hookd::shutdown::{self, Shutdown};
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "hookd", version, about = "Sends, receives, schedules and routes webhooks")]
 struct Cli {

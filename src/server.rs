@@ -20,9 +20,10 @@ use crate::error::Error;
 use crate::shutdown::Shutdown;
 use crate::store::{DeliveryJob, Store};
 
-/// The state every handler shares.
-#[derive(Clone)]
-pub struct ApiContext {
+/// The state every handler shares (cloned per request, hence one `Arc`).
+pub type ApiContext = Arc<AppState>;
+
+pub struct AppState {
     pub engine: Arc<Engine>,
     pub store: Arc<dyn Store>,
     pub cfg: Arc<Config>,
@@ -55,7 +56,7 @@ impl Server {
         let (engine, ready) = Engine::new(store.clone(), cfg.clone())?;
         let listener = TcpListener::bind(cfg.listen).await?;
         let tokens = moka::sync::Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build();
-        Ok(Server { listener, ctx: ApiContext { engine, store, cfg, tokens }, ready, generated_token })
+        Ok(Server { listener, ctx: Arc::new(AppState { engine, store, cfg, tokens }), ready, generated_token })
     }
 
     pub fn local_addr(&self) -> SocketAddr {

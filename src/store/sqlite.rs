@@ -23,7 +23,9 @@ const MAX_BATCH: usize = 2048;
 const JOB_DELIVERY: i64 = 0;
 
 type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
-type Op = Box<dyn FnOnce(&Connection) -> Finish + Send>;
+/// A write: runs against the connection, returns how to answer its caller once the commit is known, and whether
+/// it failed after writing something (which spoils the whole batch).
+type Op = Box<dyn FnOnce(&Connection) -> (Finish, bool) + Send>;
 
 pub struct SqliteStore {
     writer: mpsc::UnboundedSender<Op>,
@@ -75,21 +77,46 @@ impl SqliteStore {
         Ok(SqliteStore { writer: tx, readers, _lock: lock })
     }
 
-    /// Runs `f` in the next group commit and returns its result once that commit is durable.
+    /// Runs `f` in the next group commit, inside its own savepoint so that a failure undoes only its own
+    /// writes, and returns its result once that commit is durable.
     async fn write<R, F>(&self, f: F) -> StoreResult<R>
     where
         R: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
     {
+        self.submit(move |conn| (in_savepoint(conn, f), false)).await
+    }
+
+    /// Like [`Self::write`] without the savepoint, for the hot path (a savepoint journals every page it touches).
+    /// `f` may fail with a conflict only before it writes anything; any other failure rolls the batch back.
+    async fn write_fast<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+    {
+        self.submit(move |conn| {
+            let result = f(conn);
+            let spoiled = matches!(result, Err(StoreError::Other(_)));
+            (result, spoiled)
+        })
+        .await
+    }
+
+    async fn submit<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> (StoreResult<R>, bool) + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel();
         let op: Op = Box::new(move |conn: &Connection| {
-            let result = in_savepoint(conn, f);
-            Box::new(move |commit: Result<(), String>| {
+            let (result, spoiled) = f(conn);
+            let finish = Box::new(move |commit: Result<(), String>| {
                 let _ = tx.send(match commit {
                     Ok(()) => result,
                     Err(e) => Err(StoreError::Other(anyhow::anyhow!("commit failed: {e}"))),
                 });
-            }) as Finish
+            }) as Finish;
+            (finish, spoiled)
         });
         self.writer.send(op).map_err(|_| anyhow::anyhow!("the store is closed"))?;
         rx.await.map_err(|_| anyhow::anyhow!("the store writer stopped"))?
@@ -146,20 +173,32 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Op>) {
                 Err(_) => break,
             }
         }
-        // If BEGIN fails each op still runs, its savepoint acting as its own transaction.
-        let in_tx = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
-        for op in batch.drain(..) {
-            finishers.push(op(&conn));
-        }
-        let commit = if in_tx {
-            conn.execute_batch("COMMIT").map_err(|e| {
-                let _ = conn.execute_batch("ROLLBACK");
-                tracing::error!(error = %e, "group commit failed");
-                e.to_string()
-            })
-        } else {
-            Ok(())
+        let commit = match conn.execute_batch("BEGIN IMMEDIATE") {
+            Ok(()) => {
+                let mut spoiled = false;
+                for op in batch.drain(..) {
+                    let (finish, op_spoiled) = op(&conn);
+                    finishers.push(finish);
+                    spoiled |= op_spoiled;
+                }
+                if spoiled {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    Err("a write failed half-way; the batch was rolled back".to_string())
+                } else {
+                    conn.execute_batch("COMMIT").map_err(|e| {
+                        let _ = conn.execute_batch("ROLLBACK");
+                        e.to_string()
+                    })
+                }
+            }
+            Err(e) => {
+                finishers.extend(batch.drain(..).map(|op| op(&conn).0));
+                Err(e.to_string())
+            }
         };
+        if let Err(e) = &commit {
+            tracing::error!(error = %e, "group commit failed");
+        }
         for finish in finishers.drain(..) {
             finish(commit.clone());
         }
@@ -401,7 +440,7 @@ impl Store for SqliteStore {
     }
 
     async fn publish(&self, msg: Arc<MessageRecord>, deliveries: Vec<NewDelivery>) -> StoreResult<Vec<(i64, i64)>> {
-        self.write(move |c| {
+        self.write_fast(move |c| {
             let channels = msg.channels.as_ref().map(|ch| serde_json::to_string(ch).unwrap_or_default());
             c.prepare_cached(
                 "INSERT INTO messages (id, org_id, app_id, event_type, event_id, channels, created_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -465,7 +504,7 @@ impl Store for SqliteStore {
     }
 
     async fn claim_due(&self, now: Millis, lease_until: Millis, limit: usize) -> StoreResult<Vec<DueJob>> {
-        self.write(move |c| {
+        self.write_fast(move |c| {
             let claimed: Vec<(i64, i64, i64, bool)> = c
                 .prepare_cached(
                     "UPDATE jobs SET run_at = ?1, leased = 1
@@ -517,7 +556,7 @@ impl Store for SqliteStore {
     }
 
     async fn record_attempt(&self, job_id: i64, delivery_id: i64, a: AttemptRecord, next: NextStep) -> StoreResult<Option<Millis>> {
-        self.write(move |c| {
+        self.write_fast(move |c| {
             c.prepare_cached(
                 "INSERT INTO attempts (id, org_id, app_id, msg_id, endpoint_id, url, status_code, status, manual, duration_ms, created_at, response)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
