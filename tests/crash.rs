@@ -3,52 +3,21 @@
 
 mod common;
 
+const CRASH_ENV: [(&str, &str); 4] = [
+    ("HOOKD_ADMIN_TOKEN", "crash-token"),
+    ("HOOKD_RETRY_SCHEDULE", "100ms,200ms,400ms,800ms"),
+    // Few deliveries in flight, so that most accepted messages are still queued when the kill comes.
+    ("HOOKD_DISPATCH_CONCURRENCY", "16"),
+    ("HOOKD_ALLOW_PRIVATE_NETWORKS", "true"),
+];
+
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
 use serde_json::json;
-
-struct Hookd {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Hookd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start(db: &str, port: u16) -> Hookd {
-    let child = Command::new(env!("CARGO_BIN_EXE_hookd"))
-        .arg("serve")
-        .env("HOOKD_LISTEN", format!("127.0.0.1:{port}"))
-        .env("HOOKD_DATABASE_URL", format!("sqlite://{db}"))
-        .env("HOOKD_ADMIN_TOKEN", "crash-token")
-        .env("HOOKD_ALLOW_PRIVATE_NETWORKS", "true")
-        .env("HOOKD_RETRY_SCHEDULE", "100ms,200ms,400ms,800ms")
-        .env("HOOKD_DISPATCH_CONCURRENCY", "16")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("hookd starts");
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    eventually("hookd to answer", || {
-        let (client, url) = (client.clone(), format!("{base}/api/v1/health/ping"));
-        async move { client.get(url).send().await.ok().filter(|r| r.status() == 204).map(|_| ()) }
-    })
-    .await;
-    Hookd { child, base }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_mid_load_loses_no_accepted_message() {
@@ -58,7 +27,7 @@ async fn sigkill_mid_load_loses_no_accepted_message() {
     let recv = Receiver::start().await;
     // A slow receiver keeps most accepted messages queued (not yet delivered) when the kill comes.
     recv.set_delay(Duration::from_secs(2));
-    let hookd = start(&db, port).await;
+    let hookd = HookdProcess::start(&db, port, &CRASH_ENV).await;
     let client = reqwest::Client::new();
     let app: serde_json::Value = client
         .post(format!("{}/api/v1/app", hookd.base))
@@ -114,7 +83,7 @@ async fn sigkill_mid_load_loses_no_accepted_message() {
     assert!(undelivered > 100, "most accepted messages were still queued at the kill ({undelivered})");
     recv.set_delay(Duration::ZERO);
 
-    let _restarted = start(&db, port).await;
+    let _restarted = HookdProcess::start(&db, port, &CRASH_ENV).await;
     eventually("every accepted message to arrive", || {
         let (recv, accepted) = (recv.clone(), &accepted);
         async move {

@@ -266,3 +266,28 @@ async fn minoots_attempt_header_counts_retries() {
     assert_eq!(got[0].header("x-minoots-attempt"), "1");
     assert_eq!(got[1].header("x-minoots-attempt"), "2");
 }
+
+#[tokio::test]
+async fn throttle_rate_spaces_deliveries_without_losing_any() {
+    let app = spawn_app().await;
+    let recv = Receiver::start().await;
+    let (app_id, ep) = app.app_with_endpoint(&recv.url, json!({"throttleRate": 5})).await;
+    for i in 0..15 {
+        app.publish(&app_id, "a.b", json!({"i": i})).await;
+    }
+    let got = recv.wait_for(15).await;
+    // A burst of 5, then 5 per second: the last one no sooner than ~2 s after the first.
+    let span = got[14].at.duration_since(got[0].at);
+    assert!(span >= Duration::from_millis(1700), "15 deliveries at 5/s took only {span:?}");
+    let mut seen: Vec<i64> = got.iter().map(|g| g.json()["i"].as_i64().unwrap()).collect();
+    seen.sort();
+    assert_eq!(seen, (0..15).collect::<Vec<_>>(), "each delivered once");
+    // A throttled wait is not an attempt: exactly one attempt per message.
+    let path = format!("/api/v1/app/{app_id}/attempt/endpoint/{}?limit=100", ep["id"].as_str().unwrap());
+    let n = eventually("15 attempts", || async {
+        let n = app.get(&path).await.body["data"].as_array().unwrap().len();
+        (n >= 15).then_some(n)
+    })
+    .await;
+    assert_eq!(n, 15);
+}

@@ -25,6 +25,8 @@ pub enum AttemptOutcome {
     Exhausted,
     /// The endpoint is gone or disabled; nothing was sent.
     Abandoned,
+    /// Over the endpoint's or application's throttle rate: put back in the queue, nothing was sent.
+    Deferred,
 }
 
 struct Sent {
@@ -70,6 +72,15 @@ impl Engine {
             self.record(&job, rec, NextStep::GiveUp).await;
             return AttemptOutcome::Abandoned;
         };
+
+        if let Some(wait) = self.throttle_wait(&endpoint).await {
+            let at = now_ms() + wait.as_millis().max(1) as i64;
+            match self.store.job_defer(job.job_id, at).await {
+                Ok(()) => self.wake.hint(at),
+                Err(e) => tracing::error!(error = ?e, "deferring a throttled delivery"), // its lease brings it back
+            }
+            return AttemptOutcome::Deferred;
+        }
 
         let started = Instant::now();
         let sent = self.send(&job, &endpoint).await;

@@ -42,6 +42,8 @@ pub struct Engine {
     http: reqwest::Client,
     endpoints: moka::sync::Cache<String, Arc<Vec<Endpoint>>>,
     apps: moka::sync::Cache<(String, String), Arc<Application>>,
+    /// Throttle-rate limiters by (endpoint or application id, rate).
+    limiters: moka::sync::Cache<(String, u16), Arc<governor::DefaultDirectRateLimiter>>,
 }
 
 /// Counters for `/metrics`.
@@ -98,6 +100,7 @@ impl Engine {
             http,
             endpoints: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(ttl).build(),
             apps: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(ttl).build(),
+            limiters: moka::sync::Cache::builder().max_capacity(100_000).time_to_idle(Duration::from_secs(600)).build(),
             cfg,
         };
         Ok((Arc::new(engine), rx))
@@ -125,6 +128,26 @@ impl Engine {
         let eps = Arc::new(self.store.list::<Endpoint>(org_id, app_id, &page).await?);
         self.endpoints.insert(app_id.to_string(), eps.clone());
         Ok(eps)
+    }
+
+    /// How long a delivery to `ep` must wait for its endpoint's and its application's throttle rates, if at all.
+    pub async fn throttle_wait(&self, ep: &Endpoint) -> Option<Duration> {
+        use governor::clock::{Clock, DefaultClock};
+        let app_rate = match self.app(&ep.org_id, &ep.app_id).await {
+            Ok(Some(app)) => app.throttle_rate,
+            _ => None,
+        };
+        let clock = DefaultClock::default();
+        [(&ep.id, ep.throttle_rate), (&ep.app_id, app_rate)]
+            .into_iter()
+            .filter_map(|(id, rate)| Some((id, std::num::NonZeroU32::new(rate? as u32)?)))
+            .filter_map(|(id, rate)| {
+                let limiter = self.limiters.get_with((id.clone(), rate.get() as u16), || {
+                    Arc::new(governor::RateLimiter::direct(governor::Quota::per_second(rate)))
+                });
+                limiter.check().err().map(|not_until| not_until.wait_time_from(clock.now()))
+            })
+            .max()
     }
 
     /// Call after any change to an application or its endpoints.

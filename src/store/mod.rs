@@ -278,6 +278,8 @@ pub trait Store: Send + Sync + 'static {
     async fn next_due_at(&self) -> StoreResult<Option<Millis>>;
     /// Frees every lease: used at start by a backend that only one process can open.
     async fn release_all_leases(&self) -> StoreResult<u64>;
+    /// Puts a claimed job back, due at `run_at` (throttled: no attempt was made).
+    async fn job_defer(&self, job_id: i64, run_at: Millis) -> StoreResult<()>;
 
     // ── attempts and deliveries ──
     /// Records an attempt and moves its delivery on. Returns since when the endpoint has been failing

@@ -555,6 +555,16 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn job_defer(&self, job_id: i64, run_at: Millis) -> StoreResult<()> {
+        self.write_fast(move |c| {
+            c.prepare_cached("UPDATE jobs SET run_at = ?, leased = 0 WHERE id = ?")
+                .and_then(|mut s| s.execute(params![run_at, job_id]))
+                .map_err(sql_err)?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn record_attempt(&self, job_id: i64, delivery_id: i64, a: AttemptRecord, next: NextStep) -> StoreResult<Option<Millis>> {
         self.write_fast(move |c| {
             c.prepare_cached(

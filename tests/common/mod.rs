@@ -280,3 +280,60 @@ pub fn python() -> String {
 pub fn script(name: &str) -> String {
     format!("{}/tests/{name}", env!("CARGO_MANIFEST_DIR"))
 }
+
+/// The real `hookd` binary, started as a user would.
+pub struct HookdProcess {
+    pub child: std::process::Child,
+    pub base: String,
+}
+
+impl HookdProcess {
+    /// Starts `hookd serve` on `db` and `port` with `env`, and waits until it answers.
+    pub async fn start(db: &str, port: u16, env: &[(&str, &str)]) -> HookdProcess {
+        Self::start_with(port, |cmd| {
+            cmd.arg("serve").env("HOOKD_LISTEN", format!("127.0.0.1:{port}")).env("HOOKD_DATABASE_URL", format!("sqlite://{db}"));
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+        })
+        .await
+    }
+
+    pub async fn start_with(port: u16, setup: impl FnOnce(&mut std::process::Command)) -> HookdProcess {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hookd"));
+        cmd.env_remove("HOOKD_ADMIN_TOKEN").stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null());
+        setup(&mut cmd);
+        let child = cmd.spawn().expect("hookd starts");
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        eventually("hookd to answer", || {
+            let (client, url) = (client.clone(), format!("{base}/api/v1/health/ping"));
+            async move { client.get(url).send().await.ok().filter(|r| r.status() == 204).map(|_| ()) }
+        })
+        .await;
+        HookdProcess { child, base }
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns whether it exited cleanly, and what it printed.
+    pub fn terminate(mut self) -> (bool, String) {
+        let pid = self.child.id().to_string();
+        std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let mut out = String::new();
+        if let Some(mut stdout) = self.child.stdout.take() {
+            std::io::Read::read_to_string(&mut stdout, &mut out).unwrap();
+        }
+        let status = self.child.wait().unwrap();
+        (status.success(), out)
+    }
+}
+
+impl Drop for HookdProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}

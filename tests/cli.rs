@@ -1,0 +1,98 @@
+//! The binary as a user runs it: first start, tokens, a TOML config file, graceful shutdown.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use serde_json::json;
+
+async fn status_of(base: &str, token: &str, path: &str) -> u16 {
+    reqwest::Client::new().get(format!("{base}{path}")).bearer_auth(token).send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn first_start_prints_an_admin_token_once_and_sigterm_stops_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db").display().to_string();
+    let port = free_port();
+
+    let first = HookdProcess::start(&db, port, &[]).await;
+    let base = first.base.clone();
+    let (clean, out) = first.terminate();
+    assert!(clean, "SIGTERM ends hookd with status 0");
+    let token = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Admin token (shown once, keep it): "))
+        .unwrap_or_else(|| panic!("no token printed: {out:?}"))
+        .to_string();
+    assert!(token.starts_with("hk_"));
+
+    let second = HookdProcess::start(&db, port, &[]).await;
+    assert_eq!(status_of(&base, &token, "/api/v1/app").await, 200, "the printed token works after a restart");
+    assert_eq!(status_of(&base, "hk_guess", "/api/v1/app").await, 401);
+    let (clean, out) = second.terminate();
+    assert!(clean);
+    assert!(!out.contains("Admin token"), "printed only on the first start: {out:?}");
+}
+
+#[tokio::test]
+async fn token_create_makes_tokens_for_the_default_or_a_new_organization() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db").display().to_string();
+    let port = free_port();
+    let server = HookdProcess::start(&db, port, &[("HOOKD_ADMIN_TOKEN", "admin")]).await;
+    let create = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_hookd"))
+            .args(["token", "create", "--database-url", &format!("sqlite://{db}")])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let same_org = create(&[]);
+    let other_org = create(&["--new-org", "acme"]);
+
+    let client = reqwest::Client::new();
+    let app: serde_json::Value = client
+        .post(format!("{}/api/v1/app", server.base))
+        .bearer_auth("admin")
+        .json(&json!({"name": "a"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/api/v1/app/{}", app["id"].as_str().unwrap());
+    assert_eq!(status_of(&server.base, &same_org, &path).await, 200, "same organization");
+    assert_eq!(status_of(&server.base, &other_org, &path).await, 404, "another organization");
+}
+
+#[tokio::test]
+async fn a_toml_config_file_configures_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = dir.path().join("hookd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\ndatabase_url = \"sqlite://{}/from-toml.db\"\nadmin_token = \"from-toml\"\nretry_schedule = \"1s,2s\"\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let server = HookdProcess::start_with(port, |cmd| {
+        cmd.arg("serve").arg("--config").arg(&config);
+    })
+    .await;
+    assert_eq!(status_of(&server.base, "from-toml", "/api/v1/app").await, 200);
+    assert!(dir.path().join("from-toml.db").exists());
+
+    // An unknown key is refused, naming it.
+    std::fs::write(&config, "listen = \"127.0.0.1:1\"\nnot_a_setting = 1\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hookd")).arg("serve").arg("--config").arg(&config).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not_a_setting"), "{}", String::from_utf8_lossy(&out.stderr));
+}
