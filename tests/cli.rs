@@ -54,17 +54,7 @@ async fn token_create_makes_tokens_for_the_default_or_a_new_organization() {
     let same_org = create(&[]);
     let other_org = create(&["--new-org", "acme"]);
 
-    let client = reqwest::Client::new();
-    let app: serde_json::Value = client
-        .post(format!("{}/api/v1/app", server.base))
-        .bearer_auth("admin")
-        .json(&json!({"name": "a"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let app = post_json(&server.base, "admin", "/api/v1/app", json!({"name": "a"})).await;
     let path = format!("/api/v1/app/{}", app["id"].as_str().unwrap());
     assert_eq!(status_of(&server.base, &same_org, &path).await, 200, "same organization");
     assert_eq!(status_of(&server.base, &other_org, &path).await, 404, "another organization");

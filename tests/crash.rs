@@ -29,16 +29,7 @@ async fn sigkill_mid_load_loses_no_accepted_message() {
     recv.set_delay(Duration::from_secs(2));
     let hookd = HookdProcess::start(&db, port, &CRASH_ENV).await;
     let client = reqwest::Client::new();
-    let app: serde_json::Value = client
-        .post(format!("{}/api/v1/app", hookd.base))
-        .bearer_auth("crash-token")
-        .json(&json!({"name": "crash"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let app = post_json(&hookd.base, "crash-token", "/api/v1/app", json!({"name": "crash"})).await;
     let app_id = app["id"].as_str().unwrap().to_string();
     let r = client
         .post(format!("{}/api/v1/app/{app_id}/endpoint", hookd.base))

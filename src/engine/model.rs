@@ -10,6 +10,35 @@ use crate::store::{Doc, DocKind, Millis};
 
 pub type Metadata = BTreeMap<String, String>;
 
+/// Implements [`Doc`] for a model with `org_id` and `created_at`, naming its parent field, id field and uid
+/// field (`none` where the model has no such field).
+macro_rules! doc {
+    ($ty:ty, $kind:expr, parent: $parent:tt, id: $id:ident, uid: $uid:tt) => {
+        impl Doc for $ty {
+            const KIND: DocKind = $kind;
+            fn org_id(&self) -> &str {
+                &self.org_id
+            }
+            fn parent(&self) -> &str {
+                doc!(@field self, $parent, "")
+            }
+            fn id(&self) -> &str {
+                &self.$id
+            }
+            fn uid(&self) -> Option<&str> {
+                doc!(@opt self, $uid)
+            }
+            fn created_at(&self) -> Millis {
+                self.created_at
+            }
+        }
+    };
+    (@field $self:ident, none, $default:expr) => { $default };
+    (@field $self:ident, $field:ident, $default:expr) => { &$self.$field };
+    (@opt $self:ident, none) => { None };
+    (@opt $self:ident, $field:ident) => { $self.$field.as_deref() };
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Application {
     pub id: String,
@@ -22,21 +51,7 @@ pub struct Application {
     pub updated_at: Millis,
 }
 
-impl Doc for Application {
-    const KIND: DocKind = DocKind::Application;
-    fn org_id(&self) -> &str {
-        &self.org_id
-    }
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn uid(&self) -> Option<&str> {
-        self.uid.as_deref()
-    }
-    fn created_at(&self) -> Millis {
-        self.created_at
-    }
-}
+doc!(Application, DocKind::Application, parent: none, id: id, uid: uid);
 
 /// A signing key of an endpoint; rotated-out keys keep signing until `expires_at`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -76,24 +91,7 @@ impl Endpoint {
     }
 }
 
-impl Doc for Endpoint {
-    const KIND: DocKind = DocKind::Endpoint;
-    fn org_id(&self) -> &str {
-        &self.org_id
-    }
-    fn parent(&self) -> &str {
-        &self.app_id
-    }
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn uid(&self) -> Option<&str> {
-        self.uid.as_deref()
-    }
-    fn created_at(&self) -> Millis {
-        self.created_at
-    }
-}
+doc!(Endpoint, DocKind::Endpoint, parent: app_id, id: id, uid: uid);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EventType {
@@ -108,18 +106,4 @@ pub struct EventType {
     pub updated_at: Millis,
 }
 
-impl Doc for EventType {
-    const KIND: DocKind = DocKind::EventType;
-    fn org_id(&self) -> &str {
-        &self.org_id
-    }
-    fn id(&self) -> &str {
-        &self.name
-    }
-    fn uid(&self) -> Option<&str> {
-        None
-    }
-    fn created_at(&self) -> Millis {
-        self.created_at
-    }
-}
+doc!(EventType, DocKind::EventType, parent: none, id: name, uid: none);

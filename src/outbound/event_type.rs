@@ -11,21 +11,13 @@ use crate::auth::OrgId;
 use crate::engine::model::EventType;
 use crate::error::{Error, Result};
 use crate::server::ApiContext;
-use crate::store::now_ms;
+use crate::store::{now_ms, Millis};
 
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct EventTypeIn {
     name: String,
-    description: String,
-    #[serde(default)]
-    archived: bool,
-    #[serde(default)]
-    deprecated: bool,
-    #[serde(default)]
-    schemas: Option<serde_json::Value>,
-    #[serde(default)]
-    feature_flag: Option<String>,
+    #[serde(flatten)]
+    rest: EventTypeUpdate,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,19 +85,22 @@ fn validate(et: &EventType) -> Result<()> {
     Ok(())
 }
 
-async fn create_type(State(ctx): State<ApiContext>, OrgId(org): OrgId, ValidJson(input): ValidJson<EventTypeIn>) -> Result<(StatusCode, Json<EventTypeOut>)> {
-    let now = now_ms();
-    let et = EventType {
+fn event_type(org: String, name: String, input: EventTypeUpdate, created_at: Millis) -> EventType {
+    EventType {
         org_id: org,
-        name: input.name,
+        name,
         description: input.description,
         archived: input.archived,
         deprecated: input.deprecated,
         schemas: input.schemas,
         feature_flag: input.feature_flag,
-        created_at: now,
-        updated_at: now,
-    };
+        created_at,
+        updated_at: now_ms(),
+    }
+}
+
+async fn create_type(State(ctx): State<ApiContext>, OrgId(org): OrgId, ValidJson(input): ValidJson<EventTypeIn>) -> Result<(StatusCode, Json<EventTypeOut>)> {
+    let et = event_type(org, input.name, input.rest, now_ms());
     validate(&et)?;
     ctx.store.insert(&et).await?;
     Ok((StatusCode::CREATED, Json((&et).into())))
@@ -146,20 +141,9 @@ async fn update_type(
     Path(name): Path<String>,
     ValidJson(input): ValidJson<EventTypeUpdate>,
 ) -> Result<(StatusCode, Json<EventTypeOut>)> {
-    let now = now_ms();
     let existing = ctx.store.get::<EventType>(&org, "", &name).await?;
     let created = existing.is_none();
-    let et = EventType {
-        org_id: org,
-        name,
-        description: input.description,
-        archived: input.archived,
-        deprecated: input.deprecated,
-        schemas: input.schemas,
-        feature_flag: input.feature_flag,
-        created_at: existing.map_or(now, |e| e.created_at),
-        updated_at: now,
-    };
+    let et = event_type(org, name, input, existing.map_or(now_ms(), |e| e.created_at));
     validate(&et)?;
     if created {
         ctx.store.insert(&et).await?;

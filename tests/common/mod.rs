@@ -337,3 +337,8 @@ impl Drop for HookdProcess {
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
+
+/// `POST {base}{path}` with a bearer token and a JSON body; returns the JSON answer.
+pub async fn post_json(base: &str, token: &str, path: &str, body: Value) -> Value {
+    reqwest::Client::new().post(format!("{base}{path}")).bearer_auth(token).json(&body).send().await.unwrap().json().await.unwrap()
+}
