@@ -17,6 +17,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod ids;
+pub mod inbound;
 pub mod outbound;
 pub mod server;
 pub mod shutdown;
