@@ -95,8 +95,12 @@ impl reqwest::dns::Resolve for GuardedResolver {
         let policy = self.policy.clone();
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> = addrs.into_iter().filter(|a| policy.permits(a.ip())).collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed: Vec<SocketAddr> = addrs
+                .into_iter()
+                .filter(|a| policy.permits(a.ip()))
+                .collect();
             if allowed.is_empty() {
                 return Err(refused(&host).into());
             }
@@ -112,7 +116,15 @@ mod tests {
     #[test]
     fn private_addresses_are_refused_by_default() {
         let p = EgressPolicy::default();
-        for bad in ["http://127.0.0.1/x", "http://10.0.0.1/", "http://169.254.169.254/", "http://[::1]/", "http://[fe80::1]/", "http://100.64.0.1/", "http://[::ffff:127.0.0.1]/"] {
+        for bad in [
+            "http://127.0.0.1/x",
+            "http://10.0.0.1/",
+            "http://169.254.169.254/",
+            "http://[::1]/",
+            "http://[fe80::1]/",
+            "http://100.64.0.1/",
+            "http://[::ffff:127.0.0.1]/",
+        ] {
             assert!(p.check_url(bad).is_err(), "{bad} should be refused");
         }
         assert!(p.check_url("https://93.184.216.34/hook").is_ok());
@@ -122,10 +134,18 @@ mod tests {
 
     #[test]
     fn allow_lists_open_what_they_name() {
-        let p = EgressPolicy { allow_private: false, allowed: vec!["127.0.0.0/8".parse().unwrap()] };
+        let p = EgressPolicy {
+            allow_private: false,
+            allowed: vec!["127.0.0.0/8".parse().unwrap()],
+        };
         assert!(p.check_url("http://127.0.0.1:9/").is_ok());
         assert!(p.check_url("http://10.0.0.1/").is_err());
-        assert!(EgressPolicy { allow_private: true, allowed: vec![] }.check_url("http://10.0.0.1/").is_ok());
+        assert!(EgressPolicy {
+            allow_private: true,
+            allowed: vec![]
+        }
+        .check_url("http://10.0.0.1/")
+        .is_ok());
     }
 }
 
@@ -136,10 +156,21 @@ mod resolver_tests {
 
     #[tokio::test]
     async fn names_resolving_to_private_addresses_are_refused_at_connect_time() {
-        let guarded = GuardedResolver { policy: Arc::new(EgressPolicy::default()) };
+        let guarded = GuardedResolver {
+            policy: Arc::new(EgressPolicy::default()),
+        };
         assert!(guarded.resolve("localhost".parse().unwrap()).await.is_err());
-        let open = GuardedResolver { policy: Arc::new(EgressPolicy { allow_private: true, allowed: vec![] }) };
-        let addrs: Vec<SocketAddr> = open.resolve("localhost".parse().unwrap()).await.unwrap().collect();
+        let open = GuardedResolver {
+            policy: Arc::new(EgressPolicy {
+                allow_private: true,
+                allowed: vec![],
+            }),
+        };
+        let addrs: Vec<SocketAddr> = open
+            .resolve("localhost".parse().unwrap())
+            .await
+            .unwrap()
+            .collect();
         assert!(addrs.iter().any(|a| a.ip().is_loopback()));
     }
 }

@@ -18,14 +18,22 @@ pub fn new_secret() -> String {
 
 /// The HMAC key of a Standard Webhooks secret: the base64 after `whsec_`.
 pub fn standard_key(secret: &str) -> Option<Vec<u8>> {
-    B64.decode(secret.strip_prefix("whsec_").unwrap_or(secret)).ok()
+    B64.decode(secret.strip_prefix("whsec_").unwrap_or(secret))
+        .ok()
 }
 
 /// `v1,<base64>` for each key, space-separated, over `{msg_id}.{timestamp}.{body}`.
-pub fn standard_signature<'a>(msg_id: &str, timestamp: i64, body: &[u8], secrets: impl Iterator<Item = &'a str>) -> String {
+pub fn standard_signature<'a>(
+    msg_id: &str,
+    timestamp: i64,
+    body: &[u8],
+    secrets: impl Iterator<Item = &'a str>,
+) -> String {
     let mut out = String::new();
     for secret in secrets {
-        let Some(key) = standard_key(secret) else { continue };
+        let Some(key) = standard_key(secret) else {
+            continue;
+        };
         let mut mac = HmacSha256::new_from_slice(&key).expect("hmac takes any key length");
         mac.update(msg_id.as_bytes());
         mac.update(b".");
@@ -97,8 +105,14 @@ impl HmacScheme {
             attempt_header: None,
         };
         match name {
-            "tms" => Some(HmacScheme { timestamp_header: Some("X-TMS-Timestamp".into()), ..base("X-TMS-Signature", "{timestamp}.{body}") }),
-            "minoots" => Some(HmacScheme { attempt_header: Some("x-minoots-attempt".into()), ..base("x-minoots-signature", "{body}") }),
+            "tms" => Some(HmacScheme {
+                timestamp_header: Some("X-TMS-Timestamp".into()),
+                ..base("X-TMS-Signature", "{timestamp}.{body}")
+            }),
+            "minoots" => Some(HmacScheme {
+                attempt_header: Some("x-minoots-attempt".into()),
+                ..base("x-minoots-signature", "{body}")
+            }),
             "chat" => Some(HmacScheme {
                 timestamp_header: Some("X-Webhook-Timestamp".into()),
                 timestamp_format: TimestampFormat::Rfc3339,
@@ -110,11 +124,17 @@ impl HmacScheme {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        for h in [Some(&self.header), self.timestamp_header.as_ref(), self.id_header.as_ref(), self.attempt_header.as_ref()]
-            .into_iter()
-            .flatten()
+        for h in [
+            Some(&self.header),
+            self.timestamp_header.as_ref(),
+            self.id_header.as_ref(),
+            self.attempt_header.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
         {
-            axum::http::HeaderName::try_from(h.as_str()).map_err(|_| format!("invalid header name: {h}"))?;
+            axum::http::HeaderName::try_from(h.as_str())
+                .map_err(|_| format!("invalid header name: {h}"))?;
         }
         if !self.signed_content.contains("{body}") {
             return Err("signedContent must contain {body}".into());
@@ -131,7 +151,8 @@ impl HmacScheme {
 
     /// The header value for `body`, signed at `timestamp` (as formatted by [`Self::format_timestamp`]).
     pub fn sign(&self, secret: &str, msg_id: &str, timestamp: &str, body: &[u8]) -> String {
-        let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("hmac takes any key length");
+        let mut mac =
+            HmacSha256::new_from_slice(secret.as_bytes()).expect("hmac takes any key length");
         let mut rest = self.signed_content.as_str();
         while let Some(start) = rest.find('{') {
             mac.update(rest[..start].as_bytes());
@@ -149,7 +170,11 @@ impl HmacScheme {
             rest = &tail[len..];
         }
         mac.update(rest.as_bytes());
-        format!("{}{}", self.prefix, hex::encode(mac.finalize().into_bytes()))
+        format!(
+            "{}{}",
+            self.prefix,
+            hex::encode(mac.finalize().into_bytes())
+        )
     }
 }
 
@@ -170,7 +195,10 @@ mod tests {
 
     #[test]
     fn github_docs_vector_through_the_body_template() {
-        let scheme = HmacScheme { header: "X-Hub-Signature-256".into(), ..HmacScheme::preset("minoots").unwrap() };
+        let scheme = HmacScheme {
+            header: "X-Hub-Signature-256".into(),
+            ..HmacScheme::preset("minoots").unwrap()
+        };
         assert_eq!(
             scheme.sign("It's a Secret to Everybody", "msg", "0", b"Hello, World!"),
             "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"

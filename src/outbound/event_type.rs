@@ -80,7 +80,10 @@ fn validate(et: &EventType) -> Result<()> {
         check_ident(&["body", "featureFlag"], ff, 256)?;
     }
     if et.schemas.as_ref().is_some_and(|s| !s.is_object()) {
-        return Err(Error::invalid(&["body", "schemas"], "must be an object of versions to JSON schemas"));
+        return Err(Error::invalid(
+            &["body", "schemas"],
+            "must be an object of versions to JSON schemas",
+        ));
     }
     Ok(())
 }
@@ -99,7 +102,11 @@ fn event_type(org: String, name: String, input: EventTypeUpdate, created_at: Mil
     }
 }
 
-async fn create_type(State(ctx): State<ApiContext>, OrgId(org): OrgId, ValidJson(input): ValidJson<EventTypeIn>) -> Result<(StatusCode, Json<EventTypeOut>)> {
+async fn create_type(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    ValidJson(input): ValidJson<EventTypeIn>,
+) -> Result<(StatusCode, Json<EventTypeOut>)> {
     let et = event_type(org, input.name, input.rest, now_ms());
     validate(&et)?;
     ctx.store.insert(&et).await?;
@@ -114,7 +121,11 @@ struct ListTypesQuery {
     include_archived: bool,
 }
 
-async fn list_types(State(ctx): State<ApiContext>, OrgId(org): OrgId, Query(q): Query<ListTypesQuery>) -> Result<Json<ListResponse<EventTypeOut>>> {
+async fn list_types(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Query(q): Query<ListTypesQuery>,
+) -> Result<Json<ListResponse<EventTypeOut>>> {
     let page = q.list.page(false);
     let rows = ctx.store.list::<EventType>(&org, "", &page).await?;
     let mut out = list_response(rows, &page, |e| e.name.clone(), |e| e);
@@ -128,10 +139,17 @@ async fn list_types(State(ctx): State<ApiContext>, OrgId(org): OrgId, Query(q): 
 }
 
 async fn load(ctx: &ApiContext, org: &str, name: &str) -> Result<EventType> {
-    ctx.store.get::<EventType>(org, "", name).await?.ok_or_else(Error::not_found)
+    ctx.store
+        .get::<EventType>(org, "", name)
+        .await?
+        .ok_or_else(Error::not_found)
 }
 
-async fn get_type(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(name): Path<String>) -> Result<Json<EventTypeOut>> {
+async fn get_type(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path(name): Path<String>,
+) -> Result<Json<EventTypeOut>> {
     Ok(Json((&load(&ctx, &org, &name).await?).into()))
 }
 
@@ -143,14 +161,26 @@ async fn update_type(
 ) -> Result<(StatusCode, Json<EventTypeOut>)> {
     let existing = ctx.store.get::<EventType>(&org, "", &name).await?;
     let created = existing.is_none();
-    let et = event_type(org, name, input, existing.map_or(now_ms(), |e| e.created_at));
+    let et = event_type(
+        org,
+        name,
+        input,
+        existing.map_or(now_ms(), |e| e.created_at),
+    );
     validate(&et)?;
     if created {
         ctx.store.insert(&et).await?;
     } else {
         ctx.store.update(&et).await?;
     }
-    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json((&et).into())))
+    Ok((
+        if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        Json((&et).into()),
+    ))
 }
 
 async fn patch_type(
@@ -187,7 +217,12 @@ struct DeleteQuery {
     expunge: bool,
 }
 
-async fn delete_type(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(name): Path<String>, Query(q): Query<DeleteQuery>) -> Result<StatusCode> {
+async fn delete_type(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path(name): Path<String>,
+    Query(q): Query<DeleteQuery>,
+) -> Result<StatusCode> {
     let mut et = load(&ctx, &org, &name).await?;
     if q.expunge {
         ctx.store.delete::<EventType>(&org, &et.name).await?;
@@ -202,5 +237,11 @@ async fn delete_type(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(name
 pub fn router() -> Router<ApiContext> {
     Router::new()
         .route("/api/v1/event-type", get(list_types).post(create_type))
-        .route("/api/v1/event-type/{event_type_name}", get(get_type).put(update_type).patch(patch_type).delete(delete_type))
+        .route(
+            "/api/v1/event-type/{event_type_name}",
+            get(get_type)
+                .put(update_type)
+                .patch(patch_type)
+                .delete(delete_type),
+        )
 }

@@ -46,7 +46,10 @@ impl SqliteStore {
     /// one serving it; short-lived commands (`hookd token create`) open it without.
     pub fn open(path: &str, durability: Durability, exclusive: bool) -> anyhow::Result<Self> {
         let path = path.split('?').next().unwrap_or(path);
-        if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         let lock = if exclusive {
@@ -56,7 +59,8 @@ impl SqliteStore {
                 .write(true)
                 .open(format!("{path}.lock"))
                 .context("opening the lock file")?;
-            lock.try_lock().map_err(|_| anyhow::anyhow!("{path} is in use by another hookd process"))?;
+            lock.try_lock()
+                .map_err(|_| anyhow::anyhow!("{path} is in use by another hookd process"))?;
             Some(lock)
         } else {
             None
@@ -74,7 +78,11 @@ impl SqliteStore {
         std::thread::Builder::new()
             .name("hookd-sqlite-writer".into())
             .spawn(move || writer_loop(conn, rx))?;
-        Ok(SqliteStore { writer: tx, readers, _lock: lock })
+        Ok(SqliteStore {
+            writer: tx,
+            readers,
+            _lock: lock,
+        })
     }
 
     /// Runs `f` in the next group commit, inside its own savepoint so that a failure undoes only its own
@@ -84,7 +92,8 @@ impl SqliteStore {
         R: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
     {
-        self.submit(move |conn| (in_savepoint(conn, f), false)).await
+        self.submit(move |conn| (in_savepoint(conn, f), false))
+            .await
     }
 
     /// Like [`Self::write`] without the savepoint, for the hot path (a savepoint journals every page it touches).
@@ -118,8 +127,11 @@ impl SqliteStore {
             }) as Finish;
             (finish, spoiled)
         });
-        self.writer.send(op).map_err(|_| anyhow::anyhow!("the store is closed"))?;
-        rx.await.map_err(|_| anyhow::anyhow!("the store writer stopped"))?
+        self.writer
+            .send(op)
+            .map_err(|_| anyhow::anyhow!("the store is closed"))?;
+        rx.await
+            .map_err(|_| anyhow::anyhow!("the store writer stopped"))?
     }
 
     async fn read<R, F>(&self, f: F) -> StoreResult<R>
@@ -141,18 +153,26 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         let tx = conn.transaction()?;
-        tx.execute_batch(sql).with_context(|| format!("migration {}", i + 1))?;
+        tx.execute_batch(sql)
+            .with_context(|| format!("migration {}", i + 1))?;
         tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
         tx.commit()?;
     }
     Ok(())
 }
 
-fn in_savepoint<R>(conn: &Connection, f: impl FnOnce(&Connection) -> StoreResult<R>) -> StoreResult<R> {
-    conn.prepare_cached("SAVEPOINT op").and_then(|mut s| s.execute([])).map_err(sql_err)?;
+fn in_savepoint<R>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> StoreResult<R>,
+) -> StoreResult<R> {
+    conn.prepare_cached("SAVEPOINT op")
+        .and_then(|mut s| s.execute([]))
+        .map_err(sql_err)?;
     match f(conn) {
         Ok(r) => {
-            conn.prepare_cached("RELEASE op").and_then(|mut s| s.execute([])).map_err(sql_err)?;
+            conn.prepare_cached("RELEASE op")
+                .and_then(|mut s| s.execute([]))
+                .map_err(sql_err)?;
             Ok(r)
         }
         Err(e) => {
@@ -224,17 +244,26 @@ fn paginate(sql: &mut String, args: &mut Vec<Value>, page: &Page, col: &str) {
         sql.push_str(&format!(" AND {col} {} ?", if desc { "<" } else { ">" }));
         args.push(Value::Text(it.clone()));
     }
-    sql.push_str(&format!(" ORDER BY {col} {} LIMIT {}", if desc { "DESC" } else { "ASC" }, page.limit + 1));
+    sql.push_str(&format!(
+        " ORDER BY {col} {} LIMIT {}",
+        if desc { "DESC" } else { "ASC" },
+        page.limit + 1
+    ));
 }
 
 fn in_list(sql: &mut String, args: &mut Vec<Value>, col: &str, values: &[String]) {
-    sql.push_str(&format!(" AND {col} IN ({})", vec!["?"; values.len()].join(",")));
+    sql.push_str(&format!(
+        " AND {col} IN ({})",
+        vec!["?"; values.len()].join(",")
+    ));
     args.extend(values.iter().map(|v| Value::Text(v.clone())));
 }
 
 fn message_filter(sql: &mut String, args: &mut Vec<Value>, f: &MessageFilter, m: &str) {
     if let Some(ch) = &f.channel {
-        sql.push_str(&format!(" AND EXISTS (SELECT 1 FROM json_each({m}.channels) WHERE value = ?)"));
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM json_each({m}.channels) WHERE value = ?)"
+        ));
         args.push(Value::Text(ch.clone()));
     }
     if let Some(types) = f.event_types.as_ref().filter(|t| !t.is_empty()) {
@@ -250,7 +279,8 @@ fn message_filter(sql: &mut String, args: &mut Vec<Value>, f: &MessageFilter, m:
     }
 }
 
-const MSG_COLS: &str = "m.id, m.org_id, m.app_id, m.event_type, m.event_id, m.channels, m.payload, m.created_at";
+const MSG_COLS: &str =
+    "m.id, m.org_id, m.app_id, m.event_type, m.event_id, m.channels, m.payload, m.created_at";
 
 fn message_row(r: &Row, at: usize) -> rusqlite::Result<MessageRecord> {
     let channels: Option<String> = r.get(at + 5)?;
@@ -267,7 +297,8 @@ fn message_row(r: &Row, at: usize) -> rusqlite::Result<MessageRecord> {
     })
 }
 
-const DELIVERY_COLS: &str = "d.id, d.msg_id, d.endpoint_id, d.status, d.attempts, d.next_attempt_at, d.updated_at";
+const DELIVERY_COLS: &str =
+    "d.id, d.msg_id, d.endpoint_id, d.status, d.attempts, d.next_attempt_at, d.updated_at";
 
 fn delivery_row(r: &Row, at: usize) -> rusqlite::Result<DeliveryRecord> {
     Ok(DeliveryRecord {
@@ -315,9 +346,18 @@ fn doc_row(kind: DocKind) -> impl Fn(&Row) -> rusqlite::Result<DocRecord> {
     }
 }
 
-fn insert_job(c: &Connection, kind: i64, ref_id: i64, run_at: Millis, leased: bool, manual: bool) -> rusqlite::Result<i64> {
-    c.prepare_cached("INSERT INTO jobs (kind, ref_id, run_at, leased, manual) VALUES (?, ?, ?, ?, ?)")?
-        .execute(params![kind, ref_id, run_at, leased, manual])?;
+fn insert_job(
+    c: &Connection,
+    kind: i64,
+    ref_id: i64,
+    run_at: Millis,
+    leased: bool,
+    manual: bool,
+) -> rusqlite::Result<i64> {
+    c.prepare_cached(
+        "INSERT INTO jobs (kind, ref_id, run_at, leased, manual) VALUES (?, ?, ?, ?, ?)",
+    )?
+    .execute(params![kind, ref_id, run_at, leased, manual])?;
     Ok(c.last_insert_rowid())
 }
 
@@ -347,8 +387,11 @@ impl Store for SqliteStore {
         let name = name.to_string();
         self.write(move |c| {
             let id = crate::ids::new(crate::ids::ORG);
-            c.execute("INSERT INTO orgs (id, name, is_default, created_at) VALUES (?, ?, 0, ?)", params![id, name, now_ms()])
-                .map_err(sql_err)?;
+            c.execute(
+                "INSERT INTO orgs (id, name, is_default, created_at) VALUES (?, ?, 0, ?)",
+                params![id, name, now_ms()],
+            )
+            .map_err(sql_err)?;
             Ok(id)
         })
         .await
@@ -377,7 +420,8 @@ impl Store for SqliteStore {
     }
 
     async fn token_count(&self) -> StoreResult<i64> {
-        self.read(|c| c.query_row("SELECT COUNT(*) FROM tokens", [], |r| r.get(0))).await
+        self.read(|c| c.query_row("SELECT COUNT(*) FROM tokens", [], |r| r.get(0)))
+            .await
     }
 
     async fn doc_insert(&self, rec: DocRecord) -> StoreResult<()> {
@@ -405,7 +449,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn doc_get(&self, kind: DocKind, org_id: &str, parent: &str, key: &str) -> StoreResult<Option<DocRecord>> {
+    async fn doc_get(
+        &self,
+        kind: DocKind,
+        org_id: &str,
+        parent: &str,
+        key: &str,
+    ) -> StoreResult<Option<DocRecord>> {
         let (org_id, parent, key) = (org_id.to_string(), parent.to_string(), key.to_string());
         self.read(move |c| {
             c.prepare_cached(
@@ -419,27 +469,53 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn doc_list(&self, kind: DocKind, org_id: &str, parent: &str, page: &Page) -> StoreResult<Vec<DocRecord>> {
+    async fn doc_list(
+        &self,
+        kind: DocKind,
+        org_id: &str,
+        parent: &str,
+        page: &Page,
+    ) -> StoreResult<Vec<DocRecord>> {
         let mut sql =
             String::from("SELECT org_id, parent, id, uid, created_at, data FROM docs WHERE kind = ? AND org_id = ? AND parent = ?");
-        let mut args = vec![Value::Text(kind.as_str().into()), Value::Text(org_id.into()), Value::Text(parent.into())];
+        let mut args = vec![
+            Value::Text(kind.as_str().into()),
+            Value::Text(org_id.into()),
+            Value::Text(parent.into()),
+        ];
         paginate(&mut sql, &mut args, page, "id");
-        self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), doc_row(kind))?.collect()).await
+        self.read(move |c| {
+            c.prepare(&sql)?
+                .query_map(params_from_iter(args), doc_row(kind))?
+                .collect()
+        })
+        .await
     }
 
     async fn doc_delete(&self, kind: DocKind, org_id: &str, id: &str) -> StoreResult<bool> {
         let (org_id, id) = (org_id.to_string(), id.to_string());
         self.write(move |c| {
             let n = c
-                .execute("DELETE FROM docs WHERE kind = ? AND org_id = ? AND id = ?", params![kind.as_str(), org_id, id])
+                .execute(
+                    "DELETE FROM docs WHERE kind = ? AND org_id = ? AND id = ?",
+                    params![kind.as_str(), org_id, id],
+                )
                 .map_err(sql_err)?;
-            c.execute("DELETE FROM docs WHERE org_id = ? AND parent = ?", params![org_id, id]).map_err(sql_err)?;
+            c.execute(
+                "DELETE FROM docs WHERE org_id = ? AND parent = ?",
+                params![org_id, id],
+            )
+            .map_err(sql_err)?;
             Ok(n > 0)
         })
         .await
     }
 
-    async fn publish(&self, msg: Arc<MessageRecord>, deliveries: Vec<NewDelivery>) -> StoreResult<Vec<(i64, i64)>> {
+    async fn publish(
+        &self,
+        msg: Arc<MessageRecord>,
+        deliveries: Vec<NewDelivery>,
+    ) -> StoreResult<Vec<(i64, i64)>> {
         self.write_fast(move |c| {
             let channels = msg.channels.as_ref().map(|ch| serde_json::to_string(ch).unwrap_or_default());
             c.prepare_cached(
@@ -468,7 +544,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn message_get(&self, org_id: &str, app_id: &str, key: &str) -> StoreResult<Option<MessageRecord>> {
+    async fn message_get(
+        &self,
+        org_id: &str,
+        app_id: &str,
+        key: &str,
+    ) -> StoreResult<Option<MessageRecord>> {
         let (org_id, app_id, key) = (org_id.to_string(), app_id.to_string(), key.to_string());
         self.read(move |c| {
             c.prepare_cached(&format!(
@@ -481,12 +562,24 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn message_list(&self, org_id: &str, app_id: &str, filter: &MessageFilter, page: &Page) -> StoreResult<Vec<MessageRecord>> {
-        let mut sql = format!("SELECT {MSG_COLS} FROM messages m WHERE m.org_id = ? AND m.app_id = ?");
+    async fn message_list(
+        &self,
+        org_id: &str,
+        app_id: &str,
+        filter: &MessageFilter,
+        page: &Page,
+    ) -> StoreResult<Vec<MessageRecord>> {
+        let mut sql =
+            format!("SELECT {MSG_COLS} FROM messages m WHERE m.org_id = ? AND m.app_id = ?");
         let mut args = vec![Value::Text(org_id.into()), Value::Text(app_id.into())];
         message_filter(&mut sql, &mut args, filter, "m");
         paginate(&mut sql, &mut args, page, "m.id");
-        self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), |r| message_row(r, 0))?.collect()).await
+        self.read(move |c| {
+            c.prepare(&sql)?
+                .query_map(params_from_iter(args), |r| message_row(r, 0))?
+                .collect()
+        })
+        .await
     }
 
     async fn message_expunge(&self, org_id: &str, app_id: &str, msg_id: &str) -> StoreResult<bool> {
@@ -503,7 +596,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn claim_due(&self, now: Millis, lease_until: Millis, limit: usize) -> StoreResult<Vec<DueJob>> {
+    async fn claim_due(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+        limit: usize,
+    ) -> StoreResult<Vec<DueJob>> {
         self.write_fast(move |c| {
             let claimed: Vec<(i64, i64, i64, bool)> = c
                 .prepare_cached(
@@ -544,12 +642,18 @@ impl Store for SqliteStore {
     }
 
     async fn next_due_at(&self) -> StoreResult<Option<Millis>> {
-        self.read(|c| c.query_row("SELECT MIN(run_at) FROM jobs", [], |r| r.get(0))).await
+        self.read(|c| c.query_row("SELECT MIN(run_at) FROM jobs", [], |r| r.get(0)))
+            .await
     }
 
     async fn release_all_leases(&self) -> StoreResult<u64> {
         self.write(|c| {
-            let n = c.execute("UPDATE jobs SET run_at = ?, leased = 0 WHERE leased = 1", [now_ms()]).map_err(sql_err)?;
+            let n = c
+                .execute(
+                    "UPDATE jobs SET run_at = ?, leased = 0 WHERE leased = 1",
+                    [now_ms()],
+                )
+                .map_err(sql_err)?;
             Ok(n as u64)
         })
         .await
@@ -565,7 +669,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn record_attempt(&self, job_id: i64, delivery_id: i64, a: AttemptRecord, next: NextStep) -> StoreResult<Option<Millis>> {
+    async fn record_attempt(
+        &self,
+        job_id: i64,
+        delivery_id: i64,
+        a: AttemptRecord,
+        next: NextStep,
+    ) -> StoreResult<Option<Millis>> {
         self.write_fast(move |c| {
             c.prepare_cached(
                 "INSERT INTO attempts (id, org_id, app_id, msg_id, endpoint_id, url, status_code, status, manual, duration_ms, created_at, response)
@@ -611,7 +721,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn attempt_list(&self, org_id: &str, app_id: &str, f: &AttemptFilter, page: &Page) -> StoreResult<Vec<AttemptRecord>> {
+    async fn attempt_list(
+        &self,
+        org_id: &str,
+        app_id: &str,
+        f: &AttemptFilter,
+        page: &Page,
+    ) -> StoreResult<Vec<AttemptRecord>> {
         let mut sql = format!("SELECT {ATTEMPT_COLS} FROM attempts a");
         let needs_msg = f.event_types.is_some() || f.channel.is_some();
         if needs_msg {
@@ -645,14 +761,30 @@ impl Store for SqliteStore {
             args.push(Value::Integer(a));
         }
         if needs_msg {
-            let mf = MessageFilter { channel: f.channel.clone(), event_types: f.event_types.clone(), before: None, after: None };
+            let mf = MessageFilter {
+                channel: f.channel.clone(),
+                event_types: f.event_types.clone(),
+                before: None,
+                after: None,
+            };
             message_filter(&mut sql, &mut args, &mf, "m");
         }
         paginate(&mut sql, &mut args, page, "a.id");
-        self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), attempt_row)?.collect()).await
+        self.read(move |c| {
+            c.prepare(&sql)?
+                .query_map(params_from_iter(args), attempt_row)?
+                .collect()
+        })
+        .await
     }
 
-    async fn attempt_get(&self, org_id: &str, app_id: &str, msg_id: &str, attempt_id: &str) -> StoreResult<Option<AttemptRecord>> {
+    async fn attempt_get(
+        &self,
+        org_id: &str,
+        app_id: &str,
+        msg_id: &str,
+        attempt_id: &str,
+    ) -> StoreResult<Option<AttemptRecord>> {
         let args = [org_id, app_id, msg_id, attempt_id].map(str::to_string);
         self.read(move |c| {
             c.prepare_cached(&format!(
@@ -664,7 +796,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn attempt_expunge(&self, org_id: &str, app_id: &str, msg_id: &str, attempt_id: &str) -> StoreResult<bool> {
+    async fn attempt_expunge(
+        &self,
+        org_id: &str,
+        app_id: &str,
+        msg_id: &str,
+        attempt_id: &str,
+    ) -> StoreResult<bool> {
         let args = [org_id, app_id, msg_id, attempt_id].map(str::to_string);
         self.write(move |c| {
             let n = c
@@ -678,11 +816,26 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn deliveries_of_message(&self, org_id: &str, app_id: &str, msg_id: &str, page: &Page) -> StoreResult<Vec<DeliveryRecord>> {
+    async fn deliveries_of_message(
+        &self,
+        org_id: &str,
+        app_id: &str,
+        msg_id: &str,
+        page: &Page,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
         let mut sql = format!("SELECT {DELIVERY_COLS} FROM deliveries d WHERE d.org_id = ? AND d.app_id = ? AND d.msg_id = ?");
-        let mut args = vec![Value::Text(org_id.into()), Value::Text(app_id.into()), Value::Text(msg_id.into())];
+        let mut args = vec![
+            Value::Text(org_id.into()),
+            Value::Text(app_id.into()),
+            Value::Text(msg_id.into()),
+        ];
         paginate(&mut sql, &mut args, page, "d.endpoint_id");
-        self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), |r| delivery_row(r, 0))?.collect()).await
+        self.read(move |c| {
+            c.prepare(&sql)?
+                .query_map(params_from_iter(args), |r| delivery_row(r, 0))?
+                .collect()
+        })
+        .await
     }
 
     async fn messages_of_endpoint(
@@ -698,7 +851,11 @@ impl Store for SqliteStore {
             "SELECT {MSG_COLS}, {DELIVERY_COLS} FROM deliveries d JOIN messages m ON m.id = d.msg_id
              WHERE d.org_id = ? AND d.app_id = ? AND d.endpoint_id = ?"
         );
-        let mut args = vec![Value::Text(org_id.into()), Value::Text(app_id.into()), Value::Text(endpoint_id.into())];
+        let mut args = vec![
+            Value::Text(org_id.into()),
+            Value::Text(app_id.into()),
+            Value::Text(endpoint_id.into()),
+        ];
         if let Some(s) = status {
             sql.push_str(" AND d.status = ?");
             args.push(Value::Integer(s));
@@ -706,12 +863,23 @@ impl Store for SqliteStore {
         message_filter(&mut sql, &mut args, filter, "m");
         paginate(&mut sql, &mut args, page, "d.msg_id");
         self.read(move |c| {
-            c.prepare(&sql)?.query_map(params_from_iter(args), |r| Ok((message_row(r, 0)?, delivery_row(r, 8)?)))?.collect()
+            c.prepare(&sql)?
+                .query_map(params_from_iter(args), |r| {
+                    Ok((message_row(r, 0)?, delivery_row(r, 8)?))
+                })?
+                .collect()
         })
         .await
     }
 
-    async fn endpoint_stats(&self, org_id: &str, app_id: &str, endpoint_id: &str, since: Option<Millis>, until: Option<Millis>) -> StoreResult<EndpointStats> {
+    async fn endpoint_stats(
+        &self,
+        org_id: &str,
+        app_id: &str,
+        endpoint_id: &str,
+        since: Option<Millis>,
+        until: Option<Millis>,
+    ) -> StoreResult<EndpointStats> {
         let sql = "SELECT d.status, COUNT(*) FROM deliveries d JOIN messages m ON m.id = d.msg_id
                    WHERE d.org_id = ? AND d.app_id = ? AND d.endpoint_id = ? AND m.created_at >= ? AND m.created_at < ?
                    GROUP BY d.status";
@@ -795,7 +963,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn idempotency_get(&self, org_id: &str, key: &str, since: Millis) -> StoreResult<Option<StoredResponse>> {
+    async fn idempotency_get(
+        &self,
+        org_id: &str,
+        key: &str,
+        since: Millis,
+    ) -> StoreResult<Option<StoredResponse>> {
         let (org_id, key) = (org_id.to_string(), key.to_string());
         self.read(move |c| {
             c.query_row(
@@ -808,7 +981,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn idempotency_put(&self, org_id: &str, key: &str, resp: StoredResponse) -> StoreResult<()> {
+    async fn idempotency_put(
+        &self,
+        org_id: &str,
+        key: &str,
+        resp: StoredResponse,
+    ) -> StoreResult<()> {
         let (org_id, key) = (org_id.to_string(), key.to_string());
         self.write(move |c| {
             c.execute(

@@ -18,7 +18,12 @@ impl Provider for Generic {
     fn name(&self) -> &'static str {
         "generic"
     }
-    fn verify(&self, _req: &Incoming, _secrets: &[&str], _cfg: &ProviderConfig) -> Result<(), VerifyError> {
+    fn verify(
+        &self,
+        _req: &Incoming,
+        _secrets: &[&str],
+        _cfg: &ProviderConfig,
+    ) -> Result<(), VerifyError> {
         Err(VerifyError::Config("not implemented yet".into()))
     }
     fn normalize(&self, _req: &Incoming) -> Result<Normalized, String> {

@@ -91,7 +91,12 @@ pub trait Provider: Send + Sync {
     fn name(&self) -> &'static str;
 
     /// Checks the request against each live secret; Ok when one matches.
-    fn verify(&self, req: &Incoming, secrets: &[&str], cfg: &ProviderConfig) -> Result<(), VerifyError>;
+    fn verify(
+        &self,
+        req: &Incoming,
+        secrets: &[&str],
+        cfg: &ProviderConfig,
+    ) -> Result<(), VerifyError>;
 
     /// An answer the provider expects instead of normal processing, for a request that passed `verify`
     /// (Slack `url_verification` → `{"challenge"}`, Discord PING → `{"type":1}`, Zoom `endpoint.url_validation`).
@@ -108,7 +113,20 @@ pub trait Provider: Send + Sync {
     fn normalize(&self, req: &Incoming) -> Result<Normalized, String>;
 }
 
+pub mod discord;
 pub mod generic;
+pub mod github;
+pub mod gitlab;
+pub mod google;
+pub mod linear;
+pub mod notion;
+pub mod salesforce;
+pub mod shopify;
+pub mod slack;
+pub mod standard;
+pub mod stripe;
+pub mod twilio;
+pub mod zoom;
 
 /// The provider for an `integrationId`, if hookd knows it.
 pub fn by_name(name: &str) -> Option<&'static dyn Provider> {
@@ -116,7 +134,22 @@ pub fn by_name(name: &str) -> Option<&'static dyn Provider> {
 }
 
 /// Every provider hookd verifies.
-pub static PROVIDERS: &[&(dyn Provider + 'static)] = &[&generic::Generic];
+pub static PROVIDERS: &[&(dyn Provider + 'static)] = &[
+    &github::GitHub,
+    &slack::Slack,
+    &stripe::Stripe,
+    &shopify::Shopify,
+    &twilio::Twilio,
+    &gitlab::GitLab,
+    &linear::Linear,
+    &discord::Discord,
+    &notion::Notion,
+    &standard::StandardWebhooks,
+    &google::GooglePubSub,
+    &zoom::Zoom,
+    &salesforce::Salesforce,
+    &generic::Generic,
+];
 
 // ── helpers shared by the providers ──
 

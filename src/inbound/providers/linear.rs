@@ -1,0 +1,22 @@
+//! Linear (stub: to be implemented).
+
+use super::*;
+
+pub struct Linear;
+
+impl Provider for Linear {
+    fn name(&self) -> &'static str {
+        "linear"
+    }
+    fn verify(
+        &self,
+        _req: &Incoming,
+        _secrets: &[&str],
+        _cfg: &ProviderConfig,
+    ) -> Result<(), VerifyError> {
+        Err(VerifyError::Config("not implemented yet".into()))
+    }
+    fn normalize(&self, _req: &Incoming) -> Result<Normalized, String> {
+        Err("not implemented yet".into())
+    }
+}
