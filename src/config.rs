@@ -46,6 +46,11 @@ pub struct Config {
     pub dispatch_concurrency: usize,
     pub max_poll_interval: Duration,
     pub log_json: bool,
+    /// The base URL providers reach hookd at: `webhookUrl`s are made from it, and Twilio signs it.
+    /// Empty: `http://` and the address the server bound.
+    pub public_url: String,
+    /// Inbound requests per minute per registration, unless the registration says otherwise.
+    pub inbound_rate_per_minute: u32,
 }
 
 /// svix-server's schedule: after the first attempt, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
@@ -69,6 +74,8 @@ impl Default for Config {
             dispatch_concurrency: 512,
             max_poll_interval: Duration::from_secs(5),
             log_json: false,
+            public_url: String::new(),
+            inbound_rate_per_minute: 100,
         }
     }
 }
@@ -121,6 +128,12 @@ pub struct ServeArgs {
     /// Log as JSON lines.
     #[arg(long, env = "HOOKD_LOG_JSON")]
     pub log_json: Option<bool>,
+    /// Base URL providers reach hookd at, e.g. `https://hooks.example.com` [default: http://LISTEN].
+    #[arg(long, env = "HOOKD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Inbound requests per minute per registration [default: 100].
+    #[arg(long, env = "HOOKD_INBOUND_RATE_PER_MINUTE")]
+    pub inbound_rate_per_minute: Option<u32>,
 }
 
 /// The TOML file: the same settings, durations as strings.
@@ -141,6 +154,8 @@ struct FileConfig {
     lease: Option<String>,
     dispatch_concurrency: Option<usize>,
     log_json: Option<bool>,
+    public_url: Option<String>,
+    inbound_rate_per_minute: Option<u32>,
 }
 
 impl ServeArgs {
@@ -165,8 +180,11 @@ impl ServeArgs {
                 None => Ok(default),
             }
         };
+        let listen = self.listen.or(file.listen).unwrap_or(d.listen);
         Ok(Config {
-            listen: self.listen.or(file.listen).unwrap_or(d.listen),
+            listen,
+            public_url: self.public_url.or(file.public_url).unwrap_or_default().trim_end_matches('/').to_string(),
+            inbound_rate_per_minute: self.inbound_rate_per_minute.or(file.inbound_rate_per_minute).unwrap_or(d.inbound_rate_per_minute).max(1),
             database_url: self
                 .database_url
                 .or(file.database_url)

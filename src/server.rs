@@ -29,6 +29,7 @@ pub struct AppState {
     pub cfg: Arc<Config>,
     /// Token hash → organization, so that a request costs no store read for its token.
     pub tokens: moka::sync::Cache<[u8; 32], String>,
+    pub inbound: crate::inbound::Gateway,
 }
 
 pub struct Server {
@@ -41,7 +42,11 @@ pub struct Server {
 
 impl Server {
     /// Opens (and migrates) the store, makes sure an admin token exists, and binds the listener.
-    pub async fn build(cfg: Config) -> anyhow::Result<Server> {
+    pub async fn build(mut cfg: Config) -> anyhow::Result<Server> {
+        let listener = TcpListener::bind(cfg.listen).await?;
+        if cfg.public_url.is_empty() {
+            cfg.public_url = format!("http://{}", listener.local_addr()?);
+        }
         let cfg = Arc::new(cfg);
         let store = crate::store::open(&cfg.database_url, cfg.durability, true).await?;
         let org = store.default_org().await?;
@@ -58,7 +63,6 @@ impl Server {
             generated_token = Some(token);
         }
         let (engine, ready) = Engine::new(store.clone(), cfg.clone())?;
-        let listener = TcpListener::bind(cfg.listen).await?;
         let tokens = moka::sync::Cache::builder()
             .max_capacity(10_000)
             .time_to_live(Duration::from_secs(60))
@@ -70,6 +74,7 @@ impl Server {
                 store,
                 cfg,
                 tokens,
+                inbound: crate::inbound::Gateway::default(),
             }),
             ready,
             generated_token,
@@ -106,6 +111,7 @@ impl Server {
 pub fn router(ctx: ApiContext) -> Router {
     Router::new()
         .merge(crate::outbound::router())
+        .merge(crate::inbound::router())
         .route("/api/v1/health", get(health))
         .route(
             "/api/v1/health/ping",

@@ -62,6 +62,14 @@ impl Metrics {
     }
 }
 
+/// A routed message, not yet stored: see [`Engine::prepare`].
+pub struct Prepared<'a> {
+    pub msg: Arc<MessageRecord>,
+    pub deliveries: Vec<NewDelivery>,
+    run_at: Millis,
+    permits: Option<mpsc::PermitIterator<'a, DeliveryJob>>,
+}
+
 /// What a face asks to publish.
 pub struct NewMessage {
     pub event_type: String,
@@ -185,43 +193,30 @@ impl Engine {
     }
 
     /// Stores a message with its deliveries and starts them. Answers once both are committed.
-    pub async fn publish(
-        &self,
-        app: &Application,
-        input: NewMessage,
-    ) -> Result<Arc<MessageRecord>> {
+    pub async fn publish(&self, app: &Application, input: NewMessage) -> Result<Arc<MessageRecord>> {
+        let prepared = self.prepare(app, input).await?;
+        let ids = self.store.publish(prepared.msg.clone(), prepared.deliveries.clone()).await?;
+        Ok(self.start(prepared, ids))
+    }
+
+    /// Routes a message to its endpoints and reserves dispatch slots, without storing anything: the caller
+    /// commits `msg` and `deliveries` (possibly with writes of its own) and then calls [`Engine::start`].
+    pub async fn prepare(&self, app: &Application, input: NewMessage) -> Result<Prepared<'_>> {
         let endpoints = self.endpoints_of(&app.org_id, &app.id).await?;
-        let targets: Vec<&Endpoint> = match &input.only_endpoint {
-            Some(id) => endpoints
-                .iter()
-                .filter(|e| &e.id == id && !e.disabled)
-                .collect(),
+        let targets: Vec<String> = match &input.only_endpoint {
+            Some(id) => endpoints.iter().filter(|e| &e.id == id && !e.disabled).map(|e| e.id.clone()).collect(),
             None => endpoints
                 .iter()
                 .filter(|e| routing::matches(e, &input.event_type, input.channels.as_deref()))
+                .map(|e| e.id.clone())
                 .collect(),
         };
         let now = now_ms();
         let run_at = input.deliver_at.unwrap_or(now).max(now);
         // Reserve dispatch slots first, so that what we claim at birth is certain to be sent from memory.
-        let permits = if run_at <= now && !targets.is_empty() {
-            self.ready.try_reserve_many(targets.len()).ok()
-        } else {
-            None
-        };
-        let leased_until = if permits.is_some() {
-            now + self.cfg.lease.as_millis() as i64
-        } else {
-            0
-        };
-        let deliveries = targets
-            .iter()
-            .map(|e| NewDelivery {
-                endpoint_id: e.id.clone(),
-                run_at,
-                leased_until,
-            })
-            .collect();
+        let permits = if run_at <= now && !targets.is_empty() { self.ready.try_reserve_many(targets.len()).ok() } else { None };
+        let leased_until = if permits.is_some() { now + self.cfg.lease.as_millis() as i64 } else { 0 };
+        let deliveries = targets.iter().map(|id| NewDelivery { endpoint_id: id.clone(), run_at, leased_until }).collect();
         let msg = Arc::new(MessageRecord {
             id: crate::ids::new(crate::ids::MSG),
             org_id: app.org_id.clone(),
@@ -232,25 +227,23 @@ impl Engine {
             payload: Some(Arc::from(input.payload.get())),
             created_at: now,
         });
-        let ids = self.store.publish(msg.clone(), deliveries).await?;
+        Ok(Prepared { msg, deliveries, run_at, permits })
+    }
+
+    /// Starts the deliveries of a committed message; `ids` are the (delivery, job) ids the store gave them.
+    pub fn start(&self, prepared: Prepared<'_>, ids: Vec<(i64, i64)>) -> Arc<MessageRecord> {
         Metrics::inc(&self.metrics.messages_published);
+        let Prepared { msg, deliveries, run_at, permits } = prepared;
         match permits {
             Some(permits) => {
-                for (permit, (ep, (delivery_id, job_id))) in permits.zip(targets.iter().zip(ids)) {
-                    permit.send(DeliveryJob {
-                        job_id,
-                        delivery_id,
-                        endpoint_id: ep.id.clone(),
-                        attempts: 0,
-                        manual: false,
-                        msg: msg.clone(),
-                    });
+                for (permit, (d, (delivery_id, job_id))) in permits.zip(deliveries.into_iter().zip(ids)) {
+                    permit.send(DeliveryJob { job_id, delivery_id, endpoint_id: d.endpoint_id, attempts: 0, manual: false, msg: msg.clone() });
                 }
             }
-            None if !targets.is_empty() => self.wake.hint(run_at),
+            None if !deliveries.is_empty() => self.wake.hint(run_at),
             None => {}
         }
-        Ok(msg)
+        msg
     }
 
     /// Tells the scheduler that work became due at `at` (after a requeue).

@@ -6,38 +6,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::signing::HmacScheme;
-use crate::store::{Doc, DocKind, Millis};
+use crate::store::{impl_doc, Doc, DocKind, Millis};
 
 pub type Metadata = BTreeMap<String, String>;
-
-/// Implements [`Doc`] for a model with `org_id` and `created_at`, naming its parent field, id field and uid
-/// field (`none` where the model has no such field).
-macro_rules! doc {
-    ($ty:ty, $kind:expr, parent: $parent:tt, id: $id:ident, uid: $uid:tt) => {
-        impl Doc for $ty {
-            const KIND: DocKind = $kind;
-            fn org_id(&self) -> &str {
-                &self.org_id
-            }
-            fn parent(&self) -> &str {
-                doc!(@field self, $parent, "")
-            }
-            fn id(&self) -> &str {
-                &self.$id
-            }
-            fn uid(&self) -> Option<&str> {
-                doc!(@opt self, $uid)
-            }
-            fn created_at(&self) -> Millis {
-                self.created_at
-            }
-        }
-    };
-    (@field $self:ident, none, $default:expr) => { $default };
-    (@field $self:ident, $field:ident, $default:expr) => { &$self.$field };
-    (@opt $self:ident, none) => { None };
-    (@opt $self:ident, $field:ident) => { $self.$field.as_deref() };
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Application {
@@ -51,7 +22,7 @@ pub struct Application {
     pub updated_at: Millis,
 }
 
-doc!(Application, DocKind::Application, parent: none, id: id, uid: uid);
+impl_doc!(Application, DocKind::Application, parent: none, id: id, uid: uid);
 
 /// A signing key of an endpoint; rotated-out keys keep signing until `expires_at`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,7 +65,7 @@ impl Endpoint {
     }
 }
 
-doc!(Endpoint, DocKind::Endpoint, parent: app_id, id: id, uid: uid);
+impl_doc!(Endpoint, DocKind::Endpoint, parent: app_id, id: id, uid: uid);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EventType {
@@ -109,4 +80,4 @@ pub struct EventType {
     pub updated_at: Millis,
 }
 
-doc!(EventType, DocKind::EventType, parent: none, id: name, uid: none);
+impl_doc!(EventType, DocKind::EventType, parent: none, id: name, uid: none);

@@ -1,4 +1,738 @@
-//! The inbound face (seed 002): tenants register webhooks for their providers; hookd verifies what arrives,
-//! normalises it, deduplicates it, and forwards matching events through the engine to an outbound application.
+//! The inbound face (seed 002): tenants register webhooks for their providers; hookd verifies what arrives on
+//! the raw bytes, normalises it into the seed's `WebhookEvent`, deduplicates it by the provider's delivery id,
+//! and — when it matches the registration's `events` — forwards it through the engine to an outbound
+//! application, so it fans out to that application's endpoints with all the engine's retries and signatures.
+//!
+//! The ingest handler makes no outbound HTTP call: it answers 200 once the inbound event (and the message it
+//! forwards, in the same commit) is stored.
 
 pub mod providers;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, value::RawValue, Value};
+
+use crate::auth::OrgId;
+use crate::engine::model::EndpointSecret;
+use crate::engine::{routing, NewMessage};
+use crate::error::{Error, Result};
+use crate::outbound::{list_response, load_app, page, ts, ValidJson};
+use crate::server::ApiContext;
+use crate::store::{impl_doc, now_ms, Doc, DocKind, InboundEventRecord, InboundStats, Millis};
+use providers::{Incoming, Normalized, ProviderConfig};
+
+const REGISTRATION: &str = "whr_";
+const INBOUND_EVENT: &str = "inev_";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Active,
+    Inactive,
+    Failed,
+    /// Waiting for the provider's verification message (Notion).
+    PendingVerification,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryPolicy {
+    pub max_retries: u32,
+    pub backoff_seconds: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Registration {
+    pub id: String,
+    pub org_id: String,
+    pub integration_id: String,
+    pub connection_id: String,
+    pub events: Vec<String>,
+    pub status: Status,
+    pub is_verified: bool,
+    /// Newest first; rotated-out secrets verify until they expire.
+    pub secrets: Vec<EndpointSecret>,
+    pub provider_config: ProviderConfig,
+    /// The outbound application matching events are published to.
+    pub destination_app_id: Option<String>,
+    pub rate_limit_per_minute: Option<u32>,
+    /// Notion's verification token, captured from its first (unsigned) request.
+    pub verification_token: Option<String>,
+    pub metadata: Option<Value>,
+    pub retry_policy: Option<RetryPolicy>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl_doc!(Registration, DocKind::InboundRegistration, parent: none, id: id, uid: none);
+
+impl Registration {
+    fn live_secrets(&self, now: Millis) -> Vec<&str> {
+        self.secrets.iter().filter(|s| s.expires_at.is_none_or(|t| t > now)).map(|s| s.key.as_str()).collect()
+    }
+
+    /// Whether `n` is one of the events this registration asked for. Patterns match case-insensitively against
+    /// `{entityType}.{eventType}` and against the provider's own event name, with a trailing `*` as a wildcard.
+    fn wants(&self, n: &Normalized) -> bool {
+        let composite = format!("{}.{}", n.entity_type, n.event_type).to_ascii_lowercase();
+        let native = n.native_type.as_deref().map(str::to_ascii_lowercase);
+        self.events.iter().map(|p| p.to_ascii_lowercase()).any(|p| {
+            routing::type_matches(&p, &composite) || native.as_deref().is_some_and(|t| routing::type_matches(&p, t))
+        })
+    }
+}
+
+/// The name an inbound event is matched and forwarded by: the provider's own, else `{entityType}.{eventType}`.
+fn match_key(n: &Normalized) -> String {
+    let raw = n.native_type.clone().unwrap_or_else(|| format!("{}.{}", n.entity_type, n.event_type));
+    let clean: String = raw.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).take(256).collect();
+    if clean.is_empty() { "event".into() } else { clean }
+}
+
+/// What the inbound face keeps in memory: the registration cache (the seed's 5-minute cache, with its hit rate)
+/// and the per-registration rate windows.
+pub struct Gateway {
+    cache: moka::sync::Cache<String, Arc<Registration>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    windows: Mutex<HashMap<String, (i64, u32)>>,
+}
+
+impl Default for Gateway {
+    fn default() -> Self {
+        Gateway {
+            cache: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(300)).build(),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            windows: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+struct RateWindow {
+    allowed: bool,
+    limit: u32,
+    remaining: u32,
+    reset: i64,
+}
+
+impl Gateway {
+    /// A registration by id, from the cache when it can (ingest looks one up per request).
+    async fn registration(&self, ctx: &ApiContext, id: &str) -> Result<Option<Arc<Registration>>> {
+        if let Some(reg) = self.cache.get(id) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(Some(reg));
+        }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        let Some(rec) = ctx.store.doc_get_any(DocKind::InboundRegistration, id).await? else { return Ok(None) };
+        let reg: Arc<Registration> = Arc::new(serde_json::from_str(&rec.data).map_err(Error::internal)?);
+        self.cache.insert(id.to_string(), reg.clone());
+        Ok(Some(reg))
+    }
+
+    fn cache_hit_rate(&self) -> f64 {
+        let (h, m) = (self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed));
+        if h + m == 0 { 0.0 } else { h as f64 / (h + m) as f64 }
+    }
+
+    /// A one-minute window per registration, opened by the first request after the last one closed.
+    fn take(&self, id: &str, limit: u32, now_secs: i64) -> RateWindow {
+        let mut windows = self.windows.lock().expect("rate windows");
+        let slot = windows.entry(id.to_string()).or_insert((now_secs, 0));
+        if now_secs >= slot.0 + 60 {
+            *slot = (now_secs, 0);
+        }
+        let window = slot.0;
+        let allowed = slot.1 < limit;
+        if allowed {
+            slot.1 += 1;
+        }
+        RateWindow { allowed, limit, remaining: limit - slot.1.min(limit), reset: window + 60 }
+    }
+}
+
+// ── registration API ──
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RegistrationIn {
+    connection_id: String,
+    events: Vec<String>,
+    #[serde(default)]
+    retry_policy: Option<RetryPolicy>,
+    #[serde(default)]
+    metadata: Option<Value>,
+    /// A secret the provider issued (Stripe `whsec_…`, Slack signing secret, Twilio auth token, …); generated
+    /// when absent.
+    #[serde(default)]
+    webhook_secret: Option<String>,
+    #[serde(default)]
+    provider_config: Option<ProviderConfig>,
+    #[serde(default)]
+    destination: Option<DestinationIn>,
+    #[serde(default)]
+    rate_limit_per_minute: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DestinationIn {
+    app_id: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RegistrationPatch {
+    events: Option<Vec<String>>,
+    status: Option<Status>,
+    #[serde(default, deserialize_with = "crate::outbound::double_option")]
+    destination: Option<Option<DestinationIn>>,
+    provider_config: Option<ProviderConfig>,
+    #[serde(default, deserialize_with = "crate::outbound::double_option")]
+    rate_limit_per_minute: Option<Option<u32>>,
+    metadata: Option<Value>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RegistrationOut {
+    id: String,
+    tenant_id: String,
+    integration_id: String,
+    connection_id: String,
+    webhook_url: String,
+    events: Vec<String>,
+    status: Status,
+    is_verified: bool,
+    failure_count: i64,
+    destination: Option<Value>,
+    provider_config: ProviderConfig,
+    rate_limit_per_minute: u32,
+    verification_token: Option<String>,
+    metadata: Option<Value>,
+    retry_policy: Option<RetryPolicy>,
+    created_at: String,
+    updated_at: String,
+}
+
+fn webhook_url(ctx: &ApiContext, id: &str) -> String {
+    format!("{}/webhooks/{id}", ctx.cfg.public_url)
+}
+
+fn out(ctx: &ApiContext, r: &Registration, stats: &InboundStats) -> RegistrationOut {
+    RegistrationOut {
+        id: r.id.clone(),
+        tenant_id: r.org_id.clone(),
+        integration_id: r.integration_id.clone(),
+        connection_id: r.connection_id.clone(),
+        webhook_url: webhook_url(ctx, &r.id),
+        events: r.events.clone(),
+        status: r.status,
+        is_verified: r.is_verified,
+        failure_count: stats.consecutive_failures,
+        destination: r.destination_app_id.as_ref().map(|a| json!({ "appId": a })),
+        provider_config: r.provider_config.clone(),
+        rate_limit_per_minute: r.rate_limit_per_minute.unwrap_or(ctx.cfg.inbound_rate_per_minute),
+        verification_token: r.verification_token.clone(),
+        metadata: r.metadata.clone(),
+        retry_policy: r.retry_policy.clone(),
+        created_at: ts(r.created_at),
+        updated_at: ts(r.updated_at),
+    }
+}
+
+fn check_events(events: &[String]) -> Result<()> {
+    if events.is_empty() {
+        return Err(Error::invalid(&["body", "events"], "must name at least one event (\"*\" for all)"));
+    }
+    for e in events {
+        crate::outbound::check_ident(&["body", "events"], e.trim_end_matches('*').trim_end_matches('.'), 256)
+            .or_else(|err| if e == "*" { Ok(()) } else { Err(err) })?;
+    }
+    Ok(())
+}
+
+async fn check_destination(ctx: &ApiContext, org: &str, d: Option<DestinationIn>) -> Result<Option<String>> {
+    match d {
+        Some(d) => Ok(Some(
+            load_app(ctx, org, &d.app_id).await.map_err(|_| Error::invalid(&["body", "destination", "appId"], "no such application"))?.id.clone(),
+        )),
+        None => Ok(None),
+    }
+}
+
+async fn create(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path(integration_id): Path<String>,
+    ValidJson(input): ValidJson<RegistrationIn>,
+) -> Result<(StatusCode, Json<Value>)> {
+    if providers::by_name(&integration_id).is_none() {
+        let known: Vec<&str> = providers::PROVIDERS.iter().map(|p| p.name()).collect();
+        return Err(Error::invalid(&["path", "integrationId"], format!("unknown provider; one of: {}", known.join(", "))));
+    }
+    if input.connection_id.trim().is_empty() {
+        return Err(Error::invalid(&["body", "connectionId"], "must not be empty"));
+    }
+    check_events(&input.events)?;
+    if input.rate_limit_per_minute == Some(0) {
+        return Err(Error::invalid(&["body", "rateLimitPerMinute"], "must be at least 1"));
+    }
+    if let Some(s) = &input.webhook_secret {
+        if s.len() < 8 || s.len() > 1024 {
+            return Err(Error::invalid(&["body", "webhookSecret"], "must be 8 to 1024 characters"));
+        }
+    }
+    let destination_app_id = check_destination(&ctx, &org, input.destination).await?;
+    let now = now_ms();
+    let secret = input.webhook_secret.unwrap_or_else(crate::engine::signing::new_secret);
+    let reg = Registration {
+        id: crate::ids::new(REGISTRATION),
+        org_id: org,
+        status: if integration_id == "notion" { Status::PendingVerification } else { Status::Active },
+        integration_id,
+        connection_id: input.connection_id,
+        events: input.events,
+        is_verified: false,
+        secrets: vec![EndpointSecret { key: secret.clone(), expires_at: None }],
+        provider_config: input.provider_config.unwrap_or_default(),
+        destination_app_id,
+        rate_limit_per_minute: input.rate_limit_per_minute,
+        verification_token: None,
+        metadata: input.metadata,
+        retry_policy: input.retry_policy,
+        created_at: now,
+        updated_at: now,
+    };
+    ctx.store.insert(&reg).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "registrationId": reg.id,
+            "webhookUrl": webhook_url(&ctx, &reg.id),
+            "webhookSecret": secret,
+            "status": reg.status,
+            "createdAt": ts(reg.created_at),
+        })),
+    ))
+}
+
+async fn load(ctx: &ApiContext, org: &str, id: &str) -> Result<Registration> {
+    ctx.store.get::<Registration>(org, "", id).await?.ok_or_else(Error::not_found)
+}
+
+async fn save(ctx: &ApiContext, reg: &mut Registration) -> Result<()> {
+    reg.updated_at = now_ms();
+    ctx.store.update(reg).await?;
+    ctx.inbound.cache.invalidate(&reg.id);
+    Ok(())
+}
+
+async fn stats_of(ctx: &ApiContext, id: &str) -> Result<InboundStats> {
+    Ok(ctx.store.inbound_stats(vec![id.to_string()]).await?.remove(id).unwrap_or_default())
+}
+
+async fn get_one(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<String>) -> Result<Json<RegistrationOut>> {
+    let reg = load(&ctx, &org, &id).await?;
+    let stats = stats_of(&ctx, &reg.id).await?;
+    Ok(Json(out(&ctx, &reg, &stats)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListQuery {
+    integration_id: Option<String>,
+    connection_id: Option<String>,
+}
+
+/// Every registration of a tenant (they are few; the seed's answers are not paginated).
+async fn all_registrations(ctx: &ApiContext, org: &str) -> Result<Vec<Registration>> {
+    let everything = crate::store::Page { limit: 100_000, iterator: None, reverse: false, descending: false };
+    Ok(ctx.store.list::<Registration>(org, "", &everything).await?)
+}
+
+async fn list(State(ctx): State<ApiContext>, OrgId(org): OrgId, Query(q): Query<ListQuery>) -> Result<Json<Value>> {
+    let mut regs = all_registrations(&ctx, &org).await?;
+    regs.retain(|r| {
+        q.integration_id.as_ref().is_none_or(|i| &r.integration_id == i) && q.connection_id.as_ref().is_none_or(|c| &r.connection_id == c)
+    });
+    let stats = ctx.store.inbound_stats(regs.iter().map(|r| r.id.clone()).collect()).await?;
+    let webhooks: Vec<RegistrationOut> = regs.iter().map(|r| out(&ctx, r, &stats[&r.id])).collect();
+    Ok(Json(json!({ "total": webhooks.len(), "webhooks": webhooks })))
+}
+
+async fn patch(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path(id): Path<String>,
+    ValidJson(p): ValidJson<RegistrationPatch>,
+) -> Result<Json<RegistrationOut>> {
+    let mut reg = load(&ctx, &org, &id).await?;
+    if let Some(events) = p.events {
+        check_events(&events)?;
+        reg.events = events;
+    }
+    if let Some(status) = p.status {
+        reg.status = status;
+    }
+    if let Some(d) = p.destination {
+        reg.destination_app_id = check_destination(&ctx, &org, d).await?;
+    }
+    if let Some(c) = p.provider_config {
+        reg.provider_config = c;
+    }
+    if let Some(r) = p.rate_limit_per_minute {
+        if r == Some(0) {
+            return Err(Error::invalid(&["body", "rateLimitPerMinute"], "must be at least 1"));
+        }
+        reg.rate_limit_per_minute = r;
+    }
+    if let Some(m) = p.metadata {
+        reg.metadata = Some(m);
+    }
+    save(&ctx, &mut reg).await?;
+    let stats = stats_of(&ctx, &reg.id).await?;
+    Ok(Json(out(&ctx, &reg, &stats)))
+}
+
+async fn delete(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<String>) -> Result<StatusCode> {
+    let reg = load(&ctx, &org, &id).await?;
+    ctx.store.delete::<Registration>(&org, &reg.id).await?;
+    ctx.inbound.cache.invalidate(&reg.id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RotateIn {
+    #[serde(default)]
+    grace_period_seconds: Option<u32>,
+    /// A new provider-issued secret; generated when absent.
+    #[serde(default)]
+    webhook_secret: Option<String>,
+}
+
+/// A new secret; the old one keeps verifying for the grace period (24 h unless said otherwise, at most 7 days).
+async fn rotate(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path(id): Path<String>,
+    ValidJson(input): ValidJson<RotateIn>,
+) -> Result<Json<Value>> {
+    let grace = input.grace_period_seconds.unwrap_or(86_400);
+    if grace > 7 * 86_400 {
+        return Err(Error::invalid(&["body", "gracePeriodSeconds"], "at most 7 days"));
+    }
+    let mut reg = load(&ctx, &org, &id).await?;
+    let now = now_ms();
+    let until = now + grace as i64 * 1000;
+    for s in reg.secrets.iter_mut() {
+        s.expires_at = Some(s.expires_at.map_or(until, |t| t.min(until)));
+    }
+    reg.secrets.retain(|s| s.expires_at.is_none_or(|t| t > now));
+    let secret = input.webhook_secret.unwrap_or_else(crate::engine::signing::new_secret);
+    reg.secrets.insert(0, EndpointSecret { key: secret.clone(), expires_at: None });
+    reg.secrets.truncate(11);
+    save(&ctx, &mut reg).await?;
+    Ok(Json(json!({ "webhookSecret": secret, "previousSecretValidUntil": ts(until) })))
+}
+
+// ── health ──
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HealthOut {
+    registration_id: String,
+    status: &'static str,
+    failure_count: i64,
+    last_event_at: Option<String>,
+    last_failure_at: Option<String>,
+    failure_rate: f64,
+    recommendations: Vec<&'static str>,
+}
+
+/// The seed's rules: failed at 3+ consecutive failures, a failure rate over 25 % or status `failed`; degraded
+/// at 1–2 failures or 5–25 %; healthy otherwise.
+fn health(r: &Registration, s: &InboundStats) -> HealthOut {
+    let rate = if s.total == 0 { 0.0 } else { (s.failures as f64 * 100.0 / s.total as f64 * 100.0).round() / 100.0 };
+    let (status, recommendations) = if s.consecutive_failures >= 3 || rate > 25.0 || r.status == Status::Failed {
+        ("failed", vec!["Verify webhook secret", "Check provider configuration", "Retry failed events"])
+    } else if s.consecutive_failures >= 1 || rate >= 5.0 || r.status != Status::Active {
+        ("degraded", vec!["Monitor for additional failures", "Check integration connection"])
+    } else {
+        ("healthy", vec![])
+    };
+    HealthOut {
+        registration_id: r.id.clone(),
+        status,
+        failure_count: s.consecutive_failures,
+        last_event_at: s.last_event_at.map(ts),
+        last_failure_at: s.last_failure_at.map(ts),
+        failure_rate: rate,
+        recommendations,
+    }
+}
+
+async fn registration_health(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<String>) -> Result<Json<HealthOut>> {
+    let reg = load(&ctx, &org, &id).await?;
+    let stats = stats_of(&ctx, &reg.id).await?;
+    Ok(Json(health(&reg, &stats)))
+}
+
+async fn service_health(State(ctx): State<ApiContext>, OrgId(org): OrgId) -> Result<Json<Value>> {
+    let regs = all_registrations(&ctx, &org).await?;
+    let stats = ctx.store.inbound_stats(regs.iter().map(|r| r.id.clone()).collect()).await?;
+    let failed = regs.iter().filter(|r| health(r, &stats[&r.id]).status == "failed").count();
+    Ok(Json(json!({
+        "status": if failed == 0 { "healthy" } else { "degraded" },
+        "registrationsCount": regs.len(),
+        "failedRegistrationsCount": failed,
+        "cacheHitRate": (ctx.inbound.cache_hit_rate() * 1000.0).round() / 1000.0,
+    })))
+}
+
+// ── stored events and replay ──
+
+fn event_out(e: &InboundEventRecord, with_body: bool) -> Value {
+    let mut v = json!({
+        "id": e.id,
+        "registrationId": e.registration_id,
+        "deliveryId": e.delivery_id,
+        "receivedAt": ts(e.received_at),
+        "matchKey": e.match_key,
+        "forwardedMessageId": e.forwarded_msg_id,
+        "event": serde_json::from_str::<Value>(&e.normalized).unwrap_or(Value::Null),
+    });
+    if with_body {
+        v["headers"] = serde_json::from_str(&e.headers).unwrap_or(Value::Null);
+        v["body"] = Value::String(String::from_utf8_lossy(&e.body).into_owned());
+    }
+    v
+}
+
+#[derive(Debug, Deserialize)]
+struct EventsQuery {
+    limit: Option<u64>,
+    iterator: Option<String>,
+}
+
+async fn list_events(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path(id): Path<String>,
+    Query(q): Query<EventsQuery>,
+) -> Result<Json<crate::outbound::ListResponse<Value>>> {
+    let reg = load(&ctx, &org, &id).await?;
+    let page = page(q.limit, q.iterator.as_deref(), true);
+    let rows = ctx.store.inbound_events(&org, &reg.id, &page).await?;
+    Ok(Json(list_response(rows, &page, |e| e.id.clone(), |e| event_out(&e, false))))
+}
+
+async fn get_event(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path((id, event_id)): Path<(String, String)>) -> Result<Json<Value>> {
+    let reg = load(&ctx, &org, &id).await?;
+    let e = ctx.store.inbound_event(&org, &reg.id, &event_id).await?.ok_or_else(Error::not_found)?;
+    Ok(Json(event_out(&e, true)))
+}
+
+/// Publishes a stored inbound event to the registration's destination again, as a new message.
+async fn replay(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path((id, event_id)): Path<(String, String)>) -> Result<Json<Value>> {
+    let reg = load(&ctx, &org, &id).await?;
+    let e = ctx.store.inbound_event(&org, &reg.id, &event_id).await?.ok_or_else(Error::not_found)?;
+    let app_id = reg.destination_app_id.as_deref().ok_or_else(|| Error::bad_request("The registration has no destination"))?;
+    let app = load_app(&ctx, &org, app_id).await?;
+    let payload = RawValue::from_string(e.normalized.clone()).map_err(Error::internal)?;
+    let msg = NewMessage { event_type: e.match_key.clone(), event_id: None, channels: None, payload, deliver_at: None, only_endpoint: None };
+    let msg = ctx.engine.publish(&app, msg).await?;
+    Ok(Json(json!({ "success": true, "messageId": msg.id })))
+}
+
+// ── ingest ──
+
+fn answer(status: StatusCode, body: Value, window: Option<&RateWindow>) -> Response {
+    let mut resp = (status, Json(body)).into_response();
+    if let Some(w) = window {
+        let h = resp.headers_mut();
+        h.insert("x-ratelimit-limit", HeaderValue::from(w.limit));
+        h.insert("x-ratelimit-remaining", HeaderValue::from(w.remaining));
+        h.insert("x-ratelimit-reset", HeaderValue::from(w.reset));
+        if !w.allowed {
+            h.insert("retry-after", HeaderValue::from((w.reset - now_ms() / 1000).max(1)));
+        }
+    }
+    resp
+}
+
+fn elapsed(started: Instant) -> u64 {
+    started.elapsed().as_millis() as u64
+}
+
+fn refuse(status: StatusCode, error: String, started: Instant, window: Option<&RateWindow>) -> Response {
+    answer(status, json!({ "success": false, "error": error, "processingTimeMs": elapsed(started) }), window)
+}
+
+/// Headers as stored with the event, credentials redacted.
+fn headers_json(headers: &HeaderMap) -> String {
+    let mut map = serde_json::Map::new();
+    for (k, v) in headers {
+        let value = match k.as_str() {
+            "authorization" | "cookie" | "proxy-authorization" => "[redacted]".to_string(),
+            _ => String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        };
+        match map.get_mut(k.as_str()) {
+            Some(Value::String(prev)) => {
+                prev.push_str(", ");
+                prev.push_str(&value);
+            }
+            _ => {
+                map.insert(k.as_str().to_string(), Value::String(value));
+            }
+        }
+    }
+    Value::Object(map).to_string()
+}
+
+/// `POST /webhooks/{registrationId}`: authenticated by the provider's signature, not a token.
+async fn ingest(State(ctx): State<ApiContext>, Path(id): Path<String>, OriginalUri(uri): OriginalUri, headers: HeaderMap, body: Bytes) -> Response {
+    let started = Instant::now();
+    match ingest_inner(&ctx, &id, &uri, &headers, &body, started).await {
+        Ok(resp) => resp,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn ingest_inner(ctx: &ApiContext, id: &str, uri: &axum::http::Uri, headers: &HeaderMap, body: &[u8], started: Instant) -> Result<Response> {
+    let Some(reg) = ctx.inbound.registration(ctx, id).await? else {
+        return Ok(refuse(StatusCode::NOT_FOUND, "Unknown webhook registration".into(), started, None));
+    };
+    if matches!(reg.status, Status::Inactive) {
+        return Ok(refuse(StatusCode::NOT_FOUND, "Webhook registration is inactive".into(), started, None));
+    }
+    let now = now_ms();
+    let limit = reg.rate_limit_per_minute.unwrap_or(ctx.cfg.inbound_rate_per_minute);
+    let window = ctx.inbound.take(&reg.id, limit, now / 1000);
+    if !window.allowed {
+        return Ok(refuse(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded".into(), started, Some(&window)));
+    }
+    let provider = providers::by_name(&reg.integration_id).ok_or_else(|| Error::internal(anyhow::anyhow!("unknown provider")))?;
+    let url = format!("{}{}", ctx.cfg.public_url, uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path()));
+    let req = Incoming { headers, body, url: &url, now: now / 1000 };
+
+    // Notion sends its verification token once, unsigned: keep it, show it to the tenant, and verify with it.
+    if reg.integration_id == "notion" && reg.verification_token.is_none() {
+        if let Some(token) = provider.verification_token(&req) {
+            let mut updated = load(ctx, &reg.org_id, &reg.id).await?;
+            updated.verification_token = Some(token.clone());
+            updated.secrets.insert(0, EndpointSecret { key: token, expires_at: None });
+            updated.status = Status::Active;
+            save(ctx, &mut updated).await?;
+            let body = json!({ "success": true, "verificationTokenCaptured": true, "processingTimeMs": elapsed(started) });
+            return Ok(answer(StatusCode::OK, body, Some(&window)));
+        }
+    }
+
+    let secrets = reg.live_secrets(now);
+    if let Err(e) = provider.verify(&req, &secrets, &reg.provider_config) {
+        ctx.store.inbound_failure(&reg.id, now).await?;
+        return Ok(refuse(StatusCode::UNAUTHORIZED, format!("Invalid webhook signature: {e}"), started, Some(&window)));
+    }
+    if !reg.is_verified {
+        let mut updated = load(ctx, &reg.org_id, &reg.id).await?;
+        updated.is_verified = true;
+        save(ctx, &mut updated).await?;
+    }
+    if let Some(handshake) = provider.handshake(&req, &secrets) {
+        return Ok(answer(StatusCode::OK, handshake, Some(&window)));
+    }
+    let n = match provider.normalize(&req) {
+        Ok(n) => n,
+        Err(e) => {
+            ctx.store.inbound_failure(&reg.id, now).await?;
+            return Ok(refuse(StatusCode::BAD_REQUEST, format!("Unreadable {} event: {e}", reg.integration_id), started, Some(&window)));
+        }
+    };
+
+    let key = match_key(&n);
+    let event_id = crate::ids::new(INBOUND_EVENT);
+    let event = json!({
+        "providerId": reg.integration_id,
+        "eventType": n.event_type,
+        "entityType": n.entity_type,
+        "entityId": n.entity_id,
+        "data": n.data,
+        "timestamp": ts(now),
+        "registrationId": reg.id,
+        "connectionId": reg.connection_id,
+        "inboundEventId": event_id,
+        "deliveryId": n.delivery_id,
+    });
+    let normalized = event.to_string();
+    // Forward when the registration asked for this event and names a destination that still exists.
+    let app = match (&reg.destination_app_id, reg.wants(&n)) {
+        (Some(app_id), true) => ctx.engine.app(&reg.org_id, app_id).await?,
+        _ => None,
+    };
+    let prepared = match &app {
+        Some(app) => {
+            let payload = RawValue::from_string(normalized.clone()).map_err(Error::internal)?;
+            let msg = NewMessage { event_type: key.clone(), event_id: None, channels: None, payload, deliver_at: None, only_endpoint: None };
+            Some(ctx.engine.prepare(app, msg).await?)
+        }
+        None => None,
+    };
+    let record = InboundEventRecord {
+        id: event_id,
+        org_id: reg.org_id.clone(),
+        registration_id: reg.id.clone(),
+        delivery_id: n.delivery_id.clone(),
+        received_at: now,
+        match_key: key,
+        forwarded_msg_id: prepared.as_ref().map(|p| p.msg.id.clone()),
+        headers: headers_json(headers),
+        normalized,
+        body: body.to_vec(),
+    };
+    let forward = prepared.as_ref().map(|p| (p.msg.clone(), p.deliveries.clone()));
+    let accepted = ctx.store.inbound_accept(record, forward).await?;
+    let sync_triggered = match (accepted, prepared) {
+        (None, _) => {
+            let body = json!({
+                "success": true, "duplicate": true, "eventType": n.event_type, "entityId": n.entity_id,
+                "syncTriggered": false, "processingTimeMs": elapsed(started),
+            });
+            return Ok(answer(StatusCode::OK, body, Some(&window)));
+        }
+        (Some(ids), Some(prepared)) => {
+            ctx.engine.start(prepared, ids);
+            true
+        }
+        (Some(_), None) => false,
+    };
+    let body = json!({
+        "success": true, "eventType": n.event_type, "entityId": n.entity_id,
+        "syncTriggered": sync_triggered, "processingTimeMs": elapsed(started),
+    });
+    Ok(answer(StatusCode::OK, body, Some(&window)))
+}
+
+pub fn router() -> Router<ApiContext> {
+    Router::new()
+        .route("/integrations/{integration_id}/webhooks", post(create))
+        .route("/webhooks", get(list))
+        .route("/webhooks/health", get(service_health))
+        .route("/webhooks/{registration_id}", post(ingest).get(get_one).patch(patch).delete(delete))
+        .route("/webhooks/{registration_id}/health", get(registration_health))
+        .route("/webhooks/{registration_id}/rotate-secret", post(rotate))
+        .route("/webhooks/{registration_id}/events", get(list_events))
+        .route("/webhooks/{registration_id}/events/{event_id}", get(get_event))
+        .route("/webhooks/{registration_id}/events/{event_id}/replay", post(replay))
+}

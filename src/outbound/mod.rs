@@ -221,7 +221,8 @@ pub async fn idempotency(State(ctx): State<ApiContext>, req: Request, next: Next
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let Some(key) = key.filter(|_| req.method() == Method::POST) else {
+    // Only the API's own POSTs: providers send headers of that name to inbound URLs for their own reasons.
+    let Some(key) = key.filter(|_| req.method() == Method::POST && req.uri().path().starts_with("/api/")) else {
         return next.run(req).await;
     };
     let org = match crate::auth::org_for(&ctx, req.headers()).await {

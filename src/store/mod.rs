@@ -38,6 +38,7 @@ pub enum DocKind {
     Application,
     Endpoint,
     EventType,
+    InboundRegistration,
 }
 
 impl DocKind {
@@ -46,6 +47,7 @@ impl DocKind {
             DocKind::Application => "app",
             DocKind::Endpoint => "endpoint",
             DocKind::EventType => "event_type",
+            DocKind::InboundRegistration => "inbound_registration",
         }
     }
 }
@@ -85,6 +87,37 @@ pub trait Doc: Serialize + DeserializeOwned + Send + Sync {
         })
     }
 }
+
+/// Implements [`Doc`] for a model with `org_id` and `created_at`, naming its parent field, id field and uid
+/// field (`none` where the model has no such field).
+macro_rules! impl_doc {
+    ($ty:ty, $kind:expr, parent: $parent:tt, id: $id:ident, uid: $uid:tt) => {
+        impl Doc for $ty {
+            const KIND: DocKind = $kind;
+            fn org_id(&self) -> &str {
+                &self.org_id
+            }
+            fn parent(&self) -> &str {
+                impl_doc!(@field self, $parent, "")
+            }
+            fn id(&self) -> &str {
+                &self.$id
+            }
+            fn uid(&self) -> Option<&str> {
+                impl_doc!(@opt self, $uid)
+            }
+            fn created_at(&self) -> Millis {
+                self.created_at
+            }
+        }
+    };
+    (@field $self:ident, none, $default:expr) => { $default };
+    (@field $self:ident, $field:ident, $default:expr) => { &$self.$field };
+    (@opt $self:ident, none) => { None };
+    (@opt $self:ident, $field:ident) => { $self.$field.as_deref() };
+}
+
+pub(crate) use impl_doc;
 
 fn from_record<T: Doc>(rec: DocRecord) -> StoreResult<T> {
     Ok(serde_json::from_str(&rec.data).map_err(anyhow::Error::from)?)
@@ -240,6 +273,36 @@ pub enum Requeue {
     },
 }
 
+/// An inbound request that passed verification, as it arrived.
+#[derive(Debug, Clone)]
+pub struct InboundEventRecord {
+    pub id: String,
+    pub org_id: String,
+    pub registration_id: String,
+    /// The provider's delivery id: a second request with the same one is a duplicate.
+    pub delivery_id: Option<String>,
+    pub received_at: Millis,
+    /// The name the registration's `events` matched against (also the forwarded event type).
+    pub match_key: String,
+    pub forwarded_msg_id: Option<String>,
+    /// JSON object of the request headers (credentials redacted).
+    pub headers: String,
+    /// JSON of the normalised event.
+    pub normalized: String,
+    pub body: Vec<u8>,
+}
+
+/// Counters behind a registration's health.
+#[derive(Debug, Clone, Default)]
+pub struct InboundStats {
+    pub total: i64,
+    pub failures: i64,
+    /// Failures since the last success.
+    pub consecutive_failures: i64,
+    pub last_event_at: Option<Millis>,
+    pub last_failure_at: Option<Millis>,
+}
+
 #[derive(Debug, Clone)]
 pub struct StoredResponse {
     pub status: u16,
@@ -268,6 +331,8 @@ pub trait Store: Send + Sync + 'static {
         parent: &str,
         key: &str,
     ) -> StoreResult<Option<DocRecord>>;
+    /// By id alone, whatever the org (for URLs that carry no token, such as inbound webhook URLs).
+    async fn doc_get_any(&self, kind: DocKind, id: &str) -> StoreResult<Option<DocRecord>>;
     async fn doc_list(
         &self,
         kind: DocKind,
@@ -374,6 +439,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<EndpointStats>;
     /// Puts deliveries back in the queue, due now, as manual attempts. Returns how many.
     async fn requeue(&self, org_id: &str, app_id: &str, what: Requeue) -> StoreResult<u64>;
+
+    // ── inbound ──
+    /// Stores a verified inbound event, counts it as a success and, in the same commit, the message it
+    /// forwards. None when the provider's delivery id was seen before (nothing is written).
+    async fn inbound_accept(&self, event: InboundEventRecord, forward: Option<(Arc<MessageRecord>, Vec<NewDelivery>)>) -> StoreResult<Option<Vec<(i64, i64)>>>;
+    /// Counts a refused request (bad signature, bad body).
+    async fn inbound_failure(&self, registration_id: &str, at: Millis) -> StoreResult<()>;
+    async fn inbound_stats(&self, registration_ids: Vec<String>) -> StoreResult<std::collections::HashMap<String, InboundStats>>;
+    /// Newest first.
+    async fn inbound_events(&self, org_id: &str, registration_id: &str, page: &Page) -> StoreResult<Vec<InboundEventRecord>>;
+    async fn inbound_event(&self, org_id: &str, registration_id: &str, id: &str) -> StoreResult<Option<InboundEventRecord>>;
 
     // ── idempotency ──
     async fn idempotency_get(

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::*;
 use crate::config::Durability;
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("migrations/sqlite/0001_init.sql"), include_str!("migrations/sqlite/0002_inbound.sql")];
 const MAX_BATCH: usize = 2048;
 const JOB_DELIVERY: i64 = 0;
 
@@ -361,6 +361,51 @@ fn insert_job(
     Ok(c.last_insert_rowid())
 }
 
+/// Inserts a message, its deliveries and their jobs. A duplicate `eventId` fails first, before any write.
+fn insert_message(c: &Connection, msg: &MessageRecord, deliveries: &[NewDelivery]) -> StoreResult<Vec<(i64, i64)>> {
+    let channels = msg.channels.as_ref().map(|ch| serde_json::to_string(ch).unwrap_or_default());
+    c.prepare_cached(
+        "INSERT INTO messages (id, org_id, app_id, event_type, event_id, channels, created_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .map_err(sql_err)?
+    .execute(params![msg.id, msg.org_id, msg.app_id, msg.event_type, msg.event_id, channels, msg.created_at, msg.payload.as_deref()])
+    .map_err(conflict_as("A message with this eventId already exists"))?;
+    let mut ids = Vec::with_capacity(deliveries.len());
+    for d in deliveries {
+        c.prepare_cached(
+            "INSERT INTO deliveries (org_id, app_id, msg_id, endpoint_id, status, attempts, next_attempt_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
+        )
+        .map_err(sql_err)?
+        .execute(params![msg.org_id, msg.app_id, msg.id, d.endpoint_id, status::PENDING, d.run_at, msg.created_at])
+        .map_err(sql_err)?;
+        let delivery_id = c.last_insert_rowid();
+        let leased = d.leased_until > 0;
+        let run_at = if leased { d.leased_until } else { d.run_at };
+        let job_id = insert_job(c, JOB_DELIVERY, delivery_id, run_at, leased, false).map_err(sql_err)?;
+        ids.push((delivery_id, job_id));
+    }
+    Ok(ids)
+}
+
+const INBOUND_COLS: &str =
+    "id, org_id, registration_id, delivery_id, received_at, match_key, forwarded_msg_id, headers, normalized, body";
+
+fn inbound_row(r: &Row) -> rusqlite::Result<InboundEventRecord> {
+    Ok(InboundEventRecord {
+        id: r.get(0)?,
+        org_id: r.get(1)?,
+        registration_id: r.get(2)?,
+        delivery_id: r.get(3)?,
+        received_at: r.get(4)?,
+        match_key: r.get(5)?,
+        forwarded_msg_id: r.get(6)?,
+        headers: r.get(7)?,
+        normalized: r.get(8)?,
+        body: r.get(9)?,
+    })
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn default_org(&self) -> StoreResult<String> {
@@ -469,6 +514,16 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn doc_get_any(&self, kind: DocKind, id: &str) -> StoreResult<Option<DocRecord>> {
+        let id = id.to_string();
+        self.read(move |c| {
+            c.prepare_cached("SELECT org_id, parent, id, uid, created_at, data FROM docs WHERE kind = ? AND id = ?")?
+                .query_row(params![kind.as_str(), id], doc_row(kind))
+                .optional()
+        })
+        .await
+    }
+
     async fn doc_list(
         &self,
         kind: DocKind,
@@ -511,37 +566,8 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn publish(
-        &self,
-        msg: Arc<MessageRecord>,
-        deliveries: Vec<NewDelivery>,
-    ) -> StoreResult<Vec<(i64, i64)>> {
-        self.write_fast(move |c| {
-            let channels = msg.channels.as_ref().map(|ch| serde_json::to_string(ch).unwrap_or_default());
-            c.prepare_cached(
-                "INSERT INTO messages (id, org_id, app_id, event_type, event_id, channels, created_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .map_err(sql_err)?
-            .execute(params![msg.id, msg.org_id, msg.app_id, msg.event_type, msg.event_id, channels, msg.created_at, msg.payload.as_deref()])
-            .map_err(conflict_as("A message with this eventId already exists"))?;
-            let mut ids = Vec::with_capacity(deliveries.len());
-            for d in &deliveries {
-                c.prepare_cached(
-                    "INSERT INTO deliveries (org_id, app_id, msg_id, endpoint_id, status, attempts, next_attempt_at, updated_at)
-                     VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
-                )
-                .map_err(sql_err)?
-                .execute(params![msg.org_id, msg.app_id, msg.id, d.endpoint_id, status::PENDING, d.run_at, msg.created_at])
-                .map_err(sql_err)?;
-                let delivery_id = c.last_insert_rowid();
-                let leased = d.leased_until > 0;
-                let run_at = if leased { d.leased_until } else { d.run_at };
-                let job_id = insert_job(c, JOB_DELIVERY, delivery_id, run_at, leased, false).map_err(sql_err)?;
-                ids.push((delivery_id, job_id));
-            }
-            Ok(ids)
-        })
-        .await
+    async fn publish(&self, msg: Arc<MessageRecord>, deliveries: Vec<NewDelivery>) -> StoreResult<Vec<(i64, i64)>> {
+        self.write_fast(move |c| insert_message(c, &msg, &deliveries)).await
     }
 
     async fn message_get(
@@ -959,6 +985,94 @@ impl Store for SqliteStore {
                 insert_job(c, JOB_DELIVERY, *id, now, false, true).map_err(sql_err)?;
             }
             Ok(ids.len() as u64)
+        })
+        .await
+    }
+
+    async fn inbound_accept(&self, e: InboundEventRecord, forward: Option<(Arc<MessageRecord>, Vec<NewDelivery>)>) -> StoreResult<Option<Vec<(i64, i64)>>> {
+        self.write_fast(move |c| {
+            let inserted = c
+                .prepare_cached(&format!("INSERT INTO inbound_events ({INBOUND_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+                .map_err(sql_err)?
+                .execute(params![
+                    e.id, e.org_id, e.registration_id, e.delivery_id, e.received_at, e.match_key, e.forwarded_msg_id, e.headers,
+                    e.normalized, e.body
+                ]);
+            match inserted {
+                Ok(_) => {}
+                // A delivery id seen before: a duplicate, and nothing was written.
+                Err(err) if err.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => return Ok(None),
+                Err(err) => return Err(sql_err(err)),
+            }
+            c.prepare_cached(
+                "INSERT INTO inbound_stats (registration_id, total, last_event_at) VALUES (?1, 1, ?2)
+                 ON CONFLICT (registration_id) DO UPDATE SET total = total + 1, consecutive_failures = 0, last_event_at = ?2",
+            )
+            .map_err(sql_err)?
+            .execute(params![e.registration_id, e.received_at])
+            .map_err(sql_err)?;
+            match forward {
+                Some((msg, deliveries)) => insert_message(c, &msg, &deliveries).map(Some),
+                None => Ok(Some(vec![])),
+            }
+        })
+        .await
+    }
+
+    async fn inbound_failure(&self, registration_id: &str, at: Millis) -> StoreResult<()> {
+        let registration_id = registration_id.to_string();
+        self.write_fast(move |c| {
+            c.prepare_cached(
+                "INSERT INTO inbound_stats (registration_id, total, failures, consecutive_failures, last_failure_at) VALUES (?1, 1, 1, 1, ?2)
+                 ON CONFLICT (registration_id) DO UPDATE SET total = total + 1, failures = failures + 1,
+                   consecutive_failures = consecutive_failures + 1, last_failure_at = ?2",
+            )
+            .map_err(sql_err)?
+            .execute(params![registration_id, at])
+            .map_err(sql_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn inbound_stats(&self, registration_ids: Vec<String>) -> StoreResult<HashMap<String, InboundStats>> {
+        self.read(move |c| {
+            let mut out = HashMap::new();
+            let mut stmt = c.prepare_cached(
+                "SELECT total, failures, consecutive_failures, last_event_at, last_failure_at FROM inbound_stats WHERE registration_id = ?",
+            )?;
+            for id in registration_ids {
+                let stats = stmt
+                    .query_row([&id], |r| {
+                        Ok(InboundStats {
+                            total: r.get(0)?,
+                            failures: r.get(1)?,
+                            consecutive_failures: r.get(2)?,
+                            last_event_at: r.get(3)?,
+                            last_failure_at: r.get(4)?,
+                        })
+                    })
+                    .optional()?;
+                out.insert(id, stats.unwrap_or_default());
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn inbound_events(&self, org_id: &str, registration_id: &str, page: &Page) -> StoreResult<Vec<InboundEventRecord>> {
+        let mut sql = format!("SELECT {INBOUND_COLS} FROM inbound_events WHERE org_id = ? AND registration_id = ?");
+        let mut args = vec![Value::Text(org_id.into()), Value::Text(registration_id.into())];
+        paginate(&mut sql, &mut args, page, "id");
+        self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), inbound_row)?.collect()).await
+    }
+
+    async fn inbound_event(&self, org_id: &str, registration_id: &str, id: &str) -> StoreResult<Option<InboundEventRecord>> {
+        let args = [org_id, registration_id, id].map(str::to_string);
+        self.read(move |c| {
+            c.prepare_cached(&format!("SELECT {INBOUND_COLS} FROM inbound_events WHERE org_id = ? AND registration_id = ? AND id = ?"))?
+                .query_row(params_from_iter(args), inbound_row)
+                .optional()
         })
         .await
     }

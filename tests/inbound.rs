@@ -1,0 +1,217 @@
+//! The inbound gateway (seed 002): registrations, the ingest pipeline (verify → normalise → dedup → forward
+//! through the engine), rate limits, health, stored events and replay. Provider-by-provider verification with
+//! the providers' official libraries is in inbound_providers.rs.
+
+mod common;
+
+use common::*;
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+
+fn github_signature(secret: &str, body: &str) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// A GitHub `issues` event as GitHub sends it.
+async fn send_github(app: &TestApp, reg: &Value, delivery: &str, action: &str, secret: &str) -> Resp {
+    let body = json!({"action": action, "issue": {"id": 1234567, "number": 123, "title": "Bug"}, "repository": {"id": 9}}).to_string();
+    let resp = app
+        .http
+        .post(reg["webhookUrl"].as_str().unwrap())
+        .header("content-type", "application/json")
+        .header("x-github-event", "issues")
+        .header("x-github-delivery", delivery)
+        .header("x-hub-signature-256", github_signature(secret, &body))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    Resp { status, body: resp.json().await.unwrap_or(Value::Null), headers }
+}
+
+async fn register(app: &TestApp, provider: &str, body: Value) -> Value {
+    let r = app.post(&format!("/integrations/{provider}/webhooks"), body).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body
+}
+
+#[tokio::test]
+async fn registrations_follow_the_seed_api_and_stay_within_their_tenant() {
+    let app = spawn_app().await;
+    let reg = register(&app, "github", json!({"connectionId": "conn-1", "events": ["issues.*"], "retryPolicy": {"maxRetries": 3, "backoffSeconds": 60}, "metadata": {"source": "test"}})).await;
+    let id = reg["registrationId"].as_str().unwrap();
+    assert_eq!(reg["webhookUrl"], format!("{}/webhooks/{id}", app.base));
+    assert!(reg["webhookSecret"].as_str().unwrap().starts_with("whsec_"));
+    assert_eq!(reg["status"], "active");
+    assert!(reg["createdAt"].is_string());
+
+    let got = app.get(&format!("/webhooks/{id}")).await.body;
+    assert_eq!(got["id"], reg["registrationId"]);
+    assert_eq!((got["integrationId"].as_str(), got["connectionId"].as_str()), (Some("github"), Some("conn-1")));
+    assert_eq!(got["events"], json!(["issues.*"]));
+    assert_eq!(got["isVerified"], false);
+    assert_eq!(got["failureCount"], 0);
+    assert_eq!(got["retryPolicy"], json!({"maxRetries": 3, "backoffSeconds": 60}));
+
+    register(&app, "slack", json!({"connectionId": "conn-2", "events": ["message"]})).await;
+    let all = app.get("/webhooks").await.body;
+    assert_eq!(all["total"], 2);
+    let filtered = app.get("/webhooks?integrationId=github&connectionId=conn-1").await.body;
+    assert_eq!((filtered["total"].as_u64(), filtered["webhooks"][0]["id"].as_str()), (Some(1), Some(id)));
+
+    // Another tenant sees none of it.
+    let other = app.other_org_token().await;
+    for path in [format!("/webhooks/{id}"), format!("/webhooks/{id}/health"), format!("/webhooks/{id}/events")] {
+        assert_eq!(app.call(reqwest::Method::GET, &path, Some(&other), None).await.status, 404, "{path}");
+    }
+    assert_eq!(app.call(reqwest::Method::DELETE, &format!("/webhooks/{id}"), Some(&other), None).await.status, 404);
+    assert_eq!(app.call(reqwest::Method::GET, "/webhooks", Some(&other), None).await.body["total"], 0);
+    assert_eq!(app.call(reqwest::Method::GET, "/webhooks", None, None).await.status, 401);
+
+    // Bad registrations.
+    assert_eq!(app.post("/integrations/myspace/webhooks", json!({"connectionId": "c", "events": ["x"]})).await.status, 422);
+    assert_eq!(app.post("/integrations/github/webhooks", json!({"connectionId": "c", "events": []})).await.status, 422);
+    assert_eq!(app.post("/integrations/github/webhooks", json!({"events": ["x"]})).await.status, 422);
+    assert_eq!(app.post("/integrations/github/webhooks", json!({"connectionId": "c", "events": ["x"], "destination": {"appId": "app_none"}})).await.status, 422);
+
+    assert_eq!(app.delete(&format!("/webhooks/{id}")).await.status, 204);
+    assert_eq!(app.get(&format!("/webhooks/{id}")).await.status, 404);
+    assert_eq!(app.http.post(format!("{}/webhooks/{id}", app.base)).body("{}").send().await.unwrap().status(), 404);
+}
+
+#[tokio::test]
+async fn a_verified_github_event_is_forwarded_re_signed_to_the_destination_once() {
+    let app = spawn_app().await;
+    let recv = Receiver::start().await;
+    let (app_id, _ep) = app.app_with_endpoint(&recv.url, json!({})).await;
+    let reg = register(&app, "github", json!({"connectionId": "c", "events": ["issues.*"], "destination": {"appId": app_id}})).await;
+    let secret = reg["webhookSecret"].as_str().unwrap();
+
+    let r = send_github(&app, &reg, "d-1", "opened", secret).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["success"], true);
+    assert_eq!(r.body["eventType"], "opened");
+    assert_eq!(r.body["entityId"], "1234567");
+    assert_eq!(r.body["syncTriggered"], true);
+    assert!(r.body["processingTimeMs"].is_u64());
+
+    let got = recv.wait_for(1).await;
+    let event = got[0].json();
+    assert_eq!(event["providerId"], "github");
+    assert_eq!((event["eventType"].as_str(), event["entityId"].as_str()), (Some("opened"), Some("1234567")));
+    assert_eq!(event["data"]["issue"]["number"], 123);
+    assert!(got[0].header("svix-signature").starts_with("v1,"), "re-signed by the engine");
+
+    // The same delivery again: 200, not forwarded twice.
+    let again = send_github(&app, &reg, "d-1", "opened", secret).await;
+    assert_eq!((again.status.as_u16(), &again.body["duplicate"]), (200, &json!(true)));
+    // An event the registration did not ask for: stored, not forwarded.
+    let reg_id = reg["registrationId"].as_str().unwrap();
+    let other = app
+        .http
+        .post(reg["webhookUrl"].as_str().unwrap())
+        .header("x-github-event", "push")
+        .header("x-github-delivery", "d-2")
+        .header("x-hub-signature-256", github_signature(secret, "{\"ref\":\"main\"}"))
+        .body("{\"ref\":\"main\"}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 200);
+    assert_eq!(other.json::<Value>().await.unwrap()["syncTriggered"], false);
+    let events = app.get(&format!("/webhooks/{reg_id}/events")).await.body;
+    assert_eq!(events["data"].as_array().unwrap().len(), 2, "two distinct deliveries stored");
+    assert_eq!(recv.received().len(), 1);
+
+    // The raw request stays retrievable, and can be replayed.
+    let first = events["data"].as_array().unwrap().iter().find(|e| e["deliveryId"] == "d-1").unwrap().clone();
+    let raw = app.get(&format!("/webhooks/{reg_id}/events/{}", first["id"].as_str().unwrap())).await.body;
+    assert!(raw["body"].as_str().unwrap().contains("\"number\":123"));
+    assert_eq!(raw["headers"]["x-github-delivery"], "d-1");
+    let replayed = app.post(&format!("/webhooks/{reg_id}/events/{}/replay", first["id"].as_str().unwrap()), json!({})).await;
+    assert_eq!(replayed.status, 200, "{:?}", replayed.body);
+    let got = recv.wait_for(2).await;
+    assert_eq!(got[1].json()["entityId"], "1234567");
+    assert_eq!(got[1].header("svix-id"), replayed.body["messageId"].as_str().unwrap());
+
+    let reg_now = app.get(&format!("/webhooks/{reg_id}")).await.body;
+    assert_eq!(reg_now["isVerified"], true);
+}
+
+#[tokio::test]
+async fn bad_signatures_are_401_counted_in_health_and_reset_by_a_success() {
+    let app = spawn_app().await;
+    let reg = register(&app, "github", json!({"connectionId": "c", "events": ["*"]})).await;
+    let id = reg["registrationId"].as_str().unwrap();
+    let secret = reg["webhookSecret"].as_str().unwrap();
+    for i in 0..3 {
+        let r = send_github(&app, &reg, &format!("bad-{i}"), "opened", "whsec_wrong").await;
+        assert_eq!(r.status, 401);
+        assert!(r.body["error"].as_str().unwrap().contains("signature"), "{:?}", r.body);
+        assert!(r.body["processingTimeMs"].is_u64());
+    }
+    let h = app.get(&format!("/webhooks/{id}/health")).await.body;
+    assert_eq!(h["status"], "failed");
+    assert_eq!(h["failureCount"], 3);
+    assert_eq!(h["failureRate"], 100.0);
+    assert!(h["lastFailureAt"].is_string());
+    assert!(!h["recommendations"].as_array().unwrap().is_empty());
+    let service = app.get("/webhooks/health").await.body;
+    assert_eq!((service["registrationsCount"].as_u64(), service["failedRegistrationsCount"].as_u64()), (Some(1), Some(1)));
+    assert!(service["cacheHitRate"].as_f64().unwrap() > 0.5, "{service:?}");
+
+    let ok = send_github(&app, &reg, "good", "opened", secret).await;
+    assert_eq!(ok.status, 200);
+    let h = app.get(&format!("/webhooks/{id}/health")).await.body;
+    assert_eq!(h["failureCount"], 0, "a success resets the count");
+    assert_eq!(h["failureRate"], 75.0);
+    assert!(h["lastEventAt"].is_string());
+}
+
+#[tokio::test]
+async fn the_rate_limit_answers_429_with_its_headers() {
+    let app = spawn_app().await;
+    let reg = register(&app, "github", json!({"connectionId": "c", "events": ["*"], "rateLimitPerMinute": 3})).await;
+    let secret = reg["webhookSecret"].as_str().unwrap();
+    let mut statuses = vec![];
+    let mut last = None;
+    for i in 0..4 {
+        let r = send_github(&app, &reg, &format!("d{i}"), "opened", secret).await;
+        statuses.push(r.status.as_u16());
+        assert_eq!(r.headers["x-ratelimit-limit"], "3");
+        last = Some(r);
+    }
+    assert_eq!(statuses, vec![200, 200, 200, 429]);
+    let last = last.unwrap();
+    assert_eq!(last.headers["x-ratelimit-remaining"], "0");
+    let retry: i64 = last.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let reset: i64 = last.headers["x-ratelimit-reset"].to_str().unwrap().parse().unwrap();
+    assert!(reset > chrono::Utc::now().timestamp());
+    assert_eq!(last.body["error"], "Rate limit exceeded");
+    // Refused requests are not stored.
+    let id = reg["registrationId"].as_str().unwrap();
+    assert_eq!(app.get(&format!("/webhooks/{id}/events")).await.body["data"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn rotation_keeps_the_old_secret_valid_through_its_grace_period() {
+    let app = spawn_app().await;
+    let reg = register(&app, "github", json!({"connectionId": "c", "events": ["*"]})).await;
+    let id = reg["registrationId"].as_str().unwrap();
+    let old = reg["webhookSecret"].as_str().unwrap().to_string();
+    let rotated = app.post(&format!("/webhooks/{id}/rotate-secret"), json!({"gracePeriodSeconds": 3600})).await.body;
+    let new = rotated["webhookSecret"].as_str().unwrap();
+    assert_ne!(new, old);
+    assert!(rotated["previousSecretValidUntil"].is_string());
+    assert_eq!(send_github(&app, &reg, "a", "opened", new).await.status, 200);
+    assert_eq!(send_github(&app, &reg, "b", "opened", &old).await.status, 200, "old secret within grace");
+    // With no grace the old secret stops at once.
+    let again = app.post(&format!("/webhooks/{id}/rotate-secret"), json!({"gracePeriodSeconds": 0})).await.body;
+    assert_eq!(send_github(&app, &reg, "c", "opened", new).await.status, 401);
+    assert_eq!(send_github(&app, &reg, "d", "opened", again["webhookSecret"].as_str().unwrap()).await.status, 200);
+}
