@@ -229,7 +229,7 @@ pub async fn run(o: Opts) -> Result<bool, String> {
     Ok(lost == 0 && errors == 0 && !timed_out)
 }
 
-async fn post_json(client: &Client, url: &str, auth: Option<&str>, body: &Value) -> Result<Value, String> {
+pub async fn post_json(client: &Client, url: &str, auth: Option<&str>, body: &Value) -> Result<Value, String> {
     let mut req = client.post(url).json(body);
     if let Some(a) = auth {
         req = req.header(AUTHORIZATION, a);
@@ -244,7 +244,7 @@ async fn post_json(client: &Client, url: &str, auth: Option<&str>, body: &Value)
 }
 
 /// An error with its causes, e.g. "error sending request: connection refused".
-fn chain(e: &dyn std::error::Error) -> String {
+pub fn chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {

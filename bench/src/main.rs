@@ -1,6 +1,7 @@
 //! hookd-bench: load generator and webhook receiver for benchmarking hookd.
 
 mod e2e;
+mod inbound;
 mod payload;
 mod receiver;
 mod table;
@@ -47,6 +48,22 @@ enum Cmd {
         /// Per-request timeout for publish calls, in seconds.
         #[arg(long, default_value_t = 30)]
         request_timeout_secs: u64,
+    },
+    /// Send GitHub-signed requests to an inbound registration and measure acknowledged requests per second.
+    Inbound {
+        #[arg(long, default_value = "http://127.0.0.1:8071")]
+        url: String,
+        #[arg(long, env = "HOOKD_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Concurrent closed-loop senders.
+        #[arg(long, default_value_t = 32)]
+        senders: usize,
+        /// Total requests.
+        #[arg(long, default_value_t = 100_000)]
+        requests: u64,
+        /// Body size in bytes.
+        #[arg(long, default_value_t = 1024)]
+        body_bytes: usize,
     },
     /// Run only the receiver and print counts every second; stop with Ctrl-C.
     Receiver {
@@ -95,6 +112,14 @@ fn main() -> ExitCode {
             match rt.block_on(receiver::run_standalone(addr, capacity)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(&format!("receiver: {e}")),
+            }
+        }
+        Cmd::Inbound { url, token, senders, requests, body_bytes } => {
+            let opts = inbound::Opts { url, token, senders: senders.max(1), requests, body_bytes };
+            match runtime().block_on(inbound::run(opts)) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(3),
+                Err(e) => fail(&e),
             }
         }
         Cmd::E2e {

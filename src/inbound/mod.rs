@@ -459,6 +459,9 @@ struct HealthOut {
     last_failure_at: Option<String>,
     failure_rate: f64,
     recommendations: Vec<&'static str>,
+    /// Requests counted: accepted and refused.
+    total_count: i64,
+    failed_count: i64,
 }
 
 /// The seed's rules: failed at 3+ consecutive failures, a failure rate over 25 % or status `failed`; degraded
@@ -480,6 +483,8 @@ fn health(r: &Registration, s: &InboundStats) -> HealthOut {
         last_failure_at: s.last_failure_at.map(ts),
         failure_rate: rate,
         recommendations,
+        total_count: s.total,
+        failed_count: s.failures,
     }
 }
 
