@@ -606,6 +606,22 @@ fn headers_json(headers: &HeaderMap) -> String {
     Value::Object(map).to_string()
 }
 
+/// The seed's `WebhookEvent`, as stored and forwarded, with where it came from.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WebhookEvent<'a> {
+    provider_id: &'a str,
+    event_type: &'a str,
+    entity_type: &'a str,
+    entity_id: &'a str,
+    data: &'a Value,
+    timestamp: String,
+    registration_id: &'a str,
+    connection_id: &'a str,
+    inbound_event_id: &'a str,
+    delivery_id: Option<&'a str>,
+}
+
 /// `POST /webhooks/{registrationId}`: authenticated by the provider's signature, not a token.
 async fn ingest(State(ctx): State<ApiContext>, Path(id): Path<String>, OriginalUri(uri): OriginalUri, headers: HeaderMap, body: Bytes) -> Response {
     let started = Instant::now();
@@ -668,19 +684,19 @@ async fn ingest_inner(ctx: &ApiContext, id: &str, uri: &axum::http::Uri, headers
 
     let key = match_key(&n);
     let event_id = crate::ids::new(INBOUND_EVENT);
-    let event = json!({
-        "providerId": reg.integration_id,
-        "eventType": n.event_type,
-        "entityType": n.entity_type,
-        "entityId": n.entity_id,
-        "data": n.data,
-        "timestamp": ts(now),
-        "registrationId": reg.id,
-        "connectionId": reg.connection_id,
-        "inboundEventId": event_id,
-        "deliveryId": n.delivery_id,
-    });
-    let normalized = event.to_string();
+    let normalized = serde_json::to_string(&WebhookEvent {
+        provider_id: &reg.integration_id,
+        event_type: &n.event_type,
+        entity_type: &n.entity_type,
+        entity_id: &n.entity_id,
+        data: &n.data,
+        timestamp: ts(now),
+        registration_id: &reg.id,
+        connection_id: &reg.connection_id,
+        inbound_event_id: &event_id,
+        delivery_id: n.delivery_id.as_deref(),
+    })
+    .map_err(Error::internal)?;
     // Forward when the registration asked for this event and names a destination that still exists.
     let app = match (&reg.destination_app_id, reg.wants(&n)) {
         (Some(app_id), true) => ctx.engine.app(&reg.org_id, app_id).await?,
