@@ -80,9 +80,12 @@ async fn every_provider_accepts_its_official_signatures_and_refuses_forgeries() 
             assert_eq!((again.status.as_u16(), &again.body["duplicate"]), (200, &json!(true)), "{provider}: repeat");
         }
 
-        let mut tampered = signed.clone();
-        tampered["body"] = json!(flip_a_byte(signed["body"].as_str().unwrap()));
-        assert_eq!(post(&app, &tampered, content_type).await.status, 401, "{provider}: a changed body byte");
+        // Google Pub/Sub push authenticates the sender with a token that does not cover the body.
+        if case["bodySigned"] != false {
+            let mut tampered = signed.clone();
+            tampered["body"] = json!(flip_a_byte(signed["body"].as_str().unwrap()));
+            assert_eq!(post(&app, &tampered, content_type).await.status, 401, "{provider}: a changed body byte");
+        }
 
         let wrong_extra = case.get("wrongExtra").cloned().unwrap_or(extra.clone());
         let forged = sign(&case, "whsec_dGhpcyBpcyBub3QgdGhlIHNlY3JldCBhdCBhbGw=", &url, body, now, &wrong_extra);
