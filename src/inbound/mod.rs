@@ -674,7 +674,7 @@ async fn ingest_inner(ctx: &ApiContext, id: &str, uri: &axum::http::Uri, headers
     if let Some(handshake) = provider.handshake(&req, &secrets) {
         return Ok(answer(StatusCode::OK, handshake, Some(&window)));
     }
-    let n = match provider.normalize(&req) {
+    let n = match provider.normalize(&req, &reg.provider_config) {
         Ok(n) => n,
         Err(e) => {
             ctx.store.inbound_failure(&reg.id, now).await?;

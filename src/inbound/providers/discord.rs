@@ -9,7 +9,6 @@
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde_json::{json, Value};
 
-use super::generic::{body_digest, clean_name, id_string, parse_json};
 use super::*;
 
 pub struct Discord;
@@ -92,7 +91,7 @@ impl Provider for Discord {
         (is_interaction(&v) && v.get("type")?.as_u64()? == 1).then(|| json!({"type": 1}))
     }
 
-    fn normalize(&self, req: &Incoming) -> Result<Normalized, String> {
+    fn normalize(&self, req: &Incoming, _cfg: &ProviderConfig) -> Result<Normalized, String> {
         let v = parse_json(req.body)?;
         if let Some(event) = v.get("event").filter(|e| e.is_object()) {
             // A webhook event: {"version":1,"application_id":…,"type":1,"event":{"type":"APPLICATION_AUTHORIZED",…}}
@@ -141,7 +140,7 @@ impl Provider for Discord {
 
 #[cfg(test)]
 mod tests {
-    use super::super::generic::test_util::headers;
+    use super::super::test_util::headers;
     use super::*;
 
     /// RFC 8032 §7.1 TEST 1: its secret key is the seed of the vectors below.
@@ -284,7 +283,7 @@ mod tests {
             now: NOW,
         };
         assert_eq!(Discord.handshake(&req, &[]), None);
-        let n = Discord.normalize(&req).unwrap();
+        let n = Discord.normalize(&req, &ProviderConfig::default()).unwrap();
         assert_eq!(
             (
                 n.event_type.as_str(),
@@ -304,7 +303,7 @@ mod tests {
             now: NOW,
         };
         assert_eq!(Discord.handshake(&req, &[]), None);
-        let n = Discord.normalize(&req).unwrap();
+        let n = Discord.normalize(&req, &ProviderConfig::default()).unwrap();
         assert_eq!(
             (
                 n.event_type.as_str(),

@@ -39,8 +39,8 @@ impl Provider for GitHub {
         })
     }
 
-    fn normalize(&self, req: &Incoming) -> Result<Normalized, String> {
-        let data = json_body(req.body)?;
+    fn normalize(&self, req: &Incoming, _cfg: &ProviderConfig) -> Result<Normalized, String> {
+        let data = parse_json(req.body)?;
         let payload = data
             .as_object()
             .ok_or("a GitHub payload is a JSON object")?;
@@ -141,69 +141,6 @@ fn entity(event: Option<&str>, payload: &Map<String, Value>) -> (String, String)
         .unwrap_or_else(|| (event.unwrap_or("unknown").to_string(), String::new()))
 }
 
-// ── helpers shared by this batch of providers ──
-
-/// A name fit for an outbound event type: `[A-Za-z0-9._-]` kept, anything else replaced with `_`.
-pub(super) fn clean_name(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-/// An id as text: providers send ids as strings or numbers.
-pub(super) fn id_text(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-/// The body as JSON, or the 400 message.
-pub(super) fn json_body(body: &[u8]) -> Result<Value, String> {
-    serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))
-}
-
-/// Ok when `matches` holds for one of the (non-empty) secrets. Every secret is tried, so the time taken does
-/// not tell which one matched; an empty secret never authenticates anything.
-pub(super) fn any_secret(
-    secrets: &[&str],
-    mut matches: impl FnMut(&str) -> bool,
-) -> Result<(), VerifyError> {
-    let mut live = 0;
-    let mut ok = false;
-    for s in secrets.iter().filter(|s| !s.is_empty()) {
-        live += 1;
-        ok |= matches(s);
-    }
-    match (live, ok) {
-        (0, _) => Err(VerifyError::Config("no webhook secret configured".into())),
-        (_, true) => Ok(()),
-        (_, false) => Err(VerifyError::BadSignature),
-    }
-}
-
-#[cfg(test)]
-pub(super) mod test_util {
-    use axum::http::{HeaderMap, HeaderName, HeaderValue};
-
-    pub fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(
-                HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
-        }
-        h
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -311,7 +248,7 @@ mod tests {
             url: "",
             now: 0,
         };
-        GitHub.normalize(&req).unwrap()
+        GitHub.normalize(&req, &ProviderConfig::default()).unwrap()
     }
 
     #[test]
@@ -432,7 +369,7 @@ mod tests {
                 url: "",
                 now: 0,
             };
-            assert!(GitHub.normalize(&req).is_err());
+            assert!(GitHub.normalize(&req, &ProviderConfig::default()).is_err());
         }
     }
 }

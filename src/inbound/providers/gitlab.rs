@@ -17,7 +17,6 @@ use base64::Engine;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::github::{any_secret, clean_name, id_text, json_body};
 use super::*;
 
 pub struct GitLab;
@@ -67,8 +66,8 @@ impl Provider for GitLab {
         any_secret(secrets, |s| ct_eq(&Sha256::digest(s.as_bytes()), &given))
     }
 
-    fn normalize(&self, req: &Incoming) -> Result<Normalized, String> {
-        let data = json_body(req.body)?;
+    fn normalize(&self, req: &Incoming, _cfg: &ProviderConfig) -> Result<Normalized, String> {
+        let data = parse_json(req.body)?;
         let payload = data
             .as_object()
             .ok_or("a GitLab payload is a JSON object")?;
@@ -152,7 +151,7 @@ fn verify_signed(
 
 #[cfg(test)]
 mod tests {
-    use super::super::github::test_util::headers;
+    use super::super::test_util::headers;
     use super::*;
 
     /// The request of tests/inbound/cases/gitlab.json (token mode, tests/inbound/sign/gitlab.py).
@@ -322,7 +321,7 @@ mod tests {
             url: "",
             now: 0,
         };
-        GitLab.normalize(&req).unwrap()
+        GitLab.normalize(&req, &ProviderConfig::default()).unwrap()
     }
 
     #[test]
@@ -391,7 +390,7 @@ mod tests {
                 url: "",
                 now: 0,
             };
-            assert!(GitLab.normalize(&req).is_err(), "{body}");
+            assert!(GitLab.normalize(&req, &ProviderConfig::default()).is_err(), "{body}");
         }
     }
 }

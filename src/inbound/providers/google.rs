@@ -14,7 +14,6 @@
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
-use super::generic::{b64_decode, clean_name, id_string, parse_json};
 use super::*;
 
 pub struct GooglePubSub;
@@ -204,7 +203,7 @@ impl Provider for GooglePubSub {
         Ok(())
     }
 
-    fn normalize(&self, req: &Incoming) -> Result<Normalized, String> {
+    fn normalize(&self, req: &Incoming, _cfg: &ProviderConfig) -> Result<Normalized, String> {
         let v = parse_json(req.body)?;
         let message = v
             .get("message")
@@ -280,7 +279,7 @@ impl Provider for GooglePubSub {
 
 #[cfg(test)]
 mod tests {
-    use super::super::generic::test_util::headers;
+    use super::super::test_util::headers;
     use super::*;
     use serde_json::json;
 
@@ -294,7 +293,7 @@ mod tests {
     const KEY_B_N: &str = "ogsKa-0uQfIShUv-me2witw4C8qegvvwOxA5q1ljcyWYeK2bIGgBNaXxklPuAO0z7TVedQ8t9GZvQtCo_GG37hQcI2ZAAnNAhyAqG0n2qazEKhrwUaTSpbGWplV6KKzWuBETTi-xDRGAI7vP4pj8zO7POlAq7Y-HaYIWfyTLE6z1YZjJdes-GUUHhAkxzHGGSYgk5NUxuJ39NlvywmjjaEFBTSVJW6mKG4SHdAW3C_ewefcL838W-dhtupIZ55z0dZTq7mX1VmKuwvG_xdDEITCBetO_JFnpBMUl937fjsrX5wgRFkIAFAd-X_MQ-QaeIJCE9f50GeuMlnFnLAF1Kw";
 
     // Tokens made by google-auth 2.62.2 `jwt.encode(crypt.RSASigner.from_string(key A, "hookd-test-key-1"), claims)`
-    // (tests/inbound/sign/google.py), claims: aud AUD, email EMAIL, email_verified, iat 1700000000, exp iat + 3600,
+    // (tests/inbound/sign/google_pubsub.py), claims: aud AUD, email EMAIL, email_verified, iat 1700000000, exp iat + 3600,
     // iss https://accounts.google.com unless said otherwise.
     const VALID: &str = "eyJ0eXAiOiAiSldUIiwgImFsZyI6ICJSUzI1NiIsICJraWQiOiAiaG9va2QtdGVzdC1rZXktMSJ9.eyJhdWQiOiAiaHR0cHM6Ly9ob29rZC5leGFtcGxlL3dlYmhvb2tzL2dvb2dsZSIsICJhenAiOiAiMTEzNDAwMDAwMDAwMDAwMDAwMDAxIiwgImVtYWlsX3ZlcmlmaWVkIjogdHJ1ZSwgImV4cCI6IDE3MDAwMDM2MDAsICJpYXQiOiAxNzAwMDAwMDAwLCAiaXNzIjogImh0dHBzOi8vYWNjb3VudHMuZ29vZ2xlLmNvbSIsICJzdWIiOiAiMTEzNDAwMDAwMDAwMDAwMDAwMDAxIiwgImVtYWlsIjogInB1c2hAaG9va2QtdGVzdC5pYW0uZ3NlcnZpY2VhY2NvdW50LmNvbSJ9.Kapi1lwr1gT1g1vBGIl5rKcOtM0cUoKs_n_4wFNkMwQmYTJ2um3wrk-Qm7azO6Sg71KN7WtK9ebwvD8cbg-88NOAOY0ycBp6hZQvNDod9-BSeVL33sZJFLeI0wK_saMZ3-6A8rDKBj8pKUthrqvxHAiQpqRe-tfR6YqViUlDDM4roxCxibxGFDdZs3AY7VP8qJMZvzZNwgXvEBj7FfHDKi3F8SKENWjUraDAGBr59M1WkqGDjrMgRbIQtf8RKTzEfIZxKlQGY4SyU3Lte3O60ZB8q_PUxxaf7-hlhHrI3z-uLNOAAGrUwWTVBhZnoNhR6IGW1dd5_qvNlGdkCt6exw";
     const BAD_ISS: &str = "eyJ0eXAiOiAiSldUIiwgImFsZyI6ICJSUzI1NiIsICJraWQiOiAiaG9va2QtdGVzdC1rZXktMSJ9.eyJhdWQiOiAiaHR0cHM6Ly9ob29rZC5leGFtcGxlL3dlYmhvb2tzL2dvb2dsZSIsICJhenAiOiAiMTEzNDAwMDAwMDAwMDAwMDAwMDAxIiwgImVtYWlsX3ZlcmlmaWVkIjogdHJ1ZSwgImV4cCI6IDE3MDAwMDM2MDAsICJpYXQiOiAxNzAwMDAwMDAwLCAiaXNzIjogImh0dHBzOi8vZXZpbC5leGFtcGxlIiwgInN1YiI6ICIxMTM0MDAwMDAwMDAwMDAwMDAwMDEiLCAiZW1haWwiOiAicHVzaEBob29rZC10ZXN0LmlhbS5nc2VydmljZWFjY291bnQuY29tIn0.JBmf7a_KBTELA3YreQpnM0XgVKjGfNYHfaJA5v1z_tRv9sNj96OOMJYzzPsHO_Lo2JvTPehRjrWD1OAibdNoETAzbSMaPITPPrtse-YCenAs6zfNe8MrYsLtN2wXzUhAbSzoE8IS7DsL_Vpq1fqmcJlvbxXhMp86Upyhr3R4AczJp7SV6b5MOid9-fq5NFveh4UbKM7ffXGyzaC7VKMiXyirUDtGlqZNp80OBtqnacjdPm9JueHeJUmj6vW1jYmkCJKg96K3NybQG2npC6qDs8Blxxo_DbMhfYW_ZY6u2fc8cCIgilUubUHfQD8VM-ra0SoZYXLIGbbkr4jVCGKtAA"; // iss https://evil.example
@@ -498,7 +497,7 @@ mod tests {
                 body,
                 url: "",
                 now: IAT,
-            })
+            }, &ProviderConfig::default())
             .unwrap();
         assert_eq!(
             (
@@ -519,7 +518,7 @@ mod tests {
                 body,
                 url: "",
                 now: IAT,
-            })
+            }, &ProviderConfig::default())
             .unwrap();
         assert_eq!(
             (n.entity_type.as_str(), n.entity_id.as_str()),
@@ -532,7 +531,7 @@ mod tests {
                 body: b"{}",
                 url: "",
                 now: IAT
-            })
+            }, &ProviderConfig::default())
             .is_err());
     }
 }

@@ -7,7 +7,6 @@
 
 use serde_json::Value;
 
-use super::github::{any_secret, clean_name, id_text, json_body};
 use super::*;
 
 pub struct Linear;
@@ -56,8 +55,8 @@ impl Provider for Linear {
         Ok(())
     }
 
-    fn normalize(&self, req: &Incoming) -> Result<Normalized, String> {
-        let data = json_body(req.body)?;
+    fn normalize(&self, req: &Incoming, _cfg: &ProviderConfig) -> Result<Normalized, String> {
+        let data = parse_json(req.body)?;
         let payload = data
             .as_object()
             .ok_or("a Linear payload is a JSON object")?;
@@ -95,7 +94,7 @@ impl Provider for Linear {
 
 #[cfg(test)]
 mod tests {
-    use super::super::github::test_util::headers;
+    use super::super::test_util::headers;
     use super::*;
 
     /// Made by tests/inbound/sign/linear.mjs (node's HMAC, as the SDK computes it) from the body of
@@ -209,7 +208,7 @@ mod tests {
             url: "",
             now: NOW,
         };
-        let n = Linear.normalize(&req).unwrap();
+        let n = Linear.normalize(&req, &ProviderConfig::default()).unwrap();
         assert_eq!(
             (
                 n.event_type.as_str(),
@@ -233,7 +232,7 @@ mod tests {
             url: "",
             now: NOW,
         };
-        let n = Linear.normalize(&req).unwrap();
+        let n = Linear.normalize(&req, &ProviderConfig::default()).unwrap();
         assert_eq!(
             (
                 n.native_type.as_deref(),
@@ -249,7 +248,7 @@ mod tests {
                 url: "",
                 now: NOW,
             };
-            assert!(Linear.normalize(&req).is_err(), "{body}");
+            assert!(Linear.normalize(&req, &ProviderConfig::default()).is_err(), "{body}");
         }
     }
 }

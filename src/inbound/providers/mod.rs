@@ -109,8 +109,9 @@ pub trait Provider: Send + Sync {
         None
     }
 
-    /// The normalised event; Err (400) when the body is not the provider's format.
-    fn normalize(&self, req: &Incoming) -> Result<Normalized, String>;
+    /// The normalised event; Err (400) when the body is not the provider's format. `cfg` is the registration's
+    /// provider settings (the generic provider reads its id header from them).
+    fn normalize(&self, req: &Incoming, cfg: &ProviderConfig) -> Result<Normalized, String>;
 }
 
 pub mod discord;
@@ -172,4 +173,119 @@ pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
 /// Whether `ts` (unix seconds) is within `tolerance` seconds of `now`, both ways.
 pub fn fresh(ts: i64, now: i64, tolerance: u64) -> bool {
     (now - ts).unsigned_abs() <= tolerance
+}
+
+use serde_json::Value;
+
+/// Limits a name to `[A-Za-z0-9._-]` (others become `_`): event and entity types become outbound event type names.
+pub fn clean_name(s: &str) -> String {
+    let out: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out.is_empty() {
+        "unknown".into()
+    } else {
+        out
+    }
+}
+
+/// A JSON id as a string: a non-empty string, or a number.
+pub fn id_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The first of `keys` that holds a non-empty string or number.
+pub fn first_string(v: &Value, keys: &[&str]) -> Option<String> {
+    keys.iter().find_map(|k| v.get(*k).and_then(id_string))
+}
+
+/// The body as a JSON object.
+pub fn parse_json(body: &[u8]) -> Result<Value, String> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| format!("body is not JSON: {e}"))?;
+    if v.is_object() {
+        Ok(v)
+    } else {
+        Err("body is not a JSON object".into())
+    }
+}
+
+/// The first 16 bytes of SHA-256(body), hex: a dedup id for retries of byte-identical deliveries.
+pub fn body_digest(body: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(&sha2::Sha256::digest(body)[..16])
+}
+
+/// Base64 (standard alphabet) with or without padding, like Python's `b64decode(s + "==")`.
+pub fn b64_decode(s: &str) -> Option<Vec<u8>> {
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    use base64::Engine as _;
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
+    LENIENT.decode(s).ok()
+}
+
+/// Refuses an empty secret list (a registration always has one).
+pub fn require_secrets(provider: &str, secrets: &[&str]) -> Result<(), VerifyError> {
+    if secrets.iter().any(|s| !s.is_empty()) {
+        Ok(())
+    } else {
+        Err(VerifyError::Config(format!(
+            "{provider}: no webhook secret configured"
+        )))
+    }
+}
+
+/// An id as text from an optional JSON value.
+pub fn id_text(v: Option<&Value>) -> Option<String> {
+    v.and_then(id_string)
+}
+
+/// Ok when `matches` holds for one of the (non-empty) secrets. Every secret is tried, so the time taken does
+/// not tell which one matched; an empty secret never authenticates anything.
+pub fn any_secret(
+    secrets: &[&str],
+    mut matches: impl FnMut(&str) -> bool,
+) -> Result<(), VerifyError> {
+    let mut live = 0;
+    let mut ok = false;
+    for s in secrets.iter().filter(|s| !s.is_empty()) {
+        live += 1;
+        ok |= matches(s);
+    }
+    match (live, ok) {
+        (0, _) => Err(VerifyError::Config("no webhook secret configured".into())),
+        (_, true) => Ok(()),
+        (_, false) => Err(VerifyError::BadSignature),
+    }
+}
+
+#[cfg(test)]
+pub mod test_util {
+    use axum::http::{HeaderMap, HeaderName, HeaderValue};
+
+    pub fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
 }

@@ -10,7 +10,6 @@
 
 use serde_json::Value;
 
-use super::generic::{body_digest, clean_name, id_string, parse_json, require_secrets};
 use super::*;
 
 pub struct Notion;
@@ -64,7 +63,7 @@ impl Provider for Notion {
             .map(str::to_string)
     }
 
-    fn normalize(&self, req: &Incoming) -> Result<Normalized, String> {
+    fn normalize(&self, req: &Incoming, _cfg: &ProviderConfig) -> Result<Normalized, String> {
         let v = parse_json(req.body)?;
         let ty = v
             .get("type")
@@ -118,7 +117,7 @@ impl Provider for Notion {
 
 #[cfg(test)]
 mod tests {
-    use super::super::generic::test_util::headers;
+    use super::super::test_util::headers;
     use super::*;
 
     const TOKEN: &str = "secret_notionVerificationToken123";
@@ -245,7 +244,7 @@ mod tests {
                 body: EVENT.as_bytes(),
                 url: "",
                 now: 0,
-            })
+            }, &ProviderConfig::default())
             .unwrap();
         assert_eq!(
             (n.event_type.as_str(), n.entity_type.as_str()),
@@ -264,7 +263,7 @@ mod tests {
                 body: SEED.as_bytes(),
                 url: "",
                 now: 0,
-            })
+            }, &ProviderConfig::default())
             .unwrap();
         assert_eq!(
             (n.event_type.as_str(), n.entity_type.as_str()),
@@ -287,7 +286,7 @@ mod tests {
                 body,
                 url: "",
                 now: 0,
-            })
+            }, &ProviderConfig::default())
             .unwrap();
         assert_eq!(
             (n.event_type.as_str(), n.entity_type.as_str()),
@@ -299,7 +298,7 @@ mod tests {
                 body: br#"{"id":"x"}"#,
                 url: "",
                 now: 0
-            })
+            }, &ProviderConfig::default())
             .is_err());
     }
 }

@@ -8,7 +8,6 @@
 
 use serde_json::Value;
 
-use super::generic::{body_digest, clean_name, id_string, parse_json, require_secrets};
 use super::*;
 
 pub struct Salesforce;
@@ -49,7 +48,7 @@ impl Provider for Salesforce {
         }
     }
 
-    fn normalize(&self, req: &Incoming) -> Result<Normalized, String> {
+    fn normalize(&self, req: &Incoming, _cfg: &ProviderConfig) -> Result<Normalized, String> {
         let v = parse_json(req.body)?;
         let action = v
             .get("action")
@@ -98,7 +97,7 @@ impl Provider for Salesforce {
 
 #[cfg(test)]
 mod tests {
-    use super::super::generic::test_util::headers;
+    use super::super::test_util::headers;
     use super::*;
 
     const SECRET: &str = "sf-webhook-secret";
@@ -165,7 +164,7 @@ mod tests {
             url: "",
             now: 0,
         };
-        let n = Salesforce.normalize(&req).unwrap();
+        let n = Salesforce.normalize(&req, &ProviderConfig::default()).unwrap();
         assert_eq!(n.event_type, "created");
         assert_eq!(n.entity_type, "Contact");
         assert_eq!(n.entity_id, "003xx000004TMM");
@@ -186,7 +185,7 @@ mod tests {
             now: 0,
         };
         assert_eq!(
-            Salesforce.normalize(&req).unwrap().delivery_id.as_deref(),
+            Salesforce.normalize(&req, &ProviderConfig::default()).unwrap().delivery_id.as_deref(),
             Some("evt-1")
         );
         let h = headers(&[]);
@@ -197,7 +196,7 @@ mod tests {
             now: 0,
         };
         assert_eq!(
-            Salesforce.normalize(&req).unwrap().delivery_id.as_deref(),
+            Salesforce.normalize(&req, &ProviderConfig::default()).unwrap().delivery_id.as_deref(),
             Some("001:updated:2025-01-01T00:00:00Z")
         );
 
@@ -207,6 +206,6 @@ mod tests {
             url: "",
             now: 0,
         };
-        assert!(Salesforce.normalize(&req).is_err());
+        assert!(Salesforce.normalize(&req, &ProviderConfig::default()).is_err());
     }
 }

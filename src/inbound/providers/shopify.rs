@@ -5,7 +5,6 @@
 //! Normalisation: topic `orders/create` → eventType `create`, entityType `orders`, native name
 //! `orders.create`; entityId = the payload's `id`.
 
-use super::github::{any_secret, clean_name, id_text, json_body};
 use super::*;
 use base64::Engine;
 
@@ -42,8 +41,8 @@ impl Provider for Shopify {
         })
     }
 
-    fn normalize(&self, req: &Incoming) -> Result<Normalized, String> {
-        let data = json_body(req.body)?;
+    fn normalize(&self, req: &Incoming, _cfg: &ProviderConfig) -> Result<Normalized, String> {
+        let data = parse_json(req.body)?;
         if !data.is_object() {
             return Err("a Shopify payload is a JSON object".into());
         }
@@ -71,7 +70,7 @@ impl Provider for Shopify {
 
 #[cfg(test)]
 mod tests {
-    use super::super::github::test_util::headers;
+    use super::super::test_util::headers;
     use super::*;
 
     /// Made by `createSHA256HMAC` of `@shopify/shopify-api` 15.0.0 through tests/inbound/sign/shopify.mjs
@@ -153,7 +152,7 @@ mod tests {
             url: "",
             now: 0,
         };
-        let n = Shopify.normalize(&req).unwrap();
+        let n = Shopify.normalize(&req, &ProviderConfig::default()).unwrap();
         assert_eq!(
             (
                 n.event_type.as_str(),
@@ -179,7 +178,7 @@ mod tests {
             url: "",
             now: 0,
         };
-        let n = Shopify.normalize(&req).unwrap();
+        let n = Shopify.normalize(&req, &ProviderConfig::default()).unwrap();
         assert_eq!(
             (
                 n.event_type.as_str(),
@@ -198,6 +197,6 @@ mod tests {
             url: "",
             now: 0,
         };
-        assert!(Shopify.normalize(&req).is_err());
+        assert!(Shopify.normalize(&req, &ProviderConfig::default()).is_err());
     }
 }

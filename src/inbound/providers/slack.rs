@@ -9,7 +9,6 @@
 use serde_json::{json, Map, Value};
 use url::form_urlencoded;
 
-use super::github::{any_secret, clean_name, id_text, json_body};
 use super::*;
 
 pub struct Slack;
@@ -67,7 +66,7 @@ impl Provider for Slack {
         Some(json!({ "challenge": body.get("challenge")?.clone() }))
     }
 
-    fn normalize(&self, req: &Incoming) -> Result<Normalized, String> {
+    fn normalize(&self, req: &Incoming, _cfg: &ProviderConfig) -> Result<Normalized, String> {
         let form = req.header("content-type").is_some_and(|c| {
             c.to_ascii_lowercase()
                 .starts_with("application/x-www-form-urlencoded")
@@ -75,7 +74,7 @@ impl Provider for Slack {
         if form {
             return normalize_form(req.body);
         }
-        let data = json_body(req.body)?;
+        let data = parse_json(req.body)?;
         let payload = data.as_object().ok_or("a Slack payload is a JSON object")?;
         let top = payload
             .get("type")
@@ -164,7 +163,7 @@ fn normalize_form(body: &[u8]) -> Result<Normalized, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::github::test_util::headers;
+    use super::super::test_util::headers;
     use super::*;
 
     /// Slack's documentation vector (a slash command).
@@ -368,7 +367,7 @@ mod tests {
     #[test]
     fn normalizes_events() {
         let h = headers(&[("Content-Type", "application/json")]);
-        let n = Slack.normalize(&incoming(&h, LIB_BODY)).unwrap();
+        let n = Slack.normalize(&incoming(&h, LIB_BODY), &ProviderConfig::default()).unwrap();
         assert_eq!(
             (
                 n.event_type.as_str(),
@@ -382,13 +381,13 @@ mod tests {
         assert_eq!(n.data["event"]["channel"], "C123456");
 
         // the seed's example (no ts: the event has none)
-        let n = Slack.normalize(&incoming(&h, r#"{"type":"event_callback","event":{"type":"message","channel":"C123","user":"U123"}}"#)).unwrap();
+        let n = Slack.normalize(&incoming(&h, r#"{"type":"event_callback","event":{"type":"message","channel":"C123","user":"U123"}}"#), &ProviderConfig::default()).unwrap();
         assert_eq!(
             (n.event_type.as_str(), n.entity_type.as_str()),
             ("message", "message")
         );
 
-        let n = Slack.normalize(&incoming(&h, r#"{"token":"t","type":"app_rate_limited","team_id":"T1","minute_rate_limited":1518467820,"api_app_id":"A1"}"#)).unwrap();
+        let n = Slack.normalize(&incoming(&h, r#"{"token":"t","type":"app_rate_limited","team_id":"T1","minute_rate_limited":1518467820,"api_app_id":"A1"}"#), &ProviderConfig::default()).unwrap();
         assert_eq!(
             (
                 n.event_type.as_str(),
@@ -400,14 +399,14 @@ mod tests {
         assert_eq!(n.native_type.as_deref(), Some("app_rate_limited"));
         assert_eq!(n.delivery_id, None);
 
-        assert!(Slack.normalize(&incoming(&h, r#"{"event":{}}"#)).is_err());
-        assert!(Slack.normalize(&incoming(&h, "token=x")).is_err());
+        assert!(Slack.normalize(&incoming(&h, r#"{"event":{}}"#), &ProviderConfig::default()).is_err());
+        assert!(Slack.normalize(&incoming(&h, "token=x"), &ProviderConfig::default()).is_err());
     }
 
     #[test]
     fn normalizes_form_bodies() {
         let h = headers(&[("Content-Type", "application/x-www-form-urlencoded")]);
-        let n = Slack.normalize(&incoming(&h, DOCS_BODY)).unwrap();
+        let n = Slack.normalize(&incoming(&h, DOCS_BODY), &ProviderConfig::default()).unwrap();
         assert_eq!(
             (n.event_type.as_str(), n.entity_type.as_str()),
             ("webhook-collect", "command")
@@ -421,7 +420,7 @@ mod tests {
 
         let body =
             "payload=%7B%22type%22%3A%22block_actions%22%2C%22trigger_id%22%3A%2212.34%22%7D";
-        let n = Slack.normalize(&incoming(&h, body)).unwrap();
+        let n = Slack.normalize(&incoming(&h, body), &ProviderConfig::default()).unwrap();
         assert_eq!(
             (
                 n.event_type.as_str(),
@@ -430,6 +429,6 @@ mod tests {
             ),
             ("block_actions", "interaction", "12.34")
         );
-        assert!(Slack.normalize(&incoming(&h, "a=b")).is_err());
+        assert!(Slack.normalize(&incoming(&h, "a=b"), &ProviderConfig::default()).is_err());
     }
 }

@@ -6,7 +6,6 @@
 
 use serde_json::Value;
 
-use super::generic::{b64_decode, clean_name, id_string, parse_json, require_secrets};
 use super::*;
 
 pub struct StandardWebhooks;
@@ -93,7 +92,7 @@ impl Provider for StandardWebhooks {
         }
     }
 
-    fn normalize(&self, req: &Incoming) -> Result<Normalized, String> {
+    fn normalize(&self, req: &Incoming, _cfg: &ProviderConfig) -> Result<Normalized, String> {
         let v = parse_json(req.body)?;
         let msg_id = header(req, "id")
             .filter(|s| !s.is_empty())
@@ -129,7 +128,7 @@ impl Provider for StandardWebhooks {
 
 #[cfg(test)]
 mod tests {
-    use super::super::generic::test_util::headers;
+    use super::super::test_util::headers;
     use super::*;
 
     fn run(h: &[(&str, &str)], body: &str, secrets: &[&str], now: i64) -> Result<(), VerifyError> {
@@ -151,7 +150,7 @@ mod tests {
     const SPEC_SIG: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
 
     // PyPI standardwebhooks 1.1.0 `Webhook(SECRET).sign(ID, datetime(1700000000, utc), BODY)`
-    // (tests/inbound/sign/standardwebhooks.py).
+    // (tests/inbound/sign/standard_webhooks.py).
     const SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
     const ID: &str = "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W";
     const TS: &str = "1700000000";
@@ -283,7 +282,7 @@ mod tests {
                 body: BODY.as_bytes(),
                 url: "",
                 now: NOW,
-            })
+            }, &ProviderConfig::default())
             .unwrap();
         assert_eq!(
             (
@@ -301,7 +300,7 @@ mod tests {
                 body: SPEC_BODY.as_bytes(),
                 url: "",
                 now: NOW,
-            })
+            }, &ProviderConfig::default())
             .unwrap();
         assert_eq!(
             (

@@ -8,7 +8,6 @@
 
 use serde_json::Value;
 
-use super::github::{any_secret, clean_name, id_text, json_body};
 use super::*;
 
 pub struct Stripe;
@@ -66,8 +65,8 @@ impl Provider for Stripe {
         Ok(())
     }
 
-    fn normalize(&self, req: &Incoming) -> Result<Normalized, String> {
-        let data = json_body(req.body)?;
+    fn normalize(&self, req: &Incoming, _cfg: &ProviderConfig) -> Result<Normalized, String> {
+        let data = parse_json(req.body)?;
         let event = data.as_object().ok_or("a Stripe event is a JSON object")?;
         let kind = event
             .get("type")
@@ -99,7 +98,7 @@ impl Provider for Stripe {
 
 #[cfg(test)]
 mod tests {
-    use super::super::github::test_util::headers;
+    use super::super::test_util::headers;
     use super::*;
 
     /// Made by stripe-python 16.1.0 `WebhookSignature.generate_signature_header` through
@@ -224,7 +223,7 @@ mod tests {
             url: "",
             now: NOW,
         };
-        let n = Stripe.normalize(&req).unwrap();
+        let n = Stripe.normalize(&req, &ProviderConfig::default()).unwrap();
         assert_eq!(
             (
                 n.event_type.as_str(),
@@ -247,7 +246,7 @@ mod tests {
             url: "",
             now: NOW,
         };
-        let n = Stripe.normalize(&req).unwrap();
+        let n = Stripe.normalize(&req, &ProviderConfig::default()).unwrap();
         assert_eq!(
             (
                 n.event_type.as_str(),
@@ -268,7 +267,7 @@ mod tests {
             url: "",
             now: NOW,
         };
-        let n = Stripe.normalize(&req).unwrap();
+        let n = Stripe.normalize(&req, &ProviderConfig::default()).unwrap();
         assert_eq!(
             (
                 n.event_type.as_str(),
@@ -285,7 +284,7 @@ mod tests {
                 url: "",
                 now: NOW,
             };
-            assert!(Stripe.normalize(&req).is_err(), "{body}");
+            assert!(Stripe.normalize(&req, &ProviderConfig::default()).is_err(), "{body}");
         }
     }
 }

@@ -18,7 +18,6 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use url::form_urlencoded;
 
-use super::github::{any_secret, clean_name, id_text, json_body};
 use super::*;
 
 pub struct Twilio;
@@ -179,7 +178,7 @@ impl Provider for Twilio {
         })
     }
 
-    fn normalize(&self, req: &Incoming) -> Result<Normalized, String> {
+    fn normalize(&self, req: &Incoming, _cfg: &ProviderConfig) -> Result<Normalized, String> {
         let token = req
             .header("I-Twilio-Idempotency-Token")
             .filter(|t| !t.is_empty())
@@ -206,7 +205,7 @@ impl Provider for Twilio {
             }
             return Ok(from_params(Value::Object(fields), token));
         }
-        let data = json_body(req.body)?;
+        let data: Value = serde_json::from_slice(req.body).map_err(|e| format!("the body is not JSON: {e}"))?; // Event Streams batch in arrays
         // Event Streams deliver CloudEvents (`type` = `com.twilio.messaging.message.delivered`), in batches.
         let first = match &data {
             Value::Array(all) => all.first().cloned().unwrap_or(Value::Null),
@@ -321,7 +320,7 @@ fn from_params(data: Value, token: Option<String>) -> Normalized {
 
 #[cfg(test)]
 mod tests {
-    use super::super::github::test_util::headers;
+    use super::super::test_util::headers;
     use super::*;
 
     const FORM: &str = "application/x-www-form-urlencoded";
@@ -540,7 +539,7 @@ mod tests {
             url: "",
             now: 0,
         };
-        Twilio.normalize(&req).unwrap()
+        Twilio.normalize(&req, &ProviderConfig::default()).unwrap()
     }
 
     #[test]
@@ -646,7 +645,7 @@ mod tests {
                 url: "",
                 now: 0,
             };
-            assert!(Twilio.normalize(&req).is_err(), "{body}");
+            assert!(Twilio.normalize(&req, &ProviderConfig::default()).is_err(), "{body}");
         }
     }
 }

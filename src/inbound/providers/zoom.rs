@@ -7,7 +7,6 @@
 
 use serde_json::{json, Value};
 
-use super::generic::{clean_name, id_string, parse_json, require_secrets};
 use super::*;
 
 pub struct Zoom;
@@ -76,7 +75,7 @@ impl Provider for Zoom {
         Some(json!({"plainToken": plain, "encryptedToken": encrypted}))
     }
 
-    fn normalize(&self, req: &Incoming) -> Result<Normalized, String> {
+    fn normalize(&self, req: &Incoming, _cfg: &ProviderConfig) -> Result<Normalized, String> {
         let v = parse_json(req.body)?;
         let event = v
             .get("event")
@@ -112,7 +111,7 @@ impl Provider for Zoom {
 
 #[cfg(test)]
 mod tests {
-    use super::super::generic::test_util::headers;
+    use super::super::test_util::headers;
     use super::*;
 
     const SECRET: &str = "zoomSecretToken123";
@@ -244,7 +243,7 @@ mod tests {
                 body: BODY.as_bytes(),
                 url: "",
                 now: NOW,
-            })
+            }, &ProviderConfig::default())
             .unwrap();
         assert_eq!(
             (
@@ -266,7 +265,7 @@ mod tests {
                 body,
                 url: "",
                 now: NOW,
-            })
+            }, &ProviderConfig::default())
             .unwrap();
         assert_eq!(
             (

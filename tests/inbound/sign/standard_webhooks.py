@@ -6,14 +6,10 @@ the base64-decoded part after `whsec_`, header value `v1,<base64>`).
 under the `svix-` header names.
 """
 import json
-import os
 import sys
 from datetime import datetime, timezone
 
-# This file is named like the package it uses: keep its own directory off the import path.
-_here = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
-from standardwebhooks import Webhook  # noqa: E402
+from standardwebhooks import Webhook
 
 inp = json.load(sys.stdin)
 extra = inp.get("extra") or {}

@@ -12,13 +12,9 @@ The RSA key is not a shared secret: it is used only when the given secret equals
 signs with a freshly generated key under the same `kid` (a key Google does not have).
 """
 import json
-import os
 import sys
 
-# This file is named like the package it uses: keep its own directory off the import path.
-_here = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
-from google.auth import crypt, jwt  # noqa: E402
+from google.auth import crypt, jwt
 
 inp = json.load(sys.stdin)
 extra = inp.get("extra") or {}
