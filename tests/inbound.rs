@@ -132,6 +132,8 @@ async fn a_verified_github_event_is_forwarded_re_signed_to_the_destination_once(
     let raw = app.get(&format!("/webhooks/{reg_id}/events/{}", first["id"].as_str().unwrap())).await.body;
     assert!(raw["body"].as_str().unwrap().contains("\"number\":123"));
     assert_eq!(raw["headers"]["x-github-delivery"], "d-1");
+    assert_eq!(raw["event"]["data"]["issue"]["number"], 123, "the normalised event, data included");
+    assert_eq!(raw["event"]["entityId"], "1234567");
     let replayed = app.post(&format!("/webhooks/{reg_id}/events/{}/replay", first["id"].as_str().unwrap()), json!({})).await;
     assert_eq!(replayed.status, 200, "{:?}", replayed.body);
     let got = recv.wait_for(2).await;

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, value::RawValue, Value};
+use serde_json::{json, Value};
 
 use crate::auth::OrgId;
 use crate::engine::model::EndpointSecret;
@@ -508,7 +508,26 @@ async fn service_health(State(ctx): State<ApiContext>, OrgId(org): OrgId) -> Res
 
 // ── stored events and replay ──
 
-fn event_out(e: &InboundEventRecord, with_body: bool) -> Value {
+/// The stored event in full: its summary, with `data` derived from the stored request by the provider again.
+fn full_event(ctx: &ApiContext, reg: &Registration, e: &InboundEventRecord) -> Value {
+    let mut event: Value = serde_json::from_str(&e.normalized).unwrap_or(Value::Null);
+    let stored: HashMap<String, String> = serde_json::from_str(&e.headers).unwrap_or_default();
+    let headers: HeaderMap = stored
+        .iter()
+        .filter_map(|(k, v)| Some((axum::http::HeaderName::try_from(k.as_str()).ok()?, HeaderValue::try_from(v.as_str()).ok()?)))
+        .collect();
+    let url = webhook_url(ctx, &reg.id);
+    let req = Incoming { headers: &headers, body: &e.body, url: &url, now: e.received_at / 1000 };
+    let data = providers::by_name(&reg.integration_id)
+        .and_then(|p| p.normalize(&req, &reg.provider_config).ok())
+        .map_or(Value::Null, |n| n.data);
+    if let Value::Object(m) = &mut event {
+        m.insert("data".into(), data);
+    }
+    event
+}
+
+fn event_out(ctx: &ApiContext, reg: &Registration, e: &InboundEventRecord, with_body: bool) -> Value {
     let mut v = json!({
         "id": e.id,
         "registrationId": e.registration_id,
@@ -516,9 +535,9 @@ fn event_out(e: &InboundEventRecord, with_body: bool) -> Value {
         "receivedAt": ts(e.received_at),
         "matchKey": e.match_key,
         "forwardedMessageId": e.forwarded_msg_id,
-        "event": serde_json::from_str::<Value>(&e.normalized).unwrap_or(Value::Null),
     });
     if with_body {
+        v["event"] = full_event(ctx, reg, e);
         v["headers"] = serde_json::from_str(&e.headers).unwrap_or(Value::Null);
         v["body"] = Value::String(String::from_utf8_lossy(&e.body).into_owned());
     }
@@ -540,13 +559,13 @@ async fn list_events(
     let reg = load(&ctx, &org, &id).await?;
     let page = page(q.limit, q.iterator.as_deref(), true);
     let rows = ctx.store.inbound_events(&org, &reg.id, &page).await?;
-    Ok(Json(list_response(rows, &page, |e| e.id.clone(), |e| event_out(&e, false))))
+    Ok(Json(list_response(rows, &page, |e| e.id.clone(), |e| event_out(&ctx, &reg, &e, false))))
 }
 
 async fn get_event(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path((id, event_id)): Path<(String, String)>) -> Result<Json<Value>> {
     let reg = load(&ctx, &org, &id).await?;
     let e = ctx.store.inbound_event(&org, &reg.id, &event_id).await?.ok_or_else(Error::not_found)?;
-    Ok(Json(event_out(&e, true)))
+    Ok(Json(event_out(&ctx, &reg, &e, true)))
 }
 
 /// Publishes a stored inbound event to the registration's destination again, as a new message.
@@ -555,7 +574,7 @@ async fn replay(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path((id, even
     let e = ctx.store.inbound_event(&org, &reg.id, &event_id).await?.ok_or_else(Error::not_found)?;
     let app_id = reg.destination_app_id.as_deref().ok_or_else(|| Error::bad_request("The registration has no destination"))?;
     let app = load_app(&ctx, &org, app_id).await?;
-    let payload = RawValue::from_string(e.normalized.clone()).map_err(Error::internal)?;
+    let payload = serde_json::value::to_raw_value(&full_event(&ctx, &reg, &e)).map_err(Error::internal)?;
     let msg = NewMessage { event_type: e.match_key.clone(), event_id: None, channels: None, payload, deliver_at: None, only_endpoint: None };
     let msg = ctx.engine.publish(&app, msg).await?;
     Ok(Json(json!({ "success": true, "messageId": msg.id })))
@@ -614,7 +633,9 @@ struct WebhookEvent<'a> {
     event_type: &'a str,
     entity_type: &'a str,
     entity_id: &'a str,
-    data: &'a Value,
+    /// Left out of the stored copy: it is derived from the stored body again when read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a Value>,
     timestamp: String,
     registration_id: &'a str,
     connection_id: &'a str,
@@ -684,19 +705,20 @@ async fn ingest_inner(ctx: &ApiContext, id: &str, uri: &axum::http::Uri, headers
 
     let key = match_key(&n);
     let event_id = crate::ids::new(INBOUND_EVENT);
-    let normalized = serde_json::to_string(&WebhookEvent {
+    let mut event = WebhookEvent {
         provider_id: &reg.integration_id,
         event_type: &n.event_type,
         entity_type: &n.entity_type,
         entity_id: &n.entity_id,
-        data: &n.data,
+        data: None,
         timestamp: ts(now),
         registration_id: &reg.id,
         connection_id: &reg.connection_id,
         inbound_event_id: &event_id,
         delivery_id: n.delivery_id.as_deref(),
-    })
-    .map_err(Error::internal)?;
+    };
+    let summary = serde_json::to_string(&event).map_err(Error::internal)?;
+    event.data = Some(&n.data);
     // Forward when the registration asked for this event and names a destination that still exists.
     let app = match (&reg.destination_app_id, reg.wants(&n)) {
         (Some(app_id), true) => ctx.engine.app(&reg.org_id, app_id).await?,
@@ -704,7 +726,7 @@ async fn ingest_inner(ctx: &ApiContext, id: &str, uri: &axum::http::Uri, headers
     };
     let prepared = match &app {
         Some(app) => {
-            let payload = RawValue::from_string(normalized.clone()).map_err(Error::internal)?;
+            let payload = serde_json::value::to_raw_value(&event).map_err(Error::internal)?;
             let msg = NewMessage { event_type: key.clone(), event_id: None, channels: None, payload, deliver_at: None, only_endpoint: None };
             Some(ctx.engine.prepare(app, msg).await?)
         }
@@ -719,7 +741,7 @@ async fn ingest_inner(ctx: &ApiContext, id: &str, uri: &axum::http::Uri, headers
         match_key: key,
         forwarded_msg_id: prepared.as_ref().map(|p| p.msg.id.clone()),
         headers: headers_json(headers),
-        normalized,
+        normalized: summary,
         body: body.to_vec(),
     };
     let forward = prepared.as_ref().map(|p| (p.msg.clone(), p.deliveries.clone()));

@@ -287,7 +287,7 @@ pub struct InboundEventRecord {
     pub forwarded_msg_id: Option<String>,
     /// JSON object of the request headers (credentials redacted).
     pub headers: String,
-    /// JSON of the normalised event.
+    /// JSON of the normalised event without its `data` (derived from `body` again when needed).
     pub normalized: String,
     pub body: Vec<u8>,
 }

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -31,6 +32,8 @@ pub struct SqliteStore {
     writer: mpsc::UnboundedSender<Op>,
     readers: r2d2::Pool<SqliteConnectionManager>,
     _lock: Option<std::fs::File>,
+    /// The checkpointer stops when the store is dropped.
+    _alive: Arc<()>,
 }
 
 fn pragmas(durability: Durability) -> String {
@@ -74,15 +77,22 @@ impl SqliteStore {
             .with_init(|c| c.execute_batch("PRAGMA busy_timeout=5000; PRAGMA query_only=1;"));
         let readers = r2d2::Pool::builder().max_size(8).build(manager)?;
 
+        // Checkpoints run on their own connection, never inside a commit (see `checkpointer`).
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;")?;
+        let checkpoints = Connection::open(path)?;
+        checkpoints.execute_batch("PRAGMA busy_timeout=5000;")?;
+        let dirty = Arc::new(AtomicBool::new(false));
+        let alive = Arc::new(());
+        let (flag, watch) = (dirty.clone(), Arc::downgrade(&alive));
+        std::thread::Builder::new()
+            .name("hookd-sqlite-checkpoint".into())
+            .spawn(move || checkpointer(checkpoints, flag, watch))?;
+
         let (tx, rx) = mpsc::unbounded_channel();
         std::thread::Builder::new()
             .name("hookd-sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx))?;
-        Ok(SqliteStore {
-            writer: tx,
-            readers,
-            _lock: lock,
-        })
+            .spawn(move || writer_loop(conn, rx, dirty))?;
+        Ok(SqliteStore { writer: tx, readers, _lock: lock, _alive: alive })
     }
 
     /// Runs `f` in the next group commit, inside its own savepoint so that a failure undoes only its own
@@ -182,7 +192,31 @@ fn in_savepoint<R>(
     }
 }
 
-fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Op>) {
+/// Copies committed WAL frames back into the database file a few times a second, from its own connection, with
+/// PASSIVE checkpoints that never wait for (or block) the writer. With SQLite's automatic checkpoint, the commit
+/// that crossed the threshold did this work and its fsync itself, stalling every request in that group commit.
+///
+/// Under sustained writes a passive checkpoint never quite catches up, and the log only starts over once it has
+/// been copied whole; so past `WAL_RESTART_FRAMES` one RESTART checkpoint waits for the writer briefly and lets
+/// the log start over (`journal_size_limit` then trims the file).
+fn checkpointer(conn: Connection, dirty: Arc<AtomicBool>, alive: std::sync::Weak<()>) {
+    const WAL_RESTART_FRAMES: i64 = 16_384; // 64 MiB of 4 KiB pages
+    let checkpoint = |mode: &str| -> rusqlite::Result<i64> {
+        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get::<_, i64>(1))
+    };
+    while alive.strong_count() > 0 {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        if !dirty.swap(false, Ordering::AcqRel) {
+            continue;
+        }
+        let result = checkpoint("PASSIVE").and_then(|frames| if frames > WAL_RESTART_FRAMES { checkpoint("RESTART") } else { Ok(frames) });
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
+    }
+}
+
+fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Op>, dirty: Arc<AtomicBool>) {
     let mut batch: Vec<Op> = Vec::with_capacity(MAX_BATCH);
     let mut finishers: Vec<Finish> = Vec::with_capacity(MAX_BATCH);
     while let Some(op) = rx.blocking_recv() {
@@ -216,8 +250,9 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Op>) {
                 Err(e.to_string())
             }
         };
-        if let Err(e) = &commit {
-            tracing::error!(error = %e, "group commit failed");
+        match &commit {
+            Ok(()) => dirty.store(true, Ordering::Release),
+            Err(e) => tracing::error!(error = %e, "group commit failed"),
         }
         for finish in finishers.drain(..) {
             finish(commit.clone());
