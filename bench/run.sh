@@ -6,6 +6,7 @@
 #   --messages N          scenario 1 (concurrent) total messages      [50000]
 #   --publishers N        scenario 1 publishers                       [32]
 #   --single-messages N   scenario 2 (1 publisher) total messages     [5000]
+#   --inbound-requests N  scenario 3 (inbound, GitHub-signed) requests [100000]
 #   --payload-bytes N     payload object size in bytes                [256]
 #   --modes "A B"         HOOKD_SQLITE_SYNCHRONOUS values to run      ["normal full"]
 #   --delivery-timeout S  per scenario: wait for deliveries, seconds  [120]
@@ -20,6 +21,7 @@ ROOT=$(cd "$BENCH_DIR/.." && pwd)
 MESSAGES=50000
 PUBLISHERS=32
 SINGLE_MESSAGES=5000
+INBOUND_REQUESTS=100000
 PAYLOAD=256
 MODES="normal full"
 DELIVERY_TIMEOUT=120
@@ -34,6 +36,7 @@ while [[ $# -gt 0 ]]; do
     --messages) MESSAGES=$2; shift 2 ;;
     --publishers) PUBLISHERS=$2; shift 2 ;;
     --single-messages) SINGLE_MESSAGES=$2; shift 2 ;;
+    --inbound-requests) INBOUND_REQUESTS=$2; shift 2 ;;
     --payload-bytes) PAYLOAD=$2; shift 2 ;;
     --modes) MODES=$2; shift 2 ;;
     --delivery-timeout) DELIVERY_TIMEOUT=$2; shift 2 ;;
@@ -118,8 +121,33 @@ run_scenario() { # mode name publishers messages
   printf '%s\t%s\t%s\t%s\t%s\n' "$mode" "$name" "$IDLE_RSS" "$(rss_kib "$SERVER_PID" VmHWM)" "$result" >> "$RESULTS"
 }
 
+INBOUND_RESULTS=$TMP/inbound.txt
+run_inbound() { # mode: GitHub-signed 1 KB requests to an inbound registration
+  local mode=$1 rc=0
+  local cmd=("$BENCH" inbound --url "http://127.0.0.1:$PORT" --token "$TOKEN" --senders 32
+             --requests "$INBOUND_REQUESTS" --body-bytes 1024)
+  COMMANDS+=("$(printf '%q ' timeout "$SCENARIO_TIMEOUT" "${cmd[@]}")  # $mode / inbound")
+  log "$mode / inbound: 32 senders, $INBOUND_REQUESTS GitHub-signed requests"
+  timeout --kill-after=10 "$SCENARIO_TIMEOUT" "${cmd[@]}" > "$TMP/$mode-inbound.out" &
+  BENCH_PID=$!
+  wait "$BENCH_PID" || rc=$?
+  BENCH_PID=""
+  cat "$TMP/$mode-inbound.out" >&2
+  [[ $rc == 0 ]] || log "$mode / inbound: hookd-bench exited $rc (errors or requests not stored; see RESULT)"
+  local r
+  r=$(grep '^RESULT ' "$TMP/$mode-inbound.out" | tail -n1 | cut -c8-) || true
+  field() { sed -E "s/.*\"$1\":([0-9.]+).*/\1/" <<< "$r"; }
+  if [[ -n $r ]]; then
+    printf '| %s | %s | %s | %s / %s | %s | %s |\n' "$mode" "$(field requests)" "$(field rate_per_s)" "$(field p50_ms)" \
+      "$(field p99_ms)" "$(field stored)" "$(field errors)" >> "$INBOUND_RESULTS"
+  else
+    printf '| %s | no RESULT line (exit %s) | | | | |\n' "$mode" "$rc" >> "$INBOUND_RESULTS"
+  fi
+}
+
 # ---- per durability mode ---------------------------------------------------------------------------
 : > "$RESULTS"
+: > "$INBOUND_RESULTS"
 for MODE in $MODES; do
   mkdir -p "$TMP/$MODE"
   PORT=$("$BENCH" free-port)
@@ -155,6 +183,7 @@ for MODE in $MODES; do
 
   run_scenario "$MODE" concurrent "$PUBLISHERS" "$MESSAGES"
   run_scenario "$MODE" single 1 "$SINGLE_MESSAGES"
+  run_inbound "$MODE"
 
   log "stopping hookd ($MODE)"
   stop_server
@@ -173,6 +202,12 @@ report() {
   echo "Peak RSS is hookd's VmHWM after the scenario (cumulative over that server's life)."
   echo
   "$BENCH" table "$RESULTS"
+  echo
+  echo "Inbound: 32 closed-loop senders, GitHub-signed 1 KB bodies, each answered 200 only once verified and committed."
+  echo
+  echo "| sync | requests | acknowledged/s | p50 / p99 ms | stored | errors |"
+  echo "|---|--:|--:|--:|--:|--:|"
+  cat "$INBOUND_RESULTS"
   echo
   echo "Commands (each mode on a fresh database in a temp dir):"
   echo

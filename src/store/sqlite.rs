@@ -81,17 +81,17 @@ impl SqliteStore {
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;")?;
         let checkpoints = Connection::open(path)?;
         checkpoints.execute_batch("PRAGMA busy_timeout=5000;")?;
-        let dirty = Arc::new(AtomicBool::new(false));
+        let shared = Arc::new(Checkpoints::default());
         let alive = Arc::new(());
-        let (flag, watch) = (dirty.clone(), Arc::downgrade(&alive));
+        let (for_checkpointer, watch) = (shared.clone(), Arc::downgrade(&alive));
         std::thread::Builder::new()
             .name("hookd-sqlite-checkpoint".into())
-            .spawn(move || checkpointer(checkpoints, flag, watch))?;
+            .spawn(move || checkpointer(checkpoints, for_checkpointer, watch))?;
 
         let (tx, rx) = mpsc::unbounded_channel();
         std::thread::Builder::new()
             .name("hookd-sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx, dirty))?;
+            .spawn(move || writer_loop(conn, rx, shared))?;
         Ok(SqliteStore { writer: tx, readers, _lock: lock, _alive: alive })
     }
 
@@ -197,26 +197,33 @@ fn in_savepoint<R>(
 /// that crossed the threshold did this work and its fsync itself, stalling every request in that group commit.
 ///
 /// Under sustained writes a passive checkpoint never quite catches up, and the log only starts over once it has
-/// been copied whole; so past `WAL_RESTART_FRAMES` one RESTART checkpoint waits for the writer briefly and lets
-/// the log start over (`journal_size_limit` then trims the file).
-fn checkpointer(conn: Connection, dirty: Arc<AtomicBool>, alive: std::sync::Weak<()>) {
+/// been copied whole; so past `WAL_RESTART_FRAMES` it asks the writer to finish the job between two batches
+/// (`Checkpoints::restart_wanted`), when little is left to copy and no one has to wait for a lock.
+fn checkpointer(conn: Connection, shared: Arc<Checkpoints>, alive: std::sync::Weak<()>) {
     const WAL_RESTART_FRAMES: i64 = 16_384; // 64 MiB of 4 KiB pages
-    let checkpoint = |mode: &str| -> rusqlite::Result<i64> {
-        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get::<_, i64>(1))
-    };
     while alive.strong_count() > 0 {
         std::thread::sleep(std::time::Duration::from_millis(250));
-        if !dirty.swap(false, Ordering::AcqRel) {
+        if !shared.dirty.swap(false, Ordering::AcqRel) {
             continue;
         }
-        let result = checkpoint("PASSIVE").and_then(|frames| if frames > WAL_RESTART_FRAMES { checkpoint("RESTART") } else { Ok(frames) });
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "WAL checkpoint failed");
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
+            Ok(frames) if frames > WAL_RESTART_FRAMES => shared.restart_wanted.store(true, Ordering::Release),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
         }
     }
 }
 
-fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Op>, dirty: Arc<AtomicBool>) {
+/// What the writer and the checkpointer tell each other.
+#[derive(Default)]
+struct Checkpoints {
+    /// Something was committed since the last checkpoint.
+    dirty: AtomicBool,
+    /// The log is long: the writer should restart it.
+    restart_wanted: AtomicBool,
+}
+
+fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Op>, checkpoints: Arc<Checkpoints>) {
     let mut batch: Vec<Op> = Vec::with_capacity(MAX_BATCH);
     let mut finishers: Vec<Finish> = Vec::with_capacity(MAX_BATCH);
     while let Some(op) = rx.blocking_recv() {
@@ -251,11 +258,16 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Op>, dirty: Arc
             }
         };
         match &commit {
-            Ok(()) => dirty.store(true, Ordering::Release),
+            Ok(()) => checkpoints.dirty.store(true, Ordering::Release),
             Err(e) => tracing::error!(error = %e, "group commit failed"),
         }
         for finish in finishers.drain(..) {
             finish(commit.clone());
+        }
+        if checkpoints.restart_wanted.swap(false, Ordering::AcqRel) {
+            if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(RESTART);") {
+                tracing::warn!(error = %e, "WAL restart failed");
+            }
         }
     }
 }
