@@ -148,7 +148,10 @@ impl Gateway {
     /// A one-minute window per registration, opened by the first request after the last one closed.
     fn take(&self, id: &str, limit: u32, now_secs: i64) -> RateWindow {
         let mut windows = self.windows.lock().expect("rate windows");
-        let slot = windows.entry(id.to_string()).or_insert((now_secs, 0));
+        if !windows.contains_key(id) {
+            windows.insert(id.to_string(), (now_secs, 0));
+        }
+        let slot = windows.get_mut(id).expect("just inserted");
         if now_secs >= slot.0 + 60 {
             *slot = (now_secs, 0);
         }
@@ -582,7 +585,7 @@ async fn replay(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path((id, even
 
 // ── ingest ──
 
-fn answer(status: StatusCode, body: Value, window: Option<&RateWindow>) -> Response {
+fn answer(status: StatusCode, body: impl Serialize, window: Option<&RateWindow>) -> Response {
     let mut resp = (status, Json(body)).into_response();
     if let Some(w) = window {
         let h = resp.headers_mut();
@@ -760,11 +763,19 @@ async fn ingest_inner(ctx: &ApiContext, id: &str, uri: &axum::http::Uri, headers
         }
         (Some(_), None) => false,
     };
-    let body = json!({
-        "success": true, "eventType": n.event_type, "entityId": n.entity_id,
-        "syncTriggered": sync_triggered, "processingTimeMs": elapsed(started),
-    });
+    let body = Accepted { success: true, event_type: &n.event_type, entity_id: &n.entity_id, sync_triggered, processing_time_ms: elapsed(started) };
     Ok(answer(StatusCode::OK, body, Some(&window)))
+}
+
+/// The seed's 200 answer.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Accepted<'a> {
+    success: bool,
+    event_type: &'a str,
+    entity_id: &'a str,
+    sync_triggered: bool,
+    processing_time_ms: u64,
 }
 
 pub fn router() -> Router<ApiContext> {
