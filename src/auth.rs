@@ -25,10 +25,7 @@ pub async fn org_for(ctx: &ApiContext, headers: &axum::http::HeaderMap) -> Resul
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(Error::unauthorized)?;
@@ -36,11 +33,7 @@ pub async fn org_for(ctx: &ApiContext, headers: &axum::http::HeaderMap) -> Resul
     if let Some(org) = ctx.tokens.get(&hash) {
         return Ok(OrgId(org));
     }
-    let org = ctx
-        .store
-        .token_org(hash)
-        .await?
-        .ok_or_else(Error::unauthorized)?;
+    let org = ctx.store.token_org(hash).await?.ok_or_else(Error::unauthorized)?;
     ctx.tokens.insert(hash, org.clone());
     Ok(OrgId(org))
 }
@@ -48,10 +41,7 @@ pub async fn org_for(ctx: &ApiContext, headers: &axum::http::HeaderMap) -> Resul
 impl FromRequestParts<ApiContext> for OrgId {
     type Rejection = Error;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        ctx: &ApiContext,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, ctx: &ApiContext) -> Result<Self, Self::Rejection> {
         if let Some(org) = parts.extensions.get::<OrgId>() {
             return Ok(org.clone());
         }

@@ -162,70 +162,43 @@ impl ServeArgs {
     pub fn into_config(self) -> anyhow::Result<Config> {
         let file: FileConfig = match &self.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
+                let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
                 toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
             }
             None => FileConfig::default(),
         };
         let d = Config::default();
-        let dur = |flag: Option<String>,
-                   file: Option<String>,
-                   default: Duration,
-                   name: &str|
-         -> anyhow::Result<Duration> {
-            match flag.or(file) {
-                Some(s) => humantime::parse_duration(&s)
-                    .with_context(|| format!("invalid duration for {name}: {s}")),
-                None => Ok(default),
-            }
-        };
+        let dur =
+            |flag: Option<String>, file: Option<String>, default: Duration, name: &str| -> anyhow::Result<Duration> {
+                match flag.or(file) {
+                    Some(s) => {
+                        humantime::parse_duration(&s).with_context(|| format!("invalid duration for {name}: {s}"))
+                    }
+                    None => Ok(default),
+                }
+            };
         let listen = self.listen.or(file.listen).unwrap_or(d.listen);
         Ok(Config {
             listen,
             public_url: self.public_url.or(file.public_url).unwrap_or_default().trim_end_matches('/').to_string(),
-            inbound_rate_per_minute: self.inbound_rate_per_minute.or(file.inbound_rate_per_minute).unwrap_or(d.inbound_rate_per_minute).max(1),
-            database_url: self
-                .database_url
-                .or(file.database_url)
-                .unwrap_or(d.database_url),
+            inbound_rate_per_minute: self
+                .inbound_rate_per_minute
+                .or(file.inbound_rate_per_minute)
+                .unwrap_or(d.inbound_rate_per_minute)
+                .max(1),
+            database_url: self.database_url.or(file.database_url).unwrap_or(d.database_url),
             admin_token: self.admin_token.or(file.admin_token),
-            allow_private_networks: self
-                .allow_private_networks
-                .or(file.allow_private_networks)
-                .unwrap_or(false),
-            allowed_cidrs: self
-                .allowed_cidrs
-                .or(file.allowed_cidrs)
-                .unwrap_or_default(),
-            durability: self
-                .sqlite_synchronous
-                .or(file.sqlite_synchronous)
-                .unwrap_or(d.durability),
-            header_style: self
-                .signature_headers
-                .or(file.signature_headers)
-                .unwrap_or(d.header_style),
+            allow_private_networks: self.allow_private_networks.or(file.allow_private_networks).unwrap_or(false),
+            allowed_cidrs: self.allowed_cidrs.or(file.allowed_cidrs).unwrap_or_default(),
+            durability: self.sqlite_synchronous.or(file.sqlite_synchronous).unwrap_or(d.durability),
+            header_style: self.signature_headers.or(file.signature_headers).unwrap_or(d.header_style),
             retry_schedule: match self.retry_schedule.or(file.retry_schedule) {
                 Some(s) => parse_durations(&s).context("invalid retry schedule")?,
                 None => d.retry_schedule,
             },
-            request_timeout: dur(
-                self.request_timeout,
-                file.request_timeout,
-                d.request_timeout,
-                "request_timeout",
-            )?,
-            disable_after: dur(
-                self.disable_after,
-                file.disable_after,
-                d.disable_after,
-                "disable_after",
-            )?,
-            max_body_bytes: self
-                .max_body_bytes
-                .or(file.max_body_bytes)
-                .unwrap_or(d.max_body_bytes),
+            request_timeout: dur(self.request_timeout, file.request_timeout, d.request_timeout, "request_timeout")?,
+            disable_after: dur(self.disable_after, file.disable_after, d.disable_after, "disable_after")?,
+            max_body_bytes: self.max_body_bytes.or(file.max_body_bytes).unwrap_or(d.max_body_bytes),
             lease: dur(self.lease, file.lease, d.lease, "lease")?,
             dispatch_concurrency: self
                 .dispatch_concurrency

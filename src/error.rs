@@ -11,11 +11,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{detail}")]
-    Http {
-        status: StatusCode,
-        code: &'static str,
-        detail: String,
-    },
+    Http { status: StatusCode, code: &'static str, detail: String },
     #[error("validation failed")]
     Validation(Vec<ValidationItem>),
     #[error("rate limited")]
@@ -34,11 +30,7 @@ pub struct ValidationItem {
 
 impl Error {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Error::Http {
-            status,
-            code,
-            detail: detail.into(),
-        }
+        Error::Http { status, code, detail: detail.into() }
     }
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "Entity not found")
@@ -50,11 +42,7 @@ impl Error {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", detail)
     }
     pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "authentication_failed",
-            "Invalid or missing bearer token",
-        )
+        Self::new(StatusCode::UNAUTHORIZED, "authentication_failed", "Invalid or missing bearer token")
     }
     /// A 422 for one field: `loc` like `["body", "url"]`.
     pub fn invalid(loc: &[&str], msg: impl Into<String>) -> Self {
@@ -72,37 +60,26 @@ impl Error {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         match self {
-            Error::Http {
-                status,
-                code,
-                detail,
-            } => (
-                status,
-                axum::Json(serde_json::json!({ "code": code, "detail": detail })),
-            )
-                .into_response(),
-            Error::Validation(items) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                axum::Json(serde_json::json!({ "detail": items })),
-            )
-                .into_response(),
+            Error::Http { status, code, detail } => {
+                (status, axum::Json(serde_json::json!({ "code": code, "detail": detail }))).into_response()
+            }
+            Error::Validation(items) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(serde_json::json!({ "detail": items }))).into_response()
+            }
             Error::RateLimited { retry_after_secs } => {
                 let mut resp = (
                     StatusCode::TOO_MANY_REQUESTS,
                     axum::Json(serde_json::json!({ "code": "rate_limited", "detail": "Too many requests" })),
                 )
                     .into_response();
-                resp.headers_mut()
-                    .insert("retry-after", HeaderValue::from(retry_after_secs));
+                resp.headers_mut().insert("retry-after", HeaderValue::from(retry_after_secs));
                 resp
             }
             Error::Internal(err) => {
                 tracing::error!(error = format!("{err:#}"), "internal error");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    axum::Json(
-                        serde_json::json!({ "code": "internal_error", "detail": "Internal error" }),
-                    ),
+                    axum::Json(serde_json::json!({ "code": "internal_error", "detail": "Internal error" })),
                 )
                     .into_response()
             }

@@ -16,9 +16,7 @@ pub fn ksuid() -> String {
     // Monotonic within the process: nanoseconds of the current second, bumped past the last value handed out.
     let nanos = now.timestamp_subsec_nanos() as u64 | ((now.timestamp() as u64) << 30);
     let seq = SEQ
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |prev| {
-            Some(prev.max(nanos) + 1)
-        })
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |prev| Some(prev.max(nanos) + 1))
         .map(|prev| prev.max(nanos) + 1)
         .unwrap_or(nanos);
     let mut bytes = [0u8; 20];
@@ -88,9 +86,7 @@ pub fn has_prefix(s: &str, prefix: &str) -> bool {
 pub fn random_token(n: usize) -> String {
     use rand::Rng;
     let mut rng = rand::thread_rng();
-    (0..n)
-        .map(|_| BASE62[rng.gen_range(0..62)] as char)
-        .collect()
+    (0..n).map(|_| BASE62[rng.gen_range(0..62)] as char).collect()
 }
 
 #[cfg(test)]
@@ -99,10 +95,7 @@ mod tests {
 
     #[test]
     fn ksuid_reference_vector() {
-        let bytes: [u8; 20] = hex::decode("0669F7EFB5A1CD34B5F99D1154FB6853345C9735")
-            .unwrap()
-            .try_into()
-            .unwrap();
+        let bytes: [u8; 20] = hex::decode("0669F7EFB5A1CD34B5F99D1154FB6853345C9735").unwrap().try_into().unwrap();
         assert_eq!(encode_base62(&bytes), "0ujtsYcgvSTl8PAuAdqWYSMnLOv");
         assert_eq!(encode_base62(&[0xff; 20]), "aWgEPTl1tmebfsQzFP4bxwgy80V");
         assert_eq!(encode_base62(&[0; 20]), "000000000000000000000000000");

@@ -6,17 +6,14 @@ use hookd::shutdown::{self, Shutdown};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(
-    name = "hookd",
-    version,
-    about = "Sends, receives, schedules and routes webhooks"
-)]
+#[command(name = "hookd", version, about = "Sends, receives, schedules and routes webhooks")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once at start
 enum Command {
     /// Run the server.
     Serve(ServeArgs),
@@ -47,23 +44,14 @@ enum TokenCommand {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
-        Command::Token {
-            command:
-                TokenCommand::Create {
-                    name,
-                    new_org,
-                    database_url,
-                },
-        } => {
+        Command::Token { command: TokenCommand::Create { name, new_org, database_url } } => {
             let store = hookd::store::open(&database_url, Durability::Normal, false).await?;
             let org = match new_org {
                 Some(org_name) => store.org_create(&org_name).await?,
                 None => store.default_org().await?,
             };
             let token = hookd::auth::new_token();
-            store
-                .token_insert(hookd::auth::hash_token(&token), &org, &name)
-                .await?;
+            store.token_insert(hookd::auth::hash_token(&token), &org, &name).await?;
             println!("{token}");
             Ok(())
         }
@@ -72,19 +60,11 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let cfg = args.into_config()?;
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     if cfg.log_json {
-        tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .init();
+        tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).init();
     } else {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .init();
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     }
     let server = hookd::server::Server::build(cfg).await?;
     if let Some(token) = &server.generated_token {

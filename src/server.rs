@@ -52,39 +52,24 @@ impl Server {
         let org = store.default_org().await?;
         let mut generated_token = None;
         if let Some(token) = &cfg.admin_token {
-            store
-                .token_insert(crate::auth::hash_token(token), &org, "admin")
-                .await?;
+            store.token_insert(crate::auth::hash_token(token), &org, "admin").await?;
         } else if store.token_count().await? == 0 {
             let token = crate::auth::new_token();
-            store
-                .token_insert(crate::auth::hash_token(&token), &org, "admin")
-                .await?;
+            store.token_insert(crate::auth::hash_token(&token), &org, "admin").await?;
             generated_token = Some(token);
         }
         let (engine, ready) = Engine::new(store.clone(), cfg.clone())?;
-        let tokens = moka::sync::Cache::builder()
-            .max_capacity(10_000)
-            .time_to_live(Duration::from_secs(60))
-            .build();
+        let tokens = moka::sync::Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build();
         Ok(Server {
             listener,
-            ctx: Arc::new(AppState {
-                engine,
-                store,
-                cfg,
-                tokens,
-                inbound: crate::inbound::Gateway::default(),
-            }),
+            ctx: Arc::new(AppState { engine, store, cfg, tokens, inbound: crate::inbound::Gateway::default() }),
             ready,
             generated_token,
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("bound listener has an address")
+        self.listener.local_addr().expect("bound listener has an address")
     }
 
     pub fn context(&self) -> ApiContext {
@@ -99,9 +84,7 @@ impl Server {
         let scheduler = tokio::spawn(engine.run_scheduler(shutdown.clone()));
         let app = router(self.ctx);
         let stop = shutdown.clone();
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(async move { stop.wait().await })
-            .await?;
+        axum::serve(self.listener, app).with_graceful_shutdown(async move { stop.wait().await }).await?;
         let _ = scheduler.await;
         let _ = dispatcher.await;
         Ok(())
@@ -113,16 +96,10 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(crate::outbound::router())
         .merge(crate::inbound::router())
         .route("/api/v1/health", get(health))
-        .route(
-            "/api/v1/health/ping",
-            get(|| async { StatusCode::NO_CONTENT }),
-        )
+        .route("/api/v1/health/ping", get(|| async { StatusCode::NO_CONTENT }))
         .route("/metrics", get(metrics))
         .fallback(|| async { Error::not_found() })
-        .layer(middleware::from_fn_with_state(
-            ctx.clone(),
-            crate::outbound::idempotency,
-        ))
+        .layer(middleware::from_fn_with_state(ctx.clone(), crate::outbound::idempotency))
         .layer(DefaultBodyLimit::max(ctx.cfg.max_body_bytes))
         .layer(middleware::from_fn(json_errors))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
@@ -135,10 +112,7 @@ async fn health(State(ctx): State<ApiContext>) -> Result<StatusCode, Error> {
 }
 
 async fn metrics(State(ctx): State<ApiContext>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        ctx.engine.render_metrics(),
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], ctx.engine.render_metrics())
 }
 
 /// Gives every error answer a JSON body, including those made by the framework (unknown method, a query string
@@ -146,10 +120,8 @@ async fn metrics(State(ctx): State<ApiContext>) -> impl IntoResponse {
 async fn json_errors(req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
     let status = resp.status();
-    let is_json = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let is_json =
+        resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return resp;
     }
@@ -169,16 +141,8 @@ async fn json_errors(req: Request, next: Next) -> Response {
             s if s.is_server_error() => "internal_error",
             _ => "bad_request",
         };
-        let detail = if text.is_empty() {
-            status.canonical_reason().unwrap_or("error").to_string()
-        } else {
-            text
-        };
-        (
-            status,
-            axum::Json(serde_json::json!({ "code": code, "detail": detail })),
-        )
-            .into_response()
+        let detail = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_string() } else { text };
+        (status, axum::Json(serde_json::json!({ "code": code, "detail": detail }))).into_response()
     };
     if let Some(v) = retry_after {
         out.headers_mut().insert(header::RETRY_AFTER, v);

@@ -8,75 +8,36 @@ use serde_json::json;
 #[tokio::test]
 async fn applications_crud_uid_and_pagination() {
     let app = spawn_app().await;
-    let created = app.post("/api/v1/app", json!({"name": "Acme", "uid": "acme", "metadata": {"plan": "pro"}, "throttleRate": 100})).await;
+    let created = app
+        .post("/api/v1/app", json!({"name": "Acme", "uid": "acme", "metadata": {"plan": "pro"}, "throttleRate": 100}))
+        .await;
     assert_eq!(created.status, 201);
     assert!(created.body["id"].as_str().unwrap().starts_with("app_"));
     assert_eq!(created.body["throttleRate"], 100);
     // By uid as well as by id.
-    assert_eq!(
-        app.get("/api/v1/app/acme").await.body["id"],
-        created.body["id"]
-    );
+    assert_eq!(app.get("/api/v1/app/acme").await.body["id"], created.body["id"]);
     // A duplicate uid conflicts; get_if_exists returns the existing one.
-    assert_eq!(
-        app.post("/api/v1/app", json!({"name": "x", "uid": "acme"}))
-            .await
-            .status,
-        409
-    );
-    let again = app
-        .post(
-            "/api/v1/app?get_if_exists=true",
-            json!({"name": "x", "uid": "acme"}),
-        )
-        .await;
-    assert_eq!(
-        (again.status.as_u16(), &again.body["id"]),
-        (200, &created.body["id"])
-    );
+    assert_eq!(app.post("/api/v1/app", json!({"name": "x", "uid": "acme"})).await.status, 409);
+    let again = app.post("/api/v1/app?get_if_exists=true", json!({"name": "x", "uid": "acme"})).await;
+    assert_eq!((again.status.as_u16(), &again.body["id"]), (200, &created.body["id"]));
 
-    let patched = app
-        .patch(
-            "/api/v1/app/acme",
-            json!({"name": "Acme Inc", "throttleRate": null}),
-        )
-        .await;
+    let patched = app.patch("/api/v1/app/acme", json!({"name": "Acme Inc", "throttleRate": null})).await;
     assert_eq!(patched.body["name"], "Acme Inc");
     assert_eq!(patched.body["throttleRate"], json!(null));
     assert_eq!(patched.body["metadata"]["plan"], "pro");
     // PUT on an unknown uid creates it.
-    assert_eq!(
-        app.put("/api/v1/app/beta", json!({"name": "Beta"}))
-            .await
-            .status,
-        201
-    );
-    assert_eq!(
-        app.put("/api/v1/app/beta", json!({"name": "Beta 2"}))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(app.put("/api/v1/app/beta", json!({"name": "Beta"})).await.status, 201);
+    assert_eq!(app.put("/api/v1/app/beta", json!({"name": "Beta 2"})).await.status, 200);
 
     for i in 0..3 {
-        app.post("/api/v1/app", json!({"name": format!("n{i}")}))
-            .await;
+        app.post("/api/v1/app", json!({"name": format!("n{i}")})).await;
     }
     let mut seen = vec![];
     let mut iterator: Option<String> = None;
     loop {
-        let q = iterator
-            .as_ref()
-            .map(|i| format!("&iterator={i}"))
-            .unwrap_or_default();
+        let q = iterator.as_ref().map(|i| format!("&iterator={i}")).unwrap_or_default();
         let page = app.get(&format!("/api/v1/app?limit=2{q}")).await.body;
-        seen.extend(
-            page["data"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|a| a["id"].as_str().unwrap().to_string()),
-        );
+        seen.extend(page["data"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap().to_string()));
         if page["done"] == true {
             break;
         }
@@ -87,23 +48,10 @@ async fn applications_crud_uid_and_pagination() {
     sorted.sort();
     assert_eq!(seen, sorted, "ascending by id, no repeats");
     // prevIterator walks back to the page before.
-    let second = app
-        .get(&format!("/api/v1/app?limit=2&iterator={}", seen[1]))
-        .await
-        .body;
-    let back = app
-        .get(&format!(
-            "/api/v1/app?limit=2&iterator={}",
-            second["prevIterator"].as_str().unwrap()
-        ))
-        .await
-        .body;
-    let back_ids: Vec<&str> = back["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["id"].as_str().unwrap())
-        .collect();
+    let second = app.get(&format!("/api/v1/app?limit=2&iterator={}", seen[1])).await.body;
+    let back =
+        app.get(&format!("/api/v1/app?limit=2&iterator={}", second["prevIterator"].as_str().unwrap())).await.body;
+    let back_ids: Vec<&str> = back["data"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
     assert_eq!(back_ids, vec![seen[0].as_str(), seen[1].as_str()]);
 
     assert_eq!(app.delete("/api/v1/app/acme").await.status, 204);
@@ -114,56 +62,37 @@ async fn applications_crud_uid_and_pagination() {
 async fn endpoints_crud_headers_secret_and_filters() {
     let app = spawn_app().await;
     let (app_id, ep) = app
-        .app_with_endpoint("https://example.com/hook", json!({"uid": "main", "eventTypes": ["user.created"], "channels": ["eu"], "description": "d"}))
+        .app_with_endpoint(
+            "https://example.com/hook",
+            json!({"uid": "main", "eventTypes": ["user.created"], "channels": ["eu"], "description": "d"}),
+        )
         .await;
     assert!(ep["id"].as_str().unwrap().starts_with("ep_"));
     assert_eq!(ep["eventTypes"], json!(["user.created"]));
     let base = format!("/api/v1/app/{app_id}/endpoint/main");
     assert_eq!(app.get(&base).await.body["id"], ep["id"]);
-    let secret = app.get(&format!("{base}/secret")).await.body["key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let secret = app.get(&format!("{base}/secret")).await.body["key"].as_str().unwrap().to_string();
     assert!(secret.starts_with("whsec_"));
 
-    let r = app
-        .put(
-            &format!("{base}/headers"),
-            json!({"headers": {"Authorization": "Bearer x", "X-A": "1"}}),
-        )
-        .await;
+    let r = app.put(&format!("{base}/headers"), json!({"headers": {"Authorization": "Bearer x", "X-A": "1"}})).await;
     assert_eq!(r.status, 204);
     let h = app.get(&format!("{base}/headers")).await.body;
     assert_eq!(h["headers"], json!({"X-A": "1"}));
     assert_eq!(h["sensitive"], json!(["Authorization"]));
 
-    let patched = app
-        .patch(&base, json!({"eventTypes": null, "disabled": true}))
-        .await
-        .body;
+    let patched = app.patch(&base, json!({"eventTypes": null, "disabled": true})).await.body;
     assert_eq!(patched["eventTypes"], json!(null));
     assert_eq!(patched["disabled"], true);
     assert_eq!(patched["channels"], json!(["eu"]));
-    let put = app
-        .put(&base, json!({"url": "https://example.org/new"}))
-        .await;
-    assert_eq!(
-        (put.status.as_u16(), put.body["url"].as_str()),
-        (200, Some("https://example.org/new"))
-    );
+    let put = app.put(&base, json!({"url": "https://example.org/new"})).await;
+    assert_eq!((put.status.as_u16(), put.body["url"].as_str()), (200, Some("https://example.org/new")));
 
     let rotated = app.post(&format!("{base}/secret/rotate"), json!({})).await;
     assert_eq!(rotated.status, 200);
     assert_ne!(rotated.body["key"].as_str().unwrap(), secret);
-    assert_eq!(
-        app.get(&format!("{base}/secret")).await.body["key"],
-        rotated.body["key"]
-    );
+    assert_eq!(app.get(&format!("{base}/secret")).await.body["key"], rotated.body["key"]);
 
-    let list = app
-        .get(&format!("/api/v1/app/{app_id}/endpoint"))
-        .await
-        .body;
+    let list = app.get(&format!("/api/v1/app/{app_id}/endpoint")).await.body;
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
     assert_eq!(app.delete(&base).await.status, 204);
     assert_eq!(app.get(&base).await.status, 404);
@@ -172,52 +101,29 @@ async fn endpoints_crud_headers_secret_and_filters() {
 #[tokio::test]
 async fn event_types_crud_and_archive() {
     let app = spawn_app().await;
-    let r = app.post("/api/v1/event-type", json!({"name": "invoice.paid", "description": "Paid", "schemas": {"1": {"type": "object"}}})).await;
+    let r = app
+        .post(
+            "/api/v1/event-type",
+            json!({"name": "invoice.paid", "description": "Paid", "schemas": {"1": {"type": "object"}}}),
+        )
+        .await;
     assert_eq!(r.status, 201);
     assert_eq!(
-        app.post(
-            "/api/v1/event-type",
-            json!({"name": "invoice.paid", "description": "again"})
-        )
-        .await
-        .status,
+        app.post("/api/v1/event-type", json!({"name": "invoice.paid", "description": "again"})).await.status,
         409
     );
-    assert_eq!(
-        app.get("/api/v1/event-type/invoice.paid").await.body["description"],
-        "Paid"
-    );
-    let p = app
-        .patch(
-            "/api/v1/event-type/invoice.paid",
-            json!({"deprecated": true}),
-        )
-        .await
-        .body;
+    assert_eq!(app.get("/api/v1/event-type/invoice.paid").await.body["description"], "Paid");
+    let p = app.patch("/api/v1/event-type/invoice.paid", json!({"deprecated": true})).await.body;
     assert_eq!(p["deprecated"], true);
+    assert_eq!(app.delete("/api/v1/event-type/invoice.paid").await.status, 204);
     assert_eq!(
-        app.delete("/api/v1/event-type/invoice.paid").await.status,
-        204
-    );
-    assert_eq!(
-        app.get("/api/v1/event-type").await.body["data"]
-            .as_array()
-            .unwrap()
-            .len(),
+        app.get("/api/v1/event-type").await.body["data"].as_array().unwrap().len(),
         0,
         "archived types are hidden"
     );
-    let all = app
-        .get("/api/v1/event-type?include_archived=true")
-        .await
-        .body;
+    let all = app.get("/api/v1/event-type?include_archived=true").await.body;
     assert_eq!(all["data"][0]["archived"], true);
-    assert_eq!(
-        app.delete("/api/v1/event-type/invoice.paid?expunge=true")
-            .await
-            .status,
-        204
-    );
+    assert_eq!(app.delete("/api/v1/event-type/invoice.paid?expunge=true").await.status, 204);
     assert_eq!(app.get("/api/v1/event-type/invoice.paid").await.status, 404);
 }
 
@@ -237,9 +143,7 @@ async fn another_organizations_resources_answer_404() {
         format!("/api/v1/app/{app_id}/msg/{msg_id}"),
         format!("/api/v1/app/{app_id}/attempt/msg/{msg_id}"),
     ] {
-        let r = app
-            .call(reqwest::Method::GET, &path, Some(&other), None)
-            .await;
+        let r = app.call(reqwest::Method::GET, &path, Some(&other), None).await;
         assert_eq!(r.status, 404, "{path}");
         assert_eq!(r.body["code"], "not_found");
     }
@@ -252,18 +156,9 @@ async fn another_organizations_resources_answer_404() {
         )
         .await;
     assert_eq!(r.status, 404);
-    let r = app
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/api/v1/app/{app_id}"),
-            Some(&other),
-            None,
-        )
-        .await;
+    let r = app.call(reqwest::Method::DELETE, &format!("/api/v1/app/{app_id}"), Some(&other), None).await;
     assert_eq!(r.status, 404);
-    let listed = app
-        .call(reqwest::Method::GET, "/api/v1/app", Some(&other), None)
-        .await;
+    let listed = app.call(reqwest::Method::GET, "/api/v1/app", Some(&other), None).await;
     assert_eq!(listed.body["data"].as_array().unwrap().len(), 0);
     // Still there for its owner.
     assert_eq!(app.get(&format!("/api/v1/app/{app_id}")).await.status, 200);
@@ -275,22 +170,12 @@ async fn event_id_conflicts_and_idempotency_key_replays() {
     let recv = Receiver::start().await;
     let (app_id, _) = app.app_with_endpoint(&recv.url, json!({})).await;
     let body = json!({"eventType": "a.b", "payload": {"n": 1}, "eventId": "evt-1"});
-    assert_eq!(
-        app.post(&format!("/api/v1/app/{app_id}/msg"), body.clone())
-            .await
-            .status,
-        202
-    );
+    assert_eq!(app.post(&format!("/api/v1/app/{app_id}/msg"), body.clone()).await.status, 202);
     let dup = app.post(&format!("/api/v1/app/{app_id}/msg"), body).await;
     assert_eq!(dup.status, 409);
     assert_eq!(dup.body["code"], "conflict");
     // By eventId too.
-    assert_eq!(
-        app.get(&format!("/api/v1/app/{app_id}/msg/evt-1"))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(app.get(&format!("/api/v1/app/{app_id}/msg/evt-1")).await.status, 200);
 
     let send = || {
         app.http
@@ -304,16 +189,9 @@ async fn event_id_conflicts_and_idempotency_key_replays() {
     let second = send().await.unwrap();
     assert_eq!(second.status(), 202);
     let second: serde_json::Value = second.json().await.unwrap();
-    assert_eq!(
-        first["id"], second["id"],
-        "the same key replays the first answer"
-    );
+    assert_eq!(first["id"], second["id"], "the same key replays the first answer");
     let all = app.get(&format!("/api/v1/app/{app_id}/msg")).await.body;
-    assert_eq!(
-        all["data"].as_array().unwrap().len(),
-        2,
-        "no second message was created"
-    );
+    assert_eq!(all["data"].as_array().unwrap().len(), 2, "no second message was created");
 }
 
 #[tokio::test]
@@ -323,10 +201,7 @@ async fn messages_list_filter_and_expunge() {
     let (app_id, _) = app.app_with_endpoint(&recv.url, json!({})).await;
     for (t, ch) in [("a.one", "x"), ("a.two", "y"), ("a.one", "y")] {
         let r = app
-            .post(
-                &format!("/api/v1/app/{app_id}/msg"),
-                json!({"eventType": t, "payload": {"t": t}, "channels": [ch]}),
-            )
+            .post(&format!("/api/v1/app/{app_id}/msg"), json!({"eventType": t, "payload": {"t": t}, "channels": [ch]}))
             .await;
         assert_eq!(r.status, 202);
     }
@@ -335,45 +210,16 @@ async fn messages_list_filter_and_expunge() {
     assert_eq!(all["data"].as_array().unwrap().len(), 3);
     assert_eq!(all["data"][0]["eventType"], "a.one", "newest first");
     assert_eq!(all["data"][0]["channels"], json!(["y"]));
-    assert_eq!(
-        app.get(&format!("{base}?event_types=a.two")).await.body["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
-    assert_eq!(
-        app.get(&format!("{base}?event_types=a.two,a.one"))
-            .await
-            .body["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        3
-    );
-    assert_eq!(
-        app.get(&format!("{base}?channel=y")).await.body["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(app.get(&format!("{base}?event_types=a.two")).await.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(app.get(&format!("{base}?event_types=a.two,a.one")).await.body["data"].as_array().unwrap().len(), 3);
+    assert_eq!(app.get(&format!("{base}?channel=y")).await.body["data"].as_array().unwrap().len(), 2);
     let bare = app.get(&format!("{base}?with_content=false")).await.body;
     assert_eq!(bare["data"][0]["payload"], json!({}));
 
     let id = all["data"][0]["id"].as_str().unwrap();
-    assert_eq!(
-        app.get(&format!("{base}/{id}")).await.body["payload"],
-        json!({"t": "a.one"})
-    );
-    assert_eq!(
-        app.delete(&format!("{base}/{id}/content")).await.status,
-        204
-    );
-    assert_eq!(
-        app.get(&format!("{base}/{id}")).await.body["payload"],
-        json!({})
-    );
+    assert_eq!(app.get(&format!("{base}/{id}")).await.body["payload"], json!({"t": "a.one"}));
+    assert_eq!(app.delete(&format!("{base}/{id}/content")).await.status, 204);
+    assert_eq!(app.get(&format!("{base}/{id}")).await.body["payload"], json!({}));
 }
 
 #[tokio::test]
@@ -388,43 +234,17 @@ async fn inline_application_is_created_with_the_message() {
     assert_eq!(r.status, 202, "{:?}", r.body);
     let created = app.get("/api/v1/app/new-customer").await;
     assert_eq!(created.body["name"], "New");
-    assert_eq!(
-        app.post(
-            "/api/v1/app/missing/msg",
-            json!({"eventType": "a.b", "payload": {}})
-        )
-        .await
-        .status,
-        404
-    );
+    assert_eq!(app.post("/api/v1/app/missing/msg", json!({"eventType": "a.b", "payload": {}})).await.status, 404);
 }
 
 #[tokio::test]
 async fn health_and_metrics() {
     let app = spawn_app().await;
-    assert_eq!(
-        app.call(reqwest::Method::GET, "/api/v1/health", None, None)
-            .await
-            .status,
-        204
-    );
-    assert_eq!(
-        app.call(reqwest::Method::GET, "/api/v1/health/ping", None, None)
-            .await
-            .status,
-        204
-    );
+    assert_eq!(app.call(reqwest::Method::GET, "/api/v1/health", None, None).await.status, 204);
+    assert_eq!(app.call(reqwest::Method::GET, "/api/v1/health/ping", None, None).await.status, 204);
     let recv = Receiver::start().await;
     let (app_id, _) = app.app_with_endpoint(&recv.url, json!({})).await;
     app.publish(&app_id, "a.b", json!({})).await;
-    let m = app
-        .http
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
     assert!(m.contains("hookd_messages_published_total 1"), "{m}");
 }

@@ -7,16 +7,8 @@ use serde_json::json;
 
 fn assert_json_error(r: &Resp, status: u16, what: &str) {
     assert_eq!(r.status.as_u16(), status, "{what}: {:?}", r.body);
-    assert!(
-        r.body.is_object(),
-        "{what}: a JSON error body, got {:?}",
-        r.body
-    );
-    assert!(
-        r.body.get("detail").is_some(),
-        "{what}: has detail: {:?}",
-        r.body
-    );
+    assert!(r.body.is_object(), "{what}: a JSON error body, got {:?}", r.body);
+    assert!(r.body.get("detail").is_some(), "{what}: has detail: {:?}", r.body);
 }
 
 async fn raw(app: &TestApp, method: reqwest::Method, path: &str, body: &'static str) -> Resp {
@@ -32,217 +24,111 @@ async fn raw(app: &TestApp, method: reqwest::Method, path: &str, body: &'static 
     let status = resp.status();
     let headers = resp.headers().clone();
     let body = resp.json().await.unwrap_or(serde_json::Value::Null);
-    Resp {
-        status,
-        body,
-        headers,
-    }
+    Resp { status, body, headers }
 }
 
 #[tokio::test]
 async fn every_bad_input_gets_its_4xx_with_a_json_body() {
     let app = spawn_app().await;
-    let (app_id, ep) = app
-        .app_with_endpoint("https://example.com/h", json!({}))
-        .await;
+    let (app_id, ep) = app.app_with_endpoint("https://example.com/h", json!({})).await;
     let ep_id = ep["id"].as_str().unwrap();
     let msg_path = format!("/api/v1/app/{app_id}/msg");
 
     // Authentication.
-    assert_json_error(
-        &app.call(reqwest::Method::GET, "/api/v1/app", None, None)
-            .await,
-        401,
-        "no token",
-    );
-    assert_json_error(
-        &app.call(reqwest::Method::GET, "/api/v1/app", Some("wrong"), None)
-            .await,
-        401,
-        "wrong token",
-    );
+    assert_json_error(&app.call(reqwest::Method::GET, "/api/v1/app", None, None).await, 401, "no token");
+    assert_json_error(&app.call(reqwest::Method::GET, "/api/v1/app", Some("wrong"), None).await, 401, "wrong token");
 
     // Malformed JSON, wrong types, missing fields.
+    assert_json_error(&raw(&app, reqwest::Method::POST, &msg_path, "{\"eventType\": ").await, 400, "malformed JSON");
+    assert_json_error(&raw(&app, reqwest::Method::POST, &msg_path, "[1,2]").await, 422, "an array body");
+    assert_json_error(&app.post(&msg_path, json!({"eventType": 5, "payload": {}})).await, 422, "wrong type");
+    assert_json_error(&app.post(&msg_path, json!({"payload": {}})).await, 422, "missing eventType");
     assert_json_error(
-        &raw(&app, reqwest::Method::POST, &msg_path, "{\"eventType\": ").await,
-        400,
-        "malformed JSON",
-    );
-    assert_json_error(
-        &raw(&app, reqwest::Method::POST, &msg_path, "[1,2]").await,
-        422,
-        "an array body",
-    );
-    assert_json_error(
-        &app.post(&msg_path, json!({"eventType": 5, "payload": {}}))
-            .await,
-        422,
-        "wrong type",
-    );
-    assert_json_error(
-        &app.post(&msg_path, json!({"payload": {}})).await,
-        422,
-        "missing eventType",
-    );
-    assert_json_error(
-        &app.post(&msg_path, json!({"eventType": "a b", "payload": {}}))
-            .await,
+        &app.post(&msg_path, json!({"eventType": "a b", "payload": {}})).await,
         422,
         "bad eventType characters",
     );
     assert_json_error(
-        &app.post(&msg_path, json!({"eventType": "a", "payload": [1]}))
-            .await,
+        &app.post(&msg_path, json!({"eventType": "a", "payload": [1]})).await,
         422,
         "payload not an object",
     );
     assert_json_error(
-        &app.post(
-            &msg_path,
-            json!({"eventType": "a", "payload": {}, "channels": []}),
-        )
-        .await,
+        &app.post(&msg_path, json!({"eventType": "a", "payload": {}, "channels": []})).await,
         422,
         "empty channels",
     );
     assert_json_error(
-        &app.post(
-            &msg_path,
-            json!({"eventType": "a", "payload": {}, "deliverAt": "tomorrow"}),
-        )
-        .await,
+        &app.post(&msg_path, json!({"eventType": "a", "payload": {}, "deliverAt": "tomorrow"})).await,
         422,
         "bad date",
     );
+    assert_json_error(&app.post("/api/v1/app", json!({"name": ""})).await, 422, "empty app name");
     assert_json_error(
-        &app.post("/api/v1/app", json!({"name": ""})).await,
-        422,
-        "empty app name",
-    );
-    assert_json_error(
-        &app.post("/api/v1/app", json!({"name": "x", "throttleRate": -1}))
-            .await,
+        &app.post("/api/v1/app", json!({"name": "x", "throttleRate": -1})).await,
         422,
         "negative throttle",
     );
 
     // URLs.
     let ep_path = format!("/api/v1/app/{app_id}/endpoint");
-    for url in [
-        "not a url",
-        "ftp://example.com/x",
-        "http://",
-        "javascript:alert(1)",
-    ] {
+    for url in ["not a url", "ftp://example.com/x", "http://", "javascript:alert(1)"] {
         assert_json_error(&app.post(&ep_path, json!({"url": url})).await, 422, url);
     }
     assert_json_error(
-        &app.post(
-            &ep_path,
-            json!({"url": "https://example.com", "secret": "short"}),
-        )
-        .await,
+        &app.post(&ep_path, json!({"url": "https://example.com", "secret": "short"})).await,
         422,
         "short secret",
     );
     assert_json_error(
-        &app.post(
-            &ep_path,
-            json!({"url": "https://example.com", "signature": {"preset": "nope"}}),
-        )
-        .await,
+        &app.post(&ep_path, json!({"url": "https://example.com", "signature": {"preset": "nope"}})).await,
         422,
         "unknown preset",
     );
     assert_json_error(
-        &app.post(
-            &ep_path,
-            json!({"url": "https://example.com", "retrySchedule": ["soon"]}),
-        )
-        .await,
+        &app.post(&ep_path, json!({"url": "https://example.com", "retrySchedule": ["soon"]})).await,
         422,
         "bad schedule",
     );
     assert_json_error(
-        &app.put(
-            &format!("{ep_path}/{ep_id}/headers"),
-            json!({"headers": {"bad header": "x"}}),
-        )
-        .await,
+        &app.put(&format!("{ep_path}/{ep_id}/headers"), json!({"headers": {"bad header": "x"}})).await,
         422,
         "bad header name",
     );
     assert_json_error(
-        &app.post(
-            &format!("{ep_path}/{ep_id}/recover"),
-            json!({"since": "yesterday"}),
-        )
-        .await,
+        &app.post(&format!("{ep_path}/{ep_id}/recover"), json!({"since": "yesterday"})).await,
         422,
         "bad since",
     );
     assert_json_error(
-        &app.post(
-            &format!("{ep_path}/{ep_id}/secret/rotate"),
-            json!({"gracePeriodSeconds": 99999999}),
-        )
-        .await,
+        &app.post(&format!("{ep_path}/{ep_id}/secret/rotate"), json!({"gracePeriodSeconds": 99999999})).await,
         422,
         "grace too long",
     );
 
     // Unknown ids.
     assert_json_error(&app.get("/api/v1/app/app_nope").await, 404, "unknown app");
-    assert_json_error(
-        &app.get(&format!("{ep_path}/ep_nope")).await,
-        404,
-        "unknown endpoint",
-    );
-    assert_json_error(
-        &app.get(&format!("{msg_path}/msg_nope")).await,
-        404,
-        "unknown message",
-    );
-    assert_json_error(
-        &app.get(&format!("{msg_path}/msg_nope/attempt/atmpt_nope"))
-            .await,
-        404,
-        "unknown attempt",
-    );
+    assert_json_error(&app.get(&format!("{ep_path}/ep_nope")).await, 404, "unknown endpoint");
+    assert_json_error(&app.get(&format!("{msg_path}/msg_nope")).await, 404, "unknown message");
+    assert_json_error(&app.get(&format!("{msg_path}/msg_nope/attempt/atmpt_nope")).await, 404, "unknown attempt");
     assert_json_error(&app.get("/api/v1/nothing-here").await, 404, "unknown route");
     assert_json_error(
-        &app.call(
-            reqwest::Method::PATCH,
-            "/api/v1/app",
-            Some(&app.token),
-            None,
-        )
-        .await,
+        &app.call(reqwest::Method::PATCH, "/api/v1/app", Some(&app.token), None).await,
         405,
         "wrong method",
     );
 
     // Bad query strings.
     assert_json_error(&app.get("/api/v1/app?limit=many").await, 422, "bad limit");
+    assert_json_error(&app.get(&format!("{msg_path}?before=noon")).await, 422, "bad before");
     assert_json_error(
-        &app.get(&format!("{msg_path}?before=noon")).await,
-        422,
-        "bad before",
-    );
-    assert_json_error(
-        &app.get(&format!(
-            "/api/v1/app/{app_id}/attempt/endpoint/{ep_id}?status_code_class=42"
-        ))
-        .await,
+        &app.get(&format!("/api/v1/app/{app_id}/attempt/endpoint/{ep_id}?status_code_class=42")).await,
         422,
         "bad class",
     );
 
     // Too large.
-    let big = format!(
-        "{{\"eventType\":\"a\",\"payload\":{{\"x\":\"{}\"}}}}",
-        "a".repeat(2 * 1024 * 1024)
-    );
+    let big = format!("{{\"eventType\":\"a\",\"payload\":{{\"x\":\"{}\"}}}}", "a".repeat(2 * 1024 * 1024));
     let r = app
         .http
         .post(format!("{}{msg_path}", app.base))
@@ -277,15 +163,7 @@ async fn private_destinations_are_refused_unless_allowed() {
         assert_eq!(r.status, 422, "{url} should be refused: {:?}", r.body);
     }
     // (Stored, never sent to: tests send nothing off this machine.)
-    assert_eq!(
-        app.post(
-            &path,
-            json!({"url": "https://93.184.216.34/h", "disabled": true})
-        )
-        .await
-        .status,
-        201
-    );
+    assert_eq!(app.post(&path, json!({"url": "https://93.184.216.34/h", "disabled": true})).await.status, 201);
 
     // A name is not refused at creation, but the address it resolves to is checked when connecting.
     let r = app.post("/api/v1/app", json!({"name": "y"})).await;
@@ -297,27 +175,13 @@ async fn private_destinations_are_refused_unless_allowed() {
     assert_eq!(ep.status, 201, "{:?}", ep.body);
     let msg = app.publish(app_id, "a.b", json!({})).await;
     let attempt = eventually("the refused attempt", || async {
-        let r = app
-            .get(&format!(
-                "/api/v1/app/{app_id}/attempt/msg/{}",
-                msg["id"].as_str().unwrap()
-            ))
-            .await;
+        let r = app.get(&format!("/api/v1/app/{app_id}/attempt/msg/{}", msg["id"].as_str().unwrap())).await;
         r.body["data"].as_array().unwrap().first().cloned()
     })
     .await;
     assert_eq!(attempt["status"], 2);
-    assert!(
-        attempt["response"]
-            .as_str()
-            .unwrap()
-            .contains("not a public address"),
-        "{attempt:?}"
-    );
-    assert!(
-        recv.received().is_empty(),
-        "nothing reached the private address"
-    );
+    assert!(attempt["response"].as_str().unwrap().contains("not a public address"), "{attempt:?}");
+    assert!(recv.received().is_empty(), "nothing reached the private address");
 
     // An allow-list opens exactly what it names, and delivery works through it.
     let app2 = spawn_app_with(|c| {
@@ -328,12 +192,7 @@ async fn private_destinations_are_refused_unless_allowed() {
     let recv = Receiver::start().await;
     let (app_id, _) = app2.app_with_endpoint(&recv.url, json!({})).await;
     assert_eq!(
-        app2.post(
-            &format!("/api/v1/app/{app_id}/endpoint"),
-            json!({"url": "http://10.0.0.1/"})
-        )
-        .await
-        .status,
+        app2.post(&format!("/api/v1/app/{app_id}/endpoint"), json!({"url": "http://10.0.0.1/"})).await.status,
         422
     );
     app2.publish(&app_id, "a.b", json!({})).await;

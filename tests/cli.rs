@@ -8,14 +8,7 @@ use common::*;
 use serde_json::json;
 
 async fn status_of(base: &str, token: &str, path: &str) -> u16 {
-    reqwest::Client::new()
-        .get(format!("{base}{path}"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    reqwest::Client::new().get(format!("{base}{path}")).bearer_auth(token).send().await.unwrap().status().as_u16()
 }
 
 #[tokio::test]
@@ -36,18 +29,11 @@ async fn first_start_prints_an_admin_token_once_and_sigterm_stops_gracefully() {
     assert!(token.starts_with("hk_"));
 
     let second = HookdProcess::start(&db, port, &[]).await;
-    assert_eq!(
-        status_of(&base, &token, "/api/v1/app").await,
-        200,
-        "the printed token works after a restart"
-    );
+    assert_eq!(status_of(&base, &token, "/api/v1/app").await, 200, "the printed token works after a restart");
     assert_eq!(status_of(&base, "hk_guess", "/api/v1/app").await, 401);
     let (clean, out) = second.terminate();
     assert!(clean);
-    assert!(
-        !out.contains("Admin token"),
-        "printed only on the first start: {out:?}"
-    );
+    assert!(!out.contains("Admin token"), "printed only on the first start: {out:?}");
 }
 
 #[tokio::test]
@@ -58,20 +44,11 @@ async fn token_create_makes_tokens_for_the_default_or_a_new_organization() {
     let server = HookdProcess::start(&db, port, &[("HOOKD_ADMIN_TOKEN", "admin")]).await;
     let create = |extra: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_hookd"))
-            .args([
-                "token",
-                "create",
-                "--database-url",
-                &format!("sqlite://{db}"),
-            ])
+            .args(["token", "create", "--database-url", &format!("sqlite://{db}")])
             .args(extra)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     };
     let same_org = create(&[]);
@@ -79,16 +56,8 @@ async fn token_create_makes_tokens_for_the_default_or_a_new_organization() {
 
     let app = post_json(&server.base, "admin", "/api/v1/app", json!({"name": "a"})).await;
     let path = format!("/api/v1/app/{}", app["id"].as_str().unwrap());
-    assert_eq!(
-        status_of(&server.base, &same_org, &path).await,
-        200,
-        "same organization"
-    );
-    assert_eq!(
-        status_of(&server.base, &other_org, &path).await,
-        404,
-        "another organization"
-    );
+    assert_eq!(status_of(&server.base, &same_org, &path).await, 200, "same organization");
+    assert_eq!(status_of(&server.base, &other_org, &path).await, 404, "another organization");
 }
 
 #[tokio::test]
@@ -108,24 +77,12 @@ async fn a_toml_config_file_configures_the_server() {
         cmd.arg("serve").arg("--config").arg(&config);
     })
     .await;
-    assert_eq!(
-        status_of(&server.base, "from-toml", "/api/v1/app").await,
-        200
-    );
+    assert_eq!(status_of(&server.base, "from-toml", "/api/v1/app").await, 200);
     assert!(dir.path().join("from-toml.db").exists());
 
     // An unknown key is refused, naming it.
     std::fs::write(&config, "listen = \"127.0.0.1:1\"\nnot_a_setting = 1\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_hookd"))
-        .arg("serve")
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hookd")).arg("serve").arg("--config").arg(&config).output().unwrap();
     assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("not_a_setting"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not_a_setting"), "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -29,13 +29,7 @@ async fn sigkill_mid_load_loses_no_accepted_message() {
     recv.set_delay(Duration::from_secs(2));
     let hookd = HookdProcess::start(&db, port, &CRASH_ENV).await;
     let client = reqwest::Client::new();
-    let app = post_json(
-        &hookd.base,
-        "crash-token",
-        "/api/v1/app",
-        json!({"name": "crash"}),
-    )
-    .await;
+    let app = post_json(&hookd.base, "crash-token", "/api/v1/app", json!({"name": "crash"})).await;
     let app_id = app["id"].as_str().unwrap().to_string();
     let r = client
         .post(format!("{}/api/v1/app/{app_id}/endpoint", hookd.base))
@@ -50,11 +44,8 @@ async fn sigkill_mid_load_loses_no_accepted_message() {
     let accepted = Arc::new(Mutex::new(HashSet::<String>::new()));
     let mut publishers = vec![];
     for p in 0..8 {
-        let (client, accepted, url) = (
-            client.clone(),
-            accepted.clone(),
-            format!("{}/api/v1/app/{app_id}/msg", hookd.base),
-        );
+        let (client, accepted, url) =
+            (client.clone(), accepted.clone(), format!("{}/api/v1/app/{app_id}/msg", hookd.base));
         publishers.push(tokio::spawn(async move {
             for i in 0..500 {
                 let r = client
@@ -66,10 +57,7 @@ async fn sigkill_mid_load_loses_no_accepted_message() {
                 match r {
                     Ok(r) if r.status() == 202 => {
                         let body: serde_json::Value = r.json().await.unwrap();
-                        accepted
-                            .lock()
-                            .unwrap()
-                            .insert(body["id"].as_str().unwrap().to_string());
+                        accepted.lock().unwrap().insert(body["id"].as_str().unwrap().to_string());
                     }
                     _ => return, // the server is gone
                 }
@@ -77,15 +65,10 @@ async fn sigkill_mid_load_loses_no_accepted_message() {
         }));
     }
     // Kill it while the load is running.
-    eventually("some messages to be accepted", || async {
-        (accepted.lock().unwrap().len() >= 600).then_some(())
-    })
-    .await;
+    eventually("some messages to be accepted", || async { (accepted.lock().unwrap().len() >= 600).then_some(()) })
+        .await;
     let mut hookd = hookd;
-    let killed = Command::new("kill")
-        .args(["-9", &hookd.child.id().to_string()])
-        .status()
-        .unwrap();
+    let killed = Command::new("kill").args(["-9", &hookd.child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let _ = hookd.child.wait();
     for p in publishers {
@@ -93,27 +76,16 @@ async fn sigkill_mid_load_loses_no_accepted_message() {
     }
     let accepted = accepted.lock().unwrap().clone();
     assert!(accepted.len() < 4000, "the kill came mid-load");
-    let before_restart: HashSet<String> = recv
-        .received()
-        .iter()
-        .map(|r| r.header("svix-id").to_string())
-        .collect();
+    let before_restart: HashSet<String> = recv.received().iter().map(|r| r.header("svix-id").to_string()).collect();
     let undelivered = accepted.difference(&before_restart).count();
-    assert!(
-        undelivered > 100,
-        "most accepted messages were still queued at the kill ({undelivered})"
-    );
+    assert!(undelivered > 100, "most accepted messages were still queued at the kill ({undelivered})");
     recv.set_delay(Duration::ZERO);
 
     let _restarted = HookdProcess::start(&db, port, &CRASH_ENV).await;
     eventually("every accepted message to arrive", || {
         let (recv, accepted) = (recv.clone(), &accepted);
         async move {
-            let got: HashSet<String> = recv
-                .received()
-                .iter()
-                .map(|r| r.header("svix-id").to_string())
-                .collect();
+            let got: HashSet<String> = recv.received().iter().map(|r| r.header("svix-id").to_string()).collect();
             accepted.is_subset(&got).then_some(())
         }
     })

@@ -9,23 +9,13 @@ use common::*;
 use serde_json::{json, Value};
 
 async fn secret_of(app: &TestApp, app_id: &str, ep_id: &str) -> String {
-    let r = app
-        .get(&format!("/api/v1/app/{app_id}/endpoint/{ep_id}/secret"))
-        .await;
+    let r = app.get(&format!("/api/v1/app/{app_id}/endpoint/{ep_id}/secret")).await;
     r.body["key"].as_str().unwrap().to_string()
 }
 
 fn input_for(got: &Received, secret: &str) -> Value {
-    let headers: serde_json::Map<String, Value> = got
-        .headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.to_string(),
-                Value::String(v.to_str().unwrap().to_string()),
-            )
-        })
-        .collect();
+    let headers: serde_json::Map<String, Value> =
+        got.headers.iter().map(|(k, v)| (k.to_string(), Value::String(v.to_str().unwrap().to_string()))).collect();
     json!({"body": String::from_utf8(got.body.to_vec()).unwrap(), "headers": headers, "secret": secret})
 }
 
@@ -33,14 +23,9 @@ fn input_for(got: &Received, secret: &str) -> Value {
 async fn messages_fan_out_by_event_type_and_channel_signed_for_the_official_libraries() {
     let app = spawn_app().await;
     let (typed, by_channel) = (Receiver::start().await, Receiver::start().await);
-    let (app_id, ep1) = app
-        .app_with_endpoint(&typed.url, json!({"eventTypes": ["user.*"]}))
-        .await;
+    let (app_id, ep1) = app.app_with_endpoint(&typed.url, json!({"eventTypes": ["user.*"]})).await;
     let ep2 = app
-        .post(
-            &format!("/api/v1/app/{app_id}/endpoint"),
-            json!({"url": by_channel.url, "channels": ["eu"]}),
-        )
+        .post(&format!("/api/v1/app/{app_id}/endpoint"), json!({"url": by_channel.url, "channels": ["eu"]}))
         .await
         .body;
 
@@ -49,10 +34,7 @@ async fn messages_fan_out_by_event_type_and_channel_signed_for_the_official_libr
     let got = typed.wait_for(1).await;
     assert_eq!(got[0].header("svix-id"), m1["id"].as_str().unwrap());
     // The body is the payload exactly as published (key order kept).
-    assert_eq!(
-        got[0].body,
-        serde_json::to_string(&payload).unwrap().as_bytes()
-    );
+    assert_eq!(got[0].body, serde_json::to_string(&payload).unwrap().as_bytes());
 
     let m2 = app
         .post(
@@ -69,11 +51,7 @@ async fn messages_fan_out_by_event_type_and_channel_signed_for_the_official_libr
 
     for (got, ep) in [(&got[0], &ep1), (&got2[0], &ep2)] {
         let secret = secret_of(&app, &app_id, ep["id"].as_str().unwrap()).await;
-        let (ok, out) = run_script(
-            &python(),
-            &script("py/verify_standard.py"),
-            &input_for(got, &secret),
-        );
+        let (ok, out) = run_script(&python(), &script("py/verify_standard.py"), &input_for(got, &secret));
         assert!(ok, "official libraries refused the signature: {out}");
         let mut tampered = input_for(got, &secret);
         tampered["body"] = json!(format!("{} ", tampered["body"].as_str().unwrap()));
@@ -94,11 +72,7 @@ async fn webhook_header_style_verifies_with_standardwebhooks_directly() {
     assert_eq!(got[0].header("webhook-id"), msg["id"].as_str().unwrap());
     assert!(got[0].headers.get("svix-id").is_none());
     let secret = secret_of(&app, &app_id, ep["id"].as_str().unwrap()).await;
-    let (ok, out) = run_script(
-        &python(),
-        &script("py/verify_standard.py"),
-        &input_for(&got[0], &secret),
-    );
+    let (ok, out) = run_script(&python(), &script("py/verify_standard.py"), &input_for(&got[0], &secret));
     assert!(ok, "{out}");
 }
 
@@ -112,28 +86,16 @@ async fn failures_are_retried_with_the_same_message_id_and_every_attempt_is_reco
     let msg = app.publish(&app_id, "a.b", json!({"k": "v"})).await;
     let msg_id = msg["id"].as_str().unwrap();
     let got = recv.wait_for(3).await;
-    assert!(
-        got.iter().all(|g| g.header("svix-id") == msg_id),
-        "every attempt carries the message id"
-    );
-    assert!(
-        got[1].at.duration_since(got[0].at) >= Duration::from_millis(70),
-        "first retry waits its delay"
-    );
+    assert!(got.iter().all(|g| g.header("svix-id") == msg_id), "every attempt carries the message id");
+    assert!(got[1].at.duration_since(got[0].at) >= Duration::from_millis(70), "first retry waits its delay");
 
     let attempts = eventually("three recorded attempts", || async {
-        let r = app
-            .get(&format!("/api/v1/app/{app_id}/attempt/msg/{msg_id}"))
-            .await;
+        let r = app.get(&format!("/api/v1/app/{app_id}/attempt/msg/{msg_id}")).await;
         (r.body["data"].as_array().unwrap().len() == 3).then_some(r.body)
     })
     .await;
-    let codes: Vec<i64> = attempts["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["responseStatusCode"].as_i64().unwrap())
-        .collect();
+    let codes: Vec<i64> =
+        attempts["data"].as_array().unwrap().iter().map(|a| a["responseStatusCode"].as_i64().unwrap()).collect();
     assert_eq!(codes, vec![200, 503, 500], "newest first");
     let first = &attempts["data"][0];
     assert_eq!(first["status"], 0);
@@ -142,16 +104,9 @@ async fn failures_are_retried_with_the_same_message_id_and_every_attempt_is_reco
     assert_eq!(first["endpointId"], ep["id"]);
     assert_eq!(first["triggerType"], 0);
 
-    let dest = app
-        .get(&format!("/api/v1/app/{app_id}/msg/{msg_id}/endpoint"))
-        .await;
+    let dest = app.get(&format!("/api/v1/app/{app_id}/msg/{msg_id}/endpoint")).await;
     assert_eq!(dest.body["data"][0]["status"], 0);
-    let stats = app
-        .get(&format!(
-            "/api/v1/app/{app_id}/endpoint/{}/stats",
-            ep["id"].as_str().unwrap()
-        ))
-        .await;
+    let stats = app.get(&format!("/api/v1/app/{app_id}/endpoint/{}/stats", ep["id"].as_str().unwrap())).await;
     assert_eq!(stats.body["success"], 1);
 }
 
@@ -166,11 +121,7 @@ async fn exhausted_deliveries_are_listed_as_failed_and_can_be_resent() {
     let msg_id = msg["id"].as_str().unwrap();
     recv.wait_for(3).await;
     let failed = eventually("the dead letter", || async {
-        let r = app
-            .get(&format!(
-                "/api/v1/app/{app_id}/endpoint/{ep_id}/msg?status=2"
-            ))
-            .await;
+        let r = app.get(&format!("/api/v1/app/{app_id}/endpoint/{ep_id}/msg?status=2")).await;
         (r.body["data"].as_array().unwrap().len() == 1).then_some(r.body)
     })
     .await;
@@ -179,19 +130,12 @@ async fn exhausted_deliveries_are_listed_as_failed_and_can_be_resent() {
     // Nothing more is attempted on its own.
     assert_eq!(recv.received().len(), 3);
 
-    let r = app
-        .post(
-            &format!("/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{ep_id}/resend"),
-            json!({}),
-        )
-        .await;
+    let r = app.post(&format!("/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{ep_id}/resend"), json!({})).await;
     assert_eq!(r.status, 202);
     let got = recv.wait_for(4).await;
     assert_eq!(got[3].header("svix-id"), msg_id);
     eventually("the resent delivery to succeed", || async {
-        let r = app
-            .get(&format!("/api/v1/app/{app_id}/attempt/msg/{msg_id}"))
-            .await;
+        let r = app.get(&format!("/api/v1/app/{app_id}/attempt/msg/{msg_id}")).await;
         let first = &r.body["data"][0];
         (first["status"] == 0 && first["triggerType"] == 1).then_some(())
     })
@@ -208,18 +152,12 @@ async fn gone_disables_the_endpoint() {
     app.publish(&app_id, "a.b", json!({})).await;
     recv.wait_for(1).await;
     eventually("the endpoint to be disabled", || async {
-        let r = app
-            .get(&format!("/api/v1/app/{app_id}/endpoint/{ep_id}"))
-            .await;
+        let r = app.get(&format!("/api/v1/app/{app_id}/endpoint/{ep_id}")).await;
         (r.body["disabled"] == true).then_some(())
     })
     .await;
     // 410 is final: no retry.
-    let r = app
-        .get(&format!(
-            "/api/v1/app/{app_id}/endpoint/{ep_id}/msg?status=2"
-        ))
-        .await;
+    let r = app.get(&format!("/api/v1/app/{app_id}/endpoint/{ep_id}/msg?status=2")).await;
     assert_eq!(r.body["data"].as_array().unwrap().len(), 1);
     assert_eq!(recv.received().len(), 1);
 }
@@ -234,9 +172,7 @@ async fn an_endpoint_failing_past_the_window_is_disabled() {
     app.publish(&app_id, "a.b", json!({})).await;
     recv.wait_for(1).await;
     eventually("the endpoint to be disabled", || async {
-        let r = app
-            .get(&format!("/api/v1/app/{app_id}/endpoint/{ep_id}"))
-            .await;
+        let r = app.get(&format!("/api/v1/app/{app_id}/endpoint/{ep_id}")).await;
         (r.body["disabled"] == true).then_some(())
     })
     .await;
@@ -260,19 +196,12 @@ async fn per_endpoint_retry_schedule_and_custom_headers() {
     let app = spawn_app().await;
     let recv = Receiver::start().await;
     recv.answer(500, 1);
-    let (app_id, ep) = app
-        .app_with_endpoint(
-            &recv.url,
-            json!({"retrySchedule": ["1s"], "headers": {"X-Tenant": "acme"}}),
-        )
-        .await;
+    let (app_id, ep) =
+        app.app_with_endpoint(&recv.url, json!({"retrySchedule": ["1s"], "headers": {"X-Tenant": "acme"}})).await;
     assert_eq!(ep["retrySchedule"], json!(["1s"]));
     let ep_id = ep["id"].as_str().unwrap();
     let r = app
-        .patch(
-            &format!("/api/v1/app/{app_id}/endpoint/{ep_id}/headers"),
-            json!({"headers": {"X-Extra": "1"}}),
-        )
+        .patch(&format!("/api/v1/app/{app_id}/endpoint/{ep_id}/headers"), json!({"headers": {"X-Extra": "1"}}))
         .await;
     assert_eq!(r.status, 204);
     app.publish(&app_id, "a.b", json!({})).await;
@@ -301,10 +230,7 @@ async fn deliver_at_schedules_the_message() {
     assert_eq!(r.status, 202);
     let got = recv.wait_for(1).await;
     let waited = got[0].at.duration_since(start);
-    assert!(
-        waited >= Duration::from_millis(1000),
-        "delivered after {waited:?}"
-    );
+    assert!(waited >= Duration::from_millis(1000), "delivered after {waited:?}");
 }
 
 /// The seeds' `sha256=` formats, each checked with the seed's own verification code.
@@ -313,28 +239,15 @@ async fn seed_signature_formats_verify_with_the_seeds_recipes() {
     let app = spawn_app().await;
     let recv = Receiver::start().await;
     let cases = [
-        (
-            "tms",
-            vec![
-                ("python3", "recipes/tms_verify.py"),
-                ("node", "recipes/tms_verify.js"),
-            ],
-        ),
+        ("tms", vec![("python3", "recipes/tms_verify.py"), ("node", "recipes/tms_verify.js")]),
         ("minoots", vec![("node", "recipes/minoots_verify.js")]),
-        (
-            "chat",
-            vec![
-                ("python3", "recipes/chat_verify.py"),
-                ("node", "recipes/chat_verify.js"),
-            ],
-        ),
+        ("chat", vec![("python3", "recipes/chat_verify.py"), ("node", "recipes/chat_verify.js")]),
     ];
     for (i, (preset, recipes)) in cases.iter().enumerate() {
-        let (app_id, ep) = app
-            .app_with_endpoint(&recv.url, json!({"signature": {"preset": preset}}))
-            .await;
+        let (app_id, ep) = app.app_with_endpoint(&recv.url, json!({"signature": {"preset": preset}})).await;
         let ep_id = ep["id"].as_str().unwrap();
-        let payload = json!({"event": "execution.completed", "data": {"results": {"total": 10, "failed": 0}}, "note": "ünï"});
+        let payload =
+            json!({"event": "execution.completed", "data": {"results": {"total": 10, "failed": 0}}, "note": "ünï"});
         app.publish(&app_id, "execution.completed", payload).await;
         let got = recv.wait_for(i + 1).await;
         let got = &got[i];
@@ -352,9 +265,7 @@ async fn seed_signature_formats_verify_with_the_seeds_recipes() {
             }
             "minoots" => assert_eq!(got.header("x-minoots-attempt"), "1"),
             "chat" => {
-                assert!(
-                    chrono::DateTime::parse_from_rfc3339(got.header("x-webhook-timestamp")).is_ok()
-                );
+                assert!(chrono::DateTime::parse_from_rfc3339(got.header("x-webhook-timestamp")).is_ok());
                 assert!(got.header("x-webhook-id").starts_with("msg_"));
             }
             _ => unreachable!(),
@@ -369,11 +280,8 @@ async fn minoots_attempt_header_counts_retries() {
     let app = spawn_app().await;
     let recv = Receiver::start().await;
     recv.answer(500, 1);
-    let (app_id, _) = app
-        .app_with_endpoint(&recv.url, json!({"signature": {"preset": "minoots"}}))
-        .await;
-    app.publish(&app_id, "timer_expired", json!({"event": "timer_expired"}))
-        .await;
+    let (app_id, _) = app.app_with_endpoint(&recv.url, json!({"signature": {"preset": "minoots"}})).await;
+    app.publish(&app_id, "timer_expired", json!({"event": "timer_expired"})).await;
     let got = recv.wait_for(2).await;
     assert_eq!(got[0].header("x-minoots-attempt"), "1");
     assert_eq!(got[1].header("x-minoots-attempt"), "2");
@@ -383,30 +291,19 @@ async fn minoots_attempt_header_counts_retries() {
 async fn throttle_rate_spaces_deliveries_without_losing_any() {
     let app = spawn_app().await;
     let recv = Receiver::start().await;
-    let (app_id, ep) = app
-        .app_with_endpoint(&recv.url, json!({"throttleRate": 5}))
-        .await;
+    let (app_id, ep) = app.app_with_endpoint(&recv.url, json!({"throttleRate": 5})).await;
     for i in 0..15 {
         app.publish(&app_id, "a.b", json!({"i": i})).await;
     }
     let got = recv.wait_for(15).await;
     // A burst of 5, then 5 per second: the last one no sooner than ~2 s after the first.
     let span = got[14].at.duration_since(got[0].at);
-    assert!(
-        span >= Duration::from_millis(1700),
-        "15 deliveries at 5/s took only {span:?}"
-    );
-    let mut seen: Vec<i64> = got
-        .iter()
-        .map(|g| g.json()["i"].as_i64().unwrap())
-        .collect();
+    assert!(span >= Duration::from_millis(1700), "15 deliveries at 5/s took only {span:?}");
+    let mut seen: Vec<i64> = got.iter().map(|g| g.json()["i"].as_i64().unwrap()).collect();
     seen.sort();
     assert_eq!(seen, (0..15).collect::<Vec<_>>(), "each delivered once");
     // A throttled wait is not an attempt: exactly one attempt per message.
-    let path = format!(
-        "/api/v1/app/{app_id}/attempt/endpoint/{}?limit=100",
-        ep["id"].as_str().unwrap()
-    );
+    let path = format!("/api/v1/app/{app_id}/attempt/endpoint/{}?limit=100", ep["id"].as_str().unwrap());
     let n = eventually("15 attempts", || async {
         let n = app.get(&path).await.body["data"].as_array().unwrap().len();
         (n >= 15).then_some(n)

@@ -16,7 +16,9 @@ fn github_signature(secret: &str, body: &str) -> String {
 
 /// A GitHub `issues` event as GitHub sends it.
 async fn send_github(app: &TestApp, reg: &Value, delivery: &str, action: &str, secret: &str) -> Resp {
-    let body = json!({"action": action, "issue": {"id": 1234567, "number": 123, "title": "Bug"}, "repository": {"id": 9}}).to_string();
+    let body =
+        json!({"action": action, "issue": {"id": 1234567, "number": 123, "title": "Bug"}, "repository": {"id": 9}})
+            .to_string();
     let resp = app
         .http
         .post(reg["webhookUrl"].as_str().unwrap())
@@ -73,10 +75,21 @@ async fn registrations_follow_the_seed_api_and_stay_within_their_tenant() {
     assert_eq!(app.call(reqwest::Method::GET, "/webhooks", None, None).await.status, 401);
 
     // Bad registrations.
-    assert_eq!(app.post("/integrations/myspace/webhooks", json!({"connectionId": "c", "events": ["x"]})).await.status, 422);
+    assert_eq!(
+        app.post("/integrations/myspace/webhooks", json!({"connectionId": "c", "events": ["x"]})).await.status,
+        422
+    );
     assert_eq!(app.post("/integrations/github/webhooks", json!({"connectionId": "c", "events": []})).await.status, 422);
     assert_eq!(app.post("/integrations/github/webhooks", json!({"events": ["x"]})).await.status, 422);
-    assert_eq!(app.post("/integrations/github/webhooks", json!({"connectionId": "c", "events": ["x"], "destination": {"appId": "app_none"}})).await.status, 422);
+    assert_eq!(
+        app.post(
+            "/integrations/github/webhooks",
+            json!({"connectionId": "c", "events": ["x"], "destination": {"appId": "app_none"}})
+        )
+        .await
+        .status,
+        422
+    );
 
     assert_eq!(app.delete(&format!("/webhooks/{id}")).await.status, 204);
     assert_eq!(app.get(&format!("/webhooks/{id}")).await.status, 404);
@@ -88,7 +101,12 @@ async fn a_verified_github_event_is_forwarded_re_signed_to_the_destination_once(
     let app = spawn_app().await;
     let recv = Receiver::start().await;
     let (app_id, _ep) = app.app_with_endpoint(&recv.url, json!({})).await;
-    let reg = register(&app, "github", json!({"connectionId": "c", "events": ["issues.*"], "destination": {"appId": app_id}})).await;
+    let reg = register(
+        &app,
+        "github",
+        json!({"connectionId": "c", "events": ["issues.*"], "destination": {"appId": app_id}}),
+    )
+    .await;
     let secret = reg["webhookSecret"].as_str().unwrap();
 
     let r = send_github(&app, &reg, "d-1", "opened", secret).await;
@@ -134,7 +152,8 @@ async fn a_verified_github_event_is_forwarded_re_signed_to_the_destination_once(
     assert_eq!(raw["headers"]["x-github-delivery"], "d-1");
     assert_eq!(raw["event"]["data"]["issue"]["number"], 123, "the normalised event, data included");
     assert_eq!(raw["event"]["entityId"], "1234567");
-    let replayed = app.post(&format!("/webhooks/{reg_id}/events/{}/replay", first["id"].as_str().unwrap()), json!({})).await;
+    let replayed =
+        app.post(&format!("/webhooks/{reg_id}/events/{}/replay", first["id"].as_str().unwrap()), json!({})).await;
     assert_eq!(replayed.status, 200, "{:?}", replayed.body);
     let got = recv.wait_for(2).await;
     assert_eq!(got[1].json()["entityId"], "1234567");
@@ -163,7 +182,10 @@ async fn bad_signatures_are_401_counted_in_health_and_reset_by_a_success() {
     assert!(h["lastFailureAt"].is_string());
     assert!(!h["recommendations"].as_array().unwrap().is_empty());
     let service = app.get("/webhooks/health").await.body;
-    assert_eq!((service["registrationsCount"].as_u64(), service["failedRegistrationsCount"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (service["registrationsCount"].as_u64(), service["failedRegistrationsCount"].as_u64()),
+        (Some(1), Some(1))
+    );
     assert!(service["cacheHitRate"].as_f64().unwrap() > 0.5, "{service:?}");
 
     let ok = send_github(&app, &reg, "good", "opened", secret).await;

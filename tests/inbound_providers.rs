@@ -13,7 +13,8 @@ fn sign(case: &Value, secret: &str, url: &str, body: &str, timestamp: i64, extra
     let input = json!({"secret": secret, "body": body, "url": url, "timestamp": timestamp, "extra": extra});
     let (ok, out) = run_script(&program, &signer, &input);
     assert!(ok, "{signer} failed: {out}");
-    serde_json::from_str(out.lines().rev().find(|l| l.trim_start().starts_with('{')).unwrap_or("")).unwrap_or_else(|e| panic!("{signer} printed no JSON ({e}): {out}"))
+    serde_json::from_str(out.lines().rev().find(|l| l.trim_start().starts_with('{')).unwrap_or(""))
+        .unwrap_or_else(|e| panic!("{signer} printed no JSON ({e}): {out}"))
 }
 
 async fn post(app: &TestApp, signed: &Value, content_type: &str) -> Resp {
@@ -43,7 +44,11 @@ async fn every_provider_accepts_its_official_signatures_and_refuses_forgeries() 
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/inbound/cases");
     let mut covered = vec![];
     let mut forwarded = 0;
-    let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
     paths.sort();
     for path in paths {
         let case: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();

@@ -21,11 +21,7 @@ async fn the_python_sdk_works_unchanged() {
     })
     .await
     .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "the SDK flow failed:\n{text}");
     assert!(text.contains("SDK FLOW OK"), "{text}");
 }

@@ -63,13 +63,9 @@ pub async fn run(o: Opts) -> Result<bool, String> {
     // 3. Application and endpoint.
     let app = post_json(&client, &format!("{base}/api/v1/app"), auth.as_deref(), &json!({"name": "bench"})).await?;
     let app_id = app["id"].as_str().ok_or_else(|| format!("create app: no \"id\" in {app}"))?.to_string();
-    let ep = post_json(
-        &client,
-        &format!("{base}/api/v1/app/{app_id}/endpoint"),
-        auth.as_deref(),
-        &json!({"url": hook_url}),
-    )
-    .await?;
+    let ep =
+        post_json(&client, &format!("{base}/api/v1/app/{app_id}/endpoint"), auth.as_deref(), &json!({"url": hook_url}))
+            .await?;
     let ep_id = ep["id"].as_str().unwrap_or("?").to_string();
     eprintln!("app {app_id}, endpoint {ep_id} -> {hook_url}");
 
@@ -112,7 +108,8 @@ pub async fn run(o: Opts) -> Result<bool, String> {
                         } else {
                             st.non_2xx += 1;
                             if logged.fetch_add(1, Ordering::Relaxed) < MAX_LOGGED_FAILURES {
-                                let snippet = text.map(|b| String::from_utf8_lossy(&b[..b.len().min(300)]).into_owned());
+                                let snippet =
+                                    text.map(|b| String::from_utf8_lossy(&b[..b.len().min(300)]).into_owned());
                                 eprintln!("publish seq {seq}: HTTP {status}: {}", snippet.unwrap_or_default());
                             }
                         }
@@ -160,16 +157,17 @@ pub async fn run(o: Opts) -> Result<bool, String> {
     // 6. Report.
     let lost = accepted.count_missing_from(state.seen());
     let delivered_distinct = state.distinct();
-    let e2e_secs = state
-        .last_delivery_ns()
-        .map(|last| last.saturating_sub(first_publish_ns) as f64 / 1e9)
-        .unwrap_or(0.0);
+    let e2e_secs =
+        state.last_delivery_ns().map(|last| last.saturating_sub(first_publish_ns) as f64 / 1e9).unwrap_or(0.0);
     let lat = state.latency();
     let errors = stats.non_2xx + stats.transport_errors;
     let publish_rate = if publish_secs > 0.0 { stats.accepted as f64 / publish_secs } else { 0.0 };
     let delivered_rate = if e2e_secs > 0.0 { delivered_distinct as f64 / e2e_secs } else { 0.0 };
 
-    println!("hookd-bench e2e: {} publishers, {} messages, {} B payload, {}", o.publishers, o.messages, o.payload_bytes, base);
+    println!(
+        "hookd-bench e2e: {} publishers, {} messages, {} B payload, {}",
+        o.publishers, o.messages, o.payload_bytes, base
+    );
     println!(
         "  publish : {} accepted in {:.2} s = {:.0}/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; non-2xx {}, transport errors {}",
         stats.accepted,

@@ -28,7 +28,8 @@ fn body(size: usize) -> String {
 }
 
 pub async fn run(o: Opts) -> Result<bool, String> {
-    let client = Client::builder().pool_max_idle_per_host(o.senders * 2).tcp_nodelay(true).build().map_err(|e| e.to_string())?;
+    let client =
+        Client::builder().pool_max_idle_per_host(o.senders * 2).tcp_nodelay(true).build().map_err(|e| e.to_string())?;
     let auth = o.token.as_ref().map(|t| format!("Bearer {t}"));
     let reg = post_json(
         &client,
@@ -49,7 +50,8 @@ pub async fn run(o: Opts) -> Result<bool, String> {
     let started = Instant::now();
     let mut tasks = vec![];
     for _ in 0..o.senders {
-        let (client, ingest, body, signature, next) = (client.clone(), ingest.clone(), body.clone(), signature.clone(), next.clone());
+        let (client, ingest, body, signature, next) =
+            (client.clone(), ingest.clone(), body.clone(), signature.clone(), next.clone());
         let total = o.requests;
         tasks.push(tokio::spawn(async move {
             let mut hist = Histogram::<u64>::new(3).expect("histogram");

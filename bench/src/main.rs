@@ -86,11 +86,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Table { file } => {
-            let input = if file == "-" {
-                std::io::read_to_string(std::io::stdin())
-            } else {
-                std::fs::read_to_string(&file)
-            };
+            let input =
+                if file == "-" { std::io::read_to_string(std::io::stdin()) } else { std::fs::read_to_string(&file) };
             let rendered = input.map_err(|e| format!("{file}: {e}")).and_then(|s| table::render(&s));
             match rendered {
                 Ok(t) => {

@@ -196,10 +196,7 @@ async fn accept_loop(listener: TcpListener, state: Arc<ReceiverState>) {
             let hist = state.new_conn_hist();
             let svc = service_fn(move |req| handle(req, state.clone(), hist.clone()));
             // Connection errors (peer resets, etc.) are not interesting to the benchmark.
-            let _ = http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
+            let _ = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), svc).await;
         });
     }
 }

@@ -20,7 +20,8 @@ pub fn render(input: &str) -> Result<String, String> {
         if cols.len() != 5 {
             return Err(format!("line {}: expected 5 tab-separated columns", n + 1));
         }
-        let mib = |s: &str| s.trim().parse::<f64>().map(|k| format!("{:.1}", k / 1024.0)).unwrap_or_else(|_| "?".into());
+        let mib =
+            |s: &str| s.trim().parse::<f64>().map(|k| format!("{:.1}", k / 1024.0)).unwrap_or_else(|_| "?".into());
         let (mode, scenario, idle, peak) = (cols[0], cols[1], mib(cols[2]), mib(cols[3]));
         let v: Value = match serde_json::from_str(cols[4]) {
             Ok(v) => v,

@@ -7,10 +7,7 @@ use hdrhistogram::Histogram;
 
 /// Unix time in nanoseconds. Publisher and receiver run in the same process, so they share one clock.
 pub fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
 
 /// Fixed-size set of `u64` indices, safe to update from many tasks at once.

@@ -38,11 +38,7 @@ struct Sent {
 impl Engine {
     /// Runs deliveries from `rx`, at most `dispatch_concurrency` at once, until shutdown; then waits (briefly)
     /// for those in flight.
-    pub async fn run_dispatcher(
-        self: Arc<Self>,
-        mut rx: mpsc::Receiver<DeliveryJob>,
-        shutdown: Shutdown,
-    ) {
+    pub async fn run_dispatcher(self: Arc<Self>, mut rx: mpsc::Receiver<DeliveryJob>, shutdown: Shutdown) {
         let limit = self.cfg.dispatch_concurrency;
         let slots = Arc::new(Semaphore::new(limit));
         loop {
@@ -60,8 +56,7 @@ impl Engine {
             });
         }
         // Jobs not started keep their leases and are picked up again after a restart.
-        let _ =
-            tokio::time::timeout(Duration::from_secs(10), slots.acquire_many(limit as u32)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), slots.acquire_many(limit as u32)).await;
     }
 
     /// One attempt of one delivery, recorded before it returns.
@@ -109,9 +104,7 @@ impl Engine {
         } else {
             Metrics::inc(&self.metrics.attempts_failed);
             if sent.status_code == 410 {
-                let _ = self
-                    .disable_endpoint(&msg.org_id, &msg.app_id, &endpoint.id, "410 Gone")
-                    .await;
+                let _ = self.disable_endpoint(&msg.org_id, &msg.app_id, &endpoint.id, "410 Gone").await;
                 (NextStep::GiveUp, AttemptOutcome::Exhausted)
             } else if job.manual {
                 (NextStep::GiveUp, AttemptOutcome::Exhausted)
@@ -119,10 +112,7 @@ impl Engine {
                 let custom;
                 let schedule: &[Duration] = match &endpoint.retry_schedule {
                     Some(ms) => {
-                        custom = ms
-                            .iter()
-                            .map(|m| Duration::from_millis(*m))
-                            .collect::<Vec<_>>();
+                        custom = ms.iter().map(|m| Duration::from_millis(*m)).collect::<Vec<_>>();
                         &custom
                     }
                     None => &self.cfg.retry_schedule,
@@ -131,12 +121,8 @@ impl Engine {
                     Some(delay) => {
                         let delay = retry::jitter(delay);
                         let honoured = matches!(sent.status_code, 429 | 503);
-                        let delay =
-                            retry::honour_retry_after(delay, sent.retry_after.filter(|_| honoured));
-                        (
-                            NextStep::RetryAt(now_ms() + delay.as_millis() as i64),
-                            AttemptOutcome::WillRetry,
-                        )
+                        let delay = retry::honour_retry_after(delay, sent.retry_after.filter(|_| honoured));
+                        (NextStep::RetryAt(now_ms() + delay.as_millis() as i64), AttemptOutcome::WillRetry)
                     }
                     None => (NextStep::GiveUp, AttemptOutcome::Exhausted),
                 }
@@ -156,14 +142,7 @@ impl Engine {
         );
         if let Some(failing_since) = self.record(&job, rec, next).await {
             if now_ms() - failing_since >= self.cfg.disable_after.as_millis() as i64 {
-                let _ = self
-                    .disable_endpoint(
-                        &msg.org_id,
-                        &msg.app_id,
-                        &endpoint.id,
-                        "failing for too long",
-                    )
-                    .await;
+                let _ = self.disable_endpoint(&msg.org_id, &msg.app_id, &endpoint.id, "failing for too long").await;
             }
         }
         outcome
@@ -198,11 +177,7 @@ impl Engine {
 
     /// Writes the attempt; returns since when the endpoint has been failing.
     async fn record(&self, job: &DeliveryJob, rec: AttemptRecord, next: NextStep) -> Option<i64> {
-        match self
-            .store
-            .record_attempt(job.job_id, job.delivery_id, rec, next)
-            .await
-        {
+        match self.store.record_attempt(job.job_id, job.delivery_id, rec, next).await {
             Ok(failing) => {
                 if let NextStep::RetryAt(at) = next {
                     self.wake.hint(at);
@@ -221,22 +196,14 @@ impl Engine {
         let mut h = HeaderMap::new();
         // Custom headers first, so that the signature headers below cannot be overridden by them.
         for (k, v) in &ep.headers {
-            if let (Ok(k), Ok(v)) = (
-                HeaderName::try_from(k.as_str()),
-                HeaderValue::try_from(v.as_str()),
-            ) {
+            if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::try_from(v.as_str())) {
                 h.insert(k, v);
             }
         }
         h.insert("content-type", HeaderValue::from_static("application/json"));
         let now = chrono::Utc::now();
         let ts = now.timestamp();
-        let sig = signing::standard_signature(
-            &job.msg.id,
-            ts,
-            body,
-            ep.live_secrets(now.timestamp_millis()),
-        );
+        let sig = signing::standard_signature(&job.msg.id, ts, body, ep.live_secrets(now.timestamp_millis()));
         let (id_h, ts_h, sig_h) = match self.cfg.header_style {
             HeaderStyle::Svix => ("svix-id", "svix-timestamp", "svix-signature"),
             HeaderStyle::Webhook => ("webhook-id", "webhook-timestamp", "webhook-signature"),
@@ -268,11 +235,7 @@ impl Engine {
     }
 
     async fn send(&self, job: &DeliveryJob, ep: &Endpoint) -> Sent {
-        let failed = |why: String| Sent {
-            status_code: 0,
-            response: why,
-            retry_after: None,
-        };
+        let failed = |why: String| Sent { status_code: 0, response: why, retry_after: None };
         let url = match url::Url::parse(&ep.url) {
             Ok(u) => u,
             Err(e) => return failed(format!("invalid URL: {e}")),
@@ -290,11 +253,8 @@ impl Engine {
             Err(e) => return failed(describe(&e)),
         };
         let status_code = resp.status().as_u16() as i64;
-        let retry_after = resp
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|s| s.trim().parse().ok());
+        let retry_after =
+            resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|s| s.trim().parse().ok());
         let mut response = Vec::new();
         let mut resp = resp;
         while response.len() < MAX_RESPONSE_BYTES {
@@ -304,11 +264,7 @@ impl Engine {
             }
         }
         response.truncate(MAX_RESPONSE_BYTES);
-        Sent {
-            status_code,
-            response: String::from_utf8_lossy(&response).into_owned(),
-            retry_after,
-        }
+        Sent { status_code, response: String::from_utf8_lossy(&response).into_owned(), retry_after }
     }
 }
 

@@ -95,12 +95,8 @@ impl reqwest::dns::Resolve for GuardedResolver {
         let policy = self.policy.clone();
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> = addrs
-                .into_iter()
-                .filter(|a| policy.permits(a.ip()))
-                .collect();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed: Vec<SocketAddr> = addrs.into_iter().filter(|a| policy.permits(a.ip())).collect();
             if allowed.is_empty() {
                 return Err(refused(&host).into());
             }
@@ -134,18 +130,10 @@ mod tests {
 
     #[test]
     fn allow_lists_open_what_they_name() {
-        let p = EgressPolicy {
-            allow_private: false,
-            allowed: vec!["127.0.0.0/8".parse().unwrap()],
-        };
+        let p = EgressPolicy { allow_private: false, allowed: vec!["127.0.0.0/8".parse().unwrap()] };
         assert!(p.check_url("http://127.0.0.1:9/").is_ok());
         assert!(p.check_url("http://10.0.0.1/").is_err());
-        assert!(EgressPolicy {
-            allow_private: true,
-            allowed: vec![]
-        }
-        .check_url("http://10.0.0.1/")
-        .is_ok());
+        assert!(EgressPolicy { allow_private: true, allowed: vec![] }.check_url("http://10.0.0.1/").is_ok());
     }
 }
 
@@ -156,21 +144,10 @@ mod resolver_tests {
 
     #[tokio::test]
     async fn names_resolving_to_private_addresses_are_refused_at_connect_time() {
-        let guarded = GuardedResolver {
-            policy: Arc::new(EgressPolicy::default()),
-        };
+        let guarded = GuardedResolver { policy: Arc::new(EgressPolicy::default()) };
         assert!(guarded.resolve("localhost".parse().unwrap()).await.is_err());
-        let open = GuardedResolver {
-            policy: Arc::new(EgressPolicy {
-                allow_private: true,
-                allowed: vec![],
-            }),
-        };
-        let addrs: Vec<SocketAddr> = open
-            .resolve("localhost".parse().unwrap())
-            .await
-            .unwrap()
-            .collect();
+        let open = GuardedResolver { policy: Arc::new(EgressPolicy { allow_private: true, allowed: vec![] }) };
+        let addrs: Vec<SocketAddr> = open.resolve("localhost".parse().unwrap()).await.unwrap().collect();
         assert!(addrs.iter().any(|a| a.ip().is_loopback()));
     }
 }

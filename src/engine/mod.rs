@@ -86,18 +86,13 @@ pub struct NewMessage {
 
 impl Engine {
     /// Builds the engine; the caller runs [`Engine::run_dispatcher`] with the receiver and [`Engine::run_scheduler`].
-    pub fn new(
-        store: Arc<dyn Store>,
-        cfg: Arc<Config>,
-    ) -> anyhow::Result<(Arc<Self>, mpsc::Receiver<DeliveryJob>)> {
+    pub fn new(store: Arc<dyn Store>, cfg: Arc<Config>) -> anyhow::Result<(Arc<Self>, mpsc::Receiver<DeliveryJob>)> {
         let egress = Arc::new(egress::EgressPolicy {
             allow_private: cfg.allow_private_networks,
             allowed: cfg.allowed_cidrs.clone(),
         });
         let http = reqwest::Client::builder()
-            .dns_resolver(Arc::new(egress::GuardedResolver {
-                policy: egress.clone(),
-            }))
+            .dns_resolver(Arc::new(egress::GuardedResolver { policy: egress.clone() }))
             .redirect(reqwest::redirect::Policy::none())
             .timeout(cfg.request_timeout)
             .connect_timeout(cfg.request_timeout.min(Duration::from_secs(10)))
@@ -113,18 +108,9 @@ impl Engine {
             ready,
             wake: scheduler::Wake::default(),
             http,
-            endpoints: moka::sync::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(ttl)
-                .build(),
-            apps: moka::sync::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(ttl)
-                .build(),
-            limiters: moka::sync::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_idle(Duration::from_secs(600))
-                .build(),
+            endpoints: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(ttl).build(),
+            apps: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(ttl).build(),
+            limiters: moka::sync::Cache::builder().max_capacity(100_000).time_to_idle(Duration::from_secs(600)).build(),
             clock: governor::clock::DefaultClock::default(),
             cfg,
         };
@@ -137,11 +123,7 @@ impl Engine {
         if let Some(app) = self.apps.get(&cache_key) {
             return Ok(Some(app));
         }
-        let app = self
-            .store
-            .get::<Application>(org_id, "", key)
-            .await?
-            .map(Arc::new);
+        let app = self.store.get::<Application>(org_id, "", key).await?.map(Arc::new);
         if let Some(app) = &app {
             self.apps.insert(cache_key, app.clone());
         }
@@ -153,12 +135,7 @@ impl Engine {
         if let Some(eps) = self.endpoints.get(app_id) {
             return Ok(eps);
         }
-        let page = Page {
-            limit: 1_000_000,
-            iterator: None,
-            reverse: false,
-            descending: false,
-        };
+        let page = Page { limit: 1_000_000, iterator: None, reverse: false, descending: false };
         let eps = Arc::new(self.store.list::<Endpoint>(org_id, app_id, &page).await?);
         self.endpoints.insert(app_id.to_string(), eps.clone());
         Ok(eps)
@@ -179,14 +156,9 @@ impl Engine {
             .filter_map(|(id, rate)| Some((id, std::num::NonZeroU32::new(rate? as u32)?)))
             .filter_map(|(id, rate)| {
                 let limiter = self.limiters.get_with((id.clone(), rate.get() as u16), || {
-                    Arc::new(governor::RateLimiter::direct(governor::Quota::per_second(
-                        rate,
-                    )))
+                    Arc::new(governor::RateLimiter::direct(governor::Quota::per_second(rate)))
                 });
-                limiter
-                    .check()
-                    .err()
-                    .map(|not_until| not_until.wait_time_from(self.clock.now()))
+                limiter.check().err().map(|not_until| not_until.wait_time_from(self.clock.now()))
             })
             .max()
     }
@@ -219,9 +191,11 @@ impl Engine {
         let now = now_ms();
         let run_at = input.deliver_at.unwrap_or(now).max(now);
         // Reserve dispatch slots first, so that what we claim at birth is certain to be sent from memory.
-        let permits = if run_at <= now && !targets.is_empty() { self.ready.try_reserve_many(targets.len()).ok() } else { None };
+        let permits =
+            if run_at <= now && !targets.is_empty() { self.ready.try_reserve_many(targets.len()).ok() } else { None };
         let leased_until = if permits.is_some() { now + self.cfg.lease.as_millis() as i64 } else { 0 };
-        let deliveries = targets.iter().map(|id| NewDelivery { endpoint_id: id.clone(), run_at, leased_until }).collect();
+        let deliveries =
+            targets.iter().map(|id| NewDelivery { endpoint_id: id.clone(), run_at, leased_until }).collect();
         let msg = Arc::new(MessageRecord {
             id: crate::ids::new(crate::ids::MSG),
             org_id: app.org_id.clone(),
@@ -242,7 +216,14 @@ impl Engine {
         match permits {
             Some(permits) => {
                 for (permit, (d, (delivery_id, job_id))) in permits.zip(deliveries.into_iter().zip(ids)) {
-                    permit.send(DeliveryJob { job_id, delivery_id, endpoint_id: d.endpoint_id, attempts: 0, manual: false, msg: msg.clone() });
+                    permit.send(DeliveryJob {
+                        job_id,
+                        delivery_id,
+                        endpoint_id: d.endpoint_id,
+                        attempts: 0,
+                        manual: false,
+                        msg: msg.clone(),
+                    });
                 }
             }
             None if !deliveries.is_empty() => self.wake.hint(run_at),
@@ -257,18 +238,8 @@ impl Engine {
     }
 
     /// Disables an endpoint (410 Gone, or failing for too long).
-    pub async fn disable_endpoint(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        endpoint_id: &str,
-        why: &str,
-    ) -> Result<()> {
-        if let Some(mut ep) = self
-            .store
-            .get::<Endpoint>(org_id, app_id, endpoint_id)
-            .await?
-        {
+    pub async fn disable_endpoint(&self, org_id: &str, app_id: &str, endpoint_id: &str, why: &str) -> Result<()> {
+        if let Some(mut ep) = self.store.get::<Endpoint>(org_id, app_id, endpoint_id).await? {
             if !ep.disabled {
                 ep.disabled = true;
                 ep.updated_at = now_ms();
@@ -284,31 +255,11 @@ impl Engine {
     pub fn render_metrics(&self) -> String {
         let m = &self.metrics;
         let rows = [
-            (
-                "hookd_messages_published_total",
-                "Messages accepted and committed.",
-                &m.messages_published,
-            ),
-            (
-                "hookd_attempts_succeeded_total",
-                "Delivery attempts answered 2xx.",
-                &m.attempts_succeeded,
-            ),
-            (
-                "hookd_attempts_failed_total",
-                "Delivery attempts that failed.",
-                &m.attempts_failed,
-            ),
-            (
-                "hookd_deliveries_exhausted_total",
-                "Deliveries that used up their retries.",
-                &m.deliveries_exhausted,
-            ),
-            (
-                "hookd_endpoints_disabled_total",
-                "Endpoints disabled for failing.",
-                &m.endpoints_disabled,
-            ),
+            ("hookd_messages_published_total", "Messages accepted and committed.", &m.messages_published),
+            ("hookd_attempts_succeeded_total", "Delivery attempts answered 2xx.", &m.attempts_succeeded),
+            ("hookd_attempts_failed_total", "Delivery attempts that failed.", &m.attempts_failed),
+            ("hookd_deliveries_exhausted_total", "Deliveries that used up their retries.", &m.deliveries_exhausted),
+            ("hookd_endpoints_disabled_total", "Endpoints disabled for failing.", &m.endpoints_disabled),
         ];
         let mut out = String::new();
         for (name, help, v) in rows {

@@ -58,10 +58,7 @@ pub struct Endpoint {
 impl Endpoint {
     /// Keys that sign now: the current one and any rotated-out key still in its grace period.
     pub fn live_secrets(&self, now: Millis) -> impl Iterator<Item = &str> {
-        self.secrets
-            .iter()
-            .filter(move |s| s.expires_at.is_none_or(|t| t > now))
-            .map(|s| s.key.as_str())
+        self.secrets.iter().filter(move |s| s.expires_at.is_none_or(|t| t > now)).map(|s| s.key.as_str())
     }
 }
 

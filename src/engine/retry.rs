@@ -34,17 +34,8 @@ mod tests {
         assert_eq!(next_delay(&s, 3), None);
         let j = jitter(Duration::from_secs(100));
         assert!(j >= Duration::from_secs(80) && j <= Duration::from_secs(120));
-        assert_eq!(
-            honour_retry_after(Duration::from_secs(5), Some(60)),
-            Duration::from_secs(10)
-        );
-        assert_eq!(
-            honour_retry_after(Duration::from_secs(5), Some(7)),
-            Duration::from_secs(7)
-        );
-        assert_eq!(
-            honour_retry_after(Duration::from_secs(5), Some(1)),
-            Duration::from_secs(5)
-        );
+        assert_eq!(honour_retry_after(Duration::from_secs(5), Some(60)), Duration::from_secs(10));
+        assert_eq!(honour_retry_after(Duration::from_secs(5), Some(7)), Duration::from_secs(7));
+        assert_eq!(honour_retry_after(Duration::from_secs(5), Some(1)), Duration::from_secs(5));
     }
 }

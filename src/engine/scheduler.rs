@@ -61,21 +61,14 @@ impl Engine {
         }
         let permits = self.ready.try_reserve_many(want)?;
         let now = now_ms();
-        let jobs = self
-            .store
-            .claim_due(now, now + self.cfg.lease.as_millis() as i64, want)
-            .await?;
+        let jobs = self.store.claim_due(now, now + self.cfg.lease.as_millis() as i64, want).await?;
         let n = jobs.len();
         for (permit, job) in permits.zip(jobs) {
             match job {
                 DueJob::Delivery(d) => permit.send(d),
             }
         }
-        Ok(if n == want {
-            ExecutionOutcome::More
-        } else {
-            ExecutionOutcome::Drained(n)
-        })
+        Ok(if n == want { ExecutionOutcome::More } else { ExecutionOutcome::Drained(n) })
     }
 
     pub async fn run_scheduler(self: Arc<Self>, shutdown: Shutdown) {

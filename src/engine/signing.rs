@@ -18,8 +18,7 @@ pub fn new_secret() -> String {
 
 /// The HMAC key of a Standard Webhooks secret: the base64 after `whsec_`.
 pub fn standard_key(secret: &str) -> Option<Vec<u8>> {
-    B64.decode(secret.strip_prefix("whsec_").unwrap_or(secret))
-        .ok()
+    B64.decode(secret.strip_prefix("whsec_").unwrap_or(secret)).ok()
 }
 
 /// `v1,<base64>` for each key, space-separated, over `{msg_id}.{timestamp}.{body}`.
@@ -124,17 +123,12 @@ impl HmacScheme {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        for h in [
-            Some(&self.header),
-            self.timestamp_header.as_ref(),
-            self.id_header.as_ref(),
-            self.attempt_header.as_ref(),
-        ]
-        .into_iter()
-        .flatten()
+        for h in
+            [Some(&self.header), self.timestamp_header.as_ref(), self.id_header.as_ref(), self.attempt_header.as_ref()]
+                .into_iter()
+                .flatten()
         {
-            axum::http::HeaderName::try_from(h.as_str())
-                .map_err(|_| format!("invalid header name: {h}"))?;
+            axum::http::HeaderName::try_from(h.as_str()).map_err(|_| format!("invalid header name: {h}"))?;
         }
         if !self.signed_content.contains("{body}") {
             return Err("signedContent must contain {body}".into());
@@ -151,11 +145,10 @@ impl HmacScheme {
 
     /// The header value for `body`, signed at `timestamp` (as formatted by [`Self::format_timestamp`]).
     pub fn sign(&self, secret: &str, msg_id: &str, timestamp: &str, body: &[u8]) -> String {
-        let mut mac =
-            HmacSha256::new_from_slice(secret.as_bytes()).expect("hmac takes any key length");
+        let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("hmac takes any key length");
         let mut rest = self.signed_content.as_str();
         while let Some(start) = rest.find('{') {
-            mac.update(rest[..start].as_bytes());
+            mac.update(&rest.as_bytes()[..start]);
             let tail = &rest[start..];
             let (value, len): (&[u8], usize) = if tail.starts_with("{body}") {
                 (body, 6)
@@ -170,11 +163,7 @@ impl HmacScheme {
             rest = &tail[len..];
         }
         mac.update(rest.as_bytes());
-        format!(
-            "{}{}",
-            self.prefix,
-            hex::encode(mac.finalize().into_bytes())
-        )
+        format!("{}{}", self.prefix, hex::encode(mac.finalize().into_bytes()))
     }
 }
 
@@ -195,10 +184,7 @@ mod tests {
 
     #[test]
     fn github_docs_vector_through_the_body_template() {
-        let scheme = HmacScheme {
-            header: "X-Hub-Signature-256".into(),
-            ..HmacScheme::preset("minoots").unwrap()
-        };
+        let scheme = HmacScheme { header: "X-Hub-Signature-256".into(), ..HmacScheme::preset("minoots").unwrap() };
         assert_eq!(
             scheme.sign("It's a Secret to Everybody", "msg", "0", b"Hello, World!"),
             "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"

@@ -95,8 +95,13 @@ impl Registration {
 /// The name an inbound event is matched and forwarded by: the provider's own, else `{entityType}.{eventType}`.
 fn match_key(n: &Normalized) -> String {
     let raw = n.native_type.clone().unwrap_or_else(|| format!("{}.{}", n.entity_type, n.event_type));
-    let clean: String = raw.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).take(256).collect();
-    if clean.is_empty() { "event".into() } else { clean }
+    let clean: String =
+        raw.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).take(256).collect();
+    if clean.is_empty() {
+        "event".into()
+    } else {
+        clean
+    }
 }
 
 /// What the inbound face keeps in memory: the registration cache (the seed's 5-minute cache, with its hit rate)
@@ -142,7 +147,11 @@ impl Gateway {
 
     fn cache_hit_rate(&self) -> f64 {
         let (h, m) = (self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed));
-        if h + m == 0 { 0.0 } else { h as f64 / (h + m) as f64 }
+        if h + m == 0 {
+            0.0
+        } else {
+            h as f64 / (h + m) as f64
+        }
     }
 
     /// A one-minute window per registration, opened by the first request after the last one closed.
@@ -268,7 +277,11 @@ fn check_events(events: &[String]) -> Result<()> {
 async fn check_destination(ctx: &ApiContext, org: &str, d: Option<DestinationIn>) -> Result<Option<String>> {
     match d {
         Some(d) => Ok(Some(
-            load_app(ctx, org, &d.app_id).await.map_err(|_| Error::invalid(&["body", "destination", "appId"], "no such application"))?.id.clone(),
+            load_app(ctx, org, &d.app_id)
+                .await
+                .map_err(|_| Error::invalid(&["body", "destination", "appId"], "no such application"))?
+                .id
+                .clone(),
         )),
         None => Ok(None),
     }
@@ -282,7 +295,10 @@ async fn create(
 ) -> Result<(StatusCode, Json<Value>)> {
     if providers::by_name(&integration_id).is_none() {
         let known: Vec<&str> = providers::PROVIDERS.iter().map(|p| p.name()).collect();
-        return Err(Error::invalid(&["path", "integrationId"], format!("unknown provider; one of: {}", known.join(", "))));
+        return Err(Error::invalid(
+            &["path", "integrationId"],
+            format!("unknown provider; one of: {}", known.join(", ")),
+        ));
     }
     if input.connection_id.trim().is_empty() {
         return Err(Error::invalid(&["body", "connectionId"], "must not be empty"));
@@ -345,7 +361,11 @@ async fn stats_of(ctx: &ApiContext, id: &str) -> Result<InboundStats> {
     Ok(ctx.store.inbound_stats(vec![id.to_string()]).await?.remove(id).unwrap_or_default())
 }
 
-async fn get_one(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<String>) -> Result<Json<RegistrationOut>> {
+async fn get_one(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path(id): Path<String>,
+) -> Result<Json<RegistrationOut>> {
     let reg = load(&ctx, &org, &id).await?;
     let stats = stats_of(&ctx, &reg.id).await?;
     Ok(Json(out(&ctx, &reg, &stats)))
@@ -367,7 +387,8 @@ async fn all_registrations(ctx: &ApiContext, org: &str) -> Result<Vec<Registrati
 async fn list(State(ctx): State<ApiContext>, OrgId(org): OrgId, Query(q): Query<ListQuery>) -> Result<Json<Value>> {
     let mut regs = all_registrations(&ctx, &org).await?;
     regs.retain(|r| {
-        q.integration_id.as_ref().is_none_or(|i| &r.integration_id == i) && q.connection_id.as_ref().is_none_or(|c| &r.connection_id == c)
+        q.integration_id.as_ref().is_none_or(|i| &r.integration_id == i)
+            && q.connection_id.as_ref().is_none_or(|c| &r.connection_id == c)
     });
     let stats = ctx.store.inbound_stats(regs.iter().map(|r| r.id.clone()).collect()).await?;
     let webhooks: Vec<RegistrationOut> = regs.iter().map(|r| out(&ctx, r, &stats[&r.id])).collect();
@@ -491,7 +512,11 @@ fn health(r: &Registration, s: &InboundStats) -> HealthOut {
     }
 }
 
-async fn registration_health(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<String>) -> Result<Json<HealthOut>> {
+async fn registration_health(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path(id): Path<String>,
+) -> Result<Json<HealthOut>> {
     let reg = load(&ctx, &org, &id).await?;
     let stats = stats_of(&ctx, &reg.id).await?;
     Ok(Json(health(&reg, &stats)))
@@ -517,7 +542,9 @@ fn full_event(ctx: &ApiContext, reg: &Registration, e: &InboundEventRecord) -> V
     let stored: HashMap<String, String> = serde_json::from_str(&e.headers).unwrap_or_default();
     let headers: HeaderMap = stored
         .iter()
-        .filter_map(|(k, v)| Some((axum::http::HeaderName::try_from(k.as_str()).ok()?, HeaderValue::try_from(v.as_str()).ok()?)))
+        .filter_map(|(k, v)| {
+            Some((axum::http::HeaderName::try_from(k.as_str()).ok()?, HeaderValue::try_from(v.as_str()).ok()?))
+        })
         .collect();
     let url = webhook_url(ctx, &reg.id);
     let req = Incoming { headers: &headers, body: &e.body, url: &url, now: e.received_at / 1000 };
@@ -565,20 +592,36 @@ async fn list_events(
     Ok(Json(list_response(rows, &page, |e| e.id.clone(), |e| event_out(&ctx, &reg, &e, false))))
 }
 
-async fn get_event(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path((id, event_id)): Path<(String, String)>) -> Result<Json<Value>> {
+async fn get_event(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path((id, event_id)): Path<(String, String)>,
+) -> Result<Json<Value>> {
     let reg = load(&ctx, &org, &id).await?;
     let e = ctx.store.inbound_event(&org, &reg.id, &event_id).await?.ok_or_else(Error::not_found)?;
     Ok(Json(event_out(&ctx, &reg, &e, true)))
 }
 
 /// Publishes a stored inbound event to the registration's destination again, as a new message.
-async fn replay(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path((id, event_id)): Path<(String, String)>) -> Result<Json<Value>> {
+async fn replay(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path((id, event_id)): Path<(String, String)>,
+) -> Result<Json<Value>> {
     let reg = load(&ctx, &org, &id).await?;
     let e = ctx.store.inbound_event(&org, &reg.id, &event_id).await?.ok_or_else(Error::not_found)?;
-    let app_id = reg.destination_app_id.as_deref().ok_or_else(|| Error::bad_request("The registration has no destination"))?;
+    let app_id =
+        reg.destination_app_id.as_deref().ok_or_else(|| Error::bad_request("The registration has no destination"))?;
     let app = load_app(&ctx, &org, app_id).await?;
     let payload = serde_json::value::to_raw_value(&full_event(&ctx, &reg, &e)).map_err(Error::internal)?;
-    let msg = NewMessage { event_type: e.match_key.clone(), event_id: None, channels: None, payload, deliver_at: None, only_endpoint: None };
+    let msg = NewMessage {
+        event_type: e.match_key.clone(),
+        event_id: None,
+        channels: None,
+        payload,
+        deliver_at: None,
+        only_endpoint: None,
+    };
     let msg = ctx.engine.publish(&app, msg).await?;
     Ok(Json(json!({ "success": true, "messageId": msg.id })))
 }
@@ -647,7 +690,13 @@ struct WebhookEvent<'a> {
 }
 
 /// `POST /webhooks/{registrationId}`: authenticated by the provider's signature, not a token.
-async fn ingest(State(ctx): State<ApiContext>, Path(id): Path<String>, OriginalUri(uri): OriginalUri, headers: HeaderMap, body: Bytes) -> Response {
+async fn ingest(
+    State(ctx): State<ApiContext>,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let started = Instant::now();
     match ingest_inner(&ctx, &id, &uri, &headers, &body, started).await {
         Ok(resp) => resp,
@@ -655,7 +704,14 @@ async fn ingest(State(ctx): State<ApiContext>, Path(id): Path<String>, OriginalU
     }
 }
 
-async fn ingest_inner(ctx: &ApiContext, id: &str, uri: &axum::http::Uri, headers: &HeaderMap, body: &[u8], started: Instant) -> Result<Response> {
+async fn ingest_inner(
+    ctx: &ApiContext,
+    id: &str,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    started: Instant,
+) -> Result<Response> {
     let Some(reg) = ctx.inbound.registration(ctx, id).await? else {
         return Ok(refuse(StatusCode::NOT_FOUND, "Unknown webhook registration".into(), started, None));
     };
@@ -668,7 +724,8 @@ async fn ingest_inner(ctx: &ApiContext, id: &str, uri: &axum::http::Uri, headers
     if !window.allowed {
         return Ok(refuse(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded".into(), started, Some(&window)));
     }
-    let provider = providers::by_name(&reg.integration_id).ok_or_else(|| Error::internal(anyhow::anyhow!("unknown provider")))?;
+    let provider =
+        providers::by_name(&reg.integration_id).ok_or_else(|| Error::internal(anyhow::anyhow!("unknown provider")))?;
     let url = format!("{}{}", ctx.cfg.public_url, uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path()));
     let req = Incoming { headers, body, url: &url, now: now / 1000 };
 
@@ -680,7 +737,8 @@ async fn ingest_inner(ctx: &ApiContext, id: &str, uri: &axum::http::Uri, headers
             updated.secrets.insert(0, EndpointSecret { key: token, expires_at: None });
             updated.status = Status::Active;
             save(ctx, &mut updated).await?;
-            let body = json!({ "success": true, "verificationTokenCaptured": true, "processingTimeMs": elapsed(started) });
+            let body =
+                json!({ "success": true, "verificationTokenCaptured": true, "processingTimeMs": elapsed(started) });
             return Ok(answer(StatusCode::OK, body, Some(&window)));
         }
     }
@@ -702,7 +760,12 @@ async fn ingest_inner(ctx: &ApiContext, id: &str, uri: &axum::http::Uri, headers
         Ok(n) => n,
         Err(e) => {
             ctx.store.inbound_failure(&reg.id, now).await?;
-            return Ok(refuse(StatusCode::BAD_REQUEST, format!("Unreadable {} event: {e}", reg.integration_id), started, Some(&window)));
+            return Ok(refuse(
+                StatusCode::BAD_REQUEST,
+                format!("Unreadable {} event: {e}", reg.integration_id),
+                started,
+                Some(&window),
+            ));
         }
     };
 
@@ -730,7 +793,14 @@ async fn ingest_inner(ctx: &ApiContext, id: &str, uri: &axum::http::Uri, headers
     let prepared = match &app {
         Some(app) => {
             let payload = serde_json::value::to_raw_value(&event).map_err(Error::internal)?;
-            let msg = NewMessage { event_type: key.clone(), event_id: None, channels: None, payload, deliver_at: None, only_endpoint: None };
+            let msg = NewMessage {
+                event_type: key.clone(),
+                event_id: None,
+                channels: None,
+                payload,
+                deliver_at: None,
+                only_endpoint: None,
+            };
             Some(ctx.engine.prepare(app, msg).await?)
         }
         None => None,
@@ -763,7 +833,13 @@ async fn ingest_inner(ctx: &ApiContext, id: &str, uri: &axum::http::Uri, headers
         }
         (Some(_), None) => false,
     };
-    let body = Accepted { success: true, event_type: &n.event_type, entity_id: &n.entity_id, sync_triggered, processing_time_ms: elapsed(started) };
+    let body = Accepted {
+        success: true,
+        event_type: &n.event_type,
+        entity_id: &n.entity_id,
+        sync_triggered,
+        processing_time_ms: elapsed(started),
+    };
     Ok(answer(StatusCode::OK, body, Some(&window)))
 }
 

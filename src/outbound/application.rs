@@ -6,9 +6,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::{
-    check_ident, double_option, list_response, load_app, ts, ListQuery, ListResponse, ValidJson,
-};
+use super::{check_ident, double_option, list_response, load_app, ts, ListQuery, ListResponse, ValidJson};
 use crate::auth::OrgId;
 use crate::engine::model::{Application, Metadata};
 use crate::error::{Error, Result};
@@ -71,17 +69,11 @@ fn validate(name: &str, uid: Option<&str>, throttle: Option<u16>) -> Result<()> 
     if let Some(uid) = uid {
         check_ident(&["body", "uid"], uid, 256)?;
         if crate::ids::has_prefix(uid, crate::ids::APP) {
-            return Err(Error::invalid(
-                &["body", "uid"],
-                "must not look like an application id",
-            ));
+            return Err(Error::invalid(&["body", "uid"], "must not look like an application id"));
         }
     }
     if throttle == Some(0) {
-        return Err(Error::invalid(
-            &["body", "throttleRate"],
-            "must be at least 1",
-        ));
+        return Err(Error::invalid(&["body", "throttleRate"], "must be at least 1"));
     }
     Ok(())
 }
@@ -134,12 +126,7 @@ async fn list_apps(
 ) -> Result<Json<ListResponse<ApplicationOut>>> {
     let page = q.page(false);
     let rows = ctx.store.list::<Application>(&org, "", &page).await?;
-    Ok(Json(list_response(
-        rows,
-        &page,
-        |a| a.id.clone(),
-        |a| (&a).into(),
-    )))
+    Ok(Json(list_response(rows, &page, |a| a.id.clone(), |a| (&a).into())))
 }
 
 async fn get_app(
@@ -170,9 +157,7 @@ async fn update_app(
             let mut app = (*existing).clone();
             app.name = input.name;
             // Addressed by uid, the body may leave the uid out and keep it.
-            app.uid = input.uid.or_else(|| {
-                (!crate::ids::has_prefix(&app_id, crate::ids::APP)).then(|| app_id.clone())
-            });
+            app.uid = input.uid.or_else(|| (!crate::ids::has_prefix(&app_id, crate::ids::APP)).then(|| app_id.clone()));
             app.throttle_rate = input.throttle_rate;
             app.metadata = input.metadata;
             app.updated_at = now_ms();
@@ -181,15 +166,7 @@ async fn update_app(
         }
         // PUT on an unknown uid creates the application with that uid, as svix-server does.
         None if !crate::ids::has_prefix(&app_id, crate::ids::APP) => {
-            let app = create(
-                &ctx,
-                &org,
-                ApplicationIn {
-                    uid: Some(app_id),
-                    ..input
-                },
-            )
-            .await?;
+            let app = create(&ctx, &org, ApplicationIn { uid: Some(app_id), ..input }).await?;
             Ok((StatusCode::CREATED, Json((&app).into())))
         }
         None => Err(Error::not_found()),
@@ -234,11 +211,5 @@ async fn delete_app(
 pub fn router() -> Router<ApiContext> {
     Router::new()
         .route("/api/v1/app", get(list_apps).post(create_app))
-        .route(
-            "/api/v1/app/{app_id}",
-            get(get_app)
-                .put(update_app)
-                .patch(patch_app)
-                .delete(delete_app),
-        )
+        .route("/api/v1/app/{app_id}", get(get_app).put(update_app).patch(patch_app).delete(delete_app))
 }

@@ -71,14 +71,8 @@ struct AttemptListQuery {
 
 impl AttemptListQuery {
     fn filter(&self, raw: Option<&str>) -> Result<AttemptFilter> {
-        if self
-            .status_code_class
-            .is_some_and(|c| ![0, 100, 200, 300, 400, 500].contains(&c))
-        {
-            return Err(Error::invalid(
-                &["query", "status_code_class"],
-                "must be one of 0, 100, 200, 300, 400, 500",
-            ));
+        if self.status_code_class.is_some_and(|c| ![0, 100, 200, 300, 400, 500].contains(&c)) {
+            return Err(Error::invalid(&["query", "status_code_class"], "must be one of 0, 100, 200, 300, 400, 500"));
         }
         Ok(AttemptFilter {
             msg_id: None,
@@ -102,21 +96,10 @@ async fn list_by_endpoint(
 ) -> Result<Json<ListResponse<MessageAttemptOut>>> {
     let app = load_app(&ctx, &org, &app_id).await?;
     let ep = load_endpoint(&ctx, &app, &ep_id).await?;
-    let filter = AttemptFilter {
-        endpoint_id: Some(ep.id),
-        ..q.filter(raw.as_deref())?
-    };
+    let filter = AttemptFilter { endpoint_id: Some(ep.id), ..q.filter(raw.as_deref())? };
     let page = page(q.limit, q.iterator.as_deref(), true);
-    let rows = ctx
-        .store
-        .attempt_list(&org, &app.id, &filter, &page)
-        .await?;
-    Ok(Json(list_response(
-        rows,
-        &page,
-        |a| a.id.clone(),
-        Into::into,
-    )))
+    let rows = ctx.store.attempt_list(&org, &app.id, &filter, &page).await?;
+    Ok(Json(list_response(rows, &page, |a| a.id.clone(), Into::into)))
 }
 
 async fn list_by_msg(
@@ -132,22 +115,10 @@ async fn list_by_msg(
         Some(key) => Some(load_endpoint(&ctx, &app, key).await?.id),
         None => None,
     };
-    let filter = AttemptFilter {
-        msg_id: Some(msg.id),
-        endpoint_id,
-        ..q.filter(raw.as_deref())?
-    };
+    let filter = AttemptFilter { msg_id: Some(msg.id), endpoint_id, ..q.filter(raw.as_deref())? };
     let page = page(q.limit, q.iterator.as_deref(), true);
-    let rows = ctx
-        .store
-        .attempt_list(&org, &app.id, &filter, &page)
-        .await?;
-    Ok(Json(list_response(
-        rows,
-        &page,
-        |a| a.id.clone(),
-        Into::into,
-    )))
+    let rows = ctx.store.attempt_list(&org, &app.id, &filter, &page).await?;
+    Ok(Json(list_response(rows, &page, |a| a.id.clone(), Into::into)))
 }
 
 async fn get_attempt(
@@ -157,11 +128,7 @@ async fn get_attempt(
 ) -> Result<Json<MessageAttemptOut>> {
     let app = load_app(&ctx, &org, &app_id).await?;
     let msg = load_message(&ctx, &app, &msg_id).await?;
-    let a = ctx
-        .store
-        .attempt_get(&org, &app.id, &msg.id, &attempt_id)
-        .await?
-        .ok_or_else(Error::not_found)?;
+    let a = ctx.store.attempt_get(&org, &app.id, &msg.id, &attempt_id).await?.ok_or_else(Error::not_found)?;
     Ok(Json(a.into()))
 }
 
@@ -172,11 +139,7 @@ async fn expunge_attempt(
 ) -> Result<StatusCode> {
     let app = load_app(&ctx, &org, &app_id).await?;
     let msg = load_message(&ctx, &app, &msg_id).await?;
-    if !ctx
-        .store
-        .attempt_expunge(&org, &app.id, &msg.id, &attempt_id)
-        .await?
-    {
+    if !ctx.store.attempt_expunge(&org, &app.id, &msg.id, &attempt_id).await? {
         return Err(Error::not_found());
     }
     Ok(StatusCode::NO_CONTENT)
@@ -216,17 +179,9 @@ async fn attempted_destinations(
     let app = load_app(&ctx, &org, &app_id).await?;
     let msg = load_message(&ctx, &app, &msg_id).await?;
     let page = page(q.limit, q.iterator.as_deref(), false);
-    let rows = ctx
-        .store
-        .deliveries_of_message(&org, &app.id, &msg.id, &page)
-        .await?;
+    let rows = ctx.store.deliveries_of_message(&org, &app.id, &msg.id, &page).await?;
     let endpoints = ctx.engine.endpoints_of(&org, &app.id).await?;
-    let mut out = list_response(
-        rows,
-        &page,
-        |d| d.endpoint_id.clone(),
-        |d: DeliveryRecord| d,
-    );
+    let mut out = list_response(rows, &page, |d| d.endpoint_id.clone(), |d: DeliveryRecord| d);
     let data = out
         .data
         .drain(..)
@@ -243,21 +198,13 @@ async fn attempted_destinations(
                 throttle_rate: ep.throttle_rate,
                 status: d.status,
                 status_text: status_text(d.status),
-                next_attempt: d
-                    .next_attempt_at
-                    .filter(|_| d.status == status::PENDING)
-                    .map(ts),
+                next_attempt: d.next_attempt_at.filter(|_| d.status == status::PENDING).map(ts),
                 created_at: ts(ep.created_at),
                 updated_at: ts(ep.updated_at),
             })
         })
         .collect();
-    Ok(Json(ListResponse {
-        data,
-        iterator: out.iterator,
-        prev_iterator: out.prev_iterator,
-        done: out.done,
-    }))
+    Ok(Json(ListResponse { data, iterator: out.iterator, prev_iterator: out.prev_iterator, done: out.done }))
 }
 
 #[derive(Debug, Serialize)]
@@ -286,10 +233,7 @@ async fn attempted_messages(
     let ep = load_endpoint(&ctx, &app, &ep_id).await?;
     let filter = q.filter(raw.as_deref())?;
     let page = page(q.limit, q.iterator.as_deref(), true);
-    let rows = ctx
-        .store
-        .messages_of_endpoint(&org, &app.id, &ep.id, q.status, &filter, &page)
-        .await?;
+    let rows = ctx.store.messages_of_endpoint(&org, &app.id, &ep.id, q.status, &filter, &page).await?;
     let with_content = q.with_content.unwrap_or(true);
     Ok(Json(list_response(
         rows,
@@ -304,10 +248,7 @@ async fn attempted_messages(
             timestamp: ts(m.created_at),
             status: d.status,
             status_text: status_text(d.status),
-            next_attempt: d
-                .next_attempt_at
-                .filter(|_| d.status == status::PENDING)
-                .map(ts),
+            next_attempt: d.next_attempt_at.filter(|_| d.status == status::PENDING).map(ts),
         },
     )))
 }
@@ -324,48 +265,18 @@ async fn resend(
     if msg.payload.is_none() {
         return Err(Error::bad_request("The message's content was expunged"));
     }
-    ctx.store
-        .requeue(
-            &org,
-            &app.id,
-            Requeue::One {
-                msg_id: msg.id,
-                endpoint_id: ep.id,
-            },
-        )
-        .await?;
+    ctx.store.requeue(&org, &app.id, Requeue::One { msg_id: msg.id, endpoint_id: ep.id }).await?;
     ctx.engine.work_due(now_ms());
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({}))))
 }
 
 pub fn router() -> Router<ApiContext> {
     Router::new()
-        .route(
-            "/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}",
-            get(list_by_endpoint),
-        )
-        .route(
-            "/api/v1/app/{app_id}/attempt/msg/{msg_id}",
-            get(list_by_msg),
-        )
-        .route(
-            "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}",
-            get(get_attempt),
-        )
-        .route(
-            "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content",
-            delete(expunge_attempt),
-        )
-        .route(
-            "/api/v1/app/{app_id}/msg/{msg_id}/endpoint",
-            get(attempted_destinations),
-        )
-        .route(
-            "/api/v1/app/{app_id}/endpoint/{endpoint_id}/msg",
-            get(attempted_messages),
-        )
-        .route(
-            "/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend",
-            post(resend),
-        )
+        .route("/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}", get(list_by_endpoint))
+        .route("/api/v1/app/{app_id}/attempt/msg/{msg_id}", get(list_by_msg))
+        .route("/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}", get(get_attempt))
+        .route("/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content", delete(expunge_attempt))
+        .route("/api/v1/app/{app_id}/msg/{msg_id}/endpoint", get(attempted_destinations))
+        .route("/api/v1/app/{app_id}/endpoint/{endpoint_id}/msg", get(attempted_messages))
+        .route("/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend", post(resend))
 }

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::message::{MessageIn, MessageOut};
 use super::{
-    check_ident, double_option, list_response, load_app, load_endpoint, opt_ts, parse_ts, ts,
-    ListQuery, ListResponse, ValidJson,
+    check_ident, double_option, list_response, load_app, load_endpoint, opt_ts, parse_ts, ts, ListQuery, ListResponse,
+    ValidJson,
 };
 use crate::auth::OrgId;
 use crate::engine::model::{Application, Endpoint, EndpointSecret, EventType, Metadata};
@@ -35,16 +35,11 @@ impl SignatureIn {
     fn resolve(self) -> Result<HmacScheme> {
         let scheme = match self {
             SignatureIn::Preset { preset } => HmacScheme::preset(&preset).ok_or_else(|| {
-                Error::invalid(
-                    &["body", "signature", "preset"],
-                    "unknown preset (tms, minoots, chat)",
-                )
+                Error::invalid(&["body", "signature", "preset"], "unknown preset (tms, minoots, chat)")
             })?,
             SignatureIn::Scheme(s) => s,
         };
-        scheme
-            .validate()
-            .map_err(|e| Error::invalid(&["body", "signature"], e))?;
+        scheme.validate().map_err(|e| Error::invalid(&["body", "signature"], e))?;
         Ok(scheme)
     }
 }
@@ -133,10 +128,7 @@ impl From<&Endpoint> for EndpointOut {
             signature: e.signature.clone(),
             retry_schedule: e.retry_schedule.as_ref().map(|s| {
                 s.iter()
-                    .map(|ms| {
-                        humantime::format_duration(std::time::Duration::from_millis(*ms))
-                            .to_string()
-                    })
+                    .map(|ms| humantime::format_duration(std::time::Duration::from_millis(*ms)).to_string())
                     .collect()
             }),
             created_at: ts(e.created_at),
@@ -148,12 +140,13 @@ impl From<&Endpoint> for EndpointOut {
 fn check_list(field: &str, items: &Option<Vec<String>>, max_len: usize) -> Result<()> {
     if let Some(items) = items {
         for item in items {
-            check_ident(
-                &["body", field],
-                item.trim_end_matches('*').trim_end_matches('.'),
-                max_len,
-            )
-            .or_else(|e| if item == "*" { Ok(()) } else { Err(e) })?;
+            check_ident(&["body", field], item.trim_end_matches('*').trim_end_matches('.'), max_len).or_else(|e| {
+                if item == "*" {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })?;
         }
     }
     Ok(())
@@ -171,13 +164,11 @@ fn check_secret(secret: &str) -> Result<()> {
 
 fn check_headers(headers: &BTreeMap<String, Option<String>>) -> Result<()> {
     for (k, v) in headers {
-        HeaderName::try_from(k.as_str()).map_err(|_| {
-            Error::invalid(&["body", "headers"], format!("invalid header name: {k}"))
-        })?;
+        HeaderName::try_from(k.as_str())
+            .map_err(|_| Error::invalid(&["body", "headers"], format!("invalid header name: {k}")))?;
         if let Some(v) = v {
-            HeaderValue::try_from(v.as_str()).map_err(|_| {
-                Error::invalid(&["body", "headers"], format!("invalid value for {k}"))
-            })?;
+            HeaderValue::try_from(v.as_str())
+                .map_err(|_| Error::invalid(&["body", "headers"], format!("invalid value for {k}")))?;
         }
     }
     Ok(())
@@ -186,19 +177,14 @@ fn check_headers(headers: &BTreeMap<String, Option<String>>) -> Result<()> {
 fn parse_schedule(s: Option<Vec<String>>) -> Result<Option<Vec<u64>>> {
     s.map(|items| {
         if items.len() > 20 {
-            return Err(Error::invalid(
-                &["body", "retrySchedule"],
-                "at most 20 retries",
-            ));
+            return Err(Error::invalid(&["body", "retrySchedule"], "at most 20 retries"));
         }
         items
             .iter()
             .map(|d| {
                 humantime::parse_duration(d)
                     .map(|d| d.as_millis() as u64)
-                    .map_err(|_| {
-                        Error::invalid(&["body", "retrySchedule"], format!("invalid duration: {d}"))
-                    })
+                    .map_err(|_| Error::invalid(&["body", "retrySchedule"], format!("invalid duration: {d}")))
             })
             .collect()
     })
@@ -210,26 +196,17 @@ fn validate(ctx: &ApiContext, ep: &Endpoint) -> Result<()> {
     if ep.url.len() > 65536 {
         return Err(Error::invalid(&["body", "url"], "too long"));
     }
-    ctx.engine
-        .egress
-        .check_url(&ep.url)
-        .map_err(|e| Error::invalid(&["body", "url"], e))?;
+    ctx.engine.egress.check_url(&ep.url).map_err(|e| Error::invalid(&["body", "url"], e))?;
     if let Some(uid) = &ep.uid {
         check_ident(&["body", "uid"], uid, 256)?;
         if crate::ids::has_prefix(uid, crate::ids::EP) {
-            return Err(Error::invalid(
-                &["body", "uid"],
-                "must not look like an endpoint id",
-            ));
+            return Err(Error::invalid(&["body", "uid"], "must not look like an endpoint id"));
         }
     }
     check_list("eventTypes", &ep.filter_types, 256)?;
     check_list("channels", &ep.channels, 128)?;
     if ep.throttle_rate == Some(0) {
-        return Err(Error::invalid(
-            &["body", "throttleRate"],
-            "must be at least 1",
-        ));
+        return Err(Error::invalid(&["body", "throttleRate"], "must be at least 1"));
     }
     Ok(())
 }
@@ -248,12 +225,7 @@ async fn create(ctx: &ApiContext, app: &Application, input: EndpointIn) -> Resul
         None => signing::new_secret(),
     };
     let headers = input.headers.unwrap_or_default();
-    check_headers(
-        &headers
-            .iter()
-            .map(|(k, v)| (k.clone(), Some(v.clone())))
-            .collect(),
-    )?;
+    check_headers(&headers.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect())?;
     let ep = Endpoint {
         id: crate::ids::new(crate::ids::EP),
         org_id: app.org_id.clone(),
@@ -266,10 +238,7 @@ async fn create(ctx: &ApiContext, app: &Application, input: EndpointIn) -> Resul
         disabled: input.disabled,
         metadata: input.metadata,
         headers,
-        secrets: vec![EndpointSecret {
-            key: secret,
-            expires_at: None,
-        }],
+        secrets: vec![EndpointSecret { key: secret, expires_at: None }],
         throttle_rate: input.throttle_rate,
         signature: input.signature.map(SignatureIn::resolve).transpose()?,
         retry_schedule: parse_schedule(input.retry_schedule)?,
@@ -312,12 +281,7 @@ async fn list_endpoints(
     let app = load_app(&ctx, &org, &app_id).await?;
     let page = q.page(false);
     let rows = ctx.store.list::<Endpoint>(&org, &app.id, &page).await?;
-    Ok(Json(list_response(
-        rows,
-        &page,
-        |e| e.id.clone(),
-        |e| (&e).into(),
-    )))
+    Ok(Json(list_response(rows, &page, |e| e.id.clone(), |e| (&e).into())))
 }
 
 async fn get_endpoint(
@@ -345,9 +309,7 @@ async fn update_endpoint(
             ep.disabled = input.disabled;
             ep.metadata = input.metadata;
             // Addressed by uid, the body may leave the uid out and keep it.
-            ep.uid = input.uid.or_else(|| {
-                (!crate::ids::has_prefix(&ep_id, crate::ids::EP)).then(|| ep_id.clone())
-            });
+            ep.uid = input.uid.or_else(|| (!crate::ids::has_prefix(&ep_id, crate::ids::EP)).then(|| ep_id.clone()));
             ep.throttle_rate = input.throttle_rate;
             if let Some(sig) = input.signature {
                 ep.signature = Some(sig.resolve()?);
@@ -359,15 +321,7 @@ async fn update_endpoint(
             Ok((StatusCode::OK, Json((&ep).into())))
         }
         None if !crate::ids::has_prefix(&ep_id, crate::ids::EP) => {
-            let ep = create(
-                &ctx,
-                &app,
-                EndpointIn {
-                    uid: Some(ep_id),
-                    ..input
-                },
-            )
-            .await?;
+            let ep = create(&ctx, &app, EndpointIn { uid: Some(ep_id), ..input }).await?;
             Ok((StatusCode::CREATED, Json((&ep).into())))
         }
         None => Err(Error::not_found()),
@@ -446,12 +400,7 @@ struct HeadersOut {
     sensitive: Vec<String>,
 }
 
-const SENSITIVE: &[&str] = &[
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "x-api-key",
-];
+const SENSITIVE: &[&str] = &["authorization", "proxy-authorization", "cookie", "x-api-key"];
 
 async fn get_headers(
     State(ctx): State<ApiContext>,
@@ -460,10 +409,8 @@ async fn get_headers(
 ) -> Result<Json<HeadersOut>> {
     let app = load_app(&ctx, &org, &app_id).await?;
     let ep = load_endpoint(&ctx, &app, &ep_id).await?;
-    let (sensitive, headers): (Vec<_>, Vec<_>) = ep
-        .headers
-        .into_iter()
-        .partition(|(k, _)| SENSITIVE.contains(&k.to_ascii_lowercase().as_str()));
+    let (sensitive, headers): (Vec<_>, Vec<_>) =
+        ep.headers.into_iter().partition(|(k, _)| SENSITIVE.contains(&k.to_ascii_lowercase().as_str()));
     Ok(Json(HeadersOut {
         headers: headers.into_iter().collect(),
         sensitive: sensitive.into_iter().map(|(k, _)| k).collect(),
@@ -476,13 +423,7 @@ async fn put_headers(
     Path((app_id, ep_id)): Path<(String, String)>,
     ValidJson(input): ValidJson<HeadersIn>,
 ) -> Result<StatusCode> {
-    check_headers(
-        &input
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), Some(v.clone())))
-            .collect(),
-    )?;
+    check_headers(&input.headers.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect())?;
     let app = load_app(&ctx, &org, &app_id).await?;
     let mut ep = load_endpoint(&ctx, &app, &ep_id).await?;
     ep.headers = input.headers;
@@ -534,11 +475,7 @@ async fn get_secret(
 ) -> Result<Json<SecretOut>> {
     let app = load_app(&ctx, &org, &app_id).await?;
     let ep = load_endpoint(&ctx, &app, &ep_id).await?;
-    let key = ep
-        .secrets
-        .first()
-        .map(|s| s.key.clone())
-        .unwrap_or_default();
+    let key = ep.secrets.first().map(|s| s.key.clone()).unwrap_or_default();
     Ok(Json(SecretOut { key }))
 }
 
@@ -552,10 +489,7 @@ async fn rotate_secret(
 ) -> Result<Json<SecretOut>> {
     let grace = input.grace_period_seconds.unwrap_or(86_400);
     if grace > 7 * 86_400 {
-        return Err(Error::invalid(
-            &["body", "gracePeriodSeconds"],
-            "at most 7 days",
-        ));
+        return Err(Error::invalid(&["body", "gracePeriodSeconds"], "at most 7 days"));
     }
     let new_key = match input.key {
         Some(k) => {
@@ -576,13 +510,7 @@ async fn rotate_secret(
         s.expires_at = Some(s.expires_at.map_or(expires, |t| t.min(expires)));
     }
     ep.secrets.retain(|s| s.expires_at.is_none_or(|t| t > now));
-    ep.secrets.insert(
-        0,
-        EndpointSecret {
-            key: new_key.clone(),
-            expires_at: None,
-        },
-    );
+    ep.secrets.insert(0, EndpointSecret { key: new_key.clone(), expires_at: None });
     ep.secrets.truncate(MAX_OLD_SECRETS + 1);
     save(&ctx, &mut ep).await?;
     Ok(Json(SecretOut { key: new_key }))
@@ -619,11 +547,7 @@ async fn recover(
         .map_err(|_| Error::invalid(&["body", "until"], "expected an RFC 3339 date-time"))?;
     let app = load_app(&ctx, &org, &app_id).await?;
     let ep = load_endpoint(&ctx, &app, &ep_id).await?;
-    let what = Requeue::FailedSince {
-        endpoint_id: ep.id.clone(),
-        since,
-        until: until.unwrap_or(i64::MAX),
-    };
+    let what = Requeue::FailedSince { endpoint_id: ep.id.clone(), since, until: until.unwrap_or(i64::MAX) };
     let n = ctx.store.requeue(&org, &app.id, what).await?;
     if n > 0 {
         ctx.engine.work_due(now_ms());
@@ -662,11 +586,7 @@ async fn send_example(
         .await?
         .and_then(|et| et.schemas)
         .and_then(|s| {
-            s.as_object().and_then(|versions| {
-                versions
-                    .values()
-                    .find_map(|v| v.get("examples")?.get(0).cloned())
-            })
+            s.as_object().and_then(|versions| versions.values().find_map(|v| v.get("examples")?.get(0).cloned()))
         })
         .unwrap_or_else(|| serde_json::json!({}));
     let input = MessageIn::example(input.event_type, &example);
@@ -698,10 +618,7 @@ async fn stats(
     let (since, until) = (opt_ts("since", &q.since)?, opt_ts("until", &q.until)?);
     let app = load_app(&ctx, &org, &app_id).await?;
     let ep = load_endpoint(&ctx, &app, &ep_id).await?;
-    let s = ctx
-        .store
-        .endpoint_stats(&org, &app.id, &ep.id, since, until)
-        .await?;
+    let s = ctx.store.endpoint_stats(&org, &app.id, &ep.id, since, until).await?;
     Ok(Json(StatsOut {
         success: s.success,
         pending: s.pending,
@@ -717,24 +634,12 @@ pub fn router() -> Router<ApiContext> {
         .route(base, get(list_endpoints).post(create_endpoint))
         .route(
             &format!("{base}/{{endpoint_id}}"),
-            get(get_endpoint)
-                .put(update_endpoint)
-                .patch(patch_endpoint)
-                .delete(delete_endpoint),
+            get(get_endpoint).put(update_endpoint).patch(patch_endpoint).delete(delete_endpoint),
         )
-        .route(
-            &format!("{base}/{{endpoint_id}}/headers"),
-            get(get_headers).put(put_headers).patch(patch_headers),
-        )
+        .route(&format!("{base}/{{endpoint_id}}/headers"), get(get_headers).put(put_headers).patch(patch_headers))
         .route(&format!("{base}/{{endpoint_id}}/secret"), get(get_secret))
-        .route(
-            &format!("{base}/{{endpoint_id}}/secret/rotate"),
-            post(rotate_secret),
-        )
+        .route(&format!("{base}/{{endpoint_id}}/secret/rotate"), post(rotate_secret))
         .route(&format!("{base}/{{endpoint_id}}/recover"), post(recover))
-        .route(
-            &format!("{base}/{{endpoint_id}}/send-example"),
-            post(send_example),
-        )
+        .route(&format!("{base}/{{endpoint_id}}/send-example"), post(send_example))
         .route(&format!("{base}/{{endpoint_id}}/stats"), get(stats))
 }

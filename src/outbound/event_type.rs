@@ -80,10 +80,7 @@ fn validate(et: &EventType) -> Result<()> {
         check_ident(&["body", "featureFlag"], ff, 256)?;
     }
     if et.schemas.as_ref().is_some_and(|s| !s.is_object()) {
-        return Err(Error::invalid(
-            &["body", "schemas"],
-            "must be an object of versions to JSON schemas",
-        ));
+        return Err(Error::invalid(&["body", "schemas"], "must be an object of versions to JSON schemas"));
     }
     Ok(())
 }
@@ -139,10 +136,7 @@ async fn list_types(
 }
 
 async fn load(ctx: &ApiContext, org: &str, name: &str) -> Result<EventType> {
-    ctx.store
-        .get::<EventType>(org, "", name)
-        .await?
-        .ok_or_else(Error::not_found)
+    ctx.store.get::<EventType>(org, "", name).await?.ok_or_else(Error::not_found)
 }
 
 async fn get_type(
@@ -161,26 +155,14 @@ async fn update_type(
 ) -> Result<(StatusCode, Json<EventTypeOut>)> {
     let existing = ctx.store.get::<EventType>(&org, "", &name).await?;
     let created = existing.is_none();
-    let et = event_type(
-        org,
-        name,
-        input,
-        existing.map_or(now_ms(), |e| e.created_at),
-    );
+    let et = event_type(org, name, input, existing.map_or(now_ms(), |e| e.created_at));
     validate(&et)?;
     if created {
         ctx.store.insert(&et).await?;
     } else {
         ctx.store.update(&et).await?;
     }
-    Ok((
-        if created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        },
-        Json((&et).into()),
-    ))
+    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json((&et).into())))
 }
 
 async fn patch_type(
@@ -235,13 +217,8 @@ async fn delete_type(
 }
 
 pub fn router() -> Router<ApiContext> {
-    Router::new()
-        .route("/api/v1/event-type", get(list_types).post(create_type))
-        .route(
-            "/api/v1/event-type/{event_type_name}",
-            get(get_type)
-                .put(update_type)
-                .patch(patch_type)
-                .delete(delete_type),
-        )
+    Router::new().route("/api/v1/event-type", get(list_types).post(create_type)).route(
+        "/api/v1/event-type/{event_type_name}",
+        get(get_type).put(update_type).patch(patch_type).delete(delete_type),
+    )
 }

@@ -10,10 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::application::{self, ApplicationIn};
-use super::{
-    check_ident, list_response, load_app, multi, opt_ts, page, parse_ts, ts, ListResponse,
-    ValidJson,
-};
+use super::{check_ident, list_response, load_app, multi, opt_ts, page, parse_ts, ts, ListResponse, ValidJson};
 use crate::auth::OrgId;
 use crate::engine::model::Application;
 use crate::engine::NewMessage;
@@ -43,8 +40,7 @@ impl MessageIn {
     pub fn example(event_type: String, payload: &serde_json::Value) -> Self {
         MessageIn {
             event_type,
-            payload: RawValue::from_string(payload.to_string())
-                .expect("a Value serializes to valid JSON"),
+            payload: RawValue::from_string(payload.to_string()).expect("a Value serializes to valid JSON"),
             event_id: None,
             channels: None,
             payload_retention_period: None,
@@ -67,13 +63,8 @@ pub struct MessageOut {
 }
 
 pub fn payload_of(m: &MessageRecord, with_content: bool) -> Box<RawValue> {
-    let text = m
-        .payload
-        .as_deref()
-        .filter(|_| with_content)
-        .unwrap_or("{}");
-    RawValue::from_string(text.to_string())
-        .unwrap_or_else(|_| RawValue::from_string("{}".into()).expect("valid"))
+    let text = m.payload.as_deref().filter(|_| with_content).unwrap_or("{}");
+    RawValue::from_string(text.to_string()).unwrap_or_else(|_| RawValue::from_string("{}".into()).expect("valid"))
 }
 
 impl MessageOut {
@@ -102,33 +93,25 @@ pub async fn publish(
     }
     if let Some(channels) = &input.channels {
         if channels.is_empty() || channels.len() > 10 {
-            return Err(Error::invalid(
-                &["body", "channels"],
-                "must hold 1 to 10 channels",
-            ));
+            return Err(Error::invalid(&["body", "channels"], "must hold 1 to 10 channels"));
         }
         for c in channels {
             check_ident(&["body", "channels"], c, 128)?;
         }
     }
     if !input.payload.get().trim_start().starts_with('{') {
-        return Err(Error::invalid(
-            &["body", "payload"],
-            "must be a JSON object",
-        ));
+        return Err(Error::invalid(&["body", "payload"], "must be a JSON object"));
     }
     if let Some(days) = input.payload_retention_period {
         if !(5..=90).contains(&days) {
-            return Err(Error::invalid(
-                &["body", "payloadRetentionPeriod"],
-                "must be between 5 and 90 days",
-            ));
+            return Err(Error::invalid(&["body", "payloadRetentionPeriod"], "must be between 5 and 90 days"));
         }
     }
     let deliver_at = match &input.deliver_at {
-        Some(s) => Some(parse_ts("deliverAt", s).map_err(|_| {
-            Error::invalid(&["body", "deliverAt"], "expected an RFC 3339 date-time")
-        })?),
+        Some(s) => Some(
+            parse_ts("deliverAt", s)
+                .map_err(|_| Error::invalid(&["body", "deliverAt"], "expected an RFC 3339 date-time"))?,
+        ),
         None => None,
     };
     let msg = NewMessage {
@@ -154,33 +137,25 @@ async fn create_message(
     Query(q): Query<WithContent>,
     ValidJson(mut input): ValidJson<MessageIn>,
 ) -> Result<(StatusCode, Json<MessageOut>)> {
-    let app = match (
-        ctx.engine.app(&org, &app_id).await?,
-        input.application.take(),
-    ) {
+    let app = match (ctx.engine.app(&org, &app_id).await?, input.application.take()) {
         (Some(app), _) => app,
         // Creates the application alongside the message; its uid is the one in the path.
         (None, Some(app_in)) => {
-            let uid = app_in.uid.clone().or_else(|| {
-                (!crate::ids::has_prefix(&app_id, crate::ids::APP)).then(|| app_id.clone())
-            });
+            let uid = app_in
+                .uid
+                .clone()
+                .or_else(|| (!crate::ids::has_prefix(&app_id, crate::ids::APP)).then(|| app_id.clone()));
             match application::create(&ctx, &org, ApplicationIn { uid, ..app_in }).await {
                 Ok(app) => Arc::new(app),
                 // Created at the same moment by another request.
-                Err(Error::Http {
-                    status: StatusCode::CONFLICT,
-                    ..
-                }) => load_app(&ctx, &org, &app_id).await?,
+                Err(Error::Http { status: StatusCode::CONFLICT, .. }) => load_app(&ctx, &org, &app_id).await?,
                 Err(e) => return Err(e),
             }
         }
         (None, None) => return Err(Error::not_found()),
     };
     let msg = publish(&ctx, &app, input, None).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(MessageOut::new(&msg, q.with_content.unwrap_or(true))),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(MessageOut::new(&msg, q.with_content.unwrap_or(true)))))
 }
 
 #[derive(Debug, Deserialize)]
@@ -215,24 +190,13 @@ async fn list_messages(
     let app = load_app(&ctx, &org, &app_id).await?;
     let filter = q.filter(raw.as_deref())?;
     let page = page(q.limit, q.iterator.as_deref(), true);
-    let rows = ctx
-        .store
-        .message_list(&org, &app.id, &filter, &page)
-        .await?;
+    let rows = ctx.store.message_list(&org, &app.id, &filter, &page).await?;
     let with_content = q.with_content.unwrap_or(true);
-    Ok(Json(list_response(
-        rows,
-        &page,
-        |m| m.id.clone(),
-        |m| MessageOut::new(&m, with_content),
-    )))
+    Ok(Json(list_response(rows, &page, |m| m.id.clone(), |m| MessageOut::new(&m, with_content))))
 }
 
 pub async fn load_message(ctx: &ApiContext, app: &Application, key: &str) -> Result<MessageRecord> {
-    ctx.store
-        .message_get(&app.org_id, &app.id, key)
-        .await?
-        .ok_or_else(Error::not_found)
+    ctx.store.message_get(&app.org_id, &app.id, key).await?.ok_or_else(Error::not_found)
 }
 
 async fn get_message(
@@ -259,13 +223,7 @@ async fn expunge_content(
 
 pub fn router() -> Router<ApiContext> {
     Router::new()
-        .route(
-            "/api/v1/app/{app_id}/msg",
-            get(list_messages).post(create_message),
-        )
+        .route("/api/v1/app/{app_id}/msg", get(list_messages).post(create_message))
         .route("/api/v1/app/{app_id}/msg/{msg_id}", get(get_message))
-        .route(
-            "/api/v1/app/{app_id}/msg/{msg_id}/content",
-            delete(expunge_content),
-        )
+        .route("/api/v1/app/{app_id}/msg/{msg_id}/content", delete(expunge_content))
 }

@@ -44,30 +44,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ValidJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = bytes::Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                Error::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "Request body is too large",
-                )
+                Error::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "Request body is too large")
             } else {
                 Error::bad_request(e.body_text())
             }
         })?;
-        let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &bytes
-        };
-        serde_json::from_slice(body)
-            .map(ValidJson)
-            .map_err(|e| match e.classify() {
-                serde_json::error::Category::Data => Error::invalid(&["body"], e.to_string()),
-                _ => Error::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_json",
-                    format!("Malformed JSON body: {e}"),
-                ),
-            })
+        let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+        serde_json::from_slice(body).map(ValidJson).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => Error::invalid(&["body"], e.to_string()),
+            _ => Error::new(StatusCode::BAD_REQUEST, "invalid_json", format!("Malformed JSON body: {e}")),
+        })
     }
 }
 
@@ -96,12 +82,7 @@ pub struct ListQuery {
 
 impl ListQuery {
     pub fn page(&self, default_desc: bool) -> Page {
-        page(
-            self.limit,
-            self.iterator.as_deref(),
-            self.order
-                .map_or(default_desc, |o| o == Ordering::Descending),
-        )
+        page(self.limit, self.iterator.as_deref(), self.order.map_or(default_desc, |o| o == Ordering::Descending))
     }
 }
 
@@ -114,12 +95,7 @@ pub fn page(limit: Option<u64>, iterator: Option<&str>, descending: bool) -> Pag
         },
         None => (None, false),
     };
-    Page {
-        limit: limit.unwrap_or(50).clamp(1, 250) as usize,
-        iterator,
-        reverse,
-        descending,
-    }
+    Page { limit: limit.unwrap_or(50).clamp(1, 250) as usize, iterator, reverse, descending }
 }
 
 /// Turns the `limit + 1` rows a store returned (in walking order) into a Svix list response.
@@ -136,29 +112,18 @@ pub fn list_response<R, T>(
     }
     let iterator = rows.last().map(&id).or_else(|| page.iterator.clone());
     let prev_iterator = rows.first().map(|r| format!("-{}", id(r)));
-    ListResponse {
-        data: rows.into_iter().map(map).collect(),
-        iterator,
-        prev_iterator,
-        done: !more,
-    }
+    ListResponse { data: rows.into_iter().map(map).collect(), iterator, prev_iterator, done: !more }
 }
 
 pub fn ts(ms: Millis) -> String {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::Millis, true)
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// An RFC 3339 date-time; one without an offset is taken as UTC.
 pub fn parse_ts(field: &str, s: &str) -> Result<Millis> {
     DateTime::parse_from_rfc3339(s)
         .map(|d| d.timestamp_millis())
-        .or_else(|_| {
-            s.parse::<chrono::NaiveDateTime>()
-                .map(|d| d.and_utc().timestamp_millis())
-        })
+        .or_else(|_| s.parse::<chrono::NaiveDateTime>().map(|d| d.and_utc().timestamp_millis()))
         .map_err(|_| Error::invalid(&["query", field], "expected an RFC 3339 date-time"))
 }
 
@@ -180,23 +145,16 @@ pub fn opt_ts(field: &str, s: &Option<String>) -> Result<Option<Millis>> {
 pub fn check_ident(loc: &[&str], value: &str, max: usize) -> Result<()> {
     let ok = !value.is_empty()
         && value.len() <= max
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
     if ok {
         Ok(())
     } else {
-        Err(Error::invalid(
-            loc,
-            format!("must be 1-{max} characters of a-z, A-Z, 0-9, '-', '_', '.'"),
-        ))
+        Err(Error::invalid(loc, format!("must be 1-{max} characters of a-z, A-Z, 0-9, '-', '_', '.'")))
     }
 }
 
 /// For PATCH bodies: absent → None, `null` → Some(None), a value → Some(Some(v)).
-pub fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
+pub fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -205,10 +163,7 @@ pub async fn load_app(ctx: &ApiContext, org: &str, key: &str) -> Result<Arc<Appl
 }
 
 pub async fn load_endpoint(ctx: &ApiContext, app: &Application, key: &str) -> Result<Endpoint> {
-    ctx.store
-        .get::<Endpoint>(&app.org_id, &app.id, key)
-        .await?
-        .ok_or_else(Error::not_found)
+    ctx.store.get::<Endpoint>(&app.org_id, &app.id, key).await?.ok_or_else(Error::not_found)
 }
 
 /// How long an `Idempotency-Key` replays the first answer.
@@ -216,11 +171,7 @@ const IDEMPOTENCY_WINDOW_MS: Millis = 12 * 3600 * 1000;
 
 /// Replays the first successful answer to a POST carrying the same `Idempotency-Key` (per organization and path).
 pub async fn idempotency(State(ctx): State<ApiContext>, req: Request, next: Next) -> Response {
-    let key = req
-        .headers()
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let key = req.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string);
     // Only the API's own POSTs: providers send headers of that name to inbound URLs for their own reasons.
     let Some(key) = key.filter(|_| req.method() == Method::POST && req.uri().path().starts_with("/api/")) else {
         return next.run(req).await;
@@ -252,10 +203,7 @@ pub async fn idempotency(State(ctx): State<ApiContext>, req: Request, next: Next
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let stored = crate::store::StoredResponse {
-        status: parts.status.as_u16(),
-        body: bytes.to_vec(),
-    };
+    let stored = crate::store::StoredResponse { status: parts.status.as_u16(), body: bytes.to_vec() };
     if let Err(e) = ctx.store.idempotency_put(&org.0, &scoped, stored).await {
         tracing::warn!(error = ?e, "storing an idempotent response");
     }

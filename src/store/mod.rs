@@ -266,11 +266,7 @@ pub enum Requeue {
     /// One message to one endpoint, whatever its state (resend).
     One { msg_id: String, endpoint_id: String },
     /// Every failed delivery to the endpoint of messages created in `[since, until)` (recover).
-    FailedSince {
-        endpoint_id: String,
-        since: Millis,
-        until: Millis,
-    },
+    FailedSince { endpoint_id: String, since: Millis, until: Millis },
 }
 
 /// An inbound request that passed verification, as it arrived.
@@ -324,40 +320,19 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces the document with the same kind, org and id; false when there is none.
     async fn doc_update(&self, rec: DocRecord) -> StoreResult<bool>;
     /// By id or uid, within the org and parent.
-    async fn doc_get(
-        &self,
-        kind: DocKind,
-        org_id: &str,
-        parent: &str,
-        key: &str,
-    ) -> StoreResult<Option<DocRecord>>;
+    async fn doc_get(&self, kind: DocKind, org_id: &str, parent: &str, key: &str) -> StoreResult<Option<DocRecord>>;
     /// By id alone, whatever the org (for URLs that carry no token, such as inbound webhook URLs).
     async fn doc_get_any(&self, kind: DocKind, id: &str) -> StoreResult<Option<DocRecord>>;
-    async fn doc_list(
-        &self,
-        kind: DocKind,
-        org_id: &str,
-        parent: &str,
-        page: &Page,
-    ) -> StoreResult<Vec<DocRecord>>;
+    async fn doc_list(&self, kind: DocKind, org_id: &str, parent: &str, page: &Page) -> StoreResult<Vec<DocRecord>>;
     /// Deletes the document and every document whose parent it is.
     async fn doc_delete(&self, kind: DocKind, org_id: &str, id: &str) -> StoreResult<bool>;
 
     // ── messages (hot path) ──
     /// Stores the message and its deliveries (and their jobs) in one commit. Conflict on a duplicate `eventId`.
     /// Returns the delivery and job ids, in the order of `deliveries`.
-    async fn publish(
-        &self,
-        msg: Arc<MessageRecord>,
-        deliveries: Vec<NewDelivery>,
-    ) -> StoreResult<Vec<(i64, i64)>>;
+    async fn publish(&self, msg: Arc<MessageRecord>, deliveries: Vec<NewDelivery>) -> StoreResult<Vec<(i64, i64)>>;
     /// By id or `eventId`.
-    async fn message_get(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        key: &str,
-    ) -> StoreResult<Option<MessageRecord>>;
+    async fn message_get(&self, org_id: &str, app_id: &str, key: &str) -> StoreResult<Option<MessageRecord>>;
     async fn message_list(
         &self,
         org_id: &str,
@@ -369,12 +344,7 @@ pub trait Store: Send + Sync + 'static {
 
     // ── the due-time queue ──
     /// Claims up to `limit` jobs due at `now`, leasing them until `lease_until`.
-    async fn claim_due(
-        &self,
-        now: Millis,
-        lease_until: Millis,
-        limit: usize,
-    ) -> StoreResult<Vec<DueJob>>;
+    async fn claim_due(&self, now: Millis, lease_until: Millis, limit: usize) -> StoreResult<Vec<DueJob>>;
     /// The earliest time any job becomes claimable (due, or its lease runs out).
     async fn next_due_at(&self) -> StoreResult<Option<Millis>>;
     /// Frees every lease: used at start by a backend that only one process can open.
@@ -406,13 +376,7 @@ pub trait Store: Send + Sync + 'static {
         msg_id: &str,
         attempt_id: &str,
     ) -> StoreResult<Option<AttemptRecord>>;
-    async fn attempt_expunge(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        msg_id: &str,
-        attempt_id: &str,
-    ) -> StoreResult<bool>;
+    async fn attempt_expunge(&self, org_id: &str, app_id: &str, msg_id: &str, attempt_id: &str) -> StoreResult<bool>;
     async fn deliveries_of_message(
         &self,
         org_id: &str,
@@ -443,27 +407,34 @@ pub trait Store: Send + Sync + 'static {
     // ── inbound ──
     /// Stores a verified inbound event, counts it as a success and, in the same commit, the message it
     /// forwards. None when the provider's delivery id was seen before (nothing is written).
-    async fn inbound_accept(&self, event: InboundEventRecord, forward: Option<(Arc<MessageRecord>, Vec<NewDelivery>)>) -> StoreResult<Option<Vec<(i64, i64)>>>;
+    async fn inbound_accept(
+        &self,
+        event: InboundEventRecord,
+        forward: Option<(Arc<MessageRecord>, Vec<NewDelivery>)>,
+    ) -> StoreResult<Option<Vec<(i64, i64)>>>;
     /// Counts a refused request (bad signature, bad body).
     async fn inbound_failure(&self, registration_id: &str, at: Millis) -> StoreResult<()>;
-    async fn inbound_stats(&self, registration_ids: Vec<String>) -> StoreResult<std::collections::HashMap<String, InboundStats>>;
+    async fn inbound_stats(
+        &self,
+        registration_ids: Vec<String>,
+    ) -> StoreResult<std::collections::HashMap<String, InboundStats>>;
     /// Newest first.
-    async fn inbound_events(&self, org_id: &str, registration_id: &str, page: &Page) -> StoreResult<Vec<InboundEventRecord>>;
-    async fn inbound_event(&self, org_id: &str, registration_id: &str, id: &str) -> StoreResult<Option<InboundEventRecord>>;
+    async fn inbound_events(
+        &self,
+        org_id: &str,
+        registration_id: &str,
+        page: &Page,
+    ) -> StoreResult<Vec<InboundEventRecord>>;
+    async fn inbound_event(
+        &self,
+        org_id: &str,
+        registration_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<InboundEventRecord>>;
 
     // ── idempotency ──
-    async fn idempotency_get(
-        &self,
-        org_id: &str,
-        key: &str,
-        since: Millis,
-    ) -> StoreResult<Option<StoredResponse>>;
-    async fn idempotency_put(
-        &self,
-        org_id: &str,
-        key: &str,
-        resp: StoredResponse,
-    ) -> StoreResult<()>;
+    async fn idempotency_get(&self, org_id: &str, key: &str, since: Millis) -> StoreResult<Option<StoredResponse>>;
+    async fn idempotency_put(&self, org_id: &str, key: &str, resp: StoredResponse) -> StoreResult<()>;
 }
 
 /// Typed helpers over the document primitives.
@@ -474,28 +445,11 @@ impl dyn Store {
     pub async fn update<T: Doc>(&self, doc: &T) -> StoreResult<bool> {
         self.doc_update(doc.to_record()?).await
     }
-    pub async fn get<T: Doc>(
-        &self,
-        org_id: &str,
-        parent: &str,
-        key: &str,
-    ) -> StoreResult<Option<T>> {
-        self.doc_get(T::KIND, org_id, parent, key)
-            .await?
-            .map(from_record)
-            .transpose()
+    pub async fn get<T: Doc>(&self, org_id: &str, parent: &str, key: &str) -> StoreResult<Option<T>> {
+        self.doc_get(T::KIND, org_id, parent, key).await?.map(from_record).transpose()
     }
-    pub async fn list<T: Doc>(
-        &self,
-        org_id: &str,
-        parent: &str,
-        page: &Page,
-    ) -> StoreResult<Vec<T>> {
-        self.doc_list(T::KIND, org_id, parent, page)
-            .await?
-            .into_iter()
-            .map(from_record)
-            .collect()
+    pub async fn list<T: Doc>(&self, org_id: &str, parent: &str, page: &Page) -> StoreResult<Vec<T>> {
+        self.doc_list(T::KIND, org_id, parent, page).await?.into_iter().map(from_record).collect()
     }
     pub async fn delete<T: Doc>(&self, org_id: &str, id: &str) -> StoreResult<bool> {
         self.doc_delete(T::KIND, org_id, id).await
@@ -504,11 +458,7 @@ impl dyn Store {
 
 /// Opens the store named by a `HOOKD_DATABASE_URL`. `serving` marks the process that runs the engine: only one
 /// may serve an embedded database, and it frees the leases a killed predecessor left.
-pub async fn open(
-    url: &str,
-    durability: crate::config::Durability,
-    serving: bool,
-) -> anyhow::Result<Arc<dyn Store>> {
+pub async fn open(url: &str, durability: crate::config::Durability, serving: bool) -> anyhow::Result<Arc<dyn Store>> {
     if let Some(path) = url.strip_prefix("sqlite://") {
         let store = Arc::new(sqlite::SqliteStore::open(path, durability, serving)?);
         if serving {

@@ -19,7 +19,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::*;
 use crate::config::Durability;
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/sqlite/0001_init.sql"), include_str!("migrations/sqlite/0002_inbound.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("migrations/sqlite/0001_init.sql"), include_str!("migrations/sqlite/0002_inbound.sql")];
 const MAX_BATCH: usize = 2048;
 const JOB_DELIVERY: i64 = 0;
 
@@ -49,10 +50,7 @@ impl SqliteStore {
     /// one serving it; short-lived commands (`hookd token create`) open it without.
     pub fn open(path: &str, durability: Durability, exclusive: bool) -> anyhow::Result<Self> {
         let path = path.split('?').next().unwrap_or(path);
-        if let Some(dir) = Path::new(path)
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
+        if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         let lock = if exclusive {
@@ -62,8 +60,7 @@ impl SqliteStore {
                 .write(true)
                 .open(format!("{path}.lock"))
                 .context("opening the lock file")?;
-            lock.try_lock()
-                .map_err(|_| anyhow::anyhow!("{path} is in use by another hookd process"))?;
+            lock.try_lock().map_err(|_| anyhow::anyhow!("{path} is in use by another hookd process"))?;
             Some(lock)
         } else {
             None
@@ -89,9 +86,7 @@ impl SqliteStore {
             .spawn(move || checkpointer(checkpoints, for_checkpointer, watch))?;
 
         let (tx, rx) = mpsc::unbounded_channel();
-        std::thread::Builder::new()
-            .name("hookd-sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx, shared))?;
+        std::thread::Builder::new().name("hookd-sqlite-writer".into()).spawn(move || writer_loop(conn, rx, shared))?;
         Ok(SqliteStore { writer: tx, readers, _lock: lock, _alive: alive })
     }
 
@@ -102,8 +97,7 @@ impl SqliteStore {
         R: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
     {
-        self.submit(move |conn| (in_savepoint(conn, f), false))
-            .await
+        self.submit(move |conn| (in_savepoint(conn, f), false)).await
     }
 
     /// Like [`Self::write`] without the savepoint, for the hot path (a savepoint journals every page it touches).
@@ -137,11 +131,8 @@ impl SqliteStore {
             }) as Finish;
             (finish, spoiled)
         });
-        self.writer
-            .send(op)
-            .map_err(|_| anyhow::anyhow!("the store is closed"))?;
-        rx.await
-            .map_err(|_| anyhow::anyhow!("the store writer stopped"))?
+        self.writer.send(op).map_err(|_| anyhow::anyhow!("the store is closed"))?;
+        rx.await.map_err(|_| anyhow::anyhow!("the store writer stopped"))?
     }
 
     async fn read<R, F>(&self, f: F) -> StoreResult<R>
@@ -163,26 +154,18 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         let tx = conn.transaction()?;
-        tx.execute_batch(sql)
-            .with_context(|| format!("migration {}", i + 1))?;
+        tx.execute_batch(sql).with_context(|| format!("migration {}", i + 1))?;
         tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
         tx.commit()?;
     }
     Ok(())
 }
 
-fn in_savepoint<R>(
-    conn: &Connection,
-    f: impl FnOnce(&Connection) -> StoreResult<R>,
-) -> StoreResult<R> {
-    conn.prepare_cached("SAVEPOINT op")
-        .and_then(|mut s| s.execute([]))
-        .map_err(sql_err)?;
+fn in_savepoint<R>(conn: &Connection, f: impl FnOnce(&Connection) -> StoreResult<R>) -> StoreResult<R> {
+    conn.prepare_cached("SAVEPOINT op").and_then(|mut s| s.execute([])).map_err(sql_err)?;
     match f(conn) {
         Ok(r) => {
-            conn.prepare_cached("RELEASE op")
-                .and_then(|mut s| s.execute([]))
-                .map_err(sql_err)?;
+            conn.prepare_cached("RELEASE op").and_then(|mut s| s.execute([])).map_err(sql_err)?;
             Ok(r)
         }
         Err(e) => {
@@ -291,26 +274,17 @@ fn paginate(sql: &mut String, args: &mut Vec<Value>, page: &Page, col: &str) {
         sql.push_str(&format!(" AND {col} {} ?", if desc { "<" } else { ">" }));
         args.push(Value::Text(it.clone()));
     }
-    sql.push_str(&format!(
-        " ORDER BY {col} {} LIMIT {}",
-        if desc { "DESC" } else { "ASC" },
-        page.limit + 1
-    ));
+    sql.push_str(&format!(" ORDER BY {col} {} LIMIT {}", if desc { "DESC" } else { "ASC" }, page.limit + 1));
 }
 
 fn in_list(sql: &mut String, args: &mut Vec<Value>, col: &str, values: &[String]) {
-    sql.push_str(&format!(
-        " AND {col} IN ({})",
-        vec!["?"; values.len()].join(",")
-    ));
+    sql.push_str(&format!(" AND {col} IN ({})", vec!["?"; values.len()].join(",")));
     args.extend(values.iter().map(|v| Value::Text(v.clone())));
 }
 
 fn message_filter(sql: &mut String, args: &mut Vec<Value>, f: &MessageFilter, m: &str) {
     if let Some(ch) = &f.channel {
-        sql.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM json_each({m}.channels) WHERE value = ?)"
-        ));
+        sql.push_str(&format!(" AND EXISTS (SELECT 1 FROM json_each({m}.channels) WHERE value = ?)"));
         args.push(Value::Text(ch.clone()));
     }
     if let Some(types) = f.event_types.as_ref().filter(|t| !t.is_empty()) {
@@ -326,8 +300,7 @@ fn message_filter(sql: &mut String, args: &mut Vec<Value>, f: &MessageFilter, m:
     }
 }
 
-const MSG_COLS: &str =
-    "m.id, m.org_id, m.app_id, m.event_type, m.event_id, m.channels, m.payload, m.created_at";
+const MSG_COLS: &str = "m.id, m.org_id, m.app_id, m.event_type, m.event_id, m.channels, m.payload, m.created_at";
 
 fn message_row(r: &Row, at: usize) -> rusqlite::Result<MessageRecord> {
     let channels: Option<String> = r.get(at + 5)?;
@@ -344,8 +317,7 @@ fn message_row(r: &Row, at: usize) -> rusqlite::Result<MessageRecord> {
     })
 }
 
-const DELIVERY_COLS: &str =
-    "d.id, d.msg_id, d.endpoint_id, d.status, d.attempts, d.next_attempt_at, d.updated_at";
+const DELIVERY_COLS: &str = "d.id, d.msg_id, d.endpoint_id, d.status, d.attempts, d.next_attempt_at, d.updated_at";
 
 fn delivery_row(r: &Row, at: usize) -> rusqlite::Result<DeliveryRecord> {
     Ok(DeliveryRecord {
@@ -401,10 +373,8 @@ fn insert_job(
     leased: bool,
     manual: bool,
 ) -> rusqlite::Result<i64> {
-    c.prepare_cached(
-        "INSERT INTO jobs (kind, ref_id, run_at, leased, manual) VALUES (?, ?, ?, ?, ?)",
-    )?
-    .execute(params![kind, ref_id, run_at, leased, manual])?;
+    c.prepare_cached("INSERT INTO jobs (kind, ref_id, run_at, leased, manual) VALUES (?, ?, ?, ?, ?)")?
+        .execute(params![kind, ref_id, run_at, leased, manual])?;
     Ok(c.last_insert_rowid())
 }
 
@@ -512,8 +482,7 @@ impl Store for SqliteStore {
     }
 
     async fn token_count(&self) -> StoreResult<i64> {
-        self.read(|c| c.query_row("SELECT COUNT(*) FROM tokens", [], |r| r.get(0)))
-            .await
+        self.read(|c| c.query_row("SELECT COUNT(*) FROM tokens", [], |r| r.get(0))).await
     }
 
     async fn doc_insert(&self, rec: DocRecord) -> StoreResult<()> {
@@ -532,7 +501,9 @@ impl Store for SqliteStore {
     async fn doc_update(&self, rec: DocRecord) -> StoreResult<bool> {
         self.write(move |c| {
             let n = c
-                .prepare_cached("UPDATE docs SET uid = ?, updated_at = ?, data = ? WHERE kind = ? AND org_id = ? AND id = ?")
+                .prepare_cached(
+                    "UPDATE docs SET uid = ?, updated_at = ?, data = ? WHERE kind = ? AND org_id = ? AND id = ?",
+                )
                 .map_err(sql_err)?
                 .execute(params![rec.uid, now_ms(), rec.data, rec.kind.as_str(), rec.org_id, rec.id])
                 .map_err(conflict_as("An entity with this uid already exists"))?;
@@ -541,13 +512,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn doc_get(
-        &self,
-        kind: DocKind,
-        org_id: &str,
-        parent: &str,
-        key: &str,
-    ) -> StoreResult<Option<DocRecord>> {
+    async fn doc_get(&self, kind: DocKind, org_id: &str, parent: &str, key: &str) -> StoreResult<Option<DocRecord>> {
         let (org_id, parent, key) = (org_id.to_string(), parent.to_string(), key.to_string());
         self.read(move |c| {
             c.prepare_cached(
@@ -571,27 +536,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn doc_list(
-        &self,
-        kind: DocKind,
-        org_id: &str,
-        parent: &str,
-        page: &Page,
-    ) -> StoreResult<Vec<DocRecord>> {
-        let mut sql =
-            String::from("SELECT org_id, parent, id, uid, created_at, data FROM docs WHERE kind = ? AND org_id = ? AND parent = ?");
-        let mut args = vec![
-            Value::Text(kind.as_str().into()),
-            Value::Text(org_id.into()),
-            Value::Text(parent.into()),
-        ];
+    async fn doc_list(&self, kind: DocKind, org_id: &str, parent: &str, page: &Page) -> StoreResult<Vec<DocRecord>> {
+        let mut sql = String::from(
+            "SELECT org_id, parent, id, uid, created_at, data FROM docs WHERE kind = ? AND org_id = ? AND parent = ?",
+        );
+        let mut args = vec![Value::Text(kind.as_str().into()), Value::Text(org_id.into()), Value::Text(parent.into())];
         paginate(&mut sql, &mut args, page, "id");
-        self.read(move |c| {
-            c.prepare(&sql)?
-                .query_map(params_from_iter(args), doc_row(kind))?
-                .collect()
-        })
-        .await
+        self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), doc_row(kind))?.collect()).await
     }
 
     async fn doc_delete(&self, kind: DocKind, org_id: &str, id: &str) -> StoreResult<bool> {
@@ -603,11 +554,7 @@ impl Store for SqliteStore {
                     params![kind.as_str(), org_id, id],
                 )
                 .map_err(sql_err)?;
-            c.execute(
-                "DELETE FROM docs WHERE org_id = ? AND parent = ?",
-                params![org_id, id],
-            )
-            .map_err(sql_err)?;
+            c.execute("DELETE FROM docs WHERE org_id = ? AND parent = ?", params![org_id, id]).map_err(sql_err)?;
             Ok(n > 0)
         })
         .await
@@ -617,12 +564,7 @@ impl Store for SqliteStore {
         self.write_fast(move |c| insert_message(c, &msg, &deliveries)).await
     }
 
-    async fn message_get(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        key: &str,
-    ) -> StoreResult<Option<MessageRecord>> {
+    async fn message_get(&self, org_id: &str, app_id: &str, key: &str) -> StoreResult<Option<MessageRecord>> {
         let (org_id, app_id, key) = (org_id.to_string(), app_id.to_string(), key.to_string());
         self.read(move |c| {
             c.prepare_cached(&format!(
@@ -642,17 +584,11 @@ impl Store for SqliteStore {
         filter: &MessageFilter,
         page: &Page,
     ) -> StoreResult<Vec<MessageRecord>> {
-        let mut sql =
-            format!("SELECT {MSG_COLS} FROM messages m WHERE m.org_id = ? AND m.app_id = ?");
+        let mut sql = format!("SELECT {MSG_COLS} FROM messages m WHERE m.org_id = ? AND m.app_id = ?");
         let mut args = vec![Value::Text(org_id.into()), Value::Text(app_id.into())];
         message_filter(&mut sql, &mut args, filter, "m");
         paginate(&mut sql, &mut args, page, "m.id");
-        self.read(move |c| {
-            c.prepare(&sql)?
-                .query_map(params_from_iter(args), |r| message_row(r, 0))?
-                .collect()
-        })
-        .await
+        self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), |r| message_row(r, 0))?.collect()).await
     }
 
     async fn message_expunge(&self, org_id: &str, app_id: &str, msg_id: &str) -> StoreResult<bool> {
@@ -669,12 +605,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn claim_due(
-        &self,
-        now: Millis,
-        lease_until: Millis,
-        limit: usize,
-    ) -> StoreResult<Vec<DueJob>> {
+    async fn claim_due(&self, now: Millis, lease_until: Millis, limit: usize) -> StoreResult<Vec<DueJob>> {
         self.write_fast(move |c| {
             let claimed: Vec<(i64, i64, i64, bool)> = c
                 .prepare_cached(
@@ -715,18 +646,13 @@ impl Store for SqliteStore {
     }
 
     async fn next_due_at(&self) -> StoreResult<Option<Millis>> {
-        self.read(|c| c.query_row("SELECT MIN(run_at) FROM jobs", [], |r| r.get(0)))
-            .await
+        self.read(|c| c.query_row("SELECT MIN(run_at) FROM jobs", [], |r| r.get(0))).await
     }
 
     async fn release_all_leases(&self) -> StoreResult<u64> {
         self.write(|c| {
-            let n = c
-                .execute(
-                    "UPDATE jobs SET run_at = ?, leased = 0 WHERE leased = 1",
-                    [now_ms()],
-                )
-                .map_err(sql_err)?;
+            let n =
+                c.execute("UPDATE jobs SET run_at = ?, leased = 0 WHERE leased = 1", [now_ms()]).map_err(sql_err)?;
             Ok(n as u64)
         })
         .await
@@ -843,12 +769,7 @@ impl Store for SqliteStore {
             message_filter(&mut sql, &mut args, &mf, "m");
         }
         paginate(&mut sql, &mut args, page, "a.id");
-        self.read(move |c| {
-            c.prepare(&sql)?
-                .query_map(params_from_iter(args), attempt_row)?
-                .collect()
-        })
-        .await
+        self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), attempt_row)?.collect()).await
     }
 
     async fn attempt_get(
@@ -869,13 +790,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn attempt_expunge(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        msg_id: &str,
-        attempt_id: &str,
-    ) -> StoreResult<bool> {
+    async fn attempt_expunge(&self, org_id: &str, app_id: &str, msg_id: &str, attempt_id: &str) -> StoreResult<bool> {
         let args = [org_id, app_id, msg_id, attempt_id].map(str::to_string);
         self.write(move |c| {
             let n = c
@@ -896,19 +811,11 @@ impl Store for SqliteStore {
         msg_id: &str,
         page: &Page,
     ) -> StoreResult<Vec<DeliveryRecord>> {
-        let mut sql = format!("SELECT {DELIVERY_COLS} FROM deliveries d WHERE d.org_id = ? AND d.app_id = ? AND d.msg_id = ?");
-        let mut args = vec![
-            Value::Text(org_id.into()),
-            Value::Text(app_id.into()),
-            Value::Text(msg_id.into()),
-        ];
+        let mut sql =
+            format!("SELECT {DELIVERY_COLS} FROM deliveries d WHERE d.org_id = ? AND d.app_id = ? AND d.msg_id = ?");
+        let mut args = vec![Value::Text(org_id.into()), Value::Text(app_id.into()), Value::Text(msg_id.into())];
         paginate(&mut sql, &mut args, page, "d.endpoint_id");
-        self.read(move |c| {
-            c.prepare(&sql)?
-                .query_map(params_from_iter(args), |r| delivery_row(r, 0))?
-                .collect()
-        })
-        .await
+        self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), |r| delivery_row(r, 0))?.collect()).await
     }
 
     async fn messages_of_endpoint(
@@ -924,11 +831,7 @@ impl Store for SqliteStore {
             "SELECT {MSG_COLS}, {DELIVERY_COLS} FROM deliveries d JOIN messages m ON m.id = d.msg_id
              WHERE d.org_id = ? AND d.app_id = ? AND d.endpoint_id = ?"
         );
-        let mut args = vec![
-            Value::Text(org_id.into()),
-            Value::Text(app_id.into()),
-            Value::Text(endpoint_id.into()),
-        ];
+        let mut args = vec![Value::Text(org_id.into()), Value::Text(app_id.into()), Value::Text(endpoint_id.into())];
         if let Some(s) = status {
             sql.push_str(" AND d.status = ?");
             args.push(Value::Integer(s));
@@ -937,9 +840,7 @@ impl Store for SqliteStore {
         paginate(&mut sql, &mut args, page, "d.msg_id");
         self.read(move |c| {
             c.prepare(&sql)?
-                .query_map(params_from_iter(args), |r| {
-                    Ok((message_row(r, 0)?, delivery_row(r, 8)?))
-                })?
+                .query_map(params_from_iter(args), |r| Ok((message_row(r, 0)?, delivery_row(r, 8)?)))?
                 .collect()
         })
         .await
@@ -1036,7 +937,11 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn inbound_accept(&self, e: InboundEventRecord, forward: Option<(Arc<MessageRecord>, Vec<NewDelivery>)>) -> StoreResult<Option<Vec<(i64, i64)>>> {
+    async fn inbound_accept(
+        &self,
+        e: InboundEventRecord,
+        forward: Option<(Arc<MessageRecord>, Vec<NewDelivery>)>,
+    ) -> StoreResult<Option<Vec<(i64, i64)>>> {
         self.write_fast(move |c| {
             let inserted = c
                 .prepare_cached(&format!("INSERT INTO inbound_events ({INBOUND_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
@@ -1107,29 +1012,36 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn inbound_events(&self, org_id: &str, registration_id: &str, page: &Page) -> StoreResult<Vec<InboundEventRecord>> {
+    async fn inbound_events(
+        &self,
+        org_id: &str,
+        registration_id: &str,
+        page: &Page,
+    ) -> StoreResult<Vec<InboundEventRecord>> {
         let mut sql = format!("SELECT {INBOUND_COLS} FROM inbound_events WHERE org_id = ? AND registration_id = ?");
         let mut args = vec![Value::Text(org_id.into()), Value::Text(registration_id.into())];
         paginate(&mut sql, &mut args, page, "id");
         self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), inbound_row)?.collect()).await
     }
 
-    async fn inbound_event(&self, org_id: &str, registration_id: &str, id: &str) -> StoreResult<Option<InboundEventRecord>> {
+    async fn inbound_event(
+        &self,
+        org_id: &str,
+        registration_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<InboundEventRecord>> {
         let args = [org_id, registration_id, id].map(str::to_string);
         self.read(move |c| {
-            c.prepare_cached(&format!("SELECT {INBOUND_COLS} FROM inbound_events WHERE org_id = ? AND registration_id = ? AND id = ?"))?
-                .query_row(params_from_iter(args), inbound_row)
-                .optional()
+            c.prepare_cached(&format!(
+                "SELECT {INBOUND_COLS} FROM inbound_events WHERE org_id = ? AND registration_id = ? AND id = ?"
+            ))?
+            .query_row(params_from_iter(args), inbound_row)
+            .optional()
         })
         .await
     }
 
-    async fn idempotency_get(
-        &self,
-        org_id: &str,
-        key: &str,
-        since: Millis,
-    ) -> StoreResult<Option<StoredResponse>> {
+    async fn idempotency_get(&self, org_id: &str, key: &str, since: Millis) -> StoreResult<Option<StoredResponse>> {
         let (org_id, key) = (org_id.to_string(), key.to_string());
         self.read(move |c| {
             c.query_row(
@@ -1142,12 +1054,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn idempotency_put(
-        &self,
-        org_id: &str,
-        key: &str,
-        resp: StoredResponse,
-    ) -> StoreResult<()> {
+    async fn idempotency_put(&self, org_id: &str, key: &str, resp: StoredResponse) -> StoreResult<()> {
         let (org_id, key) = (org_id.to_string(), key.to_string());
         self.write(move |c| {
             c.execute(

@@ -54,14 +54,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let ctx = server.context();
     let shutdown = Shutdown::default();
     tokio::spawn(server.run(shutdown.clone()));
-    TestApp {
-        base: format!("http://{addr}"),
-        token,
-        ctx,
-        http: reqwest::Client::new(),
-        shutdown,
-        dir,
-    }
+    TestApp { base: format!("http://{addr}"), token, ctx, http: reqwest::Client::new(), shutdown, dir }
 }
 
 impl Drop for TestApp {
@@ -77,13 +70,7 @@ pub struct Resp {
 }
 
 impl TestApp {
-    pub async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Resp {
+    pub async fn call(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
         let mut req = self.http.request(method, format!("{}{}", self.base, path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -95,47 +82,31 @@ impl TestApp {
         let status = resp.status();
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap();
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        Resp {
-            status,
-            body,
-            headers,
-        }
+        let body =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Resp { status, body, headers }
     }
     pub async fn get(&self, path: &str) -> Resp {
-        self.call(reqwest::Method::GET, path, Some(&self.token), None)
-            .await
+        self.call(reqwest::Method::GET, path, Some(&self.token), None).await
     }
     pub async fn post(&self, path: &str, body: Value) -> Resp {
-        self.call(reqwest::Method::POST, path, Some(&self.token), Some(body))
-            .await
+        self.call(reqwest::Method::POST, path, Some(&self.token), Some(body)).await
     }
     pub async fn put(&self, path: &str, body: Value) -> Resp {
-        self.call(reqwest::Method::PUT, path, Some(&self.token), Some(body))
-            .await
+        self.call(reqwest::Method::PUT, path, Some(&self.token), Some(body)).await
     }
     pub async fn patch(&self, path: &str, body: Value) -> Resp {
-        self.call(reqwest::Method::PATCH, path, Some(&self.token), Some(body))
-            .await
+        self.call(reqwest::Method::PATCH, path, Some(&self.token), Some(body)).await
     }
     pub async fn delete(&self, path: &str) -> Resp {
-        self.call(reqwest::Method::DELETE, path, Some(&self.token), None)
-            .await
+        self.call(reqwest::Method::DELETE, path, Some(&self.token), None).await
     }
 
     /// A token of a second, separate organization.
     pub async fn other_org_token(&self) -> String {
         let org = self.ctx.store.org_create("other").await.unwrap();
         let token = hookd::auth::new_token();
-        self.ctx
-            .store
-            .token_insert(hookd::auth::hash_token(&token), &org, "t")
-            .await
-            .unwrap();
+        self.ctx.store.token_insert(hookd::auth::hash_token(&token), &org, "t").await.unwrap();
         token
     }
 
@@ -150,20 +121,14 @@ impl TestApp {
                 ep[k] = v;
             }
         }
-        let ep = self
-            .post(&format!("/api/v1/app/{app_id}/endpoint"), ep)
-            .await;
+        let ep = self.post(&format!("/api/v1/app/{app_id}/endpoint"), ep).await;
         assert_eq!(ep.status, 201, "{:?}", ep.body);
         (app_id, ep.body)
     }
 
     pub async fn publish(&self, app_id: &str, event_type: &str, payload: Value) -> Value {
-        let r = self
-            .post(
-                &format!("/api/v1/app/{app_id}/msg"),
-                json!({"eventType": event_type, "payload": payload}),
-            )
-            .await;
+        let r =
+            self.post(&format!("/api/v1/app/{app_id}/msg"), json!({"eventType": event_type, "payload": payload})).await;
         assert_eq!(r.status, 202, "{:?}", r.body);
         r.body
     }
@@ -194,21 +159,21 @@ pub struct Received {
 
 impl Received {
     pub fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
     }
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap()
     }
 }
 
+/// A scripted answer: status and extra headers.
+type Answer = (u16, Vec<(String, String)>);
+
 #[derive(Default)]
 struct ReceiverState {
     got: Mutex<Vec<Received>>,
     /// Answers to give, in order; when empty, 200.
-    script: Mutex<VecDeque<(u16, Vec<(String, String)>)>>,
+    script: Mutex<VecDeque<Answer>>,
     /// How long to take before answering (a slow receiver).
     delay: Mutex<Duration>,
     notify: Notify,
@@ -230,11 +195,7 @@ impl Receiver {
             let s = s.clone();
             async move {
                 let answer = s.script.lock().unwrap().pop_front();
-                s.got.lock().unwrap().push(Received {
-                    headers,
-                    body,
-                    at: Instant::now(),
-                });
+                s.got.lock().unwrap().push(Received { headers, body, at: Instant::now() });
                 s.notify.notify_waiters();
                 let delay = *s.delay.lock().unwrap();
                 if !delay.is_zero() {
@@ -244,10 +205,7 @@ impl Receiver {
                 let mut resp = axum::response::Response::new(axum::body::Body::from("ok"));
                 *resp.status_mut() = StatusCode::from_u16(status).unwrap();
                 for (k, v) in extra {
-                    resp.headers_mut().insert(
-                        axum::http::HeaderName::try_from(k).unwrap(),
-                        v.parse().unwrap(),
-                    );
+                    resp.headers_mut().insert(axum::http::HeaderName::try_from(k).unwrap(), v.parse().unwrap());
                 }
                 resp
             }
@@ -255,11 +213,7 @@ impl Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Receiver {
-            url: format!("http://{addr}/hook"),
-            addr,
-            state,
-        }
+        Receiver { url: format!("http://{addr}/hook"), addr, state }
     }
 
     /// The next answers, in order (then 200 again).
@@ -270,13 +224,7 @@ impl Receiver {
     pub fn answer_with(&self, status: u16, headers: Vec<(&str, &str)>, times: usize) {
         let mut script = self.state.script.lock().unwrap();
         for _ in 0..times {
-            script.push_back((
-                status,
-                headers
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-            ));
+            script.push_back((status, headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()));
         }
     }
 
@@ -303,10 +251,7 @@ impl Receiver {
                 }
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                panic!(
-                    "timed out waiting for {n} requests; got {}",
-                    self.state.got.lock().unwrap().len()
-                );
+                panic!("timed out waiting for {n} requests; got {}", self.state.got.lock().unwrap().len());
             }
         }
     }
@@ -322,21 +267,9 @@ pub fn run_script(program: &str, script: &str, input: &Value) -> (bool, String) 
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("running {program} {script}: {e}"));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
 /// The Python with the cross-check packages (svix, standardwebhooks), installed by `scripts/test.sh`.
@@ -376,29 +309,16 @@ impl HookdProcess {
         .await
     }
 
-    pub async fn start_with(
-        port: u16,
-        setup: impl FnOnce(&mut std::process::Command),
-    ) -> HookdProcess {
+    pub async fn start_with(port: u16, setup: impl FnOnce(&mut std::process::Command)) -> HookdProcess {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hookd"));
-        cmd.env_remove("HOOKD_ADMIN_TOKEN")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null());
+        cmd.env_remove("HOOKD_ADMIN_TOKEN").stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null());
         setup(&mut cmd);
         let child = cmd.spawn().expect("hookd starts");
         let base = format!("http://127.0.0.1:{port}");
         let client = reqwest::Client::new();
         eventually("hookd to answer", || {
             let (client, url) = (client.clone(), format!("{base}/api/v1/health/ping"));
-            async move {
-                client
-                    .get(url)
-                    .send()
-                    .await
-                    .ok()
-                    .filter(|r| r.status() == 204)
-                    .map(|_| ())
-            }
+            async move { client.get(url).send().await.ok().filter(|r| r.status() == 204).map(|_| ()) }
         })
         .await;
         HookdProcess { child, base }
@@ -407,10 +327,7 @@ impl HookdProcess {
     /// Sends SIGTERM and waits for the exit; returns whether it exited cleanly, and what it printed.
     pub fn terminate(mut self) -> (bool, String) {
         let pid = self.child.id().to_string();
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
+        std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         let mut out = String::new();
         if let Some(mut stdout) = self.child.stdout.take() {
             std::io::Read::read_to_string(&mut stdout, &mut out).unwrap();
@@ -428,11 +345,7 @@ impl Drop for HookdProcess {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// `POST {base}{path}` with a bearer token and a JSON body; returns the JSON answer.

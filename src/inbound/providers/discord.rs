@@ -29,18 +29,16 @@ fn interaction_type_name(t: u64) -> Option<&'static str> {
 }
 
 fn public_key(cfg: &ProviderConfig) -> Result<VerifyingKey, VerifyError> {
-    let hex_key = cfg.public_key.as_deref().ok_or_else(|| {
-        VerifyError::Config("discord: providerConfig.publicKey is required".into())
-    })?;
+    let hex_key = cfg
+        .public_key
+        .as_deref()
+        .ok_or_else(|| VerifyError::Config("discord: providerConfig.publicKey is required".into()))?;
     let bytes: [u8; 32] = hex::decode(hex_key.trim())
         .ok()
         .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| {
-            VerifyError::Config("discord: providerConfig.publicKey must be 32 bytes of hex".into())
-        })?;
-    VerifyingKey::from_bytes(&bytes).map_err(|_| {
-        VerifyError::Config("discord: providerConfig.publicKey is not an Ed25519 key".into())
-    })
+        .ok_or_else(|| VerifyError::Config("discord: providerConfig.publicKey must be 32 bytes of hex".into()))?;
+    VerifyingKey::from_bytes(&bytes)
+        .map_err(|_| VerifyError::Config("discord: providerConfig.publicKey is not an Ed25519 key".into()))
 }
 
 /// Whether the body is an interaction (not a webhook event).
@@ -53,28 +51,16 @@ impl Provider for Discord {
         "discord"
     }
 
-    fn verify(
-        &self,
-        req: &Incoming,
-        _secrets: &[&str],
-        cfg: &ProviderConfig,
-    ) -> Result<(), VerifyError> {
+    fn verify(&self, req: &Incoming, _secrets: &[&str], cfg: &ProviderConfig) -> Result<(), VerifyError> {
         let key = public_key(cfg)?;
-        let sig_hex = req
-            .header(SIGNATURE_HEADER)
-            .ok_or(VerifyError::Missing("X-Signature-Ed25519"))?;
-        let ts = req
-            .header(TIMESTAMP_HEADER)
-            .ok_or(VerifyError::Missing("X-Signature-Timestamp"))?;
+        let sig_hex = req.header(SIGNATURE_HEADER).ok_or(VerifyError::Missing("X-Signature-Ed25519"))?;
+        let ts = req.header(TIMESTAMP_HEADER).ok_or(VerifyError::Missing("X-Signature-Timestamp"))?;
         let sig: [u8; 64] = hex::decode(sig_hex.trim())
             .ok()
             .and_then(|b| b.try_into().ok())
             .ok_or(VerifyError::Malformed("X-Signature-Ed25519"))?;
         if let Some(tolerance) = cfg.tolerance_seconds {
-            let t: i64 = ts
-                .trim()
-                .parse()
-                .map_err(|_| VerifyError::Malformed("X-Signature-Timestamp"))?;
+            let t: i64 = ts.trim().parse().map_err(|_| VerifyError::Malformed("X-Signature-Timestamp"))?;
             if !fresh(t, req.now, tolerance) {
                 return Err(VerifyError::Stale);
             }
@@ -82,8 +68,7 @@ impl Provider for Discord {
         let mut msg = Vec::with_capacity(ts.len() + req.body.len());
         msg.extend_from_slice(ts.as_bytes());
         msg.extend_from_slice(req.body);
-        key.verify_strict(&msg, &Signature::from_bytes(&sig))
-            .map_err(|_| VerifyError::BadSignature)
+        key.verify_strict(&msg, &Signature::from_bytes(&sig)).map_err(|_| VerifyError::BadSignature)
     }
 
     fn handshake(&self, req: &Incoming, _secrets: &[&str]) -> Option<Value> {
@@ -95,18 +80,9 @@ impl Provider for Discord {
         let v = parse_json(req.body)?;
         if let Some(event) = v.get("event").filter(|e| e.is_object()) {
             // A webhook event: {"version":1,"application_id":…,"type":1,"event":{"type":"APPLICATION_AUTHORIZED",…}}
-            let ty = event
-                .get("type")
-                .and_then(Value::as_str)
-                .ok_or("discord: no event.type")?;
-            let app = v
-                .get("application_id")
-                .and_then(id_string)
-                .unwrap_or_default();
-            let stamp = event
-                .get("timestamp")
-                .and_then(id_string)
-                .unwrap_or_else(|| body_digest(req.body));
+            let ty = event.get("type").and_then(Value::as_str).ok_or("discord: no event.type")?;
+            let app = v.get("application_id").and_then(id_string).unwrap_or_default();
+            let stamp = event.get("timestamp").and_then(id_string).unwrap_or_else(|| body_digest(req.body));
             return Ok(Normalized {
                 event_type: clean_name(&ty.to_ascii_lowercase()),
                 entity_type: "application".into(),
@@ -116,17 +92,9 @@ impl Provider for Discord {
                 delivery_id: Some(format!("{app}:{ty}:{stamp}")),
             });
         }
-        let ty = v
-            .get("type")
-            .and_then(Value::as_u64)
-            .ok_or("discord: no interaction type")?;
-        let id = v
-            .get("id")
-            .and_then(id_string)
-            .ok_or("discord: no interaction id")?;
-        let event_type = interaction_type_name(ty)
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("type_{ty}"));
+        let ty = v.get("type").and_then(Value::as_u64).ok_or("discord: no interaction type")?;
+        let id = v.get("id").and_then(id_string).ok_or("discord: no interaction id")?;
+        let event_type = interaction_type_name(ty).map(str::to_string).unwrap_or_else(|| format!("type_{ty}"));
         Ok(Normalized {
             event_type,
             entity_type: "interaction".into(),
@@ -157,39 +125,20 @@ mod tests {
     const NOW: i64 = 1_700_000_000;
 
     fn cfg(key: &str) -> ProviderConfig {
-        ProviderConfig {
-            public_key: Some(key.into()),
-            ..Default::default()
-        }
+        ProviderConfig { public_key: Some(key.into()), ..Default::default() }
     }
 
-    fn run(
-        h: &[(&str, &str)],
-        body: &str,
-        c: &ProviderConfig,
-        now: i64,
-    ) -> Result<(), VerifyError> {
+    fn run(h: &[(&str, &str)], body: &str, c: &ProviderConfig, now: i64) -> Result<(), VerifyError> {
         let h = headers(h);
-        let req = Incoming {
-            headers: &h,
-            body: body.as_bytes(),
-            url: "",
-            now,
-        };
+        let req = Incoming { headers: &h, body: body.as_bytes(), url: "", now };
         Discord.verify(&req, &[], c)
     }
 
     #[test]
     fn rfc8032_vector() {
-        let h = [
-            ("X-Signature-Ed25519", RFC_EMPTY_SIG),
-            ("X-Signature-Timestamp", ""),
-        ];
+        let h = [("X-Signature-Ed25519", RFC_EMPTY_SIG), ("X-Signature-Timestamp", "")];
         assert_eq!(run(&h, "", &cfg(RFC_PUBLIC), NOW), Ok(()));
-        assert_eq!(
-            run(&h, "x", &cfg(RFC_PUBLIC), NOW),
-            Err(VerifyError::BadSignature)
-        );
+        assert_eq!(run(&h, "x", &cfg(RFC_PUBLIC), NOW), Err(VerifyError::BadSignature));
     }
 
     #[test]
@@ -199,15 +148,9 @@ mod tests {
         // no tolerance by default, like discord-interactions
         assert_eq!(run(&h, BODY, &cfg(RFC_PUBLIC), NOW + 86_400), Ok(()));
         let upper = SIG.to_uppercase();
-        let h = [
-            ("X-Signature-Ed25519", upper.as_str()),
-            ("X-Signature-Timestamp", TS),
-        ];
+        let h = [("X-Signature-Ed25519", upper.as_str()), ("X-Signature-Timestamp", TS)];
         assert_eq!(run(&h, BODY, &cfg(RFC_PUBLIC), NOW), Ok(()));
-        let h = [
-            ("X-Signature-Ed25519", PING_SIG),
-            ("X-Signature-Timestamp", TS),
-        ];
+        let h = [("X-Signature-Ed25519", PING_SIG), ("X-Signature-Timestamp", TS)];
         assert_eq!(run(&h, PING, &cfg(RFC_PUBLIC), NOW), Ok(()));
     }
 
@@ -215,101 +158,48 @@ mod tests {
     fn refuses() {
         let h = [("X-Signature-Ed25519", SIG), ("X-Signature-Timestamp", TS)];
         let c = cfg(RFC_PUBLIC);
-        assert_eq!(
-            run(&h, &BODY.replace("hello", "hellp"), &c, NOW),
-            Err(VerifyError::BadSignature)
-        );
+        assert_eq!(run(&h, &BODY.replace("hello", "hellp"), &c, NOW), Err(VerifyError::BadSignature));
         // another application's key (PyNaCl key of seed 0x01…)
         let other = cfg("8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c");
         assert_eq!(run(&h, BODY, &other, NOW), Err(VerifyError::BadSignature));
         // the timestamp is signed
-        let moved = [
-            ("X-Signature-Ed25519", SIG),
-            ("X-Signature-Timestamp", "1700000001"),
-        ];
+        let moved = [("X-Signature-Ed25519", SIG), ("X-Signature-Timestamp", "1700000001")];
         assert_eq!(run(&moved, BODY, &c, NOW), Err(VerifyError::BadSignature));
         // a tolerance when configured
-        let strict = ProviderConfig {
-            tolerance_seconds: Some(300),
-            ..c.clone()
-        };
+        let strict = ProviderConfig { tolerance_seconds: Some(300), ..c.clone() };
         assert_eq!(run(&h, BODY, &strict, NOW + 300), Ok(()));
         assert_eq!(run(&h, BODY, &strict, NOW + 301), Err(VerifyError::Stale));
-        assert_eq!(
-            run(&h[1..], BODY, &c, NOW),
-            Err(VerifyError::Missing("X-Signature-Ed25519"))
-        );
-        assert_eq!(
-            run(&h[..1], BODY, &c, NOW),
-            Err(VerifyError::Missing("X-Signature-Timestamp"))
-        );
-        let short = [
-            ("X-Signature-Ed25519", &SIG[..126]),
-            ("X-Signature-Timestamp", TS),
-        ];
-        assert_eq!(
-            run(&short, BODY, &c, NOW),
-            Err(VerifyError::Malformed("X-Signature-Ed25519"))
-        );
+        assert_eq!(run(&h[1..], BODY, &c, NOW), Err(VerifyError::Missing("X-Signature-Ed25519")));
+        assert_eq!(run(&h[..1], BODY, &c, NOW), Err(VerifyError::Missing("X-Signature-Timestamp")));
+        let short = [("X-Signature-Ed25519", &SIG[..126]), ("X-Signature-Timestamp", TS)];
+        assert_eq!(run(&short, BODY, &c, NOW), Err(VerifyError::Malformed("X-Signature-Ed25519")));
         let nothex = [("X-Signature-Ed25519", "zz"), ("X-Signature-Timestamp", TS)];
-        assert_eq!(
-            run(&nothex, BODY, &c, NOW),
-            Err(VerifyError::Malformed("X-Signature-Ed25519"))
-        );
-        assert!(matches!(
-            run(&h, BODY, &ProviderConfig::default(), NOW),
-            Err(VerifyError::Config(_))
-        ));
-        assert!(matches!(
-            run(&h, BODY, &cfg("abcd"), NOW),
-            Err(VerifyError::Config(_))
-        ));
+        assert_eq!(run(&nothex, BODY, &c, NOW), Err(VerifyError::Malformed("X-Signature-Ed25519")));
+        assert!(matches!(run(&h, BODY, &ProviderConfig::default(), NOW), Err(VerifyError::Config(_))));
+        assert!(matches!(run(&h, BODY, &cfg("abcd"), NOW), Err(VerifyError::Config(_))));
     }
 
     #[test]
     fn ping_handshake_and_normalize() {
         let h = headers(&[]);
-        let req = Incoming {
-            headers: &h,
-            body: PING.as_bytes(),
-            url: "",
-            now: NOW,
-        };
+        let req = Incoming { headers: &h, body: PING.as_bytes(), url: "", now: NOW };
         assert_eq!(Discord.handshake(&req, &[]), Some(json!({"type": 1})));
-        let req = Incoming {
-            headers: &h,
-            body: BODY.as_bytes(),
-            url: "",
-            now: NOW,
-        };
+        let req = Incoming { headers: &h, body: BODY.as_bytes(), url: "", now: NOW };
         assert_eq!(Discord.handshake(&req, &[]), None);
         let n = Discord.normalize(&req, &ProviderConfig::default()).unwrap();
         assert_eq!(
-            (
-                n.event_type.as_str(),
-                n.entity_type.as_str(),
-                n.entity_id.as_str()
-            ),
+            (n.event_type.as_str(), n.entity_type.as_str(), n.entity_id.as_str()),
             ("application_command", "interaction", "1300000000000000001")
         );
         assert_eq!(n.native_type.as_deref(), Some("interaction.2"));
         assert_eq!(n.delivery_id.as_deref(), Some("1300000000000000001"));
 
         let body = br#"{"version":1,"application_id":"123","type":1,"event":{"type":"APPLICATION_AUTHORIZED","timestamp":"2024-10-18T14:42:53.064834","data":{"user":{"id":"9"}}}}"#;
-        let req = Incoming {
-            headers: &h,
-            body,
-            url: "",
-            now: NOW,
-        };
+        let req = Incoming { headers: &h, body, url: "", now: NOW };
         assert_eq!(Discord.handshake(&req, &[]), None);
         let n = Discord.normalize(&req, &ProviderConfig::default()).unwrap();
         assert_eq!(
-            (
-                n.event_type.as_str(),
-                n.entity_type.as_str(),
-                n.entity_id.as_str()
-            ),
+            (n.event_type.as_str(), n.entity_type.as_str(), n.entity_id.as_str()),
             ("application_authorized", "application", "123")
         );
         assert_eq!(n.native_type.as_deref(), Some("APPLICATION_AUTHORIZED"));

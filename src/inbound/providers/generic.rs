@@ -126,9 +126,7 @@ fn parse_template(t: &str) -> Result<Vec<Part<'_>>, VerifyError> {
             "id" => Part::Id,
             "url" => Part::Url,
             other => {
-                return Err(VerifyError::Config(format!(
-                    "generic: unknown placeholder {{{other}}} in signedContent"
-                )))
+                return Err(VerifyError::Config(format!("generic: unknown placeholder {{{other}}} in signedContent")))
             }
         };
         if open > 0 {
@@ -141,9 +139,7 @@ fn parse_template(t: &str) -> Result<Vec<Part<'_>>, VerifyError> {
         parts.push(Part::Lit(rest));
     }
     if !has_body {
-        return Err(VerifyError::Config(
-            "generic: signedContent must contain {body}".into(),
-        ));
+        return Err(VerifyError::Config("generic: signedContent must contain {body}".into()));
     }
     Ok(parts)
 }
@@ -168,12 +164,7 @@ pub fn key_bytes(secret: &str, enc: KeyEncoding) -> Option<Vec<u8>> {
     let key = match enc {
         KeyEncoding::Utf8 => secret.as_bytes().to_vec(),
         KeyEncoding::Base64 => b64_decode(secret.trim())?,
-        KeyEncoding::Whsec => b64_decode(
-            secret
-                .trim()
-                .strip_prefix("whsec_")
-                .unwrap_or(secret.trim()),
-        )?,
+        KeyEncoding::Whsec => b64_decode(secret.trim().strip_prefix("whsec_").unwrap_or(secret.trim()))?,
         KeyEncoding::Hex => hex::decode(secret.trim()).ok()?,
     };
     (!key.is_empty()).then_some(key)
@@ -197,35 +188,19 @@ impl Generic {
             ));
         }
         if needs(|p| matches!(p, Part::Id)) && scheme.id_header.is_none() {
-            return Err(VerifyError::Config(
-                "generic: signedContent uses {id} but no idHeader is set".into(),
-            ));
+            return Err(VerifyError::Config("generic: signedContent uses {id} but no idHeader is set".into()));
         }
-        let keys: Vec<Vec<u8>> = secrets
-            .iter()
-            .filter_map(|s| key_bytes(s, scheme.key_encoding))
-            .collect();
+        let keys: Vec<Vec<u8>> = secrets.iter().filter_map(|s| key_bytes(s, scheme.key_encoding)).collect();
         if keys.is_empty() {
-            return Err(VerifyError::Config(
-                "generic: no usable secret (check keyEncoding)".into(),
-            ));
+            return Err(VerifyError::Config("generic: no usable secret (check keyEncoding)".into()));
         }
 
-        let header = req
-            .header(&scheme.header)
-            .ok_or(VerifyError::Missing("signature header"))?;
+        let header = req.header(&scheme.header).ok_or(VerifyError::Missing("signature header"))?;
         let timestamp = match &scheme.timestamp_header {
             Some(h) => {
-                let raw = req
-                    .header(h)
-                    .ok_or(VerifyError::Missing("timestamp header"))?;
-                let ts: i64 = raw
-                    .trim()
-                    .parse()
-                    .map_err(|_| VerifyError::Malformed("timestamp header"))?;
-                let tol = tolerance_override
-                    .or(scheme.tolerance_seconds)
-                    .unwrap_or(DEFAULT_TOLERANCE);
+                let raw = req.header(h).ok_or(VerifyError::Missing("timestamp header"))?;
+                let ts: i64 = raw.trim().parse().map_err(|_| VerifyError::Malformed("timestamp header"))?;
+                let tol = tolerance_override.or(scheme.tolerance_seconds).unwrap_or(DEFAULT_TOLERANCE);
                 if !fresh(ts, req.now, tol) {
                     return Err(VerifyError::Stale);
                 }
@@ -286,10 +261,7 @@ impl Generic {
     ///
     /// [`Provider::normalize`] has no access to the registration's config, so it calls this with `None` and
     /// falls back to well-known field and header names; a caller holding the config should call this directly.
-    pub fn normalize_with(
-        req: &Incoming,
-        scheme: Option<&GenericScheme>,
-    ) -> Result<Normalized, String> {
+    pub fn normalize_with(req: &Incoming, scheme: Option<&GenericScheme>) -> Result<Normalized, String> {
         let v = parse_json(req.body)?;
         let at = |p: &Option<String>| p.as_deref().and_then(|p| v.pointer(p)).and_then(id_string);
 
@@ -298,9 +270,7 @@ impl Generic {
             .or_else(|| first_string(&v, &["type", "event", "eventType", "event_type", "action"]));
         let (split_entity, event) = match &native {
             Some(n) => match n.rsplit_once('.') {
-                Some((e, t)) if !e.is_empty() && !t.is_empty() => {
-                    (Some(e.to_string()), t.to_string())
-                }
+                Some((e, t)) if !e.is_empty() && !t.is_empty() => (Some(e.to_string()), t.to_string()),
                 _ => (None, n.clone()),
             },
             None => (None, "received".to_string()),
@@ -314,26 +284,15 @@ impl Generic {
             .and_then(|s| at(&s.entity_id_pointer))
             .or_else(|| v.pointer("/data/id").and_then(id_string))
             .or_else(|| v.pointer("/data/object/id").and_then(id_string))
-            .or_else(|| {
-                first_string(
-                    &v,
-                    &["entityId", "entity_id", "objectId", "object_id", "id"],
-                )
-            })
+            .or_else(|| first_string(&v, &["entityId", "entity_id", "objectId", "object_id", "id"]))
             .unwrap_or_default();
 
         let delivery_id = match scheme.and_then(|s| s.id_header.as_deref()) {
             Some(h) => req.header(h).map(str::to_string),
-            None => [
-                "webhook-id",
-                "svix-id",
-                "x-delivery-id",
-                "x-event-id",
-                "idempotency-key",
-            ]
-            .iter()
-            .find_map(|h| req.header(h))
-            .map(str::to_string),
+            None => ["webhook-id", "svix-id", "x-delivery-id", "x-event-id", "idempotency-key"]
+                .iter()
+                .find_map(|h| req.header(h))
+                .map(str::to_string),
         }
         .filter(|s| !s.is_empty())
         .or_else(|| first_string(&v, &["eventId", "event_id"]))
@@ -355,16 +314,9 @@ impl Provider for Generic {
         "generic"
     }
 
-    fn verify(
-        &self,
-        req: &Incoming,
-        secrets: &[&str],
-        cfg: &ProviderConfig,
-    ) -> Result<(), VerifyError> {
+    fn verify(&self, req: &Incoming, secrets: &[&str], cfg: &ProviderConfig) -> Result<(), VerifyError> {
         let scheme = cfg.generic.as_ref().ok_or_else(|| {
-            VerifyError::Config(
-                "generic: providerConfig.generic (the signature scheme) is required".into(),
-            )
+            VerifyError::Config("generic: providerConfig.generic (the signature scheme) is required".into())
         })?;
         Self::verify_scheme(req, secrets, scheme, cfg.tolerance_seconds)
     }
@@ -373,7 +325,6 @@ impl Provider for Generic {
         Self::normalize_with(req, cfg.generic.as_ref())
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -402,57 +353,27 @@ mod tests {
     }
 
     fn cfg(s: GenericScheme) -> ProviderConfig {
-        ProviderConfig {
-            generic: Some(s),
-            ..Default::default()
-        }
+        ProviderConfig { generic: Some(s), ..Default::default() }
     }
 
-    fn run(
-        h: &[(&str, &str)],
-        body: &str,
-        secrets: &[&str],
-        c: &ProviderConfig,
-        now: i64,
-    ) -> Result<(), VerifyError> {
+    fn run(h: &[(&str, &str)], body: &str, secrets: &[&str], c: &ProviderConfig, now: i64) -> Result<(), VerifyError> {
         let h = headers(h);
-        let req = Incoming {
-            headers: &h,
-            body: body.as_bytes(),
-            url: "http://127.0.0.1/webhooks/x",
-            now,
-        };
+        let req = Incoming { headers: &h, body: body.as_bytes(), url: "http://127.0.0.1/webhooks/x", now };
         Generic.verify(&req, secrets, c)
     }
 
     #[test]
     fn template_vector() {
         let sig = format!("v0={SIG_SHA256_TS}");
-        let h = [
-            ("X-Signature", sig.as_str()),
-            ("X-Timestamp", "1700000000"),
-            ("X-Delivery", "d1"),
-        ];
+        let h = [("X-Signature", sig.as_str()), ("X-Timestamp", "1700000000"), ("X-Delivery", "d1")];
         assert_eq!(run(&h, BODY, &["topsecret"], &cfg(scheme()), NOW), Ok(()));
         // rotation: the matching secret second
-        assert_eq!(
-            run(&h, BODY, &["old", "topsecret"], &cfg(scheme()), NOW + 299),
-            Ok(())
-        );
+        assert_eq!(run(&h, BODY, &["old", "topsecret"], &cfg(scheme()), NOW + 299), Ok(()));
         // refusals
         let changed = BODY.replace("42", "43");
-        assert_eq!(
-            run(&h, &changed, &["topsecret"], &cfg(scheme()), NOW),
-            Err(VerifyError::BadSignature)
-        );
-        assert_eq!(
-            run(&h, BODY, &["wrong"], &cfg(scheme()), NOW),
-            Err(VerifyError::BadSignature)
-        );
-        assert_eq!(
-            run(&h, BODY, &["topsecret"], &cfg(scheme()), NOW + 301),
-            Err(VerifyError::Stale)
-        );
+        assert_eq!(run(&h, &changed, &["topsecret"], &cfg(scheme()), NOW), Err(VerifyError::BadSignature));
+        assert_eq!(run(&h, BODY, &["wrong"], &cfg(scheme()), NOW), Err(VerifyError::BadSignature));
+        assert_eq!(run(&h, BODY, &["topsecret"], &cfg(scheme()), NOW + 301), Err(VerifyError::Stale));
         assert_eq!(
             run(&h[1..], BODY, &["topsecret"], &cfg(scheme()), NOW),
             Err(VerifyError::Missing("signature header"))
@@ -475,43 +396,22 @@ mod tests {
         // the registration's override wins over the scheme's tolerance
         let mut c = cfg(scheme());
         c.tolerance_seconds = Some(10);
-        assert_eq!(
-            run(&h, BODY, &["topsecret"], &c, NOW + 11),
-            Err(VerifyError::Stale)
-        );
+        assert_eq!(run(&h, BODY, &["topsecret"], &c, NOW + 11), Err(VerifyError::Stale));
         assert_eq!(
             run(&h, BODY, &["topsecret"], &ProviderConfig::default(), NOW),
-            Err(VerifyError::Config(
-                "generic: providerConfig.generic (the signature scheme) is required".into()
-            ))
+            Err(VerifyError::Config("generic: providerConfig.generic (the signature scheme) is required".into()))
         );
     }
 
     /// GitHub's public vector through a generic scheme (sha256=, hex, body only).
     #[test]
     fn github_vector_as_generic() {
-        let s: GenericScheme =
-            serde_json::from_str(r#"{"header":"X-Hub-Signature-256","prefix":"sha256="}"#).unwrap();
+        let s: GenericScheme = serde_json::from_str(r#"{"header":"X-Hub-Signature-256","prefix":"sha256="}"#).unwrap();
         let sig = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
         let h = [("X-Hub-Signature-256", sig)];
+        assert_eq!(run(&h, "Hello, World!", &["It's a Secret to Everybody"], &cfg(s.clone()), NOW), Ok(()));
         assert_eq!(
-            run(
-                &h,
-                "Hello, World!",
-                &["It's a Secret to Everybody"],
-                &cfg(s.clone()),
-                NOW
-            ),
-            Ok(())
-        );
-        assert_eq!(
-            run(
-                &h,
-                "Hello, World?",
-                &["It's a Secret to Everybody"],
-                &cfg(s),
-                NOW
-            ),
+            run(&h, "Hello, World?", &["It's a Secret to Everybody"], &cfg(s), NOW),
             Err(VerifyError::BadSignature)
         );
     }
@@ -528,32 +428,11 @@ mod tests {
         let h = [
             ("webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek"),
             ("webhook-timestamp", "1614265330"),
-            (
-                "webhook-signature",
-                "v1,bm9wZQ== v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
-            ),
+            ("webhook-signature", "v1,bm9wZQ== v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="),
         ];
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-        assert_eq!(
-            run(
-                &h,
-                r#"{"test": 2432232314}"#,
-                &[secret],
-                &cfg(s.clone()),
-                1614265330
-            ),
-            Ok(())
-        );
-        assert_eq!(
-            run(
-                &h,
-                r#"{"test": 2432232315}"#,
-                &[secret],
-                &cfg(s),
-                1614265330
-            ),
-            Err(VerifyError::BadSignature)
-        );
+        assert_eq!(run(&h, r#"{"test": 2432232314}"#, &[secret], &cfg(s.clone()), 1614265330), Ok(()));
+        assert_eq!(run(&h, r#"{"test": 2432232315}"#, &[secret], &cfg(s), 1614265330), Err(VerifyError::BadSignature));
     }
 
     /// Twilio-style SHA-1 / base64 and a SHA-512 vector (Python hmac).
@@ -565,40 +444,16 @@ mod tests {
         .unwrap();
         // base64(hmac.new(b"key", b"The quick brown fox jumps over the lazy dog", sha1).digest())
         let h = [("X-Sig", "3nybhbi3iqa8ino29wqQcBydtNk=")];
-        assert_eq!(
-            run(
-                &h,
-                "The quick brown fox jumps over the lazy dog",
-                &["key"],
-                &cfg(s1),
-                NOW
-            ),
-            Ok(())
-        );
+        assert_eq!(run(&h, "The quick brown fox jumps over the lazy dog", &["key"], &cfg(s1), NOW), Ok(()));
         let s512: GenericScheme = serde_json::from_value(serde_json::json!({
             "header": "X-Sig", "algorithm": "sha512", "prefix": "sha512="
         }))
         .unwrap();
         let sig = "sha512=b42af09057bac1e2d41708e48a902e09b5ff7f12ab428a4fe86653c73dd248fb82f948a549f7b791a5b41915ee4d1ec3935357e4e2317250d0372afa2ebeeb3a";
         let h = [("X-Sig", sig)];
+        assert_eq!(run(&h, "The quick brown fox jumps over the lazy dog", &["key"], &cfg(s512.clone()), NOW), Ok(()));
         assert_eq!(
-            run(
-                &h,
-                "The quick brown fox jumps over the lazy dog",
-                &["key"],
-                &cfg(s512.clone()),
-                NOW
-            ),
-            Ok(())
-        );
-        assert_eq!(
-            run(
-                &h,
-                "The quick brown fox jumps over the lazy cat",
-                &["key"],
-                &cfg(s512),
-                NOW
-            ),
+            run(&h, "The quick brown fox jumps over the lazy cat", &["key"], &cfg(s512), NOW),
             Err(VerifyError::BadSignature)
         );
     }
@@ -606,52 +461,25 @@ mod tests {
     #[test]
     fn scheme_config_errors() {
         assert!(serde_json::from_str::<GenericScheme>(r#"{"header":"X","bogus":1}"#).is_err());
-        assert!(
-            serde_json::from_str::<GenericScheme>(r#"{"header":"X","algorithm":"md5"}"#).is_err()
-        );
+        assert!(serde_json::from_str::<GenericScheme>(r#"{"header":"X","algorithm":"md5"}"#).is_err());
         let h = [("X", "00")];
-        for tpl in [
-            "{timestamp}",
-            "{body}{nope}",
-            "{timestamp}:{body}",
-            "{id}{body}",
-        ] {
+        for tpl in ["{timestamp}", "{body}{nope}", "{timestamp}:{body}", "{id}{body}"] {
             let s: GenericScheme =
-                serde_json::from_value(serde_json::json!({"header": "X", "signedContent": tpl}))
-                    .unwrap();
-            assert!(
-                matches!(
-                    run(&h, "{}", &["k"], &cfg(s), NOW),
-                    Err(VerifyError::Config(_))
-                ),
-                "{tpl}"
-            );
+                serde_json::from_value(serde_json::json!({"header": "X", "signedContent": tpl})).unwrap();
+            assert!(matches!(run(&h, "{}", &["k"], &cfg(s), NOW), Err(VerifyError::Config(_))), "{tpl}");
         }
         let s: GenericScheme =
-            serde_json::from_value(serde_json::json!({"header": "X", "keyEncoding": "base64"}))
-                .unwrap();
-        assert!(matches!(
-            run(&h, "{}", &["not base64!"], &cfg(s), NOW),
-            Err(VerifyError::Config(_))
-        ));
+            serde_json::from_value(serde_json::json!({"header": "X", "keyEncoding": "base64"})).unwrap();
+        assert!(matches!(run(&h, "{}", &["not base64!"], &cfg(s), NOW), Err(VerifyError::Config(_))));
     }
 
     #[test]
     fn normalizes() {
         let h = headers(&[("X-Delivery", "d1")]);
-        let req = Incoming {
-            headers: &h,
-            body: BODY.as_bytes(),
-            url: "",
-            now: NOW,
-        };
+        let req = Incoming { headers: &h, body: BODY.as_bytes(), url: "", now: NOW };
         let n = Generic.normalize(&req, &ProviderConfig::default()).unwrap();
         assert_eq!(
-            (
-                n.event_type.as_str(),
-                n.entity_type.as_str(),
-                n.entity_id.as_str()
-            ),
+            (n.event_type.as_str(), n.entity_type.as_str(), n.entity_id.as_str()),
             ("paid", "invoice", "in_123")
         );
         assert_eq!(n.native_type.as_deref(), Some("invoice.paid"));
@@ -663,28 +491,11 @@ mod tests {
         }))
         .unwrap();
         let body = br#"{"kind":"row added!","obj":{"key":7,"t":"row"}}"#;
-        let req = Incoming {
-            headers: &h,
-            body,
-            url: "",
-            now: NOW,
-        };
+        let req = Incoming { headers: &h, body, url: "", now: NOW };
         let n = Generic::normalize_with(&req, Some(&s)).unwrap();
-        assert_eq!(
-            (
-                n.event_type.as_str(),
-                n.entity_type.as_str(),
-                n.entity_id.as_str()
-            ),
-            ("row_added_", "row", "7")
-        );
+        assert_eq!((n.event_type.as_str(), n.entity_type.as_str(), n.entity_id.as_str()), ("row_added_", "row", "7"));
         assert!(Generic
-            .normalize(&Incoming {
-                headers: &h,
-                body: b"[1]",
-                url: "",
-                now: NOW
-            }, &ProviderConfig::default())
+            .normalize(&Incoming { headers: &h, body: b"[1]", url: "", now: NOW }, &ProviderConfig::default())
             .is_err());
     }
 

@@ -3,9 +3,6 @@
 //!
 //! Normalisation follows the seed: `{action: 'opened', issue: {id: 1234567}}` → eventType `opened`,
 //! entityType `issue`, entityId `1234567`; the native name is `{X-GitHub-Event}.{action}` (`issues.opened`).
-//!
-//! This file also holds the small helpers the providers of this batch share (`clean_name`, `id_text`,
-//! `any_secret`, `json_body`), so that `mod.rs` stays untouched.
 
 use serde_json::{Map, Value};
 
@@ -20,35 +17,15 @@ impl Provider for GitHub {
         "github"
     }
 
-    fn verify(
-        &self,
-        req: &Incoming,
-        secrets: &[&str],
-        _cfg: &ProviderConfig,
-    ) -> Result<(), VerifyError> {
-        let header = req
-            .header(SIGNATURE)
-            .ok_or(VerifyError::Missing(SIGNATURE))?;
-        let given = header
-            .strip_prefix("sha256=")
-            .and_then(|h| hex::decode(h).ok())
-            .filter(|b| b.len() == 32)
-            .ok_or(VerifyError::Malformed(SIGNATURE))?;
-        any_secret(secrets, |s| {
-            ct_eq(&hmac_sha256(s.as_bytes(), &[req.body]), &given)
-        })
+    fn verify(&self, req: &Incoming, secrets: &[&str], _cfg: &ProviderConfig) -> Result<(), VerifyError> {
+        verify_body_hmac_hex(req, SIGNATURE, Prefix::Required("sha256="), secrets)
     }
 
     fn normalize(&self, req: &Incoming, _cfg: &ProviderConfig) -> Result<Normalized, String> {
         let data = parse_json(req.body)?;
-        let payload = data
-            .as_object()
-            .ok_or("a GitHub payload is a JSON object")?;
+        let payload = data.as_object().ok_or("a GitHub payload is a JSON object")?;
         let event = req.header("X-GitHub-Event").filter(|e| !e.is_empty());
-        let action = payload
-            .get("action")
-            .and_then(Value::as_str)
-            .filter(|a| !a.is_empty());
+        let action = payload.get("action").and_then(Value::as_str).filter(|a| !a.is_empty());
 
         let event_type = action.or(event).unwrap_or("unknown");
         let native_type = event.map(|e| match action {
@@ -61,10 +38,7 @@ impl Provider for GitHub {
             entity_type: clean_name(&entity_type),
             entity_id,
             native_type: native_type.as_deref().map(clean_name),
-            delivery_id: req
-                .header("X-GitHub-Delivery")
-                .filter(|d| !d.is_empty())
-                .map(str::to_string),
+            delivery_id: req.header("X-GitHub-Delivery").filter(|d| !d.is_empty()).map(str::to_string),
             data,
         })
     }
@@ -74,24 +48,16 @@ impl Provider for GitHub {
 fn entity(event: Option<&str>, payload: &Map<String, Value>) -> (String, String) {
     let object_id = |key: &str| -> Option<(String, String)> {
         let obj = payload.get(key)?.as_object()?;
-        let id = id_text(obj.get("id"))
-            .or_else(|| id_text(obj.get("node_id")))
-            .unwrap_or_default();
+        let id = id_text(obj.get("id")).or_else(|| id_text(obj.get("node_id"))).unwrap_or_default();
         Some((key.to_string(), id))
     };
     match event {
         // Ref events carry no object: a push is identified by its head commit, create/delete by the ref.
         Some("push") => {
-            return (
-                "push".into(),
-                id_text(payload.get("after")).unwrap_or_default(),
-            );
+            return ("push".into(), id_text(payload.get("after")).unwrap_or_default());
         }
         Some("create" | "delete") => {
-            return (
-                "ref".into(),
-                id_text(payload.get("ref")).unwrap_or_default(),
-            );
+            return ("ref".into(), id_text(payload.get("ref")).unwrap_or_default());
         }
         Some(e) => {
             // `pull_request` → pull_request, `issues` → issue, `issue_comment` → comment.
@@ -135,12 +101,8 @@ fn entity(event: Option<&str>, payload: &Map<String, Value>) -> (String, String)
         "repository",
         "organization",
     ];
-    KNOWN
-        .iter()
-        .find_map(|k| object_id(k))
-        .unwrap_or_else(|| (event.unwrap_or("unknown").to_string(), String::new()))
+    KNOWN.iter().find_map(|k| object_id(k)).unwrap_or_else(|| (event.unwrap_or("unknown").to_string(), String::new()))
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -150,8 +112,7 @@ mod tests {
     /// GitHub's documentation vector.
     const DOCS_SECRET: &str = "It's a Secret to Everybody";
     const DOCS_BODY: &str = "Hello, World!";
-    const DOCS_SIG: &str =
-        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+    const DOCS_SIG: &str = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
 
     /// Made by `@octokit/webhooks-methods` 6.0.0 `sign()` through tests/inbound/sign/github.mjs.
     const LIB_SECRET: &str = "gh-secret-9f2c";
@@ -160,110 +121,54 @@ mod tests {
 
     fn check(body: &str, h: &[(&str, &str)], secrets: &[&str]) -> Result<(), VerifyError> {
         let h = headers(h);
-        let req = Incoming {
-            headers: &h,
-            body: body.as_bytes(),
-            url: "http://127.0.0.1/webhooks/r",
-            now: 1_700_000_000,
-        };
+        let req =
+            Incoming { headers: &h, body: body.as_bytes(), url: "http://127.0.0.1/webhooks/r", now: 1_700_000_000 };
         GitHub.verify(&req, secrets, &ProviderConfig::default())
     }
 
     #[test]
     fn docs_vector() {
-        assert_eq!(
-            check(DOCS_BODY, &[(SIGNATURE, DOCS_SIG)], &[DOCS_SECRET]),
-            Ok(())
-        );
+        assert_eq!(check(DOCS_BODY, &[(SIGNATURE, DOCS_SIG)], &[DOCS_SECRET]), Ok(()));
         // header names are case-insensitive
-        assert_eq!(
-            check(
-                DOCS_BODY,
-                &[("x-hub-signature-256", DOCS_SIG)],
-                &[DOCS_SECRET]
-            ),
-            Ok(())
-        );
+        assert_eq!(check(DOCS_BODY, &[("x-hub-signature-256", DOCS_SIG)], &[DOCS_SECRET]), Ok(()));
     }
 
     #[test]
     fn library_vector_and_rotation() {
-        assert_eq!(
-            check(LIB_BODY, &[(SIGNATURE, LIB_SIG)], &[LIB_SECRET]),
-            Ok(())
-        );
-        assert_eq!(
-            check(LIB_BODY, &[(SIGNATURE, LIB_SIG)], &["old", LIB_SECRET]),
-            Ok(())
-        );
-        assert_eq!(
-            check(LIB_BODY, &[(SIGNATURE, LIB_SIG)], &[LIB_SECRET, "new"]),
-            Ok(())
-        );
+        assert_eq!(check(LIB_BODY, &[(SIGNATURE, LIB_SIG)], &[LIB_SECRET]), Ok(()));
+        assert_eq!(check(LIB_BODY, &[(SIGNATURE, LIB_SIG)], &["old", LIB_SECRET]), Ok(()));
+        assert_eq!(check(LIB_BODY, &[(SIGNATURE, LIB_SIG)], &[LIB_SECRET, "new"]), Ok(()));
     }
 
     #[test]
     fn refusals() {
         let changed = LIB_BODY.replacen("1234567", "1234568", 1);
-        assert_eq!(
-            check(&changed, &[(SIGNATURE, LIB_SIG)], &[LIB_SECRET]),
-            Err(VerifyError::BadSignature)
-        );
-        assert_eq!(
-            check(LIB_BODY, &[(SIGNATURE, LIB_SIG)], &["wrong"]),
-            Err(VerifyError::BadSignature)
-        );
-        assert_eq!(
-            check(LIB_BODY, &[], &[LIB_SECRET]),
-            Err(VerifyError::Missing(SIGNATURE))
-        );
-        for bad in [
-            "757107ea",
-            "sha1=757107ea0eb2509fc211221cce984b8a37570b6d",
-            "sha256=zz",
-            "sha256=7571",
-            "",
-        ] {
+        assert_eq!(check(&changed, &[(SIGNATURE, LIB_SIG)], &[LIB_SECRET]), Err(VerifyError::BadSignature));
+        assert_eq!(check(LIB_BODY, &[(SIGNATURE, LIB_SIG)], &["wrong"]), Err(VerifyError::BadSignature));
+        assert_eq!(check(LIB_BODY, &[], &[LIB_SECRET]), Err(VerifyError::Missing(SIGNATURE)));
+        for bad in ["757107ea", "sha1=757107ea0eb2509fc211221cce984b8a37570b6d", "sha256=zz", "sha256=7571", ""] {
             assert_eq!(
                 check(DOCS_BODY, &[(SIGNATURE, bad)], &[DOCS_SECRET]),
                 Err(VerifyError::Malformed(SIGNATURE)),
                 "{bad}"
             );
         }
-        assert!(matches!(
-            check(DOCS_BODY, &[(SIGNATURE, DOCS_SIG)], &[]),
-            Err(VerifyError::Config(_))
-        ));
-        assert!(matches!(
-            check(DOCS_BODY, &[(SIGNATURE, DOCS_SIG)], &[""]),
-            Err(VerifyError::Config(_))
-        ));
+        assert!(matches!(check(DOCS_BODY, &[(SIGNATURE, DOCS_SIG)], &[]), Err(VerifyError::Config(_))));
+        assert!(matches!(check(DOCS_BODY, &[(SIGNATURE, DOCS_SIG)], &[""]), Err(VerifyError::Config(_))));
     }
 
     fn normalize(body: &str, h: &[(&str, &str)]) -> Normalized {
         let h = headers(h);
-        let req = Incoming {
-            headers: &h,
-            body: body.as_bytes(),
-            url: "",
-            now: 0,
-        };
+        let req = Incoming { headers: &h, body: body.as_bytes(), url: "", now: 0 };
         GitHub.normalize(&req, &ProviderConfig::default()).unwrap()
     }
 
     #[test]
     fn normalizes_the_seed_example() {
         // The seed's example, without any header.
-        let n = normalize(
-            r#"{"action":"opened","issue":{"number":123,"id":1234567}}"#,
-            &[],
-        );
+        let n = normalize(r#"{"action":"opened","issue":{"number":123,"id":1234567}}"#, &[]);
         assert_eq!(
-            (
-                n.event_type.as_str(),
-                n.entity_type.as_str(),
-                n.entity_id.as_str()
-            ),
+            (n.event_type.as_str(), n.entity_type.as_str(), n.entity_id.as_str()),
             ("opened", "issue", "1234567")
         );
         assert_eq!(n.native_type, None);
@@ -271,24 +176,14 @@ mod tests {
 
         let n = normalize(
             LIB_BODY,
-            &[
-                ("X-GitHub-Event", "issues"),
-                ("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958"),
-            ],
+            &[("X-GitHub-Event", "issues"), ("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")],
         );
         assert_eq!(
-            (
-                n.event_type.as_str(),
-                n.entity_type.as_str(),
-                n.entity_id.as_str()
-            ),
+            (n.event_type.as_str(), n.entity_type.as_str(), n.entity_id.as_str()),
             ("opened", "issue", "1234567")
         );
         assert_eq!(n.native_type.as_deref(), Some("issues.opened"));
-        assert_eq!(
-            n.delivery_id.as_deref(),
-            Some("72d3162e-cc78-11e3-81ab-4c9367dc0958")
-        );
+        assert_eq!(n.delivery_id.as_deref(), Some("72d3162e-cc78-11e3-81ab-4c9367dc0958"));
     }
 
     #[test]
@@ -297,24 +192,14 @@ mod tests {
             r#"{"zen":"Keep it logically awesome.","hook_id":9,"hook":{"id":9,"type":"Repository"}}"#,
             &[("X-GitHub-Event", "ping")],
         );
-        assert_eq!(
-            (
-                n.event_type.as_str(),
-                n.entity_type.as_str(),
-                n.entity_id.as_str()
-            ),
-            ("ping", "hook", "9")
-        );
+        assert_eq!((n.event_type.as_str(), n.entity_type.as_str(), n.entity_id.as_str()), ("ping", "hook", "9"));
         assert_eq!(n.native_type.as_deref(), Some("ping"));
 
         let n = normalize(
             r#"{"action":"created","issue":{"id":1},"comment":{"id":77}}"#,
             &[("X-GitHub-Event", "issue_comment")],
         );
-        assert_eq!(
-            (n.entity_type.as_str(), n.entity_id.as_str()),
-            ("comment", "77")
-        );
+        assert_eq!((n.entity_type.as_str(), n.entity_id.as_str()), ("comment", "77"));
         assert_eq!(n.native_type.as_deref(), Some("issue_comment.created"));
 
         let n = normalize(
@@ -322,11 +207,7 @@ mod tests {
             &[("X-GitHub-Event", "pull_request")],
         );
         assert_eq!(
-            (
-                n.event_type.as_str(),
-                n.entity_type.as_str(),
-                n.entity_id.as_str()
-            ),
+            (n.event_type.as_str(), n.entity_type.as_str(), n.entity_id.as_str()),
             ("closed", "pull_request", "5")
         );
 
@@ -334,24 +215,11 @@ mod tests {
             r#"{"ref":"refs/heads/main","after":"abc123","repository":{"id":42}}"#,
             &[("X-GitHub-Event", "push")],
         );
-        assert_eq!(
-            (
-                n.event_type.as_str(),
-                n.entity_type.as_str(),
-                n.entity_id.as_str()
-            ),
-            ("push", "push", "abc123")
-        );
+        assert_eq!((n.event_type.as_str(), n.entity_type.as_str(), n.entity_id.as_str()), ("push", "push", "abc123"));
         assert_eq!(n.native_type.as_deref(), Some("push"));
 
-        let n = normalize(
-            r#"{"id":6,"sha":"abc","state":"success"}"#,
-            &[("X-GitHub-Event", "status")],
-        );
-        assert_eq!(
-            (n.entity_type.as_str(), n.entity_id.as_str()),
-            ("status", "6")
-        );
+        let n = normalize(r#"{"id":6,"sha":"abc","state":"success"}"#, &[("X-GitHub-Event", "status")]);
+        assert_eq!((n.entity_type.as_str(), n.entity_id.as_str()), ("status", "6"));
 
         // names that become outbound event types are cleaned
         let n = normalize(r#"{"action":"we ird/act"}"#, &[("X-GitHub-Event", "x y")]);
@@ -363,12 +231,7 @@ mod tests {
     fn refuses_non_json() {
         let h = headers(&[]);
         for body in ["not json", "[1,2]"] {
-            let req = Incoming {
-                headers: &h,
-                body: body.as_bytes(),
-                url: "",
-                now: 0,
-            };
+            let req = Incoming { headers: &h, body: body.as_bytes(), url: "", now: 0 };
             assert!(GitHub.normalize(&req, &ProviderConfig::default()).is_err());
         }
     }

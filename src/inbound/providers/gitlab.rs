@@ -36,10 +36,7 @@ const LENIENT: GeneralPurpose = GeneralPurpose::new(
 
 /// The key of a `whsec_` signing token.
 fn signing_key(secret: &str) -> Option<Vec<u8>> {
-    LENIENT
-        .decode(secret.strip_prefix("whsec_")?)
-        .ok()
-        .filter(|k| !k.is_empty())
+    LENIENT.decode(secret.strip_prefix("whsec_")?).ok().filter(|k| !k.is_empty())
 }
 
 impl Provider for GitLab {
@@ -47,20 +44,12 @@ impl Provider for GitLab {
         "gitlab"
     }
 
-    fn verify(
-        &self,
-        req: &Incoming,
-        secrets: &[&str],
-        cfg: &ProviderConfig,
-    ) -> Result<(), VerifyError> {
+    fn verify(&self, req: &Incoming, secrets: &[&str], cfg: &ProviderConfig) -> Result<(), VerifyError> {
         let keys: Vec<Vec<u8>> = secrets.iter().filter_map(|s| signing_key(s)).collect();
         if let (Some(signature), false) = (req.header(SIGNATURE), keys.is_empty()) {
             return verify_signed(req, signature, &keys, cfg);
         }
-        let token = req
-            .header(TOKEN)
-            .filter(|t| !t.is_empty())
-            .ok_or(VerifyError::Missing(TOKEN))?;
+        let token = req.header(TOKEN).filter(|t| !t.is_empty()).ok_or(VerifyError::Missing(TOKEN))?;
         // Compared as digests, so that neither the time nor an early length mismatch tells the secret's length.
         let given = Sha256::digest(token.as_bytes());
         any_secret(secrets, |s| ct_eq(&Sha256::digest(s.as_bytes()), &given))
@@ -68,9 +57,7 @@ impl Provider for GitLab {
 
     fn normalize(&self, req: &Incoming, _cfg: &ProviderConfig) -> Result<Normalized, String> {
         let data = parse_json(req.body)?;
-        let payload = data
-            .as_object()
-            .ok_or("a GitLab payload is a JSON object")?;
+        let payload = data.as_object().ok_or("a GitLab payload is a JSON object")?;
         fn text(v: Option<&Value>) -> Option<&str> {
             v.and_then(Value::as_str).filter(|s| !s.is_empty())
         }
@@ -81,8 +68,7 @@ impl Provider for GitLab {
             .ok_or("a GitLab payload has an `object_kind`")?;
         let attributes = payload.get("object_attributes");
         // Releases carry their action at the top level.
-        let action =
-            text(attributes.and_then(|a| a.get("action"))).or_else(|| text(payload.get("action")));
+        let action = text(attributes.and_then(|a| a.get("action"))).or_else(|| text(payload.get("action")));
         let entity_id = id_text(attributes.and_then(|a| a.get("id")))
             .or_else(|| {
                 ["build_id", "deployment_id", "id", "checkout_sha", "after"]
@@ -109,23 +95,10 @@ impl Provider for GitLab {
 }
 
 /// The signing-token mode: Standard Webhooks.
-fn verify_signed(
-    req: &Incoming,
-    signature: &str,
-    keys: &[Vec<u8>],
-    cfg: &ProviderConfig,
-) -> Result<(), VerifyError> {
-    let id = req
-        .header(ID)
-        .filter(|v| !v.is_empty())
-        .ok_or(VerifyError::Missing(ID))?;
-    let ts_text = req
-        .header(TIMESTAMP)
-        .ok_or(VerifyError::Missing(TIMESTAMP))?;
-    let ts: i64 = ts_text
-        .trim()
-        .parse()
-        .map_err(|_| VerifyError::Malformed(TIMESTAMP))?;
+fn verify_signed(req: &Incoming, signature: &str, keys: &[Vec<u8>], cfg: &ProviderConfig) -> Result<(), VerifyError> {
+    let id = req.header(ID).filter(|v| !v.is_empty()).ok_or(VerifyError::Missing(ID))?;
+    let ts_text = req.header(TIMESTAMP).ok_or(VerifyError::Missing(TIMESTAMP))?;
+    let ts: i64 = ts_text.trim().parse().map_err(|_| VerifyError::Malformed(TIMESTAMP))?;
     let given: Vec<Vec<u8>> = signature
         .split(' ')
         .filter_map(|s| s.strip_prefix("v1,"))
@@ -166,60 +139,24 @@ mod tests {
     const STALE_SIG: &str = "v1,FaZaHYHT3zs2Tg1BazP0JzvMdjqJJlJ0ERMVDqw1KJY=";
     const NOW: i64 = 1_700_000_000;
 
-    fn check(
-        body: &str,
-        h: &[(&str, &str)],
-        secrets: &[&str],
-        now: i64,
-    ) -> Result<(), VerifyError> {
+    fn check(body: &str, h: &[(&str, &str)], secrets: &[&str], now: i64) -> Result<(), VerifyError> {
         let h = headers(h);
-        let req = Incoming {
-            headers: &h,
-            body: body.as_bytes(),
-            url: "",
-            now,
-        };
+        let req = Incoming { headers: &h, body: body.as_bytes(), url: "", now };
         GitLab.verify(&req, secrets, &ProviderConfig::default())
     }
 
     #[test]
     fn token_mode() {
-        assert_eq!(
-            check(BODY, &[(TOKEN, TOKEN_SECRET)], &[TOKEN_SECRET], NOW),
-            Ok(())
-        );
-        assert_eq!(
-            check(BODY, &[(TOKEN, TOKEN_SECRET)], &["old", TOKEN_SECRET], NOW),
-            Ok(())
-        );
-        assert_eq!(
-            check(BODY, &[(TOKEN, "glwt-wrong")], &[TOKEN_SECRET], NOW),
-            Err(VerifyError::BadSignature)
-        );
-        assert_eq!(
-            check(BODY, &[(TOKEN, &TOKEN_SECRET[..10])], &[TOKEN_SECRET], NOW),
-            Err(VerifyError::BadSignature)
-        );
-        assert_eq!(
-            check(BODY, &[(TOKEN, TOKEN_SECRET)], &["wrong"], NOW),
-            Err(VerifyError::BadSignature)
-        );
-        assert_eq!(
-            check(BODY, &[], &[TOKEN_SECRET], NOW),
-            Err(VerifyError::Missing(TOKEN))
-        );
+        assert_eq!(check(BODY, &[(TOKEN, TOKEN_SECRET)], &[TOKEN_SECRET], NOW), Ok(()));
+        assert_eq!(check(BODY, &[(TOKEN, TOKEN_SECRET)], &["old", TOKEN_SECRET], NOW), Ok(()));
+        assert_eq!(check(BODY, &[(TOKEN, "glwt-wrong")], &[TOKEN_SECRET], NOW), Err(VerifyError::BadSignature));
+        assert_eq!(check(BODY, &[(TOKEN, &TOKEN_SECRET[..10])], &[TOKEN_SECRET], NOW), Err(VerifyError::BadSignature));
+        assert_eq!(check(BODY, &[(TOKEN, TOKEN_SECRET)], &["wrong"], NOW), Err(VerifyError::BadSignature));
+        assert_eq!(check(BODY, &[], &[TOKEN_SECRET], NOW), Err(VerifyError::Missing(TOKEN)));
         // an empty token never matches, even an (ignored) empty secret
-        assert_eq!(
-            check(BODY, &[(TOKEN, "")], &["", TOKEN_SECRET], NOW),
-            Err(VerifyError::Missing(TOKEN))
-        );
+        assert_eq!(check(BODY, &[(TOKEN, "")], &["", TOKEN_SECRET], NOW), Err(VerifyError::Missing(TOKEN)));
         // a webhook-signature header does not switch a plain-token registration away from the token
-        let h = [
-            (TOKEN, TOKEN_SECRET),
-            (SIGNATURE, "v1,AAAA"),
-            (ID, "x"),
-            (TIMESTAMP, "1"),
-        ];
+        let h = [(TOKEN, TOKEN_SECRET), (SIGNATURE, "v1,AAAA"), (ID, "x"), (TIMESTAMP, "1")];
         assert_eq!(check(BODY, &h, &[TOKEN_SECRET], NOW), Ok(()));
     }
 
@@ -232,13 +169,7 @@ mod tests {
         ]
     }
 
-    fn check_signed(
-        body: &str,
-        sig: &str,
-        ts: &str,
-        secrets: &[&str],
-        now: i64,
-    ) -> Result<(), VerifyError> {
+    fn check_signed(body: &str, sig: &str, ts: &str, secrets: &[&str], now: i64) -> Result<(), VerifyError> {
         let pairs = signed(sig, ts);
         let h: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
         check(body, &h, secrets, now)
@@ -246,39 +177,15 @@ mod tests {
 
     #[test]
     fn signing_token_mode() {
-        assert_eq!(
-            check_signed(BODY, SIGNED_SIG, "1700000000", &[SIGNING_SECRET], NOW),
-            Ok(())
-        );
-        assert_eq!(
-            check_signed(
-                BODY,
-                SIGNED_SIG,
-                "1700000000",
-                &["plain-token", SIGNING_SECRET],
-                NOW
-            ),
-            Ok(())
-        );
+        assert_eq!(check_signed(BODY, SIGNED_SIG, "1700000000", &[SIGNING_SECRET], NOW), Ok(()));
+        assert_eq!(check_signed(BODY, SIGNED_SIG, "1700000000", &["plain-token", SIGNING_SECRET], NOW), Ok(()));
         // several signatures, space-separated
         let several = format!("v1,bm9wZQ== {SIGNED_SIG}");
-        assert_eq!(
-            check_signed(BODY, &several, "1700000000", &[SIGNING_SECRET], NOW),
-            Ok(())
-        );
-        assert_eq!(
-            check_signed(BODY, STALE_SIG, "1699996400", &[SIGNING_SECRET], NOW - 3600),
-            Ok(())
-        );
+        assert_eq!(check_signed(BODY, &several, "1700000000", &[SIGNING_SECRET], NOW), Ok(()));
+        assert_eq!(check_signed(BODY, STALE_SIG, "1699996400", &[SIGNING_SECRET], NOW - 3600), Ok(()));
 
-        assert_eq!(
-            check_signed(BODY, STALE_SIG, "1699996400", &[SIGNING_SECRET], NOW),
-            Err(VerifyError::Stale)
-        );
-        assert_eq!(
-            check_signed(BODY, SIGNED_SIG, "1700000000", &[SIGNING_SECRET], NOW - 301),
-            Err(VerifyError::Stale)
-        );
+        assert_eq!(check_signed(BODY, STALE_SIG, "1699996400", &[SIGNING_SECRET], NOW), Err(VerifyError::Stale));
+        assert_eq!(check_signed(BODY, SIGNED_SIG, "1700000000", &[SIGNING_SECRET], NOW - 301), Err(VerifyError::Stale));
         let changed = BODY.replacen("301", "302", 1);
         assert_eq!(
             check_signed(&changed, SIGNED_SIG, "1700000000", &[SIGNING_SECRET], NOW),
@@ -289,10 +196,7 @@ mod tests {
             Err(VerifyError::BadSignature)
         );
         let other = "whsec_QmFkS2V5QmFkS2V5QmFkS2V5QmFkS2V5QmFkS2V5";
-        assert_eq!(
-            check_signed(BODY, SIGNED_SIG, "1700000000", &[other], NOW),
-            Err(VerifyError::BadSignature)
-        );
+        assert_eq!(check_signed(BODY, SIGNED_SIG, "1700000000", &[other], NOW), Err(VerifyError::BadSignature));
         assert_eq!(
             check_signed(BODY, "v2,abc", "1700000000", &[SIGNING_SECRET], NOW),
             Err(VerifyError::Malformed(SIGNATURE))
@@ -302,25 +206,14 @@ mod tests {
             Err(VerifyError::Malformed(TIMESTAMP))
         );
         let h = [(SIGNATURE, SIGNED_SIG), (TIMESTAMP, "1700000000")];
-        assert_eq!(
-            check(BODY, &h, &[SIGNING_SECRET], NOW),
-            Err(VerifyError::Missing(ID))
-        );
+        assert_eq!(check(BODY, &h, &[SIGNING_SECRET], NOW), Err(VerifyError::Missing(ID)));
         // without its signature a signing-token registration has no token to show
-        assert_eq!(
-            check(BODY, &[(TOKEN, "guess")], &[SIGNING_SECRET], NOW),
-            Err(VerifyError::BadSignature)
-        );
+        assert_eq!(check(BODY, &[(TOKEN, "guess")], &[SIGNING_SECRET], NOW), Err(VerifyError::BadSignature));
     }
 
     fn normalize(body: &str, h: &[(&str, &str)]) -> Normalized {
         let h = headers(h);
-        let req = Incoming {
-            headers: &h,
-            body: body.as_bytes(),
-            url: "",
-            now: 0,
-        };
+        let req = Incoming { headers: &h, body: body.as_bytes(), url: "", now: 0 };
         GitLab.normalize(&req, &ProviderConfig::default()).unwrap()
     }
 
@@ -328,20 +221,9 @@ mod tests {
     fn normalizes() {
         let n = normalize(
             BODY,
-            &[
-                ("X-Gitlab-Event", "Issue Hook"),
-                ("X-Gitlab-Event-UUID", "e-1"),
-                ("Idempotency-Key", IDEMPOTENCY),
-            ],
+            &[("X-Gitlab-Event", "Issue Hook"), ("X-Gitlab-Event-UUID", "e-1"), ("Idempotency-Key", IDEMPOTENCY)],
         );
-        assert_eq!(
-            (
-                n.event_type.as_str(),
-                n.entity_type.as_str(),
-                n.entity_id.as_str()
-            ),
-            ("open", "issue", "301")
-        );
+        assert_eq!((n.event_type.as_str(), n.entity_type.as_str(), n.entity_id.as_str()), ("open", "issue", "301"));
         assert_eq!(n.native_type.as_deref(), Some("issue.open"));
         assert_eq!(n.delivery_id.as_deref(), Some(IDEMPOTENCY));
         assert_eq!(n.data["object_attributes"]["iid"], 23);
@@ -351,45 +233,24 @@ mod tests {
             &[("X-Gitlab-Event-UUID", "e-2")],
         );
         assert_eq!(
-            (
-                n.event_type.as_str(),
-                n.entity_type.as_str(),
-                n.entity_id.as_str()
-            ),
+            (n.event_type.as_str(), n.entity_type.as_str(), n.entity_id.as_str()),
             ("push", "push", "da1560886d")
         );
         assert_eq!(n.native_type.as_deref(), Some("push"));
         assert_eq!(n.delivery_id.as_deref(), Some("e-2"));
 
-        let n = normalize(
-            r#"{"object_kind":"release","id":1,"action":"create","tag":"v1.1"}"#,
-            &[],
-        );
-        assert_eq!(
-            (n.native_type.as_deref(), n.entity_id.as_str()),
-            (Some("release.create"), "1")
-        );
-        let n = normalize(
-            r#"{"object_kind":"merge_request","object_attributes":{"id":99,"action":"approved"}}"#,
-            &[],
-        );
+        let n = normalize(r#"{"object_kind":"release","id":1,"action":"create","tag":"v1.1"}"#, &[]);
+        assert_eq!((n.native_type.as_deref(), n.entity_id.as_str()), (Some("release.create"), "1"));
+        let n = normalize(r#"{"object_kind":"merge_request","object_attributes":{"id":99,"action":"approved"}}"#, &[]);
         assert_eq!(n.native_type.as_deref(), Some("merge_request.approved"));
         let n = normalize(r#"{"event_name":"project_create","project_id":74}"#, &[]);
-        assert_eq!(
-            (n.event_type.as_str(), n.entity_type.as_str()),
-            ("project_create", "project_create")
-        );
+        assert_eq!((n.event_type.as_str(), n.entity_type.as_str()), ("project_create", "project_create"));
         let n = normalize(r#"{"some":"thing"}"#, &[("X-Gitlab-Event", "System Hook")]);
         assert_eq!(n.entity_type, "System_Hook");
 
         let h = headers(&[]);
         for body in [r#"{"some":"thing"}"#, "[]", "x"] {
-            let req = Incoming {
-                headers: &h,
-                body: body.as_bytes(),
-                url: "",
-                now: 0,
-            };
+            let req = Incoming { headers: &h, body: body.as_bytes(), url: "", now: 0 };
             assert!(GitLab.normalize(&req, &ProviderConfig::default()).is_err(), "{body}");
         }
     }

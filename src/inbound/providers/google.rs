@@ -26,10 +26,7 @@ fn config_err(msg: &str) -> VerifyError {
 }
 
 /// The configured keys, each with its `kid` when it has one (JWKS), those matching `kid` first.
-fn candidate_keys(
-    cfg: &ProviderConfig,
-    kid: Option<&str>,
-) -> Result<Vec<DecodingKey>, VerifyError> {
+fn candidate_keys(cfg: &ProviderConfig, kid: Option<&str>) -> Result<Vec<DecodingKey>, VerifyError> {
     let mut by_kid = Vec::new();
     let mut others = Vec::new();
     if let Some(jwks) = &cfg.jwks {
@@ -40,29 +37,18 @@ fn candidate_keys(
                 None => vec![jwks.clone()], // a single JWK
             },
             Value::Array(a) => a.clone(),
-            _ => {
-                return Err(config_err(
-                    "providerConfig.jwks must be a JWKS document {\"keys\": […]}",
-                ))
-            }
+            _ => return Err(config_err("providerConfig.jwks must be a JWKS document {\"keys\": […]}")),
         };
         for k in &keys {
             if k.get("kty").and_then(Value::as_str) != Some("RSA") {
                 continue; // not a key that can make RS256
             }
-            if k.get("alg")
-                .and_then(Value::as_str)
-                .is_some_and(|a| a != "RS256")
-                || k.get("use")
-                    .and_then(Value::as_str)
-                    .is_some_and(|u| u != "sig")
+            if k.get("alg").and_then(Value::as_str).is_some_and(|a| a != "RS256")
+                || k.get("use").and_then(Value::as_str).is_some_and(|u| u != "sig")
             {
                 continue;
             }
-            let (Some(n), Some(e)) = (
-                k.get("n").and_then(Value::as_str),
-                k.get("e").and_then(Value::as_str),
-            ) else {
+            let (Some(n), Some(e)) = (k.get("n").and_then(Value::as_str), k.get("e").and_then(Value::as_str)) else {
                 return Err(config_err("a JWKS RSA key lacks n or e"));
             };
             let key = DecodingKey::from_rsa_components(n, e)
@@ -76,16 +62,12 @@ fn candidate_keys(
     }
     for pem in cfg.pem.iter().flatten() {
         let key = DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(|_| {
-            config_err(
-                "providerConfig.pem holds something that is not an RSA public key or certificate",
-            )
+            config_err("providerConfig.pem holds something that is not an RSA public key or certificate")
         })?;
         others.push(key);
     }
     if cfg.jwks.is_none() && cfg.pem.as_ref().is_none_or(|p| p.is_empty()) {
-        return Err(config_err(
-            "providerConfig.jwks or providerConfig.pem (Google's signing keys) is required",
-        ));
+        return Err(config_err("providerConfig.jwks or providerConfig.pem (Google's signing keys) is required"));
     }
     by_kid.extend(others);
     Ok(by_kid)
@@ -105,20 +87,13 @@ impl Provider for GooglePubSub {
         "google"
     }
 
-    fn verify(
-        &self,
-        req: &Incoming,
-        _secrets: &[&str],
-        cfg: &ProviderConfig,
-    ) -> Result<(), VerifyError> {
+    fn verify(&self, req: &Incoming, _secrets: &[&str], cfg: &ProviderConfig) -> Result<(), VerifyError> {
         let audience = cfg
             .audience
             .as_deref()
             .filter(|a| !a.is_empty())
             .ok_or_else(|| config_err("providerConfig.audience is required"))?;
-        let auth = req
-            .header("authorization")
-            .ok_or(VerifyError::Missing("Authorization"))?;
+        let auth = req.header("authorization").ok_or(VerifyError::Missing("Authorization"))?;
         let token = auth
             .trim()
             .split_once(' ')
@@ -126,8 +101,8 @@ impl Provider for GooglePubSub {
             .map(|(_, t)| t.trim())
             .filter(|t| !t.is_empty())
             .ok_or(VerifyError::Malformed("Authorization (not a Bearer token)"))?;
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|_| VerifyError::Malformed("Authorization (not a JWT)"))?;
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed("Authorization (not a JWT)"))?;
         if header.alg != Algorithm::RS256 {
             return Err(VerifyError::Malformed("JWT alg (not RS256)"));
         }
@@ -146,38 +121,23 @@ impl Provider for GooglePubSub {
                     claims = Some(data.claims);
                     break;
                 }
-                Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::InvalidSignature) => {
-                    continue
-                }
-                Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::InvalidRsaKey(_)) => {
-                    continue
-                }
+                Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::InvalidSignature) => continue,
+                Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::InvalidRsaKey(_)) => continue,
                 Err(_) => return Err(VerifyError::Malformed("JWT")),
             }
         }
         let claims = claims.ok_or(VerifyError::BadSignature)?;
 
         let leeway = cfg.tolerance_seconds.unwrap_or(DEFAULT_LEEWAY) as i64;
-        let exp = claims
-            .get("exp")
-            .and_then(Value::as_i64)
-            .ok_or(VerifyError::Missing("JWT exp"))?;
-        let iat = claims
-            .get("iat")
-            .and_then(Value::as_i64)
-            .ok_or(VerifyError::Missing("JWT iat"))?;
+        let exp = claims.get("exp").and_then(Value::as_i64).ok_or(VerifyError::Missing("JWT exp"))?;
+        let iat = claims.get("iat").and_then(Value::as_i64).ok_or(VerifyError::Missing("JWT iat"))?;
         if req.now > exp.saturating_add(leeway) || iat > req.now.saturating_add(leeway) {
             return Err(VerifyError::Stale);
         }
         if !audience_matches(claims.get("aud"), audience) {
-            return Err(VerifyError::Malformed(
-                "JWT aud (not the configured audience)",
-            ));
+            return Err(VerifyError::Malformed("JWT aud (not the configured audience)"));
         }
-        let iss = claims
-            .get("iss")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let iss = claims.get("iss").and_then(Value::as_str).unwrap_or_default();
         let issuer_ok = match &cfg.issuers {
             Some(list) if !list.is_empty() => list.iter().any(|i| i == iss),
             _ => DEFAULT_ISSUERS.contains(&iss),
@@ -185,19 +145,10 @@ impl Provider for GooglePubSub {
         if !issuer_ok {
             return Err(VerifyError::Malformed("JWT iss (not an accepted issuer)"));
         }
-        if let Some(email) = cfg
-            .service_account_email
-            .as_deref()
-            .filter(|e| !e.is_empty())
-        {
-            let verified = claims
-                .get("email_verified")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
+        if let Some(email) = cfg.service_account_email.as_deref().filter(|e| !e.is_empty()) {
+            let verified = claims.get("email_verified").and_then(Value::as_bool).unwrap_or(false);
             if claims.get("email").and_then(Value::as_str) != Some(email) || !verified {
-                return Err(VerifyError::Malformed(
-                    "JWT email (not the configured service account)",
-                ));
+                return Err(VerifyError::Malformed("JWT email (not the configured service account)"));
             }
         }
         Ok(())
@@ -205,27 +156,18 @@ impl Provider for GooglePubSub {
 
     fn normalize(&self, req: &Incoming, _cfg: &ProviderConfig) -> Result<Normalized, String> {
         let v = parse_json(req.body)?;
-        let message = v
-            .get("message")
-            .filter(|m| m.is_object())
-            .ok_or("google: no message")?;
+        let message = v.get("message").filter(|m| m.is_object()).ok_or("google: no message")?;
         let attributes = message.get("attributes");
-        let attr = |k: &str| {
-            attributes
-                .and_then(|a| a.get(k))
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-        };
-        let message_id = ["messageId", "message_id"]
-            .iter()
-            .find_map(|k| message.get(*k).and_then(id_string));
+        let attr = |k: &str| attributes.and_then(|a| a.get(k)).and_then(Value::as_str).filter(|s| !s.is_empty());
+        let message_id = ["messageId", "message_id"].iter().find_map(|k| message.get(*k).and_then(id_string));
 
         let decoded = match message.get("data").and_then(Value::as_str) {
             Some(d) => {
                 let bytes = b64_decode(d).ok_or("google: message.data is not base64")?;
-                Some(serde_json::from_slice::<Value>(&bytes).unwrap_or_else(|_| {
-                    Value::String(String::from_utf8_lossy(&bytes).into_owned())
-                }))
+                Some(
+                    serde_json::from_slice::<Value>(&bytes)
+                        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned())),
+                )
             }
             None => None,
         };
@@ -238,14 +180,9 @@ impl Provider for GooglePubSub {
             .filter(|s| !s.is_empty());
         let (entity_type, entity_id) = match resource {
             Some(r) => match r.rsplit_once('/') {
-                Some((collection, id)) if !id.is_empty() => (
-                    collection
-                        .rsplit('/')
-                        .next()
-                        .unwrap_or("people")
-                        .to_string(),
-                    id.to_string(),
-                ),
+                Some((collection, id)) if !id.is_empty() => {
+                    (collection.rsplit('/').next().unwrap_or("people").to_string(), id.to_string())
+                }
                 _ => ("people".to_string(), r.to_string()),
             },
             None => (
@@ -259,9 +196,7 @@ impl Provider for GooglePubSub {
             ),
         };
         let entity_type = clean_name(&entity_type);
-        let native = attr("eventType")
-            .map(clean_name)
-            .unwrap_or_else(|| format!("{entity_type}.updated"));
+        let native = attr("eventType").map(clean_name).unwrap_or_else(|| format!("{entity_type}.updated"));
         let data = match decoded {
             Some(d @ Value::Object(_)) => d,
             _ => message.clone(),
@@ -322,12 +257,7 @@ mod tests {
     fn run(token: &str, cfg: &ProviderConfig, now: i64) -> Result<(), VerifyError> {
         let auth = format!("Bearer {token}");
         let h = headers(&[("Authorization", auth.as_str())]);
-        let req = Incoming {
-            headers: &h,
-            body: b"{}",
-            url: "",
-            now,
-        };
+        let req = Incoming { headers: &h, body: b"{}", url: "", now };
         GooglePubSub.verify(&req, &[], cfg)
     }
 
@@ -339,27 +269,15 @@ mod tests {
         assert_eq!(run(ALT_ISS, &jwks(), IAT), Ok(()));
         assert_eq!(run(NO_KID, &jwks(), IAT), Ok(()));
         for pem in [PUBLIC_PEM, PKCS1_PEM, CERT_PEM] {
-            let cfg = ProviderConfig {
-                jwks: None,
-                pem: Some(vec![pem.into()]),
-                ..jwks()
-            };
+            let cfg = ProviderConfig { jwks: None, pem: Some(vec![pem.into()]), ..jwks() };
             assert_eq!(run(VALID, &cfg, IAT), Ok(()), "{pem}");
         }
         // lower-case scheme
         let h = headers(&[("authorization", &format!("bearer {VALID}"))]);
-        let req = Incoming {
-            headers: &h,
-            body: b"{}",
-            url: "",
-            now: IAT,
-        };
+        let req = Incoming { headers: &h, body: b"{}", url: "", now: IAT };
         assert_eq!(GooglePubSub.verify(&req, &[], &jwks()), Ok(()));
         // no email configured: any service account
-        let cfg = ProviderConfig {
-            service_account_email: None,
-            ..jwks()
-        };
+        let cfg = ProviderConfig { service_account_email: None, ..jwks() };
         assert_eq!(run(VALID, &cfg, IAT), Ok(()));
     }
 
@@ -368,9 +286,7 @@ mod tests {
         let c = jwks();
         assert_eq!(run(OTHER_KEY, &c, IAT), Err(VerifyError::BadSignature));
         let pem_b = ProviderConfig {
-            jwks: Some(
-                json!({"keys": [{"kty": "RSA", "kid": "hookd-test-key-1", "n": KEY_B_N, "e": "AQAB"}]}),
-            ),
+            jwks: Some(json!({"keys": [{"kty": "RSA", "kid": "hookd-test-key-1", "n": KEY_B_N, "e": "AQAB"}]})),
             ..jwks()
         };
         assert_eq!(run(VALID, &pem_b, IAT), Err(VerifyError::BadSignature));
@@ -378,112 +294,39 @@ mod tests {
         let mut parts: Vec<String> = VALID.split('.').map(str::to_string).collect();
         let swap = if &parts[1][3..4] == "A" { "B" } else { "A" };
         parts[1].replace_range(3..4, swap);
-        assert_eq!(
-            run(&parts.join("."), &c, IAT),
-            Err(VerifyError::BadSignature)
-        );
+        assert_eq!(run(&parts.join("."), &c, IAT), Err(VerifyError::BadSignature));
         assert_eq!(run(VALID, &c, EXP + 61), Err(VerifyError::Stale));
         assert_eq!(run(VALID, &c, IAT - 61), Err(VerifyError::Stale));
-        let tight = ProviderConfig {
-            tolerance_seconds: Some(0),
-            ..jwks()
-        };
+        let tight = ProviderConfig { tolerance_seconds: Some(0), ..jwks() };
         assert_eq!(run(VALID, &tight, EXP + 1), Err(VerifyError::Stale));
-        let wrong_aud = ProviderConfig {
-            audience: Some("https://elsewhere.example/push".into()),
-            ..jwks()
-        };
-        assert_eq!(
-            run(VALID, &wrong_aud, IAT),
-            Err(VerifyError::Malformed(
-                "JWT aud (not the configured audience)"
-            ))
-        );
-        assert_eq!(
-            run(BAD_ISS, &c, IAT),
-            Err(VerifyError::Malformed("JWT iss (not an accepted issuer)"))
-        );
-        let only_alt = ProviderConfig {
-            issuers: Some(vec!["accounts.google.com".into()]),
-            ..jwks()
-        };
-        assert_eq!(
-            run(VALID, &only_alt, IAT),
-            Err(VerifyError::Malformed("JWT iss (not an accepted issuer)"))
-        );
-        let other_sa = ProviderConfig {
-            service_account_email: Some("else@x.iam.gserviceaccount.com".into()),
-            ..jwks()
-        };
+        let wrong_aud = ProviderConfig { audience: Some("https://elsewhere.example/push".into()), ..jwks() };
+        assert_eq!(run(VALID, &wrong_aud, IAT), Err(VerifyError::Malformed("JWT aud (not the configured audience)")));
+        assert_eq!(run(BAD_ISS, &c, IAT), Err(VerifyError::Malformed("JWT iss (not an accepted issuer)")));
+        let only_alt = ProviderConfig { issuers: Some(vec!["accounts.google.com".into()]), ..jwks() };
+        assert_eq!(run(VALID, &only_alt, IAT), Err(VerifyError::Malformed("JWT iss (not an accepted issuer)")));
+        let other_sa =
+            ProviderConfig { service_account_email: Some("else@x.iam.gserviceaccount.com".into()), ..jwks() };
         assert_eq!(
             run(VALID, &other_sa, IAT),
-            Err(VerifyError::Malformed(
-                "JWT email (not the configured service account)"
-            ))
+            Err(VerifyError::Malformed("JWT email (not the configured service account)"))
         );
-        assert_eq!(
-            run(HS256, &c, IAT),
-            Err(VerifyError::Malformed("JWT alg (not RS256)"))
-        );
-        assert_eq!(
-            run("not.a.jwt", &c, IAT),
-            Err(VerifyError::Malformed("Authorization (not a JWT)"))
-        );
+        assert_eq!(run(HS256, &c, IAT), Err(VerifyError::Malformed("JWT alg (not RS256)")));
+        assert_eq!(run("not.a.jwt", &c, IAT), Err(VerifyError::Malformed("Authorization (not a JWT)")));
 
         let h = headers(&[]);
-        let req = Incoming {
-            headers: &h,
-            body: b"{}",
-            url: "",
-            now: IAT,
-        };
-        assert_eq!(
-            GooglePubSub.verify(&req, &[], &c),
-            Err(VerifyError::Missing("Authorization"))
-        );
+        let req = Incoming { headers: &h, body: b"{}", url: "", now: IAT };
+        assert_eq!(GooglePubSub.verify(&req, &[], &c), Err(VerifyError::Missing("Authorization")));
         let h = headers(&[("Authorization", &format!("Basic {VALID}"))]);
-        let req = Incoming {
-            headers: &h,
-            body: b"{}",
-            url: "",
-            now: IAT,
-        };
+        let req = Incoming { headers: &h, body: b"{}", url: "", now: IAT };
         assert_eq!(
             GooglePubSub.verify(&req, &[], &c),
             Err(VerifyError::Malformed("Authorization (not a Bearer token)"))
         );
 
-        assert!(matches!(
-            run(
-                VALID,
-                &ProviderConfig {
-                    audience: None,
-                    ..jwks()
-                },
-                IAT
-            ),
-            Err(VerifyError::Config(_))
-        ));
-        assert!(matches!(
-            run(
-                VALID,
-                &ProviderConfig {
-                    jwks: None,
-                    ..jwks()
-                },
-                IAT
-            ),
-            Err(VerifyError::Config(_))
-        ));
-        let bad_pem = ProviderConfig {
-            jwks: None,
-            pem: Some(vec!["nope".into()]),
-            ..jwks()
-        };
-        assert!(matches!(
-            run(VALID, &bad_pem, IAT),
-            Err(VerifyError::Config(_))
-        ));
+        assert!(matches!(run(VALID, &ProviderConfig { audience: None, ..jwks() }, IAT), Err(VerifyError::Config(_))));
+        assert!(matches!(run(VALID, &ProviderConfig { jwks: None, ..jwks() }, IAT), Err(VerifyError::Config(_))));
+        let bad_pem = ProviderConfig { jwks: None, pem: Some(vec!["nope".into()]), ..jwks() };
+        assert!(matches!(run(VALID, &bad_pem, IAT), Err(VerifyError::Config(_))));
     }
 
     #[test]
@@ -492,19 +335,10 @@ mod tests {
         // the seed's example: base64 of {"resourceName":"people/c1234567", "personFields": [...]}
         let body = br#"{"message":{"data":"eyJyZXNvdXJjZU5hbWUiOiJwZW9wbGUvYzEyMzQ1NjciLCAicGVyc29uRmllbGRzIjogWyJuYW1lcyIsICJlbWFpbEFkZHJlc3NlcyJdfQ==","messageId":"2070443601311540","publishTime":"2021-02-26T19:13:55.749Z"},"subscription":"projects/p/subscriptions/s"}"#;
         let n = GooglePubSub
-            .normalize(&Incoming {
-                headers: &h,
-                body,
-                url: "",
-                now: IAT,
-            }, &ProviderConfig::default())
+            .normalize(&Incoming { headers: &h, body, url: "", now: IAT }, &ProviderConfig::default())
             .unwrap();
         assert_eq!(
-            (
-                n.event_type.as_str(),
-                n.entity_type.as_str(),
-                n.entity_id.as_str()
-            ),
+            (n.event_type.as_str(), n.entity_type.as_str(), n.entity_id.as_str()),
             ("updated", "people", "c1234567")
         );
         assert_eq!(n.native_type.as_deref(), Some("people.updated"));
@@ -513,25 +347,12 @@ mod tests {
 
         let body = br#"{"message":{"data":"aGVsbG8=","attributes":{"eventType":"contact created"},"message_id":"9"}}"#;
         let n = GooglePubSub
-            .normalize(&Incoming {
-                headers: &h,
-                body,
-                url: "",
-                now: IAT,
-            }, &ProviderConfig::default())
+            .normalize(&Incoming { headers: &h, body, url: "", now: IAT }, &ProviderConfig::default())
             .unwrap();
-        assert_eq!(
-            (n.entity_type.as_str(), n.entity_id.as_str()),
-            ("people", "9")
-        );
+        assert_eq!((n.entity_type.as_str(), n.entity_id.as_str()), ("people", "9"));
         assert_eq!(n.native_type.as_deref(), Some("contact_created"));
         assert!(GooglePubSub
-            .normalize(&Incoming {
-                headers: &h,
-                body: b"{}",
-                url: "",
-                now: IAT
-            }, &ProviderConfig::default())
+            .normalize(&Incoming { headers: &h, body: b"{}", url: "", now: IAT }, &ProviderConfig::default())
             .is_err());
     }
 }

@@ -21,34 +21,16 @@ impl Provider for Linear {
         "linear"
     }
 
-    fn verify(
-        &self,
-        req: &Incoming,
-        secrets: &[&str],
-        cfg: &ProviderConfig,
-    ) -> Result<(), VerifyError> {
-        let header = req
-            .header(SIGNATURE)
-            .ok_or(VerifyError::Missing(SIGNATURE))?;
-        let given = hex::decode(header.trim())
-            .ok()
-            .filter(|b| b.len() == 32)
-            .ok_or(VerifyError::Malformed(SIGNATURE))?;
-        any_secret(secrets, |s| {
-            ct_eq(&hmac_sha256(s.as_bytes(), &[req.body]), &given)
-        })?;
+    fn verify(&self, req: &Incoming, secrets: &[&str], cfg: &ProviderConfig) -> Result<(), VerifyError> {
+        verify_body_hmac_hex(req, SIGNATURE, Prefix::None, secrets)?;
         // Only now is the body trusted enough to read its timestamp.
-        let body: Value =
-            serde_json::from_slice(req.body).map_err(|_| VerifyError::Malformed("body"))?;
+        let body: Value = serde_json::from_slice(req.body).map_err(|_| VerifyError::Malformed("body"))?;
         let stamp = body.get(TIMESTAMP).ok_or(VerifyError::Missing(TIMESTAMP))?;
         let ms = stamp
             .as_i64()
             .or_else(|| stamp.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
             .ok_or(VerifyError::Malformed(TIMESTAMP))?;
-        let tolerance_ms = cfg
-            .tolerance_seconds
-            .unwrap_or(TOLERANCE)
-            .saturating_mul(1000);
+        let tolerance_ms = cfg.tolerance_seconds.unwrap_or(TOLERANCE).saturating_mul(1000);
         if (req.now.saturating_mul(1000).saturating_sub(ms)).unsigned_abs() > tolerance_ms {
             return Err(VerifyError::Stale);
         }
@@ -57,17 +39,9 @@ impl Provider for Linear {
 
     fn normalize(&self, req: &Incoming, _cfg: &ProviderConfig) -> Result<Normalized, String> {
         let data = parse_json(req.body)?;
-        let payload = data
-            .as_object()
-            .ok_or("a Linear payload is a JSON object")?;
-        let kind = payload
-            .get("type")
-            .and_then(Value::as_str)
-            .ok_or("a Linear payload has a `type`")?;
-        let action = payload
-            .get("action")
-            .and_then(Value::as_str)
-            .filter(|a| !a.is_empty());
+        let payload = data.as_object().ok_or("a Linear payload is a JSON object")?;
+        let kind = payload.get("type").and_then(Value::as_str).ok_or("a Linear payload has a `type`")?;
+        let action = payload.get("action").and_then(Value::as_str).filter(|a| !a.is_empty());
         // Entity events carry `data`; IssueSLA names `issueData`, AppUserNotification a `notification`.
         let entity_id = ["data", "issueData", "notification"]
             .iter()
@@ -83,10 +57,7 @@ impl Provider for Linear {
                 None => kind.to_string(),
             })),
             // Not `webhookId`: that names the webhook configuration and is the same for all its deliveries.
-            delivery_id: req
-                .header("Linear-Delivery")
-                .filter(|d| !d.is_empty())
-                .map(str::to_string),
+            delivery_id: req.header("Linear-Delivery").filter(|d| !d.is_empty()).map(str::to_string),
             data,
         })
     }
@@ -116,12 +87,7 @@ mod tests {
         cfg: &ProviderConfig,
     ) -> Result<(), VerifyError> {
         let h = headers(&sig.map(|s| vec![(SIGNATURE, s)]).unwrap_or_default());
-        let req = Incoming {
-            headers: &h,
-            body: body.as_bytes(),
-            url: "",
-            now,
-        };
+        let req = Incoming { headers: &h, body: body.as_bytes(), url: "", now };
         Linear.verify(&req, secrets, cfg)
     }
 
@@ -135,10 +101,7 @@ mod tests {
         assert_eq!(ok(BODY, SIG, &["lin_wh_old", SECRET], NOW), Ok(()));
         let stale = BODY.replace("1700000000000", "1699996400000");
         assert_eq!(ok(&stale, STALE_SIG, &[SECRET], NOW - 3600), Ok(()));
-        assert_eq!(
-            ok(&stale, STALE_SIG, &[SECRET], NOW),
-            Err(VerifyError::Stale)
-        );
+        assert_eq!(ok(&stale, STALE_SIG, &[SECRET], NOW), Err(VerifyError::Stale));
     }
 
     #[test]
@@ -147,107 +110,53 @@ mod tests {
         assert_eq!(ok(BODY, SIG, &[SECRET], NOW - 60), Ok(()));
         assert_eq!(ok(BODY, SIG, &[SECRET], NOW + 61), Err(VerifyError::Stale));
         assert_eq!(ok(BODY, SIG, &[SECRET], NOW - 61), Err(VerifyError::Stale));
-        let wide = ProviderConfig {
-            tolerance_seconds: Some(600),
-            ..Default::default()
-        };
+        let wide = ProviderConfig { tolerance_seconds: Some(600), ..Default::default() };
         assert_eq!(check(BODY, Some(SIG), &[SECRET], NOW + 500, &wide), Ok(()));
     }
 
     #[test]
     fn refusals() {
         let changed = BODY.replacen("ENG-123", "ENG-124", 1);
-        assert_eq!(
-            ok(&changed, SIG, &[SECRET], NOW),
-            Err(VerifyError::BadSignature)
-        );
+        assert_eq!(ok(&changed, SIG, &[SECRET], NOW), Err(VerifyError::BadSignature));
         // moving the timestamp changes the signed body
         let moved = BODY.replace("1700000000000", "1700000001000");
-        assert_eq!(
-            ok(&moved, SIG, &[SECRET], NOW),
-            Err(VerifyError::BadSignature)
-        );
-        assert_eq!(
-            ok(BODY, SIG, &["lin_wh_wrong"], NOW),
-            Err(VerifyError::BadSignature)
-        );
-        assert_eq!(
-            check(BODY, None, &[SECRET], NOW, &ProviderConfig::default()),
-            Err(VerifyError::Missing(SIGNATURE))
-        );
+        assert_eq!(ok(&moved, SIG, &[SECRET], NOW), Err(VerifyError::BadSignature));
+        assert_eq!(ok(BODY, SIG, &["lin_wh_wrong"], NOW), Err(VerifyError::BadSignature));
+        assert_eq!(check(BODY, None, &[SECRET], NOW, &ProviderConfig::default()), Err(VerifyError::Missing(SIGNATURE)));
         for bad in ["", "sha256=8faec83d", "8faec83dcd75", "not hex"] {
-            assert_eq!(
-                ok(BODY, bad, &[SECRET], NOW),
-                Err(VerifyError::Malformed(SIGNATURE)),
-                "{bad}"
-            );
+            assert_eq!(ok(BODY, bad, &[SECRET], NOW), Err(VerifyError::Malformed(SIGNATURE)), "{bad}");
         }
         // a validly signed body without webhookTimestamp has no replay protection: refused
         let sig = hex::encode(hmac_sha256(b"s", &[BARE_BODY.as_bytes()]));
-        assert_eq!(
-            ok(BARE_BODY, &sig, &["s"], NOW),
-            Err(VerifyError::Missing(TIMESTAMP))
-        );
+        assert_eq!(ok(BARE_BODY, &sig, &["s"], NOW), Err(VerifyError::Missing(TIMESTAMP)));
         let odd = r#"{"webhookTimestamp":"1700000000000"}"#;
         let sig = hex::encode(hmac_sha256(b"s", &[odd.as_bytes()]));
-        assert_eq!(
-            ok(odd, &sig, &["s"], NOW),
-            Err(VerifyError::Malformed(TIMESTAMP))
-        );
+        assert_eq!(ok(odd, &sig, &["s"], NOW), Err(VerifyError::Malformed(TIMESTAMP)));
     }
 
     #[test]
     fn normalizes() {
-        let h = headers(&[
-            ("Linear-Delivery", "234d1a4e-b617-4388-90fe-adc3633d6b72"),
-            ("Linear-Event", "Issue"),
-        ]);
-        let req = Incoming {
-            headers: &h,
-            body: BODY.as_bytes(),
-            url: "",
-            now: NOW,
-        };
+        let h = headers(&[("Linear-Delivery", "234d1a4e-b617-4388-90fe-adc3633d6b72"), ("Linear-Event", "Issue")]);
+        let req = Incoming { headers: &h, body: BODY.as_bytes(), url: "", now: NOW };
         let n = Linear.normalize(&req, &ProviderConfig::default()).unwrap();
         assert_eq!(
-            (
-                n.event_type.as_str(),
-                n.entity_type.as_str(),
-                n.entity_id.as_str()
-            ),
+            (n.event_type.as_str(), n.entity_type.as_str(), n.entity_id.as_str()),
             ("create", "Issue", "2174add1-f7c8-44e3-bbf3-2d60b5ea8bc9")
         );
         assert_eq!(n.native_type.as_deref(), Some("Issue.create"));
-        assert_eq!(
-            n.delivery_id.as_deref(),
-            Some("234d1a4e-b617-4388-90fe-adc3633d6b72")
-        );
+        assert_eq!(n.delivery_id.as_deref(), Some("234d1a4e-b617-4388-90fe-adc3633d6b72"));
         assert_eq!(n.data["data"]["identifier"], "ENG-123");
 
         let h = headers(&[]);
         let body = r#"{"type":"IssueSLA","action":"breached","issueData":{"id":"i-1"},"webhookTimestamp":1}"#;
-        let req = Incoming {
-            headers: &h,
-            body: body.as_bytes(),
-            url: "",
-            now: NOW,
-        };
+        let req = Incoming { headers: &h, body: body.as_bytes(), url: "", now: NOW };
         let n = Linear.normalize(&req, &ProviderConfig::default()).unwrap();
         assert_eq!(
-            (
-                n.native_type.as_deref(),
-                n.entity_id.as_str(),
-                n.delivery_id.as_deref()
-            ),
+            (n.native_type.as_deref(), n.entity_id.as_str(), n.delivery_id.as_deref()),
             (Some("IssueSLA.breached"), "i-1", None)
         );
         for body in [r#"{"action":"create"}"#, "[]", "x"] {
-            let req = Incoming {
-                headers: &h,
-                body: body.as_bytes(),
-                url: "",
-                now: NOW,
-            };
+            let req = Incoming { headers: &h, body: body.as_bytes(), url: "", now: NOW };
             assert!(Linear.normalize(&req, &ProviderConfig::default()).is_err(), "{body}");
         }
     }

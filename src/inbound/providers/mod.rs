@@ -91,12 +91,7 @@ pub trait Provider: Send + Sync {
     fn name(&self) -> &'static str;
 
     /// Checks the request against each live secret; Ok when one matches.
-    fn verify(
-        &self,
-        req: &Incoming,
-        secrets: &[&str],
-        cfg: &ProviderConfig,
-    ) -> Result<(), VerifyError>;
+    fn verify(&self, req: &Incoming, secrets: &[&str], cfg: &ProviderConfig) -> Result<(), VerifyError>;
 
     /// An answer the provider expects instead of normal processing, for a request that passed `verify`
     /// (Slack `url_verification` → `{"challenge"}`, Discord PING → `{"type":1}`, Zoom `endpoint.url_validation`).
@@ -179,16 +174,8 @@ use serde_json::Value;
 
 /// Limits a name to `[A-Za-z0-9._-]` (others become `_`): event and entity types become outbound event type names.
 pub fn clean_name(s: &str) -> String {
-    let out: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let out: String =
+        s.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' }).collect();
     if out.is_empty() {
         "unknown".into()
     } else {
@@ -244,10 +231,38 @@ pub fn require_secrets(provider: &str, secrets: &[&str]) -> Result<(), VerifyErr
     if secrets.iter().any(|s| !s.is_empty()) {
         Ok(())
     } else {
-        Err(VerifyError::Config(format!(
-            "{provider}: no webhook secret configured"
-        )))
+        Err(VerifyError::Config(format!("{provider}: no webhook secret configured")))
     }
+}
+
+/// How a body signature header starts.
+#[derive(Clone, Copy)]
+pub enum Prefix {
+    /// `sha256=` must be there (GitHub, Notion).
+    Required(&'static str),
+    /// Taken off when there (Salesforce).
+    Optional(&'static str),
+    /// Plain hex (Linear).
+    None,
+}
+
+/// Checks a header holding the hex HMAC-SHA256 of the raw body against each live secret (as UTF-8 key):
+/// GitHub, Notion, Salesforce and Linear sign this way, with different prefixes.
+pub fn verify_body_hmac_hex(
+    req: &Incoming,
+    header: &'static str,
+    prefix: Prefix,
+    secrets: &[&str],
+) -> Result<(), VerifyError> {
+    let value = req.header(header).ok_or(VerifyError::Missing(header))?.trim();
+    let hex_part = match prefix {
+        Prefix::Required(p) => value.strip_prefix(p),
+        Prefix::Optional(p) => Some(value.strip_prefix(p).unwrap_or(value)),
+        Prefix::None => Some(value),
+    };
+    let given =
+        hex_part.and_then(|h| hex::decode(h).ok()).filter(|b| b.len() == 32).ok_or(VerifyError::Malformed(header))?;
+    any_secret(secrets, |s| ct_eq(&hmac_sha256(s.as_bytes(), &[req.body]), &given))
 }
 
 /// An id as text from an optional JSON value.
@@ -257,10 +272,7 @@ pub fn id_text(v: Option<&Value>) -> Option<String> {
 
 /// Ok when `matches` holds for one of the (non-empty) secrets. Every secret is tried, so the time taken does
 /// not tell which one matched; an empty secret never authenticates anything.
-pub fn any_secret(
-    secrets: &[&str],
-    mut matches: impl FnMut(&str) -> bool,
-) -> Result<(), VerifyError> {
+pub fn any_secret(secrets: &[&str], mut matches: impl FnMut(&str) -> bool) -> Result<(), VerifyError> {
     let mut live = 0;
     let mut ok = false;
     for s in secrets.iter().filter(|s| !s.is_empty()) {
@@ -281,10 +293,7 @@ pub mod test_util {
     pub fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.append(
-                HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
+            h.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
         }
         h
     }

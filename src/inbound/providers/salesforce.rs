@@ -21,69 +21,30 @@ impl Provider for Salesforce {
         "salesforce"
     }
 
-    fn verify(
-        &self,
-        req: &Incoming,
-        secrets: &[&str],
-        _cfg: &ProviderConfig,
-    ) -> Result<(), VerifyError> {
-        require_secrets("salesforce", secrets)?;
-        let header = req
-            .header(SIGNATURE_HEADER)
-            .ok_or(VerifyError::Missing("X-Salesforce-Event-Signature"))?;
-        let hex_sig = header.trim();
-        let hex_sig = hex_sig.strip_prefix("sha256=").unwrap_or(hex_sig);
-        let given = hex::decode(hex_sig)
-            .ok()
-            .filter(|b| b.len() == 32)
-            .ok_or(VerifyError::Malformed("X-Salesforce-Event-Signature"))?;
-        let mut ok = false;
-        for s in secrets.iter().filter(|s| !s.is_empty()) {
-            ok |= ct_eq(&hmac_sha256(s.as_bytes(), &[req.body]), &given);
-        }
-        if ok {
-            Ok(())
-        } else {
-            Err(VerifyError::BadSignature)
-        }
+    fn verify(&self, req: &Incoming, secrets: &[&str], _cfg: &ProviderConfig) -> Result<(), VerifyError> {
+        verify_body_hmac_hex(req, "X-Salesforce-Event-Signature", Prefix::Optional("sha256="), secrets)
     }
 
     fn normalize(&self, req: &Incoming, _cfg: &ProviderConfig) -> Result<Normalized, String> {
         let v = parse_json(req.body)?;
-        let action = v
-            .get("action")
-            .and_then(Value::as_str)
-            .ok_or("salesforce: no action")?;
+        let action = v.get("action").and_then(Value::as_str).ok_or("salesforce: no action")?;
         let sobject = v.get("sobject").ok_or("salesforce: no sobject")?;
-        let name = sobject
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or("salesforce: no sobject.name")?;
-        let fields = sobject
-            .get("fields")
-            .and_then(Value::as_object)
-            .ok_or("salesforce: no sobject.fields")?;
-        let id = fields
-            .get("Id")
-            .and_then(id_string)
-            .ok_or("salesforce: no sobject.fields.Id")?;
+        let name = sobject.get("name").and_then(Value::as_str).ok_or("salesforce: no sobject.name")?;
+        let fields = sobject.get("fields").and_then(Value::as_object).ok_or("salesforce: no sobject.fields")?;
+        let id = fields.get("Id").and_then(id_string).ok_or("salesforce: no sobject.fields.Id")?;
         // The seed's parser: data is the record's fields other than Id.
         let mut data = fields.clone();
         data.remove("Id");
 
         // Dedup: the sender's event id when given; otherwise the record, the action and what tells two changes of
         // one record apart (its modification stamp, else the body's digest — a retry resends the same bytes).
-        let delivery_id = req
-            .header(EVENT_ID_HEADER)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .or_else(|| {
-                let stamp = ["SystemModstamp", "LastModifiedDate"]
-                    .iter()
-                    .find_map(|k| fields.get(*k).and_then(id_string))
-                    .unwrap_or_else(|| body_digest(req.body));
-                Some(format!("{id}:{action}:{stamp}"))
-            });
+        let delivery_id = req.header(EVENT_ID_HEADER).filter(|s| !s.is_empty()).map(str::to_string).or_else(|| {
+            let stamp = ["SystemModstamp", "LastModifiedDate"]
+                .iter()
+                .find_map(|k| fields.get(*k).and_then(id_string))
+                .unwrap_or_else(|| body_digest(req.body));
+            Some(format!("{id}:{action}:{stamp}"))
+        });
         Ok(Normalized {
             event_type: clean_name(action),
             entity_type: clean_name(name),
@@ -107,12 +68,7 @@ mod tests {
 
     fn run(h: &[(&str, &str)], body: &str, secrets: &[&str]) -> Result<(), VerifyError> {
         let h = headers(h);
-        let req = Incoming {
-            headers: &h,
-            body: body.as_bytes(),
-            url: "",
-            now: 1_700_000_000,
-        };
+        let req = Incoming { headers: &h, body: body.as_bytes(), url: "", now: 1_700_000_000 };
         Salesforce.verify(&req, secrets, &ProviderConfig::default())
     }
 
@@ -124,88 +80,50 @@ mod tests {
         let bare = [("X-Salesforce-Event-Signature", &SIG[7..])];
         assert_eq!(run(&bare, BODY, &[SECRET]), Ok(()));
         let upper = SIG[7..].to_uppercase();
-        assert_eq!(
-            run(&[("X-Salesforce-Event-Signature", &upper)], BODY, &[SECRET]),
-            Ok(())
-        );
+        assert_eq!(run(&[("X-Salesforce-Event-Signature", &upper)], BODY, &[SECRET]), Ok(()));
     }
 
     #[test]
     fn refuses() {
         let h = [("X-Salesforce-Event-Signature", SIG)];
-        assert_eq!(
-            run(&h, &BODY.replace("John", "Johm"), &[SECRET]),
-            Err(VerifyError::BadSignature)
-        );
+        assert_eq!(run(&h, &BODY.replace("John", "Johm"), &[SECRET]), Err(VerifyError::BadSignature));
         assert_eq!(run(&h, BODY, &["wrong"]), Err(VerifyError::BadSignature));
-        assert_eq!(
-            run(&[], BODY, &[SECRET]),
-            Err(VerifyError::Missing("X-Salesforce-Event-Signature"))
-        );
+        assert_eq!(run(&[], BODY, &[SECRET]), Err(VerifyError::Missing("X-Salesforce-Event-Signature")));
         let bad = [("X-Salesforce-Event-Signature", "sha256=xyz")];
-        assert_eq!(
-            run(&bad, BODY, &[SECRET]),
-            Err(VerifyError::Malformed("X-Salesforce-Event-Signature"))
-        );
+        assert_eq!(run(&bad, BODY, &[SECRET]), Err(VerifyError::Malformed("X-Salesforce-Event-Signature")));
         let short = [("X-Salesforce-Event-Signature", &SIG[..40])];
-        assert_eq!(
-            run(&short, BODY, &[SECRET]),
-            Err(VerifyError::Malformed("X-Salesforce-Event-Signature"))
-        );
+        assert_eq!(run(&short, BODY, &[SECRET]), Err(VerifyError::Malformed("X-Salesforce-Event-Signature")));
         assert!(matches!(run(&h, BODY, &[]), Err(VerifyError::Config(_))));
     }
 
     #[test]
     fn normalizes_like_the_seed() {
         let h = headers(&[]);
-        let req = Incoming {
-            headers: &h,
-            body: BODY.as_bytes(),
-            url: "",
-            now: 0,
-        };
+        let req = Incoming { headers: &h, body: BODY.as_bytes(), url: "", now: 0 };
         let n = Salesforce.normalize(&req, &ProviderConfig::default()).unwrap();
         assert_eq!(n.event_type, "created");
         assert_eq!(n.entity_type, "Contact");
         assert_eq!(n.entity_id, "003xx000004TMM");
-        assert_eq!(
-            n.data,
-            serde_json::json!({"FirstName": "John", "LastName": "Doe"})
-        );
+        assert_eq!(n.data, serde_json::json!({"FirstName": "John", "LastName": "Doe"}));
         assert_eq!(n.native_type.as_deref(), Some("Contact.created"));
         let d = n.delivery_id.unwrap();
         assert!(d.starts_with("003xx000004TMM:created:"), "{d}");
 
         let h = headers(&[("X-Salesforce-Event-Id", "evt-1")]);
         let body = br#"{"action":"updated","sobject":{"name":"Account","fields":{"Id":"001","SystemModstamp":"2025-01-01T00:00:00Z"}}}"#;
-        let req = Incoming {
-            headers: &h,
-            body,
-            url: "",
-            now: 0,
-        };
+        let req = Incoming { headers: &h, body, url: "", now: 0 };
         assert_eq!(
             Salesforce.normalize(&req, &ProviderConfig::default()).unwrap().delivery_id.as_deref(),
             Some("evt-1")
         );
         let h = headers(&[]);
-        let req = Incoming {
-            headers: &h,
-            body,
-            url: "",
-            now: 0,
-        };
+        let req = Incoming { headers: &h, body, url: "", now: 0 };
         assert_eq!(
             Salesforce.normalize(&req, &ProviderConfig::default()).unwrap().delivery_id.as_deref(),
             Some("001:updated:2025-01-01T00:00:00Z")
         );
 
-        let req = Incoming {
-            headers: &h,
-            body: br#"{"action":"created"}"#,
-            url: "",
-            now: 0,
-        };
+        let req = Incoming { headers: &h, body: br#"{"action":"created"}"#, url: "", now: 0 };
         assert!(Salesforce.normalize(&req, &ProviderConfig::default()).is_err());
     }
 }

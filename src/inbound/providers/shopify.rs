@@ -24,21 +24,14 @@ impl Provider for Shopify {
         "shopify"
     }
 
-    fn verify(
-        &self,
-        req: &Incoming,
-        secrets: &[&str],
-        _cfg: &ProviderConfig,
-    ) -> Result<(), VerifyError> {
+    fn verify(&self, req: &Incoming, secrets: &[&str], _cfg: &ProviderConfig) -> Result<(), VerifyError> {
         let given = header(req, "Hmac-Sha256").ok_or(VerifyError::Missing(SIGNATURE))?;
         let given = base64::engine::general_purpose::STANDARD
             .decode(given.trim())
             .ok()
             .filter(|b| b.len() == 32)
             .ok_or(VerifyError::Malformed(SIGNATURE))?;
-        any_secret(secrets, |s| {
-            ct_eq(&hmac_sha256(s.as_bytes(), &[req.body]), &given)
-        })
+        any_secret(secrets, |s| ct_eq(&hmac_sha256(s.as_bytes(), &[req.body]), &given))
     }
 
     fn normalize(&self, req: &Incoming, _cfg: &ProviderConfig) -> Result<Normalized, String> {
@@ -51,18 +44,13 @@ impl Provider for Shopify {
             Some(t) => t.rsplit_once('/').unwrap_or((t, t)),
             None => ("unknown", "unknown"),
         };
-        let entity_id = ["id", "admin_graphql_api_id"]
-            .iter()
-            .find_map(|k| id_text(data.get(*k)))
-            .unwrap_or_default();
+        let entity_id = ["id", "admin_graphql_api_id"].iter().find_map(|k| id_text(data.get(*k))).unwrap_or_default();
         Ok(Normalized {
             event_type: clean_name(event_type),
             entity_type: clean_name(entity_type),
             entity_id,
             native_type: topic.map(|t| clean_name(&t.replace('/', "."))),
-            delivery_id: header(req, "Event-Id")
-                .or_else(|| header(req, "Webhook-Id"))
-                .map(str::to_string),
+            delivery_id: header(req, "Event-Id").or_else(|| header(req, "Webhook-Id")).map(str::to_string),
             data,
         })
     }
@@ -81,58 +69,29 @@ mod tests {
 
     fn check(body: &str, h: &[(&str, &str)], secrets: &[&str]) -> Result<(), VerifyError> {
         let h = headers(h);
-        let req = Incoming {
-            headers: &h,
-            body: body.as_bytes(),
-            url: "",
-            now: 1_700_000_000,
-        };
+        let req = Incoming { headers: &h, body: body.as_bytes(), url: "", now: 1_700_000_000 };
         Shopify.verify(&req, secrets, &ProviderConfig::default())
     }
 
     #[test]
     fn library_vector() {
         assert_eq!(check(BODY, &[(SIGNATURE, HMAC)], &[SECRET]), Ok(()));
-        assert_eq!(
-            check(BODY, &[(SIGNATURE, HMAC)], &["shpss_old", SECRET]),
-            Ok(())
-        );
+        assert_eq!(check(BODY, &[(SIGNATURE, HMAC)], &["shpss_old", SECRET]), Ok(()));
         // events deliveries name the header without the X- prefix
-        assert_eq!(
-            check(BODY, &[("shopify-hmac-sha256", HMAC)], &[SECRET]),
-            Ok(())
-        );
+        assert_eq!(check(BODY, &[("shopify-hmac-sha256", HMAC)], &[SECRET]), Ok(()));
     }
 
     #[test]
     fn refusals() {
         let changed = BODY.replacen("403.00", "408.00", 1);
-        assert_eq!(
-            check(&changed, &[(SIGNATURE, HMAC)], &[SECRET]),
-            Err(VerifyError::BadSignature)
-        );
-        assert_eq!(
-            check(BODY, &[(SIGNATURE, HMAC)], &["shpss_wrong"]),
-            Err(VerifyError::BadSignature)
-        );
-        assert_eq!(
-            check(BODY, &[], &[SECRET]),
-            Err(VerifyError::Missing(SIGNATURE))
-        );
-        assert_eq!(
-            check(BODY, &[(SIGNATURE, "")], &[SECRET]),
-            Err(VerifyError::Missing(SIGNATURE))
-        );
-        for bad in [
-            "not base64!",
-            "5W3Cb2+4nxED7zGW",
-            "e56dc26f6fb89f1103ef31969e17873ad7fe50a1ebf85c2d0782b11b2af9d380",
-        ] {
-            assert_eq!(
-                check(BODY, &[(SIGNATURE, bad)], &[SECRET]),
-                Err(VerifyError::Malformed(SIGNATURE)),
-                "{bad}"
-            );
+        assert_eq!(check(&changed, &[(SIGNATURE, HMAC)], &[SECRET]), Err(VerifyError::BadSignature));
+        assert_eq!(check(BODY, &[(SIGNATURE, HMAC)], &["shpss_wrong"]), Err(VerifyError::BadSignature));
+        assert_eq!(check(BODY, &[], &[SECRET]), Err(VerifyError::Missing(SIGNATURE)));
+        assert_eq!(check(BODY, &[(SIGNATURE, "")], &[SECRET]), Err(VerifyError::Missing(SIGNATURE)));
+        for bad in
+            ["not base64!", "5W3Cb2+4nxED7zGW", "e56dc26f6fb89f1103ef31969e17873ad7fe50a1ebf85c2d0782b11b2af9d380"]
+        {
+            assert_eq!(check(BODY, &[(SIGNATURE, bad)], &[SECRET]), Err(VerifyError::Malformed(SIGNATURE)), "{bad}");
         }
     }
 
@@ -140,63 +99,32 @@ mod tests {
     fn normalizes() {
         let h = headers(&[
             ("X-Shopify-Topic", "orders/create"),
-            (
-                "X-Shopify-Webhook-Id",
-                "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
-            ),
+            ("X-Shopify-Webhook-Id", "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"),
             ("X-Shopify-Event-Id", "98880550-7158-44d4-b7cd-2c97c8a091b5"),
         ]);
-        let req = Incoming {
-            headers: &h,
-            body: BODY.as_bytes(),
-            url: "",
-            now: 0,
-        };
+        let req = Incoming { headers: &h, body: BODY.as_bytes(), url: "", now: 0 };
         let n = Shopify.normalize(&req, &ProviderConfig::default()).unwrap();
         assert_eq!(
-            (
-                n.event_type.as_str(),
-                n.entity_type.as_str(),
-                n.entity_id.as_str()
-            ),
+            (n.event_type.as_str(), n.entity_type.as_str(), n.entity_id.as_str()),
             ("create", "orders", "820982911946154508")
         );
         assert_eq!(n.native_type.as_deref(), Some("orders.create"));
-        assert_eq!(
-            n.delivery_id.as_deref(),
-            Some("98880550-7158-44d4-b7cd-2c97c8a091b5")
-        );
+        assert_eq!(n.delivery_id.as_deref(), Some("98880550-7158-44d4-b7cd-2c97c8a091b5"));
         assert_eq!(n.data["note"], "café ☕");
 
-        let h = headers(&[
-            ("X-Shopify-Topic", "customers/data_request"),
-            ("X-Shopify-Webhook-Id", "w-1"),
-        ]);
-        let req = Incoming {
-            headers: &h,
-            body: br#"{"shop_id":954889,"shop_domain":"s.myshopify.com"}"#,
-            url: "",
-            now: 0,
-        };
+        let h = headers(&[("X-Shopify-Topic", "customers/data_request"), ("X-Shopify-Webhook-Id", "w-1")]);
+        let req =
+            Incoming { headers: &h, body: br#"{"shop_id":954889,"shop_domain":"s.myshopify.com"}"#, url: "", now: 0 };
         let n = Shopify.normalize(&req, &ProviderConfig::default()).unwrap();
         assert_eq!(
-            (
-                n.event_type.as_str(),
-                n.entity_type.as_str(),
-                n.entity_id.as_str()
-            ),
+            (n.event_type.as_str(), n.entity_type.as_str(), n.entity_id.as_str()),
             ("data_request", "customers", "")
         );
         assert_eq!(n.native_type.as_deref(), Some("customers.data_request"));
         assert_eq!(n.delivery_id.as_deref(), Some("w-1"));
 
         let h = headers(&[]);
-        let req = Incoming {
-            headers: &h,
-            body: b"[]",
-            url: "",
-            now: 0,
-        };
+        let req = Incoming { headers: &h, body: b"[]", url: "", now: 0 };
         assert!(Shopify.normalize(&req, &ProviderConfig::default()).is_err());
     }
 }

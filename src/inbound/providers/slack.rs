@@ -23,22 +23,10 @@ impl Provider for Slack {
         "slack"
     }
 
-    fn verify(
-        &self,
-        req: &Incoming,
-        secrets: &[&str],
-        cfg: &ProviderConfig,
-    ) -> Result<(), VerifyError> {
-        let ts_text = req
-            .header(TIMESTAMP)
-            .ok_or(VerifyError::Missing(TIMESTAMP))?;
-        let ts: i64 = ts_text
-            .trim()
-            .parse()
-            .map_err(|_| VerifyError::Malformed(TIMESTAMP))?;
-        let header = req
-            .header(SIGNATURE)
-            .ok_or(VerifyError::Missing(SIGNATURE))?;
+    fn verify(&self, req: &Incoming, secrets: &[&str], cfg: &ProviderConfig) -> Result<(), VerifyError> {
+        let ts_text = req.header(TIMESTAMP).ok_or(VerifyError::Missing(TIMESTAMP))?;
+        let ts: i64 = ts_text.trim().parse().map_err(|_| VerifyError::Malformed(TIMESTAMP))?;
+        let header = req.header(SIGNATURE).ok_or(VerifyError::Missing(SIGNATURE))?;
         let given = header
             .strip_prefix("v0=")
             .and_then(|h| hex::decode(h).ok())
@@ -46,12 +34,7 @@ impl Provider for Slack {
             .ok_or(VerifyError::Malformed(SIGNATURE))?;
         // The signed string carries the header's text as sent.
         let prefix = format!("v0:{ts_text}:");
-        any_secret(secrets, |s| {
-            ct_eq(
-                &hmac_sha256(s.as_bytes(), &[prefix.as_bytes(), req.body]),
-                &given,
-            )
-        })?;
+        any_secret(secrets, |s| ct_eq(&hmac_sha256(s.as_bytes(), &[prefix.as_bytes(), req.body]), &given))?;
         if !fresh(ts, req.now, cfg.tolerance_seconds.unwrap_or(TOLERANCE)) {
             return Err(VerifyError::Stale);
         }
@@ -67,29 +50,19 @@ impl Provider for Slack {
     }
 
     fn normalize(&self, req: &Incoming, _cfg: &ProviderConfig) -> Result<Normalized, String> {
-        let form = req.header("content-type").is_some_and(|c| {
-            c.to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
+        let form = req
+            .header("content-type")
+            .is_some_and(|c| c.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
         if form {
             return normalize_form(req.body);
         }
         let data = parse_json(req.body)?;
         let payload = data.as_object().ok_or("a Slack payload is a JSON object")?;
-        let top = payload
-            .get("type")
-            .and_then(Value::as_str)
-            .ok_or("a Slack payload has a `type`")?;
+        let top = payload.get("type").and_then(Value::as_str).ok_or("a Slack payload has a `type`")?;
         let delivery_id = id_text(payload.get("event_id"));
         let (event_type, entity_type, entity_id) = if top == "event_callback" {
-            let event = payload
-                .get("event")
-                .and_then(Value::as_object)
-                .ok_or("an event_callback has an `event`")?;
-            let event_type = event
-                .get("type")
-                .and_then(Value::as_str)
-                .ok_or("a Slack event has a `type`")?;
+            let event = payload.get("event").and_then(Value::as_object).ok_or("an event_callback has an `event`")?;
+            let event_type = event.get("type").and_then(Value::as_str).ok_or("a Slack event has a `type`")?;
             let id = ["ts", "event_ts"]
                 .iter()
                 .find_map(|k| id_text(event.get(*k)))
@@ -111,10 +84,7 @@ impl Provider for Slack {
 }
 
 fn app_id(payload: &Map<String, Value>) -> String {
-    ["api_app_id", "team_id"]
-        .iter()
-        .find_map(|k| id_text(payload.get(*k)))
-        .unwrap_or_default()
+    ["api_app_id", "team_id"].iter().find_map(|k| id_text(payload.get(*k))).unwrap_or_default()
 }
 
 /// Form bodies: interactivity (`payload=<json>`) and slash commands (`command=/deploy&…`).
@@ -124,15 +94,9 @@ fn normalize_form(body: &[u8]) -> Result<Normalized, String> {
         fields.insert(k.into_owned(), Value::String(v.into_owned()));
     }
     if let Some(Value::String(p)) = fields.get("payload") {
-        let data: Value =
-            serde_json::from_str(p).map_err(|e| format!("the Slack `payload` is not JSON: {e}"))?;
-        let obj = data
-            .as_object()
-            .ok_or("a Slack interaction payload is a JSON object")?;
-        let kind = obj
-            .get("type")
-            .and_then(Value::as_str)
-            .ok_or("a Slack interaction has a `type`")?;
+        let data: Value = serde_json::from_str(p).map_err(|e| format!("the Slack `payload` is not JSON: {e}"))?;
+        let obj = data.as_object().ok_or("a Slack interaction payload is a JSON object")?;
+        let kind = obj.get("type").and_then(Value::as_str).ok_or("a Slack interaction has a `type`")?;
         let entity_id = id_text(obj.get("trigger_id"))
             .or_else(|| id_text(obj.get("container").and_then(|c| c.get("message_ts"))))
             .or_else(|| id_text(obj.get("view").and_then(|v| v.get("id"))))
@@ -182,9 +146,9 @@ mod tests {
     const STALE_TS: &str = "1699996400";
     const STALE_SIG: &str = "v0=4c2bf55ed5075ca34c3d43171c5f165a8a92d4236b2285eb3cc395abdba507e9";
     /// A url_verification handshake, secret `sec`, timestamp 1700000000.
-    const CHALLENGE_BODY: &str = r#"{"token":"t","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
-    const CHALLENGE_SIG: &str =
-        "v0=66da8e4fddf680b12b9270b0698f11c453c9a4144e1629fd771cc4acf05afec5";
+    const CHALLENGE_BODY: &str =
+        r#"{"token":"t","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+    const CHALLENGE_SIG: &str = "v0=66da8e4fddf680b12b9270b0698f11c453c9a4144e1629fd771cc4acf05afec5";
 
     fn check(
         body: &str,
@@ -194,36 +158,19 @@ mod tests {
         cfg: &ProviderConfig,
     ) -> Result<(), VerifyError> {
         let h = headers(h);
-        let req = Incoming {
-            headers: &h,
-            body: body.as_bytes(),
-            url: "",
-            now,
-        };
+        let req = Incoming { headers: &h, body: body.as_bytes(), url: "", now };
         Slack.verify(&req, secrets, cfg)
     }
 
     fn lib(now: i64) -> Result<(), VerifyError> {
-        check(
-            LIB_BODY,
-            &[(TIMESTAMP, LIB_TS), (SIGNATURE, LIB_SIG)],
-            &[LIB_SECRET],
-            now,
-            &ProviderConfig::default(),
-        )
+        check(LIB_BODY, &[(TIMESTAMP, LIB_TS), (SIGNATURE, LIB_SIG)], &[LIB_SECRET], now, &ProviderConfig::default())
     }
 
     #[test]
     fn docs_vector() {
         let d = ProviderConfig::default();
         assert_eq!(
-            check(
-                DOCS_BODY,
-                &[(TIMESTAMP, DOCS_TS), (SIGNATURE, DOCS_SIG)],
-                &[DOCS_SECRET],
-                1_531_420_618,
-                &d
-            ),
+            check(DOCS_BODY, &[(TIMESTAMP, DOCS_TS), (SIGNATURE, DOCS_SIG)], &[DOCS_SECRET], 1_531_420_618, &d),
             Ok(())
         );
     }
@@ -243,14 +190,8 @@ mod tests {
             Ok(())
         );
         let stale = [(TIMESTAMP, STALE_TS), (SIGNATURE, STALE_SIG)];
-        assert_eq!(
-            check(LIB_BODY, &stale, &[LIB_SECRET], 1_699_996_400, &d),
-            Ok(())
-        );
-        assert_eq!(
-            check(LIB_BODY, &stale, &[LIB_SECRET], 1_700_000_000, &d),
-            Err(VerifyError::Stale)
-        );
+        assert_eq!(check(LIB_BODY, &stale, &[LIB_SECRET], 1_699_996_400, &d), Ok(()));
+        assert_eq!(check(LIB_BODY, &stale, &[LIB_SECRET], 1_700_000_000, &d), Err(VerifyError::Stale));
     }
 
     #[test]
@@ -259,15 +200,9 @@ mod tests {
         assert_eq!(lib(1_699_999_700), Ok(()));
         assert_eq!(lib(1_700_000_301), Err(VerifyError::Stale));
         assert_eq!(lib(1_699_999_699), Err(VerifyError::Stale));
-        let wide = ProviderConfig {
-            tolerance_seconds: Some(3600),
-            ..Default::default()
-        };
+        let wide = ProviderConfig { tolerance_seconds: Some(3600), ..Default::default() };
         let h = [(TIMESTAMP, LIB_TS), (SIGNATURE, LIB_SIG)];
-        assert_eq!(
-            check(LIB_BODY, &h, &[LIB_SECRET], 1_700_003_000, &wide),
-            Ok(())
-        );
+        assert_eq!(check(LIB_BODY, &h, &[LIB_SECRET], 1_700_003_000, &wide), Ok(()));
     }
 
     #[test]
@@ -276,34 +211,16 @@ mod tests {
         let now = 1_700_000_000;
         let changed = LIB_BODY.replacen("Hello", "Hellp", 1);
         assert_eq!(
-            check(
-                &changed,
-                &[(TIMESTAMP, LIB_TS), (SIGNATURE, LIB_SIG)],
-                &[LIB_SECRET],
-                now,
-                &d
-            ),
+            check(&changed, &[(TIMESTAMP, LIB_TS), (SIGNATURE, LIB_SIG)], &[LIB_SECRET], now, &d),
             Err(VerifyError::BadSignature)
         );
         assert_eq!(
-            check(
-                LIB_BODY,
-                &[(TIMESTAMP, LIB_TS), (SIGNATURE, LIB_SIG)],
-                &["wrong"],
-                now,
-                &d
-            ),
+            check(LIB_BODY, &[(TIMESTAMP, LIB_TS), (SIGNATURE, LIB_SIG)], &["wrong"], now, &d),
             Err(VerifyError::BadSignature)
         );
         // the timestamp is signed: moving it breaks the signature
         assert_eq!(
-            check(
-                LIB_BODY,
-                &[(TIMESTAMP, "1700000001"), (SIGNATURE, LIB_SIG)],
-                &[LIB_SECRET],
-                now,
-                &d
-            ),
+            check(LIB_BODY, &[(TIMESTAMP, "1700000001"), (SIGNATURE, LIB_SIG)], &[LIB_SECRET], now, &d),
             Err(VerifyError::BadSignature)
         );
         assert_eq!(
@@ -315,24 +232,12 @@ mod tests {
             Err(VerifyError::Missing(SIGNATURE))
         );
         assert_eq!(
-            check(
-                LIB_BODY,
-                &[(TIMESTAMP, "soon"), (SIGNATURE, LIB_SIG)],
-                &[LIB_SECRET],
-                now,
-                &d
-            ),
+            check(LIB_BODY, &[(TIMESTAMP, "soon"), (SIGNATURE, LIB_SIG)], &[LIB_SECRET], now, &d),
             Err(VerifyError::Malformed(TIMESTAMP))
         );
         for bad in ["fa75e36e", "v1=fa75", "v0=xyz", &LIB_SIG[..40]] {
             assert_eq!(
-                check(
-                    LIB_BODY,
-                    &[(TIMESTAMP, LIB_TS), (SIGNATURE, bad)],
-                    &[LIB_SECRET],
-                    now,
-                    &d
-                ),
+                check(LIB_BODY, &[(TIMESTAMP, LIB_TS), (SIGNATURE, bad)], &[LIB_SECRET], now, &d),
                 Err(VerifyError::Malformed(SIGNATURE)),
                 "{bad}"
             );
@@ -340,22 +245,14 @@ mod tests {
     }
 
     fn incoming<'a>(h: &'a axum::http::HeaderMap, body: &'a str) -> Incoming<'a> {
-        Incoming {
-            headers: h,
-            body: body.as_bytes(),
-            url: "",
-            now: 1_700_000_000,
-        }
+        Incoming { headers: h, body: body.as_bytes(), url: "", now: 1_700_000_000 }
     }
 
     #[test]
     fn handshake_echoes_the_challenge() {
         let h = headers(&[(TIMESTAMP, LIB_TS), (SIGNATURE, CHALLENGE_SIG)]);
         let req = incoming(&h, CHALLENGE_BODY);
-        assert_eq!(
-            Slack.verify(&req, &["sec"], &ProviderConfig::default()),
-            Ok(())
-        );
+        assert_eq!(Slack.verify(&req, &["sec"], &ProviderConfig::default()), Ok(()));
         assert_eq!(
             Slack.handshake(&req, &["sec"]),
             Some(json!({"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}))
@@ -369,11 +266,7 @@ mod tests {
         let h = headers(&[("Content-Type", "application/json")]);
         let n = Slack.normalize(&incoming(&h, LIB_BODY), &ProviderConfig::default()).unwrap();
         assert_eq!(
-            (
-                n.event_type.as_str(),
-                n.entity_type.as_str(),
-                n.entity_id.as_str()
-            ),
+            (n.event_type.as_str(), n.entity_type.as_str(), n.entity_id.as_str()),
             ("message", "message", "1234567890.000001")
         );
         assert_eq!(n.native_type.as_deref(), Some("message"));
@@ -381,19 +274,17 @@ mod tests {
         assert_eq!(n.data["event"]["channel"], "C123456");
 
         // the seed's example (no ts: the event has none)
-        let n = Slack.normalize(&incoming(&h, r#"{"type":"event_callback","event":{"type":"message","channel":"C123","user":"U123"}}"#), &ProviderConfig::default()).unwrap();
-        assert_eq!(
-            (n.event_type.as_str(), n.entity_type.as_str()),
-            ("message", "message")
-        );
+        let n = Slack
+            .normalize(
+                &incoming(&h, r#"{"type":"event_callback","event":{"type":"message","channel":"C123","user":"U123"}}"#),
+                &ProviderConfig::default(),
+            )
+            .unwrap();
+        assert_eq!((n.event_type.as_str(), n.entity_type.as_str()), ("message", "message"));
 
         let n = Slack.normalize(&incoming(&h, r#"{"token":"t","type":"app_rate_limited","team_id":"T1","minute_rate_limited":1518467820,"api_app_id":"A1"}"#), &ProviderConfig::default()).unwrap();
         assert_eq!(
-            (
-                n.event_type.as_str(),
-                n.entity_type.as_str(),
-                n.entity_id.as_str()
-            ),
+            (n.event_type.as_str(), n.entity_type.as_str(), n.entity_id.as_str()),
             ("app_rate_limited", "app", "A1")
         );
         assert_eq!(n.native_type.as_deref(), Some("app_rate_limited"));
@@ -407,26 +298,15 @@ mod tests {
     fn normalizes_form_bodies() {
         let h = headers(&[("Content-Type", "application/x-www-form-urlencoded")]);
         let n = Slack.normalize(&incoming(&h, DOCS_BODY), &ProviderConfig::default()).unwrap();
-        assert_eq!(
-            (n.event_type.as_str(), n.entity_type.as_str()),
-            ("webhook-collect", "command")
-        );
-        assert_eq!(
-            n.entity_id,
-            "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
-        );
+        assert_eq!((n.event_type.as_str(), n.entity_type.as_str()), ("webhook-collect", "command"));
+        assert_eq!(n.entity_id, "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c");
         assert_eq!(n.native_type.as_deref(), Some("command.webhook-collect"));
         assert_eq!(n.data["team_id"], "T1DC2JH3J");
 
-        let body =
-            "payload=%7B%22type%22%3A%22block_actions%22%2C%22trigger_id%22%3A%2212.34%22%7D";
+        let body = "payload=%7B%22type%22%3A%22block_actions%22%2C%22trigger_id%22%3A%2212.34%22%7D";
         let n = Slack.normalize(&incoming(&h, body), &ProviderConfig::default()).unwrap();
         assert_eq!(
-            (
-                n.event_type.as_str(),
-                n.entity_type.as_str(),
-                n.entity_id.as_str()
-            ),
+            (n.event_type.as_str(), n.entity_type.as_str(), n.entity_id.as_str()),
             ("block_actions", "interaction", "12.34")
         );
         assert!(Slack.normalize(&incoming(&h, "a=b"), &ProviderConfig::default()).is_err());

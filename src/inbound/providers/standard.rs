@@ -14,8 +14,7 @@ pub const DEFAULT_TOLERANCE: u64 = 300;
 
 /// A `webhook-*` header, else its `svix-*` twin.
 fn header<'a>(req: &'a Incoming, name: &str) -> Option<&'a str> {
-    req.header(&format!("webhook-{name}"))
-        .or_else(|| req.header(&format!("svix-{name}")))
+    req.header(&format!("webhook-{name}")).or_else(|| req.header(&format!("svix-{name}")))
 }
 
 /// The key bytes of a `whsec_…` secret.
@@ -29,31 +28,17 @@ impl Provider for StandardWebhooks {
         "standardwebhooks"
     }
 
-    fn verify(
-        &self,
-        req: &Incoming,
-        secrets: &[&str],
-        cfg: &ProviderConfig,
-    ) -> Result<(), VerifyError> {
+    fn verify(&self, req: &Incoming, secrets: &[&str], cfg: &ProviderConfig) -> Result<(), VerifyError> {
         require_secrets("standardwebhooks", secrets)?;
         let keys: Vec<Vec<u8>> = secrets.iter().filter_map(|s| key(s)).collect();
         if keys.is_empty() {
-            return Err(VerifyError::Config(
-                "standardwebhooks: the secret is not whsec_ + base64".into(),
-            ));
+            return Err(VerifyError::Config("standardwebhooks: the secret is not whsec_ + base64".into()));
         }
         let id = header(req, "id").ok_or(VerifyError::Missing("webhook-id"))?;
         let ts_raw = header(req, "timestamp").ok_or(VerifyError::Missing("webhook-timestamp"))?;
         let sigs = header(req, "signature").ok_or(VerifyError::Missing("webhook-signature"))?;
-        let ts: i64 = ts_raw
-            .trim()
-            .parse()
-            .map_err(|_| VerifyError::Malformed("webhook-timestamp"))?;
-        if !fresh(
-            ts,
-            req.now,
-            cfg.tolerance_seconds.unwrap_or(DEFAULT_TOLERANCE),
-        ) {
+        let ts: i64 = ts_raw.trim().parse().map_err(|_| VerifyError::Malformed("webhook-timestamp"))?;
+        if !fresh(ts, req.now, cfg.tolerance_seconds.unwrap_or(DEFAULT_TOLERANCE)) {
             return Err(VerifyError::Stale);
         }
 
@@ -77,10 +62,7 @@ impl Provider for StandardWebhooks {
         let ts_text = ts.to_string();
         let mut ok = false;
         for k in &keys {
-            let expected = hmac_sha256(
-                k,
-                &[id.as_bytes(), b".", ts_text.as_bytes(), b".", req.body],
-            );
+            let expected = hmac_sha256(k, &[id.as_bytes(), b".", ts_text.as_bytes(), b".", req.body]);
             for sig in &offered {
                 ok |= ct_eq(&expected, sig);
             }
@@ -94,14 +76,9 @@ impl Provider for StandardWebhooks {
 
     fn normalize(&self, req: &Incoming, _cfg: &ProviderConfig) -> Result<Normalized, String> {
         let v = parse_json(req.body)?;
-        let msg_id = header(req, "id")
-            .filter(|s| !s.is_empty())
-            .map(str::to_string);
+        let msg_id = header(req, "id").filter(|s| !s.is_empty()).map(str::to_string);
         // The spec's payload: {"type": "invoice.paid", "timestamp": …, "data": {…}}; `type` is optional here.
-        let native = v
-            .get("type")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty());
+        let native = v.get("type").and_then(Value::as_str).filter(|s| !s.is_empty());
         let (entity_type, event_type) = match native {
             Some(t) => match t.rsplit_once('.') {
                 Some((e, ev)) if !e.is_empty() && !ev.is_empty() => (e, ev),
@@ -133,12 +110,7 @@ mod tests {
 
     fn run(h: &[(&str, &str)], body: &str, secrets: &[&str], now: i64) -> Result<(), VerifyError> {
         let h = headers(h);
-        let req = Incoming {
-            headers: &h,
-            body: body.as_bytes(),
-            url: "",
-            now,
-        };
+        let req = Incoming { headers: &h, body: body.as_bytes(), url: "", now };
         StandardWebhooks.verify(&req, secrets, &ProviderConfig::default())
     }
 
@@ -160,156 +132,72 @@ mod tests {
 
     #[test]
     fn spec_vector() {
-        let h = [
-            ("webhook-id", SPEC_ID),
-            ("webhook-timestamp", "1614265330"),
-            ("webhook-signature", SPEC_SIG),
-        ];
+        let h = [("webhook-id", SPEC_ID), ("webhook-timestamp", "1614265330"), ("webhook-signature", SPEC_SIG)];
         assert_eq!(run(&h, SPEC_BODY, &[SPEC_SECRET], SPEC_TS), Ok(()));
         // Svix names, several entries, other versions skipped, secret without the prefix
         let multi = format!("v1a,c29tZXRoaW5n v1,bm9wZQ== {SPEC_SIG}");
-        let h = [
-            ("svix-id", SPEC_ID),
-            ("svix-timestamp", "1614265330"),
-            ("svix-signature", multi.as_str()),
-        ];
-        assert_eq!(
-            run(
-                &h,
-                SPEC_BODY,
-                &["whsec_AAAAAAAA", &SPEC_SECRET[6..]],
-                SPEC_TS + 300
-            ),
-            Ok(())
-        );
+        let h = [("svix-id", SPEC_ID), ("svix-timestamp", "1614265330"), ("svix-signature", multi.as_str())];
+        assert_eq!(run(&h, SPEC_BODY, &["whsec_AAAAAAAA", &SPEC_SECRET[6..]], SPEC_TS + 300), Ok(()));
     }
 
     #[test]
     fn library_vector() {
-        let h = [
-            ("webhook-id", ID),
-            ("webhook-timestamp", TS),
-            ("webhook-signature", SIG),
-        ];
+        let h = [("webhook-id", ID), ("webhook-timestamp", TS), ("webhook-signature", SIG)];
         assert_eq!(run(&h, BODY, &[SECRET], NOW), Ok(()));
-        assert_eq!(
-            run(&h, BODY, &["whsec_bm90IHRoaXM=", SECRET], NOW - 300),
-            Ok(())
-        );
+        assert_eq!(run(&h, BODY, &["whsec_bm90IHRoaXM=", SECRET], NOW - 300), Ok(()));
     }
 
     #[test]
     fn refuses() {
-        let h = [
-            ("webhook-id", ID),
-            ("webhook-timestamp", TS),
-            ("webhook-signature", SIG),
-        ];
-        assert_eq!(
-            run(&h, &BODY.replace("4200", "4201"), &[SECRET], NOW),
-            Err(VerifyError::BadSignature)
-        );
-        assert_eq!(
-            run(&h, BODY, &["whsec_bm90IHRoaXM="], NOW),
-            Err(VerifyError::BadSignature)
-        );
+        let h = [("webhook-id", ID), ("webhook-timestamp", TS), ("webhook-signature", SIG)];
+        assert_eq!(run(&h, &BODY.replace("4200", "4201"), &[SECRET], NOW), Err(VerifyError::BadSignature));
+        assert_eq!(run(&h, BODY, &["whsec_bm90IHRoaXM="], NOW), Err(VerifyError::BadSignature));
         assert_eq!(run(&h, BODY, &[SECRET], NOW + 301), Err(VerifyError::Stale));
         assert_eq!(run(&h, BODY, &[SECRET], NOW - 301), Err(VerifyError::Stale));
         // the id and timestamp are signed
         let other_id = [("webhook-id", "msg_other"), h[1], h[2]];
-        assert_eq!(
-            run(&other_id, BODY, &[SECRET], NOW),
-            Err(VerifyError::BadSignature)
-        );
+        assert_eq!(run(&other_id, BODY, &[SECRET], NOW), Err(VerifyError::BadSignature));
         let other_ts = [h[0], ("webhook-timestamp", "1700000001"), h[2]];
-        assert_eq!(
-            run(&other_ts, BODY, &[SECRET], NOW),
-            Err(VerifyError::BadSignature)
-        );
+        assert_eq!(run(&other_ts, BODY, &[SECRET], NOW), Err(VerifyError::BadSignature));
         // only v1 entries count
         let v2 = SIG.replace("v1,", "v2,");
         assert_eq!(
-            run(
-                &[h[0], h[1], ("webhook-signature", &v2)],
-                BODY,
-                &[SECRET],
-                NOW
-            ),
+            run(&[h[0], h[1], ("webhook-signature", &v2)], BODY, &[SECRET], NOW),
             Err(VerifyError::BadSignature)
         );
+        assert_eq!(run(&h[1..], BODY, &[SECRET], NOW), Err(VerifyError::Missing("webhook-id")));
+        assert_eq!(run(&[h[0], h[2]], BODY, &[SECRET], NOW), Err(VerifyError::Missing("webhook-timestamp")));
+        assert_eq!(run(&h[..2], BODY, &[SECRET], NOW), Err(VerifyError::Missing("webhook-signature")));
         assert_eq!(
-            run(&h[1..], BODY, &[SECRET], NOW),
-            Err(VerifyError::Missing("webhook-id"))
-        );
-        assert_eq!(
-            run(&[h[0], h[2]], BODY, &[SECRET], NOW),
-            Err(VerifyError::Missing("webhook-timestamp"))
-        );
-        assert_eq!(
-            run(&h[..2], BODY, &[SECRET], NOW),
-            Err(VerifyError::Missing("webhook-signature"))
-        );
-        assert_eq!(
-            run(
-                &[h[0], h[1], ("webhook-signature", "garbage")],
-                BODY,
-                &[SECRET],
-                NOW
-            ),
+            run(&[h[0], h[1], ("webhook-signature", "garbage")], BODY, &[SECRET], NOW),
             Err(VerifyError::Malformed("webhook-signature"))
         );
         assert_eq!(
-            run(
-                &[h[0], ("webhook-timestamp", "x"), h[2]],
-                BODY,
-                &[SECRET],
-                NOW
-            ),
+            run(&[h[0], ("webhook-timestamp", "x"), h[2]], BODY, &[SECRET], NOW),
             Err(VerifyError::Malformed("webhook-timestamp"))
         );
-        assert!(matches!(
-            run(&h, BODY, &["whsec_!!!"], NOW),
-            Err(VerifyError::Config(_))
-        ));
+        assert!(matches!(run(&h, BODY, &["whsec_!!!"], NOW), Err(VerifyError::Config(_))));
     }
 
     #[test]
     fn normalizes() {
         let h = headers(&[("webhook-id", ID)]);
         let n = StandardWebhooks
-            .normalize(&Incoming {
-                headers: &h,
-                body: BODY.as_bytes(),
-                url: "",
-                now: NOW,
-            }, &ProviderConfig::default())
+            .normalize(&Incoming { headers: &h, body: BODY.as_bytes(), url: "", now: NOW }, &ProviderConfig::default())
             .unwrap();
         assert_eq!(
-            (
-                n.event_type.as_str(),
-                n.entity_type.as_str(),
-                n.entity_id.as_str()
-            ),
+            (n.event_type.as_str(), n.entity_type.as_str(), n.entity_id.as_str()),
             ("paid", "invoice", "in_1OcBZK2eZvKYlo2C")
         );
         assert_eq!(n.native_type.as_deref(), Some("invoice.paid"));
         assert_eq!(n.delivery_id.as_deref(), Some(ID));
         let n = StandardWebhooks
-            .normalize(&Incoming {
-                headers: &h,
-                body: SPEC_BODY.as_bytes(),
-                url: "",
-                now: NOW,
-            }, &ProviderConfig::default())
+            .normalize(
+                &Incoming { headers: &h, body: SPEC_BODY.as_bytes(), url: "", now: NOW },
+                &ProviderConfig::default(),
+            )
             .unwrap();
-        assert_eq!(
-            (
-                n.event_type.as_str(),
-                n.entity_type.as_str(),
-                n.entity_id.as_str()
-            ),
-            ("received", "message", ID)
-        );
+        assert_eq!((n.event_type.as_str(), n.entity_type.as_str(), n.entity_id.as_str()), ("received", "message", ID));
         assert_eq!(n.native_type, None);
     }
 }

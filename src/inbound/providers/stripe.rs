@@ -21,15 +21,8 @@ impl Provider for Stripe {
         "stripe"
     }
 
-    fn verify(
-        &self,
-        req: &Incoming,
-        secrets: &[&str],
-        cfg: &ProviderConfig,
-    ) -> Result<(), VerifyError> {
-        let header = req
-            .header(SIGNATURE)
-            .ok_or(VerifyError::Missing(SIGNATURE))?;
+    fn verify(&self, req: &Incoming, secrets: &[&str], cfg: &ProviderConfig) -> Result<(), VerifyError> {
+        let header = req.header(SIGNATURE).ok_or(VerifyError::Missing(SIGNATURE))?;
         let mut timestamp = None;
         let mut signatures = Vec::new();
         for item in header.split(',') {
@@ -41,24 +34,18 @@ impl Provider for Stripe {
                 _ => {} // v0 (test-mode) and unknown schemes are ignored
             }
         }
-        let t: i64 = timestamp
-            .and_then(|t| t.parse().ok())
-            .ok_or(VerifyError::Malformed(SIGNATURE))?;
+        let t: i64 = timestamp.and_then(|t| t.parse().ok()).ok_or(VerifyError::Malformed(SIGNATURE))?;
         if signatures.is_empty() {
             return Err(VerifyError::Malformed(SIGNATURE));
         }
-        let given: Vec<Vec<u8>> = signatures
-            .iter()
-            .filter_map(|s| hex::decode(s).ok())
-            .collect();
+        let given: Vec<Vec<u8>> = signatures.iter().filter_map(|s| hex::decode(s).ok()).collect();
         // The library signs `"%d.%s" % (timestamp, payload)`: the timestamp as a plain integer.
         let prefix = format!("{t}.");
         any_secret(secrets, |s| {
             let expected = hmac_sha256(s.as_bytes(), &[prefix.as_bytes(), req.body]);
             given.iter().fold(false, |ok, g| ok | ct_eq(&expected, g))
         })?;
-        let tolerance =
-            i64::try_from(cfg.tolerance_seconds.unwrap_or(TOLERANCE)).unwrap_or(i64::MAX);
+        let tolerance = i64::try_from(cfg.tolerance_seconds.unwrap_or(TOLERANCE)).unwrap_or(i64::MAX);
         if t < req.now.saturating_sub(tolerance) {
             return Err(VerifyError::Stale);
         }
@@ -68,10 +55,7 @@ impl Provider for Stripe {
     fn normalize(&self, req: &Incoming, _cfg: &ProviderConfig) -> Result<Normalized, String> {
         let data = parse_json(req.body)?;
         let event = data.as_object().ok_or("a Stripe event is a JSON object")?;
-        let kind = event
-            .get("type")
-            .and_then(Value::as_str)
-            .ok_or("a Stripe event has a `type`")?;
+        let kind = event.get("type").and_then(Value::as_str).ok_or("a Stripe event has a `type`")?;
         let (prefix, action) = kind.rsplit_once('.').unwrap_or(("", kind));
         // Snapshot events carry the object; thin (v2) events name a `related_object`.
         let object = event.get("data").and_then(|d| d.get("object"));
@@ -105,11 +89,9 @@ mod tests {
     /// tests/inbound/sign/stripe.py (the body of tests/inbound/cases/stripe.json).
     const SECRET: &str = "whsec_3b1c5e0a9f7d4e2b8c6a1f0e9d8c7b6a";
     const BODY: &str = "{\n  \"id\": \"evt_1NG8Du2eZvKYlo2CUI79vXWy\",\n  \"object\": \"event\",\n  \"api_version\": \"2024-06-20\",\n  \"created\": 1700000000,\n  \"data\": {\n    \"object\": {\n      \"id\": \"in_1NG8Du2eZvKYlo2C9XkSxa2b\",\n      \"object\": \"invoice\",\n      \"amount_paid\": 2000,\n      \"currency\": \"eur\",\n      \"customer\": \"cus_NffrFeUfNV2Hib\",\n      \"status\": \"paid\"\n    }\n  },\n  \"livemode\": false,\n  \"pending_webhooks\": 1,\n  \"request\": {\"id\": null, \"idempotency_key\": null},\n  \"type\": \"invoice.paid\"\n}";
-    const HEADER: &str =
-        "t=1700000000,v1=b0d6c84387c47427513f3788ec307699716f7f6509ec855bd3dca17692ca7e7a";
+    const HEADER: &str = "t=1700000000,v1=b0d6c84387c47427513f3788ec307699716f7f6509ec855bd3dca17692ca7e7a";
     /// The same body signed an hour earlier.
-    const STALE: &str =
-        "t=1699996400,v1=bd09902a2f251235651ddd4dbffa3731129212930e5ee12ebecff88763b4f5ab";
+    const STALE: &str = "t=1699996400,v1=bd09902a2f251235651ddd4dbffa3731129212930e5ee12ebecff88763b4f5ab";
     /// During a roll: one v1 per secret (`whsec_old_rolled` first), as stripe-python's `verify_header` accepts.
     const ROLLING: &str = "t=1700000000,v1=b530997e60dd938c812f607323326eef0fed3203f24c9db35135feafcec43347,v1=b0d6c84387c47427513f3788ec307699716f7f6509ec855bd3dca17692ca7e7a";
     const NOW: i64 = 1_700_000_000;
@@ -122,12 +104,7 @@ mod tests {
         cfg: &ProviderConfig,
     ) -> Result<(), VerifyError> {
         let h = headers(&header.map(|v| vec![(SIGNATURE, v)]).unwrap_or_default());
-        let req = Incoming {
-            headers: &h,
-            body: body.as_bytes(),
-            url: "",
-            now,
-        };
+        let req = Incoming { headers: &h, body: body.as_bytes(), url: "", now };
         Stripe.verify(&req, secrets, cfg)
     }
 
@@ -157,10 +134,7 @@ mod tests {
         assert_eq!(ok(STALE, &[SECRET], NOW), Err(VerifyError::Stale));
         // a timestamp ahead of now is accepted, as by the library
         assert_eq!(ok(HEADER, &[SECRET], NOW - 3600), Ok(()));
-        let wide = ProviderConfig {
-            tolerance_seconds: Some(7200),
-            ..Default::default()
-        };
+        let wide = ProviderConfig { tolerance_seconds: Some(7200), ..Default::default() };
         assert_eq!(check(BODY, Some(STALE), &[SECRET], NOW, &wide), Ok(()));
     }
 
@@ -168,122 +142,51 @@ mod tests {
     fn refusals() {
         let d = ProviderConfig::default();
         let changed = BODY.replacen("2000", "2001", 1);
-        assert_eq!(
-            check(&changed, Some(HEADER), &[SECRET], NOW, &d),
-            Err(VerifyError::BadSignature)
-        );
-        assert_eq!(
-            ok(HEADER, &["whsec_wrong"], NOW),
-            Err(VerifyError::BadSignature)
-        );
+        assert_eq!(check(&changed, Some(HEADER), &[SECRET], NOW, &d), Err(VerifyError::BadSignature));
+        assert_eq!(ok(HEADER, &["whsec_wrong"], NOW), Err(VerifyError::BadSignature));
         // the key is the whole whsec_ string, not its decoded tail
-        assert_eq!(
-            ok(HEADER, &[&SECRET[6..]], NOW),
-            Err(VerifyError::BadSignature)
-        );
+        assert_eq!(ok(HEADER, &[&SECRET[6..]], NOW), Err(VerifyError::BadSignature));
         // the timestamp is signed
-        assert_eq!(
-            ok(
-                &HEADER.replace("t=1700000000", "t=1700000001"),
-                &[SECRET],
-                NOW
-            ),
-            Err(VerifyError::BadSignature)
-        );
-        assert_eq!(
-            check(BODY, None, &[SECRET], NOW, &d),
-            Err(VerifyError::Missing(SIGNATURE))
-        );
-        for bad in [
-            "",
-            "v1=b0d6",
-            "t=abc,v1=b0d6",
-            &HEADER[..13],
-            "t=1700000000,v0=00",
-            "garbage",
-        ] {
-            assert_eq!(
-                ok(bad, &[SECRET], NOW),
-                Err(VerifyError::Malformed(SIGNATURE)),
-                "{bad}"
-            );
+        assert_eq!(ok(&HEADER.replace("t=1700000000", "t=1700000001"), &[SECRET], NOW), Err(VerifyError::BadSignature));
+        assert_eq!(check(BODY, None, &[SECRET], NOW, &d), Err(VerifyError::Missing(SIGNATURE)));
+        for bad in ["", "v1=b0d6", "t=abc,v1=b0d6", &HEADER[..13], "t=1700000000,v0=00", "garbage"] {
+            assert_eq!(ok(bad, &[SECRET], NOW), Err(VerifyError::Malformed(SIGNATURE)), "{bad}");
         }
-        assert_eq!(
-            ok("t=1700000000,v1=zz", &[SECRET], NOW),
-            Err(VerifyError::BadSignature)
-        );
+        assert_eq!(ok("t=1700000000,v1=zz", &[SECRET], NOW), Err(VerifyError::BadSignature));
     }
 
     #[test]
     fn normalizes() {
         let h = headers(&[]);
-        let req = Incoming {
-            headers: &h,
-            body: BODY.as_bytes(),
-            url: "",
-            now: NOW,
-        };
+        let req = Incoming { headers: &h, body: BODY.as_bytes(), url: "", now: NOW };
         let n = Stripe.normalize(&req, &ProviderConfig::default()).unwrap();
         assert_eq!(
-            (
-                n.event_type.as_str(),
-                n.entity_type.as_str(),
-                n.entity_id.as_str()
-            ),
+            (n.event_type.as_str(), n.entity_type.as_str(), n.entity_id.as_str()),
             ("paid", "invoice", "in_1NG8Du2eZvKYlo2C9XkSxa2b")
         );
         assert_eq!(n.native_type.as_deref(), Some("invoice.paid"));
-        assert_eq!(
-            n.delivery_id.as_deref(),
-            Some("evt_1NG8Du2eZvKYlo2CUI79vXWy")
-        );
+        assert_eq!(n.delivery_id.as_deref(), Some("evt_1NG8Du2eZvKYlo2CUI79vXWy"));
         assert_eq!(n.data["data"]["object"]["amount_paid"], 2000);
 
         let body = r#"{"id":"evt_2","type":"customer.subscription.trial_will_end","data":{"object":{"id":"sub_1","object":"subscription"}}}"#;
-        let req = Incoming {
-            headers: &h,
-            body: body.as_bytes(),
-            url: "",
-            now: NOW,
-        };
+        let req = Incoming { headers: &h, body: body.as_bytes(), url: "", now: NOW };
         let n = Stripe.normalize(&req, &ProviderConfig::default()).unwrap();
         assert_eq!(
-            (
-                n.event_type.as_str(),
-                n.entity_type.as_str(),
-                n.entity_id.as_str()
-            ),
+            (n.event_type.as_str(), n.entity_type.as_str(), n.entity_id.as_str()),
             ("trial_will_end", "subscription", "sub_1")
         );
-        assert_eq!(
-            n.native_type.as_deref(),
-            Some("customer.subscription.trial_will_end")
-        );
+        assert_eq!(n.native_type.as_deref(), Some("customer.subscription.trial_will_end"));
 
         let body = r#"{"id":"evt_3","object":"v2.core.event","type":"v1.billing.meter.error_report_triggered","related_object":{"id":"mtr_1","type":"billing.meter"}}"#;
-        let req = Incoming {
-            headers: &h,
-            body: body.as_bytes(),
-            url: "",
-            now: NOW,
-        };
+        let req = Incoming { headers: &h, body: body.as_bytes(), url: "", now: NOW };
         let n = Stripe.normalize(&req, &ProviderConfig::default()).unwrap();
         assert_eq!(
-            (
-                n.event_type.as_str(),
-                n.entity_type.as_str(),
-                n.entity_id.as_str()
-            ),
+            (n.event_type.as_str(), n.entity_type.as_str(), n.entity_id.as_str()),
             ("error_report_triggered", "billing.meter", "mtr_1")
         );
 
         for body in ["{}", "[]", "nope"] {
-            let req = Incoming {
-                headers: &h,
-                body: body.as_bytes(),
-                url: "",
-                now: NOW,
-            };
+            let req = Incoming { headers: &h, body: body.as_bytes(), url: "", now: NOW };
             assert!(Stripe.normalize(&req, &ProviderConfig::default()).is_err(), "{body}");
         }
     }

@@ -21,34 +21,18 @@ impl Provider for Zoom {
         "zoom"
     }
 
-    fn verify(
-        &self,
-        req: &Incoming,
-        secrets: &[&str],
-        cfg: &ProviderConfig,
-    ) -> Result<(), VerifyError> {
+    fn verify(&self, req: &Incoming, secrets: &[&str], cfg: &ProviderConfig) -> Result<(), VerifyError> {
         require_secrets("zoom", secrets)?;
-        let sig = req
-            .header(SIGNATURE_HEADER)
-            .ok_or(VerifyError::Missing("x-zm-signature"))?;
-        let ts_raw = req
-            .header(TIMESTAMP_HEADER)
-            .ok_or(VerifyError::Missing("x-zm-request-timestamp"))?;
-        let ts: i64 = ts_raw
-            .trim()
-            .parse()
-            .map_err(|_| VerifyError::Malformed("x-zm-request-timestamp"))?;
+        let sig = req.header(SIGNATURE_HEADER).ok_or(VerifyError::Missing("x-zm-signature"))?;
+        let ts_raw = req.header(TIMESTAMP_HEADER).ok_or(VerifyError::Missing("x-zm-request-timestamp"))?;
+        let ts: i64 = ts_raw.trim().parse().map_err(|_| VerifyError::Malformed("x-zm-request-timestamp"))?;
         let given = sig
             .trim()
             .strip_prefix("v0=")
             .and_then(|h| hex::decode(h).ok())
             .filter(|b| b.len() == 32)
             .ok_or(VerifyError::Malformed("x-zm-signature"))?;
-        if !fresh(
-            ts,
-            req.now,
-            cfg.tolerance_seconds.unwrap_or(DEFAULT_TOLERANCE),
-        ) {
+        if !fresh(ts, req.now, cfg.tolerance_seconds.unwrap_or(DEFAULT_TOLERANCE)) {
             return Err(VerifyError::Stale);
         }
         let mut ok = false;
@@ -77,10 +61,7 @@ impl Provider for Zoom {
 
     fn normalize(&self, req: &Incoming, _cfg: &ProviderConfig) -> Result<Normalized, String> {
         let v = parse_json(req.body)?;
-        let event = v
-            .get("event")
-            .and_then(Value::as_str)
-            .ok_or("zoom: no event")?;
+        let event = v.get("event").and_then(Value::as_str).ok_or("zoom: no event")?;
         let (entity_type, event_type) = event.rsplit_once('.').unwrap_or(("zoom", event));
         let payload = v.get("payload");
         let entity_id = payload
@@ -93,10 +74,7 @@ impl Provider for Zoom {
         // Dedup: the event and its time (the same on every retry); else Zoom's tracking id.
         let delivery_id = match v.get("event_ts").and_then(id_string) {
             Some(ts) => Some(format!("{event}:{ts}:{entity_id}")),
-            None => req
-                .header(TRACKING_HEADER)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string),
+            None => req.header(TRACKING_HEADER).filter(|s| !s.is_empty()).map(str::to_string),
         };
         Ok(Normalized {
             event_type: clean_name(event_type),
@@ -129,12 +107,7 @@ mod tests {
         cfg: &ProviderConfig,
     ) -> Result<(), VerifyError> {
         let h = headers(h);
-        let req = Incoming {
-            headers: &h,
-            body: body.as_bytes(),
-            url: "",
-            now,
-        };
+        let req = Incoming { headers: &h, body: body.as_bytes(), url: "", now };
         Zoom.verify(&req, secrets, cfg)
     }
 
@@ -151,72 +124,28 @@ mod tests {
     fn refuses() {
         let d = ProviderConfig::default();
         let h = [("x-zm-signature", SIG), ("x-zm-request-timestamp", TS)];
-        assert_eq!(
-            run(&h, &BODY.replace("Standup", "Standuq"), &[SECRET], NOW, &d),
-            Err(VerifyError::BadSignature)
-        );
-        assert_eq!(
-            run(&h, BODY, &["wrong"], NOW, &d),
-            Err(VerifyError::BadSignature)
-        );
-        assert_eq!(
-            run(&h, BODY, &[SECRET], NOW + 301, &d),
-            Err(VerifyError::Stale)
-        );
-        assert_eq!(
-            run(&h, BODY, &[SECRET], NOW - 301, &d),
-            Err(VerifyError::Stale)
-        );
-        let short = ProviderConfig {
-            tolerance_seconds: Some(5),
-            ..Default::default()
-        };
-        assert_eq!(
-            run(&h, BODY, &[SECRET], NOW + 6, &short),
-            Err(VerifyError::Stale)
-        );
+        assert_eq!(run(&h, &BODY.replace("Standup", "Standuq"), &[SECRET], NOW, &d), Err(VerifyError::BadSignature));
+        assert_eq!(run(&h, BODY, &["wrong"], NOW, &d), Err(VerifyError::BadSignature));
+        assert_eq!(run(&h, BODY, &[SECRET], NOW + 301, &d), Err(VerifyError::Stale));
+        assert_eq!(run(&h, BODY, &[SECRET], NOW - 301, &d), Err(VerifyError::Stale));
+        let short = ProviderConfig { tolerance_seconds: Some(5), ..Default::default() };
+        assert_eq!(run(&h, BODY, &[SECRET], NOW + 6, &short), Err(VerifyError::Stale));
         // the signed timestamp is the header's: another one breaks the signature
-        let moved = [
-            ("x-zm-signature", SIG),
-            ("x-zm-request-timestamp", "1700000001"),
-        ];
-        assert_eq!(
-            run(&moved, BODY, &[SECRET], NOW, &d),
-            Err(VerifyError::BadSignature)
-        );
-        assert_eq!(
-            run(&h[1..], BODY, &[SECRET], NOW, &d),
-            Err(VerifyError::Missing("x-zm-signature"))
-        );
-        assert_eq!(
-            run(&h[..1], BODY, &[SECRET], NOW, &d),
-            Err(VerifyError::Missing("x-zm-request-timestamp"))
-        );
-        let bare = [
-            ("x-zm-signature", &SIG[3..]),
-            ("x-zm-request-timestamp", TS),
-        ];
-        assert_eq!(
-            run(&bare, BODY, &[SECRET], NOW, &d),
-            Err(VerifyError::Malformed("x-zm-signature"))
-        );
+        let moved = [("x-zm-signature", SIG), ("x-zm-request-timestamp", "1700000001")];
+        assert_eq!(run(&moved, BODY, &[SECRET], NOW, &d), Err(VerifyError::BadSignature));
+        assert_eq!(run(&h[1..], BODY, &[SECRET], NOW, &d), Err(VerifyError::Missing("x-zm-signature")));
+        assert_eq!(run(&h[..1], BODY, &[SECRET], NOW, &d), Err(VerifyError::Missing("x-zm-request-timestamp")));
+        let bare = [("x-zm-signature", &SIG[3..]), ("x-zm-request-timestamp", TS)];
+        assert_eq!(run(&bare, BODY, &[SECRET], NOW, &d), Err(VerifyError::Malformed("x-zm-signature")));
         let bad_ts = [("x-zm-signature", SIG), ("x-zm-request-timestamp", "soon")];
-        assert_eq!(
-            run(&bad_ts, BODY, &[SECRET], NOW, &d),
-            Err(VerifyError::Malformed("x-zm-request-timestamp"))
-        );
+        assert_eq!(run(&bad_ts, BODY, &[SECRET], NOW, &d), Err(VerifyError::Malformed("x-zm-request-timestamp")));
     }
 
     #[test]
     fn url_validation_handshake() {
         let h = headers(&[]);
         let body = br#"{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1654503849680,"event":"endpoint.url_validation"}"#;
-        let req = Incoming {
-            headers: &h,
-            body,
-            url: "",
-            now: NOW,
-        };
+        let req = Incoming { headers: &h, body, url: "", now: NOW };
         // Python: hmac.new(b"zoomSecretToken123", b"qgg8vlvZRS6UYooatFL8Aw", sha256).hexdigest()
         assert_eq!(
             Zoom.handshake(&req, &[SECRET, "old"]),
@@ -225,12 +154,7 @@ mod tests {
                 "encryptedToken": "0c37a0aa8f1125f70a0f4c3d75d418fc2345d4e6ae3512a77927d5a3857980fb"
             }))
         );
-        let req = Incoming {
-            headers: &h,
-            body: BODY.as_bytes(),
-            url: "",
-            now: NOW,
-        };
+        let req = Incoming { headers: &h, body: BODY.as_bytes(), url: "", now: NOW };
         assert_eq!(Zoom.handshake(&req, &[SECRET]), None);
     }
 
@@ -238,41 +162,18 @@ mod tests {
     fn normalizes() {
         let h = headers(&[("x-zm-trackingid", "t1")]);
         let n = Zoom
-            .normalize(&Incoming {
-                headers: &h,
-                body: BODY.as_bytes(),
-                url: "",
-                now: NOW,
-            }, &ProviderConfig::default())
+            .normalize(&Incoming { headers: &h, body: BODY.as_bytes(), url: "", now: NOW }, &ProviderConfig::default())
             .unwrap();
         assert_eq!(
-            (
-                n.event_type.as_str(),
-                n.entity_type.as_str(),
-                n.entity_id.as_str()
-            ),
+            (n.event_type.as_str(), n.entity_type.as_str(), n.entity_id.as_str()),
             ("started", "meeting", "85012345678")
         );
         assert_eq!(n.native_type.as_deref(), Some("meeting.started"));
-        assert_eq!(
-            n.delivery_id.as_deref(),
-            Some("meeting.started:1700000000123:85012345678")
-        );
+        assert_eq!(n.delivery_id.as_deref(), Some("meeting.started:1700000000123:85012345678"));
         let body = br#"{"event":"app_deauthorized","payload":{"user_id":"u1","account_id":"a1"}}"#;
-        let n = Zoom
-            .normalize(&Incoming {
-                headers: &h,
-                body,
-                url: "",
-                now: NOW,
-            }, &ProviderConfig::default())
-            .unwrap();
+        let n = Zoom.normalize(&Incoming { headers: &h, body, url: "", now: NOW }, &ProviderConfig::default()).unwrap();
         assert_eq!(
-            (
-                n.event_type.as_str(),
-                n.entity_type.as_str(),
-                n.entity_id.as_str()
-            ),
+            (n.event_type.as_str(), n.entity_type.as_str(), n.entity_id.as_str()),
             ("app_deauthorized", "zoom", "u1")
         );
         assert_eq!(n.delivery_id.as_deref(), Some("t1"));
