@@ -51,6 +51,8 @@ pub struct Config {
     pub public_url: String,
     /// Inbound requests per minute per registration, unless the registration says otherwise.
     pub inbound_rate_per_minute: u32,
+    /// Delays between attempts of timer webhooks (the seed's: 5 s, 25 s, 125 s, 625 s).
+    pub timer_retry_schedule: Vec<Duration>,
 }
 
 /// svix-server's schedule: after the first attempt, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
@@ -76,6 +78,7 @@ impl Default for Config {
             log_json: false,
             public_url: String::new(),
             inbound_rate_per_minute: 100,
+            timer_retry_schedule: parse_durations("5s,25s,125s,625s").unwrap(),
         }
     }
 }
@@ -134,6 +137,9 @@ pub struct ServeArgs {
     /// Inbound requests per minute per registration [default: 100].
     #[arg(long, env = "HOOKD_INBOUND_RATE_PER_MINUTE")]
     pub inbound_rate_per_minute: Option<u32>,
+    /// Delays between attempts of timer webhooks [default: 5s,25s,125s,625s].
+    #[arg(long, env = "HOOKD_TIMER_RETRY_SCHEDULE")]
+    pub timer_retry_schedule: Option<String>,
 }
 
 /// The TOML file: the same settings, durations as strings.
@@ -156,6 +162,7 @@ struct FileConfig {
     log_json: Option<bool>,
     public_url: Option<String>,
     inbound_rate_per_minute: Option<u32>,
+    timer_retry_schedule: Option<String>,
 }
 
 impl ServeArgs {
@@ -192,6 +199,10 @@ impl ServeArgs {
             allowed_cidrs: self.allowed_cidrs.or(file.allowed_cidrs).unwrap_or_default(),
             durability: self.sqlite_synchronous.or(file.sqlite_synchronous).unwrap_or(d.durability),
             header_style: self.signature_headers.or(file.signature_headers).unwrap_or(d.header_style),
+            timer_retry_schedule: match self.timer_retry_schedule.or(file.timer_retry_schedule) {
+                Some(s) => parse_durations(&s).context("invalid timer retry schedule")?,
+                None => d.timer_retry_schedule.clone(),
+            },
             retry_schedule: match self.retry_schedule.or(file.retry_schedule) {
                 Some(s) => parse_durations(&s).context("invalid retry schedule")?,
                 None => d.retry_schedule,

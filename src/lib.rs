@@ -4,6 +4,8 @@
 //!
 //! * [`outbound`] — the Svix-compatible API (`/api/v1/…`): applications, endpoints, event types, messages and
 //!   attempts. Faces are thin: they validate, hand messages to the engine and read state back.
+//! * [`inbound`] — the verifying gateway for providers' webhooks (seed 002), forwarding through the engine.
+//! * [`timers`] — durable timers (seed 001): each a job in the engine's due-time queue.
 //! * [`engine`] — routing (which endpoints get a message), the dispatcher (sign, send, classify, record), the
 //!   scheduler (the one due-time queue for retries and anything else due later), retry schedules, signing and
 //!   the egress policy that keeps deliveries off private networks.
@@ -22,3 +24,4 @@ pub mod outbound;
 pub mod server;
 pub mod shutdown;
 pub mod store;
+pub mod timers;

@@ -59,6 +59,7 @@ impl Server {
             generated_token = Some(token);
         }
         let (engine, ready) = Engine::new(store.clone(), cfg.clone())?;
+        engine.set_timer_handler(Arc::new(crate::timers::Timers));
         let tokens = moka::sync::Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build();
         Ok(Server {
             listener,
@@ -95,6 +96,7 @@ pub fn router(ctx: ApiContext) -> Router {
     Router::new()
         .merge(crate::outbound::router())
         .merge(crate::inbound::router())
+        .merge(crate::timers::router())
         .route("/api/v1/health", get(health))
         .route("/api/v1/health/ping", get(|| async { StatusCode::NO_CONTENT }))
         .route("/metrics", get(metrics))

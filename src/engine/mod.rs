@@ -46,6 +46,7 @@ pub struct Engine {
     limiters: moka::sync::Cache<(String, u16), Arc<governor::DefaultDirectRateLimiter>>,
     /// Made once: making a clock probes the CPU (CPUID), which is slow, in a VM very slow.
     clock: governor::clock::DefaultClock,
+    timers: std::sync::OnceLock<Arc<dyn scheduler::TimerHandler>>,
 }
 
 /// Counters for `/metrics`.
@@ -112,6 +113,7 @@ impl Engine {
             apps: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(ttl).build(),
             limiters: moka::sync::Cache::builder().max_capacity(100_000).time_to_idle(Duration::from_secs(600)).build(),
             clock: governor::clock::DefaultClock::default(),
+            timers: std::sync::OnceLock::new(),
             cfg,
         };
         Ok((Arc::new(engine), rx))
@@ -230,6 +232,11 @@ impl Engine {
             None => {}
         }
         msg
+    }
+
+    /// Registers what runs due timers (once, at start).
+    pub fn set_timer_handler(&self, handler: Arc<dyn scheduler::TimerHandler>) {
+        let _ = self.timers.set(handler);
     }
 
     /// Tells the scheduler that work became due at `at` (after a requeue).

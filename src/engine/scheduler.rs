@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 
 use super::Engine;
 use crate::shutdown::Shutdown;
-use crate::store::{now_ms, DueJob, Millis};
+use crate::store::{now_ms, DueJob, Millis, TimerJob};
 
 const CLAIM_BATCH: usize = 256;
 
@@ -41,6 +41,14 @@ impl Wake {
     }
 }
 
+/// Runs what a due timer job asks for. The timers face registers one ([`Engine::set_timer_handler`]); the
+/// engine knows a timer only as a job with a payload.
+#[async_trait::async_trait]
+pub trait TimerHandler: Send + Sync {
+    /// Handles a due milestone or expiry; if it fails, the job's lease brings it back.
+    async fn fire(&self, engine: Arc<Engine>, job: TimerJob);
+}
+
 /// What one pass of the scheduler did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ExecutionOutcome {
@@ -52,7 +60,7 @@ pub enum ExecutionOutcome {
 
 impl Engine {
     /// One scheduler pass: claims what is due and hands it to the dispatcher.
-    pub async fn try_execute_task(&self) -> anyhow::Result<ExecutionOutcome> {
+    pub async fn try_execute_task(self: &Arc<Self>) -> anyhow::Result<ExecutionOutcome> {
         let want = self.ready.capacity().min(CLAIM_BATCH);
         if want == 0 {
             // The dispatcher is saturated; wait for room rather than spin.
@@ -66,6 +74,14 @@ impl Engine {
         for (permit, job) in permits.zip(jobs) {
             match job {
                 DueJob::Delivery(d) => permit.send(d),
+                DueJob::Timer(t) => match self.timers.get() {
+                    Some(handler) => {
+                        let (handler, engine) = (handler.clone(), self.clone());
+                        tokio::spawn(async move { handler.fire(engine, t).await });
+                    }
+                    // No timers face in this process: the lease brings the job back to one that has it.
+                    None => tracing::warn!(timer = %t.timer.id, "a timer is due but no timer handler is registered"),
+                },
             }
         }
         Ok(if n == want { ExecutionOutcome::More } else { ExecutionOutcome::Drained(n) })

@@ -191,7 +191,51 @@ pub struct DeliveryJob {
 #[derive(Debug, Clone)]
 pub enum DueJob {
     Delivery(DeliveryJob),
+    Timer(TimerJob),
 }
+
+/// Timer states.
+pub mod timer_status {
+    pub const RUNNING: i64 = 0;
+    pub const EXPIRED: i64 = 1;
+    pub const CANCELLED: i64 = 2;
+}
+
+/// A timer as stored. `spec` is the timers face's JSON (name, events, metadata, …): the store and the engine
+/// need only the times and the state.
+#[derive(Debug, Clone)]
+pub struct TimerRecord {
+    pub rowid: i64,
+    pub id: String,
+    pub org_id: String,
+    pub status: i64,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+    pub agent_id: Option<String>,
+    pub project_id: Option<String>,
+    /// How many progress milestones have been sent.
+    pub milestones_sent: i64,
+    pub ended_at: Option<Millis>,
+    pub cancel_reason: Option<String>,
+    pub spec: String,
+}
+
+/// A timer whose next milestone (or expiry) is due.
+#[derive(Debug, Clone)]
+pub struct TimerJob {
+    pub job_id: i64,
+    pub timer: TimerRecord,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TimerFilter {
+    pub status: Option<i64>,
+    pub agent_id: Option<String>,
+    pub project_id: Option<String>,
+}
+
+/// Messages to commit together with a timer's change of state: (message, its deliveries).
+pub type Forward = Vec<(Arc<MessageRecord>, Vec<NewDelivery>)>;
 
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
@@ -431,6 +475,21 @@ pub trait Store: Send + Sync + 'static {
         registration_id: &str,
         id: &str,
     ) -> StoreResult<Option<InboundEventRecord>>;
+
+    // ── timers ──
+    /// Stores a timer and its first job (its first milestone or its expiry, at `run_at`).
+    async fn timer_insert(&self, timer: TimerRecord, run_at: Millis) -> StoreResult<()>;
+    async fn timer_get(&self, org_id: &str, id: &str) -> StoreResult<Option<TimerRecord>>;
+    /// Newest first.
+    async fn timer_list(&self, org_id: &str, filter: &TimerFilter, page: &Page) -> StoreResult<Vec<TimerRecord>>;
+    /// Moves a running timer past its due milestones (`milestones_sent` goes from `from` to `to`), expiring it
+    /// when `expire`, with the webhooks' messages in the same commit; its job moves to `next_run_at` or ends.
+    /// None — and nothing written — when the timer was not running at `from` any more (cancelled first).
+    #[allow(clippy::too_many_arguments)]
+    async fn timer_advance(&self, job_id: i64, rowid: i64, from: i64, to: i64, expire: bool, now: Millis, next_run_at: Option<Millis>, forward: Forward) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>>;
+    /// Cancels a running timer and its job, with the cancellation webhook's message in the same commit. None
+    /// when it was not running (expired first, or cancelled already).
+    async fn timer_cancel(&self, org_id: &str, id: &str, reason: Option<String>, now: Millis, forward: Forward) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>>;
 
     // ── idempotency ──
     async fn idempotency_get(&self, org_id: &str, key: &str, since: Millis) -> StoreResult<Option<StoredResponse>>;

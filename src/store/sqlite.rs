@@ -20,9 +20,11 @@ use super::*;
 use crate::config::Durability;
 
 const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/sqlite/0001_init.sql"), include_str!("migrations/sqlite/0002_inbound.sql")];
+    &[include_str!("migrations/sqlite/0001_init.sql"), include_str!("migrations/sqlite/0002_inbound.sql"),
+    include_str!("migrations/sqlite/0003_timers.sql")];
 const MAX_BATCH: usize = 2048;
 const JOB_DELIVERY: i64 = 0;
+const JOB_TIMER: i64 = 1;
 
 type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// A write: runs against the connection, returns how to answer its caller once the commit is known, and whether
@@ -423,6 +425,27 @@ fn inbound_row(r: &Row) -> rusqlite::Result<InboundEventRecord> {
     })
 }
 
+const TIMER_INSERT_COLS: &str = "id, org_id, status, created_at, expires_at, agent_id, project_id, milestones_sent, spec";
+const TIMER_COLS: &str =
+    "rowid_, id, org_id, status, created_at, expires_at, agent_id, project_id, milestones_sent, ended_at, cancel_reason, spec";
+
+fn timer_row(r: &Row) -> rusqlite::Result<TimerRecord> {
+    Ok(TimerRecord {
+        rowid: r.get(0)?,
+        id: r.get(1)?,
+        org_id: r.get(2)?,
+        status: r.get(3)?,
+        created_at: r.get(4)?,
+        expires_at: r.get(5)?,
+        agent_id: r.get(6)?,
+        project_id: r.get(7)?,
+        milestones_sent: r.get(8)?,
+        ended_at: r.get(9)?,
+        cancel_reason: r.get(10)?,
+        spec: r.get(11)?,
+    })
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn default_org(&self) -> StoreResult<String> {
@@ -621,7 +644,19 @@ impl Store for SqliteStore {
             let mut messages: HashMap<String, Arc<MessageRecord>> = HashMap::new();
             let mut out = Vec::with_capacity(claimed.len());
             for (job_id, kind, ref_id, manual) in claimed {
-                if kind != JOB_DELIVERY {
+                if kind == JOB_TIMER {
+                    let timer = c
+                        .prepare_cached(&format!("SELECT {TIMER_COLS} FROM timers WHERE rowid_ = ? AND status = ?"))
+                        .map_err(sql_err)?
+                        .query_row(params![ref_id, timer_status::RUNNING], timer_row)
+                        .optional()
+                        .map_err(sql_err)?;
+                    match timer {
+                        Some(timer) => out.push(DueJob::Timer(TimerJob { job_id, timer })),
+                        None => {
+                            c.execute("DELETE FROM jobs WHERE id = ?", [job_id]).map_err(sql_err)?;
+                        }
+                    }
                     continue;
                 }
                 let row = c
@@ -1037,6 +1072,105 @@ impl Store for SqliteStore {
             ))?
             .query_row(params_from_iter(args), inbound_row)
             .optional()
+        })
+        .await
+    }
+
+    async fn timer_insert(&self, t: TimerRecord, run_at: Millis) -> StoreResult<()> {
+        self.write_fast(move |c| {
+            c.prepare_cached(&format!("INSERT INTO timers ({TIMER_INSERT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+                .map_err(sql_err)?
+                .execute(params![t.id, t.org_id, t.status, t.created_at, t.expires_at, t.agent_id, t.project_id, t.milestones_sent, t.spec])
+                .map_err(conflict_as("A timer with this id already exists"))?;
+            insert_job(c, JOB_TIMER, c.last_insert_rowid(), run_at, false, false).map_err(sql_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn timer_get(&self, org_id: &str, id: &str) -> StoreResult<Option<TimerRecord>> {
+        let (org_id, id) = (org_id.to_string(), id.to_string());
+        self.read(move |c| {
+            c.prepare_cached(&format!("SELECT {TIMER_COLS} FROM timers WHERE org_id = ? AND id = ?"))?
+                .query_row(params![org_id, id], timer_row)
+                .optional()
+        })
+        .await
+    }
+
+    async fn timer_list(&self, org_id: &str, f: &TimerFilter, page: &Page) -> StoreResult<Vec<TimerRecord>> {
+        let mut sql = format!("SELECT {TIMER_COLS} FROM timers WHERE org_id = ?");
+        let mut args = vec![Value::Text(org_id.into())];
+        if let Some(s) = f.status {
+            sql.push_str(" AND status = ?");
+            args.push(Value::Integer(s));
+        }
+        if let Some(a) = &f.agent_id {
+            sql.push_str(" AND agent_id = ?");
+            args.push(Value::Text(a.clone()));
+        }
+        if let Some(p) = &f.project_id {
+            sql.push_str(" AND project_id = ?");
+            args.push(Value::Text(p.clone()));
+        }
+        paginate(&mut sql, &mut args, page, "id");
+        self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), timer_row)?.collect()).await
+    }
+
+    async fn timer_advance(
+        &self,
+        job_id: i64,
+        rowid: i64,
+        from: i64,
+        to: i64,
+        expire: bool,
+        now: Millis,
+        next_run_at: Option<Millis>,
+        forward: Forward,
+    ) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>> {
+        self.write_fast(move |c| {
+            let (status, ended) = if expire { (timer_status::EXPIRED, Some(now)) } else { (timer_status::RUNNING, None) };
+            let changed = c
+                .prepare_cached(
+                    "UPDATE timers SET status = ?, milestones_sent = ?, ended_at = ?
+                     WHERE rowid_ = ? AND status = ? AND milestones_sent = ?",
+                )
+                .map_err(sql_err)?
+                .execute(params![status, to, ended, rowid, timer_status::RUNNING, from])
+                .map_err(sql_err)?;
+            if changed == 0 {
+                // Cancelled (or moved on by another worker) first: this job has nothing left to do.
+                c.execute("DELETE FROM jobs WHERE id = ?", [job_id]).map_err(sql_err)?;
+                return Ok(None);
+            }
+            match next_run_at {
+                Some(at) => c.prepare_cached("UPDATE jobs SET run_at = ?, leased = 0 WHERE id = ?").map_err(sql_err)?.execute(params![at, job_id]),
+                None => c.prepare_cached("DELETE FROM jobs WHERE id = ?").map_err(sql_err)?.execute([job_id]),
+            }
+            .map_err(sql_err)?;
+            forward.iter().map(|(m, d)| insert_message(c, m, d)).collect::<StoreResult<Vec<_>>>().map(Some)
+        })
+        .await
+    }
+
+    async fn timer_cancel(&self, org_id: &str, id: &str, reason: Option<String>, now: Millis, forward: Forward) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>> {
+        let (org_id, id) = (org_id.to_string(), id.to_string());
+        self.write_fast(move |c| {
+            let rowid: Option<i64> = c
+                .prepare_cached(
+                    "UPDATE timers SET status = ?, ended_at = ?, cancel_reason = ?
+                     WHERE org_id = ? AND id = ? AND status = ? RETURNING rowid_",
+                )
+                .map_err(sql_err)?
+                .query_row(params![timer_status::CANCELLED, now, reason, org_id, id, timer_status::RUNNING], |r| r.get(0))
+                .optional()
+                .map_err(sql_err)?;
+            let Some(rowid) = rowid else { return Ok(None) };
+            c.prepare_cached("DELETE FROM jobs WHERE kind = ? AND ref_id = ?")
+                .map_err(sql_err)?
+                .execute(params![JOB_TIMER, rowid])
+                .map_err(sql_err)?;
+            forward.iter().map(|(m, d)| insert_message(c, m, d)).collect::<StoreResult<Vec<_>>>().map(Some)
         })
         .await
     }

@@ -1,0 +1,506 @@
+//! Durable timers (seed 001, MINOOTS): a timer is a row and one job in the engine's due-time queue — its next
+//! progress milestone or its expiry. When the job is due, the scheduler hands it to [`Timers`], which sends the
+//! seed's webhooks through the engine (signed as the seed shows, retried on its schedule) and moves the job on,
+//! in one commit with the timer's new state. Cancelling and expiring both change the state only from `running`,
+//! in the one writer, so a timer cancelled at its deadline ends as exactly one of the two.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::auth::OrgId;
+use crate::engine::model::{Application, Endpoint, EndpointSecret};
+use crate::engine::scheduler::TimerHandler;
+use crate::engine::signing::{self, HmacScheme};
+use crate::engine::{Engine, NewMessage, Prepared};
+use crate::error::{Error, Result};
+use crate::outbound::{page, ts, ValidJson};
+use crate::server::ApiContext;
+use crate::store::{now_ms, timer_status, Millis, StoreError, TimerFilter, TimerJob, TimerRecord};
+
+const TIMER: &str = "timer_";
+/// The application each organization's timer webhooks are delivered through.
+const TIMERS_APP_UID: &str = "hookd-timers";
+const SECRET_KEY: &str = "timerWebhookSecret";
+/// A milestone this much after its moment is reported as late.
+const LATE_AFTER_MS: i64 = 1000;
+const MAX_DURATION_MS: i64 = 366 * 24 * 3600 * 1000;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct OnExpire {
+    #[serde(default)]
+    pub webhook: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub data: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OnProgress {
+    pub webhook: String,
+    /// As given: `"25%"`, or a number of percent.
+    pub intervals: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Events {
+    #[serde(default)]
+    pub on_expire: Option<OnExpire>,
+    #[serde(default)]
+    pub on_progress: Option<OnProgress>,
+}
+
+/// What the store keeps as the timer's `spec`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Spec {
+    name: String,
+    duration_ms: i64,
+    organization_id: Option<String>,
+    metadata: Option<Value>,
+    events: Events,
+    /// Progress milestones in percent, ascending.
+    percents: Vec<f64>,
+}
+
+impl Spec {
+    fn milestone_at(&self, t: &TimerRecord, i: usize) -> Millis {
+        t.created_at + (self.duration_ms as f64 * self.percents[i] / 100.0).round() as i64
+    }
+
+    /// When the timer's job is next due: its next unsent milestone, or its expiry.
+    fn next_due(&self, t: &TimerRecord, sent: usize) -> Millis {
+        if sent < self.percents.len() && self.events.on_progress.is_some() {
+            self.milestone_at(t, sent).min(t.expires_at)
+        } else {
+            t.expires_at
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TimerIn {
+    #[serde(default)]
+    name: Option<String>,
+    duration: Value,
+    #[serde(default, alias = "agent_id")]
+    agent_id: Option<String>,
+    #[serde(default, alias = "organization_id")]
+    organization_id: Option<String>,
+    #[serde(default, alias = "project_id")]
+    project_id: Option<String>,
+    #[serde(default)]
+    metadata: Option<Value>,
+    #[serde(default)]
+    events: Events,
+}
+
+/// `30s`, `15m`, `2h`, `1d`, or milliseconds (a number, or digits).
+fn parse_duration(v: &Value) -> Result<i64> {
+    let bad = || Error::invalid(&["body", "duration"], "a duration such as \"30s\", \"15m\", \"2h\", \"1d\", or milliseconds");
+    let ms = match v {
+        Value::Number(n) => n.as_f64().filter(|f| f.is_finite()).map(|f| f.round() as i64).ok_or_else(bad)?,
+        Value::String(s) if s.trim().chars().all(|c| c.is_ascii_digit()) && !s.trim().is_empty() => s.trim().parse().map_err(|_| bad())?,
+        Value::String(s) => humantime::parse_duration(s.trim()).map_err(|_| bad())?.as_millis() as i64,
+        _ => return Err(bad()),
+    };
+    if ms <= 0 || ms > MAX_DURATION_MS {
+        return Err(Error::invalid(&["body", "duration"], "must be more than 0 and at most 366 days"));
+    }
+    Ok(ms)
+}
+
+fn parse_percents(intervals: &[Value]) -> Result<Vec<f64>> {
+    let bad = || Error::invalid(&["body", "events", "on_progress", "intervals"], "percentages between 0 and 100, e.g. \"25%\"");
+    let mut out = intervals
+        .iter()
+        .map(|v| match v {
+            Value::String(s) => s.trim().trim_end_matches('%').trim().parse::<f64>().map_err(|_| bad()),
+            Value::Number(n) => n.as_f64().ok_or_else(bad),
+            _ => Err(bad()),
+        })
+        .collect::<Result<Vec<f64>>>()?;
+    if out.is_empty() || out.len() > 100 || out.iter().any(|p| !(*p > 0.0 && *p < 100.0)) {
+        return Err(bad());
+    }
+    out.sort_by(f64::total_cmp);
+    out.dedup();
+    Ok(out)
+}
+
+fn status_name(s: i64) -> &'static str {
+    match s {
+        timer_status::RUNNING => "running",
+        timer_status::EXPIRED => "expired",
+        _ => "cancelled",
+    }
+}
+
+fn spec_of(t: &TimerRecord) -> Result<Spec> {
+    serde_json::from_str(&t.spec).map_err(Error::internal)
+}
+
+/// The timer as the API shows it.
+fn view(t: &TimerRecord, now: Millis) -> Result<Value> {
+    let spec = spec_of(t)?;
+    let elapsed = match t.status {
+        timer_status::RUNNING => now - t.created_at,
+        _ => t.ended_at.unwrap_or(now) - t.created_at,
+    };
+    let progress = (elapsed as f64 / spec.duration_ms as f64).clamp(0.0, 1.0);
+    let mut v = json!({
+        "id": t.id,
+        "name": spec.name,
+        "status": status_name(t.status),
+        "duration": spec.duration_ms,
+        "createdAt": ts(t.created_at),
+        "expiresAt": ts(t.expires_at),
+        "timeRemaining": if t.status == timer_status::RUNNING { (t.expires_at - now).max(0) } else { 0 },
+        "progress": (progress * 10_000.0).round() / 10_000.0,
+        "agent_id": t.agent_id,
+        "organizationId": spec.organization_id,
+        "projectId": t.project_id,
+        "metadata": spec.metadata,
+        "events": spec.events,
+    });
+    match t.status {
+        timer_status::EXPIRED => v["expiredAt"] = json!(t.ended_at.map(ts)),
+        timer_status::CANCELLED => {
+            v["cancelledAt"] = json!(t.ended_at.map(ts));
+            v["reason"] = json!(t.cancel_reason);
+        }
+        _ => {}
+    }
+    Ok(v)
+}
+
+// ── delivery through the engine ──
+
+/// The application and endpoint a timer webhook URL is delivered through, made on first use. Every timer
+/// endpoint of an organization signs with the organization's timer secret (`GET /timers/webhook-secret`).
+async fn endpoint_for(engine: &Engine, org: &str, url: &str) -> Result<(Arc<Application>, String)> {
+    let app = timers_app(engine, org).await?;
+    let uid = format!("timer-{}", &hex::encode(Sha256::digest(url.as_bytes()))[..24]);
+    if let Some(ep) = engine.store.get::<Endpoint>(org, &app.id, &uid).await? {
+        return Ok((app, ep.id));
+    }
+    let secret = app.metadata.get(SECRET_KEY).cloned().unwrap_or_else(signing::new_secret);
+    let now = now_ms();
+    let ep = Endpoint {
+        id: crate::ids::new(crate::ids::EP),
+        org_id: org.to_string(),
+        app_id: app.id.clone(),
+        uid: Some(uid.clone()),
+        url: url.to_string(),
+        description: "timer webhooks".into(),
+        filter_types: None,
+        channels: None,
+        disabled: false,
+        metadata: Default::default(),
+        headers: Default::default(),
+        secrets: vec![EndpointSecret { key: secret, expires_at: None }],
+        throttle_rate: None,
+        signature: HmacScheme::preset("minoots"),
+        retry_schedule: Some(engine.cfg.timer_retry_schedule.iter().map(|d| d.as_millis() as u64).collect()),
+        created_at: now,
+        updated_at: now,
+    };
+    match engine.store.insert(&ep).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {} // made at the same moment by another timer
+        Err(e) => return Err(e.into()),
+    }
+    engine.invalidate(&app.id);
+    let ep = engine.store.get::<Endpoint>(org, &app.id, &uid).await?.ok_or_else(Error::not_found)?;
+    Ok((app, ep.id))
+}
+
+async fn timers_app(engine: &Engine, org: &str) -> Result<Arc<Application>> {
+    if let Some(app) = engine.app(org, TIMERS_APP_UID).await? {
+        return Ok(app);
+    }
+    let now = now_ms();
+    let app = Application {
+        id: crate::ids::new(crate::ids::APP),
+        org_id: org.to_string(),
+        uid: Some(TIMERS_APP_UID.into()),
+        name: "Timers".into(),
+        throttle_rate: None,
+        metadata: [(SECRET_KEY.to_string(), signing::new_secret())].into(),
+        created_at: now,
+        updated_at: now,
+    };
+    match engine.store.insert(&app).await {
+        Ok(()) | Err(StoreError::Conflict(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    engine.invalidate(&app.id);
+    engine.app(org, TIMERS_APP_UID).await?.ok_or_else(Error::not_found)
+}
+
+/// Routes one webhook payload to `url`, to be committed with the timer's change of state.
+async fn prepare<'a>(engine: &'a Engine, org: &str, url: &str, event_type: &str, payload: &Value) -> Result<Prepared<'a>> {
+    let (app, endpoint_id) = endpoint_for(engine, org, url).await?;
+    let msg = NewMessage {
+        event_type: event_type.into(),
+        event_id: None,
+        channels: None,
+        payload: serde_json::value::to_raw_value(payload).map_err(Error::internal)?,
+        deliver_at: None,
+        only_endpoint: Some(endpoint_id),
+    };
+    engine.prepare(&app, msg).await
+}
+
+fn forward(prepared: &[Prepared<'_>]) -> crate::store::Forward {
+    prepared.iter().map(|p| (p.msg.clone(), p.deliveries.clone())).collect()
+}
+
+fn start(engine: &Engine, prepared: Vec<Prepared<'_>>, ids: Vec<Vec<(i64, i64)>>) {
+    for (p, ids) in prepared.into_iter().zip(ids) {
+        engine.start(p, ids);
+    }
+}
+
+fn lateness(due: Millis, now: Millis) -> (bool, i64) {
+    let by = (now - due).max(0);
+    (by > LATE_AFTER_MS, by)
+}
+
+/// Runs timers' due milestones for the engine's scheduler.
+pub struct Timers;
+
+#[async_trait::async_trait]
+impl TimerHandler for Timers {
+    async fn fire(&self, engine: Arc<Engine>, job: TimerJob) {
+        if let Err(e) = fire(&engine, job).await {
+            // The job keeps its lease and comes back when it runs out.
+            tracing::error!(error = ?e, "running a timer");
+        }
+    }
+}
+
+async fn fire(engine: &Engine, job: TimerJob) -> Result<()> {
+    let t = &job.timer;
+    let spec = spec_of(t)?;
+    let now = now_ms();
+    let from = t.milestones_sent as usize;
+    let expire = t.expires_at <= now;
+    let mut to = from;
+    let mut prepared = vec![];
+    if let Some(progress) = &spec.events.on_progress {
+        while to < spec.percents.len() && spec.milestone_at(t, to) <= now {
+            let due = spec.milestone_at(t, to);
+            let (late, late_by) = lateness(due, now);
+            let pct = spec.percents[to];
+            let label = format!("{}%", if pct.fract() == 0.0 { format!("{pct:.0}") } else { pct.to_string() });
+            let payload = json!({
+                "event": "timer_progress",
+                "progress": label,
+                "percent": pct,
+                "timer": {
+                    "id": t.id, "name": spec.name, "status": "running", "duration": spec.duration_ms,
+                    "createdAt": ts(t.created_at), "expiresAt": ts(t.expires_at), "timeRemaining": (t.expires_at - due).max(0),
+                },
+                "timestamp": ts(now),
+                "late": late,
+                "lateByMs": late_by,
+            });
+            if !expire || pct < 100.0 {
+                prepared.push(prepare(engine, &t.org_id, &progress.webhook, "timer_progress", &payload).await?);
+            }
+            to += 1;
+        }
+    }
+    if expire {
+        to = to.max(spec.percents.len());
+        if let Some(webhook) = spec.events.on_expire.as_ref().and_then(|e| e.webhook.as_ref()) {
+            let on_expire = spec.events.on_expire.clone().unwrap_or_default();
+            let (late, late_by) = lateness(t.expires_at, now);
+            let payload = json!({
+                "event": "timer_expired",
+                "timer": {
+                    "id": t.id, "name": spec.name, "status": "expired", "duration": spec.duration_ms,
+                    "createdAt": ts(t.created_at), "expiredAt": ts(now),
+                },
+                "message": on_expire.message,
+                "data": on_expire.data,
+                "timestamp": ts(now),
+                "late": late,
+                "lateByMs": late_by,
+            });
+            prepared.push(prepare(engine, &t.org_id, webhook, "timer_expired", &payload).await?);
+        }
+    }
+    let next = (!expire).then(|| spec.next_due(t, to));
+    let stored = engine.store.timer_advance(job.job_id, t.rowid, from as i64, to as i64, expire, now, next, forward(&prepared)).await?;
+    if let Some(ids) = stored {
+        start(engine, prepared, ids);
+        if let Some(at) = next {
+            engine.work_due(at);
+        }
+    }
+    Ok(())
+}
+
+// ── the API ──
+
+async fn create_timer(ctx: &ApiContext, org: String, input: TimerIn) -> Result<Value> {
+    let duration_ms = parse_duration(&input.duration)?;
+    let name = input.name.unwrap_or_else(|| "timer".into());
+    if name.trim().is_empty() || name.len() > 256 {
+        return Err(Error::invalid(&["body", "name"], "1 to 256 characters"));
+    }
+    let mut percents = vec![];
+    if let Some(p) = &input.events.on_progress {
+        percents = parse_percents(&p.intervals)?;
+        ctx.engine.egress.check_url(&p.webhook).map_err(|e| Error::invalid(&["body", "events", "on_progress", "webhook"], e))?;
+    }
+    if let Some(url) = input.events.on_expire.as_ref().and_then(|e| e.webhook.as_ref()) {
+        ctx.engine.egress.check_url(url).map_err(|e| Error::invalid(&["body", "events", "on_expire", "webhook"], e))?;
+    }
+    let now = now_ms();
+    let spec = Spec { name, duration_ms, organization_id: input.organization_id, metadata: input.metadata, events: input.events, percents };
+    let t = TimerRecord {
+        rowid: 0,
+        id: crate::ids::new(TIMER),
+        org_id: org,
+        status: timer_status::RUNNING,
+        created_at: now,
+        expires_at: now + duration_ms,
+        agent_id: input.agent_id,
+        project_id: input.project_id,
+        milestones_sent: 0,
+        ended_at: None,
+        cancel_reason: None,
+        spec: serde_json::to_string(&spec).map_err(Error::internal)?,
+    };
+    let run_at = spec.next_due(&t, 0);
+    ctx.store.timer_insert(t.clone(), run_at).await?;
+    ctx.engine.work_due(run_at);
+    view(&t, now)
+}
+
+async fn create(State(ctx): State<ApiContext>, OrgId(org): OrgId, ValidJson(input): ValidJson<TimerIn>) -> Result<(StatusCode, Json<Value>)> {
+    let timer = create_timer(&ctx, org, input).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "success": true, "timer": timer }))))
+}
+
+#[derive(Debug, Deserialize)]
+struct QuickWaitIn {
+    duration: Value,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    webhook: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    data: Option<Value>,
+}
+
+/// A plain delay: a timer with only an expiry webhook.
+async fn quick_wait(State(ctx): State<ApiContext>, OrgId(org): OrgId, ValidJson(q): ValidJson<QuickWaitIn>) -> Result<(StatusCode, Json<Value>)> {
+    let input = TimerIn {
+        name: Some(q.name.unwrap_or_else(|| "quick-wait".into())),
+        duration: q.duration,
+        agent_id: None,
+        organization_id: None,
+        project_id: None,
+        metadata: None,
+        events: Events { on_expire: Some(OnExpire { webhook: q.webhook, message: q.message, data: q.data }), on_progress: None },
+    };
+    let timer = create_timer(&ctx, org, input).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "success": true, "timer": timer }))))
+}
+
+async fn get_one(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<String>) -> Result<Json<Value>> {
+    let t = ctx.store.timer_get(&org, &id).await?.ok_or_else(Error::not_found)?;
+    Ok(Json(json!({ "success": true, "timer": view(&t, now_ms())? })))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    #[serde(alias = "agentId")]
+    agent_id: Option<String>,
+    #[serde(alias = "projectId")]
+    project_id: Option<String>,
+    limit: Option<u64>,
+    iterator: Option<String>,
+}
+
+async fn list(State(ctx): State<ApiContext>, OrgId(org): OrgId, Query(q): Query<ListQuery>) -> Result<Json<Value>> {
+    let status = match q.status.as_deref() {
+        None => None,
+        Some("running") => Some(timer_status::RUNNING),
+        Some("expired") => Some(timer_status::EXPIRED),
+        Some("cancelled") => Some(timer_status::CANCELLED),
+        Some(_) => return Err(Error::invalid(&["query", "status"], "running, expired or cancelled")),
+    };
+    let filter = TimerFilter { status, agent_id: q.agent_id, project_id: q.project_id };
+    let page = page(q.limit, q.iterator.as_deref(), true);
+    let rows = ctx.store.timer_list(&org, &filter, &page).await?;
+    let now = now_ms();
+    let out = crate::outbound::list_response(rows, &page, |t| t.id.clone(), |t| t);
+    let timers = out.data.iter().map(|t| view(t, now)).collect::<Result<Vec<_>>>()?;
+    Ok(Json(json!({ "success": true, "timers": timers, "iterator": out.iterator, "prevIterator": out.prev_iterator, "done": out.done })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct CancelIn {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Cancels a running timer and sends `timer_cancelled` to its webhook.
+async fn cancel(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path(id): Path<String>,
+    Query(q): Query<CancelIn>,
+    ValidJson(body): ValidJson<CancelIn>,
+) -> Result<Json<Value>> {
+    // The reason may come in a JSON body or the query string.
+    let reason = body.reason.or(q.reason);
+    let t = ctx.store.timer_get(&org, &id).await?.ok_or_else(Error::not_found)?;
+    let spec = spec_of(&t)?;
+    let now = now_ms();
+    let webhook = spec.events.on_expire.as_ref().and_then(|e| e.webhook.clone()).or(spec.events.on_progress.as_ref().map(|p| p.webhook.clone()));
+    let mut prepared = vec![];
+    if let Some(url) = &webhook {
+        let payload = json!({
+            "event": "timer_cancelled",
+            "timer": { "id": t.id, "name": spec.name, "status": "cancelled", "reason": reason },
+            "timestamp": ts(now),
+        });
+        prepared.push(prepare(&ctx.engine, &org, url, "timer_cancelled", &payload).await?);
+    }
+    match ctx.store.timer_cancel(&org, &id, reason, now, forward(&prepared)).await? {
+        Some(ids) => start(&ctx.engine, prepared, ids),
+        None => return Err(Error::conflict(format!("The timer is {}, not running", status_name(t.status)))),
+    }
+    let t = ctx.store.timer_get(&org, &id).await?.ok_or_else(Error::not_found)?;
+    Ok(Json(json!({ "success": true, "timer": view(&t, now)? })))
+}
+
+/// The key timer webhooks are signed with (`x-minoots-signature: sha256=<hex HMAC of the body>`).
+async fn webhook_secret(State(ctx): State<ApiContext>, OrgId(org): OrgId) -> Result<Json<Value>> {
+    let app = timers_app(&ctx.engine, &org).await?;
+    Ok(Json(json!({ "secret": app.metadata.get(SECRET_KEY) })))
+}
+
+pub fn router() -> Router<ApiContext> {
+    Router::new()
+        .route("/timers", get(list).post(create))
+        .route("/timers/webhook-secret", get(webhook_secret))
+        .route("/timers/{id}", get(get_one).delete(cancel))
+        .route("/quick/wait", post(quick_wait))
+}
