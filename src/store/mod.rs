@@ -486,10 +486,27 @@ pub trait Store: Send + Sync + 'static {
     /// when `expire`, with the webhooks' messages in the same commit; its job moves to `next_run_at` or ends.
     /// None — and nothing written — when the timer was not running at `from` any more (cancelled first).
     #[allow(clippy::too_many_arguments)]
-    async fn timer_advance(&self, job_id: i64, rowid: i64, from: i64, to: i64, expire: bool, now: Millis, next_run_at: Option<Millis>, forward: Forward) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>>;
+    async fn timer_advance(
+        &self,
+        job_id: i64,
+        rowid: i64,
+        from: i64,
+        to: i64,
+        expire: bool,
+        now: Millis,
+        next_run_at: Option<Millis>,
+        forward: Forward,
+    ) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>>;
     /// Cancels a running timer and its job, with the cancellation webhook's message in the same commit. None
     /// when it was not running (expired first, or cancelled already).
-    async fn timer_cancel(&self, org_id: &str, id: &str, reason: Option<String>, now: Millis, forward: Forward) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>>;
+    async fn timer_cancel(
+        &self,
+        org_id: &str,
+        id: &str,
+        reason: Option<String>,
+        now: Millis,
+        forward: Forward,
+    ) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>>;
 
     // ── idempotency ──
     async fn idempotency_get(&self, org_id: &str, key: &str, since: Millis) -> StoreResult<Option<StoredResponse>>;

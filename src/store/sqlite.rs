@@ -19,9 +19,11 @@ use tokio::sync::{mpsc, oneshot};
 use super::*;
 use crate::config::Durability;
 
-const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/sqlite/0001_init.sql"), include_str!("migrations/sqlite/0002_inbound.sql"),
-    include_str!("migrations/sqlite/0003_timers.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/sqlite/0001_init.sql"),
+    include_str!("migrations/sqlite/0002_inbound.sql"),
+    include_str!("migrations/sqlite/0003_timers.sql"),
+];
 const MAX_BATCH: usize = 2048;
 const JOB_DELIVERY: i64 = 0;
 const JOB_TIMER: i64 = 1;
@@ -425,7 +427,8 @@ fn inbound_row(r: &Row) -> rusqlite::Result<InboundEventRecord> {
     })
 }
 
-const TIMER_INSERT_COLS: &str = "id, org_id, status, created_at, expires_at, agent_id, project_id, milestones_sent, spec";
+const TIMER_INSERT_COLS: &str =
+    "id, org_id, status, created_at, expires_at, agent_id, project_id, milestones_sent, spec";
 const TIMER_COLS: &str =
     "rowid_, id, org_id, status, created_at, expires_at, agent_id, project_id, milestones_sent, ended_at, cancel_reason, spec";
 
@@ -1080,7 +1083,17 @@ impl Store for SqliteStore {
         self.write_fast(move |c| {
             c.prepare_cached(&format!("INSERT INTO timers ({TIMER_INSERT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
                 .map_err(sql_err)?
-                .execute(params![t.id, t.org_id, t.status, t.created_at, t.expires_at, t.agent_id, t.project_id, t.milestones_sent, t.spec])
+                .execute(params![
+                    t.id,
+                    t.org_id,
+                    t.status,
+                    t.created_at,
+                    t.expires_at,
+                    t.agent_id,
+                    t.project_id,
+                    t.milestones_sent,
+                    t.spec
+                ])
                 .map_err(conflict_as("A timer with this id already exists"))?;
             insert_job(c, JOB_TIMER, c.last_insert_rowid(), run_at, false, false).map_err(sql_err)?;
             Ok(())
@@ -1129,7 +1142,8 @@ impl Store for SqliteStore {
         forward: Forward,
     ) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>> {
         self.write_fast(move |c| {
-            let (status, ended) = if expire { (timer_status::EXPIRED, Some(now)) } else { (timer_status::RUNNING, None) };
+            let (status, ended) =
+                if expire { (timer_status::EXPIRED, Some(now)) } else { (timer_status::RUNNING, None) };
             let changed = c
                 .prepare_cached(
                     "UPDATE timers SET status = ?, milestones_sent = ?, ended_at = ?
@@ -1144,7 +1158,10 @@ impl Store for SqliteStore {
                 return Ok(None);
             }
             match next_run_at {
-                Some(at) => c.prepare_cached("UPDATE jobs SET run_at = ?, leased = 0 WHERE id = ?").map_err(sql_err)?.execute(params![at, job_id]),
+                Some(at) => c
+                    .prepare_cached("UPDATE jobs SET run_at = ?, leased = 0 WHERE id = ?")
+                    .map_err(sql_err)?
+                    .execute(params![at, job_id]),
                 None => c.prepare_cached("DELETE FROM jobs WHERE id = ?").map_err(sql_err)?.execute([job_id]),
             }
             .map_err(sql_err)?;
@@ -1153,7 +1170,14 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn timer_cancel(&self, org_id: &str, id: &str, reason: Option<String>, now: Millis, forward: Forward) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>> {
+    async fn timer_cancel(
+        &self,
+        org_id: &str,
+        id: &str,
+        reason: Option<String>,
+        now: Millis,
+        forward: Forward,
+    ) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>> {
         let (org_id, id) = (org_id.to_string(), id.to_string());
         self.write_fast(move |c| {
             let rowid: Option<i64> = c
@@ -1162,7 +1186,9 @@ impl Store for SqliteStore {
                      WHERE org_id = ? AND id = ? AND status = ? RETURNING rowid_",
                 )
                 .map_err(sql_err)?
-                .query_row(params![timer_status::CANCELLED, now, reason, org_id, id, timer_status::RUNNING], |r| r.get(0))
+                .query_row(params![timer_status::CANCELLED, now, reason, org_id, id, timer_status::RUNNING], |r| {
+                    r.get(0)
+                })
                 .optional()
                 .map_err(sql_err)?;
             let Some(rowid) = rowid else { return Ok(None) };

@@ -104,10 +104,14 @@ struct TimerIn {
 
 /// `30s`, `15m`, `2h`, `1d`, or milliseconds (a number, or digits).
 fn parse_duration(v: &Value) -> Result<i64> {
-    let bad = || Error::invalid(&["body", "duration"], "a duration such as \"30s\", \"15m\", \"2h\", \"1d\", or milliseconds");
+    let bad = || {
+        Error::invalid(&["body", "duration"], "a duration such as \"30s\", \"15m\", \"2h\", \"1d\", or milliseconds")
+    };
     let ms = match v {
         Value::Number(n) => n.as_f64().filter(|f| f.is_finite()).map(|f| f.round() as i64).ok_or_else(bad)?,
-        Value::String(s) if s.trim().chars().all(|c| c.is_ascii_digit()) && !s.trim().is_empty() => s.trim().parse().map_err(|_| bad())?,
+        Value::String(s) if s.trim().chars().all(|c| c.is_ascii_digit()) && !s.trim().is_empty() => {
+            s.trim().parse().map_err(|_| bad())?
+        }
         Value::String(s) => humantime::parse_duration(s.trim()).map_err(|_| bad())?.as_millis() as i64,
         _ => return Err(bad()),
     };
@@ -118,7 +122,9 @@ fn parse_duration(v: &Value) -> Result<i64> {
 }
 
 fn parse_percents(intervals: &[Value]) -> Result<Vec<f64>> {
-    let bad = || Error::invalid(&["body", "events", "on_progress", "intervals"], "percentages between 0 and 100, e.g. \"25%\"");
+    let bad = || {
+        Error::invalid(&["body", "events", "on_progress", "intervals"], "percentages between 0 and 100, e.g. \"25%\"")
+    };
     let mut out = intervals
         .iter()
         .map(|v| match v {
@@ -246,7 +252,13 @@ async fn timers_app(engine: &Engine, org: &str) -> Result<Arc<Application>> {
 }
 
 /// Routes one webhook payload to `url`, to be committed with the timer's change of state.
-async fn prepare<'a>(engine: &'a Engine, org: &str, url: &str, event_type: &str, payload: &Value) -> Result<Prepared<'a>> {
+async fn prepare<'a>(
+    engine: &'a Engine,
+    org: &str,
+    url: &str,
+    event_type: &str,
+    payload: &Value,
+) -> Result<Prepared<'a>> {
     let (app, endpoint_id) = endpoint_for(engine, org, url).await?;
     let msg = NewMessage {
         event_type: event_type.into(),
@@ -340,7 +352,10 @@ async fn fire(engine: &Engine, job: TimerJob) -> Result<()> {
         }
     }
     let next = (!expire).then(|| spec.next_due(t, to));
-    let stored = engine.store.timer_advance(job.job_id, t.rowid, from as i64, to as i64, expire, now, next, forward(&prepared)).await?;
+    let stored = engine
+        .store
+        .timer_advance(job.job_id, t.rowid, from as i64, to as i64, expire, now, next, forward(&prepared))
+        .await?;
     if let Some(ids) = stored {
         start(engine, prepared, ids);
         if let Some(at) = next {
@@ -361,13 +376,23 @@ async fn create_timer(ctx: &ApiContext, org: String, input: TimerIn) -> Result<V
     let mut percents = vec![];
     if let Some(p) = &input.events.on_progress {
         percents = parse_percents(&p.intervals)?;
-        ctx.engine.egress.check_url(&p.webhook).map_err(|e| Error::invalid(&["body", "events", "on_progress", "webhook"], e))?;
+        ctx.engine
+            .egress
+            .check_url(&p.webhook)
+            .map_err(|e| Error::invalid(&["body", "events", "on_progress", "webhook"], e))?;
     }
     if let Some(url) = input.events.on_expire.as_ref().and_then(|e| e.webhook.as_ref()) {
         ctx.engine.egress.check_url(url).map_err(|e| Error::invalid(&["body", "events", "on_expire", "webhook"], e))?;
     }
     let now = now_ms();
-    let spec = Spec { name, duration_ms, organization_id: input.organization_id, metadata: input.metadata, events: input.events, percents };
+    let spec = Spec {
+        name,
+        duration_ms,
+        organization_id: input.organization_id,
+        metadata: input.metadata,
+        events: input.events,
+        percents,
+    };
     let t = TimerRecord {
         rowid: 0,
         id: crate::ids::new(TIMER),
@@ -388,7 +413,11 @@ async fn create_timer(ctx: &ApiContext, org: String, input: TimerIn) -> Result<V
     view(&t, now)
 }
 
-async fn create(State(ctx): State<ApiContext>, OrgId(org): OrgId, ValidJson(input): ValidJson<TimerIn>) -> Result<(StatusCode, Json<Value>)> {
+async fn create(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    ValidJson(input): ValidJson<TimerIn>,
+) -> Result<(StatusCode, Json<Value>)> {
     let timer = create_timer(&ctx, org, input).await?;
     Ok((StatusCode::CREATED, Json(json!({ "success": true, "timer": timer }))))
 }
@@ -407,7 +436,11 @@ struct QuickWaitIn {
 }
 
 /// A plain delay: a timer with only an expiry webhook.
-async fn quick_wait(State(ctx): State<ApiContext>, OrgId(org): OrgId, ValidJson(q): ValidJson<QuickWaitIn>) -> Result<(StatusCode, Json<Value>)> {
+async fn quick_wait(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    ValidJson(q): ValidJson<QuickWaitIn>,
+) -> Result<(StatusCode, Json<Value>)> {
     let input = TimerIn {
         name: Some(q.name.unwrap_or_else(|| "quick-wait".into())),
         duration: q.duration,
@@ -415,7 +448,10 @@ async fn quick_wait(State(ctx): State<ApiContext>, OrgId(org): OrgId, ValidJson(
         organization_id: None,
         project_id: None,
         metadata: None,
-        events: Events { on_expire: Some(OnExpire { webhook: q.webhook, message: q.message, data: q.data }), on_progress: None },
+        events: Events {
+            on_expire: Some(OnExpire { webhook: q.webhook, message: q.message, data: q.data }),
+            on_progress: None,
+        },
     };
     let timer = create_timer(&ctx, org, input).await?;
     Ok((StatusCode::CREATED, Json(json!({ "success": true, "timer": timer }))))
@@ -451,7 +487,9 @@ async fn list(State(ctx): State<ApiContext>, OrgId(org): OrgId, Query(q): Query<
     let now = now_ms();
     let out = crate::outbound::list_response(rows, &page, |t| t.id.clone(), |t| t);
     let timers = out.data.iter().map(|t| view(t, now)).collect::<Result<Vec<_>>>()?;
-    Ok(Json(json!({ "success": true, "timers": timers, "iterator": out.iterator, "prevIterator": out.prev_iterator, "done": out.done })))
+    Ok(Json(
+        json!({ "success": true, "timers": timers, "iterator": out.iterator, "prevIterator": out.prev_iterator, "done": out.done }),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -473,7 +511,11 @@ async fn cancel(
     let t = ctx.store.timer_get(&org, &id).await?.ok_or_else(Error::not_found)?;
     let spec = spec_of(&t)?;
     let now = now_ms();
-    let webhook = spec.events.on_expire.as_ref().and_then(|e| e.webhook.clone()).or(spec.events.on_progress.as_ref().map(|p| p.webhook.clone()));
+    let webhook = spec.events.on_expire.as_ref().and_then(|e| e.webhook.clone()).or(spec
+        .events
+        .on_progress
+        .as_ref()
+        .map(|p| p.webhook.clone()));
     let mut prepared = vec![];
     if let Some(url) = &webhook {
         let payload = json!({
