@@ -206,7 +206,7 @@ async fn listing_filters_and_bad_input() {
     }
     assert_eq!(app.get("/timers/timer_nope").await.status, 404);
     assert_eq!(app.call(reqwest::Method::POST, "/timers", None, Some(json!({"duration": "1m"}))).await.status, 401);
-    assert_eq!(app.get("/timers?status=paused").await.status, 422);
+    assert_eq!(app.get("/timers?status=sleeping").await.status, 422);
     let other_org = app.other_org_token().await;
     assert_eq!(
         app.call(reqwest::Method::GET, "/timers", Some(&other_org), None).await.body["timers"]
@@ -249,4 +249,38 @@ async fn timers_survive_sigkill_and_one_that_passed_while_down_fires_late() {
     assert_eq!((e["event"].as_str(), e["timer"]["id"].as_str()), (Some("timer_expired"), Some(id.as_str())));
     assert_eq!(e["late"], true, "it says it is late: {e}");
     assert!(e["lateByMs"].as_i64().unwrap() >= 1000);
+}
+
+#[tokio::test]
+async fn pausing_moves_the_expiry_and_the_milestones_later() {
+    let app = spawn_app().await;
+    let recv = Receiver::start().await;
+    let started = Instant::now();
+    let timer = create(&app, timer_body("paused", json!(800), &recv, Some(json!(["50%"])))).await;
+    let id = timer["id"].as_str().unwrap();
+    let paused = app.post(&format!("/timers/{id}/pause"), json!({})).await;
+    assert_eq!(paused.status, 200, "{:?}", paused.body);
+    assert_eq!(paused.body["timer"]["status"], "paused");
+    assert_eq!(app.post(&format!("/timers/{id}/pause"), json!({})).await.status, 409);
+    assert_eq!(app.get("/timers?status=paused").await.body["timers"].as_array().unwrap().len(), 1);
+    // Stay paused for 600 ms of wall-clock time (the pause is what is measured).
+    tokio::time::sleep_until(tokio::time::Instant::from_std(started + Duration::from_millis(600))).await;
+    assert!(recv.received().is_empty(), "nothing fires while paused");
+    let frozen = app.get(&format!("/timers/{id}")).await.body["timer"]["timeRemaining"].as_i64().unwrap();
+    assert!(frozen > 700, "time remaining is frozen while paused: {frozen}");
+    let resumed = app.post(&format!("/timers/{id}/resume"), json!({})).await;
+    assert_eq!((resumed.status.as_u16(), resumed.body["timer"]["status"].as_str()), (200, Some("running")));
+    assert_eq!(app.post(&format!("/timers/{id}/resume"), json!({})).await.status, 409);
+    let got = recv.wait_for(2).await;
+    let (half, expired) = (got[0].at.duration_since(started), got[1].at.duration_since(started));
+    assert_eq!(
+        (got[0].json()["progress"].as_str(), got[1].json()["event"].as_str()),
+        (Some("50%"), Some("timer_expired"))
+    );
+    // Paused ~600 ms from the start: 50% at ~1 s, expiry at ~1.4 s.
+    assert!(half >= Duration::from_millis(950) && half < Duration::from_millis(1350), "50% after {half:?}");
+    assert!(
+        expired >= Duration::from_millis(1350) && expired < Duration::from_millis(1800),
+        "expired after {expired:?}"
+    );
 }

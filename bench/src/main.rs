@@ -5,6 +5,7 @@ mod inbound;
 mod payload;
 mod receiver;
 mod table;
+mod timers;
 mod util;
 
 use std::net::SocketAddr;
@@ -65,6 +66,32 @@ enum Cmd {
         #[arg(long, default_value_t = 1024)]
         body_bytes: usize,
     },
+    /// Create many pending timers (rate, memory), then measure how late timers firing at a steady rate are.
+    Timers {
+        #[arg(long, default_value = "http://127.0.0.1:8071")]
+        url: String,
+        #[arg(long, env = "HOOKD_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        #[arg(long, default_value_t = 32)]
+        senders: usize,
+        /// Long timers to create first.
+        #[arg(long, default_value_t = 1_000_000)]
+        pending: u64,
+        /// Timers that then expire during the run.
+        #[arg(long, default_value_t = 50_000)]
+        expiring: u64,
+        /// Expiries per second.
+        #[arg(long, default_value_t = 5_000)]
+        expire_rate: u64,
+        /// Seconds from the start of phase 2 to the first deadline.
+        #[arg(long, default_value_t = 15)]
+        lead_secs: u64,
+        /// hookd's pid, to read its resident memory.
+        #[arg(long)]
+        pid: Option<u32>,
+        #[arg(long, default_value_t = 60)]
+        timeout_secs: u64,
+    },
     /// Run only the receiver and print counts every second; stop with Ctrl-C.
     Receiver {
         #[arg(long, default_value = "127.0.0.1:9099")]
@@ -109,6 +136,24 @@ fn main() -> ExitCode {
             match rt.block_on(receiver::run_standalone(addr, capacity)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(&format!("receiver: {e}")),
+            }
+        }
+        Cmd::Timers { url, token, senders, pending, expiring, expire_rate, lead_secs, pid, timeout_secs } => {
+            let opts = timers::Opts {
+                url,
+                token,
+                senders: senders.max(1),
+                pending,
+                expiring,
+                expire_rate,
+                lead: Duration::from_secs(lead_secs),
+                pid,
+                timeout: Duration::from_secs(timeout_secs),
+            };
+            match runtime().block_on(timers::run(opts)) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(3),
+                Err(e) => fail(&e),
             }
         }
         Cmd::Inbound { url, token, senders, requests, body_bytes } => {

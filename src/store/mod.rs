@@ -199,6 +199,7 @@ pub mod timer_status {
     pub const RUNNING: i64 = 0;
     pub const EXPIRED: i64 = 1;
     pub const CANCELLED: i64 = 2;
+    pub const PAUSED: i64 = 3;
 }
 
 /// A timer as stored. `spec` is the timers face's JSON (name, events, metadata, …): the store and the engine
@@ -217,6 +218,9 @@ pub struct TimerRecord {
     pub milestones_sent: i64,
     pub ended_at: Option<Millis>,
     pub cancel_reason: Option<String>,
+    pub paused_at: Option<Millis>,
+    /// Time spent paused so far: the timer's moments move that much later.
+    pub paused_ms: i64,
     pub spec: String,
 }
 
@@ -497,8 +501,20 @@ pub trait Store: Send + Sync + 'static {
         next_run_at: Option<Millis>,
         forward: Forward,
     ) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>>;
-    /// Cancels a running timer and its job, with the cancellation webhook's message in the same commit. None
-    /// when it was not running (expired first, or cancelled already).
+    /// Pauses a running timer: its job leaves the queue. False when it was not running.
+    async fn timer_pause(&self, org_id: &str, id: &str, now: Millis) -> StoreResult<bool>;
+    /// Resumes a timer paused at `paused_at`: its expiry moves `now - paused_at` later and its job is due at
+    /// `run_at`. False when it was not paused (at that moment).
+    async fn timer_resume(
+        &self,
+        org_id: &str,
+        id: &str,
+        paused_at: Millis,
+        now: Millis,
+        run_at: Millis,
+    ) -> StoreResult<bool>;
+    /// Cancels a running or paused timer and its job, with the cancellation webhook's message in the same
+    /// commit. None when it had ended already (expired first, or cancelled).
     async fn timer_cancel(
         &self,
         org_id: &str,

@@ -430,7 +430,8 @@ fn inbound_row(r: &Row) -> rusqlite::Result<InboundEventRecord> {
 const TIMER_INSERT_COLS: &str =
     "id, org_id, status, created_at, expires_at, agent_id, project_id, milestones_sent, spec";
 const TIMER_COLS: &str =
-    "rowid_, id, org_id, status, created_at, expires_at, agent_id, project_id, milestones_sent, ended_at, cancel_reason, spec";
+    "rowid_, id, org_id, status, created_at, expires_at, agent_id, project_id, milestones_sent, ended_at, \
+     cancel_reason, paused_at, paused_ms, spec";
 
 fn timer_row(r: &Row) -> rusqlite::Result<TimerRecord> {
     Ok(TimerRecord {
@@ -445,7 +446,9 @@ fn timer_row(r: &Row) -> rusqlite::Result<TimerRecord> {
         milestones_sent: r.get(8)?,
         ended_at: r.get(9)?,
         cancel_reason: r.get(10)?,
-        spec: r.get(11)?,
+        paused_at: r.get(11)?,
+        paused_ms: r.get(12)?,
+        spec: r.get(13)?,
     })
 }
 
@@ -1166,6 +1169,51 @@ impl Store for SqliteStore {
             }
             .map_err(sql_err)?;
             forward.iter().map(|(m, d)| insert_message(c, m, d)).collect::<StoreResult<Vec<_>>>().map(Some)
+        })
+        .await
+    }
+
+    async fn timer_pause(&self, org_id: &str, id: &str, now: Millis) -> StoreResult<bool> {
+        let (org_id, id) = (org_id.to_string(), id.to_string());
+        self.write_fast(move |c| {
+            let rowid: Option<i64> = c
+                .query_row(
+                    "UPDATE timers SET status = ?, paused_at = ? WHERE org_id = ? AND id = ? AND status = ? RETURNING rowid_",
+                    params![timer_status::PAUSED, now, org_id, id, timer_status::RUNNING],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(sql_err)?;
+            let Some(rowid) = rowid else { return Ok(false) };
+            c.execute("DELETE FROM jobs WHERE kind = ? AND ref_id = ?", params![JOB_TIMER, rowid]).map_err(sql_err)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn timer_resume(
+        &self,
+        org_id: &str,
+        id: &str,
+        paused_at: Millis,
+        now: Millis,
+        run_at: Millis,
+    ) -> StoreResult<bool> {
+        let (org_id, id) = (org_id.to_string(), id.to_string());
+        self.write_fast(move |c| {
+            let shift = (now - paused_at).max(0);
+            let rowid: Option<i64> = c
+                .query_row(
+                    "UPDATE timers SET status = ?2, paused_at = NULL, paused_ms = paused_ms + ?1, expires_at = expires_at + ?1
+                     WHERE org_id = ?3 AND id = ?4 AND status = ?5 AND paused_at = ?6 RETURNING rowid_",
+                    params![shift, timer_status::RUNNING, org_id, id, timer_status::PAUSED, paused_at],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(sql_err)?;
+            let Some(rowid) = rowid else { return Ok(false) };
+            insert_job(c, JOB_TIMER, rowid, run_at, false, false).map_err(sql_err)?;
+            Ok(true)
         })
         .await
     }

@@ -70,8 +70,9 @@ struct Spec {
 }
 
 impl Spec {
+    /// When milestone `i` falls: its share of the duration after the start, later by any time spent paused.
     fn milestone_at(&self, t: &TimerRecord, i: usize) -> Millis {
-        t.created_at + (self.duration_ms as f64 * self.percents[i] / 100.0).round() as i64
+        t.created_at + t.paused_ms + (self.duration_ms as f64 * self.percents[i] / 100.0).round() as i64
     }
 
     /// When the timer's job is next due: its next unsent milestone, or its expiry.
@@ -145,6 +146,7 @@ fn status_name(s: i64) -> &'static str {
     match s {
         timer_status::RUNNING => "running",
         timer_status::EXPIRED => "expired",
+        timer_status::PAUSED => "paused",
         _ => "cancelled",
     }
 }
@@ -156,10 +158,13 @@ fn spec_of(t: &TimerRecord) -> Result<Spec> {
 /// The timer as the API shows it.
 fn view(t: &TimerRecord, now: Millis) -> Result<Value> {
     let spec = spec_of(t)?;
-    let elapsed = match t.status {
-        timer_status::RUNNING => now - t.created_at,
-        _ => t.ended_at.unwrap_or(now) - t.created_at,
+    // Time the timer has run: up to now, its end, or its pause, less time spent paused.
+    let until = match t.status {
+        timer_status::RUNNING => now,
+        timer_status::PAUSED => t.paused_at.unwrap_or(now),
+        _ => t.ended_at.unwrap_or(now),
     };
+    let elapsed = until - t.created_at - t.paused_ms;
     let progress = (elapsed as f64 / spec.duration_ms as f64).clamp(0.0, 1.0);
     let mut v = json!({
         "id": t.id,
@@ -168,7 +173,11 @@ fn view(t: &TimerRecord, now: Millis) -> Result<Value> {
         "duration": spec.duration_ms,
         "createdAt": ts(t.created_at),
         "expiresAt": ts(t.expires_at),
-        "timeRemaining": if t.status == timer_status::RUNNING { (t.expires_at - now).max(0) } else { 0 },
+        "timeRemaining": match t.status {
+            timer_status::RUNNING => (t.expires_at - now).max(0),
+            timer_status::PAUSED => (t.expires_at - t.paused_at.unwrap_or(now)).max(0),
+            _ => 0,
+        },
         "progress": (progress * 10_000.0).round() / 10_000.0,
         "agent_id": t.agent_id,
         "organizationId": spec.organization_id,
@@ -177,6 +186,7 @@ fn view(t: &TimerRecord, now: Millis) -> Result<Value> {
         "events": spec.events,
     });
     match t.status {
+        timer_status::PAUSED => v["pausedAt"] = json!(t.paused_at.map(ts)),
         timer_status::EXPIRED => v["expiredAt"] = json!(t.ended_at.map(ts)),
         timer_status::CANCELLED => {
             v["cancelledAt"] = json!(t.ended_at.map(ts));
@@ -194,8 +204,8 @@ fn view(t: &TimerRecord, now: Millis) -> Result<Value> {
 async fn endpoint_for(engine: &Engine, org: &str, url: &str) -> Result<(Arc<Application>, String)> {
     let app = timers_app(engine, org).await?;
     let uid = format!("timer-{}", &hex::encode(Sha256::digest(url.as_bytes()))[..24]);
-    if let Some(ep) = engine.store.get::<Endpoint>(org, &app.id, &uid).await? {
-        return Ok((app, ep.id));
+    if let Some(ep) = engine.endpoints_of(org, &app.id).await?.iter().find(|e| e.uid.as_deref() == Some(uid.as_str())) {
+        return Ok((app.clone(), ep.id.clone()));
     }
     let secret = app.metadata.get(SECRET_KEY).cloned().unwrap_or_else(signing::new_secret);
     let now = now_ms();
@@ -405,6 +415,8 @@ async fn create_timer(ctx: &ApiContext, org: String, input: TimerIn) -> Result<V
         milestones_sent: 0,
         ended_at: None,
         cancel_reason: None,
+        paused_at: None,
+        paused_ms: 0,
         spec: serde_json::to_string(&spec).map_err(Error::internal)?,
     };
     let run_at = spec.next_due(&t, 0);
@@ -479,7 +491,8 @@ async fn list(State(ctx): State<ApiContext>, OrgId(org): OrgId, Query(q): Query<
         Some("running") => Some(timer_status::RUNNING),
         Some("expired") => Some(timer_status::EXPIRED),
         Some("cancelled") => Some(timer_status::CANCELLED),
-        Some(_) => return Err(Error::invalid(&["query", "status"], "running, expired or cancelled")),
+        Some("paused") => Some(timer_status::PAUSED),
+        Some(_) => return Err(Error::invalid(&["query", "status"], "running, paused, expired or cancelled")),
     };
     let filter = TimerFilter { status, agent_id: q.agent_id, project_id: q.project_id };
     let page = page(q.limit, q.iterator.as_deref(), true);
@@ -533,6 +546,36 @@ async fn cancel(
     Ok(Json(json!({ "success": true, "timer": view(&t, now)? })))
 }
 
+/// Pauses a running timer: no milestone fires until it is resumed.
+async fn pause(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<String>) -> Result<Json<Value>> {
+    let t = ctx.store.timer_get(&org, &id).await?.ok_or_else(Error::not_found)?;
+    if !ctx.store.timer_pause(&org, &id, now_ms()).await? {
+        return Err(Error::conflict(format!("The timer is {}, not running", status_name(t.status))));
+    }
+    let t = ctx.store.timer_get(&org, &id).await?.ok_or_else(Error::not_found)?;
+    Ok(Json(json!({ "success": true, "timer": view(&t, now_ms())? })))
+}
+
+/// Resumes a paused timer: its expiry and its remaining milestones move later by the time it spent paused.
+async fn resume(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<String>) -> Result<Json<Value>> {
+    let mut t = ctx.store.timer_get(&org, &id).await?.ok_or_else(Error::not_found)?;
+    let (Some(paused_at), timer_status::PAUSED) = (t.paused_at, t.status) else {
+        return Err(Error::conflict(format!("The timer is {}, not paused", status_name(t.status))));
+    };
+    let now = now_ms();
+    let spec = spec_of(&t)?;
+    let shift = (now - paused_at).max(0);
+    t.paused_ms += shift;
+    t.expires_at += shift;
+    let run_at = spec.next_due(&t, t.milestones_sent as usize);
+    if !ctx.store.timer_resume(&org, &id, paused_at, now, run_at).await? {
+        return Err(Error::conflict("The timer changed meanwhile; try again"));
+    }
+    ctx.engine.work_due(run_at);
+    let t = ctx.store.timer_get(&org, &id).await?.ok_or_else(Error::not_found)?;
+    Ok(Json(json!({ "success": true, "timer": view(&t, now)? })))
+}
+
 /// The key timer webhooks are signed with (`x-minoots-signature: sha256=<hex HMAC of the body>`).
 async fn webhook_secret(State(ctx): State<ApiContext>, OrgId(org): OrgId) -> Result<Json<Value>> {
     let app = timers_app(&ctx.engine, &org).await?;
@@ -544,5 +587,7 @@ pub fn router() -> Router<ApiContext> {
         .route("/timers", get(list).post(create))
         .route("/timers/webhook-secret", get(webhook_secret))
         .route("/timers/{id}", get(get_one).delete(cancel))
+        .route("/timers/{id}/pause", post(pause))
+        .route("/timers/{id}/resume", post(resume))
         .route("/quick/wait", post(quick_wait))
 }

@@ -12,6 +12,9 @@ CREATE TABLE timers (
     milestones_sent INTEGER NOT NULL DEFAULT 0,
     ended_at     INTEGER,
     cancel_reason TEXT,
+    -- While paused: since when. Time spent paused so far shifts the timer's remaining moments.
+    paused_at    INTEGER,
+    paused_ms    INTEGER NOT NULL DEFAULT 0,
     spec         TEXT NOT NULL
 );
 CREATE INDEX timers_org ON timers (org_id, id);
