@@ -7,6 +7,7 @@
 #   --publishers N        scenario 1 publishers                       [32]
 #   --single-messages N   scenario 2 (1 publisher) total messages     [5000]
 #   --inbound-requests N  scenario 3 (inbound, GitHub-signed) requests [100000]
+#   --timers-pending N    scenario 4 (timers, normal mode) pending timers [1000000]; 0 skips it
 #   --payload-bytes N     payload object size in bytes                [256]
 #   --modes "A B"         HOOKD_SQLITE_SYNCHRONOUS values to run      ["normal full"]
 #   --delivery-timeout S  per scenario: wait for deliveries, seconds  [120]
@@ -22,6 +23,7 @@ MESSAGES=50000
 PUBLISHERS=32
 SINGLE_MESSAGES=5000
 INBOUND_REQUESTS=100000
+TIMERS_PENDING=1000000
 PAYLOAD=256
 MODES="normal full"
 DELIVERY_TIMEOUT=120
@@ -37,6 +39,7 @@ while [[ $# -gt 0 ]]; do
     --publishers) PUBLISHERS=$2; shift 2 ;;
     --single-messages) SINGLE_MESSAGES=$2; shift 2 ;;
     --inbound-requests) INBOUND_REQUESTS=$2; shift 2 ;;
+    --timers-pending) TIMERS_PENDING=$2; shift 2 ;;
     --payload-bytes) PAYLOAD=$2; shift 2 ;;
     --modes) MODES=$2; shift 2 ;;
     --delivery-timeout) DELIVERY_TIMEOUT=$2; shift 2 ;;
@@ -121,6 +124,31 @@ run_scenario() { # mode name publishers messages
   printf '%s\t%s\t%s\t%s\t%s\n' "$mode" "$name" "$IDLE_RSS" "$(rss_kib "$SERVER_PID" VmHWM)" "$result" >> "$RESULTS"
 }
 
+TIMER_RESULTS=$TMP/timers.txt
+run_timers() { # mode: a million pending timers, then 5,000 expiries a second
+  local mode=$1 rc=0
+  local cmd=("$BENCH" timers --url "http://127.0.0.1:$PORT" --token "$TOKEN" --senders 32 --pending "$TIMERS_PENDING"
+             --expiring 50000 --expire-rate 5000 --pid "$SERVER_PID")
+  COMMANDS+=("$(printf '%q ' timeout "$SCENARIO_TIMEOUT" "${cmd[@]}")  # $mode / timers")
+  log "$mode / timers: $TIMERS_PENDING pending, then 50,000 expiring at 5,000/s"
+  timeout --kill-after=10 "$SCENARIO_TIMEOUT" "${cmd[@]}" > "$TMP/$mode-timers.out" &
+  BENCH_PID=$!
+  wait "$BENCH_PID" || rc=$?
+  BENCH_PID=""
+  cat "$TMP/$mode-timers.out" >&2
+  [[ $rc == 0 ]] || log "$mode / timers: hookd-bench exited $rc (see RESULT)"
+  local r
+  r=$(grep '^RESULT ' "$TMP/$mode-timers.out" | tail -n1 | cut -c8-) || true
+  field() { sed -E "s/.*\"$1\":([0-9.]+).*/\1/" <<< "$r"; }
+  if [[ -n $r ]]; then
+    printf '| %s | %s | %s | %s | %s | %s / %s / %s | %s |\n' "$mode" "$(field pending)" "$(field create_rate_per_s)" \
+      "$(field rss_mib_with_pending)" "$(field received)" "$(field late_p50_ms)" "$(field late_p99_ms)" "$(field late_max_ms)" \
+      "$(field errors)" >> "$TIMER_RESULTS"
+  else
+    printf '| %s | no RESULT line (exit %s) | | | | | |\n' "$mode" "$rc" >> "$TIMER_RESULTS"
+  fi
+}
+
 INBOUND_RESULTS=$TMP/inbound.txt
 run_inbound() { # mode: GitHub-signed 1 KB requests to an inbound registration
   local mode=$1 rc=0
@@ -148,6 +176,7 @@ run_inbound() { # mode: GitHub-signed 1 KB requests to an inbound registration
 # ---- per durability mode ---------------------------------------------------------------------------
 : > "$RESULTS"
 : > "$INBOUND_RESULTS"
+: > "$TIMER_RESULTS"
 for MODE in $MODES; do
   mkdir -p "$TMP/$MODE"
   PORT=$("$BENCH" free-port)
@@ -184,6 +213,7 @@ for MODE in $MODES; do
   run_scenario "$MODE" concurrent "$PUBLISHERS" "$MESSAGES"
   run_scenario "$MODE" single 1 "$SINGLE_MESSAGES"
   run_inbound "$MODE"
+  if [[ $MODE == normal && $TIMERS_PENDING != 0 ]]; then run_timers "$MODE"; fi
 
   log "stopping hookd ($MODE)"
   stop_server
@@ -208,6 +238,13 @@ report() {
   echo "| sync | requests | acknowledged/s | p50 / p99 ms | stored | errors |"
   echo "|---|--:|--:|--:|--:|--:|"
   cat "$INBOUND_RESULTS"
+  echo
+  echo "Timers: $TIMERS_PENDING pending (an hour away) created by 32 senders, then 50,000 expiring at 5,000/s; lateness is"
+  echo "arrival of timer_expired at the receiver minus the deadline. RSS is hookd's with the pending timers stored."
+  echo
+  echo "| sync | pending | created/s | RSS MiB | expired received | lateness p50 / p99 / max ms | errors |"
+  echo "|---|--:|--:|--:|--:|--:|--:|"
+  cat "$TIMER_RESULTS"
   echo
   echo "Commands (each mode on a fresh database in a temp dir):"
   echo
