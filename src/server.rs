@@ -109,7 +109,7 @@ pub fn router(ctx: ApiContext) -> Router {
 }
 
 async fn health(State(ctx): State<ApiContext>) -> Result<StatusCode, Error> {
-    ctx.store.next_due_at().await?;
+    ctx.store.next_due_at(0).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

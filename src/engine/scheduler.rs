@@ -14,6 +14,8 @@ use crate::shutdown::Shutdown;
 use crate::store::{now_ms, DueJob, Millis, TimerJob};
 
 const CLAIM_BATCH: usize = 256;
+/// Timer jobs are claimed this early and wait for their exact moment, so the claim's commit is not lateness.
+pub const TIMER_LOOKAHEAD_MS: i64 = 5;
 
 #[derive(Default)]
 pub struct Wake {
@@ -69,7 +71,8 @@ impl Engine {
         }
         let permits = self.ready.try_reserve_many(want)?;
         let now = now_ms();
-        let jobs = self.store.claim_due(now, now + self.cfg.lease.as_millis() as i64, want).await?;
+        let lease_until = now + self.cfg.lease.as_millis() as i64;
+        let jobs = self.store.claim_due(now, lease_until, want, TIMER_LOOKAHEAD_MS).await?;
         let n = jobs.len();
         for (permit, job) in permits.zip(jobs) {
             match job {
@@ -96,7 +99,7 @@ impl Engine {
             }
             let now = now_ms();
             let cap = now + self.cfg.max_poll_interval.as_millis() as i64;
-            let next = self.store.next_due_at().await.ok().flatten().unwrap_or(cap);
+            let next = self.store.next_due_at(TIMER_LOOKAHEAD_MS).await.ok().flatten().unwrap_or(cap);
             tokio::select! {
                 _ = self.wake.sleep_until(next.clamp(now, cap)) => {}
                 _ = shutdown.wait() => return,

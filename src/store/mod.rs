@@ -392,9 +392,17 @@ pub trait Store: Send + Sync + 'static {
 
     // ── the due-time queue ──
     /// Claims up to `limit` jobs due at `now`, leasing them until `lease_until`.
-    async fn claim_due(&self, now: Millis, lease_until: Millis, limit: usize) -> StoreResult<Vec<DueJob>>;
+    /// Timer jobs may be claimed up to `timer_lookahead` early, so that they can fire at their exact moment.
+    async fn claim_due(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+        limit: usize,
+        timer_lookahead: Millis,
+    ) -> StoreResult<Vec<DueJob>>;
     /// The earliest time any job becomes claimable (due, or its lease runs out).
-    async fn next_due_at(&self) -> StoreResult<Option<Millis>>;
+    /// (Timer jobs count `timer_lookahead` early.)
+    async fn next_due_at(&self, timer_lookahead: Millis) -> StoreResult<Option<Millis>>;
     /// Frees every lease: used at start by a backend that only one process can open.
     async fn release_all_leases(&self) -> StoreResult<u64>;
     /// Puts a claimed job back, due at `run_at` (throttled: no attempt was made).

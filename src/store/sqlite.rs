@@ -634,16 +634,25 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn claim_due(&self, now: Millis, lease_until: Millis, limit: usize) -> StoreResult<Vec<DueJob>> {
+    async fn claim_due(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+        limit: usize,
+        timer_lookahead: Millis,
+    ) -> StoreResult<Vec<DueJob>> {
         self.write_fast(move |c| {
             let claimed: Vec<(i64, i64, i64, bool)> = c
                 .prepare_cached(
                     "UPDATE jobs SET run_at = ?1, leased = 1
-                     WHERE id IN (SELECT id FROM jobs WHERE run_at <= ?2 ORDER BY run_at LIMIT ?3)
+                     WHERE id IN (SELECT id FROM jobs WHERE run_at <= ?2 + ?4 AND (kind = ?5 OR run_at <= ?2)
+                                  ORDER BY run_at LIMIT ?3)
                      RETURNING id, kind, ref_id, manual",
                 )
                 .map_err(sql_err)?
-                .query_map(params![lease_until, now, limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .query_map(params![lease_until, now, limit as i64, timer_lookahead, JOB_TIMER], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
                 .map_err(sql_err)?
                 .collect::<rusqlite::Result<_>>()
                 .map_err(sql_err)?;
@@ -686,8 +695,15 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn next_due_at(&self) -> StoreResult<Option<Millis>> {
-        self.read(|c| c.query_row("SELECT MIN(run_at) FROM jobs", [], |r| r.get(0))).await
+    async fn next_due_at(&self, timer_lookahead: Millis) -> StoreResult<Option<Millis>> {
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT MIN(due) FROM (SELECT MIN(run_at) AS due FROM jobs WHERE kind = ?1
+                                       UNION ALL SELECT MIN(run_at) - ?3 FROM jobs WHERE kind = ?2)",
+            )?
+            .query_row(params![JOB_DELIVERY, JOB_TIMER, timer_lookahead], |r| r.get(0))
+        })
+        .await
     }
 
     async fn release_all_leases(&self) -> StoreResult<u64> {

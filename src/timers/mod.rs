@@ -312,7 +312,13 @@ impl TimerHandler for Timers {
 async fn fire(engine: &Engine, job: TimerJob) -> Result<()> {
     let t = &job.timer;
     let spec = spec_of(t)?;
-    let now = now_ms();
+    // Claimed a little early (TIMER_LOOKAHEAD_MS): wait for the exact moment.
+    let due = spec.next_due(t, t.milestones_sent as usize);
+    let early = due - now_ms();
+    if early > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(early as u64)).await;
+    }
+    let now = now_ms().max(due);
     let from = t.milestones_sent as usize;
     let expire = t.expires_at <= now;
     let mut to = from;

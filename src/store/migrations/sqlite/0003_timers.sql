@@ -18,3 +18,6 @@ CREATE TABLE timers (
     spec         TEXT NOT NULL
 );
 CREATE INDEX timers_org ON timers (org_id, id);
+
+-- The scheduler finds the next delivery and the next timer separately (timers are claimed a little early).
+CREATE INDEX jobs_kind_run_at ON jobs (kind, run_at);
