@@ -17,11 +17,17 @@ const CLAIM_BATCH: usize = 256;
 /// Timer jobs are claimed this early and wait for their exact moment, so the claim's commit is not lateness.
 pub const TIMER_LOOKAHEAD_MS: i64 = 5;
 
-#[derive(Default)]
 pub struct Wake {
     notify: Notify,
-    /// When the scheduler plans to wake next.
+    /// When the scheduler plans to wake next; `i64::MAX` while it is awake, so that a hint arriving between its
+    /// reading the queue and going to sleep is kept (as a `Notify` permit) rather than lost.
     planned: AtomicI64,
+}
+
+impl Default for Wake {
+    fn default() -> Self {
+        Wake { notify: Notify::new(), planned: AtomicI64::new(i64::MAX) }
+    }
 }
 
 impl Wake {
@@ -39,7 +45,7 @@ impl Wake {
             _ = tokio::time::sleep(Duration::from_millis(ms)) => {}
             _ = self.notify.notified() => {}
         }
-        self.planned.store(i64::MIN, Ordering::Release);
+        self.planned.store(i64::MAX, Ordering::Release);
     }
 }
 
