@@ -24,6 +24,24 @@ pub struct Application {
 
 impl_doc!(Application, DocKind::Application, parent: none, id: id, uid: uid);
 
+/// Keys that sign (or verify) now: the current one and any rotated-out key still in its grace period.
+pub fn live_secrets(secrets: &[EndpointSecret], now: Millis) -> impl Iterator<Item = &str> {
+    secrets.iter().filter(move |s| s.expires_at.is_none_or(|t| t > now)).map(|s| s.key.as_str())
+}
+
+/// Makes `new_key` the current key; the others keep working for `grace_ms` (or less, if they were expiring
+/// sooner), and at most `MAX_OLD_SECRETS` of them are kept.
+pub fn rotate_secrets(secrets: &mut Vec<EndpointSecret>, new_key: String, grace_ms: Millis, now: Millis) {
+    const MAX_OLD_SECRETS: usize = 10;
+    let until = now + grace_ms;
+    for s in secrets.iter_mut() {
+        s.expires_at = Some(s.expires_at.map_or(until, |t| t.min(until)));
+    }
+    secrets.retain(|s| s.expires_at.is_none_or(|t| t > now));
+    secrets.insert(0, EndpointSecret { key: new_key, expires_at: None });
+    secrets.truncate(MAX_OLD_SECRETS + 1);
+}
+
 /// A signing key of an endpoint; rotated-out keys keep signing until `expires_at`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EndpointSecret {
@@ -58,7 +76,7 @@ pub struct Endpoint {
 impl Endpoint {
     /// Keys that sign now: the current one and any rotated-out key still in its grace period.
     pub fn live_secrets(&self, now: Millis) -> impl Iterator<Item = &str> {
-        self.secrets.iter().filter(move |s| s.expires_at.is_none_or(|t| t > now)).map(|s| s.key.as_str())
+        live_secrets(&self.secrets, now)
     }
 }
 

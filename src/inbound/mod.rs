@@ -78,7 +78,7 @@ impl_doc!(Registration, DocKind::InboundRegistration, parent: none, id: id, uid:
 
 impl Registration {
     fn live_secrets(&self, now: Millis) -> Vec<&str> {
-        self.secrets.iter().filter(|s| s.expires_at.is_none_or(|t| t > now)).map(|s| s.key.as_str()).collect()
+        crate::engine::model::live_secrets(&self.secrets, now).collect()
     }
 
     /// Whether `n` is one of the events this registration asked for. Patterns match case-insensitively against
@@ -460,13 +460,8 @@ async fn rotate(
     let mut reg = load(&ctx, &org, &id).await?;
     let now = now_ms();
     let until = now + grace as i64 * 1000;
-    for s in reg.secrets.iter_mut() {
-        s.expires_at = Some(s.expires_at.map_or(until, |t| t.min(until)));
-    }
-    reg.secrets.retain(|s| s.expires_at.is_none_or(|t| t > now));
     let secret = input.webhook_secret.unwrap_or_else(crate::engine::signing::new_secret);
-    reg.secrets.insert(0, EndpointSecret { key: secret.clone(), expires_at: None });
-    reg.secrets.truncate(11);
+    crate::engine::model::rotate_secrets(&mut reg.secrets, secret.clone(), grace as i64 * 1000, now);
     save(&ctx, &mut reg).await?;
     Ok(Json(json!({ "webhookSecret": secret, "previousSecretValidUntil": ts(until) })))
 }

@@ -466,8 +466,6 @@ struct RotateIn {
     grace_period_seconds: Option<u32>,
 }
 
-const MAX_OLD_SECRETS: usize = 10;
-
 async fn get_secret(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -505,13 +503,7 @@ async fn rotate_secret(
     let app = load_app(&ctx, &org, &app_id).await?;
     let mut ep = load_endpoint(&ctx, &app, &ep_id).await?;
     let now = now_ms();
-    let expires = now + grace as i64 * 1000;
-    for s in ep.secrets.iter_mut() {
-        s.expires_at = Some(s.expires_at.map_or(expires, |t| t.min(expires)));
-    }
-    ep.secrets.retain(|s| s.expires_at.is_none_or(|t| t > now));
-    ep.secrets.insert(0, EndpointSecret { key: new_key.clone(), expires_at: None });
-    ep.secrets.truncate(MAX_OLD_SECRETS + 1);
+    crate::engine::model::rotate_secrets(&mut ep.secrets, new_key.clone(), grace as i64 * 1000, now);
     save(&ctx, &mut ep).await?;
     Ok(Json(SecretOut { key: new_key }))
 }
