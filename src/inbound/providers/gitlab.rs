@@ -80,14 +80,12 @@ impl Provider for GitLab {
             .iter()
             .find_map(|h| req.header(h).filter(|v| !v.is_empty()))
             .map(str::to_string);
+        let (event_type, entity_type, native_type) = kind_action_names(kind, action);
         Ok(Normalized {
-            event_type: clean_name(action.unwrap_or(kind)),
-            entity_type: clean_name(kind),
+            event_type,
+            entity_type,
             entity_id,
-            native_type: Some(clean_name(&match action {
-                Some(a) => format!("{kind}.{a}"),
-                None => kind.to_string(),
-            })),
+            native_type,
             delivery_id,
             data,
         })

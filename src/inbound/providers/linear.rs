@@ -48,14 +48,12 @@ impl Provider for Linear {
             .find_map(|k| id_text(payload.get(*k).and_then(|o| o.get("id"))))
             .or_else(|| id_text(payload.get("oauthClientId")))
             .unwrap_or_default();
+        let (event_type, entity_type, native_type) = kind_action_names(kind, action);
         Ok(Normalized {
-            event_type: clean_name(action.unwrap_or(kind)),
-            entity_type: clean_name(kind),
+            event_type,
+            entity_type,
             entity_id,
-            native_type: Some(clean_name(&match action {
-                Some(a) => format!("{kind}.{a}"),
-                None => kind.to_string(),
-            })),
+            native_type,
             // Not `webhookId`: that names the webhook configuration and is the same for all its deliveries.
             delivery_id: req.header("Linear-Delivery").filter(|d| !d.is_empty()).map(str::to_string),
             data,

@@ -265,6 +265,16 @@ pub fn verify_body_hmac_hex(
     any_secret(secrets, |s| ct_eq(&hmac_sha256(s.as_bytes(), &[req.body]), &given))
 }
 
+/// `(event_type, entity_type, native_type)` for providers that name events `{kind}.{action}` (GitLab, Linear):
+/// the action is the event type (the kind when there is none), the kind the entity type.
+pub fn kind_action_names(kind: &str, action: Option<&str>) -> (String, String, Option<String>) {
+    let native = match action {
+        Some(a) => format!("{kind}.{a}"),
+        None => kind.to_string(),
+    };
+    (clean_name(action.unwrap_or(kind)), clean_name(kind), Some(clean_name(&native)))
+}
+
 /// An id as text from an optional JSON value.
 pub fn id_text(v: Option<&Value>) -> Option<String> {
     v.and_then(id_string)
