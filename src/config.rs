@@ -53,6 +53,12 @@ pub struct Config {
     pub inbound_rate_per_minute: u32,
     /// Delays between attempts of timer webhooks (the seed's: 5 s, 25 s, 125 s, 625 s).
     pub timer_retry_schedule: Vec<Duration>,
+    /// Delays between attempts of bots' outgoing webhooks (the seed's: 5 s, 30 s, 2 min, 15 min, 1 h).
+    pub bot_retry_schedule: Vec<Duration>,
+    /// How long a bot's previous token keeps working after a rotation (the seed's hour).
+    pub bot_token_grace: Duration,
+    /// Largest file a bot or user may upload.
+    pub bot_max_file_bytes: usize,
 }
 
 /// svix-server's schedule: after the first attempt, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
@@ -79,6 +85,9 @@ impl Default for Config {
             public_url: String::new(),
             inbound_rate_per_minute: 100,
             timer_retry_schedule: parse_durations("5s,25s,125s,625s").unwrap(),
+            bot_retry_schedule: parse_durations("5s,30s,2m,15m,1h").unwrap(),
+            bot_token_grace: Duration::from_secs(3600),
+            bot_max_file_bytes: 1024 * 1024,
         }
     }
 }
@@ -140,6 +149,15 @@ pub struct ServeArgs {
     /// Delays between attempts of timer webhooks [default: 5s,25s,125s,625s].
     #[arg(long, env = "HOOKD_TIMER_RETRY_SCHEDULE")]
     pub timer_retry_schedule: Option<String>,
+    /// Delays between attempts of bots' outgoing webhooks [default: 5s,30s,2m,15m,1h].
+    #[arg(long, env = "HOOKD_BOT_RETRY_SCHEDULE")]
+    pub bot_retry_schedule: Option<String>,
+    /// How long a bot's previous token works after a rotation [default: 1h].
+    #[arg(long, env = "HOOKD_BOT_TOKEN_GRACE")]
+    pub bot_token_grace: Option<String>,
+    /// Largest file upload in bytes [default: 1048576].
+    #[arg(long, env = "HOOKD_BOT_MAX_FILE_BYTES")]
+    pub bot_max_file_bytes: Option<usize>,
 }
 
 /// The TOML file: the same settings, durations as strings.
@@ -163,6 +181,9 @@ struct FileConfig {
     public_url: Option<String>,
     inbound_rate_per_minute: Option<u32>,
     timer_retry_schedule: Option<String>,
+    bot_retry_schedule: Option<String>,
+    bot_token_grace: Option<String>,
+    bot_max_file_bytes: Option<usize>,
 }
 
 impl ServeArgs {
@@ -203,6 +224,12 @@ impl ServeArgs {
                 Some(s) => parse_durations(&s).context("invalid timer retry schedule")?,
                 None => d.timer_retry_schedule.clone(),
             },
+            bot_retry_schedule: match self.bot_retry_schedule.or(file.bot_retry_schedule) {
+                Some(s) => parse_durations(&s).context("invalid bot retry schedule")?,
+                None => d.bot_retry_schedule.clone(),
+            },
+            bot_token_grace: dur(self.bot_token_grace, file.bot_token_grace, d.bot_token_grace, "bot_token_grace")?,
+            bot_max_file_bytes: self.bot_max_file_bytes.or(file.bot_max_file_bytes).unwrap_or(d.bot_max_file_bytes),
             retry_schedule: match self.retry_schedule.or(file.retry_schedule) {
                 Some(s) => parse_durations(&s).context("invalid retry schedule")?,
                 None => d.retry_schedule,

@@ -42,7 +42,11 @@ impl Error {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", detail)
     }
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "authentication_failed", "Invalid or missing token (Authorization: Bearer …, or x-api-key)")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_failed",
+            "Invalid or missing token (Authorization: Bearer …, or x-api-key)",
+        )
     }
     /// A 422 for one field: `loc` like `["body", "url"]`.
     pub fn invalid(loc: &[&str], msg: impl Into<String>) -> Self {

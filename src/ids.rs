@@ -68,7 +68,17 @@ prefixes! {
     MSG = "msg_",
     ATTEMPT = "atmpt_",
     TASK = "qtask_",
+    BOT = "bot_",
+    BOT_USER = "usr_bot_",
+    USER = "usr_",
+    CHANNEL = "ch_",
+    CHAT_MSG = "msg_",
+    FILE = "file_",
+    VIEW = "view_",
 }
+
+/// Characters of the time-ordered part of an id (after its prefix).
+pub const ID_CHARS: usize = 27;
 
 pub fn new(prefix: &str) -> String {
     let mut s = String::with_capacity(prefix.len() + 27);

@@ -6,6 +6,7 @@
 //!   attempts. Faces are thin: they validate, hand messages to the engine and read state back.
 //! * [`inbound`] — the verifying gateway for providers' webhooks (seed 002), forwarding through the engine.
 //! * [`timers`] — durable timers (seed 001): each a job in the engine's due-time queue.
+//! * [`bots`] — the chat platform's bots (seed 003) on a built-in chat store; every outgoing webhook a delivery.
 //! * [`engine`] — routing (which endpoints get a message), the dispatcher (sign, send, classify, record), the
 //!   scheduler (the one due-time queue for retries and anything else due later), retry schedules, signing and
 //!   the egress policy that keeps deliveries off private networks.
@@ -15,12 +16,14 @@
 //! * [`server`] — assembles all of it and shuts it down gracefully.
 
 pub mod auth;
+pub mod bots;
 pub mod config;
 pub mod engine;
 pub mod error;
 pub mod ids;
 pub mod inbound;
 pub mod outbound;
+pub mod ratelimit;
 pub mod server;
 pub mod shutdown;
 pub mod store;

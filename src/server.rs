@@ -30,6 +30,7 @@ pub struct AppState {
     /// Token hash → organization, so that a request costs no store read for its token.
     pub tokens: moka::sync::Cache<[u8; 32], String>,
     pub inbound: crate::inbound::Gateway,
+    pub bots: crate::bots::BotsState,
 }
 
 pub struct Server {
@@ -61,12 +62,16 @@ impl Server {
         let (engine, ready) = Engine::new(store.clone(), cfg.clone())?;
         engine.set_timer_handler(Arc::new(crate::timers::Timers));
         let tokens = moka::sync::Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build();
-        Ok(Server {
-            listener,
-            ctx: Arc::new(AppState { engine, store, cfg, tokens, inbound: crate::inbound::Gateway::default() }),
-            ready,
-            generated_token,
-        })
+        let ctx = Arc::new(AppState {
+            engine,
+            store,
+            cfg,
+            tokens,
+            inbound: crate::inbound::Gateway::default(),
+            bots: crate::bots::BotsState::default(),
+        });
+        ctx.engine.set_response_handler(Arc::new(crate::bots::interact::Answers(Arc::downgrade(&ctx))));
+        Ok(Server { listener, ctx, ready, generated_token })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -97,6 +102,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(crate::outbound::router())
         .merge(crate::inbound::router())
         .merge(crate::timers::router())
+        .merge(crate::bots::router(ctx.clone()))
         .route("/api/v1/health", get(health))
         .route("/api/v1/health/ping", get(|| async { StatusCode::NO_CONTENT }))
         .route("/metrics", get(metrics))

@@ -284,3 +284,92 @@ async fn pausing_moves_the_expiry_and_the_milestones_later() {
         "expired after {expired:?}"
     );
 }
+
+#[tokio::test]
+async fn a_recurring_timer_fires_every_cycle_with_its_milestones_until_max_runs() {
+    let app = spawn_app().await;
+    let recv = Receiver::start().await;
+    let started = Instant::now();
+    let mut body = timer_body("heartbeat", Value::Null, &recv, Some(json!(["50%"])));
+    body.as_object_mut().unwrap().remove("duration");
+    body["every"] = json!("1s");
+    body["max_runs"] = json!(3);
+    let timer = create(&app, body).await;
+    assert_eq!(
+        (timer["every"].as_i64(), timer["runs"].as_i64(), timer["duration"].as_i64()),
+        (Some(1000), Some(0), Some(1000))
+    );
+    let id = timer["id"].as_str().unwrap();
+
+    let got = recv.wait_for(6).await;
+    let events: Vec<Value> = got.iter().map(|g| g.json()).collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["timer_progress", "timer_expired"].repeat(3));
+    for (run, pair) in events.chunks(2).enumerate() {
+        let expired = &pair[1];
+        assert_eq!(expired["run"], run as i64 + 1);
+        assert_eq!(expired["timer"]["id"], id);
+        assert_eq!(expired["message"], "done!");
+        let last = run == 2;
+        assert_eq!(expired["timer"]["status"], if last { "expired" } else { "running" });
+        assert_eq!(expired["nextExpiresAt"].is_null(), last, "{expired}");
+    }
+    // Each cycle counts from the last one's scheduled end, so the schedule does not drift.
+    for (k, g) in got.iter().enumerate() {
+        let moment = Duration::from_millis(500 * (k as u64 + 1));
+        let at = g.at.duration_since(started);
+        assert!(
+            at >= moment - Duration::from_millis(10) && at < moment + Duration::from_millis(400),
+            "#{k} after {at:?}"
+        );
+    }
+    let now = app.get(&format!("/timers/{id}")).await.body["timer"].clone();
+    assert_eq!((now["status"].as_str(), now["runs"].as_i64()), (Some("expired"), Some(3)));
+}
+
+#[tokio::test]
+async fn a_cron_timer_follows_its_expression_in_its_time_zone() {
+    let app = spawn_app().await;
+    let recv = Receiver::start().await;
+    let mut body = timer_body("tick", Value::Null, &recv, None);
+    body.as_object_mut().unwrap().remove("duration");
+    // Every second (six fields: seconds first), in a zone half an hour off UTC.
+    body["cron"] = json!("* * * * * *");
+    body["timezone"] = json!("Asia/Kolkata");
+    body["max_runs"] = json!(2);
+    let timer = create(&app, body).await;
+    assert_eq!((timer["cron"].as_str(), timer["timezone"].as_str()), (Some("* * * * * *"), Some("Asia/Kolkata")));
+    let got = recv.wait_for(2).await;
+    let (first, second) = (got[0].json(), got[1].json());
+    assert_eq!((first["run"].as_i64(), second["run"].as_i64()), (Some(1), Some(2)));
+    // The second expiry was planned for the whole second after the first.
+    let at = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap().timestamp_millis();
+    let planned = at(&first["nextExpiresAt"]);
+    assert_eq!(planned % 1000, 0, "cron moments fall on whole seconds");
+    assert!(at(&second["timer"]["expiredAt"]) >= planned);
+    assert_eq!(second["timer"]["status"], "expired");
+
+    // A daily 09:00 in Paris is 08:00 UTC in winter: the expiry shown falls at a 08:00Z or 07:00Z (summer).
+    let mut daily = timer_body("standup", Value::Null, &recv, None);
+    daily.as_object_mut().unwrap().remove("duration");
+    daily["cron"] = json!("0 9 * * *");
+    daily["timezone"] = json!("Europe/Paris");
+    let expires = create(&app, daily).await["expiresAt"].as_str().unwrap().to_string();
+    assert!(expires.contains("T08:00:00") || expires.contains("T07:00:00"), "{expires}");
+
+    for (extra, what) in [
+        (json!({"cron": "every tuesday"}), "bad expression"),
+        (json!({"cron": "0 9 * * *", "timezone": "Mars/Olympus"}), "unknown zone"),
+        (json!({"every": "500ms"}), "under a second"),
+        (json!({"every": "1m", "cron": "0 9 * * *"}), "both"),
+        (json!({"every": "1m", "max_runs": 0}), "zero runs"),
+        (json!({"duration": "1m", "max_runs": 2}), "max_runs on a one-shot timer"),
+        (json!({"duration": "1m", "timezone": "UTC"}), "a zone without cron"),
+    ] {
+        let mut body = json!({"name": "x"});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let r = app.post("/timers", body).await;
+        assert_eq!(r.status, 422, "{what}: {:?}", r.body);
+        assert!(r.body["detail"][0]["loc"].is_array(), "{what}: {:?}", r.body);
+    }
+}

@@ -100,6 +100,9 @@ impl Engine {
 
         let (next, outcome) = if ok {
             Metrics::inc(&self.metrics.attempts_succeeded);
+            if let Some(handler) = self.responses.get().filter(|_| endpoint.metadata.contains_key(super::ON_RESPONSE)) {
+                handler.answered(&job.msg, &endpoint, &sent.response);
+            }
             (NextStep::Done, AttemptOutcome::Delivered)
         } else {
             Metrics::inc(&self.metrics.attempts_failed);
@@ -229,6 +232,12 @@ impl Engine {
             }
             if let Some(name) = &scheme.attempt_header {
                 put(name, &(job.attempts + 1).to_string());
+            }
+            if let Some(name) = &scheme.event_type_header {
+                put(name, &job.msg.event_type);
+            }
+            if let Some(name) = &scheme.request_id_header {
+                put(name, &crate::ids::new("req_"));
             }
         }
         h

@@ -47,6 +47,7 @@ pub struct Engine {
     /// Made once: making a clock probes the CPU (CPUID), which is slow, in a VM very slow.
     clock: governor::clock::DefaultClock,
     timers: std::sync::OnceLock<Arc<dyn scheduler::TimerHandler>>,
+    responses: std::sync::OnceLock<Arc<dyn ResponseHandler>>,
 }
 
 /// Counters for `/metrics`.
@@ -83,6 +84,17 @@ pub struct NewMessage {
     pub deliver_at: Option<Millis>,
     /// Send to this endpoint only, whatever its filters (send-example).
     pub only_endpoint: Option<String>,
+    /// The message id, for a face that puts it in the payload too; a fresh one otherwise.
+    pub id: Option<String>,
+}
+
+/// An endpoint with this metadata key (any value) has the bodies of its 2xx answers handed to the
+/// [`ResponseHandler`] (bots answer outgoing webhooks with messages to post).
+pub const ON_RESPONSE: &str = "hookd.onResponse";
+
+/// Acts on what an endpoint answered to a delivery.
+pub trait ResponseHandler: Send + Sync {
+    fn answered(&self, msg: &Arc<MessageRecord>, endpoint: &Endpoint, body: &str);
 }
 
 impl Engine {
@@ -114,6 +126,7 @@ impl Engine {
             limiters: moka::sync::Cache::builder().max_capacity(100_000).time_to_idle(Duration::from_secs(600)).build(),
             clock: governor::clock::DefaultClock::default(),
             timers: std::sync::OnceLock::new(),
+            responses: std::sync::OnceLock::new(),
             cfg,
         };
         Ok((Arc::new(engine), rx))
@@ -199,7 +212,7 @@ impl Engine {
         let deliveries =
             targets.iter().map(|id| NewDelivery { endpoint_id: id.clone(), run_at, leased_until }).collect();
         let msg = Arc::new(MessageRecord {
-            id: crate::ids::new(crate::ids::MSG),
+            id: input.id.unwrap_or_else(|| crate::ids::new(crate::ids::MSG)),
             org_id: app.org_id.clone(),
             app_id: app.id.clone(),
             event_type: input.event_type,
@@ -237,6 +250,11 @@ impl Engine {
     /// Registers what runs due timers (once, at start).
     pub fn set_timer_handler(&self, handler: Arc<dyn scheduler::TimerHandler>) {
         let _ = self.timers.set(handler);
+    }
+
+    /// Registers what acts on endpoints' answers (once, at start).
+    pub fn set_response_handler(&self, handler: Arc<dyn ResponseHandler>) {
+        let _ = self.responses.set(handler);
     }
 
     /// Tells the scheduler that work became due at `at` (after a requeue).

@@ -82,6 +82,12 @@ pub struct HmacScheme {
     /// Header carrying the attempt number, 1 for the first (e.g. `x-minoots-attempt`).
     #[serde(default)]
     pub attempt_header: Option<String>,
+    /// Header carrying the event type (e.g. `X-Event-Type`).
+    #[serde(default)]
+    pub event_type_header: Option<String>,
+    /// Header carrying a fresh id for each attempt (e.g. `X-Request-ID`).
+    #[serde(default)]
+    pub request_id_header: Option<String>,
 }
 
 fn default_prefix() -> String {
@@ -102,6 +108,8 @@ impl HmacScheme {
             timestamp_format: TimestampFormat::Unix,
             id_header: None,
             attempt_header: None,
+            event_type_header: None,
+            request_id_header: None,
         };
         match name {
             "tms" => Some(HmacScheme {
@@ -116,6 +124,8 @@ impl HmacScheme {
                 timestamp_header: Some("X-Webhook-Timestamp".into()),
                 timestamp_format: TimestampFormat::Rfc3339,
                 id_header: Some("X-Webhook-ID".into()),
+                event_type_header: Some("X-Event-Type".into()),
+                request_id_header: Some("X-Request-ID".into()),
                 ..base("X-Webhook-Signature", "{timestamp}.{body}")
             }),
             _ => None,
@@ -123,10 +133,16 @@ impl HmacScheme {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        for h in
-            [Some(&self.header), self.timestamp_header.as_ref(), self.id_header.as_ref(), self.attempt_header.as_ref()]
-                .into_iter()
-                .flatten()
+        for h in [
+            &self.timestamp_header,
+            &self.id_header,
+            &self.attempt_header,
+            &self.event_type_header,
+            &self.request_id_header,
+        ]
+        .into_iter()
+        .flatten()
+        .chain([&self.header])
         {
             axum::http::HeaderName::try_from(h.as_str()).map_err(|_| format!("invalid header name: {h}"))?;
         }

@@ -10,7 +10,7 @@ pub mod providers;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -27,6 +27,7 @@ use crate::engine::model::EndpointSecret;
 use crate::engine::{routing, NewMessage};
 use crate::error::{Error, Result};
 use crate::outbound::{list_response, load_app, page, ts, ValidJson};
+use crate::ratelimit::{RateWindow, RateWindows};
 use crate::server::ApiContext;
 use crate::store::{impl_doc, now_ms, Doc, DocKind, InboundEventRecord, InboundStats, Millis};
 use providers::{Incoming, Normalized, ProviderConfig};
@@ -110,7 +111,7 @@ pub struct Gateway {
     cache: moka::sync::Cache<String, Arc<Registration>>,
     hits: AtomicU64,
     misses: AtomicU64,
-    windows: Mutex<HashMap<String, (i64, u32)>>,
+    windows: RateWindows,
 }
 
 impl Default for Gateway {
@@ -119,16 +120,9 @@ impl Default for Gateway {
             cache: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(300)).build(),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
-            windows: Mutex::new(HashMap::new()),
+            windows: RateWindows::default(),
         }
     }
-}
-
-struct RateWindow {
-    allowed: bool,
-    limit: u32,
-    remaining: u32,
-    reset: i64,
 }
 
 impl Gateway {
@@ -154,22 +148,9 @@ impl Gateway {
         }
     }
 
-    /// A one-minute window per registration, opened by the first request after the last one closed.
+    /// A one-minute window per registration.
     fn take(&self, id: &str, limit: u32, now_secs: i64) -> RateWindow {
-        let mut windows = self.windows.lock().expect("rate windows");
-        if !windows.contains_key(id) {
-            windows.insert(id.to_string(), (now_secs, 0));
-        }
-        let slot = windows.get_mut(id).expect("just inserted");
-        if now_secs >= slot.0 + 60 {
-            *slot = (now_secs, 0);
-        }
-        let window = slot.0;
-        let allowed = slot.1 < limit;
-        if allowed {
-            slot.1 += 1;
-        }
-        RateWindow { allowed, limit, remaining: limit - slot.1.min(limit), reset: window + 60 }
+        self.windows.take(id, limit, now_secs)
     }
 }
 
@@ -616,6 +597,7 @@ async fn replay(
         payload,
         deliver_at: None,
         only_endpoint: None,
+        id: None,
     };
     let msg = ctx.engine.publish(&app, msg).await?;
     Ok(Json(json!({ "success": true, "messageId": msg.id })))
@@ -626,13 +608,7 @@ async fn replay(
 fn answer(status: StatusCode, body: impl Serialize, window: Option<&RateWindow>) -> Response {
     let mut resp = (status, Json(body)).into_response();
     if let Some(w) = window {
-        let h = resp.headers_mut();
-        h.insert("x-ratelimit-limit", HeaderValue::from(w.limit));
-        h.insert("x-ratelimit-remaining", HeaderValue::from(w.remaining));
-        h.insert("x-ratelimit-reset", HeaderValue::from(w.reset));
-        if !w.allowed {
-            h.insert("retry-after", HeaderValue::from((w.reset - now_ms() / 1000).max(1)));
-        }
+        w.set_headers(resp.headers_mut(), now_ms() / 1000);
     }
     resp
 }
@@ -795,6 +771,7 @@ async fn ingest_inner(
                 payload,
                 deliver_at: None,
                 only_endpoint: None,
+                id: None,
             };
             Some(ctx.engine.prepare(app, msg).await?)
         }

@@ -121,6 +121,7 @@ pub async fn publish(
         payload: input.payload,
         deliver_at,
         only_endpoint,
+        id: None,
     };
     ctx.engine.publish(app, msg).await
 }

@@ -39,6 +39,16 @@ pub enum DocKind {
     Endpoint,
     EventType,
     InboundRegistration,
+    Bot,
+    ChatUser,
+    Channel,
+    /// Parent: the channel.
+    ChatMessage,
+    ChatFile,
+    /// Id: the SHA-256 of the URL's token.
+    ResponseUrl,
+    /// Parent: the user the modal is open for.
+    ChatView,
 }
 
 impl DocKind {
@@ -48,6 +58,13 @@ impl DocKind {
             DocKind::Endpoint => "endpoint",
             DocKind::EventType => "event_type",
             DocKind::InboundRegistration => "inbound_registration",
+            DocKind::Bot => "bot",
+            DocKind::ChatUser => "chat_user",
+            DocKind::Channel => "channel",
+            DocKind::ChatMessage => "chat_message",
+            DocKind::ChatFile => "chat_file",
+            DocKind::ResponseUrl => "response_url",
+            DocKind::ChatView => "chat_view",
         }
     }
 }
@@ -89,7 +106,7 @@ pub trait Doc: Serialize + DeserializeOwned + Send + Sync {
 }
 
 /// Implements [`Doc`] for a model with `org_id` and `created_at`, naming its parent field, id field and uid
-/// field (`none` where the model has no such field).
+/// field (`none` where the model has no such field; `[field]` for a uid that is always there).
 macro_rules! impl_doc {
     ($ty:ty, $kind:expr, parent: $parent:tt, id: $id:ident, uid: $uid:tt) => {
         impl Doc for $ty {
@@ -114,10 +131,17 @@ macro_rules! impl_doc {
     (@field $self:ident, none, $default:expr) => { $default };
     (@field $self:ident, $field:ident, $default:expr) => { &$self.$field };
     (@opt $self:ident, none) => { None };
+    // A required uid: `uid: [username]`.
+    (@opt $self:ident, [$field:ident]) => { Some($self.$field.as_str()) };
     (@opt $self:ident, $field:ident) => { $self.$field.as_deref() };
 }
 
 pub(crate) use impl_doc;
+
+/// A change to one document, run by the store's writer between reading it and writing it back, so that
+/// concurrent changes (two reactions, two joins) cannot undo each other. Gets the stored JSON, returns the new
+/// record; an error leaves the document as it was.
+pub type DocChange = Box<dyn FnOnce(&str) -> StoreResult<DocRecord> + Send>;
 
 fn from_record<T: Doc>(rec: DocRecord) -> StoreResult<T> {
     Ok(serde_json::from_str(&rec.data).map_err(anyhow::Error::from)?)
@@ -219,9 +243,28 @@ pub struct TimerRecord {
     pub ended_at: Option<Millis>,
     pub cancel_reason: Option<String>,
     pub paused_at: Option<Millis>,
-    /// Time spent paused so far: the timer's moments move that much later.
+    /// Time spent paused in the current cycle: its moments move that much later.
     pub paused_ms: i64,
     pub spec: String,
+    /// When the current cycle began: the creation, or a recurring timer's last expiry.
+    pub cycle_start: Millis,
+    /// Cycles that have ended (a recurring timer expires once a cycle).
+    pub runs: i64,
+}
+
+/// One move of a running timer, made only if it still is where `from` says (not cancelled meanwhile).
+#[derive(Debug, Clone)]
+pub struct TimerStep {
+    pub job_id: i64,
+    pub rowid: i64,
+    /// `(milestones_sent, runs)` as the job saw them.
+    pub from: (i64, i64),
+    pub milestones_sent: i64,
+    pub now: Millis,
+    /// A new cycle `(start, expires_at)`: the current one ended and the timer recurs.
+    pub next_cycle: Option<(Millis, Millis)>,
+    /// When the job is next due; None ends the timer as expired.
+    pub next_run_at: Option<Millis>,
 }
 
 /// A timer whose next milestone (or expiry) is due.
@@ -372,6 +415,14 @@ pub trait Store: Send + Sync + 'static {
     /// By id alone, whatever the org (for URLs that carry no token, such as inbound webhook URLs).
     async fn doc_get_any(&self, kind: DocKind, id: &str) -> StoreResult<Option<DocRecord>>;
     async fn doc_list(&self, kind: DocKind, org_id: &str, parent: &str, page: &Page) -> StoreResult<Vec<DocRecord>>;
+    /// Changes a document in place (see [`DocChange`]); None when there is none.
+    async fn doc_modify(
+        &self,
+        kind: DocKind,
+        org_id: &str,
+        id: &str,
+        change: DocChange,
+    ) -> StoreResult<Option<DocRecord>>;
     /// Deletes the document and every document whose parent it is.
     async fn doc_delete(&self, kind: DocKind, org_id: &str, id: &str) -> StoreResult<bool>;
 
@@ -494,21 +545,10 @@ pub trait Store: Send + Sync + 'static {
     async fn timer_get(&self, org_id: &str, id: &str) -> StoreResult<Option<TimerRecord>>;
     /// Newest first.
     async fn timer_list(&self, org_id: &str, filter: &TimerFilter, page: &Page) -> StoreResult<Vec<TimerRecord>>;
-    /// Moves a running timer past its due milestones (`milestones_sent` goes from `from` to `to`), expiring it
-    /// when `expire`, with the webhooks' messages in the same commit; its job moves to `next_run_at` or ends.
-    /// None — and nothing written — when the timer was not running at `from` any more (cancelled first).
-    #[allow(clippy::too_many_arguments)]
-    async fn timer_advance(
-        &self,
-        job_id: i64,
-        rowid: i64,
-        from: i64,
-        to: i64,
-        expire: bool,
-        now: Millis,
-        next_run_at: Option<Millis>,
-        forward: Forward,
-    ) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>>;
+    /// Moves a running timer past its due milestones, into its next cycle, or to its end, with the webhooks'
+    /// messages in the same commit. None — and nothing written — when the timer was not where `step.from` says
+    /// any more (cancelled first).
+    async fn timer_advance(&self, step: TimerStep, forward: Forward) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>>;
     /// Pauses a running timer: its job leaves the queue. False when it was not running.
     async fn timer_pause(&self, org_id: &str, id: &str, now: Millis) -> StoreResult<bool>;
     /// Resumes a timer paused at `paused_at`: its expiry moves `now - paused_at` later and its job is due at
@@ -553,6 +593,25 @@ impl dyn Store {
     }
     pub async fn delete<T: Doc>(&self, org_id: &str, id: &str) -> StoreResult<bool> {
         self.doc_delete(T::KIND, org_id, id).await
+    }
+    /// By id alone, whatever the org.
+    pub async fn get_any<T: Doc>(&self, id: &str) -> StoreResult<Option<T>> {
+        self.doc_get_any(T::KIND, id).await?.map(from_record).transpose()
+    }
+    /// Applies `change` to the stored document atomically (see [`DocChange`]) and returns the result. An error
+    /// from `change` (e.g. `StoreError::Conflict`) leaves the document as it was.
+    pub async fn modify<T: Doc + 'static>(
+        &self,
+        org_id: &str,
+        id: &str,
+        change: impl FnOnce(&mut T) -> StoreResult<()> + Send + 'static,
+    ) -> StoreResult<Option<T>> {
+        let change: DocChange = Box::new(move |data| {
+            let mut doc: T = serde_json::from_str(data).map_err(anyhow::Error::from)?;
+            change(&mut doc)?;
+            doc.to_record()
+        });
+        self.doc_modify(T::KIND, org_id, id, change).await?.map(from_record).transpose()
     }
 }
 

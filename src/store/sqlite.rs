@@ -23,6 +23,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0001_init.sql"),
     include_str!("migrations/sqlite/0002_inbound.sql"),
     include_str!("migrations/sqlite/0003_timers.sql"),
+    include_str!("migrations/sqlite/0004_recurring_timers.sql"),
+    include_str!("migrations/sqlite/0005_bots.sql"),
 ];
 const MAX_BATCH: usize = 2048;
 const JOB_DELIVERY: i64 = 0;
@@ -428,10 +430,10 @@ fn inbound_row(r: &Row) -> rusqlite::Result<InboundEventRecord> {
 }
 
 const TIMER_INSERT_COLS: &str =
-    "id, org_id, status, created_at, expires_at, agent_id, project_id, milestones_sent, spec";
+    "id, org_id, status, created_at, expires_at, agent_id, project_id, milestones_sent, spec, cycle_start";
 const TIMER_COLS: &str =
     "rowid_, id, org_id, status, created_at, expires_at, agent_id, project_id, milestones_sent, ended_at, \
-     cancel_reason, paused_at, paused_ms, spec";
+     cancel_reason, paused_at, paused_ms, spec, cycle_start, runs";
 
 fn timer_row(r: &Row) -> rusqlite::Result<TimerRecord> {
     Ok(TimerRecord {
@@ -449,6 +451,8 @@ fn timer_row(r: &Row) -> rusqlite::Result<TimerRecord> {
         paused_at: r.get(11)?,
         paused_ms: r.get(12)?,
         spec: r.get(13)?,
+        cycle_start: r.get(14)?,
+        runs: r.get(15)?,
     })
 }
 
@@ -551,6 +555,34 @@ impl Store for SqliteStore {
             )?
             .query_row(params![kind.as_str(), org_id, parent, key], doc_row(kind))
             .optional()
+        })
+        .await
+    }
+
+    async fn doc_modify(
+        &self,
+        kind: DocKind,
+        org_id: &str,
+        id: &str,
+        change: DocChange,
+    ) -> StoreResult<Option<DocRecord>> {
+        let (org_id, id) = (org_id.to_string(), id.to_string());
+        self.write(move |c| {
+            let data: Option<String> = c
+                .prepare_cached("SELECT data FROM docs WHERE kind = ? AND org_id = ? AND id = ?")
+                .map_err(sql_err)?
+                .query_row(params![kind.as_str(), org_id, id], |r| r.get(0))
+                .optional()
+                .map_err(sql_err)?;
+            let Some(data) = data else { return Ok(None) };
+            let rec = change(&data)?;
+            c.prepare_cached(
+                "UPDATE docs SET uid = ?, updated_at = ?, data = ? WHERE kind = ? AND org_id = ? AND id = ?",
+            )
+            .map_err(sql_err)?
+            .execute(params![rec.uid, now_ms(), rec.data, kind.as_str(), org_id, id])
+            .map_err(conflict_as("An entity with this uid already exists"))?;
+            Ok(Some(rec))
         })
         .await
     }
@@ -1100,20 +1132,23 @@ impl Store for SqliteStore {
 
     async fn timer_insert(&self, t: TimerRecord, run_at: Millis) -> StoreResult<()> {
         self.write_fast(move |c| {
-            c.prepare_cached(&format!("INSERT INTO timers ({TIMER_INSERT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
-                .map_err(sql_err)?
-                .execute(params![
-                    t.id,
-                    t.org_id,
-                    t.status,
-                    t.created_at,
-                    t.expires_at,
-                    t.agent_id,
-                    t.project_id,
-                    t.milestones_sent,
-                    t.spec
-                ])
-                .map_err(conflict_as("A timer with this id already exists"))?;
+            c.prepare_cached(&format!(
+                "INSERT INTO timers ({TIMER_INSERT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ))
+            .map_err(sql_err)?
+            .execute(params![
+                t.id,
+                t.org_id,
+                t.status,
+                t.created_at,
+                t.expires_at,
+                t.agent_id,
+                t.project_id,
+                t.milestones_sent,
+                t.spec,
+                t.cycle_start
+            ])
+            .map_err(conflict_as("A timer with this id already exists"))?;
             insert_job(c, JOB_TIMER, c.last_insert_rowid(), run_at, false, false).map_err(sql_err)?;
             Ok(())
         })
@@ -1149,39 +1184,44 @@ impl Store for SqliteStore {
         self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), timer_row)?.collect()).await
     }
 
-    async fn timer_advance(
-        &self,
-        job_id: i64,
-        rowid: i64,
-        from: i64,
-        to: i64,
-        expire: bool,
-        now: Millis,
-        next_run_at: Option<Millis>,
-        forward: Forward,
-    ) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>> {
+    async fn timer_advance(&self, step: TimerStep, forward: Forward) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>> {
         self.write_fast(move |c| {
+            let expire = step.next_run_at.is_none();
             let (status, ended) =
-                if expire { (timer_status::EXPIRED, Some(now)) } else { (timer_status::RUNNING, None) };
+                if expire { (timer_status::EXPIRED, Some(step.now)) } else { (timer_status::RUNNING, None) };
+            let (cycle_start, expires_at) = step.next_cycle.unzip();
             let changed = c
                 .prepare_cached(
-                    "UPDATE timers SET status = ?, milestones_sent = ?, ended_at = ?
-                     WHERE rowid_ = ? AND status = ? AND milestones_sent = ?",
+                    "UPDATE timers SET status = ?1, milestones_sent = ?2, ended_at = ?3,
+                        cycle_start = coalesce(?4, cycle_start), expires_at = coalesce(?5, expires_at),
+                        paused_ms = CASE WHEN ?4 IS NULL THEN paused_ms ELSE 0 END, runs = runs + ?6
+                     WHERE rowid_ = ?7 AND status = ?8 AND milestones_sent = ?9 AND runs = ?10",
                 )
                 .map_err(sql_err)?
-                .execute(params![status, to, ended, rowid, timer_status::RUNNING, from])
+                .execute(params![
+                    status,
+                    step.milestones_sent,
+                    ended,
+                    cycle_start,
+                    expires_at,
+                    (expire || step.next_cycle.is_some()) as i64,
+                    step.rowid,
+                    timer_status::RUNNING,
+                    step.from.0,
+                    step.from.1
+                ])
                 .map_err(sql_err)?;
             if changed == 0 {
                 // Cancelled (or moved on by another worker) first: this job has nothing left to do.
-                c.execute("DELETE FROM jobs WHERE id = ?", [job_id]).map_err(sql_err)?;
+                c.execute("DELETE FROM jobs WHERE id = ?", [step.job_id]).map_err(sql_err)?;
                 return Ok(None);
             }
-            match next_run_at {
+            match step.next_run_at {
                 Some(at) => c
                     .prepare_cached("UPDATE jobs SET run_at = ?, leased = 0 WHERE id = ?")
                     .map_err(sql_err)?
-                    .execute(params![at, job_id]),
-                None => c.prepare_cached("DELETE FROM jobs WHERE id = ?").map_err(sql_err)?.execute([job_id]),
+                    .execute(params![at, step.job_id]),
+                None => c.prepare_cached("DELETE FROM jobs WHERE id = ?").map_err(sql_err)?.execute([step.job_id]),
             }
             .map_err(sql_err)?;
             forward.iter().map(|(m, d)| insert_message(c, m, d)).collect::<StoreResult<Vec<_>>>().map(Some)

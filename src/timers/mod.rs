@@ -3,7 +3,11 @@
 //! seed's webhooks through the engine (signed as the seed shows, retried on its schedule) and moves the job on,
 //! in one commit with the timer's new state. Cancelling and expiring both change the state only from `running`,
 //! in the one writer, so a timer cancelled at its deadline ends as exactly one of the two.
+//!
+//! A recurring timer (`every` or `cron`) runs in cycles: when one expires, the same commit starts the next, with
+//! its milestones counted afresh.
 
+use std::str::FromStr;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
@@ -22,7 +26,7 @@ use crate::engine::{Engine, NewMessage, Prepared};
 use crate::error::{Error, Result};
 use crate::outbound::{page, ts, ValidJson};
 use crate::server::ApiContext;
-use crate::store::{now_ms, timer_status, Millis, StoreError, TimerFilter, TimerJob, TimerRecord};
+use crate::store::{now_ms, timer_status, Millis, StoreError, TimerFilter, TimerJob, TimerRecord, TimerStep};
 
 const TIMER: &str = "timer_";
 /// The application each organization's timer webhooks are delivered through.
@@ -57,22 +61,83 @@ pub struct Events {
     pub on_progress: Option<OnProgress>,
 }
 
+/// How a recurring timer starts its next cycle when one ends.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum Repeat {
+    /// A fixed period in milliseconds, counted from the last scheduled expiry (so it does not drift).
+    Every(i64),
+    /// The next moment matching a cron expression, read in an IANA time zone.
+    Cron { expr: String, timezone: String },
+}
+
+impl Repeat {
+    /// The first moment of the schedule strictly after `after`.
+    fn next_after(&self, after: Millis) -> Result<Millis> {
+        match self {
+            Repeat::Every(ms) => Ok(after + ms),
+            Repeat::Cron { expr, timezone } => {
+                let bad = |m: String| Error::invalid(&["body", "cron"], m);
+                let cron = croner::Cron::from_str(expr).map_err(|e| bad(e.to_string()))?;
+                let tz: chrono_tz::Tz = timezone
+                    .parse()
+                    .map_err(|_| Error::invalid(&["body", "timezone"], "an IANA time zone such as \"Europe/Paris\""))?;
+                let from = chrono::DateTime::from_timestamp_millis(after).ok_or_else(|| bad("out of range".into()))?;
+                let next =
+                    cron.find_next_occurrence(&from.with_timezone(&tz), false).map_err(|e| bad(e.to_string()))?;
+                Ok(next.timestamp_millis())
+            }
+        }
+    }
+}
+
 /// What the store keeps as the timer's `spec`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Spec {
     name: String,
+    /// The first cycle's length; later cycles' come from `repeat`.
     duration_ms: i64,
     organization_id: Option<String>,
     metadata: Option<Value>,
     events: Events,
     /// Progress milestones in percent, ascending.
     percents: Vec<f64>,
+    #[serde(default)]
+    repeat: Option<Repeat>,
+    /// A recurring timer ends for good after this many cycles.
+    #[serde(default)]
+    max_runs: Option<i64>,
+}
+
+/// The current cycle's length, not counting time spent paused.
+fn cycle_len(t: &TimerRecord) -> i64 {
+    t.expires_at - t.cycle_start - t.paused_ms
 }
 
 impl Spec {
-    /// When milestone `i` falls: its share of the duration after the start, later by any time spent paused.
+    /// When milestone `i` falls: its share of the cycle after the cycle's start, later by any time spent paused.
     fn milestone_at(&self, t: &TimerRecord, i: usize) -> Millis {
-        t.created_at + t.paused_ms + (self.duration_ms as f64 * self.percents[i] / 100.0).round() as i64
+        t.cycle_start + t.paused_ms + (cycle_len(t) as f64 * self.percents[i] / 100.0).round() as i64
+    }
+
+    /// The cycle `(start, expires_at)` after the one ending now, or None when the timer does not recur (any
+    /// more, or a cron expression that has no later moment). Cycles missed while hookd was down are skipped:
+    /// the late one fires once, and the schedule goes on.
+    fn next_cycle(&self, t: &TimerRecord, now: Millis) -> Option<(Millis, Millis)> {
+        let repeat = self.repeat.as_ref()?;
+        if self.max_runs.is_some_and(|max| t.runs + 1 >= max) {
+            return None;
+        }
+        Some(match repeat {
+            Repeat::Every(ms) => {
+                let skipped = (now - t.expires_at).max(0) / ms;
+                let start = t.expires_at + skipped * ms;
+                (start, start + ms)
+            }
+            Repeat::Cron { .. } => {
+                let start = t.expires_at.max(now);
+                (start, repeat.next_after(start).ok()?)
+            }
+        })
     }
 
     /// When the timer's job is next due: its next unsent milestone, or its expiry.
@@ -90,7 +155,19 @@ impl Spec {
 struct TimerIn {
     #[serde(default)]
     name: Option<String>,
-    duration: Value,
+    /// Optional for a recurring timer: its first cycle then follows `every` or `cron`.
+    #[serde(default)]
+    duration: Option<Value>,
+    /// Recurring: a period (`"5m"`, milliseconds) ...
+    #[serde(default)]
+    every: Option<Value>,
+    /// ... or a cron expression (5 fields, or 6 with seconds) read in `timezone` (UTC by default).
+    #[serde(default)]
+    cron: Option<String>,
+    #[serde(default, alias = "tz", alias = "timeZone")]
+    timezone: Option<String>,
+    #[serde(default, alias = "max_runs")]
+    max_runs: Option<i64>,
     #[serde(default, alias = "agent_id")]
     agent_id: Option<String>,
     #[serde(default, alias = "organization_id")]
@@ -103,11 +180,10 @@ struct TimerIn {
     events: Events,
 }
 
-/// `30s`, `15m`, `2h`, `1d`, or milliseconds (a number, or digits).
-fn parse_duration(v: &Value) -> Result<i64> {
-    let bad = || {
-        Error::invalid(&["body", "duration"], "a duration such as \"30s\", \"15m\", \"2h\", \"1d\", or milliseconds")
-    };
+/// `30s`, `15m`, `2h`, `1d`, or milliseconds (a number, or digits), for the body field `field`.
+fn parse_duration(v: &Value, field: &str) -> Result<i64> {
+    let bad =
+        || Error::invalid(&["body", field], "a duration such as \"30s\", \"15m\", \"2h\", \"1d\", or milliseconds");
     let ms = match v {
         Value::Number(n) => n.as_f64().filter(|f| f.is_finite()).map(|f| f.round() as i64).ok_or_else(bad)?,
         Value::String(s) if s.trim().chars().all(|c| c.is_ascii_digit()) && !s.trim().is_empty() => {
@@ -117,7 +193,7 @@ fn parse_duration(v: &Value) -> Result<i64> {
         _ => return Err(bad()),
     };
     if ms <= 0 || ms > MAX_DURATION_MS {
-        return Err(Error::invalid(&["body", "duration"], "must be more than 0 and at most 366 days"));
+        return Err(Error::invalid(&["body", field], "must be more than 0 and at most 366 days"));
     }
     Ok(ms)
 }
@@ -164,13 +240,13 @@ fn view(t: &TimerRecord, now: Millis) -> Result<Value> {
         timer_status::PAUSED => t.paused_at.unwrap_or(now),
         _ => t.ended_at.unwrap_or(now),
     };
-    let elapsed = until - t.created_at - t.paused_ms;
-    let progress = (elapsed as f64 / spec.duration_ms as f64).clamp(0.0, 1.0);
+    let elapsed = until - t.cycle_start - t.paused_ms;
+    let progress = (elapsed as f64 / cycle_len(t) as f64).clamp(0.0, 1.0);
     let mut v = json!({
         "id": t.id,
         "name": spec.name,
         "status": status_name(t.status),
-        "duration": spec.duration_ms,
+        "duration": cycle_len(t),
         "createdAt": ts(t.created_at),
         "expiresAt": ts(t.expires_at),
         "timeRemaining": match t.status {
@@ -185,6 +261,18 @@ fn view(t: &TimerRecord, now: Millis) -> Result<Value> {
         "metadata": spec.metadata,
         "events": spec.events,
     });
+    match &spec.repeat {
+        Some(Repeat::Every(ms)) => v["every"] = json!(ms),
+        Some(Repeat::Cron { expr, timezone }) => {
+            v["cron"] = json!(expr);
+            v["timezone"] = json!(timezone);
+        }
+        None => {}
+    }
+    if spec.repeat.is_some() {
+        v["runs"] = json!(t.runs);
+        v["maxRuns"] = json!(spec.max_runs);
+    }
     match t.status {
         timer_status::PAUSED => v["pausedAt"] = json!(t.paused_at.map(ts)),
         timer_status::EXPIRED => v["expiredAt"] = json!(t.ended_at.map(ts)),
@@ -277,6 +365,7 @@ async fn prepare<'a>(
         payload: serde_json::value::to_raw_value(payload).map_err(Error::internal)?,
         deliver_at: None,
         only_endpoint: Some(endpoint_id),
+        id: None,
     };
     engine.prepare(&app, msg).await
 }
@@ -334,7 +423,7 @@ async fn fire(engine: &Engine, job: TimerJob) -> Result<()> {
                 "progress": label,
                 "percent": pct,
                 "timer": {
-                    "id": t.id, "name": spec.name, "status": "running", "duration": spec.duration_ms,
+                    "id": t.id, "name": spec.name, "status": "running", "duration": cycle_len(t),
                     "createdAt": ts(t.created_at), "expiresAt": ts(t.expires_at), "timeRemaining": (t.expires_at - due).max(0),
                 },
                 "timestamp": ts(now),
@@ -347,16 +436,18 @@ async fn fire(engine: &Engine, job: TimerJob) -> Result<()> {
             to += 1;
         }
     }
+    let mut next_cycle = None;
     if expire {
         to = to.max(spec.percents.len());
+        next_cycle = spec.next_cycle(t, now);
         if let Some(webhook) = spec.events.on_expire.as_ref().and_then(|e| e.webhook.as_ref()) {
             let on_expire = spec.events.on_expire.clone().unwrap_or_default();
             let (late, late_by) = lateness(t.expires_at, now);
-            let payload = json!({
+            let mut payload = json!({
                 "event": "timer_expired",
                 "timer": {
-                    "id": t.id, "name": spec.name, "status": "expired", "duration": spec.duration_ms,
-                    "createdAt": ts(t.created_at), "expiredAt": ts(now),
+                    "id": t.id, "name": spec.name, "status": if next_cycle.is_some() { "running" } else { "expired" },
+                    "duration": cycle_len(t), "createdAt": ts(t.created_at), "expiredAt": ts(now),
                 },
                 "message": on_expire.message,
                 "data": on_expire.data,
@@ -364,14 +455,31 @@ async fn fire(engine: &Engine, job: TimerJob) -> Result<()> {
                 "late": late,
                 "lateByMs": late_by,
             });
+            if spec.repeat.is_some() {
+                payload["run"] = json!(t.runs + 1);
+                payload["nextExpiresAt"] = json!(next_cycle.map(|(_, at)| ts(at)));
+            }
             prepared.push(prepare(engine, &t.org_id, webhook, "timer_expired", &payload).await?);
         }
     }
-    let next = (!expire).then(|| spec.next_due(t, to));
-    let stored = engine
-        .store
-        .timer_advance(job.job_id, t.rowid, from as i64, to as i64, expire, now, next, forward(&prepared))
-        .await?;
+    let (milestones_sent, next) = match (expire, next_cycle) {
+        (false, _) => (to, Some(spec.next_due(t, to))),
+        (true, Some((start, expires_at))) => {
+            let next = TimerRecord { cycle_start: start, expires_at, paused_ms: 0, ..t.clone() };
+            (0, Some(spec.next_due(&next, 0)))
+        }
+        (true, None) => (to, None),
+    };
+    let step = TimerStep {
+        job_id: job.job_id,
+        rowid: t.rowid,
+        from: (from as i64, t.runs),
+        milestones_sent: milestones_sent as i64,
+        now,
+        next_cycle,
+        next_run_at: next,
+    };
+    let stored = engine.store.timer_advance(step, forward(&prepared)).await?;
     if let Some(ids) = stored {
         start(engine, prepared, ids);
         if let Some(at) = next {
@@ -383,8 +491,41 @@ async fn fire(engine: &Engine, job: TimerJob) -> Result<()> {
 
 // ── the API ──
 
+/// A recurring timer's schedule, if the request asks for one.
+fn parse_repeat(input: &TimerIn) -> Result<Option<Repeat>> {
+    match (&input.every, &input.cron) {
+        (Some(_), Some(_)) => Err(Error::invalid(&["body", "cron"], "give either every or cron, not both")),
+        (Some(every), None) => {
+            let ms = parse_duration(every, "every")?;
+            if ms < 1000 {
+                return Err(Error::invalid(&["body", "every"], "at least 1 second"));
+            }
+            Ok(Some(Repeat::Every(ms)))
+        }
+        (None, Some(expr)) => {
+            let repeat = Repeat::Cron {
+                expr: expr.trim().to_string(),
+                timezone: input.timezone.clone().unwrap_or_else(|| "UTC".into()),
+            };
+            repeat.next_after(now_ms())?; // refuses a bad expression or zone now, not at the first expiry
+            Ok(Some(repeat))
+        }
+        (None, None) if input.timezone.is_some() => Err(Error::invalid(&["body", "timezone"], "only with cron")),
+        (None, None) => Ok(None),
+    }
+}
+
 async fn create_timer(ctx: &ApiContext, org: String, input: TimerIn) -> Result<Value> {
-    let duration_ms = parse_duration(&input.duration)?;
+    let repeat = parse_repeat(&input)?;
+    if input.max_runs.is_some_and(|m| m < 1) || (input.max_runs.is_some() && repeat.is_none()) {
+        return Err(Error::invalid(&["body", "max_runs"], "a number of cycles, at least 1, for a recurring timer"));
+    }
+    let now = now_ms();
+    let duration_ms = match (&input.duration, &repeat) {
+        (Some(d), _) => parse_duration(d, "duration")?,
+        (None, Some(r)) => r.next_after(now)? - now,
+        (None, None) => return Err(Error::invalid(&["body", "duration"], "required, unless every or cron is given")),
+    };
     let name = input.name.unwrap_or_else(|| "timer".into());
     if name.trim().is_empty() || name.len() > 256 {
         return Err(Error::invalid(&["body", "name"], "1 to 256 characters"));
@@ -400,7 +541,6 @@ async fn create_timer(ctx: &ApiContext, org: String, input: TimerIn) -> Result<V
     if let Some(url) = input.events.on_expire.as_ref().and_then(|e| e.webhook.as_ref()) {
         ctx.engine.egress.check_url(url).map_err(|e| Error::invalid(&["body", "events", "on_expire", "webhook"], e))?;
     }
-    let now = now_ms();
     let spec = Spec {
         name,
         duration_ms,
@@ -408,6 +548,8 @@ async fn create_timer(ctx: &ApiContext, org: String, input: TimerIn) -> Result<V
         metadata: input.metadata,
         events: input.events,
         percents,
+        repeat,
+        max_runs: input.max_runs,
     };
     let t = TimerRecord {
         rowid: 0,
@@ -424,6 +566,8 @@ async fn create_timer(ctx: &ApiContext, org: String, input: TimerIn) -> Result<V
         paused_at: None,
         paused_ms: 0,
         spec: serde_json::to_string(&spec).map_err(Error::internal)?,
+        cycle_start: now,
+        runs: 0,
     };
     let run_at = spec.next_due(&t, 0);
     ctx.store.timer_insert(t.clone(), run_at).await?;
@@ -461,7 +605,11 @@ async fn quick_wait(
 ) -> Result<(StatusCode, Json<Value>)> {
     let input = TimerIn {
         name: Some(q.name.unwrap_or_else(|| "quick-wait".into())),
-        duration: q.duration,
+        duration: Some(q.duration),
+        every: None,
+        cron: None,
+        timezone: None,
+        max_runs: None,
         agent_id: None,
         organization_id: None,
         project_id: None,
@@ -596,4 +744,61 @@ pub fn router() -> Router<ApiContext> {
         .route("/timers/{id}/pause", post(pause))
         .route("/timers/{id}/resume", post(resume))
         .route("/quick/wait", post(quick_wait))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(rfc3339: &str) -> Millis {
+        chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap().timestamp_millis()
+    }
+
+    #[test]
+    fn cron_moments_follow_daylight_saving_in_their_zone() {
+        let nine_in_paris = Repeat::Cron { expr: "0 9 * * *".into(), timezone: "Europe/Paris".into() };
+        // Paris moves to summer time on 29 March 2026: 09:00 is 08:00Z the day before, 07:00Z that day.
+        assert_eq!(nine_in_paris.next_after(at("2026-03-27T12:00:00Z")).unwrap(), at("2026-03-28T08:00:00Z"));
+        assert_eq!(nine_in_paris.next_after(at("2026-03-28T12:00:00Z")).unwrap(), at("2026-03-29T07:00:00Z"));
+        let weekdays_ny = Repeat::Cron { expr: "30 17 * * MON-FRI".into(), timezone: "America/New_York".into() };
+        // Friday 2026-11-27 17:30 EST is 22:30Z; from Friday evening, the next is Monday.
+        assert_eq!(weekdays_ny.next_after(at("2026-11-27T12:00:00Z")).unwrap(), at("2026-11-27T22:30:00Z"));
+        assert_eq!(weekdays_ny.next_after(at("2026-11-27T23:00:00Z")).unwrap(), at("2026-11-30T22:30:00Z"));
+        assert!(Repeat::Cron { expr: "61 * * * *".into(), timezone: "UTC".into() }.next_after(0).is_err());
+    }
+
+    #[test]
+    fn cycles_missed_while_down_are_skipped_and_max_runs_ends_the_timer() {
+        let spec = Spec {
+            name: "t".into(),
+            duration_ms: 1000,
+            organization_id: None,
+            metadata: None,
+            events: Events::default(),
+            percents: vec![],
+            repeat: Some(Repeat::Every(1000)),
+            max_runs: Some(5),
+        };
+        let t = TimerRecord {
+            rowid: 1,
+            id: "timer_x".into(),
+            org_id: "org".into(),
+            status: timer_status::RUNNING,
+            created_at: 9_000,
+            expires_at: 10_000,
+            agent_id: None,
+            project_id: None,
+            milestones_sent: 0,
+            ended_at: None,
+            cancel_reason: None,
+            paused_at: None,
+            paused_ms: 0,
+            spec: String::new(),
+            cycle_start: 9_000,
+            runs: 0,
+        };
+        assert_eq!(spec.next_cycle(&t, 10_002), Some((10_000, 11_000)), "on time: the next period");
+        assert_eq!(spec.next_cycle(&t, 13_500), Some((13_000, 14_000)), "down for three periods: they are skipped");
+        assert_eq!(spec.next_cycle(&TimerRecord { runs: 4, ..t }, 10_000), None, "the fifth run is the last");
+    }
 }

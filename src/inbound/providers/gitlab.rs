@@ -81,14 +81,7 @@ impl Provider for GitLab {
             .find_map(|h| req.header(h).filter(|v| !v.is_empty()))
             .map(str::to_string);
         let (event_type, entity_type, native_type) = kind_action_names(kind, action);
-        Ok(Normalized {
-            event_type,
-            entity_type,
-            entity_id,
-            native_type,
-            delivery_id,
-            data,
-        })
+        Ok(Normalized { event_type, entity_type, entity_id, native_type, delivery_id, data })
     }
 }
 

@@ -1,0 +1,842 @@
+//! The built-in chat store and the seed's bot REST API over it: channels and members, messages (threads,
+//! edits, deletions, reactions), users and files. Every change that bots may hear of goes out through
+//! [`deliver`](super::deliver).
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::deliver::{self, channel_json, message_json, sender_json, Audience, Event};
+use super::model::{Channel, ChatFile, ChatMessage, ChatUser, Reaction};
+use super::{ok, Actor, Body, Fail, Reply};
+use crate::server::ApiContext;
+use crate::store::{now_ms, Page, StoreError};
+
+pub fn user_json(u: &ChatUser) -> Value {
+    json!({ "user_id": u.id, "username": u.username, "display_name": u.display_name, "is_bot": u.is_bot, "bot_id": u.bot_id })
+}
+
+/// A channel the caller may use: one of the built-in store, or an outside platform's that a bot is installed in.
+pub struct Place {
+    pub id: String,
+    pub stored: Option<Channel>,
+}
+
+impl Place {
+    pub fn json(&self) -> Value {
+        match &self.stored {
+            Some(c) => channel_json(c),
+            None => json!({ "channel_id": self.id, "name": self.id, "type": "public" }),
+        }
+    }
+}
+
+/// Checks that the caller may act in the channel with `scope`: the scope first (403 `missing scope: …`), then a
+/// bot's installation (403 `bot not installed in channel`, or its per-channel permissions), a user's membership
+/// of a private channel.
+pub async fn access(ctx: &ApiContext, actor: &Actor, channel_id: &str, scope: &str) -> Result<Place, Fail> {
+    actor.need(scope)?;
+    if channel_id.is_empty() {
+        return Err(Fail::invalid("channel_id: required"));
+    }
+    let stored = ctx.store.get::<Channel>(actor.org(), "", channel_id).await?.filter(|c| c.id == channel_id);
+    match actor {
+        Actor::Bot { bot, .. } => {
+            let install = bot.install(channel_id).ok_or_else(|| Fail::forbidden("bot not installed in channel"))?;
+            let limited = scope.starts_with("messages:") && !install.permissions.is_empty();
+            if limited && !install.permissions.iter().any(|p| p == scope) {
+                return Err(Fail::missing_scope(scope));
+            }
+        }
+        Actor::User { user, .. } => {
+            let c = stored.as_ref().ok_or_else(|| Fail::not_found("channel_not_found"))?;
+            if c.kind == "private" && !c.members.contains(&user.id) {
+                return Err(Fail::forbidden("not_in_channel"));
+            }
+        }
+        Actor::Admin { .. } => {
+            stored.as_ref().ok_or_else(|| Fail::not_found("channel_not_found"))?;
+        }
+    }
+    Ok(Place { id: channel_id.to_string(), stored })
+}
+
+/// What is posted.
+#[derive(Debug, Default)]
+pub struct Post {
+    pub text: String,
+    pub attachments: Vec<Value>,
+    pub thread_id: Option<String>,
+    /// `ephemeral`: for `ephemeral_to` only.
+    pub ephemeral_to: Option<String>,
+    pub username: Option<String>,
+    pub icon_emoji: Option<String>,
+}
+
+/// `@name` words of the text that name users: the seed's `mentions`.
+async fn mentions(ctx: &ApiContext, org: &str, text: &str) -> Result<Vec<Value>, Fail> {
+    let mut out = vec![];
+    for word in text.split_whitespace().filter_map(|w| w.strip_prefix('@')) {
+        let name = word.trim_end_matches(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        if let Some(u) = ctx.store.get::<ChatUser>(org, "", name).await?.filter(|u| u.username == name) {
+            let m = json!({ "user_id": u.id, "type": if u.is_bot { "bot" } else { "user" } });
+            if !out.contains(&m) {
+                out.push(m);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Posts a message as `author` and tells the channel's bots (but the author's own) of it.
+pub async fn post_message(
+    ctx: &ApiContext,
+    org: &str,
+    place: &Place,
+    author: &ChatUser,
+    p: Post,
+) -> Result<ChatMessage, Fail> {
+    if p.text.len() > 40_000 || p.attachments.len() > 100 {
+        return Err(Fail::invalid("text: at most 40000 bytes; attachments: at most 100"));
+    }
+    if p.text.trim().is_empty() && p.attachments.is_empty() {
+        return Err(Fail::invalid("text or attachments: required"));
+    }
+    if let Some(t) = &p.thread_id {
+        ctx.store.get::<ChatMessage>(org, &place.id, t).await?.ok_or_else(|| Fail::not_found("thread_not_found"))?;
+    }
+    let msg = ChatMessage {
+        id: crate::ids::new(crate::ids::CHAT_MSG),
+        org_id: org.to_string(),
+        channel_id: place.id.clone(),
+        user_id: author.id.clone(),
+        text: p.text,
+        attachments: p.attachments,
+        thread_id: p.thread_id,
+        response_type: if p.ephemeral_to.is_some() { "ephemeral" } else { "in_channel" }.into(),
+        ephemeral_to: p.ephemeral_to,
+        username: p.username,
+        icon_emoji: p.icon_emoji,
+        reactions: vec![],
+        deleted: false,
+        edited_at: None,
+        created_at: now_ms(),
+    };
+    ctx.store.insert(&msg).await?;
+    if msg.ephemeral_to.is_none() {
+        let payload = json!({
+            "message_id": msg.id, "text": msg.text, "mentions": mentions(ctx, org, &msg.text).await?,
+            "attachments": msg.attachments, "thread_id": msg.thread_id,
+        });
+        tell(ctx, org, place, author, "message.sent", payload).await?;
+    }
+    Ok(msg)
+}
+
+/// Sends a channel event to its installed bots, but the author's.
+pub async fn tell(
+    ctx: &ApiContext,
+    org: &str,
+    place: &Place,
+    author: &ChatUser,
+    event_type: &str,
+    payload: Value,
+) -> Result<(), Fail> {
+    deliver::send(
+        ctx,
+        Event {
+            org,
+            event_type,
+            event_id: None,
+            webhook_id: None,
+            channel: place.json(),
+            sender: sender_json(author),
+            payload: Some(payload),
+            extra: Default::default(),
+            from_platform: false,
+            audience: Audience::Channel { channel_id: &place.id, except_bot: author.bot_id.as_deref() },
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Edits a message (`may` refuses whom it must) and sends `message.edited`.
+pub async fn edit_message(
+    ctx: &ApiContext,
+    place: &Place,
+    editor: &ChatUser,
+    message_id: &str,
+    text: Option<String>,
+    attachments: Option<Vec<Value>>,
+    may: impl FnOnce(&ChatMessage) -> bool + Send + 'static,
+) -> Result<ChatMessage, Fail> {
+    let (org, channel_id) = (editor.org_id.as_str(), place.id.clone());
+    let msg = ctx
+        .store
+        .modify::<ChatMessage>(org, message_id, move |m| {
+            if m.channel_id != channel_id || m.deleted {
+                return Err(StoreError::Conflict("message_not_found".into()));
+            }
+            if !may(m) {
+                return Err(StoreError::Conflict("cant_update_message".into()));
+            }
+            if let Some(t) = text {
+                m.text = t;
+            }
+            if let Some(a) = attachments {
+                m.attachments = a;
+            }
+            m.edited_at = Some(now_ms());
+            Ok(())
+        })
+        .await
+        .map_err(refusal)?
+        .ok_or_else(|| Fail::not_found("message_not_found"))?;
+    let payload = json!({
+        "message_id": msg.id, "text": msg.text, "attachments": msg.attachments, "thread_id": msg.thread_id,
+        "editor": editor.id,
+    });
+    tell(ctx, org, place, editor, "message.edited", payload).await?;
+    Ok(msg)
+}
+
+/// A refusal from inside a document change (`Conflict(error)`) as its answer.
+fn refusal(e: StoreError) -> Fail {
+    match e {
+        StoreError::Conflict(what) if what == "message_not_found" => Fail::not_found("message_not_found"),
+        StoreError::Conflict(what) if what == "already_reacted" || what == "no_reaction" => {
+            Fail::new(StatusCode::CONFLICT, what)
+        }
+        StoreError::Conflict(what) => Fail::forbidden(what),
+        e => e.into(),
+    }
+}
+
+pub async fn delete_message(
+    ctx: &ApiContext,
+    org: &str,
+    place: &Place,
+    deleter: &ChatUser,
+    message_id: &str,
+    any_author: bool,
+) -> Result<(), Fail> {
+    let (channel_id, who) = (place.id.clone(), deleter.id.clone());
+    ctx.store
+        .modify::<ChatMessage>(org, message_id, move |m| {
+            if m.channel_id != channel_id || m.deleted {
+                return Err(StoreError::Conflict("message_not_found".into()));
+            }
+            if !any_author && m.user_id != who {
+                return Err(StoreError::Conflict("cant_delete_message".into()));
+            }
+            m.deleted = true;
+            Ok(())
+        })
+        .await
+        .map_err(refusal)?
+        .ok_or_else(|| Fail::not_found("message_not_found"))?;
+    let payload = json!({ "message_id": message_id, "deleter": deleter.id });
+    tell(ctx, org, place, deleter, "message.deleted", payload).await
+}
+
+/// Adds the user to a built-in channel's members (and tells the bots), unless they are one already.
+pub async fn join(ctx: &ApiContext, org: &str, channel_id: &str, user_id: &str) -> Result<(), Fail> {
+    membership(ctx, org, channel_id, user_id, true).await
+}
+
+pub async fn leave(ctx: &ApiContext, org: &str, channel_id: &str, user_id: &str) -> Result<(), Fail> {
+    membership(ctx, org, channel_id, user_id, false).await
+}
+
+async fn membership(ctx: &ApiContext, org: &str, channel_id: &str, user_id: &str, joining: bool) -> Result<(), Fail> {
+    let uid = user_id.to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let channel = ctx
+        .store
+        .modify::<Channel>(org, channel_id, move |c| {
+            let is_member = c.members.contains(&uid);
+            if joining && !is_member {
+                c.members.push(uid);
+                let _ = tx.send(());
+            } else if !joining && is_member {
+                c.members.retain(|m| m != &uid);
+                let _ = tx.send(());
+            }
+            Ok(())
+        })
+        .await?
+        .ok_or_else(|| Fail::not_found("channel_not_found"))?;
+    if rx.try_recv().is_ok() {
+        let user =
+            ctx.store.get::<ChatUser>(org, "", user_id).await?.ok_or_else(|| Fail::not_found("user_not_found"))?;
+        let place = Place { id: channel.id.clone(), stored: Some(channel) };
+        let event = if joining { "member.joined" } else { "member.left" };
+        tell(ctx, org, &place, &user, event, json!({ "user": sender_json(&user) })).await?;
+    }
+    Ok(())
+}
+
+// ── channels ──
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChannelIn {
+    name: String,
+    #[serde(rename = "type", default = "public")]
+    kind: String,
+    #[serde(default)]
+    topic: String,
+    #[serde(default)]
+    channel_id: Option<String>,
+}
+
+fn public() -> String {
+    "public".into()
+}
+
+fn check_channel_name(name: &str) -> Result<(), Fail> {
+    let ok = !name.is_empty()
+        && name.len() <= 80
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Fail::invalid("name: 1 to 80 lowercase letters, digits, '-' or '_'"))
+    }
+}
+
+async fn create_channel(
+    State(ctx): State<ApiContext>,
+    Extension(actor): Extension<Actor>,
+    Body(input): Body<ChannelIn>,
+) -> Reply {
+    actor.need("channels:write")?;
+    check_channel_name(&input.name)?;
+    if !["public", "private"].contains(&input.kind.as_str()) {
+        return Err(Fail::invalid("type: public or private"));
+    }
+    let id = match input.channel_id {
+        Some(id)
+            if id.starts_with("ch_")
+                && id.len() <= 64
+                && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
+        {
+            id
+        }
+        Some(_) => return Err(Fail::invalid("channel_id: ch_ then letters, digits, '_' or '-'")),
+        None => crate::ids::new(crate::ids::CHANNEL),
+    };
+    let creator = actor.chat_user(&ctx).await.ok();
+    let channel = Channel {
+        id,
+        org_id: actor.org().to_string(),
+        name: input.name,
+        kind: input.kind,
+        topic: input.topic,
+        members: creator.iter().map(|u| u.id.clone()).collect(),
+        created_at: now_ms(),
+    };
+    match ctx.store.insert(&channel).await {
+        Err(StoreError::Conflict(_)) => return Err(Fail::new(StatusCode::CONFLICT, "name_taken")),
+        other => other?,
+    }
+    deliver::send(
+        &ctx,
+        Event {
+            org: actor.org(),
+            event_type: "channel.created",
+            event_id: None,
+            webhook_id: None,
+            channel: channel_json(&channel),
+            sender: creator.as_deref().map(sender_json).unwrap_or(Value::Null),
+            payload: Some(json!({ "channel": channel_view(&channel) })),
+            extra: Default::default(),
+            from_platform: false,
+            audience: Audience::Org,
+        },
+    )
+    .await?;
+    ok(json!({ "ok": true, "channel": channel_view(&channel) }))
+}
+
+fn channel_view(c: &Channel) -> Value {
+    json!({
+        "channel_id": c.id, "name": c.name, "type": c.kind, "topic": c.topic, "members": c.members,
+        "created_at": crate::outbound::ts(c.created_at),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChannelPatch {
+    channel_id: String,
+    name: Option<String>,
+    topic: Option<String>,
+}
+
+async fn update_channel(
+    State(ctx): State<ApiContext>,
+    Extension(actor): Extension<Actor>,
+    Body(input): Body<ChannelPatch>,
+) -> Reply {
+    actor.need("channels:write")?;
+    let place = access(&ctx, &actor, &input.channel_id, "channels:write").await?;
+    if place.stored.is_none() {
+        return Err(Fail::not_found("channel_not_found"));
+    }
+    if let Some(n) = &input.name {
+        check_channel_name(n)?;
+    }
+    let (name, topic) = (input.name, input.topic);
+    let channel = ctx
+        .store
+        .modify::<Channel>(actor.org(), &input.channel_id, move |c| {
+            if let Some(n) = name {
+                c.name = n;
+            }
+            if let Some(t) = topic {
+                c.topic = t;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => Fail::new(StatusCode::CONFLICT, "name_taken"),
+            e => e.into(),
+        })?
+        .ok_or_else(|| Fail::not_found("channel_not_found"))?;
+    let place = Place { id: channel.id.clone(), stored: Some(channel.clone()) };
+    let sender = actor.chat_user(&ctx).await.ok();
+    deliver::send(
+        &ctx,
+        Event {
+            org: actor.org(),
+            event_type: "channel.updated",
+            event_id: None,
+            webhook_id: None,
+            channel: place.json(),
+            sender: sender.as_deref().map(sender_json).unwrap_or(Value::Null),
+            payload: Some(json!({ "channel": channel_view(&channel) })),
+            extra: Default::default(),
+            from_platform: false,
+            audience: Audience::Channel {
+                channel_id: &place.id,
+                except_bot: sender.as_ref().and_then(|s| s.bot_id.as_deref()),
+            },
+        },
+    )
+    .await?;
+    ok(json!({ "ok": true, "channel": channel_view(&channel) }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MemberIn {
+    channel_id: String,
+    #[serde(default)]
+    user_id: Option<String>,
+}
+
+async fn join_channel(
+    State(ctx): State<ApiContext>,
+    Extension(actor): Extension<Actor>,
+    Body(input): Body<MemberIn>,
+) -> Reply {
+    let Actor::User { user, .. } = &actor else { return Err(Fail::forbidden("a user token is needed")) };
+    let place = access(&ctx, &actor, &input.channel_id, "channels:read").await?;
+    join(&ctx, actor.org(), &place.id, &user.id).await?;
+    ok(json!({ "ok": true }))
+}
+
+async fn leave_channel(
+    State(ctx): State<ApiContext>,
+    Extension(actor): Extension<Actor>,
+    Body(input): Body<MemberIn>,
+) -> Reply {
+    let Actor::User { user, .. } = &actor else { return Err(Fail::forbidden("a user token is needed")) };
+    leave(&ctx, actor.org(), &input.channel_id, &user.id).await?;
+    ok(json!({ "ok": true }))
+}
+
+async fn invite(
+    State(ctx): State<ApiContext>,
+    Extension(actor): Extension<Actor>,
+    Body(input): Body<MemberIn>,
+) -> Reply {
+    let place = access(&ctx, &actor, &input.channel_id, "channels:write").await?;
+    if let Actor::User { user, .. } = &actor {
+        if !place.stored.as_ref().is_some_and(|c| c.members.contains(&user.id)) {
+            return Err(Fail::forbidden("not_in_channel"));
+        }
+    }
+    let user_id = input.user_id.ok_or_else(|| Fail::invalid("user_id: required"))?;
+    ctx.store.get::<ChatUser>(actor.org(), "", &user_id).await?.ok_or_else(|| Fail::not_found("user_not_found"))?;
+    join(&ctx, actor.org(), &place.id, &user_id).await?;
+    ok(json!({ "ok": true }))
+}
+
+async fn list_channels(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>) -> Reply {
+    actor.need("channels:read")?;
+    let page = Page { limit: 10_000, iterator: None, reverse: false, descending: false };
+    let channels = ctx.store.list::<Channel>(actor.org(), "", &page).await?;
+    let visible = channels.iter().filter(|c| match &actor {
+        Actor::Bot { bot, .. } => c.kind == "public" || bot.install(&c.id).is_some(),
+        Actor::User { user, .. } => c.kind == "public" || c.members.contains(&user.id),
+        Actor::Admin { .. } => true,
+    });
+    ok(json!({ "ok": true, "channels": visible.map(channel_view).collect::<Vec<_>>() }))
+}
+
+#[derive(Debug, Deserialize)]
+struct ChannelQuery {
+    #[serde(default)]
+    channel_id: String,
+    limit: Option<usize>,
+    cursor: Option<String>,
+    thread_id: Option<String>,
+}
+
+async fn channel_info(
+    State(ctx): State<ApiContext>,
+    Extension(actor): Extension<Actor>,
+    Query(q): Query<ChannelQuery>,
+) -> Reply {
+    let place = access(&ctx, &actor, &q.channel_id, "channels:read").await?;
+    let channel = match &place.stored {
+        Some(c) => channel_view(c),
+        None => place.json(),
+    };
+    ok(json!({ "ok": true, "channel": channel }))
+}
+
+async fn history(
+    State(ctx): State<ApiContext>,
+    Extension(actor): Extension<Actor>,
+    Query(q): Query<ChannelQuery>,
+) -> Reply {
+    let place = access(&ctx, &actor, &q.channel_id, "channels:history").await?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(Fail::invalid("limit: 1 to 1000"));
+    }
+    let viewer = match &actor {
+        Actor::Bot { bot, .. } => Some(bot.bot_user_id.clone()),
+        Actor::User { user, .. } => Some(user.id.clone()),
+        Actor::Admin { .. } => None,
+    };
+    let page = Page { limit, iterator: q.cursor, reverse: false, descending: true };
+    let mut rows = ctx.store.list::<ChatMessage>(actor.org(), &place.id, &page).await?;
+    let has_more = rows.len() > limit;
+    rows.truncate(limit);
+    let next_cursor = if has_more { rows.last().map(|m| m.id.clone()) } else { None };
+    let mut messages = vec![];
+    for m in rows.iter().filter(|m| !m.deleted) {
+        if m.ephemeral_to.is_some() && m.ephemeral_to != viewer {
+            continue;
+        }
+        if q.thread_id.as_ref().is_some_and(|t| m.thread_id.as_ref() != Some(t) && &m.id != t) {
+            continue;
+        }
+        let author = ctx.store.get::<ChatUser>(actor.org(), "", &m.user_id).await?;
+        messages.push(message_json(m, author.as_ref()));
+    }
+    ok(json!({ "ok": true, "messages": messages, "has_more": has_more, "next_cursor": next_cursor }))
+}
+
+// ── messages ──
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PostIn {
+    channel_id: String,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    attachments: Vec<Value>,
+    #[serde(default)]
+    thread_id: Option<String>,
+}
+
+async fn post_msg(
+    State(ctx): State<ApiContext>,
+    Extension(actor): Extension<Actor>,
+    Body(input): Body<PostIn>,
+) -> Reply {
+    let place = access(&ctx, &actor, &input.channel_id, "messages:write").await?;
+    let author = actor.chat_user(&ctx).await?;
+    // A bot's answer shows its messages window: the limit a post counts against.
+    let window = match &actor {
+        Actor::Bot { bot, .. } => Some(ctx.bots.count(bot, "messages")?),
+        _ => None,
+    };
+    if let (Actor::User { user, .. }, Some(c)) = (&actor, &place.stored) {
+        if !c.members.contains(&user.id) {
+            join(&ctx, actor.org(), &c.id, &user.id).await?; // posting in a public channel joins it
+        }
+    }
+    let post = Post { text: input.text, attachments: input.attachments, thread_id: input.thread_id, ..Post::default() };
+    let msg = post_message(&ctx, actor.org(), &place, &author, post).await?;
+    let mut resp = ok(
+        json!({ "ok": true, "message_id": msg.id, "channel_id": msg.channel_id, "ts": crate::outbound::ts(msg.created_at) }),
+    )?;
+    if let Some(w) = window {
+        w.set_headers(resp.headers_mut(), now_ms() / 1000);
+    }
+    Ok(resp)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateIn {
+    channel_id: String,
+    message_id: String,
+    text: Option<String>,
+    attachments: Option<Vec<Value>>,
+}
+
+async fn update_msg(
+    State(ctx): State<ApiContext>,
+    Extension(actor): Extension<Actor>,
+    Body(input): Body<UpdateIn>,
+) -> Reply {
+    let place = access(&ctx, &actor, &input.channel_id, "messages:write").await?;
+    let editor = actor.chat_user(&ctx).await?;
+    let me = editor.id.clone();
+    let msg =
+        edit_message(&ctx, &place, &editor, &input.message_id, input.text, input.attachments, move |m| m.user_id == me)
+            .await?;
+    ok(
+        json!({ "ok": true, "message_id": msg.id, "channel_id": msg.channel_id, "ts": crate::outbound::ts(msg.created_at) }),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeleteIn {
+    channel_id: String,
+    message_id: String,
+}
+
+async fn delete_msg(
+    State(ctx): State<ApiContext>,
+    Extension(actor): Extension<Actor>,
+    Body(input): Body<DeleteIn>,
+) -> Reply {
+    let place = access(&ctx, &actor, &input.channel_id, "messages:write").await?;
+    let deleter = actor.chat_user(&ctx).await?;
+    delete_message(&ctx, actor.org(), &place, &deleter, &input.message_id, false).await?;
+    ok(json!({ "ok": true, "message_id": input.message_id, "channel_id": input.channel_id }))
+}
+
+// ── users ──
+
+#[derive(Debug, Deserialize)]
+struct UserQuery {
+    #[serde(default)]
+    user_id: String,
+}
+
+async fn user_info(
+    State(ctx): State<ApiContext>,
+    Extension(actor): Extension<Actor>,
+    Query(q): Query<UserQuery>,
+) -> Reply {
+    actor.need("users:read")?;
+    let user = ctx.store.get::<ChatUser>(actor.org(), "", &q.user_id).await?.filter(|u| u.id == q.user_id);
+    let user = user.ok_or_else(|| Fail::not_found("user_not_found"))?;
+    ok(json!({ "ok": true, "user": user_json(&user) }))
+}
+
+async fn users_list(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>) -> Reply {
+    actor.need("users:read")?;
+    let page = Page { limit: 10_000, iterator: None, reverse: false, descending: false };
+    let users = ctx.store.list::<ChatUser>(actor.org(), "", &page).await?;
+    ok(json!({ "ok": true, "users": users.iter().map(user_json).collect::<Vec<_>>() }))
+}
+
+// ── reactions ──
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReactionIn {
+    channel_id: String,
+    message_id: String,
+    reaction: String,
+}
+
+async fn react(ctx: &ApiContext, actor: &Actor, input: ReactionIn, adding: bool) -> Reply {
+    let place = access(ctx, actor, &input.channel_id, "reactions:write").await?;
+    let user = actor.chat_user(ctx).await?;
+    let name = input.reaction.trim_matches(':').to_string();
+    if name.is_empty() || name.len() > 64 {
+        return Err(Fail::invalid("reaction: an emoji name"));
+    }
+    let (channel_id, who, r) = (place.id.clone(), user.id.clone(), name.clone());
+    ctx.store
+        .modify::<ChatMessage>(actor.org(), &input.message_id, move |m| {
+            if m.channel_id != channel_id || m.deleted {
+                return Err(StoreError::Conflict("message_not_found".into()));
+            }
+            let pos = m.reactions.iter().position(|x| x.reaction == r);
+            match (adding, pos) {
+                (true, Some(i)) if m.reactions[i].users.contains(&who) => {
+                    Err(StoreError::Conflict("already_reacted".into()))
+                }
+                (true, Some(i)) => {
+                    m.reactions[i].users.push(who);
+                    Ok(())
+                }
+                (true, None) => {
+                    m.reactions.push(Reaction { reaction: r, users: vec![who] });
+                    Ok(())
+                }
+                (false, Some(i)) if m.reactions[i].users.contains(&who) => {
+                    m.reactions[i].users.retain(|u| u != &who);
+                    Ok(())
+                }
+                (false, _) => Err(StoreError::Conflict("no_reaction".into())),
+            }
+        })
+        .await
+        .map_err(refusal)?
+        .ok_or_else(|| Fail::not_found("message_not_found"))?;
+    let payload = json!({
+        "message_id": input.message_id, "reaction": name, "user_id": user.id,
+        "action": if adding { "added" } else { "removed" },
+    });
+    tell(ctx, actor.org(), &place, &user, "message.reaction", payload).await?;
+    ok(json!({ "ok": true }))
+}
+
+async fn reactions_add(
+    State(ctx): State<ApiContext>,
+    Extension(actor): Extension<Actor>,
+    Body(input): Body<ReactionIn>,
+) -> Reply {
+    react(&ctx, &actor, input, true).await
+}
+
+async fn reactions_remove(
+    State(ctx): State<ApiContext>,
+    Extension(actor): Extension<Actor>,
+    Body(input): Body<ReactionIn>,
+) -> Reply {
+    react(&ctx, &actor, input, false).await
+}
+
+// ── files ──
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileIn {
+    #[serde(default)]
+    channel_id: Option<String>,
+    filename: String,
+    /// Base64 of the bytes.
+    content: String,
+    #[serde(default)]
+    mimetype: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+}
+
+fn file_json(f: &ChatFile) -> Value {
+    json!({ "file_id": f.id, "name": f.name, "title": f.title, "size": f.size, "mimetype": f.mimetype, "channel_id": f.channel_id, "user_id": f.user_id })
+}
+
+/// Keeps a file in the store (up to `bot_max_file_bytes`), and shares it in a channel when one is named.
+async fn upload(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>, Body(input): Body<FileIn>) -> Reply {
+    actor.need("files:write")?;
+    let place = match &input.channel_id {
+        Some(c) => Some(access(&ctx, &actor, c, "files:write").await?),
+        None => None,
+    };
+    let user = actor.chat_user(&ctx).await?;
+    if input.filename.trim().is_empty() || input.filename.len() > 255 {
+        return Err(Fail::invalid("filename: 1 to 255 characters"));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(input.content.trim())
+        .map_err(|_| Fail::invalid("content: base64 of the file"))?;
+    if bytes.len() > ctx.cfg.bot_max_file_bytes {
+        return Err(Fail::new(StatusCode::PAYLOAD_TOO_LARGE, "file_too_large")
+            .with("detail", format!("files are limited to {} bytes", ctx.cfg.bot_max_file_bytes)));
+    }
+    let file = ChatFile {
+        id: crate::ids::new(crate::ids::FILE),
+        org_id: actor.org().to_string(),
+        channel_id: input.channel_id.clone(),
+        user_id: user.id.clone(),
+        name: input.filename,
+        title: input.title,
+        mimetype: input.mimetype.unwrap_or_else(|| "application/octet-stream".into()),
+        size: bytes.len(),
+        content: input.content.trim().to_string(),
+        created_at: now_ms(),
+    };
+    ctx.store.insert(&file).await?;
+    let mut body = json!({ "ok": true, "file": file_json(&file) });
+    if let Some(place) = place {
+        let attachment = json!({ "type": "file", "file_id": file.id, "name": file.name, "size": file.size, "mimetype": file.mimetype });
+        let text = file.title.clone().unwrap_or_else(|| file.name.clone());
+        let msg = post_message(
+            &ctx,
+            actor.org(),
+            &place,
+            &user,
+            Post { text, attachments: vec![attachment], ..Post::default() },
+        )
+        .await?;
+        body["message_id"] = json!(msg.id);
+    }
+    ok(body)
+}
+
+#[derive(Debug, Deserialize)]
+struct FileQuery {
+    #[serde(default)]
+    file_id: String,
+}
+
+async fn file_info(
+    State(ctx): State<ApiContext>,
+    Extension(actor): Extension<Actor>,
+    Query(q): Query<FileQuery>,
+) -> Reply {
+    actor.need("files:read")?;
+    let file = ctx
+        .store
+        .get::<ChatFile>(actor.org(), "", &q.file_id)
+        .await?
+        .ok_or_else(|| Fail::not_found("file_not_found"))?;
+    if let (Some(c), Actor::Bot { .. } | Actor::User { .. }) = (&file.channel_id, &actor) {
+        access(&ctx, &actor, c, "files:read").await?;
+    }
+    ok(json!({ "ok": true, "file": file_json(&file), "content": file.content }))
+}
+
+pub fn router() -> Router<ApiContext> {
+    Router::new()
+        .route("/api/v1/chat.postMessage", post(post_msg))
+        .route("/api/v1/chat.update", post(update_msg))
+        .route("/api/v1/chat.delete", post(delete_msg))
+        .route("/api/v1/channels.create", post(create_channel))
+        .route("/api/v1/channels.update", post(update_channel))
+        .route("/api/v1/channels.join", post(join_channel))
+        .route("/api/v1/channels.leave", post(leave_channel))
+        .route("/api/v1/channels.invite", post(invite))
+        .route("/api/v1/channels.list", get(list_channels))
+        .route("/api/v1/channels.info", get(channel_info))
+        .route("/api/v1/channels.history", get(history))
+        .route("/api/v1/users.info", get(user_info))
+        .route("/api/v1/users.list", get(users_list))
+        .route("/api/v1/reactions.add", post(reactions_add))
+        .route("/api/v1/reactions.remove", post(reactions_remove))
+        .route("/api/v1/files.upload", post(upload))
+        .route("/api/v1/files.info", get(file_info))
+}
