@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Installs what the cross-checks need (the official Svix and Standard Webhooks
-# Python libraries into .venv, the providers' Node libraries into tests/node), then runs every Rust test: unit tests, the end-to-end tests against the real
-# server, the Python SDK flow, the seeds' verification recipes (Python and Node) and the SIGKILL crash test.
+# Python libraries into .venv, the providers' Node libraries into tests/node), then runs every Rust test: unit
+# tests, the end-to-end tests against the real server, the Python SDK flow, the seeds' verification recipes
+# (Python and Node) and the SIGKILL crash test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,4 +15,5 @@ export HOOKD_TEST_PYTHON="$PWD/.venv/bin/python"
 # The providers' official Node libraries, for signing inbound test requests.
 npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 
-cargo test --locked "$@"
+# Every test waits with a deadline; this bound only turns a hang nobody foresaw into a failure with its output.
+timeout --signal=INT --kill-after=30s 40m cargo test --locked "$@"

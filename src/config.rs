@@ -59,6 +59,8 @@ pub struct Config {
     pub bot_token_grace: Duration,
     /// Largest file a bot or user may upload.
     pub bot_max_file_bytes: usize,
+    /// After SIGTERM, how long open requests and deliveries in flight get to finish before hookd exits anyway.
+    pub shutdown_grace: Duration,
 }
 
 /// svix-server's schedule: after the first attempt, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
@@ -88,6 +90,7 @@ impl Default for Config {
             bot_retry_schedule: parse_durations("5s,30s,2m,15m,1h").unwrap(),
             bot_token_grace: Duration::from_secs(3600),
             bot_max_file_bytes: 1024 * 1024,
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }
@@ -158,6 +161,9 @@ pub struct ServeArgs {
     /// Largest file upload in bytes [default: 1048576].
     #[arg(long, env = "HOOKD_BOT_MAX_FILE_BYTES")]
     pub bot_max_file_bytes: Option<usize>,
+    /// After SIGTERM, how long requests and deliveries in flight get to finish [default: 10s].
+    #[arg(long, env = "HOOKD_SHUTDOWN_GRACE")]
+    pub shutdown_grace: Option<String>,
 }
 
 /// The TOML file: the same settings, durations as strings.
@@ -184,6 +190,7 @@ struct FileConfig {
     bot_retry_schedule: Option<String>,
     bot_token_grace: Option<String>,
     bot_max_file_bytes: Option<usize>,
+    shutdown_grace: Option<String>,
 }
 
 impl ServeArgs {
@@ -243,6 +250,7 @@ impl ServeArgs {
                 .or(file.dispatch_concurrency)
                 .unwrap_or(d.dispatch_concurrency)
                 .max(1),
+            shutdown_grace: dur(self.shutdown_grace, file.shutdown_grace, d.shutdown_grace, "shutdown_grace")?,
             max_poll_interval: d.max_poll_interval,
             log_json: self.log_json.or(file.log_json).unwrap_or(false),
         })

@@ -1,5 +1,6 @@
 //! Assembles the program: store, engine, workers and the HTTP faces, and stops them gracefully.
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,15 +83,25 @@ impl Server {
         self.ctx.clone()
     }
 
-    /// Serves until `shutdown` fires; then stops taking requests, lets in-flight deliveries finish briefly, and
-    /// returns. Work not finished keeps its lease in the store and resumes on the next start.
+    /// Serves until `shutdown` fires; then stops taking requests, gives those open and the deliveries in flight
+    /// `shutdown_grace` to finish, and returns. Work not finished keeps its lease in the store and resumes on the
+    /// next start.
     pub async fn run(self, shutdown: Shutdown) -> anyhow::Result<()> {
         let engine = self.ctx.engine.clone();
+        let grace = self.ctx.cfg.shutdown_grace;
         let dispatcher = tokio::spawn(engine.clone().run_dispatcher(self.ready, shutdown.clone()));
         let scheduler = tokio::spawn(engine.run_scheduler(shutdown.clone()));
         let app = router(self.ctx);
         let stop = shutdown.clone();
-        axum::serve(self.listener, app).with_graceful_shutdown(async move { stop.wait().await }).await?;
+        let serve = axum::serve(self.listener, app).with_graceful_shutdown(async move { stop.wait().await });
+        // The graceful drain waits for every connection to close, and a client may hold an idle keep-alive
+        // connection open for as long as it likes: past the grace, hookd stops waiting for it.
+        tokio::select! {
+            served = serve.into_future() => served?,
+            _ = async { shutdown.wait().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!(?grace, "connections still open after the shutdown grace; closing them");
+            }
+        }
         let _ = scheduler.await;
         let _ = dispatcher.await;
         Ok(())

@@ -37,6 +37,24 @@ async fn first_start_prints_an_admin_token_once_and_sigterm_stops_gracefully() {
 }
 
 #[tokio::test]
+async fn sigterm_stops_hookd_even_while_a_client_holds_a_connection_open() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db").display().to_string();
+    let port = free_port();
+    let server =
+        HookdProcess::start(&db, port, &[("HOOKD_ADMIN_TOKEN", "admin"), ("HOOKD_SHUTDOWN_GRACE", "1s")]).await;
+    // Half a request: the graceful drain would wait for the rest forever.
+    let mut idle = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    idle.write_all(b"GET /api/v1/health/ping HTTP/1.1\r\nHost: x\r\n").unwrap();
+    assert_eq!(status_of(&server.base, "admin", "/api/v1/app").await, 200, "the connection is being served");
+
+    let (clean, _) = server.terminate();
+    assert!(clean, "past the grace hookd exits anyway, with status 0");
+    drop(idle);
+}
+
+#[tokio::test]
 async fn token_create_makes_tokens_for_the_default_or_a_new_organization() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("h.db").display().to_string();

@@ -36,8 +36,8 @@ struct Sent {
 }
 
 impl Engine {
-    /// Runs deliveries from `rx`, at most `dispatch_concurrency` at once, until shutdown; then waits (briefly)
-    /// for those in flight.
+    /// Runs deliveries from `rx`, at most `dispatch_concurrency` at once, until shutdown; then waits up to
+    /// `shutdown_grace` for those in flight.
     pub async fn run_dispatcher(self: Arc<Self>, mut rx: mpsc::Receiver<DeliveryJob>, shutdown: Shutdown) {
         let limit = self.cfg.dispatch_concurrency;
         let slots = Arc::new(Semaphore::new(limit));
@@ -56,7 +56,7 @@ impl Engine {
             });
         }
         // Jobs not started keep their leases and are picked up again after a restart.
-        let _ = tokio::time::timeout(Duration::from_secs(10), slots.acquire_many(limit as u32)).await;
+        let _ = tokio::time::timeout(self.cfg.shutdown_grace, slots.acquire_many(limit as u32)).await;
     }
 
     /// One attempt of one delivery, recorded before it returns.

@@ -315,7 +315,7 @@ impl HookdProcess {
         setup(&mut cmd);
         let child = cmd.spawn().expect("hookd starts");
         let base = format!("http://127.0.0.1:{port}");
-        let client = reqwest::Client::new();
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
         eventually("hookd to answer", || {
             let (client, url) = (client.clone(), format!("{base}/api/v1/health/ping"));
             async move { client.get(url).send().await.ok().filter(|r| r.status() == 204).map(|_| ()) }
@@ -324,14 +324,21 @@ impl HookdProcess {
         HookdProcess { child, base }
     }
 
-    /// Sends SIGTERM and waits for the exit; returns whether it exited cleanly, and what it printed.
+    /// Sends SIGTERM and waits (at most `EXIT_WAIT`) for the exit; returns whether it exited cleanly, and what
+    /// it printed.
     pub fn terminate(mut self) -> (bool, String) {
+        const EXIT_WAIT: Duration = Duration::from_secs(30);
         let pid = self.child.id().to_string();
         std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let mut out = String::new();
-        if let Some(mut stdout) = self.child.stdout.take() {
-            std::io::Read::read_to_string(&mut stdout, &mut out).unwrap();
-        }
+        let mut stdout = self.child.stdout.take().expect("stdout is piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut out = String::new();
+            let _ = std::io::Read::read_to_string(&mut stdout, &mut out);
+            let _ = tx.send(out);
+        });
+        let out =
+            rx.recv_timeout(EXIT_WAIT).unwrap_or_else(|_| panic!("hookd still running {EXIT_WAIT:?} after SIGTERM"));
         let status = self.child.wait().unwrap();
         (status.success(), out)
     }
