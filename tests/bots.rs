@@ -1470,7 +1470,7 @@ async fn bad_input_gets_json_errors() {
 }
 
 #[tokio::test]
-async fn a_huge_upload_is_413_with_a_json_body_by_default() {
+async fn uploads_as_json_or_a_form_round_trip_and_a_huge_one_is_413() {
     let app = spawn_app().await;
     let ch = channel(&app, "general", "public").await;
     let bot =
@@ -1502,6 +1502,34 @@ async fn a_huge_upload_is_413_with_a_json_body_by_default() {
     ok(&info, "files.info");
     assert_eq!(info.body["content"], content.as_str());
     assert_eq!(info.body["file"]["mimetype"], "application/octet-stream");
+
+    // The same as a multipart form, as Slack's files.upload takes it.
+    let form = |bytes: Vec<u8>| {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name("report.csv").mime_str("text/csv").unwrap();
+        reqwest::multipart::Form::new().text("channel_id", ch.clone()).text("title", "Report").part("file", part)
+    };
+    let upload = |form: reqwest::multipart::Form| {
+        app.http.post(format!("{}/api/v1/files.upload", app.base)).bearer_auth(&bot.token).multipart(form).send()
+    };
+    let csv = b"day,deploys\nmon,3\n".to_vec();
+    let r = upload(form(csv.clone())).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["file"]["name"], "report.csv", "{body:?}");
+    assert_eq!(body["file"]["mimetype"], "text/csv");
+    assert!(body["message_id"].is_string(), "{body:?}");
+    let info =
+        get_as(&app, &bot.token, &format!("/api/v1/files.info?file_id={}", body["file"]["file_id"].as_str().unwrap()))
+            .await;
+    assert_eq!(info.body["content"], base64::engine::general_purpose::STANDARD.encode(&csv));
+    assert_eq!(info.body["file"]["title"], "Report");
+    let r = upload(form(vec![7u8; 1024 * 1024 + 1])).await.unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "file_too_large");
+    let no_file = reqwest::multipart::Form::new().text("channel_id", ch.clone());
+    let r = upload(no_file).await.unwrap();
+    assert_eq!(r.status(), 422);
+    assert_eq!(r.json::<Value>().await.unwrap()["ok"], false);
 }
 
 /// Seed 6.2 and 6.4: the incoming webhook's full example (username, icon, attachments) and a thread reply;

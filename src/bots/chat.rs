@@ -2,8 +2,9 @@
 //! edits, deletions, reactions), users and files. Every change that bots may hear of goes out through
 //! [`deliver`](super::deliver).
 
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::extract::multipart::{Multipart, MultipartError};
+use axum::extract::{FromRequest, Query, Request, State};
+use axum::http::{header, StatusCode};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use base64::Engine as _;
@@ -535,6 +536,8 @@ async fn history(
     rows.truncate(limit);
     let next_cursor = if has_more { rows.last().map(|m| m.id.clone()) } else { None };
     let mut messages = vec![];
+    // A page is mostly a few people talking: each author is read once.
+    let mut authors = std::collections::HashMap::new();
     for m in rows.iter().filter(|m| !m.deleted) {
         if m.ephemeral_to.is_some() && m.ephemeral_to != viewer {
             continue;
@@ -542,8 +545,11 @@ async fn history(
         if q.thread_id.as_ref().is_some_and(|t| m.thread_id.as_ref() != Some(t) && &m.id != t) {
             continue;
         }
-        let author = ctx.store.get::<ChatUser>(actor.org(), "", &m.user_id).await?;
-        messages.push(message_json(m, author.as_ref()));
+        if !authors.contains_key(&m.user_id) {
+            let author = ctx.store.get::<ChatUser>(actor.org(), "", &m.user_id).await?;
+            authors.insert(m.user_id.clone(), author);
+        }
+        messages.push(message_json(m, authors[&m.user_id].as_ref()));
     }
     ok(json!({ "ok": true, "messages": messages, "has_more": has_more, "next_cursor": next_cursor }))
 }
@@ -745,12 +751,75 @@ struct FileIn {
     title: Option<String>,
 }
 
+/// What `files.upload` was given: JSON with base64 `content`, or a multipart form as Slack's `files.upload`
+/// takes (a `file` part, and `channel_id`, `filename`, `title`, `mimetype` fields).
+struct Upload {
+    channel_id: Option<String>,
+    filename: String,
+    bytes: Vec<u8>,
+    mimetype: Option<String>,
+    title: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequest<S> for Upload {
+    type Rejection = Fail;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Fail> {
+        let multipart = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("multipart/form-data"));
+        if !multipart {
+            let Body(input) = Body::<FileIn>::from_request(req, state).await?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(input.content.trim())
+                .map_err(|_| Fail::invalid("content: base64 of the file"))?;
+            let FileIn { channel_id, filename, mimetype, title, .. } = input;
+            return Ok(Upload { channel_id, filename, bytes, mimetype, title });
+        }
+        let bad = |e: MultipartError| match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Fail::new(e.status(), "file_too_large").with("detail", e.body_text()),
+            status => Fail::new(status, "invalid_form").with("detail", e.body_text()),
+        };
+        let mut form = Multipart::from_request(req, state).await.map_err(|e| Fail::invalid(e.body_text()))?;
+        let mut up = Upload { channel_id: None, filename: String::new(), bytes: vec![], mimetype: None, title: None };
+        let mut got_file = false;
+        while let Some(field) = form.next_field().await.map_err(bad)? {
+            match field.name().unwrap_or_default().to_string().as_str() {
+                "file" => {
+                    if up.filename.is_empty() {
+                        up.filename = field.file_name().unwrap_or_default().to_string();
+                    }
+                    up.mimetype = up.mimetype.or_else(|| field.content_type().map(str::to_string));
+                    up.bytes = field.bytes().await.map_err(bad)?.to_vec();
+                    got_file = true;
+                }
+                name @ ("channel_id" | "filename" | "title" | "mimetype") => {
+                    let value = field.text().await.map_err(bad)?;
+                    match name {
+                        "channel_id" => up.channel_id = Some(value),
+                        "filename" => up.filename = value,
+                        "title" => up.title = Some(value),
+                        _ => up.mimetype = Some(value),
+                    }
+                }
+                other => return Err(Fail::invalid(format!("unknown form field: {other}"))),
+            }
+        }
+        if !got_file {
+            return Err(Fail::invalid("file: the form has no file part"));
+        }
+        Ok(up)
+    }
+}
+
 fn file_json(f: &ChatFile) -> Value {
     json!({ "file_id": f.id, "name": f.name, "title": f.title, "size": f.size, "mimetype": f.mimetype, "channel_id": f.channel_id, "user_id": f.user_id })
 }
 
 /// Keeps a file in the store (up to `bot_max_file_bytes`), and shares it in a channel when one is named.
-async fn upload(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>, Body(input): Body<FileIn>) -> Reply {
+async fn upload(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>, input: Upload) -> Reply {
     actor.need("files:write")?;
     let place = match &input.channel_id {
         Some(c) => Some(access(&ctx, &actor, c, "files:write").await?),
@@ -760,10 +829,7 @@ async fn upload(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor
     if input.filename.trim().is_empty() || input.filename.len() > 255 {
         return Err(Fail::invalid("filename: 1 to 255 characters"));
     }
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(input.content.trim())
-        .map_err(|_| Fail::invalid("content: base64 of the file"))?;
-    if bytes.len() > ctx.cfg.bot_max_file_bytes {
+    if input.bytes.len() > ctx.cfg.bot_max_file_bytes {
         return Err(Fail::new(StatusCode::PAYLOAD_TOO_LARGE, "file_too_large")
             .with("detail", format!("files are limited to {} bytes", ctx.cfg.bot_max_file_bytes)));
     }
@@ -775,8 +841,8 @@ async fn upload(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor
         name: input.filename,
         title: input.title,
         mimetype: input.mimetype.unwrap_or_else(|| "application/octet-stream".into()),
-        size: bytes.len(),
-        content: input.content.trim().to_string(),
+        size: input.bytes.len(),
+        content: base64::engine::general_purpose::STANDARD.encode(&input.bytes),
         created_at: now_ms(),
     };
     ctx.store.insert(&file).await?;
