@@ -12,6 +12,10 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use bytes::Bytes;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
@@ -108,14 +112,47 @@ impl Server {
     }
 }
 
+/// The whole server's OpenAPI document: each face's routes bring their own paths and schemas.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "hookd", description = "Sends, receives, schedules and routes webhooks. The outbound API is the Svix server API."),
+    modifiers(&SecuritySchemes),
+    security(("bearer" = []), ("apiKey" = [])),
+    tags(
+        (name = "Application"), (name = "Endpoint"), (name = "Event Type"), (name = "Message"),
+        (name = "Message Attempt"), (name = "Health"), (name = "Inbound"), (name = "Timers"),
+        (name = "Bots"), (name = "Bot API"), (name = "Bot interactions"),
+    )
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = api.components.get_or_insert_with(Default::default);
+        let bearer = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some("An hookd token; bot routes also take `xbot-…` and `xuser-…` tokens"))
+            .build();
+        components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
+        components.add_security_scheme("apiKey", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-key"))));
+    }
+}
+
 pub fn router(ctx: ApiContext) -> Router {
-    Router::new()
+    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(crate::outbound::router())
         .merge(crate::inbound::router())
         .merge(crate::timers::router())
         .merge(crate::bots::router(ctx.clone()))
-        .route("/api/v1/health", get(health))
-        .route("/api/v1/health/ping", get(|| async { StatusCode::NO_CONTENT }))
+        .routes(routes!(health))
+        .routes(routes!(ping))
+        .split_for_parts();
+    let document = Bytes::from(api.to_json().expect("the OpenAPI document serializes"));
+    router
+        .route("/openapi.json", get(move || async move { ([(header::CONTENT_TYPE, "application/json")], document) }))
         .route("/metrics", get(metrics))
         .fallback(|| async { Error::not_found() })
         .layer(middleware::from_fn_with_state(ctx.clone(), crate::outbound::idempotency))
@@ -125,9 +162,17 @@ pub fn router(ctx: ApiContext) -> Router {
         .with_state(ctx)
 }
 
+/// Healthy when the store answers.
+#[utoipa::path(get, path = "/api/v1/health", tag = "Health", security(()), responses((status = 204, description = "The server and its store are up")))]
 async fn health(State(ctx): State<ApiContext>) -> Result<StatusCode, Error> {
     ctx.store.next_due_at(0).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Answers as soon as the server takes requests.
+#[utoipa::path(get, path = "/api/v1/health/ping", tag = "Health", security(()), responses((status = 204, description = "Up")))]
+async fn ping() -> StatusCode {
+    StatusCode::NO_CONTENT
 }
 
 async fn metrics(State(ctx): State<ApiContext>) -> impl IntoResponse {

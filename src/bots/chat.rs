@@ -6,7 +6,8 @@ use axum::extract::multipart::{Multipart, MultipartError};
 use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::routing::{get, post};
-use axum::{Extension, Router};
+use axum::Extension;
+use utoipa_axum::router::OpenApiRouter;
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -886,8 +887,8 @@ async fn file_info(
     ok(json!({ "ok": true, "file": file_json(&file), "content": file.content }))
 }
 
-pub fn router() -> Router<ApiContext> {
-    Router::new()
+pub fn router() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new()
         .route("/api/v1/chat.postMessage", post(post_msg))
         .route("/api/v1/chat.update", post(update_msg))
         .route("/api/v1/chat.delete", post(delete_msg))

@@ -10,7 +10,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
+use utoipa_axum::router::OpenApiRouter;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -666,8 +667,8 @@ async fn act_on_delivery_answer(ctx: &ApiContext, msg: &MessageRecord, answer: A
     act_on_answer(ctx, &bot, &s("/channel/channel_id"), &user_id, original.as_deref(), answer, targeted).await
 }
 
-pub fn authenticated_router() -> Router<ApiContext> {
-    Router::new()
+pub fn authenticated_router() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new()
         .route("/api/v1/commands.invoke", post(invoke_command))
         .route("/api/v1/actions.invoke", post(invoke_action))
         .route("/api/v1/views.open", post(open_view))
@@ -676,8 +677,8 @@ pub fn authenticated_router() -> Router<ApiContext> {
 }
 
 /// Routes whose URL is the credential.
-pub fn hooks_router() -> Router<ApiContext> {
-    Router::new().route("/hooks/{token}", post(incoming)).route("/hooks/response/{token}", post(respond))
+pub fn hooks_router() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new().route("/hooks/{token}", post(incoming)).route("/hooks/response/{token}", post(respond))
 }
 
 #[cfg(test)]

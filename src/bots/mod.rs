@@ -24,7 +24,8 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -361,8 +362,8 @@ pub fn public(ctx: &ApiContext, path: &str) -> String {
     format!("{}{path}", ctx.cfg.public_url)
 }
 
-pub fn router(ctx: ApiContext) -> Router<ApiContext> {
-    Router::new()
+pub fn router(ctx: ApiContext) -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new()
         .merge(registry::router())
         .merge(chat::router())
         .merge(interact::authenticated_router())

@@ -6,7 +6,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
+use utoipa_axum::router::OpenApiRouter;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -544,8 +545,8 @@ async fn platform_event(
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
 
-pub fn router() -> Router<ApiContext> {
-    Router::new()
+pub fn router() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new()
         .route("/api/v1/bots", get(list).post(create))
         .route("/api/v1/bots/{bot_id}", get(get_one).patch(update).delete(remove))
         .route("/api/v1/bots/{bot_id}/disable", post(disable))

@@ -18,7 +18,8 @@ use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -826,8 +827,8 @@ struct Accepted<'a> {
     processing_time_ms: u64,
 }
 
-pub fn router() -> Router<ApiContext> {
-    Router::new()
+pub fn router() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new()
         .route("/integrations/{integration_id}/webhooks", post(create))
         .route("/webhooks", get(list))
         .route("/webhooks/health", get(service_health))

@@ -3,7 +3,8 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
 use serde::{Deserialize, Serialize};
 
 use super::{check_ident, double_option, list_response, load_app, ts, ListQuery, ListResponse, ValidJson};
@@ -208,8 +209,8 @@ async fn delete_app(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub fn router() -> Router<ApiContext> {
-    Router::new()
+pub fn router() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new()
         .route("/api/v1/app", get(list_apps).post(create_app))
         .route("/api/v1/app/{app_id}", get(get_app).put(update_app).patch(patch_app).delete(delete_app))
 }

@@ -3,7 +3,8 @@
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -270,8 +271,8 @@ async fn resend(
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({}))))
 }
 
-pub fn router() -> Router<ApiContext> {
-    Router::new()
+pub fn router() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new()
         .route("/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}", get(list_by_endpoint))
         .route("/api/v1/app/{app_id}/attempt/msg/{msg_id}", get(list_by_msg))
         .route("/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}", get(get_attempt))

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
 use serde::{Deserialize, Serialize};
 
 use super::message::{MessageIn, MessageOut};
@@ -620,9 +621,9 @@ async fn stats(
     }))
 }
 
-pub fn router() -> Router<ApiContext> {
+pub fn router() -> OpenApiRouter<ApiContext> {
     let base = "/api/v1/app/{app_id}/endpoint";
-    Router::new()
+    OpenApiRouter::new()
         .route(base, get(list_endpoints).post(create_endpoint))
         .route(
             &format!("{base}/{{endpoint_id}}"),

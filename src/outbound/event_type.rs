@@ -3,7 +3,8 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
 use serde::{Deserialize, Serialize};
 
 use super::{check_ident, double_option, list_response, ts, ListQuery, ListResponse, ValidJson};
@@ -216,8 +217,8 @@ async fn delete_type(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub fn router() -> Router<ApiContext> {
-    Router::new().route("/api/v1/event-type", get(list_types).post(create_type)).route(
+pub fn router() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new().route("/api/v1/event-type", get(list_types).post(create_type)).route(
         "/api/v1/event-type/{event_type_name}",
         get(get_type).put(update_type).patch(patch_type).delete(delete_type),
     )

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -222,8 +223,8 @@ async fn expunge_content(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub fn router() -> Router<ApiContext> {
-    Router::new()
+pub fn router() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new()
         .route("/api/v1/app/{app_id}/msg", get(list_messages).post(create_message))
         .route("/api/v1/app/{app_id}/msg/{msg_id}", get(get_message))
         .route("/api/v1/app/{app_id}/msg/{msg_id}/content", delete(expunge_content))

@@ -15,7 +15,7 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -25,8 +25,8 @@ use crate::error::{Error, Result};
 use crate::server::ApiContext;
 use crate::store::{Millis, Page};
 
-pub fn router() -> Router<ApiContext> {
-    Router::new()
+pub fn router() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new()
         .merge(application::router())
         .merge(endpoint::router())
         .merge(event_type::router())

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -736,8 +737,8 @@ async fn webhook_secret(State(ctx): State<ApiContext>, OrgId(org): OrgId) -> Res
     Ok(Json(json!({ "secret": app.metadata.get(SECRET_KEY) })))
 }
 
-pub fn router() -> Router<ApiContext> {
-    Router::new()
+pub fn router() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new()
         .route("/timers", get(list).post(create))
         .route("/timers/webhook-secret", get(webhook_secret))
         .route("/timers/{id}", get(get_one).delete(cancel))
