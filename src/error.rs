@@ -20,7 +20,22 @@ pub enum Error {
     Internal(#[from] anyhow::Error),
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A 4xx body, as the OpenAPI document shows it: svix-server's `HttpErrorOut`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // only described, never built: errors are made by `Error::into_response`
+pub struct HttpErrorOut {
+    code: String,
+    detail: String,
+}
+
+/// A 422 body, as the OpenAPI document shows it: svix-server's `HTTPValidationError`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct HttpValidationError {
+    detail: Vec<ValidationItem>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ValidationItem {
     pub loc: Vec<String>,
     pub msg: String,

@@ -13,11 +13,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 
 use crate::config::Config;
 use crate::engine::Engine;
@@ -154,7 +154,7 @@ pub fn router(ctx: ApiContext) -> Router {
     router
         .route("/openapi.json", get(move || async move { ([(header::CONTENT_TYPE, "application/json")], document) }))
         .route("/metrics", get(metrics))
-        .fallback(|| async { Error::not_found() })
+        .fallback(|| async { Error::new(StatusCode::NOT_FOUND, "not_found", "No such route") })
         .layer(middleware::from_fn_with_state(ctx.clone(), crate::outbound::idempotency))
         .layer(DefaultBodyLimit::max(ctx.cfg.max_body_bytes))
         .layer(middleware::from_fn(json_errors))

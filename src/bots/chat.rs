@@ -7,10 +7,10 @@ use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::routing::{get, post};
 use axum::Extension;
-use utoipa_axum::router::OpenApiRouter;
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
 
 use super::deliver::{self, channel_json, message_json, sender_json, Audience, Event};
 use super::model::{Channel, ChatFile, ChatMessage, ChatUser, Reaction};

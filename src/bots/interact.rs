@@ -11,9 +11,9 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Extension, Json};
-use utoipa_axum::router::OpenApiRouter;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use utoipa_axum::router::OpenApiRouter;
 
 use super::chat::{self, Place, Post};
 use super::deliver::{self, Audience, Event};

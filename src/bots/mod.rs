@@ -25,10 +25,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use utoipa_axum::router::OpenApiRouter;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::Error;
 use crate::outbound::ValidJson;

@@ -7,9 +7,9 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use axum::{Extension, Json};
-use utoipa_axum::router::OpenApiRouter;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
 
 use super::deliver::{self, Audience, Event};
 use super::model::{self, Bot, ChatUser, Install, SlashCommand};

@@ -4,8 +4,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Json;
-use utoipa_axum::router::OpenApiRouter;
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
 
 use super::{check_ident, double_option, list_response, load_app, ts, ListQuery, ListResponse, ValidJson};
 use crate::auth::OrgId;

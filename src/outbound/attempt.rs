@@ -4,9 +4,9 @@ use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::Json;
-use utoipa_axum::router::OpenApiRouter;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use utoipa_axum::router::OpenApiRouter;
 
 use super::message::{load_message, payload_of, MessageListQuery};
 use super::{list_response, load_app, load_endpoint, multi, opt_ts, page, ts, ListResponse};

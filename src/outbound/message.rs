@@ -6,9 +6,9 @@ use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::Json;
-use utoipa_axum::router::OpenApiRouter;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use utoipa_axum::router::OpenApiRouter;
 
 use super::application::{self, ApplicationIn};
 use super::{check_ident, list_response, load_app, multi, opt_ts, page, parse_ts, ts, ListResponse, ValidJson};

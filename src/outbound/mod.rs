@@ -15,10 +15,10 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use utoipa_axum::router::OpenApiRouter;
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::engine::model::{Application, Endpoint};
 use crate::error::{Error, Result};

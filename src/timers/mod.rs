@@ -12,9 +12,11 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::HttpErrorOut;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -37,7 +39,7 @@ const SECRET_KEY: &str = "timerWebhookSecret";
 const LATE_AFTER_MS: i64 = 1000;
 const MAX_DURATION_MS: i64 = 366 * 24 * 3600 * 1000;
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OnExpire {
     #[serde(default)]
     pub webhook: Option<String>,
@@ -47,14 +49,14 @@ pub struct OnExpire {
     pub data: Option<Value>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OnProgress {
     pub webhook: String,
     /// As given: `"25%"`, or a number of percent.
     pub intervals: Vec<Value>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Events {
     #[serde(default)]
     pub on_expire: Option<OnExpire>,
@@ -151,16 +153,19 @@ impl Spec {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct TimerIn {
     #[serde(default)]
     name: Option<String>,
-    /// Optional for a recurring timer: its first cycle then follows `every` or `cron`.
+    /// `"30s"`, `"15m"`, `"2h"`, `"1d"` or milliseconds. Optional for a recurring timer: its first cycle then
+    /// follows `every` or `cron`.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     duration: Option<Value>,
     /// Recurring: a period (`"5m"`, milliseconds) ...
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     every: Option<Value>,
     /// ... or a cron expression (5 fields, or 6 with seconds) read in `timezone` (UTC by default).
     #[serde(default)]
@@ -576,6 +581,8 @@ async fn create_timer(ctx: &ApiContext, org: String, input: TimerIn) -> Result<V
     view(&t, now)
 }
 
+#[utoipa::path(post, path = "/timers", tag = "Timers", request_body = TimerIn,
+    responses((status = 201, description = "`{success, timer}`", body = Value), (status = "4XX", body = HttpErrorOut)))]
 async fn create(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -585,8 +592,9 @@ async fn create(
     Ok((StatusCode::CREATED, Json(json!({ "success": true, "timer": timer }))))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct QuickWaitIn {
+    #[schema(value_type = String)]
     duration: Value,
     #[serde(default)]
     name: Option<String>,
@@ -598,6 +606,8 @@ struct QuickWaitIn {
     data: Option<Value>,
 }
 
+#[utoipa::path(post, path = "/quick/wait", tag = "Timers", request_body = QuickWaitIn,
+    responses((status = 201, description = "`{success, timer}`", body = Value), (status = "4XX", body = HttpErrorOut)))]
 /// A plain delay: a timer with only an expiry webhook.
 async fn quick_wait(
     State(ctx): State<ApiContext>,
@@ -624,12 +634,16 @@ async fn quick_wait(
     Ok((StatusCode::CREATED, Json(json!({ "success": true, "timer": timer }))))
 }
 
+/// A timer with its status, time remaining and progress.
+#[utoipa::path(get, path = "/timers/{id}", tag = "Timers", params(("id" = String, Path)),
+    responses((status = 200, description = "`{success, timer}`", body = Value), (status = "4XX", body = HttpErrorOut)))]
 async fn get_one(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<String>) -> Result<Json<Value>> {
     let t = ctx.store.timer_get(&org, &id).await?.ok_or_else(Error::not_found)?;
     Ok(Json(json!({ "success": true, "timer": view(&t, now_ms())? })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     status: Option<String>,
     #[serde(alias = "agentId")]
@@ -640,6 +654,9 @@ struct ListQuery {
     iterator: Option<String>,
 }
 
+/// Timers, newest first, filtered by status, agent and project.
+#[utoipa::path(get, path = "/timers", tag = "Timers", params(ListQuery),
+    responses((status = 200, description = "`{success, timers, iterator, prevIterator, done}`", body = Value), (status = "4XX", body = HttpErrorOut)))]
 async fn list(State(ctx): State<ApiContext>, OrgId(org): OrgId, Query(q): Query<ListQuery>) -> Result<Json<Value>> {
     let status = match q.status.as_deref() {
         None => None,
@@ -660,13 +677,16 @@ async fn list(State(ctx): State<ApiContext>, OrgId(org): OrgId, Query(q): Query<
     ))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CancelIn {
     #[serde(default)]
     reason: Option<String>,
 }
 
 /// Cancels a running timer and sends `timer_cancelled` to its webhook.
+#[utoipa::path(delete, path = "/timers/{id}", tag = "Timers", params(("id" = String, Path), CancelIn), request_body(content = CancelIn, description = "or `reason` in the query string"),
+    responses((status = 200, description = "`{success, timer}`", body = Value), (status = "4XX", body = HttpErrorOut)))]
 async fn cancel(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -702,6 +722,8 @@ async fn cancel(
 }
 
 /// Pauses a running timer: no milestone fires until it is resumed.
+#[utoipa::path(post, path = "/timers/{id}/pause", tag = "Timers", params(("id" = String, Path)),
+    responses((status = 200, description = "`{success, timer}`", body = Value), (status = "4XX", body = HttpErrorOut)))]
 async fn pause(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<String>) -> Result<Json<Value>> {
     let t = ctx.store.timer_get(&org, &id).await?.ok_or_else(Error::not_found)?;
     if !ctx.store.timer_pause(&org, &id, now_ms()).await? {
@@ -712,6 +734,8 @@ async fn pause(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<
 }
 
 /// Resumes a paused timer: its expiry and its remaining milestones move later by the time it spent paused.
+#[utoipa::path(post, path = "/timers/{id}/resume", tag = "Timers", params(("id" = String, Path)),
+    responses((status = 200, description = "`{success, timer}`", body = Value), (status = "4XX", body = HttpErrorOut)))]
 async fn resume(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<String>) -> Result<Json<Value>> {
     let mut t = ctx.store.timer_get(&org, &id).await?.ok_or_else(Error::not_found)?;
     let (Some(paused_at), timer_status::PAUSED) = (t.paused_at, t.status) else {
@@ -732,6 +756,8 @@ async fn resume(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path
 }
 
 /// The key timer webhooks are signed with (`x-minoots-signature: sha256=<hex HMAC of the body>`).
+#[utoipa::path(get, path = "/timers/webhook-secret", tag = "Timers",
+    responses((status = 200, description = "`{secret}`", body = Value), (status = "4XX", body = HttpErrorOut)))]
 async fn webhook_secret(State(ctx): State<ApiContext>, OrgId(org): OrgId) -> Result<Json<Value>> {
     let app = timers_app(&ctx.engine, &org).await?;
     Ok(Json(json!({ "secret": app.metadata.get(SECRET_KEY) })))
@@ -739,12 +765,12 @@ async fn webhook_secret(State(ctx): State<ApiContext>, OrgId(org): OrgId) -> Res
 
 pub fn router() -> OpenApiRouter<ApiContext> {
     OpenApiRouter::new()
-        .route("/timers", get(list).post(create))
-        .route("/timers/webhook-secret", get(webhook_secret))
-        .route("/timers/{id}", get(get_one).delete(cancel))
-        .route("/timers/{id}/pause", post(pause))
-        .route("/timers/{id}/resume", post(resume))
-        .route("/quick/wait", post(quick_wait))
+        .routes(routes!(list, create))
+        .routes(routes!(webhook_secret))
+        .routes(routes!(get_one, cancel))
+        .routes(routes!(pause))
+        .routes(routes!(resume))
+        .routes(routes!(quick_wait))
 }
 
 #[cfg(test)]

@@ -285,6 +285,11 @@ pub fn python() -> String {
     venv.to_string()
 }
 
+/// A file of `../shared` (the seeds, Svix's OpenAPI document), which sits beside the project.
+pub fn shared(name: &str) -> String {
+    format!("{}/../shared/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
 pub fn script(name: &str) -> String {
     format!("{}/tests/{name}", env!("CARGO_MANIFEST_DIR"))
 }

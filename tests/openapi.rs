@@ -1,0 +1,110 @@
+//! `/openapi.json`: one document for the whole server, generated from the handlers. It must be a valid
+//! OpenAPI document, describe only routes that exist, and describe every route that does.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+use reqwest::Method;
+use serde_json::Value;
+
+const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
+async fn document(app: &TestApp) -> Value {
+    // No token: the document is public, as svix-server's is.
+    let r = app.http.get(format!("{}/openapi.json", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    r.json().await.unwrap()
+}
+
+/// `(METHOD, path)` of every operation in an OpenAPI document.
+fn operations(doc: &Value) -> BTreeSet<(String, String)> {
+    let mut ops = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for m in METHODS.iter().filter(|m| item.get(**m).is_some()) {
+            ops.insert((m.to_uppercase(), path.clone()));
+        }
+    }
+    ops
+}
+
+/// What the router answers for `method path` (placeholders filled in): the router's own 404 and 405 mean that
+/// no such route exists, anything else that one does.
+async fn served(app: &TestApp, method: &str, path: &str) -> bool {
+    let concrete: String = path
+        .split('/')
+        .map(|seg| if seg.starts_with('{') { "x_placeholder" } else { seg })
+        .collect::<Vec<_>>()
+        .join("/");
+    let method = Method::from_bytes(method.as_bytes()).unwrap();
+    let r = app.http.request(method, format!("{}{concrete}", app.base)).bearer_auth(&app.token).send().await.unwrap();
+    let status = r.status().as_u16();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    !(status == 405 || (status == 404 && body["detail"] == "No such route"))
+}
+
+#[tokio::test]
+async fn the_document_is_valid_openapi() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+    let file = app.dir.path().join("openapi.json");
+    std::fs::write(&file, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let out = std::process::Command::new(python()).args(["-m", "openapi_spec_validator"]).arg(&file).output().unwrap();
+    assert!(
+        out.status.success(),
+        "openapi-spec-validator refused it:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn every_documented_operation_is_served() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let ops = operations(&doc);
+    assert!(ops.len() > 80, "the whole server is documented: {} operations", ops.len());
+    for (method, path) in &ops {
+        assert!(served(&app, method, path).await, "{method} {path} is documented but not served");
+    }
+}
+
+/// Svix's own document lists the outbound API: whatever of it hookd serves, hookd documents, under the same
+/// path.
+#[tokio::test]
+async fn every_svix_operation_hookd_serves_is_documented() {
+    let app = spawn_app().await;
+    let ours = operations(&document(&app).await);
+    let svix: Value = serde_json::from_str(&std::fs::read_to_string(shared("svix-openapi.json")).unwrap()).unwrap();
+    let mut checked = 0;
+    for (method, path) in operations(&svix) {
+        if served(&app, &method, &path).await {
+            assert!(ours.contains(&(method.clone(), path.clone())), "{method} {path} is served but not documented");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 30, "only {checked} of Svix's operations are served");
+}
+
+/// docs/bots.md lists the bots' routes; each is in the document.
+#[tokio::test]
+async fn every_route_in_the_bots_guide_is_documented() {
+    let app = spawn_app().await;
+    let ours = operations(&document(&app).await);
+    let guide = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/bots.md")).unwrap();
+    let mut listed = 0;
+    for span in guide.split('`').skip(1).step_by(2) {
+        let Some((method, path)) = span.split_once(' ') else { continue };
+        if !METHODS.contains(&method.to_lowercase().as_str()) || !path.starts_with('/') {
+            continue;
+        }
+        let path = path.split('?').next().unwrap().to_string();
+        let path = if path.contains("{ep}") { path.replace("{ep}", "{endpoint_id}") } else { path };
+        assert!(ours.contains(&(method.to_string(), path.clone())), "{method} {path} (docs/bots.md) is not documented");
+        listed += 1;
+    }
+    assert!(listed >= 30, "only {listed} routes found in docs/bots.md");
+}
