@@ -48,7 +48,7 @@ pub fn standard_signature<'a>(
     out
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TimestampFormat {
     /// Unix seconds, e.g. `1625097600`.
@@ -60,7 +60,7 @@ pub enum TimestampFormat {
 
 /// A `sha256=<hex>` HMAC signature as the seeds describe them. The key is the endpoint's current secret as UTF-8
 /// text (the whole `whsec_…` string), as the seeds' receivers use it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HmacScheme {
     /// Header carrying the signature, e.g. `X-TMS-Signature`.

@@ -2,19 +2,19 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::get;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{check_ident, double_option, list_response, load_app, ts, ListQuery, ListResponse, ValidJson};
 use crate::auth::OrgId;
 use crate::engine::model::{Application, Metadata};
-use crate::error::{Error, Result};
+use crate::error::{Error, HttpErrorOut, Result};
 use crate::server::ApiContext;
 use crate::store::now_ms;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationIn {
     pub name: String,
@@ -26,7 +26,7 @@ pub struct ApplicationIn {
     pub metadata: Metadata,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationPatch {
     pub name: Option<String>,
@@ -37,7 +37,7 @@ pub struct ApplicationPatch {
     pub metadata: Option<Metadata>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationOut {
     pub id: String,
@@ -97,12 +97,14 @@ pub async fn create(ctx: &ApiContext, org: &str, input: ApplicationIn) -> Result
     Ok(app)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CreateQuery {
     #[serde(default)]
     get_if_exists: bool,
 }
 
+#[utoipa::path(post, path = "/api/v1/app", tag = "Application", params(CreateQuery), request_body = ApplicationIn, responses((status = 200, description = "Found, with `get_if_exists`", body = ApplicationOut), (status = 201, description = "Created", body = ApplicationOut), (status = "4XX", body = HttpErrorOut)))]
 async fn create_app(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -120,6 +122,7 @@ async fn create_app(
     Ok((StatusCode::CREATED, Json((&app).into())))
 }
 
+#[utoipa::path(get, path = "/api/v1/app", tag = "Application", params(ListQuery), responses((status = 200, body = ListResponse<ApplicationOut>), (status = "4XX", body = HttpErrorOut)))]
 async fn list_apps(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -130,6 +133,7 @@ async fn list_apps(
     Ok(Json(list_response(rows, &page, |a| a.id.clone(), |a| (&a).into())))
 }
 
+#[utoipa::path(get, path = "/api/v1/app/{app_id}", tag = "Application", params(("app_id" = String, Path)), responses((status = 200, body = ApplicationOut), (status = "4XX", body = HttpErrorOut)))]
 async fn get_app(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -147,6 +151,7 @@ async fn save(ctx: &ApiContext, app: &Application) -> Result<()> {
     Ok(())
 }
 
+#[utoipa::path(put, path = "/api/v1/app/{app_id}", tag = "Application", params(("app_id" = String, Path)), request_body = ApplicationIn, responses((status = 200, description = "Updated", body = ApplicationOut), (status = 201, description = "Created", body = ApplicationOut), (status = "4XX", body = HttpErrorOut)))]
 async fn update_app(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -174,6 +179,7 @@ async fn update_app(
     }
 }
 
+#[utoipa::path(patch, path = "/api/v1/app/{app_id}", tag = "Application", params(("app_id" = String, Path)), request_body = ApplicationPatch, responses((status = 200, body = ApplicationOut), (status = "4XX", body = HttpErrorOut)))]
 async fn patch_app(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -198,6 +204,7 @@ async fn patch_app(
     Ok(Json((&app).into()))
 }
 
+#[utoipa::path(delete, path = "/api/v1/app/{app_id}", tag = "Application", params(("app_id" = String, Path)), responses((status = 204), (status = "4XX", body = HttpErrorOut)))]
 async fn delete_app(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -211,6 +218,6 @@ async fn delete_app(
 
 pub fn router() -> OpenApiRouter<ApiContext> {
     OpenApiRouter::new()
-        .route("/api/v1/app", get(list_apps).post(create_app))
-        .route("/api/v1/app/{app_id}", get(get_app).put(update_app).patch(patch_app).delete(delete_app))
+        .routes(routes!(list_apps, create_app))
+        .routes(routes!(get_app, update_app, patch_app, delete_app))
 }

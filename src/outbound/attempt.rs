@@ -2,16 +2,16 @@
 
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::message::{load_message, payload_of, MessageListQuery};
 use super::{list_response, load_app, load_endpoint, multi, opt_ts, page, ts, ListResponse};
 use crate::auth::OrgId;
-use crate::error::{Error, Result};
+use crate::error::{Error, HttpErrorOut, Result};
 use crate::server::ApiContext;
 use crate::store::{now_ms, status, AttemptFilter, AttemptRecord, DeliveryRecord, Requeue};
 
@@ -24,7 +24,7 @@ fn status_text(s: i64) -> &'static str {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct MessageAttemptOut {
     id: String,
@@ -58,7 +58,8 @@ impl From<AttemptRecord> for MessageAttemptOut {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AttemptListQuery {
     limit: Option<u64>,
     iterator: Option<String>,
@@ -88,6 +89,7 @@ impl AttemptListQuery {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}", tag = "Message Attempt", params(("app_id" = String, Path), ("endpoint_id" = String, Path), AttemptListQuery), responses((status = 200, body = ListResponse<MessageAttemptOut>), (status = "4XX", body = HttpErrorOut)))]
 async fn list_by_endpoint(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -103,6 +105,7 @@ async fn list_by_endpoint(
     Ok(Json(list_response(rows, &page, |a| a.id.clone(), Into::into)))
 }
 
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/attempt/msg/{msg_id}", tag = "Message Attempt", params(("app_id" = String, Path), ("msg_id" = String, Path), AttemptListQuery), responses((status = 200, body = ListResponse<MessageAttemptOut>), (status = "4XX", body = HttpErrorOut)))]
 async fn list_by_msg(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -122,6 +125,7 @@ async fn list_by_msg(
     Ok(Json(list_response(rows, &page, |a| a.id.clone(), Into::into)))
 }
 
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}", tag = "Message Attempt", params(("app_id" = String, Path), ("msg_id" = String, Path), ("attempt_id" = String, Path)), responses((status = 200, body = MessageAttemptOut), (status = "4XX", body = HttpErrorOut)))]
 async fn get_attempt(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -133,6 +137,7 @@ async fn get_attempt(
     Ok(Json(a.into()))
 }
 
+#[utoipa::path(delete, path = "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content", tag = "Message Attempt", params(("app_id" = String, Path), ("msg_id" = String, Path), ("attempt_id" = String, Path)), responses((status = 204), (status = "4XX", body = HttpErrorOut)))]
 async fn expunge_attempt(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -146,7 +151,7 @@ async fn expunge_attempt(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct MessageEndpointOut {
     id: String,
@@ -164,13 +169,15 @@ struct MessageEndpointOut {
     updated_at: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SimpleListQuery {
     limit: Option<u64>,
     iterator: Option<String>,
 }
 
 /// The endpoints a message was (or is being) delivered to, with the delivery's state.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg/{msg_id}/endpoint", tag = "Message Attempt", params(("app_id" = String, Path), ("msg_id" = String, Path), SimpleListQuery), responses((status = 200, body = ListResponse<MessageEndpointOut>), (status = "4XX", body = HttpErrorOut)))]
 async fn attempted_destinations(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -208,12 +215,13 @@ async fn attempted_destinations(
     Ok(Json(ListResponse { data, iterator: out.iterator, prev_iterator: out.prev_iterator, done: out.done }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct EndpointMessageOut {
     id: String,
     event_type: String,
     event_id: Option<String>,
+    #[schema(value_type = Object)]
     payload: Box<RawValue>,
     channels: Option<Vec<String>>,
     timestamp: String,
@@ -223,6 +231,7 @@ struct EndpointMessageOut {
 }
 
 /// The messages sent (or being sent) to an endpoint, with their delivery state; `status=2` lists dead letters.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/msg", tag = "Message Attempt", params(("app_id" = String, Path), ("endpoint_id" = String, Path), MessageListQuery), responses((status = 200, body = ListResponse<EndpointMessageOut>), (status = "4XX", body = HttpErrorOut)))]
 async fn attempted_messages(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -255,6 +264,7 @@ async fn attempted_messages(
 }
 
 /// Sends a message to an endpoint once more, whatever became of earlier attempts.
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend", tag = "Message Attempt", params(("app_id" = String, Path), ("msg_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 202, body = Value), (status = "4XX", body = HttpErrorOut)))]
 async fn resend(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -273,11 +283,11 @@ async fn resend(
 
 pub fn router() -> OpenApiRouter<ApiContext> {
     OpenApiRouter::new()
-        .route("/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}", get(list_by_endpoint))
-        .route("/api/v1/app/{app_id}/attempt/msg/{msg_id}", get(list_by_msg))
-        .route("/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}", get(get_attempt))
-        .route("/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content", delete(expunge_attempt))
-        .route("/api/v1/app/{app_id}/msg/{msg_id}/endpoint", get(attempted_destinations))
-        .route("/api/v1/app/{app_id}/endpoint/{endpoint_id}/msg", get(attempted_messages))
-        .route("/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend", post(resend))
+        .routes(routes!(list_by_endpoint))
+        .routes(routes!(list_by_msg))
+        .routes(routes!(get_attempt))
+        .routes(routes!(expunge_attempt))
+        .routes(routes!(attempted_destinations))
+        .routes(routes!(attempted_messages))
+        .routes(routes!(resend))
 }

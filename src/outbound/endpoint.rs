@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::routing::{get, post};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::message::{MessageIn, MessageOut};
 use super::{
@@ -20,12 +20,12 @@ use super::{
 use crate::auth::OrgId;
 use crate::engine::model::{Application, Endpoint, EndpointSecret, EventType, Metadata};
 use crate::engine::signing::{self, HmacScheme};
-use crate::error::{Error, Result};
+use crate::error::{Error, HttpErrorOut, Result};
 use crate::server::ApiContext;
 use crate::store::{now_ms, Requeue};
 
 /// `signature` as written by a user: a whole scheme, or a preset by name.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum SignatureIn {
     Preset { preset: String },
@@ -45,7 +45,7 @@ impl SignatureIn {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointIn {
     pub url: String,
@@ -73,7 +73,7 @@ pub struct EndpointIn {
     pub retry_schedule: Option<Vec<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointPatch {
     pub url: Option<String>,
@@ -94,7 +94,7 @@ pub struct EndpointPatch {
     pub retry_schedule: Option<Option<Vec<String>>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointOut {
     pub id: String,
@@ -262,6 +262,7 @@ async fn save(ctx: &ApiContext, ep: &mut Endpoint) -> Result<()> {
     Ok(())
 }
 
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint", tag = "Endpoint", params(("app_id" = String, Path)), request_body = EndpointIn, responses((status = 201, body = EndpointOut), (status = "4XX", body = HttpErrorOut)))]
 async fn create_endpoint(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -273,6 +274,7 @@ async fn create_endpoint(
     Ok((StatusCode::CREATED, Json((&ep).into())))
 }
 
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint", tag = "Endpoint", params(("app_id" = String, Path), ListQuery), responses((status = 200, body = ListResponse<EndpointOut>), (status = "4XX", body = HttpErrorOut)))]
 async fn list_endpoints(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -285,6 +287,7 @@ async fn list_endpoints(
     Ok(Json(list_response(rows, &page, |e| e.id.clone(), |e| (&e).into())))
 }
 
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = "Endpoint", params(("app_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 200, body = EndpointOut), (status = "4XX", body = HttpErrorOut)))]
 async fn get_endpoint(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -294,6 +297,7 @@ async fn get_endpoint(
     Ok(Json((&load_endpoint(&ctx, &app, &ep_id).await?).into()))
 }
 
+#[utoipa::path(put, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = "Endpoint", params(("app_id" = String, Path), ("endpoint_id" = String, Path)), request_body = EndpointIn, responses((status = 200, description = "Updated", body = EndpointOut), (status = 201, description = "Created", body = EndpointOut), (status = "4XX", body = HttpErrorOut)))]
 async fn update_endpoint(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -329,6 +333,7 @@ async fn update_endpoint(
     }
 }
 
+#[utoipa::path(patch, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = "Endpoint", params(("app_id" = String, Path), ("endpoint_id" = String, Path)), request_body = EndpointPatch, responses((status = 200, body = EndpointOut), (status = "4XX", body = HttpErrorOut)))]
 async fn patch_endpoint(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -371,6 +376,7 @@ async fn patch_endpoint(
     Ok(Json((&ep).into()))
 }
 
+#[utoipa::path(delete, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = "Endpoint", params(("app_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 204), (status = "4XX", body = HttpErrorOut)))]
 async fn delete_endpoint(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -385,17 +391,17 @@ async fn delete_endpoint(
 
 // ── headers ──
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct HeadersIn {
     headers: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct HeadersPatchIn {
     headers: BTreeMap<String, Option<String>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct HeadersOut {
     headers: BTreeMap<String, String>,
     sensitive: Vec<String>,
@@ -403,6 +409,7 @@ struct HeadersOut {
 
 const SENSITIVE: &[&str] = &["authorization", "proxy-authorization", "cookie", "x-api-key"];
 
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", tag = "Endpoint", params(("app_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 200, body = HeadersOut), (status = "4XX", body = HttpErrorOut)))]
 async fn get_headers(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -418,6 +425,7 @@ async fn get_headers(
     }))
 }
 
+#[utoipa::path(put, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", tag = "Endpoint", params(("app_id" = String, Path), ("endpoint_id" = String, Path)), request_body = HeadersIn, responses((status = 204), (status = "4XX", body = HttpErrorOut)))]
 async fn put_headers(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -432,6 +440,7 @@ async fn put_headers(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(patch, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", tag = "Endpoint", params(("app_id" = String, Path), ("endpoint_id" = String, Path)), request_body = HeadersPatchIn, responses((status = 204), (status = "4XX", body = HttpErrorOut)))]
 async fn patch_headers(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -453,12 +462,12 @@ async fn patch_headers(
 
 // ── secret ──
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct SecretOut {
     key: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct RotateIn {
     #[serde(default)]
@@ -467,6 +476,7 @@ struct RotateIn {
     grace_period_seconds: Option<u32>,
 }
 
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret", tag = "Endpoint", params(("app_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 200, body = SecretOut), (status = "4XX", body = HttpErrorOut)))]
 async fn get_secret(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -480,6 +490,7 @@ async fn get_secret(
 
 /// The old key keeps signing beside the new one for the grace period (24 h unless said otherwise). Answers
 /// with the new key (svix-server answers 204, but its SDKs read a body).
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate", tag = "Endpoint", params(("app_id" = String, Path), ("endpoint_id" = String, Path)), request_body = RotateIn, responses((status = 200, body = SecretOut), (status = "4XX", body = HttpErrorOut)))]
 async fn rotate_secret(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -511,14 +522,14 @@ async fn rotate_secret(
 
 // ── recover, send-example, stats ──
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct RecoverIn {
     since: String,
     #[serde(default)]
     until: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct RecoverOut {
     id: String,
@@ -528,6 +539,7 @@ struct RecoverOut {
 }
 
 /// Sends again every failed message of the endpoint created since `since` (and before `until`).
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/recover", tag = "Endpoint", params(("app_id" = String, Path), ("endpoint_id" = String, Path)), request_body = RecoverIn, responses((status = 202, body = RecoverOut), (status = "4XX", body = HttpErrorOut)))]
 async fn recover(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -557,13 +569,14 @@ async fn recover(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct EventExampleIn {
     event_type: String,
 }
 
 /// Sends an example of the event type (its schema's first example, or `{}`) to this endpoint only.
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example", tag = "Endpoint", params(("app_id" = String, Path), ("endpoint_id" = String, Path)), request_body = EventExampleIn, responses((status = 200, body = MessageOut), (status = "4XX", body = HttpErrorOut)))]
 async fn send_example(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -587,13 +600,14 @@ async fn send_example(
     Ok(Json(MessageOut::new(&msg, true)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct StatsQuery {
     since: Option<String>,
     until: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct StatsOut {
     success: i64,
     pending: i64,
@@ -602,6 +616,7 @@ struct StatsOut {
     canceled: i64,
 }
 
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/stats", tag = "Endpoint", params(("app_id" = String, Path), ("endpoint_id" = String, Path), StatsQuery), responses((status = 200, body = StatsOut), (status = "4XX", body = HttpErrorOut)))]
 async fn stats(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -622,17 +637,13 @@ async fn stats(
 }
 
 pub fn router() -> OpenApiRouter<ApiContext> {
-    let base = "/api/v1/app/{app_id}/endpoint";
     OpenApiRouter::new()
-        .route(base, get(list_endpoints).post(create_endpoint))
-        .route(
-            &format!("{base}/{{endpoint_id}}"),
-            get(get_endpoint).put(update_endpoint).patch(patch_endpoint).delete(delete_endpoint),
-        )
-        .route(&format!("{base}/{{endpoint_id}}/headers"), get(get_headers).put(put_headers).patch(patch_headers))
-        .route(&format!("{base}/{{endpoint_id}}/secret"), get(get_secret))
-        .route(&format!("{base}/{{endpoint_id}}/secret/rotate"), post(rotate_secret))
-        .route(&format!("{base}/{{endpoint_id}}/recover"), post(recover))
-        .route(&format!("{base}/{{endpoint_id}}/send-example"), post(send_example))
-        .route(&format!("{base}/{{endpoint_id}}/stats"), get(stats))
+        .routes(routes!(list_endpoints, create_endpoint))
+        .routes(routes!(get_endpoint, update_endpoint, patch_endpoint, delete_endpoint))
+        .routes(routes!(get_headers, put_headers, patch_headers))
+        .routes(routes!(get_secret))
+        .routes(routes!(rotate_secret))
+        .routes(routes!(recover))
+        .routes(routes!(send_example))
+        .routes(routes!(stats))
 }

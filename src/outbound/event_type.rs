@@ -2,26 +2,26 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::get;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{check_ident, double_option, list_response, ts, ListQuery, ListResponse, ValidJson};
 use crate::auth::OrgId;
 use crate::engine::model::EventType;
-use crate::error::{Error, Result};
+use crate::error::{Error, HttpErrorOut, Result};
 use crate::server::ApiContext;
 use crate::store::{now_ms, Millis};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct EventTypeIn {
     name: String,
     #[serde(flatten)]
     rest: EventTypeUpdate,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct EventTypeUpdate {
     description: String,
@@ -35,7 +35,7 @@ struct EventTypeUpdate {
     feature_flag: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct EventTypePatch {
     description: Option<String>,
@@ -47,7 +47,7 @@ struct EventTypePatch {
     feature_flag: Option<Option<String>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct EventTypeOut {
     name: String,
@@ -100,6 +100,7 @@ fn event_type(org: String, name: String, input: EventTypeUpdate, created_at: Mil
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/event-type", tag = "Event Type", request_body = EventTypeIn, responses((status = 201, body = EventTypeOut), (status = "4XX", body = HttpErrorOut)))]
 async fn create_type(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -119,6 +120,7 @@ struct ListTypesQuery {
     include_archived: bool,
 }
 
+#[utoipa::path(get, path = "/api/v1/event-type", tag = "Event Type", params(ListQuery, ("include_archived" = Option<bool>, Query)), responses((status = 200, body = ListResponse<EventTypeOut>), (status = "4XX", body = HttpErrorOut)))]
 async fn list_types(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -140,6 +142,7 @@ async fn load(ctx: &ApiContext, org: &str, name: &str) -> Result<EventType> {
     ctx.store.get::<EventType>(org, "", name).await?.ok_or_else(Error::not_found)
 }
 
+#[utoipa::path(get, path = "/api/v1/event-type/{event_type_name}", tag = "Event Type", params(("event_type_name" = String, Path)), responses((status = 200, body = EventTypeOut), (status = "4XX", body = HttpErrorOut)))]
 async fn get_type(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -148,6 +151,7 @@ async fn get_type(
     Ok(Json((&load(&ctx, &org, &name).await?).into()))
 }
 
+#[utoipa::path(put, path = "/api/v1/event-type/{event_type_name}", tag = "Event Type", params(("event_type_name" = String, Path)), request_body = EventTypeUpdate, responses((status = 200, description = "Updated", body = EventTypeOut), (status = 201, description = "Created", body = EventTypeOut), (status = "4XX", body = HttpErrorOut)))]
 async fn update_type(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -166,6 +170,7 @@ async fn update_type(
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json((&et).into())))
 }
 
+#[utoipa::path(patch, path = "/api/v1/event-type/{event_type_name}", tag = "Event Type", params(("event_type_name" = String, Path)), request_body = EventTypePatch, responses((status = 200, body = EventTypeOut), (status = "4XX", body = HttpErrorOut)))]
 async fn patch_type(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -194,12 +199,14 @@ async fn patch_type(
     Ok(Json((&et).into()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DeleteQuery {
     #[serde(default)]
     expunge: bool,
 }
 
+#[utoipa::path(delete, path = "/api/v1/event-type/{event_type_name}", tag = "Event Type", params(("event_type_name" = String, Path), DeleteQuery), responses((status = 204), (status = "4XX", body = HttpErrorOut)))]
 async fn delete_type(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -218,8 +225,10 @@ async fn delete_type(
 }
 
 pub fn router() -> OpenApiRouter<ApiContext> {
-    OpenApiRouter::new().route("/api/v1/event-type", get(list_types).post(create_type)).route(
-        "/api/v1/event-type/{event_type_name}",
-        get(get_type).put(update_type).patch(patch_type).delete(delete_type),
-    )
+    OpenApiRouter::new().routes(routes!(list_types, create_type)).routes(routes!(
+        get_type,
+        update_type,
+        patch_type,
+        delete_type
+    ))
 }

@@ -4,25 +4,26 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::application::{self, ApplicationIn};
 use super::{check_ident, list_response, load_app, multi, opt_ts, page, parse_ts, ts, ListResponse, ValidJson};
 use crate::auth::OrgId;
 use crate::engine::model::Application;
 use crate::engine::NewMessage;
-use crate::error::{Error, Result};
+use crate::error::{Error, HttpErrorOut, Result};
 use crate::server::ApiContext;
 use crate::store::{MessageFilter, MessageRecord};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageIn {
     pub event_type: String,
+    #[schema(value_type = Object)]
     pub payload: Box<RawValue>,
     #[serde(default)]
     pub event_id: Option<String>,
@@ -52,12 +53,13 @@ impl MessageIn {
 }
 
 /// The payload is echoed as it was received, byte for byte.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageOut {
     pub id: String,
     pub event_type: String,
     pub event_id: Option<String>,
+    #[schema(value_type = Object)]
     pub payload: Box<RawValue>,
     pub channels: Option<Vec<String>>,
     pub timestamp: String,
@@ -127,11 +129,13 @@ pub async fn publish(
     ctx.engine.publish(app, msg).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct WithContent {
     with_content: Option<bool>,
 }
 
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/msg", tag = "Message", params(("app_id" = String, Path), WithContent), request_body = MessageIn, responses((status = 202, body = MessageOut), (status = "4XX", body = HttpErrorOut)))]
 async fn create_message(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -160,7 +164,8 @@ async fn create_message(
     Ok((StatusCode::ACCEPTED, Json(MessageOut::new(&msg, q.with_content.unwrap_or(true)))))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MessageListQuery {
     pub limit: Option<u64>,
     pub iterator: Option<String>,
@@ -182,6 +187,7 @@ impl MessageListQuery {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg", tag = "Message", params(("app_id" = String, Path), MessageListQuery), responses((status = 200, body = ListResponse<MessageOut>), (status = "4XX", body = HttpErrorOut)))]
 async fn list_messages(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -201,6 +207,7 @@ pub async fn load_message(ctx: &ApiContext, app: &Application, key: &str) -> Res
     ctx.store.message_get(&app.org_id, &app.id, key).await?.ok_or_else(Error::not_found)
 }
 
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg/{msg_id}", tag = "Message", params(("app_id" = String, Path), ("msg_id" = String, Path), WithContent), responses((status = 200, body = MessageOut), (status = "4XX", body = HttpErrorOut)))]
 async fn get_message(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -212,6 +219,7 @@ async fn get_message(
     Ok(Json(MessageOut::new(&msg, q.with_content.unwrap_or(true))))
 }
 
+#[utoipa::path(delete, path = "/api/v1/app/{app_id}/msg/{msg_id}/content", tag = "Message", params(("app_id" = String, Path), ("msg_id" = String, Path)), responses((status = 204), (status = "4XX", body = HttpErrorOut)))]
 async fn expunge_content(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -225,7 +233,7 @@ async fn expunge_content(
 
 pub fn router() -> OpenApiRouter<ApiContext> {
     OpenApiRouter::new()
-        .route("/api/v1/app/{app_id}/msg", get(list_messages).post(create_message))
-        .route("/api/v1/app/{app_id}/msg/{msg_id}", get(get_message))
-        .route("/api/v1/app/{app_id}/msg/{msg_id}/content", delete(expunge_content))
+        .routes(routes!(list_messages, create_message))
+        .routes(routes!(get_message))
+        .routes(routes!(expunge_content))
 }

@@ -685,7 +685,7 @@ struct CancelIn {
 }
 
 /// Cancels a running timer and sends `timer_cancelled` to its webhook.
-#[utoipa::path(delete, path = "/timers/{id}", tag = "Timers", params(("id" = String, Path), CancelIn), request_body(content = CancelIn, description = "or `reason` in the query string"),
+#[utoipa::path(delete, path = "/timers/{id}", tag = "Timers", params(("id" = String, Path), CancelIn), request_body(content = Option<CancelIn>, description = "or `reason` in the query string"),
     responses((status = 200, description = "`{success, timer}`", body = Value), (status = "4XX", body = HttpErrorOut)))]
 async fn cancel(
     State(ctx): State<ApiContext>,
