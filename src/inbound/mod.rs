@@ -17,16 +17,16 @@ use axum::body::Bytes;
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::OrgId;
 use crate::engine::model::EndpointSecret;
 use crate::engine::{routing, NewMessage};
-use crate::error::{Error, Result};
+use crate::error::{Error, HttpErrorOut, Result};
 use crate::outbound::{list_response, load_app, page, ts, ValidJson};
 use crate::ratelimit::{RateWindow, RateWindows};
 use crate::server::ApiContext;
@@ -36,7 +36,7 @@ use providers::{Incoming, Normalized, ProviderConfig};
 const REGISTRATION: &str = "whr_";
 const INBOUND_EVENT: &str = "inev_";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Active,
@@ -46,7 +46,7 @@ pub enum Status {
     PendingVerification,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RetryPolicy {
     pub max_retries: u32,
@@ -157,7 +157,7 @@ impl Gateway {
 
 // ── registration API ──
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct RegistrationIn {
     connection_id: String,
@@ -178,13 +178,13 @@ struct RegistrationIn {
     rate_limit_per_minute: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct DestinationIn {
     app_id: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct RegistrationPatch {
     events: Option<Vec<String>>,
@@ -197,7 +197,7 @@ struct RegistrationPatch {
     metadata: Option<Value>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct RegistrationOut {
     id: String,
@@ -269,6 +269,7 @@ async fn check_destination(ctx: &ApiContext, org: &str, d: Option<DestinationIn>
     }
 }
 
+#[utoipa::path(post, operation_id = "create_inbound_registration", path = "/integrations/{integration_id}/webhooks", tag = "Inbound", params(("integration_id" = String, Path)), request_body = RegistrationIn, responses((status = 201, description = "`{registrationId, webhookUrl, webhookSecret, …}`", body = Value), (status = "4XX", body = HttpErrorOut)))]
 async fn create(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -343,6 +344,7 @@ async fn stats_of(ctx: &ApiContext, id: &str) -> Result<InboundStats> {
     Ok(ctx.store.inbound_stats(vec![id.to_string()]).await?.remove(id).unwrap_or_default())
 }
 
+#[utoipa::path(get, operation_id = "get_inbound_registration", path = "/webhooks/{registration_id}", tag = "Inbound", params(("registration_id" = String, Path)), responses((status = 200, body = RegistrationOut), (status = "4XX", body = HttpErrorOut)))]
 async fn get_one(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -353,7 +355,8 @@ async fn get_one(
     Ok(Json(out(&ctx, &reg, &stats)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 struct ListQuery {
     integration_id: Option<String>,
@@ -366,6 +369,7 @@ async fn all_registrations(ctx: &ApiContext, org: &str) -> Result<Vec<Registrati
     Ok(ctx.store.list::<Registration>(org, "", &everything).await?)
 }
 
+#[utoipa::path(get, operation_id = "list_inbound_registrations", path = "/webhooks", tag = "Inbound", params(ListQuery), responses((status = 200, body = Value), (status = "4XX", body = HttpErrorOut)))]
 async fn list(State(ctx): State<ApiContext>, OrgId(org): OrgId, Query(q): Query<ListQuery>) -> Result<Json<Value>> {
     let mut regs = all_registrations(&ctx, &org).await?;
     regs.retain(|r| {
@@ -377,6 +381,7 @@ async fn list(State(ctx): State<ApiContext>, OrgId(org): OrgId, Query(q): Query<
     Ok(Json(json!({ "total": webhooks.len(), "webhooks": webhooks })))
 }
 
+#[utoipa::path(patch, operation_id = "patch_inbound_registration", path = "/webhooks/{registration_id}", tag = "Inbound", params(("registration_id" = String, Path)), request_body = RegistrationPatch, responses((status = 200, body = RegistrationOut), (status = "4XX", body = HttpErrorOut)))]
 async fn patch(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -411,6 +416,7 @@ async fn patch(
     Ok(Json(out(&ctx, &reg, &stats)))
 }
 
+#[utoipa::path(delete, operation_id = "delete_inbound_registration", path = "/webhooks/{registration_id}", tag = "Inbound", params(("registration_id" = String, Path)), responses((status = 204), (status = "4XX", body = HttpErrorOut)))]
 async fn delete(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<String>) -> Result<StatusCode> {
     let reg = load(&ctx, &org, &id).await?;
     ctx.store.delete::<Registration>(&org, &reg.id).await?;
@@ -418,7 +424,7 @@ async fn delete(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct RotateIn {
     #[serde(default)]
@@ -429,6 +435,7 @@ struct RotateIn {
 }
 
 /// A new secret; the old one keeps verifying for the grace period (24 h unless said otherwise, at most 7 days).
+#[utoipa::path(post, operation_id = "rotate_inbound_secret", path = "/webhooks/{registration_id}/rotate-secret", tag = "Inbound", params(("registration_id" = String, Path)), request_body = RotateIn, responses((status = 200, body = Value), (status = "4XX", body = HttpErrorOut)))]
 async fn rotate(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -450,7 +457,7 @@ async fn rotate(
 
 // ── health ──
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct HealthOut {
     registration_id: String,
@@ -489,6 +496,7 @@ fn health(r: &Registration, s: &InboundStats) -> HealthOut {
     }
 }
 
+#[utoipa::path(get, operation_id = "get_inbound_registration_health", path = "/webhooks/{registration_id}/health", tag = "Inbound", params(("registration_id" = String, Path)), responses((status = 200, body = HealthOut), (status = "4XX", body = HttpErrorOut)))]
 async fn registration_health(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -499,6 +507,7 @@ async fn registration_health(
     Ok(Json(health(&reg, &stats)))
 }
 
+#[utoipa::path(get, operation_id = "get_inbound_health", path = "/webhooks/health", tag = "Inbound", responses((status = 200, body = Value), (status = "4XX", body = HttpErrorOut)))]
 async fn service_health(State(ctx): State<ApiContext>, OrgId(org): OrgId) -> Result<Json<Value>> {
     let regs = all_registrations(&ctx, &org).await?;
     let stats = ctx.store.inbound_stats(regs.iter().map(|r| r.id.clone()).collect()).await?;
@@ -551,12 +560,14 @@ fn event_out(ctx: &ApiContext, reg: &Registration, e: &InboundEventRecord, with_
     v
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct EventsQuery {
     limit: Option<u64>,
     iterator: Option<String>,
 }
 
+#[utoipa::path(get, operation_id = "list_inbound_events", path = "/webhooks/{registration_id}/events", tag = "Inbound", params(("registration_id" = String, Path), EventsQuery), responses((status = 200, body = crate::outbound::ListResponse<Value>), (status = "4XX", body = HttpErrorOut)))]
 async fn list_events(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -569,6 +580,7 @@ async fn list_events(
     Ok(Json(list_response(rows, &page, |e| e.id.clone(), |e| event_out(&ctx, &reg, &e, false))))
 }
 
+#[utoipa::path(get, operation_id = "get_inbound_event", path = "/webhooks/{registration_id}/events/{event_id}", tag = "Inbound", params(("registration_id" = String, Path), ("event_id" = String, Path)), responses((status = 200, body = Value), (status = "4XX", body = HttpErrorOut)))]
 async fn get_event(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -580,6 +592,7 @@ async fn get_event(
 }
 
 /// Publishes a stored inbound event to the registration's destination again, as a new message.
+#[utoipa::path(post, operation_id = "replay_inbound_event", path = "/webhooks/{registration_id}/events/{event_id}/replay", tag = "Inbound", params(("registration_id" = String, Path), ("event_id" = String, Path)), responses((status = 200, body = Value), (status = "4XX", body = HttpErrorOut)))]
 async fn replay(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -662,6 +675,12 @@ struct WebhookEvent<'a> {
 }
 
 /// `POST /webhooks/{registrationId}`: authenticated by the provider's signature, not a token.
+#[utoipa::path(post, operation_id = "ingest_inbound_webhook", path = "/webhooks/{registration_id}", tag = "Inbound", security(()), params(("registration_id" = String, Path)),
+    request_body(content = String, description = "The provider's request, verified on its raw bytes", content_type = "*/*"),
+    responses(
+        (status = 200, description = "`{success, eventType, entityId, syncTriggered, processingTimeMs}` once committed (or the provider's handshake answer)", body = Value),
+        (status = 401, description = "Bad signature: `{error, processingTimeMs}`", body = Value),
+        (status = 429, description = "Over the registration's rate; `Retry-After`", body = Value)))]
 async fn ingest(
     State(ctx): State<ApiContext>,
     Path(id): Path<String>,
@@ -829,13 +848,13 @@ struct Accepted<'a> {
 
 pub fn router() -> OpenApiRouter<ApiContext> {
     OpenApiRouter::new()
-        .route("/integrations/{integration_id}/webhooks", post(create))
-        .route("/webhooks", get(list))
-        .route("/webhooks/health", get(service_health))
-        .route("/webhooks/{registration_id}", post(ingest).get(get_one).patch(patch).delete(delete))
-        .route("/webhooks/{registration_id}/health", get(registration_health))
-        .route("/webhooks/{registration_id}/rotate-secret", post(rotate))
-        .route("/webhooks/{registration_id}/events", get(list_events))
-        .route("/webhooks/{registration_id}/events/{event_id}", get(get_event))
-        .route("/webhooks/{registration_id}/events/{event_id}/replay", post(replay))
+        .routes(routes!(create))
+        .routes(routes!(list))
+        .routes(routes!(service_health))
+        .routes(routes!(ingest, get_one, patch, delete))
+        .routes(routes!(registration_health))
+        .routes(routes!(rotate))
+        .routes(routes!(list_events))
+        .routes(routes!(get_event))
+        .routes(routes!(replay))
 }

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::*;
 
 /// Digest of the generic scheme.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum HashAlgorithm {
     Sha1,
@@ -31,7 +31,7 @@ pub enum HashAlgorithm {
 }
 
 /// How the signature is written in the header.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SignatureEncoding {
     #[default]
@@ -40,7 +40,7 @@ pub enum SignatureEncoding {
 }
 
 /// How a registration secret becomes the HMAC key bytes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyEncoding {
     /// The secret's UTF-8 bytes (GitHub, Slack, Zoom, Stripe …).
@@ -54,7 +54,7 @@ pub enum KeyEncoding {
     Hex,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GenericScheme {
     /// Header carrying the signature.

@@ -26,7 +26,7 @@ impl Incoming<'_> {
 }
 
 /// Provider settings of a registration beside its secrets. Each provider reads the fields it needs.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProviderConfig {
     /// Discord: the application's Ed25519 public key, hex.
