@@ -5,16 +5,16 @@
 use axum::extract::multipart::{Multipart, MultipartError};
 use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{header, StatusCode};
-use axum::routing::{get, post};
 use axum::Extension;
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::deliver::{self, channel_json, message_json, sender_json, Audience, Event};
 use super::model::{Channel, ChatFile, ChatMessage, ChatUser, Reaction};
-use super::{ok, Actor, Body, Fail, Reply};
+use super::{ok, Actor, Body, BotError, Fail, Reply};
 use crate::server::ApiContext;
 use crate::store::{now_ms, Page, StoreError};
 
@@ -285,7 +285,7 @@ async fn membership(ctx: &ApiContext, org: &str, channel_id: &str, user_id: &str
 
 // ── channels ──
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ChannelIn {
     name: String,
@@ -312,6 +312,14 @@ fn check_channel_name(name: &str) -> Result<(), Fail> {
     }
 }
 
+/// Creates a channel of the built-in store, with its creator (a bot's user or a user) as first member.
+#[utoipa::path(
+    post, path = "/api/v1/channels.create", operation_id = "channels.create", tag = "Bot API", request_body = ChannelIn,
+    responses(
+        (status = 200, description = "`{ok, channel}`", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn create_channel(
     State(ctx): State<ApiContext>,
     Extension(actor): Extension<Actor>,
@@ -373,7 +381,7 @@ fn channel_view(c: &Channel) -> Value {
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ChannelPatch {
     channel_id: String,
@@ -381,6 +389,15 @@ struct ChannelPatch {
     topic: Option<String>,
 }
 
+/// Renames a built-in channel or sets its topic.
+#[utoipa::path(
+    post, path = "/api/v1/channels.update", operation_id = "channels.update", tag = "Bot API",
+    request_body = ChannelPatch,
+    responses(
+        (status = 200, description = "`{ok, channel}`", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn update_channel(
     State(ctx): State<ApiContext>,
     Extension(actor): Extension<Actor>,
@@ -436,7 +453,7 @@ async fn update_channel(
     ok(json!({ "ok": true, "channel": channel_view(&channel) }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MemberIn {
     channel_id: String,
@@ -444,6 +461,14 @@ struct MemberIn {
     user_id: Option<String>,
 }
 
+/// The calling user joins the channel.
+#[utoipa::path(
+    post, path = "/api/v1/channels.join", operation_id = "channels.join", tag = "Bot API", request_body = MemberIn,
+    responses(
+        (status = 200, description = "`{ok}`", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn join_channel(
     State(ctx): State<ApiContext>,
     Extension(actor): Extension<Actor>,
@@ -455,6 +480,14 @@ async fn join_channel(
     ok(json!({ "ok": true }))
 }
 
+/// The calling user leaves the channel.
+#[utoipa::path(
+    post, path = "/api/v1/channels.leave", operation_id = "channels.leave", tag = "Bot API", request_body = MemberIn,
+    responses(
+        (status = 200, description = "`{ok}`", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn leave_channel(
     State(ctx): State<ApiContext>,
     Extension(actor): Extension<Actor>,
@@ -465,6 +498,14 @@ async fn leave_channel(
     ok(json!({ "ok": true }))
 }
 
+/// Adds `user_id` to the channel's members.
+#[utoipa::path(
+    post, path = "/api/v1/channels.invite", operation_id = "channels.invite", tag = "Bot API", request_body = MemberIn,
+    responses(
+        (status = 200, description = "`{ok}`", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn invite(
     State(ctx): State<ApiContext>,
     Extension(actor): Extension<Actor>,
@@ -482,6 +523,14 @@ async fn invite(
     ok(json!({ "ok": true }))
 }
 
+/// The channels the caller may see.
+#[utoipa::path(
+    get, path = "/api/v1/channels.list", operation_id = "channels.list", tag = "Bot API",
+    responses(
+        (status = 200, description = "`{ok, channels}`", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn list_channels(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>) -> Reply {
     actor.need("channels:read")?;
     let page = Page { limit: 10_000, iterator: None, reverse: false, descending: false };
@@ -494,15 +543,27 @@ async fn list_channels(State(ctx): State<ApiContext>, Extension(actor): Extensio
     ok(json!({ "ok": true, "channels": visible.map(channel_view).collect::<Vec<_>>() }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ChannelQuery {
     #[serde(default)]
     channel_id: String,
+    /// `channels.history`: messages per page, 1 to 1000 (100 by default).
     limit: Option<usize>,
+    /// `channels.history`: the `next_cursor` of the page before.
     cursor: Option<String>,
+    /// `channels.history`: only this thread (its first message and its replies).
     thread_id: Option<String>,
 }
 
+/// One channel.
+#[utoipa::path(
+    get, path = "/api/v1/channels.info", operation_id = "channels.info", tag = "Bot API", params(ChannelQuery),
+    responses(
+        (status = 200, description = "`{ok, channel}`", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn channel_info(
     State(ctx): State<ApiContext>,
     Extension(actor): Extension<Actor>,
@@ -516,6 +577,14 @@ async fn channel_info(
     ok(json!({ "ok": true, "channel": channel }))
 }
 
+/// The channel's messages, newest first, a page at a time.
+#[utoipa::path(
+    get, path = "/api/v1/channels.history", operation_id = "channels.history", tag = "Bot API", params(ChannelQuery),
+    responses(
+        (status = 200, description = "`{ok, messages, has_more, next_cursor}`", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn history(
     State(ctx): State<ApiContext>,
     Extension(actor): Extension<Actor>,
@@ -557,7 +626,7 @@ async fn history(
 
 // ── messages ──
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PostIn {
     channel_id: String,
@@ -569,6 +638,14 @@ struct PostIn {
     thread_id: Option<String>,
 }
 
+/// Posts a message as the bot or user (in a thread with `thread_id`).
+#[utoipa::path(
+    post, path = "/api/v1/chat.postMessage", operation_id = "chat.postMessage", tag = "Bot API", request_body = PostIn,
+    responses(
+        (status = 200, description = "`{ok, message_id, channel_id, ts}`", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn post_msg(
     State(ctx): State<ApiContext>,
     Extension(actor): Extension<Actor>,
@@ -597,7 +674,7 @@ async fn post_msg(
     Ok(resp)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateIn {
     channel_id: String,
@@ -606,6 +683,14 @@ struct UpdateIn {
     attachments: Option<Vec<Value>>,
 }
 
+/// Edits one of the caller's own messages.
+#[utoipa::path(
+    post, path = "/api/v1/chat.update", operation_id = "chat.update", tag = "Bot API", request_body = UpdateIn,
+    responses(
+        (status = 200, description = "`{ok, message_id, channel_id, ts}`", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn update_msg(
     State(ctx): State<ApiContext>,
     Extension(actor): Extension<Actor>,
@@ -622,13 +707,21 @@ async fn update_msg(
     )
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DeleteIn {
     channel_id: String,
     message_id: String,
 }
 
+/// Deletes one of the caller's own messages.
+#[utoipa::path(
+    post, path = "/api/v1/chat.delete", operation_id = "chat.delete", tag = "Bot API", request_body = DeleteIn,
+    responses(
+        (status = 200, description = "`{ok, message_id, channel_id}`", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn delete_msg(
     State(ctx): State<ApiContext>,
     Extension(actor): Extension<Actor>,
@@ -642,12 +735,21 @@ async fn delete_msg(
 
 // ── users ──
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct UserQuery {
     #[serde(default)]
     user_id: String,
 }
 
+/// One chat user.
+#[utoipa::path(
+    get, path = "/api/v1/users.info", operation_id = "users.info", tag = "Bot API", params(UserQuery),
+    responses(
+        (status = 200, description = "`{ok, user}`", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn user_info(
     State(ctx): State<ApiContext>,
     Extension(actor): Extension<Actor>,
@@ -659,6 +761,14 @@ async fn user_info(
     ok(json!({ "ok": true, "user": user_json(&user) }))
 }
 
+/// The organization's chat users, bots' users included.
+#[utoipa::path(
+    get, path = "/api/v1/users.list", operation_id = "users.list", tag = "Bot API",
+    responses(
+        (status = 200, description = "`{ok, users}`", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn users_list(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>) -> Reply {
     actor.need("users:read")?;
     let page = Page { limit: 10_000, iterator: None, reverse: false, descending: false };
@@ -668,7 +778,7 @@ async fn users_list(State(ctx): State<ApiContext>, Extension(actor): Extension<A
 
 // ── reactions ──
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReactionIn {
     channel_id: String,
@@ -720,6 +830,14 @@ async fn react(ctx: &ApiContext, actor: &Actor, input: ReactionIn, adding: bool)
     ok(json!({ "ok": true }))
 }
 
+/// Adds the caller's reaction to a message.
+#[utoipa::path(
+    post, path = "/api/v1/reactions.add", operation_id = "reactions.add", tag = "Bot API", request_body = ReactionIn,
+    responses(
+        (status = 200, description = "`{ok}`", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn reactions_add(
     State(ctx): State<ApiContext>,
     Extension(actor): Extension<Actor>,
@@ -728,6 +846,15 @@ async fn reactions_add(
     react(&ctx, &actor, input, true).await
 }
 
+/// Removes the caller's reaction from a message.
+#[utoipa::path(
+    post, path = "/api/v1/reactions.remove", operation_id = "reactions.remove", tag = "Bot API",
+    request_body = ReactionIn,
+    responses(
+        (status = 200, description = "`{ok}`", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn reactions_remove(
     State(ctx): State<ApiContext>,
     Extension(actor): Extension<Actor>,
@@ -738,7 +865,7 @@ async fn reactions_remove(
 
 // ── files ──
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct FileIn {
     #[serde(default)]
@@ -815,11 +942,36 @@ impl<S: Send + Sync> FromRequest<S> for Upload {
     }
 }
 
+/// The multipart form of `files.upload` (read by the `Upload` extractor), as the OpenAPI document shows it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // only described
+struct FileForm {
+    /// The file's bytes; its part's file name and content type are the defaults of `filename` and `mimetype`.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    channel_id: Option<String>,
+    filename: Option<String>,
+    title: Option<String>,
+    mimetype: Option<String>,
+}
+
 fn file_json(f: &ChatFile) -> Value {
     json!({ "file_id": f.id, "name": f.name, "title": f.title, "size": f.size, "mimetype": f.mimetype, "channel_id": f.channel_id, "user_id": f.user_id })
 }
 
 /// Keeps a file in the store (up to `bot_max_file_bytes`), and shares it in a channel when one is named.
+#[utoipa::path(
+    post, path = "/api/v1/files.upload", operation_id = "files.upload", tag = "Bot API",
+    request_body(
+        description = "JSON with the file in base64 `content`, or a multipart form (as Slack's `files.upload`): \
+            a `file` part, and `channel_id`, `filename`, `title`, `mimetype` fields",
+        content((FileIn = "application/json"), (FileForm = "multipart/form-data")),
+    ),
+    responses(
+        (status = 200, description = "`{ok, file}`, and `message_id` when shared in a channel", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn upload(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>, input: Upload) -> Reply {
     actor.need("files:write")?;
     let place = match &input.channel_id {
@@ -864,12 +1016,21 @@ async fn upload(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor
     ok(body)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct FileQuery {
     #[serde(default)]
     file_id: String,
 }
 
+/// A file, with its bytes in base64 `content`.
+#[utoipa::path(
+    get, path = "/api/v1/files.info", operation_id = "files.info", tag = "Bot API", params(FileQuery),
+    responses(
+        (status = 200, description = "`{ok, file, content}`", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn file_info(
     State(ctx): State<ApiContext>,
     Extension(actor): Extension<Actor>,
@@ -889,21 +1050,21 @@ async fn file_info(
 
 pub fn router() -> OpenApiRouter<ApiContext> {
     OpenApiRouter::new()
-        .route("/api/v1/chat.postMessage", post(post_msg))
-        .route("/api/v1/chat.update", post(update_msg))
-        .route("/api/v1/chat.delete", post(delete_msg))
-        .route("/api/v1/channels.create", post(create_channel))
-        .route("/api/v1/channels.update", post(update_channel))
-        .route("/api/v1/channels.join", post(join_channel))
-        .route("/api/v1/channels.leave", post(leave_channel))
-        .route("/api/v1/channels.invite", post(invite))
-        .route("/api/v1/channels.list", get(list_channels))
-        .route("/api/v1/channels.info", get(channel_info))
-        .route("/api/v1/channels.history", get(history))
-        .route("/api/v1/users.info", get(user_info))
-        .route("/api/v1/users.list", get(users_list))
-        .route("/api/v1/reactions.add", post(reactions_add))
-        .route("/api/v1/reactions.remove", post(reactions_remove))
-        .route("/api/v1/files.upload", post(upload))
-        .route("/api/v1/files.info", get(file_info))
+        .routes(routes!(post_msg))
+        .routes(routes!(update_msg))
+        .routes(routes!(delete_msg))
+        .routes(routes!(create_channel))
+        .routes(routes!(update_channel))
+        .routes(routes!(join_channel))
+        .routes(routes!(leave_channel))
+        .routes(routes!(invite))
+        .routes(routes!(list_channels))
+        .routes(routes!(channel_info))
+        .routes(routes!(history))
+        .routes(routes!(user_info))
+        .routes(routes!(users_list))
+        .routes(routes!(reactions_add))
+        .routes(routes!(reactions_remove))
+        .routes(routes!(upload))
+        .routes(routes!(file_info))
 }

@@ -9,16 +9,16 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::chat::{self, Place, Post};
 use super::deliver::{self, Audience, Event};
 use super::model::{self, Bot, Channel, ChatMessage, ChatUser, ChatView, ResponseUrl, SlashCommand};
-use super::{ok, public, Actor, Body, Fail, Reply, Trigger};
+use super::{ok, public, Actor, Body, BotError, Fail, Reply, Trigger};
 use crate::engine::model::Endpoint;
 use crate::engine::ResponseHandler;
 use crate::server::{ApiContext, AppState};
@@ -64,7 +64,7 @@ fn with_window(result: Result<(StatusCode, Value), Fail>, w: crate::ratelimit::R
 
 // ── incoming webhooks ──
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct IncomingIn {
     #[serde(default)]
@@ -95,6 +95,16 @@ async fn incoming_bot(ctx: &ApiContext, token: &str) -> Result<Bot, Fail> {
     Ok(bot)
 }
 
+/// An incoming webhook: posts a message as the bot, the URL being its credential.
+#[utoipa::path(
+    post, path = "/hooks/{token}", operation_id = "hooks.incoming", tag = "Bot interactions", security(()),
+    params(("token" = String, Path, description = "The bot's incoming webhook token (`inc_…`)")),
+    request_body = IncomingIn,
+    responses(
+        (status = 202, description = "`{ok, message_id}`", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn incoming(State(ctx): State<ApiContext>, Path(token): Path<String>, body: Bytes) -> Reply {
     let bot = incoming_bot(&ctx, &token).await?;
     let window = ctx.bots.count(&bot, "webhooks")?;
@@ -158,7 +168,7 @@ fn trigger(ctx: &ApiContext, bot: &Bot, user_id: &str, channel_id: &str) -> Stri
     id
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 struct AnswerIn {
     #[serde(default)]
     response_type: Option<String>,
@@ -239,6 +249,16 @@ fn answer_json(m: &ChatMessage) -> Value {
 }
 
 /// A bot's later answer through a `response_url`: usable a few times within 30 minutes.
+#[utoipa::path(
+    post, path = "/hooks/response/{token}", operation_id = "hooks.respond", tag = "Bot interactions", security(()),
+    params(("token" = String, Path, description = "The token of a `response_url` (`resp_…`)")), request_body = AnswerIn,
+    responses(
+        (status = 200, body = Value,
+            description = "`{ok, message_id, response_type, text, attachments}`, or `{ok, message_id, deleted}` \
+            for `delete_original`"),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn respond(State(ctx): State<ApiContext>, Path(token): Path<String>, body: Bytes) -> Reply {
     let id = model::hash(&token);
     let rec = ctx.store.get_any::<ResponseUrl>(&id).await?.ok_or_else(|| Fail::not_found("invalid_url"))?;
@@ -358,7 +378,7 @@ fn parse_args(cmd: &SlashCommand, text: &str) -> Result<Map<String, Value>, Stri
     Ok(args)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CommandIn {
     channel_id: String,
@@ -383,6 +403,15 @@ fn user_ref(u: &ChatUser) -> Value {
     json!({ "user_id": u.id, "username": u.username })
 }
 
+/// A user runs a slash command: `slash_command` goes to the bot that has it, whose direct answer comes back within 3 s.
+#[utoipa::path(
+    post, path = "/api/v1/commands.invoke", operation_id = "commands.invoke", tag = "Bot interactions",
+    request_body = CommandIn,
+    responses(
+        (status = 200, description = "`{ok, command, bot_id, response}`", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn invoke_command(
     State(ctx): State<ApiContext>,
     Extension(actor): Extension<Actor>,
@@ -437,7 +466,7 @@ fn event<'a>(
 
 // ── interactive messages ──
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ActionIn {
     channel_id: String,
@@ -463,6 +492,14 @@ fn card_actions(attachments: &[Value]) -> Vec<&Value> {
 }
 
 /// A button click or form submit on a bot's message: `interactive.action` to that bot.
+#[utoipa::path(
+    post, path = "/api/v1/actions.invoke", operation_id = "actions.invoke", tag = "Bot interactions",
+    request_body = ActionIn,
+    responses(
+        (status = 200, description = "`{ok, response}`", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn invoke_action(
     State(ctx): State<ApiContext>,
     Extension(actor): Extension<Actor>,
@@ -512,7 +549,7 @@ async fn invoke_action(
 
 // ── modals ──
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct OpenIn {
     trigger_id: String,
@@ -540,6 +577,13 @@ fn check_modal(modal: &Value) -> Result<(), Fail> {
 }
 
 /// Opens a modal for the user a `trigger_id` came from (single use, 30 s).
+#[utoipa::path(
+    post, path = "/api/v1/views.open", operation_id = "views.open", tag = "Bot interactions", request_body = OpenIn,
+    responses(
+        (status = 200, description = "`{ok, view_id}`", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn open_view(
     State(ctx): State<ApiContext>,
     Extension(actor): Extension<Actor>,
@@ -566,6 +610,14 @@ async fn open_view(
     ok(json!({ "ok": true, "view_id": view.id }))
 }
 
+/// The modals open for the calling user.
+#[utoipa::path(
+    get, path = "/api/v1/views.list", operation_id = "views.list", tag = "Bot interactions",
+    responses(
+        (status = 200, description = "`{ok, views}`", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn list_views(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>) -> Reply {
     let Actor::User { user, .. } = &actor else { return Err(Fail::forbidden("a user token is needed")) };
     let page = Page { limit: 1000, iterator: None, reverse: false, descending: false };
@@ -577,7 +629,7 @@ async fn list_views(State(ctx): State<ApiContext>, Extension(actor): Extension<A
     ok(json!({ "ok": true, "views": out }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SubmitIn {
     view_id: String,
@@ -586,6 +638,14 @@ struct SubmitIn {
 }
 
 /// Submits a modal: its values, checked against its elements, go to the bot as `interactive.action`.
+#[utoipa::path(
+    post, path = "/api/v1/views.submit", operation_id = "views.submit", tag = "Bot interactions",
+    request_body = SubmitIn,
+    responses(
+        (status = 200, description = "`{ok, response}`", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn submit_view(
     State(ctx): State<ApiContext>,
     Extension(actor): Extension<Actor>,
@@ -669,16 +729,16 @@ async fn act_on_delivery_answer(ctx: &ApiContext, msg: &MessageRecord, answer: A
 
 pub fn authenticated_router() -> OpenApiRouter<ApiContext> {
     OpenApiRouter::new()
-        .route("/api/v1/commands.invoke", post(invoke_command))
-        .route("/api/v1/actions.invoke", post(invoke_action))
-        .route("/api/v1/views.open", post(open_view))
-        .route("/api/v1/views.list", get(list_views))
-        .route("/api/v1/views.submit", post(submit_view))
+        .routes(routes!(invoke_command))
+        .routes(routes!(invoke_action))
+        .routes(routes!(open_view))
+        .routes(routes!(list_views))
+        .routes(routes!(submit_view))
 }
 
 /// Routes whose URL is the credential.
 pub fn hooks_router() -> OpenApiRouter<ApiContext> {
-    OpenApiRouter::new().route("/hooks/{token}", post(incoming)).route("/hooks/response/{token}", post(respond))
+    OpenApiRouter::new().routes(routes!(incoming)).routes(routes!(respond))
 }
 
 #[cfg(test)]

@@ -136,6 +136,14 @@ pub struct Fail {
     window: Option<RateWindow>,
 }
 
+/// An error answer of the bots face, as the OpenAPI document shows it (the seed's `{ok: false, error}`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // only described; answers are made by `Fail`
+pub struct BotError {
+    ok: bool,
+    error: String,
+}
+
 impl Fail {
     pub fn new(status: StatusCode, error: impl Into<String>) -> Fail {
         Fail { status, body: json!({ "ok": false, "error": error.into() }), window: None }

@@ -57,7 +57,7 @@ pub fn tier_limits(tier: &str) -> (u32, u32, u32) {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SlashOption {
     pub name: String,
     #[serde(rename = "type", default = "string_type")]
@@ -74,7 +74,7 @@ fn string_type() -> String {
     "string".into()
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SlashCommand {
     pub command: String,
     #[serde(default)]

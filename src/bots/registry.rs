@@ -5,22 +5,22 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, post};
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::deliver::{self, Audience, Event};
 use super::model::{self, Bot, ChatUser, Install, SlashCommand};
-use super::{ok, public, Actor, Body, Fail, Reply};
+use super::{ok, public, Actor, Body, BotError, Fail, Reply};
 use crate::engine::model::{Application, Endpoint, EndpointSecret};
 use crate::engine::signing::{self, HmacScheme};
 use crate::outbound::ts;
 use crate::server::ApiContext;
 use crate::store::{now_ms, StoreError};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct BotIn {
     name: Option<String>,
@@ -81,6 +81,11 @@ impl BotIn {
         Ok(())
     }
 }
+
+/// The top-level fields of [`view`], for the OpenAPI document.
+const BOT: &str = "`{bot_id, app_id, name, description, icon_url, owner_id, owner_type, bot_user_id, scopes, \
+    webhook_url, webhook_events, slash_commands, tier, status, installed_channels, installations, credentials, \
+    created_at, updated_at}`";
 
 /// The bot as the API shows it; `secrets` adds the token and webhook secret, shown only when made.
 fn view(ctx: &ApiContext, b: &Bot, secrets: Option<(&str, &str)>) -> Value {
@@ -152,6 +157,17 @@ fn bot_endpoint(ctx: &ApiContext, b: &Bot, url: &str, secret: String) -> Endpoin
     }
 }
 
+/// Registers a bot: its user, its engine application and (with `webhook_url`) its signed endpoint.
+#[utoipa::path(
+    post, path = "/api/v1/bots", operation_id = "bots.create", tag = "Bots", request_body = BotIn,
+    responses(
+        (status = 201, body = Value, description = format!(
+            "The bot, {BOT}, with its `credentials.bot_token` and `credentials.webhook_secret` shown this once, \
+            and its user's `username`"
+        )),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn create(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>, Body(input): Body<BotIn>) -> Reply {
     let org = actor.admin()?.to_string();
     input.check(&ctx)?;
@@ -237,12 +253,29 @@ async fn load(ctx: &ApiContext, actor: &Actor, bot_id: &str) -> Result<Bot, Fail
     ctx.store.get::<Bot>(org, "", bot_id).await?.ok_or_else(|| Fail::not_found("bot_not_found"))
 }
 
+/// The organization's bots.
+#[utoipa::path(
+    get, path = "/api/v1/bots", operation_id = "bots.list", tag = "Bots",
+    responses(
+        (status = 200, description = "`{ok, bots}`", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn list(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>) -> Reply {
     let org = actor.admin()?;
     let bots = ctx.bots.of_org(&ctx, org).await?;
     ok(json!({ "ok": true, "bots": bots.iter().map(|b| view(&ctx, b, None)).collect::<Vec<_>>() }))
 }
 
+/// One bot, without its secrets.
+#[utoipa::path(
+    get, path = "/api/v1/bots/{bot_id}", operation_id = "bots.get", tag = "Bots",
+    params(("bot_id" = String, Path, description = "The bot")),
+    responses(
+        (status = 200, description = format!("The bot, {BOT}"), body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn get_one(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>, Path(id): Path<String>) -> Reply {
     let bot = load(&ctx, &actor, &id).await?;
     ok(view(&ctx, &bot, None))
@@ -260,6 +293,17 @@ async fn change(
     Ok(bot)
 }
 
+/// Changes the fields given; a first `webhook_url` gives the bot its endpoint and a webhook secret.
+#[utoipa::path(
+    patch, path = "/api/v1/bots/{bot_id}", operation_id = "bots.update", tag = "Bots",
+    params(("bot_id" = String, Path, description = "The bot")), request_body = BotIn,
+    responses(
+        (status = 200, body = Value, description = format!(
+            "The bot, {BOT}; with `credentials.webhook_secret` when this gave it its first webhook"
+        )),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn update(
     State(ctx): State<ApiContext>,
     Extension(actor): Extension<Actor>,
@@ -351,18 +395,54 @@ async fn set_status(ctx: &ApiContext, actor: &Actor, id: &str, status: &'static 
     ok(view(ctx, &bot, None))
 }
 
+/// Disables the bot: its tokens are refused and it gets no events until enabled.
+#[utoipa::path(
+    post, path = "/api/v1/bots/{bot_id}/disable", operation_id = "bots.disable", tag = "Bots",
+    params(("bot_id" = String, Path, description = "The bot")),
+    responses(
+        (status = 200, description = format!("The bot, {BOT}, with `status` `disabled`"), body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn disable(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>, Path(id): Path<String>) -> Reply {
     set_status(&ctx, &actor, &id, "disabled").await
 }
 
+/// Suspends the bot: as disabled (tokens refused, no events), but shown as `suspended`.
+#[utoipa::path(
+    post, path = "/api/v1/bots/{bot_id}/suspend", operation_id = "bots.suspend", tag = "Bots",
+    params(("bot_id" = String, Path, description = "The bot")),
+    responses(
+        (status = 200, description = format!("The bot, {BOT}, with `status` `suspended`"), body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn suspend(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>, Path(id): Path<String>) -> Reply {
     set_status(&ctx, &actor, &id, "suspended").await
 }
 
+/// Makes the bot active again.
+#[utoipa::path(
+    post, path = "/api/v1/bots/{bot_id}/enable", operation_id = "bots.enable", tag = "Bots",
+    params(("bot_id" = String, Path, description = "The bot")),
+    responses(
+        (status = 200, description = format!("The bot, {BOT}, with `status` `active`"), body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn enable(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>, Path(id): Path<String>) -> Reply {
     set_status(&ctx, &actor, &id, "active").await
 }
 
+/// Deletes the bot, its user and its engine application.
+#[utoipa::path(
+    delete, path = "/api/v1/bots/{bot_id}", operation_id = "bots.delete", tag = "Bots",
+    params(("bot_id" = String, Path, description = "The bot")),
+    responses(
+        (status = 200, description = "`{ok}`", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn remove(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>, Path(id): Path<String>) -> Reply {
     let bot = load(&ctx, &actor, &id).await?;
     ctx.store.delete::<Application>(&bot.org_id, &bot.app_id).await?;
@@ -374,6 +454,14 @@ async fn remove(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor
 }
 
 /// A new token; the old one keeps working for the grace period (the seed's hour), then never again.
+#[utoipa::path(
+    post, path = "/api/v1/bots/{bot_id}/rotate-token", operation_id = "bots.rotateToken", tag = "Bots",
+    params(("bot_id" = String, Path, description = "The bot")),
+    responses(
+        (status = 200, description = "`{ok, bot_token, previous_token_valid_until}`", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn rotate_token(
     State(ctx): State<ApiContext>,
     Extension(actor): Extension<Actor>,
@@ -392,7 +480,7 @@ async fn rotate_token(
     ok(json!({ "ok": true, "bot_token": token, "previous_token_valid_until": ts(until) }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct InstallIn {
     channel_id: String,
@@ -401,6 +489,14 @@ struct InstallIn {
 }
 
 /// Installs the bot in a channel: of the built-in store (its user joins), or of an outside platform.
+#[utoipa::path(
+    post, path = "/api/v1/bots/{bot_id}/install", operation_id = "bots.install", tag = "Bots",
+    params(("bot_id" = String, Path, description = "The bot")), request_body = InstallIn,
+    responses(
+        (status = 200, description = "`{ok, bot_id, channel_id, permissions}`", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn install(
     State(ctx): State<ApiContext>,
     Extension(actor): Extension<Actor>,
@@ -427,6 +523,18 @@ async fn install(
     ok(json!({ "ok": true, "bot_id": bot.id, "channel_id": input.channel_id, "permissions": input.permissions }))
 }
 
+/// Removes the bot from a channel (its user leaves a built-in one).
+#[utoipa::path(
+    delete, path = "/api/v1/bots/{bot_id}/install/{channel_id}", operation_id = "bots.uninstall", tag = "Bots",
+    params(
+        ("bot_id" = String, Path, description = "The bot"),
+        ("channel_id" = String, Path, description = "The channel it is installed in"),
+    ),
+    responses(
+        (status = 200, description = "`{ok}`", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn uninstall(
     State(ctx): State<ApiContext>,
     Extension(actor): Extension<Actor>,
@@ -450,7 +558,7 @@ async fn uninstall(
     ok(json!({ "ok": true }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UserIn {
     username: String,
@@ -458,6 +566,13 @@ struct UserIn {
 }
 
 /// A person of the chat, with a token to act through the API.
+#[utoipa::path(
+    post, path = "/api/v1/users", operation_id = "users.create", tag = "Bots", request_body = UserIn,
+    responses(
+        (status = 201, description = "`{ok, user, token}`: the `xuser-…` token is shown this once", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn create_user(
     State(ctx): State<ApiContext>,
     Extension(actor): Extension<Actor>,
@@ -490,7 +605,7 @@ async fn create_user(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PlatformEventIn {
     event_type: String,
@@ -504,6 +619,13 @@ struct PlatformEventIn {
 }
 
 /// An event of an outside chat platform, fanned out to the bots installed in its channel.
+#[utoipa::path(
+    post, path = "/api/v1/events", operation_id = "events.publish", tag = "Bots", request_body = PlatformEventIn,
+    responses(
+        (status = 202, description = "`{ok, event_id, deliveries}`", body = Value),
+        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+    ),
+)]
 async fn platform_event(
     State(ctx): State<ApiContext>,
     Extension(actor): Extension<Actor>,
@@ -547,14 +669,14 @@ async fn platform_event(
 
 pub fn router() -> OpenApiRouter<ApiContext> {
     OpenApiRouter::new()
-        .route("/api/v1/bots", get(list).post(create))
-        .route("/api/v1/bots/{bot_id}", get(get_one).patch(update).delete(remove))
-        .route("/api/v1/bots/{bot_id}/disable", post(disable))
-        .route("/api/v1/bots/{bot_id}/suspend", post(suspend))
-        .route("/api/v1/bots/{bot_id}/enable", post(enable))
-        .route("/api/v1/bots/{bot_id}/rotate-token", post(rotate_token))
-        .route("/api/v1/bots/{bot_id}/install", post(install))
-        .route("/api/v1/bots/{bot_id}/install/{channel_id}", delete(uninstall))
-        .route("/api/v1/users", post(create_user))
-        .route("/api/v1/events", post(platform_event))
+        .routes(routes!(list, create))
+        .routes(routes!(get_one, update, remove))
+        .routes(routes!(disable))
+        .routes(routes!(suspend))
+        .routes(routes!(enable))
+        .routes(routes!(rotate_token))
+        .routes(routes!(install))
+        .routes(routes!(uninstall))
+        .routes(routes!(create_user))
+        .routes(routes!(platform_event))
 }
