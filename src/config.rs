@@ -61,6 +61,8 @@ pub struct Config {
     pub bot_max_file_bytes: usize,
     /// After SIGTERM, how long open requests and deliveries in flight get to finish before hookd exits anyway.
     pub shutdown_grace: Duration,
+    /// How long message payloads are kept unless a message says otherwise (Svix's 90 days).
+    pub payload_retention: Duration,
 }
 
 /// svix-server's schedule: after the first attempt, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
@@ -91,6 +93,7 @@ impl Default for Config {
             bot_token_grace: Duration::from_secs(3600),
             bot_max_file_bytes: 1024 * 1024,
             shutdown_grace: Duration::from_secs(10),
+            payload_retention: Duration::from_secs(90 * 86_400),
         }
     }
 }
@@ -164,6 +167,9 @@ pub struct ServeArgs {
     /// After SIGTERM, how long requests and deliveries in flight get to finish [default: 10s].
     #[arg(long, env = "HOOKD_SHUTDOWN_GRACE")]
     pub shutdown_grace: Option<String>,
+    /// How long message payloads are kept, unless a message's `payloadRetentionPeriod` says otherwise [default: 90d].
+    #[arg(long, env = "HOOKD_PAYLOAD_RETENTION")]
+    pub payload_retention: Option<String>,
 }
 
 /// The TOML file: the same settings, durations as strings.
@@ -191,6 +197,7 @@ struct FileConfig {
     bot_token_grace: Option<String>,
     bot_max_file_bytes: Option<usize>,
     shutdown_grace: Option<String>,
+    payload_retention: Option<String>,
 }
 
 impl ServeArgs {
@@ -251,6 +258,12 @@ impl ServeArgs {
                 .unwrap_or(d.dispatch_concurrency)
                 .max(1),
             shutdown_grace: dur(self.shutdown_grace, file.shutdown_grace, d.shutdown_grace, "shutdown_grace")?,
+            payload_retention: dur(
+                self.payload_retention,
+                file.payload_retention,
+                d.payload_retention,
+                "payload_retention",
+            )?,
             max_poll_interval: d.max_poll_interval,
             log_json: self.log_json.or(file.log_json).unwrap_or(false),
         })

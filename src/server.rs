@@ -94,7 +94,8 @@ impl Server {
         let engine = self.ctx.engine.clone();
         let grace = self.ctx.cfg.shutdown_grace;
         let dispatcher = tokio::spawn(engine.clone().run_dispatcher(self.ready, shutdown.clone()));
-        let scheduler = tokio::spawn(engine.run_scheduler(shutdown.clone()));
+        let scheduler = tokio::spawn(engine.clone().run_scheduler(shutdown.clone()));
+        let retention = tokio::spawn(engine.run_retention(shutdown.clone()));
         let app = router(self.ctx);
         let stop = shutdown.clone();
         let serve = axum::serve(self.listener, app).with_graceful_shutdown(async move { stop.wait().await });
@@ -107,6 +108,7 @@ impl Server {
             }
         }
         let _ = scheduler.await;
+        let _ = retention.await;
         let _ = dispatcher.await;
         Ok(())
     }

@@ -248,3 +248,57 @@ async fn health_and_metrics() {
     let m = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
     assert!(m.contains("hookd_messages_published_total 1"), "{m}");
 }
+
+/// Svix's `payloadRetentionPeriod` (days; 90 by default): past it, the retention job expunges the payload of a
+/// delivered message and keeps the message; a payload a retry still needs is kept until the delivery ends.
+#[tokio::test]
+async fn payloads_are_expunged_past_their_retention_unless_a_retry_needs_them() {
+    let app = spawn_app().await;
+    let ok = Receiver::start().await;
+    let (app_id, _) = app.app_with_endpoint(&ok.url, json!({})).await;
+    let failing = Receiver::start().await;
+    failing.answer(500, 1);
+    let (waiting_app, _) = app.app_with_endpoint(&failing.url, json!({"retrySchedule": ["1h"]})).await;
+    let send = |app_id: String, body: serde_json::Value| {
+        let app = &app;
+        async move {
+            let r = app.post(&format!("/api/v1/app/{app_id}/msg"), body).await;
+            assert_eq!(r.status, 202, "{:?}", r.body);
+            format!("/api/v1/app/{app_id}/msg/{}", r.body["id"].as_str().unwrap())
+        }
+    };
+    let short =
+        send(app_id.clone(), json!({"eventType": "a.b", "payload": {"k": 1}, "payloadRetentionPeriod": 5})).await;
+    let default = send(app_id.clone(), json!({"eventType": "a.b", "payload": {"k": 2}})).await;
+    let retrying =
+        send(waiting_app.clone(), json!({"eventType": "a.b", "payload": {"k": 3}, "payloadRetentionPeriod": 5})).await;
+    for msg in [&short, &default] {
+        eventually("the delivery to succeed", || async {
+            (app.get(&format!("{msg}/endpoint")).await.body["data"][0]["status"] == 0).then_some(())
+        })
+        .await;
+    }
+    failing.wait_for(1).await;
+
+    let day = 86_400_000;
+    let now = hookd::store::now_ms();
+    assert_eq!(app.ctx.engine.expunge_expired_payloads(now + 4 * day).await.unwrap(), 0, "within 5 days");
+    assert_eq!(app.ctx.engine.expunge_expired_payloads(now + 6 * day).await.unwrap(), 1);
+    let app = &app;
+    let payload = |msg: String| async move { app.get(&msg).await.body["payload"].clone() };
+    assert_eq!(payload(short.clone()).await, json!({}), "expunged after its 5 days");
+    assert_eq!(app.get(&short).await.status, 200, "the message itself stays");
+    assert_eq!(payload(default.clone()).await, json!({"k": 2}), "kept for the default 90 days");
+    assert_eq!(payload(retrying.clone()).await, json!({"k": 3}), "a pending retry still needs it");
+
+    assert_eq!(app.ctx.engine.expunge_expired_payloads(now + 91 * day).await.unwrap(), 1);
+    assert_eq!(payload(default).await, json!({}));
+    assert_eq!(payload(retrying).await, json!({"k": 3}));
+    let bad = app
+        .post(
+            &format!("/api/v1/app/{app_id}/msg"),
+            json!({"eventType": "a.b", "payload": {}, "payloadRetentionPeriod": 1}),
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{:?}", bad.body);
+}

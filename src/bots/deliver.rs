@@ -137,6 +137,7 @@ pub async fn publish(
         deliver_at: None,
         only_endpoint: bot.endpoint_id.clone(),
         id: Some(webhook_id),
+        payload_retention: None,
     };
     match ctx.engine.publish(&app, msg).await {
         // The same event given twice by an outside platform: the bot has it already.
@@ -159,6 +160,7 @@ async fn to_platform(ctx: &ApiContext, ev: &Event<'_>, event_id: &str, timestamp
         deliver_at: None,
         only_endpoint: None,
         id: None,
+        payload_retention: None,
     };
     match ctx.engine.publish(&app, msg).await {
         Err(Error::Http { status, .. }) if status == axum::http::StatusCode::CONFLICT => Ok(()),

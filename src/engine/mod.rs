@@ -12,6 +12,7 @@
 pub mod dispatcher;
 pub mod egress;
 pub mod model;
+pub mod retention;
 pub mod retry;
 pub mod routing;
 pub mod scheduler;
@@ -86,6 +87,8 @@ pub struct NewMessage {
     pub only_endpoint: Option<String>,
     /// The message id, for a face that puts it in the payload too; a fresh one otherwise.
     pub id: Option<String>,
+    /// How long the payload is kept (`payloadRetentionPeriod`); `HOOKD_PAYLOAD_RETENTION` otherwise.
+    pub payload_retention: Option<Duration>,
 }
 
 /// An endpoint with this metadata key (any value) has the bodies of its 2xx answers handed to the
@@ -220,6 +223,9 @@ impl Engine {
             channels: input.channels,
             payload: Some(Arc::from(input.payload.get())),
             created_at: now,
+            payload_expires_at: now
+                + input.payload_retention.unwrap_or(self.cfg.payload_retention).as_millis().min(i64::MAX as u128)
+                    as i64,
         });
         Ok(Prepared { msg, deliveries, run_at, permits })
     }

@@ -612,6 +612,7 @@ async fn replay(
         deliver_at: None,
         only_endpoint: None,
         id: None,
+        payload_retention: None,
     };
     let msg = ctx.engine.publish(&app, msg).await?;
     Ok(Json(json!({ "success": true, "messageId": msg.id })))
@@ -792,6 +793,7 @@ async fn ingest_inner(
                 deliver_at: None,
                 only_endpoint: None,
                 id: None,
+                payload_retention: None,
             };
             Some(ctx.engine.prepare(app, msg).await?)
         }

@@ -1,6 +1,7 @@
 //! Messages: what the user publishes. Creating one answers 202 once it and its deliveries are committed.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
@@ -125,6 +126,7 @@ pub async fn publish(
         deliver_at,
         only_endpoint,
         id: None,
+        payload_retention: input.payload_retention_period.map(|days| Duration::from_secs(days as u64 * 86_400)),
     };
     ctx.engine.publish(app, msg).await
 }

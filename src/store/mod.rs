@@ -178,6 +178,8 @@ pub struct MessageRecord {
     /// Raw JSON text, exactly as received; `None` once expunged.
     pub payload: Option<Arc<str>>,
     pub created_at: Millis,
+    /// When the retention job may expunge the payload (once no delivery still needs it).
+    pub payload_expires_at: Millis,
 }
 
 /// Delivery status codes, as the Svix API numbers them.
@@ -440,6 +442,9 @@ pub trait Store: Send + Sync + 'static {
         page: &Page,
     ) -> StoreResult<Vec<MessageRecord>>;
     async fn message_expunge(&self, org_id: &str, app_id: &str, msg_id: &str) -> StoreResult<bool>;
+    /// Expunges up to `limit` payloads whose retention ended before `now` and that no pending delivery still
+    /// needs; returns how many.
+    async fn expunge_expired_payloads(&self, now: Millis, limit: usize) -> StoreResult<usize>;
 
     // ── the due-time queue ──
     /// Claims up to `limit` jobs due at `now`, leasing them until `lease_until`.

@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0003_timers.sql"),
     include_str!("migrations/sqlite/0004_recurring_timers.sql"),
     include_str!("migrations/sqlite/0005_bots.sql"),
+    include_str!("migrations/sqlite/0006_payload_retention.sql"),
 ];
 const MAX_BATCH: usize = 2048;
 const JOB_DELIVERY: i64 = 0;
@@ -306,7 +307,9 @@ fn message_filter(sql: &mut String, args: &mut Vec<Value>, f: &MessageFilter, m:
     }
 }
 
-const MSG_COLS: &str = "m.id, m.org_id, m.app_id, m.event_type, m.event_id, m.channels, m.payload, m.created_at";
+const MSG_COLS: &str =
+    "m.id, m.org_id, m.app_id, m.event_type, m.event_id, m.channels, m.payload, m.created_at, m.payload_expires_at";
+const MSG_NCOLS: usize = 9;
 
 fn message_row(r: &Row, at: usize) -> rusqlite::Result<MessageRecord> {
     let channels: Option<String> = r.get(at + 5)?;
@@ -320,6 +323,7 @@ fn message_row(r: &Row, at: usize) -> rusqlite::Result<MessageRecord> {
         channels: channels.and_then(|c| serde_json::from_str(&c).ok()),
         payload: payload.map(Arc::from),
         created_at: r.get(at + 7)?,
+        payload_expires_at: r.get(at + 8)?,
     })
 }
 
@@ -388,10 +392,21 @@ fn insert_job(
 fn insert_message(c: &Connection, msg: &MessageRecord, deliveries: &[NewDelivery]) -> StoreResult<Vec<(i64, i64)>> {
     let channels = msg.channels.as_ref().map(|ch| serde_json::to_string(ch).unwrap_or_default());
     c.prepare_cached(
-        "INSERT INTO messages (id, org_id, app_id, event_type, event_id, channels, created_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO messages (id, org_id, app_id, event_type, event_id, channels, created_at, payload, payload_expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .map_err(sql_err)?
-    .execute(params![msg.id, msg.org_id, msg.app_id, msg.event_type, msg.event_id, channels, msg.created_at, msg.payload.as_deref()])
+    .execute(params![
+        msg.id,
+        msg.org_id,
+        msg.app_id,
+        msg.event_type,
+        msg.event_id,
+        channels,
+        msg.created_at,
+        msg.payload.as_deref(),
+        msg.payload_expires_at
+    ])
     .map_err(conflict_as("A message with this eventId already exists"))?;
     let mut ids = Vec::with_capacity(deliveries.len());
     for d in deliveries {
@@ -666,6 +681,24 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn expunge_expired_payloads(&self, now: Millis, limit: usize) -> StoreResult<usize> {
+        self.write(move |c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE messages SET payload = NULL WHERE id IN (
+                         SELECT m.id FROM messages m
+                         WHERE m.payload IS NOT NULL AND m.payload_expires_at < ?1
+                           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.status IN (?2, ?3))
+                         LIMIT ?4)",
+                )
+                .map_err(sql_err)?
+                .execute(params![now, status::PENDING, status::SENDING, limit as i64])
+                .map_err(sql_err)?;
+            Ok(n)
+        })
+        .await
+    }
+
     async fn claim_due(
         &self,
         now: Millis,
@@ -929,7 +962,7 @@ impl Store for SqliteStore {
         paginate(&mut sql, &mut args, page, "d.msg_id");
         self.read(move |c| {
             c.prepare(&sql)?
-                .query_map(params_from_iter(args), |r| Ok((message_row(r, 0)?, delivery_row(r, 8)?)))?
+                .query_map(params_from_iter(args), |r| Ok((message_row(r, 0)?, delivery_row(r, MSG_NCOLS)?)))?
                 .collect()
         })
         .await

@@ -372,6 +372,7 @@ async fn prepare<'a>(
         deliver_at: None,
         only_endpoint: Some(endpoint_id),
         id: None,
+        payload_retention: None,
     };
     engine.prepare(&app, msg).await
 }
