@@ -13,12 +13,14 @@
 //! * [`store`] — the storage boundary and its backends; all SQL lives there. SQLite with group commit by default.
 //! * [`auth`], [`error`], [`ids`], [`config`] — tokens and tenancy, the one error type, prefixed time-ordered
 //!   ids, and configuration from flags, environment and TOML.
+//! * [`devtools`] — `hookd listen`, a receiver for development that prints and verifies what it is sent.
 //! * [`server`] — assembles all of it (each face's router brings its handlers' OpenAPI paths, merged into
 //!   `/openapi.json`) and shuts it down gracefully.
 
 pub mod auth;
 pub mod bots;
 pub mod config;
+pub mod devtools;
 pub mod engine;
 pub mod error;
 pub mod ids;

@@ -17,6 +17,8 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Receive webhooks for development: print each request as a JSON line and check its signature.
+    Listen(hookd::devtools::ListenArgs),
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -44,6 +46,7 @@ enum TokenCommand {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
+        Command::Listen(args) => hookd::devtools::listen(args, stop_on_signal()).await,
         Command::Token { command: TokenCommand::Create { name, new_org, database_url } } => {
             let store = hookd::store::open(&database_url, Durability::Normal, false).await?;
             let org = match new_org {
@@ -71,6 +74,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         println!("Admin token (shown once, keep it): {token}");
     }
     tracing::info!(addr = %server.local_addr(), "hookd listening");
+    server.run(stop_on_signal()).await
+}
+
+/// A shutdown that SIGTERM or Ctrl-C triggers.
+fn stop_on_signal() -> Shutdown {
     let stop = Shutdown::default();
     let trigger = stop.clone();
     tokio::spawn(async move {
@@ -78,5 +86,5 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!("shutting down");
         trigger.trigger();
     });
-    server.run(stop).await
+    stop
 }

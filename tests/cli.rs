@@ -104,3 +104,56 @@ async fn a_toml_config_file_configures_the_server() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not_a_setting"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// `hookd listen` as an endpoint's URL: each delivery is printed as a JSON line with its Standard Webhooks
+/// signature checked against the endpoint's secret; a forged request is printed unverified and answered 401.
+#[tokio::test]
+async fn listen_prints_and_verifies_what_an_endpoint_is_sent() {
+    let port = free_port();
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hookd"))
+        .args(["listen", "--listen", &format!("127.0.0.1:{port}"), "--secret", secret])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let listener = HookdProcess { child, base: format!("http://127.0.0.1:{port}") };
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let next = || -> serde_json::Value {
+        let line = lines.recv_timeout(std::time::Duration::from_secs(10)).expect("hookd listen prints a line");
+        serde_json::from_str(&line).unwrap()
+    };
+    eventually("hookd listen to accept connections", || async {
+        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok().map(|_| ())
+    })
+    .await;
+
+    let app = spawn_app().await;
+    let (app_id, _) = app.app_with_endpoint(&format!("{}/hook", listener.base), json!({"secret": secret})).await;
+    app.publish(&app_id, "invoice.paid", json!({"id": 42})).await;
+    let got = next();
+    assert_eq!(got["verified"], true, "{got}");
+    assert_eq!(got["path"], "/hook");
+    assert_eq!(got["body"], json!({"id": 42}));
+    assert!(got["headers"]["svix-signature"].as_str().unwrap().starts_with("v1,"), "{got}");
+
+    let forged = reqwest::Client::new()
+        .post(format!("{}/hook", listener.base))
+        .header("webhook-id", "msg_1")
+        .header("webhook-timestamp", (hookd::store::now_ms() / 1000).to_string())
+        .header("webhook-signature", "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    let got = next();
+    assert_eq!(got["verified"], false, "{got}");
+    assert!(got["error"].as_str().unwrap().contains("signature"), "{got}");
+}

@@ -1,0 +1,93 @@
+//! The CLI's developer tools. `hookd listen` is a webhook receiver for development: point an endpoint (or a
+//! provider) at it and it prints each request as one JSON line, checking the signature with the same verifier
+//! the inbound gateway uses — Standard Webhooks (hookd's and Svix's own) by default, or any provider's.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::Router;
+use serde_json::{json, Value};
+
+use crate::inbound::providers::{self, Incoming, Provider, ProviderConfig};
+use crate::shutdown::Shutdown;
+
+#[derive(Debug, clap::Args)]
+pub struct ListenArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9000")]
+    pub listen: SocketAddr,
+    /// Secret to verify signatures with (e.g. the endpoint's `whsec_…`); without it nothing is verified.
+    #[arg(long, env = "HOOKD_LISTEN_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+    /// How requests are signed: `standardwebhooks` (hookd, Svix) or an inbound provider (`github`, `stripe`, …).
+    #[arg(long, default_value = "standardwebhooks")]
+    pub provider: String,
+    /// Status to answer with; a request whose signature does not verify is answered 401.
+    #[arg(long, default_value_t = 200)]
+    pub status: u16,
+}
+
+struct Listener {
+    provider: &'static dyn Provider,
+    secret: Option<String>,
+    status: StatusCode,
+    /// What a provider that signs the URL (Twilio) called.
+    base: String,
+}
+
+/// Serves until `shutdown`, printing one JSON line per request on stdout.
+pub async fn listen(args: ListenArgs, shutdown: Shutdown) -> anyhow::Result<()> {
+    let provider = providers::by_name(&args.provider)
+        .with_context(|| format!("unknown provider {:?}: standardwebhooks, github, stripe, slack, …", args.provider))?;
+    let status = StatusCode::from_u16(args.status).context("--status")?;
+    let listener =
+        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let base = format!("http://{}", listener.local_addr()?);
+    eprintln!(
+        "hookd listen: {base} ({}; signatures {})",
+        provider.name(),
+        if args.secret.is_some() { "checked" } else { "not checked: no --secret" }
+    );
+    let state = Arc::new(Listener { provider, secret: args.secret, status, base });
+    let app = Router::new().fallback(receive).with_state(state).layer(DefaultBodyLimit::max(16 * 1024 * 1024));
+    axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.wait().await }).await?;
+    Ok(())
+}
+
+async fn receive(
+    State(l): State<Arc<Listener>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let url = format!("{}{uri}", l.base);
+    let now = crate::store::now_ms();
+    let verdict = l.secret.as_deref().map(|secret| {
+        let req = Incoming { headers: &headers, body: &body, url: &url, now: now / 1000 };
+        l.provider.verify(&req, &[secret], &ProviderConfig::default())
+    });
+    let header_map: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned())))
+        .collect();
+    let line = json!({
+        "at": crate::outbound::ts(now),
+        "method": method.as_str(),
+        "path": uri.to_string(),
+        "verified": verdict.as_ref().map(Result::is_ok),
+        "error": verdict.as_ref().and_then(|v| v.as_ref().err()).map(ToString::to_string),
+        "headers": header_map,
+        "body": serde_json::from_slice::<Value>(&body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned())),
+    });
+    println!("{line}");
+    match verdict {
+        Some(Err(_)) => StatusCode::UNAUTHORIZED,
+        _ => l.status,
+    }
+}
