@@ -117,7 +117,10 @@ impl Server {
 /// The whole server's OpenAPI document: each face's routes bring their own paths and schemas.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    info(title = "hookd", description = "Sends, receives, schedules and routes webhooks. The outbound API is the Svix server API."),
+    info(
+        title = "hookd",
+        description = "Sends, receives, schedules and routes webhooks. The outbound API is the Svix server API.",
+    ),
     modifiers(&SecuritySchemes),
     security(("bearer" = []), ("apiKey" = [])),
     tags(
@@ -165,14 +168,26 @@ pub fn router(ctx: ApiContext) -> Router {
 }
 
 /// Healthy when the store answers.
-#[utoipa::path(get, path = "/api/v1/health", tag = "Health", security(()), responses((status = 204, description = "The server and its store are up")))]
+#[utoipa::path(
+    get, path = "/api/v1/health", tag = "Health",
+    security(()),
+    responses(
+        (status = 204, description = "The server and its store are up"),
+    ),
+)]
 async fn health(State(ctx): State<ApiContext>) -> Result<StatusCode, Error> {
     ctx.store.next_due_at(0).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Answers as soon as the server takes requests.
-#[utoipa::path(get, path = "/api/v1/health/ping", tag = "Health", security(()), responses((status = 204, description = "Up")))]
+#[utoipa::path(
+    get, path = "/api/v1/health/ping", tag = "Health",
+    security(()),
+    responses(
+        (status = 204, description = "Up"),
+    ),
+)]
 async fn ping() -> StatusCode {
     StatusCode::NO_CONTENT
 }

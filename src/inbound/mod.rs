@@ -269,7 +269,16 @@ async fn check_destination(ctx: &ApiContext, org: &str, d: Option<DestinationIn>
     }
 }
 
-#[utoipa::path(post, operation_id = "create_inbound_registration", path = "/integrations/{integration_id}/webhooks", tag = "Inbound", params(("integration_id" = String, Path)), request_body = RegistrationIn, responses((status = 201, description = "`{registrationId, webhookUrl, webhookSecret, …}`", body = Value), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    post, path = "/integrations/{integration_id}/webhooks",
+    operation_id = "create_inbound_registration", tag = "Inbound",
+    params(("integration_id" = String, Path)),
+    request_body = RegistrationIn,
+    responses(
+        (status = 201, description = "`{registrationId, webhookUrl, webhookSecret, …}`", body = Value),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn create(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -344,7 +353,14 @@ async fn stats_of(ctx: &ApiContext, id: &str) -> Result<InboundStats> {
     Ok(ctx.store.inbound_stats(vec![id.to_string()]).await?.remove(id).unwrap_or_default())
 }
 
-#[utoipa::path(get, operation_id = "get_inbound_registration", path = "/webhooks/{registration_id}", tag = "Inbound", params(("registration_id" = String, Path)), responses((status = 200, body = RegistrationOut), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    get, operation_id = "get_inbound_registration", path = "/webhooks/{registration_id}", tag = "Inbound",
+    params(("registration_id" = String, Path)),
+    responses(
+        (status = 200, body = RegistrationOut),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn get_one(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -369,7 +385,14 @@ async fn all_registrations(ctx: &ApiContext, org: &str) -> Result<Vec<Registrati
     Ok(ctx.store.list::<Registration>(org, "", &everything).await?)
 }
 
-#[utoipa::path(get, operation_id = "list_inbound_registrations", path = "/webhooks", tag = "Inbound", params(ListQuery), responses((status = 200, body = Value), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    get, operation_id = "list_inbound_registrations", path = "/webhooks", tag = "Inbound",
+    params(ListQuery),
+    responses(
+        (status = 200, body = Value),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn list(State(ctx): State<ApiContext>, OrgId(org): OrgId, Query(q): Query<ListQuery>) -> Result<Json<Value>> {
     let mut regs = all_registrations(&ctx, &org).await?;
     regs.retain(|r| {
@@ -381,7 +404,15 @@ async fn list(State(ctx): State<ApiContext>, OrgId(org): OrgId, Query(q): Query<
     Ok(Json(json!({ "total": webhooks.len(), "webhooks": webhooks })))
 }
 
-#[utoipa::path(patch, operation_id = "patch_inbound_registration", path = "/webhooks/{registration_id}", tag = "Inbound", params(("registration_id" = String, Path)), request_body = RegistrationPatch, responses((status = 200, body = RegistrationOut), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    patch, operation_id = "patch_inbound_registration", path = "/webhooks/{registration_id}", tag = "Inbound",
+    params(("registration_id" = String, Path)),
+    request_body = RegistrationPatch,
+    responses(
+        (status = 200, body = RegistrationOut),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn patch(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -416,7 +447,14 @@ async fn patch(
     Ok(Json(out(&ctx, &reg, &stats)))
 }
 
-#[utoipa::path(delete, operation_id = "delete_inbound_registration", path = "/webhooks/{registration_id}", tag = "Inbound", params(("registration_id" = String, Path)), responses((status = 204), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    delete, operation_id = "delete_inbound_registration", path = "/webhooks/{registration_id}", tag = "Inbound",
+    params(("registration_id" = String, Path)),
+    responses(
+        (status = 204),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn delete(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<String>) -> Result<StatusCode> {
     let reg = load(&ctx, &org, &id).await?;
     ctx.store.delete::<Registration>(&org, &reg.id).await?;
@@ -435,7 +473,15 @@ struct RotateIn {
 }
 
 /// A new secret; the old one keeps verifying for the grace period (24 h unless said otherwise, at most 7 days).
-#[utoipa::path(post, operation_id = "rotate_inbound_secret", path = "/webhooks/{registration_id}/rotate-secret", tag = "Inbound", params(("registration_id" = String, Path)), request_body = RotateIn, responses((status = 200, body = Value), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    post, operation_id = "rotate_inbound_secret", path = "/webhooks/{registration_id}/rotate-secret", tag = "Inbound",
+    params(("registration_id" = String, Path)),
+    request_body = RotateIn,
+    responses(
+        (status = 200, body = Value),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn rotate(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -496,7 +542,14 @@ fn health(r: &Registration, s: &InboundStats) -> HealthOut {
     }
 }
 
-#[utoipa::path(get, operation_id = "get_inbound_registration_health", path = "/webhooks/{registration_id}/health", tag = "Inbound", params(("registration_id" = String, Path)), responses((status = 200, body = HealthOut), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    get, operation_id = "get_inbound_registration_health", path = "/webhooks/{registration_id}/health", tag = "Inbound",
+    params(("registration_id" = String, Path)),
+    responses(
+        (status = 200, body = HealthOut),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn registration_health(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -507,7 +560,13 @@ async fn registration_health(
     Ok(Json(health(&reg, &stats)))
 }
 
-#[utoipa::path(get, operation_id = "get_inbound_health", path = "/webhooks/health", tag = "Inbound", responses((status = 200, body = Value), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    get, operation_id = "get_inbound_health", path = "/webhooks/health", tag = "Inbound",
+    responses(
+        (status = 200, body = Value),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn service_health(State(ctx): State<ApiContext>, OrgId(org): OrgId) -> Result<Json<Value>> {
     let regs = all_registrations(&ctx, &org).await?;
     let stats = ctx.store.inbound_stats(regs.iter().map(|r| r.id.clone()).collect()).await?;
@@ -567,7 +626,14 @@ struct EventsQuery {
     iterator: Option<String>,
 }
 
-#[utoipa::path(get, operation_id = "list_inbound_events", path = "/webhooks/{registration_id}/events", tag = "Inbound", params(("registration_id" = String, Path), EventsQuery), responses((status = 200, body = crate::outbound::ListResponse<Value>), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    get, operation_id = "list_inbound_events", path = "/webhooks/{registration_id}/events", tag = "Inbound",
+    params(("registration_id" = String, Path), EventsQuery),
+    responses(
+        (status = 200, body = crate::outbound::ListResponse<Value>),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn list_events(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -580,7 +646,14 @@ async fn list_events(
     Ok(Json(list_response(rows, &page, |e| e.id.clone(), |e| event_out(&ctx, &reg, &e, false))))
 }
 
-#[utoipa::path(get, operation_id = "get_inbound_event", path = "/webhooks/{registration_id}/events/{event_id}", tag = "Inbound", params(("registration_id" = String, Path), ("event_id" = String, Path)), responses((status = 200, body = Value), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    get, operation_id = "get_inbound_event", path = "/webhooks/{registration_id}/events/{event_id}", tag = "Inbound",
+    params(("registration_id" = String, Path), ("event_id" = String, Path)),
+    responses(
+        (status = 200, body = Value),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn get_event(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -592,7 +665,15 @@ async fn get_event(
 }
 
 /// Publishes a stored inbound event to the registration's destination again, as a new message.
-#[utoipa::path(post, operation_id = "replay_inbound_event", path = "/webhooks/{registration_id}/events/{event_id}/replay", tag = "Inbound", params(("registration_id" = String, Path), ("event_id" = String, Path)), responses((status = 200, body = Value), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    post, path = "/webhooks/{registration_id}/events/{event_id}/replay",
+    operation_id = "replay_inbound_event", tag = "Inbound",
+    params(("registration_id" = String, Path), ("event_id" = String, Path)),
+    responses(
+        (status = 200, body = Value),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn replay(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -676,12 +757,24 @@ struct WebhookEvent<'a> {
 }
 
 /// `POST /webhooks/{registrationId}`: authenticated by the provider's signature, not a token.
-#[utoipa::path(post, operation_id = "ingest_inbound_webhook", path = "/webhooks/{registration_id}", tag = "Inbound", security(()), params(("registration_id" = String, Path)),
-    request_body(content = String, description = "The provider's request, verified on its raw bytes", content_type = "*/*"),
+#[utoipa::path(
+    post, operation_id = "ingest_inbound_webhook", path = "/webhooks/{registration_id}", tag = "Inbound",
+    security(()),
+    params(("registration_id" = String, Path)),
+    request_body(
+        content = String, content_type = "*/*",
+        description = "The provider's request, verified on its raw bytes",
+    ),
     responses(
-        (status = 200, description = "`{success, eventType, entityId, syncTriggered, processingTimeMs}` once committed (or the provider's handshake answer)", body = Value),
+        (
+            status = 200, body = Value,
+            description = "`{success, eventType, entityId, syncTriggered, processingTimeMs}` once committed, or the \
+                provider's handshake answer",
+        ),
         (status = 401, description = "Bad signature: `{error, processingTimeMs}`", body = Value),
-        (status = 429, description = "Over the registration's rate; `Retry-After`", body = Value)))]
+        (status = 429, description = "Over the registration's rate; `Retry-After`", body = Value),
+    ),
+)]
 async fn ingest(
     State(ctx): State<ApiContext>,
     Path(id): Path<String>,

@@ -104,7 +104,16 @@ struct CreateQuery {
     get_if_exists: bool,
 }
 
-#[utoipa::path(post, path = "/api/v1/app", tag = "Application", params(CreateQuery), request_body = ApplicationIn, responses((status = 200, description = "Found, with `get_if_exists`", body = ApplicationOut), (status = 201, description = "Created", body = ApplicationOut), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    post, path = "/api/v1/app", tag = "Application",
+    params(CreateQuery),
+    request_body = ApplicationIn,
+    responses(
+        (status = 200, description = "Found, with `get_if_exists`", body = ApplicationOut),
+        (status = 201, description = "Created", body = ApplicationOut),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn create_app(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -122,7 +131,14 @@ async fn create_app(
     Ok((StatusCode::CREATED, Json((&app).into())))
 }
 
-#[utoipa::path(get, path = "/api/v1/app", tag = "Application", params(ListQuery), responses((status = 200, body = ListResponse<ApplicationOut>), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    get, path = "/api/v1/app", tag = "Application",
+    params(ListQuery),
+    responses(
+        (status = 200, body = ListResponse<ApplicationOut>),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn list_apps(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -133,7 +149,14 @@ async fn list_apps(
     Ok(Json(list_response(rows, &page, |a| a.id.clone(), |a| (&a).into())))
 }
 
-#[utoipa::path(get, path = "/api/v1/app/{app_id}", tag = "Application", params(("app_id" = String, Path)), responses((status = 200, body = ApplicationOut), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    get, path = "/api/v1/app/{app_id}", tag = "Application",
+    params(("app_id" = String, Path)),
+    responses(
+        (status = 200, body = ApplicationOut),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn get_app(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -151,7 +174,16 @@ async fn save(ctx: &ApiContext, app: &Application) -> Result<()> {
     Ok(())
 }
 
-#[utoipa::path(put, path = "/api/v1/app/{app_id}", tag = "Application", params(("app_id" = String, Path)), request_body = ApplicationIn, responses((status = 200, description = "Updated", body = ApplicationOut), (status = 201, description = "Created", body = ApplicationOut), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    put, path = "/api/v1/app/{app_id}", tag = "Application",
+    params(("app_id" = String, Path)),
+    request_body = ApplicationIn,
+    responses(
+        (status = 200, description = "Updated", body = ApplicationOut),
+        (status = 201, description = "Created", body = ApplicationOut),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn update_app(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -179,7 +211,15 @@ async fn update_app(
     }
 }
 
-#[utoipa::path(patch, path = "/api/v1/app/{app_id}", tag = "Application", params(("app_id" = String, Path)), request_body = ApplicationPatch, responses((status = 200, body = ApplicationOut), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    patch, path = "/api/v1/app/{app_id}", tag = "Application",
+    params(("app_id" = String, Path)),
+    request_body = ApplicationPatch,
+    responses(
+        (status = 200, body = ApplicationOut),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn patch_app(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -204,7 +244,14 @@ async fn patch_app(
     Ok(Json((&app).into()))
 }
 
-#[utoipa::path(delete, path = "/api/v1/app/{app_id}", tag = "Application", params(("app_id" = String, Path)), responses((status = 204), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    delete, path = "/api/v1/app/{app_id}", tag = "Application",
+    params(("app_id" = String, Path)),
+    responses(
+        (status = 204),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn delete_app(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,

@@ -89,7 +89,14 @@ impl AttemptListQuery {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}", tag = "Message Attempt", params(("app_id" = String, Path), ("endpoint_id" = String, Path), AttemptListQuery), responses((status = 200, body = ListResponse<MessageAttemptOut>), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    get, path = "/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}", tag = "Message Attempt",
+    params(("app_id" = String, Path), ("endpoint_id" = String, Path), AttemptListQuery),
+    responses(
+        (status = 200, body = ListResponse<MessageAttemptOut>),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn list_by_endpoint(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -105,7 +112,14 @@ async fn list_by_endpoint(
     Ok(Json(list_response(rows, &page, |a| a.id.clone(), Into::into)))
 }
 
-#[utoipa::path(get, path = "/api/v1/app/{app_id}/attempt/msg/{msg_id}", tag = "Message Attempt", params(("app_id" = String, Path), ("msg_id" = String, Path), AttemptListQuery), responses((status = 200, body = ListResponse<MessageAttemptOut>), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    get, path = "/api/v1/app/{app_id}/attempt/msg/{msg_id}", tag = "Message Attempt",
+    params(("app_id" = String, Path), ("msg_id" = String, Path), AttemptListQuery),
+    responses(
+        (status = 200, body = ListResponse<MessageAttemptOut>),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn list_by_msg(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -125,7 +139,14 @@ async fn list_by_msg(
     Ok(Json(list_response(rows, &page, |a| a.id.clone(), Into::into)))
 }
 
-#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}", tag = "Message Attempt", params(("app_id" = String, Path), ("msg_id" = String, Path), ("attempt_id" = String, Path)), responses((status = 200, body = MessageAttemptOut), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    get, path = "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}", tag = "Message Attempt",
+    params(("app_id" = String, Path), ("msg_id" = String, Path), ("attempt_id" = String, Path)),
+    responses(
+        (status = 200, body = MessageAttemptOut),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn get_attempt(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -137,7 +158,14 @@ async fn get_attempt(
     Ok(Json(a.into()))
 }
 
-#[utoipa::path(delete, path = "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content", tag = "Message Attempt", params(("app_id" = String, Path), ("msg_id" = String, Path), ("attempt_id" = String, Path)), responses((status = 204), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    delete, path = "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content", tag = "Message Attempt",
+    params(("app_id" = String, Path), ("msg_id" = String, Path), ("attempt_id" = String, Path)),
+    responses(
+        (status = 204),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn expunge_attempt(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -177,7 +205,14 @@ struct SimpleListQuery {
 }
 
 /// The endpoints a message was (or is being) delivered to, with the delivery's state.
-#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg/{msg_id}/endpoint", tag = "Message Attempt", params(("app_id" = String, Path), ("msg_id" = String, Path), SimpleListQuery), responses((status = 200, body = ListResponse<MessageEndpointOut>), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    get, path = "/api/v1/app/{app_id}/msg/{msg_id}/endpoint", tag = "Message Attempt",
+    params(("app_id" = String, Path), ("msg_id" = String, Path), SimpleListQuery),
+    responses(
+        (status = 200, body = ListResponse<MessageEndpointOut>),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn attempted_destinations(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -231,7 +266,14 @@ struct EndpointMessageOut {
 }
 
 /// The messages sent (or being sent) to an endpoint, with their delivery state; `status=2` lists dead letters.
-#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/msg", tag = "Message Attempt", params(("app_id" = String, Path), ("endpoint_id" = String, Path), MessageListQuery), responses((status = 200, body = ListResponse<EndpointMessageOut>), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/msg", tag = "Message Attempt",
+    params(("app_id" = String, Path), ("endpoint_id" = String, Path), MessageListQuery),
+    responses(
+        (status = 200, body = ListResponse<EndpointMessageOut>),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn attempted_messages(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -264,7 +306,14 @@ async fn attempted_messages(
 }
 
 /// Sends a message to an endpoint once more, whatever became of earlier attempts.
-#[utoipa::path(post, path = "/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend", tag = "Message Attempt", params(("app_id" = String, Path), ("msg_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 202, body = Value), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    post, path = "/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend", tag = "Message Attempt",
+    params(("app_id" = String, Path), ("msg_id" = String, Path), ("endpoint_id" = String, Path)),
+    responses(
+        (status = 202, body = Value),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn resend(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,

@@ -262,7 +262,15 @@ async fn save(ctx: &ApiContext, ep: &mut Endpoint) -> Result<()> {
     Ok(())
 }
 
-#[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint", tag = "Endpoint", params(("app_id" = String, Path)), request_body = EndpointIn, responses((status = 201, body = EndpointOut), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    post, path = "/api/v1/app/{app_id}/endpoint", tag = "Endpoint",
+    params(("app_id" = String, Path)),
+    request_body = EndpointIn,
+    responses(
+        (status = 201, body = EndpointOut),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn create_endpoint(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -274,7 +282,14 @@ async fn create_endpoint(
     Ok((StatusCode::CREATED, Json((&ep).into())))
 }
 
-#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint", tag = "Endpoint", params(("app_id" = String, Path), ListQuery), responses((status = 200, body = ListResponse<EndpointOut>), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    get, path = "/api/v1/app/{app_id}/endpoint", tag = "Endpoint",
+    params(("app_id" = String, Path), ListQuery),
+    responses(
+        (status = 200, body = ListResponse<EndpointOut>),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn list_endpoints(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -287,7 +302,14 @@ async fn list_endpoints(
     Ok(Json(list_response(rows, &page, |e| e.id.clone(), |e| (&e).into())))
 }
 
-#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = "Endpoint", params(("app_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 200, body = EndpointOut), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = "Endpoint",
+    params(("app_id" = String, Path), ("endpoint_id" = String, Path)),
+    responses(
+        (status = 200, body = EndpointOut),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn get_endpoint(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -297,7 +319,16 @@ async fn get_endpoint(
     Ok(Json((&load_endpoint(&ctx, &app, &ep_id).await?).into()))
 }
 
-#[utoipa::path(put, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = "Endpoint", params(("app_id" = String, Path), ("endpoint_id" = String, Path)), request_body = EndpointIn, responses((status = 200, description = "Updated", body = EndpointOut), (status = 201, description = "Created", body = EndpointOut), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    put, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = "Endpoint",
+    params(("app_id" = String, Path), ("endpoint_id" = String, Path)),
+    request_body = EndpointIn,
+    responses(
+        (status = 200, description = "Updated", body = EndpointOut),
+        (status = 201, description = "Created", body = EndpointOut),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn update_endpoint(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -333,7 +364,15 @@ async fn update_endpoint(
     }
 }
 
-#[utoipa::path(patch, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = "Endpoint", params(("app_id" = String, Path), ("endpoint_id" = String, Path)), request_body = EndpointPatch, responses((status = 200, body = EndpointOut), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    patch, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = "Endpoint",
+    params(("app_id" = String, Path), ("endpoint_id" = String, Path)),
+    request_body = EndpointPatch,
+    responses(
+        (status = 200, body = EndpointOut),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn patch_endpoint(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -376,7 +415,14 @@ async fn patch_endpoint(
     Ok(Json((&ep).into()))
 }
 
-#[utoipa::path(delete, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = "Endpoint", params(("app_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 204), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    delete, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = "Endpoint",
+    params(("app_id" = String, Path), ("endpoint_id" = String, Path)),
+    responses(
+        (status = 204),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn delete_endpoint(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -409,7 +455,14 @@ struct HeadersOut {
 
 const SENSITIVE: &[&str] = &["authorization", "proxy-authorization", "cookie", "x-api-key"];
 
-#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", tag = "Endpoint", params(("app_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 200, body = HeadersOut), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", tag = "Endpoint",
+    params(("app_id" = String, Path), ("endpoint_id" = String, Path)),
+    responses(
+        (status = 200, body = HeadersOut),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn get_headers(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -425,7 +478,15 @@ async fn get_headers(
     }))
 }
 
-#[utoipa::path(put, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", tag = "Endpoint", params(("app_id" = String, Path), ("endpoint_id" = String, Path)), request_body = HeadersIn, responses((status = 204), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    put, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", tag = "Endpoint",
+    params(("app_id" = String, Path), ("endpoint_id" = String, Path)),
+    request_body = HeadersIn,
+    responses(
+        (status = 204),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn put_headers(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -440,7 +501,15 @@ async fn put_headers(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(patch, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", tag = "Endpoint", params(("app_id" = String, Path), ("endpoint_id" = String, Path)), request_body = HeadersPatchIn, responses((status = 204), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    patch, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", tag = "Endpoint",
+    params(("app_id" = String, Path), ("endpoint_id" = String, Path)),
+    request_body = HeadersPatchIn,
+    responses(
+        (status = 204),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn patch_headers(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -476,7 +545,14 @@ struct RotateIn {
     grace_period_seconds: Option<u32>,
 }
 
-#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret", tag = "Endpoint", params(("app_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 200, body = SecretOut), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret", tag = "Endpoint",
+    params(("app_id" = String, Path), ("endpoint_id" = String, Path)),
+    responses(
+        (status = 200, body = SecretOut),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn get_secret(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -490,7 +566,15 @@ async fn get_secret(
 
 /// The old key keeps signing beside the new one for the grace period (24 h unless said otherwise). Answers
 /// with the new key (svix-server answers 204, but its SDKs read a body).
-#[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate", tag = "Endpoint", params(("app_id" = String, Path), ("endpoint_id" = String, Path)), request_body = RotateIn, responses((status = 200, body = SecretOut), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate", tag = "Endpoint",
+    params(("app_id" = String, Path), ("endpoint_id" = String, Path)),
+    request_body = RotateIn,
+    responses(
+        (status = 200, body = SecretOut),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn rotate_secret(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -539,7 +623,15 @@ struct RecoverOut {
 }
 
 /// Sends again every failed message of the endpoint created since `since` (and before `until`).
-#[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/recover", tag = "Endpoint", params(("app_id" = String, Path), ("endpoint_id" = String, Path)), request_body = RecoverIn, responses((status = 202, body = RecoverOut), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/recover", tag = "Endpoint",
+    params(("app_id" = String, Path), ("endpoint_id" = String, Path)),
+    request_body = RecoverIn,
+    responses(
+        (status = 202, body = RecoverOut),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn recover(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -576,7 +668,15 @@ struct EventExampleIn {
 }
 
 /// Sends an example of the event type (its schema's first example, or `{}`) to this endpoint only.
-#[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example", tag = "Endpoint", params(("app_id" = String, Path), ("endpoint_id" = String, Path)), request_body = EventExampleIn, responses((status = 200, body = MessageOut), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example", tag = "Endpoint",
+    params(("app_id" = String, Path), ("endpoint_id" = String, Path)),
+    request_body = EventExampleIn,
+    responses(
+        (status = 200, body = MessageOut),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn send_example(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -616,7 +716,14 @@ struct StatsOut {
     canceled: i64,
 }
 
-#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/stats", tag = "Endpoint", params(("app_id" = String, Path), ("endpoint_id" = String, Path), StatsQuery), responses((status = 200, body = StatsOut), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/stats", tag = "Endpoint",
+    params(("app_id" = String, Path), ("endpoint_id" = String, Path), StatsQuery),
+    responses(
+        (status = 200, body = StatsOut),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn stats(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,

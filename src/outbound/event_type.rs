@@ -100,7 +100,14 @@ fn event_type(org: String, name: String, input: EventTypeUpdate, created_at: Mil
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/event-type", tag = "Event Type", request_body = EventTypeIn, responses((status = 201, body = EventTypeOut), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    post, path = "/api/v1/event-type", tag = "Event Type",
+    request_body = EventTypeIn,
+    responses(
+        (status = 201, body = EventTypeOut),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn create_type(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -120,7 +127,14 @@ struct ListTypesQuery {
     include_archived: bool,
 }
 
-#[utoipa::path(get, path = "/api/v1/event-type", tag = "Event Type", params(ListQuery, ("include_archived" = Option<bool>, Query)), responses((status = 200, body = ListResponse<EventTypeOut>), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    get, path = "/api/v1/event-type", tag = "Event Type",
+    params(ListQuery, ("include_archived" = Option<bool>, Query)),
+    responses(
+        (status = 200, body = ListResponse<EventTypeOut>),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn list_types(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -142,7 +156,14 @@ async fn load(ctx: &ApiContext, org: &str, name: &str) -> Result<EventType> {
     ctx.store.get::<EventType>(org, "", name).await?.ok_or_else(Error::not_found)
 }
 
-#[utoipa::path(get, path = "/api/v1/event-type/{event_type_name}", tag = "Event Type", params(("event_type_name" = String, Path)), responses((status = 200, body = EventTypeOut), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    get, path = "/api/v1/event-type/{event_type_name}", tag = "Event Type",
+    params(("event_type_name" = String, Path)),
+    responses(
+        (status = 200, body = EventTypeOut),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn get_type(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -151,7 +172,16 @@ async fn get_type(
     Ok(Json((&load(&ctx, &org, &name).await?).into()))
 }
 
-#[utoipa::path(put, path = "/api/v1/event-type/{event_type_name}", tag = "Event Type", params(("event_type_name" = String, Path)), request_body = EventTypeUpdate, responses((status = 200, description = "Updated", body = EventTypeOut), (status = 201, description = "Created", body = EventTypeOut), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    put, path = "/api/v1/event-type/{event_type_name}", tag = "Event Type",
+    params(("event_type_name" = String, Path)),
+    request_body = EventTypeUpdate,
+    responses(
+        (status = 200, description = "Updated", body = EventTypeOut),
+        (status = 201, description = "Created", body = EventTypeOut),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn update_type(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -170,7 +200,15 @@ async fn update_type(
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json((&et).into())))
 }
 
-#[utoipa::path(patch, path = "/api/v1/event-type/{event_type_name}", tag = "Event Type", params(("event_type_name" = String, Path)), request_body = EventTypePatch, responses((status = 200, body = EventTypeOut), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    patch, path = "/api/v1/event-type/{event_type_name}", tag = "Event Type",
+    params(("event_type_name" = String, Path)),
+    request_body = EventTypePatch,
+    responses(
+        (status = 200, body = EventTypeOut),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn patch_type(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -206,7 +244,14 @@ struct DeleteQuery {
     expunge: bool,
 }
 
-#[utoipa::path(delete, path = "/api/v1/event-type/{event_type_name}", tag = "Event Type", params(("event_type_name" = String, Path), DeleteQuery), responses((status = 204), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    delete, path = "/api/v1/event-type/{event_type_name}", tag = "Event Type",
+    params(("event_type_name" = String, Path), DeleteQuery),
+    responses(
+        (status = 204),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn delete_type(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,

@@ -137,7 +137,15 @@ struct WithContent {
     with_content: Option<bool>,
 }
 
-#[utoipa::path(post, path = "/api/v1/app/{app_id}/msg", tag = "Message", params(("app_id" = String, Path), WithContent), request_body = MessageIn, responses((status = 202, body = MessageOut), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    post, path = "/api/v1/app/{app_id}/msg", tag = "Message",
+    params(("app_id" = String, Path), WithContent),
+    request_body = MessageIn,
+    responses(
+        (status = 202, body = MessageOut),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn create_message(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -189,7 +197,14 @@ impl MessageListQuery {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg", tag = "Message", params(("app_id" = String, Path), MessageListQuery), responses((status = 200, body = ListResponse<MessageOut>), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    get, path = "/api/v1/app/{app_id}/msg", tag = "Message",
+    params(("app_id" = String, Path), MessageListQuery),
+    responses(
+        (status = 200, body = ListResponse<MessageOut>),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn list_messages(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -209,7 +224,14 @@ pub async fn load_message(ctx: &ApiContext, app: &Application, key: &str) -> Res
     ctx.store.message_get(&app.org_id, &app.id, key).await?.ok_or_else(Error::not_found)
 }
 
-#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg/{msg_id}", tag = "Message", params(("app_id" = String, Path), ("msg_id" = String, Path), WithContent), responses((status = 200, body = MessageOut), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    get, path = "/api/v1/app/{app_id}/msg/{msg_id}", tag = "Message",
+    params(("app_id" = String, Path), ("msg_id" = String, Path), WithContent),
+    responses(
+        (status = 200, body = MessageOut),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn get_message(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -221,7 +243,14 @@ async fn get_message(
     Ok(Json(MessageOut::new(&msg, q.with_content.unwrap_or(true))))
 }
 
-#[utoipa::path(delete, path = "/api/v1/app/{app_id}/msg/{msg_id}/content", tag = "Message", params(("app_id" = String, Path), ("msg_id" = String, Path)), responses((status = 204), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    delete, path = "/api/v1/app/{app_id}/msg/{msg_id}/content", tag = "Message",
+    params(("app_id" = String, Path), ("msg_id" = String, Path)),
+    responses(
+        (status = 204),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn expunge_content(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,

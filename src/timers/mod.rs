@@ -582,8 +582,15 @@ async fn create_timer(ctx: &ApiContext, org: String, input: TimerIn) -> Result<V
     view(&t, now)
 }
 
-#[utoipa::path(post, operation_id = "create_timer", path = "/timers", tag = "Timers", request_body = TimerIn,
-    responses((status = 201, description = "`{success, timer}`", body = Value), (status = "4XX", body = HttpErrorOut)))]
+/// Creates a timer: a one-shot (`duration`) or recurring (`every`, `cron`) one.
+#[utoipa::path(
+    post, operation_id = "create_timer", path = "/timers", tag = "Timers",
+    request_body = TimerIn,
+    responses(
+        (status = 201, description = "`{success, timer}`", body = Value),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn create(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -607,9 +614,15 @@ struct QuickWaitIn {
     data: Option<Value>,
 }
 
-#[utoipa::path(post, operation_id = "quick_wait", path = "/quick/wait", tag = "Timers", request_body = QuickWaitIn,
-    responses((status = 201, description = "`{success, timer}`", body = Value), (status = "4XX", body = HttpErrorOut)))]
 /// A plain delay: a timer with only an expiry webhook.
+#[utoipa::path(
+    post, operation_id = "quick_wait", path = "/quick/wait", tag = "Timers",
+    request_body = QuickWaitIn,
+    responses(
+        (status = 201, description = "`{success, timer}`", body = Value),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn quick_wait(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -636,8 +649,14 @@ async fn quick_wait(
 }
 
 /// A timer with its status, time remaining and progress.
-#[utoipa::path(get, operation_id = "get_timer", path = "/timers/{id}", tag = "Timers", params(("id" = String, Path)),
-    responses((status = 200, description = "`{success, timer}`", body = Value), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    get, operation_id = "get_timer", path = "/timers/{id}", tag = "Timers",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "`{success, timer}`", body = Value),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn get_one(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<String>) -> Result<Json<Value>> {
     let t = ctx.store.timer_get(&org, &id).await?.ok_or_else(Error::not_found)?;
     Ok(Json(json!({ "success": true, "timer": view(&t, now_ms())? })))
@@ -656,8 +675,14 @@ struct ListQuery {
 }
 
 /// Timers, newest first, filtered by status, agent and project.
-#[utoipa::path(get, operation_id = "list_timers", path = "/timers", tag = "Timers", params(ListQuery),
-    responses((status = 200, description = "`{success, timers, iterator, prevIterator, done}`", body = Value), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    get, operation_id = "list_timers", path = "/timers", tag = "Timers",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "`{success, timers, iterator, prevIterator, done}`", body = Value),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn list(State(ctx): State<ApiContext>, OrgId(org): OrgId, Query(q): Query<ListQuery>) -> Result<Json<Value>> {
     let status = match q.status.as_deref() {
         None => None,
@@ -686,8 +711,15 @@ struct CancelIn {
 }
 
 /// Cancels a running timer and sends `timer_cancelled` to its webhook.
-#[utoipa::path(delete, operation_id = "cancel_timer", path = "/timers/{id}", tag = "Timers", params(("id" = String, Path), CancelIn), request_body(content = Option<CancelIn>, description = "or `reason` in the query string"),
-    responses((status = 200, description = "`{success, timer}`", body = Value), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    delete, operation_id = "cancel_timer", path = "/timers/{id}", tag = "Timers",
+    params(("id" = String, Path), CancelIn),
+    request_body(content = Option<CancelIn>, description = "or `reason` in the query string"),
+    responses(
+        (status = 200, description = "`{success, timer}`", body = Value),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn cancel(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
@@ -723,8 +755,14 @@ async fn cancel(
 }
 
 /// Pauses a running timer: no milestone fires until it is resumed.
-#[utoipa::path(post, operation_id = "pause_timer", path = "/timers/{id}/pause", tag = "Timers", params(("id" = String, Path)),
-    responses((status = 200, description = "`{success, timer}`", body = Value), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    post, operation_id = "pause_timer", path = "/timers/{id}/pause", tag = "Timers",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "`{success, timer}`", body = Value),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn pause(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<String>) -> Result<Json<Value>> {
     let t = ctx.store.timer_get(&org, &id).await?.ok_or_else(Error::not_found)?;
     if !ctx.store.timer_pause(&org, &id, now_ms()).await? {
@@ -735,8 +773,14 @@ async fn pause(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<
 }
 
 /// Resumes a paused timer: its expiry and its remaining milestones move later by the time it spent paused.
-#[utoipa::path(post, operation_id = "resume_timer", path = "/timers/{id}/resume", tag = "Timers", params(("id" = String, Path)),
-    responses((status = 200, description = "`{success, timer}`", body = Value), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    post, operation_id = "resume_timer", path = "/timers/{id}/resume", tag = "Timers",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "`{success, timer}`", body = Value),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn resume(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<String>) -> Result<Json<Value>> {
     let mut t = ctx.store.timer_get(&org, &id).await?.ok_or_else(Error::not_found)?;
     let (Some(paused_at), timer_status::PAUSED) = (t.paused_at, t.status) else {
@@ -757,8 +801,13 @@ async fn resume(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path
 }
 
 /// The key timer webhooks are signed with (`x-minoots-signature: sha256=<hex HMAC of the body>`).
-#[utoipa::path(get, operation_id = "get_timers_webhook_secret", path = "/timers/webhook-secret", tag = "Timers",
-    responses((status = 200, description = "`{secret}`", body = Value), (status = "4XX", body = HttpErrorOut)))]
+#[utoipa::path(
+    get, operation_id = "get_timers_webhook_secret", path = "/timers/webhook-secret", tag = "Timers",
+    responses(
+        (status = 200, description = "`{secret}`", body = Value),
+        (status = "4XX", body = HttpErrorOut),
+    ),
+)]
 async fn webhook_secret(State(ctx): State<ApiContext>, OrgId(org): OrgId) -> Result<Json<Value>> {
     let app = timers_app(&ctx.engine, &org).await?;
     Ok(Json(json!({ "secret": app.metadata.get(SECRET_KEY) })))
