@@ -1,14 +1,16 @@
-//! The CLI's developer tools. `hookd listen` is a webhook receiver for development: point an endpoint (or a
-//! provider) at it and it prints each request as one JSON line, checking the signature with the same verifier
-//! the inbound gateway uses — Standard Webhooks (hookd's and Svix's own) by default, or any provider's.
+//! The CLI's developer tools, both checking signatures with the verifiers of the inbound gateway — Standard
+//! Webhooks (hookd's and Svix's own) by default, or any provider's. `hookd listen` is a webhook receiver for
+//! development: point an endpoint (or a provider) at it and it prints each request as one JSON line.
+//! `hookd verify` checks one captured request.
 
+use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::Router;
 use serde_json::{json, Value};
 
@@ -90,4 +92,52 @@ async fn receive(
         Some(Err(_)) => StatusCode::UNAUTHORIZED,
         _ => l.status,
     }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The secret the sender signs with (e.g. the endpoint's `whsec_…`).
+    #[arg(long, env = "HOOKD_VERIFY_SECRET", hide_env_values = true)]
+    pub secret: String,
+    /// How the request is signed: `standardwebhooks` or an inbound provider (`github`, `stripe`, …).
+    #[arg(long, default_value = "standardwebhooks")]
+    pub provider: String,
+    /// A request header as `name: value`, once per header.
+    #[arg(long = "header", short = 'H')]
+    pub headers: Vec<String>,
+    /// The URL the request was sent to (Twilio signs it).
+    #[arg(long, default_value = "")]
+    pub url: String,
+    /// Accept a timestamp this many seconds away from now (a captured request may be older than the provider's
+    /// tolerance).
+    #[arg(long)]
+    pub tolerance: Option<u64>,
+    /// The raw body; standard input when absent.
+    #[arg(long)]
+    pub body: Option<String>,
+}
+
+/// Checks one captured request's signature: `Ok` when it verifies, else why not.
+pub fn verify(args: VerifyArgs, mut stdin: impl Read) -> anyhow::Result<()> {
+    let provider = providers::by_name(&args.provider)
+        .with_context(|| format!("unknown provider {:?}: standardwebhooks, github, stripe, slack, …", args.provider))?;
+    let mut headers = HeaderMap::new();
+    for h in &args.headers {
+        let (name, value) = h.split_once(':').with_context(|| format!("--header {h:?}: expected `name: value`"))?;
+        headers.append(
+            HeaderName::try_from(name.trim()).with_context(|| format!("--header {h:?}: bad name"))?,
+            HeaderValue::try_from(value.trim()).with_context(|| format!("--header {h:?}: bad value"))?,
+        );
+    }
+    let body = match args.body {
+        Some(b) => b.into_bytes(),
+        None => {
+            let mut b = vec![];
+            stdin.read_to_end(&mut b).context("reading the body from standard input")?;
+            b
+        }
+    };
+    let cfg = ProviderConfig { tolerance_seconds: args.tolerance, ..ProviderConfig::default() };
+    let req = Incoming { headers: &headers, body: &body, url: &args.url, now: crate::store::now_ms() / 1000 };
+    provider.verify(&req, &[&args.secret], &cfg).map_err(|e| anyhow::anyhow!("does not verify: {e}"))
 }

@@ -19,6 +19,8 @@ enum Command {
     Serve(ServeArgs),
     /// Receive webhooks for development: print each request as a JSON line and check its signature.
     Listen(hookd::devtools::ListenArgs),
+    /// Check the signature of one captured request; exits 0 when it verifies.
+    Verify(hookd::devtools::VerifyArgs),
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -47,6 +49,11 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
         Command::Listen(args) => hookd::devtools::listen(args, stop_on_signal()).await,
+        Command::Verify(args) => {
+            hookd::devtools::verify(args, std::io::stdin())?;
+            println!("verified");
+            Ok(())
+        }
         Command::Token { command: TokenCommand::Create { name, new_org, database_url } } => {
             let store = hookd::store::open(&database_url, Durability::Normal, false).await?;
             let org = match new_org {

@@ -157,3 +157,43 @@ async fn listen_prints_and_verifies_what_an_endpoint_is_sent() {
     assert_eq!(got["verified"], false, "{got}");
     assert!(got["error"].as_str().unwrap().contains("signature"), "{got}");
 }
+
+/// `hookd verify` on a request signed by the official `standardwebhooks` library (tests/inbound/sign): verified,
+/// and refused once the body is changed or the timestamp is past the tolerance.
+#[test]
+fn verify_checks_a_captured_request_signed_by_the_official_library() {
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let body = r#"{"type":"invoice.paid","data":{"id":42}}"#;
+    let sign = |timestamp: i64| -> serde_json::Value {
+        let mut child = Command::new(python())
+            .arg(script("inbound/sign/standard_webhooks.py"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let input = json!({"secret": secret, "body": body, "timestamp": timestamp, "url": ""});
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.to_string().as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let verify = |signed: &serde_json::Value, body: &str, extra: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hookd"));
+        cmd.args(["verify", "--secret", secret, "--body", body]).args(extra);
+        for (k, v) in signed["headers"].as_object().unwrap() {
+            cmd.args(["-H", &format!("{k}: {}", v.as_str().unwrap())]);
+        }
+        let out = cmd.output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr))
+    };
+    let now = hookd::store::now_ms() / 1000;
+    let fresh = sign(now);
+    assert_eq!(verify(&fresh, body, &[]), (true, "verified\n".to_string()));
+    let (ok, out) = verify(&fresh, &body.replace("42", "43"), &[]);
+    assert!(!ok && out.contains("invalid signature"), "{out}");
+
+    let old = sign(now - 3600);
+    let (ok, out) = verify(&old, body, &[]);
+    assert!(!ok && out.contains("tolerance"), "an hour old: {out}");
+    assert!(verify(&old, body, &["--tolerance", "7200"]).0, "accepted with a wider tolerance");
+}
