@@ -1,5 +1,6 @@
 //! `/openapi.json`: one document for the whole server, generated from the handlers. It must be a valid
-//! OpenAPI document, describe only routes that exist, and describe every route that does.
+//! OpenAPI document, describe only routes that exist, and describe every route that does. Being complete, it
+//! also lets the last two tests walk every route: each needs its token, and each takes bad bodies with a 4xx.
 
 mod common;
 
@@ -7,7 +8,7 @@ use std::collections::BTreeSet;
 
 use common::*;
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
@@ -30,16 +31,22 @@ fn operations(doc: &Value) -> BTreeSet<(String, String)> {
     ops
 }
 
+/// `path` with each `{param}` filled in.
+fn concrete(path: &str) -> String {
+    path.split('/').map(|seg| if seg.starts_with('{') { "x_placeholder" } else { seg }).collect::<Vec<_>>().join("/")
+}
+
 /// What the router answers for `method path` (placeholders filled in): the router's own 404 and 405 mean that
 /// no such route exists, anything else that one does.
 async fn served(app: &TestApp, method: &str, path: &str) -> bool {
-    let concrete: String = path
-        .split('/')
-        .map(|seg| if seg.starts_with('{') { "x_placeholder" } else { seg })
-        .collect::<Vec<_>>()
-        .join("/");
     let method = Method::from_bytes(method.as_bytes()).unwrap();
-    let r = app.http.request(method, format!("{}{concrete}", app.base)).bearer_auth(&app.token).send().await.unwrap();
+    let r = app
+        .http
+        .request(method, format!("{}{}", app.base, concrete(path)))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
     let status = r.status().as_u16();
     let body: Value = r.json().await.unwrap_or(Value::Null);
     !(status == 405 || (status == 404 && body["detail"] == "No such route"))
@@ -106,4 +113,62 @@ async fn every_route_in_the_bots_guide_is_documented() {
         listed += 1;
     }
     assert!(listed >= 30, "only {listed} routes found in docs/bots.md");
+}
+
+/// Every operation the document says needs a token refuses a request without one: 401 with a JSON body.
+#[tokio::test]
+async fn every_operation_that_needs_a_token_refuses_a_request_without_one() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for m in METHODS.iter().filter(|m| item.get(**m).is_some()) {
+            let public = item[*m]["security"].as_array().is_some_and(|s| s.iter().any(|r| r == &json!({})));
+            if public {
+                continue;
+            }
+            let method = Method::from_bytes(m.to_uppercase().as_bytes()).unwrap();
+            let r = app.http.request(method, format!("{}{}", app.base, concrete(path))).send().await.unwrap();
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            assert_eq!(status, 401, "{m} {path} without a token: {body}");
+            assert!(body.is_object(), "{m} {path}: a JSON body");
+            checked += 1;
+        }
+    }
+    assert!(checked > 80, "{checked}");
+}
+
+/// Malformed JSON, a JSON array and wrong types, sent to every operation that takes a JSON body: always a 4xx
+/// with a JSON body, never a 5xx.
+#[tokio::test]
+async fn every_operation_answers_bad_bodies_with_a_4xx() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for m in METHODS.iter().filter(|m| item.get(**m).is_some()) {
+            if item[*m]["requestBody"]["content"].get("application/json").is_none() {
+                continue;
+            }
+            for bad in [r#"{"broken"#, "[1, 2]", r#"{"name": 7, "url": [], "channel_id": {}, "text": 1}"#] {
+                let method = Method::from_bytes(m.to_uppercase().as_bytes()).unwrap();
+                let r = app
+                    .http
+                    .request(method, format!("{}{}", app.base, concrete(path)))
+                    .bearer_auth(&app.token)
+                    .header("content-type", "application/json")
+                    .body(bad)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status().as_u16();
+                let body: Value = r.json().await.unwrap_or(Value::Null);
+                assert!((400..500).contains(&status), "{m} {path} with {bad}: {status} {body}");
+                assert!(body.is_object(), "{m} {path} with {bad}: a JSON body, got {body}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "{checked}");
 }
