@@ -156,6 +156,14 @@ async fn listen_prints_and_verifies_what_an_endpoint_is_sent() {
     let got = next();
     assert_eq!(got["verified"], false, "{got}");
     assert!(got["error"].as_str().unwrap().contains("signature"), "{got}");
+
+    // SIGTERM ends it at once (its stdout closes), though hookd still holds a keep-alive connection to it.
+    Command::new("kill").args(["-TERM", &listener.child.id().to_string()]).status().unwrap();
+    assert_eq!(
+        lines.recv_timeout(std::time::Duration::from_secs(10)),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected),
+        "hookd listen exits on SIGTERM"
+    );
 }
 
 /// `hookd verify` on a request signed by the official `standardwebhooks` library (tests/inbound/sign): verified,
