@@ -1,7 +1,7 @@
 //! The CLI's developer tools, both checking signatures with the verifiers of the inbound gateway — Standard
 //! Webhooks (hookd's and Svix's own) by default, or any provider's. `hookd listen` is a webhook receiver for
 //! development: point an endpoint (or a provider) at it and it prints each request as one JSON line.
-//! `hookd verify` checks one captured request.
+//! `hookd verify` checks one captured request. `hookd send` publishes a message through a running hookd.
 
 use std::future::IntoFuture;
 use std::io::Read;
@@ -147,4 +147,62 @@ pub fn verify(args: VerifyArgs, mut stdin: impl Read) -> anyhow::Result<()> {
     let cfg = ProviderConfig { tolerance_seconds: args.tolerance, ..ProviderConfig::default() };
     let req = Incoming { headers: &headers, body: &body, url: &args.url, now: crate::store::now_ms() / 1000 };
     provider.verify(&req, &[&args.secret], &cfg).map_err(|e| anyhow::anyhow!("does not verify: {e}"))
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SendArgs {
+    /// The hookd to send through.
+    #[arg(long, env = "HOOKD_URL", default_value = "http://127.0.0.1:8071")]
+    pub url: String,
+    /// An API token.
+    #[arg(long, env = "HOOKD_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// The application: its id or uid.
+    #[arg(long)]
+    pub app: String,
+    /// The event type, e.g. `invoice.paid`.
+    #[arg(long)]
+    pub event_type: String,
+    /// An idempotency key for the message (`eventId`).
+    #[arg(long)]
+    pub event_id: Option<String>,
+    /// A channel, once per channel.
+    #[arg(long = "channel")]
+    pub channels: Vec<String>,
+    /// The JSON payload; standard input when absent.
+    #[arg(long)]
+    pub data: Option<String>,
+}
+
+/// Publishes one message with the outbound API and returns hookd's answer (the message).
+pub async fn send(args: SendArgs, mut stdin: impl Read) -> anyhow::Result<Value> {
+    let data = match args.data {
+        Some(d) => d,
+        None => {
+            let mut d = String::new();
+            stdin.read_to_string(&mut d).context("reading the payload from standard input")?;
+            d
+        }
+    };
+    let payload: Value = serde_json::from_str(&data).context("the payload is not JSON")?;
+    let mut body = json!({ "eventType": args.event_type, "payload": payload });
+    if let Some(id) = args.event_id {
+        body["eventId"] = json!(id);
+    }
+    if !args.channels.is_empty() {
+        body["channels"] = json!(args.channels);
+    }
+    let url = format!("{}/api/v1/app/{}/msg", args.url.trim_end_matches('/'), args.app);
+    let resp = reqwest::Client::new()
+        .post(&url)
+        .bearer_auth(&args.token)
+        .header(axum::http::header::CONTENT_TYPE, "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .with_context(|| format!("sending to {url}"))?;
+    let status = resp.status();
+    let answer = resp.bytes().await.ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
+    anyhow::ensure!(status.is_success(), "{url} answered {status}: {answer}");
+    Ok(answer)
 }

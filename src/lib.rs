@@ -14,7 +14,7 @@
 //! * [`auth`], [`error`], [`ids`], [`config`] — tokens and tenancy, the one error type, prefixed time-ordered
 //!   ids, and configuration from flags, environment and TOML.
 //! * [`devtools`] — `hookd listen` (a receiver for development that prints and verifies what it is sent) and
-//!   `hookd verify` (checks one captured request).
+//!   `hookd verify` (checks one captured request) and `hookd send` (publishes a message).
 //! * [`server`] — assembles all of it (each face's router brings its handlers' OpenAPI paths, merged into
 //!   `/openapi.json`) and shuts it down gracefully.
 

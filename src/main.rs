@@ -19,6 +19,8 @@ enum Command {
     Serve(ServeArgs),
     /// Receive webhooks for development: print each request as a JSON line and check its signature.
     Listen(hookd::devtools::ListenArgs),
+    /// Publish a message through a running hookd and print it.
+    Send(hookd::devtools::SendArgs),
     /// Check the signature of one captured request; exits 0 when it verifies.
     Verify(hookd::devtools::VerifyArgs),
     /// Manage API tokens.
@@ -49,6 +51,10 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
         Command::Listen(args) => hookd::devtools::listen(args, stop_on_signal()).await,
+        Command::Send(args) => {
+            println!("{}", hookd::devtools::send(args, std::io::stdin()).await?);
+            Ok(())
+        }
         Command::Verify(args) => {
             hookd::devtools::verify(args, std::io::stdin())?;
             println!("verified");

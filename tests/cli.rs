@@ -205,3 +205,31 @@ fn verify_checks_a_captured_request_signed_by_the_official_library() {
     assert!(!ok && out.contains("tolerance"), "an hour old: {out}");
     assert!(verify(&old, body, &["--tolerance", "7200"]).0, "accepted with a wider tolerance");
 }
+
+/// `hookd send` publishes through the outbound API: the message reaches the endpoint; a bad token is an error.
+#[tokio::test]
+async fn send_publishes_a_message_from_the_command_line() {
+    let app = spawn_app().await;
+    let recv = Receiver::start().await;
+    let (app_id, _) = app.app_with_endpoint(&recv.url, json!({})).await;
+    let send = |token: &str, data: &str| {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_hookd"))
+            .args(["send", "--url", &app.base, "--token", token, "--app", &app_id])
+            .args(["--event-type", "invoice.paid", "--event-id", "inv-42", "--channel", "billing", "--data", data])
+            .output()
+    };
+    let out = send(&app.token, r#"{"id": 42}"#).await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let msg: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(msg["eventId"], "inv-42");
+    assert_eq!(msg["channels"], json!(["billing"]));
+    let got = recv.wait_for(1).await;
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&got[0].body).unwrap(), json!({"id": 42}));
+
+    let out = send("hk_wrong", r#"{"id": 43}"#).await.unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("401"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = send(&app.token, "not json").await.unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not JSON"));
+}
