@@ -31,24 +31,21 @@ fn operations(doc: &Value) -> BTreeSet<(String, String)> {
     ops
 }
 
-/// `path` with each `{param}` filled in.
-fn concrete(path: &str) -> String {
-    path.split('/').map(|seg| if seg.starts_with('{') { "x_placeholder" } else { seg }).collect::<Vec<_>>().join("/")
+/// A request for `method path`, each `{param}` filled in with a placeholder.
+fn request(app: &TestApp, method: &str, path: &str) -> reqwest::RequestBuilder {
+    let path: Vec<_> = path.split('/').map(|seg| if seg.starts_with('{') { "x_placeholder" } else { seg }).collect();
+    app.http.request(Method::from_bytes(method.as_bytes()).unwrap(), format!("{}{}", app.base, path.join("/")))
 }
 
-/// What the router answers for `method path` (placeholders filled in): the router's own 404 and 405 mean that
-/// no such route exists, anything else that one does.
+/// Sends `req`; returns the status and the JSON body (null if none).
+async fn answer(req: reqwest::RequestBuilder) -> (u16, Value) {
+    let r = req.send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+/// Whether a route exists for `method path`: the router's own 404 and 405 say that none does.
 async fn served(app: &TestApp, method: &str, path: &str) -> bool {
-    let method = Method::from_bytes(method.as_bytes()).unwrap();
-    let r = app
-        .http
-        .request(method, format!("{}{}", app.base, concrete(path)))
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
+    let (status, body) = answer(request(app, method, path).bearer_auth(&app.token)).await;
     !(status == 405 || (status == 404 && body["detail"] == "No such route"))
 }
 
@@ -121,20 +118,15 @@ async fn every_operation_that_needs_a_token_refuses_a_request_without_one() {
     let app = spawn_app().await;
     let doc = document(&app).await;
     let mut checked = 0;
-    for (path, item) in doc["paths"].as_object().unwrap() {
-        for m in METHODS.iter().filter(|m| item.get(**m).is_some()) {
-            let public = item[*m]["security"].as_array().is_some_and(|s| s.iter().any(|r| r == &json!({})));
-            if public {
-                continue;
-            }
-            let method = Method::from_bytes(m.to_uppercase().as_bytes()).unwrap();
-            let r = app.http.request(method, format!("{}{}", app.base, concrete(path))).send().await.unwrap();
-            let status = r.status().as_u16();
-            let body: Value = r.json().await.unwrap_or(Value::Null);
-            assert_eq!(status, 401, "{m} {path} without a token: {body}");
-            assert!(body.is_object(), "{m} {path}: a JSON body");
-            checked += 1;
+    for (method, path) in operations(&doc) {
+        let security = &doc["paths"][&path][method.to_lowercase()]["security"];
+        if security.as_array().is_some_and(|s| s.contains(&json!({}))) {
+            continue; // public
         }
+        let (status, body) = answer(request(&app, &method, &path)).await;
+        assert_eq!(status, 401, "{method} {path} without a token: {body}");
+        assert!(body.is_object(), "{method} {path}: a JSON body");
+        checked += 1;
     }
     assert!(checked > 80, "{checked}");
 }
@@ -146,29 +138,17 @@ async fn every_operation_answers_bad_bodies_with_a_4xx() {
     let app = spawn_app().await;
     let doc = document(&app).await;
     let mut checked = 0;
-    for (path, item) in doc["paths"].as_object().unwrap() {
-        for m in METHODS.iter().filter(|m| item.get(**m).is_some()) {
-            if item[*m]["requestBody"]["content"].get("application/json").is_none() {
-                continue;
-            }
-            for bad in [r#"{"broken"#, "[1, 2]", r#"{"name": 7, "url": [], "channel_id": {}, "text": 1}"#] {
-                let method = Method::from_bytes(m.to_uppercase().as_bytes()).unwrap();
-                let r = app
-                    .http
-                    .request(method, format!("{}{}", app.base, concrete(path)))
-                    .bearer_auth(&app.token)
-                    .header("content-type", "application/json")
-                    .body(bad)
-                    .send()
-                    .await
-                    .unwrap();
-                let status = r.status().as_u16();
-                let body: Value = r.json().await.unwrap_or(Value::Null);
-                assert!((400..500).contains(&status), "{m} {path} with {bad}: {status} {body}");
-                assert!(body.is_object(), "{m} {path} with {bad}: a JSON body, got {body}");
-            }
-            checked += 1;
+    for (method, path) in operations(&doc) {
+        if doc["paths"][&path][method.to_lowercase()]["requestBody"]["content"].get("application/json").is_none() {
+            continue;
         }
+        for bad in [r#"{"broken"#, "[1, 2]", r#"{"name": 7, "url": [], "channel_id": {}, "text": 1}"#] {
+            let req = request(&app, &method, &path).bearer_auth(&app.token).header("content-type", "application/json");
+            let (status, body) = answer(req.body(bad)).await;
+            assert!((400..500).contains(&status), "{method} {path} with {bad}: {status} {body}");
+            assert!(body.is_object(), "{method} {path} with {bad}: a JSON body, got {body}");
+        }
+        checked += 1;
     }
     assert!(checked > 40, "{checked}");
 }
