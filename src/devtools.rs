@@ -126,7 +126,7 @@ pub struct VerifyArgs {
 }
 
 /// Checks one captured request's signature: `Ok` when it verifies, else why not.
-pub fn verify(args: VerifyArgs, mut stdin: impl Read) -> anyhow::Result<()> {
+pub fn verify(args: VerifyArgs, stdin: impl Read) -> anyhow::Result<()> {
     let provider = provider(&args.provider)?;
     let mut headers = HeaderMap::new();
     for h in &args.headers {
@@ -136,14 +136,7 @@ pub fn verify(args: VerifyArgs, mut stdin: impl Read) -> anyhow::Result<()> {
             HeaderValue::try_from(value.trim()).with_context(|| format!("--header {h:?}: bad value"))?,
         );
     }
-    let body = match args.body {
-        Some(b) => b.into_bytes(),
-        None => {
-            let mut b = vec![];
-            stdin.read_to_end(&mut b).context("reading the body from standard input")?;
-            b
-        }
-    };
+    let body = given_or_read(args.body, stdin)?;
     let cfg = ProviderConfig { tolerance_seconds: args.tolerance, ..ProviderConfig::default() };
     let req = Incoming { headers: &headers, body: &body, url: &args.url, now: crate::store::now_ms() / 1000 };
     provider.verify(&req, &[&args.secret], &cfg).map_err(|e| anyhow::anyhow!("does not verify: {e}"))
@@ -175,16 +168,9 @@ pub struct SendArgs {
 }
 
 /// Publishes one message with the outbound API and returns hookd's answer (the message).
-pub async fn send(args: SendArgs, mut stdin: impl Read) -> anyhow::Result<Value> {
-    let data = match args.data {
-        Some(d) => d,
-        None => {
-            let mut d = String::new();
-            stdin.read_to_string(&mut d).context("reading the payload from standard input")?;
-            d
-        }
-    };
-    let payload: Value = serde_json::from_str(&data).context("the payload is not JSON")?;
+pub async fn send(args: SendArgs, stdin: impl Read) -> anyhow::Result<Value> {
+    let payload: Value =
+        serde_json::from_slice(&given_or_read(args.data, stdin)?).context("the payload is not JSON")?;
     let mut body = json!({ "eventType": args.event_type, "payload": payload });
     if let Some(id) = args.event_id {
         body["eventId"] = json!(id);
@@ -205,4 +191,16 @@ pub async fn send(args: SendArgs, mut stdin: impl Read) -> anyhow::Result<Value>
     let answer = resp.bytes().await.ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
     anyhow::ensure!(status.is_success(), "{url} answered {status}: {answer}");
     Ok(answer)
+}
+
+/// A flag's text, or else all of standard input.
+fn given_or_read(given: Option<String>, mut stdin: impl Read) -> anyhow::Result<Vec<u8>> {
+    match given {
+        Some(text) => Ok(text.into_bytes()),
+        None => {
+            let mut bytes = vec![];
+            stdin.read_to_end(&mut bytes).context("reading standard input")?;
+            Ok(bytes)
+        }
+    }
 }
