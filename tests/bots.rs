@@ -1622,6 +1622,28 @@ async fn incoming_webhook_posts_attachments_and_thread_replies() {
         "{:?}",
         r.body
     );
+    // Paged one at a time, the thread comes newest first, whole, with the message that started it last; the
+    // channel's other messages are not in it and leave no gaps in the pages.
+    let r = post_as(&app, &alice, "/api/v1/chat.postMessage", json!({"channel_id": ch, "text": "unrelated"})).await;
+    ok(&r, "a message outside the thread");
+    let (mut texts, mut pages) = (vec![], vec![]);
+    let mut cursor = String::new();
+    loop {
+        let path = format!("/api/v1/channels.history?channel_id={ch}&thread_id={build}&limit=1&cursor={cursor}");
+        let r = get_as(&app, &alice, &path).await;
+        ok(&r, "a page of the thread");
+        pages.push(r.body["messages"].as_array().unwrap().len());
+        texts.extend(r.body["messages"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap().to_string()));
+        match r.body["next_cursor"].as_str() {
+            Some(c) if r.body["has_more"] == true => cursor = c.to_string(),
+            _ => break,
+        }
+    }
+    assert_eq!(
+        texts,
+        ["nice", "Deployment to production complete!", "Build #1234 completed successfully! :white_check_mark:"]
+    );
+    assert_eq!(pages, [1, 2], "a reply a page, the starting message with the last");
     // A reply to an unknown thread is refused.
     let r = post_url(&app, &ci.incoming, json!({"channel_id": ch, "thread_id": "msg_nope", "text": "x"})).await;
     assert!(

@@ -600,19 +600,25 @@ async fn history(
         Actor::User { user, .. } => Some(user.id.clone()),
         Actor::Admin { .. } => None,
     };
-    let page = Page { limit, iterator: q.cursor, reverse: false, descending: true };
-    let mut rows = ctx.store.list::<ChatMessage>(actor.org(), &place.id, &page).await?;
+    // An empty `cursor=` is the first page, as clients send it.
+    let page = Page { limit, iterator: q.cursor.filter(|c| !c.is_empty()), reverse: false, descending: true };
+    let mut rows = match &q.thread_id {
+        // A thread: its replies, newest first, and on the last page the message that started it.
+        Some(t) => ctx.store.list_where::<ChatMessage>(actor.org(), &place.id, "thread_id", t, &page).await?,
+        None => ctx.store.list::<ChatMessage>(actor.org(), &place.id, &page).await?,
+    };
     let has_more = rows.len() > limit;
     rows.truncate(limit);
     let next_cursor = if has_more { rows.last().map(|m| m.id.clone()) } else { None };
+    if let (Some(t), false) = (&q.thread_id, has_more) {
+        let root = ctx.store.get::<ChatMessage>(actor.org(), &place.id, t).await?;
+        rows.extend(root);
+    }
     let mut messages = vec![];
     // A page is mostly a few people talking: each author is read once.
     let mut authors = std::collections::HashMap::new();
     for m in rows.iter().filter(|m| !m.deleted) {
         if m.ephemeral_to.is_some() && m.ephemeral_to != viewer {
-            continue;
-        }
-        if q.thread_id.as_ref().is_some_and(|t| m.thread_id.as_ref() != Some(t) && &m.id != t) {
             continue;
         }
         if !authors.contains_key(&m.user_id) {

@@ -417,6 +417,16 @@ pub trait Store: Send + Sync + 'static {
     /// By id alone, whatever the org (for URLs that carry no token, such as inbound webhook URLs).
     async fn doc_get_any(&self, kind: DocKind, id: &str) -> StoreResult<Option<DocRecord>>;
     async fn doc_list(&self, kind: DocKind, org_id: &str, parent: &str, page: &Page) -> StoreResult<Vec<DocRecord>>;
+    /// Like [`Store::doc_list`], keeping only the documents whose top-level JSON `field` is `value`.
+    async fn doc_list_where(
+        &self,
+        kind: DocKind,
+        org_id: &str,
+        parent: &str,
+        field: &'static str,
+        value: &str,
+        page: &Page,
+    ) -> StoreResult<Vec<DocRecord>>;
     /// Changes a document in place (see [`DocChange`]); None when there is none.
     async fn doc_modify(
         &self,
@@ -595,6 +605,16 @@ impl dyn Store {
     }
     pub async fn list<T: Doc>(&self, org_id: &str, parent: &str, page: &Page) -> StoreResult<Vec<T>> {
         self.doc_list(T::KIND, org_id, parent, page).await?.into_iter().map(from_record).collect()
+    }
+    pub async fn list_where<T: Doc>(
+        &self,
+        org_id: &str,
+        parent: &str,
+        field: &'static str,
+        value: &str,
+        page: &Page,
+    ) -> StoreResult<Vec<T>> {
+        self.doc_list_where(T::KIND, org_id, parent, field, value, page).await?.into_iter().map(from_record).collect()
     }
     pub async fn delete<T: Doc>(&self, org_id: &str, id: &str) -> StoreResult<bool> {
         self.doc_delete(T::KIND, org_id, id).await

@@ -621,6 +621,30 @@ impl Store for SqliteStore {
         self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), doc_row(kind))?.collect()).await
     }
 
+    async fn doc_list_where(
+        &self,
+        kind: DocKind,
+        org_id: &str,
+        parent: &str,
+        field: &'static str,
+        value: &str,
+        page: &Page,
+    ) -> StoreResult<Vec<DocRecord>> {
+        let mut sql = String::from(
+            "SELECT org_id, parent, id, uid, created_at, data FROM docs
+             WHERE kind = ? AND org_id = ? AND parent = ? AND json_extract(data, ?) = ?",
+        );
+        let mut args = vec![
+            Value::Text(kind.as_str().into()),
+            Value::Text(org_id.into()),
+            Value::Text(parent.into()),
+            Value::Text(format!("$.{field}")),
+            Value::Text(value.into()),
+        ];
+        paginate(&mut sql, &mut args, page, "id");
+        self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), doc_row(kind))?.collect()).await
+    }
+
     async fn doc_delete(&self, kind: DocKind, org_id: &str, id: &str) -> StoreResult<bool> {
         let (org_id, id) = (org_id.to_string(), id.to_string());
         self.write(move |c| {
