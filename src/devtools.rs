@@ -81,17 +81,13 @@ async fn receive(
         let req = Incoming { headers: &headers, body: &body, url: &url, now: now / 1000 };
         l.provider.verify(&req, &[secret], &ProviderConfig::default())
     });
-    let header_map: serde_json::Map<String, Value> = headers
-        .iter()
-        .map(|(k, v)| (k.to_string(), Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned())))
-        .collect();
     let line = json!({
         "at": crate::outbound::ts(now),
         "method": method.as_str(),
         "path": uri.to_string(),
         "verified": verdict.as_ref().map(Result::is_ok),
         "error": verdict.as_ref().and_then(|v| v.as_ref().err()).map(ToString::to_string),
-        "headers": header_map,
+        "headers": crate::inbound::headers_object(&headers),
         "body": serde_json::from_slice::<Value>(&body)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned())),
     });

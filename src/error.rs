@@ -28,6 +28,12 @@ pub struct HttpErrorOut {
     detail: String,
 }
 
+/// The client errors of every operation but the bots', for `responses(...)` in the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+#[response(status = "4XX", description = "`{code, detail}`")]
+#[allow(dead_code)]
+pub struct ClientError(HttpErrorOut);
+
 /// A 422 body, as the OpenAPI document shows it: svix-server's `HTTPValidationError`.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]

@@ -81,7 +81,7 @@ prefixes! {
 pub const ID_CHARS: usize = 27;
 
 pub fn new(prefix: &str) -> String {
-    let mut s = String::with_capacity(prefix.len() + 27);
+    let mut s = String::with_capacity(prefix.len() + ID_CHARS);
     s.push_str(prefix);
     s.push_str(&ksuid());
     s

@@ -121,6 +121,8 @@ impl Server {
         title = "hookd",
         description = "Sends, receives, schedules and routes webhooks. The outbound API is the Svix server API.",
     ),
+    // The error bodies that `ClientError` and `BotFailure` refer to.
+    components(schemas(crate::error::HttpErrorOut, crate::bots::BotError)),
     modifiers(&SecuritySchemes),
     security(("bearer" = []), ("apiKey" = [])),
     tags(

@@ -146,18 +146,24 @@ async fn join(app: &TestApp, token: &str, channel_id: &str) {
     ok(&post_as(app, token, "/api/v1/channels.join", json!({"channel_id": channel_id})).await, "channels.join");
 }
 
-/// Posts a message; returns its id.
+/// A new user who has joined `channel_id`: (user id, token).
+async fn member(app: &TestApp, username: &str, channel_id: &str) -> (String, String) {
+    let (id, token) = user(app, username).await;
+    join(app, &token, channel_id).await;
+    (id, token)
+}
+
 /// A bot registered with `body` and installed in a public channel `general`, which user alice has joined:
 /// (the bot, the channel id, alice's token).
 async fn bot_with_alice(app: &TestApp, body: Value) -> (Bot, String, String) {
     let bot = register(app, body).await;
     let ch = channel(app, "general", "public").await;
     install(app, &bot, &ch).await;
-    let (_, alice) = user(app, "alice").await;
-    join(app, &alice, &ch).await;
+    let (_, alice) = member(app, "alice", &ch).await;
     (bot, ch, alice)
 }
 
+/// Posts a message; returns its id.
 async fn say(app: &TestApp, token: &str, channel_id: &str, text: &str) -> String {
     let r = post_as(app, token, "/api/v1/chat.postMessage", json!({"channel_id": channel_id, "text": text})).await;
     ok(&r, "chat.postMessage");
@@ -400,10 +406,8 @@ async fn node_quick_start_answers_a_mention_and_deploys_with_an_immediate_and_a_
 
     let ch = channel(&app, "engineering", "public").await;
     install(&app, &bot, &ch).await;
-    let (_, alice) = user(&app, "alice").await;
-    let (_, bob) = user(&app, "bob").await;
-    join(&app, &alice, &ch).await;
-    join(&app, &bob, &ch).await;
+    let (_, alice) = member(&app, "alice", &ch).await;
+    let (_, bob) = member(&app, "bob", &ch).await;
 
     let mention = say(&app, &alice, &ch, "Hello @cicd-bot /deploy production v1.2.3").await;
     let answer = wait_message(
@@ -496,10 +500,8 @@ async fn python_quick_start_answers_a_mention_and_status_in_channel() {
 
     let ch = channel(&app, "ops", "public").await;
     install(&app, &bot, &ch).await;
-    let (_, alice) = user(&app, "alice").await;
-    let (_, bob) = user(&app, "bob").await;
-    join(&app, &alice, &ch).await;
-    join(&app, &bob, &ch).await;
+    let (_, alice) = member(&app, "alice", &ch).await;
+    let (_, bob) = member(&app, "bob", &ch).await;
 
     say(&app, &alice, &ch, "hey @status-bot, are you there?").await;
     let answer = wait_message(
@@ -550,10 +552,8 @@ async fn outgoing_webhook_headers_body_and_signature_follow_the_seed() {
     .await;
     let ch = channel(&app, "general", "public").await;
     install(&app, &bot, &ch).await;
-    let (alice_id, alice) = user(&app, "alice").await;
-    let (bob_id, bob) = user(&app, "bob").await;
-    join(&app, &alice, &ch).await;
-    join(&app, &bob, &ch).await;
+    let (alice_id, alice) = member(&app, "alice", &ch).await;
+    let (bob_id, bob) = member(&app, "bob", &ch).await;
 
     let text = "Hello @audit-bot and @bob: ünïcödé \"quotes\" <tags> & /slashes/ ✅";
     let mid = say(&app, &alice, &ch, text).await;
@@ -805,10 +805,8 @@ async fn approval_button_replaces_the_original_message_and_a_modal_round_trips()
     let server = BotServer::start(&app, &python(), PY_WORKFLOW, port, &bot).await;
     let ch = channel(&app, "releases", "public").await;
     install(&app, &bot, &ch).await;
-    let (alice_id, alice) = user(&app, "alice").await;
-    let (_, bob) = user(&app, "bob").await;
-    join(&app, &alice, &ch).await;
-    join(&app, &bob, &ch).await;
+    let (alice_id, alice) = member(&app, "alice", &ch).await;
+    let (_, bob) = member(&app, "bob", &ch).await;
 
     // 5.6: the bot's direct answer to message.sent is posted as the bot.
     say(&app, &alice, &ch, "@approval-bot ping").await;
@@ -939,8 +937,7 @@ async fn commands_invoke_waits_at_most_three_seconds_for_a_slow_bot() {
     .await;
     let ch = channel(&app, "general", "public").await;
     install(&app, &bot, &ch).await;
-    let (alice_id, alice) = user(&app, "alice").await;
-    join(&app, &alice, &ch).await;
+    let (alice_id, alice) = member(&app, "alice", &ch).await;
     let start = Instant::now();
     let r =
         post_as(&app, &alice, "/api/v1/commands.invoke", json!({"channel_id": ch, "command": "/deploy staging v9"}))
@@ -1030,8 +1027,7 @@ async fn default_token_grace_is_one_hour() {
 async fn every_bot_route_needs_its_scope() {
     let app = spawn_app().await;
     let ch = channel(&app, "general", "public").await;
-    let (alice_id, alice) = user(&app, "alice").await;
-    join(&app, &alice, &ch).await;
+    let (alice_id, alice) = member(&app, "alice", &ch).await;
     let m = say(&app, &alice, &ch, "a message").await;
     let up = post_as(
         &app,
@@ -1137,8 +1133,7 @@ async fn every_bot_route_needs_its_scope() {
 async fn bots_act_only_in_channels_they_are_installed_in() {
     let app = spawn_app().await;
     let ch = channel(&app, "general", "public").await;
-    let (alice_id, alice) = user(&app, "alice").await;
-    join(&app, &alice, &ch).await;
+    let (alice_id, alice) = member(&app, "alice", &ch).await;
     let m = say(&app, &alice, &ch, "hi").await;
     let bot = register(
         &app,
@@ -1257,8 +1252,7 @@ async fn unknown_disabled_and_suspended_credentials_get_401() {
     .await;
     install(&app, &bot, &ch).await;
     install(&app, &witness, &ch).await;
-    let (_, alice) = user(&app, "alice").await;
-    join(&app, &alice, &ch).await;
+    let (_, alice) = member(&app, "alice", &ch).await;
 
     for token in ["xbot-garbage", "xuser-garbage", "nonsense", ""] {
         let r = get_as(&app, token, "/api/v1/channels.list").await;
@@ -1381,8 +1375,7 @@ async fn free_tier_api_calls_are_limited_to_100_per_minute() {
 async fn bad_input_gets_json_errors() {
     let app = spawn_app_with(|c| c.bot_max_file_bytes = 1000).await;
     let ch = channel(&app, "general", "public").await;
-    let (_, alice) = user(&app, "alice").await;
-    join(&app, &alice, &ch).await;
+    let (_, alice) = member(&app, "alice", &ch).await;
     let bot = register(&app, json!({"name": "Input Bot", "scopes": ["messages:write", "files:write", "reactions:write", "channels:history"]})).await;
     install(&app, &bot, &ch).await;
     let json_4xx = |r: &Resp, what: &str| {
@@ -1547,8 +1540,7 @@ async fn incoming_webhook_posts_attachments_and_thread_replies() {
     let ch = channel(&app, "builds", "public").await;
     install(&app, &ci, &ch).await;
     install(&app, &watcher, &ch).await;
-    let (_, alice) = user(&app, "alice").await;
-    join(&app, &alice, &ch).await;
+    let (_, alice) = member(&app, "alice", &ch).await;
 
     let attachments = json!([{
         "color": "#36a64f",

@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use super::deliver::{self, channel_json, message_json, sender_json, Audience, Event};
 use super::model::{Channel, ChatFile, ChatMessage, ChatUser, Reaction};
-use super::{ok, Actor, Body, BotError, Fail, Reply};
+use super::{ok, Actor, Body, BotFailure, Fail, Reply};
 use crate::server::ApiContext;
 use crate::store::{now_ms, Page, StoreError};
 
@@ -317,7 +317,7 @@ fn check_channel_name(name: &str) -> Result<(), Fail> {
     post, path = "/api/v1/channels.create", operation_id = "channels.create", tag = "Bot API", request_body = ChannelIn,
     responses(
         (status = 200, description = "`{ok, channel}`", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn create_channel(
@@ -395,7 +395,7 @@ struct ChannelPatch {
     request_body = ChannelPatch,
     responses(
         (status = 200, description = "`{ok, channel}`", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn update_channel(
@@ -466,7 +466,7 @@ struct MemberIn {
     post, path = "/api/v1/channels.join", operation_id = "channels.join", tag = "Bot API", request_body = MemberIn,
     responses(
         (status = 200, description = "`{ok}`", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn join_channel(
@@ -474,7 +474,7 @@ async fn join_channel(
     Extension(actor): Extension<Actor>,
     Body(input): Body<MemberIn>,
 ) -> Reply {
-    let Actor::User { user, .. } = &actor else { return Err(Fail::forbidden("a user token is needed")) };
+    let user = actor.user()?;
     let place = access(&ctx, &actor, &input.channel_id, "channels:read").await?;
     join(&ctx, actor.org(), &place.id, &user.id).await?;
     ok(json!({ "ok": true }))
@@ -485,7 +485,7 @@ async fn join_channel(
     post, path = "/api/v1/channels.leave", operation_id = "channels.leave", tag = "Bot API", request_body = MemberIn,
     responses(
         (status = 200, description = "`{ok}`", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn leave_channel(
@@ -493,7 +493,7 @@ async fn leave_channel(
     Extension(actor): Extension<Actor>,
     Body(input): Body<MemberIn>,
 ) -> Reply {
-    let Actor::User { user, .. } = &actor else { return Err(Fail::forbidden("a user token is needed")) };
+    let user = actor.user()?;
     leave(&ctx, actor.org(), &input.channel_id, &user.id).await?;
     ok(json!({ "ok": true }))
 }
@@ -503,7 +503,7 @@ async fn leave_channel(
     post, path = "/api/v1/channels.invite", operation_id = "channels.invite", tag = "Bot API", request_body = MemberIn,
     responses(
         (status = 200, description = "`{ok}`", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn invite(
@@ -528,7 +528,7 @@ async fn invite(
     get, path = "/api/v1/channels.list", operation_id = "channels.list", tag = "Bot API",
     responses(
         (status = 200, description = "`{ok, channels}`", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn list_channels(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>) -> Reply {
@@ -561,7 +561,7 @@ struct ChannelQuery {
     get, path = "/api/v1/channels.info", operation_id = "channels.info", tag = "Bot API", params(ChannelQuery),
     responses(
         (status = 200, description = "`{ok, channel}`", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn channel_info(
@@ -582,7 +582,7 @@ async fn channel_info(
     get, path = "/api/v1/channels.history", operation_id = "channels.history", tag = "Bot API", params(ChannelQuery),
     responses(
         (status = 200, description = "`{ok, messages, has_more, next_cursor}`", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn history(
@@ -600,8 +600,7 @@ async fn history(
         Actor::User { user, .. } => Some(user.id.clone()),
         Actor::Admin { .. } => None,
     };
-    // An empty `cursor=` is the first page, as clients send it.
-    let page = Page { limit, iterator: q.cursor.filter(|c| !c.is_empty()), reverse: false, descending: true };
+    let page = Page { limit, iterator: q.cursor, reverse: false, descending: true };
     let mut rows = match &q.thread_id {
         // A thread: its replies, newest first, and on the last page the message that started it.
         Some(t) => ctx.store.list_where::<ChatMessage>(actor.org(), &place.id, "thread_id", t, &page).await?,
@@ -649,7 +648,7 @@ struct PostIn {
     post, path = "/api/v1/chat.postMessage", operation_id = "chat.postMessage", tag = "Bot API", request_body = PostIn,
     responses(
         (status = 200, description = "`{ok, message_id, channel_id, ts}`", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn post_msg(
@@ -694,7 +693,7 @@ struct UpdateIn {
     post, path = "/api/v1/chat.update", operation_id = "chat.update", tag = "Bot API", request_body = UpdateIn,
     responses(
         (status = 200, description = "`{ok, message_id, channel_id, ts}`", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn update_msg(
@@ -725,7 +724,7 @@ struct DeleteIn {
     post, path = "/api/v1/chat.delete", operation_id = "chat.delete", tag = "Bot API", request_body = DeleteIn,
     responses(
         (status = 200, description = "`{ok, message_id, channel_id}`", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn delete_msg(
@@ -753,7 +752,7 @@ struct UserQuery {
     get, path = "/api/v1/users.info", operation_id = "users.info", tag = "Bot API", params(UserQuery),
     responses(
         (status = 200, description = "`{ok, user}`", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn user_info(
@@ -772,7 +771,7 @@ async fn user_info(
     get, path = "/api/v1/users.list", operation_id = "users.list", tag = "Bot API",
     responses(
         (status = 200, description = "`{ok, users}`", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn users_list(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>) -> Reply {
@@ -841,7 +840,7 @@ async fn react(ctx: &ApiContext, actor: &Actor, input: ReactionIn, adding: bool)
     post, path = "/api/v1/reactions.add", operation_id = "reactions.add", tag = "Bot API", request_body = ReactionIn,
     responses(
         (status = 200, description = "`{ok}`", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn reactions_add(
@@ -858,7 +857,7 @@ async fn reactions_add(
     request_body = ReactionIn,
     responses(
         (status = 200, description = "`{ok}`", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn reactions_remove(
@@ -975,7 +974,7 @@ fn file_json(f: &ChatFile) -> Value {
     ),
     responses(
         (status = 200, description = "`{ok, file}`, and `message_id` when shared in a channel", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn upload(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>, input: Upload) -> Reply {
@@ -1034,7 +1033,7 @@ struct FileQuery {
     get, path = "/api/v1/files.info", operation_id = "files.info", tag = "Bot API", params(FileQuery),
     responses(
         (status = 200, description = "`{ok, file, content}`", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn file_info(

@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 use super::chat::{self, Place, Post};
 use super::deliver::{self, Audience, Event};
 use super::model::{self, Bot, Channel, ChatMessage, ChatUser, ChatView, ResponseUrl, SlashCommand};
-use super::{ok, public, Actor, Body, BotError, Fail, Reply, Trigger};
+use super::{ok, public, Actor, Body, BotFailure, Fail, Reply, Trigger};
 use crate::engine::model::Endpoint;
 use crate::engine::ResponseHandler;
 use crate::server::{ApiContext, AppState};
@@ -102,7 +102,7 @@ async fn incoming_bot(ctx: &ApiContext, token: &str) -> Result<Bot, Fail> {
     request_body = IncomingIn,
     responses(
         (status = 202, description = "`{ok, message_id}`", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn incoming(State(ctx): State<ApiContext>, Path(token): Path<String>, body: Bytes) -> Reply {
@@ -256,7 +256,7 @@ fn answer_json(m: &ChatMessage) -> Value {
         (status = 200, body = Value,
             description = "`{ok, message_id, response_type, text, attachments}`, or `{ok, message_id, deleted}` \
             for `delete_original`"),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn respond(State(ctx): State<ApiContext>, Path(token): Path<String>, body: Bytes) -> Reply {
@@ -409,7 +409,7 @@ fn user_ref(u: &ChatUser) -> Value {
     request_body = CommandIn,
     responses(
         (status = 200, description = "`{ok, command, bot_id, response}`", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn invoke_command(
@@ -417,7 +417,7 @@ async fn invoke_command(
     Extension(actor): Extension<Actor>,
     Body(input): Body<CommandIn>,
 ) -> Reply {
-    let Actor::User { user, .. } = &actor else { return Err(Fail::forbidden("a user token is needed")) };
+    let user = actor.user()?;
     let place = chat::access(&ctx, &actor, &input.channel_id, "messages:write").await?;
     let line = input.command.trim();
     let line = line.strip_prefix('/').ok_or_else(|| Fail::invalid("command: starts with /"))?;
@@ -497,7 +497,7 @@ fn card_actions(attachments: &[Value]) -> Vec<&Value> {
     request_body = ActionIn,
     responses(
         (status = 200, description = "`{ok, response}`", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn invoke_action(
@@ -505,7 +505,7 @@ async fn invoke_action(
     Extension(actor): Extension<Actor>,
     Body(input): Body<ActionIn>,
 ) -> Reply {
-    let Actor::User { user, .. } = &actor else { return Err(Fail::forbidden("a user token is needed")) };
+    let user = actor.user()?;
     let place = chat::access(&ctx, &actor, &input.channel_id, "messages:read").await?;
     let msg = ctx
         .store
@@ -581,7 +581,7 @@ fn check_modal(modal: &Value) -> Result<(), Fail> {
     post, path = "/api/v1/views.open", operation_id = "views.open", tag = "Bot interactions", request_body = OpenIn,
     responses(
         (status = 200, description = "`{ok, view_id}`", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn open_view(
@@ -615,11 +615,11 @@ async fn open_view(
     get, path = "/api/v1/views.list", operation_id = "views.list", tag = "Bot interactions",
     responses(
         (status = 200, description = "`{ok, views}`", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn list_views(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>) -> Reply {
-    let Actor::User { user, .. } = &actor else { return Err(Fail::forbidden("a user token is needed")) };
+    let user = actor.user()?;
     let page = Page { limit: 1000, iterator: None, reverse: false, descending: false };
     let views = ctx.store.list::<ChatView>(actor.org(), &user.id, &page).await?;
     let out: Vec<Value> = views
@@ -643,7 +643,7 @@ struct SubmitIn {
     request_body = SubmitIn,
     responses(
         (status = 200, description = "`{ok, response}`", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn submit_view(
@@ -651,7 +651,7 @@ async fn submit_view(
     Extension(actor): Extension<Actor>,
     Body(input): Body<SubmitIn>,
 ) -> Reply {
-    let Actor::User { user, .. } = &actor else { return Err(Fail::forbidden("a user token is needed")) };
+    let user = actor.user()?;
     let view = ctx
         .store
         .get::<ChatView>(actor.org(), &user.id, &input.view_id)

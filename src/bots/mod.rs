@@ -144,6 +144,12 @@ pub struct BotError {
     error: String,
 }
 
+/// The client errors of every bots operation, for `responses(...)` in the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+#[response(status = "4XX", description = "`{ok: false, error}`")]
+#[allow(dead_code)]
+pub struct BotFailure(BotError);
+
 impl Fail {
     pub fn new(status: StatusCode, error: impl Into<String>) -> Fail {
         Fail { status, body: json!({ "ok": false, "error": error.into() }), window: None }
@@ -282,6 +288,14 @@ impl Actor {
         match self {
             Actor::Admin { org } => Ok(org),
             _ => Err(Fail::forbidden("an admin token is needed")),
+        }
+    }
+
+    /// The person acting, for what only people do (join, react, invoke commands, click).
+    pub fn user(&self) -> Result<&Arc<ChatUser>, Fail> {
+        match self {
+            Actor::User { user, .. } => Ok(user),
+            _ => Err(Fail::forbidden("a user token is needed")),
         }
     }
 }

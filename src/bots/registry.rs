@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use super::deliver::{self, Audience, Event};
 use super::model::{self, Bot, ChatUser, Install, SlashCommand};
-use super::{ok, public, Actor, Body, BotError, Fail, Reply};
+use super::{ok, public, Actor, Body, BotFailure, Fail, Reply};
 use crate::engine::model::{Application, Endpoint, EndpointSecret};
 use crate::engine::signing::{self, HmacScheme};
 use crate::outbound::ts;
@@ -165,7 +165,7 @@ fn bot_endpoint(ctx: &ApiContext, b: &Bot, url: &str, secret: String) -> Endpoin
             "The bot, {BOT}, with its `credentials.bot_token` and `credentials.webhook_secret` shown this once, \
             and its user's `username`"
         )),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn create(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>, Body(input): Body<BotIn>) -> Reply {
@@ -258,7 +258,7 @@ async fn load(ctx: &ApiContext, actor: &Actor, bot_id: &str) -> Result<Bot, Fail
     get, path = "/api/v1/bots", operation_id = "bots.list", tag = "Bots",
     responses(
         (status = 200, description = "`{ok, bots}`", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn list(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>) -> Reply {
@@ -273,7 +273,7 @@ async fn list(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>)
     params(("bot_id" = String, Path, description = "The bot")),
     responses(
         (status = 200, description = format!("The bot, {BOT}"), body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn get_one(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>, Path(id): Path<String>) -> Reply {
@@ -301,7 +301,7 @@ async fn change(
         (status = 200, body = Value, description = format!(
             "The bot, {BOT}; with `credentials.webhook_secret` when this gave it its first webhook"
         )),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn update(
@@ -401,7 +401,7 @@ async fn set_status(ctx: &ApiContext, actor: &Actor, id: &str, status: &'static 
     params(("bot_id" = String, Path, description = "The bot")),
     responses(
         (status = 200, description = format!("The bot, {BOT}, with `status` `disabled`"), body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn disable(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>, Path(id): Path<String>) -> Reply {
@@ -414,7 +414,7 @@ async fn disable(State(ctx): State<ApiContext>, Extension(actor): Extension<Acto
     params(("bot_id" = String, Path, description = "The bot")),
     responses(
         (status = 200, description = format!("The bot, {BOT}, with `status` `suspended`"), body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn suspend(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>, Path(id): Path<String>) -> Reply {
@@ -427,7 +427,7 @@ async fn suspend(State(ctx): State<ApiContext>, Extension(actor): Extension<Acto
     params(("bot_id" = String, Path, description = "The bot")),
     responses(
         (status = 200, description = format!("The bot, {BOT}, with `status` `active`"), body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn enable(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>, Path(id): Path<String>) -> Reply {
@@ -440,7 +440,7 @@ async fn enable(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor
     params(("bot_id" = String, Path, description = "The bot")),
     responses(
         (status = 200, description = "`{ok}`", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn remove(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>, Path(id): Path<String>) -> Reply {
@@ -459,7 +459,7 @@ async fn remove(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor
     params(("bot_id" = String, Path, description = "The bot")),
     responses(
         (status = 200, description = "`{ok, bot_token, previous_token_valid_until}`", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn rotate_token(
@@ -494,7 +494,7 @@ struct InstallIn {
     params(("bot_id" = String, Path, description = "The bot")), request_body = InstallIn,
     responses(
         (status = 200, description = "`{ok, bot_id, channel_id, permissions}`", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn install(
@@ -532,7 +532,7 @@ async fn install(
     ),
     responses(
         (status = 200, description = "`{ok}`", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn uninstall(
@@ -570,7 +570,7 @@ struct UserIn {
     post, path = "/api/v1/users", operation_id = "users.create", tag = "Bots", request_body = UserIn,
     responses(
         (status = 201, description = "`{ok, user, token}`: the `xuser-…` token is shown this once", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn create_user(
@@ -623,7 +623,7 @@ struct PlatformEventIn {
     post, path = "/api/v1/events", operation_id = "events.publish", tag = "Bots", request_body = PlatformEventIn,
     responses(
         (status = 202, description = "`{ok, event_id, deliveries}`", body = Value),
-        (status = "4XX", description = "`{ok: false, error}`", body = BotError),
+        BotFailure,
     ),
 )]
 async fn platform_event(

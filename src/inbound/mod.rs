@@ -26,7 +26,7 @@ use utoipa_axum::routes;
 use crate::auth::OrgId;
 use crate::engine::model::EndpointSecret;
 use crate::engine::{routing, NewMessage};
-use crate::error::{Error, HttpErrorOut, Result};
+use crate::error::{ClientError, Error, Result};
 use crate::outbound::{list_response, load_app, page, ts, ValidJson};
 use crate::ratelimit::{RateWindow, RateWindows};
 use crate::server::ApiContext;
@@ -276,7 +276,7 @@ async fn check_destination(ctx: &ApiContext, org: &str, d: Option<DestinationIn>
     request_body = RegistrationIn,
     responses(
         (status = 201, description = "`{registrationId, webhookUrl, webhookSecret, …}`", body = Value),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn create(
@@ -358,7 +358,7 @@ async fn stats_of(ctx: &ApiContext, id: &str) -> Result<InboundStats> {
     params(("registration_id" = String, Path)),
     responses(
         (status = 200, body = RegistrationOut),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn get_one(
@@ -390,7 +390,7 @@ async fn all_registrations(ctx: &ApiContext, org: &str) -> Result<Vec<Registrati
     params(ListQuery),
     responses(
         (status = 200, body = Value),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn list(State(ctx): State<ApiContext>, OrgId(org): OrgId, Query(q): Query<ListQuery>) -> Result<Json<Value>> {
@@ -410,7 +410,7 @@ async fn list(State(ctx): State<ApiContext>, OrgId(org): OrgId, Query(q): Query<
     request_body = RegistrationPatch,
     responses(
         (status = 200, body = RegistrationOut),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn patch(
@@ -452,7 +452,7 @@ async fn patch(
     params(("registration_id" = String, Path)),
     responses(
         (status = 204),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn delete(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<String>) -> Result<StatusCode> {
@@ -479,7 +479,7 @@ struct RotateIn {
     request_body = RotateIn,
     responses(
         (status = 200, body = Value),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn rotate(
@@ -547,7 +547,7 @@ fn health(r: &Registration, s: &InboundStats) -> HealthOut {
     params(("registration_id" = String, Path)),
     responses(
         (status = 200, body = HealthOut),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn registration_health(
@@ -564,7 +564,7 @@ async fn registration_health(
     get, operation_id = "get_inbound_health", path = "/webhooks/health", tag = "Inbound",
     responses(
         (status = 200, body = Value),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn service_health(State(ctx): State<ApiContext>, OrgId(org): OrgId) -> Result<Json<Value>> {
@@ -631,7 +631,7 @@ struct EventsQuery {
     params(("registration_id" = String, Path), EventsQuery),
     responses(
         (status = 200, body = crate::outbound::ListResponse<Value>),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn list_events(
@@ -651,7 +651,7 @@ async fn list_events(
     params(("registration_id" = String, Path), ("event_id" = String, Path)),
     responses(
         (status = 200, body = Value),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn get_event(
@@ -671,7 +671,7 @@ async fn get_event(
     params(("registration_id" = String, Path), ("event_id" = String, Path)),
     responses(
         (status = 200, body = Value),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn replay(
@@ -717,8 +717,8 @@ fn refuse(status: StatusCode, error: String, started: Instant, window: Option<&R
     answer(status, json!({ "success": false, "error": error, "processingTimeMs": elapsed(started) }), window)
 }
 
-/// Headers as stored with the event, credentials redacted.
-fn headers_json(headers: &HeaderMap) -> String {
+/// Headers as stored with the event (and printed by `hookd listen`): repeated ones joined, credentials redacted.
+pub fn headers_object(headers: &HeaderMap) -> serde_json::Map<String, Value> {
     let mut map = serde_json::Map::new();
     for (k, v) in headers {
         let value = match k.as_str() {
@@ -735,7 +735,7 @@ fn headers_json(headers: &HeaderMap) -> String {
             }
         }
     }
-    Value::Object(map).to_string()
+    map
 }
 
 /// The seed's `WebhookEvent`, as stored and forwarded, with where it came from.
@@ -900,7 +900,7 @@ async fn ingest_inner(
         received_at: now,
         match_key: key,
         forwarded_msg_id: prepared.as_ref().map(|p| p.msg.id.clone()),
-        headers: headers_json(headers),
+        headers: Value::Object(headers_object(headers)).to_string(),
         normalized: summary,
         body: body.to_vec(),
     };

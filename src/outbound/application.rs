@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use super::{check_ident, double_option, list_response, load_app, ts, ListQuery, ListResponse, ValidJson};
 use crate::auth::OrgId;
 use crate::engine::model::{Application, Metadata};
-use crate::error::{Error, HttpErrorOut, Result};
+use crate::error::{ClientError, Error, Result};
 use crate::server::ApiContext;
 use crate::store::now_ms;
 
@@ -111,7 +111,7 @@ struct CreateQuery {
     responses(
         (status = 200, description = "Found, with `get_if_exists`", body = ApplicationOut),
         (status = 201, description = "Created", body = ApplicationOut),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn create_app(
@@ -136,7 +136,7 @@ async fn create_app(
     params(ListQuery),
     responses(
         (status = 200, body = ListResponse<ApplicationOut>),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn list_apps(
@@ -154,7 +154,7 @@ async fn list_apps(
     params(("app_id" = String, Path)),
     responses(
         (status = 200, body = ApplicationOut),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn get_app(
@@ -181,7 +181,7 @@ async fn save(ctx: &ApiContext, app: &Application) -> Result<()> {
     responses(
         (status = 200, description = "Updated", body = ApplicationOut),
         (status = 201, description = "Created", body = ApplicationOut),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn update_app(
@@ -217,7 +217,7 @@ async fn update_app(
     request_body = ApplicationPatch,
     responses(
         (status = 200, body = ApplicationOut),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn patch_app(
@@ -249,7 +249,7 @@ async fn patch_app(
     params(("app_id" = String, Path)),
     responses(
         (status = 204),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn delete_app(

@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 use super::message::{load_message, payload_of, MessageListQuery};
 use super::{list_response, load_app, load_endpoint, multi, opt_ts, page, ts, ListResponse};
 use crate::auth::OrgId;
-use crate::error::{Error, HttpErrorOut, Result};
+use crate::error::{ClientError, Error, Result};
 use crate::server::ApiContext;
 use crate::store::{now_ms, status, AttemptFilter, AttemptRecord, DeliveryRecord, Requeue};
 
@@ -94,7 +94,7 @@ impl AttemptListQuery {
     params(("app_id" = String, Path), ("endpoint_id" = String, Path), AttemptListQuery),
     responses(
         (status = 200, body = ListResponse<MessageAttemptOut>),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn list_by_endpoint(
@@ -117,7 +117,7 @@ async fn list_by_endpoint(
     params(("app_id" = String, Path), ("msg_id" = String, Path), AttemptListQuery),
     responses(
         (status = 200, body = ListResponse<MessageAttemptOut>),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn list_by_msg(
@@ -144,7 +144,7 @@ async fn list_by_msg(
     params(("app_id" = String, Path), ("msg_id" = String, Path), ("attempt_id" = String, Path)),
     responses(
         (status = 200, body = MessageAttemptOut),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn get_attempt(
@@ -163,7 +163,7 @@ async fn get_attempt(
     params(("app_id" = String, Path), ("msg_id" = String, Path), ("attempt_id" = String, Path)),
     responses(
         (status = 204),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn expunge_attempt(
@@ -210,7 +210,7 @@ struct SimpleListQuery {
     params(("app_id" = String, Path), ("msg_id" = String, Path), SimpleListQuery),
     responses(
         (status = 200, body = ListResponse<MessageEndpointOut>),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn attempted_destinations(
@@ -271,7 +271,7 @@ struct EndpointMessageOut {
     params(("app_id" = String, Path), ("endpoint_id" = String, Path), MessageListQuery),
     responses(
         (status = 200, body = ListResponse<EndpointMessageOut>),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn attempted_messages(
@@ -311,7 +311,7 @@ async fn attempted_messages(
     params(("app_id" = String, Path), ("msg_id" = String, Path), ("endpoint_id" = String, Path)),
     responses(
         (status = 202, body = Value),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn resend(

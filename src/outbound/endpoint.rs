@@ -20,7 +20,7 @@ use super::{
 use crate::auth::OrgId;
 use crate::engine::model::{Application, Endpoint, EndpointSecret, EventType, Metadata};
 use crate::engine::signing::{self, HmacScheme};
-use crate::error::{Error, HttpErrorOut, Result};
+use crate::error::{ClientError, Error, Result};
 use crate::server::ApiContext;
 use crate::store::{now_ms, Requeue};
 
@@ -268,7 +268,7 @@ async fn save(ctx: &ApiContext, ep: &mut Endpoint) -> Result<()> {
     request_body = EndpointIn,
     responses(
         (status = 201, body = EndpointOut),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn create_endpoint(
@@ -287,7 +287,7 @@ async fn create_endpoint(
     params(("app_id" = String, Path), ListQuery),
     responses(
         (status = 200, body = ListResponse<EndpointOut>),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn list_endpoints(
@@ -307,7 +307,7 @@ async fn list_endpoints(
     params(("app_id" = String, Path), ("endpoint_id" = String, Path)),
     responses(
         (status = 200, body = EndpointOut),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn get_endpoint(
@@ -326,7 +326,7 @@ async fn get_endpoint(
     responses(
         (status = 200, description = "Updated", body = EndpointOut),
         (status = 201, description = "Created", body = EndpointOut),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn update_endpoint(
@@ -370,7 +370,7 @@ async fn update_endpoint(
     request_body = EndpointPatch,
     responses(
         (status = 200, body = EndpointOut),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn patch_endpoint(
@@ -420,7 +420,7 @@ async fn patch_endpoint(
     params(("app_id" = String, Path), ("endpoint_id" = String, Path)),
     responses(
         (status = 204),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn delete_endpoint(
@@ -460,7 +460,7 @@ const SENSITIVE: &[&str] = &["authorization", "proxy-authorization", "cookie", "
     params(("app_id" = String, Path), ("endpoint_id" = String, Path)),
     responses(
         (status = 200, body = HeadersOut),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn get_headers(
@@ -484,7 +484,7 @@ async fn get_headers(
     request_body = HeadersIn,
     responses(
         (status = 204),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn put_headers(
@@ -507,7 +507,7 @@ async fn put_headers(
     request_body = HeadersPatchIn,
     responses(
         (status = 204),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn patch_headers(
@@ -550,7 +550,7 @@ struct RotateIn {
     params(("app_id" = String, Path), ("endpoint_id" = String, Path)),
     responses(
         (status = 200, body = SecretOut),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn get_secret(
@@ -572,7 +572,7 @@ async fn get_secret(
     request_body = RotateIn,
     responses(
         (status = 200, body = SecretOut),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn rotate_secret(
@@ -629,7 +629,7 @@ struct RecoverOut {
     request_body = RecoverIn,
     responses(
         (status = 202, body = RecoverOut),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn recover(
@@ -674,7 +674,7 @@ struct EventExampleIn {
     request_body = EventExampleIn,
     responses(
         (status = 200, body = MessageOut),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn send_example(
@@ -721,7 +721,7 @@ struct StatsOut {
     params(("app_id" = String, Path), ("endpoint_id" = String, Path), StatsQuery),
     responses(
         (status = 200, body = StatsOut),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn stats(

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use super::{check_ident, double_option, list_response, ts, ListQuery, ListResponse, ValidJson};
 use crate::auth::OrgId;
 use crate::engine::model::EventType;
-use crate::error::{Error, HttpErrorOut, Result};
+use crate::error::{ClientError, Error, Result};
 use crate::server::ApiContext;
 use crate::store::{now_ms, Millis};
 
@@ -105,7 +105,7 @@ fn event_type(org: String, name: String, input: EventTypeUpdate, created_at: Mil
     request_body = EventTypeIn,
     responses(
         (status = 201, body = EventTypeOut),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn create_type(
@@ -132,7 +132,7 @@ struct ListTypesQuery {
     params(ListQuery, ("include_archived" = Option<bool>, Query)),
     responses(
         (status = 200, body = ListResponse<EventTypeOut>),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn list_types(
@@ -161,7 +161,7 @@ async fn load(ctx: &ApiContext, org: &str, name: &str) -> Result<EventType> {
     params(("event_type_name" = String, Path)),
     responses(
         (status = 200, body = EventTypeOut),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn get_type(
@@ -179,7 +179,7 @@ async fn get_type(
     responses(
         (status = 200, description = "Updated", body = EventTypeOut),
         (status = 201, description = "Created", body = EventTypeOut),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn update_type(
@@ -206,7 +206,7 @@ async fn update_type(
     request_body = EventTypePatch,
     responses(
         (status = 200, body = EventTypeOut),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn patch_type(
@@ -249,7 +249,7 @@ struct DeleteQuery {
     params(("event_type_name" = String, Path), DeleteQuery),
     responses(
         (status = 204),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn delete_type(

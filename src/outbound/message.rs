@@ -16,7 +16,7 @@ use super::{check_ident, list_response, load_app, multi, opt_ts, page, parse_ts,
 use crate::auth::OrgId;
 use crate::engine::model::Application;
 use crate::engine::NewMessage;
-use crate::error::{Error, HttpErrorOut, Result};
+use crate::error::{ClientError, Error, Result};
 use crate::server::ApiContext;
 use crate::store::{MessageFilter, MessageRecord};
 
@@ -143,7 +143,7 @@ struct WithContent {
     request_body = MessageIn,
     responses(
         (status = 202, body = MessageOut),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn create_message(
@@ -202,7 +202,7 @@ impl MessageListQuery {
     params(("app_id" = String, Path), MessageListQuery),
     responses(
         (status = 200, body = ListResponse<MessageOut>),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn list_messages(
@@ -229,7 +229,7 @@ pub async fn load_message(ctx: &ApiContext, app: &Application, key: &str) -> Res
     params(("app_id" = String, Path), ("msg_id" = String, Path), WithContent),
     responses(
         (status = 200, body = MessageOut),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn get_message(
@@ -248,7 +248,7 @@ async fn get_message(
     params(("app_id" = String, Path), ("msg_id" = String, Path)),
     responses(
         (status = 204),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn expunge_content(

@@ -277,7 +277,8 @@ fn conflict_as(what: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
 /// Appends the cursor condition and the ordering for `page`, paging on `col`.
 fn paginate(sql: &mut String, args: &mut Vec<Value>, page: &Page, col: &str) {
     let desc = page.walk_desc();
-    if let Some(it) = &page.iterator {
+    // No id is empty: an empty iterator (`cursor=` as clients send it) is the first page.
+    if let Some(it) = page.iterator.as_ref().filter(|it| !it.is_empty()) {
         sql.push_str(&format!(" AND {col} {} ?", if desc { "<" } else { ">" }));
         args.push(Value::Text(it.clone()));
     }

@@ -16,7 +16,7 @@ use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::HttpErrorOut;
+use crate::error::ClientError;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -588,7 +588,7 @@ async fn create_timer(ctx: &ApiContext, org: String, input: TimerIn) -> Result<V
     request_body = TimerIn,
     responses(
         (status = 201, description = "`{success, timer}`", body = Value),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn create(
@@ -620,7 +620,7 @@ struct QuickWaitIn {
     request_body = QuickWaitIn,
     responses(
         (status = 201, description = "`{success, timer}`", body = Value),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn quick_wait(
@@ -654,7 +654,7 @@ async fn quick_wait(
     params(("id" = String, Path)),
     responses(
         (status = 200, description = "`{success, timer}`", body = Value),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn get_one(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<String>) -> Result<Json<Value>> {
@@ -680,7 +680,7 @@ struct ListQuery {
     params(ListQuery),
     responses(
         (status = 200, description = "`{success, timers, iterator, prevIterator, done}`", body = Value),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn list(State(ctx): State<ApiContext>, OrgId(org): OrgId, Query(q): Query<ListQuery>) -> Result<Json<Value>> {
@@ -717,7 +717,7 @@ struct CancelIn {
     request_body(content = Option<CancelIn>, description = "or `reason` in the query string"),
     responses(
         (status = 200, description = "`{success, timer}`", body = Value),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn cancel(
@@ -760,7 +760,7 @@ async fn cancel(
     params(("id" = String, Path)),
     responses(
         (status = 200, description = "`{success, timer}`", body = Value),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn pause(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<String>) -> Result<Json<Value>> {
@@ -778,7 +778,7 @@ async fn pause(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<
     params(("id" = String, Path)),
     responses(
         (status = 200, description = "`{success, timer}`", body = Value),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn resume(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<String>) -> Result<Json<Value>> {
@@ -805,7 +805,7 @@ async fn resume(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path
     get, operation_id = "get_timers_webhook_secret", path = "/timers/webhook-secret", tag = "Timers",
     responses(
         (status = 200, description = "`{secret}`", body = Value),
-        (status = "4XX", body = HttpErrorOut),
+        ClientError,
     ),
 )]
 async fn webhook_secret(State(ctx): State<ApiContext>, OrgId(org): OrgId) -> Result<Json<Value>> {
