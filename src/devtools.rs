@@ -30,7 +30,7 @@ pub struct ListenArgs {
     #[arg(long, default_value = "standardwebhooks")]
     pub provider: String,
     /// Status to answer with; a request whose signature does not verify is answered 401.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u16).range(200..600))]
     pub status: u16,
 }
 
