@@ -178,6 +178,12 @@ async fn history(app: &TestApp, token: &str, channel_id: &str) -> Vec<Value> {
     r.body["messages"].as_array().unwrap().clone()
 }
 
+/// The seed's quick-start bots answer a mention with this greeting, seen in `token`'s history.
+async fn quick_start_greeting(app: &TestApp, token: &str, channel_id: &str, server: &BotServer) -> Value {
+    let greeting = text_is("Hello! How can I help?");
+    wait_message(app, token, channel_id, "the bot's answer to the mention", Some(server), greeting).await
+}
+
 /// Waits until `token`'s history of the channel has a message matching `pred`; on timeout shows the history
 /// and the bot server's output.
 async fn wait_message(
@@ -410,15 +416,7 @@ async fn node_quick_start_answers_a_mention_and_deploys_with_an_immediate_and_a_
     let (_, bob) = member(&app, "bob", &ch).await;
 
     let mention = say(&app, &alice, &ch, "Hello @cicd-bot /deploy production v1.2.3").await;
-    let answer = wait_message(
-        &app,
-        &bob,
-        &ch,
-        "the bot's answer to the mention",
-        Some(&server),
-        text_is("Hello! How can I help?"),
-    )
-    .await;
+    let answer = quick_start_greeting(&app, &bob, &ch, &server).await;
     assert_eq!(answer["user_id"], bot.user_id.as_str(), "{answer}");
     assert_eq!(answer["username"], "cicd-bot", "{answer}");
     assert_eq!(answer["is_bot"], true, "{answer}");
@@ -504,15 +502,7 @@ async fn python_quick_start_answers_a_mention_and_status_in_channel() {
     let (_, bob) = member(&app, "bob", &ch).await;
 
     say(&app, &alice, &ch, "hey @status-bot, are you there?").await;
-    let answer = wait_message(
-        &app,
-        &bob,
-        &ch,
-        "the bot's answer to the mention",
-        Some(&server),
-        text_is("Hello! How can I help?"),
-    )
-    .await;
+    let answer = quick_start_greeting(&app, &bob, &ch, &server).await;
     assert_eq!(answer["user_id"], bot.user_id.as_str(), "{answer}");
     assert_eq!(answer["is_bot"], true);
 
