@@ -28,6 +28,26 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Manage stores.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Copy everything from one store into a new, empty one (SQLite to PostgreSQL, or back), with hookd stopped:
+    /// organizations and tokens, applications, endpoints, messages, attempts, pending deliveries, inbound
+    /// registrations and events, timers, bots and the chat store. Pending work resumes on the new store.
+    Copy {
+        /// The store to copy from, e.g. sqlite://hookd.db.
+        #[arg(long)]
+        from: String,
+        /// The new store, e.g. postgres://user@host:5432/hookd; it must be empty.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -58,6 +78,16 @@ async fn main() -> anyhow::Result<()> {
         Command::Verify(args) => {
             hookd::devtools::verify(args, std::io::stdin())?;
             println!("verified");
+            Ok(())
+        }
+        Command::Store { command: StoreCommand::Copy { from, to } } => {
+            let (source, dest) =
+                (hookd::store::copy::open_tables(&from).await?, hookd::store::copy::open_tables(&to).await?);
+            let report = hookd::store::copy::copy(source.as_ref(), dest.as_ref()).await?;
+            for (table, rows) in report {
+                println!("{table:<16} {rows:>10} rows");
+            }
+            println!("done: start hookd on the new store");
             Ok(())
         }
         Command::Token { command: TokenCommand::Create { name, new_org, database_url } } => {

@@ -14,7 +14,7 @@ async fn status_of(base: &str, token: &str, path: &str) -> u16 {
 #[tokio::test]
 async fn first_start_prints_an_admin_token_once_and_sigterm_stops_gracefully() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("h.db").display().to_string();
+    let db = fresh_database_url(dir.path());
     let port = free_port();
 
     let first = HookdProcess::start(&db, port, &[]).await;
@@ -40,7 +40,7 @@ async fn first_start_prints_an_admin_token_once_and_sigterm_stops_gracefully() {
 async fn sigterm_stops_hookd_even_while_a_client_holds_a_connection_open() {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("h.db").display().to_string();
+    let db = fresh_database_url(dir.path());
     let port = free_port();
     let server =
         HookdProcess::start(&db, port, &[("HOOKD_ADMIN_TOKEN", "admin"), ("HOOKD_SHUTDOWN_GRACE", "1s")]).await;
@@ -57,12 +57,12 @@ async fn sigterm_stops_hookd_even_while_a_client_holds_a_connection_open() {
 #[tokio::test]
 async fn token_create_makes_tokens_for_the_default_or_a_new_organization() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("h.db").display().to_string();
+    let db = fresh_database_url(dir.path());
     let port = free_port();
     let server = HookdProcess::start(&db, port, &[("HOOKD_ADMIN_TOKEN", "admin")]).await;
     let create = |extra: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_hookd"))
-            .args(["token", "create", "--database-url", &format!("sqlite://{db}")])
+            .args(["token", "create", "--database-url", &db])
             .args(extra)
             .output()
             .unwrap();

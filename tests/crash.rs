@@ -22,7 +22,7 @@ use serde_json::json;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_mid_load_loses_no_accepted_message() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("crash.db").display().to_string();
+    let db = fresh_database_url(dir.path());
     let port = free_port();
     let recv = Receiver::start().await;
     // A slow receiver keeps most accepted messages queued (not yet delivered) when the kill comes.

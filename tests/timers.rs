@@ -220,7 +220,7 @@ async fn listing_filters_and_bad_input() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timers_survive_sigkill_and_one_that_passed_while_down_fires_late() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("timers.db").display().to_string();
+    let db = fresh_database_url(dir.path());
     let port = free_port();
     let env = [("HOOKD_ADMIN_TOKEN", "t"), ("HOOKD_ALLOW_PRIVATE_NETWORKS", "true")];
     let recv = Receiver::start().await;

@@ -7,6 +7,7 @@
 //! * **the hot path** — messages, deliveries, attempts, written through one group-commit writer.
 //! * **the due-time queue** — `jobs`: everything that must happen at a time, claimed with a lease.
 
+pub mod copy;
 pub mod sqlite;
 
 use std::sync::Arc;

@@ -1,5 +1,6 @@
-//! The test harness: the real server on a random loopback port with a fresh SQLite file, and real HTTP
-//! receivers on loopback. Waiting is event-driven (a receiver notifies on each request; state is re-read until
+//! The test harness: the real server on a random loopback port with a fresh store, and real HTTP receivers on
+//! loopback. The store is a SQLite file in the test's temporary directory, or, with `HOOKD_TEST_STORE=postgres`
+//! (`scripts/test.sh` runs the suite a second time so), a PostgreSQL database of the test's own. Waiting is event-driven (a receiver notifies on each request; state is re-read until
 //! it holds, within a deadline), never a fixed sleep.
 #![allow(dead_code)]
 
@@ -28,11 +29,37 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
 }
 
+/// Whether the suite runs on PostgreSQL (`HOOKD_TEST_STORE=postgres`) rather than SQLite.
+pub fn on_postgres() -> bool {
+    std::env::var("HOOKD_TEST_STORE").is_ok_and(|s| s == "postgres")
+}
+
+/// The PostgreSQL server the suite uses: `HOOKD_TEST_PG` or the machine's own, without a database name.
+pub fn postgres_server() -> String {
+    std::env::var("HOOKD_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// A fresh, empty database: a file in `dir`, or a new PostgreSQL database (`hookd_test_…`, which
+/// `scripts/test.sh` drops before each run).
+pub fn fresh_database_url(dir: &std::path::Path) -> String {
+    if !on_postgres() {
+        return format!("sqlite://{}/hookd.db", dir.display());
+    }
+    let name = format!("hookd_test_{}", hookd::ids::random_token(16).to_lowercase());
+    let server = postgres_server();
+    let out = std::process::Command::new("psql")
+        .args([&format!("{server}/postgres"), "-qAtc", &format!("CREATE DATABASE {name}")])
+        .output()
+        .expect("psql runs");
+    assert!(out.status.success(), "creating {name}: {}", String::from_utf8_lossy(&out.stderr));
+    format!("{server}/{name}")
+}
+
 /// A config for tests: loopback allowed, fast retries.
 pub fn test_config(dir: &std::path::Path) -> Config {
     Config {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: format!("sqlite://{}/hookd.db", dir.display()),
+        database_url: fresh_database_url(dir),
         admin_token: Some(format!("test-{}", hookd::ids::random_token(16))),
         allow_private_networks: true,
         retry_schedule: vec![Duration::from_millis(100), Duration::from_millis(200)],
@@ -301,12 +328,11 @@ pub struct HookdProcess {
 }
 
 impl HookdProcess {
-    /// Starts `hookd serve` on `db` and `port` with `env`, and waits until it answers.
-    pub async fn start(db: &str, port: u16, env: &[(&str, &str)]) -> HookdProcess {
+    /// Starts `hookd serve` on the database `url` (see [`fresh_database_url`]) and `port` with `env`, and waits
+    /// until it answers.
+    pub async fn start(url: &str, port: u16, env: &[(&str, &str)]) -> HookdProcess {
         Self::start_with(port, |cmd| {
-            cmd.arg("serve")
-                .env("HOOKD_LISTEN", format!("127.0.0.1:{port}"))
-                .env("HOOKD_DATABASE_URL", format!("sqlite://{db}"));
+            cmd.arg("serve").env("HOOKD_LISTEN", format!("127.0.0.1:{port}")).env("HOOKD_DATABASE_URL", url);
             for (k, v) in env {
                 cmd.env(k, v);
             }
