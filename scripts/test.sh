@@ -35,4 +35,9 @@ fi
 # The databases earlier runs left behind.
 psql "$HOOKD_TEST_PG/postgres" -qAtc "SELECT datname FROM pg_database WHERE datname LIKE 'hookd\_test\_%'" |
     while read -r db; do psql "$HOOKD_TEST_PG/postgres" -qc "DROP DATABASE IF EXISTS $db" >/dev/null; done
-HOOKD_TEST_STORE=postgres bounded cargo test --locked --test '*' "$@"
+export HOOKD_TEST_STORE=postgres
+bounded cargo test --locked --test '*' "$@"
+# Several nodes on one database (ignored in the SQLite pass: they need PostgreSQL).
+bounded cargo test --locked --test multinode "$@" -- --include-ignored
+# Alone and last: it stops and starts the machine's PostgreSQL.
+bounded cargo test --locked --test pg_restart "$@" -- --include-ignored

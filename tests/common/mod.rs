@@ -399,3 +399,59 @@ pub async fn post_json(base: &str, token: &str, path: &str, body: Value) -> Valu
         .await
         .unwrap()
 }
+
+/// Several `hookd serve` processes on one fresh PostgreSQL database, each on its own port.
+pub struct Cluster {
+    pub url: String,
+    pub nodes: Vec<Option<HookdProcess>>,
+    pub token: &'static str,
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// Starts `n` nodes with `env` (the admin token and loopback egress are set already).
+    pub async fn start(n: usize, env: &[(&str, &str)]) -> Cluster {
+        assert!(on_postgres(), "a cluster shares a PostgreSQL database");
+        let dir = tempfile::tempdir().unwrap();
+        let url = fresh_database_url(dir.path());
+        let token = "cluster-token";
+        let mut all = vec![("HOOKD_ADMIN_TOKEN", token), ("HOOKD_ALLOW_PRIVATE_NETWORKS", "true")];
+        all.extend_from_slice(env);
+        let mut nodes = Vec::new();
+        for _ in 0..n {
+            nodes.push(Some(HookdProcess::start(&url, free_port(), &all).await));
+        }
+        Cluster { url, nodes, token, _dir: dir }
+    }
+
+    pub fn base(&self, node: usize) -> String {
+        self.nodes[node].as_ref().expect("node is running").base.clone()
+    }
+
+    /// Kills node `i` with SIGKILL, as a crash would.
+    pub fn kill(&mut self, i: usize) {
+        let mut node = self.nodes[i].take().expect("node is running");
+        assert!(std::process::Command::new("kill")
+            .args(["-9", &node.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
+        let _ = node.child.wait();
+    }
+
+    pub async fn call(&self, node: usize, method: reqwest::Method, path: &str, body: Option<Value>) -> Resp {
+        let mut req =
+            reqwest::Client::new().request(method, format!("{}{path}", self.base(node))).bearer_auth(self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let text = resp.text().await.unwrap();
+        Resp { status, body: serde_json::from_str(&text).unwrap_or(Value::String(text)), headers }
+    }
+
+    pub async fn post(&self, node: usize, path: &str, body: Value) -> Resp {
+        self.call(node, reqwest::Method::POST, path, Some(body)).await
+    }
+}
