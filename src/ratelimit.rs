@@ -1,9 +1,13 @@
-//! One-minute rate windows with the `X-RateLimit-*` headers, as the inbound gateway (seed 002) and the bots
-//! (seed 003) count requests: a window opens with the first request after the last one closed, like a Redis
-//! counter with a 60 s TTL.
+//! Rate limits, counted in one process. One-minute rate windows with the `X-RateLimit-*` headers, as the
+//! inbound gateway (seed 002) and the bots (seed 003) count requests: a window opens with the first request after
+//! the last one closed, like a Redis counter with a 60 s TTL. And throttles, the endpoints' and applications'
+//! `throttleRate`. The store counts them ([`crate::store::Store::rate_window`], [`crate::store::Store::throttle`]):
+//! the embedded store with these, the shared PostgreSQL store in the database, for the whole cluster.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue};
 
@@ -55,5 +59,32 @@ impl RateWindow {
         if !self.allowed {
             h.insert("retry-after", HeaderValue::from(self.retry_after(now_secs)));
         }
+    }
+}
+
+/// Per-key throttles of so many per second (GCRA, lock-free, burst of one).
+pub struct Throttles {
+    limiters: moka::sync::Cache<(String, u32), Arc<governor::DefaultDirectRateLimiter>>,
+    /// Made once: making a clock probes the CPU (CPUID), which is slow, in a VM very slow.
+    clock: governor::clock::DefaultClock,
+}
+
+impl Default for Throttles {
+    fn default() -> Self {
+        Throttles {
+            limiters: moka::sync::Cache::builder().max_capacity(100_000).time_to_idle(Duration::from_secs(600)).build(),
+            clock: governor::clock::DefaultClock::default(),
+        }
+    }
+}
+
+impl Throttles {
+    /// Takes one from `key`'s throttle; when none is left, how long until one is.
+    pub fn take(&self, key: &str, per_second: NonZeroU32) -> Option<Duration> {
+        use governor::clock::Clock;
+        let limiter = self.limiters.get_with((key.to_string(), per_second.get()), || {
+            Arc::new(governor::RateLimiter::direct(governor::Quota::per_second(per_second)))
+        });
+        limiter.check().err().map(|not_until| not_until.wait_time_from(self.clock.now()))
     }
 }

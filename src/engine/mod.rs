@@ -43,10 +43,6 @@ pub struct Engine {
     http: reqwest::Client,
     endpoints: moka::sync::Cache<String, Arc<Vec<Endpoint>>>,
     apps: moka::sync::Cache<(String, String), Arc<Application>>,
-    /// Throttle-rate limiters by (endpoint or application id, rate).
-    limiters: moka::sync::Cache<(String, u16), Arc<governor::DefaultDirectRateLimiter>>,
-    /// Made once: making a clock probes the CPU (CPUID), which is slow, in a VM very slow.
-    clock: governor::clock::DefaultClock,
     timers: std::sync::OnceLock<Arc<dyn scheduler::TimerHandler>>,
     responses: std::sync::OnceLock<Arc<dyn ResponseHandler>>,
 }
@@ -126,8 +122,6 @@ impl Engine {
             http,
             endpoints: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(ttl).build(),
             apps: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(ttl).build(),
-            limiters: moka::sync::Cache::builder().max_capacity(100_000).time_to_idle(Duration::from_secs(600)).build(),
-            clock: governor::clock::DefaultClock::default(),
             timers: std::sync::OnceLock::new(),
             responses: std::sync::OnceLock::new(),
             cfg,
@@ -160,25 +154,22 @@ impl Engine {
     }
 
     /// How long a delivery to `ep` must wait for its endpoint's and its application's throttle rates, if at all.
+    /// The store counts them, so that they hold for every node sharing it.
     pub async fn throttle_wait(&self, ep: &Endpoint) -> Option<Duration> {
-        use governor::clock::Clock;
         let app_rate = match self.app(&ep.org_id, &ep.app_id).await {
             Ok(Some(app)) => app.throttle_rate,
             _ => None,
         };
-        if ep.throttle_rate.is_none() && app_rate.is_none() {
-            return None;
+        let mut wait = None;
+        for (key, rate) in [(&ep.id, ep.throttle_rate), (&ep.app_id, app_rate)] {
+            let Some(rate) = rate.and_then(|r| std::num::NonZeroU32::new(r as u32)) else { continue };
+            match self.store.throttle(key, rate, now_ms()).await {
+                Ok(w) => wait = wait.max(w),
+                // Better a delivery sent a little fast than one held back for good.
+                Err(e) => tracing::warn!(error = ?e, "counting a throttle"),
+            }
         }
-        [(&ep.id, ep.throttle_rate), (&ep.app_id, app_rate)]
-            .into_iter()
-            .filter_map(|(id, rate)| Some((id, std::num::NonZeroU32::new(rate? as u32)?)))
-            .filter_map(|(id, rate)| {
-                let limiter = self.limiters.get_with((id.clone(), rate.get() as u16), || {
-                    Arc::new(governor::RateLimiter::direct(governor::Quota::per_second(rate)))
-                });
-                limiter.check().err().map(|not_until| not_until.wait_time_from(self.clock.now()))
-            })
-            .max()
+        wait.map(|ms| Duration::from_millis(ms as u64))
     }
 
     /// Call after any change to an application or its endpoints.

@@ -588,6 +588,13 @@ pub trait Store: Send + Sync + 'static {
         forward: Forward,
     ) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>>;
 
+    // ── limits, counted for every process that shares the store ──
+    /// Counts a request against `key`'s one-minute window of `limit` (see [`crate::ratelimit`]).
+    async fn rate_window(&self, key: &str, limit: u32, now_secs: i64) -> StoreResult<crate::ratelimit::RateWindow>;
+    /// Takes one delivery from `key`'s throttle of `per_second`; when none is left, how many milliseconds until
+    /// one is.
+    async fn throttle(&self, key: &str, per_second: std::num::NonZeroU32, now: Millis) -> StoreResult<Option<Millis>>;
+
     // ── idempotency ──
     async fn idempotency_get(&self, org_id: &str, key: &str, since: Millis) -> StoreResult<Option<StoredResponse>>;
     async fn idempotency_put(&self, org_id: &str, key: &str, resp: StoredResponse) -> StoreResult<()>;

@@ -40,6 +40,9 @@ pub struct SqliteStore {
     writer: mpsc::UnboundedSender<Op>,
     readers: r2d2::Pool<SqliteConnectionManager>,
     _lock: Option<std::fs::File>,
+    /// Limits live in memory: one process serves the file.
+    windows: crate::ratelimit::RateWindows,
+    throttles: crate::ratelimit::Throttles,
     /// The checkpointer stops when the store is dropped.
     _alive: Arc<()>,
 }
@@ -94,7 +97,14 @@ impl SqliteStore {
 
         let (tx, rx) = mpsc::unbounded_channel();
         std::thread::Builder::new().name("hookd-sqlite-writer".into()).spawn(move || writer_loop(conn, rx, shared))?;
-        Ok(SqliteStore { writer: tx, readers, _lock: lock, _alive: alive })
+        Ok(SqliteStore {
+            writer: tx,
+            readers,
+            _lock: lock,
+            windows: Default::default(),
+            throttles: Default::default(),
+            _alive: alive,
+        })
     }
 
     /// Runs `f` in the next group commit, inside its own savepoint so that a failure undoes only its own
@@ -1361,6 +1371,14 @@ impl Store for SqliteStore {
             forward.iter().map(|(m, d)| insert_message(c, m, d)).collect::<StoreResult<Vec<_>>>().map(Some)
         })
         .await
+    }
+
+    async fn rate_window(&self, key: &str, limit: u32, now_secs: i64) -> StoreResult<crate::ratelimit::RateWindow> {
+        Ok(self.windows.take(key, limit, now_secs))
+    }
+
+    async fn throttle(&self, key: &str, per_second: std::num::NonZeroU32, _now: Millis) -> StoreResult<Option<Millis>> {
+        Ok(self.throttles.take(key, per_second).map(|wait| wait.as_millis().max(1) as Millis))
     }
 
     async fn idempotency_get(&self, org_id: &str, key: &str, since: Millis) -> StoreResult<Option<StoredResponse>> {
