@@ -82,7 +82,7 @@ async fn receive(
         l.provider.verify(&req, &[secret], &ProviderConfig::default())
     });
     let line = json!({
-        "at": crate::outbound::ts(now),
+        "at": crate::api::time::ts(now),
         "method": method.as_str(),
         "path": uri.to_string(),
         "verified": verdict.as_ref().map(Result::is_ok),

@@ -11,14 +11,17 @@
 //!   scheduler (the one due-time queue for retries and anything else due later), retry schedules, signing and
 //!   the egress policy that keeps deliveries off private networks.
 //! * [`store`] — the storage boundary and its backends; all SQL lives there. SQLite with group commit by default.
-//! * [`auth`], [`error`], [`ids`], [`config`] — tokens and tenancy, the one error type, prefixed time-ordered
-//!   ids, and configuration from flags, environment and TOML.
+//! * [`api`] — what the faces share, below them: the request state, JSON input with 4xx errors, pagination,
+//!   timestamps, tokens and tenancy, idempotency. A face depends on the engine, the store, `api` and the
+//!   utilities below — never on another face or on [`server`].
+//! * [`error`], [`ids`], [`config`] — the one error type, prefixed time-ordered ids, and configuration from
+//!   flags, environment and TOML.
 //! * [`devtools`] — `hookd listen` (a receiver for development that prints and verifies what it is sent) and
 //!   `hookd verify` (checks one captured request) and `hookd send` (publishes a message).
 //! * [`server`] — assembles all of it (each face's router brings its handlers' OpenAPI paths, merged into
 //!   `/openapi.json`) and shuts it down gracefully.
 
-pub mod auth;
+pub mod api;
 pub mod bots;
 pub mod config;
 pub mod devtools;

@@ -96,8 +96,8 @@ async fn main() -> anyhow::Result<()> {
                 Some(org_name) => store.org_create(&org_name).await?,
                 None => store.default_org().await?,
             };
-            let token = hookd::auth::new_token();
-            store.token_insert(hookd::auth::hash_token(&token), &org, &name).await?;
+            let token = hookd::api::auth::new_token();
+            store.token_insert(hookd::api::auth::hash_token(&token), &org, &name).await?;
             println!("{token}");
             Ok(())
         }

@@ -19,24 +19,12 @@ use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::{ApiContext, AppState, Parts};
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::shutdown::Shutdown;
-use crate::store::{DeliveryJob, Store};
-
-/// The state every handler shares (cloned per request, hence one `Arc`).
-pub type ApiContext = Arc<AppState>;
-
-pub struct AppState {
-    pub engine: Arc<Engine>,
-    pub store: Arc<dyn Store>,
-    pub cfg: Arc<Config>,
-    /// Token hash → organization, so that a request costs no store read for its token.
-    pub tokens: moka::sync::Cache<[u8; 32], String>,
-    pub inbound: crate::inbound::Gateway,
-    pub bots: crate::bots::BotsState,
-}
+use crate::store::DeliveryJob;
 
 pub struct Server {
     listener: TcpListener,
@@ -58,23 +46,20 @@ impl Server {
         let org = store.default_org().await?;
         let mut generated_token = None;
         if let Some(token) = &cfg.admin_token {
-            store.token_insert(crate::auth::hash_token(token), &org, "admin").await?;
+            store.token_insert(crate::api::auth::hash_token(token), &org, "admin").await?;
         } else if store.token_count().await? == 0 {
-            let token = crate::auth::new_token();
-            store.token_insert(crate::auth::hash_token(&token), &org, "admin").await?;
+            let token = crate::api::auth::new_token();
+            store.token_insert(crate::api::auth::hash_token(&token), &org, "admin").await?;
             generated_token = Some(token);
         }
         let (engine, ready) = Engine::new(store.clone(), cfg.clone())?;
         engine.set_timer_handler(Arc::new(crate::timers::Timers));
         let tokens = moka::sync::Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build();
-        let ctx = Arc::new(AppState {
-            engine,
-            store,
-            cfg,
-            tokens,
-            inbound: crate::inbound::Gateway::default(),
-            bots: crate::bots::BotsState::default(),
-        });
+        // Each face's own state, reached by the face through `AppState::parts`.
+        let mut parts = Parts::default();
+        parts.insert(crate::inbound::Gateway::default());
+        parts.insert(crate::bots::BotsState::default());
+        let ctx = Arc::new(AppState { engine, store, cfg, tokens, parts });
         ctx.engine.set_response_handler(Arc::new(crate::bots::interact::Answers(Arc::downgrade(&ctx))));
         Ok(Server { listener, ctx, ready, generated_token })
     }
@@ -162,7 +147,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .route("/openapi.json", get(move || async move { ([(header::CONTENT_TYPE, "application/json")], document) }))
         .route("/metrics", get(metrics))
         .fallback(|| async { Error::new(StatusCode::NOT_FOUND, "not_found", "No such route") })
-        .layer(middleware::from_fn_with_state(ctx.clone(), crate::outbound::idempotency))
+        .layer(middleware::from_fn_with_state(ctx.clone(), crate::api::idempotency::idempotency))
         .layer(DefaultBodyLimit::max(ctx.cfg.max_body_bytes))
         .layer(middleware::from_fn(json_errors))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())

@@ -14,8 +14,9 @@ use utoipa_axum::routes;
 
 use super::deliver::{self, channel_json, message_json, sender_json, Audience, Event};
 use super::model::{Channel, ChatFile, ChatMessage, ChatUser, Reaction};
-use super::{ok, Actor, Body, BotFailure, Fail, Reply};
-use crate::server::ApiContext;
+use super::{ok, state, Actor, Body, BotFailure, Fail, Reply};
+use crate::api::time::ts;
+use crate::api::ApiContext;
 use crate::store::{now_ms, Page, StoreError};
 
 pub fn user_json(u: &ChatUser) -> Value {
@@ -377,7 +378,7 @@ async fn create_channel(
 fn channel_view(c: &Channel) -> Value {
     json!({
         "channel_id": c.id, "name": c.name, "type": c.kind, "topic": c.topic, "members": c.members,
-        "created_at": crate::outbound::ts(c.created_at),
+        "created_at": ts(c.created_at),
     })
 }
 
@@ -660,7 +661,7 @@ async fn post_msg(
     let author = actor.chat_user(&ctx).await?;
     // A bot's answer shows its messages window: the limit a post counts against.
     let window = match &actor {
-        Actor::Bot { bot, .. } => Some(ctx.bots.count(bot, "messages")?),
+        Actor::Bot { bot, .. } => Some(state(&ctx).count(bot, "messages")?),
         _ => None,
     };
     if let (Actor::User { user, .. }, Some(c)) = (&actor, &place.stored) {
@@ -670,9 +671,8 @@ async fn post_msg(
     }
     let post = Post { text: input.text, attachments: input.attachments, thread_id: input.thread_id, ..Post::default() };
     let msg = post_message(&ctx, actor.org(), &place, &author, post).await?;
-    let mut resp = ok(
-        json!({ "ok": true, "message_id": msg.id, "channel_id": msg.channel_id, "ts": crate::outbound::ts(msg.created_at) }),
-    )?;
+    let mut resp =
+        ok(json!({ "ok": true, "message_id": msg.id, "channel_id": msg.channel_id, "ts": ts(msg.created_at) }))?;
     if let Some(w) = window {
         w.set_headers(resp.headers_mut(), now_ms() / 1000);
     }
@@ -707,9 +707,7 @@ async fn update_msg(
     let msg =
         edit_message(&ctx, &place, &editor, &input.message_id, input.text, input.attachments, move |m| m.user_id == me)
             .await?;
-    ok(
-        json!({ "ok": true, "message_id": msg.id, "channel_id": msg.channel_id, "ts": crate::outbound::ts(msg.created_at) }),
-    )
+    ok(json!({ "ok": true, "message_id": msg.id, "channel_id": msg.channel_id, "ts": ts(msg.created_at) }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

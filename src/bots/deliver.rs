@@ -5,10 +5,11 @@
 use serde_json::{json, Map, Value};
 
 use super::model::{Bot, Channel, ChatMessage, ChatUser};
+use super::state;
+use crate::api::time::ts;
+use crate::api::ApiContext;
 use crate::engine::NewMessage;
 use crate::error::{Error, Result};
-use crate::outbound::ts;
-use crate::server::ApiContext;
 use crate::store::now_ms;
 
 /// The application an outside platform creates to receive the chat's message events.
@@ -78,7 +79,7 @@ pub fn message_json(m: &ChatMessage, author: Option<&ChatUser>) -> Value {
 
 /// Publishes the event to each bot it is for; returns how many bots it went to.
 pub async fn send(ctx: &ApiContext, ev: Event<'_>) -> Result<usize> {
-    let bots = ctx.bots.of_org(ctx, ev.org).await?;
+    let bots = state(ctx).of_org(ctx, ev.org).await?;
     let event_id = ev.event_id.clone().unwrap_or_else(|| crate::ids::new("evt_"));
     let timestamp = ts(now_ms());
     let targets = bots.iter().filter(|b| is_for(b, &ev));

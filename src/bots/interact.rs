@@ -18,10 +18,10 @@ use utoipa_axum::routes;
 use super::chat::{self, Place, Post};
 use super::deliver::{self, Audience, Event};
 use super::model::{self, Bot, Channel, ChatMessage, ChatUser, ChatView, ResponseUrl, SlashCommand};
-use super::{ok, public, Actor, Body, BotFailure, Fail, Reply, Trigger};
+use super::{ok, public, state, Actor, Body, BotFailure, Fail, Reply, Trigger};
+use crate::api::{ApiContext, AppState};
 use crate::engine::model::Endpoint;
 use crate::engine::ResponseHandler;
-use crate::server::{ApiContext, AppState};
 use crate::store::{now_ms, MessageRecord, Page, StoreError};
 
 /// How long the invoker waits for a bot's direct answer (the seed: "respond within 3 seconds").
@@ -107,7 +107,7 @@ async fn incoming_bot(ctx: &ApiContext, token: &str) -> Result<Bot, Fail> {
 )]
 async fn incoming(State(ctx): State<ApiContext>, Path(token): Path<String>, body: Bytes) -> Reply {
     let bot = incoming_bot(&ctx, &token).await?;
-    let window = ctx.bots.count(&bot, "webhooks")?;
+    let window = state(&ctx).count(&bot, "webhooks")?;
     let posted = post_incoming(&ctx, &bot, &body).await;
     with_window(posted.map(|id| (StatusCode::ACCEPTED, json!({ "ok": true, "message_id": id }))), window)
 }
@@ -115,7 +115,7 @@ async fn incoming(State(ctx): State<ApiContext>, Path(token): Path<String>, body
 async fn post_incoming(ctx: &ApiContext, bot: &Bot, body: &[u8]) -> Result<String, Fail> {
     let input: IncomingIn = parse_body(body)?;
     let place = bot_place(ctx, bot, &input.channel_id).await?;
-    ctx.bots.count(bot, "messages")?;
+    state(ctx).count(bot, "messages")?;
     let author = bot_user(ctx, bot).await?;
     let post = Post {
         text: input.text,
@@ -164,7 +164,7 @@ fn trigger(ctx: &ApiContext, bot: &Bot, user_id: &str, channel_id: &str) -> Stri
         user_id: user_id.to_string(),
         channel_id: channel_id.to_string(),
     };
-    ctx.bots.triggers.insert(id.clone(), t);
+    state(ctx).triggers.insert(id.clone(), t);
     id
 }
 
@@ -231,7 +231,7 @@ async fn act_on_answer(
     if answer.is_empty() {
         return Err(Fail::invalid("text or attachments: required"));
     }
-    ctx.bots.count(bot, "messages")?;
+    state(ctx).count(bot, "messages")?;
     let post = Post {
         text: answer.text.unwrap_or_default(),
         attachments: answer.attachments.unwrap_or_default(),
@@ -270,7 +270,7 @@ async fn respond(State(ctx): State<ApiContext>, Path(token): Path<String>, body:
     if bot.status != "active" {
         return Err(Fail::new(StatusCode::UNAUTHORIZED, format!("bot is {}", bot.status)));
     }
-    let window = ctx.bots.count(&bot, "webhooks")?;
+    let window = state(&ctx).count(&bot, "webhooks")?;
     with_window(answer_through(&ctx, &bot, &rec, &body).await.map(|b| (StatusCode::OK, b)), window)
 }
 
@@ -388,14 +388,14 @@ struct CommandIn {
 /// Sends one event to one bot and waits (a little) for its direct answer.
 async fn send_and_wait(ctx: &ApiContext, ev: Event<'_>) -> Result<Value, Fail> {
     let webhook_id = crate::ids::new("whk_");
-    let rx = ctx.bots.wait_for(&webhook_id);
+    let rx = state(ctx).wait_for(&webhook_id);
     let sent = deliver::send(ctx, Event { webhook_id: Some(webhook_id.clone()), ..ev }).await;
     if let Err(e) = sent {
-        ctx.bots.stop_waiting(&webhook_id);
+        state(ctx).stop_waiting(&webhook_id);
         return Err(e.into());
     }
     let answer = tokio::time::timeout(ANSWER_WAIT, rx).await.ok().and_then(Result::ok).unwrap_or(Value::Null);
-    ctx.bots.stop_waiting(&webhook_id);
+    state(ctx).stop_waiting(&webhook_id);
     Ok(answer)
 }
 
@@ -423,7 +423,7 @@ async fn invoke_command(
     let line = line.strip_prefix('/').ok_or_else(|| Fail::invalid("command: starts with /"))?;
     let (name, text) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
     let text = text.trim();
-    let bots = ctx.bots.of_org(&ctx, actor.org()).await?;
+    let bots = state(&ctx).of_org(&ctx, actor.org()).await?;
     let found = bots.iter().filter(|b| b.status == "active" && b.install(&place.id).is_some()).find_map(|b| {
         let cmd = b.slash_commands.iter().find(|c| {
             c.command.eq_ignore_ascii_case(name) && (c.channels.is_empty() || c.channels.contains(&place.id))
@@ -590,8 +590,7 @@ async fn open_view(
     Body(input): Body<OpenIn>,
 ) -> Reply {
     let Actor::Bot { bot, .. } = &actor else { return Err(Fail::forbidden("a bot token is needed")) };
-    let t = ctx
-        .bots
+    let t = state(&ctx)
         .triggers
         .remove(&input.trigger_id)
         .filter(|t| t.bot_id == bot.id && t.org_id == bot.org_id)
@@ -699,7 +698,7 @@ impl ResponseHandler for Answers {
         let answer: Option<AnswerIn> =
             serde_json::from_str(body).ok().filter(|a: &AnswerIn| !a.is_empty() || a.delete_original);
         let Some(answer) = answer else {
-            ctx.bots.answered(&msg.id, Value::Null);
+            state(&ctx).answered(&msg.id, Value::Null);
             return;
         };
         let msg = msg.clone();
@@ -711,7 +710,7 @@ impl ResponseHandler for Answers {
                     Value::Null
                 }
             };
-            ctx.bots.answered(&msg.id, out);
+            state(&ctx).answered(&msg.id, out);
         });
     }
 }

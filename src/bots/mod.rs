@@ -30,10 +30,10 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::api::extract::ValidJson;
+use crate::api::ApiContext;
 use crate::error::Error;
-use crate::outbound::ValidJson;
 use crate::ratelimit::{RateWindow, RateWindows};
-use crate::server::ApiContext;
 use crate::store::{now_ms, Page};
 use model::{Bot, ChatUser};
 
@@ -67,6 +67,11 @@ impl Default for BotsState {
             bots: moka::sync::Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(5)).build(),
         }
     }
+}
+
+/// The bots face's state, registered in [`AppState::parts`](crate::api::AppState::parts) by the server.
+pub fn state(ctx: &ApiContext) -> &BotsState {
+    ctx.parts.get()
 }
 
 impl BotsState {
@@ -345,7 +350,7 @@ async fn actor_for(ctx: &ApiContext, headers: &HeaderMap) -> Result<Actor, Fail>
                 _ => Err(invalid()),
             }
         }
-        _ => match crate::auth::org_for(ctx, headers).await {
+        _ => match crate::api::auth::org_for(ctx, headers).await {
             Ok(org) => Ok(Actor::Admin { org: org.0 }),
             Err(_) => Err(invalid()),
         },
@@ -361,7 +366,7 @@ async fn authenticate(State(ctx): State<ApiContext>, mut req: Request, next: Nex
     };
     let window = match &actor {
         Actor::Bot { bot, .. } => {
-            let w = ctx.bots.take(bot, "api");
+            let w = state(&ctx).take(bot, "api");
             if !w.allowed {
                 return Fail::rate_limited(w).into_response();
             }

@@ -13,11 +13,12 @@ use utoipa_axum::routes;
 
 use super::deliver::{self, Audience, Event};
 use super::model::{self, Bot, ChatUser, Install, SlashCommand};
-use super::{ok, public, Actor, Body, BotFailure, Fail, Reply};
+use super::{ok, public, state, Actor, Body, BotFailure, Fail, Reply};
+use crate::api::time::ts;
+use crate::api::validate::check_ident;
+use crate::api::ApiContext;
 use crate::engine::model::{Application, Endpoint, EndpointSecret};
 use crate::engine::signing::{self, HmacScheme};
-use crate::outbound::ts;
-use crate::server::ApiContext;
 use crate::store::{now_ms, StoreError};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -242,7 +243,7 @@ async fn create(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor
     }
     ctx.store.insert(&bot).await?;
     ctx.engine.invalidate(&app.id);
-    ctx.bots.changed(&org);
+    state(&ctx).changed(&org);
     let mut body = view(&ctx, &bot, Some((&token, &secret)));
     body["username"] = json!(user.username);
     Ok((StatusCode::CREATED, Json(body)).into_response())
@@ -263,7 +264,7 @@ async fn load(ctx: &ApiContext, actor: &Actor, bot_id: &str) -> Result<Bot, Fail
 )]
 async fn list(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>) -> Reply {
     let org = actor.admin()?;
-    let bots = ctx.bots.of_org(&ctx, org).await?;
+    let bots = state(&ctx).of_org(&ctx, org).await?;
     ok(json!({ "ok": true, "bots": bots.iter().map(|b| view(&ctx, b, None)).collect::<Vec<_>>() }))
 }
 
@@ -289,7 +290,7 @@ async fn change(
     change: impl FnOnce(&mut Bot) -> crate::store::StoreResult<()> + Send + 'static,
 ) -> Result<Bot, Fail> {
     let bot = ctx.store.modify::<Bot>(org, id, change).await?.ok_or_else(|| Fail::not_found("bot_not_found"))?;
-    ctx.bots.changed(org);
+    state(ctx).changed(org);
     Ok(bot)
 }
 
@@ -449,7 +450,7 @@ async fn remove(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor
     ctx.store.delete::<ChatUser>(&bot.org_id, &bot.bot_user_id).await?;
     ctx.store.delete::<Bot>(&bot.org_id, &bot.id).await?;
     ctx.engine.invalidate(&bot.app_id);
-    ctx.bots.changed(&bot.org_id);
+    state(&ctx).changed(&bot.org_id);
     ok(json!({ "ok": true }))
 }
 
@@ -640,7 +641,7 @@ async fn platform_event(
         return Err(Fail::invalid("channel.channel_id: required"));
     };
     if let Some(id) = &input.event_id {
-        crate::outbound::check_ident(&["body", "event_id"], id, 256).map_err(Fail::from)?;
+        check_ident(&["body", "event_id"], id, 256).map_err(Fail::from)?;
     }
     let event_id = input.event_id.clone().unwrap_or_else(|| crate::ids::new("evt_"));
     let audience = match input.event_type.as_str() {

@@ -23,13 +23,16 @@ use serde_json::{json, Value};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::OrgId;
+use crate::api::auth::OrgId;
+use crate::api::extract::ValidJson;
+use crate::api::pagination::{list_response, page, ListResponse};
+use crate::api::time::ts;
+use crate::api::validate::{check_ident, double_option};
+use crate::api::{load_app, ApiContext};
 use crate::engine::model::EndpointSecret;
 use crate::engine::{routing, NewMessage};
 use crate::error::{ClientError, Error, Result};
-use crate::outbound::{list_response, load_app, page, ts, ValidJson};
 use crate::ratelimit::{RateWindow, RateWindows};
-use crate::server::ApiContext;
 use crate::store::{impl_doc, now_ms, Doc, DocKind, InboundEventRecord, InboundStats, Millis};
 use providers::{Incoming, Normalized, ProviderConfig};
 
@@ -126,6 +129,11 @@ impl Default for Gateway {
     }
 }
 
+/// The inbound face's state, registered in [`AppState::parts`](crate::api::AppState::parts) by the server.
+fn gateway(ctx: &ApiContext) -> &Gateway {
+    ctx.parts.get()
+}
+
 impl Gateway {
     /// A registration by id, from the cache when it can (ingest looks one up per request).
     async fn registration(&self, ctx: &ApiContext, id: &str) -> Result<Option<Arc<Registration>>> {
@@ -189,10 +197,10 @@ struct DestinationIn {
 struct RegistrationPatch {
     events: Option<Vec<String>>,
     status: Option<Status>,
-    #[serde(default, deserialize_with = "crate::outbound::double_option")]
+    #[serde(default, deserialize_with = "double_option")]
     destination: Option<Option<DestinationIn>>,
     provider_config: Option<ProviderConfig>,
-    #[serde(default, deserialize_with = "crate::outbound::double_option")]
+    #[serde(default, deserialize_with = "double_option")]
     rate_limit_per_minute: Option<Option<u32>>,
     metadata: Option<Value>,
 }
@@ -250,8 +258,8 @@ fn check_events(events: &[String]) -> Result<()> {
         return Err(Error::invalid(&["body", "events"], "must name at least one event (\"*\" for all)"));
     }
     for e in events {
-        crate::outbound::check_ident(&["body", "events"], e.trim_end_matches('*').trim_end_matches('.'), 256)
-            .or_else(|err| if e == "*" { Ok(()) } else { Err(err) })?;
+        let name = e.trim_end_matches('*').trim_end_matches('.');
+        check_ident(&["body", "events"], name, 256).or_else(|err| if e == "*" { Ok(()) } else { Err(err) })?;
     }
     Ok(())
 }
@@ -345,7 +353,7 @@ async fn load(ctx: &ApiContext, org: &str, id: &str) -> Result<Registration> {
 async fn save(ctx: &ApiContext, reg: &mut Registration) -> Result<()> {
     reg.updated_at = now_ms();
     ctx.store.update(reg).await?;
-    ctx.inbound.cache.invalidate(&reg.id);
+    gateway(ctx).cache.invalidate(&reg.id);
     Ok(())
 }
 
@@ -458,7 +466,7 @@ async fn patch(
 async fn delete(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<String>) -> Result<StatusCode> {
     let reg = load(&ctx, &org, &id).await?;
     ctx.store.delete::<Registration>(&org, &reg.id).await?;
-    ctx.inbound.cache.invalidate(&reg.id);
+    gateway(&ctx).cache.invalidate(&reg.id);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -575,7 +583,7 @@ async fn service_health(State(ctx): State<ApiContext>, OrgId(org): OrgId) -> Res
         "status": if failed == 0 { "healthy" } else { "degraded" },
         "registrationsCount": regs.len(),
         "failedRegistrationsCount": failed,
-        "cacheHitRate": (ctx.inbound.cache_hit_rate() * 1000.0).round() / 1000.0,
+        "cacheHitRate": (gateway(&ctx).cache_hit_rate() * 1000.0).round() / 1000.0,
     })))
 }
 
@@ -630,7 +638,7 @@ struct EventsQuery {
     get, operation_id = "list_inbound_events", path = "/webhooks/{registration_id}/events", tag = "Inbound",
     params(("registration_id" = String, Path), EventsQuery),
     responses(
-        (status = 200, body = crate::outbound::ListResponse<Value>),
+        (status = 200, body = ListResponse<Value>),
         ClientError,
     ),
 )]
@@ -639,7 +647,7 @@ async fn list_events(
     OrgId(org): OrgId,
     Path(id): Path<String>,
     Query(q): Query<EventsQuery>,
-) -> Result<Json<crate::outbound::ListResponse<Value>>> {
+) -> Result<Json<ListResponse<Value>>> {
     let reg = load(&ctx, &org, &id).await?;
     let page = page(q.limit, q.iterator.as_deref(), true);
     let rows = ctx.store.inbound_events(&org, &reg.id, &page).await?;
@@ -797,7 +805,7 @@ async fn ingest_inner(
     body: &[u8],
     started: Instant,
 ) -> Result<Response> {
-    let Some(reg) = ctx.inbound.registration(ctx, id).await? else {
+    let Some(reg) = gateway(ctx).registration(ctx, id).await? else {
         return Ok(refuse(StatusCode::NOT_FOUND, "Unknown webhook registration".into(), started, None));
     };
     if matches!(reg.status, Status::Inactive) {
@@ -805,7 +813,7 @@ async fn ingest_inner(
     }
     let now = now_ms();
     let limit = reg.rate_limit_per_minute.unwrap_or(ctx.cfg.inbound_rate_per_minute);
-    let window = ctx.inbound.take(&reg.id, limit, now / 1000);
+    let window = gateway(ctx).take(&reg.id, limit, now / 1000);
     if !window.allowed {
         return Ok(refuse(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded".into(), started, Some(&window)));
     }

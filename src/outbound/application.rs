@@ -7,11 +7,14 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{check_ident, double_option, list_response, load_app, ts, ListQuery, ListResponse, ValidJson};
-use crate::auth::OrgId;
+use crate::api::auth::OrgId;
+use crate::api::extract::ValidJson;
+use crate::api::pagination::{list_response, ListQuery, ListResponse};
+use crate::api::time::ts;
+use crate::api::validate::{check_ident, double_option};
+use crate::api::{load_app, ApiContext};
 use crate::engine::model::{Application, Metadata};
 use crate::error::{ClientError, Error, Result};
-use crate::server::ApiContext;
 use crate::store::now_ms;
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]

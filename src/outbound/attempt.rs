@@ -9,10 +9,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::message::{load_message, payload_of, MessageListQuery};
-use super::{list_response, load_app, load_endpoint, multi, opt_ts, page, ts, ListResponse};
-use crate::auth::OrgId;
+use crate::api::auth::OrgId;
+use crate::api::pagination::{list_response, page, ListResponse};
+use crate::api::time::{opt_ts, ts};
+use crate::api::validate::multi;
+use crate::api::{load_app, load_endpoint, ApiContext};
 use crate::error::{ClientError, Error, Result};
-use crate::server::ApiContext;
 use crate::store::{now_ms, status, AttemptFilter, AttemptRecord, DeliveryRecord, Requeue};
 
 fn status_text(s: i64) -> &'static str {

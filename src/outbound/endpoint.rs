@@ -13,15 +13,15 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::message::{MessageIn, MessageOut};
-use super::{
-    check_ident, double_option, list_response, load_app, load_endpoint, opt_ts, parse_ts, ts, ListQuery, ListResponse,
-    ValidJson,
-};
-use crate::auth::OrgId;
+use crate::api::auth::OrgId;
+use crate::api::extract::ValidJson;
+use crate::api::pagination::{list_response, ListQuery, ListResponse};
+use crate::api::time::{opt_ts, parse_ts, ts};
+use crate::api::validate::{check_ident, double_option};
+use crate::api::{load_app, load_endpoint, ApiContext};
 use crate::engine::model::{Application, Endpoint, EndpointSecret, EventType, Metadata};
 use crate::engine::signing::{self, HmacScheme};
 use crate::error::{ClientError, Error, Result};
-use crate::server::ApiContext;
 use crate::store::{now_ms, Requeue};
 
 /// `signature` as written by a user: a whole scheme, or a preset by name.

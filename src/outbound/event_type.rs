@@ -7,11 +7,14 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{check_ident, double_option, list_response, ts, ListQuery, ListResponse, ValidJson};
-use crate::auth::OrgId;
+use crate::api::auth::OrgId;
+use crate::api::extract::ValidJson;
+use crate::api::pagination::{list_response, ListQuery, ListResponse};
+use crate::api::time::ts;
+use crate::api::validate::{check_ident, double_option};
+use crate::api::ApiContext;
 use crate::engine::model::EventType;
 use crate::error::{ClientError, Error, Result};
-use crate::server::ApiContext;
 use crate::store::{now_ms, Millis};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -12,12 +12,15 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::application::{self, ApplicationIn};
-use super::{check_ident, list_response, load_app, multi, opt_ts, page, parse_ts, ts, ListResponse, ValidJson};
-use crate::auth::OrgId;
+use crate::api::auth::OrgId;
+use crate::api::extract::ValidJson;
+use crate::api::pagination::{list_response, page, ListResponse};
+use crate::api::time::{opt_ts, parse_ts, ts};
+use crate::api::validate::{check_ident, multi};
+use crate::api::{load_app, ApiContext};
 use crate::engine::model::Application;
 use crate::engine::NewMessage;
 use crate::error::{ClientError, Error, Result};
-use crate::server::ApiContext;
 use crate::store::{MessageFilter, MessageRecord};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -21,14 +21,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::auth::OrgId;
+use crate::api::auth::OrgId;
+use crate::api::extract::ValidJson;
+use crate::api::pagination::{list_response, page};
+use crate::api::time::ts;
+use crate::api::ApiContext;
 use crate::engine::model::{Application, Endpoint, EndpointSecret};
 use crate::engine::scheduler::TimerHandler;
 use crate::engine::signing::{self, HmacScheme};
 use crate::engine::{Engine, NewMessage, Prepared};
 use crate::error::{Error, Result};
-use crate::outbound::{page, ts, ValidJson};
-use crate::server::ApiContext;
 use crate::store::{now_ms, timer_status, Millis, StoreError, TimerFilter, TimerJob, TimerRecord, TimerStep};
 
 const TIMER: &str = "timer_";
@@ -696,7 +698,7 @@ async fn list(State(ctx): State<ApiContext>, OrgId(org): OrgId, Query(q): Query<
     let page = page(q.limit, q.iterator.as_deref(), true);
     let rows = ctx.store.timer_list(&org, &filter, &page).await?;
     let now = now_ms();
-    let out = crate::outbound::list_response(rows, &page, |t| t.id.clone(), |t| t);
+    let out = list_response(rows, &page, |t| t.id.clone(), |t| t);
     let timers = out.data.iter().map(|t| view(t, now)).collect::<Result<Vec<_>>>()?;
     Ok(Json(
         json!({ "success": true, "timers": timers, "iterator": out.iterator, "prevIterator": out.prev_iterator, "done": out.done }),

@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
+use hookd::api::ApiContext;
 use hookd::config::Config;
-use hookd::server::{ApiContext, Server};
+use hookd::server::Server;
 use hookd::shutdown::Shutdown;
 use serde_json::{json, Value};
 use tokio::sync::Notify;
@@ -132,8 +133,8 @@ impl TestApp {
     /// A token of a second, separate organization.
     pub async fn other_org_token(&self) -> String {
         let org = self.ctx.store.org_create("other").await.unwrap();
-        let token = hookd::auth::new_token();
-        self.ctx.store.token_insert(hookd::auth::hash_token(&token), &org, "t").await.unwrap();
+        let token = hookd::api::auth::new_token();
+        self.ctx.store.token_insert(hookd::api::auth::hash_token(&token), &org, "t").await.unwrap();
         token
     }
 

@@ -5,8 +5,8 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 
+use super::ApiContext;
 use crate::error::Error;
-use crate::server::ApiContext;
 
 /// The organization the request's token belongs to; every query is scoped by it.
 #[derive(Debug, Clone)]

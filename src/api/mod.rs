@@ -1,0 +1,77 @@
+//! The shared API layer: what every face (outbound, inbound, timers, bots) needs to answer a request — the
+//! request state ([`ApiContext`]), JSON input with 4xx errors, cursor pagination, timestamps, input checks,
+//! tokens and tenancy, and the idempotency layer.
+//!
+//! The layering rule: a face depends on the engine, the store, this module and the crate-root utilities
+//! (`error`, `ids`, `config`, `ratelimit`, `shutdown`) — never on another face, and never on the server
+//! assembly (`crate::server`). This module names no face: each face's own in-memory state is registered in
+//! [`AppState::parts`] by the server and reached through a short accessor in the face. `tests/layering.rs`
+//! checks the rule.
+//!
+//! * [`extract`] — [`ValidJson`](extract::ValidJson), a JSON body whose errors are 4xx with a JSON body.
+//! * [`pagination`] — the Svix list query and list response over the store's pages.
+//! * [`time`] — RFC 3339 timestamps out and in.
+//! * [`validate`] — identifiers, PATCH's null-or-absent fields, repeated query parameters.
+//! * [`auth`] — bearer tokens and the organization they belong to.
+//! * [`idempotency`] — replays the first answer to a POST with the same `Idempotency-Key`.
+
+pub mod auth;
+pub mod extract;
+pub mod idempotency;
+pub mod pagination;
+pub mod time;
+pub mod validate;
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::engine::model::{Application, Endpoint};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+/// The state every handler shares (cloned per request, hence one `Arc`).
+pub type ApiContext = Arc<AppState>;
+
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub store: Arc<dyn Store>,
+    pub cfg: Arc<Config>,
+    /// Token hash → organization, so that a request costs no store read for its token.
+    pub tokens: moka::sync::Cache<[u8; 32], String>,
+    /// Each face's own in-memory state, filled by the server when it assembles the program.
+    pub parts: Parts,
+}
+
+/// A map from type to the one value of that type: each face registers its state here, keyed by its own type,
+/// so that the shared state needs to name none of them.
+#[derive(Default)]
+pub struct Parts(HashMap<TypeId, Box<dyn Any + Send + Sync>>);
+
+impl Parts {
+    /// Registers `part`, replacing any earlier value of its type.
+    pub fn insert<T: Any + Send + Sync>(&mut self, part: T) {
+        self.0.insert(TypeId::of::<T>(), Box::new(part));
+    }
+
+    /// The registered value of type `T`. Every face's part is registered when the server is built, so a
+    /// missing one is a bug in the assembly, not a request's fault.
+    pub fn get<T: Any + Send + Sync>(&self) -> &T {
+        self.0
+            .get(&TypeId::of::<T>())
+            .and_then(|part| part.downcast_ref())
+            .unwrap_or_else(|| panic!("{} is not registered in AppState::parts", std::any::type_name::<T>()))
+    }
+}
+
+/// The application `key` (id or uid) of organization `org`, or 404.
+pub async fn load_app(ctx: &ApiContext, org: &str, key: &str) -> Result<Arc<Application>> {
+    ctx.engine.app(org, key).await?.ok_or_else(Error::not_found)
+}
+
+/// The endpoint `key` (id or uid) of `app`, or 404.
+pub async fn load_endpoint(ctx: &ApiContext, app: &Application, key: &str) -> Result<Endpoint> {
+    ctx.store.get::<Endpoint>(&app.org_id, &app.id, key).await?.ok_or_else(Error::not_found)
+}
