@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use super::deliver::{self, channel_json, message_json, sender_json, Audience, Event};
 use super::model::{Channel, ChatFile, ChatMessage, ChatUser, Reaction};
-use super::{ok, state, Actor, Body, BotFailure, Fail, Reply};
+use super::{count, ok, Actor, Body, BotFailure, Fail, Reply};
 use crate::api::time::ts;
 use crate::api::ApiContext;
 use crate::store::{now_ms, Page, StoreError};
@@ -661,7 +661,7 @@ async fn post_msg(
     let author = actor.chat_user(&ctx).await?;
     // A bot's answer shows its messages window: the limit a post counts against.
     let window = match &actor {
-        Actor::Bot { bot, .. } => Some(state(&ctx).count(bot, "messages")?),
+        Actor::Bot { bot, .. } => Some(count(&ctx, bot, "messages").await?),
         _ => None,
     };
     if let (Actor::User { user, .. }, Some(c)) = (&actor, &place.stored) {

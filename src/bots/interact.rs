@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 use super::chat::{self, Place, Post};
 use super::deliver::{self, Audience, Event};
 use super::model::{self, Bot, Channel, ChatMessage, ChatUser, ChatView, ResponseUrl, SlashCommand};
-use super::{ok, public, state, Actor, Body, BotFailure, Fail, Reply, Trigger};
+use super::{count, ok, public, state, Actor, Body, BotFailure, Fail, Reply, Trigger};
 use crate::api::{ApiContext, AppState};
 use crate::engine::model::Endpoint;
 use crate::engine::ResponseHandler;
@@ -107,7 +107,7 @@ async fn incoming_bot(ctx: &ApiContext, token: &str) -> Result<Bot, Fail> {
 )]
 async fn incoming(State(ctx): State<ApiContext>, Path(token): Path<String>, body: Bytes) -> Reply {
     let bot = incoming_bot(&ctx, &token).await?;
-    let window = state(&ctx).count(&bot, "webhooks")?;
+    let window = count(&ctx, &bot, "webhooks").await?;
     let posted = post_incoming(&ctx, &bot, &body).await;
     with_window(posted.map(|id| (StatusCode::ACCEPTED, json!({ "ok": true, "message_id": id }))), window)
 }
@@ -115,7 +115,7 @@ async fn incoming(State(ctx): State<ApiContext>, Path(token): Path<String>, body
 async fn post_incoming(ctx: &ApiContext, bot: &Bot, body: &[u8]) -> Result<String, Fail> {
     let input: IncomingIn = parse_body(body)?;
     let place = bot_place(ctx, bot, &input.channel_id).await?;
-    state(ctx).count(bot, "messages")?;
+    count(ctx, bot, "messages").await?;
     let author = bot_user(ctx, bot).await?;
     let post = Post {
         text: input.text,
@@ -231,7 +231,7 @@ async fn act_on_answer(
     if answer.is_empty() {
         return Err(Fail::invalid("text or attachments: required"));
     }
-    state(ctx).count(bot, "messages")?;
+    count(ctx, bot, "messages").await?;
     let post = Post {
         text: answer.text.unwrap_or_default(),
         attachments: answer.attachments.unwrap_or_default(),
@@ -270,7 +270,7 @@ async fn respond(State(ctx): State<ApiContext>, Path(token): Path<String>, body:
     if bot.status != "active" {
         return Err(Fail::new(StatusCode::UNAUTHORIZED, format!("bot is {}", bot.status)));
     }
-    let window = state(&ctx).count(&bot, "webhooks")?;
+    let window = count(&ctx, &bot, "webhooks").await?;
     with_window(answer_through(&ctx, &bot, &rec, &body).await.map(|b| (StatusCode::OK, b)), window)
 }
 

@@ -33,13 +33,12 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::api::extract::ValidJson;
 use crate::api::ApiContext;
 use crate::error::Error;
-use crate::ratelimit::{RateWindow, RateWindows};
+use crate::ratelimit::RateWindow;
 use crate::store::{now_ms, Page};
 use model::{Bot, ChatUser};
 
 /// What the bots face keeps in memory.
 pub struct BotsState {
-    pub windows: RateWindows,
     /// `trigger_id` → what it may open a modal for; short-lived and single-use, so not stored.
     triggers: moka::sync::Cache<String, Trigger>,
     /// Deliveries whose direct answer someone is waiting for (a command's invoker), by message id.
@@ -61,7 +60,6 @@ const TRIGGER_TTL: Duration = Duration::from_secs(30);
 impl Default for BotsState {
     fn default() -> Self {
         BotsState {
-            windows: RateWindows::default(),
             triggers: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(TRIGGER_TTL).build(),
             waiting: Mutex::new(HashMap::new()),
             bots: moka::sync::Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(5)).build(),
@@ -108,27 +106,28 @@ impl BotsState {
     pub fn changed(&self, org: &str) {
         self.bots.invalidate(org);
     }
+}
 
-    /// Counts one request of `kind` against the bot's tier, refusing it over the limit.
-    pub fn count(&self, bot: &Bot, kind: &str) -> Result<RateWindow, Fail> {
-        let w = self.take(bot, kind);
-        if w.allowed {
-            Ok(w)
-        } else {
-            Err(Fail::rate_limited(w))
-        }
+/// Counts one request of `kind` against the bot's tier, refusing it over the limit.
+pub async fn count(ctx: &ApiContext, bot: &Bot, kind: &str) -> Result<RateWindow, Fail> {
+    let w = take(ctx, bot, kind).await?;
+    if w.allowed {
+        Ok(w)
+    } else {
+        Err(Fail::rate_limited(w))
     }
+}
 
-    /// Counts one request of `kind` (`messages`, `api`, `webhooks`) against the bot's tier.
-    pub fn take(&self, bot: &Bot, kind: &str) -> RateWindow {
-        let (messages, api, webhooks) = model::tier_limits(&bot.tier);
-        let limit = match kind {
-            "messages" => messages,
-            "api" => api,
-            _ => webhooks,
-        };
-        self.windows.take(&format!("{}:{kind}", bot.id), limit, now_ms() / 1000)
-    }
+/// Counts one request of `kind` (`messages`, `api`, `webhooks`) against the bot's tier, in the store, so that
+/// the tier holds for every node.
+pub async fn take(ctx: &ApiContext, bot: &Bot, kind: &str) -> Result<RateWindow, Fail> {
+    let (messages, api, webhooks) = model::tier_limits(&bot.tier);
+    let limit = match kind {
+        "messages" => messages,
+        "api" => api,
+        _ => webhooks,
+    };
+    Ok(ctx.store.rate_window(&format!("bot:{}:{kind}", bot.id), limit, now_ms() / 1000).await?)
 }
 
 // ── errors: the seed's `{ok: false, error}` ──
@@ -366,7 +365,10 @@ async fn authenticate(State(ctx): State<ApiContext>, mut req: Request, next: Nex
     };
     let window = match &actor {
         Actor::Bot { bot, .. } => {
-            let w = state(&ctx).take(bot, "api");
+            let w = match take(&ctx, bot, "api").await {
+                Ok(w) => w,
+                Err(f) => return f.into_response(),
+            };
             if !w.allowed {
                 return Fail::rate_limited(w).into_response();
             }

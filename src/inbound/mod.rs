@@ -32,7 +32,7 @@ use crate::api::{load_app, ApiContext};
 use crate::engine::model::EndpointSecret;
 use crate::engine::{routing, NewMessage};
 use crate::error::{ClientError, Error, Result};
-use crate::ratelimit::{RateWindow, RateWindows};
+use crate::ratelimit::RateWindow;
 use crate::store::{impl_doc, now_ms, Doc, DocKind, InboundEventRecord, InboundStats, Millis};
 use providers::{Incoming, Normalized, ProviderConfig};
 
@@ -115,7 +115,6 @@ pub struct Gateway {
     cache: moka::sync::Cache<String, Arc<Registration>>,
     hits: AtomicU64,
     misses: AtomicU64,
-    windows: RateWindows,
 }
 
 impl Default for Gateway {
@@ -124,7 +123,6 @@ impl Default for Gateway {
             cache: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(300)).build(),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
-            windows: RateWindows::default(),
         }
     }
 }
@@ -155,11 +153,6 @@ impl Gateway {
         } else {
             h as f64 / (h + m) as f64
         }
-    }
-
-    /// A one-minute window per registration.
-    fn take(&self, id: &str, limit: u32, now_secs: i64) -> RateWindow {
-        self.windows.take(id, limit, now_secs)
     }
 }
 
@@ -813,7 +806,8 @@ async fn ingest_inner(
     }
     let now = now_ms();
     let limit = reg.rate_limit_per_minute.unwrap_or(ctx.cfg.inbound_rate_per_minute);
-    let window = gateway(ctx).take(&reg.id, limit, now / 1000);
+    // Counted in the store: the rate holds for every node.
+    let window = ctx.store.rate_window(&format!("inbound:{}", reg.id), limit, now / 1000).await?;
     if !window.allowed {
         return Ok(refuse(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded".into(), started, Some(&window)));
     }
