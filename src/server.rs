@@ -14,7 +14,7 @@ use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::shutdown::Shutdown;
-use crate::store::DeliveryJob;
+use crate::store::{DeliveryJob, DocKind, StoreEvent};
 
 pub struct Server {
     listener: TcpListener,
@@ -81,6 +81,9 @@ impl Server {
         let dispatcher = tokio::spawn(engine.clone().run_dispatcher(self.ready, shutdown.clone()));
         let scheduler = tokio::spawn(engine.clone().run_scheduler(shutdown.clone()));
         let retention = tokio::spawn(engine.run_retention(shutdown.clone()));
+        if let Some(events) = self.ctx.store.events() {
+            tokio::spawn(follow_store_events(self.ctx.clone(), events, shutdown.clone()));
+        }
         let app = router(self.ctx);
         let stop = shutdown.clone();
         let serve = axum::serve(self.listener, app).with_graceful_shutdown(async move { stop.wait().await });
@@ -96,6 +99,34 @@ impl Server {
         let _ = retention.await;
         let _ = dispatcher.await;
         Ok(())
+    }
+}
+
+/// Acts on what other nodes sharing the store changed: due work wakes the scheduler, and changed
+/// configuration leaves every cache at once (not after a TTL).
+async fn follow_store_events(ctx: ApiContext, mut events: broadcast::Receiver<StoreEvent>, shutdown: Shutdown) {
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            _ = shutdown.wait() => return,
+        };
+        match event {
+            Ok(StoreEvent::Due(at)) => ctx.engine.work_due(at),
+            Ok(StoreEvent::Tokens) => ctx.tokens.invalidate_all(),
+            Ok(StoreEvent::Changed { kind, org_id, parent, id }) => match kind {
+                DocKind::Application => ctx.engine.invalidate(&id),
+                DocKind::Endpoint => ctx.engine.invalidate(&parent),
+                DocKind::InboundRegistration => crate::inbound::registration_changed(&ctx, &id),
+                DocKind::Bot => crate::bots::state(&ctx).changed(&org_id),
+                _ => {}
+            },
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "missed changes from other nodes; dropping every cache");
+                ctx.engine.invalidate_all();
+                ctx.tokens.invalidate_all();
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
     }
 }
 

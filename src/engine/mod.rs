@@ -178,6 +178,12 @@ impl Engine {
         self.apps.invalidate_all();
     }
 
+    /// Drops every cached application and endpoint.
+    pub fn invalidate_all(&self) {
+        self.endpoints.invalidate_all();
+        self.apps.invalidate_all();
+    }
+
     /// Stores a message with its deliveries and starts them. Answers once both are committed.
     pub async fn publish(&self, app: &Application, input: NewMessage) -> Result<Arc<MessageRecord>> {
         let prepared = self.prepare(app, input).await?;

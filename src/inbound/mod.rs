@@ -127,6 +127,11 @@ impl Default for Gateway {
     }
 }
 
+/// Forgets a cached registration that changed (through another node).
+pub fn registration_changed(ctx: &ApiContext, id: &str) {
+    gateway(ctx).cache.invalidate(id);
+}
+
 /// The inbound face's state, registered in [`AppState::parts`](crate::api::AppState::parts) by the server.
 fn gateway(ctx: &ApiContext) -> &Gateway {
     ctx.parts.get()

@@ -70,6 +70,17 @@ impl DocKind {
     }
 }
 
+/// What changed in the store through another process (PostgreSQL LISTEN/NOTIFY), so that this one acts at once.
+#[derive(Debug, Clone)]
+pub enum StoreEvent {
+    /// Work became due at this time (jobs created for later, requeued, or freed from a dead node).
+    Due(Millis),
+    /// A document changed (insert, update, modify, delete): caches holding it must drop it.
+    Changed { kind: DocKind, org_id: String, parent: String, id: String },
+    /// A token was created or removed.
+    Tokens,
+}
+
 /// One stored document. `parent` is `""` for top-level kinds; `data` is the JSON of the typed model.
 #[derive(Debug, Clone)]
 pub struct DocRecord {
@@ -598,6 +609,12 @@ pub trait Store: Send + Sync + 'static {
     // ── idempotency ──
     async fn idempotency_get(&self, org_id: &str, key: &str, since: Millis) -> StoreResult<Option<StoredResponse>>;
     async fn idempotency_put(&self, org_id: &str, key: &str, resp: StoredResponse) -> StoreResult<()>;
+
+    // ── several processes ──
+    /// Changes made by other processes sharing the database; None for a store only one process serves.
+    fn events(&self) -> Option<tokio::sync::broadcast::Receiver<StoreEvent>> {
+        None
+    }
 }
 
 /// Typed helpers over the document primitives.
