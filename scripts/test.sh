@@ -37,7 +37,7 @@ psql "$HOOKD_TEST_PG/postgres" -qAtc "SELECT datname FROM pg_database WHERE datn
     while read -r db; do psql "$HOOKD_TEST_PG/postgres" -qc "DROP DATABASE IF EXISTS $db" >/dev/null; done
 export HOOKD_TEST_STORE=postgres
 bounded cargo test --locked --test '*' "$@"
-# Several nodes on one database (ignored in the SQLite pass: they need PostgreSQL).
-bounded cargo test --locked --test multinode "$@" -- --include-ignored
+# Several nodes on one database, and the two stores' schemas side by side (ignored in the SQLite pass).
+bounded cargo test --locked --test multinode --test schema "$@" -- --include-ignored
 # Alone and last: it stops and starts the machine's PostgreSQL.
 bounded cargo test --locked --test pg_restart "$@" -- --include-ignored
