@@ -26,6 +26,7 @@ pub struct TestApp {
     pub http: reqwest::Client,
     shutdown: Shutdown,
     pub dir: tempfile::TempDir,
+    pg_db: Option<String>,
 }
 
 /// A config for tests: loopback allowed, fast retries.
@@ -44,9 +45,32 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// With `HOOKD_TEST_STORE=postgres`, a fresh database on the machine's PostgreSQL (dropped with the app).
+/// (Stand-in until the shared switch for both stores lands.)
+pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+async fn pg_admin() -> tokio_postgres::Client {
+    let (client, conn) =
+        tokio_postgres::connect(PG_ADMIN_URL, tokio_postgres::NoTls).await.expect("PostgreSQL answers");
+    tokio::spawn(conn);
+    client
+}
+
+pub async fn fresh_pg_database() -> String {
+    let name = format!("hookd_test_{}", hookd::ids::random_token(12).to_lowercase());
+    pg_admin().await.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+    name
+}
+
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = test_config(dir.path());
+    let mut pg_db = None;
+    if std::env::var("HOOKD_TEST_STORE").as_deref() == Ok("postgres") {
+        let name = fresh_pg_database().await;
+        cfg.database_url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+        pg_db = Some(name);
+    }
     tweak(&mut cfg);
     let token = cfg.admin_token.clone().unwrap();
     let server = Server::build(cfg).await.expect("server builds");
@@ -54,12 +78,23 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let ctx = server.context();
     let shutdown = Shutdown::default();
     tokio::spawn(server.run(shutdown.clone()));
-    TestApp { base: format!("http://{addr}"), token, ctx, http: reqwest::Client::new(), shutdown, dir }
+    TestApp { base: format!("http://{addr}"), token, ctx, http: reqwest::Client::new(), shutdown, dir, pg_db }
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.trigger();
+        if let Some(name) = self.pg_db.take() {
+            // Dropped from a thread of its own: this may run inside the test's runtime.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(async {
+                    let _ =
+                        pg_admin().await.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                });
+            })
+            .join();
+        }
     }
 }
 
