@@ -2,8 +2,10 @@
 //! Needs the machine's PostgreSQL (127.0.0.1:5432, user postgres, trust): when it does not answer these tests
 //! fail under CI (`CI` set) and are skipped with a notice otherwise.
 
+mod common;
+
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hookd::store::postgres::{PgOptions, PgStore, NODE_TIMEOUT};
 use hookd::store::{
@@ -290,4 +292,82 @@ async fn an_unreachable_database_fails_fast() {
     let r = PgStore::open("postgres://postgres@127.0.0.1:1/none", PgOptions::default()).await;
     assert!(r.is_err());
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+async fn admin() -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(ADMIN_URL, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    client
+}
+
+/// Takes the database away from its clients (new connections refused, open ones ended), or gives it back.
+async fn set_away(db: &Db, away: bool) {
+    let c = admin().await;
+    c.batch_execute(&format!("ALTER DATABASE {} ALLOW_CONNECTIONS {}", db.name, !away)).await.unwrap();
+    if away {
+        c.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", &[&db.name])
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn while_the_database_is_away_requests_fail_fast_and_then_everything_resumes() {
+    let Some(db) = fresh_db().await else { return };
+    let a = node(&db).await;
+    let app = common::spawn_app_with(|c| c.database_url = db.url()).await;
+    let (app_id, _) = app.app_with_endpoint("http://127.0.0.1:9/", serde_json::json!({})).await;
+    a.publish(message(None), due_now(0)).await.unwrap();
+
+    let mut events = a.events().unwrap();
+    set_away(&db, true).await;
+    let started = Instant::now();
+    assert!(matches!(a.publish(message(None), due_now(0)).await, Err(StoreError::Unavailable)));
+    assert!(matches!(a.token_count().await, Err(StoreError::Unavailable)));
+    let health = app.get("/api/v1/health").await;
+    assert_eq!(health.status, 503, "{:?}", health.body);
+    assert_eq!(health.body["code"], "unavailable");
+    assert_eq!(health.headers.get("retry-after").unwrap(), "1");
+    let publish =
+        app.post(&format!("/api/v1/app/{app_id}/msg"), serde_json::json!({"eventType": "a.b", "payload": {}})).await;
+    assert_eq!(publish.status, 503, "{:?}", publish.body);
+    assert!(started.elapsed() < Duration::from_secs(8), "503s come at once, not after a hang: {:?}", started.elapsed());
+
+    set_away(&db, false).await;
+    common::eventually("the store to write again", || async { a.publish(message(None), due_now(0)).await.ok() }).await;
+    common::eventually("the server to answer again", || async {
+        (app.get("/api/v1/health").await.status == 204).then_some(())
+    })
+    .await;
+    app.publish(&app_id, "a.b", serde_json::json!({})).await;
+
+    // The LISTEN connection came back by itself (saying so: what was missed meanwhile may be due, tokens may
+    // have changed), and another node's change arrives.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout_at(deadline.into(), events.recv()).await {
+            Ok(Ok(StoreEvent::Tokens)) => break,
+            Ok(_) => continue,
+            Err(_) => panic!("the LISTEN connection did not come back"),
+        }
+    }
+    let b = node(&db).await;
+    let rec = DocRecord {
+        kind: DocKind::Application,
+        org_id: "org_1".into(),
+        parent: String::new(),
+        id: "app_after".into(),
+        uid: None,
+        created_at: now_ms(),
+        data: "{}".into(),
+    };
+    b.doc_insert(rec).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout_at(deadline.into(), events.recv()).await {
+            Ok(Ok(StoreEvent::Changed { id, .. })) if id == "app_after" => break,
+            Ok(_) => continue,
+            Err(_) => panic!("no change event after the database came back"),
+        }
+    }
 }

@@ -18,7 +18,10 @@
 //! The same heartbeat task reaps: nodes not seen for [`NODE_TIMEOUT`] are deleted and the jobs they leased are freed
 //! (due now, unleased), so the work of a node killed with SIGKILL is taken over by the others within about
 //! `NODE_TIMEOUT + HEARTBEAT_INTERVAL` (20 s). Nothing is freed at start: a starting node never takes live nodes'
-//! work. The job leases themselves still lapse as on SQLite, which covers a node stuck but heartbeating.
+//! work. After the database was away (no node could beat), a node reaps only once it has beaten for a whole
+//! `NODE_TIMEOUT` again, so live nodes are not taken for dead. The times are the nodes' clocks, which are assumed
+//! to agree within a few seconds (NTP). The job leases themselves still lapse as on SQLite, which covers a node
+//! stuck but still beating.
 //!
 //! **Wake-ups and cache invalidation** cross nodes by `NOTIFY` on the channel [`CHANNEL`], sent with `pg_notify`
 //! inside the writing transaction (so only on commit): one `due` per batch that queued work for a time (the
@@ -60,7 +63,7 @@ pub const NODE_TIMEOUT: Duration = Duration::from_secs(15);
 const DB_TIMEOUT: Duration = Duration::from_secs(2);
 /// A group commit taking longer than this is given up (its connection dropped, its callers told Unavailable).
 const BATCH_TIMEOUT: Duration = Duration::from_secs(30);
-const BACKOFF_MAX: Duration = Duration::from_secs(5);
+const BACKOFF_MAX: Duration = Duration::from_secs(2);
 
 const CONFLICT_EVENT_ID: &str = "A message with this eventId already exists";
 
@@ -127,7 +130,11 @@ fn pg_err(e: tokio_postgres::Error) -> StoreError {
 
 fn pool_err(e: PoolError) -> StoreError {
     match e {
-        PoolError::Backend(e) => pg_err(e),
+        // No connection could be made (refused, reset, or not accepted by the server for now).
+        PoolError::Backend(e) => {
+            tracing::warn!(error = %e, "cannot connect to the database");
+            StoreError::Unavailable
+        }
         PoolError::Timeout(_) | PoolError::Closed => StoreError::Unavailable,
         e => StoreError::Other(anyhow::anyhow!("{e}")),
     }
@@ -482,7 +489,15 @@ async fn insert_messages(
     let (mut event_ids, mut channels, mut created, mut payloads, mut expires) =
         (vec![], vec![], vec![], vec![], vec![]);
     let (mut d_msg, mut d_ep, mut d_run, mut d_lease) = (vec![], vec![], vec![], vec![]);
-    for (i, (m, ds)) in items.iter().enumerate() {
+    // Rows are inserted in one order on every node (by app and eventId), so that two nodes' batches waiting on
+    // each other's uniqueness checks cannot deadlock.
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&x, &y| {
+        let key = |i: usize| (items[i].0.app_id.as_str(), items[i].0.event_id.as_deref(), items[i].0.id.as_str());
+        key(x).cmp(&key(y))
+    });
+    for i in order {
+        let (m, ds) = &items[i];
         if !seen.insert(m.id.as_str()) {
             dup[i] = true;
             continue;
@@ -680,10 +695,12 @@ async fn record_attempts(b: &Batch, ops: &[AttemptOp]) -> StoreResult<Vec<Option
     }
     let clear: Vec<&str> =
         state.iter().filter(|(e, s)| s.is_none() && before.contains_key(**e)).map(|(e, _)| *e).collect();
-    let (set_ep, set_since): (Vec<&str>, Vec<i64>) = state
+    let mut set: Vec<(&str, i64)> = state
         .iter()
         .filter_map(|(e, s)| s.filter(|since| before.get(*e) != Some(since)).map(|since| (*e, since)))
-        .unzip();
+        .collect();
+    set.sort_unstable(); // one locking order on every node
+    let (set_ep, set_since): (Vec<&str>, Vec<i64>) = set.into_iter().unzip();
     if !clear.is_empty() || !set_ep.is_empty() {
         b.conn
             .execute(
@@ -917,7 +934,7 @@ async fn migrate(pool: &Pool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One heartbeat (see the module's documentation): `node` seen at `now`; the nodes not seen since
+/// One heartbeat (see the module's documentation): `node` seen at `now`; with `reap`, the nodes not seen since
 /// `now - timeout` deleted, and every lease held by a node that is not in `nodes` freed.
 async fn heartbeat(
     pool: &Pool,
@@ -925,6 +942,7 @@ async fn heartbeat(
     timeout: Duration,
     now: Millis,
     events: &broadcast::Sender<StoreEvent>,
+    reap: bool,
 ) -> StoreResult<u64> {
     let mut c = pool.get().await.map_err(pool_err)?;
     let tx = c.transaction().await.map_err(pg_err)?;
@@ -934,6 +952,10 @@ async fn heartbeat(
     )
     .await
     .map_err(pg_err)?;
+    if !reap {
+        tx.commit().await.map_err(pg_err)?;
+        return Ok(0);
+    }
     let dead = tx
         .query("DELETE FROM nodes WHERE seen_at < $1 RETURNING id", &[&(now - timeout.as_millis() as i64)])
         .await
@@ -1081,7 +1103,7 @@ impl PgStore {
         let (events, _) = broadcast::channel(1024);
         let alive = Arc::new(());
         if opts.node {
-            heartbeat(&pool, &node_id, opts.node_timeout, now_ms(), &events).await?;
+            heartbeat(&pool, &node_id, opts.node_timeout, now_ms(), &events, true).await?;
             let first = listen(&cfg).await?;
             tokio::spawn(listen_loop(
                 cfg.clone(),
@@ -1098,13 +1120,24 @@ impl PgStore {
                     let mut tick = tokio::time::interval(every);
                     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                     tick.tick().await;
+                    // After the database was away nobody could beat: reap only once this node has beaten for a
+                    // whole node timeout again, so that the others have had the time to beat too.
+                    let mut beating_since = Some(now_ms());
                     loop {
                         tick.tick().await;
                         if watch.strong_count() == 0 {
                             return;
                         }
-                        if let Err(e) = heartbeat(&pool, &node, timeout, now_ms(), &events).await {
-                            tracing::warn!(error = %e, "node heartbeat failed");
+                        let now = now_ms();
+                        let reap = beating_since.is_some_and(|since| now - since >= timeout.as_millis() as i64);
+                        match heartbeat(&pool, &node, timeout, now, &events, reap).await {
+                            Ok(_) => {
+                                beating_since.get_or_insert(now);
+                            }
+                            Err(e) => {
+                                beating_since = None;
+                                tracing::warn!(error = %e, "node heartbeat failed");
+                            }
                         }
                     }
                 });
@@ -1131,7 +1164,7 @@ impl PgStore {
     /// One heartbeat at `now`, as the heartbeat task runs it: marks this node seen, deletes the nodes not seen for
     /// the node timeout and frees their leases. Returns how many jobs were freed.
     pub async fn tick(&self, now: Millis) -> StoreResult<u64> {
-        heartbeat(&self.pool, &self.node_id, self.node_timeout, now, &self.events).await
+        heartbeat(&self.pool, &self.node_id, self.node_timeout, now, &self.events, true).await
     }
 
     fn send(&self, op: Op) -> StoreResult<()> {
