@@ -86,7 +86,12 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         match self {
             Error::Http { status, code, detail } => {
-                (status, axum::Json(serde_json::json!({ "code": code, "detail": detail }))).into_response()
+                let mut resp =
+                    (status, axum::Json(serde_json::json!({ "code": code, "detail": detail }))).into_response();
+                if status == StatusCode::SERVICE_UNAVAILABLE {
+                    resp.headers_mut().insert("retry-after", HeaderValue::from(1));
+                }
+                resp
             }
             Error::Validation(items) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(serde_json::json!({ "detail": items }))).into_response()
@@ -116,6 +121,9 @@ impl From<crate::store::StoreError> for Error {
     fn from(err: crate::store::StoreError) -> Self {
         match err {
             crate::store::StoreError::Conflict(what) => Error::conflict(what),
+            e @ crate::store::StoreError::Unavailable => {
+                Error::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string())
+            }
             crate::store::StoreError::Other(e) => Error::Internal(e),
         }
     }

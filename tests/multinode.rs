@@ -95,7 +95,7 @@ async fn a_node_killed_mid_load_loses_nothing_and_duplicates_stay_within_its_in_
     }
     stop.store(true, Ordering::Relaxed);
     let accepted = accepted.lock().unwrap().clone();
-    assert!(accepted.len() > 500, "most publishes were accepted, by both nodes: {}", accepted.len());
+    assert!(accepted.len() >= 300, "the publishes before the kill were accepted: {}", accepted.len());
 
     let seen = wait_for_seqs(&recv, &accepted, TAKEOVER_WAIT).await;
     let duplicates: usize = seen.values().map(|n| n - 1).sum();
@@ -162,8 +162,19 @@ async fn an_endpoint_disabled_through_one_node_gets_nothing_published_through_an
     assert_eq!(sent.status, 202);
     control.wait_for(2).await;
     let msg_id = sent.body["id"].as_str().unwrap();
-    let attempts = cluster.call(2, Method::GET, &format!("/api/v1/app/{app_id}/attempt/msg/{msg_id}"), None).await;
-    assert_eq!(attempts.body["data"].as_array().unwrap().len(), 1, "only the enabled endpoint was attempted");
+    // Its attempt is recorded once the control endpoint has answered.
+    let attempts = eventually("the control endpoint's attempt to be recorded", || {
+        let (cluster, path) = (&cluster, format!("/api/v1/app/{app_id}/attempt/msg/{msg_id}"));
+        async move {
+            let r = cluster.call(2, Method::GET, &path, None).await;
+            let data = r.body["data"].as_array().cloned().unwrap_or_default();
+            (!data.is_empty()).then_some(data)
+        }
+    })
+    .await;
+    assert_eq!(attempts.len(), 1, "only the enabled endpoint was attempted: {attempts:?}");
+    let deliveries = cluster.call(2, Method::GET, &format!("/api/v1/app/{app_id}/msg/{msg_id}/endpoint"), None).await;
+    assert_eq!(deliveries.body["data"].as_array().map(Vec::len), Some(1), "one delivery: {:?}", deliveries.body);
     assert_eq!(off.received().len(), 1, "the disabled endpoint got nothing more");
 }
 

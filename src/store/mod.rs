@@ -1,5 +1,5 @@
 //! The storage boundary. Everything the engine and the faces persist goes through [`Store`]; SQL lives only in
-//! the backends below it (`sqlite` now, PostgreSQL later), so a backend can be added without touching the engine.
+//! the backends below it (`sqlite`, `postgres`), so a backend can be added without touching the engine.
 //!
 //! Three kinds of data live here:
 //! * **documents** — low-volume configuration (applications, endpoints, event types) stored as JSON with the few
@@ -8,6 +8,7 @@
 //! * **the due-time queue** — `jobs`: everything that must happen at a time, claimed with a lease.
 
 pub mod copy;
+pub mod postgres;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -20,6 +21,9 @@ pub enum StoreError {
     /// A uniqueness rule was broken (duplicate `uid`, `eventId`, …); the string says which.
     #[error("{0}")]
     Conflict(String),
+    /// The database cannot be reached (connection refused or lost, timed out): worth retrying soon.
+    #[error("the database is unavailable")]
+    Unavailable,
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -67,6 +71,29 @@ impl DocKind {
             DocKind::ResponseUrl => "response_url",
             DocKind::ChatView => "chat_view",
         }
+    }
+}
+
+impl std::str::FromStr for DocKind {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        use DocKind::*;
+        [
+            Application,
+            Endpoint,
+            EventType,
+            InboundRegistration,
+            Bot,
+            ChatUser,
+            Channel,
+            ChatMessage,
+            ChatFile,
+            ResponseUrl,
+            ChatView,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+        .ok_or_else(|| anyhow::anyhow!("unknown document kind {s:?}"))
     }
 }
 
@@ -666,7 +693,9 @@ impl dyn Store {
 }
 
 /// Opens the store named by a `HOOKD_DATABASE_URL`. `serving` marks the process that runs the engine: only one
-/// may serve an embedded database, and it frees the leases a killed predecessor left.
+/// may serve an embedded database, and it frees the leases a killed predecessor left. Any number of processes
+/// serve one PostgreSQL database: there a serving process is a node (see [`postgres`]), and a dead node's leases
+/// are freed by the others, never all at start.
 pub async fn open(url: &str, durability: crate::config::Durability, serving: bool) -> anyhow::Result<Arc<dyn Store>> {
     if let Some(path) = url.strip_prefix("sqlite://") {
         let store = Arc::new(sqlite::SqliteStore::open(path, durability, serving)?);
@@ -678,8 +707,8 @@ pub async fn open(url: &str, durability: crate::config::Durability, serving: boo
         }
         Ok(store)
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        anyhow::bail!("the PostgreSQL store is not built yet; use sqlite://")
+        Ok(Arc::new(postgres::PgStore::open(url, postgres::PgOptions { node: serving, ..Default::default() }).await?))
     } else {
-        anyhow::bail!("unsupported database URL {url:?}: expected sqlite://PATH")
+        anyhow::bail!("unsupported database URL {url:?}: expected sqlite://PATH or postgres://…")
     }
 }

@@ -1,0 +1,2246 @@
+//! The PostgreSQL store: the same semantics as [`super::sqlite`], for any number of hookd processes (nodes) on one
+//! database.
+//!
+//! **Writes** go through one writer task per process that owns a dedicated connection and group-commits: it takes
+//! every write waiting in its queue (up to [`MAX_BATCH`]), runs them in one transaction and answers each caller
+//! after COMMIT. The hot path is coalesced: all the `publish`es of a batch are one multi-row statement (messages,
+//! deliveries and jobs through `UNNEST`), all its `record_attempt`s two or three, its `job_defer`s one; they and the
+//! other writes are pipelined on the connection rather than awaited one by one. A failed statement aborts a
+//! PostgreSQL transaction, so uniqueness is checked without errors (`INSERT … ON CONFLICT DO NOTHING RETURNING`,
+//! no row meaning a conflict); the few writes that can fail on their own (`doc_update`, `doc_modify`, `requeue`)
+//! run inside a savepoint each. A batch that fails as a whole is rolled back and every caller in it gets the error;
+//! if the connection is gone the writer reconnects (with backoff) and goes on, and callers meanwhile get
+//! [`StoreError::Unavailable`] at once. **Reads** and claims use a pool whose waits time out after two seconds.
+//!
+//! **Several nodes.** Every serving process is a node with a random id and a row in `nodes`, refreshed every
+//! [`HEARTBEAT_INTERVAL`] by a heartbeat task. Each job a node leases (claimed with `FOR UPDATE SKIP LOCKED`, so two
+//! nodes never claim the same job, or published already leased to be sent from memory) records `leased_by = node`.
+//! The same heartbeat task reaps: nodes not seen for [`NODE_TIMEOUT`] are deleted and the jobs they leased are freed
+//! (due now, unleased), so the work of a node killed with SIGKILL is taken over by the others within about
+//! `NODE_TIMEOUT + HEARTBEAT_INTERVAL` (20 s). Nothing is freed at start: a starting node never takes live nodes'
+//! work. After the database was away (no node could beat), a node reaps only once it has beaten for a whole
+//! `NODE_TIMEOUT` again, so live nodes are not taken for dead. The times are the nodes' clocks, which are assumed
+//! to agree within a few seconds (NTP). The job leases themselves still lapse as on SQLite, which covers a node
+//! stuck but still beating.
+//!
+//! **Wake-ups and cache invalidation** cross nodes by `NOTIFY` on the channel [`CHANNEL`], sent with `pg_notify`
+//! inside the writing transaction (so only on commit): one `due` per batch that queued work for a time (the
+//! earliest), one per document changed, one per token created. A dedicated `LISTEN` connection per node (which
+//! reconnects by itself) turns the other nodes' notifications into [`StoreEvent`]s ([`Store::events`]).
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use futures::future::BoxFuture;
+use futures::StreamExt;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{AsyncMessage, Client, NoTls, Row, Statement};
+
+use super::*;
+
+const MIGRATIONS: &[&str] = &[include_str!("migrations/postgres/0001_init.sql")];
+/// The advisory lock that serialises migrations between nodes starting at once.
+const MIGRATION_LOCK: i64 = 0x686f_6f6b_64; // "hookd"
+/// Most writes in one group commit.
+pub const MAX_BATCH: usize = 4096;
+const JOB_DELIVERY: i64 = 0;
+const JOB_TIMER: i64 = 1;
+/// The LISTEN/NOTIFY channel.
+pub const CHANNEL: &str = "hookd";
+/// PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
+const NOTIFY_MAX: usize = 7999;
+/// How often a node marks itself alive (and reaps dead nodes).
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
+/// A node not seen for this long is dead: its leases are freed.
+pub const NODE_TIMEOUT: Duration = Duration::from_secs(15);
+/// Waiting for a connection (from the pool, or a new one) fails after this: requests fail fast, never hang.
+const DB_TIMEOUT: Duration = Duration::from_secs(2);
+/// A group commit taking longer than this is given up (its connection dropped, its callers told Unavailable).
+const BATCH_TIMEOUT: Duration = Duration::from_secs(30);
+const BACKOFF_MAX: Duration = Duration::from_secs(2);
+
+const CONFLICT_EVENT_ID: &str = "A message with this eventId already exists";
+
+type Param<'a> = &'a (dyn ToSql + Sync);
+
+/// How a [`PgStore`] takes part in a cluster.
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// Serve as a node: a row in `nodes`, a heartbeat that also reaps dead nodes, and LISTEN for the others'
+    /// changes. Short-lived commands (`hookd token create`) open the store without.
+    pub node: bool,
+    /// Run the heartbeat task (tests turn it off and call [`PgStore::tick`] themselves).
+    pub heartbeat: bool,
+    pub heartbeat_interval: Duration,
+    pub node_timeout: Duration,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        PgOptions { node: true, heartbeat: true, heartbeat_interval: HEARTBEAT_INTERVAL, node_timeout: NODE_TIMEOUT }
+    }
+}
+
+pub struct PgStore {
+    pool: Pool,
+    writer: mpsc::UnboundedSender<Op>,
+    node_id: Arc<str>,
+    node: bool,
+    node_timeout: Duration,
+    events: broadcast::Sender<StoreEvent>,
+    /// The background tasks stop when the store is dropped.
+    _alive: Arc<()>,
+}
+
+// ── errors ──
+
+/// Whether `e` means the database could not be reached, rather than that it refused the statement.
+fn is_unavailable(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    if let Some(code) = e.code() {
+        let c = code.code();
+        // connection exceptions, shutdowns, "the database system is starting up", too many connections
+        return c.starts_with("08") || c.starts_with("57P") || c == "53300";
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.is::<std::io::Error>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+fn pg_err(e: tokio_postgres::Error) -> StoreError {
+    if is_unavailable(&e) {
+        StoreError::Unavailable
+    } else {
+        StoreError::Other(e.into())
+    }
+}
+
+fn pool_err(e: PoolError) -> StoreError {
+    match e {
+        // No connection could be made (refused, reset, or not accepted by the server for now).
+        PoolError::Backend(e) => {
+            tracing::warn!(error = %e, "cannot connect to the database");
+            StoreError::Unavailable
+        }
+        PoolError::Timeout(_) | PoolError::Closed => StoreError::Unavailable,
+        e => StoreError::Other(anyhow::anyhow!("{e}")),
+    }
+}
+
+/// Maps a unique-constraint failure to a conflict saying `what`.
+fn conflict_as(what: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
+    move |e| match e.code() {
+        Some(c) if *c == tokio_postgres::error::SqlState::UNIQUE_VIOLATION => StoreError::Conflict(what.to_string()),
+        _ => pg_err(e),
+    }
+}
+
+/// How a failed group commit is told to its callers.
+#[derive(Debug, Clone)]
+enum Failure {
+    Unavailable,
+    Failed(String),
+}
+
+impl Failure {
+    fn of(e: &StoreError) -> Failure {
+        match e {
+            StoreError::Unavailable => Failure::Unavailable,
+            e => Failure::Failed(format!("{e:#}")),
+        }
+    }
+    fn error(&self) -> StoreError {
+        match self {
+            Failure::Unavailable => StoreError::Unavailable,
+            Failure::Failed(e) => StoreError::Other(anyhow::anyhow!("the group commit failed: {e}")),
+        }
+    }
+}
+
+// ── the writer ──
+
+/// The writer's connection, with its prepared statements.
+struct Conn {
+    client: Client,
+    stmts: Mutex<HashMap<String, Statement>>,
+}
+
+impl Conn {
+    async fn stmt(&self, sql: &str) -> Result<Statement, tokio_postgres::Error> {
+        if let Some(s) = self.stmts.lock().unwrap().get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql).await?;
+        self.stmts.lock().unwrap().insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
+    async fn query_raw(&self, sql: &str, p: &[Param<'_>]) -> Result<Vec<Row>, tokio_postgres::Error> {
+        let s = self.stmt(sql).await?;
+        self.client.query(&s, p).await
+    }
+    async fn execute_raw(&self, sql: &str, p: &[Param<'_>]) -> Result<u64, tokio_postgres::Error> {
+        let s = self.stmt(sql).await?;
+        self.client.execute(&s, p).await
+    }
+    async fn query(&self, sql: &str, p: &[Param<'_>]) -> StoreResult<Vec<Row>> {
+        self.query_raw(sql, p).await.map_err(pg_err)
+    }
+    async fn query_opt(&self, sql: &str, p: &[Param<'_>]) -> StoreResult<Option<Row>> {
+        Ok(self.query(sql, p).await?.into_iter().next())
+    }
+    async fn execute(&self, sql: &str, p: &[Param<'_>]) -> StoreResult<u64> {
+        self.execute_raw(sql, p).await.map_err(pg_err)
+    }
+}
+
+/// What the writes of one group commit share: the connection, and the notifications to send with the commit.
+struct Batch {
+    conn: Arc<Conn>,
+    node: Arc<str>,
+    notes: Mutex<Vec<String>>,
+    /// The earliest time work was queued for (`i64::MAX`: none).
+    due: AtomicI64,
+}
+
+impl Batch {
+    fn due(&self, at: Millis) {
+        self.due.fetch_min(at, Ordering::Relaxed);
+    }
+    fn note(&self, mut v: serde_json::Value) {
+        v["n"] = serde_json::Value::String(self.node.to_string());
+        let text = v.to_string();
+        if text.len() <= NOTIFY_MAX {
+            self.notes.lock().unwrap().push(text);
+        } else {
+            tracing::warn!(bytes = text.len(), "a change notification is too large to send");
+        }
+    }
+    fn changed(&self, kind: &str, org_id: &str, parent: &str, id: &str) {
+        self.note(serde_json::json!({"e": "doc", "k": kind, "o": org_id, "p": parent, "i": id}));
+    }
+}
+
+type Finish = Box<dyn FnOnce(&Result<(), Failure>) + Send>;
+
+/// How a write went, for the writer: `Failed` left nothing behind that matters (a conflict found before writing,
+/// or undone by its savepoint); `Spoiled` broke the transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Ok,
+    Failed,
+    Spoiled,
+}
+
+type GeneralFn = Box<dyn for<'b> FnOnce(&'b Batch) -> BoxFuture<'b, (Finish, Outcome)> + Send>;
+
+enum Op {
+    Publish {
+        msg: Arc<MessageRecord>,
+        deliveries: Vec<NewDelivery>,
+        tx: oneshot::Sender<StoreResult<Vec<(i64, i64)>>>,
+    },
+    Attempt(AttemptOp, oneshot::Sender<StoreResult<Option<Millis>>>),
+    Defer {
+        job_id: i64,
+        run_at: Millis,
+        tx: oneshot::Sender<StoreResult<()>>,
+    },
+    /// Any other write; `savepoint` for one that may fail after writing.
+    General {
+        savepoint: bool,
+        run: GeneralFn,
+    },
+}
+
+struct AttemptOp {
+    job_id: i64,
+    delivery_id: i64,
+    attempt: AttemptRecord,
+    next: NextStep,
+}
+
+fn finisher<T: Send + 'static>(tx: oneshot::Sender<StoreResult<T>>, result: StoreResult<T>) -> Finish {
+    Box::new(move |commit: &Result<(), Failure>| {
+        let _ = tx.send(match commit {
+            Ok(()) => result,
+            Err(f) => Err(f.error()),
+        });
+    })
+}
+
+fn outcome_of<T>(r: &StoreResult<T>) -> Outcome {
+    match r {
+        Ok(_) => Outcome::Ok,
+        Err(StoreError::Conflict(_)) => Outcome::Failed,
+        Err(_) => Outcome::Spoiled,
+    }
+}
+
+async fn connect(cfg: &tokio_postgres::Config) -> Result<Client, tokio_postgres::Error> {
+    let (client, connection) = cfg.connect(NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %e, "PostgreSQL connection lost");
+        }
+    });
+    Ok(client)
+}
+
+async fn writer_loop(cfg: tokio_postgres::Config, mut rx: mpsc::UnboundedReceiver<Op>, node: Arc<str>) {
+    let mut conn: Option<Arc<Conn>> = None;
+    let mut backoff = Duration::from_millis(100);
+    let mut retry_at = Instant::now();
+    let mut batch: Vec<Op> = Vec::with_capacity(MAX_BATCH);
+    while let Some(op) = rx.recv().await {
+        batch.push(op);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        if conn.as_ref().is_some_and(|c| c.client.is_closed()) {
+            conn = None;
+        }
+        if conn.is_none() && Instant::now() >= retry_at {
+            match tokio::time::timeout(DB_TIMEOUT, connect(&cfg)).await {
+                Ok(Ok(client)) => {
+                    conn = Some(Arc::new(Conn { client, stmts: Mutex::new(HashMap::new()) }));
+                    backoff = Duration::from_millis(100);
+                }
+                Ok(Err(e)) => tracing::warn!(error = %e, "the store writer cannot connect"),
+                Err(_) => tracing::warn!("the store writer's connection attempt timed out"),
+            }
+            if conn.is_none() {
+                retry_at = Instant::now() + backoff;
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
+        }
+        let Some(c) = conn.clone() else {
+            // Dropping the writes answers their callers: Unavailable.
+            batch.clear();
+            continue;
+        };
+        let ops = std::mem::take(&mut batch);
+        if tokio::time::timeout(BATCH_TIMEOUT, run_batch(c, ops, node.clone())).await.is_err() {
+            tracing::error!("a group commit timed out; reconnecting");
+            conn = None;
+        }
+    }
+}
+
+/// Runs one group commit and answers its callers.
+async fn run_batch(conn: Arc<Conn>, ops: Vec<Op>, node: Arc<str>) {
+    let b = Batch { conn: conn.clone(), node, notes: Mutex::new(Vec::new()), due: AtomicI64::new(i64::MAX) };
+    let (mut publishes, mut attempts, mut defers, mut fast, mut slow) = (vec![], vec![], vec![], vec![], vec![]);
+    for op in ops {
+        match op {
+            Op::Publish { msg, deliveries, tx } => publishes.push((msg, deliveries, tx)),
+            Op::Attempt(a, tx) => attempts.push((a, tx)),
+            Op::Defer { job_id, run_at, tx } => defers.push((job_id, run_at, tx)),
+            Op::General { savepoint: false, run } => fast.push(run),
+            Op::General { savepoint: true, run } => slow.push(run),
+        }
+    }
+    if let Err(e) = conn.client.batch_execute("BEGIN").await {
+        tracing::error!(error = %e, "group commit: BEGIN failed");
+        return; // dropping the writes answers them Unavailable
+    }
+    let mut finishers: Vec<Finish> = Vec::new();
+    let mut spoiled: Option<StoreError> = None;
+
+    // The hot path's coalesced statements and the plain writes (one after the other) are in flight together.
+    let hot = async {
+        let (p, a, d) =
+            futures::join!(publish_group(&b, publishes), attempt_group(&b, attempts), defer_group(&b, defers));
+        [p, a, d]
+    };
+    let plain = async {
+        let mut out = Vec::with_capacity(fast.len());
+        for run in fast {
+            let (finish, outcome) = run(&b).await;
+            let bad = outcome == Outcome::Spoiled;
+            out.push(finish);
+            if bad {
+                return (out, true);
+            }
+        }
+        (out, false)
+    };
+    let (groups, (plain_finishers, plain_spoiled)) = futures::join!(hot, plain);
+    for (fin, err) in groups {
+        finishers.extend(fin);
+        if let Some(e) = err {
+            spoiled.get_or_insert(e);
+        }
+    }
+    finishers.extend(plain_finishers);
+    if plain_spoiled && spoiled.is_none() {
+        spoiled = Some(StoreError::Other(anyhow::anyhow!("a write failed half-way")));
+    }
+
+    // Writes that may fail after writing: one savepoint each, with nothing else in flight.
+    for run in slow {
+        if spoiled.is_some() {
+            break; // dropped: answered with an error
+        }
+        if let Err(e) = conn.client.batch_execute("SAVEPOINT op").await {
+            spoiled = Some(pg_err(e));
+            break;
+        }
+        let (finish, outcome) = run(&b).await;
+        finishers.push(finish);
+        let end = if outcome == Outcome::Ok {
+            "RELEASE SAVEPOINT op"
+        } else {
+            "ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op"
+        };
+        if let Err(e) = conn.client.batch_execute(end).await {
+            spoiled = Some(pg_err(e));
+        }
+    }
+
+    let commit: Result<(), Failure> = match spoiled {
+        Some(e) => {
+            let _ = conn.client.batch_execute("ROLLBACK").await;
+            tracing::error!(error = %e, "a group commit failed and was rolled back");
+            Err(Failure::of(&e))
+        }
+        None => {
+            let mut notes = std::mem::take(&mut *b.notes.lock().unwrap());
+            let due = b.due.load(Ordering::Relaxed);
+            if due != i64::MAX {
+                notes.push(serde_json::json!({"e": "due", "at": due, "n": &*b.node}).to_string());
+            }
+            let notify = async {
+                if notes.is_empty() {
+                    return Ok(0);
+                }
+                conn.execute_raw("SELECT pg_notify($1, p) FROM UNNEST($2::text[]) AS p", &[&CHANNEL, &notes]).await
+            };
+            // Sent together: COMMIT of a transaction whose NOTIFY failed only rolls back.
+            let (n, c) = futures::join!(notify, conn.client.batch_execute("COMMIT"));
+            match n.and(c) {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    let e = pg_err(e);
+                    tracing::error!(error = %e, "group commit failed");
+                    let _ = conn.client.batch_execute("ROLLBACK").await;
+                    Err(Failure::of(&e))
+                }
+            }
+        }
+    };
+    for finish in finishers {
+        finish(&commit);
+    }
+}
+
+// ── the hot path, coalesced ──
+
+const PUBLISH_SQL: &str = "
+WITH m AS (
+    INSERT INTO messages (id, org_id, app_id, event_type, event_id, channels, created_at, payload, payload_expires_at)
+    SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
+                         $8::text[], $9::bigint[])
+    ON CONFLICT DO NOTHING
+    RETURNING id, org_id, app_id, created_at
+), nd AS (
+    SELECT * FROM UNNEST($10::text[], $11::text[], $12::bigint[], $13::bigint[]) AS nd (msg_id, endpoint_id, run_at, leased_until)
+), d AS (
+    INSERT INTO deliveries (org_id, app_id, msg_id, endpoint_id, status, attempts, next_attempt_at, updated_at)
+    SELECT m.org_id, m.app_id, nd.msg_id, nd.endpoint_id, 1, 0, nd.run_at, m.created_at FROM nd JOIN m ON m.id = nd.msg_id
+    RETURNING id, msg_id, endpoint_id
+), j AS (
+    INSERT INTO jobs (kind, ref_id, run_at, leased, manual, leased_by)
+    SELECT 0, d.id, CASE WHEN nd.leased_until > 0 THEN nd.leased_until ELSE nd.run_at END,
+           CASE WHEN nd.leased_until > 0 THEN 1 ELSE 0 END, 0,
+           CASE WHEN nd.leased_until > 0 THEN $14::text END
+    FROM d JOIN nd ON nd.msg_id = d.msg_id AND nd.endpoint_id = d.endpoint_id
+    RETURNING id, ref_id
+)
+SELECT m.id, NULL::bigint, NULL::text, NULL::bigint FROM m
+UNION ALL
+SELECT d.msg_id, d.id, d.endpoint_id, j.id FROM d JOIN j ON j.ref_id = d.id";
+
+/// Inserts messages with their deliveries and jobs in one statement. A message whose id or `eventId` is taken
+/// (by a committed row, another node's pending one, or an earlier one of `items`) is a conflict and writes nothing.
+async fn insert_messages(
+    b: &Batch,
+    items: &[(&MessageRecord, &[NewDelivery])],
+) -> StoreResult<Vec<StoreResult<Vec<(i64, i64)>>>> {
+    let n = items.len();
+    let mut seen: HashSet<&str> = HashSet::with_capacity(n);
+    let mut dup = vec![false; n];
+    let (mut ids, mut orgs, mut apps, mut types) = (vec![], vec![], vec![], vec![]);
+    let (mut event_ids, mut channels, mut created, mut payloads, mut expires) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    let (mut d_msg, mut d_ep, mut d_run, mut d_lease) = (vec![], vec![], vec![], vec![]);
+    // Rows are inserted in one order on every node (by app and eventId), so that two nodes' batches waiting on
+    // each other's uniqueness checks cannot deadlock.
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&x, &y| {
+        let key = |i: usize| (items[i].0.app_id.as_str(), items[i].0.event_id.as_deref(), items[i].0.id.as_str());
+        key(x).cmp(&key(y))
+    });
+    for i in order {
+        let (m, ds) = &items[i];
+        if !seen.insert(m.id.as_str()) {
+            dup[i] = true;
+            continue;
+        }
+        ids.push(m.id.as_str());
+        orgs.push(m.org_id.as_str());
+        apps.push(m.app_id.as_str());
+        types.push(m.event_type.as_str());
+        event_ids.push(m.event_id.as_deref());
+        channels.push(m.channels.as_ref().map(|ch| serde_json::to_string(ch).unwrap_or_default()));
+        created.push(m.created_at);
+        payloads.push(m.payload.as_deref());
+        expires.push(m.payload_expires_at);
+        for d in ds.iter() {
+            d_msg.push(m.id.as_str());
+            d_ep.push(d.endpoint_id.as_str());
+            d_run.push(d.run_at);
+            d_lease.push(d.leased_until);
+        }
+    }
+    let rows = b
+        .conn
+        .query(
+            PUBLISH_SQL,
+            &[
+                &ids, &orgs, &apps, &types, &event_ids, &channels, &created, &payloads, &expires, &d_msg, &d_ep,
+                &d_run, &d_lease, &&*b.node,
+            ],
+        )
+        .await?;
+    let mut inserted: HashSet<String> = HashSet::with_capacity(n);
+    let mut stored: HashMap<(String, String), (i64, i64)> = HashMap::with_capacity(d_msg.len());
+    for r in rows {
+        let msg_id: String = r.get(0);
+        match r.get::<_, Option<i64>>(1) {
+            None => {
+                inserted.insert(msg_id);
+            }
+            Some(delivery_id) => {
+                stored.insert((msg_id, r.get(2)), (delivery_id, r.get(3)));
+            }
+        }
+    }
+    Ok(items
+        .iter()
+        .enumerate()
+        .map(|(i, (m, ds))| {
+            if dup[i] || !inserted.contains(&m.id) {
+                return Err(StoreError::Conflict(CONFLICT_EVENT_ID.into()));
+            }
+            ds.iter()
+                .map(|d| {
+                    if d.leased_until <= 0 {
+                        b.due(d.run_at);
+                    }
+                    stored
+                        .get(&(m.id.clone(), d.endpoint_id.clone()))
+                        .copied()
+                        .ok_or_else(|| StoreError::Other(anyhow::anyhow!("a delivery of {} was not stored", m.id)))
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// Inserts the messages of `forward` for one write: an error (a conflict) if any of them fails.
+async fn insert_forward(b: &Batch, forward: &Forward) -> StoreResult<Vec<Vec<(i64, i64)>>> {
+    if forward.is_empty() {
+        return Ok(vec![]);
+    }
+    let items: Vec<(&MessageRecord, &[NewDelivery])> = forward.iter().map(|(m, d)| (&**m, d.as_slice())).collect();
+    insert_messages(b, &items).await?.into_iter().collect()
+}
+
+type GroupResult = (Vec<Finish>, Option<StoreError>);
+
+async fn publish_group(
+    b: &Batch,
+    ops: Vec<(Arc<MessageRecord>, Vec<NewDelivery>, oneshot::Sender<StoreResult<Vec<(i64, i64)>>>)>,
+) -> GroupResult {
+    if ops.is_empty() {
+        return (vec![], None);
+    }
+    let items: Vec<(&MessageRecord, &[NewDelivery])> = ops.iter().map(|(m, d, _)| (&**m, d.as_slice())).collect();
+    match insert_messages(b, &items).await {
+        Ok(results) => (ops.into_iter().zip(results).map(|((_, _, tx), r)| finisher(tx, r)).collect(), None),
+        Err(e) => (vec![], Some(e)),
+    }
+}
+
+const ATTEMPTS_SQL: &str = "
+WITH a AS (
+    INSERT INTO attempts (id, org_id, app_id, msg_id, endpoint_id, url, status_code, status, manual, duration_ms,
+                          created_at, response)
+    SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
+                         $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::text[])
+), u AS (
+    UPDATE deliveries d SET status = x.status, attempts = d.attempts + x.n, next_attempt_at = x.next_at, updated_at = x.at
+    FROM UNNEST($13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[]) AS x (id, status, next_at, at, n)
+    WHERE d.id = x.id
+), jd AS (
+    DELETE FROM jobs WHERE id = ANY($18::bigint[])
+)
+UPDATE jobs j SET run_at = x.run_at, leased = 0, manual = 0, leased_by = NULL
+FROM UNNEST($19::bigint[], $20::bigint[]) AS x (id, run_at) WHERE j.id = x.id";
+
+/// Records the attempts of a batch: as if one after the other in their order (a delivery or job seen twice ends
+/// as the last one left it; "failing since" is followed through every attempt of an endpoint).
+async fn record_attempts(b: &Batch, ops: &[AttemptOp]) -> StoreResult<Vec<Option<Millis>>> {
+    let (mut a_id, mut a_org, mut a_app, mut a_msg, mut a_ep, mut a_url) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut a_code, mut a_status, mut a_manual, mut a_dur, mut a_at, mut a_resp) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    // delivery id -> (status, next_at, at, count), in first-seen order
+    let mut deliveries: Vec<(i64, i64, Option<i64>, i64, i64)> = vec![];
+    let mut delivery_index: HashMap<i64, usize> = HashMap::new();
+    // job id -> Some(run_at) to requeue, None to delete
+    let mut jobs: HashMap<i64, Option<Millis>> = HashMap::new();
+    for op in ops {
+        let a = &op.attempt;
+        a_id.push(a.id.as_str());
+        a_org.push(a.org_id.as_str());
+        a_app.push(a.app_id.as_str());
+        a_msg.push(a.msg_id.as_str());
+        a_ep.push(a.endpoint_id.as_str());
+        a_url.push(a.url.as_str());
+        a_code.push(a.status_code);
+        a_status.push(a.status);
+        a_manual.push(a.manual as i64);
+        a_dur.push(a.duration_ms);
+        a_at.push(a.created_at);
+        a_resp.push(a.response.as_str());
+        let (status, next_at) = match op.next {
+            NextStep::Done => (status::SUCCESS, None),
+            NextStep::RetryAt(at) => (status::PENDING, Some(at)),
+            NextStep::GiveUp => (status::FAIL, None),
+        };
+        match delivery_index.get(&op.delivery_id) {
+            Some(&i) => {
+                let d = &mut deliveries[i];
+                (d.1, d.2, d.3, d.4) = (status, next_at, a.created_at, d.4 + 1);
+            }
+            None => {
+                delivery_index.insert(op.delivery_id, deliveries.len());
+                deliveries.push((op.delivery_id, status, next_at, a.created_at, 1));
+            }
+        }
+        // A job deleted stays deleted; otherwise the last requeue wins.
+        match (jobs.get(&op.job_id), next_at) {
+            (Some(None), _) => {}
+            (_, next) => {
+                jobs.insert(op.job_id, next);
+            }
+        }
+        if let Some(at) = next_at {
+            b.due(at);
+        }
+    }
+    let d_id: Vec<i64> = deliveries.iter().map(|d| d.0).collect();
+    let d_status: Vec<i64> = deliveries.iter().map(|d| d.1).collect();
+    let d_next: Vec<Option<i64>> = deliveries.iter().map(|d| d.2).collect();
+    let d_at: Vec<i64> = deliveries.iter().map(|d| d.3).collect();
+    let d_n: Vec<i64> = deliveries.iter().map(|d| d.4).collect();
+    let j_del: Vec<i64> = jobs.iter().filter(|(_, r)| r.is_none()).map(|(id, _)| *id).collect();
+    let (j_upd, j_run): (Vec<i64>, Vec<i64>) = jobs.iter().filter_map(|(id, r)| r.map(|r| (*id, r))).unzip();
+
+    // "Failing since", per endpoint, followed from what is stored through this batch's attempts.
+    let mut endpoints: Vec<&str> = ops.iter().map(|o| o.attempt.endpoint_id.as_str()).collect();
+    endpoints.sort_unstable();
+    endpoints.dedup();
+    let write_params: [Param<'_>; 20] = [
+        &a_id, &a_org, &a_app, &a_msg, &a_ep, &a_url, &a_code, &a_status, &a_manual, &a_dur, &a_at, &a_resp, &d_id,
+        &d_status, &d_next, &d_at, &d_n, &j_del, &j_upd, &j_run,
+    ];
+    let read_params: [Param<'_>; 1] = [&endpoints];
+    let write = b.conn.execute(ATTEMPTS_SQL, &write_params);
+    let read = b.conn.query(
+        "SELECT endpoint_id, since FROM endpoint_failing WHERE endpoint_id = ANY($1::text[]) FOR UPDATE",
+        &read_params,
+    );
+    let (written, failing) = futures::join!(write, read);
+    written?;
+    let before: HashMap<String, i64> = failing?.into_iter().map(|r| (r.get(0), r.get(1))).collect();
+    let mut state: HashMap<&str, Option<i64>> = endpoints.iter().map(|e| (*e, before.get(*e).copied())).collect();
+    let mut results = Vec::with_capacity(ops.len());
+    for op in ops {
+        let a = &op.attempt;
+        let s = state.get_mut(a.endpoint_id.as_str()).expect("every endpoint has a state");
+        if a.status == status::SUCCESS {
+            *s = None;
+        } else if s.is_none() {
+            *s = Some(a.created_at);
+        }
+        results.push(*s);
+    }
+    let clear: Vec<&str> =
+        state.iter().filter(|(e, s)| s.is_none() && before.contains_key(**e)).map(|(e, _)| *e).collect();
+    let mut set: Vec<(&str, i64)> = state
+        .iter()
+        .filter_map(|(e, s)| s.filter(|since| before.get(*e) != Some(since)).map(|since| (*e, since)))
+        .collect();
+    set.sort_unstable(); // one locking order on every node
+    let (set_ep, set_since): (Vec<&str>, Vec<i64>) = set.into_iter().unzip();
+    if !clear.is_empty() || !set_ep.is_empty() {
+        b.conn
+            .execute(
+                "WITH c AS (DELETE FROM endpoint_failing WHERE endpoint_id = ANY($1::text[]))
+                 INSERT INTO endpoint_failing (endpoint_id, since) SELECT * FROM UNNEST($2::text[], $3::bigint[])
+                 ON CONFLICT (endpoint_id) DO UPDATE SET since = EXCLUDED.since",
+                &[&clear, &set_ep, &set_since],
+            )
+            .await?;
+    }
+    Ok(results)
+}
+
+async fn attempt_group(b: &Batch, ops: Vec<(AttemptOp, oneshot::Sender<StoreResult<Option<Millis>>>)>) -> GroupResult {
+    if ops.is_empty() {
+        return (vec![], None);
+    }
+    let (ops, txs): (Vec<AttemptOp>, Vec<_>) = ops.into_iter().unzip();
+    match record_attempts(b, &ops).await {
+        Ok(results) => (txs.into_iter().zip(results).map(|(tx, r)| finisher(tx, Ok(r))).collect(), None),
+        Err(e) => (vec![], Some(e)),
+    }
+}
+
+async fn defer_group(b: &Batch, ops: Vec<(i64, Millis, oneshot::Sender<StoreResult<()>>)>) -> GroupResult {
+    if ops.is_empty() {
+        return (vec![], None);
+    }
+    let mut last: HashMap<i64, Millis> = HashMap::with_capacity(ops.len());
+    for (id, at, _) in &ops {
+        last.insert(*id, *at);
+        b.due(*at);
+    }
+    let (ids, runs): (Vec<i64>, Vec<i64>) = last.into_iter().unzip();
+    let r = b
+        .conn
+        .execute(
+            "UPDATE jobs j SET run_at = x.run_at, leased = 0, leased_by = NULL
+             FROM UNNEST($1::bigint[], $2::bigint[]) AS x (id, run_at) WHERE j.id = x.id",
+            &[&ids, &runs],
+        )
+        .await;
+    match r {
+        Ok(_) => (ops.into_iter().map(|(_, _, tx)| finisher(tx, Ok(()))).collect(), None),
+        Err(e) => (vec![], Some(e)),
+    }
+}
+
+// ── reads ──
+
+/// A statement built at run time, with its arguments.
+struct Q {
+    sql: String,
+    args: Vec<Box<dyn ToSql + Sync + Send>>,
+}
+
+impl Q {
+    fn new(sql: impl Into<String>) -> Q {
+        Q { sql: sql.into(), args: vec![] }
+    }
+    /// Adds an argument; returns its placeholder.
+    fn arg<T: ToSql + Sync + Send + 'static>(&mut self, v: T) -> String {
+        self.args.push(Box::new(v));
+        format!("${}", self.args.len())
+    }
+    fn push(&mut self, s: &str) {
+        self.sql.push_str(s);
+    }
+    fn params(&self) -> Vec<Param<'_>> {
+        self.args.iter().map(|a| &**a as Param<'_>).collect()
+    }
+}
+
+/// Appends the cursor condition and the ordering for `page`, paging on `col`.
+fn paginate(q: &mut Q, page: &Page, col: &str) {
+    let desc = page.walk_desc();
+    // No id is empty: an empty iterator (`cursor=` as clients send it) is the first page.
+    if let Some(it) = page.iterator.as_ref().filter(|it| !it.is_empty()) {
+        let p = q.arg(it.clone());
+        q.push(&format!(" AND {col} {} {p}", if desc { "<" } else { ">" }));
+    }
+    q.push(&format!(" ORDER BY {col} {} LIMIT {}", if desc { "DESC" } else { "ASC" }, page.limit + 1));
+}
+
+fn message_filter(q: &mut Q, f: &MessageFilter, m: &str) {
+    if let Some(ch) = &f.channel {
+        let p = q.arg(ch.clone());
+        q.push(&format!(" AND {m}.channels::jsonb @> jsonb_build_array({p}::text)"));
+    }
+    if let Some(types) = f.event_types.as_ref().filter(|t| !t.is_empty()) {
+        let p = q.arg(types.clone());
+        q.push(&format!(" AND {m}.event_type = ANY({p}::text[])"));
+    }
+    if let Some(b) = f.before {
+        let p = q.arg(b);
+        q.push(&format!(" AND {m}.created_at < {p}"));
+    }
+    if let Some(a) = f.after {
+        let p = q.arg(a);
+        q.push(&format!(" AND {m}.created_at > {p}"));
+    }
+}
+
+const MSG_COLS: &str =
+    "m.id, m.org_id, m.app_id, m.event_type, m.event_id, m.channels, m.payload, m.created_at, m.payload_expires_at";
+const MSG_NCOLS: usize = 9;
+
+fn message_row(r: &Row, at: usize) -> MessageRecord {
+    let channels: Option<String> = r.get(at + 5);
+    let payload: Option<String> = r.get(at + 6);
+    MessageRecord {
+        id: r.get(at),
+        org_id: r.get(at + 1),
+        app_id: r.get(at + 2),
+        event_type: r.get(at + 3),
+        event_id: r.get(at + 4),
+        channels: channels.and_then(|c| serde_json::from_str(&c).ok()),
+        payload: payload.map(Arc::from),
+        created_at: r.get(at + 7),
+        payload_expires_at: r.get(at + 8),
+    }
+}
+
+const DELIVERY_COLS: &str = "d.id, d.msg_id, d.endpoint_id, d.status, d.attempts, d.next_attempt_at, d.updated_at";
+
+fn delivery_row(r: &Row, at: usize) -> DeliveryRecord {
+    DeliveryRecord {
+        delivery_id: r.get(at),
+        msg_id: r.get(at + 1),
+        endpoint_id: r.get(at + 2),
+        status: r.get(at + 3),
+        attempts: r.get(at + 4),
+        next_attempt_at: r.get(at + 5),
+        updated_at: r.get(at + 6),
+    }
+}
+
+const ATTEMPT_COLS: &str = "a.id, a.org_id, a.app_id, a.msg_id, a.endpoint_id, a.url, a.status_code, a.status, \
+                            a.manual, a.duration_ms, a.response, a.created_at";
+
+fn attempt_row(r: &Row) -> AttemptRecord {
+    AttemptRecord {
+        id: r.get(0),
+        org_id: r.get(1),
+        app_id: r.get(2),
+        msg_id: r.get(3),
+        endpoint_id: r.get(4),
+        url: r.get(5),
+        status_code: r.get(6),
+        status: r.get(7),
+        manual: r.get::<_, i64>(8) != 0,
+        duration_ms: r.get(9),
+        response: r.get(10),
+        created_at: r.get(11),
+    }
+}
+
+const DOC_COLS: &str = "org_id, parent, id, uid, created_at, data";
+
+fn doc_row(kind: DocKind, r: &Row) -> DocRecord {
+    DocRecord {
+        kind,
+        org_id: r.get(0),
+        parent: r.get(1),
+        id: r.get(2),
+        uid: r.get(3),
+        created_at: r.get(4),
+        data: r.get(5),
+    }
+}
+
+const INBOUND_COLS: &str =
+    "id, org_id, registration_id, delivery_id, received_at, match_key, forwarded_msg_id, headers, normalized, body";
+
+fn inbound_row(r: &Row) -> InboundEventRecord {
+    InboundEventRecord {
+        id: r.get(0),
+        org_id: r.get(1),
+        registration_id: r.get(2),
+        delivery_id: r.get(3),
+        received_at: r.get(4),
+        match_key: r.get(5),
+        forwarded_msg_id: r.get(6),
+        headers: r.get(7),
+        normalized: r.get(8),
+        body: r.get(9),
+    }
+}
+
+const TIMER_COLS: &str = "rowid_, id, org_id, status, created_at, expires_at, agent_id, project_id, milestones_sent, \
+                          ended_at, cancel_reason, paused_at, paused_ms, spec, cycle_start, runs";
+
+fn timer_row(r: &Row, at: usize) -> TimerRecord {
+    TimerRecord {
+        rowid: r.get(at),
+        id: r.get(at + 1),
+        org_id: r.get(at + 2),
+        status: r.get(at + 3),
+        created_at: r.get(at + 4),
+        expires_at: r.get(at + 5),
+        agent_id: r.get(at + 6),
+        project_id: r.get(at + 7),
+        milestones_sent: r.get(at + 8),
+        ended_at: r.get(at + 9),
+        cancel_reason: r.get(at + 10),
+        paused_at: r.get(at + 11),
+        paused_ms: r.get(at + 12),
+        spec: r.get(at + 13),
+        cycle_start: r.get(at + 14),
+        runs: r.get(at + 15),
+    }
+}
+
+// ── opening, migrations, the node's background tasks ──
+
+async fn migrate(pool: &Pool) -> anyhow::Result<()> {
+    let mut c = pool.get().await?;
+    let tx = c.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )
+    .await?;
+    let version: i64 = tx.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[]).await?.get(0);
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let v = i as i64 + 1;
+        tx.batch_execute(sql).await.map_err(|e| anyhow::anyhow!("migration {v}: {e}"))?;
+        tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", &[&v, &now_ms()]).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// One heartbeat (see the module's documentation): `node` seen at `now`; with `reap`, the nodes not seen since
+/// `now - timeout` deleted, and every lease held by a node that is not in `nodes` freed.
+async fn heartbeat(
+    pool: &Pool,
+    node: &str,
+    timeout: Duration,
+    now: Millis,
+    events: &broadcast::Sender<StoreEvent>,
+    reap: bool,
+) -> StoreResult<u64> {
+    let mut c = pool.get().await.map_err(pool_err)?;
+    let tx = c.transaction().await.map_err(pg_err)?;
+    tx.execute(
+        "INSERT INTO nodes (id, seen_at) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET seen_at = EXCLUDED.seen_at",
+        &[&node, &now],
+    )
+    .await
+    .map_err(pg_err)?;
+    if !reap {
+        tx.commit().await.map_err(pg_err)?;
+        return Ok(0);
+    }
+    let dead = tx
+        .query("DELETE FROM nodes WHERE seen_at < $1 RETURNING id", &[&(now - timeout.as_millis() as i64)])
+        .await
+        .map_err(pg_err)?;
+    for r in &dead {
+        tracing::warn!(node = r.get::<_, String>(0), "a hookd node stopped answering; taking over its work");
+    }
+    // Freed work is due at once (and never later than it was leased for).
+    let run_at = now.min(now_ms());
+    let freed = tx
+        .execute(
+            "UPDATE jobs SET run_at = LEAST(run_at, $1), leased = 0, leased_by = NULL
+             WHERE leased_by IS NOT NULL AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = jobs.leased_by)",
+            &[&run_at],
+        )
+        .await
+        .map_err(pg_err)?;
+    if freed > 0 {
+        let note = serde_json::json!({"e": "due", "at": run_at, "n": node}).to_string();
+        tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &note]).await.map_err(pg_err)?;
+    }
+    tx.commit().await.map_err(pg_err)?;
+    if freed > 0 {
+        tracing::info!(jobs = freed, "freed the leases of stopped nodes");
+        let _ = events.send(StoreEvent::Due(run_at));
+    }
+    Ok(freed)
+}
+
+/// Turns another node's notification into an event; None for this node's own, and for what is not understood.
+fn parse_note(payload: &str, node: &str) -> Option<StoreEvent> {
+    let v: serde_json::Value = serde_json::from_str(payload).ok()?;
+    if v["n"].as_str() == Some(node) {
+        return None;
+    }
+    let s = |k: &str| v[k].as_str().map(str::to_string);
+    match v["e"].as_str()? {
+        "due" => Some(StoreEvent::Due(v["at"].as_i64()?)),
+        "doc" => Some(StoreEvent::Changed {
+            kind: DocKind::from_str(v["k"].as_str()?).ok()?,
+            org_id: s("o")?,
+            parent: s("p")?,
+            id: s("i")?,
+        }),
+        "tokens" => Some(StoreEvent::Tokens),
+        _ => None,
+    }
+}
+
+type Notes = mpsc::UnboundedReceiver<String>;
+
+/// A LISTEN connection: the notifications' payloads arrive on the receiver, which ends when the connection does.
+async fn listen(cfg: &tokio_postgres::Config) -> Result<(Client, Notes), tokio_postgres::Error> {
+    let (client, mut connection) = cfg.connect(NoTls).await?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(m) = messages.next().await {
+            match m {
+                Ok(AsyncMessage::Notification(n)) => {
+                    if tx.send(n.payload().to_string()).is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "the LISTEN connection was lost");
+                    return;
+                }
+            }
+        }
+    });
+    client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+    Ok((client, rx))
+}
+
+async fn listen_loop(
+    cfg: tokio_postgres::Config,
+    mut conn: Option<(Client, Notes)>,
+    node: Arc<str>,
+    events: broadcast::Sender<StoreEvent>,
+    alive: Weak<()>,
+) {
+    let mut backoff = Duration::from_millis(100);
+    while alive.strong_count() > 0 {
+        let Some((_client, mut notes)) = conn.take() else {
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+            match tokio::time::timeout(DB_TIMEOUT, listen(&cfg)).await {
+                Ok(Ok(c)) => {
+                    backoff = Duration::from_millis(100);
+                    conn = Some(c);
+                    // What was missed while away: look at the queue again, and let go of cached tokens.
+                    let _ = events.send(StoreEvent::Due(now_ms()));
+                    let _ = events.send(StoreEvent::Tokens);
+                }
+                Ok(Err(e)) => tracing::debug!(error = %e, "LISTEN reconnect failed"),
+                Err(_) => tracing::debug!("LISTEN reconnect timed out"),
+            }
+            continue;
+        };
+        loop {
+            tokio::select! {
+                n = notes.recv() => match n {
+                    Some(payload) => {
+                        if let Some(ev) = parse_note(&payload, &node) {
+                            let _ = events.send(ev);
+                        }
+                    }
+                    None => break,
+                },
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                    if alive.strong_count() == 0 {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl PgStore {
+    /// Connects, migrates (safely when several nodes start at once) and, for a node, registers it and starts its
+    /// heartbeat and its LISTEN connection.
+    pub async fn open(url: &str, opts: PgOptions) -> anyhow::Result<PgStore> {
+        let mut cfg = tokio_postgres::Config::from_str(url)?;
+        if cfg.get_connect_timeout().is_none() {
+            cfg.connect_timeout(DB_TIMEOUT);
+        }
+        if cfg.get_application_name().is_none() {
+            cfg.application_name("hookd");
+        }
+        let manager =
+            Manager::from_config(cfg.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(16)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(DB_TIMEOUT))
+            .create_timeout(Some(DB_TIMEOUT))
+            .recycle_timeout(Some(DB_TIMEOUT))
+            .build()?;
+        migrate(&pool).await?;
+
+        let node_id: Arc<str> = Arc::from(format!("node_{}", crate::ids::random_token(12)));
+        let (events, _) = broadcast::channel(1024);
+        let alive = Arc::new(());
+        if opts.node {
+            heartbeat(&pool, &node_id, opts.node_timeout, now_ms(), &events, true).await?;
+            let first = listen(&cfg).await?;
+            tokio::spawn(listen_loop(
+                cfg.clone(),
+                Some(first),
+                node_id.clone(),
+                events.clone(),
+                Arc::downgrade(&alive),
+            ));
+            if opts.heartbeat {
+                let (pool, node, events, watch) =
+                    (pool.clone(), node_id.clone(), events.clone(), Arc::downgrade(&alive));
+                let (every, timeout) = (opts.heartbeat_interval, opts.node_timeout);
+                tokio::spawn(async move {
+                    let mut tick = tokio::time::interval(every);
+                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    tick.tick().await;
+                    // After the database was away nobody could beat: reap only once this node has beaten for a
+                    // whole node timeout again, so that the others have had the time to beat too.
+                    let mut beating_since = Some(now_ms());
+                    loop {
+                        tick.tick().await;
+                        if watch.strong_count() == 0 {
+                            return;
+                        }
+                        let now = now_ms();
+                        let reap = beating_since.is_some_and(|since| now - since >= timeout.as_millis() as i64);
+                        match heartbeat(&pool, &node, timeout, now, &events, reap).await {
+                            Ok(_) => {
+                                beating_since.get_or_insert(now);
+                            }
+                            Err(e) => {
+                                beating_since = None;
+                                tracing::warn!(error = %e, "node heartbeat failed");
+                            }
+                        }
+                    }
+                });
+            }
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(writer_loop(cfg, rx, node_id.clone()));
+        Ok(PgStore {
+            pool,
+            writer: tx,
+            node_id,
+            node: opts.node,
+            node_timeout: opts.node_timeout,
+            events,
+            _alive: alive,
+        })
+    }
+
+    /// This process's node id (`jobs.leased_by`).
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    /// One heartbeat at `now`, as the heartbeat task runs it: marks this node seen, deletes the nodes not seen for
+    /// the node timeout and frees their leases. Returns how many jobs were freed.
+    pub async fn tick(&self, now: Millis) -> StoreResult<u64> {
+        heartbeat(&self.pool, &self.node_id, self.node_timeout, now, &self.events, true).await
+    }
+
+    fn send(&self, op: Op) -> StoreResult<()> {
+        self.writer.send(op).map_err(|_| StoreError::Other(anyhow::anyhow!("the store is closed")))
+    }
+
+    /// Runs `f` in the next group commit and returns its result once that commit is durable. With `savepoint`,
+    /// a failure of `f` undoes its own writes only; without, `f` may fail with a conflict only before it writes.
+    async fn write<R, F>(&self, savepoint: bool, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: for<'b> FnOnce(&'b Batch) -> BoxFuture<'b, StoreResult<R>> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let run: GeneralFn = Box::new(move |b: &Batch| {
+            Box::pin(async move {
+                let result = f(b).await;
+                let outcome = outcome_of(&result);
+                if let (Outcome::Spoiled, Err(e)) = (outcome, &result) {
+                    tracing::error!(error = %e, "a write failed; its group commit is rolled back");
+                }
+                (finisher(tx, result), outcome)
+            })
+        });
+        self.send(Op::General { savepoint, run })?;
+        rx.await.map_err(|_| StoreError::Unavailable)?
+    }
+
+    async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(pool_err)
+    }
+
+    async fn rows(&self, sql: &str, p: &[Param<'_>]) -> StoreResult<Vec<Row>> {
+        let c = self.client().await?;
+        let st = c.prepare_cached(sql).await.map_err(pg_err)?;
+        c.query(&st, p).await.map_err(pg_err)
+    }
+
+    async fn row(&self, sql: &str, p: &[Param<'_>]) -> StoreResult<Option<Row>> {
+        Ok(self.rows(sql, p).await?.into_iter().next())
+    }
+
+    async fn rows_q(&self, q: Q) -> StoreResult<Vec<Row>> {
+        self.rows(&q.sql, &q.params()).await
+    }
+}
+
+const CLAIM_SQL: &str = "
+WITH c AS (
+    SELECT id, run_at FROM jobs WHERE run_at <= $1::bigint + $2::bigint AND (kind = 1 OR run_at <= $1::bigint)
+    ORDER BY run_at LIMIT $3 FOR UPDATE SKIP LOCKED
+), u AS (
+    UPDATE jobs j SET run_at = $4, leased = 1, leased_by = $5 FROM c WHERE j.id = c.id
+    RETURNING j.id, j.kind, j.ref_id, j.manual
+)
+SELECT u.id, u.kind, u.ref_id, u.manual, d.endpoint_id, d.attempts, m.id IS NOT NULL, t.rowid_ IS NOT NULL,
+       m.id, m.org_id, m.app_id, m.event_type, m.event_id, m.channels, m.payload, m.created_at, m.payload_expires_at,
+       t.rowid_, t.id, t.org_id, t.status, t.created_at, t.expires_at, t.agent_id, t.project_id, t.milestones_sent,
+       t.ended_at, t.cancel_reason, t.paused_at, t.paused_ms, t.spec, t.cycle_start, t.runs
+FROM u JOIN c ON c.id = u.id
+LEFT JOIN deliveries d ON u.kind = 0 AND d.id = u.ref_id
+LEFT JOIN messages m ON m.id = d.msg_id
+LEFT JOIN timers t ON u.kind = 1 AND t.rowid_ = u.ref_id AND t.status = 0
+ORDER BY c.run_at, u.id";
+
+#[async_trait]
+impl Store for PgStore {
+    async fn default_org(&self) -> StoreResult<String> {
+        self.write(false, |b| {
+            Box::pin(async move {
+                let id = crate::ids::new(crate::ids::ORG);
+                let row = b
+                    .conn
+                    .query_opt(
+                        "WITH ins AS (
+                             INSERT INTO orgs (id, name, is_default, created_at)
+                             SELECT $1::text, 'default', 1, $2::bigint WHERE NOT EXISTS (SELECT 1 FROM orgs WHERE is_default = 1)
+                             ON CONFLICT DO NOTHING RETURNING id)
+                         SELECT id FROM ins UNION ALL SELECT id FROM orgs WHERE is_default = 1 LIMIT 1",
+                        &[&id, &now_ms()],
+                    )
+                    .await?;
+                if let Some(r) = row {
+                    return Ok(r.get(0));
+                }
+                // Made by another node at this moment: its row is committed now.
+                let r = b.conn.query_opt("SELECT id FROM orgs WHERE is_default = 1", &[]).await?;
+                r.map(|r| r.get(0)).ok_or_else(|| StoreError::Other(anyhow::anyhow!("no default organization")))
+            })
+        })
+        .await
+    }
+
+    async fn org_create(&self, name: &str) -> StoreResult<String> {
+        let name = name.to_string();
+        self.write(false, move |b| {
+            Box::pin(async move {
+                let id = crate::ids::new(crate::ids::ORG);
+                b.conn
+                    .execute(
+                        "INSERT INTO orgs (id, name, is_default, created_at) VALUES ($1, $2, 0, $3)",
+                        &[&id, &name, &now_ms()],
+                    )
+                    .await?;
+                Ok(id)
+            })
+        })
+        .await
+    }
+
+    async fn token_insert(&self, hash: [u8; 32], org_id: &str, name: &str) -> StoreResult<()> {
+        let (org_id, name) = (org_id.to_string(), name.to_string());
+        self.write(false, move |b| {
+            Box::pin(async move {
+                b.conn
+                    .execute(
+                        "INSERT INTO tokens (hash, org_id, name, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                        &[&&hash[..], &org_id, &name, &now_ms()],
+                    )
+                    .await?;
+                b.note(serde_json::json!({"e": "tokens"}));
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn token_org(&self, hash: [u8; 32]) -> StoreResult<Option<String>> {
+        Ok(self.row("SELECT org_id FROM tokens WHERE hash = $1", &[&&hash[..]]).await?.map(|r| r.get(0)))
+    }
+
+    async fn token_count(&self) -> StoreResult<i64> {
+        Ok(self.row("SELECT COUNT(*) FROM tokens", &[]).await?.map(|r| r.get(0)).unwrap_or(0))
+    }
+
+    async fn doc_insert(&self, rec: DocRecord) -> StoreResult<()> {
+        self.write(false, move |b| {
+            Box::pin(async move {
+                let row = b
+                    .conn
+                    .query_opt(
+                        "INSERT INTO docs (kind, org_id, parent, id, uid, created_at, updated_at, data)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING 1",
+                        &[
+                            &rec.kind.as_str(),
+                            &rec.org_id,
+                            &rec.parent,
+                            &rec.id,
+                            &rec.uid,
+                            &rec.created_at,
+                            &now_ms(),
+                            &rec.data,
+                        ],
+                    )
+                    .await?;
+                if row.is_none() {
+                    return Err(StoreError::Conflict("An entity with this uid or name already exists".into()));
+                }
+                b.changed(rec.kind.as_str(), &rec.org_id, &rec.parent, &rec.id);
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn doc_update(&self, rec: DocRecord) -> StoreResult<bool> {
+        self.write(true, move |b| {
+            Box::pin(async move {
+                let rows = b
+                    .conn
+                    .query_raw(
+                        "UPDATE docs SET uid = $1, updated_at = $2, data = $3 WHERE kind = $4 AND org_id = $5 AND id = $6
+                         RETURNING parent",
+                        &[&rec.uid, &now_ms(), &rec.data, &rec.kind.as_str(), &rec.org_id, &rec.id],
+                    )
+                    .await
+                    .map_err(conflict_as("An entity with this uid already exists"))?;
+                let Some(r) = rows.first() else { return Ok(false) };
+                b.changed(rec.kind.as_str(), &rec.org_id, r.get(0), &rec.id);
+                Ok(true)
+            })
+        })
+        .await
+    }
+
+    async fn doc_get(&self, kind: DocKind, org_id: &str, parent: &str, key: &str) -> StoreResult<Option<DocRecord>> {
+        let sql = format!(
+            "SELECT {DOC_COLS} FROM docs WHERE kind = $1 AND org_id = $2 AND parent = $3 AND (id = $4 OR uid = $4)
+             ORDER BY (id = $4) DESC LIMIT 1"
+        );
+        Ok(self.row(&sql, &[&kind.as_str(), &org_id, &parent, &key]).await?.map(|r| doc_row(kind, &r)))
+    }
+
+    async fn doc_modify(
+        &self,
+        kind: DocKind,
+        org_id: &str,
+        id: &str,
+        change: DocChange,
+    ) -> StoreResult<Option<DocRecord>> {
+        let (org_id, id) = (org_id.to_string(), id.to_string());
+        self.write(true, move |b| {
+            Box::pin(async move {
+                let row = b
+                    .conn
+                    .query_opt(
+                        "SELECT data, parent FROM docs WHERE kind = $1 AND org_id = $2 AND id = $3 FOR UPDATE",
+                        &[&kind.as_str(), &org_id, &id],
+                    )
+                    .await?;
+                let Some(row) = row else { return Ok(None) };
+                let (data, parent): (String, String) = (row.get(0), row.get(1));
+                let rec = change(&data)?;
+                b.conn
+                    .execute_raw(
+                        "UPDATE docs SET uid = $1, updated_at = $2, data = $3 WHERE kind = $4 AND org_id = $5 AND id = $6",
+                        &[&rec.uid, &now_ms(), &rec.data, &kind.as_str(), &org_id, &id],
+                    )
+                    .await
+                    .map_err(conflict_as("An entity with this uid already exists"))?;
+                b.changed(kind.as_str(), &org_id, &parent, &id);
+                Ok(Some(rec))
+            })
+        })
+        .await
+    }
+
+    async fn doc_get_any(&self, kind: DocKind, id: &str) -> StoreResult<Option<DocRecord>> {
+        let sql = format!("SELECT {DOC_COLS} FROM docs WHERE kind = $1 AND id = $2 LIMIT 1");
+        Ok(self.row(&sql, &[&kind.as_str(), &id]).await?.map(|r| doc_row(kind, &r)))
+    }
+
+    async fn doc_list(&self, kind: DocKind, org_id: &str, parent: &str, page: &Page) -> StoreResult<Vec<DocRecord>> {
+        let mut q = Q::new(format!("SELECT {DOC_COLS} FROM docs WHERE kind = $1 AND org_id = $2 AND parent = $3"));
+        q.arg(kind.as_str());
+        q.arg(org_id.to_string());
+        q.arg(parent.to_string());
+        paginate(&mut q, page, "id");
+        Ok(self.rows_q(q).await?.iter().map(|r| doc_row(kind, r)).collect())
+    }
+
+    async fn doc_list_where(
+        &self,
+        kind: DocKind,
+        org_id: &str,
+        parent: &str,
+        field: &'static str,
+        value: &str,
+        page: &Page,
+    ) -> StoreResult<Vec<DocRecord>> {
+        let mut q = Q::new(format!(
+            "SELECT {DOC_COLS} FROM docs WHERE kind = $1 AND org_id = $2 AND parent = $3 AND (data::jsonb ->> $4) = $5"
+        ));
+        q.arg(kind.as_str());
+        q.arg(org_id.to_string());
+        q.arg(parent.to_string());
+        q.arg(field);
+        q.arg(value.to_string());
+        paginate(&mut q, page, "id");
+        Ok(self.rows_q(q).await?.iter().map(|r| doc_row(kind, r)).collect())
+    }
+
+    async fn doc_delete(&self, kind: DocKind, org_id: &str, id: &str) -> StoreResult<bool> {
+        let (org_id, id) = (org_id.to_string(), id.to_string());
+        self.write(false, move |b| {
+            Box::pin(async move {
+                let gone = b
+                    .conn
+                    .query(
+                        "DELETE FROM docs WHERE kind = $1 AND org_id = $2 AND id = $3 RETURNING parent",
+                        &[&kind.as_str(), &org_id, &id],
+                    )
+                    .await?;
+                let children = b
+                    .conn
+                    .query("DELETE FROM docs WHERE org_id = $1 AND parent = $2 RETURNING kind, id", &[&org_id, &id])
+                    .await?;
+                for r in &gone {
+                    b.changed(kind.as_str(), &org_id, r.get(0), &id);
+                }
+                for r in &children {
+                    b.changed(r.get(0), &org_id, &id, r.get(1));
+                }
+                Ok(!gone.is_empty())
+            })
+        })
+        .await
+    }
+
+    async fn publish(&self, msg: Arc<MessageRecord>, deliveries: Vec<NewDelivery>) -> StoreResult<Vec<(i64, i64)>> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Op::Publish { msg, deliveries, tx })?;
+        rx.await.map_err(|_| StoreError::Unavailable)?
+    }
+
+    async fn message_get(&self, org_id: &str, app_id: &str, key: &str) -> StoreResult<Option<MessageRecord>> {
+        let sql = format!(
+            "SELECT {MSG_COLS} FROM messages m WHERE m.org_id = $1 AND m.app_id = $2 AND (m.id = $3 OR m.event_id = $3)
+             ORDER BY (m.id = $3) DESC LIMIT 1"
+        );
+        Ok(self.row(&sql, &[&org_id, &app_id, &key]).await?.map(|r| message_row(&r, 0)))
+    }
+
+    async fn message_list(
+        &self,
+        org_id: &str,
+        app_id: &str,
+        filter: &MessageFilter,
+        page: &Page,
+    ) -> StoreResult<Vec<MessageRecord>> {
+        let mut q = Q::new(format!("SELECT {MSG_COLS} FROM messages m WHERE m.org_id = $1 AND m.app_id = $2"));
+        q.arg(org_id.to_string());
+        q.arg(app_id.to_string());
+        message_filter(&mut q, filter, "m");
+        paginate(&mut q, page, "m.id");
+        Ok(self.rows_q(q).await?.iter().map(|r| message_row(r, 0)).collect())
+    }
+
+    async fn message_expunge(&self, org_id: &str, app_id: &str, msg_id: &str) -> StoreResult<bool> {
+        let args = [org_id, app_id, msg_id].map(str::to_string);
+        self.write(false, move |b| {
+            Box::pin(async move {
+                let n = b
+                    .conn
+                    .execute(
+                        "UPDATE messages SET payload = NULL WHERE org_id = $1 AND app_id = $2 AND id = $3",
+                        &[&args[0], &args[1], &args[2]],
+                    )
+                    .await?;
+                Ok(n > 0)
+            })
+        })
+        .await
+    }
+
+    async fn expunge_expired_payloads(&self, now: Millis, limit: usize) -> StoreResult<usize> {
+        self.write(false, move |b| {
+            Box::pin(async move {
+                let n = b
+                    .conn
+                    .execute(
+                        "UPDATE messages SET payload = NULL WHERE id IN (
+                             SELECT m.id FROM messages m
+                             WHERE m.payload IS NOT NULL AND m.payload_expires_at < $1
+                               AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.status IN ($2, $3))
+                             LIMIT $4)",
+                        &[&now, &status::PENDING, &status::SENDING, &(limit as i64)],
+                    )
+                    .await?;
+                Ok(n as usize)
+            })
+        })
+        .await
+    }
+
+    async fn claim_due(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+        limit: usize,
+        timer_lookahead: Millis,
+    ) -> StoreResult<Vec<DueJob>> {
+        let c = self.client().await?;
+        let st = c.prepare_cached(CLAIM_SQL).await.map_err(pg_err)?;
+        let rows = c
+            .query(&st, &[&now, &timer_lookahead, &(limit as i64), &lease_until, &&*self.node_id])
+            .await
+            .map_err(pg_err)?;
+        let mut messages: HashMap<String, Arc<MessageRecord>> = HashMap::new();
+        let mut out = Vec::with_capacity(rows.len());
+        let mut gone: Vec<i64> = vec![];
+        for r in &rows {
+            let (job_id, kind, ref_id, manual): (i64, i64, i64, i64) = (r.get(0), r.get(1), r.get(2), r.get(3));
+            let (has_msg, has_timer): (bool, bool) = (r.get(6), r.get(7));
+            if kind == JOB_TIMER {
+                if has_timer {
+                    out.push(DueJob::Timer(TimerJob { job_id, timer: timer_row(r, 8 + MSG_NCOLS) }));
+                } else {
+                    gone.push(job_id);
+                }
+                continue;
+            }
+            if kind != JOB_DELIVERY || !has_msg {
+                // Its message is gone: nothing left to deliver.
+                gone.push(job_id);
+                continue;
+            }
+            let msg = message_row(r, 8);
+            let msg = messages.entry(msg.id.clone()).or_insert_with(|| Arc::new(msg)).clone();
+            out.push(DueJob::Delivery(DeliveryJob {
+                job_id,
+                delivery_id: ref_id,
+                endpoint_id: r.get(4),
+                attempts: r.get(5),
+                manual: manual != 0,
+                msg,
+            }));
+        }
+        if !gone.is_empty() {
+            let st = c.prepare_cached("DELETE FROM jobs WHERE id = ANY($1::bigint[])").await.map_err(pg_err)?;
+            c.execute(&st, &[&gone]).await.map_err(pg_err)?;
+        }
+        Ok(out)
+    }
+
+    async fn next_due_at(&self, timer_lookahead: Millis) -> StoreResult<Option<Millis>> {
+        let r = self
+            .row(
+                "SELECT LEAST((SELECT MIN(run_at) FROM jobs WHERE kind = 0), (SELECT MIN(run_at) FROM jobs WHERE kind = 1) - $1)",
+                &[&timer_lookahead],
+            )
+            .await?;
+        Ok(r.and_then(|r| r.get(0)))
+    }
+
+    /// Never at start on PostgreSQL: other nodes may hold live leases. A dead node's leases are freed by the
+    /// heartbeat of the others ([`PgStore::tick`]).
+    async fn release_all_leases(&self) -> StoreResult<u64> {
+        Ok(0)
+    }
+
+    async fn job_defer(&self, job_id: i64, run_at: Millis) -> StoreResult<()> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Op::Defer { job_id, run_at, tx })?;
+        rx.await.map_err(|_| StoreError::Unavailable)?
+    }
+
+    async fn record_attempt(
+        &self,
+        job_id: i64,
+        delivery_id: i64,
+        attempt: AttemptRecord,
+        next: NextStep,
+    ) -> StoreResult<Option<Millis>> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Op::Attempt(AttemptOp { job_id, delivery_id, attempt, next }, tx))?;
+        rx.await.map_err(|_| StoreError::Unavailable)?
+    }
+
+    async fn attempt_list(
+        &self,
+        org_id: &str,
+        app_id: &str,
+        f: &AttemptFilter,
+        page: &Page,
+    ) -> StoreResult<Vec<AttemptRecord>> {
+        let mut q = Q::new(format!("SELECT {ATTEMPT_COLS} FROM attempts a"));
+        let needs_msg = f.event_types.is_some() || f.channel.is_some();
+        if needs_msg {
+            q.push(" JOIN messages m ON m.id = a.msg_id");
+        }
+        q.push(" WHERE a.org_id = $1 AND a.app_id = $2");
+        q.arg(org_id.to_string());
+        q.arg(app_id.to_string());
+        if let Some(m) = &f.msg_id {
+            let p = q.arg(m.clone());
+            q.push(&format!(" AND a.msg_id = {p}"));
+        }
+        if let Some(e) = &f.endpoint_id {
+            let p = q.arg(e.clone());
+            q.push(&format!(" AND a.endpoint_id = {p}"));
+        }
+        if let Some(s) = f.status {
+            let p = q.arg(s);
+            q.push(&format!(" AND a.status = {p}"));
+        }
+        if let Some(class) = f.status_code_class {
+            let hi = if class == 0 { 100 } else { class + 100 };
+            let (lo, hi) = (q.arg(class), q.arg(hi));
+            q.push(&format!(" AND a.status_code >= {lo} AND a.status_code < {hi}"));
+        }
+        if let Some(b) = f.before {
+            let p = q.arg(b);
+            q.push(&format!(" AND a.created_at < {p}"));
+        }
+        if let Some(a) = f.after {
+            let p = q.arg(a);
+            q.push(&format!(" AND a.created_at > {p}"));
+        }
+        if needs_msg {
+            let mf = MessageFilter {
+                channel: f.channel.clone(),
+                event_types: f.event_types.clone(),
+                before: None,
+                after: None,
+            };
+            message_filter(&mut q, &mf, "m");
+        }
+        paginate(&mut q, page, "a.id");
+        Ok(self.rows_q(q).await?.iter().map(attempt_row).collect())
+    }
+
+    async fn attempt_get(
+        &self,
+        org_id: &str,
+        app_id: &str,
+        msg_id: &str,
+        attempt_id: &str,
+    ) -> StoreResult<Option<AttemptRecord>> {
+        let sql = format!(
+            "SELECT {ATTEMPT_COLS} FROM attempts a WHERE a.org_id = $1 AND a.app_id = $2 AND a.msg_id = $3 AND a.id = $4"
+        );
+        Ok(self.row(&sql, &[&org_id, &app_id, &msg_id, &attempt_id]).await?.map(|r| attempt_row(&r)))
+    }
+
+    async fn attempt_expunge(&self, org_id: &str, app_id: &str, msg_id: &str, attempt_id: &str) -> StoreResult<bool> {
+        let args = [org_id, app_id, msg_id, attempt_id].map(str::to_string);
+        self.write(false, move |b| {
+            Box::pin(async move {
+                let n = b
+                    .conn
+                    .execute(
+                        "UPDATE attempts SET response = '' WHERE org_id = $1 AND app_id = $2 AND msg_id = $3 AND id = $4",
+                        &[&args[0], &args[1], &args[2], &args[3]],
+                    )
+                    .await?;
+                Ok(n > 0)
+            })
+        })
+        .await
+    }
+
+    async fn deliveries_of_message(
+        &self,
+        org_id: &str,
+        app_id: &str,
+        msg_id: &str,
+        page: &Page,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        let mut q = Q::new(format!(
+            "SELECT {DELIVERY_COLS} FROM deliveries d WHERE d.org_id = $1 AND d.app_id = $2 AND d.msg_id = $3"
+        ));
+        q.arg(org_id.to_string());
+        q.arg(app_id.to_string());
+        q.arg(msg_id.to_string());
+        paginate(&mut q, page, "d.endpoint_id");
+        Ok(self.rows_q(q).await?.iter().map(|r| delivery_row(r, 0)).collect())
+    }
+
+    async fn messages_of_endpoint(
+        &self,
+        org_id: &str,
+        app_id: &str,
+        endpoint_id: &str,
+        status: Option<i64>,
+        filter: &MessageFilter,
+        page: &Page,
+    ) -> StoreResult<Vec<(MessageRecord, DeliveryRecord)>> {
+        let mut q = Q::new(format!(
+            "SELECT {MSG_COLS}, {DELIVERY_COLS} FROM deliveries d JOIN messages m ON m.id = d.msg_id
+             WHERE d.org_id = $1 AND d.app_id = $2 AND d.endpoint_id = $3"
+        ));
+        q.arg(org_id.to_string());
+        q.arg(app_id.to_string());
+        q.arg(endpoint_id.to_string());
+        if let Some(s) = status {
+            let p = q.arg(s);
+            q.push(&format!(" AND d.status = {p}"));
+        }
+        message_filter(&mut q, filter, "m");
+        paginate(&mut q, page, "d.msg_id");
+        Ok(self.rows_q(q).await?.iter().map(|r| (message_row(r, 0), delivery_row(r, MSG_NCOLS))).collect())
+    }
+
+    async fn endpoint_stats(
+        &self,
+        org_id: &str,
+        app_id: &str,
+        endpoint_id: &str,
+        since: Option<Millis>,
+        until: Option<Millis>,
+    ) -> StoreResult<EndpointStats> {
+        let rows = self
+            .rows(
+                "SELECT d.status, COUNT(*) FROM deliveries d JOIN messages m ON m.id = d.msg_id
+                 WHERE d.org_id = $1 AND d.app_id = $2 AND d.endpoint_id = $3 AND m.created_at >= $4 AND m.created_at < $5
+                 GROUP BY d.status",
+                &[&org_id, &app_id, &endpoint_id, &since.unwrap_or(i64::MIN), &until.unwrap_or(i64::MAX)],
+            )
+            .await?;
+        let mut stats = EndpointStats::default();
+        for r in rows {
+            let n: i64 = r.get(1);
+            match r.get::<_, i64>(0) {
+                status::SUCCESS => stats.success += n,
+                status::PENDING => stats.pending += n,
+                status::FAIL => stats.fail += n,
+                status::SENDING => stats.sending += n,
+                _ => stats.canceled += n,
+            }
+        }
+        Ok(stats)
+    }
+
+    async fn requeue(&self, org_id: &str, app_id: &str, what: Requeue) -> StoreResult<u64> {
+        let (org_id, app_id) = (org_id.to_string(), app_id.to_string());
+        self.write(true, move |b| {
+            Box::pin(async move {
+                let now = now_ms();
+                let c = &b.conn;
+                let ids: Vec<i64> = match &what {
+                    Requeue::One { msg_id, endpoint_id } => {
+                        let found = c
+                            .query_opt(
+                                "SELECT id FROM deliveries WHERE org_id = $1 AND app_id = $2 AND msg_id = $3 AND endpoint_id = $4",
+                                &[&org_id, &app_id, msg_id, endpoint_id],
+                            )
+                            .await?;
+                        match found {
+                            Some(r) => vec![r.get(0)],
+                            None => {
+                                let made = c
+                                    .query_opt(
+                                        "INSERT INTO deliveries (org_id, app_id, msg_id, endpoint_id, status, attempts, next_attempt_at, updated_at)
+                                         SELECT org_id, app_id, id, $1, $2, 0, $3, $3 FROM messages
+                                         WHERE org_id = $4 AND app_id = $5 AND id = $6 RETURNING id",
+                                        &[endpoint_id, &status::PENDING, &now, &org_id, &app_id, msg_id],
+                                    )
+                                    .await?;
+                                match made {
+                                    Some(r) => vec![r.get(0)],
+                                    None => return Ok(0),
+                                }
+                            }
+                        }
+                    }
+                    Requeue::FailedSince { endpoint_id, since, until } => c
+                        .query(
+                            "SELECT d.id FROM deliveries d JOIN messages m ON m.id = d.msg_id
+                             WHERE d.org_id = $1 AND d.app_id = $2 AND d.endpoint_id = $3 AND d.status = $4
+                               AND m.created_at >= $5 AND m.created_at < $6",
+                            &[&org_id, &app_id, endpoint_id, &status::FAIL, since, until],
+                        )
+                        .await?
+                        .iter()
+                        .map(|r| r.get(0))
+                        .collect(),
+                };
+                if ids.is_empty() {
+                    return Ok(0);
+                }
+                c.execute(
+                    "UPDATE deliveries SET status = $1, next_attempt_at = $2, updated_at = $2 WHERE id = ANY($3::bigint[])",
+                    &[&status::PENDING, &now, &ids],
+                )
+                .await?;
+                c.execute(
+                    "INSERT INTO jobs (kind, ref_id, run_at, leased, manual) SELECT 0, x, $1, 0, 1 FROM UNNEST($2::bigint[]) AS x",
+                    &[&now, &ids],
+                )
+                .await?;
+                b.due(now);
+                Ok(ids.len() as u64)
+            })
+        })
+        .await
+    }
+
+    async fn inbound_accept(
+        &self,
+        e: InboundEventRecord,
+        forward: Option<(Arc<MessageRecord>, Vec<NewDelivery>)>,
+    ) -> StoreResult<Option<Vec<(i64, i64)>>> {
+        self.write(false, move |b| {
+            Box::pin(async move {
+                let inserted = b
+                    .conn
+                    .query_opt(
+                        &format!(
+                            "INSERT INTO inbound_events ({INBOUND_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                             ON CONFLICT DO NOTHING RETURNING 1"
+                        ),
+                        &[
+                            &e.id,
+                            &e.org_id,
+                            &e.registration_id,
+                            &e.delivery_id,
+                            &e.received_at,
+                            &e.match_key,
+                            &e.forwarded_msg_id,
+                            &e.headers,
+                            &e.normalized,
+                            &e.body,
+                        ],
+                    )
+                    .await?;
+                if inserted.is_none() {
+                    // A delivery id seen before: a duplicate, and nothing was written.
+                    return Ok(None);
+                }
+                b.conn
+                    .execute(
+                        "INSERT INTO inbound_stats (registration_id, total, last_event_at) VALUES ($1, 1, $2)
+                         ON CONFLICT (registration_id) DO UPDATE SET total = inbound_stats.total + 1,
+                           consecutive_failures = 0, last_event_at = $2",
+                        &[&e.registration_id, &e.received_at],
+                    )
+                    .await?;
+                match forward {
+                    Some((msg, deliveries)) => {
+                        let mut r = insert_messages(b, &[(&*msg, deliveries.as_slice())]).await?;
+                        r.pop().expect("one result").map(Some)
+                    }
+                    None => Ok(Some(vec![])),
+                }
+            })
+        })
+        .await
+    }
+
+    async fn inbound_failure(&self, registration_id: &str, at: Millis) -> StoreResult<()> {
+        let registration_id = registration_id.to_string();
+        self.write(false, move |b| {
+            Box::pin(async move {
+                b.conn
+                    .execute(
+                        "INSERT INTO inbound_stats (registration_id, total, failures, consecutive_failures, last_failure_at)
+                         VALUES ($1, 1, 1, 1, $2)
+                         ON CONFLICT (registration_id) DO UPDATE SET total = inbound_stats.total + 1,
+                           failures = inbound_stats.failures + 1,
+                           consecutive_failures = inbound_stats.consecutive_failures + 1, last_failure_at = $2",
+                        &[&registration_id, &at],
+                    )
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn inbound_stats(&self, registration_ids: Vec<String>) -> StoreResult<HashMap<String, InboundStats>> {
+        let rows = self
+            .rows(
+                "SELECT registration_id, total, failures, consecutive_failures, last_event_at, last_failure_at
+                 FROM inbound_stats WHERE registration_id = ANY($1::text[])",
+                &[&registration_ids],
+            )
+            .await?;
+        let mut found: HashMap<String, InboundStats> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.get(0),
+                    InboundStats {
+                        total: r.get(1),
+                        failures: r.get(2),
+                        consecutive_failures: r.get(3),
+                        last_event_at: r.get(4),
+                        last_failure_at: r.get(5),
+                    },
+                )
+            })
+            .collect();
+        Ok(registration_ids
+            .into_iter()
+            .map(|id| {
+                let stats = found.remove(&id).unwrap_or_default();
+                (id, stats)
+            })
+            .collect())
+    }
+
+    async fn inbound_events(
+        &self,
+        org_id: &str,
+        registration_id: &str,
+        page: &Page,
+    ) -> StoreResult<Vec<InboundEventRecord>> {
+        let mut q =
+            Q::new(format!("SELECT {INBOUND_COLS} FROM inbound_events WHERE org_id = $1 AND registration_id = $2"));
+        q.arg(org_id.to_string());
+        q.arg(registration_id.to_string());
+        paginate(&mut q, page, "id");
+        Ok(self.rows_q(q).await?.iter().map(inbound_row).collect())
+    }
+
+    async fn inbound_event(
+        &self,
+        org_id: &str,
+        registration_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<InboundEventRecord>> {
+        let sql =
+            format!("SELECT {INBOUND_COLS} FROM inbound_events WHERE org_id = $1 AND registration_id = $2 AND id = $3");
+        Ok(self.row(&sql, &[&org_id, &registration_id, &id]).await?.map(|r| inbound_row(&r)))
+    }
+
+    async fn timer_insert(&self, t: TimerRecord, run_at: Millis) -> StoreResult<()> {
+        self.write(false, move |b| {
+            Box::pin(async move {
+                let row = b
+                    .conn
+                    .query_opt(
+                        "WITH t AS (
+                             INSERT INTO timers (id, org_id, status, created_at, expires_at, agent_id, project_id,
+                                                 milestones_sent, spec, cycle_start)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING rowid_)
+                         INSERT INTO jobs (kind, ref_id, run_at, leased, manual) SELECT 1, rowid_, $11, 0, 0 FROM t
+                         RETURNING id",
+                        &[
+                            &t.id,
+                            &t.org_id,
+                            &t.status,
+                            &t.created_at,
+                            &t.expires_at,
+                            &t.agent_id,
+                            &t.project_id,
+                            &t.milestones_sent,
+                            &t.spec,
+                            &t.cycle_start,
+                            &run_at,
+                        ],
+                    )
+                    .await?;
+                if row.is_none() {
+                    return Err(StoreError::Conflict("A timer with this id already exists".into()));
+                }
+                b.due(run_at);
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn timer_get(&self, org_id: &str, id: &str) -> StoreResult<Option<TimerRecord>> {
+        let sql = format!("SELECT {TIMER_COLS} FROM timers WHERE org_id = $1 AND id = $2");
+        Ok(self.row(&sql, &[&org_id, &id]).await?.map(|r| timer_row(&r, 0)))
+    }
+
+    async fn timer_list(&self, org_id: &str, f: &TimerFilter, page: &Page) -> StoreResult<Vec<TimerRecord>> {
+        let mut q = Q::new(format!("SELECT {TIMER_COLS} FROM timers WHERE org_id = $1"));
+        q.arg(org_id.to_string());
+        if let Some(s) = f.status {
+            let p = q.arg(s);
+            q.push(&format!(" AND status = {p}"));
+        }
+        if let Some(a) = &f.agent_id {
+            let p = q.arg(a.clone());
+            q.push(&format!(" AND agent_id = {p}"));
+        }
+        if let Some(pr) = &f.project_id {
+            let p = q.arg(pr.clone());
+            q.push(&format!(" AND project_id = {p}"));
+        }
+        paginate(&mut q, page, "id");
+        Ok(self.rows_q(q).await?.iter().map(|r| timer_row(r, 0)).collect())
+    }
+
+    async fn timer_advance(&self, step: TimerStep, forward: Forward) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>> {
+        self.write(false, move |b| {
+            Box::pin(async move {
+                let expire = step.next_run_at.is_none();
+                let (status, ended) =
+                    if expire { (timer_status::EXPIRED, Some(step.now)) } else { (timer_status::RUNNING, None) };
+                let (cycle_start, expires_at) = step.next_cycle.unzip();
+                let changed = b
+                    .conn
+                    .execute(
+                        "UPDATE timers SET status = $1, milestones_sent = $2, ended_at = $3,
+                            cycle_start = coalesce($4::bigint, cycle_start), expires_at = coalesce($5::bigint, expires_at),
+                            paused_ms = CASE WHEN $4::bigint IS NULL THEN paused_ms ELSE 0 END, runs = runs + $6
+                         WHERE rowid_ = $7 AND status = $8 AND milestones_sent = $9 AND runs = $10",
+                        &[
+                            &status,
+                            &step.milestones_sent,
+                            &ended,
+                            &cycle_start,
+                            &expires_at,
+                            &((expire || step.next_cycle.is_some()) as i64),
+                            &step.rowid,
+                            &timer_status::RUNNING,
+                            &step.from.0,
+                            &step.from.1,
+                        ],
+                    )
+                    .await?;
+                if changed == 0 {
+                    // Cancelled (or moved on by another worker) first: this job has nothing left to do.
+                    b.conn.execute("DELETE FROM jobs WHERE id = $1", &[&step.job_id]).await?;
+                    return Ok(None);
+                }
+                match step.next_run_at {
+                    Some(at) => {
+                        b.conn
+                            .execute(
+                                "UPDATE jobs SET run_at = $1, leased = 0, leased_by = NULL WHERE id = $2",
+                                &[&at, &step.job_id],
+                            )
+                            .await?;
+                        b.due(at);
+                    }
+                    None => {
+                        b.conn.execute("DELETE FROM jobs WHERE id = $1", &[&step.job_id]).await?;
+                    }
+                }
+                insert_forward(b, &forward).await.map(Some)
+            })
+        })
+        .await
+    }
+
+    async fn timer_pause(&self, org_id: &str, id: &str, now: Millis) -> StoreResult<bool> {
+        let (org_id, id) = (org_id.to_string(), id.to_string());
+        self.write(false, move |b| {
+            Box::pin(async move {
+                let row = b
+                    .conn
+                    .query_opt(
+                        "WITH t AS (
+                             UPDATE timers SET status = $1, paused_at = $2 WHERE org_id = $3 AND id = $4 AND status = $5
+                             RETURNING rowid_),
+                         j AS (DELETE FROM jobs WHERE kind = 1 AND ref_id IN (SELECT rowid_ FROM t))
+                         SELECT rowid_ FROM t",
+                        &[&timer_status::PAUSED, &now, &org_id, &id, &timer_status::RUNNING],
+                    )
+                    .await?;
+                Ok(row.is_some())
+            })
+        })
+        .await
+    }
+
+    async fn timer_resume(
+        &self,
+        org_id: &str,
+        id: &str,
+        paused_at: Millis,
+        now: Millis,
+        run_at: Millis,
+    ) -> StoreResult<bool> {
+        let (org_id, id) = (org_id.to_string(), id.to_string());
+        self.write(false, move |b| {
+            Box::pin(async move {
+                let shift = (now - paused_at).max(0);
+                let row = b
+                    .conn
+                    .query_opt(
+                        "WITH t AS (
+                             UPDATE timers SET status = $2, paused_at = NULL, paused_ms = paused_ms + $1,
+                                 expires_at = expires_at + $1
+                             WHERE org_id = $3 AND id = $4 AND status = $5 AND paused_at = $6 RETURNING rowid_)
+                         INSERT INTO jobs (kind, ref_id, run_at, leased, manual) SELECT 1, rowid_, $7, 0, 0 FROM t
+                         RETURNING id",
+                        &[&shift, &timer_status::RUNNING, &org_id, &id, &timer_status::PAUSED, &paused_at, &run_at],
+                    )
+                    .await?;
+                if row.is_some() {
+                    b.due(run_at);
+                }
+                Ok(row.is_some())
+            })
+        })
+        .await
+    }
+
+    async fn timer_cancel(
+        &self,
+        org_id: &str,
+        id: &str,
+        reason: Option<String>,
+        now: Millis,
+        forward: Forward,
+    ) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>> {
+        let (org_id, id) = (org_id.to_string(), id.to_string());
+        self.write(false, move |b| {
+            Box::pin(async move {
+                let row = b
+                    .conn
+                    .query_opt(
+                        "WITH t AS (
+                             UPDATE timers SET status = $1, ended_at = $2, cancel_reason = $3
+                             WHERE org_id = $4 AND id = $5 AND status = $6 RETURNING rowid_),
+                         j AS (DELETE FROM jobs WHERE kind = 1 AND ref_id IN (SELECT rowid_ FROM t))
+                         SELECT rowid_ FROM t",
+                        &[&timer_status::CANCELLED, &now, &reason, &org_id, &id, &timer_status::RUNNING],
+                    )
+                    .await?;
+                if row.is_none() {
+                    return Ok(None);
+                }
+                insert_forward(b, &forward).await.map(Some)
+            })
+        })
+        .await
+    }
+
+    async fn rate_window(&self, key: &str, limit: u32, now_secs: i64) -> StoreResult<crate::ratelimit::RateWindow> {
+        let key = key.to_string();
+        let (opened_at, count) = self
+            .write(false, move |b| {
+                Box::pin(async move {
+                    let r = b
+                        .conn
+                        .query_opt(
+                            "INSERT INTO rate_windows (key, opened_at, count) VALUES ($1, $2, 1)
+                             ON CONFLICT (key) DO UPDATE SET
+                               opened_at = CASE WHEN $2 >= rate_windows.opened_at + 60 THEN $2
+                                                ELSE rate_windows.opened_at END,
+                               count = CASE WHEN $2 >= rate_windows.opened_at + 60 THEN 1
+                                            ELSE rate_windows.count + 1 END
+                             RETURNING opened_at, count",
+                            &[&key as Param, &now_secs],
+                        )
+                        .await?
+                        .ok_or_else(|| anyhow::anyhow!("an upsert returns its row"))?;
+                    Ok((r.get::<_, i64>(0), r.get::<_, i64>(1)))
+                })
+            })
+            .await?;
+        let used = count.clamp(0, limit as i64) as u32;
+        Ok(crate::ratelimit::RateWindow {
+            allowed: count <= limit as i64,
+            limit,
+            remaining: limit - used,
+            reset: opened_at + 60,
+        })
+    }
+
+    async fn throttle(&self, key: &str, per_second: std::num::NonZeroU32, now: Millis) -> StoreResult<Option<Millis>> {
+        let key = key.to_string();
+        let rate = per_second.get() as i64;
+        let interval = (1000 + rate - 1) / rate;
+        // In a savepoint: only throttled deliveries come here, and none of them may spoil a batch of publishes.
+        self.write(true, move |b| {
+            Box::pin(async move {
+                // Allowed when the theoretical arrival time has come (a burst of one); the row lock makes the
+                // check and the move one step for every node.
+                let allowed = b
+                    .conn
+                    .query_opt(
+                        "INSERT INTO rate_throttles (key, tat) VALUES ($1, $2::BIGINT + $3::BIGINT)
+                         ON CONFLICT (key) DO UPDATE SET tat = GREATEST(rate_throttles.tat, $2::BIGINT) + $3::BIGINT
+                           WHERE rate_throttles.tat <= $2::BIGINT
+                         RETURNING tat",
+                        &[&key as Param, &now, &interval],
+                    )
+                    .await?;
+                if allowed.is_some() {
+                    return Ok(None);
+                }
+                let tat = b.conn.query_opt("SELECT tat FROM rate_throttles WHERE key = $1", &[&key]).await?;
+                Ok(Some(tat.map_or(1, |r| (r.get::<_, i64>(0) - now).max(1))))
+            })
+        })
+        .await
+    }
+
+    async fn idempotency_get(&self, org_id: &str, key: &str, since: Millis) -> StoreResult<Option<StoredResponse>> {
+        let r = self
+            .row(
+                "SELECT status, body FROM idempotency WHERE org_id = $1 AND key = $2 AND created_at >= $3",
+                &[&org_id, &key, &since],
+            )
+            .await?;
+        Ok(r.map(|r| StoredResponse { status: r.get::<_, i64>(0) as u16, body: r.get(1) }))
+    }
+
+    async fn idempotency_put(&self, org_id: &str, key: &str, resp: StoredResponse) -> StoreResult<()> {
+        let (org_id, key) = (org_id.to_string(), key.to_string());
+        self.write(false, move |b| {
+            Box::pin(async move {
+                b.conn
+                    .execute(
+                        "INSERT INTO idempotency (org_id, key, created_at, status, body) VALUES ($1, $2, $3, $4, $5)
+                         ON CONFLICT (org_id, key) DO UPDATE SET created_at = EXCLUDED.created_at,
+                           status = EXCLUDED.status, body = EXCLUDED.body",
+                        &[&org_id, &key, &now_ms(), &(resp.status as i64), &resp.body],
+                    )
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    fn events(&self) -> Option<broadcast::Receiver<StoreEvent>> {
+        self.node.then(|| self.events.subscribe())
+    }
+}
