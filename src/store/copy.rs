@@ -157,6 +157,9 @@ pub async fn open_tables(url: &str) -> anyhow::Result<Box<dyn Tables>> {
     if let Some(path) = url.strip_prefix("sqlite://") {
         let store = super::sqlite::SqliteStore::open(path, crate::config::Durability::Full, true)?;
         Ok(Box::new(store))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let opts = super::postgres::PgOptions { node: false, heartbeat: false, ..Default::default() };
+        Ok(Box::new(super::postgres::PgStore::open(url, opts).await?))
     } else {
         anyhow::bail!("unsupported database URL {url:?}: expected sqlite://PATH or postgres://…")
     }
