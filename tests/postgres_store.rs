@@ -371,3 +371,55 @@ async fn while_the_database_is_away_requests_fail_fast_and_then_everything_resum
         }
     }
 }
+
+/// The PostgreSQL schema has the SQLite schema's tables and columns (after all migrations of each), plus only
+/// what several nodes need, so that rows copy between the two backends.
+#[tokio::test]
+async fn the_two_backends_schemas_are_in_step() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let Some(db) = fresh_db().await else { return };
+    let _migrated = node(&db).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("schema.db");
+    let path = path.to_str().unwrap();
+    drop(hookd::store::sqlite::SqliteStore::open(path, hookd::config::Durability::Normal, false).unwrap());
+
+    let mut sqlite: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for t in tables {
+        let cols: BTreeSet<String> = conn
+            .prepare(&format!("PRAGMA table_info({t})"))
+            .unwrap()
+            .query_map([], |r| r.get(1))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        sqlite.insert(t, cols);
+    }
+
+    let (pg, conn) = tokio_postgres::connect(&db.url(), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let mut postgres: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for r in pg
+        .query(
+            "SELECT table_name::text, column_name::text FROM information_schema.columns WHERE table_schema = 'public'",
+            &[],
+        )
+        .await
+        .unwrap()
+    {
+        postgres.entry(r.get(0)).or_default().insert(r.get(1));
+    }
+    // What only PostgreSQL has: its migrations' ledger, and the nodes with the leases they hold.
+    postgres.remove("schema_migrations");
+    postgres.remove("nodes");
+    assert!(postgres.get_mut("jobs").unwrap().remove("leased_by"));
+    assert_eq!(postgres, sqlite);
+}
