@@ -46,7 +46,7 @@ use super::*;
 
 const MIGRATIONS: &[&str] = &[include_str!("migrations/postgres/0001_init.sql")];
 /// The advisory lock that serialises migrations between nodes starting at once.
-const MIGRATION_LOCK: i64 = 0x686f_6f6b_64; // "hookd"
+const MIGRATION_LOCK: i64 = 0x0068_6f6f_6b64; // "hookd"
 /// Most writes in one group commit.
 pub const MAX_BATCH: usize = 4096;
 const JOB_DELIVERY: i64 = 0;
@@ -252,7 +252,7 @@ enum Op {
         deliveries: Vec<NewDelivery>,
         tx: oneshot::Sender<StoreResult<Vec<(i64, i64)>>>,
     },
-    Attempt(AttemptOp, oneshot::Sender<StoreResult<Option<Millis>>>),
+    Attempt(Box<AttemptOp>, oneshot::Sender<StoreResult<Option<Millis>>>),
     Defer {
         job_id: i64,
         run_at: Millis,
@@ -349,7 +349,7 @@ async fn run_batch(conn: Arc<Conn>, ops: Vec<Op>, node: Arc<str>) {
     for op in ops {
         match op {
             Op::Publish { msg, deliveries, tx } => publishes.push((msg, deliveries, tx)),
-            Op::Attempt(a, tx) => attempts.push((a, tx)),
+            Op::Attempt(a, tx) => attempts.push((*a, tx)),
             Op::Defer { job_id, run_at, tx } => defers.push((job_id, run_at, tx)),
             Op::General { savepoint: false, run } => fast.push(run),
             Op::General { savepoint: true, run } => slow.push(run),
@@ -574,10 +574,9 @@ async fn insert_forward(b: &Batch, forward: &Forward) -> StoreResult<Vec<Vec<(i6
 
 type GroupResult = (Vec<Finish>, Option<StoreError>);
 
-async fn publish_group(
-    b: &Batch,
-    ops: Vec<(Arc<MessageRecord>, Vec<NewDelivery>, oneshot::Sender<StoreResult<Vec<(i64, i64)>>>)>,
-) -> GroupResult {
+type PublishOp = (Arc<MessageRecord>, Vec<NewDelivery>, oneshot::Sender<StoreResult<Vec<(i64, i64)>>>);
+
+async fn publish_group(b: &Batch, ops: Vec<PublishOp>) -> GroupResult {
     if ops.is_empty() {
         return (vec![], None);
     }
@@ -1597,7 +1596,7 @@ impl Store for PgStore {
         next: NextStep,
     ) -> StoreResult<Option<Millis>> {
         let (tx, rx) = oneshot::channel();
-        self.send(Op::Attempt(AttemptOp { job_id, delivery_id, attempt, next }, tx))?;
+        self.send(Op::Attempt(Box::new(AttemptOp { job_id, delivery_id, attempt, next }), tx))?;
         rx.await.map_err(|_| StoreError::Unavailable)?
     }
 
@@ -1900,7 +1899,7 @@ impl Store for PgStore {
                 &[&registration_ids],
             )
             .await?;
-        let mut found: HashMap<String, InboundStats> = rows
+        let found: HashMap<String, InboundStats> = rows
             .iter()
             .map(|r| {
                 (
@@ -1918,7 +1917,7 @@ impl Store for PgStore {
         Ok(registration_ids
             .into_iter()
             .map(|id| {
-                let stats = found.remove(&id).unwrap_or_default();
+                let stats = found.get(&id).cloned().unwrap_or_default();
                 (id, stats)
             })
             .collect())
