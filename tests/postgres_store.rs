@@ -35,7 +35,7 @@ impl Drop for Db {
             rt.block_on(async {
                 if let Ok((c, conn)) = tokio_postgres::connect(ADMIN_URL, tokio_postgres::NoTls).await {
                     tokio::spawn(conn);
-                    let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                    common::drop_pg_database(&c, &name).await;
                 }
             });
         })

@@ -56,6 +56,17 @@ async fn pg_admin() -> tokio_postgres::Client {
     client
 }
 
+/// Drops a test database, closed first to the store's reconnecting connections.
+pub async fn drop_pg_database(admin: &tokio_postgres::Client, name: &str) {
+    let _ = admin.batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false")).await;
+    for _ in 0..5 {
+        if admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 pub async fn fresh_pg_database() -> String {
     let name = format!("hookd_test_{}", hookd::ids::random_token(12).to_lowercase());
     pg_admin().await.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
@@ -89,8 +100,7 @@ impl Drop for TestApp {
             let _ = std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 rt.block_on(async {
-                    let _ =
-                        pg_admin().await.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                    drop_pg_database(&pg_admin().await, &name).await;
                 });
             })
             .join();
