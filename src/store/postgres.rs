@@ -281,6 +281,11 @@ fn finisher<T: Send + 'static>(tx: oneshot::Sender<StoreResult<T>>, result: Stor
     })
 }
 
+/// For a write whose group failed: the batch is rolled back, and the caller told why.
+fn answered_by_commit<T: Send + 'static>(tx: oneshot::Sender<StoreResult<T>>) -> Finish {
+    finisher(tx, Err(StoreError::Other(anyhow::anyhow!("the group commit failed"))))
+}
+
 fn outcome_of<T>(r: &StoreResult<T>) -> Outcome {
     match r {
         Ok(_) => Outcome::Ok,
@@ -583,7 +588,7 @@ async fn publish_group(b: &Batch, ops: Vec<PublishOp>) -> GroupResult {
     let items: Vec<(&MessageRecord, &[NewDelivery])> = ops.iter().map(|(m, d, _)| (&**m, d.as_slice())).collect();
     match insert_messages(b, &items).await {
         Ok(results) => (ops.into_iter().zip(results).map(|((_, _, tx), r)| finisher(tx, r)).collect(), None),
-        Err(e) => (vec![], Some(e)),
+        Err(e) => (ops.into_iter().map(|(_, _, tx)| answered_by_commit(tx)).collect(), Some(e)),
     }
 }
 
@@ -720,7 +725,7 @@ async fn attempt_group(b: &Batch, ops: Vec<(AttemptOp, oneshot::Sender<StoreResu
     let (ops, txs): (Vec<AttemptOp>, Vec<_>) = ops.into_iter().unzip();
     match record_attempts(b, &ops).await {
         Ok(results) => (txs.into_iter().zip(results).map(|(tx, r)| finisher(tx, Ok(r))).collect(), None),
-        Err(e) => (vec![], Some(e)),
+        Err(e) => (txs.into_iter().map(answered_by_commit).collect(), Some(e)),
     }
 }
 
@@ -744,7 +749,7 @@ async fn defer_group(b: &Batch, ops: Vec<(i64, Millis, oneshot::Sender<StoreResu
         .await;
     match r {
         Ok(_) => (ops.into_iter().map(|(_, _, tx)| finisher(tx, Ok(()))).collect(), None),
-        Err(e) => (vec![], Some(e)),
+        Err(e) => (ops.into_iter().map(|(_, _, tx)| answered_by_commit(tx)).collect(), Some(e)),
     }
 }
 
@@ -2177,5 +2182,46 @@ impl Store for PgStore {
 
     fn events(&self) -> Option<broadcast::Receiver<StoreEvent>> {
         self.node.then(|| self.events.subscribe())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notifications_of_other_nodes_become_events_and_ours_do_not() {
+        let doc = r#"{"e":"doc","k":"endpoint","o":"org_1","p":"app_1","i":"ep_1","n":"node_a"}"#;
+        match parse_note(doc, "node_b") {
+            Some(StoreEvent::Changed { kind: DocKind::Endpoint, org_id, parent, id }) => {
+                assert_eq!((org_id.as_str(), parent.as_str(), id.as_str()), ("org_1", "app_1", "ep_1"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse_note(doc, "node_a").is_none(), "a node's own change");
+        assert!(matches!(parse_note(r#"{"e":"due","at":42,"n":"x"}"#, "y"), Some(StoreEvent::Due(42))));
+        assert!(matches!(parse_note(r#"{"e":"tokens","n":"x"}"#, "y"), Some(StoreEvent::Tokens)));
+        assert!(parse_note(r#"{"e":"doc","k":"nonsense","o":"","p":"","i":"","n":"x"}"#, "y").is_none());
+        assert!(parse_note("not json", "y").is_none());
+    }
+
+    #[test]
+    fn every_document_kind_parses_back() {
+        use DocKind::*;
+        for k in [
+            Application,
+            Endpoint,
+            EventType,
+            InboundRegistration,
+            Bot,
+            ChatUser,
+            Channel,
+            ChatMessage,
+            ChatFile,
+            ResponseUrl,
+            ChatView,
+        ] {
+            assert_eq!(k.as_str().parse::<DocKind>().unwrap(), k);
+        }
     }
 }
