@@ -27,6 +27,17 @@ impl Db {
     }
 }
 
+/// Drops a test database, closed first to the store's reconnecting connections.
+async fn drop_database(admin: &tokio_postgres::Client, name: &str) {
+    let _ = admin.batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false")).await;
+    for _ in 0..5 {
+        if admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 impl Drop for Db {
     fn drop(&mut self) {
         let name = self.name.clone();
@@ -35,7 +46,7 @@ impl Drop for Db {
             rt.block_on(async {
                 if let Ok((c, conn)) = tokio_postgres::connect(ADMIN_URL, tokio_postgres::NoTls).await {
                     tokio::spawn(conn);
-                    let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                    drop_database(&c, &name).await;
                 }
             });
         })

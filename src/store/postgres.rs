@@ -46,7 +46,7 @@ use super::*;
 
 const MIGRATIONS: &[&str] = &[include_str!("migrations/postgres/0001_init.sql")];
 /// The advisory lock that serialises migrations between nodes starting at once.
-const MIGRATION_LOCK: i64 = 0x686f_6f6b_64; // "hookd"
+const MIGRATION_LOCK: i64 = 0x0068_6f6f_6b64; // "hookd"
 /// Most writes in one group commit.
 pub const MAX_BATCH: usize = 4096;
 const JOB_DELIVERY: i64 = 0;
@@ -252,7 +252,7 @@ enum Op {
         deliveries: Vec<NewDelivery>,
         tx: oneshot::Sender<StoreResult<Vec<(i64, i64)>>>,
     },
-    Attempt(AttemptOp, oneshot::Sender<StoreResult<Option<Millis>>>),
+    Attempt(Box<AttemptOp>, oneshot::Sender<StoreResult<Option<Millis>>>),
     Defer {
         job_id: i64,
         run_at: Millis,
@@ -279,6 +279,11 @@ fn finisher<T: Send + 'static>(tx: oneshot::Sender<StoreResult<T>>, result: Stor
             Err(f) => Err(f.error()),
         });
     })
+}
+
+/// For a write whose group failed: the batch is rolled back, and the caller told why.
+fn answered_by_commit<T: Send + 'static>(tx: oneshot::Sender<StoreResult<T>>) -> Finish {
+    finisher(tx, Err(StoreError::Other(anyhow::anyhow!("the group commit failed"))))
 }
 
 fn outcome_of<T>(r: &StoreResult<T>) -> Outcome {
@@ -349,7 +354,7 @@ async fn run_batch(conn: Arc<Conn>, ops: Vec<Op>, node: Arc<str>) {
     for op in ops {
         match op {
             Op::Publish { msg, deliveries, tx } => publishes.push((msg, deliveries, tx)),
-            Op::Attempt(a, tx) => attempts.push((a, tx)),
+            Op::Attempt(a, tx) => attempts.push((*a, tx)),
             Op::Defer { job_id, run_at, tx } => defers.push((job_id, run_at, tx)),
             Op::General { savepoint: false, run } => fast.push(run),
             Op::General { savepoint: true, run } => slow.push(run),
@@ -574,17 +579,16 @@ async fn insert_forward(b: &Batch, forward: &Forward) -> StoreResult<Vec<Vec<(i6
 
 type GroupResult = (Vec<Finish>, Option<StoreError>);
 
-async fn publish_group(
-    b: &Batch,
-    ops: Vec<(Arc<MessageRecord>, Vec<NewDelivery>, oneshot::Sender<StoreResult<Vec<(i64, i64)>>>)>,
-) -> GroupResult {
+type PublishOp = (Arc<MessageRecord>, Vec<NewDelivery>, oneshot::Sender<StoreResult<Vec<(i64, i64)>>>);
+
+async fn publish_group(b: &Batch, ops: Vec<PublishOp>) -> GroupResult {
     if ops.is_empty() {
         return (vec![], None);
     }
     let items: Vec<(&MessageRecord, &[NewDelivery])> = ops.iter().map(|(m, d, _)| (&**m, d.as_slice())).collect();
     match insert_messages(b, &items).await {
         Ok(results) => (ops.into_iter().zip(results).map(|((_, _, tx), r)| finisher(tx, r)).collect(), None),
-        Err(e) => (vec![], Some(e)),
+        Err(e) => (ops.into_iter().map(|(_, _, tx)| answered_by_commit(tx)).collect(), Some(e)),
     }
 }
 
@@ -721,7 +725,7 @@ async fn attempt_group(b: &Batch, ops: Vec<(AttemptOp, oneshot::Sender<StoreResu
     let (ops, txs): (Vec<AttemptOp>, Vec<_>) = ops.into_iter().unzip();
     match record_attempts(b, &ops).await {
         Ok(results) => (txs.into_iter().zip(results).map(|(tx, r)| finisher(tx, Ok(r))).collect(), None),
-        Err(e) => (vec![], Some(e)),
+        Err(e) => (txs.into_iter().map(answered_by_commit).collect(), Some(e)),
     }
 }
 
@@ -745,7 +749,7 @@ async fn defer_group(b: &Batch, ops: Vec<(i64, Millis, oneshot::Sender<StoreResu
         .await;
     match r {
         Ok(_) => (ops.into_iter().map(|(_, _, tx)| finisher(tx, Ok(()))).collect(), None),
-        Err(e) => (vec![], Some(e)),
+        Err(e) => (ops.into_iter().map(|(_, _, tx)| answered_by_commit(tx)).collect(), Some(e)),
     }
 }
 
@@ -1600,7 +1604,7 @@ impl Store for PgStore {
         next: NextStep,
     ) -> StoreResult<Option<Millis>> {
         let (tx, rx) = oneshot::channel();
-        self.send(Op::Attempt(AttemptOp { job_id, delivery_id, attempt, next }, tx))?;
+        self.send(Op::Attempt(Box::new(AttemptOp { job_id, delivery_id, attempt, next }), tx))?;
         rx.await.map_err(|_| StoreError::Unavailable)?
     }
 
@@ -1903,7 +1907,7 @@ impl Store for PgStore {
                 &[&registration_ids],
             )
             .await?;
-        let mut found: HashMap<String, InboundStats> = rows
+        let found: HashMap<String, InboundStats> = rows
             .iter()
             .map(|r| {
                 (
@@ -1921,7 +1925,7 @@ impl Store for PgStore {
         Ok(registration_ids
             .into_iter()
             .map(|id| {
-                let stats = found.remove(&id).unwrap_or_default();
+                let stats = found.get(&id).cloned().unwrap_or_default();
                 (id, stats)
             })
             .collect())
@@ -2381,5 +2385,46 @@ impl super::copy::Tables for PgStore {
             .execute("UPDATE jobs SET run_at = $1, leased = 0, leased_by = NULL WHERE leased = 1", &[&now_ms()])
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notifications_of_other_nodes_become_events_and_ours_do_not() {
+        let doc = r#"{"e":"doc","k":"endpoint","o":"org_1","p":"app_1","i":"ep_1","n":"node_a"}"#;
+        match parse_note(doc, "node_b") {
+            Some(StoreEvent::Changed { kind: DocKind::Endpoint, org_id, parent, id }) => {
+                assert_eq!((org_id.as_str(), parent.as_str(), id.as_str()), ("org_1", "app_1", "ep_1"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse_note(doc, "node_a").is_none(), "a node's own change");
+        assert!(matches!(parse_note(r#"{"e":"due","at":42,"n":"x"}"#, "y"), Some(StoreEvent::Due(42))));
+        assert!(matches!(parse_note(r#"{"e":"tokens","n":"x"}"#, "y"), Some(StoreEvent::Tokens)));
+        assert!(parse_note(r#"{"e":"doc","k":"nonsense","o":"","p":"","i":"","n":"x"}"#, "y").is_none());
+        assert!(parse_note("not json", "y").is_none());
+    }
+
+    #[test]
+    fn every_document_kind_parses_back() {
+        use DocKind::*;
+        for k in [
+            Application,
+            Endpoint,
+            EventType,
+            InboundRegistration,
+            Bot,
+            ChatUser,
+            Channel,
+            ChatMessage,
+            ChatFile,
+            ResponseUrl,
+            ChatView,
+        ] {
+            assert_eq!(k.as_str().parse::<DocKind>().unwrap(), k);
+        }
     }
 }
