@@ -425,7 +425,13 @@ done
 report() {
   echo "## hookd benchmark"
   echo
-  echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -sr), hookd $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')."
+  local rev
+  rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
+  if [[ -n ${HOOKD_BIN:-} ]]; then
+    echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -sr), hookd-bench $rev, hookd from HOOKD_BIN=$HOOKD (built $(date -u -r "$HOOKD" '+%Y-%m-%d %H:%M UTC' 2>/dev/null || echo '?'))."
+  else
+    echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -sr), hookd $rev."
+  fi
   echo "Stores: $STORES (sqlite modes: $MODES). Payload $PAYLOAD B; 'concurrent' = $PUBLISHERS closed-loop publishers, 'single' = 1 publisher."
   echo "Idle and peak RSS are the server's (VmRSS after a 2 s settle, VmHWM after the scenario; the sum over nodes with several)."
   if [[ $STORES == *relay* ]]; then
@@ -435,7 +441,8 @@ report() {
   if [[ $STORES == *postgres* ]]; then
     echo "PostgreSQL: a fresh database per scenario, dropped after it. With two nodes the publishers alternate between them"
     echo "('single' has one publisher, so it publishes through the first node only). PG CPU s and xacts per 1,000 accepted"
-    echo "messages run from after the nodes' start to after their stop (xact_commit + xact_rollback of that database)."
+    echo "messages run from after the nodes' start to after their stop (xact_commit + xact_rollback of that database), so"
+    echo "they include the nodes' background work (heartbeats, polling) over the scenario: short runs overstate them."
   fi
   local n
   for n in "${NOTES[@]}"; do echo "$n"; done
