@@ -14,7 +14,8 @@ use crate::receiver::{self, ReceiverState};
 use crate::util::{max_ms, new_hist, now_ns, q_ms, r3, record_us, Bitmap};
 
 pub struct Opts {
-    pub url: String,
+    /// Base URLs; publisher `i` uses `urls[i % len]`, setup goes through `urls[0]`.
+    pub urls: Vec<String>,
     pub token: Option<String>,
     pub publishers: usize,
     pub messages: u64,
@@ -36,7 +37,9 @@ const MAX_LOGGED_FAILURES: u64 = 5;
 
 /// Runs the scenario. `Ok(true)` when every accepted message was delivered and nothing failed.
 pub async fn run(o: Opts) -> Result<bool, String> {
-    let base = o.url.trim_end_matches('/').to_string();
+    let bases: Vec<String> =
+        o.urls.iter().map(|u| u.trim_end_matches('/').to_string()).filter(|u| !u.is_empty()).collect();
+    let Some(base) = bases.first().cloned() else { return Err("no --url given".into()) };
     let auth = o.token.as_ref().map(|t| format!("Bearer {t}"));
 
     // 1. Receiver.
@@ -68,9 +71,13 @@ pub async fn run(o: Opts) -> Result<bool, String> {
             .await?;
     let ep_id = ep["id"].as_str().unwrap_or("?").to_string();
     eprintln!("app {app_id}, endpoint {ep_id} -> {hook_url}");
+    // With several nodes, publish only once each of them sees the application and its endpoint.
+    for other in &bases[1..] {
+        wait_visible(&client, other, auth.as_deref(), &app_id, &ep_id).await?;
+    }
 
     // 4. Closed-loop publishers sharing one sequence counter.
-    let msg_url = Arc::new(format!("{base}/api/v1/app/{app_id}/msg"));
+    let msg_urls: Vec<Arc<String>> = bases.iter().map(|b| Arc::new(format!("{b}/api/v1/app/{app_id}/msg"))).collect();
     let auth = Arc::new(auth);
     let accepted = Arc::new(Bitmap::new(o.messages));
     let next_seq = Arc::new(AtomicU64::new(0));
@@ -78,9 +85,10 @@ pub async fn run(o: Opts) -> Result<bool, String> {
     let first_publish_ns = now_ns();
     let publish_start = Instant::now();
     let mut tasks = Vec::with_capacity(o.publishers);
-    for _ in 0..o.publishers.max(1) {
-        let (client, msg_url, auth, accepted, next_seq, logged) =
-            (client.clone(), msg_url.clone(), auth.clone(), accepted.clone(), next_seq.clone(), logged.clone());
+    for p in 0..o.publishers.max(1) {
+        let msg_url = msg_urls[p % msg_urls.len()].clone();
+        let (client, auth, accepted, next_seq, logged) =
+            (client.clone(), auth.clone(), accepted.clone(), next_seq.clone(), logged.clone());
         let (messages, payload_bytes) = (o.messages, o.payload_bytes);
         tasks.push(tokio::spawn(async move {
             let mut hist = new_hist();
@@ -127,9 +135,11 @@ pub async fn run(o: Opts) -> Result<bool, String> {
     }
     let mut pub_hist = new_hist();
     let mut stats = PubStats::default();
-    for t in tasks {
+    let mut accepted_per_url = vec![0u64; bases.len()];
+    for (p, t) in tasks.into_iter().enumerate() {
         let (h, s) = t.await.map_err(|e| format!("publisher task: {e}"))?;
         let _ = pub_hist.add(&h);
+        accepted_per_url[p % bases.len()] += s.accepted;
         stats.accepted += s.accepted;
         stats.non_2xx += s.non_2xx;
         stats.transport_errors += s.transport_errors;
@@ -166,8 +176,15 @@ pub async fn run(o: Opts) -> Result<bool, String> {
 
     println!(
         "hookd-bench e2e: {} publishers, {} messages, {} B payload, {}",
-        o.publishers, o.messages, o.payload_bytes, base
+        o.publishers,
+        o.messages,
+        o.payload_bytes,
+        bases.join(", ")
     );
+    if bases.len() > 1 {
+        let per: Vec<String> = bases.iter().zip(&accepted_per_url).map(|(b, n)| format!("{b}: {n}")).collect();
+        println!("  accepted per URL: {}", per.join(", "));
+    }
     println!(
         "  publish : {} accepted in {:.2} s = {:.0}/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; non-2xx {}, transport errors {}",
         stats.accepted,
@@ -203,6 +220,8 @@ pub async fn run(o: Opts) -> Result<bool, String> {
         "publishers": o.publishers,
         "messages": o.messages,
         "payload_bytes": o.payload_bytes,
+        "urls": bases.len(),
+        "accepted_per_url": accepted_per_url,
         "publish_seconds": r3(publish_secs),
         "publish_rate_per_s": r3(publish_rate),
         "publish_p50_ms": r3(q_ms(&pub_hist, 0.5)),
@@ -225,6 +244,32 @@ pub async fn run(o: Opts) -> Result<bool, String> {
     });
     println!("RESULT {result}");
     Ok(lost == 0 && errors == 0 && !timed_out)
+}
+
+/// Polls `base` (another node) every 50 ms, for at most 10 s, until it answers 200 for the application and the
+/// endpoint created through the first node.
+async fn wait_visible(client: &Client, base: &str, auth: Option<&str>, app: &str, ep: &str) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for url in [format!("{base}/api/v1/app/{app}"), format!("{base}/api/v1/app/{app}/endpoint/{ep}")] {
+        loop {
+            let mut req = client.get(&url);
+            if let Some(a) = auth {
+                req = req.header(AUTHORIZATION, a);
+            }
+            let last = match req.send().await {
+                Ok(r) if r.status().is_success() => break,
+                Ok(r) => format!("HTTP {}", r.status()),
+                Err(e) => chain(&e),
+            };
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "GET {url}: still {last} after 10 s (the node does not see what the first created)"
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    Ok(())
 }
 
 pub async fn post_json(client: &Client, url: &str, auth: Option<&str>, body: &Value) -> Result<Value, String> {

@@ -3,7 +3,9 @@
 mod e2e;
 mod inbound;
 mod payload;
+mod procstat;
 mod receiver;
+mod relay;
 mod table;
 mod timers;
 mod util;
@@ -25,9 +27,10 @@ struct Cli {
 enum Cmd {
     /// Publish messages through hookd and measure delivery to an in-process receiver.
     E2e {
-        /// hookd base URL.
-        #[arg(long, default_value = "http://127.0.0.1:8071")]
-        url: String,
+        /// hookd base URL. Several (comma-separated or repeated) spread the publishers across them, e.g. the nodes of
+        /// one cluster; the application and endpoint are created through the first.
+        #[arg(long, default_value = "http://127.0.0.1:8071", value_delimiter = ',', num_args = 1)]
+        url: Vec<String>,
         /// Bearer token for hookd's API.
         #[arg(long, env = "HOOKD_TOKEN", hide_env_values = true)]
         token: Option<String>,
@@ -100,6 +103,34 @@ enum Cmd {
         #[arg(long, default_value_t = 10_000_000)]
         capacity: u64,
     },
+    /// The reference: a server that speaks enough of hookd's API for `e2e`, parses each message and forwards its
+    /// payload to the app's endpoints at once, storing nothing and retrying nothing. Stop with SIGINT or SIGTERM.
+    Relay {
+        #[arg(long, default_value = "127.0.0.1:8072")]
+        addr: SocketAddr,
+        /// Require `Authorization: Bearer <token>` on API calls, as hookd does.
+        #[arg(long, env = "HOOKD_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Forwards in flight at once.
+        #[arg(long, default_value_t = 256)]
+        max_in_flight: usize,
+        /// Per-forward timeout, in seconds.
+        #[arg(long, default_value_t = 30)]
+        forward_timeout_secs: u64,
+        /// Largest request body accepted, in bytes.
+        #[arg(long, default_value_t = 1024 * 1024)]
+        max_body_bytes: usize,
+    },
+    /// Print the CPU seconds used so far by a process tree or by every process of one name, from /proc (used by
+    /// run.sh for PostgreSQL's CPU per message).
+    ProcCpu {
+        /// A process and its direct children, e.g. the postmaster's pid.
+        #[arg(long, conflicts_with = "comm", required_unless_present = "comm")]
+        tree: Option<u32>,
+        /// Every process with this command name, e.g. `postgres`.
+        #[arg(long)]
+        comm: Option<String>,
+    },
     /// Render run.sh's results file (TSV with RESULT JSON) as a Markdown table.
     Table {
         /// Results file; `-` for stdin.
@@ -131,6 +162,33 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(&format!("bind: {e}")),
         },
+        Cmd::ProcCpu { tree, comm } => {
+            let sel = match (tree, comm) {
+                (Some(pid), _) => procstat::Select::Tree(pid),
+                (None, Some(c)) => procstat::Select::Comm(c),
+                (None, None) => return fail("--tree or --comm is required"),
+            };
+            match procstat::cpu_seconds(std::path::Path::new("/proc"), &sel) {
+                Ok((secs, n)) => {
+                    println!("{secs:.3} {n}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
+            }
+        }
+        Cmd::Relay { addr, token, max_in_flight, forward_timeout_secs, max_body_bytes } => {
+            let opts = relay::Opts {
+                addr,
+                token,
+                max_in_flight: max_in_flight.max(1),
+                forward_timeout: Duration::from_secs(forward_timeout_secs),
+                max_body_bytes,
+            };
+            match runtime().block_on(relay::run(opts)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&format!("relay: {e}")),
+            }
+        }
         Cmd::Receiver { addr, capacity } => {
             let rt = runtime();
             match rt.block_on(receiver::run_standalone(addr, capacity)) {
@@ -175,7 +233,7 @@ fn main() -> ExitCode {
             request_timeout_secs,
         } => {
             let opts = e2e::Opts {
-                url,
+                urls: url,
                 token,
                 publishers: publishers.max(1),
                 messages,
