@@ -57,6 +57,20 @@ pub enum DocKind {
 }
 
 impl DocKind {
+    pub const ALL: [DocKind; 11] = [
+        DocKind::Application,
+        DocKind::Endpoint,
+        DocKind::EventType,
+        DocKind::InboundRegistration,
+        DocKind::Bot,
+        DocKind::ChatUser,
+        DocKind::Channel,
+        DocKind::ChatMessage,
+        DocKind::ChatFile,
+        DocKind::ResponseUrl,
+        DocKind::ChatView,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             DocKind::Application => "app",
@@ -77,23 +91,7 @@ impl DocKind {
 impl std::str::FromStr for DocKind {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        use DocKind::*;
-        [
-            Application,
-            Endpoint,
-            EventType,
-            InboundRegistration,
-            Bot,
-            ChatUser,
-            Channel,
-            ChatMessage,
-            ChatFile,
-            ResponseUrl,
-            ChatView,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-        .ok_or_else(|| anyhow::anyhow!("unknown document kind {s:?}"))
+        DocKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| anyhow::anyhow!("unknown document kind {s:?}"))
     }
 }
 

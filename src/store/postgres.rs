@@ -2410,20 +2410,7 @@ mod tests {
 
     #[test]
     fn every_document_kind_parses_back() {
-        use DocKind::*;
-        for k in [
-            Application,
-            Endpoint,
-            EventType,
-            InboundRegistration,
-            Bot,
-            ChatUser,
-            Channel,
-            ChatMessage,
-            ChatFile,
-            ResponseUrl,
-            ChatView,
-        ] {
+        for k in DocKind::ALL {
             assert_eq!(k.as_str().parse::<DocKind>().unwrap(), k);
         }
     }
