@@ -358,7 +358,7 @@ async fn trailing_slashes_and_typed_query_parameters() {
     for path in [
         "/api/v1/app?limit=250&order=descending".to_string(),
         "/api/v1/app/slashed/endpoint?limit=250&order=ascending".into(),
-        format!("/api/v1/app/slashed/msg?limit=250&with_content=false&status=0"),
+        "/api/v1/app/slashed/msg?limit=250&with_content=false&status=0".into(),
         format!("/api/v1/app/slashed/attempt/msg/{msg_id}?limit=250&status=0&status_code_class=200"),
         "/api/v1/app/slashed/attempt/endpoint/ep-one?limit=250&status=0&with_content=true".into(),
         "/api/v1/app/slashed/endpoint/ep-one/msg?limit=250&status=0&with_content=true".into(),
