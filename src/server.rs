@@ -6,15 +6,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, OriginalUri, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
+use axum::{Router, ServiceExt};
 use bytes::Bytes;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc};
+use tower::util::MapRequest;
+use tower_http::normalize_path::NormalizePath;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -84,9 +86,10 @@ impl Server {
         if let Some(events) = self.ctx.store.events() {
             tokio::spawn(follow_store_events(self.ctx.clone(), events, shutdown.clone()));
         }
-        let app = router(self.ctx);
+        let app = trim_trailing_slashes(router(self.ctx));
         let stop = shutdown.clone();
-        let serve = axum::serve(self.listener, app).with_graceful_shutdown(async move { stop.wait().await });
+        let serve = axum::serve(self.listener, ServiceExt::<Request>::into_make_service(app))
+            .with_graceful_shutdown(async move { stop.wait().await });
         // The graceful drain waits for every connection to close, and a client may hold an idle keep-alive
         // connection open for as long as it likes: past the grace, hookd stops waiting for it.
         tokio::select! {
@@ -183,6 +186,20 @@ pub fn router(ctx: ApiContext) -> Router {
         .layer(middleware::from_fn(json_errors))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .with_state(ctx)
+}
+
+/// svix-server answers a path with a trailing slash (`POST /api/v1/app/`, as older Svix documentation writes
+/// it) as the path without it: the slash is trimmed before routing, so around the router rather than in it (a
+/// router's own layers run once a route is chosen). `/` stays `/`. The URI as sent is kept as `OriginalUri`,
+/// which the router does not overwrite: an inbound provider that signs the URL it posts to (Twilio) is verified
+/// against that URL, slash included.
+pub fn trim_trailing_slashes(router: Router) -> MapRequest<NormalizePath<Router>, fn(Request) -> Request> {
+    fn keep_original_uri(mut req: Request) -> Request {
+        let uri = req.uri().clone();
+        req.extensions_mut().insert(OriginalUri(uri));
+        req
+    }
+    MapRequest::new(NormalizePath::trim_trailing_slash(router), keep_original_uri as fn(Request) -> Request)
 }
 
 /// Healthy when the store answers.

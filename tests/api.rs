@@ -302,3 +302,72 @@ async fn payloads_are_expunged_past_their_retention_unless_a_retry_needs_them() 
         .await;
     assert_eq!(bad.status, 422, "{:?}", bad.body);
 }
+
+/// svix-server answers a path with a trailing slash as the path without it (older Svix documentation and
+/// clients write `POST /api/v1/app/`), and typed query parameters (`limit=250`, `include_archived=true`) arrive
+/// as strings on every list route.
+#[tokio::test]
+async fn trailing_slashes_and_typed_query_parameters() {
+    let app = spawn_app().await;
+    let recv = Receiver::start().await;
+    let created = app.post("/api/v1/app/", json!({"name": "Slashed", "uid": "slashed"})).await;
+    assert_eq!(created.status, 201, "POST /api/v1/app/: {:?}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    assert_eq!(app.get("/api/v1/app/slashed/").await.body["id"], id, "GET /api/v1/app/{{uid}}/");
+    let ep = app.post("/api/v1/app/slashed/endpoint/", json!({"url": recv.url, "uid": "ep-one"})).await;
+    assert_eq!(ep.status, 201, "{:?}", ep.body);
+    let msg = app.post("/api/v1/app/slashed/msg/", json!({"eventType": "a.b", "payload": {"k": 1}})).await;
+    assert_eq!(msg.status, 202, "POST /api/v1/app/{{app}}/msg/: {:?}", msg.body);
+    let msg_id = msg.body["id"].as_str().unwrap().to_string();
+    recv.wait_for(1).await;
+    let listed = app.get("/api/v1/app/slashed/msg/?limit=250").await;
+    assert_eq!((listed.status.as_u16(), &listed.body["data"][0]["id"]), (200, &json!(msg_id)), "{:?}", listed.body);
+    let patched = app.patch("/api/v1/app/slashed/", json!({"name": "Renamed"})).await;
+    assert_eq!(patched.body["name"], "Renamed");
+    // Only the slash is forgiven: an unknown route stays 404, and `/` and the document still answer.
+    assert_eq!(app.get("/api/v1/app/slashed/nothing-here/").await.status, 404);
+    assert_eq!(app.get("/").await.status, 404);
+    let doc = app.http.get(format!("{}/openapi.json/", app.base)).send().await.unwrap();
+    assert_eq!(doc.status(), 200);
+
+    for name in ["a.b", "c.d", "e.f"] {
+        let r = app.post("/api/v1/event-type/", json!({"name": name, "description": name, "schemas": {"1": {}}})).await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+    }
+    assert_eq!(app.delete("/api/v1/event-type/c.d/").await.status, 204);
+    let types = app.get("/api/v1/event-type?limit=250").await;
+    assert_eq!(types.status, 200, "GET /api/v1/event-type?limit=250: {:?}", types.body);
+    let names: Vec<_> = types.body["data"].as_array().unwrap().iter().map(|t| t["name"].clone()).collect();
+    assert_eq!(names, [json!("a.b"), json!("e.f")]);
+    // Archived types are filtered before the page is cut: a page of 1 is one live type, then the next.
+    let first = app.get("/api/v1/event-type?limit=1&order=ascending").await.body;
+    assert_eq!((&first["data"][0]["name"], &first["done"]), (&json!("a.b"), &json!(false)), "{first}");
+    let it = first["iterator"].as_str().unwrap();
+    let second = app.get(&format!("/api/v1/event-type?limit=1&iterator={it}")).await.body;
+    assert_eq!(second["data"].as_array().unwrap().len(), 1, "{second}");
+    assert_eq!(second["data"][0]["name"], "e.f", "{second}");
+    let all = app.get("/api/v1/event-type/?limit=250&include_archived=true&with_content=true").await;
+    assert_eq!(all.status, 200, "{:?}", all.body);
+    assert_eq!(all.body["data"].as_array().unwrap().len(), 3);
+    assert_eq!(all.body["data"][0]["schemas"], json!({"1": {}}), "with_content=true carries the schemas");
+    let bare = app.get("/api/v1/event-type?with_content=false").await.body;
+    assert_eq!(bare["data"][0]["schemas"], json!(null), "svix-server leaves the schemas out unless asked");
+    let desc = app.get("/api/v1/event-type?limit=2&order=descending&include_archived=true").await.body;
+    assert_eq!(desc["data"][0]["name"], "e.f", "{desc}");
+
+    for path in [
+        "/api/v1/app?limit=250&order=descending".to_string(),
+        "/api/v1/app/slashed/endpoint?limit=250&order=ascending".into(),
+        "/api/v1/app/slashed/msg?limit=250&with_content=false&status=0".into(),
+        format!("/api/v1/app/slashed/attempt/msg/{msg_id}?limit=250&status=0&status_code_class=200"),
+        "/api/v1/app/slashed/attempt/endpoint/ep-one?limit=250&status=0&with_content=true".into(),
+        "/api/v1/app/slashed/endpoint/ep-one/msg?limit=250&status=0&with_content=true".into(),
+        format!("/api/v1/app/slashed/msg/{msg_id}/endpoint?limit=250"),
+        format!("/api/v1/app/slashed/msg/{msg_id}?with_content=false"),
+        "/timers?limit=250".into(),
+        "/webhooks?limit=250".into(),
+    ] {
+        let r = app.get(&path).await;
+        assert_eq!(r.status, 200, "GET {path}: {:?}", r.body);
+    }
+}

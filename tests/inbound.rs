@@ -239,3 +239,56 @@ async fn rotation_keeps_the_old_secret_valid_through_its_grace_period() {
     assert_eq!(send_github(&app, &reg, "c", "opened", new).await.status, 401);
     assert_eq!(send_github(&app, &reg, "d", "opened", again["webhookSecret"].as_str().unwrap()).await.status, 200);
 }
+
+/// Providers that sign the URL they post to (Twilio) are verified against that URL as sent, trailing slash
+/// included, though the router answers `/webhooks/{id}/` as `/webhooks/{id}`; GitHub (body only) verifies either way.
+#[tokio::test]
+async fn a_url_signed_event_posted_with_a_trailing_slash_verifies_against_the_url_as_sent() {
+    use base64::Engine as _;
+    let app = spawn_app().await;
+    let recv = Receiver::start().await;
+    let (app_id, _ep) = app.app_with_endpoint(&recv.url, json!({})).await;
+    let twilio = register(
+        &app,
+        "twilio",
+        json!({"connectionId": "c", "events": ["message.*"], "destination": {"appId": app_id}}),
+    )
+    .await;
+    let token = twilio["webhookSecret"].as_str().unwrap();
+    let body = "MessageSid=SM1&SmsStatus=received&Body=hi";
+    let sign = |url: &str| {
+        let mut params: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+        params.sort();
+        let signed: String = params.iter().fold(url.to_string(), |acc, (k, v)| acc + k + v);
+        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(token.as_bytes()).unwrap();
+        mac.update(signed.as_bytes());
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    };
+    let post = |url: String, signature: String| {
+        app.http
+            .post(url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-twilio-signature", signature)
+            .body(body)
+            .send()
+    };
+    let slashed = format!("{}/", twilio["webhookUrl"].as_str().unwrap());
+    let ok = post(slashed.clone(), sign(&slashed)).await.unwrap();
+    assert_eq!(ok.status(), 200, "{:?}", ok.text().await);
+    // Signed for the URL without the slash but sent with it: not the URL Twilio would have signed.
+    let unslashed = twilio["webhookUrl"].as_str().unwrap();
+    let wrong = post(slashed.clone(), sign(unslashed)).await.unwrap();
+    assert_eq!(wrong.status(), 401);
+
+    let github = register(
+        &app,
+        "github",
+        json!({"connectionId": "c", "events": ["issues.*"], "destination": {"appId": app_id}}),
+    )
+    .await;
+    let mut slashed = github.clone();
+    slashed["webhookUrl"] = json!(format!("{}/", github["webhookUrl"].as_str().unwrap()));
+    let r = send_github(&app, &slashed, "d-slash", "opened", github["webhookSecret"].as_str().unwrap()).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    recv.wait_for(2).await;
+}

@@ -152,3 +152,54 @@ async fn every_operation_answers_bad_bodies_with_a_4xx() {
     }
     assert!(checked > 40, "{checked}");
 }
+
+/// Every documented query parameter that is a number, a boolean or an enum is sent as a query string sends it
+/// (`limit=1`, `include_archived=true`, `order=ascending`): no operation refuses it as the wrong type, whatever
+/// shape its query struct has (a flattened or nested struct makes serde_urlencoded see every value as a string).
+#[tokio::test]
+async fn every_operation_takes_its_typed_query_parameters_from_a_query_string() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let mut checked = 0;
+    for (method, path) in operations(&doc) {
+        let op = &doc["paths"][&path][method.to_lowercase()];
+        let mut query = vec![];
+        for p in op["parameters"].as_array().into_iter().flatten().filter(|p| p["in"] == "query") {
+            let schema = match p["schema"].get("$ref").and_then(Value::as_str) {
+                Some(r) => &doc["components"]["schemas"][r.rsplit('/').next().unwrap()],
+                None => &p["schema"],
+            };
+            let types: Vec<&str> = match &schema["type"] {
+                Value::String(t) => vec![t.as_str()],
+                Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+                _ => vec![],
+            };
+            let value = if let Some(first) = schema["enum"].as_array().and_then(|e| e.iter().find(|v| !v.is_null())) {
+                first.as_str().map(str::to_string).unwrap_or_else(|| first.to_string())
+            } else if types.contains(&"integer") || types.contains(&"number") {
+                "1".into()
+            } else if types.contains(&"boolean") {
+                "true".into()
+            } else {
+                continue;
+            };
+            query.push(format!("{}={value}", p["name"].as_str().unwrap()));
+        }
+        if query.is_empty() {
+            continue;
+        }
+        let req = request(&app, &method, &path).bearer_auth(&app.token);
+        let url = req.build().unwrap().url().to_string();
+        let req =
+            app.http.request(method.parse().unwrap(), format!("{url}?{}", query.join("&"))).bearer_auth(&app.token);
+        let (status, body) = answer(req).await;
+        let text = body.to_string();
+        assert!(
+            !text.contains("Failed to deserialize query string") && status < 500,
+            "{method} {path}?{}: {status} {body}",
+            query.join("&")
+        );
+        checked += 1;
+    }
+    assert!(checked >= 12, "only {checked} operations with typed query parameters");
+}

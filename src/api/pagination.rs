@@ -21,6 +21,9 @@ pub enum Ordering {
     Descending,
 }
 
+/// `limit`, `iterator` and `order` alone. A listing with filters of its own declares these three among its own
+/// fields rather than `#[serde(flatten)]`-ing this struct: through a flatten (or a nested struct) serde_urlencoded
+/// hands every value over as a string, and `limit=250` or `include_archived=true` is refused as the wrong type.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {

@@ -9,13 +9,13 @@ use utoipa_axum::routes;
 
 use crate::api::auth::OrgId;
 use crate::api::extract::ValidJson;
-use crate::api::pagination::{list_response, ListQuery, ListResponse};
+use crate::api::pagination::{list_response, page, ListResponse, Ordering};
 use crate::api::time::ts;
 use crate::api::validate::{check_ident, double_option};
 use crate::api::ApiContext;
 use crate::engine::model::EventType;
 use crate::error::{ClientError, Error, Result};
-use crate::store::{now_ms, Millis};
+use crate::store::{now_ms, Millis, Page};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct EventTypeIn {
@@ -122,17 +122,26 @@ async fn create_type(
     Ok((StatusCode::CREATED, Json((&et).into())))
 }
 
-#[derive(Debug, Deserialize)]
+/// The listing's query, flat: serde_urlencoded types a number or a boolean only in a struct's own fields (through
+/// `#[serde(flatten)]` every value arrives as a string, and `limit=250` was refused).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListTypesQuery {
-    #[serde(flatten)]
-    list: ListQuery,
+    limit: Option<u64>,
+    iterator: Option<String>,
+    #[param(inline)]
+    order: Option<Ordering>,
+    /// When `true` archived (deleted but not expunged) types are included.
     #[serde(default)]
     include_archived: bool,
+    /// When `true` each type's `schemas` are included (as svix-server, `null` otherwise).
+    #[serde(default)]
+    with_content: bool,
 }
 
 #[utoipa::path(
     get, path = "/api/v1/event-type", tag = "Event Type",
-    params(ListQuery, ("include_archived" = Option<bool>, Query)),
+    params(ListTypesQuery),
     responses(
         (status = 200, body = ListResponse<EventTypeOut>),
         ClientError,
@@ -143,16 +152,35 @@ async fn list_types(
     OrgId(org): OrgId,
     Query(q): Query<ListTypesQuery>,
 ) -> Result<Json<ListResponse<EventTypeOut>>> {
-    let page = q.list.page(false);
-    let rows = ctx.store.list::<EventType>(&org, "", &page).await?;
-    let mut out = list_response(rows, &page, |e| e.name.clone(), |e| e);
-    out.data.retain(|e| q.include_archived || !e.archived);
-    Ok(Json(ListResponse {
-        data: out.data.iter().map(Into::into).collect(),
-        iterator: out.iterator,
-        prev_iterator: out.prev_iterator,
-        done: out.done,
-    }))
+    let descending = q.order.is_some_and(|o| o == Ordering::Descending);
+    let page = page(q.limit, q.iterator.as_deref(), descending);
+    // Archived types are left out before the page is cut, so that a page holds `limit` live types and `done`
+    // and the iterator are right: the store is walked on past archived ones.
+    let mut rows: Vec<EventType> = Vec::new();
+    let mut walk = Page { limit: page.limit, iterator: page.iterator.clone(), reverse: page.reverse, descending };
+    loop {
+        let mut batch = ctx.store.list::<EventType>(&org, "", &walk).await?;
+        let exhausted = batch.len() <= walk.limit;
+        batch.truncate(walk.limit);
+        walk.iterator = batch.last().map(|e| e.name.clone());
+        rows.extend(batch.into_iter().filter(|e| q.include_archived || !e.archived));
+        if exhausted || rows.len() > page.limit {
+            break;
+        }
+    }
+    rows.truncate(page.limit + 1);
+    Ok(Json(list_response(
+        rows,
+        &page,
+        |e| e.name.clone(),
+        |e| {
+            let mut out = EventTypeOut::from(&e);
+            if !q.with_content {
+                out.schemas = None;
+            }
+            out
+        },
+    )))
 }
 
 async fn load(ctx: &ApiContext, org: &str, name: &str) -> Result<EventType> {
