@@ -294,6 +294,17 @@ fn outcome_of<T>(r: &StoreResult<T>) -> Outcome {
     }
 }
 
+/// `cfg` with `options` (server settings, `-c name=value …`) added to the URL's own.
+fn with_options(cfg: &tokio_postgres::Config, options: &str) -> tokio_postgres::Config {
+    let mut cfg = cfg.clone();
+    let all = match cfg.get_options() {
+        Some(o) if !o.is_empty() => format!("{o} {options}"),
+        _ => options.to_string(),
+    };
+    cfg.options(&all);
+    cfg
+}
+
 async fn connect(cfg: &tokio_postgres::Config) -> Result<Client, tokio_postgres::Error> {
     let (client, connection) = cfg.connect(NoTls).await?;
     tokio::spawn(async move {
@@ -1092,8 +1103,17 @@ impl PgStore {
         if cfg.get_application_name().is_none() {
             cfg.application_name("hookd");
         }
+        // Every statement is planned for the arguments it runs with. hookd's prepared statements live as long as
+        // their connections, and a generic plan made while a table was small would be kept as the table grows.
+        let pool_cfg = with_options(&cfg, "-c plan_cache_mode=force_custom_plan");
+        // The writer's statements touch rows by key, a few dozen at a time: their plans are made once (planning
+        // them at every group commit cost about as much as running them) and kept off sequential scans, so that
+        // they look rows up through their indexes however large the tables have grown since. (A generic plan made
+        // at start on an empty database chose a hash join over a sequential scan of `deliveries`, and so scanned
+        // every delivery of the database once per group commit.)
+        let writer_cfg = with_options(&cfg, "-c plan_cache_mode=force_generic_plan -c enable_seqscan=off");
         let manager =
-            Manager::from_config(cfg.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+            Manager::from_config(pool_cfg.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(16)
             .runtime(Runtime::Tokio1)
@@ -1148,7 +1168,7 @@ impl PgStore {
             }
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(writer_loop(cfg, rx, node_id.clone()));
+        tokio::spawn(writer_loop(writer_cfg, rx, node_id.clone()));
         Ok(PgStore {
             pool,
             writer: tx,
