@@ -156,9 +156,12 @@ async fn gone_disables_the_endpoint() {
         (r.body["disabled"] == true).then_some(())
     })
     .await;
-    // 410 is final: no retry.
-    let r = app.get(&format!("/api/v1/app/{app_id}/endpoint/{ep_id}/msg?status=2")).await;
-    assert_eq!(r.body["data"].as_array().unwrap().len(), 1);
+    // 410 is final: the delivery fails (recorded just after the endpoint is disabled) and is not retried.
+    eventually("the delivery to be recorded as failed", || async {
+        let r = app.get(&format!("/api/v1/app/{app_id}/endpoint/{ep_id}/msg?status=2")).await;
+        (r.body["data"].as_array().unwrap().len() == 1).then_some(())
+    })
+    .await;
     assert_eq!(recv.received().len(), 1);
 }
 

@@ -371,14 +371,13 @@ async fn run_batch(conn: Arc<Conn>, ops: Vec<Op>, node: Arc<str>) {
             Op::General { savepoint: true, run } => slow.push(run),
         }
     }
-    if let Err(e) = conn.client.batch_execute("BEGIN").await {
-        tracing::error!(error = %e, "group commit: BEGIN failed");
-        return; // dropping the writes answers them Unavailable
-    }
     let mut finishers: Vec<Finish> = Vec::new();
     let mut spoiled: Option<StoreError> = None;
 
-    // The hot path's coalesced statements and the plain writes (one after the other) are in flight together.
+    // BEGIN, the hot path's coalesced statements and the plain writes (one after the other) are in flight
+    // together: the connection sends them in the order they are first polled, BEGIN first, so it costs no round
+    // trip of its own.
+    let begin = conn.client.batch_execute("BEGIN");
     let hot = async {
         let (p, a, d) =
             futures::join!(publish_group(&b, publishes), attempt_group(&b, attempts), defer_group(&b, defers));
@@ -396,7 +395,11 @@ async fn run_batch(conn: Arc<Conn>, ops: Vec<Op>, node: Arc<str>) {
         }
         (out, false)
     };
-    let (groups, (plain_finishers, plain_spoiled)) = futures::join!(hot, plain);
+    let (begun, groups, (plain_finishers, plain_spoiled)) = futures::join!(begin, hot, plain);
+    if let Err(e) = begun {
+        tracing::error!(error = %e, "group commit: BEGIN failed");
+        spoiled = Some(pg_err(e));
+    }
     for (fin, err) in groups {
         finishers.extend(fin);
         if let Some(e) = err {
