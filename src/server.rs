@@ -123,14 +123,21 @@ async fn follow_store_events(ctx: ApiContext, mut events: broadcast::Receiver<St
                 DocKind::Bot => crate::bots::state(&ctx).changed(&org_id),
                 _ => {}
             },
+            Ok(StoreEvent::Missed) => drop_every_cache(&ctx),
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!(missed, "missed changes from other nodes; dropping every cache");
-                ctx.engine.invalidate_all();
-                ctx.tokens.invalidate_all();
+                drop_every_cache(&ctx);
             }
             Err(broadcast::error::RecvError::Closed) => return,
         }
     }
+}
+
+fn drop_every_cache(ctx: &ApiContext) {
+    ctx.engine.invalidate_all();
+    ctx.tokens.invalidate_all();
+    crate::inbound::registrations_changed(ctx);
+    crate::bots::state(ctx).all_changed();
 }
 
 /// The whole server's OpenAPI document: each face's routes bring their own paths and schemas.

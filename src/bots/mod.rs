@@ -106,6 +106,11 @@ impl BotsState {
     pub fn changed(&self, org: &str) {
         self.bots.invalidate(org);
     }
+
+    /// Changes were missed (the store's change feed was interrupted): no cached bot can be trusted.
+    pub fn all_changed(&self) {
+        self.bots.invalidate_all();
+    }
 }
 
 /// Counts one request of `kind` against the bot's tier, refusing it over the limit.

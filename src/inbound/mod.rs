@@ -132,6 +132,11 @@ pub fn registration_changed(ctx: &ApiContext, id: &str) {
     gateway(ctx).cache.invalidate(id);
 }
 
+/// Changes were missed (the store's change feed was interrupted): no cached registration can be trusted.
+pub fn registrations_changed(ctx: &ApiContext) {
+    gateway(ctx).cache.invalidate_all();
+}
+
 /// The inbound face's state, registered in [`AppState::parts`](crate::api::AppState::parts) by the server.
 fn gateway(ctx: &ApiContext) -> &Gateway {
     ctx.parts.get()

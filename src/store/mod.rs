@@ -104,6 +104,8 @@ pub enum StoreEvent {
     Changed { kind: DocKind, org_id: String, parent: String, id: String },
     /// A token was created or removed.
     Tokens,
+    /// Changes may have been missed (the feed was reconnected): every cache must be dropped.
+    Missed,
 }
 
 /// One stored document. `parent` is `""` for top-level kinds; `data` is the JSON of the typed model.

@@ -1066,9 +1066,9 @@ async fn listen_loop(
                 Ok(Ok(c)) => {
                     backoff = Duration::from_millis(100);
                     conn = Some(c);
-                    // What was missed while away: look at the queue again, and let go of cached tokens.
+                    // What was missed while away: look at the queue again, and drop every cache.
                     let _ = events.send(StoreEvent::Due(now_ms()));
-                    let _ = events.send(StoreEvent::Tokens);
+                    let _ = events.send(StoreEvent::Missed);
                 }
                 Ok(Err(e)) => tracing::debug!(error = %e, "LISTEN reconnect failed"),
                 Err(_) => tracing::debug!("LISTEN reconnect timed out"),
