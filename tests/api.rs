@@ -192,6 +192,37 @@ async fn event_id_conflicts_and_idempotency_key_replays() {
     assert_eq!(first["id"], second["id"], "the same key replays the first answer");
     let all = app.get(&format!("/api/v1/app/{app_id}/msg")).await.body;
     assert_eq!(all["data"].as_array().unwrap().len(), 2, "no second message was created");
+
+    // Eight at once with one key: one message, and every answer is its.
+    let answers = futures::future::join_all((0..8).map(|_| async {
+        let r = app
+            .http
+            .post(format!("{}/api/v1/app/{app_id}/msg", app.base))
+            .bearer_auth(&app.token)
+            .header("idempotency-key", "key-2")
+            .json(&json!({"eventType": "a.b", "payload": {"n": 3}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+        r.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_string()
+    }))
+    .await;
+    assert!(answers.iter().all(|id| *id == answers[0]), "{answers:?}");
+    let all = app.get(&format!("/api/v1/app/{app_id}/msg")).await.body;
+    assert_eq!(all["data"].as_array().unwrap().len(), 3, "the concurrent requests made one message");
+
+    // A request that fails leaves its key free: the corrected retry runs.
+    let with_key = |body: serde_json::Value| {
+        app.http
+            .post(format!("{}/api/v1/app/{app_id}/msg", app.base))
+            .bearer_auth(&app.token)
+            .header("idempotency-key", "key-3")
+            .json(&body)
+            .send()
+    };
+    assert_eq!(with_key(json!({"eventType": "a.b"})).await.unwrap().status(), 422);
+    assert_eq!(with_key(json!({"eventType": "a.b", "payload": {}})).await.unwrap().status(), 202);
 }
 
 #[tokio::test]

@@ -198,6 +198,38 @@ async fn the_same_event_id_sent_to_two_nodes_at_once_is_accepted_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs PostgreSQL: scripts/test.sh runs it in its PostgreSQL pass"]
+async fn the_same_idempotency_key_sent_to_two_nodes_at_once_runs_once() {
+    let cluster = Cluster::start(3, &[]).await;
+    let recv = Receiver::start().await;
+    let (app_id, _) = app_with_endpoint(&cluster, &recv.url, json!({})).await;
+    let path = format!("/api/v1/app/{app_id}/msg");
+    for round in 0..10 {
+        let send = |node: usize| {
+            let url = format!("{}{path}", cluster.base(node));
+            async move {
+                let r = reqwest::Client::new()
+                    .post(url)
+                    .bearer_auth(cluster.token)
+                    .header("idempotency-key", format!("key-{round}"))
+                    .json(&json!({"eventType": "a", "payload": {"round": round}}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 202, "round {round}");
+                r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string()
+            }
+        };
+        let (a, b) = tokio::join!(send(0), send(1));
+        assert_eq!(a, b, "round {round}: both nodes answer with the one message");
+    }
+    let got = recv.wait_for(10).await;
+    assert_eq!(got.len(), 10);
+    let listed = cluster.call(2, Method::GET, &path, None).await;
+    assert_eq!(listed.body["data"].as_array().unwrap().len(), 10, "ten messages, one per key");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL: scripts/test.sh runs it in its PostgreSQL pass"]
 async fn a_throttle_rate_holds_for_the_cluster_with_publishers_on_every_node() {
     let cluster = Cluster::start(3, &[]).await;
     let recv = Receiver::start().await;

@@ -8,10 +8,16 @@ use axum::response::{IntoResponse, Response};
 
 use super::ApiContext;
 use crate::error::Error;
-use crate::store::Millis;
+use crate::store::{IdempotencyClaim, Millis, StoredResponse};
+use std::time::Duration;
 
 /// How long an `Idempotency-Key` replays the first answer.
 const IDEMPOTENCY_WINDOW_MS: Millis = 12 * 3600 * 1000;
+/// A request still marked in progress after this died with its node: its key may be taken over.
+const STALE_MS: Millis = 60 * 1000;
+/// How long a request waits for another with its key to finish, and how often it looks.
+const RUNNING_WAIT: Duration = Duration::from_secs(10);
+const RUNNING_POLL: Duration = Duration::from_millis(20);
 
 /// Replays the first successful answer to a POST carrying the same `Idempotency-Key` (per organization and path).
 pub async fn idempotency(State(ctx): State<ApiContext>, req: Request, next: Next) -> Response {
@@ -25,22 +31,31 @@ pub async fn idempotency(State(ctx): State<ApiContext>, req: Request, next: Next
         Err(e) => return e.into_response(),
     };
     let scoped = format!("{} {}", req.uri().path(), key);
-    let since = crate::store::now_ms() - IDEMPOTENCY_WINDOW_MS;
-    match ctx.store.idempotency_get(&org.0, &scoped, since).await {
-        Ok(Some(stored)) => {
-            return Response::builder()
-                .status(stored.status)
-                .header("content-type", "application/json")
-                .body(Body::from(stored.body))
-                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    // The first request with a key claims it in the store, so that two at once — on one node or on two — run
+    // once: the other waits for the first's answer and replays it.
+    let deadline = tokio::time::Instant::now() + RUNNING_WAIT;
+    loop {
+        let now = crate::store::now_ms();
+        match ctx.store.idempotency_begin(&org.0, &scoped, now - IDEMPOTENCY_WINDOW_MS, now - STALE_MS).await {
+            Ok(IdempotencyClaim::Run) => break,
+            Ok(IdempotencyClaim::Done(stored)) => return replay(stored),
+            Ok(IdempotencyClaim::Running) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(RUNNING_POLL).await
+            }
+            Ok(IdempotencyClaim::Running) => {
+                return Error::conflict("a request with this Idempotency-Key is still in progress").into_response()
+            }
+            Err(e) => return Error::from(e).into_response(),
         }
-        Ok(None) => {}
-        Err(e) => return Error::from(e).into_response(),
     }
     let mut req = req;
     req.extensions_mut().insert(org.clone());
     let resp = next.run(req).await;
     if !resp.status().is_success() {
+        // Only successes are kept: a failed request may be retried with the same key.
+        if let Err(e) = ctx.store.idempotency_abandon(&org.0, &scoped).await {
+            tracing::warn!(error = ?e, "letting go of an Idempotency-Key");
+        }
         return resp;
     }
     let (parts, body) = resp.into_parts();
@@ -52,4 +67,12 @@ pub async fn idempotency(State(ctx): State<ApiContext>, req: Request, next: Next
         tracing::warn!(error = ?e, "storing an idempotent response");
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+fn replay(stored: StoredResponse) -> Response {
+    Response::builder()
+        .status(stored.status)
+        .header("content-type", "application/json")
+        .body(Body::from(stored.body))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }

@@ -2239,14 +2239,56 @@ impl Store for PgStore {
         .await
     }
 
-    async fn idempotency_get(&self, org_id: &str, key: &str, since: Millis) -> StoreResult<Option<StoredResponse>> {
-        let r = self
-            .row(
-                "SELECT status, body FROM idempotency WHERE org_id = $1 AND key = $2 AND created_at >= $3",
-                &[&org_id, &key, &since],
-            )
-            .await?;
-        Ok(r.map(|r| StoredResponse { status: r.get::<_, i64>(0) as u16, body: r.get(1) }))
+    async fn idempotency_begin(
+        &self,
+        org_id: &str,
+        key: &str,
+        since: Millis,
+        stale: Millis,
+    ) -> StoreResult<IdempotencyClaim> {
+        let (org_id, key) = (org_id.to_string(), key.to_string());
+        self.write(false, move |b| {
+            Box::pin(async move {
+                let claimed = b
+                    .conn
+                    .query(
+                        "INSERT INTO idempotency (org_id, key, created_at, status, body) VALUES ($1, $2, $3, 0, '')
+                         ON CONFLICT (org_id, key) DO UPDATE SET created_at = EXCLUDED.created_at, status = 0, body = ''
+                         WHERE idempotency.created_at < $4 OR (idempotency.status = 0 AND idempotency.created_at < $5)
+                         RETURNING 1",
+                        &[&org_id, &key, &now_ms(), &since, &stale],
+                    )
+                    .await?;
+                if !claimed.is_empty() {
+                    return Ok(IdempotencyClaim::Run);
+                }
+                // The row that conflicted is locked by this transaction's attempt: it is still there.
+                let rows = b
+                    .conn
+                    .query("SELECT status, body FROM idempotency WHERE org_id = $1 AND key = $2", &[&org_id, &key])
+                    .await?;
+                Ok(match rows.first() {
+                    Some(r) if r.get::<_, i64>(0) != 0 => {
+                        IdempotencyClaim::Done(StoredResponse { status: r.get::<_, i64>(0) as u16, body: r.get(1) })
+                    }
+                    _ => IdempotencyClaim::Running,
+                })
+            })
+        })
+        .await
+    }
+
+    async fn idempotency_abandon(&self, org_id: &str, key: &str) -> StoreResult<()> {
+        let (org_id, key) = (org_id.to_string(), key.to_string());
+        self.write(false, move |b| {
+            Box::pin(async move {
+                b.conn
+                    .execute("DELETE FROM idempotency WHERE org_id = $1 AND key = $2 AND status = 0", &[&org_id, &key])
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn idempotency_put(&self, org_id: &str, key: &str, resp: StoredResponse) -> StoreResult<()> {
