@@ -82,7 +82,7 @@ async fn endpoint_changes_arrive_signed_with_the_operational_endpoints_secret() 
     let data = event(&ops, &secret, "endpoint.disabled", any).await;
     assert_eq!((data["endpointId"].as_str(), data["trigger"].as_str()), (Some(ep_id), Some("manual")));
     assert!(data["failSince"].as_str().unwrap().ends_with('Z'), "{data}");
-    assert_eq!(app.put(&path, json!({"url": target.url, "disabled": false})).await.status, 200);
+    assert_eq!(app.put(&path, json!({"url": target.url, "uid": "orders", "disabled": false})).await.status, 200);
     let data = event(&ops, &secret, "endpoint.enabled", any).await;
     assert_eq!((data["appUid"].as_str(), data["endpointUid"].as_str()), (Some("shop"), Some("orders")));
 
