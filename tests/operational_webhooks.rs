@@ -61,10 +61,8 @@ async fn endpoint_changes_arrive_signed_with_the_operational_endpoints_secret() 
     let target = Receiver::start().await;
     let created = app.post("/api/v1/app", json!({"name": "shop", "uid": "shop"})).await.body;
     let app_id = created["id"].as_str().unwrap();
-    let ep = app
-        .post(&format!("/api/v1/app/{app_id}/endpoint"), json!({"url": target.url, "uid": "orders"}))
-        .await
-        .body;
+    let ep =
+        app.post(&format!("/api/v1/app/{app_id}/endpoint"), json!({"url": target.url, "uid": "orders"})).await.body;
     let ep_id = ep["id"].as_str().unwrap();
     let path = format!("/api/v1/app/{app_id}/endpoint/{ep_id}");
 
@@ -183,7 +181,8 @@ async fn an_inbound_registration_turning_unhealthy_is_reported() {
         let signed_with = signed_with.to_string();
         let http = app.http.clone();
         async move {
-            let body = json!({"action": "opened", "issue": {"id": n, "number": n}, "repository": {"id": 9}}).to_string();
+            let body =
+                json!({"action": "opened", "issue": {"id": n, "number": n}, "repository": {"id": 9}}).to_string();
             let mut mac = Hmac::<sha2::Sha256>::new_from_slice(signed_with.as_bytes()).unwrap();
             mac.update(body.as_bytes());
             let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
@@ -219,8 +218,8 @@ async fn an_inbound_registration_turning_unhealthy_is_reported() {
 
 #[tokio::test]
 async fn a_timer_webhook_that_used_up_its_retries_is_reported() {
-    let app = spawn_app_with(|c| c.timer_retry_schedule = vec![Duration::from_millis(10), Duration::from_millis(10)])
-        .await;
+    let app =
+        spawn_app_with(|c| c.timer_retry_schedule = vec![Duration::from_millis(10), Duration::from_millis(10)]).await;
     let (ops, _, secret) = operational_endpoint(&app, json!({})).await;
     let hook = Receiver::start().await;
     hook.answer(500, 100);
@@ -234,7 +233,10 @@ async fn a_timer_webhook_that_used_up_its_retries_is_reported() {
     assert_eq!(data["payload"]["event"], "timer_expired");
     assert_eq!(data["lastAttempt"]["responseStatusCode"], 500);
     assert_eq!(hook.received().len(), 3);
-    assert!(ops.received().iter().all(|r| r.json()["type"] != "message.attempt.exhausted"), "reported once, as a timer's");
+    assert!(
+        ops.received().iter().all(|r| r.json()["type"] != "message.attempt.exhausted"),
+        "reported once, as a timer's"
+    );
 }
 
 #[tokio::test]

@@ -41,7 +41,11 @@ pub fn ops_org(org: &str) -> String {
 /// RFC 3339 with milliseconds, as the API shows times.
 fn ts(ms: Millis) -> String {
     use chrono::TimeZone;
-    chrono::Utc.timestamp_millis_opt(ms).single().unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    chrono::Utc
+        .timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn is_ops_org(org: &str) -> bool {
@@ -137,7 +141,13 @@ impl Engine {
     /// After an attempt: `message.attempt.failing` on the [`FAILING_AFTER`]th failure in a row,
     /// `message.attempt.recovered` on a success after that many, `message.attempt.exhausted` (or the endpoint's
     /// [`ON_EXHAUSTED`] event) when the delivery is given up. Manual attempts report nothing.
-    pub(super) fn attempt_events(&self, job: &DeliveryJob, ep: &Endpoint, rec: &AttemptRecord, outcome: &AttemptOutcome) {
+    pub(super) fn attempt_events(
+        &self,
+        job: &DeliveryJob,
+        ep: &Endpoint,
+        rec: &AttemptRecord,
+        outcome: &AttemptOutcome,
+    ) {
         if job.manual || is_ops_org(&ep.org_id) {
             return;
         }
