@@ -9,7 +9,8 @@
 //! * [`bots`] — the chat platform's bots (seed 003) on a built-in chat store; every outgoing webhook a delivery.
 //! * [`engine`] — routing (which endpoints get a message), the dispatcher (sign, send, classify, record), the
 //!   scheduler (the one due-time queue for retries and anything else due later), retry schedules, signing and
-//!   the egress policy that keeps deliveries off private networks.
+//!   the egress policy that keeps deliveries off private networks, and the operational webhooks (events about
+//!   the service itself, published as messages of a hidden per-organization application).
 //! * [`store`] — the storage boundary and its backends; all SQL lives there. SQLite with group commit by default.
 //! * [`api`] — what the faces share, below them: the request state, JSON input with 4xx errors, pagination,
 //!   timestamps, tokens and tenancy, idempotency. A face depends on the engine, the store, `api` and the

@@ -143,9 +143,13 @@ impl Engine {
             duration_ms,
             sent.response,
         );
+        self.attempt_events(&job, &endpoint, &rec, &outcome);
         if let Some(failing_since) = self.record(&job, rec, next).await {
             if now_ms() - failing_since >= self.cfg.disable_after.as_millis() as i64 {
-                let _ = self.disable_endpoint(&msg.org_id, &msg.app_id, &endpoint.id, "failing for too long").await;
+                let why = "failing for too long";
+                let _ = self
+                    .disable_endpoint_failing_since(&msg.org_id, &msg.app_id, &endpoint.id, why, failing_since)
+                    .await;
             }
         }
         outcome

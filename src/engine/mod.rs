@@ -12,6 +12,7 @@
 pub mod dispatcher;
 pub mod egress;
 pub mod model;
+pub mod operational;
 pub mod retention;
 pub mod retry;
 pub mod routing;
@@ -45,6 +46,8 @@ pub struct Engine {
     apps: moka::sync::Cache<(String, String), Arc<Application>>,
     timers: std::sync::OnceLock<Arc<dyn scheduler::TimerHandler>>,
     responses: std::sync::OnceLock<Arc<dyn ResponseHandler>>,
+    /// The engine itself, for work it starts in the background (operational webhooks).
+    me: std::sync::Weak<Engine>,
 }
 
 /// Counters for `/metrics`.
@@ -113,7 +116,8 @@ impl Engine {
             .build()?;
         let (ready, rx) = mpsc::channel(READY_CAPACITY);
         let ttl = Duration::from_secs(5);
-        let engine = Engine {
+        let engine = Arc::new_cyclic(|me| Engine {
+            me: me.clone(),
             store,
             egress,
             metrics: Metrics::default(),
@@ -125,8 +129,8 @@ impl Engine {
             timers: std::sync::OnceLock::new(),
             responses: std::sync::OnceLock::new(),
             cfg,
-        };
-        Ok((Arc::new(engine), rx))
+        });
+        Ok((engine, rx))
     }
 
     /// An application by id or uid, cached for a few seconds (every publish looks one up).
@@ -267,6 +271,18 @@ impl Engine {
 
     /// Disables an endpoint (410 Gone, or failing for too long).
     pub async fn disable_endpoint(&self, org_id: &str, app_id: &str, endpoint_id: &str, why: &str) -> Result<()> {
+        self.disable_endpoint_failing_since(org_id, app_id, endpoint_id, why, now_ms()).await
+    }
+
+    /// Disables an endpoint failing since `fail_since`, and says so in an `endpoint.disabled` operational event.
+    pub async fn disable_endpoint_failing_since(
+        &self,
+        org_id: &str,
+        app_id: &str,
+        endpoint_id: &str,
+        why: &str,
+        fail_since: Millis,
+    ) -> Result<()> {
         if let Some(mut ep) = self.store.get::<Endpoint>(org_id, app_id, endpoint_id).await? {
             if !ep.disabled {
                 ep.disabled = true;
@@ -274,6 +290,8 @@ impl Engine {
                 self.store.update(&ep).await?;
                 Metrics::inc(&self.metrics.endpoints_disabled);
                 tracing::warn!(endpoint = %endpoint_id, reason = why, "endpoint disabled");
+                let app_uid = self.app(org_id, app_id).await.ok().flatten().and_then(|a| a.uid.clone());
+                self.emit_endpoint_disabled(app_uid.as_deref(), &ep, fail_since, operational::Trigger::Automatic);
             }
         }
         self.invalidate(app_id);

@@ -360,6 +360,41 @@ async fn save(ctx: &ApiContext, reg: &mut Registration) -> Result<()> {
     Ok(())
 }
 
+/// Counts a refused request. When that turns the registration's health degraded or failed, an
+/// `inbound.registration.failing` operational event says so (checked in the background, off the request).
+async fn record_failure(ctx: &ApiContext, reg: &Arc<Registration>, now: Millis) -> Result<()> {
+    ctx.store.inbound_failure(&reg.id, now).await?;
+    let (ctx, reg) = (ctx.clone(), reg.clone());
+    tokio::spawn(async move {
+        let after = match stats_of(&ctx, &reg.id).await {
+            Ok(s) => s,
+            Err(e) => return tracing::warn!(error = ?e, "reading an inbound registration's health"),
+        };
+        // The same counts one failure earlier: what the health was before this one.
+        let before = InboundStats {
+            total: after.total - 1,
+            failures: after.failures - 1,
+            consecutive_failures: after.consecutive_failures - 1,
+            ..after.clone()
+        };
+        let (was, is) = (health(&reg, &before), health(&reg, &after));
+        if is.status != was.status && is.status != "healthy" {
+            let data = json!({
+                "registrationId": reg.id,
+                "integrationId": reg.integration_id,
+                "connectionId": reg.connection_id,
+                "status": is.status,
+                "previousStatus": was.status,
+                "failureCount": is.failure_count,
+                "failureRate": is.failure_rate,
+                "lastFailureAt": is.last_failure_at,
+            });
+            ctx.engine.emit_operational(&reg.org_id, "inbound.registration.failing", data);
+        }
+    });
+    Ok(())
+}
+
 async fn stats_of(ctx: &ApiContext, id: &str) -> Result<InboundStats> {
     Ok(ctx.store.inbound_stats(vec![id.to_string()]).await?.remove(id).unwrap_or_default())
 }
@@ -842,7 +877,7 @@ async fn ingest_inner(
 
     let secrets = reg.live_secrets(now);
     if let Err(e) = provider.verify(&req, &secrets, &reg.provider_config) {
-        ctx.store.inbound_failure(&reg.id, now).await?;
+        record_failure(ctx, &reg, now).await?;
         return Ok(refuse(StatusCode::UNAUTHORIZED, format!("Invalid webhook signature: {e}"), started, Some(&window)));
     }
     if !reg.is_verified {
@@ -856,7 +891,7 @@ async fn ingest_inner(
     let n = match provider.normalize(&req, &reg.provider_config) {
         Ok(n) => n,
         Err(e) => {
-            ctx.store.inbound_failure(&reg.id, now).await?;
+            record_failure(ctx, &reg, now).await?;
             return Ok(refuse(
                 StatusCode::BAD_REQUEST,
                 format!("Unreadable {} event: {e}", reg.integration_id),

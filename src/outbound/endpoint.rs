@@ -20,6 +20,7 @@ use crate::api::time::{opt_ts, parse_ts, ts};
 use crate::api::validate::{check_ident, double_option};
 use crate::api::{load_app, load_endpoint, ApiContext};
 use crate::engine::model::{Application, Endpoint, EndpointSecret, EventType, Metadata};
+use crate::engine::operational::Trigger;
 use crate::engine::signing::{self, HmacScheme};
 use crate::error::{ClientError, Error, Result};
 use crate::store::{now_ms, Requeue};
@@ -163,7 +164,7 @@ fn check_secret(secret: &str) -> Result<()> {
     }
 }
 
-fn check_headers(headers: &BTreeMap<String, Option<String>>) -> Result<()> {
+pub(super) fn check_headers(headers: &BTreeMap<String, Option<String>>) -> Result<()> {
     for (k, v) in headers {
         HeaderName::try_from(k.as_str())
             .map_err(|_| Error::invalid(&["body", "headers"], format!("invalid header name: {k}")))?;
@@ -212,7 +213,7 @@ fn validate(ctx: &ApiContext, ep: &Endpoint) -> Result<()> {
     Ok(())
 }
 
-async fn create(ctx: &ApiContext, app: &Application, input: EndpointIn) -> Result<Endpoint> {
+pub(super) async fn create(ctx: &ApiContext, app: &Application, input: EndpointIn) -> Result<Endpoint> {
     let now = now_ms();
     let secret = match input.secret {
         Some(s) => {
@@ -252,7 +253,18 @@ async fn create(ctx: &ApiContext, app: &Application, input: EndpointIn) -> Resul
     Ok(ep)
 }
 
-async fn save(ctx: &ApiContext, ep: &mut Endpoint) -> Result<()> {
+/// Operational events after an update: `endpoint.updated`, and `endpoint.disabled` or `endpoint.enabled` when
+/// the update switched it.
+fn updated(ctx: &ApiContext, app: &Application, was_disabled: bool, ep: &Endpoint) {
+    ctx.engine.emit_endpoint_event("endpoint.updated", app, ep);
+    match (was_disabled, ep.disabled) {
+        (false, true) => ctx.engine.emit_endpoint_disabled(app.uid.as_deref(), ep, now_ms(), Trigger::Manual),
+        (true, false) => ctx.engine.emit_endpoint_event("endpoint.enabled", app, ep),
+        _ => {}
+    }
+}
+
+pub(super) async fn save(ctx: &ApiContext, ep: &mut Endpoint) -> Result<()> {
     validate(ctx, ep)?;
     ep.updated_at = now_ms();
     if !ctx.store.update(ep).await? {
@@ -279,6 +291,7 @@ async fn create_endpoint(
 ) -> Result<(StatusCode, Json<EndpointOut>)> {
     let app = load_app(&ctx, &org, &app_id).await?;
     let ep = create(&ctx, &app, input).await?;
+    ctx.engine.emit_endpoint_event("endpoint.created", &app, &ep);
     Ok((StatusCode::CREATED, Json((&ep).into())))
 }
 
@@ -338,6 +351,7 @@ async fn update_endpoint(
     let app = load_app(&ctx, &org, &app_id).await?;
     match ctx.store.get::<Endpoint>(&org, &app.id, &ep_id).await? {
         Some(mut ep) => {
+            let was_disabled = ep.disabled;
             ep.url = input.url;
             ep.description = input.description;
             ep.filter_types = input.event_types;
@@ -354,10 +368,12 @@ async fn update_endpoint(
                 ep.retry_schedule = parse_schedule(input.retry_schedule)?;
             }
             save(&ctx, &mut ep).await?;
+            updated(&ctx, &app, was_disabled, &ep);
             Ok((StatusCode::OK, Json((&ep).into())))
         }
         None if !crate::ids::has_prefix(&ep_id, crate::ids::EP) => {
             let ep = create(&ctx, &app, EndpointIn { uid: Some(ep_id), ..input }).await?;
+            ctx.engine.emit_endpoint_event("endpoint.created", &app, &ep);
             Ok((StatusCode::CREATED, Json((&ep).into())))
         }
         None => Err(Error::not_found()),
@@ -381,6 +397,7 @@ async fn patch_endpoint(
 ) -> Result<Json<EndpointOut>> {
     let app = load_app(&ctx, &org, &app_id).await?;
     let mut ep = load_endpoint(&ctx, &app, &ep_id).await?;
+    let was_disabled = ep.disabled;
     if let Some(v) = p.url {
         ep.url = v;
     }
@@ -412,6 +429,7 @@ async fn patch_endpoint(
         ep.retry_schedule = parse_schedule(v)?;
     }
     save(&ctx, &mut ep).await?;
+    updated(&ctx, &app, was_disabled, &ep);
     Ok(Json((&ep).into()))
 }
 
@@ -432,14 +450,15 @@ async fn delete_endpoint(
     let ep = load_endpoint(&ctx, &app, &ep_id).await?;
     ctx.store.delete::<Endpoint>(&org, &ep.id).await?;
     ctx.engine.invalidate(&app.id);
+    ctx.engine.emit_endpoint_event("endpoint.deleted", &app, &ep);
     Ok(StatusCode::NO_CONTENT)
 }
 
 // ── headers ──
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-struct HeadersIn {
-    headers: BTreeMap<String, String>,
+pub(super) struct HeadersIn {
+    pub(super) headers: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -448,9 +467,21 @@ struct HeadersPatchIn {
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-struct HeadersOut {
+pub(super) struct HeadersOut {
     headers: BTreeMap<String, String>,
     sensitive: Vec<String>,
+}
+
+impl From<&Endpoint> for HeadersOut {
+    /// Sensitive headers are named but their values are not shown.
+    fn from(ep: &Endpoint) -> Self {
+        let (sensitive, headers): (Vec<_>, Vec<_>) =
+            ep.headers.iter().partition(|(k, _)| SENSITIVE.contains(&k.to_ascii_lowercase().as_str()));
+        HeadersOut {
+            headers: headers.into_iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            sensitive: sensitive.into_iter().map(|(k, _)| k.clone()).collect(),
+        }
+    }
 }
 
 const SENSITIVE: &[&str] = &["authorization", "proxy-authorization", "cookie", "x-api-key"];
@@ -470,12 +501,7 @@ async fn get_headers(
 ) -> Result<Json<HeadersOut>> {
     let app = load_app(&ctx, &org, &app_id).await?;
     let ep = load_endpoint(&ctx, &app, &ep_id).await?;
-    let (sensitive, headers): (Vec<_>, Vec<_>) =
-        ep.headers.into_iter().partition(|(k, _)| SENSITIVE.contains(&k.to_ascii_lowercase().as_str()));
-    Ok(Json(HeadersOut {
-        headers: headers.into_iter().collect(),
-        sensitive: sensitive.into_iter().map(|(k, _)| k).collect(),
-    }))
+    Ok(Json((&ep).into()))
 }
 
 #[utoipa::path(
@@ -532,17 +558,40 @@ async fn patch_headers(
 // ── secret ──
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-struct SecretOut {
-    key: String,
+pub(super) struct SecretOut {
+    pub(super) key: String,
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct RotateIn {
+pub(super) struct RotateIn {
     #[serde(default)]
     key: Option<String>,
     #[serde(default)]
     grace_period_seconds: Option<u32>,
+}
+
+/// Rotates `ep`'s signing key as `input` asks; answers with the new key. The old key keeps signing beside the
+/// new one for the grace period (24 h unless said otherwise).
+pub(super) async fn rotate(ctx: &ApiContext, ep: &mut Endpoint, input: RotateIn) -> Result<String> {
+    let grace = input.grace_period_seconds.unwrap_or(86_400);
+    if grace > 7 * 86_400 {
+        return Err(Error::invalid(&["body", "gracePeriodSeconds"], "at most 7 days"));
+    }
+    let new_key = match input.key {
+        Some(k) => {
+            check_secret(&k)?;
+            if k.starts_with("whsec_") {
+                k
+            } else {
+                format!("whsec_{k}")
+            }
+        }
+        None => signing::new_secret(),
+    };
+    crate::engine::model::rotate_secrets(&mut ep.secrets, new_key.clone(), grace as i64 * 1000, now_ms());
+    save(ctx, ep).await?;
+    Ok(new_key)
 }
 
 #[utoipa::path(
@@ -581,27 +630,9 @@ async fn rotate_secret(
     Path((app_id, ep_id)): Path<(String, String)>,
     ValidJson(input): ValidJson<RotateIn>,
 ) -> Result<Json<SecretOut>> {
-    let grace = input.grace_period_seconds.unwrap_or(86_400);
-    if grace > 7 * 86_400 {
-        return Err(Error::invalid(&["body", "gracePeriodSeconds"], "at most 7 days"));
-    }
-    let new_key = match input.key {
-        Some(k) => {
-            check_secret(&k)?;
-            if k.starts_with("whsec_") {
-                k
-            } else {
-                format!("whsec_{k}")
-            }
-        }
-        None => signing::new_secret(),
-    };
     let app = load_app(&ctx, &org, &app_id).await?;
     let mut ep = load_endpoint(&ctx, &app, &ep_id).await?;
-    let now = now_ms();
-    crate::engine::model::rotate_secrets(&mut ep.secrets, new_key.clone(), grace as i64 * 1000, now);
-    save(&ctx, &mut ep).await?;
-    Ok(Json(SecretOut { key: new_key }))
+    Ok(Json(SecretOut { key: rotate(&ctx, &mut ep, input).await? }))
 }
 
 // ── recover, send-example, stats ──

@@ -7,6 +7,7 @@ pub mod attempt;
 pub mod endpoint;
 pub mod event_type;
 pub mod message;
+pub mod operational_webhook;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -19,4 +20,5 @@ pub fn router() -> OpenApiRouter<ApiContext> {
         .merge(event_type::router())
         .merge(message::router())
         .merge(attempt::router())
+        .merge(operational_webhook::router())
 }

@@ -27,6 +27,7 @@ use crate::api::pagination::{list_response, page};
 use crate::api::time::ts;
 use crate::api::ApiContext;
 use crate::engine::model::{Application, Endpoint, EndpointSecret};
+use crate::engine::operational::ON_EXHAUSTED;
 use crate::engine::scheduler::TimerHandler;
 use crate::engine::signing::{self, HmacScheme};
 use crate::engine::{Engine, NewMessage, Prepared};
@@ -37,6 +38,8 @@ const TIMER: &str = "timer_";
 /// The application each organization's timer webhooks are delivered through.
 const TIMERS_APP_UID: &str = "hookd-timers";
 const SECRET_KEY: &str = "timerWebhookSecret";
+/// The operational event a timer webhook that used up its retries is reported as (with its payload).
+const EXHAUSTED_EVENT: &str = "timer.webhook.exhausted";
 /// A milestone this much after its moment is reported as late.
 const LATE_AFTER_MS: i64 = 1000;
 const MAX_DURATION_MS: i64 = 366 * 24 * 3600 * 1000;
@@ -301,6 +304,13 @@ async fn endpoint_for(engine: &Engine, org: &str, url: &str) -> Result<(Arc<Appl
     let app = timers_app(engine, org).await?;
     let uid = format!("timer-{}", &hex::encode(Sha256::digest(url.as_bytes()))[..24]);
     if let Some(ep) = engine.endpoints_of(org, &app.id).await?.iter().find(|e| e.uid.as_deref() == Some(uid.as_str())) {
+        if !ep.metadata.contains_key(ON_EXHAUSTED) {
+            // Made before timers reported their exhausted webhooks.
+            let mut ep = ep.clone();
+            ep.metadata.insert(ON_EXHAUSTED.into(), EXHAUSTED_EVENT.into());
+            engine.store.update(&ep).await?;
+            engine.invalidate(&app.id);
+        }
         return Ok((app.clone(), ep.id.clone()));
     }
     let secret = app.metadata.get(SECRET_KEY).cloned().unwrap_or_else(signing::new_secret);
@@ -315,7 +325,7 @@ async fn endpoint_for(engine: &Engine, org: &str, url: &str) -> Result<(Arc<Appl
         filter_types: None,
         channels: None,
         disabled: false,
-        metadata: Default::default(),
+        metadata: [(ON_EXHAUSTED.to_string(), EXHAUSTED_EVENT.to_string())].into(),
         headers: Default::default(),
         secrets: vec![EndpointSecret { key: secret, expires_at: None }],
         throttle_rate: None,
