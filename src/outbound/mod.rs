@@ -4,6 +4,7 @@
 
 pub mod application;
 pub mod attempt;
+pub mod background_task;
 pub mod endpoint;
 pub mod event_type;
 pub mod message;
@@ -19,4 +20,5 @@ pub fn router() -> OpenApiRouter<ApiContext> {
         .merge(event_type::router())
         .merge(message::router())
         .merge(attempt::router())
+        .merge(background_task::router())
 }
