@@ -323,7 +323,9 @@ async fn the_troubleshooting_call_returns_the_newest_logs_bounded_by_logs_limit(
     let webhooks = r.body["webhooks"].as_array().unwrap();
     let other_out = webhooks.iter().find(|w| w["id"] == other["registrationId"]).unwrap();
     assert_eq!(other_out["health"]["failedCount"], 1);
-    assert_eq!(other_out["health"]["status"], "degraded");
+    assert_eq!(other_out["health"]["status"], "failed", "1 of 2 requests refused");
+    let fine = webhooks.iter().find(|w| w["id"] == reg["registrationId"]).unwrap();
+    assert_eq!(fine["health"]["status"], "healthy");
 
     let all = app.get("/integrations/github/webhooks?logsLimit=50&connectionId=conn-t").await.body;
     assert_eq!((all["total"].as_u64(), all["logs"].as_array().unwrap().len()), (Some(1), 4));

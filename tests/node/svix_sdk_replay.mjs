@@ -43,7 +43,7 @@ const ended = (task) =>
   });
 
 const app = await svix.application.create({ name: "replays" });
-const ep = await svix.endpoint.create(app.id, { url: url("/ok"), filterTypes: ["a"] });
+const ep = await svix.endpoint.create(app.id, { url: url("/ok"), eventTypes: ["a"] });
 const epFlaky = await svix.endpoint.create(app.id, { url: url("/flaky") });
 
 // ── replay-missing: what the endpoint never got while disabled (or filtered out) ──
@@ -52,7 +52,7 @@ await sleep(5);
 await svix.endpoint.patch(app.id, ep.id, { disabled: true });
 const missedA = await svix.message.create(app.id, { eventType: "a", payload: { n: 1 } });
 const missedB = await svix.message.create(app.id, { eventType: "b", payload: { n: 2 } });
-await svix.endpoint.patch(app.id, ep.id, { disabled: false, filterTypes: ["a", "b"] });
+await svix.endpoint.patch(app.id, ep.id, { disabled: false, eventTypes: ["a", "b"] });
 
 const replay = await svix.endpoint.replayMissing(app.id, ep.id, { since });
 assert.equal(replay.task, BackgroundTaskType.EndpointReplay);
