@@ -371,7 +371,10 @@ async fn the_unhealthy_listing_shows_failing_registrations_and_not_healthy_ones(
     let r = app.get("/webhooks/unhealthy").await.body;
     assert_eq!(r["total"], 1);
     assert_eq!(r["webhooks"][0]["registrationId"], failing["registrationId"]);
-    assert_eq!((r["webhooks"][0]["failureCount"].as_i64(), r["webhooks"][0]["failureRate"].as_f64()), (Some(0), Some(60.0)));
+    assert_eq!(
+        (r["webhooks"][0]["failureCount"].as_i64(), r["webhooks"][0]["failureRate"].as_f64()),
+        (Some(0), Some(60.0))
+    );
 
     let token = app.other_org_token().await;
     let theirs = app.call(reqwest::Method::GET, "/webhooks/unhealthy", Some(&token), None).await;

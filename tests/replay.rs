@@ -33,7 +33,8 @@ async fn after(ts: &Value) -> String {
     let t = chrono::DateTime::parse_from_rfc3339(ts.as_str().unwrap()).unwrap();
     eventually("the clock to pass a message's time", || async {
         let now = chrono::Utc::now();
-        (now.timestamp_millis() > t.timestamp_millis()).then(|| now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        (now.timestamp_millis() > t.timestamp_millis())
+            .then(|| now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
     })
     .await
 }
@@ -115,7 +116,12 @@ async fn bulk_replay_resends_exactly_the_failed_deliveries_the_filter_picks() {
     .await;
 
     // Nothing before the range's end: nothing to send.
-    let none = app.post(&format!("{ep_path}/bulk-replay"), json!({"since": "2020-01-01T00:00:00Z", "until": before_all, "status": 2})).await;
+    let none = app
+        .post(
+            &format!("{ep_path}/bulk-replay"),
+            json!({"since": "2020-01-01T00:00:00Z", "until": before_all, "status": 2}),
+        )
+        .await;
     assert_eq!(none.status, 202, "{:?}", none.body);
     assert_eq!(finished(&app, &none.body).await["data"]["messagesSent"], 0);
 
@@ -170,7 +176,12 @@ async fn tasks_stay_within_their_tenant_and_bad_input_is_a_json_4xx() {
     let listed = app.call(reqwest::Method::GET, "/api/v1/background-task", Some(&other), None).await;
     assert_eq!(listed.body["data"], json!([]));
     let replay = app
-        .call(reqwest::Method::POST, &format!("{ep_path}/replay-missing"), Some(&other), Some(json!({"since": "2024-01-01T00:00:00Z"})))
+        .call(
+            reqwest::Method::POST,
+            &format!("{ep_path}/replay-missing"),
+            Some(&other),
+            Some(json!({"since": "2024-01-01T00:00:00Z"})),
+        )
         .await;
     assert_eq!(replay.status, 404);
     assert_eq!(app.get("/api/v1/background-task/qtask_nope").await.status, 404);
@@ -197,7 +208,9 @@ async fn tasks_stay_within_their_tenant_and_bad_input_is_a_json_4xx() {
     assert_eq!(app.patch(&ep_path, json!({"disabled": true})).await.status, 200);
     let r = app.post(&format!("{ep_path}/replay-missing"), json!({"since": "2024-01-01T00:00:00Z"})).await;
     assert_eq!(r.status, 409, "{:?}", r.body);
-    let r = app.post(&format!("/api/v1/app/{app_id}/endpoint/ep_none/bulk-replay"), json!({"since": "2024-01-01T00:00:00Z"})).await;
+    let r = app
+        .post(&format!("/api/v1/app/{app_id}/endpoint/ep_none/bulk-replay"), json!({"since": "2024-01-01T00:00:00Z"}))
+        .await;
     assert_eq!(r.status, 404);
 }
 

@@ -121,7 +121,7 @@ pub async fn record(
 // ── running ──
 
 enum Work {
-    Missing { endpoint: Endpoint, since: Millis, until: Millis },
+    Missing { endpoint: Box<Endpoint>, since: Millis, until: Millis },
     Bulk(ReplayFilter),
 }
 
@@ -198,8 +198,11 @@ async fn run(ctx: &ApiContext, t: &BackgroundTask, app_id: &str, work: Work, p: 
                 after = last.clone();
                 p.processed += page.len() as u64;
                 let ids = page.iter().map(|(id, _)| *id).collect();
-                let what =
-                    Requeue::Deliveries { endpoint_id: filter.endpoint_id.clone(), ids, statuses: filter.statuses.clone() };
+                let what = Requeue::Deliveries {
+                    endpoint_id: filter.endpoint_id.clone(),
+                    ids,
+                    statuses: filter.statuses.clone(),
+                };
                 let n = ctx.store.requeue(org, app_id, what).await?;
                 if n > 0 {
                     p.sent += n;
@@ -271,9 +274,12 @@ struct BulkReplayIn {
 
 /// `[since, until)` from the body: RFC 3339 date-times, `since` before `until` (now when absent).
 fn range(since: &str, until: &Option<String>) -> Result<(Millis, Millis)> {
-    let since = parse_ts("since", since).map_err(|_| Error::invalid(&["body", "since"], "expected an RFC 3339 date-time"))?;
+    let since =
+        parse_ts("since", since).map_err(|_| Error::invalid(&["body", "since"], "expected an RFC 3339 date-time"))?;
     let until = match until {
-        Some(u) => parse_ts("until", u).map_err(|_| Error::invalid(&["body", "until"], "expected an RFC 3339 date-time"))?,
+        Some(u) => {
+            parse_ts("until", u).map_err(|_| Error::invalid(&["body", "until"], "expected an RFC 3339 date-time"))?
+        }
         None => i64::MAX,
     };
     if since >= until {
@@ -310,7 +316,8 @@ async fn replay_missing(
 ) -> Result<(StatusCode, Json<BackgroundTaskOut>)> {
     let (since, until) = range(&input.since, &input.until)?;
     let (app_id, endpoint) = enabled_endpoint(&ctx, &org, &app_id, &ep_id).await?;
-    let t = start(&ctx, &org, &app_id, "endpoint.replay", Work::Missing { endpoint, since, until }).await?;
+    let t = start(&ctx, &org, &app_id, "endpoint.replay", Work::Missing { endpoint: Box::new(endpoint), since, until })
+        .await?;
     Ok((StatusCode::ACCEPTED, Json((&t).into())))
 }
 
@@ -394,11 +401,8 @@ async fn list_tasks(
     OrgId(org): OrgId,
     Query(q): Query<TaskListQuery>,
 ) -> Result<Json<ListResponse<BackgroundTaskOut>>> {
-    let page = crate::api::pagination::page(
-        q.limit,
-        q.iterator.as_deref(),
-        q.order.is_none_or(|o| o == Ordering::Descending),
-    );
+    let page =
+        crate::api::pagination::page(q.limit, q.iterator.as_deref(), q.order.is_none_or(|o| o == Ordering::Descending));
     let rows = match &q.task {
         Some(kind) => ctx.store.list_where::<BackgroundTask>(&org, "", "task", kind, &page).await?,
         None => ctx.store.list::<BackgroundTask>(&org, "", &page).await?,

@@ -1827,7 +1827,8 @@ impl Store for PgStore {
         q.arg(f.since);
         q.arg(f.until);
         q.arg(f.statuses.clone());
-        let filter = MessageFilter { channel: f.channel.clone(), event_types: f.event_types.clone(), ..Default::default() };
+        let filter =
+            MessageFilter { channel: f.channel.clone(), event_types: f.event_types.clone(), ..Default::default() };
         message_filter(&mut q, &filter, "m");
         q.push(&format!(" ORDER BY d.msg_id LIMIT {limit}"));
         Ok(self.rows_q(q).await?.iter().map(|r| (r.get(0), r.get(1))).collect())

@@ -1089,11 +1089,14 @@ impl Store for SqliteStore {
         ];
         let statuses: Vec<String> = f.statuses.iter().map(i64::to_string).collect();
         sql.push_str(&format!(" AND d.status IN ({})", statuses.join(",")));
-        let filter = MessageFilter { channel: f.channel.clone(), event_types: f.event_types.clone(), ..Default::default() };
+        let filter =
+            MessageFilter { channel: f.channel.clone(), event_types: f.event_types.clone(), ..Default::default() };
         message_filter(&mut sql, &mut args, &filter, "m");
         sql.push_str(&format!(" ORDER BY d.msg_id LIMIT {limit}"));
-        self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
-            .await
+        self.read(move |c| {
+            c.prepare(&sql)?.query_map(params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
+        })
+        .await
     }
 
     async fn requeue(&self, org_id: &str, app_id: &str, what: Requeue) -> StoreResult<u64> {
