@@ -238,3 +238,30 @@ async fn a_replay_of_many_messages_pages_through_them_in_batches() {
     assert_eq!(svix_ids(&got), published, "each message once");
     assert_eq!(got.len(), n);
 }
+
+#[tokio::test]
+async fn a_task_whose_node_stopped_reads_as_failed() {
+    use hookd::outbound::background_task::{BackgroundTask, TaskStatus, STALE_MS};
+    let app = spawn_app().await;
+    let org = app.ctx.store.default_org().await.unwrap();
+    // As a node that stopped mid-replay left it: running, its progress last saved long ago.
+    let then = chrono::Utc::now().timestamp_millis() - STALE_MS - 1_000;
+    let task = BackgroundTask {
+        id: hookd::ids::new(hookd::ids::TASK),
+        org_id: org,
+        status: TaskStatus::Running,
+        task: "endpoint.replay".into(),
+        data: json!({"messagesProcessed": 500, "messagesSent": 12}),
+        created_at: then,
+        updated_at: then,
+    };
+    app.ctx.store.insert(&task).await.unwrap();
+
+    let got = app.get(&format!("/api/v1/background-task/{}", task.id)).await.body;
+    assert_eq!(got["status"], "failed", "{got:?}");
+    assert_eq!(got["data"]["messagesSent"], 12, "its progress is kept");
+    assert!(got["data"]["error"].as_str().unwrap().contains("interrupted"), "{got:?}");
+    let listed = app.get("/api/v1/background-task").await.body;
+    assert_eq!(listed["data"][0]["status"], "failed");
+    assert_eq!(app.get("/api/v1/background-task?status=running").await.body["data"], json!([]));
+}
