@@ -292,3 +292,92 @@ async fn a_url_signed_event_posted_with_a_trailing_slash_verifies_against_the_ur
     assert_eq!(r.status, 200, "{:?}", r.body);
     recv.wait_for(2).await;
 }
+
+#[tokio::test]
+async fn the_troubleshooting_call_returns_the_newest_logs_bounded_by_logs_limit() {
+    let app = spawn_app().await;
+    let reg = register(&app, "github", json!({"connectionId": "conn-t", "events": ["issues.*"]})).await;
+    let other = register(&app, "github", json!({"connectionId": "conn-u", "events": ["issues.*"]})).await;
+    register(&app, "slack", json!({"connectionId": "conn-s", "events": ["message"]})).await;
+    let secret = reg["webhookSecret"].as_str().unwrap();
+    for i in 0..4 {
+        assert_eq!(send_github(&app, &reg, &format!("d-{i}"), "opened", secret).await.status, 200);
+    }
+    let other_secret = other["webhookSecret"].as_str().unwrap();
+    assert_eq!(send_github(&app, &other, "d-x", "closed", other_secret).await.status, 200);
+    // A refused request: counted in the registration's health.
+    assert_eq!(send_github(&app, &other, "d-bad", "opened", "wrong-secret").await.status, 401);
+
+    let r = app.get("/integrations/github/webhooks?logsLimit=3").await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["integrationId"], "github");
+    assert_eq!(r.body["total"], 2, "the slack registration is not github's");
+    let logs = r.body["logs"].as_array().unwrap();
+    assert_eq!(logs.len(), 3, "logsLimit bounds the logs: {logs:?}");
+    // Newest first, across the integration's registrations.
+    assert_eq!(logs[0]["deliveryId"], "d-x");
+    assert_eq!(logs[0]["eventType"], "closed");
+    assert_eq!(logs[1]["deliveryId"], "d-3");
+    assert_eq!(logs[2]["deliveryId"], "d-2");
+    assert_eq!(logs[1]["registrationId"], reg["registrationId"]);
+    let webhooks = r.body["webhooks"].as_array().unwrap();
+    let other_out = webhooks.iter().find(|w| w["id"] == other["registrationId"]).unwrap();
+    assert_eq!(other_out["health"]["failedCount"], 1);
+    assert_eq!(other_out["health"]["status"], "failed", "1 of 2 requests refused");
+    let fine = webhooks.iter().find(|w| w["id"] == reg["registrationId"]).unwrap();
+    assert_eq!(fine["health"]["status"], "healthy");
+
+    let all = app.get("/integrations/github/webhooks?logsLimit=50&connectionId=conn-t").await.body;
+    assert_eq!((all["total"].as_u64(), all["logs"].as_array().unwrap().len()), (Some(1), 4));
+    assert_eq!(app.get("/integrations/github/webhooks").await.body["logs"].as_array().unwrap().len(), 5);
+    assert_eq!(app.get("/integrations/github/webhooks?logsLimit=0").await.body["logs"], json!([]));
+
+    // Bad input is a 4xx with a JSON body; another tenant sees nothing.
+    for bad in ["logsLimit=-1", "logsLimit=many", "logsLimit=5000"] {
+        let r = app.get(&format!("/integrations/github/webhooks?{bad}")).await;
+        assert!(r.status.is_client_error(), "{bad}: {}", r.status);
+        assert!(r.body.is_object(), "{bad}: {:?}", r.body);
+    }
+    let token = app.other_org_token().await;
+    let theirs = app.call(reqwest::Method::GET, "/integrations/github/webhooks", Some(&token), None).await;
+    assert_eq!((theirs.body["total"].as_u64(), theirs.body["logs"].as_array().unwrap().len()), (Some(0), 0));
+}
+
+#[tokio::test]
+async fn the_unhealthy_listing_shows_failing_registrations_and_not_healthy_ones() {
+    let app = spawn_app().await;
+    let healthy = register(&app, "github", json!({"connectionId": "ok", "events": ["issues.*"]})).await;
+    let failing = register(&app, "github", json!({"connectionId": "bad", "events": ["issues.*"]})).await;
+    let secret = healthy["webhookSecret"].as_str().unwrap();
+    assert_eq!(send_github(&app, &healthy, "h-1", "opened", secret).await.status, 200);
+    let failing_secret = failing["webhookSecret"].as_str().unwrap();
+    assert_eq!(send_github(&app, &failing, "f-0", "opened", failing_secret).await.status, 200);
+    for i in 0..3 {
+        assert_eq!(send_github(&app, &failing, &format!("f-{}", i + 1), "opened", "not-it").await.status, 401);
+    }
+
+    let r = app.get("/webhooks/unhealthy").await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["total"], 1, "{:?}", r.body);
+    let sick = &r.body["webhooks"][0];
+    assert_eq!(sick["registrationId"], failing["registrationId"]);
+    assert_eq!((sick["status"].as_str(), sick["failureCount"].as_i64()), (Some("failed"), Some(3)));
+    assert_eq!((sick["integrationId"].as_str(), sick["connectionId"].as_str()), (Some("github"), Some("bad")));
+    assert!(!sick["recommendations"].as_array().unwrap().is_empty());
+    assert!(sick["lastFailureAt"].is_string());
+
+    // A success resets the consecutive failures, but 3 of 5 requests failed: still listed.
+    assert_eq!(send_github(&app, &failing, "f-4", "opened", failing_secret).await.status, 200);
+    let r = app.get("/webhooks/unhealthy").await.body;
+    assert_eq!(r["total"], 1);
+    assert_eq!(r["webhooks"][0]["registrationId"], failing["registrationId"]);
+    assert_eq!(
+        (r["webhooks"][0]["failureCount"].as_i64(), r["webhooks"][0]["failureRate"].as_f64()),
+        (Some(0), Some(60.0))
+    );
+
+    let token = app.other_org_token().await;
+    let theirs = app.call(reqwest::Method::GET, "/webhooks/unhealthy", Some(&token), None).await;
+    assert_eq!(theirs.body["total"], 0);
+    assert_eq!(app.call(reqwest::Method::GET, "/webhooks/unhealthy", None, None).await.status, 401);
+}

@@ -32,7 +32,7 @@ use crate::store::{now_ms, DeliveryJob, MessageRecord, Millis, NewDelivery, Page
 use model::{Application, Endpoint};
 
 /// Deliveries waiting for a dispatch slot; beyond this, fresh deliveries are left to the scheduler.
-const READY_CAPACITY: usize = 8192;
+pub const READY_CAPACITY: usize = 8192;
 
 pub struct Engine {
     pub store: Arc<dyn Store>,
@@ -264,6 +264,11 @@ impl Engine {
         let _ = self.responses.set(handler);
     }
 
+    /// Deliveries waiting for a dispatch slot (of [`READY_CAPACITY`]): background replays wait while it is high.
+    pub fn dispatch_backlog(&self) -> usize {
+        READY_CAPACITY - self.ready.capacity()
+    }
+
     /// Tells the scheduler that work became due at `at` (after a requeue).
     pub fn work_due(&self, at: Millis) {
         self.wake.hint(at);
@@ -316,7 +321,7 @@ impl Engine {
         }
         out.push_str(&format!(
             "# HELP hookd_dispatch_queue Deliveries waiting for a dispatch slot.\n# TYPE hookd_dispatch_queue gauge\nhookd_dispatch_queue {}\n",
-            READY_CAPACITY - self.ready.capacity()
+            self.dispatch_backlog()
         ));
         out
     }

@@ -625,6 +625,102 @@ async fn service_health(State(ctx): State<ApiContext>, OrgId(org): OrgId) -> Res
     })))
 }
 
+/// The seed's `getUnhealthyWebhooks`: every registration whose health is `degraded` or `failed`, worst first.
+#[utoipa::path(
+    get, operation_id = "list_unhealthy_inbound_registrations", path = "/webhooks/unhealthy", tag = "Inbound",
+    responses(
+        (status = 200, description = "`{webhooks: [WebhookHealth + integrationId, connectionId], total}`", body = Value),
+        ClientError,
+    ),
+)]
+async fn unhealthy(State(ctx): State<ApiContext>, OrgId(org): OrgId) -> Result<Json<Value>> {
+    let regs = all_registrations(&ctx, &org).await?;
+    let stats = ctx.store.inbound_stats(regs.iter().map(|r| r.id.clone()).collect()).await?;
+    let mut sick: Vec<(&Registration, HealthOut)> =
+        regs.iter().map(|r| (r, health(r, &stats[&r.id]))).filter(|(_, h)| h.status != "healthy").collect();
+    sick.sort_by_key(|(_, h)| (h.status != "failed", std::cmp::Reverse(h.failure_count)));
+    let webhooks: Vec<Value> = sick
+        .into_iter()
+        .map(|(r, h)| {
+            let mut v = serde_json::to_value(&h).unwrap_or(Value::Null);
+            v["integrationId"] = json!(r.integration_id);
+            v["connectionId"] = json!(r.connection_id);
+            v
+        })
+        .collect();
+    Ok(Json(json!({ "total": webhooks.len(), "webhooks": webhooks })))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+struct TroubleshootQuery {
+    /// How many of the newest processing logs to include (default 20, at most 1000).
+    logs_limit: Option<u32>,
+    connection_id: Option<String>,
+}
+
+/// The seed's troubleshooting call: the integration's registrations with their health, and the newest
+/// `logsLimit` events they processed (newest first). Refused requests are counted in each registration's
+/// health (`failedCount`, `lastFailureAt`), not logged one by one.
+#[utoipa::path(
+    get, path = "/integrations/{integration_id}/webhooks",
+    operation_id = "troubleshoot_inbound_integration", tag = "Inbound",
+    params(("integration_id" = String, Path), TroubleshootQuery),
+    responses(
+        (status = 200, description = "`{integrationId, webhooks: [registration + health], total, logs}`", body = Value),
+        ClientError,
+    ),
+)]
+async fn troubleshoot(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path(integration_id): Path<String>,
+    Query(q): Query<TroubleshootQuery>,
+) -> Result<Json<Value>> {
+    let limit = q.logs_limit.unwrap_or(20);
+    if limit > 1000 {
+        return Err(Error::invalid(&["query", "logsLimit"], "at most 1000"));
+    }
+    let mut regs = all_registrations(&ctx, &org).await?;
+    regs.retain(|r| {
+        r.integration_id == integration_id && q.connection_id.as_ref().is_none_or(|c| &r.connection_id == c)
+    });
+    let stats = ctx.store.inbound_stats(regs.iter().map(|r| r.id.clone()).collect()).await?;
+    let mut logs: Vec<(Millis, String, Value)> = Vec::new();
+    if limit > 0 {
+        let newest = crate::store::Page { limit: limit as usize, iterator: None, reverse: false, descending: true };
+        for r in &regs {
+            for e in ctx.store.inbound_events(&org, &r.id, &newest).await?.into_iter().take(limit as usize) {
+                let mut v = event_out(&ctx, r, &e, false);
+                let n: Value = serde_json::from_str(&e.normalized).unwrap_or(Value::Null);
+                for k in ["eventType", "entityType", "entityId"] {
+                    v[k] = n.get(k).cloned().unwrap_or(Value::Null);
+                }
+                v["outcome"] = json!(if e.forwarded_msg_id.is_some() { "forwarded" } else { "stored" });
+                logs.push((e.received_at, e.id.clone(), v));
+            }
+        }
+    }
+    logs.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
+    logs.truncate(limit as usize);
+    let webhooks: Vec<Value> = regs
+        .iter()
+        .map(|r| {
+            let s = &stats[&r.id];
+            let mut v = serde_json::to_value(out(&ctx, r, s)).unwrap_or(Value::Null);
+            v["health"] = serde_json::to_value(health(r, s)).unwrap_or(Value::Null);
+            v
+        })
+        .collect();
+    Ok(Json(json!({
+        "integrationId": integration_id,
+        "total": webhooks.len(),
+        "webhooks": webhooks,
+        "logs": logs.into_iter().map(|(_, _, v)| v).collect::<Vec<_>>(),
+    })))
+}
+
 // ── stored events and replay ──
 
 /// The stored event in full: its summary, with `data` derived from the stored request by the provider again.
@@ -990,9 +1086,10 @@ struct Accepted<'a> {
 
 pub fn router() -> OpenApiRouter<ApiContext> {
     OpenApiRouter::new()
-        .routes(routes!(create))
+        .routes(routes!(create, troubleshoot))
         .routes(routes!(list))
         .routes(routes!(service_health))
+        .routes(routes!(unhealthy))
         .routes(routes!(ingest, get_one, patch, delete))
         .routes(routes!(registration_health))
         .routes(routes!(rotate))

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::background_task::{self, BackgroundTaskOut, TaskStatus};
 use super::message::{MessageIn, MessageOut};
 use crate::api::auth::OrgId;
 use crate::api::extract::ValidJson;
@@ -644,22 +645,13 @@ struct RecoverIn {
     until: Option<String>,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-struct RecoverOut {
-    id: String,
-    status: &'static str,
-    task: &'static str,
-    updated_at: String,
-}
-
 /// Sends again every failed message of the endpoint created since `since` (and before `until`).
 #[utoipa::path(
     post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/recover", tag = "Endpoint",
     params(("app_id" = String, Path), ("endpoint_id" = String, Path)),
     request_body = RecoverIn,
     responses(
-        (status = 202, body = RecoverOut),
+        (status = 202, body = BackgroundTaskOut),
         ClientError,
     ),
 )]
@@ -668,7 +660,7 @@ async fn recover(
     OrgId(org): OrgId,
     Path((app_id, ep_id)): Path<(String, String)>,
     ValidJson(input): ValidJson<RecoverIn>,
-) -> Result<(StatusCode, Json<RecoverOut>)> {
+) -> Result<(StatusCode, Json<BackgroundTaskOut>)> {
     let since = parse_ts("since", &input.since)
         .map_err(|_| Error::invalid(&["body", "since"], "expected an RFC 3339 date-time"))?;
     let until = opt_ts("until", &input.until)
@@ -681,15 +673,10 @@ async fn recover(
         ctx.engine.work_due(now_ms());
     }
     tracing::info!(endpoint = %ep.id, messages = n, "recover queued");
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(RecoverOut {
-            id: crate::ids::new(crate::ids::TASK),
-            status: "running",
-            task: "endpoint.recover",
-            updated_at: ts(now_ms()),
-        }),
-    ))
+    // Queued in one commit: the task is recorded finished, so that `background-task` lists it.
+    let data = serde_json::json!({ "messagesProcessed": n, "messagesSent": n });
+    let task = background_task::record(&ctx, &org, "endpoint.recover", TaskStatus::Finished, data).await?;
+    Ok((StatusCode::ACCEPTED, Json((&task).into())))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

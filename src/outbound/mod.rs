@@ -4,6 +4,7 @@
 
 pub mod application;
 pub mod attempt;
+pub mod background_task;
 pub mod endpoint;
 pub mod event_type;
 pub mod message;
@@ -21,4 +22,5 @@ pub fn router() -> OpenApiRouter<ApiContext> {
         .merge(message::router())
         .merge(attempt::router())
         .merge(operational_webhook::router())
+        .merge(background_task::router())
 }

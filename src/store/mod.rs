@@ -54,10 +54,12 @@ pub enum DocKind {
     ResponseUrl,
     /// Parent: the user the modal is open for.
     ChatView,
+    /// A replay or recovery running in the background (`/api/v1/background-task`).
+    BackgroundTask,
 }
 
 impl DocKind {
-    pub const ALL: [DocKind; 11] = [
+    pub const ALL: [DocKind; 12] = [
         DocKind::Application,
         DocKind::Endpoint,
         DocKind::EventType,
@@ -69,6 +71,7 @@ impl DocKind {
         DocKind::ChatFile,
         DocKind::ResponseUrl,
         DocKind::ChatView,
+        DocKind::BackgroundTask,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -84,6 +87,7 @@ impl DocKind {
             DocKind::ChatFile => "chat_file",
             DocKind::ResponseUrl => "response_url",
             DocKind::ChatView => "chat_view",
+            DocKind::BackgroundTask => "background_task",
         }
     }
 }
@@ -399,6 +403,23 @@ pub enum Requeue {
     One { msg_id: String, endpoint_id: String },
     /// Every failed delivery to the endpoint of messages created in `[since, until)` (recover).
     FailedSince { endpoint_id: String, since: Millis, until: Millis },
+    /// These deliveries (of one endpoint), each only if it is still in one of `statuses`: a replay that runs
+    /// twice does not send again what is already on its way (bulk replay).
+    Deliveries { endpoint_id: String, ids: Vec<i64>, statuses: Vec<i64> },
+    /// A first delivery to the endpoint for each of these messages that still has none (replay-missing).
+    Missing { endpoint_id: String, msg_ids: Vec<String> },
+}
+
+/// What a bulk replay sends again: an endpoint's deliveries of messages created in `[since, until)`.
+#[derive(Debug, Clone)]
+pub struct ReplayFilter {
+    pub endpoint_id: String,
+    pub since: Millis,
+    pub until: Millis,
+    /// Deliveries in one of these states.
+    pub statuses: Vec<i64>,
+    pub event_types: Option<Vec<String>>,
+    pub channel: Option<String>,
 }
 
 /// An inbound request that passed verification, as it arrived.
@@ -573,6 +594,29 @@ pub trait Store: Send + Sync + 'static {
         since: Option<Millis>,
         until: Option<Millis>,
     ) -> StoreResult<EndpointStats>;
+    /// Messages of the application created in `[since, until)` with an id after `after`, that have no delivery
+    /// to `endpoint_id`, oldest first, at most `limit`; payloads left out (replay-missing pages through these).
+    #[allow(clippy::too_many_arguments)]
+    async fn messages_without_delivery(
+        &self,
+        org_id: &str,
+        app_id: &str,
+        endpoint_id: &str,
+        since: Millis,
+        until: Millis,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<MessageRecord>>;
+    /// The deliveries `filter` picks, as (delivery id, message id), of messages with an id after `after`, in
+    /// message id order, at most `limit`.
+    async fn deliveries_matching(
+        &self,
+        org_id: &str,
+        app_id: &str,
+        filter: &ReplayFilter,
+        after: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<(i64, String)>>;
     /// Puts deliveries back in the queue, due now, as manual attempts. Returns how many.
     async fn requeue(&self, org_id: &str, app_id: &str, what: Requeue) -> StoreResult<u64>;
 

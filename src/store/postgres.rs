@@ -1786,6 +1786,57 @@ impl Store for PgStore {
         Ok(stats)
     }
 
+    async fn messages_without_delivery(
+        &self,
+        org_id: &str,
+        app_id: &str,
+        endpoint_id: &str,
+        since: Millis,
+        until: Millis,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<MessageRecord>> {
+        let rows = self
+            .rows(
+                "SELECT m.id, m.org_id, m.app_id, m.event_type, m.event_id, m.channels, NULL::text, m.created_at,
+                        m.payload_expires_at
+                 FROM messages m
+                 WHERE m.org_id = $1 AND m.app_id = $2 AND m.created_at >= $3 AND m.created_at < $4 AND m.id > $5
+                   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = $6)
+                 ORDER BY m.id LIMIT $7",
+                &[&org_id, &app_id, &since, &until, &after.unwrap_or(""), &endpoint_id, &(limit as i64)],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| message_row(r, 0)).collect())
+    }
+
+    async fn deliveries_matching(
+        &self,
+        org_id: &str,
+        app_id: &str,
+        f: &ReplayFilter,
+        after: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<(i64, String)>> {
+        let mut q = Q::new(
+            "SELECT d.id, d.msg_id FROM deliveries d JOIN messages m ON m.id = d.msg_id
+             WHERE d.org_id = $1 AND d.app_id = $2 AND d.endpoint_id = $3 AND d.msg_id > $4
+               AND m.created_at >= $5 AND m.created_at < $6 AND d.status = ANY($7::bigint[])",
+        );
+        q.arg(org_id.to_string());
+        q.arg(app_id.to_string());
+        q.arg(f.endpoint_id.clone());
+        q.arg(after.to_string());
+        q.arg(f.since);
+        q.arg(f.until);
+        q.arg(f.statuses.clone());
+        let filter =
+            MessageFilter { channel: f.channel.clone(), event_types: f.event_types.clone(), ..Default::default() };
+        message_filter(&mut q, &filter, "m");
+        q.push(&format!(" ORDER BY d.msg_id LIMIT {limit}"));
+        Ok(self.rows_q(q).await?.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     async fn requeue(&self, org_id: &str, app_id: &str, what: Requeue) -> StoreResult<u64> {
         let (org_id, app_id) = (org_id.to_string(), app_id.to_string());
         self.write(true, move |b| {
@@ -1824,6 +1875,28 @@ impl Store for PgStore {
                              WHERE d.org_id = $1 AND d.app_id = $2 AND d.endpoint_id = $3 AND d.status = $4
                                AND m.created_at >= $5 AND m.created_at < $6",
                             &[&org_id, &app_id, endpoint_id, &status::FAIL, since, until],
+                        )
+                        .await?
+                        .iter()
+                        .map(|r| r.get(0))
+                        .collect(),
+                    Requeue::Deliveries { endpoint_id, ids, statuses } => c
+                        .query(
+                            "SELECT id FROM deliveries WHERE id = ANY($1::bigint[]) AND org_id = $2 AND app_id = $3
+                               AND endpoint_id = $4 AND status = ANY($5::bigint[])",
+                            &[ids, &org_id, &app_id, endpoint_id, statuses],
+                        )
+                        .await?
+                        .iter()
+                        .map(|r| r.get(0))
+                        .collect(),
+                    Requeue::Missing { endpoint_id, msg_ids } => c
+                        .query(
+                            "INSERT INTO deliveries (org_id, app_id, msg_id, endpoint_id, status, attempts, next_attempt_at, updated_at)
+                             SELECT org_id, app_id, id, $1, $2, 0, $3, $3 FROM messages
+                             WHERE org_id = $4 AND app_id = $5 AND id = ANY($6::text[])
+                             ON CONFLICT (msg_id, endpoint_id) DO NOTHING RETURNING id",
+                            &[endpoint_id, &status::PENDING, &now, &org_id, &app_id, msg_ids],
                         )
                         .await?
                         .iter()

@@ -1046,6 +1046,65 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn messages_without_delivery(
+        &self,
+        org_id: &str,
+        app_id: &str,
+        endpoint_id: &str,
+        since: Millis,
+        until: Millis,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<MessageRecord>> {
+        let sql = "SELECT m.id, m.org_id, m.app_id, m.event_type, m.event_id, m.channels, NULL, m.created_at, m.payload_expires_at
+                   FROM messages m
+                   WHERE m.org_id = ? AND m.app_id = ? AND m.created_at >= ? AND m.created_at < ? AND m.id > ?
+                     AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = ?)
+                   ORDER BY m.id LIMIT ?";
+        let args = params_from_iter(vec![
+            Value::Text(org_id.into()),
+            Value::Text(app_id.into()),
+            Value::Integer(since),
+            Value::Integer(until),
+            Value::Text(after.unwrap_or("").into()),
+            Value::Text(endpoint_id.into()),
+            Value::Integer(limit as i64),
+        ]);
+        self.read(move |c| c.prepare_cached(sql)?.query_map(args, |r| message_row(r, 0))?.collect()).await
+    }
+
+    async fn deliveries_matching(
+        &self,
+        org_id: &str,
+        app_id: &str,
+        f: &ReplayFilter,
+        after: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<(i64, String)>> {
+        let mut sql = "SELECT d.id, d.msg_id FROM deliveries d JOIN messages m ON m.id = d.msg_id
+                       WHERE d.org_id = ? AND d.app_id = ? AND d.endpoint_id = ? AND d.msg_id > ?
+                         AND m.created_at >= ? AND m.created_at < ?"
+            .to_string();
+        let mut args = vec![
+            Value::Text(org_id.into()),
+            Value::Text(app_id.into()),
+            Value::Text(f.endpoint_id.clone()),
+            Value::Text(after.into()),
+            Value::Integer(f.since),
+            Value::Integer(f.until),
+        ];
+        let statuses: Vec<String> = f.statuses.iter().map(i64::to_string).collect();
+        sql.push_str(&format!(" AND d.status IN ({})", statuses.join(",")));
+        let filter =
+            MessageFilter { channel: f.channel.clone(), event_types: f.event_types.clone(), ..Default::default() };
+        message_filter(&mut sql, &mut args, &filter, "m");
+        sql.push_str(&format!(" ORDER BY d.msg_id LIMIT {limit}"));
+        self.read(move |c| {
+            c.prepare(&sql)?.query_map(params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
+        })
+        .await
+    }
+
     async fn requeue(&self, org_id: &str, app_id: &str, what: Requeue) -> StoreResult<u64> {
         let (org_id, app_id) = (org_id.to_string(), app_id.to_string());
         self.write(move |c| {
@@ -1087,6 +1146,43 @@ impl Store for SqliteStore {
                     .map_err(sql_err)?
                     .collect::<rusqlite::Result<_>>()
                     .map_err(sql_err)?,
+                Requeue::Deliveries { endpoint_id, ids, statuses } => {
+                    let mut stmt = c
+                        .prepare_cached(
+                            "SELECT status FROM deliveries WHERE id = ? AND org_id = ? AND app_id = ? AND endpoint_id = ?",
+                        )
+                        .map_err(sql_err)?;
+                    let mut keep = Vec::with_capacity(ids.len());
+                    for id in ids {
+                        let st: Option<i64> = stmt
+                            .query_row(params![id, org_id, app_id, endpoint_id], |r| r.get(0))
+                            .optional()
+                            .map_err(sql_err)?;
+                        if st.is_some_and(|st| statuses.contains(&st)) {
+                            keep.push(*id);
+                        }
+                    }
+                    keep
+                }
+                Requeue::Missing { endpoint_id, msg_ids } => {
+                    let mut stmt = c
+                        .prepare_cached(
+                            "INSERT OR IGNORE INTO deliveries (org_id, app_id, msg_id, endpoint_id, status, attempts, next_attempt_at, updated_at)
+                             SELECT org_id, app_id, id, ?, ?, 0, ?, ? FROM messages WHERE org_id = ? AND app_id = ? AND id = ?",
+                        )
+                        .map_err(sql_err)?;
+                    let mut made = Vec::with_capacity(msg_ids.len());
+                    for msg_id in msg_ids {
+                        if stmt
+                            .execute(params![endpoint_id, status::PENDING, now, now, org_id, app_id, msg_id])
+                            .map_err(sql_err)?
+                            > 0
+                        {
+                            made.push(c.last_insert_rowid());
+                        }
+                    }
+                    made
+                }
             };
             for id in &ids {
                 c.prepare_cached("UPDATE deliveries SET status = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?")
