@@ -103,13 +103,16 @@ async fn metrics_parse_as_openmetrics_and_count_what_was_done() {
     ok.wait_for(2).await;
     failing.wait_for(6).await;
     timers.wait_for(1).await;
-    // The receivers have answered; wait for the dispatcher to have counted the answers.
+    // The receivers have answered; wait for the dispatcher to have counted and recorded the answers.
     let text = eventually("the attempts counted", || async {
         let (_, text) = scrape(&app).await;
         let done = text.contains("hookd_attempts_total{outcome=\"failure\",status_class=\"5xx\"} 6")
             && text.contains("hookd_attempts_total{outcome=\"success\",status_class=\"2xx\"} 3")
             && text.contains("hookd_deliveries_exhausted_total 2")
-            && text.contains("hookd_timer_lateness_seconds_count 1");
+            && text.contains("hookd_timer_lateness_seconds_count 1")
+            // Counted before the attempt's record commits: wait for the finished jobs to leave the queue too.
+            && text.contains("hookd_queue_depth 2\n")
+            && text.contains("hookd_timers_pending 1\n");
         done.then_some(text)
     })
     .await;
