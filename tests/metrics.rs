@@ -95,8 +95,14 @@ async fn metrics_parse_as_openmetrics_and_count_what_was_done() {
     let timers = Receiver::start().await;
     for duration in ["300ms", "10m"] {
         let t = json!({"name": "t", "duration": duration, "events": {"on_expire": {"webhook": timers.url}}});
-        let resp =
-            app.http.post(format!("{}/timers", app.base)).header("x-api-key", &app.token).json(&t).send().await.unwrap();
+        let resp = app
+            .http
+            .post(format!("{}/timers", app.base))
+            .header("x-api-key", &app.token)
+            .json(&t)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 201);
     }
 
@@ -131,7 +137,12 @@ async fn metrics_parse_as_openmetrics_and_count_what_was_done() {
     };
     assert_eq!(attempts("success", "2xx"), 3.0);
     assert_eq!(attempts("failure", "5xx"), 6.0);
-    assert_eq!(f["hookd_attempts"]["samples"].as_array().unwrap().len(), 2, "no other outcome: {}", f["hookd_attempts"]);
+    assert_eq!(
+        f["hookd_attempts"]["samples"].as_array().unwrap().len(),
+        2,
+        "no other outcome: {}",
+        f["hookd_attempts"]
+    );
     assert_eq!(sample(&f, "hookd_deliveries_exhausted", "hookd_deliveries_exhausted_total", &[]), 2.0);
     assert_eq!(sample(&f, "hookd_endpoints_disabled", "hookd_endpoints_disabled_total", &[]), 0.0);
     let inbound = |provider, verdict| {

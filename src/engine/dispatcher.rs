@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::{mpsc, Semaphore};
 
-use super::model::Endpoint;
 use super::metrics::seconds_between;
+use super::model::Endpoint;
 use super::{retry, signing, Engine};
 use crate::config::HeaderStyle;
 use crate::shutdown::Shutdown;

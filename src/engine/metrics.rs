@@ -17,9 +17,8 @@ use crate::store::{now_ms, Millis};
 const FAST: [f64; 16] =
     [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 /// Milliseconds to a day: publish to delivery takes the retries' schedule when the endpoint fails.
-const SLOW: [f64; 18] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 10800.0, 86400.0,
-];
+const SLOW: [f64; 18] =
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 10800.0, 86400.0];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct AttemptLabels {
@@ -127,7 +126,11 @@ impl Default for Metrics {
         r.register("circuits_open", "Endpoints whose circuit is open", m.circuits_open.clone());
         r.register("dispatch_queue", "Deliveries waiting in memory for a dispatch slot", m.dispatch_queue.clone());
         r.register("queue_depth", "Deliveries in the due-time queue (capped at 100000)", m.queue_depth.clone());
-        r.register("jobs_due_unclaimed", "Jobs due now that no worker holds (capped at 100000)", m.due_unclaimed.clone());
+        r.register(
+            "jobs_due_unclaimed",
+            "Jobs due now that no worker holds (capped at 100000)",
+            m.due_unclaimed.clone(),
+        );
         r.register("timers_pending", "Running timers waiting to fire (capped at 100000)", m.timers_pending.clone());
         m
     }

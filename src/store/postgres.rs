@@ -1615,7 +1615,8 @@ impl Store for PgStore {
                 &[&now, &QUEUE_COUNT_CAP],
             )
             .await?;
-        Ok(r.map(|r| QueueStats { deliveries: r.get(0), due_unclaimed: r.get(1), timers: r.get(2) }).unwrap_or_default())
+        Ok(r.map(|r| QueueStats { deliveries: r.get(0), due_unclaimed: r.get(1), timers: r.get(2) })
+            .unwrap_or_default())
     }
 
     /// Never at start on PostgreSQL: other nodes may hold live leases. A dead node's leases are freed by the
