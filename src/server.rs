@@ -235,7 +235,8 @@ async fn ping() -> StatusCode {
 }
 
 async fn metrics(State(ctx): State<ApiContext>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], ctx.engine.render_metrics())
+    let text = ctx.engine.render_metrics().await;
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
 }
 
 /// Gives every error answer a JSON body, including those made by the framework (unknown method, a query string

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::{mpsc, Semaphore};
 
+use super::metrics::seconds_between;
 use super::model::Endpoint;
-use super::{retry, signing, Engine, Metrics};
+use super::{retry, signing, Engine};
 use crate::config::HeaderStyle;
 use crate::shutdown::Shutdown;
 use crate::store::{now_ms, status, AttemptRecord, DeliveryJob, NextStep};
@@ -31,6 +32,8 @@ pub enum AttemptOutcome {
 
 struct Sent {
     status_code: i64,
+    /// No answer within the request timeout.
+    timed_out: bool,
     response: String,
     retry_after: Option<u64>,
 }
@@ -94,18 +97,28 @@ impl Engine {
 
         let started = Instant::now();
         let sent = self.send(&job, &endpoint).await;
-        let duration_ms = started.elapsed().as_millis() as i64;
+        let elapsed = started.elapsed();
+        let duration_ms = elapsed.as_millis() as i64;
         let attempts_made = job.attempts as usize + 1;
         let ok = (200..300).contains(&sent.status_code);
+        self.metrics.attempt_seconds.observe(elapsed.as_secs_f64());
+        let kind = match (ok, sent.status_code, sent.timed_out) {
+            (true, ..) => "success",
+            (false, 0, true) => "timeout",
+            (false, 0, false) => "error",
+            _ => "failure",
+        };
+        self.metrics.attempt(kind, sent.status_code);
 
         let (next, outcome) = if ok {
-            Metrics::inc(&self.metrics.attempts_succeeded);
+            if !job.manual {
+                self.metrics.delivery_seconds.observe(seconds_between(job.msg.created_at, now_ms()));
+            }
             if let Some(handler) = self.responses.get().filter(|_| endpoint.metadata.contains_key(super::ON_RESPONSE)) {
                 handler.answered(&job.msg, &endpoint, &sent.response);
             }
             (NextStep::Done, AttemptOutcome::Delivered)
         } else {
-            Metrics::inc(&self.metrics.attempts_failed);
             if sent.status_code == 410 {
                 let _ = self.disable_endpoint(&msg.org_id, &msg.app_id, &endpoint.id, "410 Gone").await;
                 (NextStep::GiveUp, AttemptOutcome::Exhausted)
@@ -132,7 +145,7 @@ impl Engine {
             }
         };
         if outcome == AttemptOutcome::Exhausted {
-            Metrics::inc(&self.metrics.deliveries_exhausted);
+            self.metrics.deliveries_exhausted.inc();
         }
         let rec = self.attempt_record(
             &job,
@@ -248,7 +261,7 @@ impl Engine {
     }
 
     async fn send(&self, job: &DeliveryJob, ep: &Endpoint) -> Sent {
-        let failed = |why: String| Sent { status_code: 0, response: why, retry_after: None };
+        let failed = |why: String| Sent { status_code: 0, timed_out: false, response: why, retry_after: None };
         let url = match url::Url::parse(&ep.url) {
             Ok(u) => u,
             Err(e) => return failed(format!("invalid URL: {e}")),
@@ -263,7 +276,7 @@ impl Engine {
         let headers = self.headers_for(job, ep, &body);
         let resp = match self.http.post(url).headers(headers).body(body).send().await {
             Ok(r) => r,
-            Err(e) => return failed(describe(&e)),
+            Err(e) => return Sent { timed_out: e.is_timeout(), ..failed(describe(&e)) },
         };
         let status_code = resp.status().as_u16() as i64;
         let retry_after =
@@ -277,7 +290,7 @@ impl Engine {
             }
         }
         response.truncate(MAX_RESPONSE_BYTES);
-        Sent { status_code, response: String::from_utf8_lossy(&response).into_owned(), retry_after }
+        Sent { status_code, timed_out: false, response: String::from_utf8_lossy(&response).into_owned(), retry_after }
     }
 }
 

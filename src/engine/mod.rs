@@ -11,6 +11,7 @@
 
 pub mod dispatcher;
 pub mod egress;
+pub mod metrics;
 pub mod model;
 pub mod operational;
 pub mod retention;
@@ -19,9 +20,8 @@ pub mod routing;
 pub mod scheduler;
 pub mod signing;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
@@ -29,6 +29,7 @@ use tokio::sync::mpsc;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store::{now_ms, DeliveryJob, MessageRecord, Millis, NewDelivery, Page, Store};
+pub use metrics::Metrics;
 use model::{Application, Endpoint};
 
 /// Deliveries waiting for a dispatch slot; beyond this, fresh deliveries are left to the scheduler.
@@ -50,28 +51,14 @@ pub struct Engine {
     me: std::sync::Weak<Engine>,
 }
 
-/// Counters for `/metrics`.
-#[derive(Default)]
-pub struct Metrics {
-    pub messages_published: AtomicU64,
-    pub attempts_succeeded: AtomicU64,
-    pub attempts_failed: AtomicU64,
-    pub deliveries_exhausted: AtomicU64,
-    pub endpoints_disabled: AtomicU64,
-}
-
-impl Metrics {
-    pub fn inc(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
 /// A routed message, not yet stored: see [`Engine::prepare`].
 pub struct Prepared<'a> {
     pub msg: Arc<MessageRecord>,
     pub deliveries: Vec<NewDelivery>,
     run_at: Millis,
     permits: Option<mpsc::PermitIterator<'a, DeliveryJob>>,
+    /// When routing began: publish latency runs from here to [`Engine::start`].
+    started: Instant,
 }
 
 /// What a face asks to publish.
@@ -198,6 +185,7 @@ impl Engine {
     /// Routes a message to its endpoints and reserves dispatch slots, without storing anything: the caller
     /// commits `msg` and `deliveries` (possibly with writes of its own) and then calls [`Engine::start`].
     pub async fn prepare(&self, app: &Application, input: NewMessage) -> Result<Prepared<'_>> {
+        let started = Instant::now();
         let endpoints = self.endpoints_of(&app.org_id, &app.id).await?;
         let targets: Vec<String> = match &input.only_endpoint {
             Some(id) => endpoints.iter().filter(|e| &e.id == id && !e.disabled).map(|e| e.id.clone()).collect(),
@@ -228,13 +216,14 @@ impl Engine {
                 + input.payload_retention.unwrap_or(self.cfg.payload_retention).as_millis().min(i64::MAX as u128)
                     as i64,
         });
-        Ok(Prepared { msg, deliveries, run_at, permits })
+        Ok(Prepared { msg, deliveries, run_at, permits, started })
     }
 
     /// Starts the deliveries of a committed message; `ids` are the (delivery, job) ids the store gave them.
     pub fn start(&self, prepared: Prepared<'_>, ids: Vec<(i64, i64)>) -> Arc<MessageRecord> {
-        Metrics::inc(&self.metrics.messages_published);
-        let Prepared { msg, deliveries, run_at, permits } = prepared;
+        let Prepared { msg, deliveries, run_at, permits, started } = prepared;
+        self.metrics.messages_published.inc();
+        self.metrics.publish_seconds.observe(started.elapsed().as_secs_f64());
         match permits {
             Some(permits) => {
                 for (permit, (d, (delivery_id, job_id))) in permits.zip(deliveries.into_iter().zip(ids)) {
@@ -245,6 +234,7 @@ impl Engine {
                         attempts: 0,
                         manual: false,
                         msg: msg.clone(),
+                        due_at: run_at,
                     });
                 }
             }
@@ -293,7 +283,7 @@ impl Engine {
                 ep.disabled = true;
                 ep.updated_at = now_ms();
                 self.store.update(&ep).await?;
-                Metrics::inc(&self.metrics.endpoints_disabled);
+                self.metrics.endpoints_disabled.inc();
                 tracing::warn!(endpoint = %endpoint_id, reason = why, "endpoint disabled");
                 let app_uid = self.app(org_id, app_id).await.ok().flatten().and_then(|a| a.uid.clone());
                 self.emit_endpoint_disabled(app_uid.as_deref(), &ep, fail_since, operational::Trigger::Automatic);
@@ -301,29 +291,6 @@ impl Engine {
         }
         self.invalidate(app_id);
         Ok(())
-    }
-
-    pub fn render_metrics(&self) -> String {
-        let m = &self.metrics;
-        let rows = [
-            ("hookd_messages_published_total", "Messages accepted and committed.", &m.messages_published),
-            ("hookd_attempts_succeeded_total", "Delivery attempts answered 2xx.", &m.attempts_succeeded),
-            ("hookd_attempts_failed_total", "Delivery attempts that failed.", &m.attempts_failed),
-            ("hookd_deliveries_exhausted_total", "Deliveries that used up their retries.", &m.deliveries_exhausted),
-            ("hookd_endpoints_disabled_total", "Endpoints disabled for failing.", &m.endpoints_disabled),
-        ];
-        let mut out = String::new();
-        for (name, help, v) in rows {
-            out.push_str(&format!(
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
-                v.load(Ordering::Relaxed)
-            ));
-        }
-        out.push_str(&format!(
-            "# HELP hookd_dispatch_queue Deliveries waiting for a dispatch slot.\n# TYPE hookd_dispatch_queue gauge\nhookd_dispatch_queue {}\n",
-            self.dispatch_backlog()
-        ));
-        out
     }
 }
 

@@ -81,6 +81,11 @@ impl Engine {
         let jobs = self.store.claim_due(now, lease_until, want, TIMER_LOOKAHEAD_MS).await?;
         let n = jobs.len();
         for (permit, job) in permits.zip(jobs) {
+            let due_at = match &job {
+                DueJob::Delivery(d) => d.due_at,
+                DueJob::Timer(t) => t.due_at,
+            };
+            self.metrics.scheduler_lag_seconds.observe(super::metrics::seconds_between(due_at, now));
             match job {
                 DueJob::Delivery(d) => permit.send(d),
                 DueJob::Timer(t) => match self.timers.get() {

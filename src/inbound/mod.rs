@@ -29,6 +29,7 @@ use crate::api::pagination::{list_response, page, ListResponse};
 use crate::api::time::ts;
 use crate::api::validate::{check_ident, double_option};
 use crate::api::{load_app, ApiContext};
+use crate::engine::metrics::verdict;
 use crate::engine::model::EndpointSecret;
 use crate::engine::{routing, NewMessage};
 use crate::error::{ClientError, Error, Result};
@@ -925,10 +926,19 @@ async fn ingest(
     body: Bytes,
 ) -> Response {
     let started = Instant::now();
-    match ingest_inner(&ctx, &id, &uri, &headers, &body, started).await {
+    let mut tally = Tally { provider: "none", verdict: verdict::ERROR };
+    let resp = match ingest_inner(&ctx, &id, &uri, &headers, &body, started, &mut tally).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(),
-    }
+    };
+    ctx.engine.metrics.inbound(tally.provider, tally.verdict);
+    resp
+}
+
+/// What `/metrics` counts of an inbound request: its provider and the verdict.
+struct Tally {
+    provider: &'static str,
+    verdict: &'static str,
 }
 
 async fn ingest_inner(
@@ -938,11 +948,17 @@ async fn ingest_inner(
     headers: &HeaderMap,
     body: &[u8],
     started: Instant,
+    tally: &mut Tally,
 ) -> Result<Response> {
     let Some(reg) = gateway(ctx).registration(ctx, id).await? else {
+        tally.verdict = verdict::UNKNOWN;
         return Ok(refuse(StatusCode::NOT_FOUND, "Unknown webhook registration".into(), started, None));
     };
+    let provider =
+        providers::by_name(&reg.integration_id).ok_or_else(|| Error::internal(anyhow::anyhow!("unknown provider")))?;
+    tally.provider = provider.name();
     if matches!(reg.status, Status::Inactive) {
+        tally.verdict = verdict::UNKNOWN;
         return Ok(refuse(StatusCode::NOT_FOUND, "Webhook registration is inactive".into(), started, None));
     }
     let now = now_ms();
@@ -950,10 +966,9 @@ async fn ingest_inner(
     // Counted in the store: the rate holds for every node.
     let window = ctx.store.rate_window(&format!("inbound:{}", reg.id), limit, now / 1000).await?;
     if !window.allowed {
+        tally.verdict = verdict::RATE_LIMITED;
         return Ok(refuse(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded".into(), started, Some(&window)));
     }
-    let provider =
-        providers::by_name(&reg.integration_id).ok_or_else(|| Error::internal(anyhow::anyhow!("unknown provider")))?;
     let url = format!("{}{}", ctx.cfg.public_url, uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path()));
     let req = Incoming { headers, body, url: &url, now: now / 1000 };
 
@@ -967,12 +982,14 @@ async fn ingest_inner(
             save(ctx, &mut updated).await?;
             let body =
                 json!({ "success": true, "verificationTokenCaptured": true, "processingTimeMs": elapsed(started) });
+            tally.verdict = verdict::TOKEN_CAPTURED;
             return Ok(answer(StatusCode::OK, body, Some(&window)));
         }
     }
 
     let secrets = reg.live_secrets(now);
     if let Err(e) = provider.verify(&req, &secrets, &reg.provider_config) {
+        tally.verdict = verdict::REJECTED;
         record_failure(ctx, &reg, now).await?;
         return Ok(refuse(StatusCode::UNAUTHORIZED, format!("Invalid webhook signature: {e}"), started, Some(&window)));
     }
@@ -982,11 +999,13 @@ async fn ingest_inner(
         save(ctx, &mut updated).await?;
     }
     if let Some(handshake) = provider.handshake(&req, &secrets) {
+        tally.verdict = verdict::HANDSHAKE;
         return Ok(answer(StatusCode::OK, handshake, Some(&window)));
     }
     let n = match provider.normalize(&req, &reg.provider_config) {
         Ok(n) => n,
         Err(e) => {
+            tally.verdict = verdict::MALFORMED;
             record_failure(ctx, &reg, now).await?;
             return Ok(refuse(
                 StatusCode::BAD_REQUEST,
@@ -1055,6 +1074,7 @@ async fn ingest_inner(
                 "success": true, "duplicate": true, "eventType": n.event_type, "entityId": n.entity_id,
                 "syncTriggered": false, "processingTimeMs": elapsed(started),
             });
+            tally.verdict = verdict::DUPLICATE;
             return Ok(answer(StatusCode::OK, body, Some(&window)));
         }
         (Some(ids), Some(prepared)) => {
@@ -1070,6 +1090,7 @@ async fn ingest_inner(
         sync_triggered,
         processing_time_ms: elapsed(started),
     };
+    tally.verdict = verdict::VERIFIED;
     Ok(answer(StatusCode::OK, body, Some(&window)))
 }
 

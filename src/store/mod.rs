@@ -254,6 +254,8 @@ pub struct DeliveryJob {
     /// A resend or recover asked for by a user.
     pub manual: bool,
     pub msg: Arc<MessageRecord>,
+    /// When the job was due (its `run_at` as claimed), for the scheduler's lag.
+    pub due_at: Millis,
 }
 
 /// What the due-time queue hands out. Timers will add their own kind here.
@@ -317,7 +319,24 @@ pub struct TimerStep {
 pub struct TimerJob {
     pub job_id: i64,
     pub timer: TimerRecord,
+    /// When the job was due (its `run_at` as claimed), for the scheduler's lag.
+    pub due_at: Millis,
 }
+
+/// Figures of the due-time queue for `/metrics`, each counted up to [`QUEUE_COUNT_CAP`] so that a scrape stays
+/// cheap however long the queue grows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Deliveries waiting in the queue (due, scheduled, retrying, or leased and in flight).
+    pub deliveries: i64,
+    /// Jobs of any kind due now that no worker holds (never claimed, or their lease ran out).
+    pub due_unclaimed: i64,
+    /// Running timers waiting for their next milestone or expiry.
+    pub timers: i64,
+}
+
+/// See [`QueueStats`].
+pub const QUEUE_COUNT_CAP: i64 = 100_000;
 
 #[derive(Debug, Clone, Default)]
 pub struct TimerFilter {
@@ -540,6 +559,8 @@ pub trait Store: Send + Sync + 'static {
     /// The earliest time any job becomes claimable (due, or its lease runs out).
     /// (Timer jobs count `timer_lookahead` early.)
     async fn next_due_at(&self, timer_lookahead: Millis) -> StoreResult<Option<Millis>>;
+    /// Counts for `/metrics` (index range scans, each capped at [`QUEUE_COUNT_CAP`] rows).
+    async fn queue_stats(&self, now: Millis) -> StoreResult<QueueStats>;
     /// Frees every lease: used at start by a backend that only one process can open.
     async fn release_all_leases(&self) -> StoreResult<u64>;
     /// Puts a claimed job back, due at `run_at` (throttled: no attempt was made).

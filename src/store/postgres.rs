@@ -1250,7 +1250,7 @@ WITH c AS (
 SELECT u.id, u.kind, u.ref_id, u.manual, d.endpoint_id, d.attempts, m.id IS NOT NULL, t.rowid_ IS NOT NULL,
        m.id, m.org_id, m.app_id, m.event_type, m.event_id, m.channels, m.payload, m.created_at, m.payload_expires_at,
        t.rowid_, t.id, t.org_id, t.status, t.created_at, t.expires_at, t.agent_id, t.project_id, t.milestones_sent,
-       t.ended_at, t.cancel_reason, t.paused_at, t.paused_ms, t.spec, t.cycle_start, t.runs
+       t.ended_at, t.cancel_reason, t.paused_at, t.paused_ms, t.spec, t.cycle_start, t.runs, c.run_at
 FROM u JOIN c ON c.id = u.id
 LEFT JOIN deliveries d ON u.kind = 0 AND d.id = u.ref_id
 LEFT JOIN messages m ON m.id = d.msg_id
@@ -1566,9 +1566,10 @@ impl Store for PgStore {
         for r in &rows {
             let (job_id, kind, ref_id, manual): (i64, i64, i64, i64) = (r.get(0), r.get(1), r.get(2), r.get(3));
             let (has_msg, has_timer): (bool, bool) = (r.get(6), r.get(7));
+            let due_at: i64 = r.get(r.len() - 1);
             if kind == JOB_TIMER {
                 if has_timer {
-                    out.push(DueJob::Timer(TimerJob { job_id, timer: timer_row(r, 8 + MSG_NCOLS) }));
+                    out.push(DueJob::Timer(TimerJob { job_id, timer: timer_row(r, 8 + MSG_NCOLS), due_at }));
                 } else {
                     gone.push(job_id);
                 }
@@ -1588,6 +1589,7 @@ impl Store for PgStore {
                 attempts: r.get(5),
                 manual: manual != 0,
                 msg,
+                due_at,
             }));
         }
         if !gone.is_empty() {
@@ -1605,6 +1607,19 @@ impl Store for PgStore {
             )
             .await?;
         Ok(r.and_then(|r| r.get(0)))
+    }
+
+    async fn queue_stats(&self, now: Millis) -> StoreResult<QueueStats> {
+        let r = self
+            .row(
+                "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE kind = 0 LIMIT $2) a),
+                        (SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE run_at <= $1 LIMIT $2) b),
+                        (SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE kind = 1 LIMIT $2) c)",
+                &[&now, &QUEUE_COUNT_CAP],
+            )
+            .await?;
+        Ok(r.map(|r| QueueStats { deliveries: r.get(0), due_unclaimed: r.get(1), timers: r.get(2) })
+            .unwrap_or_default())
     }
 
     /// Never at start on PostgreSQL: other nodes may hold live leases. A dead node's leases are freed by the

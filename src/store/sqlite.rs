@@ -748,23 +748,27 @@ impl Store for SqliteStore {
         timer_lookahead: Millis,
     ) -> StoreResult<Vec<DueJob>> {
         self.write_fast(move |c| {
-            let claimed: Vec<(i64, i64, i64, bool)> = c
+            // Read then lease by id (one writer, so nothing moves in between): SQLite's RETURNING sees only the
+            // new `run_at`, and the old one is the scheduler's lag.
+            let claimed: Vec<(i64, i64, i64, bool, i64)> = c
                 .prepare_cached(
-                    "UPDATE jobs SET run_at = ?1, leased = 1
-                     WHERE id IN (SELECT id FROM jobs WHERE run_at <= ?2 + ?4 AND (kind = ?5 OR run_at <= ?2)
-                                  ORDER BY run_at LIMIT ?3)
-                     RETURNING id, kind, ref_id, manual",
+                    "SELECT id, kind, ref_id, manual, run_at FROM jobs WHERE run_at <= ?1 + ?3 AND (kind = ?4 OR run_at <= ?1)
+                     ORDER BY run_at LIMIT ?2",
                 )
                 .map_err(sql_err)?
-                .query_map(params![lease_until, now, limit as i64, timer_lookahead, JOB_TIMER], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                .query_map(params![now, limit as i64, timer_lookahead, JOB_TIMER], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
                 })
                 .map_err(sql_err)?
                 .collect::<rusqlite::Result<_>>()
                 .map_err(sql_err)?;
+            let mut lease = c.prepare_cached("UPDATE jobs SET run_at = ?, leased = 1 WHERE id = ?").map_err(sql_err)?;
+            for (job_id, ..) in &claimed {
+                lease.execute(params![lease_until, job_id]).map_err(sql_err)?;
+            }
             let mut messages: HashMap<String, Arc<MessageRecord>> = HashMap::new();
             let mut out = Vec::with_capacity(claimed.len());
-            for (job_id, kind, ref_id, manual) in claimed {
+            for (job_id, kind, ref_id, manual, due_at) in claimed {
                 if kind == JOB_TIMER {
                     let timer = c
                         .prepare_cached(&format!("SELECT {TIMER_COLS} FROM timers WHERE rowid_ = ? AND status = ?"))
@@ -773,7 +777,7 @@ impl Store for SqliteStore {
                         .optional()
                         .map_err(sql_err)?;
                     match timer {
-                        Some(timer) => out.push(DueJob::Timer(TimerJob { job_id, timer })),
+                        Some(timer) => out.push(DueJob::Timer(TimerJob { job_id, timer, due_at })),
                         None => {
                             c.execute("DELETE FROM jobs WHERE id = ?", [job_id]).map_err(sql_err)?;
                         }
@@ -794,7 +798,15 @@ impl Store for SqliteStore {
                     continue;
                 };
                 let msg = messages.entry(msg.id.clone()).or_insert_with(|| Arc::new(msg)).clone();
-                out.push(DueJob::Delivery(DeliveryJob { job_id, delivery_id: ref_id, endpoint_id, attempts, manual, msg }));
+                out.push(DueJob::Delivery(DeliveryJob {
+                    job_id,
+                    delivery_id: ref_id,
+                    endpoint_id,
+                    attempts,
+                    manual,
+                    msg,
+                    due_at,
+                }));
             }
             Ok(out)
         })
@@ -808,6 +820,20 @@ impl Store for SqliteStore {
                                        UNION ALL SELECT MIN(run_at) - ?3 FROM jobs WHERE kind = ?2)",
             )?
             .query_row(params![JOB_DELIVERY, JOB_TIMER, timer_lookahead], |r| r.get(0))
+        })
+        .await
+    }
+
+    async fn queue_stats(&self, now: Millis) -> StoreResult<QueueStats> {
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE kind = ?1 LIMIT ?4)),
+                        (SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE run_at <= ?3 LIMIT ?4)),
+                        (SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE kind = ?2 LIMIT ?4))",
+            )?
+            .query_row(params![JOB_DELIVERY, JOB_TIMER, now, QUEUE_COUNT_CAP], |r| {
+                Ok(QueueStats { deliveries: r.get(0)?, due_unclaimed: r.get(1)?, timers: r.get(2)? })
+            })
         })
         .await
     }

@@ -426,6 +426,7 @@ async fn fire(engine: &Engine, job: TimerJob) -> Result<()> {
     if early > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(early as u64)).await;
     }
+    engine.metrics.timer_fired(due);
     let now = now_ms().max(due);
     let from = t.milestones_sent as usize;
     let expire = t.expires_at <= now;
