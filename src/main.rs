@@ -119,8 +119,7 @@ async fn main() -> anyhow::Result<()> {
             // SQLite: opened as the serving process would, so that a running hookd is noticed (its lock).
             let exclusive = database_url.starts_with("sqlite://");
             let store = hookd::store::open(&database_url, Durability::Full, exclusive).await?;
-            let keys =
-                hookd::store::sealed::KeyOptions { main_key: keys.main_key, main_key_file: keys.main_key_file };
+            let keys = hookd::store::sealed::KeyOptions { main_key: keys.main_key, main_key_file: keys.main_key_file };
             let done = hookd::store::sealed::rotate(store, &keys, &database_url, new_key.as_deref()).await?;
             println!("resealed {} documents: main key {} → {}", done.documents, done.old_id, done.new_id);
             match done.key_file {

@@ -30,8 +30,7 @@ impl Db {
     fn new() -> Db {
         let dir = tempfile::tempdir().unwrap();
         let url = fresh_database_url(dir.path());
-        let key_file =
-            if on_postgres() { dir.path().join("main.key") } else { dir.path().join("hookd.db.key") };
+        let key_file = if on_postgres() { dir.path().join("main.key") } else { dir.path().join("hookd.db.key") };
         Db { url, key_file, dir }
     }
 
@@ -76,7 +75,10 @@ impl Db {
             panic!("hookd {args:?} still running after {WAIT:?}")
         });
         let out = out.unwrap();
-        (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+        (
+            out.status.success(),
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        )
     }
 
     /// Every byte the database holds: the SQLite file with its WAL (and whatever else hookd keeps beside it but
@@ -96,10 +98,8 @@ impl Db {
         }
         let (client, conn) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls).await.unwrap();
         tokio::spawn(conn);
-        let tables = client
-            .query("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'", &[])
-            .await
-            .unwrap();
+        let tables =
+            client.query("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'", &[]).await.unwrap();
         let mut all = Vec::new();
         for t in tables {
             let table: String = t.get(0);
@@ -213,11 +213,11 @@ async fn no_secret_hookd_keeps_is_readable_in_the_database() {
     post(&base, &format!("{ep_path}/secret/rotate"), json!({"key": second})).await;
     let other_recv = Receiver::start().await;
     let other = post(&base, &format!("/api/v1/app/{app}/endpoint"), json!({"url": other_recv.url})).await;
-    let generated =
-        get(&base, &format!("/api/v1/app/{app}/endpoint/{}/secret", other["id"].as_str().unwrap())).await["key"]
-            .as_str()
-            .unwrap()
-            .to_string();
+    let generated = get(&base, &format!("/api/v1/app/{app}/endpoint/{}/secret", other["id"].as_str().unwrap())).await
+        ["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // Inbound: a provider-issued secret, and a generated one.
     let gh_secret = format!("gh-{}", hookd::ids::random_token(24));
@@ -284,8 +284,17 @@ async fn no_secret_hookd_keeps_is_readable_in_the_database() {
     assert_eq!(replay["credentials"], bot["credentials"], "the idempotent answer replays from its sealed copy");
     assert!(hookd.terminate().0);
 
-    let secrets =
-        vec![first, second, generated, gh_secret.clone(), gen_secret, timer_secret, bot_secret, bot_token, incoming_token];
+    let secrets = vec![
+        first,
+        second,
+        generated,
+        gh_secret.clone(),
+        gen_secret,
+        timer_secret,
+        bot_secret,
+        bot_token,
+        incoming_token,
+    ];
     let raw = db.raw().await;
     assert!(contains(&raw, b"conn-sealed") && contains(&raw, recv.url.as_bytes()), "the dump holds the documents");
     assert!(contains(&raw, b"enc:v1:"), "and their sealed secrets");
@@ -346,8 +355,7 @@ async fn a_wrong_key_is_refused_and_a_rotated_key_signs_with_the_same_secrets() 
     let (ok, out) = db.run(&["keys", "rotate"], &[("HOOKD_MAIN_KEY", second_key.clone())]);
     assert!(!ok && out.contains("--new-key"), "{out}");
     let third_key = hex::encode(rand::random::<[u8; 32]>());
-    let (ok, out) =
-        db.run(&["keys", "rotate", "--new-key", &third_key], &[("HOOKD_MAIN_KEY", second_key.clone())]);
+    let (ok, out) = db.run(&["keys", "rotate", "--new-key", &third_key], &[("HOOKD_MAIN_KEY", second_key.clone())]);
     assert!(ok, "{out}");
     let (ok, out) = db.run(&["serve"], &[]);
     assert!(!ok && out.contains("wrong main key"), "the key file still holds the second key: {out}");

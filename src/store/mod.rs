@@ -436,13 +436,15 @@ pub struct StoredResponse {
     pub body: Vec<u8>,
 }
 
+/// A document's new JSON under [`Reseal`], or None to leave it as it is.
+pub type ResealFn = Box<dyn Fn(&DocRecord) -> StoreResult<Option<String>> + Send + Sync>;
+
 /// Rewrites every sealed secret at once (see [`sealed`]): the first start that seals an older database's
 /// plaintext secrets, and `hookd keys rotate`.
 pub struct Reseal {
     /// The kinds of documents that hold secrets.
     pub kinds: Vec<DocKind>,
-    /// A document's new JSON, or None to leave it as it is.
-    pub change: Box<dyn Fn(&DocRecord) -> StoreResult<Option<String>> + Send + Sync>,
+    pub change: ResealFn,
     /// The meta value `name` becomes `value`, provided it still is `expect` within the transaction (another
     /// node may have done the work first: a conflict then).
     pub meta: (&'static str, Option<String>, String),

@@ -86,7 +86,9 @@ impl MainKey {
             [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD].iter().find_map(|e| e.decode(text).ok())
         };
         let bytes: [u8; 32] = decoded.and_then(|d| d.try_into().ok()).ok_or_else(|| {
-            anyhow::anyhow!("a main key is 32 bytes, written as 64 hex digits or as base64 (e.g. `openssl rand -hex 32`)")
+            anyhow::anyhow!(
+                "a main key is 32 bytes, written as 64 hex digits or as base64 (e.g. `openssl rand -hex 32`)"
+            )
         })?;
         Ok(MainKey::from_bytes(bytes))
     }
@@ -118,7 +120,11 @@ impl MainKey {
     pub fn open(&self, sealed: &str, aad: &[u8]) -> anyhow::Result<Vec<u8>> {
         let rest = sealed.strip_prefix(PREFIX).context("not a sealed value")?;
         let (id, data) = rest.split_once(':').context("a sealed value without a key id")?;
-        anyhow::ensure!(id == self.id, "a secret sealed under main key {id} cannot be opened with main key {}", self.id);
+        anyhow::ensure!(
+            id == self.id,
+            "a secret sealed under main key {id} cannot be opened with main key {}",
+            self.id
+        );
         let data = URL_SAFE_NO_PAD.decode(data).context("a sealed value that is not base64")?;
         anyhow::ensure!(data.len() > NONCE, "a sealed value too short");
         let (nonce, ct) = data.split_at(NONCE);
@@ -369,7 +375,12 @@ pub struct Rotated {
 /// `hookd keys rotate`, with hookd stopped: reseals every secret under `new_key` (generated when None) in one
 /// transaction and replaces the check value. With a key file, the new key is written beside it first
 /// (`<file>.new`) and moved into place once the store has committed, so that no moment loses the key.
-pub async fn rotate(store: Arc<dyn Store>, keys: &KeyOptions, database_url: &str, new_key: Option<&str>) -> anyhow::Result<Rotated> {
+pub async fn rotate(
+    store: Arc<dyn Store>,
+    keys: &KeyOptions,
+    database_url: &str,
+    new_key: Option<&str>,
+) -> anyhow::Result<Rotated> {
     let check = store.meta_get(CHECK_NAME).await?.context(
         "this database has no main key yet: start hookd on it once (it seals the secrets then), then rotate",
     )?;
@@ -400,7 +411,11 @@ pub async fn rotate(store: Arc<dyn Store>, keys: &KeyOptions, database_url: &str
     let key_file = match staged {
         Some((path, tmp)) => {
             std::fs::rename(&tmp, &path).with_context(|| {
-                format!("the store is resealed under the new key, which is in {}: move it to {}", tmp.display(), path.display())
+                format!(
+                    "the store is resealed under the new key, which is in {}: move it to {}",
+                    tmp.display(),
+                    path.display()
+                )
             })?;
             Some(path)
         }

@@ -487,8 +487,7 @@ fn timer_row(r: &Row) -> rusqlite::Result<TimerRecord> {
 impl Store for SqliteStore {
     async fn meta_get(&self, name: &str) -> StoreResult<Option<String>> {
         let name = name.to_string();
-        self.read(move |c| c.query_row("SELECT value FROM meta WHERE name = ?", [name], |r| r.get(0)).optional())
-            .await
+        self.read(move |c| c.query_row("SELECT value FROM meta WHERE name = ?", [name], |r| r.get(0)).optional()).await
     }
 
     async fn reseal(&self, job: super::Reseal) -> StoreResult<u64> {
