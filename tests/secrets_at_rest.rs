@@ -9,10 +9,12 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use common::*;
 use hmac::{Hmac, Mac};
+use hookd::store::{DocKind, DocRecord, Store};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "secrets-token";
@@ -363,4 +365,54 @@ async fn a_wrong_key_is_refused_and_a_rotated_key_signs_with_the_same_secrets() 
     publish_and_verify(&hookd.base, &app, &recv, 2, &secret).await;
     assert!(hookd.terminate().0);
     assert_none_readable(&db.raw().await, &[secret, gh_secret]);
+}
+
+/// The endpoint document `id` as the backend holds it, read past the sealing layer.
+async fn raw_endpoint(url: &str, id: &str) -> (Arc<dyn Store>, DocRecord) {
+    let raw = hookd::store::open(url, hookd::config::Durability::Normal, false).await.unwrap();
+    let rec = raw.doc_get_any(DocKind::Endpoint, id).await.unwrap().expect("the endpoint is stored");
+    (raw, rec)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plaintext_secrets_of_an_older_database_are_sealed_on_its_first_start() {
+    let db = Db::new();
+    let recv = Receiver::start().await;
+    let secret = random_secret();
+    let hookd = db.start(&[]).await;
+    let app = post(&hookd.base, "/api/v1/app", json!({"name": "old"})).await["id"].as_str().unwrap().to_string();
+    let ep =
+        post(&hookd.base, &format!("/api/v1/app/{app}/endpoint"), json!({"url": recv.url, "secret": secret})).await;
+    let ep_id = ep["id"].as_str().unwrap().to_string();
+    assert!(hookd.terminate().0);
+
+    // Make it what an older hookd left: the secret in plaintext and no check value.
+    {
+        let (raw, mut rec) = raw_endpoint(&db.url, &ep_id).await;
+        let mut data: Value = serde_json::from_str(&rec.data).unwrap();
+        assert!(data["secrets"][0]["key"].as_str().unwrap().starts_with("enc:v1:"));
+        data["secrets"][0]["key"] = json!(secret);
+        rec.data = data.to_string();
+        assert!(raw.doc_update(rec).await.unwrap());
+    }
+    if on_postgres() {
+        let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        client.execute("DELETE FROM meta", &[]).await.unwrap();
+    } else {
+        let conn = rusqlite::Connection::open(db.dir.path().join("hookd.db")).unwrap();
+        conn.execute("DELETE FROM meta", []).unwrap();
+    }
+    assert!(raw_endpoint(&db.url, &ep_id).await.1.data.contains(&secret), "the secret is in plaintext now");
+
+    let hookd = db.start(&[]).await;
+    assert!(!raw_endpoint(&db.url, &ep_id).await.1.data.contains(&secret), "the first start sealed it");
+    let got = get(&hookd.base, &format!("/api/v1/app/{app}/endpoint/{ep_id}/secret")).await;
+    assert_eq!(got["key"], secret.as_str());
+    publish_and_verify(&hookd.base, &app, &recv, 1, &secret).await;
+    assert!(hookd.terminate().0);
+    // Sealing is done once: the next start checks the key and goes on.
+    let hookd = db.start(&[]).await;
+    publish_and_verify(&hookd.base, &app, &recv, 2, &secret).await;
+    assert!(hookd.terminate().0);
 }
