@@ -63,6 +63,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// How long message payloads are kept unless a message says otherwise (Svix's 90 days).
     pub payload_retention: Duration,
+    /// The main key that seals the secrets in the store (see [`crate::store::sealed`]).
+    pub keys: crate::store::sealed::KeyOptions,
 }
 
 /// svix-server's schedule: after the first attempt, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
@@ -94,6 +96,7 @@ impl Default for Config {
             bot_max_file_bytes: 1024 * 1024,
             shutdown_grace: Duration::from_secs(10),
             payload_retention: Duration::from_secs(90 * 86_400),
+            keys: Default::default(),
         }
     }
 }
@@ -170,6 +173,21 @@ pub struct ServeArgs {
     /// How long message payloads are kept, unless a message's `payloadRetentionPeriod` says otherwise [default: 90d].
     #[arg(long, env = "HOOKD_PAYLOAD_RETENTION")]
     pub payload_retention: Option<String>,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
+/// Where the main key comes from (`hookd serve` and `hookd keys rotate`).
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct KeyArgs {
+    /// The main key sealing the secrets in the store: 32 bytes as 64 hex digits or base64. When unset, the key
+    /// file is used.
+    #[arg(long, env = "HOOKD_MAIN_KEY", hide_env_values = true)]
+    pub main_key: Option<String>,
+    /// The main key's file, made (mode 0600) on first start when missing [default: `<database file>.key` beside
+    /// a SQLite database; `hookd-main.key` in the working directory for PostgreSQL].
+    #[arg(long, env = "HOOKD_MAIN_KEY_FILE")]
+    pub main_key_file: Option<PathBuf>,
 }
 
 /// The TOML file: the same settings, durations as strings.
@@ -198,6 +216,7 @@ struct FileConfig {
     bot_max_file_bytes: Option<usize>,
     shutdown_grace: Option<String>,
     payload_retention: Option<String>,
+    main_key_file: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -266,6 +285,10 @@ impl ServeArgs {
             )?,
             max_poll_interval: d.max_poll_interval,
             log_json: self.log_json.or(file.log_json).unwrap_or(false),
+            keys: crate::store::sealed::KeyOptions {
+                main_key: self.keys.main_key,
+                main_key_file: self.keys.main_key_file.or(file.main_key_file),
+            },
         })
     }
 }

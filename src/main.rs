@@ -28,6 +28,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Manage the main key that seals the secrets in the store.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Manage stores.
     Store {
         #[command(subcommand)]
@@ -47,6 +52,21 @@ enum StoreCommand {
         /// The new store, e.g. postgres://user@host:5432/hookd; it must be empty.
         #[arg(long)]
         to: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// With hookd stopped (every node), reseal every secret under a new main key in one transaction. The new key
+    /// is `--new-key`, or, with a key file, a generated one written to that file; the old key stops working.
+    Rotate {
+        #[arg(long, env = "HOOKD_DATABASE_URL", default_value = "sqlite://hookd.db")]
+        database_url: String,
+        #[command(flatten)]
+        keys: hookd::config::KeyArgs,
+        /// The new main key (64 hex digits or base64 of 32 bytes); needed when the key comes from HOOKD_MAIN_KEY.
+        #[arg(long, env = "HOOKD_NEW_MAIN_KEY", hide_env_values = true)]
+        new_key: Option<String>,
     },
 }
 
@@ -88,6 +108,24 @@ async fn main() -> anyhow::Result<()> {
                 println!("{table:<16} {rows:>10} rows");
             }
             println!("done: start hookd on the new store");
+            println!(
+                "its secrets stay sealed under the main key of the old one: start it with that key (HOOKD_MAIN_KEY, \
+                 or --main-key-file {})",
+                hookd::store::sealed::default_key_file(&from).display()
+            );
+            Ok(())
+        }
+        Command::Keys { command: KeysCommand::Rotate { database_url, keys, new_key } } => {
+            // SQLite: opened as the serving process would, so that a running hookd is noticed (its lock).
+            let exclusive = database_url.starts_with("sqlite://");
+            let store = hookd::store::open(&database_url, Durability::Full, exclusive).await?;
+            let keys = hookd::store::sealed::KeyOptions { main_key: keys.main_key, main_key_file: keys.main_key_file };
+            let done = hookd::store::sealed::rotate(store, &keys, &database_url, new_key.as_deref()).await?;
+            println!("resealed {} documents: main key {} → {}", done.documents, done.old_id, done.new_id);
+            match done.key_file {
+                Some(path) => println!("the new key is in {} (mode 0600)", path.display()),
+                None => println!("start hookd with HOOKD_MAIN_KEY set to the new key"),
+            }
             Ok(())
         }
         Command::Token { command: TokenCommand::Create { name, new_org, database_url } } => {

@@ -45,6 +45,7 @@ impl Server {
         }
         let cfg = Arc::new(cfg);
         let store = crate::store::open(&cfg.database_url, cfg.durability, true).await?;
+        let store = crate::store::sealed::start(store, &cfg.keys, &cfg.database_url).await?;
         let org = store.default_org().await?;
         let mut generated_token = None;
         if let Some(token) = &cfg.admin_token {

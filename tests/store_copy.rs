@@ -92,7 +92,9 @@ async fn a_sqlite_store_copied_serves_its_applications_and_runs_its_pending_work
     assert!(!again.status.success(), "copying into a store that is not empty is refused");
     assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
 
-    let moved = HookdProcess::start(&target, port, &ENV).await;
+    // The secrets came along sealed under the source's main key, which goes with the copy.
+    let key_file = format!("{}/source.db.key", dir.path().display());
+    let moved = HookdProcess::start(&target, port, &[ENV[0], ENV[1], ("HOOKD_MAIN_KEY_FILE", &key_file)]).await;
     let apps = get(&moved.base, "/api/v1/app").await;
     assert_eq!(apps["data"][0]["id"], app_id.as_str());
     let msg = get(&moved.base, &format!("/api/v1/app/moving/msg/{}", sent["id"].as_str().unwrap())).await;

@@ -22,6 +22,8 @@ pub const CHUNK: usize = 500;
 
 /// Every table a copy moves, with its columns, parents before children.
 pub const TABLES: &[(&str, &[&str])] = &[
+    // The main key's check value: the secrets stay sealed under the source's key, which goes with the copy.
+    ("meta", &["name", "value"]),
     ("orgs", &["id", "name", "is_default", "created_at"]),
     ("tokens", &["hash", "org_id", "name", "created_at"]),
     ("docs", &["kind", "org_id", "parent", "id", "uid", "created_at", "updated_at", "data"]),

@@ -9,6 +9,7 @@
 
 pub mod copy;
 pub mod postgres;
+pub mod sealed;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -488,8 +489,30 @@ pub enum IdempotencyClaim {
     Done(StoredResponse),
 }
 
+/// A document's new JSON under [`Reseal`], or None to leave it as it is.
+pub type ResealFn = Box<dyn Fn(&DocRecord) -> StoreResult<Option<String>> + Send + Sync>;
+
+/// Rewrites every sealed secret at once (see [`sealed`]): the first start that seals an older database's
+/// plaintext secrets, and `hookd keys rotate`.
+pub struct Reseal {
+    /// The kinds of documents that hold secrets.
+    pub kinds: Vec<DocKind>,
+    pub change: ResealFn,
+    /// The meta value `name` becomes `value`, provided it still is `expect` within the transaction (another
+    /// node may have done the work first: a conflict then).
+    pub meta: (&'static str, Option<String>, String),
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    // ── the store itself ──
+    /// A value of the `meta` table (facts about the store, such as the main key's check value).
+    async fn meta_get(&self, name: &str) -> StoreResult<Option<String>>;
+    /// In one transaction: rewrites the documents `job.change` changes, deletes the stored idempotent answers
+    /// (they may hold secrets sealed under the old key, or none), and sets the meta value. Returns how many
+    /// documents changed.
+    async fn reseal(&self, job: Reseal) -> StoreResult<u64>;
+
     // ── organizations and tokens ──
     /// The default organization's id, created on first start.
     async fn default_org(&self) -> StoreResult<String>;

@@ -44,7 +44,8 @@ use tokio_postgres::{AsyncMessage, Client, NoTls, Row, Statement};
 
 use super::*;
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/postgres/0001_init.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("migrations/postgres/0001_init.sql"), include_str!("migrations/postgres/0002_meta.sql")];
 /// The advisory lock that serialises migrations between nodes starting at once.
 const MIGRATION_LOCK: i64 = 0x0068_6f6f_6b64; // "hookd"
 /// Most writes in one group commit.
@@ -1259,6 +1260,51 @@ ORDER BY c.run_at, u.id";
 
 #[async_trait]
 impl Store for PgStore {
+    async fn meta_get(&self, name: &str) -> StoreResult<Option<String>> {
+        Ok(self.row("SELECT value FROM meta WHERE name = $1", &[&name]).await?.map(|r| r.get(0)))
+    }
+
+    async fn reseal(&self, job: super::Reseal) -> StoreResult<u64> {
+        self.write(true, move |b| {
+            Box::pin(async move {
+                let (name, expect, value) = job.meta;
+                // Nodes starting at once on an older database: one seals, the others find its check value.
+                b.conn.execute("LOCK TABLE meta IN SHARE ROW EXCLUSIVE MODE", &[]).await?;
+                let current: Option<String> =
+                    b.conn.query_opt("SELECT value FROM meta WHERE name = $1", &[&name]).await?.map(|r| r.get(0));
+                if current != expect {
+                    return Err(StoreError::Conflict(format!("the store's {name} changed meanwhile")));
+                }
+                let mut changed = 0;
+                for kind in job.kinds {
+                    let sql = format!("SELECT {DOC_COLS} FROM docs WHERE kind = $1 FOR UPDATE");
+                    for row in b.conn.query(&sql, &[&kind.as_str()]).await? {
+                        let rec = doc_row(kind, &row);
+                        if let Some(data) = (job.change)(&rec)? {
+                            b.conn
+                                .execute(
+                                    "UPDATE docs SET data = $1 WHERE kind = $2 AND org_id = $3 AND id = $4",
+                                    &[&data, &kind.as_str(), &rec.org_id, &rec.id],
+                                )
+                                .await?;
+                            changed += 1;
+                        }
+                    }
+                }
+                b.conn.execute("DELETE FROM idempotency", &[]).await?;
+                b.conn
+                    .execute(
+                        "INSERT INTO meta (name, value) VALUES ($1, $2)
+                         ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+                        &[&name, &value],
+                    )
+                    .await?;
+                Ok(changed)
+            })
+        })
+        .await
+    }
+
     async fn default_org(&self) -> StoreResult<String> {
         self.write(false, |b| {
             Box::pin(async move {

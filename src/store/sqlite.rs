@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0004_recurring_timers.sql"),
     include_str!("migrations/sqlite/0005_bots.sql"),
     include_str!("migrations/sqlite/0006_payload_retention.sql"),
+    include_str!("migrations/sqlite/0007_meta.sql"),
 ];
 const MAX_BATCH: usize = 2048;
 const JOB_DELIVERY: i64 = 0;
@@ -490,6 +491,49 @@ WHERE idempotency.created_at < ?4 OR (idempotency.status = 0 AND idempotency.cre
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn meta_get(&self, name: &str) -> StoreResult<Option<String>> {
+        let name = name.to_string();
+        self.read(move |c| c.query_row("SELECT value FROM meta WHERE name = ?", [name], |r| r.get(0)).optional()).await
+    }
+
+    async fn reseal(&self, job: super::Reseal) -> StoreResult<u64> {
+        self.write(move |c| {
+            let (name, expect, value) = job.meta;
+            let current: Option<String> = c
+                .query_row("SELECT value FROM meta WHERE name = ?", [name], |r| r.get(0))
+                .optional()
+                .map_err(sql_err)?;
+            if current != expect {
+                return Err(StoreError::Conflict(format!("the store's {name} changed meanwhile")));
+            }
+            let mut changed = 0;
+            for kind in job.kinds {
+                let docs: Vec<DocRecord> = c
+                    .prepare("SELECT org_id, parent, id, uid, created_at, data FROM docs WHERE kind = ?")
+                    .map_err(sql_err)?
+                    .query_map([kind.as_str()], doc_row(kind))
+                    .map_err(sql_err)?
+                    .collect::<Result<_, _>>()
+                    .map_err(sql_err)?;
+                for rec in docs {
+                    if let Some(data) = (job.change)(&rec)? {
+                        c.execute(
+                            "UPDATE docs SET data = ? WHERE kind = ? AND org_id = ? AND id = ?",
+                            params![data, kind.as_str(), rec.org_id, rec.id],
+                        )
+                        .map_err(sql_err)?;
+                        changed += 1;
+                    }
+                }
+            }
+            c.execute("DELETE FROM idempotency", []).map_err(sql_err)?;
+            c.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", params![name, value])
+                .map_err(sql_err)?;
+            Ok(changed)
+        })
+        .await
+    }
+
     async fn default_org(&self) -> StoreResult<String> {
         self.write(|c| {
             let existing: Option<String> = c

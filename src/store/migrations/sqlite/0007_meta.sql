@@ -1,0 +1,6 @@
+-- Facts about the store itself. `main_key_check`: a known text sealed under the main key, so that hookd refuses
+-- to start with a key that cannot open the secrets (see src/store/sealed.rs).
+CREATE TABLE meta (
+    name   TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);
