@@ -9,6 +9,7 @@
 //!                                        └──────────── scheduler ◄────────────────┘
 //! ```
 
+pub mod breaker;
 pub mod dispatcher;
 pub mod egress;
 pub mod model;
@@ -45,6 +46,7 @@ pub struct Engine {
     apps: moka::sync::Cache<(String, String), Arc<Application>>,
     timers: std::sync::OnceLock<Arc<dyn scheduler::TimerHandler>>,
     responses: std::sync::OnceLock<Arc<dyn ResponseHandler>>,
+    breakers: breaker::Breakers,
 }
 
 /// Counters for `/metrics`.
@@ -124,6 +126,7 @@ impl Engine {
             apps: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(ttl).build(),
             timers: std::sync::OnceLock::new(),
             responses: std::sync::OnceLock::new(),
+            breakers: breaker::Breakers::default(),
             cfg,
         };
         Ok((Arc::new(engine), rx))
@@ -299,6 +302,10 @@ impl Engine {
         out.push_str(&format!(
             "# HELP hookd_dispatch_queue Deliveries waiting for a dispatch slot.\n# TYPE hookd_dispatch_queue gauge\nhookd_dispatch_queue {}\n",
             READY_CAPACITY - self.ready.capacity()
+        ));
+        out.push_str(&format!(
+            "# HELP hookd_circuits_open Endpoints whose circuit breaker is open on this node.\n# TYPE hookd_circuits_open gauge\nhookd_circuits_open {}\n",
+            self.open_circuits()
         ));
         out
     }
