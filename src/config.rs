@@ -65,6 +65,32 @@ pub struct Config {
     pub payload_retention: Duration,
     /// The main key that seals the secrets in the store (see [`crate::store::sealed`]).
     pub keys: crate::store::sealed::KeyOptions,
+    /// The per-endpoint circuit breaker (see `engine::breaker`).
+    pub breaker: BreakerConfig,
+}
+
+/// When an endpoint's circuit opens, how it is probed, and how fast its backlog goes once it closes.
+#[derive(Debug, Clone)]
+pub struct BreakerConfig {
+    /// Attempts failed in a row that open the circuit; 0 turns the breaker off. Envoy's outlier detection ejects
+    /// a host after 5 consecutive 5xx by default; we take the same number.
+    pub failures: u32,
+    /// Delay before the first probe; doubled after each failed probe, up to `max_probe_backoff`.
+    pub probe_backoff: Duration,
+    pub max_probe_backoff: Duration,
+    /// Held deliveries released per second once the circuit closes.
+    pub release_per_second: u32,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        BreakerConfig {
+            failures: 5,
+            probe_backoff: Duration::from_secs(5),
+            max_probe_backoff: Duration::from_secs(300),
+            release_per_second: 50,
+        }
+    }
 }
 
 /// svix-server's schedule: after the first attempt, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
@@ -97,6 +123,7 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(10),
             payload_retention: Duration::from_secs(90 * 86_400),
             keys: Default::default(),
+            breaker: BreakerConfig::default(),
         }
     }
 }
@@ -173,6 +200,18 @@ pub struct ServeArgs {
     /// How long message payloads are kept, unless a message's `payloadRetentionPeriod` says otherwise [default: 90d].
     #[arg(long, env = "HOOKD_PAYLOAD_RETENTION")]
     pub payload_retention: Option<String>,
+    /// Attempts failed in a row that open an endpoint's circuit breaker; 0 turns it off [default: 5].
+    #[arg(long, env = "HOOKD_BREAKER_FAILURES")]
+    pub breaker_failures: Option<u32>,
+    /// First delay before probing an open circuit, doubled after each failed probe [default: 5s].
+    #[arg(long, env = "HOOKD_BREAKER_PROBE_BACKOFF")]
+    pub breaker_probe_backoff: Option<String>,
+    /// Longest delay between probes of an open circuit [default: 5m].
+    #[arg(long, env = "HOOKD_BREAKER_MAX_PROBE_BACKOFF")]
+    pub breaker_max_probe_backoff: Option<String>,
+    /// Held deliveries sent per second once a circuit closes [default: 50].
+    #[arg(long, env = "HOOKD_BREAKER_RELEASE_RATE")]
+    pub breaker_release_rate: Option<u32>,
     #[command(flatten)]
     pub keys: KeyArgs,
 }
@@ -217,6 +256,10 @@ struct FileConfig {
     shutdown_grace: Option<String>,
     payload_retention: Option<String>,
     main_key_file: Option<PathBuf>,
+    breaker_failures: Option<u32>,
+    breaker_probe_backoff: Option<String>,
+    breaker_max_probe_backoff: Option<String>,
+    breaker_release_rate: Option<u32>,
 }
 
 impl ServeArgs {
@@ -239,7 +282,30 @@ impl ServeArgs {
                 }
             };
         let listen = self.listen.or(file.listen).unwrap_or(d.listen);
+        let b = &d.breaker;
+        let breaker = BreakerConfig {
+            failures: self.breaker_failures.or(file.breaker_failures).unwrap_or(b.failures),
+            probe_backoff: dur(
+                self.breaker_probe_backoff,
+                file.breaker_probe_backoff,
+                b.probe_backoff,
+                "breaker_probe_backoff",
+            )?
+            .max(Duration::from_millis(1)),
+            max_probe_backoff: dur(
+                self.breaker_max_probe_backoff,
+                file.breaker_max_probe_backoff,
+                b.max_probe_backoff,
+                "breaker_max_probe_backoff",
+            )?,
+            release_per_second: self
+                .breaker_release_rate
+                .or(file.breaker_release_rate)
+                .unwrap_or(b.release_per_second)
+                .max(1),
+        };
         Ok(Config {
+            breaker,
             listen,
             public_url: self.public_url.or(file.public_url).unwrap_or_default().trim_end_matches('/').to_string(),
             inbound_rate_per_minute: self

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use hookd::store::postgres::{PgOptions, PgStore, NODE_TIMEOUT};
 use hookd::store::{
-    now_ms, AttemptRecord, DocKind, DocRecord, DueJob, MessageRecord, NewDelivery, NextStep, Store, StoreError,
-    StoreEvent,
+    now_ms, AttemptRecord, DocKind, DocRecord, DueJob, Failing, MessageRecord, NewDelivery, NextStep, Store,
+    StoreError, StoreEvent,
 };
 
 const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -289,12 +289,14 @@ async fn attempts_recorded_in_one_batch_follow_each_other() {
         a.record_attempt(ids[0].1, ids[0].0, attempt("ep_y", 1, 1000), NextStep::RetryAt(now_ms() + 60_000)),
         a.record_attempt(ids[1].1, ids[1].0, attempt("ep_y", 1, 2000), NextStep::GiveUp),
     );
-    assert_eq!(r1.unwrap(), Some(1000));
-    assert_eq!(r2.unwrap(), Some(1000), "failing since the first failure");
+    let failing = |since, consecutive| Some(Failing { since, consecutive });
+    assert_eq!(r1.unwrap(), failing(1000, 1));
+    assert_eq!(r2.unwrap(), failing(1000, 2), "failing since the first failure, counted in a row");
+    assert_eq!(a.endpoint_failing("ep_y").await.unwrap(), failing(1000, 2), "as stored");
     let r3 = a.record_attempt(ids[0].1, ids[0].0, attempt("ep_y", 0, 3000), NextStep::Done).await.unwrap();
     assert_eq!(r3, None);
     let r4 = a.record_attempt(ids[1].1, ids[1].0, attempt("ep_y", 1, 4000), NextStep::GiveUp).await.unwrap();
-    assert_eq!(r4, Some(4000), "a success starts the count again");
+    assert_eq!(r4, failing(4000, 1), "a success starts the count again");
 }
 
 #[tokio::test]

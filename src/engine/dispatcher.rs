@@ -8,12 +8,13 @@ use std::time::{Duration, Instant};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::{mpsc, Semaphore};
 
+use super::breaker::Admission;
 use super::metrics::seconds_between;
 use super::model::Endpoint;
 use super::{retry, signing, Engine};
 use crate::config::HeaderStyle;
 use crate::shutdown::Shutdown;
-use crate::store::{now_ms, status, AttemptRecord, DeliveryJob, NextStep};
+use crate::store::{now_ms, status, AttemptRecord, DeliveryJob, Failing, NextStep};
 
 /// Response bodies are kept up to this many bytes, as svix-server does.
 const MAX_RESPONSE_BYTES: usize = 20_000;
@@ -26,7 +27,8 @@ pub enum AttemptOutcome {
     Exhausted,
     /// The endpoint is gone or disabled; nothing was sent.
     Abandoned,
-    /// Over the endpoint's or application's throttle rate: put back in the queue, nothing was sent.
+    /// Over the endpoint's or application's throttle rate, or held by its open circuit breaker: put back in the
+    /// queue, nothing was sent, no attempt counted.
     Deferred,
 }
 
@@ -86,7 +88,13 @@ impl Engine {
             return AttemptOutcome::Abandoned;
         };
 
+        let Admission::Send { probe } = self.breaker_admit(&job, &endpoint).await else {
+            return AttemptOutcome::Deferred;
+        };
         if let Some(wait) = self.throttle_wait(&endpoint).await {
+            if probe {
+                self.breakers.probe_abandoned(&endpoint.id);
+            }
             let at = now_ms() + wait.as_millis().max(1) as i64;
             match self.store.job_defer(job.job_id, at).await {
                 Ok(()) => self.wake.hint(at),
@@ -124,6 +132,9 @@ impl Engine {
                 (NextStep::GiveUp, AttemptOutcome::Exhausted)
             } else if job.manual {
                 (NextStep::GiveUp, AttemptOutcome::Exhausted)
+            } else if let Some(at) = probe.then(|| self.breaker_probe_failed(&endpoint.id)).flatten() {
+                // A failed probe waits for the next probe, not for its retry schedule.
+                (NextStep::RetryAt(at), AttemptOutcome::WillRetry)
             } else {
                 let custom;
                 let schedule: &[Duration] = match &endpoint.retry_schedule {
@@ -157,14 +168,16 @@ impl Engine {
             sent.response,
         );
         self.attempt_events(&job, &endpoint, &rec, &outcome);
-        if let Some(failing_since) = self.record(&job, rec, next).await {
-            if now_ms() - failing_since >= self.cfg.disable_after.as_millis() as i64 {
+        let failing = self.record(&job, rec, next).await;
+        if let Some(failing) = failing {
+            if now_ms() - failing.since >= self.cfg.disable_after.as_millis() as i64 {
                 let why = "failing for too long";
                 let _ = self
-                    .disable_endpoint_failing_since(&msg.org_id, &msg.app_id, &endpoint.id, why, failing_since)
+                    .disable_endpoint_failing_since(&msg.org_id, &msg.app_id, &endpoint.id, why, failing.since)
                     .await;
             }
         }
+        self.breaker_observe(&endpoint.id, ok, failing).await;
         outcome
     }
 
@@ -195,8 +208,8 @@ impl Engine {
         }
     }
 
-    /// Writes the attempt; returns since when the endpoint has been failing.
-    async fn record(&self, job: &DeliveryJob, rec: AttemptRecord, next: NextStep) -> Option<i64> {
+    /// Writes the attempt; returns how the endpoint has been failing.
+    async fn record(&self, job: &DeliveryJob, rec: AttemptRecord, next: NextStep) -> Option<Failing> {
         match self.store.record_attempt(job.job_id, job.delivery_id, rec, next).await {
             Ok(failing) => {
                 if let NextStep::RetryAt(at) = next {

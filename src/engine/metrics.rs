@@ -123,7 +123,7 @@ impl Default for Metrics {
         for (name, help, h) in seconds {
             r.register_with_unit(name, help, Unit::Seconds, h.clone());
         }
-        r.register("circuits_open", "Endpoints whose circuit is open", m.circuits_open.clone());
+        r.register("circuits_open", "Endpoints whose circuit breaker is open on this node", m.circuits_open.clone());
         r.register("dispatch_queue", "Deliveries waiting in memory for a dispatch slot", m.dispatch_queue.clone());
         r.register("queue_depth", "Deliveries in the due-time queue (capped at 100000)", m.queue_depth.clone());
         r.register(
@@ -169,7 +169,8 @@ impl Engine {
     /// answer, they keep their last values).
     pub async fn render_metrics(&self) -> String {
         let m = &self.metrics;
-        m.dispatch_queue.set((super::READY_CAPACITY - self.ready.capacity()) as i64);
+        m.dispatch_queue.set(self.dispatch_backlog() as i64);
+        m.circuits_open.set(self.open_circuits() as i64);
         match self.store.queue_stats(now_ms()).await {
             Ok(q) => {
                 m.queue_depth.set(q.deliveries);

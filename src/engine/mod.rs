@@ -9,6 +9,7 @@
 //!                                        └──────────── scheduler ◄────────────────┘
 //! ```
 
+pub mod breaker;
 pub mod dispatcher;
 pub mod egress;
 pub mod metrics;
@@ -49,6 +50,7 @@ pub struct Engine {
     responses: std::sync::OnceLock<Arc<dyn ResponseHandler>>,
     /// The engine itself, for work it starts in the background (operational webhooks).
     me: std::sync::Weak<Engine>,
+    breakers: breaker::Breakers,
 }
 
 /// A routed message, not yet stored: see [`Engine::prepare`].
@@ -115,6 +117,7 @@ impl Engine {
             apps: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(ttl).build(),
             timers: std::sync::OnceLock::new(),
             responses: std::sync::OnceLock::new(),
+            breakers: breaker::Breakers::default(),
             cfg,
         });
         Ok((engine, rx))

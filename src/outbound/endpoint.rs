@@ -732,6 +732,22 @@ struct StatsOut {
     sending: i64,
     fail: i64,
     canceled: i64,
+    /// hookd's own: the endpoint's circuit breaker (absent when the breaker is turned off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    circuit: Option<CircuitOut>,
+}
+
+/// An endpoint's circuit breaker, as every node sees it (the count of failures in a row is in the store).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct CircuitOut {
+    /// `open` once `HOOKD_BREAKER_FAILURES` attempts in a row have failed (deliveries wait; one probe at a time
+    /// tests the endpoint), `closed` otherwise.
+    state: &'static str,
+    /// Attempts failed in a row since the last success.
+    consecutive_failures: i64,
+    /// The first of those failures.
+    failing_since: Option<String>,
 }
 
 #[utoipa::path(
@@ -752,12 +768,26 @@ async fn stats(
     let app = load_app(&ctx, &org, &app_id).await?;
     let ep = load_endpoint(&ctx, &app, &ep_id).await?;
     let s = ctx.store.endpoint_stats(&org, &app.id, &ep.id, since, until).await?;
+    let threshold = ctx.cfg.breaker.failures as i64;
+    let circuit = match threshold {
+        0 => None,
+        _ => {
+            let failing = ctx.store.endpoint_failing(&ep.id).await?;
+            let failures = failing.map_or(0, |f| f.consecutive);
+            Some(CircuitOut {
+                state: if failures >= threshold { "open" } else { "closed" },
+                consecutive_failures: failures,
+                failing_since: failing.map(|f| ts(f.since)),
+            })
+        }
+    };
     Ok(Json(StatsOut {
         success: s.success,
         pending: s.pending,
         sending: s.sending,
         fail: s.fail,
         canceled: s.canceled,
+        circuit,
     }))
 }
 

@@ -63,7 +63,7 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "response",
         ],
     ),
-    ("endpoint_failing", &["endpoint_id", "since"]),
+    ("endpoint_failing", &["endpoint_id", "since", "failures"]),
     ("idempotency", &["org_id", "key", "created_at", "status", "body"]),
     (
         "inbound_events",

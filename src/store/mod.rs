@@ -366,6 +366,19 @@ pub struct AttemptRecord {
     pub created_at: Millis,
 }
 
+/// An endpoint that has failed without a success since `since`, `consecutive` attempts in a row (the circuit
+/// breaker's count, kept with the attempts so that every node sharing the store sees the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failing {
+    pub since: Millis,
+    pub consecutive: i64,
+}
+
+/// `jobs.leased` of a delivery held by its endpoint's open circuit breaker: not leased, not due before its
+/// `run_at` (a safety deadline), and released early, in order, by [`Store::endpoint_release`]. 0 is waiting,
+/// 1 leased.
+pub const JOB_PARKED: i64 = 2;
+
 /// What becomes of a delivery after an attempt.
 #[derive(Debug, Clone, Copy)]
 pub enum NextStep {
@@ -588,17 +601,25 @@ pub trait Store: Send + Sync + 'static {
     async fn release_all_leases(&self) -> StoreResult<u64>;
     /// Puts a claimed job back, due at `run_at` (throttled: no attempt was made).
     async fn job_defer(&self, job_id: i64, run_at: Millis) -> StoreResult<()>;
+    /// Puts a claimed delivery job back as held by its endpoint's open circuit breaker ([`JOB_PARKED`]): due at
+    /// `until` at the latest, sooner when [`Store::endpoint_release`] frees it. No attempt is counted.
+    async fn job_park(&self, job_id: i64, until: Millis) -> StoreResult<()>;
+    /// Frees the jobs held for an endpoint (its circuit closed): due in delivery order, one every `spacing` ms
+    /// from `start`. Returns how many.
+    async fn endpoint_release(&self, endpoint_id: &str, start: Millis, spacing: Millis) -> StoreResult<u64>;
 
     // ── attempts and deliveries ──
-    /// Records an attempt and moves its delivery on. Returns since when the endpoint has been failing
-    /// without a success (None after a success).
+    /// Records an attempt and moves its delivery on. Returns how the endpoint has been failing without a
+    /// success (None after a success).
     async fn record_attempt(
         &self,
         job_id: i64,
         delivery_id: i64,
         attempt: AttemptRecord,
         next: NextStep,
-    ) -> StoreResult<Option<Millis>>;
+    ) -> StoreResult<Option<Failing>>;
+    /// How the endpoint has been failing, if it is.
+    async fn endpoint_failing(&self, endpoint_id: &str) -> StoreResult<Option<Failing>>;
     async fn attempt_list(
         &self,
         org_id: &str,

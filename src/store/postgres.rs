@@ -44,8 +44,11 @@ use tokio_postgres::{AsyncMessage, Client, NoTls, Row, Statement};
 
 use super::*;
 
-const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/postgres/0001_init.sql"), include_str!("migrations/postgres/0002_meta.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/postgres/0001_init.sql"),
+    include_str!("migrations/postgres/0002_meta.sql"),
+    include_str!("migrations/postgres/0003_breaker.sql"),
+];
 /// The advisory lock that serialises migrations between nodes starting at once.
 const MIGRATION_LOCK: i64 = 0x0068_6f6f_6b64; // "hookd"
 /// Most writes in one group commit.
@@ -253,10 +256,12 @@ enum Op {
         deliveries: Vec<NewDelivery>,
         tx: oneshot::Sender<StoreResult<Vec<(i64, i64)>>>,
     },
-    Attempt(Box<AttemptOp>, oneshot::Sender<StoreResult<Option<Millis>>>),
+    Attempt(Box<AttemptOp>, oneshot::Sender<StoreResult<Option<Failing>>>),
     Defer {
         job_id: i64,
         run_at: Millis,
+        /// 0, or [`JOB_PARKED`] for a job held by its endpoint's open circuit.
+        leased: i64,
         tx: oneshot::Sender<StoreResult<()>>,
     },
     /// Any other write; `savepoint` for one that may fail after writing.
@@ -367,7 +372,7 @@ async fn run_batch(conn: Arc<Conn>, ops: Vec<Op>, node: Arc<str>) {
         match op {
             Op::Publish { msg, deliveries, tx } => publishes.push((msg, deliveries, tx)),
             Op::Attempt(a, tx) => attempts.push((*a, tx)),
-            Op::Defer { job_id, run_at, tx } => defers.push((job_id, run_at, tx)),
+            Op::Defer { job_id, run_at, leased, tx } => defers.push((job_id, run_at, leased, tx)),
             Op::General { savepoint: false, run } => fast.push(run),
             Op::General { savepoint: true, run } => slow.push(run),
         }
@@ -624,8 +629,9 @@ UPDATE jobs j SET run_at = x.run_at, leased = 0, manual = 0, leased_by = NULL
 FROM UNNEST($19::bigint[], $20::bigint[]) AS x (id, run_at) WHERE j.id = x.id";
 
 /// Records the attempts of a batch: as if one after the other in their order (a delivery or job seen twice ends
-/// as the last one left it; "failing since" is followed through every attempt of an endpoint).
-async fn record_attempts(b: &Batch, ops: &[AttemptOp]) -> StoreResult<Vec<Option<Millis>>> {
+/// as the last one left it; "failing since" and the failures in a row are followed through every attempt of an
+/// endpoint).
+async fn record_attempts(b: &Batch, ops: &[AttemptOp]) -> StoreResult<Vec<Option<Failing>>> {
     let (mut a_id, mut a_org, mut a_app, mut a_msg, mut a_ep, mut a_url) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     let (mut a_code, mut a_status, mut a_manual, mut a_dur, mut a_at, mut a_resp) =
@@ -683,7 +689,7 @@ async fn record_attempts(b: &Batch, ops: &[AttemptOp]) -> StoreResult<Vec<Option
     let j_del: Vec<i64> = jobs.iter().filter(|(_, r)| r.is_none()).map(|(id, _)| *id).collect();
     let (j_upd, j_run): (Vec<i64>, Vec<i64>) = jobs.iter().filter_map(|(id, r)| r.map(|r| (*id, r))).unzip();
 
-    // "Failing since", per endpoint, followed from what is stored through this batch's attempts.
+    // How each endpoint is failing, followed from what is stored through this batch's attempts.
     let mut endpoints: Vec<&str> = ops.iter().map(|o| o.attempt.endpoint_id.as_str()).collect();
     endpoints.sort_unstable();
     endpoints.dedup();
@@ -694,46 +700,49 @@ async fn record_attempts(b: &Batch, ops: &[AttemptOp]) -> StoreResult<Vec<Option
     let read_params: [Param<'_>; 1] = [&endpoints];
     let write = b.conn.execute(ATTEMPTS_SQL, &write_params);
     let read = b.conn.query(
-        "SELECT endpoint_id, since FROM endpoint_failing WHERE endpoint_id = ANY($1::text[]) FOR UPDATE",
+        "SELECT endpoint_id, since, failures FROM endpoint_failing WHERE endpoint_id = ANY($1::text[]) FOR UPDATE",
         &read_params,
     );
     let (written, failing) = futures::join!(write, read);
     written?;
-    let before: HashMap<String, i64> = failing?.into_iter().map(|r| (r.get(0), r.get(1))).collect();
-    let mut state: HashMap<&str, Option<i64>> = endpoints.iter().map(|e| (*e, before.get(*e).copied())).collect();
+    let before: HashMap<String, Failing> =
+        failing?.into_iter().map(|r| (r.get(0), Failing { since: r.get(1), consecutive: r.get(2) })).collect();
+    let mut state: HashMap<&str, Option<Failing>> = endpoints.iter().map(|e| (*e, before.get(*e).copied())).collect();
     let mut results = Vec::with_capacity(ops.len());
     for op in ops {
         let a = &op.attempt;
         let s = state.get_mut(a.endpoint_id.as_str()).expect("every endpoint has a state");
-        if a.status == status::SUCCESS {
-            *s = None;
-        } else if s.is_none() {
-            *s = Some(a.created_at);
-        }
+        *s = if a.status == status::SUCCESS {
+            None
+        } else {
+            let was = s.unwrap_or(Failing { since: a.created_at, consecutive: 0 });
+            Some(Failing { consecutive: was.consecutive + 1, ..was })
+        };
         results.push(*s);
     }
     let clear: Vec<&str> =
         state.iter().filter(|(e, s)| s.is_none() && before.contains_key(**e)).map(|(e, _)| *e).collect();
-    let mut set: Vec<(&str, i64)> = state
-        .iter()
-        .filter_map(|(e, s)| s.filter(|since| before.get(*e) != Some(since)).map(|since| (*e, since)))
-        .collect();
-    set.sort_unstable(); // one locking order on every node
-    let (set_ep, set_since): (Vec<&str>, Vec<i64>) = set.into_iter().unzip();
+    let mut set: Vec<(&str, Failing)> =
+        state.iter().filter_map(|(e, s)| s.filter(|f| before.get(*e) != Some(f)).map(|f| (*e, f))).collect();
+    set.sort_unstable_by_key(|(e, _)| *e); // one locking order on every node
+    let set_ep: Vec<&str> = set.iter().map(|(e, _)| *e).collect();
+    let set_since: Vec<i64> = set.iter().map(|(_, f)| f.since).collect();
+    let set_failures: Vec<i64> = set.iter().map(|(_, f)| f.consecutive).collect();
     if !clear.is_empty() || !set_ep.is_empty() {
         b.conn
             .execute(
                 "WITH c AS (DELETE FROM endpoint_failing WHERE endpoint_id = ANY($1::text[]))
-                 INSERT INTO endpoint_failing (endpoint_id, since) SELECT * FROM UNNEST($2::text[], $3::bigint[])
-                 ON CONFLICT (endpoint_id) DO UPDATE SET since = EXCLUDED.since",
-                &[&clear, &set_ep, &set_since],
+                 INSERT INTO endpoint_failing (endpoint_id, since, failures)
+                 SELECT * FROM UNNEST($2::text[], $3::bigint[], $4::bigint[])
+                 ON CONFLICT (endpoint_id) DO UPDATE SET since = EXCLUDED.since, failures = EXCLUDED.failures",
+                &[&clear, &set_ep, &set_since, &set_failures],
             )
             .await?;
     }
     Ok(results)
 }
 
-async fn attempt_group(b: &Batch, ops: Vec<(AttemptOp, oneshot::Sender<StoreResult<Option<Millis>>>)>) -> GroupResult {
+async fn attempt_group(b: &Batch, ops: Vec<(AttemptOp, oneshot::Sender<StoreResult<Option<Failing>>>)>) -> GroupResult {
     if ops.is_empty() {
         return (vec![], None);
     }
@@ -744,27 +753,31 @@ async fn attempt_group(b: &Batch, ops: Vec<(AttemptOp, oneshot::Sender<StoreResu
     }
 }
 
-async fn defer_group(b: &Batch, ops: Vec<(i64, Millis, oneshot::Sender<StoreResult<()>>)>) -> GroupResult {
+type DeferOp = (i64, Millis, i64, oneshot::Sender<StoreResult<()>>);
+
+async fn defer_group(b: &Batch, ops: Vec<DeferOp>) -> GroupResult {
     if ops.is_empty() {
         return (vec![], None);
     }
-    let mut last: HashMap<i64, Millis> = HashMap::with_capacity(ops.len());
-    for (id, at, _) in &ops {
-        last.insert(*id, *at);
+    let mut last: HashMap<i64, (Millis, i64)> = HashMap::with_capacity(ops.len());
+    for (id, at, leased, _) in &ops {
+        last.insert(*id, (*at, *leased));
         b.due(*at);
     }
-    let (ids, runs): (Vec<i64>, Vec<i64>) = last.into_iter().unzip();
+    let ids: Vec<i64> = last.keys().copied().collect();
+    let runs: Vec<i64> = ids.iter().map(|id| last[id].0).collect();
+    let leased: Vec<i64> = ids.iter().map(|id| last[id].1).collect();
     let r = b
         .conn
         .execute(
-            "UPDATE jobs j SET run_at = x.run_at, leased = 0, leased_by = NULL
-             FROM UNNEST($1::bigint[], $2::bigint[]) AS x (id, run_at) WHERE j.id = x.id",
-            &[&ids, &runs],
+            "UPDATE jobs j SET run_at = x.run_at, leased = x.leased, leased_by = NULL
+             FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[]) AS x (id, run_at, leased) WHERE j.id = x.id",
+            &[&ids, &runs, &leased],
         )
         .await;
     match r {
-        Ok(_) => (ops.into_iter().map(|(_, _, tx)| finisher(tx, Ok(()))).collect(), None),
-        Err(e) => (ops.into_iter().map(|(_, _, tx)| answered_by_commit(tx)).collect(), Some(e)),
+        Ok(_) => (ops.into_iter().map(|(_, _, _, tx)| finisher(tx, Ok(()))).collect(), None),
+        Err(e) => (ops.into_iter().map(|(_, _, _, tx)| answered_by_commit(tx)).collect(), Some(e)),
     }
 }
 
@@ -1676,8 +1689,44 @@ impl Store for PgStore {
 
     async fn job_defer(&self, job_id: i64, run_at: Millis) -> StoreResult<()> {
         let (tx, rx) = oneshot::channel();
-        self.send(Op::Defer { job_id, run_at, tx })?;
+        self.send(Op::Defer { job_id, run_at, leased: 0, tx })?;
         rx.await.map_err(|_| StoreError::Unavailable)?
+    }
+
+    async fn job_park(&self, job_id: i64, until: Millis) -> StoreResult<()> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Op::Defer { job_id, run_at: until, leased: JOB_PARKED, tx })?;
+        rx.await.map_err(|_| StoreError::Unavailable)?
+    }
+
+    async fn endpoint_release(&self, endpoint_id: &str, start: Millis, spacing: Millis) -> StoreResult<u64> {
+        let endpoint_id = endpoint_id.to_string();
+        self.write(false, move |b| {
+            Box::pin(async move {
+                // Only the queue's pending rows are scanned (jobs holds no finished work).
+                let n = b
+                    .conn
+                    .execute(
+                        "WITH r AS (SELECT j.id, ROW_NUMBER() OVER (ORDER BY d.id) - 1 AS k
+                                    FROM jobs j JOIN deliveries d ON d.id = j.ref_id
+                                    WHERE j.kind = 0 AND j.leased = $1 AND d.endpoint_id = $2)
+                         UPDATE jobs j SET run_at = $3 + $4 * r.k, leased = 0 FROM r WHERE j.id = r.id",
+                        &[&JOB_PARKED, &endpoint_id, &start, &spacing],
+                    )
+                    .await?;
+                if n > 0 {
+                    b.due(start);
+                }
+                Ok(n)
+            })
+        })
+        .await
+    }
+
+    async fn endpoint_failing(&self, endpoint_id: &str) -> StoreResult<Option<Failing>> {
+        let r =
+            self.row("SELECT since, failures FROM endpoint_failing WHERE endpoint_id = $1", &[&endpoint_id]).await?;
+        Ok(r.map(|r| Failing { since: r.get(0), consecutive: r.get(1) }))
     }
 
     async fn record_attempt(
@@ -1686,7 +1735,7 @@ impl Store for PgStore {
         delivery_id: i64,
         attempt: AttemptRecord,
         next: NextStep,
-    ) -> StoreResult<Option<Millis>> {
+    ) -> StoreResult<Option<Failing>> {
         let (tx, rx) = oneshot::channel();
         self.send(Op::Attempt(Box::new(AttemptOp { job_id, delivery_id, attempt, next }), tx))?;
         rx.await.map_err(|_| StoreError::Unavailable)?

@@ -555,8 +555,17 @@ impl Store for SealedStore {
         delivery_id: i64,
         attempt: AttemptRecord,
         next: NextStep,
-    ) -> StoreResult<Option<Millis>> {
+    ) -> StoreResult<Option<Failing>> {
         self.inner.record_attempt(job_id, delivery_id, attempt, next).await
+    }
+    async fn endpoint_failing(&self, endpoint_id: &str) -> StoreResult<Option<Failing>> {
+        self.inner.endpoint_failing(endpoint_id).await
+    }
+    async fn job_park(&self, job_id: i64, until: Millis) -> StoreResult<()> {
+        self.inner.job_park(job_id, until).await
+    }
+    async fn endpoint_release(&self, endpoint_id: &str, start: Millis, spacing: Millis) -> StoreResult<u64> {
+        self.inner.endpoint_release(endpoint_id, start, spacing).await
     }
     async fn attempt_list(
         &self,

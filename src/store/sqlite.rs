@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0005_bots.sql"),
     include_str!("migrations/sqlite/0006_payload_retention.sql"),
     include_str!("migrations/sqlite/0007_meta.sql"),
+    include_str!("migrations/sqlite/0008_breaker.sql"),
 ];
 const MAX_BATCH: usize = 2048;
 const JOB_DELIVERY: i64 = 0;
@@ -901,13 +902,51 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn job_park(&self, job_id: i64, until: Millis) -> StoreResult<()> {
+        self.write_fast(move |c| {
+            c.prepare_cached("UPDATE jobs SET run_at = ?, leased = ? WHERE id = ?")
+                .and_then(|mut s| s.execute(params![until, JOB_PARKED, job_id]))
+                .map_err(sql_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn endpoint_release(&self, endpoint_id: &str, start: Millis, spacing: Millis) -> StoreResult<u64> {
+        let endpoint_id = endpoint_id.to_string();
+        self.write(move |c| {
+            // Only the queue's pending rows are scanned (jobs holds no finished work).
+            let n = c
+                .prepare_cached(
+                    "WITH r AS (SELECT j.id, ROW_NUMBER() OVER (ORDER BY d.id) - 1 AS k
+                                FROM jobs j JOIN deliveries d ON d.id = j.ref_id
+                                WHERE j.kind = ?1 AND j.leased = ?2 AND d.endpoint_id = ?3)
+                     UPDATE jobs SET run_at = ?4 + ?5 * r.k, leased = 0 FROM r WHERE jobs.id = r.id",
+                )
+                .and_then(|mut s| s.execute(params![JOB_DELIVERY, JOB_PARKED, endpoint_id, start, spacing]))
+                .map_err(sql_err)?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn endpoint_failing(&self, endpoint_id: &str) -> StoreResult<Option<Failing>> {
+        let endpoint_id = endpoint_id.to_string();
+        self.read(move |c| {
+            c.prepare_cached("SELECT since, failures FROM endpoint_failing WHERE endpoint_id = ?")?
+                .query_row([endpoint_id], |r| Ok(Failing { since: r.get(0)?, consecutive: r.get(1)? }))
+                .optional()
+        })
+        .await
+    }
+
     async fn record_attempt(
         &self,
         job_id: i64,
         delivery_id: i64,
         a: AttemptRecord,
         next: NextStep,
-    ) -> StoreResult<Option<Millis>> {
+    ) -> StoreResult<Option<Failing>> {
         self.write_fast(move |c| {
             c.prepare_cached(
                 "INSERT INTO attempts (id, org_id, app_id, msg_id, endpoint_id, url, status_code, status, manual, duration_ms, created_at, response)
@@ -939,15 +978,14 @@ impl Store for SqliteStore {
                 c.prepare_cached("DELETE FROM endpoint_failing WHERE endpoint_id = ?").map_err(sql_err)?.execute([&a.endpoint_id]).map_err(sql_err)?;
                 Ok(None)
             } else {
-                c.prepare_cached("INSERT OR IGNORE INTO endpoint_failing (endpoint_id, since) VALUES (?, ?)")
-                    .map_err(sql_err)?
-                    .execute(params![a.endpoint_id, a.created_at])
-                    .map_err(sql_err)?;
-                c.prepare_cached("SELECT since FROM endpoint_failing WHERE endpoint_id = ?")
-                    .map_err(sql_err)?
-                    .query_row([&a.endpoint_id], |r| r.get(0))
-                    .optional()
-                    .map_err(sql_err)
+                c.prepare_cached(
+                    "INSERT INTO endpoint_failing (endpoint_id, since, failures) VALUES (?, ?, 1)
+                     ON CONFLICT (endpoint_id) DO UPDATE SET failures = failures + 1 RETURNING since, failures",
+                )
+                .map_err(sql_err)?
+                .query_row(params![a.endpoint_id, a.created_at], |r| Ok(Failing { since: r.get(0)?, consecutive: r.get(1)? }))
+                .map(Some)
+                .map_err(sql_err)
             }
         })
         .await
