@@ -64,7 +64,9 @@ async fn send_github(app: &TestApp, url: &str, delivery: &str, signature: &str, 
 
 #[tokio::test]
 async fn metrics_parse_as_openmetrics_and_count_what_was_done() {
-    let app = spawn_app().await; // retries after 100 ms and 200 ms: three attempts in all
+    // Retries after 100 ms and 200 ms: three attempts in all. The circuit breaker is off, so that the failing
+    // endpoint's six failures in a row are all attempted (tests/breaker.rs checks its gauge).
+    let app = spawn_app_with(|c| c.breaker.failures = 0).await;
     let ok = Receiver::start().await;
     let failing = Receiver::start().await;
     failing.answer(500, 100);
