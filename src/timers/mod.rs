@@ -206,6 +206,18 @@ fn parse_duration(v: &Value, field: &str) -> Result<i64> {
     Ok(ms)
 }
 
+/// For the fuzz targets (`hookd::fuzzing`): the API's duration parser on any JSON value.
+#[doc(hidden)]
+pub fn fuzz_duration(v: &Value) {
+    let _ = parse_duration(v, "duration");
+}
+
+/// For the fuzz targets (`hookd::fuzzing`): a recurring timer's cron schedule, from `after` (milliseconds).
+#[doc(hidden)]
+pub fn fuzz_cron(expr: &str, timezone: &str, after: Millis) {
+    let _ = Repeat::Cron { expr: expr.trim().to_string(), timezone: timezone.to_string() }.next_after(after);
+}
+
 fn parse_percents(intervals: &[Value]) -> Result<Vec<f64>> {
     let bad = || {
         Error::invalid(&["body", "events", "on_progress", "intervals"], "percentages between 0 and 100, e.g. \"25%\"")
