@@ -241,3 +241,14 @@ async fn a_huge_answer_is_read_only_up_to_the_stored_limit() {
     let sent = produced.load(Ordering::SeqCst);
     assert!(sent < TOTAL / 2, "hookd stopped reading early, yet {sent} of {TOTAL} bytes were produced");
 }
+
+/// Found by schemathesis: a bot id shorter than its prefix panicked in token rotation (a 500).
+#[tokio::test]
+async fn rotating_the_token_of_an_unknown_short_bot_id_is_a_404() {
+    let app = spawn_app().await;
+    for id in ["x", "bot", "b\u{e9}"] {
+        let r = app.post(&format!("/api/v1/bots/{id}/rotate-token"), json!({})).await;
+        assert!(r.status.is_client_error(), "{id:?}: {} {:?}", r.status, r.body);
+        assert!(r.body.is_object(), "{id:?}: a JSON error body, got {:?}", r.body);
+    }
+}
