@@ -125,7 +125,12 @@ fn signature_headers(data: &[u8]) {
     }
     let s = String::from_utf8_lossy(data);
     let _ = signing::standard_key(&s);
-    for enc in [generic::KeyEncoding::Utf8, generic::KeyEncoding::Base64, generic::KeyEncoding::Whsec, generic::KeyEncoding::Hex] {
+    for enc in [
+        generic::KeyEncoding::Utf8,
+        generic::KeyEncoding::Base64,
+        generic::KeyEncoding::Whsec,
+        generic::KeyEncoding::Hex,
+    ] {
         let _ = generic::key_bytes(&s, enc);
     }
     let _ = providers::b64_decode(&s);

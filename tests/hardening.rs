@@ -50,10 +50,10 @@ const PRIVATE_SPELLINGS: &[&str] = &[
     "http://10.0.0.1/hook",
     "http://172.16.0.1/hook",
     "http://192.168.0.1/hook",
-    "http://[fd00::1]/hook", // ULA
-    "http://[fc00::1]/hook", // ULA
+    "http://[fd00::1]/hook",            // ULA
+    "http://[fc00::1]/hook",            // ULA
     "http://[64:ff9b::a9fe:a9fe]/hook", // NAT64 of the metadata address
-    "http://[2002:7f00:1::]/hook", // 6to4 of loopback
+    "http://[2002:7f00:1::]/hook",      // 6to4 of loopback
     "https://[::ffff:10.0.0.1]:8443/hook",
 ];
 
