@@ -19,6 +19,9 @@ npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 # Every test waits with a deadline; this bound only turns a hang nobody foresaw into a failure with its output.
 bounded() { timeout --signal=INT --kill-after=30s 40m "$@"; }
 
+# The bounded fuzz run (tests/fuzz.rs): seconds per target, on stable, among the tests; README for a long run.
+export HOOKD_FUZZ_SECS="${HOOKD_FUZZ_SECS:-1}"
+
 # 1. Everything on the embedded store (SQLite).
 bounded cargo test --locked "$@"
 

@@ -19,6 +19,8 @@
 //!   flags, environment and TOML.
 //! * [`devtools`] — `hookd listen` (a receiver for development that prints and verifies what it is sent) and
 //!   `hookd verify` (checks one captured request) and `hookd send` (publishes a message).
+//! * [`fuzzing`] — the fuzz targets' entry points (parsers of what arrives from outside), for `fuzz/` and
+//!   the bounded run in `tests/fuzz.rs`.
 //! * [`server`] — assembles all of it (each face's router brings its handlers' OpenAPI paths, merged into
 //!   `/openapi.json`) and shuts it down gracefully.
 
@@ -28,6 +30,7 @@ pub mod config;
 pub mod devtools;
 pub mod engine;
 pub mod error;
+pub mod fuzzing;
 pub mod ids;
 pub mod inbound;
 pub mod outbound;

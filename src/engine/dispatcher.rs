@@ -294,12 +294,16 @@ impl Engine {
         let status_code = resp.status().as_u16() as i64;
         let retry_after =
             resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|s| s.trim().parse().ok());
+        // Read only up to the kept size, so a huge answer costs no more memory than a small one; dropping the
+        // rest closes the connection. The client's timeout covers the body too: a receiver that drips its answer
+        // has not answered in time, whatever its status line said.
         let mut response = Vec::new();
         let mut resp = resp;
         while response.len() < MAX_RESPONSE_BYTES {
             match resp.chunk().await {
                 Ok(Some(chunk)) => response.extend_from_slice(&chunk),
-                _ => break,
+                Ok(None) => break,
+                Err(e) => return failed(format!("{} (reading the body after status {status_code})", describe(&e))),
             }
         }
         response.truncate(MAX_RESPONSE_BYTES);

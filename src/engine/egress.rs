@@ -63,7 +63,9 @@ pub fn is_global(ip: IpAddr) -> bool {
                 || (seg[0] & 0xfe00) == 0xfc00 // unique local
                 || (seg[0] & 0xffc0) == 0xfe80 // link-local
                 || (seg[0] == 0x2001 && seg[1] == 0x0db8) // documentation
-                || (seg[0] == 0x0064 && seg[1] == 0xff9b) // NAT64 can reach private v4
+                || (seg[0] == 0x0064 && seg[1] == 0xff9b) // NAT64 (64:ff9b::/96, 64:ff9b:1::/48) can reach private v4
+                || seg[..6] == [0; 6] // IPv4-compatible ::a.b.c.d (deprecated), ::, ::1
+                || (seg[0] == 0x2002 && !is_global_v4(Ipv4Addr::from((seg[1] as u32) << 16 | seg[2] as u32))) // 6to4
                 || v6 == Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 1))
         }
     }
@@ -120,10 +122,35 @@ mod tests {
             "http://[fe80::1]/",
             "http://100.64.0.1/",
             "http://[::ffff:127.0.0.1]/",
+            // Other spellings of loopback, which URL parsers normalise to 127.0.0.1.
+            "http://2130706433/",
+            "http://0x7f000001/",
+            "http://0x7f.0.0.1/",
+            "http://0177.0.0.1/",
+            "http://017700000001/",
+            "http://127.1/",
+            "http://127.0.1/",
+            "http://0/",
+            "http://0.0.0.0/",
+            "http://[::]/",
+            "http://[::ffff:7f00:1]/",
+            "http://[::127.0.0.1]/",
+            "http://[0:0:0:0:0:ffff:169.254.169.254]/",
+            "http://[64:ff9b::a9fe:a9fe]/",
+            "http://[2002:7f00:1::]/",
+            "http://[fd00::1]/",
+            "http://[fc00::1]/",
+            "http://100.127.255.254/",
+            "http://172.16.0.1/",
+            "http://192.168.1.1/",
+            "http://0xa9fea9fe/",
+            "http://2852039166/",
         ] {
             assert!(p.check_url(bad).is_err(), "{bad} should be refused");
         }
         assert!(p.check_url("https://93.184.216.34/hook").is_ok());
+        assert!(p.check_url("https://[2606:2800:220:1:248:1893:25c8:1946]/hook").is_ok());
+        assert!(p.check_url("https://[2002:5db8:d822::1]/hook").is_ok(), "6to4 of a public address");
         assert!(p.check_url("ftp://example.com/").is_err());
         assert!(p.check_url("not a url").is_err());
     }

@@ -226,6 +226,11 @@ pub struct Receiver {
 
 impl Receiver {
     pub async fn start() -> Receiver {
+        Self::start_on("127.0.0.1").await
+    }
+
+    /// A receiver on another loopback address (`127.0.0.2` …), for egress tests that tell addresses apart.
+    pub async fn start_on(ip: &str) -> Receiver {
         let state = Arc::new(ReceiverState::default());
         let s = state.clone();
         let app = axum::Router::new().fallback(move |headers: HeaderMap, body: Bytes| {
@@ -247,7 +252,7 @@ impl Receiver {
                 resp
             }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Receiver { url: format!("http://{addr}/hook"), addr, state }
