@@ -30,7 +30,7 @@ use crate::config::Config;
 use crate::engine::model::{Application, Endpoint};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{now_ms, MessageRecord, Requeue, Store};
 
 /// The state every handler shares (cloned per request, hence one `Arc`).
 pub type ApiContext = Arc<AppState>;
@@ -74,4 +74,29 @@ pub async fn load_app(ctx: &ApiContext, org: &str, key: &str) -> Result<Arc<Appl
 /// The endpoint `key` (id or uid) of `app`, or 404.
 pub async fn load_endpoint(ctx: &ApiContext, app: &Application, key: &str) -> Result<Endpoint> {
     ctx.store.get::<Endpoint>(&app.org_id, &app.id, key).await?.ok_or_else(Error::not_found)
+}
+
+/// The message `key` (id or `eventId`) of `app`, or 404.
+pub async fn load_message(ctx: &ApiContext, app: &Application, key: &str) -> Result<MessageRecord> {
+    ctx.store.message_get(&app.org_id, &app.id, key).await?.ok_or_else(Error::not_found)
+}
+
+/// Stores a changed endpoint (already validated) and drops the cached copies, so the next message routes by it.
+pub async fn store_endpoint(ctx: &ApiContext, ep: &mut Endpoint) -> Result<()> {
+    ep.updated_at = now_ms();
+    if !ctx.store.update(ep).await? {
+        return Err(Error::not_found());
+    }
+    ctx.engine.invalidate(&ep.app_id);
+    Ok(())
+}
+
+/// Sends `msg` to `ep` once more, whatever became of earlier attempts (the API's resend, the dashboard's button).
+pub async fn resend(ctx: &ApiContext, app: &Application, msg: MessageRecord, ep: &Endpoint) -> Result<()> {
+    if msg.payload.is_none() {
+        return Err(Error::bad_request("The message's content was expunged"));
+    }
+    ctx.store.requeue(&app.org_id, &app.id, Requeue::One { msg_id: msg.id, endpoint_id: ep.id.clone() }).await?;
+    ctx.engine.work_due(now_ms());
+    Ok(())
 }

@@ -254,12 +254,7 @@ async fn create(ctx: &ApiContext, app: &Application, input: EndpointIn) -> Resul
 
 async fn save(ctx: &ApiContext, ep: &mut Endpoint) -> Result<()> {
     validate(ctx, ep)?;
-    ep.updated_at = now_ms();
-    if !ctx.store.update(ep).await? {
-        return Err(Error::not_found());
-    }
-    ctx.engine.invalidate(&ep.app_id);
-    Ok(())
+    crate::api::store_endpoint(ctx, ep).await
 }
 
 #[utoipa::path(
