@@ -245,9 +245,10 @@ async fn metrics(State(ctx): State<ApiContext>) -> impl IntoResponse {
 async fn json_errors(req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
     let status = resp.status();
-    let is_json_or_page = resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
-        v.as_bytes().starts_with(b"application/json") || v.as_bytes().starts_with(b"text/html")
-    });
+    let is_json_or_page = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json") || v.as_bytes().starts_with(b"text/html"));
     if !(status.is_client_error() || status.is_server_error()) || is_json_or_page {
         return resp;
     }

@@ -13,7 +13,7 @@ use crate::api::pagination::{list_response, page};
 use crate::api::{load_app, load_endpoint, load_message, ApiContext};
 use crate::engine::model::{Application, Endpoint};
 use crate::error::Error;
-use crate::store::{now_ms, status, AttemptFilter, AttemptRecord, EndpointStats, Millis, MessageFilter, Page};
+use crate::store::{now_ms, status, AttemptFilter, AttemptRecord, EndpointStats, MessageFilter, Millis, Page};
 
 /// How far back the overview's and the endpoints' delivery counts look.
 const STATS_WINDOW_MS: Millis = 24 * 3600 * 1000;
@@ -278,7 +278,7 @@ pub async fn overview(State(ctx): State<ApiContext>, session: Session) -> UiResu
         StatusCode::OK,
         "overview.html",
         page_context! { nav => "overview", csrf => session.csrf, app_count, more_apps, endpoints, totals, failing,
-                   disabled, dead },
+        disabled, dead },
     ))
 }
 
@@ -325,7 +325,8 @@ pub async fn app(
         let last = Page { limit: 1, iterator: None, reverse: false, descending: true };
         let filter = AttemptFilter { endpoint_id: Some(ep.id.clone()), ..Default::default() };
         let last = ctx.store.attempt_list(&session.org, &app.id, &filter, &last).await?.into_iter().next();
-        endpoints.push(page_context! { endpoint => EndpointView::from(ep), stats, last => last.map(AttemptView::from) });
+        endpoints
+            .push(page_context! { endpoint => EndpointView::from(ep), stats, last => last.map(AttemptView::from) });
     }
     let event_type = q.event_type.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let filter = MessageFilter { event_types: event_type.map(|t| vec![t.to_string()]), ..Default::default() };
@@ -340,7 +341,7 @@ pub async fn app(
         StatusCode::OK,
         "app.html",
         page_context! { nav => "apps", csrf => session.csrf, app => AppView::from(&*app), endpoints, messages, pager,
-                   event_type, not_found },
+        event_type, not_found },
     ))
 }
 
@@ -364,7 +365,7 @@ pub async fn endpoint(
         StatusCode::OK,
         "endpoint.html",
         page_context! { nav => "apps", csrf => session.csrf, app => AppView::from(&*app), endpoint => EndpointView::from(&ep),
-                   stats, attempts, pager },
+        stats, attempts, pager },
     ))
 }
 
@@ -424,8 +425,14 @@ pub async fn message(
         .collect();
     let filter = AttemptFilter { msg_id: Some(msg.id.clone()), ..Default::default() };
     let recent = Page { limit: 100, iterator: None, reverse: false, descending: true };
-    let attempts: Vec<AttemptView> =
-        ctx.store.attempt_list(&session.org, &app.id, &filter, &recent).await?.into_iter().take(100).map(Into::into).collect();
+    let attempts: Vec<AttemptView> = ctx
+        .store
+        .attempt_list(&session.org, &app.id, &filter, &recent)
+        .await?
+        .into_iter()
+        .take(100)
+        .map(Into::into)
+        .collect();
     let payload = match msg.payload.as_deref() {
         Some(text) => Some(
             serde_json::from_str::<serde_json::Value>(text)
@@ -443,7 +450,7 @@ pub async fn message(
         StatusCode::OK,
         "message.html",
         page_context! { nav => "apps", csrf => session.csrf, app => AppView::from(&*app), msg => view, deliveries,
-                   attempts, resent => q.resent.is_some() },
+        attempts, resent => q.resent.is_some() },
     ))
 }
 

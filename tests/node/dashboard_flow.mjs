@@ -37,11 +37,10 @@ try {
   await page.goto(`${base}/ui/`);
   check(page.url() === `${base}/ui/login`, "the login page when not logged in");
   check(await page.getAttribute("#token", "type") === "password", "a password field for the token");
+  await shot("login");
   await page.fill("#token", "hk_wrong");
   await page.click("button[type=submit]");
   check(await page.locator(".error").innerText().then((t) => t.includes("not valid")), "an error for a wrong token");
-  await page.fill("#token", "");
-  await shot("login");
   await page.fill("#token", token);
   await Promise.all([page.waitForURL(`${base}/ui/`), page.click("button[type=submit]")]);
   check(await page.locator("h1").innerText() === "Overview", "the overview after logging in");
