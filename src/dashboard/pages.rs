@@ -44,6 +44,62 @@ fn clip(s: &str, max: usize) -> String {
     }
 }
 
+/// JSON text re-indented, its keys in the order sent (a `serde_json::Value` would sort them); text that is not
+/// JSON comes back as it is.
+fn pretty_json(text: &str) -> String {
+    if serde_json::from_str::<serde::de::IgnoredAny>(text).is_err() {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() * 2);
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        out.extend(std::iter::repeat_n("  ", depth));
+    };
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            '{' | '[' => {
+                out.push(c);
+                while chars.next_if(|c| c.is_whitespace()).is_some() {}
+                if let Some(close) = chars.next_if(|&n| n == '}' || n == ']') {
+                    out.push(close); // `{}` and `[]` stay on one line
+                } else {
+                    depth += 1;
+                    newline(&mut out, depth);
+                }
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(c);
+            }
+            ',' => {
+                out.push(c);
+                newline(&mut out, depth);
+            }
+            ':' => out.push_str(": "),
+            c if c.is_whitespace() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[derive(Serialize)]
 struct StatsView {
     success: i64,
@@ -433,15 +489,7 @@ pub async fn message(
         .take(100)
         .map(Into::into)
         .collect();
-    let payload = match msg.payload.as_deref() {
-        Some(text) => Some(
-            serde_json::from_str::<serde_json::Value>(text)
-                .ok()
-                .and_then(|v| serde_json::to_string_pretty(&v).ok())
-                .unwrap_or_else(|| text.to_string()),
-        ),
-        None => None,
-    };
+    let payload = msg.payload.as_deref().map(pretty_json);
     let view = page_context! {
         id => msg.id, event_type => msg.event_type, event_id => msg.event_id, channels => msg.channels,
         at => time(msg.created_at), payload,
@@ -475,4 +523,17 @@ pub async fn resend(
     let msg_id = msg.id.clone();
     crate::api::resend(&ctx, &app, msg, &ep).await?;
     Ok(Redirect::to(&format!("/ui/apps/{}/messages/{}?resent={}", app.id, msg_id, ep.id)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pretty_json;
+
+    #[test]
+    fn pretty_json_keeps_key_order_and_strings() {
+        let text = r#"{"z":1,"a":{"s":"x, {y}: \"q\"","e":[],"o":{}},"l":[1, 2]}"#;
+        let want = "{\n  \"z\": 1,\n  \"a\": {\n    \"s\": \"x, {y}: \\\"q\\\"\",\n    \"e\": [],\n    \"o\": {}\n  },\n  \"l\": [\n    1,\n    2\n  ]\n}";
+        assert_eq!(pretty_json(text), want);
+        assert_eq!(pretty_json("not json {"), "not json {");
+    }
 }

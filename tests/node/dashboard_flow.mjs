@@ -62,6 +62,7 @@ try {
   await Promise.all([page.waitForURL(`**/messages/${msgId}`), failedRow.locator(`a[href$="/messages/${msgId}"]`).click()]);
   const payload = await page.locator("#payload").innerText();
   check(payload.includes('\n  "orderId": "ord_1042"'), "the payload pretty-printed");
+  check(payload.indexOf('"total"') < payload.indexOf('"customer"'), "the payload's keys in the order sent");
   check(await page.locator("tr.attempt.fail").count() === 3, "three failed attempts");
   check(await page.locator("tr.attempt.fail .status-code").first().innerText() === "500", "status 500 on the message's page");
   check((await page.locator("tr.attempt.fail pre.response").first().innerText()).includes("database is down"),
