@@ -277,3 +277,31 @@ async fn unknown_ids_and_other_organizations_data_are_not_found_pages() {
     let (status, _, _) = page(&app, &cookie, &format!("/ui/apps/{app_id}?q={msg_id}")).await;
     assert_eq!(status, 303);
 }
+
+#[tokio::test]
+async fn recover_sends_an_endpoints_failed_messages_again() {
+    let app = spawn_app().await;
+    let rx = Receiver::start().await;
+    rx.answer(500, 3);
+    let (app_id, ep) = app.app_with_endpoint(&rx.url, json!({})).await;
+    let ep_id = ep["id"].as_str().unwrap();
+    let msg = app.publish(&app_id, "user.signup", json!({"n": 1})).await;
+    wait_failed(&app, &app_id, msg["id"].as_str().unwrap()).await;
+    let (cookie, _) = log_in(&app, &app.token).await;
+    let path = format!("/ui/apps/{app_id}/endpoints/{ep_id}");
+    let csrf = csrf_of(&page(&app, &cookie, &path).await.2);
+    let recover = format!("{path}/recover");
+    assert_eq!(post_form(&app, &cookie, &recover, &[("hours", "24")]).await.status(), 403);
+    for hours in ["0", "10000", "soon"] {
+        let r = post_form(&app, &cookie, &recover, &[("csrf", &csrf), ("hours", hours)]).await;
+        assert!(r.status().is_client_error(), "{hours}: {}", r.status());
+    }
+    let r = post_form(&app, &cookie, &recover, &[("csrf", &csrf), ("hours", "24")]).await;
+    assert_eq!(r.status(), 303);
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.ends_with("?recovered=1"), "{location}");
+    rx.wait_for(4).await;
+    let (status, _, html) = page(&app, &cookie, &location).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Recover queued 1 failed delivery"), "{html}");
+}

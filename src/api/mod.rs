@@ -100,3 +100,14 @@ pub async fn resend(ctx: &ApiContext, app: &Application, msg: MessageRecord, ep:
     ctx.engine.work_due(now_ms());
     Ok(())
 }
+
+/// Sends again every failed delivery to `ep` of the messages created in `[since, until)`; returns how many.
+pub async fn recover(ctx: &ApiContext, ep: &Endpoint, since: i64, until: Option<i64>) -> Result<u64> {
+    let what = Requeue::FailedSince { endpoint_id: ep.id.clone(), since, until: until.unwrap_or(i64::MAX) };
+    let n = ctx.store.requeue(&ep.org_id, &ep.app_id, what).await?;
+    if n > 0 {
+        ctx.engine.work_due(now_ms());
+    }
+    tracing::info!(endpoint = %ep.id, messages = n, "recover queued");
+    Ok(n)
+}

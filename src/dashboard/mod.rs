@@ -234,6 +234,7 @@ pub fn router() -> Router<ApiContext> {
         .route("/ui/apps/{app}", get(pages::app))
         .route("/ui/apps/{app}/endpoints/{ep}", get(pages::endpoint))
         .route("/ui/apps/{app}/endpoints/{ep}/state", post(pages::set_endpoint_state))
+        .route("/ui/apps/{app}/endpoints/{ep}/recover", post(pages::recover))
         .route("/ui/apps/{app}/messages/{msg}", get(pages::message))
         .route("/ui/apps/{app}/messages/{msg}/resend", post(pages::resend))
         .route("/ui/assets/{file}", get(asset))

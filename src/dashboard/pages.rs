@@ -209,6 +209,8 @@ fn pager<R>(rows: Vec<R>, page: &Page, id: impl Fn(&R) -> String) -> (Vec<R>, Pa
 #[derive(Deserialize)]
 pub struct ListParams {
     iterator: Option<String>,
+    /// How many failed deliveries a recover just queued (shown once).
+    recovered: Option<u64>,
 }
 
 async fn endpoint_stats(ctx: &ApiContext, ep: &Endpoint) -> Result<StatsView, Error> {
@@ -421,7 +423,7 @@ pub async fn endpoint(
         StatusCode::OK,
         "endpoint.html",
         page_context! { nav => "apps", csrf => session.csrf, app => AppView::from(&*app), endpoint => EndpointView::from(&ep),
-        stats, attempts, pager },
+        stats, attempts, pager, recovered => q.recovered },
     ))
 }
 
@@ -445,6 +447,32 @@ pub async fn set_endpoint_state(
     ep.disabled = form.disabled;
     crate::api::store_endpoint(&ctx, &mut ep).await?;
     Ok(Redirect::to(&format!("/ui/apps/{}/endpoints/{}", app.id, ep.id)).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct RecoverForm {
+    #[serde(default)]
+    csrf: String,
+    /// Messages created in the last this many hours.
+    #[serde(default)]
+    hours: u32,
+}
+
+pub async fn recover(
+    State(ctx): State<ApiContext>,
+    session: Session,
+    Path((app_id, ep_id)): Path<(String, String)>,
+    Form(form): Form<RecoverForm>,
+) -> UiResult {
+    session.check_csrf(&form.csrf)?;
+    if !(1..=24 * 14).contains(&form.hours) {
+        return Err(Error::invalid(&["body", "hours"], "between 1 hour and 14 days").into());
+    }
+    let app = load_app(&ctx, &session.org, &app_id).await?;
+    let ep = load_endpoint(&ctx, &app, &ep_id).await?;
+    let since = now_ms() - form.hours as Millis * 3600 * 1000;
+    let n = crate::api::recover(&ctx, &ep, since, None).await?;
+    Ok(Redirect::to(&format!("/ui/apps/{}/endpoints/{}?recovered={n}", app.id, ep.id)).into_response())
 }
 
 // ── messages ──

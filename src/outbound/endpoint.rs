@@ -22,7 +22,7 @@ use crate::api::{load_app, load_endpoint, ApiContext};
 use crate::engine::model::{Application, Endpoint, EndpointSecret, EventType, Metadata};
 use crate::engine::signing::{self, HmacScheme};
 use crate::error::{ClientError, Error, Result};
-use crate::store::{now_ms, Requeue};
+use crate::store::now_ms;
 
 /// `signature` as written by a user: a whole scheme, or a preset by name.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -639,12 +639,7 @@ async fn recover(
         .map_err(|_| Error::invalid(&["body", "until"], "expected an RFC 3339 date-time"))?;
     let app = load_app(&ctx, &org, &app_id).await?;
     let ep = load_endpoint(&ctx, &app, &ep_id).await?;
-    let what = Requeue::FailedSince { endpoint_id: ep.id.clone(), since, until: until.unwrap_or(i64::MAX) };
-    let n = ctx.store.requeue(&org, &app.id, what).await?;
-    if n > 0 {
-        ctx.engine.work_due(now_ms());
-    }
-    tracing::info!(endpoint = %ep.id, messages = n, "recover queued");
+    crate::api::recover(&ctx, &ep, since, until).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(RecoverOut {
