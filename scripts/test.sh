@@ -3,8 +3,9 @@
 # Python libraries into .venv, the providers' Node libraries and playwright-core into tests/node, Debian's
 # chromium for the dashboard's browser test), then runs every Rust test: unit tests, the end-to-end tests
 # against the real server, the Python SDK flow, the seeds' verification recipes (Python and Node), the
-# dashboard in a headless browser and the SIGKILL crash test — first on SQLite, then the end-to-end tests again on the
-# machine's PostgreSQL (`HOOKD_TEST_PG`, by default postgres://postgres@127.0.0.1:5432, trust auth).
+# dashboard in a headless browser and the SIGKILL crash test — first on SQLite, then the end-to-end tests
+# again on the machine's PostgreSQL (`HOOKD_TEST_PG`, by default postgres://postgres@127.0.0.1:5432, trust
+# auth).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

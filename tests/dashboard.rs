@@ -60,7 +60,10 @@ async fn browser_finds_a_failed_delivery_from_the_overview_and_resends_it() {
     assert_eq!(ep.status, 201, "{:?}", ep.body);
     let ep_id = ep.body["id"].as_str().unwrap().to_string();
     // Sent as text, so that its keys are in this order (not a map's): the page must keep it.
-    let body = r#"{"eventType":"order.created","payload":{"orderId":"ord_1042","total":{"amount":4999,"currency":"EUR"},"customer":"cus_77"}}"#;
+    let body = concat!(
+        r#"{"eventType":"order.created","payload":"#,
+        r#"{"orderId":"ord_1042","total":{"amount":4999,"currency":"EUR"},"customer":"cus_77"}}"#
+    );
     let msg = app
         .http
         .post(format!("{}/api/v1/app/{app_id}/msg", app.base))

@@ -1,6 +1,7 @@
 //! The layering rule (DESIGN.md, "Shared API layer"): a face (`src/outbound`, `src/inbound`, `src/timers`,
-//! `src/bots`, `src/dashboard`) depends on the engine, the store, `crate::api` and the crate-root utilities — never on another
-//! face, and never on the server assembly. This reads the faces' sources and names every line that breaks it.
+//! `src/bots`, `src/dashboard`) depends on the engine, the store, `crate::api` and the crate-root utilities —
+//! never on another face, and never on the server assembly. This reads the faces' sources and names every line
+//! that breaks it.
 
 use std::path::{Path, PathBuf};
 

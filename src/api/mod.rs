@@ -1,4 +1,4 @@
-//! The shared API layer: what every face (outbound, inbound, timers, bots) needs to answer a request — the
+//! The shared API layer: what every face (outbound, inbound, timers, bots, dashboard) needs to answer a request — the
 //! request state ([`ApiContext`]), JSON input with 4xx errors, cursor pagination, timestamps, input checks,
 //! tokens and tenancy, and the idempotency layer.
 //!

@@ -221,7 +221,9 @@ async fn endpoint_stats(ctx: &ApiContext, ep: &Endpoint) -> Result<StatsView, Er
 /// `minijinja::context!` over any `Serialize` values: `page_context! { a, b => expr }`.
 macro_rules! page_context {
     ($($key:ident $(=> $value:expr)?),* $(,)?) => {
-        minijinja::context! { $($key => minijinja::Value::from(minijinja::value::Serde(page_context!(@v $key $(=> $value)?)))),* }
+        minijinja::context! {
+            $($key => minijinja::Value::from(minijinja::value::Serde(page_context!(@v $key $(=> $value)?)))),*
+        }
     };
     (@v $key:ident) => { &$key };
     (@v $key:ident => $value:expr) => { &$value };
@@ -393,7 +395,9 @@ pub async fn app(
     let (rows, pager) = pager(rows, &page, |m| m.id.clone());
     let messages: Vec<_> = rows
         .iter()
-        .map(|m| page_context! { id => m.id, event_type => m.event_type, event_id => m.event_id, at => time(m.created_at) })
+        .map(|m| {
+            page_context! { id => m.id, event_type => m.event_type, event_id => m.event_id, at => time(m.created_at) }
+        })
         .collect();
     Ok(render(
         StatusCode::OK,
@@ -422,7 +426,8 @@ pub async fn endpoint(
     Ok(render(
         StatusCode::OK,
         "endpoint.html",
-        page_context! { nav => "apps", csrf => session.csrf, app => AppView::from(&*app), endpoint => EndpointView::from(&ep),
+        page_context! { nav => "apps", csrf => session.csrf, app => AppView::from(&*app),
+        endpoint => EndpointView::from(&ep),
         stats, attempts, pager, recovered => q.recovered },
     ))
 }
@@ -560,7 +565,10 @@ mod tests {
     #[test]
     fn pretty_json_keeps_key_order_and_strings() {
         let text = r#"{"z":1,"a":{"s":"x, {y}: \"q\"","e":[],"o":{}},"l":[1, 2]}"#;
-        let want = "{\n  \"z\": 1,\n  \"a\": {\n    \"s\": \"x, {y}: \\\"q\\\"\",\n    \"e\": [],\n    \"o\": {}\n  },\n  \"l\": [\n    1,\n    2\n  ]\n}";
+        let want = concat!(
+            "{\n  \"z\": 1,\n  \"a\": {\n    \"s\": \"x, {y}: \\\"q\\\"\",\n    \"e\": [],\n",
+            "    \"o\": {}\n  },\n  \"l\": [\n    1,\n    2\n  ]\n}"
+        );
         assert_eq!(pretty_json(text), want);
         assert_eq!(pretty_json("not json {"), "not json {");
     }
