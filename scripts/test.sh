@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Installs what the cross-checks need (the official Svix and Standard Webhooks
-# Python libraries into .venv, the providers' Node libraries into tests/node), then runs every Rust test: unit
-# tests, the end-to-end tests against the real server, the Python SDK flow, the seeds' verification recipes
-# (Python and Node) and the SIGKILL crash test — first on SQLite, then the end-to-end tests again on the
-# machine's PostgreSQL (`HOOKD_TEST_PG`, by default postgres://postgres@127.0.0.1:5432, trust auth).
+# Python libraries into .venv, the providers' Node libraries and playwright-core into tests/node, Debian's
+# chromium for the dashboard's browser test), then runs every Rust test: unit tests, the end-to-end tests
+# against the real server, the Python SDK flow, the seeds' verification recipes (Python and Node), the
+# dashboard in a headless browser and the SIGKILL crash test — first on SQLite, then the end-to-end tests
+# again on the machine's PostgreSQL (`HOOKD_TEST_PG`, by default postgres://postgres@127.0.0.1:5432, trust
+# auth).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,8 +15,15 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 export HOOKD_TEST_PYTHON="$PWD/.venv/bin/python"
-# The providers' official Node libraries, for signing inbound test requests.
+# The providers' official Node libraries, for signing inbound test requests, and playwright-core for the
+# dashboard's browser test.
 npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
+# The browser that test drives: Debian's Chromium (playwright-core downloads no browser of its own).
+if [ ! -x /usr/bin/chromium ]; then
+    sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
 
 # Every test waits with a deadline; this bound only turns a hang nobody foresaw into a failure with its output.
 bounded() { timeout --signal=INT --kill-after=30s 40m "$@"; }

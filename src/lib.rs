@@ -7,6 +7,8 @@
 //! * [`inbound`] — the verifying gateway for providers' webhooks (seed 002), forwarding through the engine.
 //! * [`timers`] — durable timers (seed 001): each a job in the engine's due-time queue.
 //! * [`bots`] — the chat platform's bots (seed 003) on a built-in chat store; every outgoing webhook a delivery.
+//! * [`dashboard`] — the web dashboard at `/ui/` for people: log in with a token, follow links from the overview
+//!   to an endpoint, a message and its attempts, resend. Server-rendered; its templates and assets are in the binary.
 //! * [`engine`] — routing (which endpoints get a message), the dispatcher (sign, send, classify, record), the
 //!   scheduler (the one due-time queue for retries and anything else due later), retry schedules, signing and
 //!   the egress policy that keeps deliveries off private networks, and the operational webhooks (events about
@@ -27,6 +29,7 @@
 pub mod api;
 pub mod bots;
 pub mod config;
+pub mod dashboard;
 pub mod devtools;
 pub mod engine;
 pub mod error;

@@ -62,6 +62,7 @@ impl Server {
         let mut parts = Parts::default();
         parts.insert(crate::inbound::Gateway::default());
         parts.insert(crate::bots::BotsState::default());
+        parts.insert(crate::dashboard::Sessions::default());
         let ctx = Arc::new(AppState { engine, store, cfg, tokens, parts });
         ctx.engine.set_response_handler(Arc::new(crate::bots::interact::Answers(Arc::downgrade(&ctx))));
         Ok(Server { listener, ctx, ready, generated_token })
@@ -188,6 +189,7 @@ pub fn router(ctx: ApiContext) -> Router {
     router
         .route("/openapi.json", get(move || async move { ([(header::CONTENT_TYPE, "application/json")], document) }))
         .route("/metrics", get(metrics))
+        .merge(crate::dashboard::router())
         .fallback(|| async { Error::new(StatusCode::NOT_FOUND, "not_found", "No such route") })
         .layer(middleware::from_fn_with_state(ctx.clone(), crate::api::idempotency::idempotency))
         .layer(DefaultBodyLimit::max(ctx.cfg.max_body_bytes))
@@ -241,13 +243,15 @@ async fn metrics(State(ctx): State<ApiContext>) -> impl IntoResponse {
 }
 
 /// Gives every error answer a JSON body, including those made by the framework (unknown method, a query string
-/// that does not parse, a body over the limit).
+/// that does not parse, a body over the limit). The dashboard's error pages are HTML and stay so.
 async fn json_errors(req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
     let status = resp.status();
-    let is_json =
-        resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+    let is_json_or_page = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json") || v.as_bytes().starts_with(b"text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json_or_page {
         return resp;
     }
     let retry_after = resp.headers().get(header::RETRY_AFTER).cloned();

@@ -31,6 +31,11 @@ pub async fn org_for(ctx: &ApiContext, headers: &axum::http::HeaderMap) -> Resul
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(Error::unauthorized)?;
+    org_of_token(ctx, token).await
+}
+
+/// The organization `token` belongs to, or 401 (the API's header and the dashboard's login form).
+pub async fn org_of_token(ctx: &ApiContext, token: &str) -> Result<OrgId, Error> {
     let hash = hash_token(token);
     if let Some(org) = ctx.tokens.get(&hash) {
         return Ok(OrgId(org));

@@ -1,4 +1,4 @@
-//! The shared API layer: what every face (outbound, inbound, timers, bots) needs to answer a request — the
+//! The shared API layer: what every face (outbound, inbound, timers, bots, dashboard) needs to answer a request — the
 //! request state ([`ApiContext`]), JSON input with 4xx errors, cursor pagination, timestamps, input checks,
 //! tokens and tenancy, and the idempotency layer.
 //!
@@ -30,7 +30,7 @@ use crate::config::Config;
 use crate::engine::model::{Application, Endpoint};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{now_ms, MessageRecord, Requeue, Store};
 
 /// The state every handler shares (cloned per request, hence one `Arc`).
 pub type ApiContext = Arc<AppState>;
@@ -74,4 +74,52 @@ pub async fn load_app(ctx: &ApiContext, org: &str, key: &str) -> Result<Arc<Appl
 /// The endpoint `key` (id or uid) of `app`, or 404.
 pub async fn load_endpoint(ctx: &ApiContext, app: &Application, key: &str) -> Result<Endpoint> {
     ctx.store.get::<Endpoint>(&app.org_id, &app.id, key).await?.ok_or_else(Error::not_found)
+}
+
+/// The message `key` (id or `eventId`) of `app`, or 404.
+pub async fn load_message(ctx: &ApiContext, app: &Application, key: &str) -> Result<MessageRecord> {
+    ctx.store.message_get(&app.org_id, &app.id, key).await?.ok_or_else(Error::not_found)
+}
+
+/// Stores a changed endpoint (already validated) and drops the cached copies, so the next message routes by it.
+pub async fn store_endpoint(ctx: &ApiContext, ep: &mut Endpoint) -> Result<()> {
+    ep.updated_at = now_ms();
+    if !ctx.store.update(ep).await? {
+        return Err(Error::not_found());
+    }
+    ctx.engine.invalidate(&ep.app_id);
+    Ok(())
+}
+
+/// Operational events after an update (the API's or the dashboard's): `endpoint.updated`, and `endpoint.disabled`
+/// or `endpoint.enabled` when the update switched it.
+pub fn endpoint_updated(ctx: &ApiContext, app: &Application, was_disabled: bool, ep: &Endpoint) {
+    use crate::engine::operational::Trigger;
+    ctx.engine.emit_endpoint_event("endpoint.updated", app, ep);
+    match (was_disabled, ep.disabled) {
+        (false, true) => ctx.engine.emit_endpoint_disabled(app.uid.as_deref(), ep, now_ms(), Trigger::Manual),
+        (true, false) => ctx.engine.emit_endpoint_event("endpoint.enabled", app, ep),
+        _ => {}
+    }
+}
+
+/// Sends `msg` to `ep` once more, whatever became of earlier attempts (the API's resend, the dashboard's button).
+pub async fn resend(ctx: &ApiContext, app: &Application, msg: MessageRecord, ep: &Endpoint) -> Result<()> {
+    if msg.payload.is_none() {
+        return Err(Error::bad_request("The message's content was expunged"));
+    }
+    ctx.store.requeue(&app.org_id, &app.id, Requeue::One { msg_id: msg.id, endpoint_id: ep.id.clone() }).await?;
+    ctx.engine.work_due(now_ms());
+    Ok(())
+}
+
+/// Sends again every failed delivery to `ep` of the messages created in `[since, until)`; returns how many.
+pub async fn recover(ctx: &ApiContext, ep: &Endpoint, since: i64, until: Option<i64>) -> Result<u64> {
+    let what = Requeue::FailedSince { endpoint_id: ep.id.clone(), since, until: until.unwrap_or(i64::MAX) };
+    let n = ctx.store.requeue(&ep.org_id, &ep.app_id, what).await?;
+    if n > 0 {
+        ctx.engine.work_due(now_ms());
+    }
+    tracing::info!(endpoint = %ep.id, messages = n, "recover queued");
+    Ok(n)
 }

@@ -8,14 +8,14 @@ use serde_json::value::RawValue;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::message::{load_message, payload_of, MessageListQuery};
+use super::message::{payload_of, MessageListQuery};
 use crate::api::auth::OrgId;
 use crate::api::pagination::{list_response, page, ListResponse};
 use crate::api::time::{opt_ts, ts};
 use crate::api::validate::multi;
-use crate::api::{load_app, load_endpoint, ApiContext};
+use crate::api::{load_app, load_endpoint, load_message, ApiContext};
 use crate::error::{ClientError, Error, Result};
-use crate::store::{now_ms, status, AttemptFilter, AttemptRecord, DeliveryRecord, Requeue};
+use crate::store::{status, AttemptFilter, AttemptRecord, DeliveryRecord};
 
 fn status_text(s: i64) -> &'static str {
     match s {
@@ -324,11 +324,7 @@ async fn resend(
     let app = load_app(&ctx, &org, &app_id).await?;
     let msg = load_message(&ctx, &app, &msg_id).await?;
     let ep = load_endpoint(&ctx, &app, &ep_id).await?;
-    if msg.payload.is_none() {
-        return Err(Error::bad_request("The message's content was expunged"));
-    }
-    ctx.store.requeue(&org, &app.id, Requeue::One { msg_id: msg.id, endpoint_id: ep.id }).await?;
-    ctx.engine.work_due(now_ms());
+    crate::api::resend(&ctx, &app, msg, &ep).await?;
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({}))))
 }
 

@@ -21,10 +21,9 @@ use crate::api::time::{opt_ts, parse_ts, ts};
 use crate::api::validate::{check_ident, double_option};
 use crate::api::{load_app, load_endpoint, ApiContext};
 use crate::engine::model::{Application, Endpoint, EndpointSecret, EventType, Metadata};
-use crate::engine::operational::Trigger;
 use crate::engine::signing::{self, HmacScheme};
 use crate::error::{ClientError, Error, Result};
-use crate::store::{now_ms, Requeue};
+use crate::store::now_ms;
 
 /// `signature` as written by a user: a whole scheme, or a preset by name.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -254,25 +253,9 @@ pub(super) async fn create(ctx: &ApiContext, app: &Application, input: EndpointI
     Ok(ep)
 }
 
-/// Operational events after an update: `endpoint.updated`, and `endpoint.disabled` or `endpoint.enabled` when
-/// the update switched it.
-fn updated(ctx: &ApiContext, app: &Application, was_disabled: bool, ep: &Endpoint) {
-    ctx.engine.emit_endpoint_event("endpoint.updated", app, ep);
-    match (was_disabled, ep.disabled) {
-        (false, true) => ctx.engine.emit_endpoint_disabled(app.uid.as_deref(), ep, now_ms(), Trigger::Manual),
-        (true, false) => ctx.engine.emit_endpoint_event("endpoint.enabled", app, ep),
-        _ => {}
-    }
-}
-
 pub(super) async fn save(ctx: &ApiContext, ep: &mut Endpoint) -> Result<()> {
     validate(ctx, ep)?;
-    ep.updated_at = now_ms();
-    if !ctx.store.update(ep).await? {
-        return Err(Error::not_found());
-    }
-    ctx.engine.invalidate(&ep.app_id);
-    Ok(())
+    crate::api::store_endpoint(ctx, ep).await
 }
 
 #[utoipa::path(
@@ -369,7 +352,7 @@ async fn update_endpoint(
                 ep.retry_schedule = parse_schedule(input.retry_schedule)?;
             }
             save(&ctx, &mut ep).await?;
-            updated(&ctx, &app, was_disabled, &ep);
+            crate::api::endpoint_updated(&ctx, &app, was_disabled, &ep);
             Ok((StatusCode::OK, Json((&ep).into())))
         }
         None if !crate::ids::has_prefix(&ep_id, crate::ids::EP) => {
@@ -430,7 +413,7 @@ async fn patch_endpoint(
         ep.retry_schedule = parse_schedule(v)?;
     }
     save(&ctx, &mut ep).await?;
-    updated(&ctx, &app, was_disabled, &ep);
+    crate::api::endpoint_updated(&ctx, &app, was_disabled, &ep);
     Ok(Json((&ep).into()))
 }
 
@@ -667,12 +650,7 @@ async fn recover(
         .map_err(|_| Error::invalid(&["body", "until"], "expected an RFC 3339 date-time"))?;
     let app = load_app(&ctx, &org, &app_id).await?;
     let ep = load_endpoint(&ctx, &app, &ep_id).await?;
-    let what = Requeue::FailedSince { endpoint_id: ep.id.clone(), since, until: until.unwrap_or(i64::MAX) };
-    let n = ctx.store.requeue(&org, &app.id, what).await?;
-    if n > 0 {
-        ctx.engine.work_due(now_ms());
-    }
-    tracing::info!(endpoint = %ep.id, messages = n, "recover queued");
+    let n = crate::api::recover(&ctx, &ep, since, until).await?;
     // Queued in one commit: the task is recorded finished, so that `background-task` lists it.
     let data = serde_json::json!({ "messagesProcessed": n, "messagesSent": n });
     let task = background_task::record(&ctx, &org, "endpoint.recover", TaskStatus::Finished, data).await?;

@@ -17,7 +17,7 @@ use crate::api::extract::ValidJson;
 use crate::api::pagination::{list_response, page, ListResponse};
 use crate::api::time::{opt_ts, parse_ts, ts};
 use crate::api::validate::{check_ident, multi};
-use crate::api::{load_app, ApiContext};
+use crate::api::{load_app, load_message, ApiContext};
 use crate::engine::model::Application;
 use crate::engine::NewMessage;
 use crate::error::{ClientError, Error, Result};
@@ -221,10 +221,6 @@ async fn list_messages(
     let rows = ctx.store.message_list(&org, &app.id, &filter, &page).await?;
     let with_content = q.with_content.unwrap_or(true);
     Ok(Json(list_response(rows, &page, |m| m.id.clone(), |m| MessageOut::new(&m, with_content))))
-}
-
-pub async fn load_message(ctx: &ApiContext, app: &Application, key: &str) -> Result<MessageRecord> {
-    ctx.store.message_get(&app.org_id, &app.id, key).await?.ok_or_else(Error::not_found)
 }
 
 #[utoipa::path(

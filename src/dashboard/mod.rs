@@ -1,0 +1,244 @@
+//! The dashboard at `/ui/`: server-rendered pages over the same store and engine calls as the API, for people
+//! rather than programs. Templates, the stylesheet and the script are compiled into the binary, so serving it
+//! needs no CDN and building it no Node.js.
+//!
+//! * Login takes an API token in a form; the organization it belongs to scopes every page of the session.
+//! * The session cookie (`hookd_session`, `HttpOnly; SameSite=Strict; Path=/ui`) holds a random id; hookd keeps
+//!   only its SHA-256, in memory, with the organization and the session's CSRF token. Sessions therefore end
+//!   when hookd restarts, and one node does not know another's (log in again there).
+//! * Every POST carries the session's CSRF token in a hidden field (403 without it) and, when the browser sends
+//!   `Origin`, must come from the page's own origin; SameSite=Strict keeps the cookie off other sites' requests.
+//! * Every screen has its own URL, reached by ordinary links; lists page with the store's cursor pagination.
+
+mod pages;
+
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use axum::extract::{FromRequestParts, OptionalFromRequestParts, Request};
+use axum::http::{header, request, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::api::ApiContext;
+use crate::error::Error;
+
+const COOKIE: &str = "hookd_session";
+/// A session ends after this long without a request.
+const IDLE: Duration = Duration::from_secs(8 * 3600);
+
+/// The signed-in sessions: SHA-256 of the cookie's id → the session. Registered in `AppState::parts`.
+pub struct Sessions(moka::sync::Cache<[u8; 32], Arc<Session>>);
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Sessions(moka::sync::Cache::builder().max_capacity(100_000).time_to_idle(IDLE).build())
+    }
+}
+
+fn sessions(ctx: &ApiContext) -> &Sessions {
+    ctx.parts.get::<Sessions>()
+}
+
+/// A signed-in browser: the organization its token belongs to, and the token its forms must carry.
+#[derive(Debug)]
+pub struct Session {
+    pub org: String,
+    pub csrf: String,
+    key: [u8; 32],
+}
+
+impl Session {
+    /// 403 unless `sent` is this session's CSRF token.
+    fn check_csrf(&self, sent: &str) -> Result<(), UiError> {
+        if bool::from(sent.as_bytes().ct_eq(self.csrf.as_bytes())) {
+            Ok(())
+        } else {
+            Err(UiError(Error::new(StatusCode::FORBIDDEN, "forbidden", "The form was stale or forged; reload it.")))
+        }
+    }
+}
+
+fn session_key(id: &str) -> [u8; 32] {
+    Sha256::digest(id.as_bytes()).into()
+}
+
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+impl FromRequestParts<ApiContext> for Session {
+    /// No session: to the login page.
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut request::Parts, ctx: &ApiContext) -> Result<Self, Self::Rejection> {
+        let key = cookie_value(&parts.headers, COOKIE).map(session_key);
+        match key.and_then(|k| sessions(ctx).0.get(&k)) {
+            Some(s) => Ok(Session { org: s.org.clone(), csrf: s.csrf.clone(), key: s.key }),
+            None => Err(Redirect::to("/ui/login").into_response()),
+        }
+    }
+}
+
+impl OptionalFromRequestParts<ApiContext> for Session {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut request::Parts, ctx: &ApiContext) -> Result<Option<Self>, Self::Rejection> {
+        Ok(<Session as FromRequestParts<ApiContext>>::from_request_parts(parts, ctx).await.ok())
+    }
+}
+
+/// Starts a session for `org`; returns the `Set-Cookie` value.
+fn start_session(ctx: &ApiContext, org: String) -> String {
+    let id = crate::ids::random_token(43);
+    let key = session_key(&id);
+    sessions(ctx).0.insert(key, Arc::new(Session { org, csrf: crate::ids::random_token(32), key }));
+    let secure = if ctx.cfg.public_url.starts_with("https://") { "; Secure" } else { "" };
+    format!("{COOKIE}={id}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={}{secure}", IDLE.as_secs())
+}
+
+fn end_session(ctx: &ApiContext, session: &Session) -> String {
+    sessions(ctx).0.invalidate(&session.key);
+    format!("{COOKIE}=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0")
+}
+
+/// The templates, parsed once. HTML is escaped in every `.html` template.
+static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
+    let mut env = minijinja::Environment::new();
+    for (name, source) in [
+        ("base.html", include_str!("templates/base.html")),
+        ("login.html", include_str!("templates/login.html")),
+        ("error.html", include_str!("templates/error.html")),
+        ("overview.html", include_str!("templates/overview.html")),
+        ("apps.html", include_str!("templates/apps.html")),
+        ("app.html", include_str!("templates/app.html")),
+        ("endpoint.html", include_str!("templates/endpoint.html")),
+        ("message.html", include_str!("templates/message.html")),
+        ("macros.html", include_str!("templates/macros.html")),
+    ] {
+        env.add_template(name, source).unwrap_or_else(|e| panic!("template {name}: {e}"));
+    }
+    env
+});
+
+/// Renders template `name` with `context` as an HTML answer of `status`.
+fn render(status: StatusCode, name: &str, context: minijinja::Value) -> Response {
+    let rendered = TEMPLATES.get_template(name).and_then(|t| t.render(context));
+    match rendered {
+        Ok(html) => (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
+        Err(e) => {
+            tracing::error!(template = name, error = format!("{e:#}"), "rendering a dashboard page");
+            (StatusCode::INTERNAL_SERVER_ERROR, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], "Internal error")
+                .into_response()
+        }
+    }
+}
+
+/// An error shown as a page rather than as the API's JSON.
+pub struct UiError(Error);
+
+impl From<Error> for UiError {
+    fn from(e: Error) -> Self {
+        UiError(e)
+    }
+}
+
+impl From<crate::store::StoreError> for UiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        UiError(e.into())
+    }
+}
+
+impl IntoResponse for UiError {
+    fn into_response(self) -> Response {
+        let (status, detail) = match self.0 {
+            Error::Http { status, detail, .. } => (status, detail),
+            Error::Validation(items) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                items.iter().map(|i| format!("{}: {}", i.loc.join("."), i.msg)).collect::<Vec<_>>().join("; "),
+            ),
+            Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "Too many requests".into()),
+            Error::Internal(err) => {
+                tracing::error!(error = format!("{err:#}"), "internal error on a dashboard page");
+                (StatusCode::INTERNAL_SERVER_ERROR, "Internal error".into())
+            }
+        };
+        let title = status.canonical_reason().unwrap_or("Error");
+        render(status, "error.html", minijinja::context! { title, status => status.as_u16(), detail })
+    }
+}
+
+pub type UiResult = Result<Response, UiError>;
+
+/// Headers every dashboard answer carries: nothing from elsewhere runs or frames it, nothing is cached.
+async fn page_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// A POST whose `Origin` names another site is refused before anything reads it (the login form has no
+/// session, hence no CSRF token, to protect it otherwise).
+async fn same_origin(req: Request, next: Next) -> Response {
+    if req.method() == Method::POST {
+        let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok());
+        let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok());
+        if let Some(origin) = origin {
+            let origin_host = origin.split_once("://").map(|(_, rest)| rest);
+            if origin_host.is_none() || origin_host != host {
+                let err = Error::new(StatusCode::FORBIDDEN, "forbidden", "Cross-origin form posts are refused.");
+                return UiError(err).into_response();
+            }
+        }
+    }
+    next.run(req).await
+}
+
+async fn asset(path: axum::extract::Path<String>) -> Response {
+    let (body, kind) = match path.as_str() {
+        "app.css" => (include_str!("assets/app.css"), "text/css; charset=utf-8"),
+        "app.js" => (include_str!("assets/app.js"), "text/javascript; charset=utf-8"),
+        _ => return UiError(Error::not_found()).into_response(),
+    };
+    ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
+}
+
+pub fn router() -> Router<ApiContext> {
+    Router::new()
+        .route("/ui", get(pages::overview))
+        .route("/ui/login", get(pages::login_form).post(pages::login))
+        .route("/ui/logout", post(pages::logout))
+        .route("/ui/apps", get(pages::apps))
+        .route("/ui/apps/{app}", get(pages::app))
+        .route("/ui/apps/{app}/endpoints/{ep}", get(pages::endpoint))
+        .route("/ui/apps/{app}/endpoints/{ep}/state", post(pages::set_endpoint_state))
+        .route("/ui/apps/{app}/endpoints/{ep}/recover", post(pages::recover))
+        .route("/ui/apps/{app}/messages/{msg}", get(pages::message))
+        .route("/ui/apps/{app}/messages/{msg}/resend", post(pages::resend))
+        .route("/ui/assets/{file}", get(asset))
+        .route("/ui/{*rest}", get(|| async { UiError(Error::not_found()) }))
+        .layer(middleware::from_fn(same_origin))
+        .layer(middleware::from_fn(page_headers))
+}

@@ -1,0 +1,577 @@
+//! The dashboard's screens and actions. Each reads through the same store and engine calls as the API's
+//! handlers, scoped to the session's organization: another organization's ids are simply not found.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect};
+use axum::Form;
+use serde::{Deserialize, Serialize};
+
+use super::{end_session, render, start_session, Session, UiResult};
+use crate::api::auth::org_of_token;
+use crate::api::pagination::{list_response, page};
+use crate::api::{load_app, load_endpoint, load_message, ApiContext};
+use crate::engine::model::{Application, Endpoint};
+use crate::error::Error;
+use crate::store::{now_ms, status, AttemptFilter, AttemptRecord, EndpointStats, MessageFilter, Millis, Page};
+
+/// How far back the overview's and the endpoints' delivery counts look.
+const STATS_WINDOW_MS: Millis = 24 * 3600 * 1000;
+/// The overview looks at this many applications (the first page of the list), not at every one.
+const OVERVIEW_APPS: usize = 50;
+
+fn time(ms: Millis) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default()
+}
+
+fn status_name(s: i64) -> &'static str {
+    match s {
+        status::SUCCESS => "succeeded",
+        status::PENDING => "pending",
+        status::FAIL => "failed",
+        status::SENDING => "sending",
+        _ => "canceled",
+    }
+}
+
+/// The first `max` characters of `s`, with an ellipsis when cut.
+fn clip(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_string(),
+    }
+}
+
+/// JSON text re-indented, its keys in the order sent (a `serde_json::Value` would sort them); text that is not
+/// JSON comes back as it is.
+fn pretty_json(text: &str) -> String {
+    if serde_json::from_str::<serde::de::IgnoredAny>(text).is_err() {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() * 2);
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        out.extend(std::iter::repeat_n("  ", depth));
+    };
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            '{' | '[' => {
+                out.push(c);
+                while chars.next_if(|c| c.is_whitespace()).is_some() {}
+                if let Some(close) = chars.next_if(|&n| n == '}' || n == ']') {
+                    out.push(close); // `{}` and `[]` stay on one line
+                } else {
+                    depth += 1;
+                    newline(&mut out, depth);
+                }
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(c);
+            }
+            ',' => {
+                out.push(c);
+                newline(&mut out, depth);
+            }
+            ':' => out.push_str(": "),
+            c if c.is_whitespace() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct StatsView {
+    success: i64,
+    fail: i64,
+    pending: i64,
+    /// Percent of finished deliveries that succeeded; None when none finished.
+    rate: Option<i64>,
+}
+
+impl From<EndpointStats> for StatsView {
+    fn from(s: EndpointStats) -> Self {
+        let done = s.success + s.fail;
+        let rate = (done > 0).then(|| (s.success * 100 + done / 2) / done);
+        StatsView { success: s.success, fail: s.fail, pending: s.pending + s.sending, rate }
+    }
+}
+
+#[derive(Serialize)]
+struct AttemptView {
+    id: String,
+    msg_id: String,
+    endpoint_id: String,
+    url: String,
+    status_code: i64,
+    ok: bool,
+    manual: bool,
+    duration_ms: i64,
+    response: String,
+    at: String,
+}
+
+impl From<AttemptRecord> for AttemptView {
+    fn from(a: AttemptRecord) -> Self {
+        AttemptView {
+            ok: a.status == status::SUCCESS,
+            response: clip(&a.response, 2000),
+            at: time(a.created_at),
+            id: a.id,
+            msg_id: a.msg_id,
+            endpoint_id: a.endpoint_id,
+            url: a.url,
+            status_code: a.status_code,
+            manual: a.manual,
+            duration_ms: a.duration_ms,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct EndpointView {
+    id: String,
+    app_id: String,
+    url: String,
+    description: String,
+    event_types: Option<Vec<String>>,
+    channels: Option<Vec<String>>,
+    disabled: bool,
+    headers: Vec<(String, String)>,
+    created_at: String,
+}
+
+impl From<&Endpoint> for EndpointView {
+    fn from(e: &Endpoint) -> Self {
+        EndpointView {
+            id: e.id.clone(),
+            app_id: e.app_id.clone(),
+            url: e.url.clone(),
+            description: e.description.clone(),
+            event_types: e.filter_types.clone(),
+            channels: e.channels.clone(),
+            disabled: e.disabled,
+            headers: e.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            created_at: time(e.created_at),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct AppView {
+    id: String,
+    uid: Option<String>,
+    name: String,
+    created_at: String,
+}
+
+impl From<&Application> for AppView {
+    fn from(a: &Application) -> Self {
+        AppView { id: a.id.clone(), uid: a.uid.clone(), name: a.name.clone(), created_at: time(a.created_at) }
+    }
+}
+
+/// The links of a paged list: `next` and `prev` are iterators for `?iterator=`.
+#[derive(Serialize)]
+struct Pager {
+    next: Option<String>,
+    prev: Option<String>,
+}
+
+fn pager<R>(rows: Vec<R>, page: &Page, id: impl Fn(&R) -> String) -> (Vec<R>, Pager) {
+    let first_page = page.iterator.is_none();
+    let list = list_response(rows, page, id, |r| r);
+    let next = (!list.done || page.reverse).then_some(list.iterator).flatten();
+    let prev = (!first_page).then_some(list.prev_iterator).flatten();
+    (list.data, Pager { next, prev })
+}
+
+#[derive(Deserialize)]
+pub struct ListParams {
+    iterator: Option<String>,
+    /// How many failed deliveries a recover just queued (shown once).
+    recovered: Option<u64>,
+}
+
+async fn endpoint_stats(ctx: &ApiContext, ep: &Endpoint) -> Result<StatsView, Error> {
+    let since = now_ms() - STATS_WINDOW_MS;
+    Ok(ctx.store.endpoint_stats(&ep.org_id, &ep.app_id, &ep.id, Some(since), None).await?.into())
+}
+
+/// `minijinja::context!` over any `Serialize` values: `page_context! { a, b => expr }`.
+macro_rules! page_context {
+    ($($key:ident $(=> $value:expr)?),* $(,)?) => {
+        minijinja::context! {
+            $($key => minijinja::Value::from(minijinja::value::Serde(page_context!(@v $key $(=> $value)?)))),*
+        }
+    };
+    (@v $key:ident) => { &$key };
+    (@v $key:ident => $value:expr) => { &$value };
+}
+
+// ── login ──
+
+pub async fn login_form(session: Option<Session>) -> UiResult {
+    if session.is_some() {
+        return Ok(Redirect::to("/ui/").into_response());
+    }
+    Ok(render(StatusCode::OK, "login.html", page_context! {}))
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    token: String,
+}
+
+pub async fn login(State(ctx): State<ApiContext>, Form(form): Form<LoginForm>) -> UiResult {
+    let token = form.token.trim();
+    if token.is_empty() {
+        let error = "Enter an API token.";
+        return Ok(render(StatusCode::UNAUTHORIZED, "login.html", page_context! { error }));
+    }
+    match org_of_token(&ctx, token).await {
+        Ok(org) => {
+            let cookie = start_session(&ctx, org.0);
+            Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/ui/")).into_response())
+        }
+        Err(Error::Http { status: StatusCode::UNAUTHORIZED, .. }) => {
+            let error = "That token is not valid.";
+            Ok(render(StatusCode::UNAUTHORIZED, "login.html", page_context! { error }))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn logout(State(ctx): State<ApiContext>, session: Session, Form(form): Form<CsrfForm>) -> UiResult {
+    session.check_csrf(&form.csrf)?;
+    let cookie = end_session(&ctx, &session);
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/ui/login")).into_response())
+}
+
+// ── overview ──
+
+#[derive(Serialize)]
+struct EndpointRow {
+    app: AppView,
+    endpoint: EndpointView,
+    stats: StatsView,
+}
+
+#[derive(Serialize)]
+struct DeadLetter {
+    app_id: String,
+    endpoint_id: String,
+    endpoint_url: String,
+    msg_id: String,
+    event_type: String,
+    attempts: i64,
+    at: String,
+}
+
+pub async fn overview(State(ctx): State<ApiContext>, session: Session) -> UiResult {
+    let org = &session.org;
+    let page = Page { limit: OVERVIEW_APPS, iterator: None, reverse: false, descending: true };
+    let mut apps = ctx.store.list::<Application>(org, "", &page).await?;
+    let more_apps = apps.len() > OVERVIEW_APPS;
+    apps.truncate(OVERVIEW_APPS);
+    let (mut endpoints, mut failing, mut disabled, mut dead) = (0, Vec::new(), Vec::new(), Vec::new());
+    let mut totals = EndpointStats::default();
+    for app in &apps {
+        for ep in ctx.engine.endpoints_of(org, &app.id).await?.iter() {
+            endpoints += 1;
+            let since = now_ms() - STATS_WINDOW_MS;
+            let s = ctx.store.endpoint_stats(org, &app.id, &ep.id, Some(since), None).await?;
+            totals.success += s.success;
+            totals.fail += s.fail;
+            totals.pending += s.pending + s.sending;
+            if ep.disabled {
+                disabled.push(EndpointRow { app: app.into(), endpoint: ep.into(), stats: s.into() });
+            } else if s.fail > 0 {
+                let last = Page { limit: 5, iterator: None, reverse: false, descending: true };
+                let rows = ctx
+                    .store
+                    .messages_of_endpoint(org, &app.id, &ep.id, Some(status::FAIL), &MessageFilter::default(), &last)
+                    .await?;
+                dead.extend(rows.into_iter().take(5).map(|(m, d)| DeadLetter {
+                    app_id: app.id.clone(),
+                    endpoint_id: ep.id.clone(),
+                    endpoint_url: ep.url.clone(),
+                    msg_id: m.id,
+                    event_type: m.event_type,
+                    attempts: d.attempts,
+                    at: time(d.updated_at),
+                }));
+                failing.push(EndpointRow { app: app.into(), endpoint: ep.into(), stats: s.into() });
+            }
+        }
+    }
+    let totals = StatsView::from(totals);
+    let app_count = apps.len();
+    Ok(render(
+        StatusCode::OK,
+        "overview.html",
+        page_context! { nav => "overview", csrf => session.csrf, app_count, more_apps, endpoints, totals, failing,
+        disabled, dead },
+    ))
+}
+
+// ── applications ──
+
+pub async fn apps(State(ctx): State<ApiContext>, session: Session, Query(q): Query<ListParams>) -> UiResult {
+    let page = page(Some(25), q.iterator.as_deref(), true);
+    let rows = ctx.store.list::<Application>(&session.org, "", &page).await?;
+    let (rows, pager) = pager(rows, &page, |a| a.id.clone());
+    let mut apps = Vec::with_capacity(rows.len());
+    for app in &rows {
+        let eps = ctx.engine.endpoints_of(&session.org, &app.id).await?;
+        let failing_or_disabled = eps.iter().filter(|e| e.disabled).count();
+        apps.push(page_context! { app => AppView::from(app), endpoints => eps.len(), disabled => failing_or_disabled });
+    }
+    Ok(render(StatusCode::OK, "apps.html", page_context! { nav => "apps", csrf => session.csrf, apps, pager }))
+}
+
+#[derive(Deserialize)]
+pub struct AppParams {
+    iterator: Option<String>,
+    /// A message id or eventId to go to.
+    q: Option<String>,
+    event_type: Option<String>,
+}
+
+pub async fn app(
+    State(ctx): State<ApiContext>,
+    session: Session,
+    Path(app_id): Path<String>,
+    Query(q): Query<AppParams>,
+) -> UiResult {
+    let app = load_app(&ctx, &session.org, &app_id).await?;
+    let mut not_found = None;
+    if let Some(key) = q.q.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+        match ctx.store.message_get(&session.org, &app.id, key).await? {
+            Some(m) => return Ok(Redirect::to(&format!("/ui/apps/{}/messages/{}", app.id, m.id)).into_response()),
+            None => not_found = Some(key.to_string()),
+        }
+    }
+    let mut endpoints = Vec::new();
+    for ep in ctx.engine.endpoints_of(&session.org, &app.id).await?.iter() {
+        let stats = endpoint_stats(&ctx, ep).await?;
+        let last = Page { limit: 1, iterator: None, reverse: false, descending: true };
+        let filter = AttemptFilter { endpoint_id: Some(ep.id.clone()), ..Default::default() };
+        let last = ctx.store.attempt_list(&session.org, &app.id, &filter, &last).await?.into_iter().next();
+        endpoints
+            .push(page_context! { endpoint => EndpointView::from(ep), stats, last => last.map(AttemptView::from) });
+    }
+    let event_type = q.event_type.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let filter = MessageFilter { event_types: event_type.map(|t| vec![t.to_string()]), ..Default::default() };
+    let page = page(Some(25), q.iterator.as_deref(), true);
+    let rows = ctx.store.message_list(&session.org, &app.id, &filter, &page).await?;
+    let (rows, pager) = pager(rows, &page, |m| m.id.clone());
+    let messages: Vec<_> = rows
+        .iter()
+        .map(|m| {
+            page_context! { id => m.id, event_type => m.event_type, event_id => m.event_id, at => time(m.created_at) }
+        })
+        .collect();
+    Ok(render(
+        StatusCode::OK,
+        "app.html",
+        page_context! { nav => "apps", csrf => session.csrf, app => AppView::from(&*app), endpoints, messages, pager,
+        event_type, not_found },
+    ))
+}
+
+// ── endpoints ──
+
+pub async fn endpoint(
+    State(ctx): State<ApiContext>,
+    session: Session,
+    Path((app_id, ep_id)): Path<(String, String)>,
+    Query(q): Query<ListParams>,
+) -> UiResult {
+    let app = load_app(&ctx, &session.org, &app_id).await?;
+    let ep = load_endpoint(&ctx, &app, &ep_id).await?;
+    let stats = endpoint_stats(&ctx, &ep).await?;
+    let filter = AttemptFilter { endpoint_id: Some(ep.id.clone()), ..Default::default() };
+    let page = page(Some(25), q.iterator.as_deref(), true);
+    let rows = ctx.store.attempt_list(&session.org, &app.id, &filter, &page).await?;
+    let (rows, pager) = pager(rows, &page, |a| a.id.clone());
+    let attempts: Vec<AttemptView> = rows.into_iter().map(Into::into).collect();
+    Ok(render(
+        StatusCode::OK,
+        "endpoint.html",
+        page_context! { nav => "apps", csrf => session.csrf, app => AppView::from(&*app),
+        endpoint => EndpointView::from(&ep),
+        stats, attempts, pager, recovered => q.recovered },
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct StateForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    disabled: bool,
+}
+
+pub async fn set_endpoint_state(
+    State(ctx): State<ApiContext>,
+    session: Session,
+    Path((app_id, ep_id)): Path<(String, String)>,
+    Form(form): Form<StateForm>,
+) -> UiResult {
+    session.check_csrf(&form.csrf)?;
+    let app = load_app(&ctx, &session.org, &app_id).await?;
+    let mut ep = load_endpoint(&ctx, &app, &ep_id).await?;
+    let was_disabled = ep.disabled;
+    ep.disabled = form.disabled;
+    crate::api::store_endpoint(&ctx, &mut ep).await?;
+    crate::api::endpoint_updated(&ctx, &app, was_disabled, &ep);
+    Ok(Redirect::to(&format!("/ui/apps/{}/endpoints/{}", app.id, ep.id)).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct RecoverForm {
+    #[serde(default)]
+    csrf: String,
+    /// Messages created in the last this many hours.
+    #[serde(default)]
+    hours: u32,
+}
+
+pub async fn recover(
+    State(ctx): State<ApiContext>,
+    session: Session,
+    Path((app_id, ep_id)): Path<(String, String)>,
+    Form(form): Form<RecoverForm>,
+) -> UiResult {
+    session.check_csrf(&form.csrf)?;
+    if !(1..=24 * 14).contains(&form.hours) {
+        return Err(Error::invalid(&["body", "hours"], "between 1 hour and 14 days").into());
+    }
+    let app = load_app(&ctx, &session.org, &app_id).await?;
+    let ep = load_endpoint(&ctx, &app, &ep_id).await?;
+    let since = now_ms() - form.hours as Millis * 3600 * 1000;
+    let n = crate::api::recover(&ctx, &ep, since, None).await?;
+    Ok(Redirect::to(&format!("/ui/apps/{}/endpoints/{}?recovered={n}", app.id, ep.id)).into_response())
+}
+
+// ── messages ──
+
+#[derive(Deserialize)]
+pub struct MessageParams {
+    resent: Option<String>,
+}
+
+pub async fn message(
+    State(ctx): State<ApiContext>,
+    session: Session,
+    Path((app_id, msg_id)): Path<(String, String)>,
+    Query(q): Query<MessageParams>,
+) -> UiResult {
+    let app = load_app(&ctx, &session.org, &app_id).await?;
+    let msg = load_message(&ctx, &app, &msg_id).await?;
+    let eps = ctx.engine.endpoints_of(&session.org, &app.id).await?;
+    let url_of = |id: &str| eps.iter().find(|e| e.id == id).map(|e| e.url.clone()).unwrap_or_else(|| id.to_string());
+    let all = Page { limit: 250, iterator: None, reverse: false, descending: false };
+    let deliveries: Vec<_> = ctx
+        .store
+        .deliveries_of_message(&session.org, &app.id, &msg.id, &all)
+        .await?
+        .into_iter()
+        .take(250)
+        .map(|d| {
+            page_context! {
+                endpoint_id => d.endpoint_id, url => url_of(&d.endpoint_id), status => status_name(d.status),
+                attempts => d.attempts,
+                next_attempt => d.next_attempt_at.filter(|_| d.status == status::PENDING).map(time),
+            }
+        })
+        .collect();
+    let filter = AttemptFilter { msg_id: Some(msg.id.clone()), ..Default::default() };
+    let recent = Page { limit: 100, iterator: None, reverse: false, descending: true };
+    let attempts: Vec<AttemptView> = ctx
+        .store
+        .attempt_list(&session.org, &app.id, &filter, &recent)
+        .await?
+        .into_iter()
+        .take(100)
+        .map(Into::into)
+        .collect();
+    let payload = msg.payload.as_deref().map(pretty_json);
+    let view = page_context! {
+        id => msg.id, event_type => msg.event_type, event_id => msg.event_id, channels => msg.channels,
+        at => time(msg.created_at), payload,
+    };
+    Ok(render(
+        StatusCode::OK,
+        "message.html",
+        page_context! { nav => "apps", csrf => session.csrf, app => AppView::from(&*app), msg => view, deliveries,
+        attempts, resent => q.resent.is_some() },
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct ResendForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    endpoint: String,
+}
+
+pub async fn resend(
+    State(ctx): State<ApiContext>,
+    session: Session,
+    Path((app_id, msg_id)): Path<(String, String)>,
+    Form(form): Form<ResendForm>,
+) -> UiResult {
+    session.check_csrf(&form.csrf)?;
+    let app = load_app(&ctx, &session.org, &app_id).await?;
+    let msg = load_message(&ctx, &app, &msg_id).await?;
+    let ep = load_endpoint(&ctx, &app, &form.endpoint).await?;
+    let msg_id = msg.id.clone();
+    crate::api::resend(&ctx, &app, msg, &ep).await?;
+    Ok(Redirect::to(&format!("/ui/apps/{}/messages/{}?resent={}", app.id, msg_id, ep.id)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pretty_json;
+
+    #[test]
+    fn pretty_json_keeps_key_order_and_strings() {
+        let text = r#"{"z":1,"a":{"s":"x, {y}: \"q\"","e":[],"o":{}},"l":[1, 2]}"#;
+        let want = concat!(
+            "{\n  \"z\": 1,\n  \"a\": {\n    \"s\": \"x, {y}: \\\"q\\\"\",\n    \"e\": [],\n",
+            "    \"o\": {}\n  },\n  \"l\": [\n    1,\n    2\n  ]\n}"
+        );
+        assert_eq!(pretty_json(text), want);
+        assert_eq!(pretty_json("not json {"), "not json {");
+    }
+}

@@ -1,0 +1,106 @@
+// Drives Debian's Chromium through hookd's dashboard, as a person would: log in, follow links from the overview to
+// a failed delivery, read its status and response body, resend it and see the new attempt, check that another
+// organization's application is not found, log out. Input (JSON on stdin): base, token, appId, endpointId,
+// msgId, otherAppId, and screenshots (a folder to save the main screens in, or null).
+import { chromium } from "playwright-core";
+
+const input = JSON.parse(await new Promise((resolve) => {
+  let text = "";
+  process.stdin.on("data", (chunk) => (text += chunk));
+  process.stdin.on("end", () => resolve(text));
+}));
+const { base, token, appId, endpointId, msgId, otherAppId, screenshots } = input;
+
+function check(cond, what) {
+  if (!cond) throw new Error(`expected ${what}`);
+  console.log(`ok: ${what}`);
+}
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(20_000);
+  const errors = [];
+  // Script errors and CSP violations; a 4xx page the test asks for on purpose is not one.
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => m.type() === "error" && !m.text().startsWith("Failed to load resource") && errors.push(m.text()));
+  const shot = async (name) => {
+    if (screenshots) await page.screenshot({ path: `${screenshots}/${name}.png`, fullPage: true });
+  };
+
+  // Not logged in: the dashboard sends the browser to the login form, whose token field is a password field.
+  await page.goto(`${base}/ui/`);
+  check(page.url() === `${base}/ui/login`, "the login page when not logged in");
+  check(await page.getAttribute("#token", "type") === "password", "a password field for the token");
+  await shot("login");
+  await page.fill("#token", "hk_wrong");
+  await page.click("button[type=submit]");
+  check(await page.locator(".error").innerText().then((t) => t.includes("not valid")), "an error for a wrong token");
+  await page.fill("#token", token);
+  await Promise.all([page.waitForURL(`${base}/ui/`), page.click("button[type=submit]")]);
+  check(await page.locator("h1").innerText() === "Overview", "the overview after logging in");
+  const cookies = await context.cookies();
+  const session = cookies.find((c) => c.name === "hookd_session");
+  check(session && session.httpOnly && session.sameSite === "Strict", "an HttpOnly, SameSite=Strict session cookie");
+  await shot("overview");
+
+  // Overview → the failing endpoint → its failed attempt.
+  const failing = page.locator(`#failing a[href="/ui/apps/${appId}/endpoints/${endpointId}"]`);
+  await Promise.all([page.waitForURL(`**/endpoints/${endpointId}`), failing.click()]);
+  const failedRow = page.locator("tr.attempt.fail").first();
+  check(await failedRow.locator(".status-code").innerText() === "500", "status 500 on the endpoint's page");
+  check((await failedRow.locator("pre.response").innerText()).includes("receiver says no: database is down"),
+    "the receiver's response body on the endpoint's page");
+  await shot("endpoint");
+
+  // → the message: payload pretty-printed, every attempt with its status and body.
+  await Promise.all([page.waitForURL(`**/messages/${msgId}`), failedRow.locator(`a[href$="/messages/${msgId}"]`).click()]);
+  const payload = await page.locator("#payload").innerText();
+  check(payload.includes('\n  "orderId": "ord_1042"'), "the payload pretty-printed");
+  check(payload.indexOf('"total"') < payload.indexOf('"customer"'), "the payload's keys in the order sent");
+  check(await page.locator("tr.attempt.fail").count() === 3, "three failed attempts");
+  check(await page.locator("tr.attempt.fail .status-code").first().innerText() === "500", "status 500 on the message's page");
+  check((await page.locator("tr.attempt.fail pre.response").first().innerText()).includes("database is down"),
+    "the response body on the message's page");
+  check(await page.locator("#deliveries .badge").innerText() === "failed", "the delivery shown as failed");
+
+  // Resend: the new attempt appears (the page refreshes itself while the delivery is under way).
+  await Promise.all([page.waitForURL(/resent=/), page.locator("#deliveries button", { hasText: "Resend" }).click()]);
+  const okRow = page.locator("tr.attempt.ok");
+  await okRow.first().waitFor();
+  check(await okRow.first().locator(".status-code").innerText() === "200", "the resent attempt's status 200");
+  check((await okRow.first().locator("pre.response").innerText()).includes("thanks, got it"), "the resent attempt's body");
+  check(await okRow.first().innerText().then((t) => t.includes("manual")), "the resent attempt marked manual");
+  await page.goto(`${base}/ui/apps/${appId}/messages/${msgId}`);
+  check(await page.locator("#deliveries .badge").innerText() === "succeeded", "the delivery now succeeded");
+  await shot("message");
+
+  // Every screen has its own URL, reached by links: the application's page and the list of applications.
+  await Promise.all([page.waitForURL(`**/ui/apps/${appId}`), page.locator(".crumbs a", { hasText: "Storefront" }).click()]);
+  check(await page.locator("#endpoints a", { hasText: "/hooks/orders" }).count() === 1, "the endpoint on the application's page");
+  check(await page.locator(`#messages a[href$="/messages/${msgId}"]`).count() === 1, "the message in the application's list");
+  await shot("application");
+  await Promise.all([page.waitForURL(`${base}/ui/apps`), page.locator("nav a", { hasText: "Applications" }).click()]);
+  check(await page.locator("td a", { hasText: "Storefront" }).count() === 1, "the application in the list");
+  await shot("applications");
+
+  // Another organization's application is not found, even by its id.
+  const theirs = await page.goto(`${base}/ui/apps/${otherAppId}`);
+  check(theirs.status() === 404, "404 for another organization's application");
+  check((await page.locator("h1").innerText()).includes("Not Found"), "a not-found page");
+
+  // Log out: back to the login form, and the dashboard needs logging in again.
+  await page.goto(`${base}/ui/`);
+  await Promise.all([page.waitForURL(`${base}/ui/login`), page.locator("button", { hasText: "Log out" }).click()]);
+  await page.goto(`${base}/ui/apps`);
+  check(page.url() === `${base}/ui/login`, "logged out");
+  check(errors.length === 0, `no console errors (${errors.join("; ")})`);
+  console.log("dashboard flow passed");
+} finally {
+  await browser.close();
+}
