@@ -365,34 +365,36 @@ async fn save(ctx: &ApiContext, reg: &mut Registration) -> Result<()> {
 /// `inbound.registration.failing` operational event says so (checked in the background, off the request).
 async fn record_failure(ctx: &ApiContext, reg: &Arc<Registration>, now: Millis) -> Result<()> {
     ctx.store.inbound_failure(&reg.id, now).await?;
-    let (ctx, reg) = (ctx.clone(), reg.clone());
-    tokio::spawn(async move {
-        let after = match stats_of(&ctx, &reg.id).await {
-            Ok(s) => s,
-            Err(e) => return tracing::warn!(error = ?e, "reading an inbound registration's health"),
-        };
-        // The same counts one failure earlier: what the health was before this one.
-        let before = InboundStats {
-            total: after.total - 1,
-            failures: after.failures - 1,
-            consecutive_failures: after.consecutive_failures - 1,
-            ..after.clone()
-        };
-        let (was, is) = (health(&reg, &before), health(&reg, &after));
-        if is.status != was.status && is.status != "healthy" {
-            let data = json!({
-                "registrationId": reg.id,
-                "integrationId": reg.integration_id,
-                "connectionId": reg.connection_id,
-                "status": is.status,
-                "previousStatus": was.status,
-                "failureCount": is.failure_count,
-                "failureRate": is.failure_rate,
-                "lastFailureAt": is.last_failure_at,
-            });
-            ctx.engine.emit_operational(&reg.org_id, "inbound.registration.failing", data);
+    // Read before answering (not in the background), so that the next request's failure is not counted in
+    // this one's "after" and the same change of health reported twice.
+    let after = match stats_of(ctx, &reg.id).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = ?e, "reading an inbound registration's health");
+            return Ok(());
         }
-    });
+    };
+    // The same counts one failure earlier: what the health was before this one.
+    let before = InboundStats {
+        total: after.total - 1,
+        failures: after.failures - 1,
+        consecutive_failures: after.consecutive_failures - 1,
+        ..after.clone()
+    };
+    let (was, is) = (health(reg, &before), health(reg, &after));
+    if is.status != was.status && is.status != "healthy" {
+        let data = json!({
+            "registrationId": reg.id,
+            "integrationId": reg.integration_id,
+            "connectionId": reg.connection_id,
+            "status": is.status,
+            "previousStatus": was.status,
+            "failureCount": is.failure_count,
+            "failureRate": is.failure_rate,
+            "lastFailureAt": is.last_failure_at,
+        });
+        ctx.engine.emit_operational(&reg.org_id, "inbound.registration.failing", data);
+    }
     Ok(())
 }
 
