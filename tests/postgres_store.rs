@@ -354,12 +354,12 @@ async fn while_the_database_is_away_requests_fail_fast_and_then_everything_resum
     .await;
     app.publish(&app_id, "a.b", serde_json::json!({})).await;
 
-    // The LISTEN connection came back by itself (saying so: what was missed meanwhile may be due, tokens may
-    // have changed), and another node's change arrives.
+    // The LISTEN connection came back by itself (saying so: what was missed meanwhile may be due, and every
+    // cache must go), and another node's change arrives.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         match tokio::time::timeout_at(deadline.into(), events.recv()).await {
-            Ok(Ok(StoreEvent::Tokens)) => break,
+            Ok(Ok(StoreEvent::Missed)) => break,
             Ok(_) => continue,
             Err(_) => panic!("the LISTEN connection did not come back"),
         }
