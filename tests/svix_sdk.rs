@@ -2,7 +2,8 @@
 //! is verified with `svix.webhooks.Webhook` and `standardwebhooks.Webhook` (tests/py/svix_sdk_flow.py); with the
 //! JavaScript SDK every list method is walked page by page with its filters (tests/node/svix_sdk_flow.mjs), the
 //! operational webhook endpoints are managed and their events verified (tests/node/operational_webhook_flow.mjs),
-//! and replays run as background tasks (tests/node/svix_sdk_replay.mjs).
+//! replays run as background tasks (tests/node/svix_sdk_replay.mjs), and every other Svix route hookd serves is
+//! called (tests/node/svix_sdk_routes.mjs).
 
 mod common;
 
@@ -42,4 +43,9 @@ async fn the_javascript_sdk_manages_operational_webhook_endpoints() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_javascript_sdk_replays_and_reads_background_tasks() {
     run_flow("node".into(), "node/svix_sdk_replay.mjs", "SDK REPLAY OK").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_javascript_sdk_drives_every_other_svix_route() {
+    run_flow("node".into(), "node/svix_sdk_routes.mjs", "SDK ROUTES OK").await;
 }
