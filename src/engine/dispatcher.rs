@@ -303,7 +303,10 @@ impl Engine {
             match resp.chunk().await {
                 Ok(Some(chunk)) => response.extend_from_slice(&chunk),
                 Ok(None) => break,
-                Err(e) => return failed(format!("{} (reading the body after status {status_code})", describe(&e))),
+                Err(e) => {
+                    let why = format!("{} (reading the body after status {status_code})", describe(&e));
+                    return Sent { timed_out: e.is_timeout(), ..failed(why) };
+                }
             }
         }
         response.truncate(MAX_RESPONSE_BYTES);
