@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use super::dispatcher::AttemptOutcome;
 use super::model::{Application, Endpoint};
 use super::{Engine, NewMessage};
+use crate::api::time::ts;
 use crate::error::Result;
 use crate::store::{now_ms, AttemptRecord, DeliveryJob, Millis, StoreError};
 
@@ -36,16 +37,6 @@ pub const ON_EXHAUSTED: &str = "hookd.onExhausted";
 /// The companion organization that holds `org`'s operational application.
 pub fn ops_org(org: &str) -> String {
     format!("{org}{OPS_ORG_SUFFIX}")
-}
-
-/// RFC 3339 with milliseconds, as the API shows times.
-fn ts(ms: Millis) -> String {
-    use chrono::TimeZone;
-    chrono::Utc
-        .timestamp_millis_opt(ms)
-        .single()
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn is_ops_org(org: &str) -> bool {
