@@ -67,14 +67,15 @@ impl Engine {
     /// One attempt of one delivery, recorded before it returns.
     pub async fn execute(&self, job: DeliveryJob) -> AttemptOutcome {
         let msg = &job.msg;
-        let endpoint = match self.endpoints_of(&msg.org_id, &msg.app_id).await {
-            Ok(eps) => eps.iter().find(|e| e.id == job.endpoint_id).cloned(),
+        let endpoints = match self.endpoints_of(&msg.org_id, &msg.app_id).await {
+            Ok(eps) => eps,
             Err(e) => {
                 tracing::error!(error = ?e, "loading endpoints");
                 return AttemptOutcome::WillRetry; // the lease brings it back
             }
         };
-        let Some(endpoint) = endpoint.filter(|e| !e.disabled) else {
+        // Borrowed from the cached list: no copy of the endpoint per delivery.
+        let Some(endpoint) = endpoints.iter().find(|e| e.id == job.endpoint_id && !e.disabled) else {
             let rec = self.attempt_record(
                 &job,
                 &job.endpoint_id,
@@ -88,10 +89,10 @@ impl Engine {
             return AttemptOutcome::Abandoned;
         };
 
-        let Admission::Send { probe } = self.breaker_admit(&job, &endpoint).await else {
+        let Admission::Send { probe } = self.breaker_admit(&job, endpoint).await else {
             return AttemptOutcome::Deferred;
         };
-        if let Some(wait) = self.throttle_wait(&endpoint).await {
+        if let Some(wait) = self.throttle_wait(endpoint).await {
             if probe {
                 self.breakers.probe_abandoned(&endpoint.id);
             }
@@ -104,7 +105,7 @@ impl Engine {
         }
 
         let started = Instant::now();
-        let sent = self.send(&job, &endpoint).await;
+        let sent = self.send(&job, endpoint).await;
         let elapsed = started.elapsed();
         let duration_ms = elapsed.as_millis() as i64;
         let attempts_made = job.attempts as usize + 1;
@@ -123,7 +124,7 @@ impl Engine {
                 self.metrics.delivery_seconds.observe(seconds_between(job.msg.created_at, now_ms()));
             }
             if let Some(handler) = self.responses.get().filter(|_| endpoint.metadata.contains_key(super::ON_RESPONSE)) {
-                handler.answered(&job.msg, &endpoint, &sent.response);
+                handler.answered(&job.msg, endpoint, &sent.response);
             }
             (NextStep::Done, AttemptOutcome::Delivered)
         } else {
@@ -167,7 +168,7 @@ impl Engine {
             duration_ms,
             sent.response,
         );
-        self.attempt_events(&job, &endpoint, &rec, &outcome);
+        self.attempt_events(&job, endpoint, &rec, &outcome);
         let failing = self.record(&job, rec, next).await;
         if let Some(failing) = failing {
             if now_ms() - failing.since >= self.cfg.disable_after.as_millis() as i64 {
