@@ -95,12 +95,19 @@ async fn a_portal_token_reaches_only_its_application() {
 
     // Another application of the organization, or of another organization: not found.
     for other in [&w.other_app, &w.foreign_app] {
-        for path in [format!("/api/v1/app/{other}"), format!("/api/v1/app/{other}/endpoint"), format!("/api/v1/app/{other}/msg")]
-        {
+        for path in [
+            format!("/api/v1/app/{other}"),
+            format!("/api/v1/app/{other}/endpoint"),
+            format!("/api/v1/app/{other}/msg"),
+        ] {
             refused(&with(&app, &token, Method::GET, &path, None).await, 404, &path);
         }
         let create = format!("/api/v1/app/{other}/endpoint");
-        refused(&with(&app, &token, Method::POST, &create, Some(json!({"url": "https://example.com/x"}))).await, 404, &create);
+        refused(
+            &with(&app, &token, Method::POST, &create, Some(json!({"url": "https://example.com/x"}))).await,
+            404,
+            &create,
+        );
     }
     // Another application's endpoint under its own application's path: not found either.
     let path = format!("/api/v1/app/acme/endpoint/{}", w.other_ep);
@@ -151,7 +158,10 @@ async fn a_portal_token_reaches_only_its_application() {
     let patched = with(&app, &token, Method::PATCH, &ep_path, Some(json!({"description": "mine"}))).await;
     assert_eq!(patched.body["description"], "mine", "{:?}", patched.body);
     assert_eq!(with(&app, &token, Method::GET, &format!("{ep_path}/secret"), None).await.status, 200);
-    assert_eq!(with(&app, &token, Method::POST, &format!("{ep_path}/secret/rotate"), Some(json!({}))).await.status, 200);
+    assert_eq!(
+        with(&app, &token, Method::POST, &format!("{ep_path}/secret/rotate"), Some(json!({}))).await.status,
+        200
+    );
     let resend = format!("/api/v1/app/acme/msg/{}/endpoint/{}/resend", w.msg_id, w.ep_id);
     assert_eq!(with(&app, &token, Method::POST, &resend, None).await.status, 202);
     assert_eq!(with(&app, &token, Method::DELETE, &ep_path, None).await.status, 204);
@@ -321,8 +331,11 @@ async fn browser_opens_a_portal_link_alone_and_in_an_iframe() {
         .await;
     let ep_id = ep.body["id"].as_str().unwrap().to_string();
     let (ok_url, ok_seen) = flaky_receiver(0).await;
-    app.post("/api/v1/app/acme/endpoint", json!({"url": ok_url.replace("acme", "acme-audit"), "description": "Audit log"}))
-        .await;
+    app.post(
+        "/api/v1/app/acme/endpoint",
+        json!({"url": ok_url.replace("acme", "acme-audit"), "description": "Audit log"}),
+    )
+    .await;
     let order = json!({"orderId": "ord_1042", "total": {"amount": 4999, "currency": "EUR"}});
     let msg = app.publish("acme", "order.created", order).await;
     let msg_id = msg["id"].as_str().unwrap().to_string();

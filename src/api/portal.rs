@@ -101,7 +101,9 @@ impl PortalGrant {
         use Capability::*;
         match need {
             Need::View => true,
-            Need::ViewSecret => self.has(ViewEndpointSecret) || self.has(ManageEndpointSecret) || self.has(ManageEndpoint),
+            Need::ViewSecret => {
+                self.has(ViewEndpointSecret) || self.has(ManageEndpointSecret) || self.has(ManageEndpoint)
+            }
             Need::RotateSecret => self.has(ManageEndpointSecret) || self.has(ManageEndpoint),
             Need::ManageEndpoint => self.has(ManageEndpoint),
             Need::CreateAttempts => self.has(CreateAttempts),
@@ -322,7 +324,10 @@ mod tests {
         assert_eq!(need(&post, "/api/v1/app/{app_id}/endpoint"), Some(Need::ManageEndpoint));
         assert_eq!(need(&Method::DELETE, "/api/v1/app/{app_id}/endpoint/{endpoint_id}"), Some(Need::ManageEndpoint));
         assert_eq!(need(&post, "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate"), Some(Need::RotateSecret));
-        assert_eq!(need(&post, "/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend"), Some(Need::CreateAttempts));
+        assert_eq!(
+            need(&post, "/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend"),
+            Some(Need::CreateAttempts)
+        );
         assert_eq!(need(&post, "/api/v1/app/{app_id}/msg"), None);
         assert_eq!(need(&Method::DELETE, "/api/v1/app/{app_id}"), None);
         assert_eq!(need(&Method::DELETE, "/api/v1/app/{app_id}/msg/{msg_id}/content"), None);

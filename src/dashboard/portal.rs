@@ -53,7 +53,9 @@ async fn asset(Path(file): Path<String>) -> Response {
         "portal.css" => (include_str!("assets/portal.css"), "text/css; charset=utf-8"),
         _ => return Error::not_found().into_response(),
     };
-    portal_headers(([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response())
+    portal_headers(
+        ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response(),
+    )
 }
 
 #[derive(Serialize)]

@@ -73,7 +73,7 @@ const tags = (list, all) => (list && list.length ? list.map((t) => [h("span", { 
 const deliveryState = { 0: "succeeded", 1: "pending", 2: "failed", 3: "sending" };
 
 function show(...children) {
-  main.replaceChildren(...children.flat());
+  main.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false && c !== ""));
 }
 
 function notice(text, kind = "notice") {
@@ -218,7 +218,7 @@ async function endpoint(id, flash) {
           ? `${Math.round((stats.success * 100) / done)}% · ${stats.success} delivered · ${stats.fail} failed · ${stats.pending + stats.sending} pending`
           : h("span", { class: "muted" }, "no deliveries yet")),
         h("dt", {}, "Created"), h("dd", {}, when(ep.createdAt))),
-      h("div", { class: "actions" }, actions)),
+      h("div", { class: "actions" }, actions.length ? actions : h("p", { class: "muted" }, "This link can look, not change."))),
     h("section", { class: "card" }, h("h2", {}, "Attempts"), attemptsTable(attempts.data, { showMsg: true })));
 }
 
