@@ -135,6 +135,13 @@ async fn a_portal_token_reaches_only_its_application() {
     }
     let r = app.http.get(format!("{}/timers", app.base)).header("x-api-key", &token).send().await.unwrap();
     assert_eq!(r.status(), 403, "a portal token as x-api-key is the same token");
+    // The portal's page may be framed by any site; the operator dashboard may not.
+    let page = app.http.get(format!("{}/portal/", app.base)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers().get("x-frame-options").is_none());
+    assert!(page.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors *"));
+    let dashboard = app.http.get(format!("{}/ui/login", app.base)).send().await.unwrap();
+    assert_eq!(dashboard.headers()["x-frame-options"], "DENY");
     // The dashboard does not take it as a login.
     let login = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let r = login.post(format!("{}/ui/login", app.base)).form(&[("token", token.as_str())]).send().await.unwrap();

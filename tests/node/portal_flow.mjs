@@ -106,6 +106,19 @@ try {
   await page.locator("#endpoints").waitFor();
   check(await page.locator("#endpoints tbody tr").count() === 2, "the endpoint deleted");
 
+  // Messages: the list, filtered by event type, and found by id.
+  await page.locator("nav a", { hasText: "Messages" }).click();
+  await page.locator("#messages").waitFor();
+  check(await page.locator("#messages tbody tr").count() === 3, "the application's three messages");
+  await page.fill("input[name=event_type]", "order.created");
+  await Promise.all([page.waitForURL(/event_type=order.created/), page.locator("#search button").click()]);
+  await page.locator("#messages tbody tr").first().waitFor();
+  check(await page.locator("#messages tbody tr").count() === 1, "one message of type order.created");
+  await page.fill("input[name=q]", msgId);
+  await Promise.all([page.waitForURL(`**/#/messages/${msgId}`), page.locator("#search button").click()]);
+  await page.locator("#payload").waitFor();
+  check(true, "a message found by its id");
+
   // Another application is refused, by page and by API, and the operator dashboard is not reachable.
   await page.goto(`${base}/portal/#/endpoints/${otherEndpointId}`);
   await page.locator("#refused").waitFor();

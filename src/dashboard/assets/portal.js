@@ -258,12 +258,35 @@ async function endpointForm(id) {
   url.focus();
 }
 
-async function messages(iterator) {
-  const query = `limit=25&with_content=false${iterator ? `&iterator=${encodeURIComponent(iterator)}` : ""}`;
+async function messages(iterator, eventType) {
+  let query = "limit=25&with_content=false";
+  if (iterator) query += `&iterator=${encodeURIComponent(iterator)}`;
+  if (eventType) query += `&event_types=${encodeURIComponent(eventType)}`;
   const list = await api("GET", appPath(`/msg?${query}`));
+  const status = h("div", {});
+  const key = h("input", { name: "q", placeholder: "Message id or event id", "aria-label": "Message id or event id" });
+  const type = h("input", { name: "event_type", placeholder: "Event type", "aria-label": "Event type", value: eventType || "" });
+  const search = h("form", {
+    class: "search", id: "search",
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      const wanted = key.value.trim();
+      if (!wanted) {
+        location.hash = type.value.trim() ? `#/messages?event_type=${encodeURIComponent(type.value.trim())}` : "#/messages";
+        return;
+      }
+      try {
+        const m = await api("GET", appPath(`/msg/${encodeURIComponent(wanted)}?with_content=false`));
+        location.hash = `#/messages/${encodeURIComponent(m.id)}`;
+      } catch (e) {
+        if (!handled(e)) status.replaceChildren(notice(e.status === 404 ? `No message ${wanted}.` : e.message, "error"));
+      }
+    },
+  }, key, type, h("button", { type: "submit" }, "Search"));
+  const more = eventType ? `&event_type=${encodeURIComponent(eventType)}` : "";
   show(
     h("h1", {}, "Messages"),
-    h("section", { class: "card" }, list.data.length
+    h("section", { class: "card" }, search, status, list.data.length
       ? [h("table", { id: "messages" },
         h("thead", {}, h("tr", {}, h("th", {}, "Message"), h("th", {}, "Event type"), h("th", {}, "Event id"), h("th", {}, "Created"))),
         h("tbody", {}, list.data.map((m) => h("tr", {},
@@ -272,8 +295,8 @@ async function messages(iterator) {
           h("td", { class: "mono" }, m.eventId || ""),
           h("td", { class: "nowrap" }, when(m.timestamp)))))),
       !list.done && list.iterator && h("nav", { class: "pager" },
-        h("a", { href: `#/messages?iterator=${encodeURIComponent(list.iterator)}` }, "Older →"))]
-      : h("p", { class: "empty" }, "No messages yet.")));
+        h("a", { href: `#/messages?iterator=${encodeURIComponent(list.iterator)}${more}` }, "Older →"))]
+      : h("p", { class: "empty" }, eventType ? `No messages of type ${eventType}.` : "No messages yet.")));
 }
 
 async function message(id, flash) {
@@ -330,7 +353,7 @@ async function route(flash) {
   }
   try {
     if (parts[0] === "messages" && parts[1]) await message(parts[1], flash);
-    else if (parts[0] === "messages") await messages(params.get("iterator"));
+    else if (parts[0] === "messages") await messages(params.get("iterator"), params.get("event_type"));
     else if (parts[0] === "endpoints" && parts[1] === "new" && canManage()) await endpointForm(null);
     else if (parts[0] === "endpoints" && parts[1] && parts[2] === "edit" && canManage()) await endpointForm(parts[1]);
     else if (parts[0] === "endpoints" && parts[1]) await endpoint(parts[1], flash);
