@@ -252,6 +252,9 @@ async fn portal_tokens_expire_log_out_and_are_expired_all_at_once() {
     })
     .await;
     refused(&with(&app, &short, Method::GET, endpoints, None).await, 401, "an expired token");
+    let hash = hex::encode(hookd::api::auth::hash_token(&short));
+    let kind = hookd::store::DocKind::PortalToken;
+    assert!(app.ctx.store.doc_get_any(kind, &hash).await.unwrap().is_none(), "an expired token is dropped when used");
 
     // Logout ends the token it is called with, and only a portal token can be logged out.
     let (mine, _) = portal_link(&app, "acme", json!({})).await;

@@ -176,6 +176,8 @@ pub async fn grant_of(ctx: &ApiContext, token: &str) -> Result<Option<PortalGran
     }
     let Some(stored) = ctx.store.get_any::<PortalToken>(&token_id(token)).await? else { return Ok(None) };
     if stored.expires_at <= now_ms() {
+        // Gone for good: drop it now rather than when the application's next token is issued.
+        ctx.store.delete::<PortalToken>(&stored.org_id, &stored.id).await?;
         return Ok(None);
     }
     let Some(app) = ctx.engine.app(&stored.org_id, &stored.app_id).await? else { return Ok(None) };
