@@ -9,6 +9,8 @@
 //! * [`bots`] — the chat platform's bots (seed 003) on a built-in chat store; every outgoing webhook a delivery.
 //! * [`dashboard`] — the web dashboard at `/ui/` for people: log in with a token, follow links from the overview
 //!   to an endpoint, a message and its attempts, resend. Server-rendered; its templates and assets are in the binary.
+//!   Beside it, the app portal at `/portal/`: one application's endpoints and deliveries for that application's
+//!   customer, over the API with a portal token ([`api::portal`] keeps the token inside its application).
 //! * [`engine`] — routing (which endpoints get a message), the dispatcher (sign, send, classify, record), the
 //!   scheduler (the one due-time queue for retries and anything else due later), retry schedules, signing and
 //!   the egress policy that keeps deliveries off private networks, and the operational webhooks (events about

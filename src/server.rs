@@ -155,7 +155,7 @@ fn drop_every_cache(ctx: &ApiContext) {
     security(("bearer" = []), ("apiKey" = [])),
     tags(
         (name = "Application"), (name = "Endpoint"), (name = "Event Type"), (name = "Message"),
-        (name = "Message Attempt"), (name = "Health"), (name = "Inbound"), (name = "Timers"),
+        (name = "Message Attempt"), (name = "Authentication"), (name = "Health"), (name = "Inbound"), (name = "Timers"),
         (name = "Bots"), (name = "Bot API"), (name = "Bot interactions"),
     )
 )]
@@ -192,6 +192,8 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(crate::dashboard::router())
         .fallback(|| async { Error::new(StatusCode::NOT_FOUND, "not_found", "No such route") })
         .layer(middleware::from_fn_with_state(ctx.clone(), crate::api::idempotency::idempotency))
+        // Outside the idempotency layer, which then finds a portal token's organization settled.
+        .layer(middleware::from_fn_with_state(ctx.clone(), crate::api::portal::gate))
         .layer(DefaultBodyLimit::max(ctx.cfg.max_body_bytes))
         .layer(middleware::from_fn(json_errors))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())

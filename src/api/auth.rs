@@ -21,17 +21,20 @@ pub fn new_token() -> String {
     format!("hk_{}", crate::ids::random_token(40))
 }
 
-/// The organization of the request's token: `Authorization: Bearer …`, or `x-api-key` (the timers API's way).
-pub async fn org_for(ctx: &ApiContext, headers: &axum::http::HeaderMap) -> Result<OrgId, Error> {
-    let token = headers
+/// The request's token: `Authorization: Bearer …`, or `x-api-key` (the timers API's way).
+pub fn token_of(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or_else(Error::unauthorized)?;
-    org_of_token(ctx, token).await
+}
+
+/// The organization of the request's token (see [`token_of`]).
+pub async fn org_for(ctx: &ApiContext, headers: &axum::http::HeaderMap) -> Result<OrgId, Error> {
+    org_of_token(ctx, token_of(headers).ok_or_else(Error::unauthorized)?).await
 }
 
 /// The organization `token` belongs to, or 401 (the API's header and the dashboard's login form).

@@ -26,9 +26,13 @@ pub async fn idempotency(State(ctx): State<ApiContext>, req: Request, next: Next
     let Some(key) = key.filter(|_| req.method() == Method::POST && req.uri().path().starts_with("/api/")) else {
         return next.run(req).await;
     };
-    let org = match super::auth::org_for(&ctx, req.headers()).await {
-        Ok(org) => org,
-        Err(e) => return e.into_response(),
+    // An app portal token's organization was settled by the portal gate, outside this layer.
+    let org = match req.extensions().get::<super::auth::OrgId>() {
+        Some(org) => org.clone(),
+        None => match super::auth::org_for(&ctx, req.headers()).await {
+            Ok(org) => org,
+            Err(e) => return e.into_response(),
+        },
     };
     let scoped = format!("{} {}", req.uri().path(), key);
     // The first request with a key claims it in the store, so that two at once — on one node or on two — run

@@ -14,11 +14,13 @@
 //! * [`validate`] — identifiers, PATCH's null-or-absent fields, repeated query parameters.
 //! * [`auth`] — bearer tokens and the organization they belong to.
 //! * [`idempotency`] — replays the first answer to a POST with the same `Idempotency-Key`.
+//! * [`portal`] — app portal tokens and the gate that keeps one inside its application.
 
 pub mod auth;
 pub mod extract;
 pub mod idempotency;
 pub mod pagination;
+pub mod portal;
 pub mod time;
 pub mod validate;
 

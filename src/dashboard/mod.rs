@@ -9,8 +9,11 @@
 //! * Every POST carries the session's CSRF token in a hidden field (403 without it) and, when the browser sends
 //!   `Origin`, must come from the page's own origin; SameSite=Strict keeps the cookie off other sites' requests.
 //! * Every screen has its own URL, reached by ordinary links; lists page with the store's cursor pagination.
+//! * The app portal (`/portal/`, [`portal`]) is the one part meant for an application's customer, not the
+//!   operator: scoped to one application by a portal token, and embeddable in an iframe.
 
 mod pages;
+mod portal;
 
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -241,4 +244,6 @@ pub fn router() -> Router<ApiContext> {
         .route("/ui/{*rest}", get(|| async { UiError(Error::not_found()) }))
         .layer(middleware::from_fn(same_origin))
         .layer(middleware::from_fn(page_headers))
+        // After the layers: the app portal has headers of its own (it may be framed).
+        .merge(portal::router())
 }

@@ -1,5 +1,7 @@
 //! Applications: one per customer of the user, holding that customer's endpoints.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -98,6 +100,27 @@ pub async fn create(ctx: &ApiContext, org: &str, input: ApplicationIn) -> Result
     };
     ctx.store.insert(&app).await?;
     Ok(app)
+}
+
+/// The application `key` (id or uid) of `org`; when there is none and `inline` is given, it is created, with
+/// the uid in the path unless it names its own (a message's or a portal link's `application`). 404 otherwise.
+pub async fn load_or_create(
+    ctx: &ApiContext,
+    org: &str,
+    key: &str,
+    inline: Option<ApplicationIn>,
+) -> Result<Arc<Application>> {
+    if let Some(app) = ctx.engine.app(org, key).await? {
+        return Ok(app);
+    }
+    let Some(app_in) = inline else { return Err(Error::not_found()) };
+    let uid = app_in.uid.clone().or_else(|| (!crate::ids::has_prefix(key, crate::ids::APP)).then(|| key.to_string()));
+    match create(ctx, org, ApplicationIn { uid, ..app_in }).await {
+        Ok(app) => Ok(Arc::new(app)),
+        // Created at the same moment by another request.
+        Err(Error::Http { status: StatusCode::CONFLICT, .. }) => load_app(ctx, org, key).await,
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -156,23 +156,7 @@ async fn create_message(
     Query(q): Query<WithContent>,
     ValidJson(mut input): ValidJson<MessageIn>,
 ) -> Result<(StatusCode, Json<MessageOut>)> {
-    let app = match (ctx.engine.app(&org, &app_id).await?, input.application.take()) {
-        (Some(app), _) => app,
-        // Creates the application alongside the message; its uid is the one in the path.
-        (None, Some(app_in)) => {
-            let uid = app_in
-                .uid
-                .clone()
-                .or_else(|| (!crate::ids::has_prefix(&app_id, crate::ids::APP)).then(|| app_id.clone()));
-            match application::create(&ctx, &org, ApplicationIn { uid, ..app_in }).await {
-                Ok(app) => Arc::new(app),
-                // Created at the same moment by another request.
-                Err(Error::Http { status: StatusCode::CONFLICT, .. }) => load_app(&ctx, &org, &app_id).await?,
-                Err(e) => return Err(e),
-            }
-        }
-        (None, None) => return Err(Error::not_found()),
-    };
+    let app = application::load_or_create(&ctx, &org, &app_id, input.application.take()).await?;
     let msg = publish(&ctx, &app, input, None).await?;
     Ok((StatusCode::ACCEPTED, Json(MessageOut::new(&msg, q.with_content.unwrap_or(true)))))
 }

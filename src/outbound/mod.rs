@@ -4,6 +4,7 @@
 
 pub mod application;
 pub mod attempt;
+pub mod auth;
 pub mod background_task;
 pub mod endpoint;
 pub mod event_type;
@@ -23,4 +24,5 @@ pub fn router() -> OpenApiRouter<ApiContext> {
         .merge(attempt::router())
         .merge(operational_webhook::router())
         .merge(background_task::router())
+        .merge(auth::router())
 }

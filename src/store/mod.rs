@@ -57,10 +57,12 @@ pub enum DocKind {
     ChatView,
     /// A replay or recovery running in the background (`/api/v1/background-task`).
     BackgroundTask,
+    /// An app portal token. Id: the hex SHA-256 of the token; parent: its application.
+    PortalToken,
 }
 
 impl DocKind {
-    pub const ALL: [DocKind; 12] = [
+    pub const ALL: [DocKind; 13] = [
         DocKind::Application,
         DocKind::Endpoint,
         DocKind::EventType,
@@ -73,6 +75,7 @@ impl DocKind {
         DocKind::ResponseUrl,
         DocKind::ChatView,
         DocKind::BackgroundTask,
+        DocKind::PortalToken,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -89,6 +92,7 @@ impl DocKind {
             DocKind::ResponseUrl => "response_url",
             DocKind::ChatView => "chat_view",
             DocKind::BackgroundTask => "background_task",
+            DocKind::PortalToken => "portal_token",
         }
     }
 }

@@ -1,0 +1,396 @@
+// The app portal: one application's endpoints, attempts and messages, for that application's customer.
+// Everything goes through hookd's API with the portal token as a bearer token, so the server's portal gate
+// decides what is reachable; this script only hides the buttons the token's capabilities would refuse.
+// The token arrives in the link's fragment (#key=…), is kept in this tab's sessionStorage and leaves the
+// address bar. Text is only ever inserted as text (never as HTML).
+"use strict";
+
+const STORE = "hookd_portal_token";
+const main = document.getElementById("main");
+let token = null;
+let session = null;
+let refresh = null;
+
+class ApiError extends Error {
+  constructor(status, body) {
+    const detail = body && (Array.isArray(body.detail)
+      ? body.detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ")
+      : body.detail);
+    super(detail || `HTTP ${status}`);
+    this.status = status;
+  }
+}
+
+function takeToken() {
+  const m = location.hash.match(/^#key=([^&]+)/);
+  if (m) {
+    token = decodeURIComponent(m[1]);
+    try { sessionStorage.setItem(STORE, token); } catch { /* storage blocked: the token lives in this page only */ }
+    history.replaceState(null, "", `${location.pathname}#/`);
+    return;
+  }
+  try { token = sessionStorage.getItem(STORE); } catch { token = null; }
+}
+
+async function api(method, path, body) {
+  const headers = { authorization: `Bearer ${token}` };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const r = await fetch(path, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store", credentials: "omit",
+  });
+  if (r.status === 204) return null;
+  const data = await r.json().catch(() => null);
+  if (!r.ok) throw new ApiError(r.status, data);
+  return data;
+}
+
+const appPath = (rest) => `/api/v1/app/${encodeURIComponent(session.appId)}${rest}`;
+const can = (cap) => session.capabilities.includes(cap);
+const canManage = () => can("ManageEndpoint");
+const canSeeSecret = () => canManage() || can("ManageEndpointSecret") || can("ViewEndpointSecret");
+const canRotate = () => canManage() || can("ManageEndpointSecret");
+const canAttempt = () => can("CreateAttempts");
+
+/** An element: `h("a", {href: "#/"}, "text", child…)`; strings become text nodes. */
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className = v;
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : String(c));
+  }
+  return el;
+}
+
+const when = (ts) => (ts ? new Date(ts).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC") : "");
+const badge = (ok, text) => h("span", { class: `badge ${ok ? "ok" : "fail"}` }, text);
+const stateBadge = (ep) => (ep.disabled ? badge(false, "disabled") : badge(true, "enabled"));
+const tags = (list, all) => (list && list.length ? list.map((t) => [h("span", { class: "tag" }, t), " "]) : h("span", { class: "muted" }, all));
+const deliveryState = { 0: "succeeded", 1: "pending", 2: "failed", 3: "sending" };
+
+function show(...children) {
+  main.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false && c !== ""));
+}
+
+function notice(text, kind = "notice") {
+  return h("p", { class: kind, role: kind === "error" ? "alert" : "status" }, text);
+}
+
+/** Runs `action`, then re-renders the page with `message` shown; an error is shown in `where`. */
+async function act(where, action, message) {
+  try {
+    const result = await action();
+    await route(typeof message === "function" ? message(result) : message);
+  } catch (e) {
+    if (!handled(e)) where.replaceChildren(notice(e.message, "error"));
+  }
+}
+
+function handled(e) {
+  if (e instanceof ApiError && e.status === 401) {
+    ended("This portal link has expired or was revoked. Ask for a new one.");
+    return true;
+  }
+  return false;
+}
+
+function ended(text) {
+  try { sessionStorage.removeItem(STORE); } catch { /* nothing kept */ }
+  token = null;
+  document.getElementById("nav").hidden = true;
+  document.getElementById("logout").hidden = true;
+  show(h("section", { class: "card login", id: "ended" }, h("h1", {}, "Webhook portal"), h("p", {}, text)));
+}
+
+function attemptsTable(attempts, { showMsg, showEndpoint }) {
+  if (!attempts.length) return h("p", { class: "empty" }, "No attempts yet.");
+  return h("table", { class: "attempts" },
+    h("thead", {}, h("tr", {}, h("th", {}, "Time"), showMsg && h("th", {}, "Message"),
+      showEndpoint && h("th", {}, "Endpoint"), h("th", {}, "Status"), h("th", {}, "Duration"), h("th", {}, "Response"))),
+    h("tbody", {}, attempts.map((a) => h("tr", { class: `attempt ${a.status === 0 ? "ok" : "fail"}`, "data-attempt": a.id },
+      h("td", { class: "nowrap" }, when(a.timestamp), a.triggerType === 1 ? [" ", h("span", { class: "tag" }, "manual")] : null),
+      showMsg && h("td", {}, h("a", { class: "mono", href: `#/messages/${encodeURIComponent(a.msgId)}` }, a.msgId)),
+      showEndpoint && h("td", {}, h("a", { class: "mono", href: `#/endpoints/${encodeURIComponent(a.endpointId)}` }, a.url)),
+      h("td", { class: "status-code" }, badge(a.status === 0, a.responseStatusCode ? String(a.responseStatusCode) : "no response")),
+      h("td", { class: "nowrap" }, `${a.responseDurationMs} ms`),
+      h("td", {}, h("pre", { class: "response" }, a.response))))));
+}
+
+// ── screens ──
+
+async function endpoints(flash) {
+  const list = await api("GET", appPath("/endpoint?limit=250"));
+  show(
+    flash && notice(flash),
+    h("div", { class: "head" }, h("h1", {}, "Endpoints"),
+      canManage() && h("a", { class: "button", href: "#/endpoints/new", id: "add-endpoint" }, "Add endpoint")),
+    h("section", { class: "card" }, list.data.length
+      ? h("table", { id: "endpoints" },
+        h("thead", {}, h("tr", {}, h("th", {}, "URL"), h("th", {}, "Description"), h("th", {}, "Event types"), h("th", {}, "State"))),
+        h("tbody", {}, list.data.map((ep) => h("tr", {},
+          h("td", {}, h("a", { class: "mono", href: `#/endpoints/${encodeURIComponent(ep.id)}` }, ep.url)),
+          h("td", {}, ep.description),
+          h("td", {}, tags(ep.eventTypes, "all events")),
+          h("td", {}, stateBadge(ep))))))
+      : h("p", { class: "empty" }, "No endpoints yet.")));
+}
+
+async function endpoint(id, flash) {
+  const ep = await api("GET", appPath(`/endpoint/${encodeURIComponent(id)}`));
+  const attempts = await api("GET", appPath(`/attempt/endpoint/${encodeURIComponent(ep.id)}?limit=50`));
+  const stats = await api("GET", appPath(`/endpoint/${encodeURIComponent(ep.id)}/stats`));
+  const status = h("div", {});
+  const path = appPath(`/endpoint/${encodeURIComponent(ep.id)}`);
+  const secretBox = h("span", { id: "secret" });
+  const actions = [];
+  if (canManage()) {
+    actions.push(h("div", { class: "row" },
+      h("a", { class: "button", href: `#/endpoints/${encodeURIComponent(ep.id)}/edit` }, "Edit"),
+      h("button", {
+        type: "button", id: "toggle", class: ep.disabled ? null : "danger",
+        onclick: () => act(status, () => api("PATCH", path, { disabled: !ep.disabled }),
+          ep.disabled ? "Endpoint enabled." : "Endpoint disabled."),
+      }, ep.disabled ? "Enable endpoint" : "Disable endpoint"),
+      h("button", {
+        type: "button", id: "delete", class: "danger",
+        onclick: async () => {
+          if (!confirm(`Delete the endpoint ${ep.url}?`)) return;
+          try {
+            await api("DELETE", path);
+            location.hash = "#/";
+          } catch (e) {
+            if (!handled(e)) status.replaceChildren(notice(e.message, "error"));
+          }
+        },
+      }, "Delete")));
+  }
+  if (canSeeSecret()) {
+    actions.push(h("div", {}, h("h3", {}, "Signing secret"), h("div", { class: "row" }, secretBox,
+      h("button", {
+        type: "button", id: "reveal",
+        onclick: async (ev) => {
+          try {
+            const s = await api("GET", `${path}/secret`);
+            secretBox.replaceChildren(h("code", { class: "secret" }, s.key));
+            ev.target.remove();
+          } catch (e) {
+            if (!handled(e)) status.replaceChildren(notice(e.message, "error"));
+          }
+        },
+      }, "Reveal"),
+      canRotate() && h("button", {
+        type: "button", id: "rotate", class: "danger",
+        onclick: () => {
+          if (!confirm("Rotate the signing secret? The old one keeps working for 24 hours.")) return;
+          act(status, () => api("POST", `${path}/secret/rotate`, {}), "Secret rotated: the old one keeps signing for 24 hours.");
+        },
+      }, "Rotate"))));
+  }
+  if (canAttempt()) {
+    const hours = h("select", { id: "hours", "aria-label": "Since" },
+      [["1", "hour"], ["6", "6 hours"], ["24", "24 hours"], ["168", "7 days"], ["336", "14 days"]]
+        .map(([v, t]) => h("option", { value: v, selected: v === "24" }, t)));
+    actions.push(h("div", { class: "row" }, "Send failed messages again from the last", hours,
+      h("button", {
+        type: "button", id: "recover",
+        onclick: () => act(status, () => api("POST", `${path}/recover`,
+          { since: new Date(Date.now() - Number(hours.value) * 3600e3).toISOString() }), "Recover queued."),
+      }, "Recover")));
+  }
+  const done = stats.success + stats.fail;
+  show(
+    h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Endpoints"), " /"),
+    h("h1", { class: "mono url" }, ep.url),
+    flash && notice(flash),
+    status,
+    h("section", { class: "card grid" },
+      h("dl", {},
+        h("dt", {}, "Id"), h("dd", { class: "mono" }, ep.id),
+        h("dt", {}, "State"), h("dd", { id: "state" }, stateBadge(ep)),
+        ep.description && [h("dt", {}, "Description"), h("dd", {}, ep.description)],
+        h("dt", {}, "Event types"), h("dd", {}, tags(ep.eventTypes, "all")),
+        ep.channels && [h("dt", {}, "Channels"), h("dd", {}, tags(ep.channels, "all"))],
+        h("dt", {}, "Delivered"), h("dd", {}, done
+          ? `${Math.round((stats.success * 100) / done)}% · ${stats.success} delivered · ${stats.fail} failed · ${stats.pending + stats.sending} pending`
+          : h("span", { class: "muted" }, "no deliveries yet")),
+        h("dt", {}, "Created"), h("dd", {}, when(ep.createdAt))),
+      h("div", { class: "actions" }, actions.length ? actions : h("p", { class: "muted" }, "This link can look, not change."))),
+    h("section", { class: "card" }, h("h2", {}, "Attempts"), attemptsTable(attempts.data, { showMsg: true })));
+}
+
+async function endpointForm(id) {
+  const ep = id ? await api("GET", appPath(`/endpoint/${encodeURIComponent(id)}`)) : null;
+  const status = h("div", {});
+  const url = h("input", { id: "url", name: "url", type: "url", required: true, placeholder: "https://example.com/webhooks", value: ep ? ep.url : "" });
+  const description = h("input", { id: "description", name: "description", value: ep ? ep.description : "" });
+  const types = h("input", { id: "event-types", name: "eventTypes", placeholder: "invoice.paid, invoice.*", value: ep && ep.eventTypes ? ep.eventTypes.join(", ") : "" });
+  const form = h("form", {
+    class: "edit",
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      const list = types.value.split(",").map((t) => t.trim()).filter(Boolean);
+      const body = { url: url.value.trim(), description: description.value, eventTypes: list.length ? list : null };
+      try {
+        const saved = ep
+          ? await api("PATCH", appPath(`/endpoint/${encodeURIComponent(ep.id)}`), body)
+          : await api("POST", appPath("/endpoint"), body);
+        location.hash = `#/endpoints/${encodeURIComponent(saved.id)}`;
+      } catch (e) {
+        if (!handled(e)) status.replaceChildren(notice(e.message, "error"));
+      }
+    },
+  },
+  h("label", { for: "url" }, "URL"), url,
+  h("label", { for: "description" }, "Description"), description,
+  h("label", { for: "event-types" }, "Event types"), types,
+  h("p", { class: "hint muted" }, "Comma-separated; a trailing * matches a prefix. Empty: every event."),
+  h("div", { class: "buttons" }, h("button", { type: "submit" }, ep ? "Save" : "Create endpoint"),
+    h("a", { href: ep ? `#/endpoints/${encodeURIComponent(ep.id)}` : "#/" }, "Cancel")));
+  show(
+    h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Endpoints"), " /"),
+    h("h1", {}, ep ? "Edit endpoint" : "New endpoint"),
+    status,
+    h("section", { class: "card" }, form));
+  url.focus();
+}
+
+async function messages(iterator, eventType) {
+  let query = "limit=25&with_content=false";
+  if (iterator) query += `&iterator=${encodeURIComponent(iterator)}`;
+  if (eventType) query += `&event_types=${encodeURIComponent(eventType)}`;
+  const list = await api("GET", appPath(`/msg?${query}`));
+  const status = h("div", {});
+  const key = h("input", { name: "q", placeholder: "Message id or event id", "aria-label": "Message id or event id" });
+  const type = h("input", { name: "event_type", placeholder: "Event type", "aria-label": "Event type", value: eventType || "" });
+  const search = h("form", {
+    class: "search", id: "search",
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      const wanted = key.value.trim();
+      if (!wanted) {
+        location.hash = type.value.trim() ? `#/messages?event_type=${encodeURIComponent(type.value.trim())}` : "#/messages";
+        return;
+      }
+      try {
+        const m = await api("GET", appPath(`/msg/${encodeURIComponent(wanted)}?with_content=false`));
+        location.hash = `#/messages/${encodeURIComponent(m.id)}`;
+      } catch (e) {
+        if (!handled(e)) status.replaceChildren(notice(e.status === 404 ? `No message ${wanted}.` : e.message, "error"));
+      }
+    },
+  }, key, type, h("button", { type: "submit" }, "Search"));
+  const more = eventType ? `&event_type=${encodeURIComponent(eventType)}` : "";
+  show(
+    h("h1", {}, "Messages"),
+    h("section", { class: "card" }, search, status, list.data.length
+      ? [h("table", { id: "messages" },
+        h("thead", {}, h("tr", {}, h("th", {}, "Message"), h("th", {}, "Event type"), h("th", {}, "Event id"), h("th", {}, "Created"))),
+        h("tbody", {}, list.data.map((m) => h("tr", {},
+          h("td", {}, h("a", { class: "mono", href: `#/messages/${encodeURIComponent(m.id)}` }, m.id)),
+          h("td", {}, m.eventType),
+          h("td", { class: "mono" }, m.eventId || ""),
+          h("td", { class: "nowrap" }, when(m.timestamp)))))),
+      !list.done && list.iterator && h("nav", { class: "pager" },
+        h("a", { href: `#/messages?iterator=${encodeURIComponent(list.iterator)}${more}` }, "Older →"))]
+      : h("p", { class: "empty" }, eventType ? `No messages of type ${eventType}.` : "No messages yet.")));
+}
+
+async function message(id, flash) {
+  const msg = await api("GET", appPath(`/msg/${encodeURIComponent(id)}`));
+  const dests = await api("GET", appPath(`/msg/${encodeURIComponent(msg.id)}/endpoint?limit=250`));
+  const attempts = await api("GET", appPath(`/attempt/msg/${encodeURIComponent(msg.id)}?limit=100`));
+  const status = h("div", {});
+  show(
+    h("p", { class: "crumbs" }, h("a", { href: "#/messages" }, "Messages"), " /"),
+    h("h1", {}, msg.eventType, " ", h("span", { class: "mono muted small" }, msg.id)),
+    flash && notice(flash),
+    status,
+    h("section", { class: "card grid" },
+      h("dl", {},
+        h("dt", {}, "Id"), h("dd", { class: "mono" }, msg.id),
+        h("dt", {}, "Event type"), h("dd", {}, msg.eventType),
+        msg.eventId && [h("dt", {}, "Event id"), h("dd", { class: "mono" }, msg.eventId)],
+        msg.channels && [h("dt", {}, "Channels"), h("dd", {}, tags(msg.channels, ""))],
+        h("dt", {}, "Created"), h("dd", {}, when(msg.timestamp))),
+      h("div", {}, h("h3", {}, "Payload"), h("pre", { class: "payload", id: "payload" }, JSON.stringify(msg.payload, null, 2)))),
+    h("section", { class: "card" }, h("h2", {}, "Deliveries"), dests.data.length
+      ? h("table", { id: "deliveries" },
+        h("thead", {}, h("tr", {}, h("th", {}, "Endpoint"), h("th", {}, "Status"), h("th", {}, "Next attempt"), h("th", {}))),
+        h("tbody", {}, dests.data.map((d) => h("tr", { "data-pending": d.status === 1 || d.status === 3 },
+          h("td", {}, h("a", { class: "mono", href: `#/endpoints/${encodeURIComponent(d.id)}` }, d.url)),
+          h("td", {}, h("span", { class: `badge ${d.status === 0 ? "ok" : d.status === 2 ? "fail" : ""}` }, deliveryState[d.status] || d.statusText)),
+          h("td", { class: "nowrap" }, d.status === 1 ? when(d.nextAttempt) : ""),
+          h("td", {}, canAttempt() && h("button", {
+            type: "button", class: "resend",
+            onclick: () => act(status, () => api("POST", appPath(`/msg/${encodeURIComponent(msg.id)}/endpoint/${encodeURIComponent(d.id)}/resend`)),
+              "Resend queued: the new attempt shows below once made."),
+          }, "Resend"))))))
+      : h("p", { class: "empty" }, "No endpoint was sent this message.")),
+    h("section", { class: "card" }, h("h2", {}, "Attempts"), attemptsTable(attempts.data, { showEndpoint: true })));
+  // While a delivery is under way, look again shortly, so that a resend's attempt appears by itself.
+  if (dests.data.some((d) => d.status === 1 || d.status === 3)) {
+    const here = location.hash;
+    refresh = setTimeout(() => location.hash === here && route(flash), 1000);
+  }
+}
+
+// ── routing ──
+
+async function route(flash) {
+  clearTimeout(refresh);
+  if (!token || !session) return;
+  const [path, query] = location.hash.replace(/^#/, "").split("?");
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  const params = new URLSearchParams(query || "");
+  const section = parts[0] === "messages" ? "messages" : "endpoints";
+  for (const a of document.querySelectorAll("#nav a")) {
+    if (a.dataset.nav === section) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+  try {
+    if (parts[0] === "messages" && parts[1]) await message(parts[1], flash);
+    else if (parts[0] === "messages") await messages(params.get("iterator"), params.get("event_type"));
+    else if (parts[0] === "endpoints" && parts[1] === "new" && canManage()) await endpointForm(null);
+    else if (parts[0] === "endpoints" && parts[1] && parts[2] === "edit" && canManage()) await endpointForm(parts[1]);
+    else if (parts[0] === "endpoints" && parts[1]) await endpoint(parts[1], flash);
+    else await endpoints(flash);
+  } catch (e) {
+    if (handled(e)) return;
+    const notFound = e instanceof ApiError && e.status === 404;
+    show(h("section", { class: "card error-page", id: "refused" },
+      h("h1", {}, notFound ? "Not found" : "Not allowed"),
+      h("p", {}, notFound ? `There is no such endpoint or message in ${session.appName}.` : e.message),
+      h("p", {}, h("a", { href: "#/" }, "Back to the endpoints"))));
+  }
+}
+
+async function start() {
+  takeToken();
+  if (!token) {
+    ended("Open this portal with the link you were given.");
+    return;
+  }
+  try {
+    session = await api("GET", "/portal/session");
+  } catch (e) {
+    if (!handled(e)) ended(`The portal could not start: ${e.message}`);
+    return;
+  }
+  document.title = `${session.appName} · Webhooks`;
+  document.getElementById("app-name").textContent = session.appName;
+  document.getElementById("nav").hidden = false;
+  const logout = document.getElementById("logout");
+  logout.hidden = false;
+  logout.addEventListener("click", async () => {
+    try { await api("POST", "/api/v1/auth/logout"); } catch { /* gone already */ }
+    ended("You have logged out. Open a new portal link to come back.");
+  });
+  window.addEventListener("hashchange", () => route());
+  await route();
+}
+
+start();
