@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use axum::http::StatusCode;
+use common::ui::*;
 use common::*;
 use serde_json::json;
 
@@ -110,36 +111,6 @@ async fn browser_finds_a_failed_delivery_from_the_overview_and_resends_it() {
 }
 
 // ── over plain HTTP ──
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
-/// Logs in with `token`; returns the `Cookie` header value and the whole login answer's `Set-Cookie`.
-async fn log_in(app: &TestApp, token: &str) -> (String, String) {
-    let r = client().post(format!("{}/ui/login", app.base)).form(&[("token", token)]).send().await.unwrap();
-    assert_eq!(r.status(), 303);
-    assert_eq!(r.headers()["location"], "/ui/");
-    let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
-    let pair = set.split(';').next().unwrap().to_string();
-    (pair, set)
-}
-
-async fn page(app: &TestApp, cookie: &str, path: &str) -> (StatusCode, String, String) {
-    let r = client().get(format!("{}{path}", app.base)).header("cookie", cookie).send().await.unwrap();
-    let status = r.status();
-    let kind = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
-    (status, kind, r.text().await.unwrap())
-}
-
-fn csrf_of(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("a form with the CSRF token") + "name=\"csrf\" value=\"".len();
-    html[at..].split('"').next().unwrap().to_string()
-}
-
-async fn post_form(app: &TestApp, cookie: &str, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-    client().post(format!("{}{path}", app.base)).header("cookie", cookie).form(form).send().await.unwrap()
-}
 
 #[tokio::test]
 async fn a_wrong_token_shows_the_form_again_with_an_error() {

@@ -15,12 +15,16 @@
 //! * [`auth`] — bearer tokens and the organization they belong to.
 //! * [`idempotency`] — replays the first answer to a POST with the same `Idempotency-Key`.
 //! * [`portal`] — app portal tokens and the gate that keeps one inside its application.
+//! * [`endpoints`] — endpoint checks and changes (secret rotation, send-example's payload) the faces share.
+//! * [`tasks`] — background tasks (replays) that run after the request that started them.
 
 pub mod auth;
+pub mod endpoints;
 pub mod extract;
 pub mod idempotency;
 pub mod pagination;
 pub mod portal;
+pub mod tasks;
 pub mod time;
 pub mod validate;
 

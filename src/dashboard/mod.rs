@@ -12,6 +12,7 @@
 //! * The app portal (`/portal/`, [`portal`]) is the one part meant for an application's customer, not the
 //!   operator: scoped to one application by a portal token, and embeddable in an iframe.
 
+mod ops;
 mod pages;
 mod portal;
 
@@ -129,6 +130,10 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
         ("endpoint.html", include_str!("templates/endpoint.html")),
         ("message.html", include_str!("templates/message.html")),
         ("macros.html", include_str!("templates/macros.html")),
+        ("charts.html", include_str!("templates/charts.html")),
+        ("messages.html", include_str!("templates/messages.html")),
+        ("endpoint_actions.html", include_str!("templates/endpoint_actions.html")),
+        ("sent_headers.html", include_str!("templates/sent_headers.html")),
     ] {
         env.add_template(name, source).unwrap_or_else(|e| panic!("template {name}: {e}"));
     }
@@ -238,6 +243,12 @@ pub fn router() -> Router<ApiContext> {
         .route("/ui/apps/{app}/endpoints/{ep}", get(pages::endpoint))
         .route("/ui/apps/{app}/endpoints/{ep}/state", post(pages::set_endpoint_state))
         .route("/ui/apps/{app}/endpoints/{ep}/recover", post(pages::recover))
+        .route("/ui/apps/{app}/endpoints/{ep}/rotate", post(ops::rotate_secret))
+        .route("/ui/apps/{app}/endpoints/{ep}/send-example", post(ops::send_example))
+        .route("/ui/apps/{app}/endpoints/{ep}/replay-missing", post(ops::replay_missing))
+        .route("/ui/apps/{app}/endpoints/{ep}/filters", post(ops::edit_filters))
+        .route("/ui/apps/{app}/endpoints/{ep}/headers", post(ops::edit_headers))
+        .route("/ui/apps/{app}/messages", get(ops::messages))
         .route("/ui/apps/{app}/messages/{msg}", get(pages::message))
         .route("/ui/apps/{app}/messages/{msg}/resend", post(pages::resend))
         .route("/ui/assets/{file}", get(asset))

@@ -13,20 +13,21 @@ use crate::api::pagination::{list_response, page};
 use crate::api::{load_app, load_endpoint, load_message, ApiContext};
 use crate::engine::model::{Application, Endpoint};
 use crate::error::Error;
-use crate::store::{now_ms, status, AttemptFilter, AttemptRecord, EndpointStats, MessageFilter, Millis, Page};
+use crate::store::{
+    now_ms, status, AttemptFilter, AttemptRecord, EndpointStats, MessageSearch, MessageState, Millis, Page,
+    QUEUE_COUNT_CAP,
+};
 
-/// How far back the overview's and the endpoints' delivery counts look.
-const STATS_WINDOW_MS: Millis = 24 * 3600 * 1000;
 /// The overview looks at this many applications (the first page of the list), not at every one.
 const OVERVIEW_APPS: usize = 50;
 
-fn time(ms: Millis) -> String {
+pub(super) fn time(ms: Millis) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
         .unwrap_or_default()
 }
 
-fn status_name(s: i64) -> &'static str {
+pub(super) fn status_name(s: i64) -> &'static str {
     match s {
         status::SUCCESS => "succeeded",
         status::PENDING => "pending",
@@ -101,7 +102,7 @@ fn pretty_json(text: &str) -> String {
 }
 
 #[derive(Serialize)]
-struct StatsView {
+pub(super) struct StatsView {
     success: i64,
     fail: i64,
     pending: i64,
@@ -118,7 +119,7 @@ impl From<EndpointStats> for StatsView {
 }
 
 #[derive(Serialize)]
-struct AttemptView {
+pub(super) struct AttemptView {
     id: String,
     msg_id: String,
     endpoint_id: String,
@@ -149,7 +150,7 @@ impl From<AttemptRecord> for AttemptView {
 }
 
 #[derive(Serialize)]
-struct EndpointView {
+pub(super) struct EndpointView {
     id: String,
     app_id: String,
     url: String,
@@ -178,7 +179,7 @@ impl From<&Endpoint> for EndpointView {
 }
 
 #[derive(Serialize)]
-struct AppView {
+pub(super) struct AppView {
     id: String,
     uid: Option<String>,
     name: String,
@@ -193,12 +194,12 @@ impl From<&Application> for AppView {
 
 /// The links of a paged list: `next` and `prev` are iterators for `?iterator=`.
 #[derive(Serialize)]
-struct Pager {
+pub(super) struct Pager {
     next: Option<String>,
     prev: Option<String>,
 }
 
-fn pager<R>(rows: Vec<R>, page: &Page, id: impl Fn(&R) -> String) -> (Vec<R>, Pager) {
+pub(super) fn pager<R>(rows: Vec<R>, page: &Page, id: impl Fn(&R) -> String) -> (Vec<R>, Pager) {
     let first_page = page.iterator.is_none();
     let list = list_response(rows, page, id, |r| r);
     let next = (!list.done || page.reverse).then_some(list.iterator).flatten();
@@ -211,11 +212,10 @@ pub struct ListParams {
     iterator: Option<String>,
     /// How many failed deliveries a recover just queued (shown once).
     recovered: Option<u64>,
-}
-
-async fn endpoint_stats(ctx: &ApiContext, ep: &Endpoint) -> Result<StatsView, Error> {
-    let since = now_ms() - STATS_WINDOW_MS;
-    Ok(ctx.store.endpoint_stats(&ep.org_id, &ep.app_id, &ep.id, Some(since), None).await?.into())
+    /// Which action just succeeded (see `ops::done_message`), and what it made: a message, a task.
+    done: Option<String>,
+    msg: Option<String>,
+    task: Option<String>,
 }
 
 /// `minijinja::context!` over any `Serialize` values: `page_context! { a, b => expr }`.
@@ -228,6 +228,7 @@ macro_rules! page_context {
     (@v $key:ident) => { &$key };
     (@v $key:ident => $value:expr) => { &$value };
 }
+pub(super) use page_context;
 
 // ── login ──
 
@@ -282,63 +283,64 @@ struct EndpointRow {
     app: AppView,
     endpoint: EndpointView,
     stats: StatsView,
+    /// Attempts failed in a row, and since when (a failing endpoint's).
+    streak: Option<(i64, String)>,
 }
 
 #[derive(Serialize)]
 struct DeadLetter {
     app_id: String,
-    endpoint_id: String,
-    endpoint_url: String,
+    app_name: String,
     msg_id: String,
     event_type: String,
-    attempts: i64,
     at: String,
 }
 
+/// Dead letters the overview lists at most, the newest of each application's first.
+const OVERVIEW_DEAD: usize = 10;
+
 pub async fn overview(State(ctx): State<ApiContext>, session: Session) -> UiResult {
     let org = &session.org;
+    let activity = super::ops::org_activity(&ctx, org).await?;
     let page = Page { limit: OVERVIEW_APPS, iterator: None, reverse: false, descending: true };
     let mut apps = ctx.store.list::<Application>(org, "", &page).await?;
     let more_apps = apps.len() > OVERVIEW_APPS;
     apps.truncate(OVERVIEW_APPS);
+    // Bounded whatever the store holds: per application one read of its (cached) endpoints, one of its newest
+    // dead letters, and per endpoint a primary-key read of its failure streak; charts only for failing ones.
     let (mut endpoints, mut failing, mut disabled, mut dead) = (0, Vec::new(), Vec::new(), Vec::new());
-    let mut totals = EndpointStats::default();
+    let dead_search = MessageSearch { state: Some(MessageState::Failed), ..Default::default() };
+    let dead_page = Page { limit: 5, iterator: None, reverse: false, descending: true };
     for app in &apps {
         for ep in ctx.engine.endpoints_of(org, &app.id).await?.iter() {
             endpoints += 1;
-            let since = now_ms() - STATS_WINDOW_MS;
-            let s = ctx.store.endpoint_stats(org, &app.id, &ep.id, Some(since), None).await?;
-            totals.success += s.success;
-            totals.fail += s.fail;
-            totals.pending += s.pending + s.sending;
             if ep.disabled {
-                disabled.push(EndpointRow { app: app.into(), endpoint: ep.into(), stats: s.into() });
-            } else if s.fail > 0 {
-                let last = Page { limit: 5, iterator: None, reverse: false, descending: true };
-                let rows = ctx
-                    .store
-                    .messages_of_endpoint(org, &app.id, &ep.id, Some(status::FAIL), &MessageFilter::default(), &last)
-                    .await?;
-                dead.extend(rows.into_iter().take(5).map(|(m, d)| DeadLetter {
-                    app_id: app.id.clone(),
-                    endpoint_id: ep.id.clone(),
-                    endpoint_url: ep.url.clone(),
-                    msg_id: m.id,
-                    event_type: m.event_type,
-                    attempts: d.attempts,
-                    at: time(d.updated_at),
-                }));
-                failing.push(EndpointRow { app: app.into(), endpoint: ep.into(), stats: s.into() });
+                let stats = EndpointStats::default().into();
+                disabled.push(EndpointRow { app: app.into(), endpoint: ep.into(), stats, streak: None });
+            } else if let Some(f) = ctx.store.endpoint_failing(&ep.id).await? {
+                let (stats, _) = super::ops::endpoint_day(&ctx, ep).await?;
+                let streak = Some((f.consecutive, time(f.since)));
+                failing.push(EndpointRow { app: app.into(), endpoint: ep.into(), stats, streak });
             }
         }
+        let rows = ctx.store.message_search(org, &app.id, &dead_search, &dead_page).await?;
+        dead.extend(rows.into_iter().take(5).map(|m| DeadLetter {
+            app_id: app.id.clone(),
+            app_name: app.name.clone(),
+            msg_id: m.id,
+            event_type: m.event_type,
+            at: time(m.created_at),
+        }));
     }
-    let totals = StatsView::from(totals);
+    dead.sort_by(|a, b| b.msg_id.cmp(&a.msg_id));
+    dead.truncate(OVERVIEW_DEAD);
+    let queued = ctx.store.queue_stats(now_ms()).await?.deliveries;
     let app_count = apps.len();
     Ok(render(
         StatusCode::OK,
         "overview.html",
-        page_context! { nav => "overview", csrf => session.csrf, app_count, more_apps, endpoints, totals, failing,
-        disabled, dead },
+        page_context! { nav => "overview", csrf => session.csrf, app_count, more_apps, endpoints, activity, queued,
+        queue_cap => QUEUE_COUNT_CAP, failing, disabled, dead },
     ))
 }
 
@@ -381,17 +383,18 @@ pub async fn app(
     }
     let mut endpoints = Vec::new();
     for ep in ctx.engine.endpoints_of(&session.org, &app.id).await?.iter() {
-        let stats = endpoint_stats(&ctx, ep).await?;
+        let (stats, spark) = super::ops::endpoint_day(&ctx, ep).await?;
         let last = Page { limit: 1, iterator: None, reverse: false, descending: true };
         let filter = AttemptFilter { endpoint_id: Some(ep.id.clone()), ..Default::default() };
         let last = ctx.store.attempt_list(&session.org, &app.id, &filter, &last).await?.into_iter().next();
-        endpoints
-            .push(page_context! { endpoint => EndpointView::from(ep), stats, last => last.map(AttemptView::from) });
+        endpoints.push(
+            page_context! { endpoint => EndpointView::from(ep), stats, spark, last => last.map(AttemptView::from) },
+        );
     }
     let event_type = q.event_type.as_deref().map(str::trim).filter(|t| !t.is_empty());
-    let filter = MessageFilter { event_types: event_type.map(|t| vec![t.to_string()]), ..Default::default() };
+    let search = MessageSearch { event_type: event_type.map(str::to_string), ..Default::default() };
     let page = page(Some(25), q.iterator.as_deref(), true);
-    let rows = ctx.store.message_list(&session.org, &app.id, &filter, &page).await?;
+    let rows = ctx.store.message_search(&session.org, &app.id, &search, &page).await?;
     let (rows, pager) = pager(rows, &page, |m| m.id.clone());
     let messages: Vec<_> = rows
         .iter()
@@ -417,7 +420,10 @@ pub async fn endpoint(
 ) -> UiResult {
     let app = load_app(&ctx, &session.org, &app_id).await?;
     let ep = load_endpoint(&ctx, &app, &ep_id).await?;
-    let stats = endpoint_stats(&ctx, &ep).await?;
+    let activity = super::ops::endpoint_activity(&ctx, &ep).await?;
+    let keys = super::ops::keys_of(&ep);
+    let event_types = super::ops::event_type_names(&ctx, &session.org).await?;
+    let done = q.done.as_deref().and_then(super::ops::done_message);
     let filter = AttemptFilter { endpoint_id: Some(ep.id.clone()), ..Default::default() };
     let page = page(Some(25), q.iterator.as_deref(), true);
     let rows = ctx.store.attempt_list(&session.org, &app.id, &filter, &page).await?;
@@ -428,7 +434,8 @@ pub async fn endpoint(
         "endpoint.html",
         page_context! { nav => "apps", csrf => session.csrf, app => AppView::from(&*app),
         endpoint => EndpointView::from(&ep),
-        stats, attempts, pager, recovered => q.recovered },
+        activity, keys, event_types, done, example => q.msg, task => q.task, attempts, pager,
+        recovered => q.recovered },
     ))
 }
 
@@ -500,11 +507,9 @@ pub async fn message(
     let eps = ctx.engine.endpoints_of(&session.org, &app.id).await?;
     let url_of = |id: &str| eps.iter().find(|e| e.id == id).map(|e| e.url.clone()).unwrap_or_else(|| id.to_string());
     let all = Page { limit: 250, iterator: None, reverse: false, descending: false };
-    let deliveries: Vec<_> = ctx
-        .store
-        .deliveries_of_message(&session.org, &app.id, &msg.id, &all)
-        .await?
-        .into_iter()
+    let delivery_rows = ctx.store.deliveries_of_message(&session.org, &app.id, &msg.id, &all).await?;
+    let deliveries: Vec<_> = delivery_rows
+        .iter()
         .take(250)
         .map(|d| {
             page_context! {
@@ -516,14 +521,20 @@ pub async fn message(
         .collect();
     let filter = AttemptFilter { msg_id: Some(msg.id.clone()), ..Default::default() };
     let recent = Page { limit: 100, iterator: None, reverse: false, descending: true };
-    let attempts: Vec<AttemptView> = ctx
-        .store
-        .attempt_list(&session.org, &app.id, &filter, &recent)
-        .await?
-        .into_iter()
-        .take(100)
-        .map(Into::into)
+    let mut attempt_rows = ctx.store.attempt_list(&session.org, &app.id, &filter, &recent).await?;
+    attempt_rows.truncate(100);
+    // Per delivery, the headers of its latest attempt (newest first above), or of the next one.
+    let sent_headers: Vec<_> = delivery_rows
+        .iter()
+        .take(20)
+        .filter_map(|d| {
+            let ep = eps.iter().find(|e| e.id == d.endpoint_id)?;
+            let latest = attempt_rows.iter().find(|a| a.endpoint_id == d.endpoint_id);
+            let before = d.attempts - i64::from(latest.is_some());
+            Some(super::ops::sent_headers(&ctx, &msg, ep, latest, before.max(0)))
+        })
         .collect();
+    let attempts: Vec<AttemptView> = attempt_rows.into_iter().map(Into::into).collect();
     let payload = msg.payload.as_deref().map(pretty_json);
     let view = page_context! {
         id => msg.id, event_type => msg.event_type, event_id => msg.event_id, channels => msg.channels,
@@ -533,7 +544,7 @@ pub async fn message(
         StatusCode::OK,
         "message.html",
         page_context! { nav => "apps", csrf => session.csrf, app => AppView::from(&*app), msg => view, deliveries,
-        attempts, resent => q.resent.is_some() },
+        attempts, sent_headers, resent => q.resent.is_some() },
     ))
 }
 

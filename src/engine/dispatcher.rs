@@ -14,7 +14,7 @@ use super::model::Endpoint;
 use super::{retry, signing, Engine};
 use crate::config::HeaderStyle;
 use crate::shutdown::Shutdown;
-use crate::store::{now_ms, status, AttemptRecord, DeliveryJob, Failing, NextStep};
+use crate::store::{now_ms, status, AttemptRecord, DeliveryJob, Failing, MessageRecord, NextStep};
 
 /// Response bodies are kept up to this many bytes, as svix-server does.
 const MAX_RESPONSE_BYTES: usize = 20_000;
@@ -227,51 +227,7 @@ impl Engine {
     }
 
     fn headers_for(&self, job: &DeliveryJob, ep: &Endpoint, body: &[u8]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        // Custom headers first, so that the signature headers below cannot be overridden by them.
-        for (k, v) in &ep.headers {
-            if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::try_from(v.as_str())) {
-                h.insert(k, v);
-            }
-        }
-        h.insert("content-type", HeaderValue::from_static("application/json"));
-        let now = chrono::Utc::now();
-        let ts = now.timestamp();
-        let sig = signing::standard_signature(&job.msg.id, ts, body, ep.live_secrets(now.timestamp_millis()));
-        let (id_h, ts_h, sig_h) = match self.cfg.header_style {
-            HeaderStyle::Svix => ("svix-id", "svix-timestamp", "svix-signature"),
-            HeaderStyle::Webhook => ("webhook-id", "webhook-timestamp", "webhook-signature"),
-        };
-        let value = |s: &str| HeaderValue::try_from(s).unwrap_or(HeaderValue::from_static(""));
-        h.insert(id_h, value(&job.msg.id));
-        h.insert(ts_h, HeaderValue::from(ts));
-        h.insert(sig_h, value(&sig));
-        if let (Some(scheme), Some(secret)) = (&ep.signature, ep.secrets.first()) {
-            let stamp = scheme.format_timestamp(now);
-            let signature = scheme.sign(&secret.key, &job.msg.id, &stamp, body);
-            let mut put = |name: &str, v: &str| {
-                if let Ok(name) = HeaderName::try_from(name) {
-                    h.insert(name, value(v));
-                }
-            };
-            put(&scheme.header, &signature);
-            if let Some(name) = &scheme.timestamp_header {
-                put(name, &stamp);
-            }
-            if let Some(name) = &scheme.id_header {
-                put(name, &job.msg.id);
-            }
-            if let Some(name) = &scheme.attempt_header {
-                put(name, &(job.attempts + 1).to_string());
-            }
-            if let Some(name) = &scheme.event_type_header {
-                put(name, &job.msg.event_type);
-            }
-            if let Some(name) = &scheme.request_id_header {
-                put(name, &crate::ids::new("req_"));
-            }
-        }
-        h
+        delivery_headers(&job.msg, ep, job.attempts, chrono::Utc::now(), self.cfg.header_style, body)
     }
 
     async fn send(&self, job: &DeliveryJob, ep: &Endpoint) -> Sent {
@@ -313,6 +269,62 @@ impl Engine {
         response.truncate(MAX_RESPONSE_BYTES);
         Sent { status_code, timed_out: false, response: String::from_utf8_lossy(&response).into_owned(), retry_after }
     }
+}
+
+/// The headers of one attempt of `msg` to `ep`, signed at `now` (`attempts`: those made before it). The dashboard
+/// recomputes an attempt's headers with it, so that what it shows is what the dispatcher sends.
+pub fn delivery_headers(
+    msg: &MessageRecord,
+    ep: &Endpoint,
+    attempts: i64,
+    now: chrono::DateTime<chrono::Utc>,
+    style: HeaderStyle,
+    body: &[u8],
+) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    // Custom headers first, so that the signature headers below cannot be overridden by them.
+    for (k, v) in &ep.headers {
+        if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::try_from(v.as_str())) {
+            h.insert(k, v);
+        }
+    }
+    h.insert("content-type", HeaderValue::from_static("application/json"));
+    let ts = now.timestamp();
+    let sig = signing::standard_signature(&msg.id, ts, body, ep.live_secrets(now.timestamp_millis()));
+    let (id_h, ts_h, sig_h) = match style {
+        HeaderStyle::Svix => ("svix-id", "svix-timestamp", "svix-signature"),
+        HeaderStyle::Webhook => ("webhook-id", "webhook-timestamp", "webhook-signature"),
+    };
+    let value = |s: &str| HeaderValue::try_from(s).unwrap_or(HeaderValue::from_static(""));
+    h.insert(id_h, value(&msg.id));
+    h.insert(ts_h, HeaderValue::from(ts));
+    h.insert(sig_h, value(&sig));
+    if let (Some(scheme), Some(secret)) = (&ep.signature, ep.secrets.first()) {
+        let stamp = scheme.format_timestamp(now);
+        let signature = scheme.sign(&secret.key, &msg.id, &stamp, body);
+        let mut put = |name: &str, v: &str| {
+            if let Ok(name) = HeaderName::try_from(name) {
+                h.insert(name, value(v));
+            }
+        };
+        put(&scheme.header, &signature);
+        if let Some(name) = &scheme.timestamp_header {
+            put(name, &stamp);
+        }
+        if let Some(name) = &scheme.id_header {
+            put(name, &msg.id);
+        }
+        if let Some(name) = &scheme.attempt_header {
+            put(name, &(attempts + 1).to_string());
+        }
+        if let Some(name) = &scheme.event_type_header {
+            put(name, &msg.event_type);
+        }
+        if let Some(name) = &scheme.request_id_header {
+            put(name, &crate::ids::new("req_"));
+        }
+    }
+    h
 }
 
 fn describe(e: &reqwest::Error) -> String {

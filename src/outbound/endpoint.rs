@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
@@ -15,12 +15,14 @@ use utoipa_axum::routes;
 use super::background_task::{self, BackgroundTaskOut, TaskStatus};
 use super::message::{MessageIn, MessageOut};
 use crate::api::auth::OrgId;
+pub(super) use crate::api::endpoints::{check_headers, save};
+use crate::api::endpoints::{check_secret, parse_schedule, validate};
 use crate::api::extract::ValidJson;
 use crate::api::pagination::{list_response, ListQuery, ListResponse};
 use crate::api::time::{opt_ts, parse_ts, ts};
 use crate::api::validate::{check_ident, double_option};
 use crate::api::{load_app, load_endpoint, ApiContext};
-use crate::engine::model::{Application, Endpoint, EndpointSecret, EventType, Metadata};
+use crate::engine::model::{Application, Endpoint, EndpointSecret, Metadata};
 use crate::engine::signing::{self, HmacScheme};
 use crate::error::{ClientError, Error, Result};
 use crate::store::now_ms;
@@ -139,80 +141,6 @@ impl From<&Endpoint> for EndpointOut {
     }
 }
 
-fn check_list(field: &str, items: &Option<Vec<String>>, max_len: usize) -> Result<()> {
-    if let Some(items) = items {
-        for item in items {
-            check_ident(&["body", field], item.trim_end_matches('*').trim_end_matches('.'), max_len).or_else(|e| {
-                if item == "*" {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            })?;
-        }
-    }
-    Ok(())
-}
-
-fn check_secret(secret: &str) -> Result<()> {
-    match signing::standard_key(secret) {
-        Some(key) if (24..=75).contains(&key.len()) => Ok(()),
-        _ => Err(Error::invalid(
-            &["body", "secret"],
-            "must be base64 of 24 to 75 bytes, optionally prefixed with whsec_",
-        )),
-    }
-}
-
-pub(super) fn check_headers(headers: &BTreeMap<String, Option<String>>) -> Result<()> {
-    for (k, v) in headers {
-        HeaderName::try_from(k.as_str())
-            .map_err(|_| Error::invalid(&["body", "headers"], format!("invalid header name: {k}")))?;
-        if let Some(v) = v {
-            HeaderValue::try_from(v.as_str())
-                .map_err(|_| Error::invalid(&["body", "headers"], format!("invalid value for {k}")))?;
-        }
-    }
-    Ok(())
-}
-
-fn parse_schedule(s: Option<Vec<String>>) -> Result<Option<Vec<u64>>> {
-    s.map(|items| {
-        if items.len() > 20 {
-            return Err(Error::invalid(&["body", "retrySchedule"], "at most 20 retries"));
-        }
-        items
-            .iter()
-            .map(|d| {
-                humantime::parse_duration(d)
-                    .map(|d| d.as_millis() as u64)
-                    .map_err(|_| Error::invalid(&["body", "retrySchedule"], format!("invalid duration: {d}")))
-            })
-            .collect()
-    })
-    .transpose()
-}
-
-/// Checks an endpoint as a whole before it is stored.
-fn validate(ctx: &ApiContext, ep: &Endpoint) -> Result<()> {
-    if ep.url.len() > 65536 {
-        return Err(Error::invalid(&["body", "url"], "too long"));
-    }
-    ctx.engine.egress.check_url(&ep.url).map_err(|e| Error::invalid(&["body", "url"], e))?;
-    if let Some(uid) = &ep.uid {
-        check_ident(&["body", "uid"], uid, 256)?;
-        if crate::ids::has_prefix(uid, crate::ids::EP) {
-            return Err(Error::invalid(&["body", "uid"], "must not look like an endpoint id"));
-        }
-    }
-    check_list("eventTypes", &ep.filter_types, 256)?;
-    check_list("channels", &ep.channels, 128)?;
-    if ep.throttle_rate == Some(0) {
-        return Err(Error::invalid(&["body", "throttleRate"], "must be at least 1"));
-    }
-    Ok(())
-}
-
 pub(super) async fn create(ctx: &ApiContext, app: &Application, input: EndpointIn) -> Result<Endpoint> {
     let now = now_ms();
     let secret = match input.secret {
@@ -251,11 +179,6 @@ pub(super) async fn create(ctx: &ApiContext, app: &Application, input: EndpointI
     ctx.store.insert(&ep).await?;
     ctx.engine.invalidate(&app.id);
     Ok(ep)
-}
-
-pub(super) async fn save(ctx: &ApiContext, ep: &mut Endpoint) -> Result<()> {
-    validate(ctx, ep)?;
-    crate::api::store_endpoint(ctx, ep).await
 }
 
 #[utoipa::path(
@@ -555,27 +478,9 @@ pub(super) struct RotateIn {
     grace_period_seconds: Option<u32>,
 }
 
-/// Rotates `ep`'s signing key as `input` asks; answers with the new key. The old key keeps signing beside the
-/// new one for the grace period (24 h unless said otherwise).
+/// Rotates `ep`'s signing key as `input` asks; answers with the new key.
 pub(super) async fn rotate(ctx: &ApiContext, ep: &mut Endpoint, input: RotateIn) -> Result<String> {
-    let grace = input.grace_period_seconds.unwrap_or(86_400);
-    if grace > 7 * 86_400 {
-        return Err(Error::invalid(&["body", "gracePeriodSeconds"], "at most 7 days"));
-    }
-    let new_key = match input.key {
-        Some(k) => {
-            check_secret(&k)?;
-            if k.starts_with("whsec_") {
-                k
-            } else {
-                format!("whsec_{k}")
-            }
-        }
-        None => signing::new_secret(),
-    };
-    crate::engine::model::rotate_secrets(&mut ep.secrets, new_key.clone(), grace as i64 * 1000, now_ms());
-    save(ctx, ep).await?;
-    Ok(new_key)
+    crate::api::endpoints::rotate_secret(ctx, ep, input.key, input.grace_period_seconds).await
 }
 
 #[utoipa::path(
@@ -682,15 +587,7 @@ async fn send_example(
     check_ident(&["body", "eventType"], &input.event_type, 256)?;
     let app = load_app(&ctx, &org, &app_id).await?;
     let ep = load_endpoint(&ctx, &app, &ep_id).await?;
-    let example = ctx
-        .store
-        .get::<EventType>(&org, "", &input.event_type)
-        .await?
-        .and_then(|et| et.schemas)
-        .and_then(|s| {
-            s.as_object().and_then(|versions| versions.values().find_map(|v| v.get("examples")?.get(0).cloned()))
-        })
-        .unwrap_or_else(|| serde_json::json!({}));
+    let example = crate::api::endpoints::example_payload(&ctx, &org, &input.event_type).await?;
     let input = MessageIn::example(input.event_type, &example);
     let msg = super::message::publish(&ctx, &app, input, Some(ep.id)).await?;
     Ok(Json(MessageOut::new(&msg, true)))

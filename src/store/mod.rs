@@ -459,6 +459,68 @@ pub struct ReplayFilter {
     pub channel: Option<String>,
 }
 
+/// One time bucket of a chart: what happened in `[start, start + bucket)`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ActivityBucket {
+    pub start: Millis,
+    /// Messages published (organization charts only).
+    pub messages: i64,
+    pub attempts: i64,
+    /// Attempts that succeeded.
+    pub succeeded: i64,
+}
+
+/// Whose activity [`Store::activity`] counts.
+#[derive(Debug, Clone, Copy)]
+pub enum ActivityOf<'a> {
+    Org,
+    /// Attempts to one endpoint of the organization.
+    Endpoint(&'a str),
+}
+
+/// Lays the rows `(bucket index, messages, attempts, succeeded)` a backend counted into every bucket of
+/// `[since, until)`, empty buckets included, oldest first.
+pub fn activity_buckets(
+    since: Millis,
+    until: Millis,
+    bucket: Millis,
+    rows: impl IntoIterator<Item = (i64, i64, i64, i64)>,
+) -> Vec<ActivityBucket> {
+    let n = ((until - since).max(0) + bucket - 1) / bucket.max(1);
+    let mut out: Vec<ActivityBucket> =
+        (0..n).map(|i| ActivityBucket { start: since + i * bucket, ..Default::default() }).collect();
+    for (i, messages, attempts, succeeded) in rows {
+        if let Some(b) = usize::try_from(i).ok().and_then(|i| out.get_mut(i)) {
+            b.messages += messages;
+            b.attempts += attempts;
+            b.succeeded += succeeded;
+        }
+    }
+    out
+}
+
+/// Where a message's deliveries stand, for [`Store::message_search`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageState {
+    /// Sent to at least one endpoint, and every delivery succeeded.
+    Delivered,
+    /// At least one delivery gave up (a dead letter).
+    Failed,
+    /// At least one delivery is still under way: waiting, being sent, or retrying.
+    Pending,
+}
+
+/// What the dashboard's message search asks for: every field optional, all of them together.
+#[derive(Debug, Clone, Default)]
+pub struct MessageSearch {
+    pub event_type: Option<String>,
+    /// Created at or after.
+    pub since: Option<Millis>,
+    /// Created before.
+    pub until: Option<Millis>,
+    pub state: Option<MessageState>,
+}
+
 /// An inbound request that passed verification, as it arrived.
 #[derive(Debug, Clone)]
 pub struct InboundEventRecord {
@@ -582,6 +644,26 @@ pub trait Store: Send + Sync + 'static {
         page: &Page,
     ) -> StoreResult<Vec<MessageRecord>>;
     async fn message_expunge(&self, org_id: &str, app_id: &str, msg_id: &str) -> StoreResult<bool>;
+    /// The dashboard's search, newest first. Without a state it pages by creation time on the application's time
+    /// (or event type and time) index, the cursor being a message id; with [`MessageState::Failed`] or
+    /// [`MessageState::Pending`] it pages by message id through the deliveries not delivered yet.
+    async fn message_search(
+        &self,
+        org_id: &str,
+        app_id: &str,
+        search: &MessageSearch,
+        page: &Page,
+    ) -> StoreResult<Vec<MessageRecord>>;
+    /// Messages and attempts per `bucket` ms over `[since, until)` (see [`activity_buckets`]), counted on
+    /// covering indexes: the cost follows the traffic of the window, not the size of the store.
+    async fn activity(
+        &self,
+        org_id: &str,
+        of: ActivityOf<'_>,
+        since: Millis,
+        until: Millis,
+        bucket: Millis,
+    ) -> StoreResult<Vec<ActivityBucket>>;
     /// Expunges up to `limit` payloads whose retention ended before `now` and that no pending delivery still
     /// needs; returns how many.
     async fn expunge_expired_payloads(&self, now: Millis, limit: usize) -> StoreResult<usize>;

@@ -48,6 +48,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0001_init.sql"),
     include_str!("migrations/postgres/0002_meta.sql"),
     include_str!("migrations/postgres/0003_breaker.sql"),
+    include_str!("migrations/postgres/0004_dashboard.sql"),
 ];
 /// The advisory lock that serialises migrations between nodes starting at once.
 const MIGRATION_LOCK: i64 = 0x0068_6f6f_6b64; // "hookd"
@@ -834,6 +835,65 @@ fn message_filter(q: &mut Q, f: &MessageFilter, m: &str) {
         let p = q.arg(a);
         q.push(&format!(" AND {m}.created_at > {p}"));
     }
+}
+
+/// The dashboard's message search (see [`Store::message_search`]); the SQLite store's `search_sql` in PostgreSQL.
+fn search_q(org_id: &str, app_id: &str, f: &MessageSearch, page: &Page) -> Q {
+    let desc = page.walk_desc();
+    let (cmp, dir) = if desc { ("<", "DESC") } else { (">", "ASC") };
+    let cursor = page.iterator.clone().filter(|it| !it.is_empty());
+    let unsettled = match f.state {
+        Some(MessageState::Failed) => Some(format!("d.status = {}", status::FAIL)),
+        Some(MessageState::Pending) => Some(format!("d.status IN ({}, {})", status::PENDING, status::SENDING)),
+        _ => None,
+    };
+    let mut q;
+    if let Some(states) = &unsettled {
+        q = Q::new(format!(
+            "SELECT DISTINCT ON (d.msg_id) {MSG_COLS} FROM deliveries d JOIN messages m ON m.id = d.msg_id"
+        ));
+        let (a, o) = (q.arg(app_id.to_string()), q.arg(org_id.to_string()));
+        q.push(&format!(" WHERE d.app_id = {a} AND {states} AND d.status <> 0 AND m.org_id = {o}"));
+    } else {
+        q = Q::new(format!("SELECT {MSG_COLS} FROM messages m"));
+        let (a, o) = (q.arg(app_id.to_string()), q.arg(org_id.to_string()));
+        q.push(&format!(" WHERE m.app_id = {a} AND m.org_id = {o}"));
+    }
+    if let Some(t) = &f.event_type {
+        let p = q.arg(t.clone());
+        q.push(&format!(" AND m.event_type = {p}"));
+    }
+    if let Some(since) = f.since {
+        let p = q.arg(since);
+        q.push(&format!(" AND m.created_at >= {p}"));
+    }
+    if let Some(until) = f.until {
+        let p = q.arg(until);
+        q.push(&format!(" AND m.created_at < {p}"));
+    }
+    if f.state == Some(MessageState::Delivered) {
+        q.push(&format!(
+            " AND EXISTS (SELECT 1 FROM deliveries s WHERE s.msg_id = m.id AND s.status = {ok})
+              AND NOT EXISTS (SELECT 1 FROM deliveries s WHERE s.msg_id = m.id AND s.status <> {ok})",
+            ok = status::SUCCESS
+        ));
+    }
+    if unsettled.is_some() {
+        if let Some(it) = cursor {
+            let p = q.arg(it);
+            q.push(&format!(" AND d.msg_id {cmp} {p}"));
+        }
+        q.push(&format!(" ORDER BY d.msg_id {dir} LIMIT {}", page.limit + 1));
+    } else {
+        if let Some(it) = cursor {
+            let p = q.arg(it);
+            q.push(&format!(
+                " AND (m.created_at, m.id) {cmp} (SELECT c.created_at, c.id FROM messages c WHERE c.id = {p})"
+            ));
+        }
+        q.push(&format!(" ORDER BY m.created_at {dir}, m.id {dir} LIMIT {}", page.limit + 1));
+    }
+    q
 }
 
 const MSG_COLS: &str =
@@ -1864,6 +1924,69 @@ impl Store for PgStore {
         message_filter(&mut q, filter, "m");
         paginate(&mut q, page, "d.msg_id");
         Ok(self.rows_q(q).await?.iter().map(|r| (message_row(r, 0), delivery_row(r, MSG_NCOLS))).collect())
+    }
+
+    async fn message_search(
+        &self,
+        org_id: &str,
+        app_id: &str,
+        search: &MessageSearch,
+        page: &Page,
+    ) -> StoreResult<Vec<MessageRecord>> {
+        let q = search_q(org_id, app_id, search, page);
+        Ok(self.rows_q(q).await?.iter().map(|r| message_row(r, 0)).collect())
+    }
+
+    async fn activity(
+        &self,
+        org_id: &str,
+        of: ActivityOf<'_>,
+        since: Millis,
+        until: Millis,
+        bucket: Millis,
+    ) -> StoreResult<Vec<ActivityBucket>> {
+        let ok = status::SUCCESS;
+        let bucket_arg = bucket.max(1);
+        let mut rows = Vec::new();
+        let mut count = |found: Vec<Row>| {
+            rows.extend(
+                found.iter().map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1), r.get::<_, i64>(2), r.get::<_, i64>(3))),
+            )
+        };
+        match of {
+            ActivityOf::Org => {
+                count(
+                    self.rows(
+                        "SELECT (created_at - $1) / $2 AS b, COUNT(*), 0::bigint, 0::bigint FROM messages
+                         WHERE org_id = $3 AND created_at >= $1 AND created_at < $4 GROUP BY b",
+                        &[&since, &bucket_arg, &org_id, &until],
+                    )
+                    .await?,
+                );
+                count(
+                    self.rows(
+                        &format!(
+                            "SELECT (created_at - $1) / $2 AS b, 0::bigint, COUNT(*), COUNT(*) FILTER (WHERE status = {ok})
+                             FROM attempts WHERE org_id = $3 AND created_at >= $1 AND created_at < $4 GROUP BY b"
+                        ),
+                        &[&since, &bucket_arg, &org_id, &until],
+                    )
+                    .await?,
+                );
+            }
+            ActivityOf::Endpoint(ep) => count(
+                self.rows(
+                    &format!(
+                        "SELECT (created_at - $1) / $2 AS b, 0::bigint, COUNT(*), COUNT(*) FILTER (WHERE status = {ok})
+                         FROM attempts WHERE org_id = $3 AND endpoint_id = $5 AND created_at >= $1 AND created_at < $4
+                         GROUP BY b"
+                    ),
+                    &[&since, &bucket_arg, &org_id, &until, &ep],
+                )
+                .await?,
+            ),
+        }
+        Ok(activity_buckets(since, until, bucket, rows))
     }
 
     async fn endpoint_stats(

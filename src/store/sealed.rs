@@ -526,6 +526,25 @@ impl Store for SealedStore {
     async fn message_expunge(&self, org_id: &str, app_id: &str, msg_id: &str) -> StoreResult<bool> {
         self.inner.message_expunge(org_id, app_id, msg_id).await
     }
+    async fn message_search(
+        &self,
+        org_id: &str,
+        app_id: &str,
+        search: &MessageSearch,
+        page: &Page,
+    ) -> StoreResult<Vec<MessageRecord>> {
+        self.inner.message_search(org_id, app_id, search, page).await
+    }
+    async fn activity(
+        &self,
+        org_id: &str,
+        of: ActivityOf<'_>,
+        since: Millis,
+        until: Millis,
+        bucket: Millis,
+    ) -> StoreResult<Vec<ActivityBucket>> {
+        self.inner.activity(org_id, of, since, until, bucket).await
+    }
     async fn expunge_expired_payloads(&self, now: Millis, limit: usize) -> StoreResult<usize> {
         self.inner.expunge_expired_payloads(now, limit).await
     }

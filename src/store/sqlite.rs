@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0006_payload_retention.sql"),
     include_str!("migrations/sqlite/0007_meta.sql"),
     include_str!("migrations/sqlite/0008_breaker.sql"),
+    include_str!("migrations/sqlite/0009_dashboard.sql"),
 ];
 const MAX_BATCH: usize = 2048;
 const JOB_DELIVERY: i64 = 0;
@@ -317,6 +318,109 @@ fn message_filter(sql: &mut String, args: &mut Vec<Value>, f: &MessageFilter, m:
     if let Some(a) = f.after {
         sql.push_str(&format!(" AND {m}.created_at > ?"));
         args.push(Value::Integer(a));
+    }
+}
+
+/// The dashboard's message search as SQL (see [`Store::message_search`]).
+fn search_sql(org_id: &str, app_id: &str, f: &MessageSearch, page: &Page) -> (String, Vec<Value>) {
+    let desc = page.walk_desc();
+    let (cmp, dir) = if desc { ("<", "DESC") } else { (">", "ASC") };
+    let cursor = page.iterator.clone().filter(|it| !it.is_empty());
+    let mut args = vec![];
+    let mut sql;
+    let unsettled = match f.state {
+        Some(MessageState::Failed) => Some(format!("d.status = {}", status::FAIL)),
+        Some(MessageState::Pending) => Some(format!("d.status IN ({}, {})", status::PENDING, status::SENDING)),
+        _ => None,
+    };
+    if let Some(states) = unsettled {
+        // `d.status <> 0` repeats the partial index's condition so that SQLite may use it.
+        sql = format!(
+            "SELECT {MSG_COLS} FROM deliveries d JOIN messages m ON m.id = d.msg_id
+             WHERE d.app_id = ? AND {states} AND d.status <> 0 AND m.org_id = ?"
+        );
+        args.extend([Value::Text(app_id.into()), Value::Text(org_id.into())]);
+    } else {
+        sql = format!("SELECT {MSG_COLS} FROM messages m WHERE m.app_id = ? AND m.org_id = ?");
+        args.extend([Value::Text(app_id.into()), Value::Text(org_id.into())]);
+    }
+    if let Some(t) = &f.event_type {
+        sql.push_str(" AND m.event_type = ?");
+        args.push(Value::Text(t.clone()));
+    }
+    if let Some(since) = f.since {
+        sql.push_str(" AND m.created_at >= ?");
+        args.push(Value::Integer(since));
+    }
+    if let Some(until) = f.until {
+        sql.push_str(" AND m.created_at < ?");
+        args.push(Value::Integer(until));
+    }
+    if f.state == Some(MessageState::Delivered) {
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM deliveries s WHERE s.msg_id = m.id AND s.status = {ok})
+              AND NOT EXISTS (SELECT 1 FROM deliveries s WHERE s.msg_id = m.id AND s.status <> {ok})",
+            ok = status::SUCCESS
+        ));
+    }
+    if sql.contains("FROM deliveries d") {
+        if let Some(it) = cursor {
+            sql.push_str(&format!(" AND d.msg_id {cmp} ?"));
+            args.push(Value::Text(it));
+        }
+        sql.push_str(&format!(" GROUP BY d.msg_id ORDER BY d.msg_id {dir} LIMIT {}", page.limit + 1));
+    } else {
+        if let Some(it) = cursor {
+            sql.push_str(&format!(
+                " AND (m.created_at, m.id) {cmp} (SELECT c.created_at, c.id FROM messages c WHERE c.id = ?)"
+            ));
+            args.push(Value::Text(it));
+        }
+        sql.push_str(&format!(" ORDER BY m.created_at {dir}, m.id {dir} LIMIT {}", page.limit + 1));
+    }
+    (sql, args)
+}
+
+/// The counts of [`Store::activity`] as SQL: (bucket index, messages, attempts, succeeded) rows.
+fn activity_sql(
+    org_id: &str,
+    of: ActivityOf<'_>,
+    since: Millis,
+    until: Millis,
+    bucket: Millis,
+) -> Vec<(String, Vec<Value>)> {
+    let range = |extra: &str| {
+        let mut args = vec![Value::Integer(since), Value::Integer(bucket.max(1)), Value::Text(org_id.into())];
+        if !extra.is_empty() {
+            args.push(Value::Text(extra.into()));
+        }
+        args.extend([Value::Integer(since), Value::Integer(until)]);
+        args
+    };
+    let ok = status::SUCCESS;
+    match of {
+        ActivityOf::Org => vec![
+            (
+                "SELECT (created_at - ?) / ? AS b, COUNT(*), 0, 0 FROM messages
+                 WHERE org_id = ? AND created_at >= ? AND created_at < ? GROUP BY b"
+                    .to_string(),
+                range(""),
+            ),
+            (
+                format!(
+                    "SELECT (created_at - ?) / ? AS b, 0, COUNT(*), SUM(status = {ok}) FROM attempts
+                     WHERE org_id = ? AND created_at >= ? AND created_at < ? GROUP BY b"
+                ),
+                range(""),
+            ),
+        ],
+        ActivityOf::Endpoint(ep) => vec![(
+            format!(
+                "SELECT (created_at - ?) / ? AS b, 0, COUNT(*), SUM(status = {ok}) FROM attempts
+                 WHERE org_id = ? AND endpoint_id = ? AND created_at >= ? AND created_at < ? GROUP BY b"
+            ),
+            range(ep),
+        )],
     }
 }
 
@@ -751,6 +855,44 @@ impl Store for SqliteStore {
         message_filter(&mut sql, &mut args, filter, "m");
         paginate(&mut sql, &mut args, page, "m.id");
         self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), |r| message_row(r, 0))?.collect()).await
+    }
+
+    async fn message_search(
+        &self,
+        org_id: &str,
+        app_id: &str,
+        search: &MessageSearch,
+        page: &Page,
+    ) -> StoreResult<Vec<MessageRecord>> {
+        let (sql, args) = search_sql(org_id, app_id, search, page);
+        self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), |r| message_row(r, 0))?.collect()).await
+    }
+
+    async fn activity(
+        &self,
+        org_id: &str,
+        of: ActivityOf<'_>,
+        since: Millis,
+        until: Millis,
+        bucket: Millis,
+    ) -> StoreResult<Vec<ActivityBucket>> {
+        let queries = activity_sql(org_id, of, since, until, bucket);
+        let rows = self
+            .read(move |c| {
+                let mut rows = Vec::new();
+                for (sql, args) in queries {
+                    let mut stmt = c.prepare_cached(&sql)?;
+                    let found = stmt.query_map(params_from_iter(args), |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
+                    })?;
+                    for row in found {
+                        rows.push(row?);
+                    }
+                }
+                Ok(rows)
+            })
+            .await?;
+        Ok(activity_buckets(since, until, bucket, rows))
     }
 
     async fn message_expunge(&self, org_id: &str, app_id: &str, msg_id: &str) -> StoreResult<bool> {
@@ -1718,5 +1860,103 @@ impl super::copy::Tables for SqliteStore {
     async fn finish_import(&self) -> anyhow::Result<()> {
         self.release_all_leases().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SQLite's plan for `sql`, one line per step.
+    fn plan(c: &Connection, sql: &str, args: &[Value]) -> Vec<String> {
+        let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        stmt.query_map(params_from_iter(args.iter()), |r| r.get::<_, String>(3)).unwrap().map(Result::unwrap).collect()
+    }
+
+    fn migrated() -> Connection {
+        let mut c = Connection::open_in_memory().unwrap();
+        migrate(&mut c).unwrap();
+        c
+    }
+
+    /// Every table the query reads is searched through an index (no `SCAN` of a table or a whole index), and rows
+    /// come in the wanted order without a sort, unless `sorts` allows one.
+    fn assert_indexed(what: &str, steps: &[String], sorts: bool) {
+        for s in steps {
+            assert!(!s.starts_with("SCAN"), "{what}: a full scan in {steps:#?}");
+            if !sorts {
+                assert!(!s.contains("FOR ORDER BY"), "{what}: a sort in {steps:#?}");
+            }
+        }
+        assert!(steps.iter().any(|s| s.starts_with("SEARCH")), "{what}: no index search in {steps:#?}");
+    }
+
+    #[test]
+    fn the_dashboards_message_searches_use_indexes() {
+        let c = migrated();
+        let first = Page { limit: 50, iterator: None, reverse: false, descending: true };
+        let next = Page { iterator: Some("msg_2".into()), ..first.clone() };
+        let back = Page { reverse: true, ..next.clone() };
+        let some_type = Some("invoice.paid".to_string());
+        let cases = [
+            ("everything", MessageSearch::default(), "messages_app_time"),
+            (
+                "an event type",
+                MessageSearch { event_type: some_type.clone(), ..Default::default() },
+                "messages_app_type_time",
+            ),
+            (
+                "a time range",
+                MessageSearch { since: Some(1), until: Some(2), ..Default::default() },
+                "messages_app_time",
+            ),
+            (
+                "an event type in a time range",
+                MessageSearch { event_type: some_type.clone(), since: Some(1), until: Some(2), ..Default::default() },
+                "messages_app_type_time",
+            ),
+            (
+                "delivered",
+                MessageSearch { state: Some(MessageState::Delivered), ..Default::default() },
+                "messages_app_time",
+            ),
+            (
+                "failed",
+                MessageSearch { state: Some(MessageState::Failed), ..Default::default() },
+                "deliveries_unsettled",
+            ),
+            (
+                "failed of a type",
+                MessageSearch { state: Some(MessageState::Failed), event_type: some_type, ..Default::default() },
+                "deliveries_unsettled",
+            ),
+            (
+                "pending",
+                MessageSearch { state: Some(MessageState::Pending), ..Default::default() },
+                "deliveries_unsettled",
+            ),
+        ];
+        for (what, search, index) in cases {
+            for page in [&first, &next, &back] {
+                let (sql, args) = search_sql("org_1", "app_1", &search, page);
+                let steps = plan(&c, &sql, &args);
+                // Pending deliveries are in two states: their two index ranges are merged by a sort (of the
+                // application's deliveries under way, not of its messages).
+                assert_indexed(what, &steps, search.state == Some(MessageState::Pending));
+                assert!(steps.iter().any(|s| s.contains(index)), "{what}: {index} not used in {steps:#?}");
+            }
+        }
+    }
+
+    #[test]
+    fn activity_counts_come_from_covering_indexes() {
+        let c = migrated();
+        for of in [ActivityOf::Org, ActivityOf::Endpoint("ep_1")] {
+            for (sql, args) in activity_sql("org_1", of, 0, 3_600_000, 60_000) {
+                let steps = plan(&c, &sql, &args);
+                assert_indexed(&sql, &steps, true);
+                assert!(steps.iter().any(|s| s.contains("COVERING INDEX")), "{sql}: reads rows: {steps:#?}");
+            }
+        }
     }
 }

@@ -47,7 +47,6 @@ try {
   const cookies = await context.cookies();
   const session = cookies.find((c) => c.name === "hookd_session");
   check(session && session.httpOnly && session.sameSite === "Strict", "an HttpOnly, SameSite=Strict session cookie");
-  await shot("overview");
 
   // Overview → the failing endpoint → its failed attempt.
   const failing = page.locator(`#failing a[href="/ui/apps/${appId}/endpoints/${endpointId}"]`);
@@ -56,7 +55,6 @@ try {
   check(await failedRow.locator(".status-code").innerText() === "500", "status 500 on the endpoint's page");
   check((await failedRow.locator("pre.response").innerText()).includes("receiver says no: database is down"),
     "the receiver's response body on the endpoint's page");
-  await shot("endpoint");
 
   // → the message: payload pretty-printed, every attempt with its status and body.
   await Promise.all([page.waitForURL(`**/messages/${msgId}`), failedRow.locator(`a[href$="/messages/${msgId}"]`).click()]);

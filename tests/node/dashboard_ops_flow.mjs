@@ -1,0 +1,121 @@
+// Drives Debian's Chromium through the dashboard's operating screens: the overview's charts, an endpoint's
+// sparkline, finding a message by its eventId and reading the headers it was sent, rotating an endpoint's secret,
+// sending it an example and seeing that attempt, editing its filters and headers, and searching messages by
+// status. Input (JSON on stdin): base, token, appId, endpointId, eventId, msgId, failedMsgId, and screenshots (a
+// folder to save the screens in, or null).
+import { chromium } from "playwright-core";
+
+const input = JSON.parse(await new Promise((resolve) => {
+  let text = "";
+  process.stdin.on("data", (chunk) => (text += chunk));
+  process.stdin.on("end", () => resolve(text));
+}));
+const { base, token, appId, endpointId, eventId, msgId, failedMsgId, screenshots } = input;
+
+function check(cond, what) {
+  if (!cond) throw new Error(`expected ${what}`);
+  console.log(`ok: ${what}`);
+}
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(20_000);
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  const shot = async (name) => {
+    if (screenshots) await page.screenshot({ path: `${screenshots}/${name}.png`, fullPage: true });
+  };
+  const endpointUrl = `${base}/ui/apps/${appId}/endpoints/${endpointId}`;
+
+  await page.goto(`${base}/ui/login`);
+  await page.fill("#token", token);
+  await Promise.all([page.waitForURL(`${base}/ui/`), page.click("button[type=submit]")]);
+
+  // The overview's charts: messages and attempts per minute over the last hour, and the success rate.
+  for (const id of ["hour-messages", "hour-attempts", "hour-rate", "day-messages", "day-attempts", "day-rate"]) {
+    check(await page.locator(`#${id} svg`).isVisible(), `the chart ${id} drawn`);
+  }
+  check(await page.locator("#hour-messages rect.a").count() >= 1, "bars of published messages in the last hour");
+  check(await page.locator("#hour-attempts rect.b").count() >= 1, "failed attempts stacked in the last hour");
+  check(await page.locator("#hour-rate polyline.rate-line").count() === 1, "a success-rate line");
+  const box = await page.locator("#hour-attempts svg").boundingBox();
+  check(box.width > 300 && box.height > 60, `a chart of a readable size (${box.width}×${box.height})`);
+  const messages = Number(await page.locator("#activity-hour .totals dd").first().innerText());
+  check(messages >= 4, `the hour's messages counted (${messages})`);
+  await shot("overview");
+
+  // The application's endpoints, each with its success-rate sparkline and last attempt.
+  await Promise.all([page.waitForURL(`**/ui/apps`), page.locator("nav a", { hasText: "Applications" }).click()]);
+  await Promise.all([page.waitForURL(`**/ui/apps/${appId}`), page.locator("td a", { hasText: "Shop" }).click()]);
+  const row = page.locator("#endpoints tr", { has: page.locator(`a[href$="/endpoints/${endpointId}"]`) });
+  check(await row.locator(".spark circle").count() >= 1, "the endpoint's sparkline");
+  check(await row.locator(".badge").last().innerText() === "200", "the endpoint's last attempt");
+
+  // Find a message by its eventId; its page shows the headers the endpoint was sent.
+  await Promise.all([page.waitForURL(`**/messages?**`), page.locator("form.search button").click()]);
+  await page.fill("input[name=q]", eventId);
+  await Promise.all([page.waitForURL(`**/messages/${msgId}`), page.locator("#message-search button").click()]);
+  check(await page.locator("h1").innerText().then((t) => t.includes(msgId)), "the message found by its eventId");
+  const sent = page.locator(`#sent-headers .sent[data-endpoint="${endpointId}"]`);
+  const sentText = await sent.innerText();
+  check(sentText.includes("svix-id") && sentText.includes(msgId), "the svix-id header sent");
+  check(/svix-signature\s+v1,/.test(sentText), "the svix-signature header sent");
+  check(sentText.includes("x-shop") && sentText.includes("custom"), "the endpoint's custom header sent");
+  check(!sentText.includes("whsec_"), "no secret on the page");
+
+  // Search by status: the failed message, and not the delivered one.
+  await page.goto(`${base}/ui/apps/${appId}/messages`);
+  await page.selectOption("select[name=status]", "failed");
+  await Promise.all([page.waitForURL(/status=failed/), page.locator("#message-search button").click()]);
+  check(await page.locator(`#messages a[href$="/messages/${failedMsgId}"]`).count() === 1, "the failed message found");
+  check(await page.locator(`#messages a[href$="/messages/${msgId}"]`).count() === 0, "the delivered one left out");
+  await shot("messages");
+
+  // The endpoint: its stats chart, then rotate its secret.
+  await page.goto(endpointUrl);
+  check(await page.locator("#endpoint-attempts rect.a").count() >= 1, "the endpoint's attempts chart");
+  const before = await page.locator("#keys .mono").first().innerText();
+  await page.selectOption("#grace", "24");
+  await Promise.all([page.waitForURL(/done=rotated/), page.locator("#rotate button").click()]);
+  check((await page.locator("#flash").innerText()).includes("Secret rotated"), "a flash after rotating");
+  const keys = await page.locator("#keys .mono").allInnerTexts();
+  check(keys.length === 2 && keys[0] !== before && keys[1] === before, "a new current key, the old one in its grace");
+  check((await page.locator("#keys").innerText()).includes("signs until"), "until when the old key signs");
+
+  // Send an example; follow the flash's link to the message and see its attempt.
+  await page.fill("#example-type", "invoice.paid");
+  await Promise.all([page.waitForURL(/done=example/), page.locator("#send-example button").click()]);
+  await Promise.all([page.waitForURL(/\/messages\/msg_/), page.locator("#flash a").click()]);
+  const okRow = page.locator("tr.attempt.ok");
+  await okRow.first().waitFor();
+  check(await okRow.first().locator(".status-code").innerText() === "200", "the example's attempt, status 200");
+  const exampleId = page.url().split("/messages/")[1];
+  console.log(`example: ${exampleId}`);
+
+  // Edit the endpoint's filters and headers.
+  await page.goto(endpointUrl);
+  await page.locator("#edit-filters summary").click();
+  await page.fill("#filter-types", "invoice.*, order.created");
+  await page.fill("#filter-channels", "eu");
+  await Promise.all([page.waitForURL(/done=filters/), page.locator("#edit-filters button").click()]);
+  const types = await page.locator("#event-types .tag").allInnerTexts();
+  check(types.join(" ") === "invoice.* order.created", `the new event type filter (${types})`);
+  check(await page.locator("#channels").innerText() === "#eu", "the new channel filter");
+  await page.locator("#edit-headers summary").click();
+  await page.fill("#headers-text", "X-Shop: acme\nX-Region: eu-west");
+  await Promise.all([page.waitForURL(/done=headers/), page.locator("#edit-headers button").click()]);
+  check((await page.locator("#custom-headers").innerText()).includes("X-Region: eu-west"), "the new custom header");
+  await shot("endpoint");
+
+  check(errors.length === 0, `no console errors (${errors.join("; ")})`);
+  console.log("dashboard ops flow passed");
+} finally {
+  await browser.close();
+}
