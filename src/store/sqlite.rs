@@ -341,7 +341,9 @@ fn search_sql(org_id: &str, app_id: &str, f: &MessageSearch, page: &Page) -> (St
         );
         args.extend([Value::Text(app_id.into()), Value::Text(org_id.into())]);
     } else {
-        sql = format!("SELECT {MSG_COLS} FROM messages m WHERE m.app_id = ? AND m.org_id = ?");
+        // Named, since without statistics SQLite may walk a time range of every type for one type's messages.
+        let index = if f.event_type.is_some() { "messages_app_type_time" } else { "messages_app_time" };
+        sql = format!("SELECT {MSG_COLS} FROM messages m INDEXED BY {index} WHERE m.app_id = ? AND m.org_id = ?");
         args.extend([Value::Text(app_id.into()), Value::Text(org_id.into())]);
     }
     if let Some(t) = &f.event_type {

@@ -40,12 +40,12 @@ try {
 
   // The overview's charts: messages and attempts per minute over the last hour, and the success rate.
   for (const id of ["hour-messages", "hour-attempts", "hour-rate", "day-messages", "day-attempts", "day-rate"]) {
-    check(await page.locator(`#${id} svg`).isVisible(), `the chart ${id} drawn`);
+    check(await page.locator(`#${id} > svg`).isVisible(), `the chart ${id} drawn`);
   }
   check(await page.locator("#hour-messages rect.a").count() >= 1, "bars of published messages in the last hour");
   check(await page.locator("#hour-attempts rect.b").count() >= 1, "failed attempts stacked in the last hour");
   check(await page.locator("#hour-rate polyline.rate-line").count() === 1, "a success-rate line");
-  const box = await page.locator("#hour-attempts svg").boundingBox();
+  const box = await page.locator("#hour-attempts > svg").boundingBox();
   check(box.width > 300 && box.height > 60, `a chart of a readable size (${box.width}×${box.height})`);
   const messages = Number(await page.locator("#activity-hour .totals dd").first().innerText());
   check(messages >= 4, `the hour's messages counted (${messages})`);
