@@ -63,7 +63,7 @@ struct Tick {
 #[derive(Serialize)]
 pub(super) struct ChartView {
     id: String,
-    /// `messages`, `attempts` or `rate`: the colours of its series.
+    /// `messages`, `attempts` or `success`: the colours of its series.
     kind: &'static str,
     title: String,
     /// What one bar or point stands for ("per minute").
@@ -119,7 +119,7 @@ fn x_ticks(buckets: &[ActivityBucket], bucket: Millis) -> Vec<Tick> {
 fn base_chart(id: &str, title: &str, note: &str) -> ChartView {
     ChartView {
         id: id.to_string(),
-        kind: "rate",
+        kind: "success",
         title: title.to_string(),
         note: note.to_string(),
         width: CHART_W,
