@@ -8,7 +8,8 @@
 //! * [`timers`] — durable timers (seed 001): each a job in the engine's due-time queue.
 //! * [`bots`] — the chat platform's bots (seed 003) on a built-in chat store; every outgoing webhook a delivery.
 //! * [`dashboard`] — the web dashboard at `/ui/` for people: log in with a token, follow links from the overview
-//!   to an endpoint, a message and its attempts, resend. Server-rendered; its templates and assets are in the binary.
+//!   to an endpoint, a message and its attempts, resend; activity charts, the endpoint's actions, the message
+//!   search. Server-rendered; its templates and assets are in the binary.
 //!   Beside it, the app portal at `/portal/`: one application's endpoints and deliveries for that application's
 //!   customer, over the API with a portal token ([`api::portal`] keeps the token inside its application).
 //! * [`engine`] — routing (which endpoints get a message), the dispatcher (sign, send, classify, record), the
@@ -17,7 +18,7 @@
 //!   the service itself, published as messages of a hidden per-organization application).
 //! * [`store`] — the storage boundary and its backends; all SQL lives there. SQLite with group commit by default.
 //! * [`api`] — what the faces share, below them: the request state, JSON input with 4xx errors, pagination,
-//!   timestamps, tokens and tenancy, idempotency. A face depends on the engine, the store, `api` and the
+//!   timestamps, tokens and tenancy, idempotency, endpoint changes and background tasks. A face depends on the engine, the store, `api` and the
 //!   utilities below — never on another face or on [`server`].
 //! * [`error`], [`ids`], [`config`] — the one error type, prefixed time-ordered ids, and configuration from
 //!   flags, environment and TOML.

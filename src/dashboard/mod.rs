@@ -11,6 +11,8 @@
 //! * Every screen has its own URL, reached by ordinary links; lists page with the store's cursor pagination.
 //! * The app portal (`/portal/`, [`portal`]) is the one part meant for an application's customer, not the
 //!   operator: scoped to one application by a portal token, and embeddable in an iframe.
+//! * `pages` holds the screens people read (overview, applications, endpoint, message) and `ops` what operators
+//!   act with: activity charts drawn as SVG, the endpoint's actions, the message search, the headers sent.
 
 mod ops;
 mod pages;
