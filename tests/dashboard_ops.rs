@@ -213,4 +213,10 @@ async fn the_message_search_filters_by_type_status_and_time_and_pages_without_ga
     let (_, _, html) = page(&app, &cookie, &format!("/ui/apps/{}/messages/{}", s.app_id, s.failed_msg)).await;
     assert!(html.contains(&format!("data-endpoint=\"{}\"", s.failing_ep)) && html.contains("svix-signature"));
     assert!(!html.contains("whsec_"), "no secret on the page");
+    // Once the payload is expunged no signature is made again: none is shown, and the page says why.
+    let r = app.delete(&format!("/api/v1/app/{}/msg/{}/content", s.app_id, s.failed_msg)).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let (_, _, html) = page(&app, &cookie, &format!("/ui/apps/{}/messages/{}", s.app_id, s.failed_msg)).await;
+    let sent = html.split("id=\"sent-headers\"").nth(1).unwrap();
+    assert!(sent.contains("svix-id") && !sent.contains("svix-signature") && sent.contains("expunged"), "{sent}");
 }

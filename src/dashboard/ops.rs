@@ -651,14 +651,17 @@ pub(super) fn sent_headers(
     let body = msg.payload.as_deref().unwrap_or("{}").as_bytes();
     let headers = crate::engine::dispatcher::delivery_headers(msg, ep, attempts_before, at, ctx.cfg.header_style, body);
     let custom: Vec<String> = ep.headers.keys().map(|k| k.to_ascii_lowercase()).collect();
+    // Without the payload a signature cannot be made again: leave it out rather than show a wrong one.
+    let expunged = msg.payload.is_none();
     let list: Vec<minijinja::Value> = headers
         .iter()
+        .filter(|(k, _)| !(expunged && k.as_str().ends_with("signature")))
         .map(|(k, v)| {
             let name = k.as_str().to_string();
             page_context! { custom => custom.contains(&name), name, value => String::from_utf8_lossy(v.as_bytes()) }
         })
         .collect();
-    page_context! { headers => list, attempt_at => attempt.map(|_| time(signed_at)), url => ep.url,
+    page_context! { headers => list, expunged, attempt_at => attempt.map(|_| time(signed_at)), url => ep.url,
     endpoint => EndpointView::from(ep) }
 }
 
