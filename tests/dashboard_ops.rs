@@ -213,6 +213,10 @@ async fn the_message_search_filters_by_type_status_and_time_and_pages_without_ga
     let (_, _, html) = page(&app, &cookie, &format!("/ui/apps/{}/messages/{}", s.app_id, s.failed_msg)).await;
     assert!(html.contains(&format!("data-endpoint=\"{}\"", s.failing_ep)) && html.contains("svix-signature"));
     assert!(!html.contains("whsec_"), "no secret on the page");
+    // The failing endpoint's page says how it fails: three attempts in a row, too few to open its circuit.
+    let (_, _, html) = page(&app, &cookie, &format!("/ui/apps/{}/endpoints/{}", s.app_id, s.failing_ep)).await;
+    let circuit = html.split("id=\"circuit\"").nth(1).and_then(|c| c.split("</dd>").next()).expect("the streak");
+    assert!(circuit.contains("3 in a row") && !circuit.contains("circuit open"), "{circuit}");
     // Once the payload is expunged no signature is made again: none is shown, and the page says why.
     let r = app.delete(&format!("/api/v1/app/{}/msg/{}/content", s.app_id, s.failed_msg)).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);

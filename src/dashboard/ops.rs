@@ -327,6 +327,16 @@ pub(super) async fn endpoint_day(ctx: &ApiContext, ep: &Endpoint) -> Result<(Sta
     Ok((stats.into(), Sparkline { points, dots, class, title }))
 }
 
+/// The endpoint's circuit breaker as every node sees it: attempts failed in a row, since when, and whether
+/// that opened the circuit (None while it is not failing, or the breaker is off).
+pub(super) async fn circuit(ctx: &ApiContext, ep: &Endpoint) -> Result<Option<minijinja::Value>, Error> {
+    let threshold = i64::from(ctx.cfg.breaker.failures);
+    let failing = ctx.store.endpoint_failing(&ep.id).await?;
+    Ok(failing.map(|f| {
+        page_context! { failures => f.consecutive, since => time(f.since), open => threshold > 0 && f.consecutive >= threshold }
+    }))
+}
+
 // ── the endpoint's actions ──
 
 /// What an action's redirect shows once, by its `done` code.

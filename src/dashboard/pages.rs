@@ -285,6 +285,7 @@ struct EndpointRow {
     stats: StatsView,
     /// Attempts failed in a row, and since when (a failing endpoint's).
     streak: Option<(i64, String)>,
+    spark: Option<super::ops::Sparkline>,
 }
 
 #[derive(Serialize)]
@@ -316,11 +317,11 @@ pub async fn overview(State(ctx): State<ApiContext>, session: Session) -> UiResu
             endpoints += 1;
             if ep.disabled {
                 let stats = EndpointStats::default().into();
-                disabled.push(EndpointRow { app: app.into(), endpoint: ep.into(), stats, streak: None });
+                disabled.push(EndpointRow { app: app.into(), endpoint: ep.into(), stats, streak: None, spark: None });
             } else if let Some(f) = ctx.store.endpoint_failing(&ep.id).await? {
-                let (stats, _) = super::ops::endpoint_day(&ctx, ep).await?;
+                let (stats, spark) = super::ops::endpoint_day(&ctx, ep).await?;
                 let streak = Some((f.consecutive, time(f.since)));
-                failing.push(EndpointRow { app: app.into(), endpoint: ep.into(), stats, streak });
+                failing.push(EndpointRow { app: app.into(), endpoint: ep.into(), stats, streak, spark: Some(spark) });
             }
         }
         let rows = ctx.store.message_search(org, &app.id, &dead_search, &dead_page).await?;
@@ -422,6 +423,7 @@ pub async fn endpoint(
     let ep = load_endpoint(&ctx, &app, &ep_id).await?;
     let activity = super::ops::endpoint_activity(&ctx, &ep).await?;
     let keys = super::ops::keys_of(&ep);
+    let circuit = super::ops::circuit(&ctx, &ep).await?;
     let event_types = super::ops::event_type_names(&ctx, &session.org).await?;
     let done = q.done.as_deref().and_then(super::ops::done_message);
     let filter = AttemptFilter { endpoint_id: Some(ep.id.clone()), ..Default::default() };
@@ -434,7 +436,7 @@ pub async fn endpoint(
         "endpoint.html",
         page_context! { nav => "apps", csrf => session.csrf, app => AppView::from(&*app),
         endpoint => EndpointView::from(&ep),
-        activity, keys, event_types, done, example => q.msg, task => q.task, attempts, pager,
+        activity, keys, circuit, event_types, done, example => q.msg, task => q.task, attempts, pager,
         recovered => q.recovered },
     ))
 }
