@@ -27,7 +27,7 @@ pub(super) fn time(ms: Millis) -> String {
         .unwrap_or_default()
 }
 
-pub(super) fn status_name(s: i64) -> &'static str {
+fn status_name(s: i64) -> &'static str {
     match s {
         status::SUCCESS => "succeeded",
         status::PENDING => "pending",
@@ -119,7 +119,7 @@ impl From<EndpointStats> for StatsView {
 }
 
 #[derive(Serialize)]
-pub(super) struct AttemptView {
+struct AttemptView {
     id: String,
     msg_id: String,
     endpoint_id: String,
@@ -297,7 +297,7 @@ struct DeadLetter {
     at: String,
 }
 
-/// Dead letters the overview lists at most, the newest of each application's first.
+/// How many dead letters the overview lists: the newest, at most 5 of each application.
 const OVERVIEW_DEAD: usize = 10;
 
 pub async fn overview(State(ctx): State<ApiContext>, session: Session) -> UiResult {
