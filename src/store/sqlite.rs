@@ -321,6 +321,49 @@ fn message_filter(sql: &mut String, args: &mut Vec<Value>, f: &MessageFilter, m:
     }
 }
 
+/// [`Store::attempt_list`] as SQL.
+fn attempt_sql(org_id: &str, app_id: &str, f: &AttemptFilter, page: &Page) -> (String, Vec<Value>) {
+    let mut sql = format!("SELECT {ATTEMPT_COLS} FROM attempts a");
+    let needs_msg = f.event_types.is_some() || f.channel.is_some();
+    if needs_msg {
+        sql.push_str(" JOIN messages m ON m.id = a.msg_id");
+    }
+    sql.push_str(" WHERE a.org_id = ? AND a.app_id = ?");
+    let mut args = vec![Value::Text(org_id.into()), Value::Text(app_id.into())];
+    if let Some(m) = &f.msg_id {
+        sql.push_str(" AND a.msg_id = ?");
+        args.push(Value::Text(m.clone()));
+    }
+    if let Some(e) = &f.endpoint_id {
+        sql.push_str(" AND a.endpoint_id = ?");
+        args.push(Value::Text(e.clone()));
+    }
+    if let Some(s) = f.status {
+        sql.push_str(" AND a.status = ?");
+        args.push(Value::Integer(s));
+    }
+    if let Some(class) = f.status_code_class {
+        sql.push_str(" AND a.status_code >= ? AND a.status_code < ?");
+        let hi = if class == 0 { 100 } else { class + 100 };
+        args.extend([Value::Integer(class), Value::Integer(hi)]);
+    }
+    if let Some(b) = f.before {
+        sql.push_str(" AND a.created_at < ?");
+        args.push(Value::Integer(b));
+    }
+    if let Some(a) = f.after {
+        sql.push_str(" AND a.created_at > ?");
+        args.push(Value::Integer(a));
+    }
+    if needs_msg {
+        let mf =
+            MessageFilter { channel: f.channel.clone(), event_types: f.event_types.clone(), before: None, after: None };
+        message_filter(&mut sql, &mut args, &mf, "m");
+    }
+    paginate(&mut sql, &mut args, page, "a.id");
+    (sql, args)
+}
+
 /// The dashboard's message search as SQL (see [`Store::message_search`]).
 fn search_sql(org_id: &str, app_id: &str, f: &MessageSearch, page: &Page) -> (String, Vec<Value>) {
     let desc = page.walk_desc();
@@ -1142,48 +1185,7 @@ impl Store for SqliteStore {
         f: &AttemptFilter,
         page: &Page,
     ) -> StoreResult<Vec<AttemptRecord>> {
-        let mut sql = format!("SELECT {ATTEMPT_COLS} FROM attempts a");
-        let needs_msg = f.event_types.is_some() || f.channel.is_some();
-        if needs_msg {
-            sql.push_str(" JOIN messages m ON m.id = a.msg_id");
-        }
-        sql.push_str(" WHERE a.org_id = ? AND a.app_id = ?");
-        let mut args = vec![Value::Text(org_id.into()), Value::Text(app_id.into())];
-        if let Some(m) = &f.msg_id {
-            sql.push_str(" AND a.msg_id = ?");
-            args.push(Value::Text(m.clone()));
-        }
-        if let Some(e) = &f.endpoint_id {
-            sql.push_str(" AND a.endpoint_id = ?");
-            args.push(Value::Text(e.clone()));
-        }
-        if let Some(s) = f.status {
-            sql.push_str(" AND a.status = ?");
-            args.push(Value::Integer(s));
-        }
-        if let Some(class) = f.status_code_class {
-            sql.push_str(" AND a.status_code >= ? AND a.status_code < ?");
-            let hi = if class == 0 { 100 } else { class + 100 };
-            args.extend([Value::Integer(class), Value::Integer(hi)]);
-        }
-        if let Some(b) = f.before {
-            sql.push_str(" AND a.created_at < ?");
-            args.push(Value::Integer(b));
-        }
-        if let Some(a) = f.after {
-            sql.push_str(" AND a.created_at > ?");
-            args.push(Value::Integer(a));
-        }
-        if needs_msg {
-            let mf = MessageFilter {
-                channel: f.channel.clone(),
-                event_types: f.event_types.clone(),
-                before: None,
-                after: None,
-            };
-            message_filter(&mut sql, &mut args, &mf, "m");
-        }
-        paginate(&mut sql, &mut args, page, "a.id");
+        let (sql, args) = attempt_sql(org_id, app_id, f, page);
         self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), attempt_row)?.collect()).await
     }
 
@@ -1947,6 +1949,19 @@ mod tests {
                 assert_indexed(what, &steps, search.state == Some(MessageState::Pending));
                 assert!(steps.iter().any(|s| s.contains(index)), "{what}: {index} not used in {steps:#?}");
             }
+        }
+    }
+
+    #[test]
+    fn an_endpoints_attempts_page_by_id_through_its_index() {
+        let c = migrated();
+        let f = AttemptFilter { endpoint_id: Some("ep_1".into()), ..Default::default() };
+        for iterator in [None, Some("atmpt_2".to_string())] {
+            let page = Page { limit: 25, iterator, reverse: false, descending: true };
+            let (sql, args) = attempt_sql("org_1", "app_1", &f, &page);
+            let steps = plan(&c, &sql, &args);
+            assert_indexed("an endpoint's attempts", &steps, false);
+            assert!(steps.iter().any(|s| s.contains("attempts_endpoint ")), "{steps:#?}");
         }
     }
 
