@@ -26,6 +26,29 @@ pub fn ksuid() -> String {
     encode_base62(&bytes)
 }
 
+/// An id with `prefix` for the moment `ms` (milliseconds since the Unix epoch), `seq` in place of the counter and
+/// no random part. `at(prefix, ms, 0)` sorts before every id [`new`] makes from that second on and after every id
+/// made before it: a range of creation times is a range of ids, which an index on ids walks.
+pub fn at(prefix: &str, ms: i64, seq: u64) -> String {
+    let secs = (ms.div_euclid(1000) - KSUID_EPOCH as i64).clamp(0, u32::MAX as i64) as u32;
+    let mut bytes = [0u8; 20];
+    bytes[..4].copy_from_slice(&secs.to_be_bytes());
+    bytes[4..12].copy_from_slice(&seq.to_be_bytes());
+    let mut s = String::with_capacity(prefix.len() + ID_CHARS);
+    s.push_str(prefix);
+    s.push_str(&encode_base62(&bytes));
+    s
+}
+
+/// The ids with `prefix` made in `[since, until)` (ms) lie in `[lower, upper)` of this pair (to the second: a
+/// query still checks the exact times).
+pub fn time_range(prefix: &str, since: Option<i64>, until: Option<i64>) -> (Option<String>, Option<String>) {
+    let lower = since.map(|ms| at(prefix, ms, 0));
+    // Ids of the second `until` falls in may still be before it: the bound is the next second's first id.
+    let upper = until.map(|ms| at(prefix, (ms + 999).div_euclid(1000) * 1000, 0));
+    (lower, upper)
+}
+
 fn encode_base62(bytes: &[u8; 20]) -> String {
     // The 160-bit big-endian number, divided by 62^5 per round: five digits a round instead of one.
     const BASE5: u64 = 62u64.pow(5);
@@ -102,6 +125,19 @@ pub fn random_token(n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_sort_by_time_against_time_bounds() {
+        let id = new(MSG);
+        let now = chrono::Utc::now().timestamp_millis();
+        let (lo, hi) = time_range(MSG, Some(now - 1000), Some(now + 1));
+        assert!(lo.as_deref().unwrap() <= id.as_str() && id.as_str() < hi.as_deref().unwrap(), "{lo:?} {id} {hi:?}");
+        let (lo, _) = time_range(MSG, Some(now + 1000), None);
+        assert!(id.as_str() < lo.as_deref().unwrap());
+        let (_, hi) = time_range(MSG, None, Some(now - 1000));
+        assert!(hi.as_deref().unwrap() <= id.as_str());
+        assert!(at(MSG, now, 1) < at(MSG, now, 2) && at(MSG, now - 1000, u64::MAX) < at(MSG, now, 0));
+    }
 
     #[test]
     fn ksuid_reference_vector() {

@@ -39,6 +39,9 @@ impl Engine {
                 Ok(n) => tracing::info!(payloads = n, "expunged payloads past their retention"),
                 Err(e) => tracing::error!(error = ?e, "payload retention pass failed"),
             }
+            if let Err(e) = self.store.activity_prune(now_ms() - crate::store::ACTIVITY_KEPT_MS).await {
+                tracing::error!(error = ?e, "pruning the dashboard's activity counts failed");
+            }
         }
     }
 }

@@ -43,7 +43,18 @@ pub const TABLES: &[(&str, &[&str])] = &[
     ),
     (
         "deliveries",
-        &["id", "org_id", "app_id", "msg_id", "endpoint_id", "status", "attempts", "next_attempt_at", "updated_at"],
+        &[
+            "id",
+            "org_id",
+            "app_id",
+            "msg_id",
+            "endpoint_id",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "updated_at",
+            "failed_at",
+        ],
     ),
     ("jobs", &["id", "kind", "ref_id", "run_at", "leased", "manual"]),
     (
@@ -64,6 +75,7 @@ pub const TABLES: &[(&str, &[&str])] = &[
         ],
     ),
     ("endpoint_failing", &["endpoint_id", "since", "failures"]),
+    ("activity", &["org_id", "endpoint_id", "minute", "node", "messages", "attempts", "succeeded"]),
     ("idempotency", &["org_id", "key", "created_at", "status", "body"]),
     (
         "inbound_events",

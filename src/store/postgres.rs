@@ -218,6 +218,8 @@ struct Batch {
     notes: Mutex<Vec<String>>,
     /// The earliest time work was queued for (`i64::MAX`: none).
     due: AtomicI64,
+    /// The dashboard's activity counts of this commit's messages and attempts.
+    tally: Mutex<Tally>,
 }
 
 impl Batch {
@@ -367,7 +369,13 @@ async fn writer_loop(cfg: tokio_postgres::Config, mut rx: mpsc::UnboundedReceive
 
 /// Runs one group commit and answers its callers.
 async fn run_batch(conn: Arc<Conn>, ops: Vec<Op>, node: Arc<str>) {
-    let b = Batch { conn: conn.clone(), node, notes: Mutex::new(Vec::new()), due: AtomicI64::new(i64::MAX) };
+    let b = Batch {
+        conn: conn.clone(),
+        node,
+        notes: Mutex::new(Vec::new()),
+        due: AtomicI64::new(i64::MAX),
+        tally: Mutex::new(Tally::default()),
+    };
     let (mut publishes, mut attempts, mut defers, mut fast, mut slow) = (vec![], vec![], vec![], vec![], vec![]);
     for op in ops {
         match op {
@@ -457,9 +465,11 @@ async fn run_batch(conn: Arc<Conn>, ops: Vec<Op>, node: Arc<str>) {
                 }
                 conn.execute_raw("SELECT pg_notify($1, p) FROM UNNEST($2::text[]) AS p", &[&CHANNEL, &notes]).await
             };
-            // Sent together: COMMIT of a transaction whose NOTIFY failed only rolls back.
-            let (n, c) = futures::join!(notify, conn.client.batch_execute("COMMIT"));
-            match n.and(c) {
+            let tally = std::mem::take(&mut *b.tally.lock().unwrap());
+            let count = add_activity(&conn, &tally, &b.node);
+            // Sent together: COMMIT of a transaction whose NOTIFY or count failed only rolls back.
+            let (n, a, c) = futures::join!(notify, count, conn.client.batch_execute("COMMIT"));
+            match n.and(a).and(c) {
                 Ok(_) => Ok(()),
                 Err(e) => {
                     let e = pg_err(e);
@@ -473,6 +483,28 @@ async fn run_batch(conn: Arc<Conn>, ops: Vec<Op>, node: Arc<str>) {
     for finish in finishers {
         finish(&commit);
     }
+}
+
+/// Adds a commit's activity counts to this node's rows of the `activity` table (one statement, rows locked in key
+/// order; no other node writes them, so nodes never wait on each other's counts).
+async fn add_activity(conn: &Conn, tally: &Tally, node: &str) -> Result<u64, tokio_postgres::Error> {
+    if tally.is_empty() {
+        return Ok(0);
+    }
+    let rows = tally.rows();
+    let orgs: Vec<&str> = rows.iter().map(|r| r.0).collect();
+    let eps: Vec<&str> = rows.iter().map(|r| r.1).collect();
+    let minutes: Vec<i64> = rows.iter().map(|r| r.2).collect();
+    let [messages, attempts, succeeded]: [Vec<i64>; 3] = std::array::from_fn(|k| rows.iter().map(|r| r.3[k]).collect());
+    conn.execute_raw(
+        "INSERT INTO activity (org_id, endpoint_id, minute, node, messages, attempts, succeeded)
+         SELECT o, e, m, $7, a, b, c FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[],
+                                                 $6::bigint[]) AS x (o, e, m, a, b, c)
+         ON CONFLICT (org_id, endpoint_id, minute, node) DO UPDATE SET messages = activity.messages + EXCLUDED.messages,
+             attempts = activity.attempts + EXCLUDED.attempts, succeeded = activity.succeeded + EXCLUDED.succeeded",
+        &[&orgs, &eps, &minutes, &messages, &attempts, &succeeded, &node],
+    )
+    .await
 }
 
 // ── the hot path, coalesced ──
@@ -567,6 +599,7 @@ async fn insert_messages(
             }
         }
     }
+    let mut tally = b.tally.lock().unwrap();
     Ok(items
         .iter()
         .enumerate()
@@ -574,6 +607,7 @@ async fn insert_messages(
             if dup[i] || !inserted.contains(&m.id) {
                 return Err(StoreError::Conflict(CONFLICT_EVENT_ID.into()));
             }
+            tally.message(&m.org_id, m.created_at);
             ds.iter()
                 .map(|d| {
                     if d.leased_until <= 0 {
@@ -620,7 +654,8 @@ WITH a AS (
     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
                          $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::text[])
 ), u AS (
-    UPDATE deliveries d SET status = x.status, attempts = d.attempts + x.n, next_attempt_at = x.next_at, updated_at = x.at
+    UPDATE deliveries d SET status = x.status, attempts = d.attempts + x.n, next_attempt_at = x.next_at, updated_at = x.at,
+                            failed_at = CASE WHEN x.status = 2 THEN x.at END -- 2: status::FAIL, a dead letter
     FROM UNNEST($13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[]) AS x (id, status, next_at, at, n)
     WHERE d.id = x.id
 ), jd AS (
@@ -690,6 +725,13 @@ async fn record_attempts(b: &Batch, ops: &[AttemptOp]) -> StoreResult<Vec<Option
     let j_del: Vec<i64> = jobs.iter().filter(|(_, r)| r.is_none()).map(|(id, _)| *id).collect();
     let (j_upd, j_run): (Vec<i64>, Vec<i64>) = jobs.iter().filter_map(|(id, r)| r.map(|r| (*id, r))).unzip();
 
+    {
+        let mut tally = b.tally.lock().unwrap();
+        for op in ops {
+            let a = &op.attempt;
+            tally.attempt(&a.org_id, &a.endpoint_id, a.created_at, a.status == status::SUCCESS);
+        }
+    }
     // How each endpoint is failing, followed from what is stored through this batch's attempts.
     let mut endpoints: Vec<&str> = ops.iter().map(|o| o.attempt.endpoint_id.as_str()).collect();
     endpoints.sort_unstable();
@@ -839,29 +881,41 @@ fn message_filter(q: &mut Q, f: &MessageFilter, m: &str) {
 
 /// The dashboard's message search (see [`Store::message_search`]); the SQLite store's `search_sql` in PostgreSQL.
 fn search_q(org_id: &str, app_id: &str, f: &MessageSearch, page: &Page) -> Q {
-    let desc = page.walk_desc();
-    let (cmp, dir) = if desc { ("<", "DESC") } else { (">", "ASC") };
-    let cursor = page.iterator.clone().filter(|it| !it.is_empty());
-    let unsettled = match f.state {
-        Some(MessageState::Failed) => Some(format!("d.status = {}", status::FAIL)),
-        Some(MessageState::Pending) => Some(format!("d.status IN ({}, {})", status::PENDING, status::SENDING)),
-        _ => None,
-    };
     let mut q;
-    if let Some(states) = &unsettled {
-        q = Q::new(format!(
-            "SELECT DISTINCT ON (d.msg_id) {MSG_COLS} FROM deliveries d JOIN messages m ON m.id = d.msg_id"
-        ));
-        let (a, o) = (q.arg(app_id.to_string()), q.arg(org_id.to_string()));
-        q.push(&format!(" WHERE d.app_id = {a} AND {states} AND d.status <> 0 AND m.org_id = {o}"));
-    } else {
-        q = Q::new(format!("SELECT {MSG_COLS} FROM messages m"));
-        let (a, o) = (q.arg(app_id.to_string()), q.arg(org_id.to_string()));
-        q.push(&format!(" WHERE m.app_id = {a} AND m.org_id = {o}"));
-    }
-    if let Some(t) = &f.event_type {
-        let p = q.arg(t.clone());
-        q.push(&format!(" AND m.event_type = {p}"));
+    let (a, o);
+    // Failed and pending messages are found from their deliveries (the partial index of those that gave up, or
+    // the due-time queue), the others by walking the application's messages; either way in message id order.
+    let col = match f.state {
+        Some(MessageState::Failed) => {
+            q = Q::new(format!(
+                "SELECT DISTINCT ON (d.msg_id) {MSG_COLS} FROM deliveries d JOIN messages m ON m.id = d.msg_id"
+            ));
+            (a, o) = (q.arg(app_id.to_string()), q.arg(org_id.to_string()));
+            q.push(&format!(" WHERE d.app_id = {a} AND d.failed_at IS NOT NULL AND m.org_id = {o}"));
+            "d.msg_id"
+        }
+        Some(MessageState::Pending) => {
+            q = Q::new(format!(
+                "SELECT DISTINCT ON (d.msg_id) {MSG_COLS} FROM jobs j JOIN deliveries d ON d.id = j.ref_id
+                 JOIN messages m ON m.id = d.msg_id"
+            ));
+            (a, o) = (q.arg(app_id.to_string()), q.arg(org_id.to_string()));
+            q.push(&format!(" WHERE j.kind = {JOB_DELIVERY} AND d.app_id = {a} AND m.org_id = {o}"));
+            "d.msg_id"
+        }
+        _ => {
+            q = Q::new(format!("SELECT {MSG_COLS} FROM messages m"));
+            (a, o) = (q.arg(app_id.to_string()), q.arg(org_id.to_string()));
+            q.push(&format!(" WHERE m.app_id = {a} AND m.org_id = {o}"));
+            "m.id"
+        }
+    };
+    let (lower, upper) = crate::ids::time_range(crate::ids::MSG, f.since, f.until);
+    for (bound, op) in [(lower, ">="), (upper, "<")] {
+        if let Some(b) = bound {
+            let p = q.arg(b);
+            q.push(&format!(" AND {col} {op} {p}"));
+        }
     }
     if let Some(since) = f.since {
         let p = q.arg(since);
@@ -871,6 +925,10 @@ fn search_q(org_id: &str, app_id: &str, f: &MessageSearch, page: &Page) -> Q {
         let p = q.arg(until);
         q.push(&format!(" AND m.created_at < {p}"));
     }
+    if let Some(t) = &f.event_type {
+        let p = q.arg(t.clone());
+        q.push(&format!(" AND m.event_type = {p}"));
+    }
     if f.state == Some(MessageState::Delivered) {
         q.push(&format!(
             " AND EXISTS (SELECT 1 FROM deliveries s WHERE s.msg_id = m.id AND s.status = {ok})
@@ -878,21 +936,7 @@ fn search_q(org_id: &str, app_id: &str, f: &MessageSearch, page: &Page) -> Q {
             ok = status::SUCCESS
         ));
     }
-    if unsettled.is_some() {
-        if let Some(it) = cursor {
-            let p = q.arg(it);
-            q.push(&format!(" AND d.msg_id {cmp} {p}"));
-        }
-        q.push(&format!(" ORDER BY d.msg_id {dir} LIMIT {}", page.limit + 1));
-    } else {
-        if let Some(it) = cursor {
-            let p = q.arg(it);
-            q.push(&format!(
-                " AND (m.created_at, m.id) {cmp} (SELECT c.created_at, c.id FROM messages c WHERE c.id = {p})"
-            ));
-        }
-        q.push(&format!(" ORDER BY m.created_at {dir}, m.id {dir} LIMIT {}", page.limit + 1));
-    }
+    paginate(&mut q, page, col);
     q
 }
 
@@ -1945,48 +1989,28 @@ impl Store for PgStore {
         until: Millis,
         bucket: Millis,
     ) -> StoreResult<Vec<ActivityBucket>> {
-        let ok = status::SUCCESS;
-        let bucket_arg = bucket.max(1);
-        let mut rows = Vec::new();
-        let mut count = |found: Vec<Row>| {
-            rows.extend(
-                found.iter().map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1), r.get::<_, i64>(2), r.get::<_, i64>(3))),
-            )
+        let endpoint = match of {
+            ActivityOf::Org => "",
+            ActivityOf::Endpoint(ep) => ep,
         };
-        match of {
-            ActivityOf::Org => {
-                count(
-                    self.rows(
-                        "SELECT (created_at - $1) / $2 AS b, COUNT(*), 0::bigint, 0::bigint FROM messages
-                         WHERE org_id = $3 AND created_at >= $1 AND created_at < $4 GROUP BY b",
-                        &[&since, &bucket_arg, &org_id, &until],
-                    )
-                    .await?,
-                );
-                count(
-                    self.rows(
-                        &format!(
-                            "SELECT (created_at - $1) / $2 AS b, 0::bigint, COUNT(*), COUNT(*) FILTER (WHERE status = {ok})
-                             FROM attempts WHERE org_id = $3 AND created_at >= $1 AND created_at < $4 GROUP BY b"
-                        ),
-                        &[&since, &bucket_arg, &org_id, &until],
-                    )
-                    .await?,
-                );
-            }
-            ActivityOf::Endpoint(ep) => count(
-                self.rows(
-                    &format!(
-                        "SELECT (created_at - $1) / $2 AS b, 0::bigint, COUNT(*), COUNT(*) FILTER (WHERE status = {ok})
-                         FROM attempts WHERE org_id = $3 AND endpoint_id = $5 AND created_at >= $1 AND created_at < $4
-                         GROUP BY b"
-                    ),
-                    &[&since, &bucket_arg, &org_id, &until, &ep],
-                )
-                .await?,
-            ),
-        }
+        let (first, end) = activity_minutes(since, until);
+        let rows = self
+            .rows(
+                "SELECT minute, SUM(messages)::bigint, SUM(attempts)::bigint, SUM(succeeded)::bigint FROM activity
+                 WHERE org_id = $1 AND endpoint_id = $2 AND minute >= $3 AND minute < $4 GROUP BY minute",
+                &[&org_id, &endpoint, &first, &end],
+            )
+            .await?;
+        let rows = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)));
         Ok(activity_buckets(since, until, bucket, rows))
+    }
+
+    async fn activity_prune(&self, before: Millis) -> StoreResult<u64> {
+        let minute = before.div_euclid(MINUTE_MS);
+        self.write(false, move |b| {
+            Box::pin(async move { b.conn.execute("DELETE FROM activity WHERE minute < $1", &[&minute]).await })
+        })
+        .await
     }
 
     async fn endpoint_stats(
@@ -2140,7 +2164,8 @@ impl Store for PgStore {
                     return Ok(0);
                 }
                 c.execute(
-                    "UPDATE deliveries SET status = $1, next_attempt_at = $2, updated_at = $2 WHERE id = ANY($3::bigint[])",
+                    "UPDATE deliveries SET status = $1, next_attempt_at = $2, updated_at = $2, failed_at = NULL
+                     WHERE id = ANY($3::bigint[])",
                     &[&status::PENDING, &now, &ids],
                 )
                 .await?;

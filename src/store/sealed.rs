@@ -548,6 +548,9 @@ impl Store for SealedStore {
     async fn expunge_expired_payloads(&self, now: Millis, limit: usize) -> StoreResult<usize> {
         self.inner.expunge_expired_payloads(now, limit).await
     }
+    async fn activity_prune(&self, before: Millis) -> StoreResult<u64> {
+        self.inner.activity_prune(before).await
+    }
 
     async fn claim_due(
         &self,

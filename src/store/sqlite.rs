@@ -246,10 +246,12 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Op>, checkpoint
                     spoiled |= op_spoiled;
                 }
                 if spoiled {
+                    TALLY.with(|t| t.borrow_mut().clear());
                     let _ = conn.execute_batch("ROLLBACK");
                     Err("a write failed half-way; the batch was rolled back".to_string())
                 } else {
-                    conn.execute_batch("COMMIT").map_err(|e| {
+                    flush_tally(&conn).and_then(|()| conn.execute_batch("COMMIT")).map_err(|e| {
+                        TALLY.with(|t| t.borrow_mut().clear());
                         let _ = conn.execute_batch("ROLLBACK");
                         e.to_string()
                     })
@@ -366,32 +368,32 @@ fn attempt_sql(org_id: &str, app_id: &str, f: &AttemptFilter, page: &Page) -> (S
 
 /// The dashboard's message search as SQL (see [`Store::message_search`]).
 fn search_sql(org_id: &str, app_id: &str, f: &MessageSearch, page: &Page) -> (String, Vec<Value>) {
-    let desc = page.walk_desc();
-    let (cmp, dir) = if desc { ("<", "DESC") } else { (">", "ASC") };
-    let cursor = page.iterator.clone().filter(|it| !it.is_empty());
-    let mut args = vec![];
-    let mut sql;
-    let unsettled = match f.state {
-        Some(MessageState::Failed) => Some(format!("d.status = {}", status::FAIL)),
-        Some(MessageState::Pending) => Some(format!("d.status IN ({}, {})", status::PENDING, status::SENDING)),
-        _ => None,
+    let mut args = vec![Value::Text(app_id.into()), Value::Text(org_id.into())];
+    // Failed and pending messages are found from their deliveries (the partial index of those that gave up, or
+    // the due-time queue), the others by walking the application's messages; either way in message id order.
+    let (mut sql, col) = match f.state {
+        Some(MessageState::Failed) => (
+            format!(
+                "SELECT {MSG_COLS} FROM deliveries d INDEXED BY deliveries_failed JOIN messages m ON m.id = d.msg_id
+                 WHERE d.app_id = ? AND d.failed_at IS NOT NULL AND m.org_id = ?"
+            ),
+            "d.msg_id",
+        ),
+        Some(MessageState::Pending) => (
+            format!(
+                "SELECT {MSG_COLS} FROM jobs j JOIN deliveries d ON d.id = j.ref_id JOIN messages m ON m.id = d.msg_id
+                 WHERE j.kind = {JOB_DELIVERY} AND d.app_id = ? AND m.org_id = ?"
+            ),
+            "d.msg_id",
+        ),
+        _ => (format!("SELECT {MSG_COLS} FROM messages m WHERE m.app_id = ? AND m.org_id = ?"), "m.id"),
     };
-    if let Some(states) = unsettled {
-        // `d.status <> 0` repeats the partial index's condition so that SQLite may use it.
-        sql = format!(
-            "SELECT {MSG_COLS} FROM deliveries d JOIN messages m ON m.id = d.msg_id
-             WHERE d.app_id = ? AND {states} AND d.status <> 0 AND m.org_id = ?"
-        );
-        args.extend([Value::Text(app_id.into()), Value::Text(org_id.into())]);
-    } else {
-        // Named, since without statistics SQLite may walk a time range of every type for one type's messages.
-        let index = if f.event_type.is_some() { "messages_app_type_time" } else { "messages_app_time" };
-        sql = format!("SELECT {MSG_COLS} FROM messages m INDEXED BY {index} WHERE m.app_id = ? AND m.org_id = ?");
-        args.extend([Value::Text(app_id.into()), Value::Text(org_id.into())]);
-    }
-    if let Some(t) = &f.event_type {
-        sql.push_str(" AND m.event_type = ?");
-        args.push(Value::Text(t.clone()));
+    let (lower, upper) = crate::ids::time_range(crate::ids::MSG, f.since, f.until);
+    for (bound, op) in [(lower, ">="), (upper, "<")] {
+        if let Some(b) = bound {
+            sql.push_str(&format!(" AND {col} {op} ?"));
+            args.push(Value::Text(b));
+        }
     }
     if let Some(since) = f.since {
         sql.push_str(" AND m.created_at >= ?");
@@ -401,6 +403,10 @@ fn search_sql(org_id: &str, app_id: &str, f: &MessageSearch, page: &Page) -> (St
         sql.push_str(" AND m.created_at < ?");
         args.push(Value::Integer(until));
     }
+    if let Some(t) = &f.event_type {
+        sql.push_str(" AND m.event_type = ?");
+        args.push(Value::Text(t.clone()));
+    }
     if f.state == Some(MessageState::Delivered) {
         sql.push_str(&format!(
             " AND EXISTS (SELECT 1 FROM deliveries s WHERE s.msg_id = m.id AND s.status = {ok})
@@ -408,65 +414,62 @@ fn search_sql(org_id: &str, app_id: &str, f: &MessageSearch, page: &Page) -> (St
             ok = status::SUCCESS
         ));
     }
-    if sql.contains("FROM deliveries d") {
-        if let Some(it) = cursor {
-            sql.push_str(&format!(" AND d.msg_id {cmp} ?"));
-            args.push(Value::Text(it));
+    if col == "d.msg_id" {
+        // A message with several such deliveries is one row.
+        let desc = page.walk_desc();
+        if let Some(it) = page.iterator.as_ref().filter(|it| !it.is_empty()) {
+            sql.push_str(&format!(" AND d.msg_id {} ?", if desc { "<" } else { ">" }));
+            args.push(Value::Text(it.clone()));
         }
+        let dir = if desc { "DESC" } else { "ASC" };
         sql.push_str(&format!(" GROUP BY d.msg_id ORDER BY d.msg_id {dir} LIMIT {}", page.limit + 1));
     } else {
-        if let Some(it) = cursor {
-            sql.push_str(&format!(
-                " AND (m.created_at, m.id) {cmp} (SELECT c.created_at, c.id FROM messages c WHERE c.id = ?)"
-            ));
-            args.push(Value::Text(it));
-        }
-        sql.push_str(&format!(" ORDER BY m.created_at {dir}, m.id {dir} LIMIT {}", page.limit + 1));
+        paginate(&mut sql, &mut args, page, "m.id");
     }
     (sql, args)
 }
 
-/// The counts of [`Store::activity`] as SQL: (bucket index, messages, attempts, succeeded) rows.
-fn activity_sql(
-    org_id: &str,
-    of: ActivityOf<'_>,
-    since: Millis,
-    until: Millis,
-    bucket: Millis,
-) -> Vec<(String, Vec<Value>)> {
-    let range = |extra: &str| {
-        let mut args = vec![Value::Integer(since), Value::Integer(bucket.max(1)), Value::Text(org_id.into())];
-        if !extra.is_empty() {
-            args.push(Value::Text(extra.into()));
-        }
-        args.extend([Value::Integer(since), Value::Integer(until)]);
-        args
+/// The per-minute rows of [`Store::activity`] as SQL: (minute, messages, attempts, succeeded).
+fn activity_sql(org_id: &str, of: ActivityOf<'_>, since: Millis, until: Millis) -> (String, Vec<Value>) {
+    let endpoint = match of {
+        ActivityOf::Org => "",
+        ActivityOf::Endpoint(ep) => ep,
     };
-    let ok = status::SUCCESS;
-    match of {
-        ActivityOf::Org => vec![
-            (
-                "SELECT (created_at - ?) / ? AS b, COUNT(*), 0, 0 FROM messages
-                 WHERE org_id = ? AND created_at >= ? AND created_at < ? GROUP BY b"
-                    .to_string(),
-                range(""),
-            ),
-            (
-                format!(
-                    "SELECT (created_at - ?) / ? AS b, 0, COUNT(*), SUM(status = {ok}) FROM attempts
-                     WHERE org_id = ? AND created_at >= ? AND created_at < ? GROUP BY b"
-                ),
-                range(""),
-            ),
-        ],
-        ActivityOf::Endpoint(ep) => vec![(
-            format!(
-                "SELECT (created_at - ?) / ? AS b, 0, COUNT(*), SUM(status = {ok}) FROM attempts
-                 WHERE org_id = ? AND endpoint_id = ? AND created_at >= ? AND created_at < ? GROUP BY b"
-            ),
-            range(ep),
-        )],
-    }
+    let (first, end) = activity_minutes(since, until);
+    (
+        "SELECT minute, SUM(messages), SUM(attempts), SUM(succeeded) FROM activity
+         WHERE org_id = ? AND endpoint_id = ? AND minute >= ? AND minute < ? GROUP BY minute"
+            .to_string(),
+        vec![Value::Text(org_id.into()), Value::Text(endpoint.into()), Value::Integer(first), Value::Integer(end)],
+    )
+}
+
+thread_local! {
+    /// The activity counts of the group commit the writer thread is running: the writes add to it
+    /// ([`insert_message`], attempts) and [`writer_loop`] writes it just before COMMIT (or forgets it on
+    /// ROLLBACK). Only the writer thread writes, so this is its own.
+    static TALLY: std::cell::RefCell<Tally> = Default::default();
+}
+
+/// Adds the batch's activity counts to the `activity` table.
+fn flush_tally(c: &Connection) -> rusqlite::Result<()> {
+    TALLY.with(|t| {
+        let mut t = t.borrow_mut();
+        if t.is_empty() {
+            return Ok(());
+        }
+        let mut stmt = c.prepare_cached(
+            "INSERT INTO activity (org_id, endpoint_id, minute, node, messages, attempts, succeeded)
+             VALUES (?, ?, ?, '', ?, ?, ?)
+             ON CONFLICT (org_id, endpoint_id, minute, node) DO UPDATE SET messages = messages + excluded.messages,
+                 attempts = attempts + excluded.attempts, succeeded = succeeded + excluded.succeeded",
+        )?;
+        for (org, ep, minute, [m, a, ok]) in t.rows() {
+            stmt.execute(params![org, ep, minute, m, a, ok])?;
+        }
+        t.clear();
+        Ok(())
+    })
 }
 
 const MSG_COLS: &str =
@@ -570,6 +573,7 @@ fn insert_message(c: &Connection, msg: &MessageRecord, deliveries: &[NewDelivery
         msg.payload_expires_at
     ])
     .map_err(conflict_as("A message with this eventId already exists"))?;
+    TALLY.with(|t| t.borrow_mut().message(&msg.org_id, msg.created_at));
     let mut ids = Vec::with_capacity(deliveries.len());
     for d in deliveries {
         c.prepare_cached(
@@ -921,23 +925,21 @@ impl Store for SqliteStore {
         until: Millis,
         bucket: Millis,
     ) -> StoreResult<Vec<ActivityBucket>> {
-        let queries = activity_sql(org_id, of, since, until, bucket);
+        let (sql, args) = activity_sql(org_id, of, since, until);
         let rows = self
             .read(move |c| {
-                let mut rows = Vec::new();
-                for (sql, args) in queries {
-                    let mut stmt = c.prepare_cached(&sql)?;
-                    let found = stmt.query_map(params_from_iter(args), |r| {
-                        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
-                    })?;
-                    for row in found {
-                        rows.push(row?);
-                    }
-                }
-                Ok(rows)
+                c.prepare_cached(&sql)?
+                    .query_map(params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
             })
             .await?;
         Ok(activity_buckets(since, until, bucket, rows))
+    }
+
+    async fn activity_prune(&self, before: Millis) -> StoreResult<u64> {
+        let minute = before.div_euclid(MINUTE_MS);
+        self.write(move |c| Ok(c.execute("DELETE FROM activity WHERE minute < ?", [minute]).map_err(sql_err)? as u64))
+            .await
     }
 
     async fn message_expunge(&self, org_id: &str, app_id: &str, msg_id: &str) -> StoreResult<bool> {
@@ -1150,12 +1152,15 @@ impl Store for SqliteStore {
                 NextStep::RetryAt(at) => (status::PENDING, Some(at)),
                 NextStep::GiveUp => (status::FAIL, None),
             };
+            let failed_at = (status == status::FAIL).then_some(a.created_at);
             c.prepare_cached(
-                "UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, updated_at = ? WHERE id = ?",
+                "UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, updated_at = ?, failed_at = ?
+                 WHERE id = ?",
             )
             .map_err(sql_err)?
-            .execute(params![status, next_at, a.created_at, delivery_id])
+            .execute(params![status, next_at, a.created_at, failed_at, delivery_id])
             .map_err(sql_err)?;
+            TALLY.with(|t| t.borrow_mut().attempt(&a.org_id, &a.endpoint_id, a.created_at, a.status == status::SUCCESS));
             match next_at {
                 Some(at) => c.prepare_cached("UPDATE jobs SET run_at = ?, leased = 0, manual = 0 WHERE id = ?").map_err(sql_err)?.execute(params![at, job_id]),
                 None => c.prepare_cached("DELETE FROM jobs WHERE id = ?").map_err(sql_err)?.execute([job_id]),
@@ -1439,7 +1444,7 @@ impl Store for SqliteStore {
                 }
             };
             for id in &ids {
-                c.prepare_cached("UPDATE deliveries SET status = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?")
+                c.prepare_cached("UPDATE deliveries SET status = ?, next_attempt_at = ?, updated_at = ?, failed_at = NULL WHERE id = ?")
                     .map_err(sql_err)?
                     .execute(params![status::PENDING, now, now, id])
                     .map_err(sql_err)?;
@@ -1903,49 +1908,37 @@ mod tests {
         let back = Page { reverse: true, ..next.clone() };
         let some_type = Some("invoice.paid".to_string());
         let cases = [
-            ("everything", MessageSearch::default(), "messages_app_time"),
-            (
-                "an event type",
-                MessageSearch { event_type: some_type.clone(), ..Default::default() },
-                "messages_app_type_time",
-            ),
-            (
-                "a time range",
-                MessageSearch { since: Some(1), until: Some(2), ..Default::default() },
-                "messages_app_time",
-            ),
+            ("everything", MessageSearch::default(), "messages_app "),
+            ("an event type", MessageSearch { event_type: some_type.clone(), ..Default::default() }, "messages_app "),
+            ("a time range", MessageSearch { since: Some(1), until: Some(2), ..Default::default() }, "messages_app "),
             (
                 "an event type in a time range",
                 MessageSearch { event_type: some_type.clone(), since: Some(1), until: Some(2), ..Default::default() },
-                "messages_app_type_time",
+                "messages_app ",
             ),
             (
                 "delivered",
                 MessageSearch { state: Some(MessageState::Delivered), ..Default::default() },
-                "messages_app_time",
+                "messages_app ",
             ),
+            ("failed", MessageSearch { state: Some(MessageState::Failed), ..Default::default() }, "deliveries_failed"),
             (
-                "failed",
-                MessageSearch { state: Some(MessageState::Failed), ..Default::default() },
-                "deliveries_unsettled",
+                "failed of a type in a time range",
+                MessageSearch {
+                    state: Some(MessageState::Failed),
+                    event_type: some_type,
+                    since: Some(1),
+                    until: Some(2),
+                },
+                "deliveries_failed",
             ),
-            (
-                "failed of a type",
-                MessageSearch { state: Some(MessageState::Failed), event_type: some_type, ..Default::default() },
-                "deliveries_unsettled",
-            ),
-            (
-                "pending",
-                MessageSearch { state: Some(MessageState::Pending), ..Default::default() },
-                "deliveries_unsettled",
-            ),
+            ("pending", MessageSearch { state: Some(MessageState::Pending), ..Default::default() }, "jobs_kind_run_at"),
         ];
         for (what, search, index) in cases {
             for page in [&first, &next, &back] {
                 let (sql, args) = search_sql("org_1", "app_1", &search, page);
                 let steps = plan(&c, &sql, &args);
-                // Pending deliveries are in two states: their two index ranges are merged by a sort (of the
-                // application's deliveries under way, not of its messages).
+                // Pending messages are sorted: the queue's deliveries of the application, not its messages.
                 assert_indexed(what, &steps, search.state == Some(MessageState::Pending));
                 assert!(steps.iter().any(|s| s.contains(index)), "{what}: {index} not used in {steps:#?}");
             }
@@ -1966,14 +1959,14 @@ mod tests {
     }
 
     #[test]
-    fn activity_counts_come_from_covering_indexes() {
+    fn activity_counts_read_one_range_of_minutes() {
         let c = migrated();
         for of in [ActivityOf::Org, ActivityOf::Endpoint("ep_1")] {
-            for (sql, args) in activity_sql("org_1", of, 0, 3_600_000, 60_000) {
-                let steps = plan(&c, &sql, &args);
-                assert_indexed(&sql, &steps, true);
-                assert!(steps.iter().any(|s| s.contains("COVERING INDEX")), "{sql}: reads rows: {steps:#?}");
-            }
+            let (sql, args) = activity_sql("org_1", of, 0, 3_600_000);
+            let steps = plan(&c, &sql, &args);
+            assert_indexed(&sql, &steps, true);
+            let range = "PRIMARY KEY (org_id=? AND endpoint_id=? AND minute>? AND minute<?)";
+            assert!(steps.iter().any(|s| s.contains(range)), "{steps:#?}");
         }
     }
 }
