@@ -49,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0002_meta.sql"),
     include_str!("migrations/postgres/0003_breaker.sql"),
     include_str!("migrations/postgres/0004_dashboard.sql"),
+    include_str!("migrations/postgres/0005_hot_path.sql"),
 ];
 /// The advisory lock that serialises migrations between nodes starting at once.
 const MIGRATION_LOCK: i64 = 0x0068_6f6f_6b64; // "hookd"
@@ -1358,9 +1359,14 @@ impl PgStore {
 }
 
 const CLAIM_SQL: &str = "
-WITH c AS (
-    SELECT id, run_at FROM jobs WHERE run_at <= $1::bigint + $2::bigint AND (kind = 1 OR run_at <= $1::bigint)
+WITH c0 AS (
+    SELECT id, run_at FROM jobs WHERE kind = 0 AND run_at <= $1::bigint
     ORDER BY run_at LIMIT $3 FOR UPDATE SKIP LOCKED
+), c1 AS (
+    SELECT id, run_at FROM jobs WHERE kind = 1 AND run_at <= $1::bigint + $2::bigint
+    ORDER BY run_at LIMIT $3 FOR UPDATE SKIP LOCKED
+), c AS (
+    SELECT id, run_at FROM (SELECT * FROM c0 UNION ALL SELECT * FROM c1) b ORDER BY run_at LIMIT $3
 ), u AS (
     UPDATE jobs j SET run_at = $4, leased = 1, leased_by = $5 FROM c WHERE j.id = c.id
     RETURNING j.id, j.kind, j.ref_id, j.manual
@@ -1776,7 +1782,8 @@ impl Store for PgStore {
         let r = self
             .row(
                 "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE kind = 0 LIMIT $2) a),
-                        (SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE run_at <= $1 LIMIT $2) b),
+                        (SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE kind = 0 AND run_at <= $1 LIMIT $2) b)
+                        + (SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE kind = 1 AND run_at <= $1 LIMIT $2) b1),
                         (SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE kind = 1 LIMIT $2) c)",
                 &[&now, &QUEUE_COUNT_CAP],
             )
