@@ -60,6 +60,7 @@ impl Engine {
                 drop(slot);
             });
         }
+        self.live.stop();
         // Jobs not started keep their leases and are picked up again after a restart.
         let _ = tokio::time::timeout(self.cfg.shutdown_grace, slots.acquire_many(limit as u32)).await;
     }
@@ -211,10 +212,16 @@ impl Engine {
 
     /// Writes the attempt; returns how the endpoint has been failing.
     async fn record(&self, job: &DeliveryJob, rec: AttemptRecord, next: NextStep) -> Option<Failing> {
+        // Copied only while someone watches the live tail.
+        let watched = self.live.watched().then(|| rec.clone());
         match self.store.record_attempt(job.job_id, job.delivery_id, rec, next).await {
             Ok(failing) => {
                 if let NextStep::RetryAt(at) = next {
                     self.wake.hint(at);
+                }
+                if let Some(attempt) = watched {
+                    let will_retry = matches!(next, NextStep::RetryAt(_));
+                    self.live.send(super::live::AttemptEvent { attempt, event_type: job.msg.event_type.clone(), will_retry });
                 }
                 failing
             }

@@ -1,0 +1,150 @@
+//! The live tail: attempts as the engine records them, pushed to the page over Server-Sent Events.
+//!
+//! The page (`/ui/live`, optionally `?app=`) opens an `EventSource` on `/ui/live/events`; each attempt of the
+//! session's organization (and application, when filtered) is one `attempt` event whose id is the attempt's id.
+//! The browser reconnects by itself after a drop and sends that id as `Last-Event-ID`: with an application
+//! filter, the attempts recorded meanwhile are sent first (one indexed page of them). The engine's broadcast
+//! is this node's: on PostgreSQL with several nodes a page shows the attempts of the node it is connected to.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::Stream;
+use serde::{Deserialize, Serialize};
+
+use super::pages::{page_context, AppView, AttemptView};
+use super::{render, Session, UiResult};
+use crate::api::{load_app, ApiContext};
+use crate::engine::live::{AttemptEvent, AttemptWatch, Watched};
+use crate::engine::model::Application;
+use crate::store::{AttemptFilter, AttemptRecord, Page};
+
+/// How many attempts the page starts with (an application's newest), and how many a reconnect catches up on.
+const RECENT: usize = 25;
+
+#[derive(Deserialize)]
+pub struct LiveParams {
+    app: Option<String>,
+}
+
+/// One row of the tail: the attempt, with its application's name and the message's event type.
+#[derive(Serialize)]
+struct LiveRow {
+    #[serde(flatten)]
+    attempt: AttemptView,
+    app_id: String,
+    app_name: String,
+    event_type: Option<String>,
+    will_retry: bool,
+}
+
+fn row(attempt: AttemptRecord, app_name: &str, event_type: Option<String>, will_retry: bool) -> LiveRow {
+    LiveRow { app_id: attempt.app_id.clone(), app_name: app_name.to_string(), attempt: attempt.into(), event_type, will_retry }
+}
+
+/// The application named by `?app=`, if any; 404 when it is not the session's organization's.
+async fn filter_app(ctx: &ApiContext, session: &Session, q: &LiveParams) -> Result<Option<Arc<Application>>, super::UiError> {
+    match q.app.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+        Some(key) => Ok(Some(load_app(ctx, &session.org, key).await?)),
+        None => Ok(None),
+    }
+}
+
+pub async fn live(State(ctx): State<ApiContext>, session: Session, Query(q): Query<LiveParams>) -> UiResult {
+    let app = filter_app(&ctx, &session, &q).await?;
+    let mut recent = Vec::new();
+    if let Some(app) = &app {
+        let newest = Page { limit: RECENT, iterator: None, reverse: false, descending: true };
+        let rows = ctx.store.attempt_list(&session.org, &app.id, &AttemptFilter::default(), &newest).await?;
+        recent = rows.into_iter().take(RECENT).map(|a| row(a, &app.name, None, false)).collect();
+    }
+    // The filter's choices: the newest applications (a bookmark can name any other).
+    let first = Page { limit: 50, iterator: None, reverse: false, descending: true };
+    let apps: Vec<AppView> =
+        ctx.store.list::<Application>(&session.org, "", &first).await?.iter().take(50).map(AppView::from).collect();
+    let source = match &app {
+        Some(app) => format!("/ui/live/events?app={}", app.id),
+        None => "/ui/live/events".to_string(),
+    };
+    Ok(render(
+        StatusCode::OK,
+        "live.html",
+        page_context! { nav => "live", csrf => session.csrf, app => app.as_deref().map(AppView::from), apps, recent,
+        source },
+    ))
+}
+
+/// What the event stream walks through: first the attempts missed since `Last-Event-ID`, then the live ones.
+struct Tail {
+    ctx: ApiContext,
+    org: String,
+    app_id: Option<String>,
+    backlog: std::vec::IntoIter<LiveRow>,
+    watch: AttemptWatch,
+}
+
+impl Tail {
+    async fn next_event(&mut self) -> Option<Event> {
+        if let Some(row) = self.backlog.next() {
+            return Some(attempt_event(&row));
+        }
+        loop {
+            match self.watch.next().await? {
+                Watched::Missed(n) => return Some(Event::default().event("missed").data(n.to_string())),
+                Watched::Attempt(e) if self.wants(&e) => {
+                    let name = match self.ctx.engine.app(&self.org, &e.attempt.app_id).await {
+                        Ok(Some(app)) => app.name.clone(),
+                        _ => e.attempt.app_id.clone(),
+                    };
+                    let row = row(e.attempt.clone(), &name, Some(e.event_type.clone()), e.will_retry);
+                    return Some(attempt_event(&row));
+                }
+                Watched::Attempt(_) => {}
+            }
+        }
+    }
+
+    fn wants(&self, e: &AttemptEvent) -> bool {
+        e.attempt.org_id == self.org && self.app_id.as_ref().is_none_or(|a| *a == e.attempt.app_id)
+    }
+}
+
+fn attempt_event(row: &LiveRow) -> Event {
+    let data = serde_json::to_string(row).unwrap_or_default();
+    Event::default().event("attempt").id(row.attempt.id.clone()).data(data)
+}
+
+pub async fn events(
+    State(ctx): State<ApiContext>,
+    session: Session,
+    headers: HeaderMap,
+    Query(q): Query<LiveParams>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, super::UiError> {
+    let app = filter_app(&ctx, &session, &q).await?;
+    // Watch first, then catch up: an attempt recorded in between shows twice at worst (the page skips repeats).
+    let watch = ctx.engine.watch_attempts();
+    let last = headers.get("last-event-id").and_then(|v| v.to_str().ok()).filter(|id| !id.is_empty());
+    let mut backlog = Vec::new();
+    if let (Some(app), Some(last)) = (&app, last) {
+        // The attempts after `last`, oldest first.
+        let after = Page { limit: RECENT, iterator: Some(last.to_string()), reverse: true, descending: true };
+        let rows = ctx.store.attempt_list(&session.org, &app.id, &AttemptFilter::default(), &after).await?;
+        backlog = rows.into_iter().take(RECENT).map(|a| row(a, &app.name, None, false)).collect();
+    }
+    let tail = Tail {
+        ctx: ctx.clone(),
+        org: session.org.clone(),
+        app_id: app.map(|a| a.id.clone()),
+        backlog: backlog.into_iter(),
+        watch,
+    };
+    let stream = futures::stream::unfold(tail, |mut tail| async move {
+        let event = tail.next_event().await?;
+        Some((Ok(event), tail))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
