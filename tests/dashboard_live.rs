@@ -118,6 +118,8 @@ async fn browser_watches_the_live_tail_replays_an_inbound_event_drives_a_timer_a
     // Bots: one installed bot with a delivered webhook.
     let bot_id = bot_with_a_webhook(&app, &bot_rx.url, &bot_rx).await;
 
+    // The first message the browser publishes fails once, then its retry succeeds.
+    shop_rx.answer(500, 1);
     let input = json!({
         "base": app.base,
         "token": app.token,
@@ -134,7 +136,7 @@ async fn browser_watches_the_live_tail_replays_an_inbound_event_drives_a_timer_a
 
     // What the browser did happened: two messages published during the tail, the replayed inbound event, and
     // the timer, paused, resumed and cancelled.
-    shop_rx.wait_for(4).await;
+    shop_rx.wait_for(5).await;
     let replayed = shop_rx.received().iter().filter(|r| r.json()["inboundEventId"] == event_id.as_str()).count();
     assert_eq!(replayed, 2, "the original forward and the replay");
     let t = app.get(&format!("/timers/{timer_id}")).await;

@@ -46,6 +46,21 @@ fn row(attempt: AttemptRecord, app_name: &str, event_type: Option<String>, will_
     LiveRow { app_id: attempt.app_id.clone(), app_name: app_name.to_string(), attempt: attempt.into(), event_type, will_retry }
 }
 
+/// Rows for attempts read from the store, with their messages' event types (one lookup by id per message).
+async fn stored_rows(ctx: &ApiContext, app: &Application, attempts: Vec<AttemptRecord>) -> Result<Vec<LiveRow>, super::UiError> {
+    let mut types: std::collections::HashMap<String, String> = Default::default();
+    let mut rows = Vec::with_capacity(attempts.len());
+    for a in attempts {
+        if !types.contains_key(&a.msg_id) {
+            let kind = ctx.store.message_get(&app.org_id, &app.id, &a.msg_id).await?.map(|m| m.event_type);
+            types.insert(a.msg_id.clone(), kind.unwrap_or_default());
+        }
+        let kind = types.get(&a.msg_id).filter(|k| !k.is_empty()).cloned();
+        rows.push(row(a, &app.name, kind, false));
+    }
+    Ok(rows)
+}
+
 /// The application named by `?app=`, if any; 404 when it is not the session's organization's.
 async fn filter_app(ctx: &ApiContext, session: &Session, q: &LiveParams) -> Result<Option<Arc<Application>>, super::UiError> {
     match q.app.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
@@ -60,7 +75,7 @@ pub async fn live(State(ctx): State<ApiContext>, session: Session, Query(q): Que
     if let Some(app) = &app {
         let newest = Page { limit: RECENT, iterator: None, reverse: false, descending: true };
         let rows = ctx.store.attempt_list(&session.org, &app.id, &AttemptFilter::default(), &newest).await?;
-        recent = rows.into_iter().take(RECENT).map(|a| row(a, &app.name, None, false)).collect();
+        recent = stored_rows(&ctx, app, rows.into_iter().take(RECENT).collect()).await?;
     }
     // The filter's choices: the newest applications (a bookmark can name any other).
     let first = Page { limit: 50, iterator: None, reverse: false, descending: true };
@@ -133,7 +148,7 @@ pub async fn events(
         // The attempts after `last`, oldest first.
         let after = Page { limit: RECENT, iterator: Some(last.to_string()), reverse: true, descending: true };
         let rows = ctx.store.attempt_list(&session.org, &app.id, &AttemptFilter::default(), &after).await?;
-        backlog = rows.into_iter().take(RECENT).map(|a| row(a, &app.name, None, false)).collect();
+        backlog = stored_rows(&ctx, app, rows.into_iter().take(RECENT).collect()).await?;
     }
     let tail = Tail {
         ctx: ctx.clone(),

@@ -129,6 +129,7 @@ fn end_session(ctx: &ApiContext, session: &Session) -> String {
 /// The templates, parsed once. HTML is escaped in every `.html` template.
 static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
     let mut env = minijinja::Environment::new();
+    env.add_filter("when", when);
     for (name, source) in [
         ("base.html", include_str!("templates/base.html")),
         ("login.html", include_str!("templates/login.html")),
@@ -157,6 +158,14 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
     }
     env
 });
+
+/// The API's RFC 3339 timestamps as the pages print times (`{{ t.createdAt|when }}`); anything else as it is.
+fn when(value: String) -> String {
+    match chrono::DateTime::parse_from_rfc3339(&value) {
+        Ok(t) => t.with_timezone(&chrono::Utc).format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        Err(_) => value,
+    }
+}
 
 /// Renders template `name` with `context` as an HTML answer of `status`.
 fn render(status: StatusCode, name: &str, context: minijinja::Value) -> Response {

@@ -52,18 +52,25 @@ try {
   await page.locator("#live-state", { hasText: "live" }).waitFor();
   check(true, "the live tail connected");
   await page.evaluate(() => { window.stillTheSamePage = true; });
+  // The receiver fails the first attempt (500) and takes the retry.
   const first = await publish("order.shipped", { orderId: "ord_1042", carrier: "DHL" });
-  const firstRow = page.locator(`#live tr.attempt:has(a[href$="/messages/${first}"])`);
+  const failedRow = page.locator(`#live tr.attempt.fail:has(a[href$="/messages/${first}"])`);
+  await failedRow.waitFor();
+  check(await failedRow.locator(".status-code").innerText() === "500", "the failed attempt's status 500 in the tail");
+  check(await failedRow.innerText().then((t) => t.includes("will retry")), "the failed attempt marked as retried");
+  const firstRow = page.locator(`#live tr.attempt.ok:has(a[href$="/messages/${first}"])`);
   await firstRow.waitFor();
-  check(await firstRow.locator(".status-code").innerText() === "200", "the new attempt's status 200 in the tail");
+  check(await firstRow.locator(".status-code").innerText() === "200", "the retry's status 200 in the tail");
   check(await firstRow.innerText().then((t) => t.includes("order.shipped") && t.includes("Storefront")),
     "the attempt's event type and application in the tail");
   check(await page.evaluate(() => window.stillTheSamePage === true), "no reload");
   // Filtered by the application: its newest attempts first, then new ones as they come.
   await page.selectOption("select[name=app]", appId);
   await Promise.all([page.waitForURL(`**/ui/live?app=${appId}`), page.locator("form.search button").click()]);
-  check(await page.locator(`#live tr.attempt:has(a[href$="/messages/${first}"])`).count() === 1,
-    "the application's recent attempt listed when the filtered tail opens");
+  check(await page.locator(`#live tr.attempt:has(a[href$="/messages/${first}"])`).count() === 2,
+    "the application's recent attempts listed when the filtered tail opens");
+  check(await page.locator(`#live tr.attempt.ok:has(a[href$="/messages/${first}"])`).innerText()
+    .then((t) => t.includes("order.shipped")), "with their event types");
   await page.locator("#live-state", { hasText: "live" }).waitFor();
   const second = await publish("order.delivered", { orderId: "ord_1042" });
   await page.locator(`#live tr.attempt:has(a[href$="/messages/${second}"])`).waitFor();
@@ -78,6 +85,7 @@ try {
   await shot("inbound-registrations");
   await Promise.all([page.waitForURL(`**/ui/inbound/${registrationId}`), regRow.locator(`a[href="/ui/inbound/${registrationId}"]`).click()]);
   check(await page.locator("#health .badge").innerText() === "healthy", "the health on the registration's page");
+  await shot("inbound-registration");
   const eventLink = page.locator(`#events a[href="/ui/inbound/${registrationId}/events/${eventId}"]`).first();
   await Promise.all([page.waitForURL(`**/events/${eventId}`), eventLink.click()]);
   check(await page.locator("#verdict .badge").first().innerText() === "verified", "the verdict: verified at receipt");
@@ -105,6 +113,7 @@ try {
   await page.goto(`${base}/ui/timers`);
   await Promise.all([page.waitForURL(`**/ui/timers/${timerId}`), page.locator(`tr[data-timer="${timerId}"] a`).first().click()]);
   check(await page.locator("#timer-status").innerText() === "running", "the timer running");
+  await shot("timer");
   for (const [button, status] of [["Pause", "paused"], ["Resume", "running"], ["Cancel", "cancelled"]]) {
     await Promise.all([page.waitForURL(/done=/), page.locator("#actions button", { hasText: button }).click()]);
     check(await page.locator("#timer-status").innerText() === status, `the timer ${status} after ${button}`);
