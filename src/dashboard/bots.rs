@@ -13,13 +13,11 @@ use crate::api::console;
 use crate::api::pagination::page;
 use crate::api::ApiContext;
 use crate::error::Error;
-use crate::store::{AttemptFilter, MessageFilter, Page};
+use crate::store::{MessageFilter, Page};
 
-/// The newest attempt of each bot's webhooks, or of one bot's.
+/// The newest `n` attempts of a bot's webhooks.
 async fn attempts_of(ctx: &ApiContext, org: &str, app_id: &str, n: usize) -> Result<Vec<AttemptView>, Error> {
-    let newest = Page { limit: n, iterator: None, reverse: false, descending: true };
-    let rows = ctx.store.attempt_list(org, app_id, &AttemptFilter::default(), &newest).await?;
-    Ok(rows.into_iter().take(n).map(Into::into).collect())
+    Ok(super::live::app_attempts(ctx, org, app_id, None, n).await?.into_iter().map(Into::into).collect())
 }
 
 pub async fn bots(State(ctx): State<ApiContext>, session: Session) -> UiResult {

@@ -46,6 +46,31 @@ fn row(attempt: AttemptRecord, app_name: &str, event_type: Option<String>, will_
     LiveRow { app_id: attempt.app_id.clone(), app_name: app_name.to_string(), attempt: attempt.into(), event_type, will_retry }
 }
 
+/// An application's newest `n` attempts, newest first — or, `after` an attempt id, the next `n`, oldest first.
+/// Read endpoint by endpoint, so that every read walks the `(endpoint_id, id)` index whatever the
+/// application's size.
+pub(super) async fn app_attempts(
+    ctx: &ApiContext,
+    org: &str,
+    app_id: &str,
+    after: Option<&str>,
+    n: usize,
+) -> Result<Vec<AttemptRecord>, crate::error::Error> {
+    let page = Page { limit: n, iterator: after.map(str::to_string), reverse: after.is_some(), descending: true };
+    let mut all = Vec::new();
+    for ep in ctx.engine.endpoints_of(org, app_id).await?.iter() {
+        let filter = AttemptFilter { endpoint_id: Some(ep.id.clone()), ..Default::default() };
+        all.extend(ctx.store.attempt_list(org, app_id, &filter, &page).await?.into_iter().take(n));
+    }
+    // Ids are time-ordered.
+    match after {
+        Some(_) => all.sort_by(|a, b| a.id.cmp(&b.id)),
+        None => all.sort_by(|a, b| b.id.cmp(&a.id)),
+    }
+    all.truncate(n);
+    Ok(all)
+}
+
 /// Rows for attempts read from the store, with their messages' event types (one lookup by id per message).
 async fn stored_rows(ctx: &ApiContext, app: &Application, attempts: Vec<AttemptRecord>) -> Result<Vec<LiveRow>, super::UiError> {
     let mut types: std::collections::HashMap<String, String> = Default::default();
@@ -73,9 +98,8 @@ pub async fn live(State(ctx): State<ApiContext>, session: Session, Query(q): Que
     let app = filter_app(&ctx, &session, &q).await?;
     let mut recent = Vec::new();
     if let Some(app) = &app {
-        let newest = Page { limit: RECENT, iterator: None, reverse: false, descending: true };
-        let rows = ctx.store.attempt_list(&session.org, &app.id, &AttemptFilter::default(), &newest).await?;
-        recent = stored_rows(&ctx, app, rows.into_iter().take(RECENT).collect()).await?;
+        let rows = app_attempts(&ctx, &session.org, &app.id, None, RECENT).await?;
+        recent = stored_rows(&ctx, app, rows).await?;
     }
     // The filter's choices: the newest applications (a bookmark can name any other).
     let first = Page { limit: 50, iterator: None, reverse: false, descending: true };
@@ -145,10 +169,8 @@ pub async fn events(
     let last = headers.get("last-event-id").and_then(|v| v.to_str().ok()).filter(|id| !id.is_empty());
     let mut backlog = Vec::new();
     if let (Some(app), Some(last)) = (&app, last) {
-        // The attempts after `last`, oldest first.
-        let after = Page { limit: RECENT, iterator: Some(last.to_string()), reverse: true, descending: true };
-        let rows = ctx.store.attempt_list(&session.org, &app.id, &AttemptFilter::default(), &after).await?;
-        backlog = stored_rows(&ctx, app, rows.into_iter().take(RECENT).collect()).await?;
+        let rows = app_attempts(&ctx, &session.org, &app.id, Some(last), RECENT).await?;
+        backlog = stored_rows(&ctx, app, rows).await?;
     }
     let tail = Tail {
         ctx: ctx.clone(),

@@ -82,3 +82,45 @@ impl Engine {
         AttemptWatch { rx: self.live.tx.subscribe(), stopped: self.live.stopped.subscribe() }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt() -> AttemptEvent {
+        let attempt = AttemptRecord {
+            id: "atmpt_1".into(),
+            org_id: "org".into(),
+            app_id: "app".into(),
+            msg_id: "msg".into(),
+            endpoint_id: "ep".into(),
+            url: "http://x".into(),
+            status_code: 200,
+            status: 0,
+            manual: false,
+            duration_ms: 1,
+            response: "ok".into(),
+            created_at: 0,
+        };
+        AttemptEvent { attempt, event_type: "t".into(), will_retry: false }
+    }
+
+    #[tokio::test]
+    async fn unwatched_until_subscribed_and_watchers_end_when_stopped() {
+        let live = LiveAttempts::default();
+        assert!(!live.watched(), "nobody watches: the dispatcher copies nothing");
+        let mut watch = AttemptWatch { rx: live.tx.subscribe(), stopped: live.stopped.subscribe() };
+        assert!(live.watched());
+        live.send(attempt());
+        assert!(matches!(watch.next().await, Some(Watched::Attempt(e)) if e.attempt.id == "atmpt_1"));
+        for _ in 0..BACKLOG + 3 {
+            live.send(attempt());
+        }
+        assert!(matches!(watch.next().await, Some(Watched::Missed(3))));
+        live.stop();
+        // What was sent before the stop may still come; then the watch ends.
+        while watch.next().await.is_some() {}
+        drop(watch);
+        assert!(!live.watched());
+    }
+}

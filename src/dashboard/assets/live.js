@@ -52,7 +52,9 @@
 
   const source = new EventSource(table.dataset.source);
   source.addEventListener("open", () => setState("live", "ok"));
-  source.addEventListener("error", () => setState("reconnecting…", "fail"));
+  // EventSource retries by itself; it gives up only when the answer is not a stream (the session ended).
+  source.addEventListener("error", () =>
+    source.readyState === EventSource.CLOSED ? setState("disconnected: reload the page", "fail") : setState("reconnecting…", "fail"));
   source.addEventListener("attempt", (e) => {
     const a = JSON.parse(e.data);
     if (body.querySelector(`tr[data-attempt="${CSS.escape(a.id)}"]`)) return;
