@@ -52,7 +52,8 @@ async fn github_event(app: &TestApp, app_id: &str) -> (String, String) {
 
 async fn timer(app: &TestApp, name: &str, duration: &str, url: &str) -> String {
     let body = json!({"name": name, "duration": duration, "agent_id": "agent-7",
-        "events": {"on_expire": {"webhook": url, "message": "done"}}});
+        "events": {"on_expire": {"webhook": url, "message": "done"},
+            "on_progress": {"webhook": url, "intervals": ["25%", "50%", "75%"]}}});
     let r = app.post("/timers", body).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     r.body["timer"]["id"].as_str().unwrap().to_string()
@@ -110,6 +111,8 @@ async fn browser_watches_the_live_tail_replays_an_inbound_event_drives_a_timer_a
     let timer_id = timer(&app, "Nightly build", "1h", &timer_rx.url).await;
     let paused = timer(&app, "Release freeze", "2h", &timer_rx.url).await;
     assert_eq!(app.post(&format!("/timers/{paused}/pause"), json!({})).await.status, 200);
+    // One well under way when the browser looks (its milestones fire on the way).
+    timer(&app, "Deploy window", "40s", &timer_rx.url).await;
     let expired = timer(&app, "Cache warm-up", "1s", &timer_rx.url).await;
     eventually("the short timer to expire", || async {
         (app.get(&format!("/timers/{expired}")).await.body["timer"]["status"] == "expired").then_some(())

@@ -36,7 +36,8 @@ pub enum TimerAction {
 
 #[async_trait]
 pub trait TimersConsole: Send + Sync {
-    /// The timer as `GET /timers/{id}` shows it (status, progress, time remaining, expiry).
+    /// The timer as `GET /timers/{id}` shows it (status, progress, time remaining, expiry), with
+    /// `nextFiringAt` while it runs: its next progress milestone, or its expiry.
     fn view(&self, timer: &TimerRecord, now: Millis) -> Result<Value>;
     /// Pauses, resumes or cancels a timer as the API's routes do (409 when it is not in a state for it).
     async fn act(&self, ctx: &ApiContext, org: &str, id: &str, action: TimerAction) -> Result<Value>;

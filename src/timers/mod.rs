@@ -929,7 +929,12 @@ pub struct Console;
 #[async_trait::async_trait]
 impl crate::api::console::TimersConsole for Console {
     fn view(&self, timer: &TimerRecord, now: Millis) -> Result<Value> {
-        view(timer, now)
+        let mut v = view(timer, now)?;
+        if timer.status == timer_status::RUNNING {
+            let next = spec_of(timer)?.next_due(timer, timer.milestones_sent as usize);
+            v["nextFiringAt"] = json!(ts(next));
+        }
+        Ok(v)
     }
 
     async fn act(&self, ctx: &ApiContext, org: &str, id: &str, action: TimerAction) -> Result<Value> {

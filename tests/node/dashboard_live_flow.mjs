@@ -107,6 +107,8 @@ try {
     check(await page.locator(`#timers .timer-status.${status}`).count() >= 1, `a ${status} timer listed`);
   }
   check(await page.locator(`tr[data-timer="${timerId}"] progress`).count() === 1, "a progress bar");
+  check(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/.test(await page.locator(`tr[data-timer="${timerId}"] .next-firing`).innerText()),
+    "the running timer's next firing");
   await shot("timers");
   await Promise.all([page.waitForURL(`${base}/ui/timers?status=paused`), page.locator(".tabs a", { hasText: "Paused" }).click()]);
   check(await page.locator("#timers .timer-status.running").count() === 0, "the Paused tab lists no running timer");
