@@ -311,12 +311,21 @@ async fn the_event_stream_shows_only_the_sessions_organization_and_catches_up_af
     drop(stream);
 
     // A reconnect with Last-Event-ID (as EventSource sends it) gets the application's attempts made meanwhile.
-    let missed = app.call(reqwest::Method::POST, &path, Some(&other_token), Some(json!({"eventType": "user.left",
-        "payload": {}}))).await;
+    let missed = app
+        .call(
+            reqwest::Method::POST,
+            &path,
+            Some(&other_token),
+            Some(json!({"eventType": "user.left",
+        "payload": {}})),
+        )
+        .await;
     let missed = missed.body["id"].as_str().unwrap().to_string();
     rx.wait_for(3).await;
     eventually("the missed attempt to be recorded", || async {
-        let r = app.call(reqwest::Method::GET, &format!("/api/v1/app/{theirs}/attempt/msg/{missed}"), Some(&other_token), None).await;
+        let r = app
+            .call(reqwest::Method::GET, &format!("/api/v1/app/{theirs}/attempt/msg/{missed}"), Some(&other_token), None)
+            .await;
         (!r.body["data"].as_array().unwrap().is_empty()).then_some(())
     })
     .await;

@@ -43,7 +43,13 @@ struct LiveRow {
 }
 
 fn row(attempt: AttemptRecord, app_name: &str, event_type: Option<String>, will_retry: bool) -> LiveRow {
-    LiveRow { app_id: attempt.app_id.clone(), app_name: app_name.to_string(), attempt: attempt.into(), event_type, will_retry }
+    LiveRow {
+        app_id: attempt.app_id.clone(),
+        app_name: app_name.to_string(),
+        attempt: attempt.into(),
+        event_type,
+        will_retry,
+    }
 }
 
 /// An application's newest `n` attempts, newest first — or, `after` an attempt id, the next `n`, oldest first.
@@ -72,7 +78,11 @@ pub(super) async fn app_attempts(
 }
 
 /// Rows for attempts read from the store, with their messages' event types (one lookup by id per message).
-async fn stored_rows(ctx: &ApiContext, app: &Application, attempts: Vec<AttemptRecord>) -> Result<Vec<LiveRow>, super::UiError> {
+async fn stored_rows(
+    ctx: &ApiContext,
+    app: &Application,
+    attempts: Vec<AttemptRecord>,
+) -> Result<Vec<LiveRow>, super::UiError> {
     let mut types: std::collections::HashMap<String, String> = Default::default();
     let mut rows = Vec::with_capacity(attempts.len());
     for a in attempts {
@@ -87,7 +97,11 @@ async fn stored_rows(ctx: &ApiContext, app: &Application, attempts: Vec<AttemptR
 }
 
 /// The application named by `?app=`, if any; 404 when it is not the session's organization's.
-async fn filter_app(ctx: &ApiContext, session: &Session, q: &LiveParams) -> Result<Option<Arc<Application>>, super::UiError> {
+async fn filter_app(
+    ctx: &ApiContext,
+    session: &Session,
+    q: &LiveParams,
+) -> Result<Option<Arc<Application>>, super::UiError> {
     match q.app.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
         Some(key) => Ok(Some(load_app(ctx, &session.org, key).await?)),
         None => Ok(None),

@@ -221,7 +221,11 @@ impl Engine {
                 }
                 if let Some(attempt) = watched {
                     let will_retry = matches!(next, NextStep::RetryAt(_));
-                    self.live.send(super::live::AttemptEvent { attempt, event_type: job.msg.event_type.clone(), will_retry });
+                    self.live.send(super::live::AttemptEvent {
+                        attempt,
+                        event_type: job.msg.event_type.clone(),
+                        will_retry,
+                    });
                 }
                 failing
             }

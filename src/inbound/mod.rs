@@ -707,10 +707,7 @@ async fn troubleshoot(
     }
     logs.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
     logs.truncate(limit as usize);
-    let webhooks: Vec<Value> = regs
-        .iter()
-        .map(|r| with_health(&ctx, r, &stats[&r.id]))
-        .collect();
+    let webhooks: Vec<Value> = regs.iter().map(|r| with_health(&ctx, r, &stats[&r.id])).collect();
     Ok(Json(json!({
         "integrationId": integration_id,
         "total": webhooks.len(),

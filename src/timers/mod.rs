@@ -22,10 +22,10 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::api::auth::OrgId;
+use crate::api::console::TimerAction;
 use crate::api::extract::ValidJson;
 use crate::api::pagination::{list_response, page};
 use crate::api::time::ts;
-use crate::api::console::TimerAction;
 use crate::api::ApiContext;
 use crate::engine::model::{Application, Endpoint, EndpointSecret};
 use crate::engine::operational::ON_EXHAUSTED;
