@@ -866,6 +866,29 @@ pub fn router() -> OpenApiRouter<ApiContext> {
         .routes(routes!(quick_wait))
 }
 
+/// The dashboard's view of the timers face: the API's timer view and its pause, resume and cancel.
+pub struct Console;
+
+#[async_trait::async_trait]
+impl crate::api::console::TimersConsole for Console {
+    fn view(&self, timer: &TimerRecord, now: Millis) -> Result<Value> {
+        let mut v = view(timer, now)?;
+        if timer.status == timer_status::RUNNING {
+            let next = spec_of(timer)?.next_due(timer, timer.milestones_sent as usize);
+            v["nextFiringAt"] = json!(ts(next));
+        }
+        Ok(v)
+    }
+
+    async fn act(&self, ctx: &ApiContext, org: &str, id: &str, action: TimerAction) -> Result<Value> {
+        match action {
+            TimerAction::Pause => pause_timer(ctx, org, id).await,
+            TimerAction::Resume => resume_timer(ctx, org, id).await,
+            TimerAction::Cancel => cancel_timer(ctx, org, id, Some("cancelled from the dashboard".into())).await,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -920,28 +943,5 @@ mod tests {
         assert_eq!(spec.next_cycle(&t, 10_002), Some((10_000, 11_000)), "on time: the next period");
         assert_eq!(spec.next_cycle(&t, 13_500), Some((13_000, 14_000)), "down for three periods: they are skipped");
         assert_eq!(spec.next_cycle(&TimerRecord { runs: 4, ..t }, 10_000), None, "the fifth run is the last");
-    }
-}
-
-/// The dashboard's view of the timers face: the API's timer view and its pause, resume and cancel.
-pub struct Console;
-
-#[async_trait::async_trait]
-impl crate::api::console::TimersConsole for Console {
-    fn view(&self, timer: &TimerRecord, now: Millis) -> Result<Value> {
-        let mut v = view(timer, now)?;
-        if timer.status == timer_status::RUNNING {
-            let next = spec_of(timer)?.next_due(timer, timer.milestones_sent as usize);
-            v["nextFiringAt"] = json!(ts(next));
-        }
-        Ok(v)
-    }
-
-    async fn act(&self, ctx: &ApiContext, org: &str, id: &str, action: TimerAction) -> Result<Value> {
-        match action {
-            TimerAction::Pause => pause_timer(ctx, org, id).await,
-            TimerAction::Resume => resume_timer(ctx, org, id).await,
-            TimerAction::Cancel => cancel_timer(ctx, org, id, Some("cancelled from the dashboard".into())).await,
-        }
     }
 }
