@@ -338,4 +338,27 @@ async fn the_event_stream_shows_only_the_sessions_organization_and_catches_up_af
         .unwrap();
     let seen = read_events(&mut stream, |v| v["msg_id"] == missed.as_str()).await;
     assert_eq!(seen.len(), 1, "only what came after the last event seen: {seen:?}");
+
+    // Logging out ends the stream at the next attempt: nothing more is shown to that browser.
+    let csrf = csrf_of(&page(&app, &cookie, "/ui/live").await.1);
+    assert_eq!(post_form(&app, &cookie, "/ui/logout", &[("csrf", &csrf)]).await.status(), 303);
+    let after = app
+        .call(
+            reqwest::Method::POST,
+            &path,
+            Some(&other_token),
+            Some(json!({"eventType": "user.left",
+        "payload": {}})),
+        )
+        .await;
+    assert_eq!(after.status, 202);
+    let mut rest = String::new();
+    loop {
+        let chunk = tokio::time::timeout(Duration::from_secs(20), stream.chunk()).await.expect("the stream to end");
+        match chunk.unwrap() {
+            Some(bytes) => rest.push_str(&String::from_utf8_lossy(&bytes)),
+            None => break,
+        }
+    }
+    assert!(!rest.contains("event: attempt"), "an attempt shown after logging out: {rest}");
 }

@@ -3,7 +3,8 @@
 //! The page (`/ui/live`, optionally `?app=`) opens an `EventSource` on `/ui/live/events`; each attempt of the
 //! session's organization (and application, when filtered) is one `attempt` event whose id is the attempt's id.
 //! The browser reconnects by itself after a drop and sends that id as `Last-Event-ID`: with an application
-//! filter, the attempts recorded meanwhile are sent first (one indexed page of them). The engine's broadcast
+//! filter, the attempts recorded meanwhile are sent first (one indexed page of them). A stream ends at the first
+//! attempt after its session does (logout, expiry) and when the engine stops (shutdown). The engine's broadcast
 //! is this node's: on PostgreSQL with several nodes a page shows the attempts of the node it is connected to.
 
 use std::convert::Infallible;
@@ -134,6 +135,8 @@ pub async fn live(State(ctx): State<ApiContext>, session: Session, Query(q): Que
 /// What the event stream walks through: first the attempts missed since `Last-Event-ID`, then the live ones.
 struct Tail {
     ctx: ApiContext,
+    /// The session's key: the stream ends at the first attempt after the session does (logout, expiry).
+    session: [u8; 32],
     org: String,
     app_id: Option<String>,
     backlog: std::vec::IntoIter<LiveRow>,
@@ -149,6 +152,9 @@ impl Tail {
             match self.watch.next().await? {
                 Watched::Missed(n) => return Some(Event::default().event("missed").data(n.to_string())),
                 Watched::Attempt(e) if self.wants(&e) => {
+                    if !super::sessions(&self.ctx).0.contains_key(&self.session) {
+                        return None;
+                    }
                     let name = match self.ctx.engine.app(&self.org, &e.attempt.app_id).await {
                         Ok(Some(app)) => app.name.clone(),
                         _ => e.attempt.app_id.clone(),
@@ -188,6 +194,7 @@ pub async fn events(
     }
     let tail = Tail {
         ctx: ctx.clone(),
+        session: session.key,
         org: session.org.clone(),
         app_id: app.map(|a| a.id.clone()),
         backlog: backlog.into_iter(),
