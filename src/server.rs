@@ -130,6 +130,7 @@ async fn follow_store_events(ctx: ApiContext, mut events: broadcast::Receiver<St
                 _ => {}
             },
             Ok(StoreEvent::Missed) => drop_every_cache(&ctx),
+            Ok(StoreEvent::Announced { kind, body }) => ctx.engine.announced(&kind, &body),
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!(missed, "missed changes from other nodes; dropping every cache");
                 drop_every_cache(&ctx);

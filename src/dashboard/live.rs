@@ -4,8 +4,8 @@
 //! session's organization (and application, when filtered) is one `attempt` event whose id is the attempt's id.
 //! The browser reconnects by itself after a drop and sends that id as `Last-Event-ID`: with an application
 //! filter, the attempts recorded meanwhile are sent first (one indexed page of them). A stream ends at the first
-//! attempt after its session does (logout, expiry) and when the engine stops (shutdown). The engine's broadcast
-//! is this node's: on PostgreSQL with several nodes a page shows the attempts of the node it is connected to.
+//! attempt after its session does (logout, expiry) and when the engine stops (shutdown). On PostgreSQL with
+//! several nodes the engine also hands over the other nodes' attempts (see [`crate::engine::live`]).
 
 use std::convert::Infallible;
 use std::sync::Arc;

@@ -44,6 +44,7 @@ impl Engine {
     /// Runs deliveries from `rx`, at most `dispatch_concurrency` at once, until shutdown; then waits up to
     /// `shutdown_grace` for those in flight.
     pub async fn run_dispatcher(self: Arc<Self>, mut rx: mpsc::Receiver<DeliveryJob>, shutdown: Shutdown) {
+        tokio::spawn(self.clone().announce_watchers(shutdown.clone()));
         let limit = self.cfg.dispatch_concurrency;
         let slots = Arc::new(Semaphore::new(limit));
         loop {
@@ -212,7 +213,7 @@ impl Engine {
 
     /// Writes the attempt; returns how the endpoint has been failing.
     async fn record(&self, job: &DeliveryJob, rec: AttemptRecord, next: NextStep) -> Option<Failing> {
-        // Copied only while someone watches the live tail.
+        // Copied only while someone watches the live tail (on this node or another).
         let watched = self.live.watched().then(|| rec.clone());
         match self.store.record_attempt(job.job_id, job.delivery_id, rec, next).await {
             Ok(failing) => {
@@ -221,11 +222,8 @@ impl Engine {
                 }
                 if let Some(attempt) = watched {
                     let will_retry = matches!(next, NextStep::RetryAt(_));
-                    self.live.send(super::live::AttemptEvent {
-                        attempt,
-                        event_type: job.msg.event_type.clone(),
-                        will_retry,
-                    });
+                    let event_type = job.msg.event_type.clone();
+                    self.attempt_recorded(super::live::AttemptEvent { attempt, event_type, will_retry });
                 }
                 failing
             }
