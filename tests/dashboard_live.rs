@@ -362,3 +362,25 @@ async fn the_event_stream_shows_only_the_sessions_organization_and_catches_up_af
     }
     assert!(!rest.contains("event: attempt"), "an attempt shown after logging out: {rest}");
 }
+
+#[tokio::test]
+async fn the_timers_list_pages_with_older_and_newer_links() {
+    let app = spawn_app().await;
+    let rx = Receiver::start().await;
+    for i in 0..27 {
+        timer(&app, &format!("t{i}"), "1h", &rx.url).await;
+    }
+    let cookie = log_in(&app, &app.token).await;
+    let (status, html) = page(&app, &cookie, "/ui/timers?status=running").await;
+    assert_eq!(status, 200);
+    assert_eq!(html.matches("class=\"timer\"").count(), 25);
+    // The pager's links, as the browser reads them (the template escapes `/` and `&`).
+    let pager = &html[html.find("class=\"pager\"").expect("a pager")..];
+    let href = pager.split("href=\"").nth(1).expect("an Older link").split('"').next().unwrap();
+    let older = href.replace("&#x2f;", "/").replace("&amp;", "&");
+    assert!(older.starts_with("/ui/timers?status=running&iterator="), "{older}");
+    let (status, html) = page(&app, &cookie, &older).await;
+    assert_eq!(status, 200);
+    assert_eq!(html.matches("class=\"timer\"").count(), 2, "{older}");
+    assert!(html.contains("← Newer"));
+}
