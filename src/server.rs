@@ -63,6 +63,10 @@ impl Server {
         parts.insert(crate::inbound::Gateway::default());
         parts.insert(crate::bots::BotsState::default());
         parts.insert(crate::dashboard::Sessions::default());
+        // What the dashboard shows of the faces it may not import (crate::api::console).
+        parts.insert::<Arc<dyn crate::api::console::InboundConsole>>(Arc::new(crate::inbound::Console));
+        parts.insert::<Arc<dyn crate::api::console::TimersConsole>>(Arc::new(crate::timers::Console));
+        parts.insert::<Arc<dyn crate::api::console::BotsConsole>>(Arc::new(crate::bots::registry::Console));
         let ctx = Arc::new(AppState { engine, store, cfg, tokens, parts });
         ctx.engine.set_response_handler(Arc::new(crate::bots::interact::Answers(Arc::downgrade(&ctx))));
         Ok(Server { listener, ctx, ready, generated_token })
@@ -126,6 +130,7 @@ async fn follow_store_events(ctx: ApiContext, mut events: broadcast::Receiver<St
                 _ => {}
             },
             Ok(StoreEvent::Missed) => drop_every_cache(&ctx),
+            Ok(StoreEvent::Announced { kind, body }) => ctx.engine.announced(&kind, &body),
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!(missed, "missed changes from other nodes; dropping every cache");
                 drop_every_cache(&ctx);

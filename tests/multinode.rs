@@ -252,3 +252,42 @@ async fn a_throttle_rate_holds_for_the_cluster_with_publishers_on_every_node() {
     let span = times.last().unwrap().duration_since(times[0]);
     assert!(span >= Duration::from_millis(3_400), "45 deliveries at 10/s take over 3.4 s, not {span:?}");
 }
+
+/// The dashboard's live tail on one node shows the attempts another node makes: the watching node announces
+/// that it watches, and the other then announces its attempts through the store (LISTEN/NOTIFY).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: scripts/test.sh runs it in its PostgreSQL pass"]
+async fn the_live_tail_on_one_node_shows_the_attempts_of_another() {
+    let cluster = Cluster::start(2, &[]).await;
+    let rx = Receiver::start().await;
+    let (app_id, _) = app_with_endpoint(&cluster, &rx.url, json!({})).await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let login =
+        client.post(format!("{}/ui/login", cluster.base(0))).form(&[("token", cluster.token)]).send().await.unwrap();
+    assert_eq!(login.status(), 303);
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let mut stream = client
+        .get(format!("{}/ui/live/events?app={app_id}", cluster.base(0)))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    // Node 1 starts announcing once it has heard node 0's `watching`: publish through node 1 (whose dispatcher
+    // sends what it publishes) until one of its attempts shows on node 0.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (mut published, mut seen) = (Vec::new(), String::new());
+    while !published.iter().any(|id: &String| seen.contains(id.as_str())) {
+        assert!(
+            Instant::now() < deadline,
+            "no attempt of node 1 on node 0's tail: published {published:?}, seen {seen}"
+        );
+        let msg = cluster.post(1, &format!("/api/v1/app/{app_id}/msg"), json!({"eventType": "e", "payload": {}})).await;
+        assert_eq!(msg.status, 202);
+        published.push(msg.body["id"].as_str().unwrap().to_string());
+        if let Ok(chunk) = tokio::time::timeout(Duration::from_secs(1), stream.chunk()).await {
+            seen.push_str(&String::from_utf8_lossy(&chunk.unwrap().expect("the stream stays open")));
+        }
+    }
+    assert!(seen.contains("event: attempt"), "{seen}");
+}

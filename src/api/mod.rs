@@ -13,12 +13,14 @@
 //! * [`time`] — RFC 3339 timestamps out and in.
 //! * [`validate`] — identifiers, PATCH's null-or-absent fields, repeated query parameters.
 //! * [`auth`] — bearer tokens and the organization they belong to.
+//! * [`console`] — what the dashboard reads and does on the inbound, timers and bots faces.
 //! * [`idempotency`] — replays the first answer to a POST with the same `Idempotency-Key`.
 //! * [`portal`] — app portal tokens and the gate that keeps one inside its application.
 //! * [`endpoints`] — endpoint checks and changes (secret rotation, send-example's payload) the faces share.
 //! * [`tasks`] — background tasks (replays) that run after the request that started them.
 
 pub mod auth;
+pub mod console;
 pub mod endpoints;
 pub mod extract;
 pub mod idempotency;

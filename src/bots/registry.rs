@@ -682,3 +682,14 @@ pub fn router() -> OpenApiRouter<ApiContext> {
         .routes(routes!(create_user))
         .routes(routes!(platform_event))
 }
+
+/// The dashboard's view of the bots face: the same bots `GET /api/v1/bots` lists.
+pub struct Console;
+
+#[async_trait::async_trait]
+impl crate::api::console::BotsConsole for Console {
+    async fn bots(&self, ctx: &ApiContext, org: &str) -> crate::error::Result<Vec<Value>> {
+        let bots = state(ctx).of_org(ctx, org).await?;
+        Ok(bots.iter().map(|b| view(ctx, b, None)).collect())
+    }
+}

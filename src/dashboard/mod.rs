@@ -14,9 +14,16 @@
 //! * `pages` holds the screens people read (overview, applications, endpoint, message) and `ops` what operators
 //!   act with: activity charts drawn as SVG, the endpoint's actions, the message search, the headers sent.
 
+//! * The live tail (`live`) streams the engine's attempts over Server-Sent Events; the inbound, timers and bots
+//!   screens reach those faces through `crate::api::console` (a face may not import another).
+
+mod bots;
+mod inbound;
+mod live;
 mod ops;
 mod pages;
 mod portal;
+mod timers;
 
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -122,6 +129,7 @@ fn end_session(ctx: &ApiContext, session: &Session) -> String {
 /// The templates, parsed once. HTML is escaped in every `.html` template.
 static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
     let mut env = minijinja::Environment::new();
+    env.add_filter("when", when);
     for (name, source) in [
         ("base.html", include_str!("templates/base.html")),
         ("login.html", include_str!("templates/login.html")),
@@ -136,11 +144,28 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
         ("messages.html", include_str!("templates/messages.html")),
         ("endpoint_actions.html", include_str!("templates/endpoint_actions.html")),
         ("sent_headers.html", include_str!("templates/sent_headers.html")),
+        ("live.html", include_str!("templates/live.html")),
+        ("inbound.html", include_str!("templates/inbound.html")),
+        ("inbound_registration.html", include_str!("templates/inbound_registration.html")),
+        ("inbound_event.html", include_str!("templates/inbound_event.html")),
+        ("timers.html", include_str!("templates/timers.html")),
+        ("timer.html", include_str!("templates/timer.html")),
+        ("timer_macros.html", include_str!("templates/timer_macros.html")),
+        ("bots.html", include_str!("templates/bots.html")),
+        ("bot.html", include_str!("templates/bot.html")),
     ] {
         env.add_template(name, source).unwrap_or_else(|e| panic!("template {name}: {e}"));
     }
     env
 });
+
+/// The API's RFC 3339 timestamps as the pages print times (`{{ t.createdAt|when }}`); anything else as it is.
+fn when(value: String) -> String {
+    match chrono::DateTime::parse_from_rfc3339(&value) {
+        Ok(t) => t.with_timezone(&chrono::Utc).format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        Err(_) => value,
+    }
+}
 
 /// Renders template `name` with `context` as an HTML answer of `status`.
 fn render(status: StatusCode, name: &str, context: minijinja::Value) -> Response {
@@ -198,7 +223,8 @@ async fn page_headers(req: Request, next: Next) -> Response {
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; \
+            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; \
+             form-action 'self'; \
              frame-ancestors 'none'; base-uri 'none'",
         ),
     );
@@ -230,6 +256,7 @@ async fn asset(path: axum::extract::Path<String>) -> Response {
     let (body, kind) = match path.as_str() {
         "app.css" => (include_str!("assets/app.css"), "text/css; charset=utf-8"),
         "app.js" => (include_str!("assets/app.js"), "text/javascript; charset=utf-8"),
+        "live.js" => (include_str!("assets/live.js"), "text/javascript; charset=utf-8"),
         _ => return UiError(Error::not_found()).into_response(),
     };
     ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
@@ -253,6 +280,17 @@ pub fn router() -> Router<ApiContext> {
         .route("/ui/apps/{app}/messages", get(ops::messages))
         .route("/ui/apps/{app}/messages/{msg}", get(pages::message))
         .route("/ui/apps/{app}/messages/{msg}/resend", post(pages::resend))
+        .route("/ui/live", get(live::live))
+        .route("/ui/live/events", get(live::events))
+        .route("/ui/inbound", get(inbound::registrations))
+        .route("/ui/inbound/{id}", get(inbound::registration))
+        .route("/ui/inbound/{id}/events/{event}", get(inbound::event))
+        .route("/ui/inbound/{id}/events/{event}/replay", post(inbound::replay))
+        .route("/ui/timers", get(timers::timers))
+        .route("/ui/timers/{id}", get(timers::timer))
+        .route("/ui/timers/{id}/{action}", post(timers::act))
+        .route("/ui/bots", get(bots::bots))
+        .route("/ui/bots/{id}", get(bots::bot))
         .route("/ui/assets/{file}", get(asset))
         .route("/ui/{*rest}", get(|| async { UiError(Error::not_found()) }))
         .layer(middleware::from_fn(same_origin))

@@ -27,7 +27,7 @@ pub(super) fn time(ms: Millis) -> String {
         .unwrap_or_default()
 }
 
-fn status_name(s: i64) -> &'static str {
+pub(super) fn status_name(s: i64) -> &'static str {
     match s {
         status::SUCCESS => "succeeded",
         status::PENDING => "pending",
@@ -38,7 +38,7 @@ fn status_name(s: i64) -> &'static str {
 }
 
 /// The first `max` characters of `s`, with an ellipsis when cut.
-fn clip(s: &str, max: usize) -> String {
+pub(super) fn clip(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((at, _)) => format!("{}…", &s[..at]),
         None => s.to_string(),
@@ -47,7 +47,7 @@ fn clip(s: &str, max: usize) -> String {
 
 /// JSON text re-indented, its keys in the order sent (a `serde_json::Value` would sort them); text that is not
 /// JSON comes back as it is.
-fn pretty_json(text: &str) -> String {
+pub(super) fn pretty_json(text: &str) -> String {
     if serde_json::from_str::<serde::de::IgnoredAny>(text).is_err() {
         return text.to_string();
     }
@@ -119,8 +119,8 @@ impl From<EndpointStats> for StatsView {
 }
 
 #[derive(Serialize)]
-struct AttemptView {
-    id: String,
+pub(super) struct AttemptView {
+    pub(super) id: String,
     msg_id: String,
     endpoint_id: String,
     url: String,

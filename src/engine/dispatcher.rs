@@ -44,6 +44,7 @@ impl Engine {
     /// Runs deliveries from `rx`, at most `dispatch_concurrency` at once, until shutdown; then waits up to
     /// `shutdown_grace` for those in flight.
     pub async fn run_dispatcher(self: Arc<Self>, mut rx: mpsc::Receiver<DeliveryJob>, shutdown: Shutdown) {
+        tokio::spawn(self.clone().announce_watchers(shutdown.clone()));
         let limit = self.cfg.dispatch_concurrency;
         let slots = Arc::new(Semaphore::new(limit));
         loop {
@@ -60,6 +61,7 @@ impl Engine {
                 drop(slot);
             });
         }
+        self.live.stop();
         // Jobs not started keep their leases and are picked up again after a restart.
         let _ = tokio::time::timeout(self.cfg.shutdown_grace, slots.acquire_many(limit as u32)).await;
     }
@@ -211,10 +213,17 @@ impl Engine {
 
     /// Writes the attempt; returns how the endpoint has been failing.
     async fn record(&self, job: &DeliveryJob, rec: AttemptRecord, next: NextStep) -> Option<Failing> {
+        // Copied only while someone watches the live tail (on this node or another).
+        let watched = self.live.watched().then(|| rec.clone());
         match self.store.record_attempt(job.job_id, job.delivery_id, rec, next).await {
             Ok(failing) => {
                 if let NextStep::RetryAt(at) = next {
                     self.wake.hint(at);
+                }
+                if let Some(attempt) = watched {
+                    let will_retry = matches!(next, NextStep::RetryAt(_));
+                    let event_type = job.msg.event_type.clone();
+                    self.attempt_recorded(super::live::AttemptEvent { attempt, event_type, will_retry });
                 }
                 failing
             }

@@ -12,6 +12,7 @@
 pub mod breaker;
 pub mod dispatcher;
 pub mod egress;
+pub mod live;
 pub mod metrics;
 pub mod model;
 pub mod operational;
@@ -51,6 +52,8 @@ pub struct Engine {
     /// The engine itself, for work it starts in the background (operational webhooks).
     me: std::sync::Weak<Engine>,
     breakers: breaker::Breakers,
+    /// Attempts as they are recorded, for the dashboard's live tail.
+    live: live::LiveAttempts,
 }
 
 /// A routed message, not yet stored: see [`Engine::prepare`].
@@ -118,6 +121,7 @@ impl Engine {
             timers: std::sync::OnceLock::new(),
             responses: std::sync::OnceLock::new(),
             breakers: breaker::Breakers::default(),
+            live: live::LiveAttempts::default(),
             cfg,
         });
         Ok((engine, rx))

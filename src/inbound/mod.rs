@@ -707,15 +707,7 @@ async fn troubleshoot(
     }
     logs.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
     logs.truncate(limit as usize);
-    let webhooks: Vec<Value> = regs
-        .iter()
-        .map(|r| {
-            let s = &stats[&r.id];
-            let mut v = serde_json::to_value(out(&ctx, r, s)).unwrap_or(Value::Null);
-            v["health"] = serde_json::to_value(health(r, s)).unwrap_or(Value::Null);
-            v
-        })
-        .collect();
+    let webhooks: Vec<Value> = regs.iter().map(|r| with_health(&ctx, r, &stats[&r.id])).collect();
     Ok(Json(json!({
         "integrationId": integration_id,
         "total": webhooks.len(),
@@ -729,13 +721,7 @@ async fn troubleshoot(
 /// The stored event in full: its summary, with `data` derived from the stored request by the provider again.
 fn full_event(ctx: &ApiContext, reg: &Registration, e: &InboundEventRecord) -> Value {
     let mut event: Value = serde_json::from_str(&e.normalized).unwrap_or(Value::Null);
-    let stored: HashMap<String, String> = serde_json::from_str(&e.headers).unwrap_or_default();
-    let headers: HeaderMap = stored
-        .iter()
-        .filter_map(|(k, v)| {
-            Some((axum::http::HeaderName::try_from(k.as_str()).ok()?, HeaderValue::try_from(v.as_str()).ok()?))
-        })
-        .collect();
+    let headers = stored_headers(e);
     let url = webhook_url(ctx, &reg.id);
     let req = Incoming { headers: &headers, body: &e.body, url: &url, now: e.received_at / 1000 };
     let data = providers::by_name(&reg.integration_id)
@@ -745,6 +731,42 @@ fn full_event(ctx: &ApiContext, reg: &Registration, e: &InboundEventRecord) -> V
         m.insert("data".into(), data);
     }
     event
+}
+
+/// The request headers stored with an event, as a header map again.
+fn stored_headers(e: &InboundEventRecord) -> HeaderMap {
+    let stored: HashMap<String, String> = serde_json::from_str(&e.headers).unwrap_or_default();
+    stored
+        .iter()
+        .filter_map(|(k, v)| {
+            Some((axum::http::HeaderName::try_from(k.as_str()).ok()?, HeaderValue::try_from(v.as_str()).ok()?))
+        })
+        .collect()
+}
+
+/// The verdict on a stored event's signature. Only requests that verified are stored, so at receipt it was
+/// `verified`; `recheck` runs the provider's check again on the stored bytes, at the time it arrived, with the
+/// secrets live then — it fails when the secret has since been replaced or the provider signs a header hookd
+/// stores redacted (`Authorization`).
+fn verdict_of(ctx: &ApiContext, reg: &Registration, e: &InboundEventRecord) -> Value {
+    let headers = stored_headers(e);
+    let url = webhook_url(ctx, &reg.id);
+    let req = Incoming { headers: &headers, body: &e.body, url: &url, now: e.received_at / 1000 };
+    let recheck = match providers::by_name(&reg.integration_id) {
+        Some(p) => match p.verify(&req, &reg.live_secrets(e.received_at), &reg.provider_config) {
+            Ok(()) => json!({ "ok": true }),
+            Err(err) => json!({ "ok": false, "error": err.to_string() }),
+        },
+        None => json!({ "ok": false, "error": "unknown provider" }),
+    };
+    json!({ "atReceipt": verdict::VERIFIED, "provider": reg.integration_id, "recheck": recheck })
+}
+
+/// A registration as `GET /webhooks/{id}` answers it, with its `health`.
+fn with_health(ctx: &ApiContext, r: &Registration, s: &InboundStats) -> Value {
+    let mut v = serde_json::to_value(out(ctx, r, s)).unwrap_or(Value::Null);
+    v["health"] = serde_json::to_value(health(r, s)).unwrap_or(Value::Null);
+    v
 }
 
 fn event_out(ctx: &ApiContext, reg: &Registration, e: &InboundEventRecord, with_body: bool) -> Value {
@@ -824,12 +846,18 @@ async fn replay(
     OrgId(org): OrgId,
     Path((id, event_id)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
-    let reg = load(&ctx, &org, &id).await?;
-    let e = ctx.store.inbound_event(&org, &reg.id, &event_id).await?.ok_or_else(Error::not_found)?;
+    let msg_id = replay_event(&ctx, &org, &id, &event_id).await?;
+    Ok(Json(json!({ "success": true, "messageId": msg_id })))
+}
+
+/// Publishes a stored event again (the API's route and the dashboard's button); answers the message's id.
+async fn replay_event(ctx: &ApiContext, org: &str, id: &str, event_id: &str) -> Result<String> {
+    let reg = load(ctx, org, id).await?;
+    let e = ctx.store.inbound_event(org, &reg.id, event_id).await?.ok_or_else(Error::not_found)?;
     let app_id =
         reg.destination_app_id.as_deref().ok_or_else(|| Error::bad_request("The registration has no destination"))?;
-    let app = load_app(&ctx, &org, app_id).await?;
-    let payload = serde_json::value::to_raw_value(&full_event(&ctx, &reg, &e)).map_err(Error::internal)?;
+    let app = load_app(ctx, org, app_id).await?;
+    let payload = serde_json::value::to_raw_value(&full_event(ctx, &reg, &e)).map_err(Error::internal)?;
     let msg = NewMessage {
         event_type: e.match_key.clone(),
         event_id: None,
@@ -840,8 +868,36 @@ async fn replay(
         id: None,
         payload_retention: None,
     };
-    let msg = ctx.engine.publish(&app, msg).await?;
-    Ok(Json(json!({ "success": true, "messageId": msg.id })))
+    Ok(ctx.engine.publish(&app, msg).await?.id.clone())
+}
+
+/// The dashboard's view of the inbound face: registrations with health, events with their verdict, replay.
+pub struct Console;
+
+#[async_trait::async_trait]
+impl crate::api::console::InboundConsole for Console {
+    async fn registrations(&self, ctx: &ApiContext, org: &str) -> Result<Vec<Value>> {
+        let regs = all_registrations(ctx, org).await?;
+        let stats = ctx.store.inbound_stats(regs.iter().map(|r| r.id.clone()).collect()).await?;
+        Ok(regs.iter().map(|r| with_health(ctx, r, &stats[&r.id])).collect())
+    }
+
+    async fn registration(&self, ctx: &ApiContext, org: &str, id: &str) -> Result<Value> {
+        let reg = load(ctx, org, id).await?;
+        Ok(with_health(ctx, &reg, &stats_of(ctx, &reg.id).await?))
+    }
+
+    async fn event(&self, ctx: &ApiContext, org: &str, id: &str, event_id: &str) -> Result<Value> {
+        let reg = load(ctx, org, id).await?;
+        let e = ctx.store.inbound_event(org, &reg.id, event_id).await?.ok_or_else(Error::not_found)?;
+        let mut v = event_out(ctx, &reg, &e, true);
+        v["verdict"] = verdict_of(ctx, &reg, &e);
+        Ok(v)
+    }
+
+    async fn replay(&self, ctx: &ApiContext, org: &str, id: &str, event_id: &str) -> Result<String> {
+        replay_event(ctx, org, id, event_id).await
+    }
 }
 
 // ── ingest ──

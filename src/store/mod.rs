@@ -116,6 +116,8 @@ pub enum StoreEvent {
     Tokens,
     /// Changes may have been missed (the feed was reconnected): every cache must be dropped.
     Missed,
+    /// Another process's [`Store::announce`]: something that is not a change of the store.
+    Announced { kind: String, body: String },
 }
 
 /// One stored document. `parent` is `""` for top-level kinds; `data` is the JSON of the typed model.
@@ -930,6 +932,11 @@ pub trait Store: Send + Sync + 'static {
     /// Changes made by other processes sharing the database; None for a store only one process serves.
     fn events(&self) -> Option<tokio::sync::broadcast::Receiver<StoreEvent>> {
         None
+    }
+    /// Tells the other processes sharing the database `kind` with a JSON `body` (under 7 KB), which they get
+    /// as [`StoreEvent::Announced`]; nothing to do for a store only one process serves.
+    async fn announce(&self, _kind: &str, _body: String) -> StoreResult<()> {
+        Ok(())
     }
 }
 

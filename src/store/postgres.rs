@@ -1138,6 +1138,7 @@ fn parse_note(payload: &str, node: &str) -> Option<StoreEvent> {
             id: s("i")?,
         }),
         "tokens" => Some(StoreEvent::Tokens),
+        "announce" => Some(StoreEvent::Announced { kind: s("k")?, body: s("b")? }),
         _ => None,
     }
 }
@@ -2649,6 +2650,16 @@ impl Store for PgStore {
 
     fn events(&self) -> Option<broadcast::Receiver<StoreEvent>> {
         self.node.then(|| self.events.subscribe())
+    }
+
+    async fn announce(&self, kind: &str, body: String) -> StoreResult<()> {
+        let note = serde_json::json!({"e": "announce", "k": kind, "b": body, "n": &*self.node_id}).to_string();
+        if note.len() > NOTIFY_MAX {
+            return Err(StoreError::Other(anyhow::anyhow!("an announcement of {} bytes", note.len())));
+        }
+        let c = self.client().await?;
+        c.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &note]).await.map_err(pg_err)?;
+        Ok(())
     }
 }
 

@@ -774,6 +774,9 @@ impl Store for SealedStore {
     fn events(&self) -> Option<tokio::sync::broadcast::Receiver<StoreEvent>> {
         self.inner.events()
     }
+    async fn announce(&self, kind: &str, body: String) -> StoreResult<()> {
+        self.inner.announce(kind, body).await
+    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::api::auth::OrgId;
+use crate::api::console::TimerAction;
 use crate::api::extract::ValidJson;
 use crate::api::pagination::{list_response, page};
 use crate::api::time::ts;
@@ -758,8 +759,12 @@ async fn cancel(
     ValidJson(body): ValidJson<CancelIn>,
 ) -> Result<Json<Value>> {
     // The reason may come in a JSON body or the query string.
-    let reason = body.reason.or(q.reason);
-    let t = ctx.store.timer_get(&org, &id).await?.ok_or_else(Error::not_found)?;
+    Ok(Json(cancel_timer(&ctx, &org, &id, body.reason.or(q.reason)).await?))
+}
+
+/// Cancels a running timer (the API's route and the dashboard's button); answers `{success, timer}`.
+async fn cancel_timer(ctx: &ApiContext, org: &str, id: &str, reason: Option<String>) -> Result<Value> {
+    let t = ctx.store.timer_get(org, id).await?.ok_or_else(Error::not_found)?;
     let spec = spec_of(&t)?;
     let now = now_ms();
     let webhook = spec.events.on_expire.as_ref().and_then(|e| e.webhook.clone()).or(spec
@@ -774,14 +779,14 @@ async fn cancel(
             "timer": { "id": t.id, "name": spec.name, "status": "cancelled", "reason": reason },
             "timestamp": ts(now),
         });
-        prepared.push(prepare(&ctx.engine, &org, url, "timer_cancelled", &payload).await?);
+        prepared.push(prepare(&ctx.engine, org, url, "timer_cancelled", &payload).await?);
     }
-    match ctx.store.timer_cancel(&org, &id, reason, now, forward(&prepared)).await? {
+    match ctx.store.timer_cancel(org, id, reason, now, forward(&prepared)).await? {
         Some(ids) => start(&ctx.engine, prepared, ids),
         None => return Err(Error::conflict(format!("The timer is {}, not running", status_name(t.status)))),
     }
-    let t = ctx.store.timer_get(&org, &id).await?.ok_or_else(Error::not_found)?;
-    Ok(Json(json!({ "success": true, "timer": view(&t, now)? })))
+    let t = ctx.store.timer_get(org, id).await?.ok_or_else(Error::not_found)?;
+    Ok(json!({ "success": true, "timer": view(&t, now)? }))
 }
 
 /// Pauses a running timer: no milestone fires until it is resumed.
@@ -794,12 +799,16 @@ async fn cancel(
     ),
 )]
 async fn pause(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<String>) -> Result<Json<Value>> {
-    let t = ctx.store.timer_get(&org, &id).await?.ok_or_else(Error::not_found)?;
-    if !ctx.store.timer_pause(&org, &id, now_ms()).await? {
+    Ok(Json(pause_timer(&ctx, &org, &id).await?))
+}
+
+async fn pause_timer(ctx: &ApiContext, org: &str, id: &str) -> Result<Value> {
+    let t = ctx.store.timer_get(org, id).await?.ok_or_else(Error::not_found)?;
+    if !ctx.store.timer_pause(org, id, now_ms()).await? {
         return Err(Error::conflict(format!("The timer is {}, not running", status_name(t.status))));
     }
-    let t = ctx.store.timer_get(&org, &id).await?.ok_or_else(Error::not_found)?;
-    Ok(Json(json!({ "success": true, "timer": view(&t, now_ms())? })))
+    let t = ctx.store.timer_get(org, id).await?.ok_or_else(Error::not_found)?;
+    Ok(json!({ "success": true, "timer": view(&t, now_ms())? }))
 }
 
 /// Resumes a paused timer: its expiry and its remaining milestones move later by the time it spent paused.
@@ -812,7 +821,11 @@ async fn pause(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<
     ),
 )]
 async fn resume(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<String>) -> Result<Json<Value>> {
-    let mut t = ctx.store.timer_get(&org, &id).await?.ok_or_else(Error::not_found)?;
+    Ok(Json(resume_timer(&ctx, &org, &id).await?))
+}
+
+async fn resume_timer(ctx: &ApiContext, org: &str, id: &str) -> Result<Value> {
+    let mut t = ctx.store.timer_get(org, id).await?.ok_or_else(Error::not_found)?;
     let (Some(paused_at), timer_status::PAUSED) = (t.paused_at, t.status) else {
         return Err(Error::conflict(format!("The timer is {}, not paused", status_name(t.status))));
     };
@@ -822,12 +835,12 @@ async fn resume(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path
     t.paused_ms += shift;
     t.expires_at += shift;
     let run_at = spec.next_due(&t, t.milestones_sent as usize);
-    if !ctx.store.timer_resume(&org, &id, paused_at, now, run_at).await? {
+    if !ctx.store.timer_resume(org, id, paused_at, now, run_at).await? {
         return Err(Error::conflict("The timer changed meanwhile; try again"));
     }
     ctx.engine.work_due(run_at);
-    let t = ctx.store.timer_get(&org, &id).await?.ok_or_else(Error::not_found)?;
-    Ok(Json(json!({ "success": true, "timer": view(&t, now)? })))
+    let t = ctx.store.timer_get(org, id).await?.ok_or_else(Error::not_found)?;
+    Ok(json!({ "success": true, "timer": view(&t, now)? }))
 }
 
 /// The key timer webhooks are signed with (`x-minoots-signature: sha256=<hex HMAC of the body>`).
@@ -851,6 +864,29 @@ pub fn router() -> OpenApiRouter<ApiContext> {
         .routes(routes!(pause))
         .routes(routes!(resume))
         .routes(routes!(quick_wait))
+}
+
+/// The dashboard's view of the timers face: the API's timer view and its pause, resume and cancel.
+pub struct Console;
+
+#[async_trait::async_trait]
+impl crate::api::console::TimersConsole for Console {
+    fn view(&self, timer: &TimerRecord, now: Millis) -> Result<Value> {
+        let mut v = view(timer, now)?;
+        if timer.status == timer_status::RUNNING {
+            let next = spec_of(timer)?.next_due(timer, timer.milestones_sent as usize);
+            v["nextFiringAt"] = json!(ts(next));
+        }
+        Ok(v)
+    }
+
+    async fn act(&self, ctx: &ApiContext, org: &str, id: &str, action: TimerAction) -> Result<Value> {
+        match action {
+            TimerAction::Pause => pause_timer(ctx, org, id).await,
+            TimerAction::Resume => resume_timer(ctx, org, id).await,
+            TimerAction::Cancel => cancel_timer(ctx, org, id, Some("cancelled from the dashboard".into())).await,
+        }
+    }
 }
 
 #[cfg(test)]
