@@ -20,6 +20,7 @@ pub mod retry;
 pub mod routing;
 pub mod scheduler;
 pub mod signing;
+pub mod transform;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,6 +52,8 @@ pub struct Engine {
     /// The engine itself, for work it starts in the background (operational webhooks).
     me: std::sync::Weak<Engine>,
     breakers: breaker::Breakers,
+    /// Runs endpoints' (and registrations') transformations off the reactor.
+    pub transformer: transform::Transformer,
 }
 
 /// A routed message, not yet stored: see [`Engine::prepare`].
@@ -118,6 +121,7 @@ impl Engine {
             timers: std::sync::OnceLock::new(),
             responses: std::sync::OnceLock::new(),
             breakers: breaker::Breakers::default(),
+            transformer: transform::Transformer::default(),
             cfg,
         });
         Ok((engine, rx))
