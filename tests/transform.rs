@@ -481,3 +481,22 @@ async fn an_inbound_github_event_is_relayed_to_a_slack_channel() {
     assert_eq!(events["data"].as_array().unwrap().len(), 3);
     assert_eq!(slack.got.lock().unwrap().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_a_transformation_and_tries_it_on_an_example() {
+    let app = spawn_app().await;
+    let (app_id, ep) = app.app_with_endpoint("https://hooks.example/original", json!({})).await;
+    let ep_id = ep["id"].as_str().unwrap();
+    let code = "function handler(webhook) {
+  if (webhook.payload.test) return { ...webhook, cancel: true };
+  webhook.method = 'PUT';
+  webhook.url = webhook.url.replace('/original', '/services/T0/B0/X');
+  webhook.payload = { text: `Invoice ${webhook.payload.id} paid: ${(webhook.payload.amount / 100).toFixed(2)}` };
+  return webhook;
+}";
+    set_transformation(&app, &app_id, ep_id, json!({"code": code})).await;
+    let input = json!({"base": app.base, "token": app.token, "appId": app_id, "endpointId": ep_id,
+        "screenshots": std::env::var("HOOKD_SCREENSHOTS").ok()});
+    let (ok, out) = run_script("node", &script("node/dashboard_transform.mjs"), &input);
+    assert!(ok && out.contains("dashboard transform passed"), "the browser flow failed:\n{out}");
+}

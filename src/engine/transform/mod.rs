@@ -84,6 +84,24 @@ struct WebhookOut {
     cancel: Option<bool>,
 }
 
+impl Transformer {
+    /// Applies `t` (as if enabled) to an example and checks the URL it ends with against `egress`, sending nothing:
+    /// the API's `…/transformation/simulate` and the dashboard's "Try it".
+    pub async fn dry_run(
+        &self,
+        t: &Transformation,
+        input: WebhookIn<'_>,
+        egress: &super::egress::EgressPolicy,
+    ) -> Result<Outcome, String> {
+        let t = Transformation { enabled: true, ..t.clone() };
+        let out = self.apply(&t, input).await?;
+        if let Outcome::Send { url, .. } = &out {
+            egress.check_url(url).map_err(|why| format!("the changed URL: {why}"))?;
+        }
+        Ok(out)
+    }
+}
+
 /// Runs transformations off the async reactor: JavaScript on the blocking pool, at most one call per core at a
 /// time, so a slow transformation holds a core for at most its time limit and never a dispatcher task's thread.
 pub struct Transformer {

@@ -20,6 +20,16 @@ pub enum Preset {
 impl Preset {
     pub const NAMES: &'static str = "slack, discord, teams, github-dispatch, gitlab-trigger";
 
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Slack => "slack",
+            Preset::Discord => "discord",
+            Preset::Teams => "teams",
+            Preset::GithubDispatch => "github-dispatch",
+            Preset::GitlabTrigger => "gitlab-trigger",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Preset> {
         serde_json::from_value(Value::String(s.to_string())).ok()
     }
