@@ -87,21 +87,23 @@ impl Services {
         let got: Arc<Mutex<Vec<Got>>> = Arc::default();
         let notify = Arc::new(Notify::new());
         let (g, n) = (got.clone(), notify.clone());
-        let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: axum::body::Bytes| {
-            let (g, n) = (g.clone(), n.clone());
-            async move {
-                let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                let (status, answer) = validate(&method, uri.path(), &headers, &json);
-                g.lock().unwrap().push(Got { method, path: uri.path().into(), headers, body: json, status });
-                n.notify_waiters();
-                let status = StatusCode::from_u16(status).unwrap();
-                match answer {
-                    Value::Null => (status, String::new()),
-                    Value::String(s) => (status, s),
-                    other => (status, other.to_string()),
+        let app = axum::Router::new().fallback(
+            move |method: Method, uri: Uri, headers: HeaderMap, body: axum::body::Bytes| {
+                let (g, n) = (g.clone(), n.clone());
+                async move {
+                    let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    let (status, answer) = validate(&method, uri.path(), &headers, &json);
+                    g.lock().unwrap().push(Got { method, path: uri.path().into(), headers, body: json, status });
+                    n.notify_waiters();
+                    let status = StatusCode::from_u16(status).unwrap();
+                    match answer {
+                        Value::Null => (status, String::new()),
+                        Value::String(s) => (status, s),
+                        other => (status, other.to_string()),
+                    }
                 }
-            }
-        });
+            },
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -173,8 +175,13 @@ async fn ready_made_shapes_pass_the_services_validation() {
     set_transformation(&app, &a, &teams, json!({"template": "teams"})).await;
     let headers = json!({"headers": {"Authorization": "Bearer ghp_test", "Accept": "application/vnd.github+json"}});
     let github = endpoint(&app, &a, &format!("{base}/repos/acme/app/dispatches"), headers).await;
-    set_transformation(&app, &a, &github, json!({"template": "github-dispatch", "variables": {"eventType": "tms-webhook"}}))
-        .await;
+    set_transformation(
+        &app,
+        &a,
+        &github,
+        json!({"template": "github-dispatch", "variables": {"eventType": "tms-webhook"}}),
+    )
+    .await;
     let gitlab = endpoint(&app, &a, &format!("{base}/api/v4/projects/7/trigger/pipeline"), json!({})).await;
     let vars = json!({"token": "glptt-secret", "ref": "main", "prefix": "TMS"});
     set_transformation(&app, &a, &gitlab, json!({"template": "gitlab-trigger", "variables": vars})).await;
@@ -204,7 +211,10 @@ async fn ready_made_shapes_pass_the_services_validation() {
     let got = svc.accepted("/api/v4/").await;
     assert_eq!(got.body["token"], "glptt-secret");
     let v = &got.body["variables"];
-    assert_eq!((v["TMS_EVENT"].as_str(), v["TMS_EXECUTION_ID"].as_str()), (Some("execution.completed"), Some("exec_42")));
+    assert_eq!(
+        (v["TMS_EVENT"].as_str(), v["TMS_EXECUTION_ID"].as_str()),
+        (Some("execution.completed"), Some("exec_42"))
+    );
     assert_eq!((v["TMS_FAILED"].as_str(), v["TMS_TOTAL"].as_str()), (Some("2"), Some("50")));
 
     let refused = svc.wait("/services/T0/B0/raw", |g| g.status == 400).await;
@@ -239,7 +249,8 @@ async fn the_sandbox_contains_errors_loops_and_memory_hogs_without_stalling_othe
         bad.push(ep);
     }
     let good = endpoint(&app, &a, &recv.url, json!({"eventTypes": ["good"]})).await;
-    set_transformation(&app, &a, &good, json!({"code": "function handler(w) { w.payload.seen = true; return w; }"})).await;
+    set_transformation(&app, &a, &good, json!({"code": "function handler(w) { w.payload.seen = true; return w; }"}))
+        .await;
 
     // Endless loops run on every core while the good endpoint's messages go out promptly.
     for _ in 0..3 {
@@ -293,7 +304,8 @@ async fn a_transformation_changes_payload_url_and_method_or_cancels() {
     let got = recv.wait_for(1).await;
     assert_eq!(got[0].json(), json!({"text": "> invoice.paid 1"}));
     // Signed over what was sent.
-    let secret = app.get(&format!("/api/v1/app/{a}/endpoint/{ep}/secret")).await.body["key"].as_str().unwrap().to_string();
+    let secret =
+        app.get(&format!("/api/v1/app/{a}/endpoint/{ep}/secret")).await.body["key"].as_str().unwrap().to_string();
     let input = json!({"body": String::from_utf8(got[0].body.to_vec()).unwrap(), "secret": secret,
         "headers": {"svix-id": got[0].header("svix-id"), "svix-timestamp": got[0].header("svix-timestamp"),
                     "svix-signature": got[0].header("svix-signature")}});
@@ -336,14 +348,26 @@ async fn the_dry_run_shows_what_a_payload_becomes() {
     let ep = endpoint(&app, &a, "https://hooks.example/in", json!({})).await;
     let path = format!("/api/v1/app/{a}/endpoint/{ep}/transformation/simulate");
     let r = app
-        .post(&path, json!({"eventType": "user.created", "payload": {"name": "Ada"},
-            "code": "function handler(w) { w.url += '?v=2'; w.payload = { hello: w.payload.name }; return w; }"}))
+        .post(
+            &path,
+            json!({"eventType": "user.created", "payload": {"name": "Ada"},
+            "code": "function handler(w) { w.url += '?v=2'; w.payload = { hello: w.payload.name }; return w; }"}),
+        )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(r.body, json!({"method": "POST", "url": "https://hooks.example/in?v=2", "payload": {"hello": "Ada"}, "cancel": false}));
-    let r = app.post(&path, json!({"eventType": "user.created", "payload": {"message": "hi"}, "template": "slack"})).await;
+    assert_eq!(
+        r.body,
+        json!({"method": "POST", "url": "https://hooks.example/in?v=2", "payload": {"hello": "Ada"}, "cancel": false})
+    );
+    let r =
+        app.post(&path, json!({"eventType": "user.created", "payload": {"message": "hi"}, "template": "slack"})).await;
     assert_eq!(r.body["payload"], json!({"text": "hi"}));
-    let r = app.post(&path, json!({"eventType": "x", "payload": {}, "code": "function handler(w) { return { cancel: true }; }"})).await;
+    let r = app
+        .post(
+            &path,
+            json!({"eventType": "x", "payload": {}, "code": "function handler(w) { return { cancel: true }; }"}),
+        )
+        .await;
     assert_eq!(r.body["cancel"], true);
     let r = app.post(&path, json!({"eventType": "x", "payload": {}, "code": "function handler(w) { null.x; }"})).await;
     assert_eq!((r.status.as_u16(), r.body["code"].as_str()), (400, Some("transformation_failed")));
@@ -351,7 +375,8 @@ async fn the_dry_run_shows_what_a_payload_becomes() {
     let r = app.post(&path, json!({"eventType": "x", "payload": {}, "template": "myspace"})).await;
     assert_eq!(r.status, 422);
     // Without code in the request, the endpoint's own is used.
-    set_transformation(&app, &a, &ep, json!({"code": "function handler(w) { w.payload.stored = true; return w; }"})).await;
+    set_transformation(&app, &a, &ep, json!({"code": "function handler(w) { w.payload.stored = true; return w; }"}))
+        .await;
     let r = app.post(&path, json!({"eventType": "x", "payload": {"a": 1}})).await;
     assert_eq!(r.body["payload"], json!({"a": 1, "stored": true}));
 }
@@ -398,12 +423,17 @@ async fn the_seeds_slack_and_discord_timer_examples_work_as_written() {
         )
         .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
-    let bad = app.post("/timers", json!({"duration": "1s", "events": {"on_expire": {"webhook": plain.url, "format": "fax"}}})).await;
+    let bad = app
+        .post("/timers", json!({"duration": "1s", "events": {"on_expire": {"webhook": plain.url, "format": "fax"}}}))
+        .await;
     assert_eq!(bad.status, 422);
 
     let got = slack.accepted("/services/YOUR/SLACK/WEBHOOK").await;
-    assert_eq!(got.body, json!({"text": "Sprint planning session completed!", "channel": "#dev-team", "username": "MINOOTS Bot",
-        "attachments": [{"fallback": "Sprint planning session completed!", "fields": [{"title": "Duration", "value": "1s", "short": true}]}]}));
+    assert_eq!(
+        got.body,
+        json!({"text": "Sprint planning session completed!", "channel": "#dev-team", "username": "MINOOTS Bot",
+        "attachments": [{"fallback": "Sprint planning session completed!", "fields": [{"title": "Duration", "value": "1s", "short": true}]}]})
+    );
     assert!(got.headers.get("x-minoots-signature").is_some(), "still signed as the seed shows");
     let got = discord.accepted("/api/webhooks/YOUR/DISCORD/WEBHOOK").await;
     assert_eq!(got.body["content"], "Deployment window closing in 10 minutes");
@@ -447,7 +477,8 @@ async fn an_inbound_github_event_is_relayed_to_a_slack_channel() {
     assert_eq!(app.get(&format!("/webhooks/{reg_id}")).await.body["transformation"]["variables"]["channel"], "#triage");
     let secret = reg.body["webhookSecret"].as_str().unwrap().to_string();
     let send = |action: &'static str, delivery: &'static str| {
-        let (http, url, secret) = (app.http.clone(), reg.body["webhookUrl"].as_str().unwrap().to_string(), secret.clone());
+        let (http, url, secret) =
+            (app.http.clone(), reg.body["webhookUrl"].as_str().unwrap().to_string(), secret.clone());
         async move {
             let body = json!({"action": action, "issue": {"id": 7, "number": 12, "title": "Login fails"}}).to_string();
             let r = http
@@ -471,7 +502,10 @@ async fn an_inbound_github_event_is_relayed_to_a_slack_channel() {
 
     // A failing transformation keeps the event and says why.
     let patched = app
-        .patch(&format!("/webhooks/{reg_id}"), json!({"transformation": {"code": "function handler(w) { throw new Error('nope'); }"}}))
+        .patch(
+            &format!("/webhooks/{reg_id}"),
+            json!({"transformation": {"code": "function handler(w) { throw new Error('nope'); }"}}),
+        )
         .await;
     assert_eq!(patched.status, 200, "{:?}", patched.body);
     let r = send("reopened", "d-3").await;

@@ -127,12 +127,13 @@ impl Engine {
                 }
                 let duration_ms = started.elapsed().as_millis() as i64;
                 let why = "cancelled by the endpoint's transformation".to_string();
-                let rec =
-                    self.attempt_record(&job, &endpoint.id, &endpoint.url, 0, status::CANCELED, duration_ms, why);
+                let rec = self.attempt_record(&job, &endpoint.id, &endpoint.url, 0, status::CANCELED, duration_ms, why);
                 self.record(&job, rec, NextStep::Cancel).await;
                 return AttemptOutcome::Cancelled;
             }
-            Err(why) => (Sent { status_code: 0, timed_out: false, response: why, retry_after: None }, endpoint.url.clone()),
+            Err(why) => {
+                (Sent { status_code: 0, timed_out: false, response: why, retry_after: None }, endpoint.url.clone())
+            }
         };
         let elapsed = started.elapsed();
         let duration_ms = elapsed.as_millis() as i64;

@@ -69,7 +69,10 @@ fn check(t: &Transformation) -> Result<()> {
         return Err(Error::invalid(&["body", "code"], msg));
     }
     if t.variables.len() > MAX_VARIABLES || t.variables.iter().any(|(k, v)| k.len() > 256 || v.len() > 8192) {
-        return Err(Error::invalid(&["body", "variables"], "at most 100 variables, names up to 256 bytes, values up to 8 KiB"));
+        return Err(Error::invalid(
+            &["body", "variables"],
+            "at most 100 variables, names up to 256 bytes, values up to 8 KiB",
+        ));
     }
     Ok(())
 }

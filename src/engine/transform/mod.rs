@@ -133,7 +133,8 @@ impl Transformer {
                 serde_json::from_str::<WebhookOut>(&out).map_err(|e| format!("transformation returned {e}"))?
             }
             (None, Some(preset)) => {
-                let payload: serde_json::Value = serde_json::from_str(input.payload.get()).map_err(|e| e.to_string())?;
+                let payload: serde_json::Value =
+                    serde_json::from_str(input.payload.get()).map_err(|e| e.to_string())?;
                 let shaped = preset.apply(input.event_type, &payload, &t.variables)?;
                 WebhookOut {
                     method: None,

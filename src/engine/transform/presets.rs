@@ -44,12 +44,15 @@ impl Preset {
             Some(p) => format!("{host}:{p}"),
             None => host.clone(),
         };
-        if let Some((_, p)) = extra.iter().find(|(h, _)| h.eq_ignore_ascii_case(&with_port) || h.eq_ignore_ascii_case(&host))
+        if let Some((_, p)) =
+            extra.iter().find(|(h, _)| h.eq_ignore_ascii_case(&with_port) || h.eq_ignore_ascii_case(&host))
         {
             return Some(*p);
         }
         match host.as_str() {
-            "hooks.slack.com" if path.starts_with("/services/") || path.starts_with("/workflows/") => Some(Preset::Slack),
+            "hooks.slack.com" if path.starts_with("/services/") || path.starts_with("/workflows/") => {
+                Some(Preset::Slack)
+            }
             "discord.com" | "discordapp.com" | "canary.discord.com" | "ptb.discord.com"
                 if path.starts_with("/api/webhooks/") || path.contains("/webhooks/") =>
             {
@@ -63,7 +66,12 @@ impl Preset {
     }
 
     /// The payload in this shape. `variables` are the transformation's (a channel, a token, an event type).
-    pub fn apply(self, event_type: &str, payload: &Value, variables: &BTreeMap<String, String>) -> Result<Value, String> {
+    pub fn apply(
+        self,
+        event_type: &str,
+        payload: &Value,
+        variables: &BTreeMap<String, String>,
+    ) -> Result<Value, String> {
         let var = |k: &str| variables.get(k).filter(|v| !v.is_empty()).cloned();
         Ok(match self {
             Preset::Slack => slack(event_type, payload, &var),
@@ -77,7 +85,8 @@ impl Preset {
                 json!({ "event_type": kind, "client_payload": payload })
             }
             Preset::GitlabTrigger => {
-                let token = var("token").ok_or("the gitlab-trigger shape needs the variable `token` (the trigger token)")?;
+                let token =
+                    var("token").ok_or("the gitlab-trigger shape needs the variable `token` (the trigger token)")?;
                 let prefix = var("prefix").unwrap_or_else(|| "HOOKD".into());
                 json!({
                     "token": token,
@@ -108,7 +117,8 @@ fn num_at(v: &Value, path: &[&str]) -> Option<i64> {
 
 fn summarize(event_type: &str, p: &Value) -> Summary {
     let event = p.get("event").and_then(Value::as_str).unwrap_or(event_type);
-    let given = ["message", "text", "content"].iter().find_map(|k| p.get(*k).and_then(Value::as_str)).map(str::to_string);
+    let given =
+        ["message", "text", "content"].iter().find_map(|k| p.get(*k).and_then(Value::as_str)).map(str::to_string);
     let name = str_at(p, &["timer", "name"]).unwrap_or("timer");
     let mut s = Summary { title: event.to_string(), text: String::new(), ok: None, facts: vec![], link: None };
     match event {
@@ -148,8 +158,11 @@ fn summarize(event_type: &str, p: &Value) -> Summary {
                 }
                 ("shard.completed", ..) => {
                     let shard = str_at(p, &["data", "shardId"]).unwrap_or("");
-                    format!("📊 Shard {shard} of TMS execution {id} completed: {}/{} passed",
-                        passed.unwrap_or(0), total.unwrap_or(0))
+                    format!(
+                        "📊 Shard {shard} of TMS execution {id} completed: {}/{} passed",
+                        passed.unwrap_or(0),
+                        total.unwrap_or(0)
+                    )
                 }
                 _ => format!("TMS {e} {id}"),
             };
@@ -171,7 +184,8 @@ fn summarize(event_type: &str, p: &Value) -> Summary {
         // An inbound event forwarded as hookd normalises it.
         e if p.get("providerId").is_some() && p.get("entityType").is_some() => {
             let provider = p.get("providerId").and_then(Value::as_str).unwrap_or("");
-            let entity = format!("{} {}", str_at(p, &["entityType"]).unwrap_or(""), str_at(p, &["entityId"]).unwrap_or(""));
+            let entity =
+                format!("{} {}", str_at(p, &["entityType"]).unwrap_or(""), str_at(p, &["entityId"]).unwrap_or(""));
             s.title = format!("{provider} {e}");
             s.text = given.unwrap_or_else(|| format!("📥 {provider} {e} ({})", entity.trim()));
         }
@@ -191,7 +205,10 @@ fn summarize(event_type: &str, p: &Value) -> Summary {
         }
     }
     if let Some(m) = num_at(p, &["timer", "duration"]).filter(|_| event.starts_with("timer_")) {
-        s.facts.push(("Duration".into(), humantime::format_duration(std::time::Duration::from_millis(m as u64)).to_string()));
+        s.facts.push((
+            "Duration".into(),
+            humantime::format_duration(std::time::Duration::from_millis(m as u64)).to_string(),
+        ));
     }
     s
 }
@@ -254,7 +271,8 @@ fn discord(event_type: &str, p: &Value, var: &dyn Fn(&str) -> Option<String>) ->
             out.insert("embeds".into(), e.clone());
         }
         None if !s.facts.is_empty() => {
-            let fields: Vec<Value> = s.facts.iter().map(|(k, v)| json!({"name": k, "value": v, "inline": true})).collect();
+            let fields: Vec<Value> =
+                s.facts.iter().map(|(k, v)| json!({"name": k, "value": v, "inline": true})).collect();
             let mut e = json!({"title": s.title, "fields": fields});
             if let Some(ok) = s.ok {
                 e["color"] = json!(if ok { 0x2eb67d } else { 0xe01e5a });

@@ -124,8 +124,14 @@ pub fn run(code: &str, input: &str, variables: &str, limits: &Limits) -> Result<
 
 fn call(rt: &Runtime, code: &str, input: &str, variables: &str, limits: &Limits) -> Result<String, SandboxError> {
     // Eval compiles the code (and lets it use `eval`, which reaches nothing more than the code itself does).
-    type Intrinsics =
-        (intrinsic::Eval, intrinsic::Date, intrinsic::RegExpCompiler, intrinsic::RegExp, intrinsic::Json, intrinsic::MapSet);
+    type Intrinsics = (
+        intrinsic::Eval,
+        intrinsic::Date,
+        intrinsic::RegExpCompiler,
+        intrinsic::RegExp,
+        intrinsic::Json,
+        intrinsic::MapSet,
+    );
     let ctx = Context::custom::<Intrinsics>(rt).map_err(|e| SandboxError::Script(e.to_string()))?;
     ctx.with(|ctx| {
         let vars = script(ctx.json_parse(variables).catch(&ctx))?;
@@ -188,7 +194,12 @@ mod tests {
     use super::*;
 
     fn run1(code: &str) -> Result<String, SandboxError> {
-        run(code, r#"{"method":"POST","url":"https://x.test/","eventType":"a.b","payload":{"n":1}}"#, "{}", &Limits::default())
+        run(
+            code,
+            r#"{"method":"POST","url":"https://x.test/","eventType":"a.b","payload":{"n":1}}"#,
+            "{}",
+            &Limits::default(),
+        )
     }
 
     #[test]
@@ -206,14 +217,17 @@ mod tests {
         assert!(matches!(&e, SandboxError::Script(m) if m.starts_with("TypeError: no way")), "{e:?}");
         let e = run1("function handler(w) { for (;;) {} }").unwrap_err();
         assert_eq!(e, SandboxError::Timeout(Limits::default().time));
-        let e = run1("function handler(w) { const a = []; for (;;) a.push(new Array(1 << 16).fill(a.length)); }").unwrap_err();
+        let e = run1("function handler(w) { const a = []; for (;;) a.push(new Array(1 << 16).fill(a.length)); }")
+            .unwrap_err();
         assert_eq!(e, SandboxError::OutOfMemory(Limits::default().memory));
         let e = run1("function handler(w) { w.payload = 'x'.repeat(2 << 20); return w; }").unwrap_err();
         assert_eq!(e, SandboxError::Oversized(Limits::default().output));
         let e = run1("function handler(w) { return handler(w); }").unwrap_err();
         assert!(matches!(&e, SandboxError::Script(m) if m.contains("stack")), "{e:?}");
         assert!(matches!(run1("const x = 1;").unwrap_err(), SandboxError::Script(m) if m.contains("handler")));
-        assert!(matches!(run1("function handler(w) {").unwrap_err(), SandboxError::Script(m) if m.contains("SyntaxError")));
+        assert!(
+            matches!(run1("function handler(w) {").unwrap_err(), SandboxError::Script(m) if m.contains("SyntaxError"))
+        );
         // After all that, the thread's runtime works as before.
         assert!(run1("function handler(w) { return w; }").is_ok());
     }
