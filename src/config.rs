@@ -393,3 +393,17 @@ pub fn parse_durations(s: &str) -> anyhow::Result<Vec<Duration>> {
         .map(|p| humantime::parse_duration(p).with_context(|| format!("invalid duration: {p}")))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::transform::Preset;
+
+    #[test]
+    fn webhook_shapes_name_hosts_and_their_shape() {
+        let shapes = parse_webhook_shapes(" chat.example.com=slack, 10.0.0.5:8065=discord ,").unwrap();
+        assert_eq!(shapes, [("chat.example.com".into(), Preset::Slack), ("10.0.0.5:8065".into(), Preset::Discord)]);
+        assert!(parse_webhook_shapes("chat.example.com").is_err());
+        assert!(parse_webhook_shapes("chat.example.com=fax").is_err());
+    }
+}
