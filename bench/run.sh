@@ -17,6 +17,8 @@
 #   --pg-url URL          PostgreSQL server, without a database   [postgres://postgres@127.0.0.1:5432]
 #   --delivery-timeout S  per scenario: wait for deliveries, seconds  [120]
 #   --scenario-timeout S  per scenario: hard limit, seconds           [900]
+#   --transform-only      only hookd on SQLite (normal): the concurrent and single scenarios without and then with a
+#                         small JavaScript transformation on the endpoint, and their ratio
 #   --skip-build          use the existing target/release/hookd (or $HOOKD_BIN) without building it
 #   --out FILE            also write the report to FILE
 set -euo pipefail
@@ -36,6 +38,9 @@ PG_URL=postgres://postgres@127.0.0.1:5432
 DELIVERY_TIMEOUT=120
 SCENARIO_TIMEOUT=900
 SKIP_BUILD=0
+TRANSFORM_ONLY=0
+# The transformation of --transform-only: small, and it keeps the fields the receiver counts by.
+TRANSFORM_CODE='function handler(webhook) { webhook.payload.eventType = webhook.eventType; webhook.payload.shaped = true; return webhook; }'
 OUT=""
 BUILD_TIMEOUT=1800
 TOKEN=bench-token
@@ -55,7 +60,8 @@ while [[ $# -gt 0 ]]; do
     --scenario-timeout) SCENARIO_TIMEOUT=$2; shift 2 ;;
     --skip-build) SKIP_BUILD=1; shift ;;
     --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    --transform-only) TRANSFORM_ONLY=1; shift ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -189,11 +195,13 @@ wait_ready() { # pid port logfile label
 
 # Runs hookd-bench e2e. Usage: run_scenario LABEL NAME PUBLISHERS MESSAGES URLS [PG_CPU_S PG_XACTS]
 # With the last two, the PostgreSQL figures are filled in by run_pg_scenario instead (it appends the row itself).
+# A NAME ending in "+ JS" sets $TRANSFORM_CODE as the endpoint's transformation.
 run_scenario() {
   local label=$1 name=$2 pubs=$3 msgs=$4 urls=$5 rc=0
-  local file=$TMP/${label// /_}-$name.out
+  local file=$TMP/${label// /_}-${name//[ +]/_}.out
   local cmd=("$BENCH" e2e --url "$urls" --token "$TOKEN" --publishers "$pubs"
              --messages "$msgs" --payload-bytes "$PAYLOAD" --timeout-secs "$DELIVERY_TIMEOUT")
+  if [[ $name == *"+ JS" ]]; then cmd+=(--transform-code "$TRANSFORM_CODE"); fi
   COMMANDS+=("$(printf '%q ' timeout "$SCENARIO_TIMEOUT" "${cmd[@]}")  # $label / $name")
   log "$label / $name: $pubs publishers, $msgs messages"
   # In the background + wait, so that a signal to this script interrupts the wait and runs cleanup.
@@ -280,6 +288,29 @@ run_relay() {
   tail -n 1 "$TMP/relay.log" >&2 || true
 }
 
+# ---- transformations: the same load without and with a JavaScript transformation on the endpoint ------
+TRANSFORM_RESULTS=$TMP/transform.txt
+field() { # RESULT-json key
+  grep -o "\"$2\":[0-9.]*" <<< "$1" | head -n1 | cut -d: -f2
+}
+run_transform() { # label url
+  local label=$1 url=$2 kind plain js
+  for kind in "concurrent:$PUBLISHERS:$MESSAGES" "single:1:$SINGLE_MESSAGES"; do
+    IFS=: read -r name pubs msgs <<< "$kind"
+    run_scenario "$label" "$name" "$pubs" "$msgs" "$url"
+    plain=$SCENARIO_RESULT
+    printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$name" "$IDLE_RSS" "$SCENARIO_PEAK" "$plain" >> "$RESULTS"
+    run_scenario "$label" "$name + JS" "$pubs" "$msgs" "$url"
+    js=$SCENARIO_RESULT
+    printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$name + JS" "$IDLE_RSS" "$SCENARIO_PEAK" "$js" >> "$RESULTS"
+    awk -v name="$name" -v r0="$(field "$plain" delivered_rate_per_s)" -v r1="$(field "$js" delivered_rate_per_s)" \
+        -v l0="$(field "$plain" delivery_latency_p50_ms)" -v l1="$(field "$js" delivery_latency_p50_ms)" \
+        -v p0="$(field "$plain" delivery_latency_p99_ms)" -v p1="$(field "$js" delivery_latency_p99_ms)" \
+        'BEGIN { if (r0 > 0) printf "| %s | %.0f | %.0f | %.0f %% | %.2f / %.2f | %+.2f / %+.2f |\n", name, r0, r1, 100 * r1 / r0, l0, l1, l1 - l0, p1 - p0 }' \
+        >> "$TRANSFORM_RESULTS"
+  done
+}
+
 # ---- hookd on SQLite, per durability mode ----------------------------------------------------------
 run_sqlite() { # mode
   local MODE=$1
@@ -294,12 +325,16 @@ run_sqlite() { # mode
   IDLE_RSS=$(rss_sum VmRSS)
   log "hookd ($MODE) idle RSS: ${IDLE_RSS} KiB"
 
-  run_scenario "sqlite $MODE" concurrent "$PUBLISHERS" "$MESSAGES" "http://127.0.0.1:$PORT"
-  printf '%s\t%s\t%s\t%s\t%s\n' "sqlite $MODE" concurrent "$IDLE_RSS" "$SCENARIO_PEAK" "$SCENARIO_RESULT" >> "$RESULTS"
-  run_scenario "sqlite $MODE" single 1 "$SINGLE_MESSAGES" "http://127.0.0.1:$PORT"
-  printf '%s\t%s\t%s\t%s\t%s\n' "sqlite $MODE" single "$IDLE_RSS" "$SCENARIO_PEAK" "$SCENARIO_RESULT" >> "$RESULTS"
-  run_inbound "$MODE"
-  if [[ $MODE == normal && $TIMERS_PENDING != 0 ]]; then run_timers "$MODE"; fi
+  if [[ $TRANSFORM_ONLY == 1 ]]; then
+    run_transform "sqlite $MODE" "http://127.0.0.1:$PORT"
+  else
+    run_scenario "sqlite $MODE" concurrent "$PUBLISHERS" "$MESSAGES" "http://127.0.0.1:$PORT"
+    printf '%s\t%s\t%s\t%s\t%s\n' "sqlite $MODE" concurrent "$IDLE_RSS" "$SCENARIO_PEAK" "$SCENARIO_RESULT" >> "$RESULTS"
+    run_scenario "sqlite $MODE" single 1 "$SINGLE_MESSAGES" "http://127.0.0.1:$PORT"
+    printf '%s\t%s\t%s\t%s\t%s\n' "sqlite $MODE" single "$IDLE_RSS" "$SCENARIO_PEAK" "$SCENARIO_RESULT" >> "$RESULTS"
+    run_inbound "$MODE"
+    if [[ $MODE == normal && $TIMERS_PENDING != 0 ]]; then run_timers "$MODE"; fi
+  fi
 
   log "stopping hookd ($MODE)"
   stop_servers
@@ -412,6 +447,8 @@ run_postgres() { # nodes
 : > "$RESULTS"
 : > "$INBOUND_RESULTS"
 : > "$TIMER_RESULTS"
+: > "$TRANSFORM_RESULTS"
+if [[ $TRANSFORM_ONLY == 1 ]]; then STORES=sqlite; MODES=normal; fi
 for STORE in $STORES; do
   case "$STORE" in
     relay) run_relay ;;
@@ -455,6 +492,16 @@ report() {
     echo "| sync | requests | acknowledged/s | p50 / p99 ms | stored | errors |"
     echo "|---|--:|--:|--:|--:|--:|"
     cat "$INBOUND_RESULTS"
+  fi
+  if [[ -s $TRANSFORM_RESULTS ]]; then
+    echo
+    echo "Transformations (SQLite normal): the same load without and then with this transformation on the endpoint,"
+    echo "run in QuickJS (a fresh context per delivery, off the async reactor):"
+    echo "\`$TRANSFORM_CODE\`"
+    echo
+    echo "| scenario | delivered/s without | with JS | ratio | delivery p50 ms without / with | added p50 / p99 ms |"
+    echo "|---|--:|--:|--:|--:|--:|"
+    cat "$TRANSFORM_RESULTS"
   fi
   if [[ -s $TIMER_RESULTS ]]; then
     echo

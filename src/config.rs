@@ -67,6 +67,9 @@ pub struct Config {
     pub keys: crate::store::sealed::KeyOptions,
     /// The per-endpoint circuit breaker (see `engine::breaker`).
     pub breaker: BreakerConfig,
+    /// Hosts (`host` or `host:port`) whose incoming webhooks take a ready-made shape, beside Slack's, Discord's
+    /// and Teams' own: a Mattermost or Rocket.Chat server takes Slack's. Timer webhooks to them get that shape.
+    pub webhook_shapes: Vec<(String, crate::engine::transform::Preset)>,
 }
 
 /// When an endpoint's circuit opens, how it is probed, and how fast its backlog goes once it closes.
@@ -124,6 +127,7 @@ impl Default for Config {
             payload_retention: Duration::from_secs(90 * 86_400),
             keys: Default::default(),
             breaker: BreakerConfig::default(),
+            webhook_shapes: vec![],
         }
     }
 }
@@ -212,6 +216,9 @@ pub struct ServeArgs {
     /// Held deliveries sent per second once a circuit closes [default: 50].
     #[arg(long, env = "HOOKD_BREAKER_RELEASE_RATE")]
     pub breaker_release_rate: Option<u32>,
+    /// `host[:port]=slack|discord|teams`, comma-separated.
+    #[arg(long, env = "HOOKD_WEBHOOK_SHAPES")]
+    pub webhook_shapes: Option<String>,
     #[command(flatten)]
     pub keys: KeyArgs,
 }
@@ -260,6 +267,7 @@ struct FileConfig {
     breaker_probe_backoff: Option<String>,
     breaker_max_probe_backoff: Option<String>,
     breaker_release_rate: Option<u32>,
+    webhook_shapes: Option<String>,
 }
 
 impl ServeArgs {
@@ -350,6 +358,10 @@ impl ServeArgs {
                 "payload_retention",
             )?,
             max_poll_interval: d.max_poll_interval,
+            webhook_shapes: match self.webhook_shapes.or(file.webhook_shapes) {
+                Some(s) => parse_webhook_shapes(&s)?,
+                None => vec![],
+            },
             log_json: self.log_json.or(file.log_json).unwrap_or(false),
             keys: crate::store::sealed::KeyOptions {
                 main_key: self.keys.main_key,
@@ -360,10 +372,38 @@ impl ServeArgs {
 }
 
 /// `"5s, 5m,1h"` → durations. Also used for per-endpoint schedules.
+/// `host[:port]=preset, …` for [`Config::webhook_shapes`].
+pub fn parse_webhook_shapes(s: &str) -> anyhow::Result<Vec<(String, crate::engine::transform::Preset)>> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (host, shape) = p.split_once('=').with_context(|| format!("expected host=shape: {p}"))?;
+            let preset = crate::engine::transform::Preset::parse(shape.trim())
+                .with_context(|| format!("unknown shape {shape:?} (slack, discord, teams)"))?;
+            Ok((host.trim().to_ascii_lowercase(), preset))
+        })
+        .collect()
+}
+
 pub fn parse_durations(s: &str) -> anyhow::Result<Vec<Duration>> {
     s.split(',')
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .map(|p| humantime::parse_duration(p).with_context(|| format!("invalid duration: {p}")))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::transform::Preset;
+
+    #[test]
+    fn webhook_shapes_name_hosts_and_their_shape() {
+        let shapes = parse_webhook_shapes(" chat.example.com=slack, 10.0.0.5:8065=discord ,").unwrap();
+        assert_eq!(shapes, [("chat.example.com".into(), Preset::Slack), ("10.0.0.5:8065".into(), Preset::Discord)]);
+        assert!(parse_webhook_shapes("chat.example.com").is_err());
+        assert!(parse_webhook_shapes("chat.example.com=fax").is_err());
+    }
 }

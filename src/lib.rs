@@ -14,8 +14,9 @@
 //!   customer, over the API with a portal token ([`api::portal`] keeps the token inside its application).
 //! * [`engine`] — routing (which endpoints get a message), the dispatcher (sign, send, classify, record), the
 //!   scheduler (the one due-time queue for retries and anything else due later), retry schedules, signing and
-//!   the egress policy that keeps deliveries off private networks, and the operational webhooks (events about
-//!   the service itself, published as messages of a hidden per-organization application).
+//!   the egress policy that keeps deliveries off private networks, the operational webhooks (events about
+//!   the service itself, published as messages of a hidden per-organization application), and transformations
+//!   (JavaScript in a QuickJS sandbox, or ready-made Slack/Discord/Teams/GitHub/GitLab shapes).
 //! * [`store`] — the storage boundary and its backends; all SQL lives there. SQLite with group commit by default.
 //! * [`api`] — what the faces share, below them: the request state, JSON input with 4xx errors, pagination,
 //!   timestamps, tokens and tenancy, idempotency, endpoint changes and background tasks. A face depends on the engine, the store, `api` and the

@@ -3,7 +3,8 @@
 //! JavaScript SDK every list method is walked page by page with its filters (tests/node/svix_sdk_flow.mjs), the
 //! operational webhook endpoints are managed and their events verified (tests/node/operational_webhook_flow.mjs),
 //! replays run as background tasks (tests/node/svix_sdk_replay.mjs), and every other Svix route hookd serves is
-//! called (tests/node/svix_sdk_routes.mjs).
+//! called (tests/node/svix_sdk_routes.mjs), and endpoint transformations are set, read and run
+//! (tests/node/svix_sdk_transform.mjs).
 
 mod common;
 
@@ -48,4 +49,9 @@ async fn the_javascript_sdk_replays_and_reads_background_tasks() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_javascript_sdk_drives_every_other_svix_route() {
     run_flow("node".into(), "node/svix_sdk_routes.mjs", "SDK ROUTES OK").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_javascript_sdk_sets_endpoint_transformations() {
+    run_flow("node".into(), "node/svix_sdk_transform.mjs", "SDK TRANSFORM OK").await;
 }

@@ -23,6 +23,8 @@ pub struct Opts {
     pub receiver_addr: SocketAddr,
     pub timeout: Duration,
     pub request_timeout: Duration,
+    /// JavaScript set as the endpoint's transformation before publishing (it must keep the payload's fields).
+    pub transform_code: Option<String>,
 }
 
 #[derive(Default)]
@@ -71,6 +73,18 @@ pub async fn run(o: Opts) -> Result<bool, String> {
             .await?;
     let ep_id = ep["id"].as_str().unwrap_or("?").to_string();
     eprintln!("app {app_id}, endpoint {ep_id} -> {hook_url}");
+    if let Some(code) = &o.transform_code {
+        let url = format!("{base}/api/v1/app/{app_id}/endpoint/{ep_id}/transformation");
+        let mut req = client.patch(&url).json(&json!({"code": code, "enabled": true}));
+        if let Some(a) = auth.as_deref() {
+            req = req.header(AUTHORIZATION, a);
+        }
+        let resp = req.send().await.map_err(|e| format!("PATCH {url}: {}", chain(&e)))?;
+        if !resp.status().is_success() {
+            return Err(format!("PATCH {url}: HTTP {}: {}", resp.status(), resp.text().await.unwrap_or_default()));
+        }
+        eprintln!("transformation set: {code}");
+    }
     // With several nodes, publish only once each of them sees the application and its endpoint.
     for other in &bases[1..] {
         wait_visible(&client, other, auth.as_deref(), &app_id, &ep_id).await?;
@@ -241,6 +255,7 @@ pub async fn run(o: Opts) -> Result<bool, String> {
         "transport_errors": stats.transport_errors,
         "bad_posts": state.bad(),
         "timed_out": timed_out,
+        "transformed": o.transform_code.is_some(),
     });
     println!("RESULT {result}");
     Ok(lost == 0 && errors == 0 && !timed_out)

@@ -52,6 +52,9 @@ enum Cmd {
         /// Per-request timeout for publish calls, in seconds.
         #[arg(long, default_value_t = 30)]
         request_timeout_secs: u64,
+        /// Set this JavaScript as the endpoint's transformation first (it must keep the payload's fields).
+        #[arg(long)]
+        transform_code: Option<String>,
     },
     /// Send GitHub-signed requests to an inbound registration and measure acknowledged requests per second.
     Inbound {
@@ -231,6 +234,7 @@ fn main() -> ExitCode {
             receiver_addr,
             timeout_secs,
             request_timeout_secs,
+            transform_code,
         } => {
             let opts = e2e::Opts {
                 urls: url,
@@ -241,6 +245,7 @@ fn main() -> ExitCode {
                 receiver_addr,
                 timeout: Duration::from_secs(timeout_secs),
                 request_timeout: Duration::from_secs(request_timeout_secs),
+                transform_code,
             };
             match runtime().block_on(e2e::run(opts)) {
                 Ok(true) => ExitCode::SUCCESS,

@@ -154,6 +154,7 @@ fn bot_endpoint(ctx: &ApiContext, b: &Bot, url: &str, secret: String) -> Endpoin
         throttle_rate: None,
         signature: HmacScheme::preset("chat"),
         retry_schedule: Some(ctx.cfg.bot_retry_schedule.iter().map(|d| d.as_millis() as u64).collect()),
+        transformation: None,
         created_at: b.created_at,
         updated_at: b.created_at,
     }

@@ -278,6 +278,7 @@ pub fn router() -> Router<ApiContext> {
         .route("/ui/apps/{app}/endpoints/{ep}/filters", post(ops::edit_filters))
         .route("/ui/apps/{app}/endpoints/{ep}/headers", post(ops::edit_headers))
         .route("/ui/apps/{app}/messages", get(ops::messages))
+        .route("/ui/apps/{app}/endpoints/{ep}/transformation/try", post(pages::try_transformation))
         .route("/ui/apps/{app}/messages/{msg}", get(pages::message))
         .route("/ui/apps/{app}/messages/{msg}/resend", post(pages::resend))
         .route("/ui/live", get(live::live))

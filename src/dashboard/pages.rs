@@ -160,6 +160,16 @@ pub(super) struct EndpointView {
     disabled: bool,
     headers: Vec<(String, String)>,
     created_at: String,
+    transformation: Option<TransformationView>,
+}
+
+/// The endpoint's transformation; variables are named, their values not shown (they may be tokens).
+#[derive(Serialize)]
+struct TransformationView {
+    enabled: bool,
+    template: Option<String>,
+    code: Option<String>,
+    variables: Vec<String>,
 }
 
 impl From<&Endpoint> for EndpointView {
@@ -174,6 +184,14 @@ impl From<&Endpoint> for EndpointView {
             disabled: e.disabled,
             headers: e.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             created_at: time(e.created_at),
+            transformation: e.transformation.as_ref().filter(|t| t.code.is_some() || t.template.is_some()).map(|t| {
+                TransformationView {
+                    enabled: t.enabled,
+                    template: t.template.map(|p| p.name().to_string()),
+                    code: t.code.clone(),
+                    variables: t.variables.keys().cloned().collect(),
+                }
+            }),
         }
     }
 }
@@ -419,6 +437,75 @@ pub async fn endpoint(
     Path((app_id, ep_id)): Path<(String, String)>,
     Query(q): Query<ListParams>,
 ) -> UiResult {
+    endpoint_page(&ctx, &session, &app_id, &ep_id, q, None).await
+}
+
+/// What "Try it" on an endpoint's transformation gave: the example, and what would be sent or why not.
+#[derive(Serialize, Default)]
+struct TrialView {
+    event_type: String,
+    payload: String,
+    method: Option<String>,
+    url: Option<String>,
+    result: Option<String>,
+    cancel: bool,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct TrialForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    event_type: String,
+    #[serde(default)]
+    payload: String,
+}
+
+/// Runs the endpoint's transformation on an example (the API's dry run), and shows the endpoint page with it.
+pub async fn try_transformation(
+    State(ctx): State<ApiContext>,
+    session: Session,
+    Path((app_id, ep_id)): Path<(String, String)>,
+    Form(form): Form<TrialForm>,
+) -> UiResult {
+    use crate::engine::transform::{Outcome, WebhookIn};
+    session.check_csrf(&form.csrf)?;
+    let app = load_app(&ctx, &session.org, &app_id).await?;
+    let ep = load_endpoint(&ctx, &app, &ep_id).await?;
+    let event_type = form.event_type.trim().to_string();
+    let mut trial = TrialView { event_type: event_type.clone(), payload: form.payload.clone(), ..Default::default() };
+    let t = ep.transformation.clone().unwrap_or_default();
+    match serde_json::from_str::<Box<serde_json::value::RawValue>>(&form.payload) {
+        Err(e) => trial.error = Some(format!("The example payload is not JSON: {e}")),
+        Ok(payload) => {
+            let input = WebhookIn { method: "POST", url: &ep.url, event_type: &event_type, payload: &payload };
+            match ctx.engine.transformer.dry_run(&t, input, &ctx.engine.egress).await {
+                Ok(Outcome::Cancel) => trial.cancel = true,
+                Ok(Outcome::Send { method, url, payload, .. }) => {
+                    let pretty = serde_json::from_str::<serde_json::Value>(payload.get())
+                        .and_then(|v| serde_json::to_string_pretty(&v))
+                        .unwrap_or_else(|_| payload.get().to_string());
+                    (trial.method, trial.url, trial.result) = (Some(method.to_string()), Some(url), Some(pretty));
+                }
+                Err(why) => trial.error = Some(why),
+            }
+        }
+    }
+    let q = ListParams { iterator: None, recovered: None, done: None, msg: None, task: None };
+    endpoint_page(&ctx, &session, &app_id, &ep_id, q, Some(trial)).await
+}
+
+async fn endpoint_page(
+    ctx: &ApiContext,
+    session: &Session,
+    app_id: &str,
+    ep_id: &str,
+    q: ListParams,
+    trial: Option<TrialView>,
+) -> UiResult {
+    let ctx = ctx.clone();
+    let (app_id, ep_id) = (app_id.to_string(), ep_id.to_string());
     let app = load_app(&ctx, &session.org, &app_id).await?;
     let ep = load_endpoint(&ctx, &app, &ep_id).await?;
     let activity = super::ops::endpoint_activity(&ctx, &ep).await?;
@@ -437,7 +524,7 @@ pub async fn endpoint(
         page_context! { nav => "apps", csrf => session.csrf, app => AppView::from(&*app),
         endpoint => EndpointView::from(&ep),
         activity, keys, circuit, event_types, done, example => q.msg, task => q.task, attempts, pager,
-        recovered => q.recovered },
+        recovered => q.recovered, trial },
     ))
 }
 

@@ -6,11 +6,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::value::RawValue;
 use tokio::sync::{mpsc, Semaphore};
 
 use super::breaker::Admission;
 use super::metrics::seconds_between;
 use super::model::Endpoint;
+use super::transform::{Outcome, WebhookIn};
 use super::{retry, signing, Engine};
 use crate::config::HeaderStyle;
 use crate::shutdown::Shutdown;
@@ -30,6 +32,15 @@ pub enum AttemptOutcome {
     /// Over the endpoint's or application's throttle rate, or held by its open circuit breaker: put back in the
     /// queue, nothing was sent, no attempt counted.
     Deferred,
+    /// The endpoint's transformation cancelled it: nothing was sent, and nothing will be.
+    Cancelled,
+}
+
+/// One HTTP request of a delivery: the message as it is, or as the endpoint's transformation made it.
+struct Request {
+    method: reqwest::Method,
+    url: String,
+    body: bytes::Bytes,
 }
 
 struct Sent {
@@ -107,7 +118,25 @@ impl Engine {
         }
 
         let started = Instant::now();
-        let sent = self.send(&job, endpoint).await;
+        let (sent, url) = match self.request_for(&job, endpoint).await {
+            Ok(Some(request)) => {
+                let url = request.url.clone();
+                (self.send(&job, endpoint, request).await, url)
+            }
+            Ok(None) => {
+                if probe {
+                    self.breakers.probe_abandoned(&endpoint.id);
+                }
+                let duration_ms = started.elapsed().as_millis() as i64;
+                let why = "cancelled by the endpoint's transformation".to_string();
+                let rec = self.attempt_record(&job, &endpoint.id, &endpoint.url, 0, status::CANCELED, duration_ms, why);
+                self.record(&job, rec, NextStep::Cancel).await;
+                return AttemptOutcome::Cancelled;
+            }
+            Err(why) => {
+                (Sent { status_code: 0, timed_out: false, response: why, retry_after: None }, endpoint.url.clone())
+            }
+        };
         let elapsed = started.elapsed();
         let duration_ms = elapsed.as_millis() as i64;
         let attempts_made = job.attempts as usize + 1;
@@ -164,7 +193,7 @@ impl Engine {
         let rec = self.attempt_record(
             &job,
             &endpoint.id,
-            &endpoint.url,
+            &url,
             sent.status_code,
             if ok { status::SUCCESS } else { status::FAIL },
             duration_ms,
@@ -239,21 +268,35 @@ impl Engine {
         delivery_headers(&job.msg, ep, job.attempts, chrono::Utc::now(), self.cfg.header_style, body)
     }
 
-    async fn send(&self, job: &DeliveryJob, ep: &Endpoint) -> Sent {
-        let failed = |why: String| Sent { status_code: 0, timed_out: false, response: why, retry_after: None };
-        let url = match url::Url::parse(&ep.url) {
-            Ok(u) => u,
-            Err(e) => return failed(format!("invalid URL: {e}")),
+    /// What to send: the message, or what the endpoint's transformation makes of it (None: it cancelled the
+    /// delivery). An error is the transformation's, recorded as the attempt's failure.
+    async fn request_for(&self, job: &DeliveryJob, ep: &Endpoint) -> Result<Option<Request>, String> {
+        let payload = job.msg.payload.as_deref().unwrap_or("{}");
+        let Some(t) = ep.transformation.as_ref().filter(|t| t.active()) else {
+            let body = bytes::Bytes::copy_from_slice(payload.as_bytes());
+            return Ok(Some(Request { method: reqwest::Method::POST, url: ep.url.clone(), body }));
         };
-        if let Some(why) = self.egress.refused_literal(&url) {
-            return failed(why);
+        let raw: &RawValue = serde_json::from_str(payload).map_err(|e| format!("the payload is not JSON: {e}"))?;
+        let input = WebhookIn { method: "POST", url: &ep.url, event_type: &job.msg.event_type, payload: raw };
+        match self.transformer.apply(t, input).await? {
+            Outcome::Cancel => Ok(None),
+            Outcome::Send { method, url, payload, .. } => {
+                let body = bytes::Bytes::from(String::from(Box::<str>::from(payload)));
+                Ok(Some(Request { method, url, body }))
+            }
         }
-        let body: bytes::Bytes = match &job.msg.payload {
-            Some(p) => bytes::Bytes::copy_from_slice(p.as_bytes()),
-            None => bytes::Bytes::from_static(b"{}"),
+    }
+
+    async fn send(&self, job: &DeliveryJob, ep: &Endpoint, request: Request) -> Sent {
+        let failed = |why: String| Sent { status_code: 0, timed_out: false, response: why, retry_after: None };
+        // Checked again here: a transformation may have changed it.
+        let url = match self.egress.check_url(&request.url) {
+            Ok(u) => u,
+            Err(why) => return failed(why),
         };
+        let body = request.body;
         let headers = self.headers_for(job, ep, &body);
-        let resp = match self.http.post(url).headers(headers).body(body).send().await {
+        let resp = match self.http.request(request.method, url).headers(headers).body(body).send().await {
             Ok(r) => r,
             Err(e) => return Sent { timed_out: e.is_timeout(), ..failed(describe(&e)) },
         };

@@ -21,6 +21,7 @@ pub mod retry;
 pub mod routing;
 pub mod scheduler;
 pub mod signing;
+pub mod transform;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -54,6 +55,8 @@ pub struct Engine {
     breakers: breaker::Breakers,
     /// Attempts as they are recorded, for the dashboard's live tail.
     live: live::LiveAttempts,
+    /// Runs endpoints' (and registrations') transformations off the reactor.
+    pub transformer: transform::Transformer,
 }
 
 /// A routed message, not yet stored: see [`Engine::prepare`].
@@ -122,6 +125,7 @@ impl Engine {
             responses: std::sync::OnceLock::new(),
             breakers: breaker::Breakers::default(),
             live: live::LiveAttempts::default(),
+            transformer: transform::Transformer::default(),
             cfg,
         });
         Ok((engine, rx))

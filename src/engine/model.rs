@@ -69,6 +69,9 @@ pub struct Endpoint {
     pub signature: Option<HmacScheme>,
     /// Delays between attempts (ms), replacing the server's schedule for this endpoint.
     pub retry_schedule: Option<Vec<u64>>,
+    /// Changes what a delivery sends (payload, URL, method) or cancels it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transformation: Option<super::transform::Transformation>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }

@@ -31,6 +31,7 @@ use crate::api::validate::{check_ident, double_option};
 use crate::api::{load_app, ApiContext};
 use crate::engine::metrics::verdict;
 use crate::engine::model::EndpointSecret;
+use crate::engine::transform::{Outcome, Preset, Transformation, WebhookIn};
 use crate::engine::{routing, NewMessage};
 use crate::error::{ClientError, Error, Result};
 use crate::ratelimit::RateWindow;
@@ -76,6 +77,9 @@ pub struct Registration {
     pub verification_token: Option<String>,
     pub metadata: Option<Value>,
     pub retry_policy: Option<RetryPolicy>,
+    /// Changes (or drops) the normalised event before it is forwarded, as an endpoint's transformation does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transformation: Option<Transformation>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
@@ -188,12 +192,54 @@ struct RegistrationIn {
     destination: Option<DestinationIn>,
     #[serde(default)]
     rate_limit_per_minute: Option<u32>,
+    #[serde(default)]
+    transformation: Option<TransformationIn>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct DestinationIn {
     app_id: String,
+}
+
+/// A registration's transformation: JavaScript `code` (`function handler(webhook)`, given `{eventType, payload}`
+/// with the normalised event as the payload; it may change both, or return `cancel: true` to forward nothing) or a
+/// ready-made `template` (`slack`, `discord`, `teams`, `github-dispatch`, `gitlab-trigger`).
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct TransformationIn {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    template: Option<Preset>,
+    #[serde(default)]
+    variables: Option<std::collections::BTreeMap<String, String>>,
+    #[serde(default)]
+    enabled: Option<bool>,
+}
+
+impl TransformationIn {
+    fn into_model(self) -> Result<Transformation> {
+        if self.code.as_ref().is_some_and(|c| c.len() > crate::engine::transform::sandbox::MAX_CODE_BYTES) {
+            return Err(Error::invalid(&["body", "transformation", "code"], "at most 64 KiB"));
+        }
+        Ok(Transformation {
+            enabled: self.enabled.unwrap_or(true),
+            code: self.code.filter(|c| !c.trim().is_empty()),
+            template: self.template,
+            variables: self.variables.unwrap_or_default(),
+            updated_at: Some(now_ms()),
+        })
+    }
+
+    fn from_model(t: &Transformation) -> TransformationIn {
+        TransformationIn {
+            code: t.code.clone(),
+            template: t.template,
+            variables: (!t.variables.is_empty()).then(|| t.variables.clone()),
+            enabled: Some(t.enabled),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -207,6 +253,8 @@ struct RegistrationPatch {
     #[serde(default, deserialize_with = "double_option")]
     rate_limit_per_minute: Option<Option<u32>>,
     metadata: Option<Value>,
+    #[serde(default, deserialize_with = "double_option")]
+    transformation: Option<Option<TransformationIn>>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -227,6 +275,8 @@ struct RegistrationOut {
     verification_token: Option<String>,
     metadata: Option<Value>,
     retry_policy: Option<RetryPolicy>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transformation: Option<TransformationIn>,
     created_at: String,
     updated_at: String,
 }
@@ -252,6 +302,7 @@ fn out(ctx: &ApiContext, r: &Registration, stats: &InboundStats) -> Registration
         verification_token: r.verification_token.clone(),
         metadata: r.metadata.clone(),
         retry_policy: r.retry_policy.clone(),
+        transformation: r.transformation.as_ref().map(TransformationIn::from_model),
         created_at: ts(r.created_at),
         updated_at: ts(r.updated_at),
     }
@@ -334,6 +385,7 @@ async fn create(
         verification_token: None,
         metadata: input.metadata,
         retry_policy: input.retry_policy,
+        transformation: input.transformation.map(TransformationIn::into_model).transpose()?,
         created_at: now,
         updated_at: now,
     };
@@ -490,6 +542,9 @@ async fn patch(
     }
     if let Some(m) = p.metadata {
         reg.metadata = Some(m);
+    }
+    if let Some(t) = p.transformation {
+        reg.transformation = t.map(TransformationIn::into_model).transpose()?;
     }
     save(&ctx, &mut reg).await?;
     let stats = stats_of(&ctx, &reg.id).await?;
@@ -1095,11 +1150,27 @@ async fn ingest_inner(
         (Some(app_id), true) => ctx.engine.app(&reg.org_id, app_id).await?,
         _ => None,
     };
+    let mut transform_error = None;
     let prepared = match &app {
         Some(app) => {
-            let payload = serde_json::value::to_raw_value(&event).map_err(Error::internal)?;
+            let mut payload = serde_json::value::to_raw_value(&event).map_err(Error::internal)?;
+            let mut event_type = key.clone();
+            let mut forward = true;
+            if let Some(t) = reg.transformation.as_ref().filter(|t| t.active()) {
+                let input = WebhookIn { method: "POST", url: "", event_type: &key, payload: &payload };
+                match ctx.engine.transformer.apply(t, input).await {
+                    Ok(Outcome::Send { event_type: et, payload: p, .. }) => (event_type, payload) = (et, p),
+                    Ok(Outcome::Cancel) => forward = false,
+                    // The provider's request was good: keep the event, forward nothing, say why.
+                    Err(why) => {
+                        tracing::warn!(registration = %reg.id, error = %why, "inbound transformation failed");
+                        transform_error = Some(why);
+                        forward = false;
+                    }
+                }
+            }
             let msg = NewMessage {
-                event_type: key.clone(),
+                event_type,
                 event_id: None,
                 channels: None,
                 payload,
@@ -1108,7 +1179,10 @@ async fn ingest_inner(
                 id: None,
                 payload_retention: None,
             };
-            Some(ctx.engine.prepare(app, msg).await?)
+            match forward {
+                true => Some(ctx.engine.prepare(app, msg).await?),
+                false => None,
+            }
         }
         None => None,
     };
@@ -1147,6 +1221,7 @@ async fn ingest_inner(
         entity_id: &n.entity_id,
         sync_triggered,
         processing_time_ms: elapsed(started),
+        transformation_error: transform_error.as_deref(),
     };
     tally.verdict = verdict::VERIFIED;
     Ok(answer(StatusCode::OK, body, Some(&window)))
@@ -1160,6 +1235,9 @@ struct Accepted<'a> {
     event_type: &'a str,
     entity_id: &'a str,
     sync_triggered: bool,
+    /// Why the registration's transformation forwarded nothing (it failed); the event is kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transformation_error: Option<&'a str>,
     processing_time_ms: u64,
 }
 

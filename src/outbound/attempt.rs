@@ -22,6 +22,7 @@ fn status_text(s: i64) -> &'static str {
         status::SUCCESS => "success",
         status::PENDING => "pending",
         status::SENDING => "sending",
+        status::CANCELED => "canceled",
         _ => "fail",
     }
 }

@@ -172,6 +172,7 @@ pub(super) async fn create(ctx: &ApiContext, app: &Application, input: EndpointI
         throttle_rate: input.throttle_rate,
         signature: input.signature.map(SignatureIn::resolve).transpose()?,
         retry_schedule: parse_schedule(input.retry_schedule)?,
+        transformation: None,
         created_at: now,
         updated_at: now,
     };

@@ -10,6 +10,7 @@ pub mod endpoint;
 pub mod event_type;
 pub mod message;
 pub mod operational_webhook;
+pub mod transformation;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -19,6 +20,7 @@ pub fn router() -> OpenApiRouter<ApiContext> {
     OpenApiRouter::new()
         .merge(application::router())
         .merge(endpoint::router())
+        .merge(transformation::router())
         .merge(event_type::router())
         .merge(message::router())
         .merge(attempt::router())

@@ -393,6 +393,8 @@ pub enum NextStep {
     RetryAt(Millis),
     /// No attempts left (or the endpoint is gone): the delivery is a dead letter.
     GiveUp,
+    /// The endpoint's transformation cancelled it: nothing is sent, and the endpoint is neither failing nor not.
+    Cancel,
 }
 
 #[derive(Debug, Clone)]

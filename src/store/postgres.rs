@@ -696,6 +696,7 @@ async fn record_attempts(b: &Batch, ops: &[AttemptOp]) -> StoreResult<Vec<Option
             NextStep::Done => (status::SUCCESS, None),
             NextStep::RetryAt(at) => (status::PENDING, Some(at)),
             NextStep::GiveUp => (status::FAIL, None),
+            NextStep::Cancel => (status::CANCELED, None),
         };
         match delivery_index.get(&op.delivery_id) {
             Some(&i) => {
@@ -756,7 +757,9 @@ async fn record_attempts(b: &Batch, ops: &[AttemptOp]) -> StoreResult<Vec<Option
     for op in ops {
         let a = &op.attempt;
         let s = state.get_mut(a.endpoint_id.as_str()).expect("every endpoint has a state");
-        *s = if a.status == status::SUCCESS {
+        *s = if a.status == status::CANCELED {
+            *s // nothing was sent
+        } else if a.status == status::SUCCESS {
             None
         } else {
             let was = s.unwrap_or(Failing { since: a.created_at, consecutive: 0 });

@@ -1151,6 +1151,7 @@ impl Store for SqliteStore {
                 NextStep::Done => (status::SUCCESS, None),
                 NextStep::RetryAt(at) => (status::PENDING, Some(at)),
                 NextStep::GiveUp => (status::FAIL, None),
+                NextStep::Cancel => (status::CANCELED, None),
             };
             let failed_at = (status == status::FAIL).then_some(a.created_at);
             c.prepare_cached(
@@ -1166,7 +1167,10 @@ impl Store for SqliteStore {
                 None => c.prepare_cached("DELETE FROM jobs WHERE id = ?").map_err(sql_err)?.execute([job_id]),
             }
             .map_err(sql_err)?;
-            if a.status == status::SUCCESS {
+            if a.status == status::CANCELED {
+                // Nothing was sent: the endpoint is failing as much as it was.
+                Ok(None)
+            } else if a.status == status::SUCCESS {
                 c.prepare_cached("DELETE FROM endpoint_failing WHERE endpoint_id = ?").map_err(sql_err)?.execute([&a.endpoint_id]).map_err(sql_err)?;
                 Ok(None)
             } else {

@@ -31,6 +31,7 @@ use crate::engine::model::{Application, Endpoint, EndpointSecret};
 use crate::engine::operational::ON_EXHAUSTED;
 use crate::engine::scheduler::TimerHandler;
 use crate::engine::signing::{self, HmacScheme};
+use crate::engine::transform::Preset;
 use crate::engine::{Engine, NewMessage, Prepared};
 use crate::error::{Error, Result};
 use crate::store::{now_ms, timer_status, Millis, StoreError, TimerFilter, TimerJob, TimerRecord, TimerStep};
@@ -53,6 +54,10 @@ pub struct OnExpire {
     pub message: Option<String>,
     #[serde(default)]
     pub data: Option<Value>,
+    /// The payload's shape: `slack`, `discord`, `teams`, or `json` (the seed's payload as it is). Without it, a
+    /// Slack, Discord or Teams incoming-webhook URL gets its service's shape and any other URL the seed's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -60,6 +65,9 @@ pub struct OnProgress {
     pub webhook: String,
     /// As given: `"25%"`, or a number of percent.
     pub intervals: Vec<Value>,
+    /// As `on_expire.format`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
@@ -349,6 +357,7 @@ async fn endpoint_for(engine: &Engine, org: &str, url: &str) -> Result<(Arc<Appl
         throttle_rate: None,
         signature: HmacScheme::preset("minoots"),
         retry_schedule: Some(engine.cfg.timer_retry_schedule.iter().map(|d| d.as_millis() as u64).collect()),
+        transformation: None,
         created_at: now,
         updated_at: now,
     };
@@ -385,20 +394,49 @@ async fn timers_app(engine: &Engine, org: &str) -> Result<Arc<Application>> {
     engine.app(org, TIMERS_APP_UID).await?.ok_or_else(Error::not_found)
 }
 
-/// Routes one webhook payload to `url`, to be committed with the timer's change of state.
+/// The shapes a timer event may ask for; `github-dispatch` and `gitlab-trigger` need a token, which an outbound
+/// endpoint's transformation holds.
+fn parse_format(format: Option<&str>, field: &str) -> Result<Option<Option<Preset>>> {
+    match format {
+        None => Ok(None),
+        Some("json") => Ok(Some(None)),
+        Some(f) => match Preset::parse(f) {
+            Some(p @ (Preset::Slack | Preset::Discord | Preset::Teams)) => Ok(Some(Some(p))),
+            _ => Err(Error::invalid(&["body", "events", field, "format"], "slack, discord, teams or json")),
+        },
+    }
+}
+
+/// A timer event's payload in the shape its webhook wants: the event's `format`, else the one its URL's
+/// service takes (Slack's, Discord's, Teams' incoming webhooks, and `HOOKD_WEBHOOK_SHAPES`), else the seed's.
+fn shaped(engine: &Engine, url: &str, format: Option<&str>, event_type: &str, payload: Value) -> Value {
+    let preset = match parse_format(format, "") {
+        Ok(Some(chosen)) => chosen,
+        _ => Preset::for_url(url, &engine.cfg.webhook_shapes),
+    };
+    match preset.map(|p| p.apply(event_type, &payload, &Default::default())) {
+        Some(Ok(v)) => v,
+        _ => payload,
+    }
+}
+
+/// Routes one webhook payload to `url`, in the shape `format` (or the URL) asks for, to be committed with the
+/// timer's change of state.
 async fn prepare<'a>(
     engine: &'a Engine,
     org: &str,
     url: &str,
+    format: Option<&str>,
     event_type: &str,
-    payload: &Value,
+    payload: Value,
 ) -> Result<Prepared<'a>> {
     let (app, endpoint_id) = endpoint_for(engine, org, url).await?;
+    let payload = shaped(engine, url, format, event_type, payload);
     let msg = NewMessage {
         event_type: event_type.into(),
         event_id: None,
         channels: None,
-        payload: serde_json::value::to_raw_value(payload).map_err(Error::internal)?,
+        payload: serde_json::value::to_raw_value(&payload).map_err(Error::internal)?,
         deliver_at: None,
         only_endpoint: Some(endpoint_id),
         id: None,
@@ -469,7 +507,8 @@ async fn fire(engine: &Engine, job: TimerJob) -> Result<()> {
                 "lateByMs": late_by,
             });
             if !expire || pct < 100.0 {
-                prepared.push(prepare(engine, &t.org_id, &progress.webhook, "timer_progress", &payload).await?);
+                let format = progress.format.as_deref();
+                prepared.push(prepare(engine, &t.org_id, &progress.webhook, format, "timer_progress", payload).await?);
             }
             to += 1;
         }
@@ -497,7 +536,8 @@ async fn fire(engine: &Engine, job: TimerJob) -> Result<()> {
                 payload["run"] = json!(t.runs + 1);
                 payload["nextExpiresAt"] = json!(next_cycle.map(|(_, at)| ts(at)));
             }
-            prepared.push(prepare(engine, &t.org_id, webhook, "timer_expired", &payload).await?);
+            let format = on_expire.format.as_deref();
+            prepared.push(prepare(engine, &t.org_id, webhook, format, "timer_expired", payload).await?);
         }
     }
     let (milestones_sent, next) = match (expire, next_cycle) {
@@ -571,10 +611,14 @@ async fn create_timer(ctx: &ApiContext, org: String, input: TimerIn) -> Result<V
     let mut percents = vec![];
     if let Some(p) = &input.events.on_progress {
         percents = parse_percents(&p.intervals)?;
+        parse_format(p.format.as_deref(), "on_progress")?;
         ctx.engine
             .egress
             .check_url(&p.webhook)
             .map_err(|e| Error::invalid(&["body", "events", "on_progress", "webhook"], e))?;
+    }
+    if let Some(e) = &input.events.on_expire {
+        parse_format(e.format.as_deref(), "on_expire")?;
     }
     if let Some(url) = input.events.on_expire.as_ref().and_then(|e| e.webhook.as_ref()) {
         ctx.engine.egress.check_url(url).map_err(|e| Error::invalid(&["body", "events", "on_expire", "webhook"], e))?;
@@ -643,6 +687,8 @@ struct QuickWaitIn {
     message: Option<String>,
     #[serde(default)]
     data: Option<Value>,
+    #[serde(default)]
+    format: Option<String>,
 }
 
 /// A plain delay: a timer with only an expiry webhook.
@@ -671,7 +717,7 @@ async fn quick_wait(
         project_id: None,
         metadata: None,
         events: Events {
-            on_expire: Some(OnExpire { webhook: q.webhook, message: q.message, data: q.data }),
+            on_expire: Some(OnExpire { webhook: q.webhook, message: q.message, data: q.data, format: q.format }),
             on_progress: None,
         },
     };
@@ -767,19 +813,19 @@ async fn cancel_timer(ctx: &ApiContext, org: &str, id: &str, reason: Option<Stri
     let t = ctx.store.timer_get(org, id).await?.ok_or_else(Error::not_found)?;
     let spec = spec_of(&t)?;
     let now = now_ms();
-    let webhook = spec.events.on_expire.as_ref().and_then(|e| e.webhook.clone()).or(spec
-        .events
-        .on_progress
-        .as_ref()
-        .map(|p| p.webhook.clone()));
+    let webhook = match (&spec.events.on_expire, &spec.events.on_progress) {
+        (Some(OnExpire { webhook: Some(url), format, .. }), _) => Some((url.clone(), format.clone())),
+        (_, Some(p)) => Some((p.webhook.clone(), p.format.clone())),
+        _ => None,
+    };
     let mut prepared = vec![];
-    if let Some(url) = &webhook {
+    if let Some((url, format)) = webhook {
         let payload = json!({
             "event": "timer_cancelled",
             "timer": { "id": t.id, "name": spec.name, "status": "cancelled", "reason": reason },
             "timestamp": ts(now),
         });
-        prepared.push(prepare(&ctx.engine, org, url, "timer_cancelled", &payload).await?);
+        prepared.push(prepare(&ctx.engine, org, &url, format.as_deref(), "timer_cancelled", payload).await?);
     }
     match ctx.store.timer_cancel(org, id, reason, now, forward(&prepared)).await? {
         Some(ids) => start(&ctx.engine, prepared, ids),

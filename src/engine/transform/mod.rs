@@ -1,0 +1,171 @@
+//! Transformations: change what a delivery sends — its payload, URL and method — or cancel it, with JavaScript
+//! (Svix's `function handler(webhook)`, run in [`sandbox`]) or a ready-made shape ([`presets`]). Outbound
+//! endpoints apply them at delivery time (the stored message keeps its payload), timers shape their events with
+//! a preset, inbound registrations transform the normalised event before forwarding it.
+//!
+//! The handler gets `webhook = {method, url, eventType, payload}` and the global `variables` (the
+//! transformation's string map, e.g. a token); it returns the webhook, changed, or with `cancel: true`.
+
+pub mod presets;
+pub mod sandbox;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use tokio::sync::Semaphore;
+
+pub use presets::Preset;
+pub use sandbox::Limits;
+
+use crate::store::Millis;
+
+/// A transformation as an endpoint or a registration keeps it. `code` wins over `template` when both are set.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Transformation {
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub template: Option<Preset>,
+    #[serde(default)]
+    pub enabled: bool,
+    /// Kept with the endpoint like its custom headers (not sealed): put long-lived secrets in headers.
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+    #[serde(default)]
+    pub updated_at: Option<Millis>,
+}
+
+impl Transformation {
+    /// Whether it changes anything when applied.
+    pub fn active(&self) -> bool {
+        self.enabled && (self.code.is_some() || self.template.is_some())
+    }
+}
+
+/// What a transformation is given.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookIn<'a> {
+    pub method: &'a str,
+    pub url: &'a str,
+    pub event_type: &'a str,
+    pub payload: &'a RawValue,
+}
+
+/// What it gave back.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Send {
+        method: reqwest::Method,
+        url: String,
+        /// The new event type (inbound forwarding uses it).
+        event_type: String,
+        /// The body's JSON.
+        payload: Box<RawValue>,
+    },
+    /// The handler returned `cancel: true`: nothing is sent.
+    Cancel,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WebhookOut {
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    event_type: Option<String>,
+    #[serde(default)]
+    payload: Option<Box<RawValue>>,
+    #[serde(default)]
+    cancel: Option<bool>,
+}
+
+impl Transformer {
+    /// Applies `t` (as if enabled) to an example and checks the URL it ends with against `egress`, sending nothing:
+    /// the API's `…/transformation/simulate` and the dashboard's "Try it".
+    pub async fn dry_run(
+        &self,
+        t: &Transformation,
+        input: WebhookIn<'_>,
+        egress: &super::egress::EgressPolicy,
+    ) -> Result<Outcome, String> {
+        let t = Transformation { enabled: true, ..t.clone() };
+        let out = self.apply(&t, input).await?;
+        if let Outcome::Send { url, .. } = &out {
+            egress.check_url(url).map_err(|why| format!("the changed URL: {why}"))?;
+        }
+        Ok(out)
+    }
+}
+
+/// Runs transformations off the async reactor: JavaScript on the blocking pool, at most one call per core at a
+/// time, so a slow transformation holds a core for at most its time limit and never a dispatcher task's thread.
+pub struct Transformer {
+    slots: Arc<Semaphore>,
+    pub limits: Limits,
+}
+
+impl Default for Transformer {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Transformer { slots: Arc::new(Semaphore::new(cores.max(2))), limits: Limits::default() }
+    }
+}
+
+impl Transformer {
+    /// Applies `t` to `input`. An error says why in words fit for an attempt's record.
+    pub async fn apply(&self, t: &Transformation, input: WebhookIn<'_>) -> Result<Outcome, String> {
+        let out = match (&t.code, t.template) {
+            (Some(code), _) => {
+                let json = serde_json::to_string(&input).map_err(|e| e.to_string())?;
+                let vars = serde_json::to_string(&t.variables).map_err(|e| e.to_string())?;
+                let code = code.clone();
+                let limits = self.limits;
+                let _slot = self.slots.acquire().await.map_err(|e| e.to_string())?;
+                let out = tokio::task::spawn_blocking(move || sandbox::run(&code, &json, &vars, &limits))
+                    .await
+                    .map_err(|e| format!("the transformation stopped: {e}"))?
+                    .map_err(|e| format!("transformation failed: {e}"))?;
+                serde_json::from_str::<WebhookOut>(&out).map_err(|e| format!("transformation returned {e}"))?
+            }
+            (None, Some(preset)) => {
+                let payload: serde_json::Value =
+                    serde_json::from_str(input.payload.get()).map_err(|e| e.to_string())?;
+                let shaped = preset.apply(input.event_type, &payload, &t.variables)?;
+                WebhookOut {
+                    method: None,
+                    url: None,
+                    event_type: None,
+                    payload: Some(serde_json::value::to_raw_value(&shaped).map_err(|e| e.to_string())?),
+                    cancel: None,
+                }
+            }
+            (None, None) => WebhookOut {
+                method: None,
+                url: None,
+                event_type: None,
+                payload: Some(input.payload.to_owned()),
+                cancel: None,
+            },
+        };
+        if out.cancel == Some(true) {
+            return Ok(Outcome::Cancel);
+        }
+        let method = match out.method.as_deref().map(str::to_ascii_uppercase).as_deref() {
+            None | Some("POST") => reqwest::Method::POST,
+            Some("PUT") => reqwest::Method::PUT,
+            Some(m) => return Err(format!("transformation returned method {m:?}: only POST and PUT")),
+        };
+        let payload = out.payload.ok_or("transformation returned no payload (return the webhook, or cancel it)")?;
+        Ok(Outcome::Send {
+            method,
+            url: out.url.unwrap_or_else(|| input.url.to_string()),
+            event_type: out.event_type.unwrap_or_else(|| input.event_type.to_string()),
+            payload,
+        })
+    }
+}

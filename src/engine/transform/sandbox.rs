@@ -1,0 +1,244 @@
+//! The JavaScript sandbox: QuickJS (through `rquickjs`) with a memory limit, a stack limit and an interrupt
+//! handler that stops code running past its time. A context has JSON, Date, RegExp, Map and Set and nothing of the
+//! host: no `std`/`os` modules, no `performance`, no timers, no network, no file. Each call gets a fresh context
+//! (no state survives from one delivery to the next) on a runtime kept per thread and made anew after a call
+//! that ran out of time or memory.
+//!
+//! Calls block: the caller runs them off the async reactor ([`super::Transformer`]).
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use rquickjs::context::intrinsic;
+use rquickjs::{CatchResultExt, CaughtError, Context, Ctx, Runtime, Value};
+
+/// What a transformation may use.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Heap of the runtime, in bytes.
+    pub memory: usize,
+    /// Time for one call, compiling the code included.
+    pub time: Duration,
+    /// Largest JSON the handler may return, in bytes.
+    pub output: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { memory: 16 << 20, time: Duration::from_millis(200), output: 1 << 20 }
+    }
+}
+
+/// Largest code accepted (Svix's limit is of the same order).
+pub const MAX_CODE_BYTES: usize = 64 * 1024;
+
+/// Why a call produced nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SandboxError {
+    /// The code threw, or did not compile, or has no `handler`; the JavaScript message.
+    Script(String),
+    Timeout(Duration),
+    OutOfMemory(usize),
+    /// The returned JSON is larger than allowed.
+    Oversized(usize),
+}
+
+impl std::fmt::Display for SandboxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SandboxError::Script(m) => write!(f, "{m}"),
+            SandboxError::Timeout(d) => write!(f, "ran longer than its time limit of {} ms", d.as_millis()),
+            SandboxError::OutOfMemory(n) => write!(f, "used more than its memory limit of {} MiB", n >> 20),
+            SandboxError::Oversized(n) => write!(f, "returned more than {} KiB of JSON", n >> 10),
+        }
+    }
+}
+
+/// A thread's runtime and the deadline its interrupt handler checks (nanoseconds since [`epoch`]).
+struct Js {
+    rt: Runtime,
+    deadline: Arc<AtomicU64>,
+    memory: usize,
+}
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn nanos_now() -> u64 {
+    epoch().elapsed().as_nanos() as u64
+}
+
+impl Js {
+    fn new(memory: usize) -> Result<Js, SandboxError> {
+        let rt = Runtime::new().map_err(|e| SandboxError::Script(format!("starting the JavaScript runtime: {e}")))?;
+        rt.set_memory_limit(memory);
+        rt.set_max_stack_size(512 * 1024);
+        let deadline = Arc::new(AtomicU64::new(u64::MAX));
+        let d = deadline.clone();
+        rt.set_interrupt_handler(Some(Box::new(move || nanos_now() > d.load(Ordering::Relaxed))));
+        Ok(Js { rt, deadline, memory })
+    }
+}
+
+thread_local! {
+    static JS: RefCell<Option<Js>> = const { RefCell::new(None) };
+}
+
+/// Runs `code`'s `handler` on `input` (JSON) with the global `variables` (a JSON object); returns the JSON of what
+/// it returned. Blocks for at most about `limits.time`.
+pub fn run(code: &str, input: &str, variables: &str, limits: &Limits) -> Result<String, SandboxError> {
+    if code.len() > MAX_CODE_BYTES {
+        return Err(SandboxError::Script(format!("the code is longer than {} KiB", MAX_CODE_BYTES >> 10)));
+    }
+    JS.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|js| js.memory != limits.memory) {
+            *slot = Some(Js::new(limits.memory)?);
+        }
+        let js = slot.as_ref().expect("made above");
+        js.deadline.store(nanos_now() + limits.time.as_nanos() as u64, Ordering::Relaxed);
+        let started = Instant::now();
+        let result = call(&js.rt, code, input, variables, limits);
+        js.deadline.store(u64::MAX, Ordering::Relaxed);
+        let result = match result {
+            Err(SandboxError::Script(m)) if started.elapsed() >= limits.time && m.contains("interrupted") => {
+                Err(SandboxError::Timeout(limits.time))
+            }
+            Err(SandboxError::Script(m)) if m.contains("out of memory") || m.contains("Allocation failed") => {
+                Err(SandboxError::OutOfMemory(limits.memory))
+            }
+            other => other,
+        };
+        match &result {
+            // A runtime stopped mid-way may hold on to what it allocated: the next call gets a new one.
+            Err(SandboxError::Timeout(_) | SandboxError::OutOfMemory(_)) => *slot = None,
+            _ => js.rt.run_gc(),
+        }
+        result
+    })
+}
+
+fn call(rt: &Runtime, code: &str, input: &str, variables: &str, limits: &Limits) -> Result<String, SandboxError> {
+    // Eval compiles the code (and lets it use `eval`, which reaches nothing more than the code itself does).
+    type Intrinsics = (
+        intrinsic::Eval,
+        intrinsic::Date,
+        intrinsic::RegExpCompiler,
+        intrinsic::RegExp,
+        intrinsic::Json,
+        intrinsic::MapSet,
+    );
+    let ctx = Context::custom::<Intrinsics>(rt).map_err(|e| SandboxError::Script(e.to_string()))?;
+    ctx.with(|ctx| {
+        let vars = script(ctx.json_parse(variables).catch(&ctx))?;
+        script(ctx.globals().set("variables", vars).catch(&ctx))?;
+        script(ctx.eval::<(), _>(code).catch(&ctx))?;
+        let handler: Value = script(ctx.eval("typeof handler === 'function' ? handler : undefined").catch(&ctx))?;
+        let Some(handler) = handler.into_function() else {
+            return Err(SandboxError::Script("the code must declare `function handler(webhook)`".into()));
+        };
+        let arg = script(ctx.json_parse(input).catch(&ctx))?;
+        let out: Value = script(handler.call::<_, Value>((arg,)).catch(&ctx))?;
+        if !out.is_object() {
+            return Err(SandboxError::Script("handler must return the webhook object".into()));
+        }
+        let json = stringify(&ctx, out)?;
+        if json.len() > limits.output {
+            return Err(SandboxError::Oversized(limits.output));
+        }
+        Ok(json)
+    })
+}
+
+fn script<T>(r: Result<T, CaughtError<'_>>) -> Result<T, SandboxError> {
+    r.map_err(|e| SandboxError::Script(describe(&e)))
+}
+
+fn stringify<'js>(ctx: &Ctx<'js>, v: Value<'js>) -> Result<String, SandboxError> {
+    let s = ctx.json_stringify(v).catch(ctx).map_err(|e| SandboxError::Script(describe(&e)))?;
+    let s = s.ok_or_else(|| SandboxError::Script("handler returned something that is not JSON".into()))?;
+    s.to_string().map_err(|e| SandboxError::Script(e.to_string()))
+}
+
+/// `TypeError: message (line 3)` rather than QuickJS's whole stack.
+fn describe(e: &CaughtError<'_>) -> String {
+    match e {
+        CaughtError::Exception(ex) => {
+            let name: Option<String> = ex.get("name").ok();
+            let message = ex.message().unwrap_or_default();
+            // The first frame of the stack, `at handler (eval_script:3:11)`, gives the line.
+            let at = ex
+                .stack()
+                .and_then(|s| {
+                    let frame = s.lines().find(|l| l.contains("eval_script:"))?;
+                    let line = frame.split("eval_script:").nth(1)?.split(':').next()?.to_string();
+                    Some(format!(" (at line {line})"))
+                })
+                .unwrap_or_default();
+            format!("{}: {message}{at}", name.unwrap_or_else(|| "Error".into()))
+        }
+        CaughtError::Value(v) => {
+            let shown = v.as_string().and_then(|s| s.to_string().ok()).unwrap_or_else(|| format!("{v:?}"));
+            format!("threw {shown}")
+        }
+        CaughtError::Error(e) => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run1(code: &str) -> Result<String, SandboxError> {
+        run(
+            code,
+            r#"{"method":"POST","url":"https://x.test/","eventType":"a.b","payload":{"n":1}}"#,
+            "{}",
+            &Limits::default(),
+        )
+    }
+
+    #[test]
+    fn a_handler_changes_the_webhook() {
+        let out = run1("function handler(w) { w.payload = { doubled: w.payload.n * 2 }; w.method = 'PUT'; return w; }")
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["payload"]["doubled"], 2);
+        assert_eq!(v["method"], "PUT");
+    }
+
+    #[test]
+    fn errors_loops_and_memory_hogs_are_contained() {
+        let e = run1("function handler(w) { throw new TypeError('no way'); }").unwrap_err();
+        assert!(matches!(&e, SandboxError::Script(m) if m.starts_with("TypeError: no way")), "{e:?}");
+        let e = run1("function handler(w) { for (;;) {} }").unwrap_err();
+        assert_eq!(e, SandboxError::Timeout(Limits::default().time));
+        let e = run1("function handler(w) { const a = []; for (;;) a.push(new Array(1 << 16).fill(a.length)); }")
+            .unwrap_err();
+        assert_eq!(e, SandboxError::OutOfMemory(Limits::default().memory));
+        let e = run1("function handler(w) { w.payload = 'x'.repeat(2 << 20); return w; }").unwrap_err();
+        assert_eq!(e, SandboxError::Oversized(Limits::default().output));
+        let e = run1("function handler(w) { return handler(w); }").unwrap_err();
+        assert!(matches!(&e, SandboxError::Script(m) if m.contains("stack")), "{e:?}");
+        assert!(matches!(run1("const x = 1;").unwrap_err(), SandboxError::Script(m) if m.contains("handler")));
+        assert!(
+            matches!(run1("function handler(w) {").unwrap_err(), SandboxError::Script(m) if m.contains("SyntaxError"))
+        );
+        // After all that, the thread's runtime works as before.
+        assert!(run1("function handler(w) { return w; }").is_ok());
+    }
+
+    #[test]
+    fn nothing_of_the_host_is_reachable_and_nothing_survives_a_call() {
+        let probe = "function handler(w) { w.payload = [typeof std, typeof os, typeof require, typeof fetch, \
+                     typeof performance, typeof setTimeout, typeof globalThis.leak]; globalThis.leak = 1; return w; }";
+        for _ in 0..2 {
+            let v: serde_json::Value = serde_json::from_str(&run1(probe).unwrap()).unwrap();
+            assert!(v["payload"].as_array().unwrap().iter().all(|t| t == "undefined"), "{v}");
+        }
+    }
+}
