@@ -9,6 +9,9 @@ import asyncio
 import json
 import sys
 import time
+from datetime import datetime, timedelta, timezone
+
+from standardwebhooks import Webhook
 
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
@@ -34,7 +37,8 @@ def body(result):
 
 async def tool(session, name, args, ok=True):
     result = await session.call_tool(name, args)
-    assert bool(result.is_error) != ok, f"{name}({args}) isError={result.is_error}: {body(result)}"
+    want_error = ok is False
+    assert bool(result.is_error) == want_error, f"{name}({args}) isError={result.is_error}: {body(result)}"
     return json.loads(body(result)) if ok else body(result)
 
 
@@ -115,7 +119,25 @@ async def flow(session):
     why = await tool(session, "cancel_timer", {"id": cfg["foreign_timer"]}, ok=False)
     assert "404" in why, why
 
-    # verify_signature: hookd's own verifiers.
+    # The other timer and message tools.
+    wait = await tool(session, "quick_wait", {"duration": "1h", "webhook": cfg["timer_webhook"]})
+    assert wait["status"] == "running", wait
+    assert (await tool(session, "cancel_timer", {"id": wait["id"]}))["status"] == "cancelled"
+    since = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+    await tool(session, "recover_endpoint", {"application": cfg["app"], "endpoint_id": endpoint, "since": since})
+    registrations = await tool(session, "list_inbound_events", {})
+    assert registrations["webhooks"] == [], registrations
+    why = await tool(session, "replay_inbound_event", {"registration_id": "whin_nope", "event_id": "x"}, ok=False)
+    assert "404" in why, why
+
+    # verify_signature: hookd's own verifiers, on a request signed by the Standard Webhooks library.
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    now = datetime.now(timezone.utc)
+    signature = Webhook(secret).sign("msg_1", now, '{"a":1}')
+    headers = {"webhook-id": "msg_1", "webhook-timestamp": str(int(now.timestamp())), "webhook-signature": signature}
+    assert "verified" in await tool(session, "verify_signature", {"secret": secret, "headers": headers, "body": '{"a":1}'}, ok=None)
+    why = await tool(session, "verify_signature", {"secret": secret, "headers": headers, "body": '{"a":2}'}, ok=False)
+    assert "does not verify" in why, why
     why = await tool(session, "verify_signature", {"secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
                                                    "headers": {"webhook-id": "x"}, "body": "{}"}, ok=False)
     assert "does not verify" in why, why
