@@ -90,6 +90,9 @@ async def flow(session):
     # failed delivery, resend it and see it succeed.
     msg = await tool(session, "send_message", {"application": cfg["app"], "event_type": "deploy.finished",
                                                "payload": {"ok": True}})
+    # Followed with the watch tool (resources/subscribe is what the timer above used).
+    msg_uri = f"hookd://apps/{cfg['app']}/messages/{msg['id']}"
+    assert msg_uri in await tool(session, "watch", {"uri": msg_uri}, ok=None)
 
     async def failed():
         found = await tool(session, "list_failed_deliveries", {"application": cfg["app"]})
@@ -105,6 +108,13 @@ async def flow(session):
         return m if any(a["status"] == 0 for a in m["attempts"]) else None
 
     m = await until("the resent delivery", delivered)
+    # The message's changes were notified, the successful resend among them.
+    while True:
+        if await asyncio.wait_for(updated.get(), WAIT) != msg_uri:
+            continue
+        now = json.loads((await session.read_resource(msg_uri)).contents[0].text)
+        if any(a["status"] == 0 for a in now["attempts"]):
+            break
     assert m["message"]["eventType"] == "deploy.finished"
     assert any(a["status"] == 2 for a in m["attempts"]), m["attempts"]
 
@@ -115,6 +125,8 @@ async def flow(session):
 
     # Another organization's timer is not there for this token.
     why = await tool(session, "get_timer", {"id": cfg["foreign_timer"]}, ok=False)
+    assert "404" in why, why
+    why = await tool(session, "watch", {"uri": f"hookd://timers/{cfg['foreign_timer']}"}, ok=False)
     assert "404" in why, why
     why = await tool(session, "cancel_timer", {"id": cfg["foreign_timer"]}, ok=False)
     assert "404" in why, why
