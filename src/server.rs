@@ -67,7 +67,10 @@ impl Server {
         parts.insert::<Arc<dyn crate::api::console::InboundConsole>>(Arc::new(crate::inbound::Console));
         parts.insert::<Arc<dyn crate::api::console::TimersConsole>>(Arc::new(crate::timers::Console));
         parts.insert::<Arc<dyn crate::api::console::BotsConsole>>(Arc::new(crate::bots::registry::Console));
-        parts.insert(crate::mcp::McpState { api_base: loopback_url(listener.local_addr()?), verify: crate::devtools::verify_signed });
+        parts.insert(crate::mcp::McpState {
+            api_base: loopback_url(listener.local_addr()?),
+            verify: crate::devtools::verify_signed,
+        });
         let ctx = Arc::new(AppState { engine, store, cfg, tokens, parts });
         ctx.engine.set_response_handler(Arc::new(crate::bots::interact::Answers(Arc::downgrade(&ctx))));
         Ok(Server { listener, ctx, ready, generated_token })

@@ -29,9 +29,8 @@ async fn setup(app: &TestApp, transport: &str) -> (Value, Receiver, Receiver) {
 async fn run_flow(transport: &str) {
     let app = spawn_app().await;
     let (input, deliveries, timers) = setup(&app, transport).await;
-    let (ok, out) = tokio::task::spawn_blocking(move || run_script(&python(), &script("py/mcp_flow.py"), &input))
-        .await
-        .unwrap();
+    let (ok, out) =
+        tokio::task::spawn_blocking(move || run_script(&python(), &script("py/mcp_flow.py"), &input)).await.unwrap();
     assert!(ok && out.contains("mcp flow ok"), "{transport}: {out}");
     // The timer's expiry reached its webhook, signed as MINOOTS signs it.
     let fired = timers.wait_for(1).await;

@@ -40,7 +40,8 @@ impl ApiClient {
         let resp = req.send().await.map_err(|e| ApiError(format!("hookd at {} did not answer: {e}", self.base)))?;
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(|e| ApiError(format!("reading hookd's answer: {e}")))?;
-        let answer: Value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+        let answer: Value =
+            if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
         if status.is_success() {
             return Ok(answer);
         }

@@ -80,7 +80,9 @@ fn bad(msg: impl Into<String>) -> CallToolResult {
 
 /// Drops `null` members so that the API applies its own defaults.
 fn object(pairs: Vec<(&str, Option<Value>)>) -> Value {
-    Value::Object(pairs.into_iter().filter_map(|(k, v)| v.filter(|v| !v.is_null()).map(|v| (k.to_string(), v))).collect())
+    Value::Object(
+        pairs.into_iter().filter_map(|(k, v)| v.filter(|v| !v.is_null()).map(|v| (k.to_string(), v))).collect(),
+    )
 }
 
 fn query(pairs: &[(&str, Option<String>)]) -> String {
@@ -282,10 +284,16 @@ impl HookdMcp {
         self.api.call(&self.token(ctx)?, method, path, body).await
     }
 
-    #[tool(description = "Create a timer: a one-shot one (`duration`) or a recurring one (`every` or `cron`). When it \
+    #[tool(
+        description = "Create a timer: a one-shot one (`duration`) or a recurring one (`every` or `cron`). When it \
         fires, hookd POSTs a signed `timer_expired` webhook to `webhook`. Returns the timer with its id; subscribe to \
-        hookd://timers/{id} to be told when it fires.")]
-    async fn create_timer(&self, Parameters(p): Parameters<CreateTimer>, ctx: RequestContext<RoleServer>) -> CallToolResult {
+        hookd://timers/{id} to be told when it fires."
+    )]
+    async fn create_timer(
+        &self,
+        Parameters(p): Parameters<CreateTimer>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
         let events = p.events.unwrap_or_else(|| {
             let expire = object(vec![
                 ("webhook", p.webhook.map(Value::from)),
@@ -319,7 +327,11 @@ impl HookdMcp {
     }
 
     #[tool(description = "List timers, newest first, optionally filtered by status, agent_id and project_id.")]
-    async fn list_timers(&self, Parameters(p): Parameters<ListTimers>, ctx: RequestContext<RoleServer>) -> CallToolResult {
+    async fn list_timers(
+        &self,
+        Parameters(p): Parameters<ListTimers>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
         let q = query(&[
             ("status", p.status),
             ("agent_id", p.agent_id),
@@ -331,7 +343,11 @@ impl HookdMcp {
     }
 
     #[tool(description = "Cancel a running or paused timer; its webhook gets `timer_cancelled`.")]
-    async fn cancel_timer(&self, Parameters(p): Parameters<CancelTimer>, ctx: RequestContext<RoleServer>) -> CallToolResult {
+    async fn cancel_timer(
+        &self,
+        Parameters(p): Parameters<CancelTimer>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
         let body = object(vec![("reason", p.reason.map(Value::from))]);
         let path = format!("/timers/{}", seg(&p.id));
         answer(self.call(&ctx, Method::DELETE, &path, Some(&body)).await.map(|v| v["timer"].clone()))
@@ -344,13 +360,21 @@ impl HookdMcp {
     }
 
     #[tool(description = "Resume a paused timer; its expiry moves later by the time it spent paused.")]
-    async fn resume_timer(&self, Parameters(p): Parameters<TimerId>, ctx: RequestContext<RoleServer>) -> CallToolResult {
+    async fn resume_timer(
+        &self,
+        Parameters(p): Parameters<TimerId>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
         let path = format!("/timers/{}/resume", seg(&p.id));
         answer(self.call(&ctx, Method::POST, &path, None).await.map(|v| v["timer"].clone()))
     }
 
     #[tool(description = "A plain delay: a timer that only POSTs to `webhook` when `duration` has passed.")]
-    async fn quick_wait(&self, Parameters(p): Parameters<QuickWait>, ctx: RequestContext<RoleServer>) -> CallToolResult {
+    async fn quick_wait(
+        &self,
+        Parameters(p): Parameters<QuickWait>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
         let body = object(vec![
             ("duration", Some(p.duration)),
             ("webhook", p.webhook.map(Value::from)),
@@ -364,7 +388,11 @@ impl HookdMcp {
     #[tool(description = "Send a webhook message: hookd signs it and delivers it, with retries, to every endpoint of \
         the application subscribed to the event type. Returns the message with its id; read its attempts with \
         get_message, or subscribe to hookd://apps/{application}/messages/{id}.")]
-    async fn send_message(&self, Parameters(p): Parameters<SendMessage>, ctx: RequestContext<RoleServer>) -> CallToolResult {
+    async fn send_message(
+        &self,
+        Parameters(p): Parameters<SendMessage>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
         let body = object(vec![
             ("eventType", Some(Value::from(p.event_type))),
             ("payload", Some(p.payload)),
@@ -377,7 +405,11 @@ impl HookdMcp {
 
     #[tool(description = "A message with its delivery attempts (status success, pending, sending or fail; the \
         endpoint's response code and body).")]
-    async fn get_message(&self, Parameters(p): Parameters<MessageRef>, ctx: RequestContext<RoleServer>) -> CallToolResult {
+    async fn get_message(
+        &self,
+        Parameters(p): Parameters<MessageRef>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
         answer(self.message_with_attempts(&ctx, &p.application, &p.message_id).await)
     }
 
@@ -420,7 +452,11 @@ impl HookdMcp {
     }
 
     #[tool(description = "Resend every message that failed to reach an endpoint since a time (RFC 3339).")]
-    async fn recover_endpoint(&self, Parameters(p): Parameters<Recover>, ctx: RequestContext<RoleServer>) -> CallToolResult {
+    async fn recover_endpoint(
+        &self,
+        Parameters(p): Parameters<Recover>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
         let body = object(vec![("since", Some(Value::from(p.since))), ("until", p.until.map(Value::from))]);
         let path = format!("/api/v1/app/{}/endpoint/{}/recover", seg(&p.application), seg(&p.endpoint_id));
         answer(self.call(&ctx, Method::POST, &path, Some(&body)).await)
@@ -520,7 +556,8 @@ impl HookdMcp {
         let (app, msg) = (seg(app), seg(msg));
         let message = self.call(ctx, Method::GET, &format!("/api/v1/app/{app}/msg/{msg}"), None).await?;
         let id = message["id"].as_str().map(seg).unwrap_or(msg);
-        let attempts = self.call(ctx, Method::GET, &format!("/api/v1/app/{app}/attempt/msg/{id}?limit=250"), None).await?;
+        let attempts =
+            self.call(ctx, Method::GET, &format!("/api/v1/app/{app}/attempt/msg/{id}?limit=250"), None).await?;
         Ok(json!({ "message": message, "attempts": attempts["data"] }))
     }
 
@@ -592,7 +629,11 @@ impl HookdMcp {
                 done = finished;
                 if now != last {
                     last = now;
-                    if peer.notify_resource_updated(rmcp::model::ResourceUpdatedNotificationParam::new(uri.clone())).await.is_err() {
+                    if peer
+                        .notify_resource_updated(rmcp::model::ResourceUpdatedNotificationParam::new(uri.clone()))
+                        .await
+                        .is_err()
+                    {
                         return; // the session is gone
                     }
                 }
@@ -606,13 +647,15 @@ impl HookdMcp {
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for HookdMcp {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_resources().enable_resources_subscribe().build())
-            .with_server_info(Implementation::new("hookd", env!("CARGO_PKG_VERSION")))
-            .with_instructions(
-                "hookd schedules timers, sends signed webhooks with retries, and receives providers' webhooks. \
+        ServerConfig::new(
+            ServerCapabilities::builder().enable_tools().enable_resources().enable_resources_subscribe().build(),
+        )
+        .with_server_info(Implementation::new("hookd", env!("CARGO_PKG_VERSION")))
+        .with_instructions(
+            "hookd schedules timers, sends signed webhooks with retries, and receives providers' webhooks. \
                  Create timers with create_timer, send webhooks with send_message, and follow a timer or a message \
                  by subscribing to its resource (hookd://timers/{id}, hookd://apps/{app}/messages/{id}).",
-            )
+        )
     }
 
     async fn list_resources(
@@ -626,11 +669,17 @@ impl ServerHandler for HookdMcp {
             let id = app["id"].as_str().unwrap_or_default();
             let name = app["name"].as_str().unwrap_or(id);
             out.push(json_resource(format!("hookd://apps/{id}"), format!("application {name}")));
-            let eps = self.call(&ctx, Method::GET, &format!("/api/v1/app/{id}/endpoint?limit=50"), None).await.map_err(internal)?;
+            let eps = self
+                .call(&ctx, Method::GET, &format!("/api/v1/app/{id}/endpoint?limit=50"), None)
+                .await
+                .map_err(internal)?;
             for ep in eps["data"].as_array().into_iter().flatten() {
                 let eid = ep["id"].as_str().unwrap_or_default();
                 let url = ep["url"].as_str().unwrap_or_default();
-                out.push(json_resource(format!("hookd://apps/{id}/endpoints/{eid}"), format!("endpoint {url} of {name}")));
+                out.push(json_resource(
+                    format!("hookd://apps/{id}/endpoints/{eid}"),
+                    format!("endpoint {url} of {name}"),
+                ));
             }
         }
         let timers = self.call(&ctx, Method::GET, "/timers?limit=50", None).await.map_err(internal)?;
@@ -673,12 +722,20 @@ impl ServerHandler for HookdMcp {
     }
 
     #[allow(deprecated)] // resources/subscribe is what the clients of protocol versions up to 2025-11-25 send
-    async fn subscribe(&self, request: SubscribeRequestParams, ctx: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
         self.start_watch(&request.uri, &ctx).await.map_err(|e| ErrorData::invalid_params(e.0, None))
     }
 
     #[allow(deprecated)]
-    async fn unsubscribe(&self, request: UnsubscribeRequestParams, _ctx: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
         if let Some(stop) = self.watches.lock().expect("watches").remove(&request.uri) {
             stop.store(true, Ordering::Relaxed);
         }
