@@ -580,7 +580,7 @@ impl HookdMcp {
         }
     }
 
-    /// What a watched resource is now, reduced to what a change is noticed by; `None` once it cannot change.
+    /// What a watched resource is now, reduced to what a change is noticed by, and whether it can change no more.
     async fn fingerprint(&self, token: &str, uri: &str) -> Result<(String, bool), ApiError> {
         match parse_uri(uri) {
             Some(Uri::Timer(t)) => {
