@@ -65,6 +65,10 @@ async def flow(session):
     # Bad arguments are tool errors an agent can act on.
     why = await tool(session, "create_timer", {"duration": "soon"}, ok=False)
     assert "duration" in why, why
+    why = await tool(session, "get_timer", {"id": 5}, ok=False)
+    assert "expected a string" in why, why
+    why = await tool(session, "send_message", {"application": "app_x"}, ok=False)
+    assert "event_type" in why, why
 
     # A timer: subscribe to it, and be told when it fires.
     timer = await tool(session, "create_timer", {"name": "deploy reminder", "duration": "1s",
