@@ -775,8 +775,12 @@ pub fn router(ctx: &ApiContext) -> axum::Router<ApiContext> {
     // The Host check guards unauthenticated local servers against DNS rebinding; every request here carries a
     // bearer token a rebinding page cannot have, and hookd answers on whatever name it is published under.
     let config = StreamableHttpServerConfig::default().disable_allowed_hosts();
+    // A session that only waits for a watched timer sends nothing meanwhile: it is kept an hour idle, not the
+    // SDK's five minutes, before it is taken for abandoned.
+    let mut sessions = LocalSessionManager::default();
+    sessions.session_config.keep_alive = Some(Duration::from_secs(3600));
     let service: StreamableHttpService<HookdMcp, LocalSessionManager> =
-        StreamableHttpService::new(move || Ok(HookdMcp::new(api.clone(), None, verify)), Default::default(), config);
+        StreamableHttpService::new(move || Ok(HookdMcp::new(api.clone(), None, verify)), Arc::new(sessions), config);
     axum::Router::new()
         .nest_service("/mcp", service)
         .layer(axum::middleware::from_fn_with_state(ctx.clone(), authenticate))
