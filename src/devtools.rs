@@ -138,6 +138,29 @@ pub fn verify(args: VerifyArgs, stdin: impl Read) -> anyhow::Result<()> {
     provider.verify(&req, &[&args.secret], &cfg).map_err(|e| anyhow::anyhow!("does not verify: {e}"))
 }
 
+/// `verify` for the MCP face's `verify_signature` tool (see [`crate::mcp::Verifier`]).
+pub fn verify_signed(r: crate::mcp::SignedRequest) -> Result<(), String> {
+    let args = VerifyArgs {
+        secret: r.secret,
+        provider: r.provider,
+        headers: r.headers,
+        url: r.url,
+        tolerance: r.tolerance,
+        body: Some(r.body),
+    };
+    verify(args, std::io::empty()).map_err(|e| format!("{e:#}"))
+}
+
+#[derive(Debug, clap::Args)]
+pub struct McpArgs {
+    /// The hookd to work with.
+    #[arg(long, env = "HOOKD_URL", default_value = "http://127.0.0.1:8071")]
+    pub url: String,
+    /// An API token; the assistant sees and changes only its organization.
+    #[arg(long, env = "HOOKD_TOKEN", hide_env_values = true)]
+    pub token: String,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct SendArgs {
     /// The hookd to send through.

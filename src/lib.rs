@@ -12,6 +12,8 @@
 //!   search. Server-rendered; its templates and assets are in the binary.
 //!   Beside it, the app portal at `/portal/`: one application's endpoints and deliveries for that application's
 //!   customer, over the API with a portal token ([`api::portal`] keeps the token inside its application).
+//! * [`mcp`] — the Model Context Protocol face for agents (`hookd mcp` on stdio, `/mcp` in `hookd serve`): its
+//!   tools and resources call hookd's own HTTP API with the caller's token.
 //! * [`engine`] — routing (which endpoints get a message), the dispatcher (sign, send, classify, record), the
 //!   scheduler (the one due-time queue for retries and anything else due later), retry schedules, signing and
 //!   the egress policy that keeps deliveries off private networks, the operational webhooks (events about
@@ -41,6 +43,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod ids;
 pub mod inbound;
+pub mod mcp;
 pub mod outbound;
 pub mod ratelimit;
 pub mod server;

@@ -23,6 +23,9 @@ enum Command {
     Send(hookd::devtools::SendArgs),
     /// Check the signature of one captured request; exits 0 when it verifies.
     Verify(hookd::devtools::VerifyArgs),
+    /// Serve the Model Context Protocol on standard input and output (for an assistant such as Claude Desktop),
+    /// working with a running hookd.
+    Mcp(hookd::devtools::McpArgs),
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -95,6 +98,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", hookd::devtools::send(args, std::io::stdin()).await?);
             Ok(())
         }
+        Command::Mcp(args) => hookd::mcp::serve_stdio(&args.url, args.token, hookd::devtools::verify_signed).await,
         Command::Verify(args) => {
             hookd::devtools::verify(args, std::io::stdin())?;
             println!("verified");

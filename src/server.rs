@@ -67,6 +67,10 @@ impl Server {
         parts.insert::<Arc<dyn crate::api::console::InboundConsole>>(Arc::new(crate::inbound::Console));
         parts.insert::<Arc<dyn crate::api::console::TimersConsole>>(Arc::new(crate::timers::Console));
         parts.insert::<Arc<dyn crate::api::console::BotsConsole>>(Arc::new(crate::bots::registry::Console));
+        parts.insert(crate::mcp::McpState {
+            api_base: loopback_url(listener.local_addr()?),
+            verify: crate::devtools::verify_signed,
+        });
         let ctx = Arc::new(AppState { engine, store, cfg, tokens, parts });
         ctx.engine.set_response_handler(Arc::new(crate::bots::interact::Answers(Arc::downgrade(&ctx))));
         Ok(Server { listener, ctx, ready, generated_token })
@@ -109,6 +113,16 @@ impl Server {
         let _ = dispatcher.await;
         Ok(())
     }
+}
+
+/// The server as seen from itself: `/mcp` calls the API here. A wildcard listen address is reached on loopback.
+fn loopback_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
 /// Acts on what other nodes sharing the store changed: due work wakes the scheduler, and changed
@@ -195,6 +209,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .route("/openapi.json", get(move || async move { ([(header::CONTENT_TYPE, "application/json")], document) }))
         .route("/metrics", get(metrics))
         .merge(crate::dashboard::router())
+        .merge(crate::mcp::router(&ctx))
         .fallback(|| async { Error::new(StatusCode::NOT_FOUND, "not_found", "No such route") })
         .layer(middleware::from_fn_with_state(ctx.clone(), crate::api::idempotency::idempotency))
         // Outside the idempotency layer, which then finds a portal token's organization settled.

@@ -1,11 +1,11 @@
 //! The layering rule (DESIGN.md, "Shared API layer"): a face (`src/outbound`, `src/inbound`, `src/timers`,
-//! `src/bots`, `src/dashboard`) depends on the engine, the store, `crate::api` and the crate-root utilities —
+//! `src/bots`, `src/dashboard`, `src/mcp`) depends on the engine, the store, `crate::api` and the crate-root utilities —
 //! never on another face, and never on the server assembly. This reads the faces' sources and names every line
 //! that breaks it.
 
 use std::path::{Path, PathBuf};
 
-const FACES: &[&str] = &["outbound", "inbound", "timers", "bots", "dashboard"];
+const FACES: &[&str] = &["outbound", "inbound", "timers", "bots", "dashboard", "mcp"];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
