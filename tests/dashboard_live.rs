@@ -384,3 +384,47 @@ async fn the_timers_list_pages_with_older_and_newer_links() {
     assert_eq!(html.matches("class=\"timer\"").count(), 2, "{older}");
     assert!(html.contains("← Newer"));
 }
+
+#[tokio::test]
+async fn the_overview_lists_unhealthy_registrations_and_the_timers_due_soonest() {
+    let app = spawn_app().await;
+    let rx = Receiver::start().await;
+    let cookie = log_in(&app, &app.token).await;
+    let (_, html) = page(&app, &cookie, "/ui").await;
+    assert!(html.contains("Every inbound registration is healthy.") && html.contains("No timer is running."), "{html}");
+    assert!(html.contains("id=\"scheduler-lag\">0 ms<"), "nothing is overdue: {html}");
+
+    // Three requests with a wrong signature make a registration fail.
+    let reg = app.post("/integrations/github/webhooks", json!({"connectionId": "broken", "events": ["issues.*"]})).await;
+    let reg_id = reg.body["registrationId"].as_str().unwrap().to_string();
+    for i in 0..3 {
+        let body = json!({"action": "opened", "issue": {"id": i}}).to_string();
+        let r = app
+            .http
+            .post(reg.body["webhookUrl"].as_str().unwrap())
+            .header("content-type", "application/json")
+            .header("x-github-event", "issues")
+            .header("x-github-delivery", format!("bad-{i}"))
+            .header("x-hub-signature-256", github_signature("not-the-secret", &body))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    // The soonest of three timers first; a paused one is not due.
+    let later = timer(&app, "later", "2h", &rx.url).await;
+    let soon = timer(&app, "soon", "1h", &rx.url).await;
+    let paused = timer(&app, "paused", "30m", &rx.url).await;
+    assert_eq!(app.post(&format!("/timers/{paused}/pause"), json!({})).await.status, 200);
+
+    let (status, html) = page(&app, &cookie, "/ui").await;
+    assert_eq!(status, 200);
+    let inbound = &html[html.find("id=\"unhealthy-inbound\"").expect("the unhealthy registrations")..];
+    assert!(inbound.contains(&format!("/ui/inbound/{reg_id}")) && inbound.contains("failed"), "{inbound}");
+    let due = &html[html.find("id=\"timers-due\"").expect("the timers due soon")..];
+    let due = &due[..due.find("</table>").unwrap()];
+    let (s, l) = (due.find(&soon).expect("the 1h timer"), due.find(&later).expect("the 2h timer"));
+    assert!(s < l, "soonest first: {due}");
+    assert!(!due.contains(&paused), "a paused timer is not due: {due}");
+}

@@ -16,7 +16,7 @@ use crate::api::pagination::page;
 use crate::api::ApiContext;
 
 /// Unhealthy registrations first (failed, then degraded), as `/webhooks/unhealthy` orders them.
-fn health_rank(r: &Value) -> u8 {
+pub(super) fn health_rank(r: &Value) -> u8 {
     match r["health"]["status"].as_str() {
         Some("failed") => 0,
         Some("degraded") => 1,

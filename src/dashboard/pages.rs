@@ -317,6 +317,8 @@ struct DeadLetter {
 
 /// How many dead letters the overview lists: the newest, at most 5 of each application.
 const OVERVIEW_DEAD: usize = 10;
+/// Timers shown as due soonest.
+const OVERVIEW_TIMERS: usize = 5;
 
 pub async fn overview(State(ctx): State<ApiContext>, session: Session) -> UiResult {
     let org = &session.org;
@@ -353,13 +355,26 @@ pub async fn overview(State(ctx): State<ApiContext>, session: Session) -> UiResu
     }
     dead.sort_by(|a, b| b.msg_id.cmp(&a.msg_id));
     dead.truncate(OVERVIEW_DEAD);
-    let queued = ctx.store.queue_stats(now_ms()).await?.deliveries;
+    let now = now_ms();
+    let queued = ctx.store.queue_stats(now).await?.deliveries;
+    // How late the oldest due work is: the scheduler keeping up shows 0.
+    let lag_ms = ctx.store.next_due_at(0).await?.map_or(0, |due| (now - due).max(0));
+    let mut inbound = crate::api::console::inbound(&ctx).registrations(&ctx, org).await?;
+    inbound.retain(|r| super::inbound::health_rank(r) < 2);
+    inbound.sort_by_key(super::inbound::health_rank);
+    let timers = ctx
+        .store
+        .timers_due_soon(org, OVERVIEW_TIMERS)
+        .await?
+        .iter()
+        .map(|t| super::timers::view(&ctx, t, now))
+        .collect::<Result<Vec<_>, _>>()?;
     let app_count = apps.len();
     Ok(render(
         StatusCode::OK,
         "overview.html",
         page_context! { nav => "overview", csrf => session.csrf, app_count, more_apps, endpoints, activity, queued,
-        queue_cap => QUEUE_COUNT_CAP, failing, disabled, dead },
+        queue_cap => QUEUE_COUNT_CAP, failing, disabled, dead, lag_ms, inbound, timers },
     ))
 }
 

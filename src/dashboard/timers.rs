@@ -27,7 +27,7 @@ const TABS: &[(&str, Option<i64>, &str)] = &[
 ];
 
 /// The API's view of a timer, with what the page prints: `percent` done and `remaining` in words.
-fn view(ctx: &ApiContext, t: &TimerRecord, now: Millis) -> Result<Value, Error> {
+pub(super) fn view(ctx: &ApiContext, t: &TimerRecord, now: Millis) -> Result<Value, Error> {
     let mut v = console::timers(ctx).view(t, now)?;
     v["percent"] = json!((v["progress"].as_f64().unwrap_or(0.0) * 100.0).round() as i64);
     v["remaining"] = json!(words(v["timeRemaining"].as_i64().unwrap_or(0)));

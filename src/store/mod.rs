@@ -882,6 +882,9 @@ pub trait Store: Send + Sync + 'static {
     async fn timer_get(&self, org_id: &str, id: &str) -> StoreResult<Option<TimerRecord>>;
     /// Newest first.
     async fn timer_list(&self, org_id: &str, filter: &TimerFilter, page: &Page) -> StoreResult<Vec<TimerRecord>>;
+    /// The running timers of `org_id` whose next firing (milestone or expiry) comes first, soonest first: read
+    /// in due order from the queue's index, not by sorting the organization's timers.
+    async fn timers_due_soon(&self, org_id: &str, limit: usize) -> StoreResult<Vec<TimerRecord>>;
     /// Moves a running timer past its due milestones, into its next cycle, or to its end, with the webhooks'
     /// messages in the same commit. None — and nothing written — when the timer was not where `step.from` says
     /// any more (cancelled first).

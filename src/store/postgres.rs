@@ -2382,6 +2382,15 @@ impl Store for PgStore {
         Ok(self.rows_q(q).await?.iter().map(|r| timer_row(r, 0)).collect())
     }
 
+    async fn timers_due_soon(&self, org_id: &str, limit: usize) -> StoreResult<Vec<TimerRecord>> {
+        let sql = format!(
+            "SELECT {TIMER_COLS} FROM (SELECT t.*, j.run_at AS due_ FROM jobs j JOIN timers t ON t.rowid_ = j.ref_id
+             WHERE j.kind = {JOB_TIMER} AND t.org_id = $1 AND t.status = {} ORDER BY j.run_at LIMIT $2) s ORDER BY due_",
+                timer_status::RUNNING
+        );
+        Ok(self.rows(&sql, &[&org_id, &(limit as i64)]).await?.iter().map(|r| timer_row(r, 0)).collect())
+    }
+
     async fn timer_advance(&self, step: TimerStep, forward: Forward) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>> {
         self.write(false, move |b| {
             Box::pin(async move {

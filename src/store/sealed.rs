@@ -686,6 +686,9 @@ impl Store for SealedStore {
     async fn timer_list(&self, org_id: &str, filter: &TimerFilter, page: &Page) -> StoreResult<Vec<TimerRecord>> {
         self.inner.timer_list(org_id, filter, page).await
     }
+    async fn timers_due_soon(&self, org_id: &str, limit: usize) -> StoreResult<Vec<TimerRecord>> {
+        self.inner.timers_due_soon(org_id, limit).await
+    }
     async fn timer_advance(&self, step: TimerStep, forward: Forward) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>> {
         self.inner.timer_advance(step, forward).await
     }

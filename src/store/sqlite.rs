@@ -1617,6 +1617,20 @@ impl Store for SqliteStore {
         self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), timer_row)?.collect()).await
     }
 
+    async fn timers_due_soon(&self, org_id: &str, limit: usize) -> StoreResult<Vec<TimerRecord>> {
+        let org_id = org_id.to_string();
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {TIMER_COLS} FROM (SELECT t.*, j.run_at AS due_ FROM jobs j JOIN timers t ON t.rowid_ = j.ref_id
+                 WHERE j.kind = {JOB_TIMER} AND t.org_id = ?1 AND t.status = {} ORDER BY j.run_at LIMIT ?2) ORDER BY due_",
+                timer_status::RUNNING
+            ))?
+            .query_map(params![org_id, limit as i64], timer_row)?
+            .collect()
+        })
+        .await
+    }
+
     async fn timer_advance(&self, step: TimerStep, forward: Forward) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>> {
         self.write_fast(move |c| {
             let expire = step.next_run_at.is_none();
