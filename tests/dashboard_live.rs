@@ -395,7 +395,8 @@ async fn the_overview_lists_unhealthy_registrations_and_the_timers_due_soonest()
     assert!(html.contains("id=\"scheduler-lag\">0 ms<"), "nothing is overdue: {html}");
 
     // Three requests with a wrong signature make a registration fail.
-    let reg = app.post("/integrations/github/webhooks", json!({"connectionId": "broken", "events": ["issues.*"]})).await;
+    let reg =
+        app.post("/integrations/github/webhooks", json!({"connectionId": "broken", "events": ["issues.*"]})).await;
     let reg_id = reg.body["registrationId"].as_str().unwrap().to_string();
     for i in 0..3 {
         let body = json!({"action": "opened", "issue": {"id": i}}).to_string();
