@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 
 /// What the flow needs: an application whose endpoint fails its first three deliveries, a receiver for timer
 /// webhooks, and a timer of another organization.
-async fn setup(app: &TestApp, transport: &str) -> (Value, Receiver, Receiver) {
-    let (deliveries, timers) = (Receiver::start().await, Receiver::start().await);
+async fn setup(app: &TestApp, transport: &str) -> (Value, Receiver, Receiver, Receiver) {
+    let (deliveries, timers, relayed) = (Receiver::start().await, Receiver::start().await, Receiver::start().await);
     deliveries.answer(500, 3);
     let (app_id, _) = app.app_with_endpoint(&deliveries.url, json!({})).await;
     let other = app.other_org_token().await;
@@ -22,13 +22,46 @@ async fn setup(app: &TestApp, transport: &str) -> (Value, Receiver, Receiver) {
         "app": app_id,
         "timer_webhook": timers.url,
         "foreign_timer": foreign["timer"]["id"],
+        "registration": github_event(app, &relayed).await,
     });
-    (input, deliveries, timers)
+    (input, deliveries, timers, relayed)
+}
+
+/// A GitHub registration relaying to an application of its own, and one signed event it accepted (relayed once);
+/// returns the registration's id.
+async fn github_event(app: &TestApp, relayed: &Receiver) -> String {
+    use hmac::Mac;
+    let (relay_app, _) = app.app_with_endpoint(&relayed.url, json!({})).await;
+    let reg = app
+        .post(
+            "/integrations/github/webhooks",
+            json!({"connectionId": "acme", "events": ["issues.*"], "destination": {"appId": relay_app}}),
+        )
+        .await;
+    assert_eq!(reg.status, 201, "{:?}", reg.body);
+    let body = json!({"action": "opened", "issue": {"id": 7, "title": "Checkout fails"}}).to_string();
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(reg.body["webhookSecret"].as_str().unwrap().as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    let r = app
+        .http
+        .post(reg.body["webhookUrl"].as_str().unwrap())
+        .header("content-type", "application/json")
+        .header("x-github-event", "issues")
+        .header("x-github-delivery", "d3b07384-d9a7-4e6b-8a1b-2f0c7e1a9f11")
+        .header("x-hub-signature-256", format!("sha256={}", hex::encode(mac.finalize().into_bytes())))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    relayed.wait_for(1).await;
+    reg.body["registrationId"].as_str().unwrap().to_string()
 }
 
 async fn run_flow(transport: &str) {
     let app = spawn_app().await;
-    let (input, deliveries, timers) = setup(&app, transport).await;
+    let (input, deliveries, timers, relayed) = setup(&app, transport).await;
     let (ok, out) =
         tokio::task::spawn_blocking(move || run_script(&python(), &script("py/mcp_flow.py"), &input)).await.unwrap();
     assert!(ok && out.contains("mcp flow ok"), "{transport}: {out}");
@@ -38,6 +71,8 @@ async fn run_flow(transport: &str) {
     assert!(fired[0].header("x-minoots-signature").starts_with("sha256="));
     // Three failed attempts, then the resend.
     assert_eq!(deliveries.wait_for(4).await.len(), 4);
+    // The inbound event, relayed once when it arrived and once more by replay_inbound_event.
+    assert_eq!(relayed.wait_for(2).await.len(), 2);
 }
 
 #[tokio::test]

@@ -1,8 +1,9 @@
 """An agent's flows against hookd's MCP server, with the official MCP client library (PyPI `mcp`).
 
 Reads from stdin: {"transport": "stdio"|"http", "hookd": path, "base": url, "token", "app", "timer_webhook",
-"foreign_timer"}. Lists the tools, creates a timer and waits for its expiry notification, sends a message and
-reads its attempts, finds the failed delivery and resends it, and is refused another organization's timer.
+"foreign_timer", "registration"}. Lists the tools, creates a timer and waits for its expiry notification, sends a
+message and reads its attempts, finds the failed delivery and resends it, replays a received GitHub event, and is
+refused another organization's timer.
 Prints "mcp flow ok" and exits 0 when every step held."""
 
 import asyncio
@@ -142,7 +143,13 @@ async def flow(session):
     since = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
     await tool(session, "recover_endpoint", {"application": cfg["app"], "endpoint_id": endpoint, "since": since})
     registrations = await tool(session, "list_inbound_events", {})
-    assert registrations["webhooks"] == [], registrations
+    ids = [w["id"] for w in registrations["webhooks"]]
+    assert ids == [cfg["registration"]], registrations
+    events = await tool(session, "list_inbound_events", {"registration_id": cfg["registration"]})
+    assert len(events["data"]) == 1, events
+    replayed = await tool(session, "replay_inbound_event",
+                          {"registration_id": cfg["registration"], "event_id": events["data"][0]["id"]})
+    assert replayed, replayed
     why = await tool(session, "replay_inbound_event", {"registration_id": "whin_nope", "event_id": "x"}, ok=False)
     assert "404" in why, why
 
