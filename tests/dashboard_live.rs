@@ -6,6 +6,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::ui::*;
 use common::*;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
@@ -148,30 +149,6 @@ async fn browser_watches_the_live_tail_replays_an_inbound_event_drives_a_timer_a
 
 // ── over plain HTTP ──
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
-async fn log_in(app: &TestApp, token: &str) -> String {
-    let r = client().post(format!("{}/ui/login", app.base)).form(&[("token", token)]).send().await.unwrap();
-    assert_eq!(r.status(), 303);
-    r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string()
-}
-
-async fn page(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
-    let r = client().get(format!("{}{path}", app.base)).header("cookie", cookie).send().await.unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
-fn csrf_of(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("a form with the CSRF token") + "name=\"csrf\" value=\"".len();
-    html[at..].split('"').next().unwrap().to_string()
-}
-
-async fn post_form(app: &TestApp, cookie: &str, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-    client().post(format!("{}{path}", app.base)).header("cookie", cookie).form(form).send().await.unwrap()
-}
-
 #[tokio::test]
 async fn another_organizations_registrations_timers_bots_and_tail_are_not_found() {
     let app = spawn_app().await;
@@ -182,7 +159,7 @@ async fn another_organizations_registrations_timers_bots_and_tail_are_not_found(
     let bot_rx = Receiver::start().await;
     let bot_id = bot_with_a_webhook(&app, &bot_rx.url, &bot_rx).await;
 
-    let other = log_in(&app, &app.other_org_token().await).await;
+    let other = log_in(&app, &app.other_org_token().await).await.0;
     for path in [
         format!("/ui/inbound/{reg_id}"),
         format!("/ui/inbound/{reg_id}/events/{event_id}"),
@@ -191,18 +168,18 @@ async fn another_organizations_registrations_timers_bots_and_tail_are_not_found(
         format!("/ui/live?app={app_id}"),
         format!("/ui/live/events?app={app_id}"),
     ] {
-        let (status, html) = page(&app, &other, &path).await;
+        let (status, _, html) = page(&app, &other, &path).await;
         assert_eq!(status, 404, "{path}: {html}");
     }
     for path in ["/ui/inbound", "/ui/timers", "/ui/bots"] {
-        let (status, html) = page(&app, &other, path).await;
+        let (status, _, html) = page(&app, &other, path).await;
         assert_eq!(status, 200, "{path}");
         for id in [&reg_id, &timer_id, &bot_id] {
             assert!(!html.contains(id.as_str()), "{path} lists another organization's {id}");
         }
     }
     // Actions with the other session's own valid token are not found either, and change nothing.
-    let csrf = csrf_of(&page(&app, &other, "/ui/timers").await.1);
+    let csrf = csrf_of(&page(&app, &other, "/ui/timers").await.2);
     for path in [format!("/ui/inbound/{reg_id}/events/{event_id}/replay"), format!("/ui/timers/{timer_id}/cancel")] {
         let r = post_form(&app, &other, &path, &[("csrf", &csrf)]).await;
         assert_eq!(r.status(), 404, "{path}");
@@ -210,11 +187,11 @@ async fn another_organizations_registrations_timers_bots_and_tail_are_not_found(
     assert_eq!(app.get(&format!("/timers/{timer_id}")).await.body["timer"]["status"], "running");
 
     // The owner sees them all.
-    let mine = log_in(&app, &app.token).await;
-    let (status, html) = page(&app, &mine, "/ui/inbound").await;
+    let mine = log_in(&app, &app.token).await.0;
+    let (status, _, html) = page(&app, &mine, "/ui/inbound").await;
     assert_eq!(status, 200);
     assert!(html.contains(&reg_id) && html.contains("healthy"), "{html}");
-    let (status, html) = page(&app, &mine, &format!("/ui/inbound/{reg_id}/events/{event_id}")).await;
+    let (status, _, html) = page(&app, &mine, &format!("/ui/inbound/{reg_id}/events/{event_id}")).await;
     assert_eq!(status, 200);
     assert!(html.contains("x-hub-signature-256") && html.contains("still valid"), "{html}");
     assert_eq!(page(&app, &mine, &format!("/ui/bots/{bot_id}")).await.0, 200);
@@ -229,8 +206,8 @@ async fn replay_and_timer_actions_need_the_csrf_token_and_answer_conflicts_as_pa
     let (reg_id, event_id) = github_event(&app, &app_id).await;
     rx.wait_for(1).await;
     let timer_id = timer(&app, "Mine", "1h", &rx.url).await;
-    let cookie = log_in(&app, &app.token).await;
-    let csrf = csrf_of(&page(&app, &cookie, &format!("/ui/timers/{timer_id}")).await.1);
+    let cookie = log_in(&app, &app.token).await.0;
+    let csrf = csrf_of(&page(&app, &cookie, &format!("/ui/timers/{timer_id}")).await.2);
 
     let replay = format!("/ui/inbound/{reg_id}/events/{event_id}/replay");
     let pause = format!("/ui/timers/{timer_id}/pause");
@@ -292,7 +269,7 @@ async fn the_event_stream_shows_only_the_sessions_organization_and_catches_up_af
     assert_eq!(ep.status, 201);
 
     // The other organization watches; this one publishes first, then the other one.
-    let cookie = log_in(&app, &other_token).await;
+    let cookie = log_in(&app, &other_token).await.0;
     let mut stream =
         client().get(format!("{}/ui/live/events", app.base)).header("cookie", &cookie).send().await.unwrap();
     assert_eq!(stream.status(), 200);
@@ -340,7 +317,7 @@ async fn the_event_stream_shows_only_the_sessions_organization_and_catches_up_af
     assert_eq!(seen.len(), 1, "only what came after the last event seen: {seen:?}");
 
     // Logging out ends the stream at the next attempt: nothing more is shown to that browser.
-    let csrf = csrf_of(&page(&app, &cookie, "/ui/live").await.1);
+    let csrf = csrf_of(&page(&app, &cookie, "/ui/live").await.2);
     assert_eq!(post_form(&app, &cookie, "/ui/logout", &[("csrf", &csrf)]).await.status(), 303);
     let after = app
         .call(
@@ -370,8 +347,8 @@ async fn the_timers_list_pages_with_older_and_newer_links() {
     for i in 0..27 {
         timer(&app, &format!("t{i}"), "1h", &rx.url).await;
     }
-    let cookie = log_in(&app, &app.token).await;
-    let (status, html) = page(&app, &cookie, "/ui/timers?status=running").await;
+    let cookie = log_in(&app, &app.token).await.0;
+    let (status, _, html) = page(&app, &cookie, "/ui/timers?status=running").await;
     assert_eq!(status, 200);
     assert_eq!(html.matches("class=\"timer\"").count(), 25);
     // The pager's links, as the browser reads them (the template escapes `/` and `&`).
@@ -379,7 +356,7 @@ async fn the_timers_list_pages_with_older_and_newer_links() {
     let href = pager.split("href=\"").nth(1).expect("an Older link").split('"').next().unwrap();
     let older = href.replace("&#x2f;", "/").replace("&amp;", "&");
     assert!(older.starts_with("/ui/timers?status=running&iterator="), "{older}");
-    let (status, html) = page(&app, &cookie, &older).await;
+    let (status, _, html) = page(&app, &cookie, &older).await;
     assert_eq!(status, 200);
     assert_eq!(html.matches("class=\"timer\"").count(), 2, "{older}");
     assert!(html.contains("← Newer"));
@@ -389,8 +366,8 @@ async fn the_timers_list_pages_with_older_and_newer_links() {
 async fn the_overview_lists_unhealthy_registrations_and_the_timers_due_soonest() {
     let app = spawn_app().await;
     let rx = Receiver::start().await;
-    let cookie = log_in(&app, &app.token).await;
-    let (_, html) = page(&app, &cookie, "/ui").await;
+    let cookie = log_in(&app, &app.token).await.0;
+    let (_, _, html) = page(&app, &cookie, "/ui").await;
     assert!(html.contains("Every inbound registration is healthy.") && html.contains("No timer is running."), "{html}");
     assert!(html.contains("id=\"scheduler-lag\">0 ms<"), "nothing is overdue: {html}");
 
@@ -419,7 +396,7 @@ async fn the_overview_lists_unhealthy_registrations_and_the_timers_due_soonest()
     let paused = timer(&app, "paused", "30m", &rx.url).await;
     assert_eq!(app.post(&format!("/timers/{paused}/pause"), json!({})).await.status, 200);
 
-    let (status, html) = page(&app, &cookie, "/ui").await;
+    let (status, _, html) = page(&app, &cookie, "/ui").await;
     assert_eq!(status, 200);
     let inbound = &html[html.find("id=\"unhealthy-inbound\"").expect("the unhealthy registrations")..];
     assert!(inbound.contains(&format!("/ui/inbound/{reg_id}")) && inbound.contains("failed"), "{inbound}");
