@@ -278,7 +278,7 @@ impl Engine {
         };
         let raw: &RawValue = serde_json::from_str(payload).map_err(|e| format!("the payload is not JSON: {e}"))?;
         let input = WebhookIn { method: "POST", url: &ep.url, event_type: &job.msg.event_type, payload: raw };
-        match self.transformer.apply(t, input).await? {
+        match self.transformer.apply(Some(ep.id.as_str()), t, input).await? {
             Outcome::Cancel => Ok(None),
             Outcome::Send { method, url, payload, .. } => {
                 let body = bytes::Bytes::from(String::from(Box::<str>::from(payload)));

@@ -1158,7 +1158,7 @@ async fn ingest_inner(
             let mut forward = true;
             if let Some(t) = reg.transformation.as_ref().filter(|t| t.active()) {
                 let input = WebhookIn { method: "POST", url: "", event_type: &key, payload: &payload };
-                match ctx.engine.transformer.apply(t, input).await {
+                match ctx.engine.transformer.apply(Some(reg.id.as_str()), t, input).await {
                     Ok(Outcome::Send { event_type: et, payload: p, .. }) => (event_type, payload) = (et, p),
                     Ok(Outcome::Cancel) => forward = false,
                     // The provider's request was good: keep the event, forward nothing, say why.

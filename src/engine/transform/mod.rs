@@ -94,7 +94,7 @@ impl Transformer {
         egress: &super::egress::EgressPolicy,
     ) -> Result<Outcome, String> {
         let t = Transformation { enabled: true, ..t.clone() };
-        let out = self.apply(&t, input).await?;
+        let out = self.apply(None, &t, input).await?;
         if let Outcome::Send { url, .. } = &out {
             egress.check_url(url).map_err(|why| format!("the changed URL: {why}"))?;
         }
@@ -117,19 +117,27 @@ impl Default for Transformer {
 }
 
 impl Transformer {
-    /// Applies `t` to `input`. An error says why in words fit for an attempt's record.
-    pub async fn apply(&self, t: &Transformation, input: WebhookIn<'_>) -> Result<Outcome, String> {
+    /// Applies `t` to `input`. `owner`, the id of the endpoint or registration `t` belongs to, keeps the compiled
+    /// code warm for its next call ([`sandbox`]); without one the code runs in a fresh context. An error says why
+    /// in words fit for an attempt's record.
+    pub async fn apply(
+        &self,
+        owner: Option<&str>,
+        t: &Transformation,
+        input: WebhookIn<'_>,
+    ) -> Result<Outcome, String> {
         let out = match (&t.code, t.template) {
             (Some(code), _) => {
                 let json = serde_json::to_string(&input).map_err(|e| e.to_string())?;
                 let vars = serde_json::to_string(&t.variables).map_err(|e| e.to_string())?;
-                let code = code.clone();
+                let (owner, code) = (owner.map(str::to_string), code.clone());
                 let limits = self.limits;
                 let _slot = self.slots.acquire().await.map_err(|e| e.to_string())?;
-                let out = tokio::task::spawn_blocking(move || sandbox::run(&code, &json, &vars, &limits))
-                    .await
-                    .map_err(|e| format!("the transformation stopped: {e}"))?
-                    .map_err(|e| format!("transformation failed: {e}"))?;
+                let out =
+                    tokio::task::spawn_blocking(move || sandbox::run(owner.as_deref(), &code, &json, &vars, &limits))
+                        .await
+                        .map_err(|e| format!("the transformation stopped: {e}"))?
+                        .map_err(|e| format!("transformation failed: {e}"))?;
                 serde_json::from_str::<WebhookOut>(&out).map_err(|e| format!("transformation returned {e}"))?
             }
             (None, Some(preset)) => {

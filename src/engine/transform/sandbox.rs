@@ -1,8 +1,14 @@
 //! The JavaScript sandbox: QuickJS (through `rquickjs`) with a memory limit, a stack limit and an interrupt
 //! handler that stops code running past its time. A context has JSON, Date, RegExp, Map and Set and nothing of the
-//! host: no `std`/`os` modules, no `performance`, no timers, no network, no file. Each call gets a fresh context
-//! (no state survives from one delivery to the next) on a runtime kept per thread and made anew after a call
-//! that ran out of time or memory.
+//! host: no `std`/`os` modules, no `performance`, no timers, no network, no file.
+//!
+//! Each thread keeps one runtime and, in it, a few warm contexts: the compiled code of the transformations it ran
+//! last, one per owner (an endpoint or a registration). A delivery through a warm context costs a `JSON.parse`, the
+//! handler and a `JSON.stringify`, tens of microseconds; making a context and compiling the code again costs ten
+//! times that. So a handler's top-level variables live on between deliveries of the same owner with the same code
+//! and variables (as in Cloudflare Workers), never across owners. A call that ran out of time or memory drops the
+//! runtime with all its contexts; the next call gets a new one. Calls without an owner (dry runs) get a fresh
+//! context that is dropped after.
 //!
 //! Calls block: the caller runs them off the async reactor ([`super::Transformer`]).
 
@@ -12,7 +18,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use rquickjs::context::intrinsic;
-use rquickjs::{CatchResultExt, CaughtError, Context, Ctx, Runtime, Value};
+use rquickjs::{CatchResultExt, CaughtError, Context, Ctx, Function, Persistent, Runtime, Value};
 
 /// What a transformation may use.
 #[derive(Debug, Clone, Copy)]
@@ -56,8 +62,23 @@ impl std::fmt::Display for SandboxError {
     }
 }
 
-/// A thread's runtime and the deadline its interrupt handler checks (nanoseconds since [`epoch`]).
+/// How many compiled transformations a thread keeps warm. Each context holds QuickJS's built-in objects (about
+/// 100 KiB) inside the runtime's memory limit.
+const WARM_PER_THREAD: usize = 8;
+
+/// A compiled transformation and the context it lives in. Fields drop in order: the handler before its context.
+struct Warm {
+    handler: Persistent<Function<'static>>,
+    ctx: Context,
+    owner: String,
+    code: String,
+    variables: String,
+}
+
+/// A thread's runtime, its warm contexts (most recently used first) and the deadline its interrupt handler
+/// checks (nanoseconds since [`epoch`]). The contexts drop before the runtime.
 struct Js {
+    warm: Vec<Warm>,
     rt: Runtime,
     deadline: Arc<AtomicU64>,
     memory: usize,
@@ -80,7 +101,19 @@ impl Js {
         let deadline = Arc::new(AtomicU64::new(u64::MAX));
         let d = deadline.clone();
         rt.set_interrupt_handler(Some(Box::new(move || nanos_now() > d.load(Ordering::Relaxed))));
-        Ok(Js { rt, deadline, memory })
+        Ok(Js { warm: Vec::new(), rt, deadline, memory })
+    }
+
+    /// The owner's compiled transformation, warm or made now and kept.
+    fn warm(&mut self, owner: &str, code: &str, variables: &str) -> Result<&Warm, SandboxError> {
+        let hit = self.warm.iter().position(|w| w.owner == owner && w.code == code && w.variables == variables);
+        let warm = match hit {
+            Some(i) => self.warm.remove(i),
+            None => compile(&self.rt, owner, code, variables)?,
+        };
+        self.warm.insert(0, warm);
+        self.warm.truncate(WARM_PER_THREAD);
+        Ok(&self.warm[0])
     }
 }
 
@@ -89,8 +122,15 @@ thread_local! {
 }
 
 /// Runs `code`'s `handler` on `input` (JSON) with the global `variables` (a JSON object); returns the JSON of what
-/// it returned. Blocks for at most about `limits.time`.
-pub fn run(code: &str, input: &str, variables: &str, limits: &Limits) -> Result<String, SandboxError> {
+/// it returned. Blocks for at most about `limits.time`. `owner` (an endpoint's or a registration's id) lets the
+/// compiled code be kept warm for that owner's next call; `None` runs it in a fresh context.
+pub fn run(
+    owner: Option<&str>,
+    code: &str,
+    input: &str,
+    variables: &str,
+    limits: &Limits,
+) -> Result<String, SandboxError> {
     if code.len() > MAX_CODE_BYTES {
         return Err(SandboxError::Script(format!("the code is longer than {} KiB", MAX_CODE_BYTES >> 10)));
     }
@@ -99,11 +139,15 @@ pub fn run(code: &str, input: &str, variables: &str, limits: &Limits) -> Result<
         if slot.as_ref().is_none_or(|js| js.memory != limits.memory) {
             *slot = Some(Js::new(limits.memory)?);
         }
-        let js = slot.as_ref().expect("made above");
-        js.deadline.store(nanos_now() + limits.time.as_nanos() as u64, Ordering::Relaxed);
+        let js = slot.as_mut().expect("made above");
+        let deadline = js.deadline.clone();
+        deadline.store(nanos_now() + limits.time.as_nanos() as u64, Ordering::Relaxed);
         let started = Instant::now();
-        let result = call(&js.rt, code, input, variables, limits);
-        js.deadline.store(u64::MAX, Ordering::Relaxed);
+        let result = match owner {
+            Some(owner) => js.warm(owner, code, variables).and_then(|warm| call(warm, input, limits)),
+            None => compile(&js.rt, "", code, variables).and_then(|fresh| call(&fresh, input, limits)),
+        };
+        deadline.store(u64::MAX, Ordering::Relaxed);
         let result = match result {
             Err(SandboxError::Script(m)) if started.elapsed() >= limits.time && m.contains("interrupted") => {
                 Err(SandboxError::Timeout(limits.time))
@@ -113,16 +157,16 @@ pub fn run(code: &str, input: &str, variables: &str, limits: &Limits) -> Result<
             }
             other => other,
         };
-        match &result {
-            // A runtime stopped mid-way may hold on to what it allocated: the next call gets a new one.
-            Err(SandboxError::Timeout(_) | SandboxError::OutOfMemory(_)) => *slot = None,
-            _ => js.rt.run_gc(),
+        // A runtime stopped mid-way may hold on to what it allocated: the next call gets a new one.
+        if let Err(SandboxError::Timeout(_) | SandboxError::OutOfMemory(_)) = &result {
+            *slot = None;
         }
         result
     })
 }
 
-fn call(rt: &Runtime, code: &str, input: &str, variables: &str, limits: &Limits) -> Result<String, SandboxError> {
+/// Makes a context, runs the code in it and finds its `handler`.
+fn compile(rt: &Runtime, owner: &str, code: &str, variables: &str) -> Result<Warm, SandboxError> {
     // Eval compiles the code (and lets it use `eval`, which reaches nothing more than the code itself does).
     type Intrinsics = (
         intrinsic::Eval,
@@ -133,7 +177,7 @@ fn call(rt: &Runtime, code: &str, input: &str, variables: &str, limits: &Limits)
         intrinsic::MapSet,
     );
     let ctx = Context::custom::<Intrinsics>(rt).map_err(|e| SandboxError::Script(e.to_string()))?;
-    ctx.with(|ctx| {
+    let handler = ctx.with(|ctx| {
         let vars = script(ctx.json_parse(variables).catch(&ctx))?;
         script(ctx.globals().set("variables", vars).catch(&ctx))?;
         script(ctx.eval::<(), _>(code).catch(&ctx))?;
@@ -141,6 +185,14 @@ fn call(rt: &Runtime, code: &str, input: &str, variables: &str, limits: &Limits)
         let Some(handler) = handler.into_function() else {
             return Err(SandboxError::Script("the code must declare `function handler(webhook)`".into()));
         };
+        Ok(Persistent::save(&ctx, handler))
+    })?;
+    Ok(Warm { handler, ctx, owner: owner.to_string(), code: code.to_string(), variables: variables.to_string() })
+}
+
+fn call(warm: &Warm, input: &str, limits: &Limits) -> Result<String, SandboxError> {
+    warm.ctx.with(|ctx| {
+        let handler = warm.handler.clone().restore(&ctx).map_err(|e| SandboxError::Script(e.to_string()))?;
         let arg = script(ctx.json_parse(input).catch(&ctx))?;
         let out: Value = script(handler.call::<_, Value>((arg,)).catch(&ctx))?;
         if !out.is_object() {
@@ -193,13 +245,10 @@ fn describe(e: &CaughtError<'_>) -> String {
 mod tests {
     use super::*;
 
+    const WEBHOOK: &str = r#"{"method":"POST","url":"https://x.test/","eventType":"a.b","payload":{"n":1}}"#;
+
     fn run1(code: &str) -> Result<String, SandboxError> {
-        run(
-            code,
-            r#"{"method":"POST","url":"https://x.test/","eventType":"a.b","payload":{"n":1}}"#,
-            "{}",
-            &Limits::default(),
-        )
+        run(None, code, WEBHOOK, "{}", &Limits::default())
     }
 
     #[test]
@@ -240,5 +289,33 @@ mod tests {
             let v: serde_json::Value = serde_json::from_str(&run1(probe).unwrap()).unwrap();
             assert!(v["payload"].as_array().unwrap().iter().all(|t| t == "undefined"), "{v}");
         }
+    }
+
+    #[test]
+    fn a_warm_context_is_kept_per_owner_code_and_variables() {
+        let counter =
+            "let calls = 0; function handler(w) { calls += 1; w.payload = { calls, v: variables.v }; return w; }";
+        let limits = Limits::default();
+        let calls = |owner: &str, vars: &str| {
+            let out = run(Some(owner), counter, WEBHOOK, vars, &limits).unwrap();
+            let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+            (v["payload"]["calls"].as_i64().unwrap(), v["payload"]["v"].as_str().unwrap_or_default().to_string())
+        };
+        assert_eq!(calls("ep_a", r#"{"v":"1"}"#), (1, "1".into()));
+        assert_eq!(calls("ep_a", r#"{"v":"1"}"#), (2, "1".into()));
+        // Another owner with the same code never sees ep_a's state.
+        assert_eq!(calls("ep_b", r#"{"v":"1"}"#), (1, "1".into()));
+        // Changed variables (or code) compile anew.
+        assert_eq!(calls("ep_a", r#"{"v":"2"}"#), (1, "2".into()));
+        // An owner pushed out by more than WARM_PER_THREAD others starts again.
+        for i in 0..WARM_PER_THREAD {
+            calls(&format!("ep_{i}"), "{}");
+        }
+        assert_eq!(calls("ep_b", r#"{"v":"1"}"#), (1, "1".into()));
+        // A timeout drops every warm context with the runtime.
+        calls("ep_c", "{}");
+        let e = run(Some("ep_d"), "function handler(w) { for (;;) {} }", WEBHOOK, "{}", &limits).unwrap_err();
+        assert_eq!(e, SandboxError::Timeout(limits.time));
+        assert_eq!(calls("ep_c", "{}").0, 1);
     }
 }
