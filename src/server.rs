@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, OriginalUri, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -283,6 +283,9 @@ async fn json_errors(req: Request, next: Next) -> Response {
     };
     let mut out = if text.starts_with("Failed to deserialize query string") {
         Error::invalid(&["query"], text).into_response()
+    } else if let Some(why) = text.strip_prefix("fail to deserialize request body") {
+        // The MCP transport's word for a body that is not JSON-RPC: a bad request, as elsewhere in the API.
+        Error::new(StatusCode::BAD_REQUEST, "invalid_json", format!("Malformed JSON-RPC body:{why}")).into_response()
     } else {
         let code = match status {
             StatusCode::NOT_FOUND => "not_found",
@@ -298,6 +301,5 @@ async fn json_errors(req: Request, next: Next) -> Response {
     if let Some(v) = retry_after {
         out.headers_mut().insert(header::RETRY_AFTER, v);
     }
-    let _ = HeaderValue::from_static("");
     out.map(Body::new)
 }

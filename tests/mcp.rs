@@ -105,3 +105,23 @@ async fn mcp_over_http_wants_a_token() {
         assert_eq!(body["code"], "authentication_failed", "{body}");
     }
 }
+
+#[tokio::test]
+async fn mcp_over_http_answers_a_malformed_body_with_400() {
+    let app = spawn_app().await;
+    for body in ["{bad", "[]", r#"{"id": 1}"#] {
+        let resp = app
+            .http
+            .post(format!("{}/mcp", app.base))
+            .bearer_auth(&app.token)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400, "{body}");
+        let err: Value = resp.json().await.unwrap();
+        assert_eq!(err["code"], "invalid_json", "{err}");
+    }
+}
