@@ -50,6 +50,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0003_breaker.sql"),
     include_str!("migrations/postgres/0004_dashboard.sql"),
     include_str!("migrations/postgres/0005_hot_path.sql"),
+    include_str!("migrations/postgres/0006_timer_jobs.sql"),
 ];
 /// The advisory lock that serialises migrations between nodes starting at once.
 const MIGRATION_LOCK: i64 = 0x0068_6f6f_6b64; // "hookd"

@@ -29,10 +29,14 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0007_meta.sql"),
     include_str!("migrations/sqlite/0008_breaker.sql"),
     include_str!("migrations/sqlite/0009_dashboard.sql"),
+    include_str!("migrations/sqlite/0010_timer_jobs.sql"),
 ];
 const MAX_BATCH: usize = 2048;
 const JOB_DELIVERY: i64 = 0;
 const JOB_TIMER: i64 = 1;
+/// Deletes a timer's job by the timer's row id; `kind = 1` (JOB_TIMER) is written out so that SQLite uses the
+/// partial index `jobs_timer`.
+const DELETE_TIMER_JOB: &str = "DELETE FROM jobs WHERE kind = 1 AND ref_id = ?";
 
 type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// A write: runs against the connection, returns how to answer its caller once the commit is known, and whether
@@ -1688,7 +1692,7 @@ impl Store for SqliteStore {
                 .optional()
                 .map_err(sql_err)?;
             let Some(rowid) = rowid else { return Ok(false) };
-            c.execute("DELETE FROM jobs WHERE kind = ? AND ref_id = ?", params![JOB_TIMER, rowid]).map_err(sql_err)?;
+            c.execute(DELETE_TIMER_JOB, [rowid]).map_err(sql_err)?;
             Ok(true)
         })
         .await
@@ -1743,10 +1747,7 @@ impl Store for SqliteStore {
                 .optional()
                 .map_err(sql_err)?;
             let Some(rowid) = rowid else { return Ok(None) };
-            c.prepare_cached("DELETE FROM jobs WHERE kind = ? AND ref_id = ?")
-                .map_err(sql_err)?
-                .execute(params![JOB_TIMER, rowid])
-                .map_err(sql_err)?;
+            c.prepare_cached(DELETE_TIMER_JOB).map_err(sql_err)?.execute([rowid]).map_err(sql_err)?;
             forward.iter().map(|(m, d)| insert_message(c, m, d)).collect::<StoreResult<Vec<_>>>().map(Some)
         })
         .await
@@ -1916,6 +1917,13 @@ mod tests {
             }
         }
         assert!(steps.iter().any(|s| s.starts_with("SEARCH")), "{what}: no index search in {steps:#?}");
+    }
+
+    #[test]
+    fn pausing_or_cancelling_a_timer_finds_its_job_by_index() {
+        let c = migrated();
+        let steps = plan(&c, DELETE_TIMER_JOB, &[Value::Integer(7)]);
+        assert!(steps.iter().any(|s| s.contains("jobs_timer")), "{steps:#?}");
     }
 
     #[test]
