@@ -496,7 +496,7 @@ report() {
   if [[ -s $TRANSFORM_RESULTS ]]; then
     echo
     echo "Transformations (SQLite normal): the same load without and then with this transformation on the endpoint,"
-    echo "run in QuickJS (a fresh context per delivery, off the async reactor):"
+    echo "run in QuickJS (a warm context per endpoint on each transformation worker thread):"
     echo "\`$TRANSFORM_CODE\`"
     echo
     echo "| scenario | delivered/s without | with JS | ratio | delivery p50 ms without / with | added p50 / p99 ms |"

@@ -10,11 +10,10 @@ pub mod presets;
 pub mod sandbox;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use tokio::sync::Semaphore;
 
 pub use presets::Preset;
 pub use sandbox::Limits;
@@ -102,21 +101,57 @@ impl Transformer {
     }
 }
 
-/// Runs transformations off the async reactor: JavaScript on the blocking pool, at most one call per core at a
-/// time, so a slow transformation holds a core for at most its time limit and never a dispatcher task's thread.
+/// Runs transformations off the async reactor, on one worker thread per core that takes calls from a shared
+/// queue. Each worker keeps its own warm contexts ([`sandbox`]); a slow transformation holds one worker for at
+/// most its time limit while the others go on, and never a dispatcher task's thread. Under load a worker runs
+/// call after call without parking: handing each call to a pooled thread of its own cost more than QuickJS did.
 pub struct Transformer {
-    slots: Arc<Semaphore>,
+    calls: OnceLock<crossbeam_channel::Sender<Call>>,
     pub limits: Limits,
+}
+
+/// One JavaScript call for a worker.
+struct Call {
+    owner: Option<String>,
+    code: String,
+    input: String,
+    variables: String,
+    limits: Limits,
+    reply: tokio::sync::oneshot::Sender<Result<String, sandbox::SandboxError>>,
 }
 
 impl Default for Transformer {
     fn default() -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Transformer { slots: Arc::new(Semaphore::new(cores.max(2))), limits: Limits::default() }
+        Transformer { calls: OnceLock::new(), limits: Limits::default() }
     }
 }
 
 impl Transformer {
+    /// The queue, with its workers started on first use (a server without transformations has none).
+    fn calls(&self) -> &crossbeam_channel::Sender<Call> {
+        self.calls.get_or_init(|| {
+            let (tx, rx) = crossbeam_channel::unbounded::<Call>();
+            let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2);
+            for i in 0..workers {
+                let rx = rx.clone();
+                std::thread::Builder::new()
+                    .name(format!("hookd-js-{i}"))
+                    .spawn(move || {
+                        // Ends when the Transformer (the queue's only sender) is dropped. A panic fails its call
+                        // (the reply is dropped) and leaves the worker serving.
+                        for c in rx {
+                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                let out = sandbox::run(c.owner.as_deref(), &c.code, &c.input, &c.variables, &c.limits);
+                                let _ = c.reply.send(out);
+                            }));
+                        }
+                    })
+                    .expect("starting a transformation worker");
+            }
+            tx
+        })
+    }
+
     /// Applies `t` to `input`. `owner`, the id of the endpoint or registration `t` belongs to, keeps the compiled
     /// code warm for its next call ([`sandbox`]); without one the code runs in a fresh context. An error says why
     /// in words fit for an attempt's record.
@@ -128,16 +163,20 @@ impl Transformer {
     ) -> Result<Outcome, String> {
         let out = match (&t.code, t.template) {
             (Some(code), _) => {
-                let json = serde_json::to_string(&input).map_err(|e| e.to_string())?;
-                let vars = serde_json::to_string(&t.variables).map_err(|e| e.to_string())?;
-                let (owner, code) = (owner.map(str::to_string), code.clone());
-                let limits = self.limits;
-                let _slot = self.slots.acquire().await.map_err(|e| e.to_string())?;
-                let out =
-                    tokio::task::spawn_blocking(move || sandbox::run(owner.as_deref(), &code, &json, &vars, &limits))
-                        .await
-                        .map_err(|e| format!("the transformation stopped: {e}"))?
-                        .map_err(|e| format!("transformation failed: {e}"))?;
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                let call = Call {
+                    owner: owner.map(str::to_string),
+                    code: code.clone(),
+                    input: serde_json::to_string(&input).map_err(|e| e.to_string())?,
+                    variables: serde_json::to_string(&t.variables).map_err(|e| e.to_string())?,
+                    limits: self.limits,
+                    reply,
+                };
+                self.calls().send(call).map_err(|_| "the transformation workers stopped".to_string())?;
+                let out = answer
+                    .await
+                    .map_err(|_| "the transformation stopped".to_string())?
+                    .map_err(|e| format!("transformation failed: {e}"))?;
                 serde_json::from_str::<WebhookOut>(&out).map_err(|e| format!("transformation returned {e}"))?
             }
             (None, Some(preset)) => {
