@@ -213,8 +213,23 @@ async fn no_secret_hookd_keeps_is_readable_in_the_database() {
     let ep = post(&base, &format!("/api/v1/app/{app}/endpoint"), json!({"url": recv.url, "secret": first})).await;
     let ep_path = format!("/api/v1/app/{app}/endpoint/{}", ep["id"].as_str().unwrap());
     post(&base, &format!("{ep_path}/secret/rotate"), json!({"key": second})).await;
+    // The second one sends a custom header and has a transformation with a variable: receivers' tokens.
+    let (header_token, variable_token) = (random_secret(), random_secret());
     let other_recv = Receiver::start().await;
-    let other = post(&base, &format!("/api/v1/app/{app}/endpoint"), json!({"url": other_recv.url})).await;
+    let other = post(
+        &base,
+        &format!("/api/v1/app/{app}/endpoint"),
+        json!({"url": other_recv.url, "headers": {"X-Receiver-Token": header_token}}),
+    )
+    .await;
+    let code = "function handler(w) { w.payload.tokenLength = variables.token.length; return w; }";
+    call(
+        &base,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/app/{app}/endpoint/{}/transformation", other["id"].as_str().unwrap()),
+        Some(json!({"code": code, "enabled": true, "variables": {"token": variable_token}})),
+    )
+    .await;
     let generated = get(&base, &format!("/api/v1/app/{app}/endpoint/{}/secret", other["id"].as_str().unwrap())).await
         ["key"]
         .as_str()
@@ -277,6 +292,9 @@ async fn no_secret_hookd_keeps_is_readable_in_the_database() {
     // verifies its provider's signature, the idempotent answer replays.
     publish_and_verify(&base, &app, &recv, 1, &second).await;
     publish_and_verify(&base, &app, &other_recv, 1, &generated).await;
+    let sent = &other_recv.received()[0];
+    assert_eq!(sent.header("x-receiver-token"), header_token, "the custom header opens for sending");
+    assert_eq!(sent.json()["tokenLength"], variable_token.len(), "the variable opens for the transformation");
     let got = recv.received();
     let sig = got[0].header("svix-signature");
     assert_eq!(sig.split(' ').count(), 2, "the rotated-out key signs too during its grace: {sig}");
@@ -296,6 +314,8 @@ async fn no_secret_hookd_keeps_is_readable_in_the_database() {
         bot_secret,
         bot_token,
         incoming_token,
+        header_token,
+        variable_token,
     ];
     let raw = db.raw().await;
     assert!(contains(&raw, b"conn-sealed") && contains(&raw, recv.url.as_bytes()), "the dump holds the documents");
@@ -414,5 +434,54 @@ async fn plaintext_secrets_of_an_older_database_are_sealed_on_its_first_start() 
     // Sealing is done once: the next start checks the key and goes on.
     let hookd = db.start(&[]).await;
     publish_and_verify(&hookd.base, &app, &recv, 2, &secret).await;
+    assert!(hookd.terminate().0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_of_a_store_sealed_before_they_counted_as_secrets_are_sealed_on_start() {
+    let db = Db::new();
+    let recv = Receiver::start().await;
+    let token = random_secret();
+    let hookd = db.start(&[]).await;
+    let app = post(&hookd.base, "/api/v1/app", json!({"name": "older"})).await["id"].as_str().unwrap().to_string();
+    let body = json!({"url": recv.url, "headers": {"Authorization": format!("Bearer {token}")}});
+    let create = |base: &str| {
+        reqwest::Client::new()
+            .post(format!("{base}/api/v1/app/{app}/endpoint"))
+            .bearer_auth(TOKEN)
+            .header("idempotency-key", "ep-once")
+            .json(&body)
+            .send()
+    };
+    let ep: Value = create(&hookd.base).await.unwrap().json().await.unwrap();
+    let ep_id = ep["id"].as_str().unwrap().to_string();
+    assert!(hookd.terminate().0);
+
+    // Make it what the previous version left: signing keys sealed, the custom header in plaintext, and no word
+    // of which fields are sealed.
+    {
+        let (raw, mut rec) = raw_endpoint(&db.url, &ep_id).await;
+        let mut data: Value = serde_json::from_str(&rec.data).unwrap();
+        data["headers"]["Authorization"] = json!(format!("Bearer {token}"));
+        rec.data = data.to_string();
+        assert!(raw.doc_update(rec).await.unwrap());
+    }
+    if on_postgres() {
+        let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        client.execute("DELETE FROM meta WHERE name = 'sealed_fields'", &[]).await.unwrap();
+    } else {
+        let conn = rusqlite::Connection::open(db.dir.path().join("hookd.db")).unwrap();
+        conn.execute("DELETE FROM meta WHERE name = 'sealed_fields'", []).unwrap();
+    }
+    assert!(raw_endpoint(&db.url, &ep_id).await.1.data.contains(&token));
+
+    let hookd = db.start(&[]).await;
+    assert!(!raw_endpoint(&db.url, &ep_id).await.1.data.contains(&token), "the start sealed the header");
+    post(&hookd.base, &format!("/api/v1/app/{app}/msg"), json!({"eventType": "a.b", "payload": {}})).await;
+    assert_eq!(recv.wait_for(1).await[0].header("authorization"), format!("Bearer {token}"));
+    // The key did not change, so the stored idempotent answers stay: a retry gets the same endpoint.
+    let again: Value = create(&hookd.base).await.unwrap().json().await.unwrap();
+    assert_eq!(again["id"], ep["id"], "answered from the stored answer");
     assert!(hookd.terminate().0);
 }

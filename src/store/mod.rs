@@ -654,6 +654,8 @@ pub struct Reseal {
     /// The meta value `name` becomes `value`, provided it still is `expect` within the transaction (another
     /// node may have done the work first: a conflict then).
     pub meta: (&'static str, Option<String>, String),
+    /// Delete the stored idempotent answers: they are sealed under the key being replaced.
+    pub new_key: bool,
 }
 
 #[async_trait]

@@ -1396,6 +1396,7 @@ impl Store for PgStore {
         self.write(true, move |b| {
             Box::pin(async move {
                 let (name, expect, value) = job.meta;
+                let new_key = job.new_key;
                 // Nodes starting at once on an older database: one seals, the others find its check value.
                 b.conn.execute("LOCK TABLE meta IN SHARE ROW EXCLUSIVE MODE", &[]).await?;
                 let current: Option<String> =
@@ -1419,7 +1420,9 @@ impl Store for PgStore {
                         }
                     }
                 }
-                b.conn.execute("DELETE FROM idempotency", &[]).await?;
+                if new_key {
+                    b.conn.execute("DELETE FROM idempotency", &[]).await?;
+                }
                 b.conn
                     .execute(
                         "INSERT INTO meta (name, value) VALUES ($1, $2)

@@ -1,7 +1,7 @@
 //! Secrets at rest (seed 002: webhook secrets belong in a vault, not in plain storage). Every secret a document
-//! holds — endpoints' signing keys (outbound, timers', bots'), inbound registrations' secrets, the timers' signing
-//! key and bots' incoming-webhook tokens — and every stored idempotent answer (it may show a secret) is sealed
-//! with XChaCha20-Poly1305 under the **main key** before it reaches the database, as
+//! holds — endpoints' signing keys (outbound, timers', bots') and custom headers, transformations' variables,
+//! inbound registrations' secrets, the timers' signing key and bots' incoming-webhook tokens — and every stored
+//! idempotent answer (it may show a secret) is sealed with XChaCha20-Poly1305 under the **main key** before it reaches the database, as
 //! `enc:v1:<key id>:<base64url(nonce ‖ ciphertext)>`, bound to its document (kind, organization, id) so that a
 //! sealed value cannot be moved to another document. [`SealedStore`] wraps the backend: the engine and the faces
 //! see plaintext, the database never does. Opened values live in the caches above the store as before, so the
@@ -36,18 +36,19 @@ pub const CHECK_NAME: &str = "main_key_check";
 const CHECK_TEXT: &[u8] = b"hookd main key check";
 const NONCE: usize = 24;
 
-/// Which string fields of which documents are secrets (`*` walks an array). Named here, below the faces, so that
-/// every secret is sealed in one place whichever face stored it.
-const SECRET_FIELDS: &[(DocKind, &[&str])] = &[
-    // Outbound, timers' and bots' endpoints: current and rotated-out signing keys.
-    (DocKind::Endpoint, &["secrets", "*", "key"]),
-    (DocKind::InboundRegistration, &["secrets", "*", "key"]),
+/// Which string fields of which documents are secrets (`*` walks an array's items or an object's values). Named
+/// here, below the faces, so that every secret is sealed in one place whichever face stored it.
+const SECRET_FIELDS: &[(DocKind, &[&[&str]])] = &[
+    // Outbound, timers' and bots' endpoints: current and rotated-out signing keys; custom headers and the
+    // transformation's variables, which carry receivers' tokens (`Authorization`, a GitHub token).
+    (DocKind::Endpoint, &[&["secrets", "*", "key"], &["headers", "*"], &["transformation", "variables", "*"]]),
+    (DocKind::InboundRegistration, &[&["secrets", "*", "key"], &["transformation", "variables", "*"]]),
     // The timers' application keeps the organization's timer signing key in its metadata.
-    (DocKind::Application, &["metadata", "timerWebhookSecret"]),
-    (DocKind::Bot, &["incoming_webhook_token"]),
+    (DocKind::Application, &[&["metadata", "timerWebhookSecret"]]),
+    (DocKind::Bot, &[&["incoming_webhook_token"]]),
 ];
 
-fn secret_path(kind: DocKind) -> Option<&'static [&'static str]> {
+fn secret_paths(kind: DocKind) -> Option<&'static [&'static [&'static str]]> {
     SECRET_FIELDS.iter().find(|(k, _)| *k == kind).map(|(_, p)| *p)
 }
 
@@ -158,30 +159,36 @@ impl MainKey {
 
     /// The document's JSON with its secrets sealed (every one: what reaches the store is plaintext).
     fn seal_doc(&self, kind: DocKind, org_id: &str, id: &str, data: String) -> StoreResult<String> {
-        let Some(path) = secret_path(kind) else { return Ok(data) };
+        let Some(paths) = secret_paths(kind) else { return Ok(data) };
         let mut v: Value = serde_json::from_str(&data).map_err(anyhow::Error::from)?;
         let aad = Self::aad(kind, org_id, id);
         let mut any = false;
-        walk(&mut v, path, &mut |s| {
-            *s = self.seal(s.as_bytes(), &aad);
-            any = true;
-            Ok(())
-        })?;
+        for path in paths {
+            walk(&mut v, path, &mut |s| {
+                *s = self.seal(s.as_bytes(), &aad);
+                any = true;
+                Ok(())
+            })?;
+        }
         Ok(if any { serde_json::to_string(&v).map_err(anyhow::Error::from)? } else { data })
     }
 
     /// The document's JSON with its sealed secrets opened. Values not sealed (none, once a database has been
     /// started by this version) are kept as they are.
     fn open_doc<'a>(&self, kind: DocKind, org_id: &str, id: &str, data: &'a str) -> StoreResult<Cow<'a, str>> {
-        let Some(path) = secret_path(kind).filter(|_| data.contains(PREFIX)) else { return Ok(Cow::Borrowed(data)) };
+        let Some(paths) = secret_paths(kind).filter(|_| data.contains(PREFIX)) else {
+            return Ok(Cow::Borrowed(data));
+        };
         let mut v: Value = serde_json::from_str(data).map_err(anyhow::Error::from)?;
         let aad = Self::aad(kind, org_id, id);
-        walk(&mut v, path, &mut |s| {
-            if s.starts_with(PREFIX) {
-                *s = String::from_utf8(self.open(s, &aad)?).context("a sealed secret that is not text")?;
-            }
-            Ok(())
-        })?;
+        for path in paths {
+            walk(&mut v, path, &mut |s| {
+                if s.starts_with(PREFIX) {
+                    *s = String::from_utf8(self.open(s, &aad)?).context("a sealed secret that is not text")?;
+                }
+                Ok(())
+            })?;
+        }
         Ok(Cow::Owned(serde_json::to_string(&v).map_err(anyhow::Error::from)?))
     }
 
@@ -212,6 +219,7 @@ fn walk(v: &mut Value, path: &[&str], f: &mut dyn FnMut(&mut String) -> anyhow::
     };
     match (*first, v) {
         ("*", Value::Array(items)) => items.iter_mut().try_for_each(|item| walk(item, rest, f)),
+        ("*", Value::Object(map)) => map.values_mut().try_for_each(|item| walk(item, rest, f)),
         (field, Value::Object(map)) => map.get_mut(field).map_or(Ok(()), |child| walk(child, rest, f)),
         _ => Ok(()),
     }
@@ -345,8 +353,25 @@ pub async fn start(inner: Arc<dyn Store>, keys: &KeyOptions, database_url: &str)
             Err(e) => return Err(e.into()),
         },
     }
+    // Fields named secret since the store was sealed (custom headers, transformation variables) are sealed
+    // once, by the first node to start with this list.
+    let fields = inner.meta_get(FIELDS_NAME).await?;
+    if fields.as_deref() != Some(FIELDS_VERSION) {
+        let meta = (FIELDS_NAME, fields, FIELDS_VERSION.into());
+        let job = Reseal { meta, new_key: false, ..reseal_job(&key, &key, None) };
+        match inner.reseal(job).await {
+            Ok(n) if n > 0 => tracing::info!(documents = n, "sealed the fields newly counted as secrets"),
+            Ok(_) | Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     Ok(Arc::new(SealedStore { inner, key }))
 }
+
+/// The meta row naming which version of [`SECRET_FIELDS`] the store's documents are sealed by; bump
+/// `FIELDS_VERSION` when a field is added there.
+const FIELDS_NAME: &str = "sealed_fields";
+const FIELDS_VERSION: &str = "2";
 
 /// Reseals every secret: opened with `old` (values not sealed are taken as they are), sealed under `new`.
 fn reseal_job(old: &MainKey, new: &MainKey, expect: Option<String>) -> Reseal {
@@ -359,6 +384,7 @@ fn reseal_job(old: &MainKey, new: &MainKey, expect: Option<String>) -> Reseal {
             Ok((sealed != rec.data).then_some(sealed))
         }),
         meta: (CHECK_NAME, expect, new.check_value()),
+        new_key: true,
     }
 }
 
@@ -800,9 +826,16 @@ mod tests {
     #[test]
     fn documents_seal_and_open_their_secret_fields_only() {
         let key = MainKey::generate();
-        let data = r#"{"id":"ep_1","url":"https://x","secrets":[{"key":"whsec_new","expires_at":null},{"key":"whsec_old","expires_at":5}]}"#;
+        let data = r#"{"id":"ep_1","url":"https://x","secrets":[{"key":"whsec_new","expires_at":null},{"key":"whsec_old","expires_at":5}],
+            "headers":{"Authorization":"Bearer tok_1"},"transformation":{"code":"function handler(w) { return w; }","variables":{"gh":"ghp_2"}}}"#;
         let sealed = key.seal_doc(DocKind::Endpoint, "org", "ep_1", data.to_string()).unwrap();
-        assert!(!sealed.contains("whsec_") && sealed.contains("https://x"), "{sealed}");
+        for secret in ["whsec_", "tok_1", "ghp_2"] {
+            assert!(!sealed.contains(secret), "{secret} in {sealed}");
+        }
+        // Only values are sealed: the header's name, the URL and the code stay readable.
+        for plain in ["https://x", "Authorization", "function handler", "\"gh\""] {
+            assert!(sealed.contains(plain), "{plain} not in {sealed}");
+        }
         let opened = key.open_doc(DocKind::Endpoint, "org", "ep_1", &sealed).unwrap();
         let (a, b): (Value, Value) = (serde_json::from_str(&opened).unwrap(), serde_json::from_str(data).unwrap());
         assert_eq!(a, b);

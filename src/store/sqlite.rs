@@ -657,6 +657,7 @@ impl Store for SqliteStore {
     async fn reseal(&self, job: super::Reseal) -> StoreResult<u64> {
         self.write(move |c| {
             let (name, expect, value) = job.meta;
+            let new_key = job.new_key;
             let current: Option<String> = c
                 .query_row("SELECT value FROM meta WHERE name = ?", [name], |r| r.get(0))
                 .optional()
@@ -684,7 +685,9 @@ impl Store for SqliteStore {
                     }
                 }
             }
-            c.execute("DELETE FROM idempotency", []).map_err(sql_err)?;
+            if new_key {
+                c.execute("DELETE FROM idempotency", []).map_err(sql_err)?;
+            }
             c.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", params![name, value])
                 .map_err(sql_err)?;
             Ok(changed)

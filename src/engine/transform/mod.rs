@@ -29,7 +29,7 @@ pub struct Transformation {
     pub template: Option<Preset>,
     #[serde(default)]
     pub enabled: bool,
-    /// Kept with the endpoint like its custom headers (not sealed): put long-lived secrets in headers.
+    /// Sealed at rest like the endpoint's custom headers (`store::sealed`): a receiver's token may live here.
     #[serde(default)]
     pub variables: BTreeMap<String, String>,
     #[serde(default)]
