@@ -1,9 +1,9 @@
 //! Secrets at rest (seed 002: webhook secrets belong in a vault, not in plain storage). Every secret a document
 //! holds — endpoints' signing keys (outbound, timers', bots') and custom headers, transformations' variables,
 //! inbound registrations' secrets, the timers' signing key and bots' incoming-webhook tokens — and every stored
-//! idempotent answer (it may show a secret) is sealed with XChaCha20-Poly1305 under the **main key** before it reaches the database, as
-//! `enc:v1:<key id>:<base64url(nonce ‖ ciphertext)>`, bound to its document (kind, organization, id) so that a
-//! sealed value cannot be moved to another document. [`SealedStore`] wraps the backend: the engine and the faces
+//! idempotent answer (it may show a secret) is sealed with XChaCha20-Poly1305 under the **main key** before it
+//! reaches the database, as `enc:v1:<key id>:<base64url(nonce ‖ ciphertext)>`, bound to its document (kind,
+//! organization, id) so that a sealed value cannot be moved to another document. [`SealedStore`] wraps the backend: the engine and the faces
 //! see plaintext, the database never does. Opened values live in the caches above the store as before, so the
 //! delivery path does not open a secret per message.
 //!
