@@ -3,19 +3,10 @@
 // inbound event, read its headers, body and signature verdict, and replay it; pause, resume and cancel a timer;
 // look at a bot's installations and webhooks. Input (JSON on stdin): base, token, appId, registrationId, eventId,
 // timerId, botId, and screenshots (a folder to save the screens in, or null).
-import { chromium } from "playwright-core";
+import { check, inBrowser, logIn, readInput } from "./browser.mjs";
 
-const input = JSON.parse(await new Promise((resolve) => {
-  let text = "";
-  process.stdin.on("data", (chunk) => (text += chunk));
-  process.stdin.on("end", () => resolve(text));
-}));
+const input = await readInput();
 const { base, token, appId, registrationId, eventId, timerId, botId, screenshots } = input;
-
-function check(cond, what) {
-  if (!cond) throw new Error(`expected ${what}`);
-  console.log(`ok: ${what}`);
-}
 
 async function publish(eventType, payload) {
   const r = await fetch(`${base}/api/v1/app/${appId}/msg`, {
@@ -27,25 +18,9 @@ async function publish(eventType, payload) {
   return (await r.json()).id;
 }
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-try {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(20_000);
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  page.on("console", (m) => m.type() === "error" && !m.text().startsWith("Failed to load resource") && errors.push(m.text()));
-  const shot = async (name) => {
-    if (screenshots) await page.screenshot({ path: `${screenshots}/${name}.png`, fullPage: true });
-  };
+await inBrowser({ screenshots, failedLoadsAllowed: true }, async ({ page, shot }) => {
 
-  await page.goto(`${base}/ui/login`);
-  await page.fill("#token", token);
-  await Promise.all([page.waitForURL(`${base}/ui/`), page.click("button[type=submit]")]);
+  await logIn(page, base, token);
 
   // ── live tail: the attempt of a message published now appears without a reload ──
   await Promise.all([page.waitForURL(`${base}/ui/live`), page.locator("header nav a", { hasText: "Live" }).click()]);
@@ -133,9 +108,5 @@ try {
     "the outgoing webhook delivered");
   check(await page.locator("tr.attempt.ok").count() >= 1, "the webhook's attempt");
   await shot("bots");
-
-  check(errors.length === 0, `no console errors (${errors.join("; ")})`);
-  console.log("dashboard live flow passed");
-} finally {
-  await browser.close();
-}
+});
+console.log("dashboard live flow passed");
