@@ -394,6 +394,24 @@ async fn raw_endpoint(url: &str, id: &str) -> (Arc<dyn Store>, DocRecord) {
     (raw, rec)
 }
 
+/// Makes the store what an older hookd left: the endpoint document `ep_id` changed by `change` past the sealing
+/// layer, and the meta rows matching the SQL condition `meta` deleted.
+async fn as_left_by_an_older_hookd(db: &Db, ep_id: &str, change: impl FnOnce(&mut Value), meta: &str) {
+    let (raw, mut rec) = raw_endpoint(&db.url, ep_id).await;
+    let mut data: Value = serde_json::from_str(&rec.data).unwrap();
+    change(&mut data);
+    rec.data = data.to_string();
+    assert!(raw.doc_update(rec).await.unwrap());
+    let sql = format!("DELETE FROM meta WHERE {meta}");
+    if on_postgres() {
+        let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        client.execute(&sql, &[]).await.unwrap();
+    } else {
+        rusqlite::Connection::open(db.dir.path().join("hookd.db")).unwrap().execute(&sql, []).unwrap();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plaintext_secrets_of_an_older_database_are_sealed_on_its_first_start() {
     let db = Db::new();
@@ -407,22 +425,11 @@ async fn plaintext_secrets_of_an_older_database_are_sealed_on_its_first_start() 
     assert!(hookd.terminate().0);
 
     // Make it what an older hookd left: the secret in plaintext and no check value.
-    {
-        let (raw, mut rec) = raw_endpoint(&db.url, &ep_id).await;
-        let mut data: Value = serde_json::from_str(&rec.data).unwrap();
+    let plaintext = |data: &mut Value| {
         assert!(data["secrets"][0]["key"].as_str().unwrap().starts_with("enc:v1:"));
         data["secrets"][0]["key"] = json!(secret);
-        rec.data = data.to_string();
-        assert!(raw.doc_update(rec).await.unwrap());
-    }
-    if on_postgres() {
-        let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
-        tokio::spawn(conn);
-        client.execute("DELETE FROM meta", &[]).await.unwrap();
-    } else {
-        let conn = rusqlite::Connection::open(db.dir.path().join("hookd.db")).unwrap();
-        conn.execute("DELETE FROM meta", []).unwrap();
-    }
+    };
+    as_left_by_an_older_hookd(&db, &ep_id, plaintext, "true").await;
     assert!(raw_endpoint(&db.url, &ep_id).await.1.data.contains(&secret), "the secret is in plaintext now");
 
     let hookd = db.start(&[]).await;
@@ -459,21 +466,8 @@ async fn headers_of_a_store_sealed_before_they_counted_as_secrets_are_sealed_on_
 
     // Make it what the previous version left: signing keys sealed, the custom header in plaintext, and no word
     // of which fields are sealed.
-    {
-        let (raw, mut rec) = raw_endpoint(&db.url, &ep_id).await;
-        let mut data: Value = serde_json::from_str(&rec.data).unwrap();
-        data["headers"]["Authorization"] = json!(format!("Bearer {token}"));
-        rec.data = data.to_string();
-        assert!(raw.doc_update(rec).await.unwrap());
-    }
-    if on_postgres() {
-        let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
-        tokio::spawn(conn);
-        client.execute("DELETE FROM meta WHERE name = 'sealed_fields'", &[]).await.unwrap();
-    } else {
-        let conn = rusqlite::Connection::open(db.dir.path().join("hookd.db")).unwrap();
-        conn.execute("DELETE FROM meta WHERE name = 'sealed_fields'", []).unwrap();
-    }
+    let plaintext = |data: &mut Value| data["headers"]["Authorization"] = json!(format!("Bearer {token}"));
+    as_left_by_an_older_hookd(&db, &ep_id, plaintext, "name = 'sealed_fields'").await;
     assert!(raw_endpoint(&db.url, &ep_id).await.1.data.contains(&token));
 
     let hookd = db.start(&[]).await;
