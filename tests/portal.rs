@@ -193,13 +193,18 @@ async fn capabilities_decide_what_a_portal_token_may_do() {
     let manage_secret = json!({"capabilities": ["ViewBase", "ManageEndpointSecret"]});
     let create_attempts = json!({"capabilities": ["CreateAttempts"]});
     let manage = json!({"capabilities": ["ManageEndpoint"]});
+    let transformations = json!({"capabilities": ["ManageTransformations"]});
+    let transformation = format!("{ep}/transformation");
+    let code = "function handler(webhook) { return webhook; }";
     for (body, allowed) in [
-        (&view_only, [false, false, false, false, false]),
-        (&read_only, [false, false, false, false, false]),
-        (&see_secret, [true, false, false, false, false]),
-        (&manage_secret, [true, true, false, false, false]),
-        (&create_attempts, [false, false, true, false, false]),
-        (&manage, [true, true, false, true, true]),
+        (&view_only, [false, false, false, false, false, false, false]),
+        (&read_only, [false, false, false, false, false, false, false]),
+        (&see_secret, [true, false, false, false, false, false, false]),
+        (&manage_secret, [true, true, false, false, false, false, false]),
+        (&create_attempts, [false, false, true, false, false, false, false]),
+        (&manage, [true, true, false, true, true, false, false]),
+        // The transformation's variables may hold a receiver's token: reading it needs the capability too.
+        (&transformations, [false, false, false, false, false, true, true]),
     ] {
         let (token, _) = portal_link(&app, &w.app_id, body.clone()).await;
         let session = with(&app, &token, Method::GET, "/portal/session", None).await;
@@ -211,6 +216,8 @@ async fn capabilities_decide_what_a_portal_token_may_do() {
             attempts(&resend),
             (Method::POST, create.clone(), new_ep()),
             (Method::PATCH, ep.clone(), Some(json!({"description": "changed"}))),
+            (Method::GET, transformation.clone(), None),
+            (Method::PATCH, transformation.clone(), Some(json!({"code": code, "enabled": true}))),
         ];
         for ((method, path, req_body), allowed) in requests.into_iter().zip(allowed) {
             let r = with(&app, &token, method.clone(), &path, req_body).await;

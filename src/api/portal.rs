@@ -37,7 +37,8 @@ pub enum Capability {
     ViewEndpointSecret,
     /// Read and rotate an endpoint's signing secret.
     ManageEndpointSecret,
-    /// Accepted for Svix's sake; hookd has no transformations, so it grants nothing.
+    /// Read, change and try an endpoint's transformation (its variables may hold a receiver's token, so reading
+    /// needs it too).
     ManageTransformations,
     /// Resend a message, recover failed ones, replay missing ones, send an example.
     CreateAttempts,
@@ -89,6 +90,7 @@ pub enum Need {
     RotateSecret,
     ManageEndpoint,
     CreateAttempts,
+    Transformations,
 }
 
 impl PortalGrant {
@@ -107,6 +109,7 @@ impl PortalGrant {
             Need::RotateSecret => self.has(ManageEndpointSecret) || self.has(ManageEndpoint),
             Need::ManageEndpoint => self.has(ManageEndpoint),
             Need::CreateAttempts => self.has(CreateAttempts),
+            Need::Transformations => self.has(ManageTransformations),
         }
     }
 }
@@ -243,6 +246,9 @@ pub fn need(method: &Method, route: &str) -> Option<Need> {
         _ => {}
     }
     let rest = route.strip_prefix("/api/v1/app/{app_id}")?;
+    if rest.starts_with("/endpoint/{endpoint_id}/transformation") {
+        return Some(Need::Transformations);
+    }
     if read {
         return Some(match rest {
             "/endpoint/{endpoint_id}/secret" | "/endpoint/{endpoint_id}/headers" => Need::ViewSecret,
@@ -304,6 +310,7 @@ pub async fn gate(State(ctx): State<ApiContext>, req: Request, next: Next) -> Re
             Need::RotateSecret => "ManageEndpointSecret",
             Need::ManageEndpoint => "ManageEndpoint",
             Need::CreateAttempts => "CreateAttempts",
+            Need::Transformations => "ManageTransformations",
             Need::View => "ViewBase",
         };
         return forbidden(format!("This app portal token lacks the {what} capability")).into_response();
@@ -330,6 +337,13 @@ mod tests {
             need(&post, "/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend"),
             Some(Need::CreateAttempts)
         );
+        for (m, route) in [
+            (&get, "/api/v1/app/{app_id}/endpoint/{endpoint_id}/transformation"),
+            (&Method::PATCH, "/api/v1/app/{app_id}/endpoint/{endpoint_id}/transformation"),
+            (&post, "/api/v1/app/{app_id}/endpoint/{endpoint_id}/transformation/simulate"),
+        ] {
+            assert_eq!(need(m, route), Some(Need::Transformations), "{m} {route}");
+        }
         assert_eq!(need(&post, "/api/v1/app/{app_id}/msg"), None);
         assert_eq!(need(&Method::DELETE, "/api/v1/app/{app_id}"), None);
         assert_eq!(need(&Method::DELETE, "/api/v1/app/{app_id}/msg/{msg_id}/content"), None);
