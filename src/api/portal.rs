@@ -114,6 +114,11 @@ impl PortalGrant {
     }
 }
 
+/// Where `token` opens the portal. The token rides in the fragment, which browsers never send to a server.
+pub fn url(public_url: &str, token: &str) -> String {
+    format!("{}/portal/#key={token}", public_url.trim_end_matches('/'))
+}
+
 fn token_id(token: &str) -> String {
     hex::encode(hash_token(token))
 }

@@ -137,6 +137,7 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
         ("overview.html", include_str!("templates/overview.html")),
         ("apps.html", include_str!("templates/apps.html")),
         ("app.html", include_str!("templates/app.html")),
+        ("portal_link.html", include_str!("templates/portal_link.html")),
         ("endpoint.html", include_str!("templates/endpoint.html")),
         ("message.html", include_str!("templates/message.html")),
         ("macros.html", include_str!("templates/macros.html")),
@@ -269,6 +270,7 @@ pub fn router() -> Router<ApiContext> {
         .route("/ui/logout", post(pages::logout))
         .route("/ui/apps", get(pages::apps))
         .route("/ui/apps/{app}", get(pages::app))
+        .route("/ui/apps/{app}/portal-link", post(pages::portal_link))
         .route("/ui/apps/{app}/endpoints/{ep}", get(pages::endpoint))
         .route("/ui/apps/{app}/endpoints/{ep}/state", post(pages::set_endpoint_state))
         .route("/ui/apps/{app}/endpoints/{ep}/recover", post(pages::recover))

@@ -444,6 +444,39 @@ pub async fn app(
     ))
 }
 
+#[derive(Deserialize)]
+pub struct PortalLinkForm {
+    #[serde(default)]
+    csrf: String,
+    /// `read` for a read-only link; anything else manages endpoints too.
+    #[serde(default)]
+    access: String,
+}
+
+/// A link to the application's portal to hand its customer, shown once (the token is stored hashed), valid 7
+/// days as the API's default.
+pub async fn portal_link(
+    State(ctx): State<ApiContext>,
+    session: Session,
+    Path(app_id): Path<String>,
+    Form(form): Form<PortalLinkForm>,
+) -> UiResult {
+    use crate::api::portal::{self, Capability};
+    session.check_csrf(&form.csrf)?;
+    let app = load_app(&ctx, &session.org, &app_id).await?;
+    let read_only = form.access == "read";
+    let capabilities = if read_only { vec![Capability::ViewBase] } else { Capability::ALL.to_vec() };
+    const WEEK_MS: Millis = 7 * 86_400_000;
+    let token = portal::issue(&ctx, &app, capabilities, Vec::new(), Some("dashboard".into()), WEEK_MS).await?;
+    Ok(render(
+        StatusCode::OK,
+        "portal_link.html",
+        page_context! { nav => "apps", csrf => session.csrf, app => AppView::from(&*app),
+        url => portal::url(&ctx.cfg.public_url, &token),
+        read_only, expires => time(now_ms() + WEEK_MS) },
+    ))
+}
+
 // ── endpoints ──
 
 pub async fn endpoint(

@@ -96,7 +96,7 @@ async fn app_portal_access(
     };
     let app = application::load_or_create(&ctx, &org, &app_id, input.application).await?;
     let token = portal::issue(&ctx, &app, capabilities, flags, input.session_id, expiry as i64 * 1000).await?;
-    let url = format!("{}/portal/#key={token}", ctx.cfg.public_url.trim_end_matches('/'));
+    let url = portal::url(&ctx.cfg.public_url, &token);
     Ok(Json(AppPortalAccessOut { url, token }))
 }
 

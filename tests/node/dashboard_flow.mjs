@@ -1,6 +1,6 @@
 // Drives Debian's Chromium through hookd's dashboard, as a person would: log in, follow links from the overview to
-// a failed delivery, read its status and response body, resend it and see the new attempt, check that another
-// organization's application is not found, log out. Input (JSON on stdin): base, token, appId, endpointId,
+// a failed delivery, read its status and response body, resend it and see the new attempt, make a read-only
+// portal link and open it, check that another organization's application is not found, log out. Input (JSON on stdin): base, token, appId, endpointId,
 // msgId, otherAppId, and screenshots (a folder to save the main screens in, or null).
 import { check, inBrowser, readInput } from "./browser.mjs";
 
@@ -59,6 +59,22 @@ await inBrowser({ screenshots, failedLoadsAllowed: true }, async ({ page, contex
   check(await page.locator("#endpoints a", { hasText: "/hooks/orders" }).count() === 1, "the endpoint on the application's page");
   check(await page.locator(`#messages a[href$="/messages/${msgId}"]`).count() === 1, "the message in the application's list");
   await shot("application");
+
+  // A read-only portal link for the application's customer, shown once; it opens the portal on that application.
+  await page.selectOption("#access", "read");
+  await Promise.all([page.waitForURL(`**/ui/apps/${appId}/portal-link`), page.locator("#portal button[type=submit]").click()]);
+  const link = await page.inputValue("#portal-url");
+  check(link.startsWith(`${base}/portal/#key=appsk_`), "a portal link");
+  check(await page.getAttribute("#open-portal", "href") === link, "a way to open it");
+  await shot("portal-link");
+  const portal = await context.newPage();
+  await portal.goto(link);
+  await portal.locator("#endpoints").waitFor();
+  check(await portal.locator("#app-name").innerText() === "Storefront", "the portal on the application");
+  check(await portal.locator("#add-endpoint").count() === 0, "read-only: no Add endpoint");
+  await portal.close();
+  await page.goBack();
+
   await Promise.all([page.waitForURL(`${base}/ui/apps`), page.locator("nav a", { hasText: "Applications" }).click()]);
   check(await page.locator("td a", { hasText: "Storefront" }).count() === 1, "the application in the list");
   await shot("applications");
