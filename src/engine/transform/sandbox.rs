@@ -136,33 +136,51 @@ pub fn run(
     }
     JS.with(|cell| {
         let mut slot = cell.borrow_mut();
-        if slot.as_ref().is_none_or(|js| js.memory != limits.memory) {
-            *slot = Some(Js::new(limits.memory)?);
-        }
-        let js = slot.as_mut().expect("made above");
-        let deadline = js.deadline.clone();
-        deadline.store(nanos_now() + limits.time.as_nanos() as u64, Ordering::Relaxed);
-        let started = Instant::now();
-        let result = match owner {
-            Some(owner) => js.warm(owner, code, variables).and_then(|warm| call(warm, input, limits)),
-            None => compile(&js.rt, "", code, variables).and_then(|fresh| call(&fresh, input, limits)),
-        };
-        deadline.store(u64::MAX, Ordering::Relaxed);
-        let result = match result {
-            Err(SandboxError::Script(m)) if started.elapsed() >= limits.time && m.contains("interrupted") => {
-                Err(SandboxError::Timeout(limits.time))
-            }
-            Err(SandboxError::Script(m)) if m.contains("out of memory") || m.contains("Allocation failed") => {
-                Err(SandboxError::OutOfMemory(limits.memory))
-            }
+        // The runtime's memory is shared by its warm contexts: what another owner keeps can make this call run out.
+        // Then it gets a new runtime and one more try (the first stopped mid-way and left nothing behind).
+        let shared = slot.as_ref().is_some_and(|js| js.warm.iter().any(|w| Some(w.owner.as_str()) != owner));
+        match run_in(&mut slot, owner, code, input, variables, limits) {
+            Err(SandboxError::OutOfMemory(_)) if shared => run_in(&mut slot, owner, code, input, variables, limits),
             other => other,
-        };
-        // A runtime stopped mid-way may hold on to what it allocated: the next call gets a new one.
-        if let Err(SandboxError::Timeout(_) | SandboxError::OutOfMemory(_)) = &result {
-            *slot = None;
         }
-        result
     })
+}
+
+/// One call on the thread's runtime (made if there is none). A call that ran out of time or memory leaves no
+/// runtime behind: what it allocated may still be held.
+fn run_in(
+    slot: &mut Option<Js>,
+    owner: Option<&str>,
+    code: &str,
+    input: &str,
+    variables: &str,
+    limits: &Limits,
+) -> Result<String, SandboxError> {
+    if slot.as_ref().is_none_or(|js| js.memory != limits.memory) {
+        *slot = Some(Js::new(limits.memory)?);
+    }
+    let js = slot.as_mut().expect("made above");
+    let deadline = js.deadline.clone();
+    deadline.store(nanos_now() + limits.time.as_nanos() as u64, Ordering::Relaxed);
+    let started = Instant::now();
+    let result = match owner {
+        Some(owner) => js.warm(owner, code, variables).and_then(|warm| call(warm, input, limits)),
+        None => compile(&js.rt, "", code, variables).and_then(|fresh| call(&fresh, input, limits)),
+    };
+    deadline.store(u64::MAX, Ordering::Relaxed);
+    let result = match result {
+        Err(SandboxError::Script(m)) if started.elapsed() >= limits.time && m.contains("interrupted") => {
+            Err(SandboxError::Timeout(limits.time))
+        }
+        Err(SandboxError::Script(m)) if m.contains("out of memory") || m.contains("Allocation failed") => {
+            Err(SandboxError::OutOfMemory(limits.memory))
+        }
+        other => other,
+    };
+    if let Err(SandboxError::Timeout(_) | SandboxError::OutOfMemory(_)) = &result {
+        *slot = None;
+    }
+    result
 }
 
 /// Makes a context, runs the code in it and finds its `handler`.
@@ -317,5 +335,21 @@ mod tests {
         let e = run(Some("ep_d"), "function handler(w) { for (;;) {} }", WEBHOOK, "{}", &limits).unwrap_err();
         assert_eq!(e, SandboxError::Timeout(limits.time));
         assert_eq!(calls("ep_c", "{}").0, 1);
+    }
+
+    #[test]
+    fn an_owner_that_keeps_memory_does_not_make_anothers_call_fail() {
+        let limits = Limits::default();
+        let hog = "const kept = []; function handler(w) { kept.push('x'.repeat(1 << 20) + kept.length); return w; }";
+        for _ in 0..10 {
+            run(Some("ep_hog"), hog, WEBHOOK, "{}", &limits).unwrap();
+        }
+        // 10 MiB kept by ep_hog, 8 MiB wanted now: more than the runtime's 16 MiB together, not alone.
+        let big = "function handler(w) { const s = 'y'.repeat(8 << 20); w.payload = { n: s.length }; return w; }";
+        let out = run(Some("ep_innocent"), big, WEBHOOK, "{}", &limits).unwrap();
+        assert!(out.contains(&format!("{}", 8 << 20)), "{out}");
+        // The hog runs out by itself in time (once more than others share its runtime, then alone in one).
+        let failed = (0..40).find_map(|_| run(Some("ep_hog"), hog, WEBHOOK, "{}", &limits).err());
+        assert_eq!(failed, Some(SandboxError::OutOfMemory(limits.memory)));
     }
 }
