@@ -44,8 +44,15 @@ impl Server {
             cfg.public_url = format!("http://{}", listener.local_addr()?);
         }
         let cfg = Arc::new(cfg);
-        let store = crate::store::open(&cfg.database_url, cfg.durability, true).await?;
-        let store = crate::store::sealed::start(store, &cfg.keys, &cfg.database_url).await?;
+        let opened = crate::store::open(&cfg.database_url, cfg.durability, true).await?;
+        let store = match crate::store::sealed::start(opened.clone(), &cfg.keys, &cfg.database_url).await {
+            Ok(store) => store,
+            Err(e) => {
+                // A wrong key stops the start: the node it registered must not look alive to the others.
+                let _ = opened.leave().await;
+                return Err(e);
+            }
+        };
         let org = store.default_org().await?;
         let mut generated_token = None;
         if let Some(token) = &cfg.admin_token {
@@ -85,10 +92,11 @@ impl Server {
     }
 
     /// Serves until `shutdown` fires; then stops taking requests, gives those open and the deliveries in flight
-    /// `shutdown_grace` to finish, and returns. Work not finished keeps its lease in the store and resumes on the
-    /// next start.
+    /// `shutdown_grace` to finish, and returns. Work not finished resumes on the next start; on PostgreSQL the
+    /// node leaves the cluster, and the other nodes take that work over at once.
     pub async fn run(self, shutdown: Shutdown) -> anyhow::Result<()> {
         let engine = self.ctx.engine.clone();
+        let store = self.ctx.store.clone();
         let grace = self.ctx.cfg.shutdown_grace;
         let dispatcher = tokio::spawn(engine.clone().run_dispatcher(self.ready, shutdown.clone()));
         let scheduler = tokio::spawn(engine.clone().run_scheduler(shutdown.clone()));
@@ -111,6 +119,9 @@ impl Server {
         let _ = scheduler.await;
         let _ = retention.await;
         let _ = dispatcher.await;
+        if let Err(e) = store.leave().await {
+            tracing::warn!(error = %e, "leaving the cluster; the other nodes take over this node's work after its timeout");
+        }
         Ok(())
     }
 }

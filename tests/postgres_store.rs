@@ -186,6 +186,28 @@ async fn a_dead_nodes_leases_are_freed_and_taken_over() {
     assert_eq!(a.tick(now_ms()).await.unwrap(), 0);
 }
 
+#[tokio::test]
+async fn a_node_that_stops_gracefully_leaves_its_work_to_the_others_at_once() {
+    let Some(db) = fresh_db().await else { return };
+    let (a, b) = (node(&db).await, node(&db).await);
+    a.publish(message(None), due_now(0)).await.unwrap();
+    let claimed = job_ids(&claim(&a, 10).await);
+    let born = a.publish(message(None), due_now(now_ms() + LEASE_MS)).await.unwrap();
+    assert!(claim(&b, 10).await.is_empty());
+    assert_eq!(b.nodes_seen_since(0).await.unwrap(), 2);
+
+    // A leaves: no node timeout to wait for. B hears that work is due, and takes it.
+    let mut events = b.events().unwrap();
+    a.leave().await.unwrap();
+    assert!(matches!(next_event(&mut events, "due").await, StoreEvent::Due(_)));
+    let mut taken = job_ids(&claim(&b, 10).await);
+    taken.sort_unstable();
+    let mut expected = vec![claimed[0], born[0].1];
+    expected.sort_unstable();
+    assert_eq!(taken, expected);
+    assert_eq!(b.nodes_seen_since(0).await.unwrap(), 1, "A is no longer a node");
+}
+
 async fn next_event(rx: &mut tokio::sync::broadcast::Receiver<StoreEvent>, what: &str) -> StoreEvent {
     tokio::time::timeout(Duration::from_secs(5), rx.recv())
         .await

@@ -371,6 +371,11 @@ async fn a_wrong_key_is_refused_and_a_rotated_key_signs_with_the_same_secrets() 
     let hookd = db.start(&[]).await;
     publish_and_verify(&hookd.base, &app, &recv, 1, &secret).await;
     assert_eq!(send_github(&hookd.base, &reg, "d-1", &gh_secret).await, 200);
+    // While hookd serves, rotation is refused: by SQLite's lock file, or by PostgreSQL's list of live nodes. A node
+    // that stopped gracefully has left that list (the rotations here follow a stop at once).
+    let (ok, out) = db.run(&["keys", "rotate"], &[]);
+    let why = if on_postgres() { "1 hookd node(s) serve this database" } else { "in use by another hookd process" };
+    assert!(!ok && out.contains(why), "{out}");
     assert!(hookd.terminate().0);
 
     // A key from HOOKD_MAIN_KEY rotates only to a key given with --new-key.

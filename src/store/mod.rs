@@ -667,6 +667,17 @@ pub trait Store: Send + Sync + 'static {
     /// (they may hold secrets sealed under the old key, or none), and sets the meta value. Returns how many
     /// documents changed.
     async fn reseal(&self, job: Reseal) -> StoreResult<u64>;
+    /// A serving process stopping gracefully: on PostgreSQL the node leaves the cluster and frees what it leased,
+    /// so the other nodes take its unfinished work at once rather than after the node timeout. Nothing to do for
+    /// the embedded store (its next start frees every lease).
+    async fn leave(&self) -> StoreResult<()> {
+        Ok(())
+    }
+    /// How many serving nodes were seen at or after `since` (PostgreSQL; the embedded store's lock file already
+    /// keeps a second process away).
+    async fn nodes_seen_since(&self, _since: Millis) -> StoreResult<u64> {
+        Ok(0)
+    }
 
     // ── organizations and tokens ──
     /// The default organization's id, created on first start.

@@ -17,8 +17,8 @@
 //! nodes never claim the same job, or published already leased to be sent from memory) records `leased_by = node`.
 //! The same heartbeat task reaps: nodes not seen for [`NODE_TIMEOUT`] are deleted and the jobs they leased are freed
 //! (due now, unleased), so the work of a node killed with SIGKILL is taken over by the others within about
-//! `NODE_TIMEOUT + HEARTBEAT_INTERVAL` (20 s). Nothing is freed at start: a starting node never takes live nodes'
-//! work. After the database was away (no node could beat), a node reaps only once it has beaten for a whole
+//! `NODE_TIMEOUT + HEARTBEAT_INTERVAL` (20 s); a node stopping gracefully leaves ([`Store::leave`]) and frees its
+//! own at once. Nothing is freed at start: a starting node never takes live nodes' work. After the database was away (no node could beat), a node reaps only once it has beaten for a whole
 //! `NODE_TIMEOUT` again, so live nodes are not taken for dead. The times are the nodes' clocks, which are assumed
 //! to agree within a few seconds (NTP). The job leases themselves still lapse as on SQLite, which covers a node
 //! stuck but still beating.
@@ -103,6 +103,8 @@ pub struct PgStore {
     events: broadcast::Sender<StoreEvent>,
     /// The background tasks stop when the store is dropped.
     _alive: Arc<()>,
+    /// Set when the node has left ([`Store::leave`]): the heartbeat stops bringing it back.
+    left: Arc<std::sync::atomic::AtomicBool>,
 }
 
 // ── errors ──
@@ -1253,6 +1255,7 @@ impl PgStore {
         let node_id: Arc<str> = Arc::from(format!("node_{}", crate::ids::random_token(12)));
         let (events, _) = broadcast::channel(1024);
         let alive = Arc::new(());
+        let left = Arc::new(std::sync::atomic::AtomicBool::new(false));
         if opts.node {
             heartbeat(&pool, &node_id, opts.node_timeout, now_ms(), &events, true).await?;
             let first = listen(&cfg).await?;
@@ -1264,8 +1267,8 @@ impl PgStore {
                 Arc::downgrade(&alive),
             ));
             if opts.heartbeat {
-                let (pool, node, events, watch) =
-                    (pool.clone(), node_id.clone(), events.clone(), Arc::downgrade(&alive));
+                let (pool, node, events, watch, left) =
+                    (pool.clone(), node_id.clone(), events.clone(), Arc::downgrade(&alive), left.clone());
                 let (every, timeout) = (opts.heartbeat_interval, opts.node_timeout);
                 tokio::spawn(async move {
                     let mut tick = tokio::time::interval(every);
@@ -1276,7 +1279,7 @@ impl PgStore {
                     let mut beating_since = Some(now_ms());
                     loop {
                         tick.tick().await;
-                        if watch.strong_count() == 0 {
+                        if watch.strong_count() == 0 || left.load(std::sync::atomic::Ordering::Relaxed) {
                             return;
                         }
                         let now = now_ms();
@@ -1304,6 +1307,7 @@ impl PgStore {
             node_timeout: opts.node_timeout,
             events,
             _alive: alive,
+            left,
         })
     }
 
@@ -1390,6 +1394,36 @@ ORDER BY c.run_at, u.id";
 impl Store for PgStore {
     async fn meta_get(&self, name: &str) -> StoreResult<Option<String>> {
         Ok(self.row("SELECT value FROM meta WHERE name = $1", &[&name]).await?.map(|r| r.get(0)))
+    }
+
+    async fn leave(&self) -> StoreResult<()> {
+        if !self.node {
+            return Ok(());
+        }
+        self.left.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut c = self.pool.get().await.map_err(pool_err)?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        tx.execute("DELETE FROM nodes WHERE id = $1", &[&&*self.node_id]).await.map_err(pg_err)?;
+        let now = now_ms();
+        let freed = tx
+            .execute(
+                "UPDATE jobs SET run_at = LEAST(run_at, $1), leased = 0, leased_by = NULL WHERE leased_by = $2",
+                &[&now, &&*self.node_id],
+            )
+            .await
+            .map_err(pg_err)?;
+        if freed > 0 {
+            let note = serde_json::json!({"e": "due", "at": now, "n": &*self.node_id}).to_string();
+            tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &note]).await.map_err(pg_err)?;
+        }
+        tx.commit().await.map_err(pg_err)?;
+        tracing::info!(jobs = freed, "left the cluster; the other nodes take over the unfinished work");
+        Ok(())
+    }
+
+    async fn nodes_seen_since(&self, since: Millis) -> StoreResult<u64> {
+        let row = self.row("SELECT count(*) FROM nodes WHERE seen_at >= $1", &[&since]).await?;
+        Ok(row.map_or(0, |r| r.get::<_, i64>(0) as u64))
     }
 
     async fn reseal(&self, job: super::Reseal) -> StoreResult<u64> {

@@ -410,6 +410,14 @@ pub async fn rotate(
     let check = store.meta_get(CHECK_NAME).await?.context(
         "this database has no main key yet: start hookd on it once (it seals the secrets then), then rotate",
     )?;
+    // A node still serving would go on sealing with the old key (PostgreSQL; SQLite's lock file already refused).
+    let live = store.nodes_seen_since(now_ms() - super::postgres::NODE_TIMEOUT.as_millis() as Millis).await?;
+    anyhow::ensure!(
+        live == 0,
+        "{live} hookd node(s) serve this database: stop every node first (a node killed without stopping counts \
+         for {} s more)",
+        super::postgres::NODE_TIMEOUT.as_secs()
+    );
     let (old, source) = keys.load(database_url, false)?;
     old.verify(&check, &source)?;
     let new = match new_key {
@@ -473,6 +481,12 @@ impl Store for SealedStore {
     }
     async fn reseal(&self, job: Reseal) -> StoreResult<u64> {
         self.inner.reseal(job).await
+    }
+    async fn leave(&self) -> StoreResult<()> {
+        self.inner.leave().await
+    }
+    async fn nodes_seen_since(&self, since: Millis) -> StoreResult<u64> {
+        self.inner.nodes_seen_since(since).await
     }
     async fn default_org(&self) -> StoreResult<String> {
         self.inner.default_org().await
