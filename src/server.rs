@@ -69,11 +69,11 @@ impl Server {
         let mut parts = Parts::default();
         parts.insert(crate::inbound::Gateway::default());
         parts.insert(crate::bots::BotsState::default());
-        parts.insert(crate::dashboard::Sessions::default());
         // What the dashboard shows of the faces it may not import (crate::api::console).
         parts.insert::<Arc<dyn crate::api::console::InboundConsole>>(Arc::new(crate::inbound::Console));
         parts.insert::<Arc<dyn crate::api::console::TimersConsole>>(Arc::new(crate::timers::Console));
         parts.insert::<Arc<dyn crate::api::console::BotsConsole>>(Arc::new(crate::bots::registry::Console));
+        parts.insert(crate::dashboard::Sessions::default());
         parts.insert(crate::mcp::McpState {
             api_base: loopback_url(listener.local_addr()?),
             verify: crate::devtools::verify_signed,
@@ -152,6 +152,7 @@ async fn follow_store_events(ctx: ApiContext, mut events: broadcast::Receiver<St
                 DocKind::Endpoint => ctx.engine.invalidate(&parent),
                 DocKind::InboundRegistration => crate::inbound::registration_changed(&ctx, &id),
                 DocKind::Bot => crate::bots::state(&ctx).changed(&org_id),
+                DocKind::DashboardSession => crate::dashboard::session_changed(&ctx, &id),
                 _ => {}
             },
             Ok(StoreEvent::Missed) => drop_every_cache(&ctx),
@@ -170,6 +171,7 @@ fn drop_every_cache(ctx: &ApiContext) {
     ctx.tokens.invalidate_all();
     crate::inbound::registrations_changed(ctx);
     crate::bots::state(ctx).all_changed();
+    crate::dashboard::sessions_changed(ctx);
 }
 
 /// The whole server's OpenAPI document: each face's routes bring their own paths and schemas.

@@ -291,3 +291,37 @@ async fn the_live_tail_on_one_node_shows_the_attempts_of_another() {
     }
     assert!(seen.contains("event: attempt"), "{seen}");
 }
+
+/// A dashboard session belongs to the cluster: signed in through one node, it works on the others (no sticky load
+/// balancing), and logging out through one ends it on every node within a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: scripts/test.sh runs it in its PostgreSQL pass"]
+async fn a_dashboard_session_works_on_every_node_and_a_logout_ends_it_everywhere() {
+    let cluster = Cluster::start(2, &[]).await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let login =
+        client.post(format!("{}/ui/login", cluster.base(0))).form(&[("token", cluster.token)]).send().await.unwrap();
+    assert_eq!(login.status(), 303);
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let apps = |node: usize| client.get(format!("{}/ui/apps", cluster.base(node))).header("cookie", &cookie).send();
+    // Both nodes know the session (and now hold it in their caches).
+    assert_eq!(apps(0).await.unwrap().status(), 200);
+    let on_1 = apps(1).await.unwrap();
+    assert_eq!(on_1.status(), 200, "the session signed in through node 0 works on node 1");
+    let html = on_1.text().await.unwrap();
+    let csrf = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+
+    let logout = client
+        .post(format!("{}/ui/logout", cluster.base(1)))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 303);
+    // The promise under test: a change applies on every node within one second.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let on_0 = apps(0).await.unwrap();
+    assert_eq!(on_0.status(), 303, "logged out through node 1, still signed in on node 0");
+    assert_eq!(on_0.headers()["location"], "/ui/login");
+}

@@ -135,8 +135,8 @@ pub async fn live(State(ctx): State<ApiContext>, session: Session, Query(q): Que
 /// What the event stream walks through: first the attempts missed since `Last-Event-ID`, then the live ones.
 struct Tail {
     ctx: ApiContext,
-    /// The session's key: the stream ends at the first attempt after the session does (logout, expiry).
-    session: [u8; 32],
+    /// The session's id: the stream ends at the first attempt after the session does (logout, expiry).
+    session: String,
     org: String,
     app_id: Option<String>,
     backlog: std::vec::IntoIter<LiveRow>,
@@ -152,7 +152,7 @@ impl Tail {
             match self.watch.next().await? {
                 Watched::Missed(n) => return Some(Event::default().event("missed").data(n.to_string())),
                 Watched::Attempt(e) if self.wants(&e) => {
-                    if !super::sessions(&self.ctx).0.contains_key(&self.session) {
+                    if !super::session_live(&self.ctx, &self.session).await {
                         return None;
                     }
                     let name = match self.ctx.engine.app(&self.org, &e.attempt.app_id).await {
@@ -194,7 +194,7 @@ pub async fn events(
     }
     let tail = Tail {
         ctx: ctx.clone(),
-        session: session.key,
+        session: session.id.clone(),
         org: session.org.clone(),
         app_id: app.map(|a| a.id.clone()),
         backlog: backlog.into_iter(),

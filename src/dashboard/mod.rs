@@ -3,9 +3,9 @@
 //! needs no CDN and building it no Node.js.
 //!
 //! * Login takes an API token in a form; the organization it belongs to scopes every page of the session.
-//! * The session cookie (`hookd_session`, `HttpOnly; SameSite=Strict; Path=/ui`) holds a random id; hookd keeps
-//!   only its SHA-256, in memory, with the organization and the session's CSRF token. Sessions therefore end
-//!   when hookd restarts, and one node does not know another's (log in again there).
+//! * The session cookie (`hookd_session`, `HttpOnly; SameSite=Strict; Path=/ui`) holds a random id; the store keeps
+//!   only its SHA-256, with the organization and the session's CSRF token. So a session outlives a restart, every
+//!   node of a PostgreSQL cluster knows it (no sticky load balancing), and logging out ends it everywhere.
 //! * Every POST carries the session's CSRF token in a hidden field (403 without it) and, when the browser sends
 //!   `Origin`, must come from the page's own origin; SameSite=Strict keeps the cookie off other sites' requests.
 //! * Every screen has its own URL, reached by ordinary links; lists page with the store's cursor pagination.
@@ -37,19 +37,39 @@ use axum::Router;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use serde::{Deserialize, Serialize};
+
 use crate::api::ApiContext;
 use crate::error::Error;
+use crate::store::{impl_doc, now_ms, Doc, DocKind, Millis};
 
 const COOKIE: &str = "hookd_session";
 /// A session ends after this long without a request.
 const IDLE: Duration = Duration::from_secs(8 * 3600);
+const IDLE_MS: Millis = IDLE.as_millis() as Millis;
 
-/// The signed-in sessions: SHA-256 of the cookie's id → the session. Registered in `AppState::parts`.
-pub struct Sessions(moka::sync::Cache<[u8; 32], Arc<Session>>);
+/// A signed-in browser as stored. It ends [`IDLE`] after its last request (moved on at most every half of it,
+/// so a busy session writes once in hours).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionDoc {
+    /// The hex SHA-256 of the cookie's id.
+    id: String,
+    org_id: String,
+    csrf: String,
+    created_at: Millis,
+    expires_at: Millis,
+}
+
+impl_doc!(SessionDoc, DocKind::DashboardSession, parent: none, id: id, uid: none);
+
+/// Sessions read lately, so that a page, and each event of a live tail, costs no store read. A logout through
+/// another node reaches this cache by the store's change events ([`session_changed`]); the time to live bounds
+/// what a missed event could keep. Registered in `AppState::parts`.
+pub struct Sessions(moka::sync::Cache<String, Arc<SessionDoc>>);
 
 impl Default for Sessions {
     fn default() -> Self {
-        Sessions(moka::sync::Cache::builder().max_capacity(100_000).time_to_idle(IDLE).build())
+        Sessions(moka::sync::Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(60)).build())
     }
 }
 
@@ -57,12 +77,34 @@ fn sessions(ctx: &ApiContext) -> &Sessions {
     ctx.parts.get::<Sessions>()
 }
 
+/// The session stored under `id`, through the cache.
+async fn load_session(ctx: &ApiContext, id: &str) -> Result<Option<Arc<SessionDoc>>, UiError> {
+    if let Some(doc) = sessions(ctx).0.get(id) {
+        return Ok(Some(doc));
+    }
+    let Some(doc) = ctx.store.get_any::<SessionDoc>(id).await? else { return Ok(None) };
+    let doc = Arc::new(doc);
+    sessions(ctx).0.insert(id.to_string(), doc.clone());
+    Ok(Some(doc))
+}
+
+/// Another node changed (extended or ended) the session `id`.
+pub fn session_changed(ctx: &ApiContext, id: &str) {
+    sessions(ctx).0.invalidate(id);
+}
+
+/// Changes from other nodes may have been missed.
+pub fn sessions_changed(ctx: &ApiContext) {
+    sessions(ctx).0.invalidate_all();
+}
+
 /// A signed-in browser: the organization its token belongs to, and the token its forms must carry.
 #[derive(Debug)]
 pub struct Session {
     pub org: String,
     pub csrf: String,
-    key: [u8; 32],
+    /// The stored document's id.
+    pub(crate) id: String,
 }
 
 impl Session {
@@ -76,8 +118,8 @@ impl Session {
     }
 }
 
-fn session_key(id: &str) -> [u8; 32] {
-    Sha256::digest(id.as_bytes()).into()
+fn session_id(cookie: &str) -> String {
+    hex::encode(Sha256::digest(cookie.as_bytes()))
 }
 
 fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -96,9 +138,25 @@ impl FromRequestParts<ApiContext> for Session {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut request::Parts, ctx: &ApiContext) -> Result<Self, Self::Rejection> {
-        let key = cookie_value(&parts.headers, COOKIE).map(session_key);
-        match key.and_then(|k| sessions(ctx).0.get(&k)) {
-            Some(s) => Ok(Session { org: s.org.clone(), csrf: s.csrf.clone(), key: s.key }),
+        let Some(id) = cookie_value(&parts.headers, COOKIE).map(session_id) else {
+            return Err(Redirect::to("/ui/login").into_response());
+        };
+        let stored = load_session(ctx, &id).await.map_err(IntoResponse::into_response)?;
+        let now = now_ms();
+        match stored {
+            Some(doc) if doc.expires_at > now => {
+                if doc.expires_at - now < IDLE_MS / 2 {
+                    let moved = SessionDoc { expires_at: now + IDLE_MS, ..SessionDoc::clone(&doc) };
+                    ctx.store.update(&moved).await.map_err(|e| UiError::from(e).into_response())?;
+                    sessions(ctx).0.insert(id, Arc::new(moved));
+                }
+                Ok(Session { org: doc.org_id.clone(), csrf: doc.csrf.clone(), id: doc.id.clone() })
+            }
+            Some(expired) => {
+                let _ = ctx.store.delete::<SessionDoc>(&expired.org_id, &expired.id).await;
+                sessions(ctx).0.invalidate(&id);
+                Err(Redirect::to("/ui/login").into_response())
+            }
             None => Err(Redirect::to("/ui/login").into_response()),
         }
     }
@@ -112,18 +170,44 @@ impl OptionalFromRequestParts<ApiContext> for Session {
     }
 }
 
-/// Starts a session for `org`; returns the `Set-Cookie` value.
-fn start_session(ctx: &ApiContext, org: String) -> String {
-    let id = crate::ids::random_token(43);
-    let key = session_key(&id);
-    sessions(ctx).0.insert(key, Arc::new(Session { org, csrf: crate::ids::random_token(32), key }));
+/// Starts a session for `org`; returns the `Set-Cookie` value. The organization's expired sessions are dropped on
+/// the way, so that sessions nobody came back to do not pile up.
+async fn start_session(ctx: &ApiContext, org: String) -> Result<String, UiError> {
+    let cookie = crate::ids::random_token(43);
+    let now = now_ms();
+    let doc = SessionDoc {
+        id: session_id(&cookie),
+        org_id: org,
+        csrf: crate::ids::random_token(32),
+        created_at: now,
+        expires_at: now + IDLE_MS,
+    };
+    ctx.store.insert(&doc).await?;
+    let mut iterator = None;
+    loop {
+        let page = crate::store::Page { limit: 500, iterator: iterator.take(), reverse: false, descending: false };
+        let rows = ctx.store.list::<SessionDoc>(&doc.org_id, "", &page).await?;
+        for old in rows.iter().take(500).filter(|s| s.expires_at <= now) {
+            ctx.store.delete::<SessionDoc>(&old.org_id, &old.id).await?;
+        }
+        if rows.len() <= 500 {
+            break;
+        }
+        iterator = rows.get(499).map(|s| s.id.clone());
+    }
     let secure = if ctx.cfg.public_url.starts_with("https://") { "; Secure" } else { "" };
-    format!("{COOKIE}={id}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={}{secure}", IDLE.as_secs())
+    Ok(format!("{COOKIE}={cookie}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={}{secure}", IDLE.as_secs()))
 }
 
-fn end_session(ctx: &ApiContext, session: &Session) -> String {
-    sessions(ctx).0.invalidate(&session.key);
-    format!("{COOKIE}=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0")
+/// Whether the session with this id still is (not logged out, not expired).
+async fn session_live(ctx: &ApiContext, id: &str) -> bool {
+    matches!(load_session(ctx, id).await, Ok(Some(doc)) if doc.expires_at > now_ms())
+}
+
+async fn end_session(ctx: &ApiContext, session: &Session) -> Result<String, UiError> {
+    ctx.store.delete::<SessionDoc>(&session.org, &session.id).await?;
+    sessions(ctx).0.invalidate(&session.id);
+    Ok(format!("{COOKIE}=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0"))
 }
 
 /// The templates, parsed once. HTML is escaped in every `.html` template.

@@ -271,7 +271,7 @@ pub async fn login(State(ctx): State<ApiContext>, Form(form): Form<LoginForm>) -
     }
     match org_of_token(&ctx, token).await {
         Ok(org) => {
-            let cookie = start_session(&ctx, org.0);
+            let cookie = start_session(&ctx, org.0).await?;
             Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/ui/")).into_response())
         }
         Err(Error::Http { status: StatusCode::UNAUTHORIZED, .. }) => {
@@ -290,7 +290,7 @@ pub struct CsrfForm {
 
 pub async fn logout(State(ctx): State<ApiContext>, session: Session, Form(form): Form<CsrfForm>) -> UiResult {
     session.check_csrf(&form.csrf)?;
-    let cookie = end_session(&ctx, &session);
+    let cookie = end_session(&ctx, &session).await?;
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/ui/login")).into_response())
 }
 

@@ -60,10 +60,12 @@ pub enum DocKind {
     BackgroundTask,
     /// An app portal token. Id: the hex SHA-256 of the token; parent: its application.
     PortalToken,
+    /// A browser signed in to the dashboard. Id: the hex SHA-256 of its cookie.
+    DashboardSession,
 }
 
 impl DocKind {
-    pub const ALL: [DocKind; 13] = [
+    pub const ALL: [DocKind; 14] = [
         DocKind::Application,
         DocKind::Endpoint,
         DocKind::EventType,
@@ -77,6 +79,7 @@ impl DocKind {
         DocKind::ChatView,
         DocKind::BackgroundTask,
         DocKind::PortalToken,
+        DocKind::DashboardSession,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -94,6 +97,7 @@ impl DocKind {
             DocKind::ChatView => "chat_view",
             DocKind::BackgroundTask => "background_task",
             DocKind::PortalToken => "portal_token",
+            DocKind::DashboardSession => "dashboard_session",
         }
     }
 }
