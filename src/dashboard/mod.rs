@@ -44,13 +44,11 @@ use crate::error::Error;
 use crate::store::{impl_doc, now_ms, Doc, DocKind, Millis};
 
 const COOKIE: &str = "hookd_session";
-/// A session ends after this long without a request.
-const IDLE: Duration = Duration::from_secs(8 * 3600);
-const IDLE_MS: Millis = IDLE.as_millis() as Millis;
+/// How long a session lasts (the cookie's `Max-Age` too).
+const LIFETIME: Duration = Duration::from_secs(8 * 3600);
 
-/// A signed-in browser as stored. It ends [`IDLE`] after its last request (moved on at most every half of it,
-/// so a busy session writes once in hours).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A signed-in browser as stored.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct SessionDoc {
     /// The hex SHA-256 of the cookie's id.
     id: String,
@@ -88,7 +86,7 @@ async fn load_session(ctx: &ApiContext, id: &str) -> Result<Option<Arc<SessionDo
     Ok(Some(doc))
 }
 
-/// Another node changed (extended or ended) the session `id`.
+/// Another node ended the session `id`.
 pub fn session_changed(ctx: &ApiContext, id: &str) {
     sessions(ctx).0.invalidate(id);
 }
@@ -145,11 +143,6 @@ impl FromRequestParts<ApiContext> for Session {
         let now = now_ms();
         match stored {
             Some(doc) if doc.expires_at > now => {
-                if doc.expires_at - now < IDLE_MS / 2 {
-                    let moved = SessionDoc { expires_at: now + IDLE_MS, ..SessionDoc::clone(&doc) };
-                    ctx.store.update(&moved).await.map_err(|e| UiError::from(e).into_response())?;
-                    sessions(ctx).0.insert(id, Arc::new(moved));
-                }
                 Ok(Session { org: doc.org_id.clone(), csrf: doc.csrf.clone(), id: doc.id.clone() })
             }
             Some(expired) => {
@@ -180,7 +173,7 @@ async fn start_session(ctx: &ApiContext, org: String) -> Result<String, UiError>
         org_id: org,
         csrf: crate::ids::random_token(32),
         created_at: now,
-        expires_at: now + IDLE_MS,
+        expires_at: now + LIFETIME.as_millis() as Millis,
     };
     ctx.store.insert(&doc).await?;
     let mut iterator = None;
@@ -196,7 +189,7 @@ async fn start_session(ctx: &ApiContext, org: String) -> Result<String, UiError>
         iterator = rows.get(499).map(|s| s.id.clone());
     }
     let secure = if ctx.cfg.public_url.starts_with("https://") { "; Secure" } else { "" };
-    Ok(format!("{COOKIE}={cookie}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={}{secure}", IDLE.as_secs()))
+    Ok(format!("{COOKIE}={cookie}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={}{secure}", LIFETIME.as_secs()))
 }
 
 /// Whether the session with this id still is (not logged out, not expired).
