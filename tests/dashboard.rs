@@ -11,8 +11,6 @@ use common::ui::*;
 use common::*;
 use serde_json::json;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-
 /// A receiver that answers its first `failures` requests with 500 and a body the dashboard must show.
 async fn flaky_receiver(failures: usize) -> (String, Arc<AtomicUsize>) {
     let seen = Arc::new(AtomicUsize::new(0));
@@ -44,14 +42,7 @@ async fn wait_failed(app: &TestApp, app_id: &str, msg_id: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn browser_finds_a_failed_delivery_from_the_overview_and_resends_it() {
-    assert!(
-        std::path::Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is missing: scripts/test.sh installs Debian's chromium package"
-    );
-    assert!(
-        std::path::Path::new(&script("node/node_modules/playwright-core")).exists(),
-        "playwright-core is missing: run `npm ci --prefix tests/node` (scripts/test.sh does)"
-    );
+    ui::assert_browser_ready();
     let app = spawn_app().await;
     // The first attempt and both retries of the test schedule fail; the resend succeeds.
     let (url, seen) = flaky_receiver(3).await;

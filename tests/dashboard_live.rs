@@ -11,8 +11,6 @@ use common::*;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-
 fn github_signature(secret: &str, body: &str) -> String {
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body.as_bytes());
@@ -90,14 +88,7 @@ async fn bot_with_a_webhook(app: &TestApp, url: &str, rx: &Receiver) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn browser_watches_the_live_tail_replays_an_inbound_event_drives_a_timer_and_sees_a_bot() {
-    assert!(
-        std::path::Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is missing: scripts/test.sh installs Debian's chromium package"
-    );
-    assert!(
-        std::path::Path::new(&script("node/node_modules/playwright-core")).exists(),
-        "playwright-core is missing: run `npm ci --prefix tests/node` (scripts/test.sh does)"
-    );
+    ui::assert_browser_ready();
     let app = spawn_app().await;
     let (shop_rx, timer_rx, bot_rx) = (Receiver::start().await, Receiver::start().await, Receiver::start().await);
     let created = app.post("/api/v1/app", json!({"name": "Storefront"})).await;
@@ -277,8 +268,11 @@ async fn the_event_stream_shows_only_the_sessions_organization_and_catches_up_af
     let hidden = app.publish(&mine, "user.signup", json!({"n": 1})).await;
     rx.wait_for(1).await;
     let path = format!("/api/v1/app/{theirs}/msg");
-    let body = json!({"eventType": "user.signup", "payload": {"n": 2}});
-    let shown = app.call(reqwest::Method::POST, &path, Some(&other_token), Some(body)).await;
+    let publish = |event_type: &str| {
+        let body = json!({"eventType": event_type, "payload": {}});
+        app.call(reqwest::Method::POST, &path, Some(&other_token), Some(body))
+    };
+    let shown = publish("user.signup").await;
     let shown = shown.body["id"].as_str().unwrap().to_string();
     let seen = read_events(&mut stream, |v| v["msg_id"] == shown.as_str()).await;
     assert!(seen.iter().all(|v| v["msg_id"] != hidden["id"]), "another organization's attempt was shown: {seen:?}");
@@ -288,15 +282,7 @@ async fn the_event_stream_shows_only_the_sessions_organization_and_catches_up_af
     drop(stream);
 
     // A reconnect with Last-Event-ID (as EventSource sends it) gets the application's attempts made meanwhile.
-    let missed = app
-        .call(
-            reqwest::Method::POST,
-            &path,
-            Some(&other_token),
-            Some(json!({"eventType": "user.left",
-        "payload": {}})),
-        )
-        .await;
+    let missed = publish("user.left").await;
     let missed = missed.body["id"].as_str().unwrap().to_string();
     rx.wait_for(3).await;
     eventually("the missed attempt to be recorded", || async {
@@ -319,15 +305,7 @@ async fn the_event_stream_shows_only_the_sessions_organization_and_catches_up_af
     // Logging out ends the stream at the next attempt: nothing more is shown to that browser.
     let csrf = csrf_of(&page(&app, &cookie, "/ui/live").await.2);
     assert_eq!(post_form(&app, &cookie, "/ui/logout", &[("csrf", &csrf)]).await.status(), 303);
-    let after = app
-        .call(
-            reqwest::Method::POST,
-            &path,
-            Some(&other_token),
-            Some(json!({"eventType": "user.left",
-        "payload": {}})),
-        )
-        .await;
+    let after = publish("user.left").await;
     assert_eq!(after.status, 202);
     let mut rest = String::new();
     loop {

@@ -9,8 +9,6 @@ use common::ui::*;
 use common::*;
 use serde_json::json;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-
 /// An application "Shop" with a healthy endpoint (custom header `X-Shop`) and one that always fails for
 /// `order.failed`; four delivered messages (one with eventId `evt-ops-42`) and one dead letter.
 struct Shop {
@@ -59,11 +57,7 @@ async fn shop(app: &TestApp) -> Shop {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn browser_sees_charts_finds_by_event_id_and_runs_the_endpoint_actions() {
-    assert!(std::path::Path::new(CHROMIUM).exists(), "{CHROMIUM} is missing: scripts/test.sh installs chromium");
-    assert!(
-        std::path::Path::new(&script("node/node_modules/playwright-core")).exists(),
-        "playwright-core is missing: run `npm ci --prefix tests/node` (scripts/test.sh does)"
-    );
+    ui::assert_browser_ready();
     let app = spawn_app().await;
     let s = shop(&app).await;
     let secret_before =

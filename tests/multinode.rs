@@ -298,7 +298,7 @@ async fn the_live_tail_on_one_node_shows_the_attempts_of_another() {
 #[ignore = "needs PostgreSQL: scripts/test.sh runs it in its PostgreSQL pass"]
 async fn a_dashboard_session_works_on_every_node_and_a_logout_ends_it_everywhere() {
     let cluster = Cluster::start(2, &[]).await;
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let client = ui::client();
     let login =
         client.post(format!("{}/ui/login", cluster.base(0))).form(&[("token", cluster.token)]).send().await.unwrap();
     assert_eq!(login.status(), 303);
@@ -308,8 +308,7 @@ async fn a_dashboard_session_works_on_every_node_and_a_logout_ends_it_everywhere
     assert_eq!(apps(0).await.unwrap().status(), 200);
     let on_1 = apps(1).await.unwrap();
     assert_eq!(on_1.status(), 200, "the session signed in through node 0 works on node 1");
-    let html = on_1.text().await.unwrap();
-    let csrf = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let csrf = ui::csrf_of(&on_1.text().await.unwrap());
 
     let logout = client
         .post(format!("{}/ui/logout", cluster.base(1)))

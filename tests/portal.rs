@@ -13,8 +13,6 @@ use common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-
 /// A portal token for `app` (id or uid) with `body` as the request; returns (token, url).
 async fn portal_link(app: &TestApp, key: &str, body: Value) -> (String, String) {
     let r = app.post(&format!("/api/v1/auth/app-portal-access/{key}"), body).await;
@@ -331,10 +329,7 @@ async fn flaky_receiver(failures: usize) -> (String, Arc<AtomicUsize>) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn browser_opens_a_portal_link_alone_and_in_an_iframe() {
-    assert!(
-        std::path::Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is missing: scripts/test.sh installs Debian's chromium package"
-    );
+    ui::assert_browser_ready();
     let app = spawn_app().await;
     // The first attempt and both retries fail; the resend from the portal succeeds.
     let (url, seen) = flaky_receiver(3).await;

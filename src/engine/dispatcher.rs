@@ -2,6 +2,7 @@
 //! classified (2xx done; 410 disables the endpoint; anything else retries on the schedule, `Retry-After`
 //! honoured), and recorded. No lock is held across the request; the record joins the next group commit.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,10 +37,11 @@ pub enum AttemptOutcome {
     Cancelled,
 }
 
-/// One HTTP request of a delivery: the message as it is, or as the endpoint's transformation made it.
-struct Request {
+/// One HTTP request of a delivery: the message as it is (borrowing the endpoint's URL), or as the endpoint's
+/// transformation made it.
+struct Request<'a> {
     method: reqwest::Method,
-    url: String,
+    url: Cow<'a, str>,
     body: bytes::Bytes,
 }
 
@@ -119,10 +121,7 @@ impl Engine {
 
         let started = Instant::now();
         let (sent, url) = match self.request_for(&job, endpoint).await {
-            Ok(Some(request)) => {
-                let url = request.url.clone();
-                (self.send(&job, endpoint, request).await, url)
-            }
+            Ok(Some(request)) => (self.send(&job, endpoint, &request).await, request.url),
             Ok(None) => {
                 if probe {
                     self.breakers.probe_abandoned(&endpoint.id);
@@ -134,7 +133,8 @@ impl Engine {
                 return AttemptOutcome::Cancelled;
             }
             Err(why) => {
-                (Sent { status_code: 0, timed_out: false, response: why, retry_after: None }, endpoint.url.clone())
+                let sent = Sent { status_code: 0, timed_out: false, response: why, retry_after: None };
+                (sent, Cow::Borrowed(endpoint.url.as_str()))
             }
         };
         let elapsed = started.elapsed();
@@ -270,11 +270,11 @@ impl Engine {
 
     /// What to send: the message, or what the endpoint's transformation makes of it (None: it cancelled the
     /// delivery). An error is the transformation's, recorded as the attempt's failure.
-    async fn request_for(&self, job: &DeliveryJob, ep: &Endpoint) -> Result<Option<Request>, String> {
+    async fn request_for<'a>(&self, job: &DeliveryJob, ep: &'a Endpoint) -> Result<Option<Request<'a>>, String> {
         let payload = job.msg.payload.as_deref().unwrap_or("{}");
         let Some(t) = ep.transformation.as_ref().filter(|t| t.active()) else {
             let body = bytes::Bytes::copy_from_slice(payload.as_bytes());
-            return Ok(Some(Request { method: reqwest::Method::POST, url: ep.url.clone(), body }));
+            return Ok(Some(Request { method: reqwest::Method::POST, url: Cow::Borrowed(&ep.url), body }));
         };
         let raw: &RawValue = serde_json::from_str(payload).map_err(|e| format!("the payload is not JSON: {e}"))?;
         let input = WebhookIn { method: "POST", url: &ep.url, event_type: &job.msg.event_type, payload: raw };
@@ -282,21 +282,21 @@ impl Engine {
             Outcome::Cancel => Ok(None),
             Outcome::Send { method, url, payload, .. } => {
                 let body = bytes::Bytes::from(String::from(Box::<str>::from(payload)));
-                Ok(Some(Request { method, url, body }))
+                Ok(Some(Request { method, url: Cow::Owned(url), body }))
             }
         }
     }
 
-    async fn send(&self, job: &DeliveryJob, ep: &Endpoint, request: Request) -> Sent {
+    async fn send(&self, job: &DeliveryJob, ep: &Endpoint, request: &Request<'_>) -> Sent {
         let failed = |why: String| Sent { status_code: 0, timed_out: false, response: why, retry_after: None };
         // Checked again here: a transformation may have changed it.
         let url = match self.egress.check_url(&request.url) {
             Ok(u) => u,
             Err(why) => return failed(why),
         };
-        let body = request.body;
+        let body = request.body.clone();
         let headers = self.headers_for(job, ep, &body);
-        let resp = match self.http.request(request.method, url).headers(headers).body(body).send().await {
+        let resp = match self.http.request(request.method.clone(), url).headers(headers).body(body).send().await {
             Ok(r) => r,
             Err(e) => return Sent { timed_out: e.is_timeout(), ..failed(describe(&e)) },
         };

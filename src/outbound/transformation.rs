@@ -182,18 +182,14 @@ async fn simulate(
     check_ident(&["body", "eventType"], &input.event_type, 256)?;
     let app = load_app(&ctx, &org, &app_id).await?;
     let ep = load_endpoint(&ctx, &app, &ep_id).await?;
-    let stored = ep.transformation.clone().unwrap_or_default();
-    let t = if input.code.is_some() || input.template.is_some() {
-        Transformation {
-            code: input.code,
-            template: input.template,
-            enabled: true,
-            variables: input.variables.unwrap_or(stored.variables),
-            updated_at: None,
-        }
-    } else {
-        Transformation { enabled: true, variables: input.variables.unwrap_or(stored.variables.clone()), ..stored }
-    };
+    // The stored one, with what the request gives instead (the dry run enables it).
+    let mut t = ep.transformation.clone().unwrap_or_default();
+    if input.code.is_some() || input.template.is_some() {
+        (t.code, t.template) = (input.code, input.template);
+    }
+    if let Some(variables) = input.variables {
+        t.variables = variables;
+    }
     check(&t)?;
     let webhook = WebhookIn { method: "POST", url: &ep.url, event_type: &input.event_type, payload: &input.payload };
     let out = ctx

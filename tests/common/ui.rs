@@ -33,3 +33,16 @@ pub fn csrf_of(html: &str) -> String {
 pub async fn post_form(app: &TestApp, cookie: &str, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
     client().post(format!("{}{path}", app.base)).header("cookie", cookie).form(form).send().await.unwrap()
 }
+
+/// Fails at once, saying what to install, when the browser tests' Chromium or playwright-core is missing.
+pub fn assert_browser_ready() {
+    const CHROMIUM: &str = "/usr/bin/chromium";
+    assert!(
+        std::path::Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: scripts/test.sh installs Debian's chromium package"
+    );
+    assert!(
+        std::path::Path::new(&super::script("node/node_modules/playwright-core")).exists(),
+        "playwright-core is missing: run `npm ci --prefix tests/node` (scripts/test.sh does)"
+    );
+}
