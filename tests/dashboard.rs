@@ -167,10 +167,12 @@ async fn actions_need_the_sessions_csrf_token() {
 
     let state = format!("/ui/apps/{app_id}/endpoints/{ep_id}/state");
     let resend = format!("/ui/apps/{app_id}/messages/{msg_id}/resend");
+    let portal_link = format!("/ui/apps/{app_id}/portal-link");
     for (path, form) in [
         (&state, vec![("disabled", "true")]),
         (&state, vec![("disabled", "true"), ("csrf", "forged")]),
         (&resend, vec![("endpoint", ep_id)]),
+        (&portal_link, vec![("access", "read")]),
     ] {
         let r = post_form(&app, &cookie, path, &form).await;
         assert_eq!(r.status(), 403, "{path} {form:?}");
@@ -200,6 +202,12 @@ async fn actions_need_the_sessions_csrf_token() {
     let r = post_form(&app, &cookie, &resend, &[("csrf", &csrf), ("endpoint", ep_id)]).await;
     assert_eq!(r.status(), 303);
     rx.wait_for(2).await;
+    // A portal link's access is one of the two offered; anything else is refused, not taken for full access.
+    let r = post_form(&app, &cookie, &portal_link, &[("csrf", &csrf), ("access", "everything")]).await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("manage or read"));
+    let r = post_form(&app, &cookie, "/ui/apps/app_nope/portal-link", &[("csrf", &csrf), ("access", "read")]).await;
+    assert_eq!(r.status(), 404);
 }
 
 #[tokio::test]

@@ -448,7 +448,7 @@ pub async fn app(
 pub struct PortalLinkForm {
     #[serde(default)]
     csrf: String,
-    /// `read` for a read-only link; anything else manages endpoints too.
+    /// `manage` (endpoints too) or `read` (read-only).
     #[serde(default)]
     access: String,
 }
@@ -464,8 +464,11 @@ pub async fn portal_link(
     use crate::api::portal::{self, Capability};
     session.check_csrf(&form.csrf)?;
     let app = load_app(&ctx, &session.org, &app_id).await?;
-    let read_only = form.access == "read";
-    let capabilities = if read_only { vec![Capability::ViewBase] } else { Capability::ALL.to_vec() };
+    let (read_only, capabilities) = match form.access.as_str() {
+        "read" => (true, vec![Capability::ViewBase]),
+        "manage" => (false, Capability::ALL.to_vec()),
+        _ => return Err(Error::invalid(&["body", "access"], "manage or read").into()),
+    };
     const WEEK_MS: Millis = 7 * 86_400_000;
     let token = portal::issue(&ctx, &app, capabilities, Vec::new(), Some("dashboard".into()), WEEK_MS).await?;
     Ok(render(
