@@ -8,6 +8,9 @@
 //! * **the due-time queue** — `jobs`: everything that must happen at a time, claimed with a lease.
 
 pub mod copy;
+pub mod db;
+mod docs;
+mod orgs;
 pub mod postgres;
 pub mod sealed;
 pub mod sqlite;
@@ -664,9 +667,18 @@ pub struct Reseal {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    // ── running the queries written once (see [`db`]) ──
+    /// Runs `op` on a connection that reads; [`db::read`] is the typed way to call it.
+    async fn read_op(&self, op: db::DbOp) -> StoreResult<db::Erased>;
+    /// Runs `op` in the next group commit; [`db::write`] is the typed way to call it.
+    async fn write_op(&self, savepoint: bool, op: db::DbOp) -> StoreResult<db::Erased>;
+    fn dialect(&self) -> db::Dialect;
+    /// The key that seals the documents' secrets and the stored idempotent answers, once the store has one.
+    fn main_key(&self) -> Option<&sealed::MainKey> {
+        None
+    }
+
     // ── the store itself ──
-    /// A value of the `meta` table (facts about the store, such as the main key's check value).
-    async fn meta_get(&self, name: &str) -> StoreResult<Option<String>>;
     /// In one transaction: rewrites the documents `job.change` changes, deletes the stored idempotent answers
     /// (they may hold secrets sealed under the old key, or none), and sets the meta value. Returns how many
     /// documents changed.
@@ -684,42 +696,8 @@ pub trait Store: Send + Sync + 'static {
     }
 
     // ── organizations and tokens ──
-    /// The default organization's id, created on first start.
-    async fn default_org(&self) -> StoreResult<String>;
-    async fn org_create(&self, name: &str) -> StoreResult<String>;
-    async fn token_insert(&self, hash: [u8; 32], org_id: &str, name: &str) -> StoreResult<()>;
-    async fn token_org(&self, hash: [u8; 32]) -> StoreResult<Option<String>>;
-    async fn token_count(&self) -> StoreResult<i64>;
 
     // ── documents ──
-    async fn doc_insert(&self, rec: DocRecord) -> StoreResult<()>;
-    /// Replaces the document with the same kind, org and id; false when there is none.
-    async fn doc_update(&self, rec: DocRecord) -> StoreResult<bool>;
-    /// By id or uid, within the org and parent.
-    async fn doc_get(&self, kind: DocKind, org_id: &str, parent: &str, key: &str) -> StoreResult<Option<DocRecord>>;
-    /// By id alone, whatever the org (for URLs that carry no token, such as inbound webhook URLs).
-    async fn doc_get_any(&self, kind: DocKind, id: &str) -> StoreResult<Option<DocRecord>>;
-    async fn doc_list(&self, kind: DocKind, org_id: &str, parent: &str, page: &Page) -> StoreResult<Vec<DocRecord>>;
-    /// Like [`Store::doc_list`], keeping only the documents whose top-level JSON `field` is `value`.
-    async fn doc_list_where(
-        &self,
-        kind: DocKind,
-        org_id: &str,
-        parent: &str,
-        field: &'static str,
-        value: &str,
-        page: &Page,
-    ) -> StoreResult<Vec<DocRecord>>;
-    /// Changes a document in place (see [`DocChange`]); None when there is none.
-    async fn doc_modify(
-        &self,
-        kind: DocKind,
-        org_id: &str,
-        id: &str,
-        change: DocChange,
-    ) -> StoreResult<Option<DocRecord>>;
-    /// Deletes the document and every document whose parent it is.
-    async fn doc_delete(&self, kind: DocKind, org_id: &str, id: &str) -> StoreResult<bool>;
 
     // ── messages (hot path) ──
     /// Stores the message and its deliveries (and their jobs) in one commit. Conflict on a duplicate `eventId`.

@@ -149,14 +149,6 @@ fn pool_err(e: PoolError) -> StoreError {
     }
 }
 
-/// Maps a unique-constraint failure to a conflict saying `what`.
-fn conflict_as(what: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
-    move |e| match e.code() {
-        Some(c) if *c == tokio_postgres::error::SqlState::UNIQUE_VIOLATION => StoreError::Conflict(what.to_string()),
-        _ => pg_err(e),
-    }
-}
-
 /// How a failed group commit is told to its callers.
 #[derive(Debug, Clone)]
 enum Failure {
@@ -176,6 +168,121 @@ impl Failure {
             Failure::Unavailable => StoreError::Unavailable,
             Failure::Failed(e) => StoreError::Other(anyhow::anyhow!("the group commit failed: {e}")),
         }
+    }
+}
+
+// ── the queries written once ([`db`]) ──
+
+impl ToSql for db::Value {
+    fn to_sql(
+        &self,
+        ty: &tokio_postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        use tokio_postgres::types::{IsNull, Type};
+        match self {
+            db::Value::Null => Ok(IsNull::Yes),
+            db::Value::Int(i) if *ty == Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
+            db::Value::Int(i) if *ty == Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
+            db::Value::Int(i) if *ty == Type::BOOL => (*i != 0).to_sql(ty, out),
+            db::Value::Int(i) => i.to_sql_checked(ty, out),
+            db::Value::Text(t) => t.to_sql_checked(ty, out),
+            db::Value::Blob(b) => b.to_sql_checked(ty, out),
+        }
+    }
+
+    fn accepts(_: &tokio_postgres::types::Type) -> bool {
+        true
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+fn db_row(r: &Row) -> StoreResult<db::Row> {
+    use tokio_postgres::types::Type;
+    let mut out = Vec::with_capacity(r.len());
+    for (i, col) in r.columns().iter().enumerate() {
+        let ty = col.type_();
+        let v = if *ty == Type::INT8 {
+            r.try_get::<_, Option<i64>>(i).map(|v| v.into())
+        } else if *ty == Type::INT4 {
+            r.try_get::<_, Option<i32>>(i).map(|v| v.map(i64::from).into())
+        } else if *ty == Type::INT2 {
+            r.try_get::<_, Option<i16>>(i).map(|v| v.map(i64::from).into())
+        } else if *ty == Type::BOOL {
+            r.try_get::<_, Option<bool>>(i).map(|v| v.into())
+        } else if *ty == Type::BYTEA {
+            r.try_get::<_, Option<Vec<u8>>>(i).map(|v| v.into())
+        } else {
+            r.try_get::<_, Option<String>>(i).map(|v| v.into())
+        };
+        out.push(v.map_err(|e| StoreError::Other(anyhow::anyhow!("column {} ({ty}): {e}", col.name())))?);
+    }
+    Ok(db::Row(out))
+}
+
+fn db_params(q: &db::Sql) -> Vec<Param<'_>> {
+    q.args.iter().map(|a| a as Param<'_>).collect()
+}
+
+/// A pooled connection that reads.
+struct PgRead(deadpool_postgres::Object);
+
+impl db::Db for PgRead {
+    fn dialect(&self) -> db::Dialect {
+        db::Dialect::Postgres
+    }
+    fn query<'a>(&'a mut self, q: &'a db::Sql) -> BoxFuture<'a, StoreResult<Vec<db::Row>>> {
+        Box::pin(async move {
+            let st = self.0.prepare_cached(&q.numbered()).await.map_err(pg_err)?;
+            self.0.query(&st, &db_params(q)).await.map_err(pg_err)?.iter().map(db_row).collect()
+        })
+    }
+    fn execute<'a>(&'a mut self, q: &'a db::Sql) -> BoxFuture<'a, StoreResult<u64>> {
+        Box::pin(async move {
+            let st = self.0.prepare_cached(&q.numbered()).await.map_err(pg_err)?;
+            self.0.execute(&st, &db_params(q)).await.map_err(pg_err)
+        })
+    }
+    fn insert_messages<'a>(&'a mut self, _: &'a Forward) -> BoxFuture<'a, StoreResult<Vec<Vec<(i64, i64)>>>> {
+        Box::pin(async { Err(StoreError::Other(anyhow::anyhow!("messages are written by the store's writer"))) })
+    }
+}
+
+/// A write's place in the writer's group commit.
+struct PgWrite<'b>(&'b Batch);
+
+/// A unique violation is a conflict (the savepoint or the batch's failure undoes the rest).
+fn pg_db_err(e: tokio_postgres::Error) -> StoreError {
+    match e.code() {
+        Some(c) if *c == tokio_postgres::error::SqlState::UNIQUE_VIOLATION => StoreError::Conflict(e.to_string()),
+        _ => pg_err(e),
+    }
+}
+
+impl db::Db for PgWrite<'_> {
+    fn dialect(&self) -> db::Dialect {
+        db::Dialect::Postgres
+    }
+    fn query<'a>(&'a mut self, q: &'a db::Sql) -> BoxFuture<'a, StoreResult<Vec<db::Row>>> {
+        Box::pin(async move {
+            self.0.conn.query_raw(&q.numbered(), &db_params(q)).await.map_err(pg_db_err)?.iter().map(db_row).collect()
+        })
+    }
+    fn execute<'a>(&'a mut self, q: &'a db::Sql) -> BoxFuture<'a, StoreResult<u64>> {
+        Box::pin(async move { self.0.conn.execute_raw(&q.numbered(), &db_params(q)).await.map_err(pg_db_err) })
+    }
+    fn changed(&mut self, kind: DocKind, org_id: &str, parent: &str, id: &str) {
+        self.0.changed(kind.as_str(), org_id, parent, id);
+    }
+    fn due(&mut self, at: Millis) {
+        self.0.due(at);
+    }
+    fn tokens_changed(&mut self) {
+        self.0.note(serde_json::json!({"e": "tokens"}));
+    }
+    fn insert_messages<'a>(&'a mut self, forward: &'a Forward) -> BoxFuture<'a, StoreResult<Vec<Vec<(i64, i64)>>>> {
+        Box::pin(insert_forward(self.0, forward))
     }
 }
 
@@ -1392,8 +1499,23 @@ ORDER BY c.run_at, u.id";
 
 #[async_trait]
 impl Store for PgStore {
-    async fn meta_get(&self, name: &str) -> StoreResult<Option<String>> {
-        Ok(self.row("SELECT value FROM meta WHERE name = $1", &[&name]).await?.map(|r| r.get(0)))
+    async fn read_op(&self, op: db::DbOp) -> StoreResult<db::Erased> {
+        let mut c = PgRead(self.client().await?);
+        op(&mut c).await
+    }
+
+    fn dialect(&self) -> db::Dialect {
+        db::Dialect::Postgres
+    }
+
+    async fn write_op(&self, savepoint: bool, op: db::DbOp) -> StoreResult<db::Erased> {
+        self.write(savepoint, move |b| {
+            Box::pin(async move {
+                let mut db = PgWrite(b);
+                op(&mut db).await
+            })
+        })
+        .await
     }
 
     async fn leave(&self) -> StoreResult<()> {
@@ -1465,228 +1587,6 @@ impl Store for PgStore {
                     )
                     .await?;
                 Ok(changed)
-            })
-        })
-        .await
-    }
-
-    async fn default_org(&self) -> StoreResult<String> {
-        self.write(false, |b| {
-            Box::pin(async move {
-                let id = crate::ids::new(crate::ids::ORG);
-                let row = b
-                    .conn
-                    .query_opt(
-                        "WITH ins AS (
-                             INSERT INTO orgs (id, name, is_default, created_at)
-                             SELECT $1::text, 'default', 1, $2::bigint WHERE NOT EXISTS (SELECT 1 FROM orgs WHERE is_default = 1)
-                             ON CONFLICT DO NOTHING RETURNING id)
-                         SELECT id FROM ins UNION ALL SELECT id FROM orgs WHERE is_default = 1 LIMIT 1",
-                        &[&id, &now_ms()],
-                    )
-                    .await?;
-                if let Some(r) = row {
-                    return Ok(r.get(0));
-                }
-                // Made by another node at this moment: its row is committed now.
-                let r = b.conn.query_opt("SELECT id FROM orgs WHERE is_default = 1", &[]).await?;
-                r.map(|r| r.get(0)).ok_or_else(|| StoreError::Other(anyhow::anyhow!("no default organization")))
-            })
-        })
-        .await
-    }
-
-    async fn org_create(&self, name: &str) -> StoreResult<String> {
-        let name = name.to_string();
-        self.write(false, move |b| {
-            Box::pin(async move {
-                let id = crate::ids::new(crate::ids::ORG);
-                b.conn
-                    .execute(
-                        "INSERT INTO orgs (id, name, is_default, created_at) VALUES ($1, $2, 0, $3)",
-                        &[&id, &name, &now_ms()],
-                    )
-                    .await?;
-                Ok(id)
-            })
-        })
-        .await
-    }
-
-    async fn token_insert(&self, hash: [u8; 32], org_id: &str, name: &str) -> StoreResult<()> {
-        let (org_id, name) = (org_id.to_string(), name.to_string());
-        self.write(false, move |b| {
-            Box::pin(async move {
-                b.conn
-                    .execute(
-                        "INSERT INTO tokens (hash, org_id, name, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                        &[&&hash[..], &org_id, &name, &now_ms()],
-                    )
-                    .await?;
-                b.note(serde_json::json!({"e": "tokens"}));
-                Ok(())
-            })
-        })
-        .await
-    }
-
-    async fn token_org(&self, hash: [u8; 32]) -> StoreResult<Option<String>> {
-        Ok(self.row("SELECT org_id FROM tokens WHERE hash = $1", &[&&hash[..]]).await?.map(|r| r.get(0)))
-    }
-
-    async fn token_count(&self) -> StoreResult<i64> {
-        Ok(self.row("SELECT COUNT(*) FROM tokens", &[]).await?.map(|r| r.get(0)).unwrap_or(0))
-    }
-
-    async fn doc_insert(&self, rec: DocRecord) -> StoreResult<()> {
-        self.write(false, move |b| {
-            Box::pin(async move {
-                let row = b
-                    .conn
-                    .query_opt(
-                        "INSERT INTO docs (kind, org_id, parent, id, uid, created_at, updated_at, data)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING 1",
-                        &[
-                            &rec.kind.as_str(),
-                            &rec.org_id,
-                            &rec.parent,
-                            &rec.id,
-                            &rec.uid,
-                            &rec.created_at,
-                            &now_ms(),
-                            &rec.data,
-                        ],
-                    )
-                    .await?;
-                if row.is_none() {
-                    return Err(StoreError::Conflict("An entity with this uid or name already exists".into()));
-                }
-                b.changed(rec.kind.as_str(), &rec.org_id, &rec.parent, &rec.id);
-                Ok(())
-            })
-        })
-        .await
-    }
-
-    async fn doc_update(&self, rec: DocRecord) -> StoreResult<bool> {
-        self.write(true, move |b| {
-            Box::pin(async move {
-                let rows = b
-                    .conn
-                    .query_raw(
-                        "UPDATE docs SET uid = $1, updated_at = $2, data = $3 WHERE kind = $4 AND org_id = $5 AND id = $6
-                         RETURNING parent",
-                        &[&rec.uid, &now_ms(), &rec.data, &rec.kind.as_str(), &rec.org_id, &rec.id],
-                    )
-                    .await
-                    .map_err(conflict_as("An entity with this uid already exists"))?;
-                let Some(r) = rows.first() else { return Ok(false) };
-                b.changed(rec.kind.as_str(), &rec.org_id, r.get(0), &rec.id);
-                Ok(true)
-            })
-        })
-        .await
-    }
-
-    async fn doc_get(&self, kind: DocKind, org_id: &str, parent: &str, key: &str) -> StoreResult<Option<DocRecord>> {
-        let sql = format!(
-            "SELECT {DOC_COLS} FROM docs WHERE kind = $1 AND org_id = $2 AND parent = $3 AND (id = $4 OR uid = $4)
-             ORDER BY (id = $4) DESC LIMIT 1"
-        );
-        Ok(self.row(&sql, &[&kind.as_str(), &org_id, &parent, &key]).await?.map(|r| doc_row(kind, &r)))
-    }
-
-    async fn doc_modify(
-        &self,
-        kind: DocKind,
-        org_id: &str,
-        id: &str,
-        change: DocChange,
-    ) -> StoreResult<Option<DocRecord>> {
-        let (org_id, id) = (org_id.to_string(), id.to_string());
-        self.write(true, move |b| {
-            Box::pin(async move {
-                let row = b
-                    .conn
-                    .query_opt(
-                        "SELECT data, parent FROM docs WHERE kind = $1 AND org_id = $2 AND id = $3 FOR UPDATE",
-                        &[&kind.as_str(), &org_id, &id],
-                    )
-                    .await?;
-                let Some(row) = row else { return Ok(None) };
-                let (data, parent): (String, String) = (row.get(0), row.get(1));
-                let rec = change(&data)?;
-                b.conn
-                    .execute_raw(
-                        "UPDATE docs SET uid = $1, updated_at = $2, data = $3 WHERE kind = $4 AND org_id = $5 AND id = $6",
-                        &[&rec.uid, &now_ms(), &rec.data, &kind.as_str(), &org_id, &id],
-                    )
-                    .await
-                    .map_err(conflict_as("An entity with this uid already exists"))?;
-                b.changed(kind.as_str(), &org_id, &parent, &id);
-                Ok(Some(rec))
-            })
-        })
-        .await
-    }
-
-    async fn doc_get_any(&self, kind: DocKind, id: &str) -> StoreResult<Option<DocRecord>> {
-        let sql = format!("SELECT {DOC_COLS} FROM docs WHERE kind = $1 AND id = $2 LIMIT 1");
-        Ok(self.row(&sql, &[&kind.as_str(), &id]).await?.map(|r| doc_row(kind, &r)))
-    }
-
-    async fn doc_list(&self, kind: DocKind, org_id: &str, parent: &str, page: &Page) -> StoreResult<Vec<DocRecord>> {
-        let mut q = Q::new(format!("SELECT {DOC_COLS} FROM docs WHERE kind = $1 AND org_id = $2 AND parent = $3"));
-        q.arg(kind.as_str());
-        q.arg(org_id.to_string());
-        q.arg(parent.to_string());
-        paginate(&mut q, page, "id");
-        Ok(self.rows_q(q).await?.iter().map(|r| doc_row(kind, r)).collect())
-    }
-
-    async fn doc_list_where(
-        &self,
-        kind: DocKind,
-        org_id: &str,
-        parent: &str,
-        field: &'static str,
-        value: &str,
-        page: &Page,
-    ) -> StoreResult<Vec<DocRecord>> {
-        let mut q = Q::new(format!(
-            "SELECT {DOC_COLS} FROM docs WHERE kind = $1 AND org_id = $2 AND parent = $3 AND (data::jsonb ->> $4) = $5"
-        ));
-        q.arg(kind.as_str());
-        q.arg(org_id.to_string());
-        q.arg(parent.to_string());
-        q.arg(field);
-        q.arg(value.to_string());
-        paginate(&mut q, page, "id");
-        Ok(self.rows_q(q).await?.iter().map(|r| doc_row(kind, r)).collect())
-    }
-
-    async fn doc_delete(&self, kind: DocKind, org_id: &str, id: &str) -> StoreResult<bool> {
-        let (org_id, id) = (org_id.to_string(), id.to_string());
-        self.write(false, move |b| {
-            Box::pin(async move {
-                let gone = b
-                    .conn
-                    .query(
-                        "DELETE FROM docs WHERE kind = $1 AND org_id = $2 AND id = $3 RETURNING parent",
-                        &[&kind.as_str(), &org_id, &id],
-                    )
-                    .await?;
-                let children = b
-                    .conn
-                    .query("DELETE FROM docs WHERE org_id = $1 AND parent = $2 RETURNING kind, id", &[&org_id, &id])
-                    .await?;
-                for r in &gone {
-                    b.changed(kind.as_str(), &org_id, r.get(0), &id);
-                }
-                for r in &children {
-                    b.changed(r.get(0), &org_id, &id, r.get(1));
-                }
-                Ok(!gone.is_empty())
             })
         })
         .await

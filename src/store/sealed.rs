@@ -175,7 +175,7 @@ impl MainKey {
 
     /// The document's JSON with its sealed secrets opened. Values not sealed (none, once a database has been
     /// started by this version) are kept as they are.
-    fn open_doc<'a>(&self, kind: DocKind, org_id: &str, id: &str, data: &'a str) -> StoreResult<Cow<'a, str>> {
+    pub(super) fn open_doc<'a>(&self, kind: DocKind, org_id: &str, id: &str, data: &'a str) -> StoreResult<Cow<'a, str>> {
         let Some(paths) = secret_paths(kind).filter(|_| data.contains(PREFIX)) else {
             return Ok(Cow::Borrowed(data));
         };
@@ -192,7 +192,7 @@ impl MainKey {
         Ok(Cow::Owned(serde_json::to_string(&v).map_err(anyhow::Error::from)?))
     }
 
-    fn open_record(&self, mut rec: DocRecord) -> StoreResult<DocRecord> {
+    pub(super) fn open_record(&self, mut rec: DocRecord) -> StoreResult<DocRecord> {
         let opened = match self.open_doc(rec.kind, &rec.org_id, &rec.id, &rec.data)? {
             Cow::Owned(data) => Some(data),
             Cow::Borrowed(_) => None,
@@ -203,7 +203,7 @@ impl MainKey {
         Ok(rec)
     }
 
-    fn seal_record(&self, mut rec: DocRecord) -> StoreResult<DocRecord> {
+    pub(super) fn seal_record(&self, mut rec: DocRecord) -> StoreResult<DocRecord> {
         rec.data = self.seal_doc(rec.kind, &rec.org_id, &rec.id, std::mem::take(&mut rec.data))?;
         Ok(rec)
     }
@@ -465,10 +465,6 @@ pub struct SealedStore {
 }
 
 impl SealedStore {
-    fn open_all(&self, recs: Vec<DocRecord>) -> StoreResult<Vec<DocRecord>> {
-        recs.into_iter().map(|r| self.key.open_record(r)).collect()
-    }
-
     fn idempotency_aad(org_id: &str, key: &str) -> Vec<u8> {
         format!("idempotency/{org_id}/{key}").into_bytes()
     }
@@ -476,8 +472,17 @@ impl SealedStore {
 
 #[async_trait]
 impl Store for SealedStore {
-    async fn meta_get(&self, name: &str) -> StoreResult<Option<String>> {
-        self.inner.meta_get(name).await
+    async fn read_op(&self, op: db::DbOp) -> StoreResult<db::Erased> {
+        self.inner.read_op(op).await
+    }
+    async fn write_op(&self, savepoint: bool, op: db::DbOp) -> StoreResult<db::Erased> {
+        self.inner.write_op(savepoint, op).await
+    }
+    fn dialect(&self) -> db::Dialect {
+        self.inner.dialect()
+    }
+    fn main_key(&self) -> Option<&MainKey> {
+        Some(&self.key)
     }
     async fn reseal(&self, job: Reseal) -> StoreResult<u64> {
         self.inner.reseal(job).await
@@ -487,65 +492,6 @@ impl Store for SealedStore {
     }
     async fn nodes_seen_since(&self, since: Millis) -> StoreResult<u64> {
         self.inner.nodes_seen_since(since).await
-    }
-    async fn default_org(&self) -> StoreResult<String> {
-        self.inner.default_org().await
-    }
-    async fn org_create(&self, name: &str) -> StoreResult<String> {
-        self.inner.org_create(name).await
-    }
-    async fn token_insert(&self, hash: [u8; 32], org_id: &str, name: &str) -> StoreResult<()> {
-        self.inner.token_insert(hash, org_id, name).await
-    }
-    async fn token_org(&self, hash: [u8; 32]) -> StoreResult<Option<String>> {
-        self.inner.token_org(hash).await
-    }
-    async fn token_count(&self) -> StoreResult<i64> {
-        self.inner.token_count().await
-    }
-
-    async fn doc_insert(&self, rec: DocRecord) -> StoreResult<()> {
-        self.inner.doc_insert(self.key.seal_record(rec)?).await
-    }
-    async fn doc_update(&self, rec: DocRecord) -> StoreResult<bool> {
-        self.inner.doc_update(self.key.seal_record(rec)?).await
-    }
-    async fn doc_get(&self, kind: DocKind, org_id: &str, parent: &str, key: &str) -> StoreResult<Option<DocRecord>> {
-        self.inner.doc_get(kind, org_id, parent, key).await?.map(|r| self.key.open_record(r)).transpose()
-    }
-    async fn doc_get_any(&self, kind: DocKind, id: &str) -> StoreResult<Option<DocRecord>> {
-        self.inner.doc_get_any(kind, id).await?.map(|r| self.key.open_record(r)).transpose()
-    }
-    async fn doc_list(&self, kind: DocKind, org_id: &str, parent: &str, page: &Page) -> StoreResult<Vec<DocRecord>> {
-        self.open_all(self.inner.doc_list(kind, org_id, parent, page).await?)
-    }
-    async fn doc_list_where(
-        &self,
-        kind: DocKind,
-        org_id: &str,
-        parent: &str,
-        field: &'static str,
-        value: &str,
-        page: &Page,
-    ) -> StoreResult<Vec<DocRecord>> {
-        self.open_all(self.inner.doc_list_where(kind, org_id, parent, field, value, page).await?)
-    }
-    async fn doc_modify(
-        &self,
-        kind: DocKind,
-        org_id: &str,
-        id: &str,
-        change: DocChange,
-    ) -> StoreResult<Option<DocRecord>> {
-        let (key, org, doc_id) = (self.key.clone(), org_id.to_string(), id.to_string());
-        let sealed_change: DocChange = Box::new(move |data| {
-            let opened = key.open_doc(kind, &org, &doc_id, data)?;
-            key.seal_record(change(opened.as_ref())?)
-        });
-        self.inner.doc_modify(kind, org_id, id, sealed_change).await?.map(|r| self.key.open_record(r)).transpose()
-    }
-    async fn doc_delete(&self, kind: DocKind, org_id: &str, id: &str) -> StoreResult<bool> {
-        self.inner.doc_delete(kind, org_id, id).await
     }
 
     async fn publish(&self, msg: Arc<MessageRecord>, deliveries: Vec<NewDelivery>) -> StoreResult<Vec<(i64, i64)>> {

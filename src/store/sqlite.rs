@@ -13,6 +13,8 @@ use anyhow::Context;
 use async_trait::async_trait;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::types::Value;
+use futures::future::BoxFuture;
+use futures::FutureExt;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use tokio::sync::{mpsc, oneshot};
 
@@ -41,7 +43,7 @@ const DELETE_TIMER_JOB: &str = "DELETE FROM jobs WHERE kind = 1 AND ref_id = ?";
 type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// A write: runs against the connection, returns how to answer its caller once the commit is known, and whether
 /// it failed after writing something (which spoils the whole batch).
-type Op = Box<dyn FnOnce(&Connection) -> (Finish, bool) + Send>;
+type Op = Box<dyn FnOnce(&mut Connection) -> (Finish, bool) + Send>;
 
 pub struct SqliteStore {
     writer: mpsc::UnboundedSender<Op>,
@@ -119,7 +121,7 @@ impl SqliteStore {
     async fn write<R, F>(&self, f: F) -> StoreResult<R>
     where
         R: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<R> + Send + 'static,
     {
         self.submit(move |conn| (in_savepoint(conn, f), false)).await
     }
@@ -129,7 +131,7 @@ impl SqliteStore {
     async fn write_fast<R, F>(&self, f: F) -> StoreResult<R>
     where
         R: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<R> + Send + 'static,
     {
         self.submit(move |conn| {
             let result = f(conn);
@@ -142,10 +144,10 @@ impl SqliteStore {
     async fn submit<R, F>(&self, f: F) -> StoreResult<R>
     where
         R: Send + 'static,
-        F: FnOnce(&Connection) -> (StoreResult<R>, bool) + Send + 'static,
+        F: FnOnce(&mut Connection) -> (StoreResult<R>, bool) + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        let op: Op = Box::new(move |conn: &Connection| {
+        let op: Op = Box::new(move |conn: &mut Connection| {
             let (result, spoiled) = f(conn);
             let finish = Box::new(move |commit: Result<(), String>| {
                 let _ = tx.send(match commit {
@@ -164,10 +166,18 @@ impl SqliteStore {
         R: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
     {
+        self.read_mut(move |c| Ok(f(c).map_err(anyhow::Error::from)?)).await
+    }
+
+    async fn read_mut<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<R> + Send + 'static,
+    {
         let pool = self.readers.clone();
         tokio::task::spawn_blocking(move || -> StoreResult<R> {
-            let conn = pool.get().map_err(anyhow::Error::from)?;
-            Ok(f(&conn).map_err(anyhow::Error::from)?)
+            let mut conn = pool.get().map_err(anyhow::Error::from)?;
+            f(&mut conn)
         })
         .await
         .map_err(anyhow::Error::from)?
@@ -185,7 +195,7 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn in_savepoint<R>(conn: &Connection, f: impl FnOnce(&Connection) -> StoreResult<R>) -> StoreResult<R> {
+fn in_savepoint<R>(conn: &mut Connection, f: impl FnOnce(&mut Connection) -> StoreResult<R>) -> StoreResult<R> {
     conn.prepare_cached("SAVEPOINT op").and_then(|mut s| s.execute([])).map_err(sql_err)?;
     match f(conn) {
         Ok(r) => {
@@ -230,7 +240,7 @@ struct Checkpoints {
     restart_wanted: AtomicBool,
 }
 
-fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Op>, checkpoints: Arc<Checkpoints>) {
+fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Op>, checkpoints: Arc<Checkpoints>) {
     let mut batch: Vec<Op> = Vec::with_capacity(MAX_BATCH);
     let mut finishers: Vec<Finish> = Vec::with_capacity(MAX_BATCH);
     while let Some(op) = rx.blocking_recv() {
@@ -245,7 +255,7 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Op>, checkpoint
             Ok(()) => {
                 let mut spoiled = false;
                 for op in batch.drain(..) {
-                    let (finish, op_spoiled) = op(&conn);
+                    let (finish, op_spoiled) = op(&mut conn);
                     finishers.push(finish);
                     spoiled |= op_spoiled;
                 }
@@ -262,7 +272,7 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Op>, checkpoint
                 }
             }
             Err(e) => {
-                finishers.extend(batch.drain(..).map(|op| op(&conn).0));
+                finishers.extend(batch.drain(..).map(|op| op(&mut conn).0));
                 Err(e.to_string())
             }
         };
@@ -278,6 +288,81 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Op>, checkpoint
                 tracing::warn!(error = %e, "WAL restart failed");
             }
         }
+    }
+}
+
+/// A connection of the store as the queries written once see it ([`db::Db`]). Every call finishes before it
+/// returns: the futures it hands back are ready.
+struct SqliteDb<'c>(&'c mut Connection);
+
+impl rusqlite::ToSql for db::Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self {
+            db::Value::Null => ValueRef::Null,
+            db::Value::Int(i) => ValueRef::Integer(*i),
+            db::Value::Text(s) => ValueRef::Text(s.as_bytes()),
+            db::Value::Blob(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
+fn db_row(r: &Row, n: usize) -> rusqlite::Result<db::Row> {
+    use rusqlite::types::ValueRef;
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        out.push(match r.get_ref(i)? {
+            ValueRef::Null => db::Value::Null,
+            ValueRef::Integer(i) => db::Value::Int(i),
+            // No column is REAL; an expression that made one is read as its whole part.
+            ValueRef::Real(f) => db::Value::Int(f as i64),
+            ValueRef::Text(t) => db::Value::Text(String::from_utf8_lossy(t).into_owned()),
+            ValueRef::Blob(b) => db::Value::Blob(b.to_vec()),
+        });
+    }
+    Ok(db::Row(out))
+}
+
+impl SqliteDb<'_> {
+    fn query_now(&mut self, q: &db::Sql) -> StoreResult<Vec<db::Row>> {
+        let mut st = self.0.prepare_cached(&q.text).map_err(sql_err)?;
+        let n = st.column_count();
+        let rows = st.query_map(params_from_iter(q.args.iter()), |r| db_row(r, n)).map_err(sql_err)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
+    }
+
+    fn execute_now(&mut self, q: &db::Sql) -> StoreResult<u64> {
+        let mut st = self.0.prepare_cached(&q.text).map_err(sql_err)?;
+        Ok(st.execute(params_from_iter(q.args.iter())).map_err(db_err)? as u64)
+    }
+}
+
+impl db::Db for SqliteDb<'_> {
+    fn dialect(&self) -> db::Dialect {
+        db::Dialect::Sqlite
+    }
+    fn query<'a>(&'a mut self, q: &'a db::Sql) -> BoxFuture<'a, StoreResult<Vec<db::Row>>> {
+        Box::pin(std::future::ready(self.query_now(q)))
+    }
+    fn execute<'a>(&'a mut self, q: &'a db::Sql) -> BoxFuture<'a, StoreResult<u64>> {
+        Box::pin(std::future::ready(self.execute_now(q)))
+    }
+    fn insert_messages<'a>(&'a mut self, forward: &'a Forward) -> BoxFuture<'a, StoreResult<Vec<Vec<(i64, i64)>>>> {
+        let c = &*self.0;
+        Box::pin(std::future::ready(forward.iter().map(|(m, ds)| insert_message(c, m, ds)).collect()))
+    }
+}
+
+/// Runs a [`db::DbOp`] on `conn`: its futures are ready at once.
+fn run_op(conn: &mut Connection, op: db::DbOp) -> StoreResult<db::Erased> {
+    op(&mut SqliteDb(conn)).now_or_never().expect("SQLite's queries finish before they return")
+}
+
+/// A failed statement: a broken uniqueness rule is a conflict, the rest an error.
+fn db_err(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict(e.to_string()),
+        _ => sql_err(e),
     }
 }
 
@@ -649,9 +734,20 @@ WHERE idempotency.created_at < ?4 OR (idempotency.status = 0 AND idempotency.cre
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn meta_get(&self, name: &str) -> StoreResult<Option<String>> {
-        let name = name.to_string();
-        self.read(move |c| c.query_row("SELECT value FROM meta WHERE name = ?", [name], |r| r.get(0)).optional()).await
+    async fn read_op(&self, op: db::DbOp) -> StoreResult<db::Erased> {
+        self.read_mut(move |c| run_op(c, op)).await
+    }
+
+    fn dialect(&self) -> db::Dialect {
+        db::Dialect::Sqlite
+    }
+
+    async fn write_op(&self, savepoint: bool, op: db::DbOp) -> StoreResult<db::Erased> {
+        if savepoint {
+            self.write(move |c| run_op(c, op)).await
+        } else {
+            self.write_fast(move |c| run_op(c, op)).await
+        }
     }
 
     async fn reseal(&self, job: super::Reseal) -> StoreResult<u64> {
@@ -691,193 +787,6 @@ impl Store for SqliteStore {
             c.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", params![name, value])
                 .map_err(sql_err)?;
             Ok(changed)
-        })
-        .await
-    }
-
-    async fn default_org(&self) -> StoreResult<String> {
-        self.write(|c| {
-            let existing: Option<String> = c
-                .query_row("SELECT id FROM orgs WHERE is_default = 1", [], |r| r.get(0))
-                .optional()
-                .map_err(sql_err)?;
-            if let Some(id) = existing {
-                return Ok(id);
-            }
-            let id = crate::ids::new(crate::ids::ORG);
-            c.execute(
-                "INSERT INTO orgs (id, name, is_default, created_at) VALUES (?, 'default', 1, ?)",
-                params![id, now_ms()],
-            )
-            .map_err(sql_err)?;
-            Ok(id)
-        })
-        .await
-    }
-
-    async fn org_create(&self, name: &str) -> StoreResult<String> {
-        let name = name.to_string();
-        self.write(move |c| {
-            let id = crate::ids::new(crate::ids::ORG);
-            c.execute(
-                "INSERT INTO orgs (id, name, is_default, created_at) VALUES (?, ?, 0, ?)",
-                params![id, name, now_ms()],
-            )
-            .map_err(sql_err)?;
-            Ok(id)
-        })
-        .await
-    }
-
-    async fn token_insert(&self, hash: [u8; 32], org_id: &str, name: &str) -> StoreResult<()> {
-        let (org_id, name) = (org_id.to_string(), name.to_string());
-        self.write(move |c| {
-            c.execute(
-                "INSERT OR IGNORE INTO tokens (hash, org_id, name, created_at) VALUES (?, ?, ?, ?)",
-                params![&hash[..], org_id, name, now_ms()],
-            )
-            .map_err(sql_err)?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn token_org(&self, hash: [u8; 32]) -> StoreResult<Option<String>> {
-        self.read(move |c| {
-            c.prepare_cached("SELECT org_id FROM tokens WHERE hash = ?")?
-                .query_row([&hash[..]], |r| r.get(0))
-                .optional()
-        })
-        .await
-    }
-
-    async fn token_count(&self) -> StoreResult<i64> {
-        self.read(|c| c.query_row("SELECT COUNT(*) FROM tokens", [], |r| r.get(0))).await
-    }
-
-    async fn doc_insert(&self, rec: DocRecord) -> StoreResult<()> {
-        self.write(move |c| {
-            c.prepare_cached(
-                "INSERT INTO docs (kind, org_id, parent, id, uid, created_at, updated_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .map_err(sql_err)?
-            .execute(params![rec.kind.as_str(), rec.org_id, rec.parent, rec.id, rec.uid, rec.created_at, now_ms(), rec.data])
-            .map_err(conflict_as("An entity with this uid or name already exists"))?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn doc_update(&self, rec: DocRecord) -> StoreResult<bool> {
-        self.write(move |c| {
-            let n = c
-                .prepare_cached(
-                    "UPDATE docs SET uid = ?, updated_at = ?, data = ? WHERE kind = ? AND org_id = ? AND id = ?",
-                )
-                .map_err(sql_err)?
-                .execute(params![rec.uid, now_ms(), rec.data, rec.kind.as_str(), rec.org_id, rec.id])
-                .map_err(conflict_as("An entity with this uid already exists"))?;
-            Ok(n > 0)
-        })
-        .await
-    }
-
-    async fn doc_get(&self, kind: DocKind, org_id: &str, parent: &str, key: &str) -> StoreResult<Option<DocRecord>> {
-        let (org_id, parent, key) = (org_id.to_string(), parent.to_string(), key.to_string());
-        self.read(move |c| {
-            c.prepare_cached(
-                "SELECT org_id, parent, id, uid, created_at, data FROM docs
-                 WHERE kind = ?1 AND org_id = ?2 AND parent = ?3 AND (id = ?4 OR uid = ?4)
-                 ORDER BY id = ?4 DESC LIMIT 1",
-            )?
-            .query_row(params![kind.as_str(), org_id, parent, key], doc_row(kind))
-            .optional()
-        })
-        .await
-    }
-
-    async fn doc_modify(
-        &self,
-        kind: DocKind,
-        org_id: &str,
-        id: &str,
-        change: DocChange,
-    ) -> StoreResult<Option<DocRecord>> {
-        let (org_id, id) = (org_id.to_string(), id.to_string());
-        self.write(move |c| {
-            let data: Option<String> = c
-                .prepare_cached("SELECT data FROM docs WHERE kind = ? AND org_id = ? AND id = ?")
-                .map_err(sql_err)?
-                .query_row(params![kind.as_str(), org_id, id], |r| r.get(0))
-                .optional()
-                .map_err(sql_err)?;
-            let Some(data) = data else { return Ok(None) };
-            let rec = change(&data)?;
-            c.prepare_cached(
-                "UPDATE docs SET uid = ?, updated_at = ?, data = ? WHERE kind = ? AND org_id = ? AND id = ?",
-            )
-            .map_err(sql_err)?
-            .execute(params![rec.uid, now_ms(), rec.data, kind.as_str(), org_id, id])
-            .map_err(conflict_as("An entity with this uid already exists"))?;
-            Ok(Some(rec))
-        })
-        .await
-    }
-
-    async fn doc_get_any(&self, kind: DocKind, id: &str) -> StoreResult<Option<DocRecord>> {
-        let id = id.to_string();
-        self.read(move |c| {
-            c.prepare_cached("SELECT org_id, parent, id, uid, created_at, data FROM docs WHERE kind = ? AND id = ?")?
-                .query_row(params![kind.as_str(), id], doc_row(kind))
-                .optional()
-        })
-        .await
-    }
-
-    async fn doc_list(&self, kind: DocKind, org_id: &str, parent: &str, page: &Page) -> StoreResult<Vec<DocRecord>> {
-        let mut sql = String::from(
-            "SELECT org_id, parent, id, uid, created_at, data FROM docs WHERE kind = ? AND org_id = ? AND parent = ?",
-        );
-        let mut args = vec![Value::Text(kind.as_str().into()), Value::Text(org_id.into()), Value::Text(parent.into())];
-        paginate(&mut sql, &mut args, page, "id");
-        self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), doc_row(kind))?.collect()).await
-    }
-
-    async fn doc_list_where(
-        &self,
-        kind: DocKind,
-        org_id: &str,
-        parent: &str,
-        field: &'static str,
-        value: &str,
-        page: &Page,
-    ) -> StoreResult<Vec<DocRecord>> {
-        let mut sql = String::from(
-            "SELECT org_id, parent, id, uid, created_at, data FROM docs
-             WHERE kind = ? AND org_id = ? AND parent = ? AND json_extract(data, ?) = ?",
-        );
-        let mut args = vec![
-            Value::Text(kind.as_str().into()),
-            Value::Text(org_id.into()),
-            Value::Text(parent.into()),
-            Value::Text(format!("$.{field}")),
-            Value::Text(value.into()),
-        ];
-        paginate(&mut sql, &mut args, page, "id");
-        self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), doc_row(kind))?.collect()).await
-    }
-
-    async fn doc_delete(&self, kind: DocKind, org_id: &str, id: &str) -> StoreResult<bool> {
-        let (org_id, id) = (org_id.to_string(), id.to_string());
-        self.write(move |c| {
-            let n = c
-                .execute(
-                    "DELETE FROM docs WHERE kind = ? AND org_id = ? AND id = ?",
-                    params![kind.as_str(), org_id, id],
-                )
-                .map_err(sql_err)?;
-            c.execute("DELETE FROM docs WHERE org_id = ? AND parent = ?", params![org_id, id]).map_err(sql_err)?;
-            Ok(n > 0)
         })
         .await
     }
