@@ -9,8 +9,15 @@
 
 pub mod copy;
 pub mod db;
+mod activity;
+mod deliveries;
 mod docs;
+mod idempotency;
+mod inbound;
+mod jobs;
+mod messages;
 mod orgs;
+mod timers;
 pub mod postgres;
 pub mod sealed;
 pub mod sqlite;

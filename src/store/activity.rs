@@ -1,0 +1,1 @@
+//! The per-minute activity counts behind the charts.

@@ -1,0 +1,1 @@
+//! The due-time queue's reads: when work is next due, and its figures for /metrics (claiming is the backends' own).

@@ -1,0 +1,1 @@
+//! Messages: published in one commit with their deliveries (the backends' hot path), read, searched and expunged here.

@@ -1,0 +1,1 @@
+//! Timers: a row and one job in the due-time queue each.
