@@ -9,15 +9,7 @@ use anyhow::Context;
 use ipnet::IpNet;
 use serde::Deserialize;
 
-/// How hard the SQLite store pushes each group commit to disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Durability {
-    /// `synchronous=NORMAL` in WAL mode: survives a killed process; the last commits may be lost on power loss.
-    Normal,
-    /// `synchronous=FULL`: fsync at every group commit, survives power loss.
-    Full,
-}
+pub use crate::store::Durability;
 
 /// Which names the Standard Webhooks headers carry by default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]

@@ -169,7 +169,7 @@ pub async fn copy(from: &dyn Tables, to: &dyn Tables) -> anyhow::Result<Report> 
 /// Opens the store at `url` (migrating it) for copying.
 pub async fn open_tables(url: &str) -> anyhow::Result<Box<dyn Tables>> {
     if let Some(path) = url.strip_prefix("sqlite://") {
-        let store = super::sqlite::SqliteStore::open(path, crate::config::Durability::Full, true)?;
+        let store = super::sqlite::SqliteStore::open(path, super::Durability::Full, true)?;
         Ok(Box::new(store))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let opts = super::postgres::PgOptions { node: false, heartbeat: false, ..Default::default() };

@@ -42,6 +42,16 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// How hard the SQLite store pushes each group commit to disk (`HOOKD_SQLITE_SYNCHRONOUS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// `synchronous=NORMAL` in WAL mode: survives a killed process; the last commits may be lost on power loss.
+    Normal,
+    /// `synchronous=FULL`: fsync at every group commit, survives power loss.
+    Full,
+}
+
 /// Milliseconds since the Unix epoch: the store's one time unit.
 pub type Millis = i64;
 
@@ -999,7 +1009,7 @@ impl dyn Store {
 /// may serve an embedded database, and it frees the leases a killed predecessor left. Any number of processes
 /// serve one PostgreSQL database: there a serving process is a node (see [`postgres`]), and a dead node's leases
 /// are freed by the others, never all at start.
-pub async fn open(url: &str, durability: crate::config::Durability, serving: bool) -> anyhow::Result<Arc<dyn Store>> {
+pub async fn open(url: &str, durability: Durability, serving: bool) -> anyhow::Result<Arc<dyn Store>> {
     if let Some(path) = url.strip_prefix("sqlite://") {
         let store = Arc::new(sqlite::SqliteStore::open(path, durability, serving)?);
         if serving {
