@@ -392,17 +392,21 @@ async fn a_wrong_key_is_refused_and_a_rotated_key_signs_with_the_same_secrets() 
     assert_none_readable(&db.raw().await, &[secret, gh_secret]);
 }
 
-/// The endpoint document `id` as the backend holds it, read past the sealing layer.
-async fn raw_endpoint(url: &str, id: &str) -> (Arc<dyn Store>, DocRecord) {
+/// The document `id` as the backend holds it, read past the sealing layer.
+async fn raw_doc(url: &str, kind: DocKind, id: &str) -> (Arc<dyn Store>, DocRecord) {
     let raw = hookd::store::open(url, hookd::config::Durability::Normal, false).await.unwrap();
-    let rec = raw.doc_get_any(DocKind::Endpoint, id).await.unwrap().expect("the endpoint is stored");
+    let rec = raw.doc_get_any(kind, id).await.unwrap().expect("the document is stored");
     (raw, rec)
 }
 
-/// Makes the store what an older hookd left: the endpoint document `ep_id` changed by `change` past the sealing
-/// layer, and the meta rows matching the SQL condition `meta` deleted.
-async fn as_left_by_an_older_hookd(db: &Db, ep_id: &str, change: impl FnOnce(&mut Value), meta: &str) {
-    let (raw, mut rec) = raw_endpoint(&db.url, ep_id).await;
+async fn raw_endpoint(url: &str, id: &str) -> (Arc<dyn Store>, DocRecord) {
+    raw_doc(url, DocKind::Endpoint, id).await
+}
+
+/// Makes the store what an older hookd left: the document `id` changed by `change` past the sealing layer, and
+/// the meta rows matching the SQL condition `meta` deleted.
+async fn as_left_by_an_older_hookd(db: &Db, kind: DocKind, id: &str, change: impl FnOnce(&mut Value), meta: &str) {
+    let (raw, mut rec) = raw_doc(&db.url, kind, id).await;
     let mut data: Value = serde_json::from_str(&rec.data).unwrap();
     change(&mut data);
     rec.data = data.to_string();
@@ -434,7 +438,7 @@ async fn plaintext_secrets_of_an_older_database_are_sealed_on_its_first_start() 
         assert!(data["secrets"][0]["key"].as_str().unwrap().starts_with("enc:v1:"));
         data["secrets"][0]["key"] = json!(secret);
     };
-    as_left_by_an_older_hookd(&db, &ep_id, plaintext, "true").await;
+    as_left_by_an_older_hookd(&db, DocKind::Endpoint, &ep_id, plaintext, "true").await;
     assert!(raw_endpoint(&db.url, &ep_id).await.1.data.contains(&secret), "the secret is in plaintext now");
 
     let hookd = db.start(&[]).await;
@@ -472,7 +476,7 @@ async fn headers_of_a_store_sealed_before_they_counted_as_secrets_are_sealed_on_
     // Make it what the previous version left: signing keys sealed, the custom header in plaintext, and no word
     // of which fields are sealed.
     let plaintext = |data: &mut Value| data["headers"]["Authorization"] = json!(format!("Bearer {token}"));
-    as_left_by_an_older_hookd(&db, &ep_id, plaintext, "name = 'sealed_fields'").await;
+    as_left_by_an_older_hookd(&db, DocKind::Endpoint, &ep_id, plaintext, "name = 'sealed_fields'").await;
     assert!(raw_endpoint(&db.url, &ep_id).await.1.data.contains(&token));
 
     let hookd = db.start(&[]).await;
@@ -482,5 +486,64 @@ async fn headers_of_a_store_sealed_before_they_counted_as_secrets_are_sealed_on_
     // The key did not change, so the stored idempotent answers stay: a retry gets the same endpoint.
     let again: Value = create(&hookd.base).await.unwrap().json().await.unwrap();
     assert_eq!(again["id"], ep["id"], "answered from the stored answer");
+    assert!(hookd.terminate().0);
+}
+
+/// A timer whose webhook goes to `url` within 100 ms.
+async fn short_timer(base: &str, url: String) {
+    post(base, "/timers", json!({"name": "t", "duration": "100ms", "events": {"on_expire": {"webhook": url}}})).await;
+}
+
+/// After a start on a store whose timers application kept the key in its metadata: the key is out of there and
+/// sealed in its own field; `GET /timers/webhook-secret` answers the same key, and the webhooks of the endpoint
+/// made before (to `before`, its `n`th) and of a new one (made from the moved key) are signed with it.
+async fn assert_moved(db: &Db, base: &str, app_id: &str, secret: &str, before: &Receiver, n: usize) {
+    let (_, rec) = raw_doc(&db.url, DocKind::Application, app_id).await;
+    assert!(!rec.data.contains("timerWebhookSecret") && !rec.data.contains(secret), "{}", rec.data);
+    assert!(rec.data.contains(r#""signing_key":"enc:v1:"#), "sealed in its own field: {}", rec.data);
+    let app = get(base, "/api/v1/app/hookd-timers").await;
+    assert_eq!(app["metadata"], json!({}), "{app}");
+    assert_eq!(get(base, "/timers/webhook-secret").await["secret"], secret);
+    let new = Receiver::start().await;
+    short_timer(base, before.url.clone()).await;
+    short_timer(base, new.url.clone()).await;
+    for got in [&before.wait_for(n).await[n - 1], &new.wait_for(1).await[0]] {
+        let body = std::str::from_utf8(&got.body).unwrap();
+        assert_eq!(got.header("x-minoots-signature"), github_signature(secret, body), "signed with the same key");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_timers_key_an_older_hookd_kept_in_the_metadata_is_moved_on_start() {
+    let db = Db::new();
+    let recv = Receiver::start().await;
+    let hookd = db.start(&[]).await;
+    short_timer(&hookd.base, recv.url.clone()).await;
+    recv.wait_for(1).await;
+    let secret = get(&hookd.base, "/timers/webhook-secret").await["secret"].as_str().unwrap().to_string();
+    let app_id = get(&hookd.base, "/api/v1/app/hookd-timers").await["id"].as_str().unwrap().to_string();
+    assert!(hookd.terminate().0);
+
+    // Sealed in the metadata, as the previous version kept it (and every reader of the application saw it).
+    let to_metadata = |data: &mut Value| {
+        let key = data.as_object_mut().unwrap().remove("signing_key").expect("the key in its own field");
+        assert!(key.as_str().unwrap().starts_with("enc:v1:"), "{key}");
+        data["metadata"]["timerWebhookSecret"] = key;
+    };
+    as_left_by_an_older_hookd(&db, DocKind::Application, &app_id, to_metadata, "name = 'sealed_fields'").await;
+    assert!(raw_doc(&db.url, DocKind::Application, &app_id).await.1.data.contains("timerWebhookSecret"));
+    let hookd = db.start(&[]).await;
+    assert_moved(&db, &hookd.base, &app_id, &secret, &recv, 2).await;
+    assert!(hookd.terminate().0);
+
+    // In plaintext in the metadata, as a version from before secrets were sealed kept it.
+    let plaintext = |data: &mut Value| {
+        data.as_object_mut().unwrap().remove("signing_key");
+        data["metadata"]["timerWebhookSecret"] = json!(secret);
+    };
+    as_left_by_an_older_hookd(&db, DocKind::Application, &app_id, plaintext, "true").await;
+    assert!(raw_doc(&db.url, DocKind::Application, &app_id).await.1.data.contains(&secret));
+    let hookd = db.start(&[]).await;
+    assert_moved(&db, &hookd.base, &app_id, &secret, &recv, 3).await;
     assert!(hookd.terminate().0);
 }

@@ -38,7 +38,7 @@ use crate::config::Config;
 use crate::engine::model::{Application, Endpoint};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::store::{now_ms, MessageRecord, Requeue, Store};
+use crate::store::{now_ms, MessageRecord, Page, Requeue, Store};
 
 /// The state every handler shares (cloned per request, hence one `Arc`).
 pub type ApiContext = Arc<AppState>;
@@ -77,6 +77,37 @@ impl Parts {
 /// The application `key` (id or uid) of organization `org`, or 404.
 pub async fn load_app(ctx: &ApiContext, org: &str, key: &str) -> Result<Arc<Application>> {
     ctx.engine.app(org, key).await?.ok_or_else(Error::not_found)
+}
+
+/// The user's applications of `org` as a store page gives them (up to `limit + 1`, in walking order), without
+/// those hookd keeps for itself ([`Application::is_internal`]): the walk reads on past them, so that a page is as
+/// full as the store's and its iterator is its last row shown.
+pub async fn user_apps(ctx: &ApiContext, org: &str, page: &Page) -> Result<Vec<Application>> {
+    let (mut out, mut at) = (Vec::new(), page.clone());
+    loop {
+        let rows = ctx.store.list::<Application>(org, "", &at).await?;
+        let more = rows.len() > at.limit;
+        // Reading on, in bigger pages: an organization may have many bots.
+        (at.iterator, at.limit) = (rows.last().map(|a| a.id.clone()), at.limit.max(250));
+        out.extend(rows.into_iter().filter(|a| !a.is_internal()));
+        if !more || out.len() > page.limit {
+            out.truncate(page.limit + 1);
+            return Ok(out);
+        }
+    }
+}
+
+/// Refuses (403) what an application hookd keeps for itself may not have: a portal link, a change through the
+/// API. Its face alone changes it.
+pub fn not_internal(app: &Application, what: &str) -> Result<()> {
+    if !app.is_internal() {
+        return Ok(());
+    }
+    let detail = format!(
+        "The application {} is hookd's own (it delivers timer or bot webhooks): {what}",
+        app.uid.as_deref().unwrap_or(&app.id)
+    );
+    Err(Error::new(axum::http::StatusCode::FORBIDDEN, "forbidden", detail))
 }
 
 /// The endpoint `key` (id or uid) of `app`, or 404.

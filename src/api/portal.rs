@@ -177,7 +177,8 @@ async fn tokens_of(ctx: &ApiContext, app: &Application) -> Result<Vec<PortalToke
     }
 }
 
-/// The live grant of `token`, or None: not a portal token, expired, revoked, or its application is gone.
+/// The live grant of `token`, or None: not a portal token, expired, revoked, or its application is gone or one
+/// hookd keeps for itself (a token issued for it before such applications had no portal).
 pub async fn grant_of(ctx: &ApiContext, token: &str) -> Result<Option<PortalGrant>> {
     if !token.starts_with(TOKEN_PREFIX) {
         return Ok(None);
@@ -188,7 +189,9 @@ pub async fn grant_of(ctx: &ApiContext, token: &str) -> Result<Option<PortalGran
         ctx.store.delete::<PortalToken>(&stored.org_id, &stored.id).await?;
         return Ok(None);
     }
-    let Some(app) = ctx.engine.app(&stored.org_id, &stored.app_id).await? else { return Ok(None) };
+    let Some(app) = ctx.engine.app(&stored.org_id, &stored.app_id).await?.filter(|a| !a.is_internal()) else {
+        return Ok(None);
+    };
     Ok(Some(PortalGrant { token: Arc::new(stored), app }))
 }
 

@@ -184,6 +184,7 @@ async fn create(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor
         name: format!("bot: {name}"),
         throttle_rate: None,
         metadata: Default::default(),
+        signing_key: None,
         created_at: now,
         updated_at: now,
     };

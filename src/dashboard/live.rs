@@ -119,7 +119,7 @@ pub async fn live(State(ctx): State<ApiContext>, session: Session, Query(q): Que
     // The filter's choices: the newest applications (a bookmark can name any other).
     let first = Page { limit: 50, iterator: None, reverse: false, descending: true };
     let apps: Vec<AppView> =
-        ctx.store.list::<Application>(&session.org, "", &first).await?.iter().take(50).map(AppView::from).collect();
+        crate::api::user_apps(&ctx, &session.org, &first).await?.iter().take(50).map(AppView::from).collect();
     let source = match &app {
         Some(app) => format!("/ui/live/events?app={}", app.id),
         None => "/ui/live/events".to_string(),

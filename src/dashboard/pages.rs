@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{end_session, render, start_session, Session, UiResult};
 use crate::api::auth::org_of_token;
 use crate::api::pagination::{list_response, page};
-use crate::api::{load_app, load_endpoint, load_message, ApiContext};
+use crate::api::{load_app, load_endpoint, load_message, not_internal, user_apps, ApiContext};
 use crate::engine::model::{Application, Endpoint};
 use crate::error::Error;
 use crate::store::{
@@ -202,11 +202,14 @@ pub(super) struct AppView {
     uid: Option<String>,
     name: String,
     created_at: String,
+    /// hookd's own (timers', a bot's): no portal link offered.
+    internal: bool,
 }
 
 impl From<&Application> for AppView {
     fn from(a: &Application) -> Self {
-        AppView { id: a.id.clone(), uid: a.uid.clone(), name: a.name.clone(), created_at: time(a.created_at) }
+        let (id, uid, name, created_at) = (a.id.clone(), a.uid.clone(), a.name.clone(), time(a.created_at));
+        AppView { id, uid, name, created_at, internal: a.is_internal() }
     }
 }
 
@@ -324,7 +327,7 @@ pub async fn overview(State(ctx): State<ApiContext>, session: Session) -> UiResu
     let org = &session.org;
     let activity = super::ops::org_activity(&ctx, org).await?;
     let page = Page { limit: OVERVIEW_APPS, iterator: None, reverse: false, descending: true };
-    let mut apps = ctx.store.list::<Application>(org, "", &page).await?;
+    let mut apps = user_apps(&ctx, org, &page).await?;
     let more_apps = apps.len() > OVERVIEW_APPS;
     apps.truncate(OVERVIEW_APPS);
     // Bounded whatever the store holds: per application one read of its (cached) endpoints, one of its newest
@@ -382,7 +385,7 @@ pub async fn overview(State(ctx): State<ApiContext>, session: Session) -> UiResu
 
 pub async fn apps(State(ctx): State<ApiContext>, session: Session, Query(q): Query<ListParams>) -> UiResult {
     let page = page(Some(25), q.iterator.as_deref(), true);
-    let rows = ctx.store.list::<Application>(&session.org, "", &page).await?;
+    let rows = user_apps(&ctx, &session.org, &page).await?;
     let (rows, pager) = pager(rows, &page, |a| a.id.clone());
     let mut apps = Vec::with_capacity(rows.len());
     for app in &rows {
@@ -464,6 +467,7 @@ pub async fn portal_link(
     use crate::api::portal::{self, Capability};
     session.check_csrf(&form.csrf)?;
     let app = load_app(&ctx, &session.org, &app_id).await?;
+    not_internal(&app, "it has no app portal")?;
     let (read_only, capabilities) = match form.access.as_str() {
         "read" => (true, vec![Capability::ViewBase]),
         "manage" => (false, Capability::ALL.to_vec()),

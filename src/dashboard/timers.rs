@@ -14,6 +14,7 @@ use super::{render, Session, UiResult};
 use crate::api::console::{self, TimerAction};
 use crate::api::pagination::page;
 use crate::api::ApiContext;
+use crate::engine::model::TIMERS_APP_UID;
 use crate::error::Error;
 use crate::store::{now_ms, timer_status, Millis, TimerFilter, TimerRecord};
 
@@ -76,10 +77,12 @@ pub async fn timers(State(ctx): State<ApiContext>, session: Session, Query(q): Q
     let now = now_ms();
     let timers = rows.iter().map(|t| view(&ctx, t, now)).collect::<Result<Vec<Value>, _>>()?;
     let tabs: Vec<_> = TABS.iter().map(|(value, _, label)| page_context! { value, label }).collect();
+    // The webhooks' deliveries: the timers application is left out of the applications list.
+    let deliveries = ctx.engine.app(&session.org, TIMERS_APP_UID).await?.map(|a| a.id.clone());
     Ok(render(
         StatusCode::OK,
         "timers.html",
-        page_context! { nav => "timers", csrf => session.csrf, timers, pager, tabs, tab },
+        page_context! { nav => "timers", csrf => session.csrf, timers, pager, tabs, tab, deliveries },
     ))
 }
 

@@ -18,11 +18,33 @@ pub struct Application {
     pub name: String,
     pub throttle_rate: Option<u16>,
     pub metadata: Metadata,
+    /// The key every endpoint of an application hookd made for itself signs with (the timers' one, which
+    /// `GET /timers/webhook-secret` answers): here, not in `metadata`, which the application's every reader sees.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key: Option<String>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
 
 impl_doc!(Application, DocKind::Application, parent: none, id: id, uid: uid);
+
+/// The uid of the application each organization's timer webhooks are delivered through.
+pub const TIMERS_APP_UID: &str = "hookd-timers";
+
+/// Whether `uid` names an application hookd makes for itself: the timers', or a bot's (whose uid is the bot's
+/// id). The API refuses it for the user's own applications.
+pub fn is_internal_uid(uid: &str) -> bool {
+    uid == TIMERS_APP_UID || crate::ids::has_prefix(uid, crate::ids::BOT)
+}
+
+impl Application {
+    /// Made by hookd for itself rather than for one of the user's customers: left out of application lists and
+    /// the dashboard's, never given a portal link, and changed only by the face that made it. Its deliveries
+    /// stay reachable by its id (the Timers and Bots pages link to them).
+    pub fn is_internal(&self) -> bool {
+        self.uid.as_deref().is_some_and(is_internal_uid)
+    }
+}
 
 /// Keys that sign (or verify) now: the current one and any rotated-out key still in its grace period.
 pub fn live_secrets(secrets: &[EndpointSecret], now: Millis) -> impl Iterator<Item = &str> {

@@ -69,6 +69,7 @@ impl Engine {
             name: "Operational webhooks".into(),
             throttle_rate: None,
             metadata: Default::default(),
+            signing_key: None,
             created_at: now,
             updated_at: now,
         };

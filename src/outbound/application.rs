@@ -14,8 +14,8 @@ use crate::api::extract::ValidJson;
 use crate::api::pagination::{list_response, ListQuery, ListResponse};
 use crate::api::time::ts;
 use crate::api::validate::{check_ident, double_option};
-use crate::api::{load_app, ApiContext};
-use crate::engine::model::{Application, Metadata};
+use crate::api::{load_app, not_internal, user_apps, ApiContext};
+use crate::engine::model::{is_internal_uid, Application, Metadata};
 use crate::error::{ClientError, Error, Result};
 use crate::store::now_ms;
 
@@ -77,6 +77,9 @@ fn validate(name: &str, uid: Option<&str>, throttle: Option<u16>) -> Result<()> 
         if crate::ids::has_prefix(uid, crate::ids::APP) {
             return Err(Error::invalid(&["body", "uid"], "must not look like an application id"));
         }
+        if is_internal_uid(uid) {
+            return Err(Error::invalid(&["body", "uid"], "is kept for hookd's own applications (timers, bots)"));
+        }
     }
     if throttle == Some(0) {
         return Err(Error::invalid(&["body", "throttleRate"], "must be at least 1"));
@@ -95,6 +98,7 @@ pub async fn create(ctx: &ApiContext, org: &str, input: ApplicationIn) -> Result
         name: input.name,
         throttle_rate: input.throttle_rate,
         metadata: input.metadata,
+        signing_key: None,
         created_at: now,
         updated_at: now,
     };
@@ -171,7 +175,7 @@ async fn list_apps(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<ListResponse<ApplicationOut>>> {
     let page = q.page(false);
-    let rows = ctx.store.list::<Application>(&org, "", &page).await?;
+    let rows = user_apps(&ctx, &org, &page).await?;
     Ok(Json(list_response(rows, &page, |a| a.id.clone(), |a| (&a).into())))
 }
 
@@ -190,6 +194,9 @@ async fn get_app(
 ) -> Result<Json<ApplicationOut>> {
     Ok(Json((&*load_app(&ctx, &org, &app_id).await?).into()))
 }
+
+/// Why the API leaves an internal application alone: its timers or bot rely on it (the timers on its key).
+const CHANGED_BY_ITS_FACE: &str = "it changes only with its timers or bot";
 
 async fn save(ctx: &ApiContext, app: &Application) -> Result<()> {
     validate(&app.name, app.uid.as_deref(), app.throttle_rate)?;
@@ -218,6 +225,7 @@ async fn update_app(
 ) -> Result<(StatusCode, Json<ApplicationOut>)> {
     match ctx.engine.app(&org, &app_id).await? {
         Some(existing) => {
+            not_internal(&existing, CHANGED_BY_ITS_FACE)?;
             let mut app = (*existing).clone();
             app.name = input.name;
             // Addressed by uid, the body may leave the uid out and keep it.
@@ -253,6 +261,7 @@ async fn patch_app(
     ValidJson(patch): ValidJson<ApplicationPatch>,
 ) -> Result<Json<ApplicationOut>> {
     let mut app = (*load_app(&ctx, &org, &app_id).await?).clone();
+    not_internal(&app, CHANGED_BY_ITS_FACE)?;
     if let Some(name) = patch.name {
         app.name = name;
     }
@@ -284,6 +293,7 @@ async fn delete_app(
     Path(app_id): Path<String>,
 ) -> Result<StatusCode> {
     let app = load_app(&ctx, &org, &app_id).await?;
+    not_internal(&app, CHANGED_BY_ITS_FACE)?;
     ctx.store.delete::<Application>(&org, &app.id).await?;
     ctx.engine.invalidate(&app.id);
     Ok(StatusCode::NO_CONTENT)

@@ -14,7 +14,7 @@ use crate::api::auth::{org_for, OrgId};
 use crate::api::extract::ValidJson;
 use crate::api::portal::{self, Capability, PortalGrant};
 use crate::api::validate::check_ident;
-use crate::api::{load_app, ApiContext};
+use crate::api::{load_app, not_internal, ApiContext};
 use crate::error::{ClientError, Error, Result};
 
 /// Svix's default and longest lifetime of a portal token.
@@ -95,6 +95,7 @@ async fn app_portal_access(
         (None, _) => Capability::ALL.to_vec(),
     };
     let app = application::load_or_create(&ctx, &org, &app_id, input.application).await?;
+    not_internal(&app, "it has no app portal")?;
     let token = portal::issue(&ctx, &app, capabilities, flags, input.session_id, expiry as i64 * 1000).await?;
     let url = portal::url(&ctx.cfg.public_url, &token);
     Ok(Json(AppPortalAccessOut { url, token }))

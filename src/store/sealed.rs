@@ -43,10 +43,31 @@ const SECRET_FIELDS: &[(DocKind, &[&[&str]])] = &[
     // transformation's variables, which carry receivers' tokens (`Authorization`, a GitHub token).
     (DocKind::Endpoint, &[&["secrets", "*", "key"], &["headers", "*"], &["transformation", "variables", "*"]]),
     (DocKind::InboundRegistration, &[&["secrets", "*", "key"], &["transformation", "variables", "*"]]),
-    // The timers' application keeps the organization's timer signing key in its metadata.
-    (DocKind::Application, &[&["metadata", "timerWebhookSecret"]]),
+    // The timers' application keeps the organization's timer signing key; older versions kept it in the
+    // metadata, where it is still opened to be moved (see `upgrade`).
+    (DocKind::Application, &[&["signing_key"], &["metadata", LEGACY_TIMER_KEY.1]]),
     (DocKind::Bot, &[&["incoming_webhook_token"]]),
 ];
+
+/// The timers application's uid, and the metadata key older versions kept its signing key under.
+const LEGACY_TIMER_KEY: (&str, &str) = ("hookd-timers", "timerWebhookSecret");
+
+/// Moves what an older version left where the API shows it: the timers application's signing key, from its
+/// metadata to its own field. The key stays the same, so receivers keep verifying. Runs on opened documents.
+fn upgrade(rec: &DocRecord, data: Cow<'_, str>) -> StoreResult<String> {
+    let (uid, field) = LEGACY_TIMER_KEY;
+    if rec.kind != DocKind::Application || rec.uid.as_deref() != Some(uid) || !data.contains(field) {
+        return Ok(data.into_owned());
+    }
+    let mut v: Value = serde_json::from_str(&data).map_err(anyhow::Error::from)?;
+    let Some(key) = v.get_mut("metadata").and_then(Value::as_object_mut).and_then(|m| m.remove(field)) else {
+        return Ok(data.into_owned());
+    };
+    if v.get("signing_key").is_none_or(Value::is_null) {
+        v["signing_key"] = key;
+    }
+    Ok(serde_json::to_string(&v).map_err(anyhow::Error::from)?)
+}
 
 fn secret_paths(kind: DocKind) -> Option<&'static [&'static [&'static str]]> {
     SECRET_FIELDS.iter().find(|(k, _)| *k == kind).map(|(_, p)| *p)
@@ -353,8 +374,8 @@ pub async fn start(inner: Arc<dyn Store>, keys: &KeyOptions, database_url: &str)
             Err(e) => return Err(e.into()),
         },
     }
-    // Fields named secret since the store was sealed (custom headers, transformation variables) are sealed
-    // once, by the first node to start with this list.
+    // Fields named secret since the store was sealed (custom headers, transformation variables) are sealed,
+    // and what `upgrade` moves is moved, once, by the first node to start with this list.
     let fields = inner.meta_get(FIELDS_NAME).await?;
     if fields.as_deref() != Some(FIELDS_VERSION) {
         let meta = (FIELDS_NAME, fields, FIELDS_VERSION.into());
@@ -368,19 +389,20 @@ pub async fn start(inner: Arc<dyn Store>, keys: &KeyOptions, database_url: &str)
     Ok(Arc::new(SealedStore { inner, key }))
 }
 
-/// The meta row naming which version of [`SECRET_FIELDS`] the store's documents are sealed by; bump
-/// `FIELDS_VERSION` when a field is added there.
+/// The meta row naming which version of [`SECRET_FIELDS`] (and of [`upgrade`]) the store's documents are sealed
+/// by; bump `FIELDS_VERSION` when a field is added there, or something to [`upgrade`].
 const FIELDS_NAME: &str = "sealed_fields";
-const FIELDS_VERSION: &str = "2";
+const FIELDS_VERSION: &str = "3";
 
-/// Reseals every secret: opened with `old` (values not sealed are taken as they are), sealed under `new`.
+/// Reseals every secret: opened with `old` (values not sealed are taken as they are), upgraded, sealed under
+/// `new`.
 fn reseal_job(old: &MainKey, new: &MainKey, expect: Option<String>) -> Reseal {
     let (old, new_key) = (old.clone(), new.clone());
     Reseal {
         kinds: SECRET_FIELDS.iter().map(|(k, _)| *k).collect(),
         change: Box::new(move |rec| {
-            let opened = old.open_doc(rec.kind, &rec.org_id, &rec.id, &rec.data)?;
-            let sealed = new_key.seal_doc(rec.kind, &rec.org_id, &rec.id, opened.into_owned())?;
+            let opened = upgrade(rec, old.open_doc(rec.kind, &rec.org_id, &rec.id, &rec.data)?)?;
+            let sealed = new_key.seal_doc(rec.kind, &rec.org_id, &rec.id, opened)?;
             Ok((sealed != rec.data).then_some(sealed))
         }),
         meta: (CHECK_NAME, expect, new.check_value()),
@@ -802,6 +824,35 @@ mod tests {
         // Kinds without secrets pass through untouched.
         let chat = r#"{"text":"enc:v1:not:sealed"}"#;
         assert_eq!(key.seal_doc(DocKind::ChatMessage, "o", "m", chat.into()).unwrap(), chat);
+    }
+
+    #[test]
+    fn the_timers_key_moves_out_of_the_timers_apps_metadata_unchanged() {
+        let key = MainKey::generate();
+        let data = r#"{"id":"app_1","uid":"hookd-timers","metadata":{"timerWebhookSecret":"whsec_k","plan":"x"}}"#;
+        let sealed = key.seal_doc(DocKind::Application, "org", "app_1", data.into()).unwrap();
+        let rec = DocRecord {
+            kind: DocKind::Application,
+            org_id: "org".into(),
+            parent: String::new(),
+            id: "app_1".into(),
+            uid: Some("hookd-timers".into()),
+            created_at: 0,
+            data: sealed,
+        };
+        let upgraded = |rec: &DocRecord| {
+            let changed = (reseal_job(&key, &key, None).change)(rec).unwrap().expect("resealed");
+            assert!(!changed.contains("whsec_k"), "{changed}");
+            let opened = key.open_doc(rec.kind, &rec.org_id, &rec.id, &changed).unwrap().into_owned();
+            serde_json::from_str::<Value>(&opened).unwrap()
+        };
+        let v = upgraded(&rec);
+        assert_eq!(v["signing_key"], "whsec_k");
+        assert_eq!(v["metadata"], serde_json::json!({"plan": "x"}));
+        // Another application's metadata is its user's: left as it is.
+        let v = upgraded(&DocRecord { uid: Some("acme".into()), ..rec });
+        assert_eq!(v["metadata"]["timerWebhookSecret"], "whsec_k");
+        assert!(v.get("signing_key").is_none());
     }
 
     #[test]

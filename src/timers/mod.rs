@@ -27,7 +27,7 @@ use crate::api::extract::ValidJson;
 use crate::api::pagination::{list_response, page};
 use crate::api::time::ts;
 use crate::api::ApiContext;
-use crate::engine::model::{Application, Endpoint, EndpointSecret};
+use crate::engine::model::{Application, Endpoint, EndpointSecret, TIMERS_APP_UID};
 use crate::engine::operational::ON_EXHAUSTED;
 use crate::engine::scheduler::TimerHandler;
 use crate::engine::signing::{self, HmacScheme};
@@ -37,9 +37,9 @@ use crate::error::{Error, Result};
 use crate::store::{now_ms, timer_status, Millis, StoreError, TimerFilter, TimerJob, TimerRecord, TimerStep};
 
 const TIMER: &str = "timer_";
-/// The application each organization's timer webhooks are delivered through.
-const TIMERS_APP_UID: &str = "hookd-timers";
-const SECRET_KEY: &str = "timerWebhookSecret";
+/// Where older versions kept the timers' signing key: in the timers application's metadata, which any reader of
+/// the application saw. Moved to its `signing_key` on start (`store::sealed`), or here when first needed.
+const LEGACY_SECRET_KEY: &str = "timerWebhookSecret";
 /// The operational event a timer webhook that used up its retries is reported as (with its payload).
 const EXHAUSTED_EVENT: &str = "timer.webhook.exhausted";
 /// A milestone this much after its moment is reported as late.
@@ -339,7 +339,7 @@ async fn endpoint_for(engine: &Engine, org: &str, url: &str) -> Result<(Arc<Appl
         }
         return Ok((app.clone(), ep.id.clone()));
     }
-    let secret = app.metadata.get(SECRET_KEY).cloned().unwrap_or_else(signing::new_secret);
+    let secret = app.signing_key.clone().ok_or_else(|| Error::internal(anyhow::anyhow!("timers app without a key")))?;
     let now = now_ms();
     let ep = Endpoint {
         id: crate::ids::new(crate::ids::EP),
@@ -371,9 +371,23 @@ async fn endpoint_for(engine: &Engine, org: &str, url: &str) -> Result<(Arc<Appl
     Ok((app, ep.id))
 }
 
+/// The organization's timers application, with its signing key; both made on first use.
 async fn timers_app(engine: &Engine, org: &str) -> Result<Arc<Application>> {
     if let Some(app) = engine.app(org, TIMERS_APP_UID).await? {
-        return Ok(app);
+        if app.signing_key.is_some() {
+            return Ok(app);
+        }
+        // Left without one by an older node of the cluster: the key it put in the metadata, or a new one.
+        engine
+            .store
+            .modify::<Application>(org, &app.id, |a| {
+                let legacy = a.metadata.remove(LEGACY_SECRET_KEY);
+                a.signing_key = a.signing_key.take().or(legacy).or_else(|| Some(signing::new_secret()));
+                Ok(())
+            })
+            .await?;
+        engine.invalidate(&app.id);
+        return engine.app(org, TIMERS_APP_UID).await?.ok_or_else(Error::not_found);
     }
     let now = now_ms();
     let app = Application {
@@ -382,7 +396,8 @@ async fn timers_app(engine: &Engine, org: &str) -> Result<Arc<Application>> {
         uid: Some(TIMERS_APP_UID.into()),
         name: "Timers".into(),
         throttle_rate: None,
-        metadata: [(SECRET_KEY.to_string(), signing::new_secret())].into(),
+        metadata: Default::default(),
+        signing_key: Some(signing::new_secret()),
         created_at: now,
         updated_at: now,
     };
@@ -899,7 +914,7 @@ async fn resume_timer(ctx: &ApiContext, org: &str, id: &str) -> Result<Value> {
 )]
 async fn webhook_secret(State(ctx): State<ApiContext>, OrgId(org): OrgId) -> Result<Json<Value>> {
     let app = timers_app(&ctx.engine, &org).await?;
-    Ok(Json(json!({ "secret": app.metadata.get(SECRET_KEY) })))
+    Ok(Json(json!({ "secret": app.signing_key })))
 }
 
 pub fn router() -> OpenApiRouter<ApiContext> {
