@@ -2,11 +2,9 @@
 //! (rotate the secret, send an example, replay what it missed, edit its filters and headers), the message search,
 //! and the headers a message's deliveries were sent with.
 //!
-//! Charts are SVG drawn on the server (no script, no CDN); every count comes from [`Store::activity`], the
+//! Charts are SVG drawn on the server (no script, no CDN); every count comes from the store's `activity`, the
 //! per-minute counts each group commit keeps, so a chart costs its window's minutes, however busy they were. Every action is a CSRF-checked POST that answers with a
 //! redirect to the page it came from, whose `done` parameter names the message shown there once.
-//!
-//! [`Store::activity`]: crate::store::Store::activity
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;

@@ -191,6 +191,16 @@ impl Dialect {
             Dialect::Postgres => format!("LEAST({a}, {b})"),
         }
     }
+
+    /// One row per value of `col` in a query ordered by `col`: (what follows `SELECT`, what precedes `ORDER BY`).
+    /// PostgreSQL's `DISTINCT ON`; SQLite's `GROUP BY`, which walks the index in order and which PostgreSQL refuses
+    /// while other tables' columns are selected.
+    pub fn distinct_on(self, col: &str) -> (String, String) {
+        match self {
+            Dialect::Sqlite => (String::new(), format!(" GROUP BY {col}")),
+            Dialect::Postgres => (format!("DISTINCT ON ({col}) "), String::new()),
+        }
+    }
 }
 
 /// A statement and its arguments, built once for both dialects.

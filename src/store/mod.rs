@@ -22,7 +22,10 @@ pub mod postgres;
 pub mod sealed;
 pub mod sqlite;
 
-use std::collections::HashMap;
+pub use activity::{
+    activity_buckets, activity_minutes, ActivityBucket, ActivityOf, Tally, ACTIVITY_KEPT_MS, MINUTE_MS,
+};
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -488,116 +491,7 @@ pub struct ReplayFilter {
     pub channel: Option<String>,
 }
 
-/// One time bucket of a chart: what happened in `[start, start + bucket)`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ActivityBucket {
-    pub start: Millis,
-    /// Messages published (organization charts only).
-    pub messages: i64,
-    pub attempts: i64,
-    /// Attempts that succeeded.
-    pub succeeded: i64,
-}
-
-/// Whose activity [`Store::activity`] counts.
-#[derive(Debug, Clone, Copy)]
-pub enum ActivityOf<'a> {
-    Org,
-    /// Attempts to one endpoint of the organization.
-    Endpoint(&'a str),
-}
-
-/// Lays the per-minute rows `(minute, messages, attempts, succeeded)` of the `activity` table into every bucket
-/// of `[since, until)`, empty buckets included, oldest first.
-pub fn activity_buckets(
-    since: Millis,
-    until: Millis,
-    bucket: Millis,
-    rows: impl IntoIterator<Item = (i64, i64, i64, i64)>,
-) -> Vec<ActivityBucket> {
-    let bucket = bucket.max(1);
-    let n = ((until - since).max(0) + bucket - 1) / bucket;
-    let mut out: Vec<ActivityBucket> =
-        (0..n).map(|i| ActivityBucket { start: since + i * bucket, ..Default::default() }).collect();
-    for (minute, messages, attempts, succeeded) in rows {
-        let i = (minute * MINUTE_MS - since).div_euclid(bucket);
-        if let Some(b) = usize::try_from(i).ok().and_then(|i| out.get_mut(i)) {
-            b.messages += messages;
-            b.attempts += attempts;
-            b.succeeded += succeeded;
-        }
-    }
-    out
-}
-
-/// The `activity` table's rows are minutes.
-pub const MINUTE_MS: Millis = 60_000;
-
-/// The minutes of `[since, until)` whose `activity` rows a chart of that window adds up.
-pub fn activity_minutes(since: Millis, until: Millis) -> (i64, i64) {
-    (since.div_euclid(MINUTE_MS), (until + MINUTE_MS - 1).div_euclid(MINUTE_MS))
-}
-
-/// The activity counts of one group commit: organization → endpoint (`""` for the organization's totals) →
-/// minute → `[messages, attempts, succeeded]`. Nested by borrowed keys so that counting a message allocates
-/// nothing once its organization's minute has a slot; written once per commit, whatever the batch's size.
-#[derive(Debug, Default)]
-pub struct Tally(HashMap<String, HashMap<String, HashMap<i64, [i64; 3]>>>);
-
-impl Tally {
-    pub fn message(&mut self, org_id: &str, at: Millis) {
-        self.add(org_id, "", at, [1, 0, 0]);
-    }
-
-    pub fn attempt(&mut self, org_id: &str, endpoint_id: &str, at: Millis, succeeded: bool) {
-        let n = [0, 1, succeeded as i64];
-        self.add(org_id, "", at, n);
-        self.add(org_id, endpoint_id, at, n);
-    }
-
-    fn add(&mut self, org_id: &str, endpoint_id: &str, at: Millis, n: [i64; 3]) {
-        if !self.0.contains_key(org_id) {
-            self.0.insert(org_id.to_string(), HashMap::new());
-        }
-        let eps = self.0.get_mut(org_id).expect("inserted above");
-        if !eps.contains_key(endpoint_id) {
-            eps.insert(endpoint_id.to_string(), HashMap::new());
-        }
-        let slot = eps.get_mut(endpoint_id).expect("inserted above").entry(at.div_euclid(MINUTE_MS)).or_default();
-        for (s, n) in slot.iter_mut().zip(n) {
-            *s += n;
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn clear(&mut self) {
-        self.0.clear();
-    }
-
-    /// The rows to add, `(org_id, endpoint_id, minute, [messages, attempts, succeeded])`, in key order: the order
-    /// every writer locks them in.
-    pub fn rows(&self) -> Vec<(&str, &str, i64, [i64; 3])> {
-        let mut rows: Vec<_> = self
-            .0
-            .iter()
-            .flat_map(|(org, eps)| {
-                eps.iter().flat_map(move |(ep, minutes)| {
-                    minutes.iter().map(move |(m, n)| (org.as_str(), ep.as_str(), *m, *n))
-                })
-            })
-            .collect();
-        rows.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
-        rows
-    }
-}
-
-/// How long the `activity` rows are kept: the charts show a day at most.
-pub const ACTIVITY_KEPT_MS: Millis = 7 * 24 * 3600 * 1000;
-
-/// Where a message's deliveries stand, for [`Store::message_search`].
+/// Where a message's deliveries stand, for the dashboard's message search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageState {
     /// Sent to at least one endpoint, and every delivery succeeded.
@@ -720,42 +614,6 @@ pub trait Store: Send + Sync + 'static {
     /// Stores the message and its deliveries (and their jobs) in one commit. Conflict on a duplicate `eventId`.
     /// Returns the delivery and job ids, in the order of `deliveries`.
     async fn publish(&self, msg: Arc<MessageRecord>, deliveries: Vec<NewDelivery>) -> StoreResult<Vec<(i64, i64)>>;
-    /// By id or `eventId`.
-    async fn message_get(&self, org_id: &str, app_id: &str, key: &str) -> StoreResult<Option<MessageRecord>>;
-    async fn message_list(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        filter: &MessageFilter,
-        page: &Page,
-    ) -> StoreResult<Vec<MessageRecord>>;
-    async fn message_expunge(&self, org_id: &str, app_id: &str, msg_id: &str) -> StoreResult<bool>;
-    /// The dashboard's search, newest first, paged by message id. Message ids are ordered by creation time
-    /// ([`crate::ids::time_range`]), so a time range walks the application's id index; failed messages come from
-    /// the deliveries that gave up (a partial index), pending ones from the due-time queue.
-    async fn message_search(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        search: &MessageSearch,
-        page: &Page,
-    ) -> StoreResult<Vec<MessageRecord>>;
-    /// Messages and attempts per `bucket` ms (a whole number of minutes) over `[since, until)`, added up from the
-    /// per-minute counts each group commit keeps (see [`Tally`]): a day's chart reads at most 1,440 rows per
-    /// node, however busy the day was.
-    async fn activity(
-        &self,
-        org_id: &str,
-        of: ActivityOf<'_>,
-        since: Millis,
-        until: Millis,
-        bucket: Millis,
-    ) -> StoreResult<Vec<ActivityBucket>>;
-    /// Expunges up to `limit` payloads whose retention ended before `now` and that no pending delivery still
-    /// needs; returns how many.
-    async fn expunge_expired_payloads(&self, now: Millis, limit: usize) -> StoreResult<usize>;
-    /// Deletes the activity counts of the minutes before `before`.
-    async fn activity_prune(&self, before: Millis) -> StoreResult<u64>;
 
     // ── the due-time queue ──
     /// Claims up to `limit` jobs due at `now`, leasing them until `lease_until`.
@@ -834,19 +692,6 @@ pub trait Store: Send + Sync + 'static {
         since: Option<Millis>,
         until: Option<Millis>,
     ) -> StoreResult<EndpointStats>;
-    /// Messages of the application created in `[since, until)` with an id after `after`, that have no delivery
-    /// to `endpoint_id`, oldest first, at most `limit`; payloads left out (replay-missing pages through these).
-    #[allow(clippy::too_many_arguments)]
-    async fn messages_without_delivery(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        endpoint_id: &str,
-        since: Millis,
-        until: Millis,
-        after: Option<&str>,
-        limit: usize,
-    ) -> StoreResult<Vec<MessageRecord>>;
     /// The deliveries `filter` picks, as (delivery id, message id), of messages with an id after `after`, in
     /// message id order, at most `limit`.
     async fn deliveries_matching(

@@ -993,67 +993,6 @@ fn message_filter(q: &mut Q, f: &MessageFilter, m: &str) {
     }
 }
 
-/// The dashboard's message search (see [`Store::message_search`]); the SQLite store's `search_sql` in PostgreSQL.
-fn search_q(org_id: &str, app_id: &str, f: &MessageSearch, page: &Page) -> Q {
-    let mut q;
-    let (a, o);
-    // Failed and pending messages are found from their deliveries (the partial index of those that gave up, or
-    // the due-time queue), the others by walking the application's messages; either way in message id order.
-    let col = match f.state {
-        Some(MessageState::Failed) => {
-            q = Q::new(format!(
-                "SELECT DISTINCT ON (d.msg_id) {MSG_COLS} FROM deliveries d JOIN messages m ON m.id = d.msg_id"
-            ));
-            (a, o) = (q.arg(app_id.to_string()), q.arg(org_id.to_string()));
-            q.push(&format!(" WHERE d.app_id = {a} AND d.failed_at IS NOT NULL AND m.org_id = {o}"));
-            "d.msg_id"
-        }
-        Some(MessageState::Pending) => {
-            q = Q::new(format!(
-                "SELECT DISTINCT ON (d.msg_id) {MSG_COLS} FROM jobs j JOIN deliveries d ON d.id = j.ref_id
-                 JOIN messages m ON m.id = d.msg_id"
-            ));
-            (a, o) = (q.arg(app_id.to_string()), q.arg(org_id.to_string()));
-            q.push(&format!(" WHERE j.kind = {JOB_DELIVERY} AND d.app_id = {a} AND m.org_id = {o}"));
-            "d.msg_id"
-        }
-        _ => {
-            q = Q::new(format!("SELECT {MSG_COLS} FROM messages m"));
-            (a, o) = (q.arg(app_id.to_string()), q.arg(org_id.to_string()));
-            q.push(&format!(" WHERE m.app_id = {a} AND m.org_id = {o}"));
-            "m.id"
-        }
-    };
-    let (lower, upper) = crate::ids::time_range(crate::ids::MSG, f.since, f.until);
-    for (bound, op) in [(lower, ">="), (upper, "<")] {
-        if let Some(b) = bound {
-            let p = q.arg(b);
-            q.push(&format!(" AND {col} {op} {p}"));
-        }
-    }
-    if let Some(since) = f.since {
-        let p = q.arg(since);
-        q.push(&format!(" AND m.created_at >= {p}"));
-    }
-    if let Some(until) = f.until {
-        let p = q.arg(until);
-        q.push(&format!(" AND m.created_at < {p}"));
-    }
-    if let Some(t) = &f.event_type {
-        let p = q.arg(t.clone());
-        q.push(&format!(" AND m.event_type = {p}"));
-    }
-    if f.state == Some(MessageState::Delivered) {
-        q.push(&format!(
-            " AND EXISTS (SELECT 1 FROM deliveries s WHERE s.msg_id = m.id AND s.status = {ok})
-              AND NOT EXISTS (SELECT 1 FROM deliveries s WHERE s.msg_id = m.id AND s.status <> {ok})",
-            ok = status::SUCCESS
-        ));
-    }
-    paginate(&mut q, page, col);
-    q
-}
-
 const MSG_COLS: &str =
     "m.id, m.org_id, m.app_id, m.event_type, m.event_id, m.channels, m.payload, m.created_at, m.payload_expires_at";
 const MSG_NCOLS: usize = 9;
@@ -1598,66 +1537,6 @@ impl Store for PgStore {
         rx.await.map_err(|_| StoreError::Unavailable)?
     }
 
-    async fn message_get(&self, org_id: &str, app_id: &str, key: &str) -> StoreResult<Option<MessageRecord>> {
-        let sql = format!(
-            "SELECT {MSG_COLS} FROM messages m WHERE m.org_id = $1 AND m.app_id = $2 AND (m.id = $3 OR m.event_id = $3)
-             ORDER BY (m.id = $3) DESC LIMIT 1"
-        );
-        Ok(self.row(&sql, &[&org_id, &app_id, &key]).await?.map(|r| message_row(&r, 0)))
-    }
-
-    async fn message_list(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        filter: &MessageFilter,
-        page: &Page,
-    ) -> StoreResult<Vec<MessageRecord>> {
-        let mut q = Q::new(format!("SELECT {MSG_COLS} FROM messages m WHERE m.org_id = $1 AND m.app_id = $2"));
-        q.arg(org_id.to_string());
-        q.arg(app_id.to_string());
-        message_filter(&mut q, filter, "m");
-        paginate(&mut q, page, "m.id");
-        Ok(self.rows_q(q).await?.iter().map(|r| message_row(r, 0)).collect())
-    }
-
-    async fn message_expunge(&self, org_id: &str, app_id: &str, msg_id: &str) -> StoreResult<bool> {
-        let args = [org_id, app_id, msg_id].map(str::to_string);
-        self.write(false, move |b| {
-            Box::pin(async move {
-                let n = b
-                    .conn
-                    .execute(
-                        "UPDATE messages SET payload = NULL WHERE org_id = $1 AND app_id = $2 AND id = $3",
-                        &[&args[0], &args[1], &args[2]],
-                    )
-                    .await?;
-                Ok(n > 0)
-            })
-        })
-        .await
-    }
-
-    async fn expunge_expired_payloads(&self, now: Millis, limit: usize) -> StoreResult<usize> {
-        self.write(false, move |b| {
-            Box::pin(async move {
-                let n = b
-                    .conn
-                    .execute(
-                        "UPDATE messages SET payload = NULL WHERE id IN (
-                             SELECT m.id FROM messages m
-                             WHERE m.payload IS NOT NULL AND m.payload_expires_at < $1
-                               AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.status IN ($2, $3))
-                             LIMIT $4)",
-                        &[&now, &status::PENDING, &status::SENDING, &(limit as i64)],
-                    )
-                    .await?;
-                Ok(n as usize)
-            })
-        })
-        .await
-    }
-
     async fn claim_due(
         &self,
         now: Millis,
@@ -1919,49 +1798,6 @@ impl Store for PgStore {
         Ok(self.rows_q(q).await?.iter().map(|r| (message_row(r, 0), delivery_row(r, MSG_NCOLS))).collect())
     }
 
-    async fn message_search(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        search: &MessageSearch,
-        page: &Page,
-    ) -> StoreResult<Vec<MessageRecord>> {
-        let q = search_q(org_id, app_id, search, page);
-        Ok(self.rows_q(q).await?.iter().map(|r| message_row(r, 0)).collect())
-    }
-
-    async fn activity(
-        &self,
-        org_id: &str,
-        of: ActivityOf<'_>,
-        since: Millis,
-        until: Millis,
-        bucket: Millis,
-    ) -> StoreResult<Vec<ActivityBucket>> {
-        let endpoint = match of {
-            ActivityOf::Org => "",
-            ActivityOf::Endpoint(ep) => ep,
-        };
-        let (first, end) = activity_minutes(since, until);
-        let rows = self
-            .rows(
-                "SELECT minute, SUM(messages)::bigint, SUM(attempts)::bigint, SUM(succeeded)::bigint FROM activity
-                 WHERE org_id = $1 AND endpoint_id = $2 AND minute >= $3 AND minute < $4 GROUP BY minute",
-                &[&org_id, &endpoint, &first, &end],
-            )
-            .await?;
-        let rows = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)));
-        Ok(activity_buckets(since, until, bucket, rows))
-    }
-
-    async fn activity_prune(&self, before: Millis) -> StoreResult<u64> {
-        let minute = before.div_euclid(MINUTE_MS);
-        self.write(false, move |b| {
-            Box::pin(async move { b.conn.execute("DELETE FROM activity WHERE minute < $1", &[&minute]).await })
-        })
-        .await
-    }
-
     async fn endpoint_stats(
         &self,
         org_id: &str,
@@ -1990,30 +1826,6 @@ impl Store for PgStore {
             }
         }
         Ok(stats)
-    }
-
-    async fn messages_without_delivery(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        endpoint_id: &str,
-        since: Millis,
-        until: Millis,
-        after: Option<&str>,
-        limit: usize,
-    ) -> StoreResult<Vec<MessageRecord>> {
-        let rows = self
-            .rows(
-                "SELECT m.id, m.org_id, m.app_id, m.event_type, m.event_id, m.channels, NULL::text, m.created_at,
-                        m.payload_expires_at
-                 FROM messages m
-                 WHERE m.org_id = $1 AND m.app_id = $2 AND m.created_at >= $3 AND m.created_at < $4 AND m.id > $5
-                   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = $6)
-                 ORDER BY m.id LIMIT $7",
-                &[&org_id, &app_id, &since, &until, &after.unwrap_or(""), &endpoint_id, &(limit as i64)],
-            )
-            .await?;
-        Ok(rows.iter().map(|r| message_row(r, 0)).collect())
     }
 
     async fn deliveries_matching(

@@ -519,46 +519,6 @@ impl Store for SealedStore {
     async fn publish(&self, msg: Arc<MessageRecord>, deliveries: Vec<NewDelivery>) -> StoreResult<Vec<(i64, i64)>> {
         self.inner.publish(msg, deliveries).await
     }
-    async fn message_get(&self, org_id: &str, app_id: &str, key: &str) -> StoreResult<Option<MessageRecord>> {
-        self.inner.message_get(org_id, app_id, key).await
-    }
-    async fn message_list(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        filter: &MessageFilter,
-        page: &Page,
-    ) -> StoreResult<Vec<MessageRecord>> {
-        self.inner.message_list(org_id, app_id, filter, page).await
-    }
-    async fn message_expunge(&self, org_id: &str, app_id: &str, msg_id: &str) -> StoreResult<bool> {
-        self.inner.message_expunge(org_id, app_id, msg_id).await
-    }
-    async fn message_search(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        search: &MessageSearch,
-        page: &Page,
-    ) -> StoreResult<Vec<MessageRecord>> {
-        self.inner.message_search(org_id, app_id, search, page).await
-    }
-    async fn activity(
-        &self,
-        org_id: &str,
-        of: ActivityOf<'_>,
-        since: Millis,
-        until: Millis,
-        bucket: Millis,
-    ) -> StoreResult<Vec<ActivityBucket>> {
-        self.inner.activity(org_id, of, since, until, bucket).await
-    }
-    async fn expunge_expired_payloads(&self, now: Millis, limit: usize) -> StoreResult<usize> {
-        self.inner.expunge_expired_payloads(now, limit).await
-    }
-    async fn activity_prune(&self, before: Millis) -> StoreResult<u64> {
-        self.inner.activity_prune(before).await
-    }
 
     async fn claim_due(
         &self,
@@ -726,19 +686,6 @@ impl Store for SealedStore {
 
     async fn queue_stats(&self, now: Millis) -> StoreResult<QueueStats> {
         self.inner.queue_stats(now).await
-    }
-    #[allow(clippy::too_many_arguments)]
-    async fn messages_without_delivery(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        endpoint_id: &str,
-        since: Millis,
-        until: Millis,
-        after: Option<&str>,
-        limit: usize,
-    ) -> StoreResult<Vec<MessageRecord>> {
-        self.inner.messages_without_delivery(org_id, app_id, endpoint_id, since, until, after, limit).await
     }
     async fn deliveries_matching(
         &self,

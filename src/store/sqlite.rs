@@ -455,84 +455,6 @@ fn attempt_sql(org_id: &str, app_id: &str, f: &AttemptFilter, page: &Page) -> (S
     (sql, args)
 }
 
-/// The dashboard's message search as SQL (see [`Store::message_search`]).
-fn search_sql(org_id: &str, app_id: &str, f: &MessageSearch, page: &Page) -> (String, Vec<Value>) {
-    let mut args = vec![Value::Text(app_id.into()), Value::Text(org_id.into())];
-    // Failed and pending messages are found from their deliveries (the partial index of those that gave up, or
-    // the due-time queue), the others by walking the application's messages; either way in message id order.
-    let (mut sql, col) = match f.state {
-        Some(MessageState::Failed) => (
-            format!(
-                "SELECT {MSG_COLS} FROM deliveries d INDEXED BY deliveries_failed JOIN messages m ON m.id = d.msg_id
-                 WHERE d.app_id = ? AND d.failed_at IS NOT NULL AND m.org_id = ?"
-            ),
-            "d.msg_id",
-        ),
-        Some(MessageState::Pending) => (
-            format!(
-                "SELECT {MSG_COLS} FROM jobs j JOIN deliveries d ON d.id = j.ref_id JOIN messages m ON m.id = d.msg_id
-                 WHERE j.kind = {JOB_DELIVERY} AND d.app_id = ? AND m.org_id = ?"
-            ),
-            "d.msg_id",
-        ),
-        _ => (format!("SELECT {MSG_COLS} FROM messages m WHERE m.app_id = ? AND m.org_id = ?"), "m.id"),
-    };
-    let (lower, upper) = crate::ids::time_range(crate::ids::MSG, f.since, f.until);
-    for (bound, op) in [(lower, ">="), (upper, "<")] {
-        if let Some(b) = bound {
-            sql.push_str(&format!(" AND {col} {op} ?"));
-            args.push(Value::Text(b));
-        }
-    }
-    if let Some(since) = f.since {
-        sql.push_str(" AND m.created_at >= ?");
-        args.push(Value::Integer(since));
-    }
-    if let Some(until) = f.until {
-        sql.push_str(" AND m.created_at < ?");
-        args.push(Value::Integer(until));
-    }
-    if let Some(t) = &f.event_type {
-        sql.push_str(" AND m.event_type = ?");
-        args.push(Value::Text(t.clone()));
-    }
-    if f.state == Some(MessageState::Delivered) {
-        sql.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM deliveries s WHERE s.msg_id = m.id AND s.status = {ok})
-              AND NOT EXISTS (SELECT 1 FROM deliveries s WHERE s.msg_id = m.id AND s.status <> {ok})",
-            ok = status::SUCCESS
-        ));
-    }
-    if col == "d.msg_id" {
-        // A message with several such deliveries is one row.
-        let desc = page.walk_desc();
-        if let Some(it) = page.iterator.as_ref().filter(|it| !it.is_empty()) {
-            sql.push_str(&format!(" AND d.msg_id {} ?", if desc { "<" } else { ">" }));
-            args.push(Value::Text(it.clone()));
-        }
-        let dir = if desc { "DESC" } else { "ASC" };
-        sql.push_str(&format!(" GROUP BY d.msg_id ORDER BY d.msg_id {dir} LIMIT {}", page.limit + 1));
-    } else {
-        paginate(&mut sql, &mut args, page, "m.id");
-    }
-    (sql, args)
-}
-
-/// The per-minute rows of [`Store::activity`] as SQL: (minute, messages, attempts, succeeded).
-fn activity_sql(org_id: &str, of: ActivityOf<'_>, since: Millis, until: Millis) -> (String, Vec<Value>) {
-    let endpoint = match of {
-        ActivityOf::Org => "",
-        ActivityOf::Endpoint(ep) => ep,
-    };
-    let (first, end) = activity_minutes(since, until);
-    (
-        "SELECT minute, SUM(messages), SUM(attempts), SUM(succeeded) FROM activity
-         WHERE org_id = ? AND endpoint_id = ? AND minute >= ? AND minute < ? GROUP BY minute"
-            .to_string(),
-        vec![Value::Text(org_id.into()), Value::Text(endpoint.into()), Value::Integer(first), Value::Integer(end)],
-    )
-}
-
 thread_local! {
     /// The activity counts of the group commit the writer thread is running: the writes add to it
     /// ([`insert_message`], attempts) and [`writer_loop`] writes it just before COMMIT (or forgets it on
@@ -793,101 +715,6 @@ impl Store for SqliteStore {
 
     async fn publish(&self, msg: Arc<MessageRecord>, deliveries: Vec<NewDelivery>) -> StoreResult<Vec<(i64, i64)>> {
         self.write_fast(move |c| insert_message(c, &msg, &deliveries)).await
-    }
-
-    async fn message_get(&self, org_id: &str, app_id: &str, key: &str) -> StoreResult<Option<MessageRecord>> {
-        let (org_id, app_id, key) = (org_id.to_string(), app_id.to_string(), key.to_string());
-        self.read(move |c| {
-            c.prepare_cached(&format!(
-                "SELECT {MSG_COLS} FROM messages m WHERE m.org_id = ?1 AND m.app_id = ?2 AND (m.id = ?3 OR m.event_id = ?3)
-                 ORDER BY m.id = ?3 DESC LIMIT 1"
-            ))?
-            .query_row(params![org_id, app_id, key], |r| message_row(r, 0))
-            .optional()
-        })
-        .await
-    }
-
-    async fn message_list(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        filter: &MessageFilter,
-        page: &Page,
-    ) -> StoreResult<Vec<MessageRecord>> {
-        let mut sql = format!("SELECT {MSG_COLS} FROM messages m WHERE m.org_id = ? AND m.app_id = ?");
-        let mut args = vec![Value::Text(org_id.into()), Value::Text(app_id.into())];
-        message_filter(&mut sql, &mut args, filter, "m");
-        paginate(&mut sql, &mut args, page, "m.id");
-        self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), |r| message_row(r, 0))?.collect()).await
-    }
-
-    async fn message_search(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        search: &MessageSearch,
-        page: &Page,
-    ) -> StoreResult<Vec<MessageRecord>> {
-        let (sql, args) = search_sql(org_id, app_id, search, page);
-        self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), |r| message_row(r, 0))?.collect()).await
-    }
-
-    async fn activity(
-        &self,
-        org_id: &str,
-        of: ActivityOf<'_>,
-        since: Millis,
-        until: Millis,
-        bucket: Millis,
-    ) -> StoreResult<Vec<ActivityBucket>> {
-        let (sql, args) = activity_sql(org_id, of, since, until);
-        let rows = self
-            .read(move |c| {
-                c.prepare_cached(&sql)?
-                    .query_map(params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .await?;
-        Ok(activity_buckets(since, until, bucket, rows))
-    }
-
-    async fn activity_prune(&self, before: Millis) -> StoreResult<u64> {
-        let minute = before.div_euclid(MINUTE_MS);
-        self.write(move |c| Ok(c.execute("DELETE FROM activity WHERE minute < ?", [minute]).map_err(sql_err)? as u64))
-            .await
-    }
-
-    async fn message_expunge(&self, org_id: &str, app_id: &str, msg_id: &str) -> StoreResult<bool> {
-        let (org_id, app_id, msg_id) = (org_id.to_string(), app_id.to_string(), msg_id.to_string());
-        self.write(move |c| {
-            let n = c
-                .execute(
-                    "UPDATE messages SET payload = NULL WHERE org_id = ? AND app_id = ? AND id = ?",
-                    params![org_id, app_id, msg_id],
-                )
-                .map_err(sql_err)?;
-            Ok(n > 0)
-        })
-        .await
-    }
-
-    async fn expunge_expired_payloads(&self, now: Millis, limit: usize) -> StoreResult<usize> {
-        self.write(move |c| {
-            let n = c
-                .prepare_cached(
-                    "UPDATE messages SET payload = NULL WHERE id IN (
-                         SELECT m.id FROM messages m
-                         WHERE m.payload IS NOT NULL AND m.payload_expires_at < ?1
-                           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.status IN (?2, ?3))
-                         LIMIT ?4)",
-                )
-                .map_err(sql_err)?
-                .execute(params![now, status::PENDING, status::SENDING, limit as i64])
-                .map_err(sql_err)?;
-            Ok(n)
-        })
-        .await
     }
 
     async fn claim_due(
@@ -1223,33 +1050,6 @@ impl Store for SqliteStore {
             Ok(stats)
         })
         .await
-    }
-
-    async fn messages_without_delivery(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        endpoint_id: &str,
-        since: Millis,
-        until: Millis,
-        after: Option<&str>,
-        limit: usize,
-    ) -> StoreResult<Vec<MessageRecord>> {
-        let sql = "SELECT m.id, m.org_id, m.app_id, m.event_type, m.event_id, m.channels, NULL, m.created_at, m.payload_expires_at
-                   FROM messages m
-                   WHERE m.org_id = ? AND m.app_id = ? AND m.created_at >= ? AND m.created_at < ? AND m.id > ?
-                     AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.endpoint_id = ?)
-                   ORDER BY m.id LIMIT ?";
-        let args = params_from_iter(vec![
-            Value::Text(org_id.into()),
-            Value::Text(app_id.into()),
-            Value::Integer(since),
-            Value::Integer(until),
-            Value::Text(after.unwrap_or("").into()),
-            Value::Text(endpoint_id.into()),
-            Value::Integer(limit as i64),
-        ]);
-        self.read(move |c| c.prepare_cached(sql)?.query_map(args, |r| message_row(r, 0))?.collect()).await
     }
 
     async fn deliveries_matching(
@@ -1808,7 +1608,7 @@ mod tests {
     use super::*;
 
     /// SQLite's plan for `sql`, one line per step.
-    fn plan(c: &Connection, sql: &str, args: &[Value]) -> Vec<String> {
+    fn plan<P: rusqlite::ToSql>(c: &Connection, sql: &str, args: &[P]) -> Vec<String> {
         let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
         stmt.query_map(params_from_iter(args.iter()), |r| r.get::<_, String>(3)).unwrap().map(Result::unwrap).collect()
     }
@@ -1874,8 +1674,8 @@ mod tests {
         ];
         for (what, search, index) in cases {
             for page in [&first, &next, &back] {
-                let (sql, args) = search_sql("org_1", "app_1", &search, page);
-                let steps = plan(&c, &sql, &args);
+                let q = super::super::messages::search_sql(db::Dialect::Sqlite, "org_1", "app_1", &search, page);
+                let steps = plan(&c, &q.text, &q.args);
                 // Pending messages are sorted: the queue's deliveries of the application, not its messages.
                 assert_indexed(what, &steps, search.state == Some(MessageState::Pending));
                 assert!(steps.iter().any(|s| s.contains(index)), "{what}: {index} not used in {steps:#?}");
@@ -1900,9 +1700,9 @@ mod tests {
     fn activity_counts_read_one_range_of_minutes() {
         let c = migrated();
         for of in [ActivityOf::Org, ActivityOf::Endpoint("ep_1")] {
-            let (sql, args) = activity_sql("org_1", of, 0, 3_600_000);
-            let steps = plan(&c, &sql, &args);
-            assert_indexed(&sql, &steps, true);
+            let q = super::super::activity::activity_sql("org_1", of, 0, 3_600_000);
+            let steps = plan(&c, &q.text, &q.args);
+            assert_indexed(&q.text, &steps, true);
             let range = "PRIMARY KEY (org_id=? AND endpoint_id=? AND minute>? AND minute<?)";
             assert!(steps.iter().any(|s| s.contains(range)), "{steps:#?}");
         }
