@@ -378,11 +378,12 @@ mod tests {
     #[test]
     fn placeholders_are_numbered_in_order_for_postgres() {
         let mut q = Sql::new("SELECT a FROM t WHERE b = ?").bind(1i64);
-        q.and_in("c", &["x", "y"]).paginate(
-            &Page { limit: 10, iterator: Some("it".into()), reverse: false, descending: true },
-            "id",
+        q.and_in("c", &["x", "y"])
+            .paginate(&Page { limit: 10, iterator: Some("it".into()), reverse: false, descending: true }, "id");
+        assert_eq!(
+            q.numbered(),
+            "SELECT a FROM t WHERE b = $1 AND c IN ($2, $3) AND id < $4 ORDER BY id DESC LIMIT 11"
         );
-        assert_eq!(q.numbered(), "SELECT a FROM t WHERE b = $1 AND c IN ($2, $3) AND id < $4 ORDER BY id DESC LIMIT 11");
         assert_eq!(q.args.len(), 4);
     }
 

@@ -7,9 +7,9 @@
 //! * **the hot path** — messages, deliveries, attempts, written through one group-commit writer.
 //! * **the due-time queue** — `jobs`: everything that must happen at a time, claimed with a lease.
 
+mod activity;
 pub mod copy;
 pub mod db;
-mod activity;
 mod deliveries;
 mod docs;
 mod idempotency;
@@ -17,10 +17,10 @@ mod inbound;
 mod jobs;
 mod messages;
 mod orgs;
-mod timers;
 pub mod postgres;
 pub mod sealed;
 pub mod sqlite;
+mod timers;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -175,7 +175,13 @@ impl MainKey {
 
     /// The document's JSON with its sealed secrets opened. Values not sealed (none, once a database has been
     /// started by this version) are kept as they are.
-    pub(super) fn open_doc<'a>(&self, kind: DocKind, org_id: &str, id: &str, data: &'a str) -> StoreResult<Cow<'a, str>> {
+    pub(super) fn open_doc<'a>(
+        &self,
+        kind: DocKind,
+        org_id: &str,
+        id: &str,
+        data: &'a str,
+    ) -> StoreResult<Cow<'a, str>> {
         let Some(paths) = secret_paths(kind).filter(|_| data.contains(PREFIX)) else {
             return Ok(Cow::Borrowed(data));
         };

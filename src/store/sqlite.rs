@@ -11,10 +11,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::types::Value;
 use futures::future::BoxFuture;
 use futures::FutureExt;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use tokio::sync::{mpsc, oneshot};
 
