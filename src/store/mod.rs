@@ -645,7 +645,7 @@ pub struct StoredResponse {
     pub body: Vec<u8>,
 }
 
-/// What [`Store::idempotency_begin`] found for a key.
+/// What [`<dyn Store>::idempotency_begin`] found for a key.
 #[derive(Debug)]
 pub enum IdempotencyClaim {
     /// The key is this request's now (marked in progress): run it, then `idempotency_put` or `idempotency_abandon`.
@@ -922,18 +922,6 @@ pub trait Store: Send + Sync + 'static {
     async fn throttle(&self, key: &str, per_second: std::num::NonZeroU32, now: Millis) -> StoreResult<Option<Millis>>;
 
     // ── idempotency ──
-    async fn idempotency_put(&self, org_id: &str, key: &str, resp: StoredResponse) -> StoreResult<()>;
-    /// Claims `key` for a request about to run, atomically across nodes. A finished answer older than `since`, or
-    /// a mark in progress older than `stale` (its request died with its node), is taken over.
-    async fn idempotency_begin(
-        &self,
-        org_id: &str,
-        key: &str,
-        since: Millis,
-        stale: Millis,
-    ) -> StoreResult<IdempotencyClaim>;
-    /// Lets go of a claimed key whose request did not succeed, so that it may be retried.
-    async fn idempotency_abandon(&self, org_id: &str, key: &str) -> StoreResult<()>;
 
     // ── several processes ──
     /// Changes made by other processes sharing the database; None for a store only one process serves.

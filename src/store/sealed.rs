@@ -213,6 +213,25 @@ impl MainKey {
         rec.data = self.seal_doc(rec.kind, &rec.org_id, &rec.id, std::mem::take(&mut rec.data))?;
         Ok(rec)
     }
+
+    /// Bound to the organization and the key, so that a stored answer cannot be replayed under another.
+    fn answer_aad(org_id: &str, key: &str) -> Vec<u8> {
+        format!("idempotency/{org_id}/{key}").into_bytes()
+    }
+
+    /// A stored idempotent answer's body, sealed.
+    pub(super) fn seal_answer(&self, org_id: &str, key: &str, body: &[u8]) -> Vec<u8> {
+        self.seal(body, &Self::answer_aad(org_id, key)).into_bytes()
+    }
+
+    /// A stored idempotent answer's body, opened (one that is not sealed is kept as it is).
+    pub(super) fn open_answer(&self, org_id: &str, key: &str, body: Vec<u8>) -> StoreResult<Vec<u8>> {
+        if !body.starts_with(PREFIX.as_bytes()) {
+            return Ok(body);
+        }
+        let sealed = std::str::from_utf8(&body).map_err(anyhow::Error::from)?;
+        Ok(self.open(sealed, &Self::answer_aad(org_id, key))?)
+    }
 }
 
 /// Applies `f` to every string at `path` in `v`.
@@ -468,12 +487,6 @@ pub async fn rotate(
 pub struct SealedStore {
     inner: Arc<dyn Store>,
     key: MainKey,
-}
-
-impl SealedStore {
-    fn idempotency_aad(org_id: &str, key: &str) -> Vec<u8> {
-        format!("idempotency/{org_id}/{key}").into_bytes()
-    }
 }
 
 #[async_trait]
@@ -740,30 +753,6 @@ impl Store for SealedStore {
     }
     async fn throttle(&self, key: &str, per_second: std::num::NonZeroU32, now: Millis) -> StoreResult<Option<Millis>> {
         self.inner.throttle(key, per_second, now).await
-    }
-
-    async fn idempotency_begin(
-        &self,
-        org_id: &str,
-        key: &str,
-        since: Millis,
-        stale: Millis,
-    ) -> StoreResult<IdempotencyClaim> {
-        match self.inner.idempotency_begin(org_id, key, since, stale).await? {
-            IdempotencyClaim::Done(mut resp) if resp.body.starts_with(PREFIX.as_bytes()) => {
-                let sealed = std::str::from_utf8(&resp.body).map_err(anyhow::Error::from)?;
-                resp.body = self.key.open(sealed, &Self::idempotency_aad(org_id, key))?;
-                Ok(IdempotencyClaim::Done(resp))
-            }
-            claim => Ok(claim),
-        }
-    }
-    async fn idempotency_abandon(&self, org_id: &str, key: &str) -> StoreResult<()> {
-        self.inner.idempotency_abandon(org_id, key).await
-    }
-    async fn idempotency_put(&self, org_id: &str, key: &str, mut resp: StoredResponse) -> StoreResult<()> {
-        resp.body = self.key.seal(&resp.body, &Self::idempotency_aad(org_id, key)).into_bytes();
-        self.inner.idempotency_put(org_id, key, resp).await
     }
 
     fn events(&self) -> Option<tokio::sync::broadcast::Receiver<StoreEvent>> {

@@ -726,12 +726,6 @@ fn timer_row(r: &Row) -> rusqlite::Result<TimerRecord> {
     })
 }
 
-/// Claims an idempotency key (status 0 = in progress): new, expired, or left in progress by a dead request.
-const IDEMPOTENCY_CLAIM_SQL: &str = "
-INSERT INTO idempotency (org_id, key, created_at, status, body) VALUES (?1, ?2, ?3, 0, x'')
-ON CONFLICT (org_id, key) DO UPDATE SET created_at = excluded.created_at, status = 0, body = x''
-WHERE idempotency.created_at < ?4 OR (idempotency.status = 0 AND idempotency.created_at < ?5)";
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn read_op(&self, op: db::DbOp) -> StoreResult<db::Erased> {
@@ -1671,59 +1665,6 @@ impl Store for SqliteStore {
 
     async fn throttle(&self, key: &str, per_second: std::num::NonZeroU32, _now: Millis) -> StoreResult<Option<Millis>> {
         Ok(self.throttles.take(key, per_second).map(|wait| wait.as_millis().max(1) as Millis))
-    }
-
-    async fn idempotency_begin(
-        &self,
-        org_id: &str,
-        key: &str,
-        since: Millis,
-        stale: Millis,
-    ) -> StoreResult<IdempotencyClaim> {
-        let (org_id, key) = (org_id.to_string(), key.to_string());
-        self.write(move |c| {
-            let claimed =
-                c.execute(IDEMPOTENCY_CLAIM_SQL, params![org_id, key, now_ms(), since, stale]).map_err(sql_err)?;
-            if claimed == 1 {
-                return Ok(IdempotencyClaim::Run);
-            }
-            let (status, body): (u16, Vec<u8>) = c
-                .query_row(
-                    "SELECT status, body FROM idempotency WHERE org_id = ? AND key = ?",
-                    params![org_id, key],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .map_err(sql_err)?;
-            Ok(if status == 0 {
-                IdempotencyClaim::Running
-            } else {
-                IdempotencyClaim::Done(StoredResponse { status, body })
-            })
-        })
-        .await
-    }
-
-    async fn idempotency_abandon(&self, org_id: &str, key: &str) -> StoreResult<()> {
-        let (org_id, key) = (org_id.to_string(), key.to_string());
-        self.write(move |c| {
-            c.execute("DELETE FROM idempotency WHERE org_id = ? AND key = ? AND status = 0", params![org_id, key])
-                .map_err(sql_err)?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn idempotency_put(&self, org_id: &str, key: &str, resp: StoredResponse) -> StoreResult<()> {
-        let (org_id, key) = (org_id.to_string(), key.to_string());
-        self.write(move |c| {
-            c.execute(
-                "INSERT OR REPLACE INTO idempotency (org_id, key, created_at, status, body) VALUES (?, ?, ?, ?, ?)",
-                params![org_id, key, now_ms(), resp.status, resp.body],
-            )
-            .map_err(sql_err)?;
-            Ok(())
-        })
-        .await
     }
 }
 
