@@ -851,32 +851,6 @@ pub trait Store: Send + Sync + 'static {
     async fn requeue(&self, org_id: &str, app_id: &str, what: Requeue) -> StoreResult<u64>;
 
     // ── inbound ──
-    /// Stores a verified inbound event, counts it as a success and, in the same commit, the message it
-    /// forwards. None when the provider's delivery id was seen before (nothing is written).
-    async fn inbound_accept(
-        &self,
-        event: InboundEventRecord,
-        forward: Option<(Arc<MessageRecord>, Vec<NewDelivery>)>,
-    ) -> StoreResult<Option<Vec<(i64, i64)>>>;
-    /// Counts a refused request (bad signature, bad body).
-    async fn inbound_failure(&self, registration_id: &str, at: Millis) -> StoreResult<()>;
-    async fn inbound_stats(
-        &self,
-        registration_ids: Vec<String>,
-    ) -> StoreResult<std::collections::HashMap<String, InboundStats>>;
-    /// Newest first.
-    async fn inbound_events(
-        &self,
-        org_id: &str,
-        registration_id: &str,
-        page: &Page,
-    ) -> StoreResult<Vec<InboundEventRecord>>;
-    async fn inbound_event(
-        &self,
-        org_id: &str,
-        registration_id: &str,
-        id: &str,
-    ) -> StoreResult<Option<InboundEventRecord>>;
 
     // ── timers ──
     /// Stores a timer and its first job (its first milestone or its expiry, at `run_at`).

@@ -649,39 +649,6 @@ impl Store for SealedStore {
         self.inner.requeue(org_id, app_id, what).await
     }
 
-    async fn inbound_accept(
-        &self,
-        event: InboundEventRecord,
-        forward: Option<(Arc<MessageRecord>, Vec<NewDelivery>)>,
-    ) -> StoreResult<Option<Vec<(i64, i64)>>> {
-        self.inner.inbound_accept(event, forward).await
-    }
-    async fn inbound_failure(&self, registration_id: &str, at: Millis) -> StoreResult<()> {
-        self.inner.inbound_failure(registration_id, at).await
-    }
-    async fn inbound_stats(
-        &self,
-        registration_ids: Vec<String>,
-    ) -> StoreResult<std::collections::HashMap<String, InboundStats>> {
-        self.inner.inbound_stats(registration_ids).await
-    }
-    async fn inbound_events(
-        &self,
-        org_id: &str,
-        registration_id: &str,
-        page: &Page,
-    ) -> StoreResult<Vec<InboundEventRecord>> {
-        self.inner.inbound_events(org_id, registration_id, page).await
-    }
-    async fn inbound_event(
-        &self,
-        org_id: &str,
-        registration_id: &str,
-        id: &str,
-    ) -> StoreResult<Option<InboundEventRecord>> {
-        self.inner.inbound_event(org_id, registration_id, id).await
-    }
-
     async fn timer_insert(&self, timer: TimerRecord, run_at: Millis) -> StoreResult<()> {
         self.inner.timer_insert(timer, run_at).await
     }

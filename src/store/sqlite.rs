@@ -681,24 +681,6 @@ fn insert_message(c: &Connection, msg: &MessageRecord, deliveries: &[NewDelivery
     Ok(ids)
 }
 
-const INBOUND_COLS: &str =
-    "id, org_id, registration_id, delivery_id, received_at, match_key, forwarded_msg_id, headers, normalized, body";
-
-fn inbound_row(r: &Row) -> rusqlite::Result<InboundEventRecord> {
-    Ok(InboundEventRecord {
-        id: r.get(0)?,
-        org_id: r.get(1)?,
-        registration_id: r.get(2)?,
-        delivery_id: r.get(3)?,
-        received_at: r.get(4)?,
-        match_key: r.get(5)?,
-        forwarded_msg_id: r.get(6)?,
-        headers: r.get(7)?,
-        normalized: r.get(8)?,
-        body: r.get(9)?,
-    })
-}
-
 const TIMER_INSERT_COLS: &str =
     "id, org_id, status, created_at, expires_at, agent_id, project_id, milestones_sent, spec, cycle_start";
 const TIMER_COLS: &str =
@@ -1365,110 +1347,6 @@ impl Store for SqliteStore {
                 insert_job(c, JOB_DELIVERY, *id, now, false, true).map_err(sql_err)?;
             }
             Ok(ids.len() as u64)
-        })
-        .await
-    }
-
-    async fn inbound_accept(
-        &self,
-        e: InboundEventRecord,
-        forward: Option<(Arc<MessageRecord>, Vec<NewDelivery>)>,
-    ) -> StoreResult<Option<Vec<(i64, i64)>>> {
-        self.write_fast(move |c| {
-            let inserted = c
-                .prepare_cached(&format!("INSERT INTO inbound_events ({INBOUND_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
-                .map_err(sql_err)?
-                .execute(params![
-                    e.id, e.org_id, e.registration_id, e.delivery_id, e.received_at, e.match_key, e.forwarded_msg_id, e.headers,
-                    e.normalized, e.body
-                ]);
-            match inserted {
-                Ok(_) => {}
-                // A delivery id seen before: a duplicate, and nothing was written.
-                Err(err) if err.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => return Ok(None),
-                Err(err) => return Err(sql_err(err)),
-            }
-            c.prepare_cached(
-                "INSERT INTO inbound_stats (registration_id, total, last_event_at) VALUES (?1, 1, ?2)
-                 ON CONFLICT (registration_id) DO UPDATE SET total = total + 1, consecutive_failures = 0, last_event_at = ?2",
-            )
-            .map_err(sql_err)?
-            .execute(params![e.registration_id, e.received_at])
-            .map_err(sql_err)?;
-            match forward {
-                Some((msg, deliveries)) => insert_message(c, &msg, &deliveries).map(Some),
-                None => Ok(Some(vec![])),
-            }
-        })
-        .await
-    }
-
-    async fn inbound_failure(&self, registration_id: &str, at: Millis) -> StoreResult<()> {
-        let registration_id = registration_id.to_string();
-        self.write_fast(move |c| {
-            c.prepare_cached(
-                "INSERT INTO inbound_stats (registration_id, total, failures, consecutive_failures, last_failure_at) VALUES (?1, 1, 1, 1, ?2)
-                 ON CONFLICT (registration_id) DO UPDATE SET total = total + 1, failures = failures + 1,
-                   consecutive_failures = consecutive_failures + 1, last_failure_at = ?2",
-            )
-            .map_err(sql_err)?
-            .execute(params![registration_id, at])
-            .map_err(sql_err)?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn inbound_stats(&self, registration_ids: Vec<String>) -> StoreResult<HashMap<String, InboundStats>> {
-        self.read(move |c| {
-            let mut out = HashMap::new();
-            let mut stmt = c.prepare_cached(
-                "SELECT total, failures, consecutive_failures, last_event_at, last_failure_at FROM inbound_stats WHERE registration_id = ?",
-            )?;
-            for id in registration_ids {
-                let stats = stmt
-                    .query_row([&id], |r| {
-                        Ok(InboundStats {
-                            total: r.get(0)?,
-                            failures: r.get(1)?,
-                            consecutive_failures: r.get(2)?,
-                            last_event_at: r.get(3)?,
-                            last_failure_at: r.get(4)?,
-                        })
-                    })
-                    .optional()?;
-                out.insert(id, stats.unwrap_or_default());
-            }
-            Ok(out)
-        })
-        .await
-    }
-
-    async fn inbound_events(
-        &self,
-        org_id: &str,
-        registration_id: &str,
-        page: &Page,
-    ) -> StoreResult<Vec<InboundEventRecord>> {
-        let mut sql = format!("SELECT {INBOUND_COLS} FROM inbound_events WHERE org_id = ? AND registration_id = ?");
-        let mut args = vec![Value::Text(org_id.into()), Value::Text(registration_id.into())];
-        paginate(&mut sql, &mut args, page, "id");
-        self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), inbound_row)?.collect()).await
-    }
-
-    async fn inbound_event(
-        &self,
-        org_id: &str,
-        registration_id: &str,
-        id: &str,
-    ) -> StoreResult<Option<InboundEventRecord>> {
-        let args = [org_id, registration_id, id].map(str::to_string);
-        self.read(move |c| {
-            c.prepare_cached(&format!(
-                "SELECT {INBOUND_COLS} FROM inbound_events WHERE org_id = ? AND registration_id = ? AND id = ?"
-            ))?
-            .query_row(params_from_iter(args), inbound_row)
-            .optional()
         })
         .await
     }
