@@ -178,6 +178,14 @@ impl Dialect {
         }
     }
 
+    /// The assignments that give a job's lease back: PostgreSQL also forgets the node that held it.
+    pub fn lease_freed(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "leased = 0",
+            Dialect::Postgres => "leased = 0, leased_by = NULL",
+        }
+    }
+
     /// The larger (`max`) or smaller of two values: SQLite's scalar `MAX`/`MIN`, PostgreSQL's `GREATEST`/`LEAST`.
     pub fn greatest(self, a: &str, b: &str) -> String {
         match self {

@@ -853,40 +853,6 @@ pub trait Store: Send + Sync + 'static {
     // ── inbound ──
 
     // ── timers ──
-    /// Stores a timer and its first job (its first milestone or its expiry, at `run_at`).
-    async fn timer_insert(&self, timer: TimerRecord, run_at: Millis) -> StoreResult<()>;
-    async fn timer_get(&self, org_id: &str, id: &str) -> StoreResult<Option<TimerRecord>>;
-    /// Newest first.
-    async fn timer_list(&self, org_id: &str, filter: &TimerFilter, page: &Page) -> StoreResult<Vec<TimerRecord>>;
-    /// The running timers of `org_id` whose next firing (milestone or expiry) comes first, soonest first: read
-    /// in due order from the queue's index, not by sorting the organization's timers.
-    async fn timers_due_soon(&self, org_id: &str, limit: usize) -> StoreResult<Vec<TimerRecord>>;
-    /// Moves a running timer past its due milestones, into its next cycle, or to its end, with the webhooks'
-    /// messages in the same commit. None — and nothing written — when the timer was not where `step.from` says
-    /// any more (cancelled first).
-    async fn timer_advance(&self, step: TimerStep, forward: Forward) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>>;
-    /// Pauses a running timer: its job leaves the queue. False when it was not running.
-    async fn timer_pause(&self, org_id: &str, id: &str, now: Millis) -> StoreResult<bool>;
-    /// Resumes a timer paused at `paused_at`: its expiry moves `now - paused_at` later and its job is due at
-    /// `run_at`. False when it was not paused (at that moment).
-    async fn timer_resume(
-        &self,
-        org_id: &str,
-        id: &str,
-        paused_at: Millis,
-        now: Millis,
-        run_at: Millis,
-    ) -> StoreResult<bool>;
-    /// Cancels a running or paused timer and its job, with the cancellation webhook's message in the same
-    /// commit. None when it had ended already (expired first, or cancelled).
-    async fn timer_cancel(
-        &self,
-        org_id: &str,
-        id: &str,
-        reason: Option<String>,
-        now: Millis,
-        forward: Forward,
-    ) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>>;
 
     // ── limits, counted for every process that shares the store ──
     /// Counts a request against `key`'s one-minute window of `limit` (see [`crate::ratelimit`]).

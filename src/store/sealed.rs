@@ -649,45 +649,6 @@ impl Store for SealedStore {
         self.inner.requeue(org_id, app_id, what).await
     }
 
-    async fn timer_insert(&self, timer: TimerRecord, run_at: Millis) -> StoreResult<()> {
-        self.inner.timer_insert(timer, run_at).await
-    }
-    async fn timer_get(&self, org_id: &str, id: &str) -> StoreResult<Option<TimerRecord>> {
-        self.inner.timer_get(org_id, id).await
-    }
-    async fn timer_list(&self, org_id: &str, filter: &TimerFilter, page: &Page) -> StoreResult<Vec<TimerRecord>> {
-        self.inner.timer_list(org_id, filter, page).await
-    }
-    async fn timers_due_soon(&self, org_id: &str, limit: usize) -> StoreResult<Vec<TimerRecord>> {
-        self.inner.timers_due_soon(org_id, limit).await
-    }
-    async fn timer_advance(&self, step: TimerStep, forward: Forward) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>> {
-        self.inner.timer_advance(step, forward).await
-    }
-    async fn timer_pause(&self, org_id: &str, id: &str, now: Millis) -> StoreResult<bool> {
-        self.inner.timer_pause(org_id, id, now).await
-    }
-    async fn timer_resume(
-        &self,
-        org_id: &str,
-        id: &str,
-        paused_at: Millis,
-        now: Millis,
-        run_at: Millis,
-    ) -> StoreResult<bool> {
-        self.inner.timer_resume(org_id, id, paused_at, now, run_at).await
-    }
-    async fn timer_cancel(
-        &self,
-        org_id: &str,
-        id: &str,
-        reason: Option<String>,
-        now: Millis,
-        forward: Forward,
-    ) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>> {
-        self.inner.timer_cancel(org_id, id, reason, now, forward).await
-    }
-
     async fn queue_stats(&self, now: Millis) -> StoreResult<QueueStats> {
         self.inner.queue_stats(now).await
     }
