@@ -178,6 +178,14 @@ impl Dialect {
         }
     }
 
+    /// The assignments that give a job's lease back: PostgreSQL also forgets the node that held it.
+    pub fn lease_freed(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "leased = 0",
+            Dialect::Postgres => "leased = 0, leased_by = NULL",
+        }
+    }
+
     /// The larger (`max`) or smaller of two values: SQLite's scalar `MAX`/`MIN`, PostgreSQL's `GREATEST`/`LEAST`.
     pub fn greatest(self, a: &str, b: &str) -> String {
         match self {
@@ -388,11 +396,12 @@ mod tests {
     #[test]
     fn placeholders_are_numbered_in_order_for_postgres() {
         let mut q = Sql::new("SELECT a FROM t WHERE b = ?").bind(1i64);
-        q.and_in("c", &["x", "y"]).paginate(
-            &Page { limit: 10, iterator: Some("it".into()), reverse: false, descending: true },
-            "id",
+        q.and_in("c", &["x", "y"])
+            .paginate(&Page { limit: 10, iterator: Some("it".into()), reverse: false, descending: true }, "id");
+        assert_eq!(
+            q.numbered(),
+            "SELECT a FROM t WHERE b = $1 AND c IN ($2, $3) AND id < $4 ORDER BY id DESC LIMIT 11"
         );
-        assert_eq!(q.numbered(), "SELECT a FROM t WHERE b = $1 AND c IN ($2, $3) AND id < $4 ORDER BY id DESC LIMIT 11");
         assert_eq!(q.args.len(), 4);
     }
 

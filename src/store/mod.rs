@@ -7,9 +7,9 @@
 //! * **the hot path** — messages, deliveries, attempts, written through one group-commit writer.
 //! * **the due-time queue** — `jobs`: everything that must happen at a time, claimed with a lease.
 
+mod activity;
 pub mod copy;
 pub mod db;
-mod activity;
 mod deliveries;
 mod docs;
 mod idempotency;
@@ -17,10 +17,10 @@ mod inbound;
 mod jobs;
 mod messages;
 mod orgs;
-mod timers;
 pub mod postgres;
 pub mod sealed;
 pub mod sqlite;
+mod timers;
 
 pub use activity::{
     activity_buckets, activity_minutes, ActivityBucket, ActivityOf, Tally, ACTIVITY_KEPT_MS, MINUTE_MS,
@@ -549,7 +549,7 @@ pub struct StoredResponse {
     pub body: Vec<u8>,
 }
 
-/// What [`Store::idempotency_begin`] found for a key.
+/// What [`<dyn Store>::idempotency_begin`] found for a key.
 #[derive(Debug)]
 pub enum IdempotencyClaim {
     /// The key is this request's now (marked in progress): run it, then `idempotency_put` or `idempotency_abandon`.
@@ -706,68 +706,8 @@ pub trait Store: Send + Sync + 'static {
     async fn requeue(&self, org_id: &str, app_id: &str, what: Requeue) -> StoreResult<u64>;
 
     // ── inbound ──
-    /// Stores a verified inbound event, counts it as a success and, in the same commit, the message it
-    /// forwards. None when the provider's delivery id was seen before (nothing is written).
-    async fn inbound_accept(
-        &self,
-        event: InboundEventRecord,
-        forward: Option<(Arc<MessageRecord>, Vec<NewDelivery>)>,
-    ) -> StoreResult<Option<Vec<(i64, i64)>>>;
-    /// Counts a refused request (bad signature, bad body).
-    async fn inbound_failure(&self, registration_id: &str, at: Millis) -> StoreResult<()>;
-    async fn inbound_stats(
-        &self,
-        registration_ids: Vec<String>,
-    ) -> StoreResult<std::collections::HashMap<String, InboundStats>>;
-    /// Newest first.
-    async fn inbound_events(
-        &self,
-        org_id: &str,
-        registration_id: &str,
-        page: &Page,
-    ) -> StoreResult<Vec<InboundEventRecord>>;
-    async fn inbound_event(
-        &self,
-        org_id: &str,
-        registration_id: &str,
-        id: &str,
-    ) -> StoreResult<Option<InboundEventRecord>>;
 
     // ── timers ──
-    /// Stores a timer and its first job (its first milestone or its expiry, at `run_at`).
-    async fn timer_insert(&self, timer: TimerRecord, run_at: Millis) -> StoreResult<()>;
-    async fn timer_get(&self, org_id: &str, id: &str) -> StoreResult<Option<TimerRecord>>;
-    /// Newest first.
-    async fn timer_list(&self, org_id: &str, filter: &TimerFilter, page: &Page) -> StoreResult<Vec<TimerRecord>>;
-    /// The running timers of `org_id` whose next firing (milestone or expiry) comes first, soonest first: read
-    /// in due order from the queue's index, not by sorting the organization's timers.
-    async fn timers_due_soon(&self, org_id: &str, limit: usize) -> StoreResult<Vec<TimerRecord>>;
-    /// Moves a running timer past its due milestones, into its next cycle, or to its end, with the webhooks'
-    /// messages in the same commit. None — and nothing written — when the timer was not where `step.from` says
-    /// any more (cancelled first).
-    async fn timer_advance(&self, step: TimerStep, forward: Forward) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>>;
-    /// Pauses a running timer: its job leaves the queue. False when it was not running.
-    async fn timer_pause(&self, org_id: &str, id: &str, now: Millis) -> StoreResult<bool>;
-    /// Resumes a timer paused at `paused_at`: its expiry moves `now - paused_at` later and its job is due at
-    /// `run_at`. False when it was not paused (at that moment).
-    async fn timer_resume(
-        &self,
-        org_id: &str,
-        id: &str,
-        paused_at: Millis,
-        now: Millis,
-        run_at: Millis,
-    ) -> StoreResult<bool>;
-    /// Cancels a running or paused timer and its job, with the cancellation webhook's message in the same
-    /// commit. None when it had ended already (expired first, or cancelled).
-    async fn timer_cancel(
-        &self,
-        org_id: &str,
-        id: &str,
-        reason: Option<String>,
-        now: Millis,
-        forward: Forward,
-    ) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>>;
 
     // ── limits, counted for every process that shares the store ──
     /// Counts a request against `key`'s one-minute window of `limit` (see [`crate::ratelimit`]).
@@ -777,18 +717,6 @@ pub trait Store: Send + Sync + 'static {
     async fn throttle(&self, key: &str, per_second: std::num::NonZeroU32, now: Millis) -> StoreResult<Option<Millis>>;
 
     // ── idempotency ──
-    async fn idempotency_put(&self, org_id: &str, key: &str, resp: StoredResponse) -> StoreResult<()>;
-    /// Claims `key` for a request about to run, atomically across nodes. A finished answer older than `since`, or
-    /// a mark in progress older than `stale` (its request died with its node), is taken over.
-    async fn idempotency_begin(
-        &self,
-        org_id: &str,
-        key: &str,
-        since: Millis,
-        stale: Millis,
-    ) -> StoreResult<IdempotencyClaim>;
-    /// Lets go of a claimed key whose request did not succeed, so that it may be retried.
-    async fn idempotency_abandon(&self, org_id: &str, key: &str) -> StoreResult<()>;
 
     // ── several processes ──
     /// Changes made by other processes sharing the database; None for a store only one process serves.

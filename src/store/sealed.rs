@@ -196,7 +196,13 @@ impl MainKey {
 
     /// The document's JSON with its sealed secrets opened. Values not sealed (none, once a database has been
     /// started by this version) are kept as they are.
-    pub(super) fn open_doc<'a>(&self, kind: DocKind, org_id: &str, id: &str, data: &'a str) -> StoreResult<Cow<'a, str>> {
+    pub(super) fn open_doc<'a>(
+        &self,
+        kind: DocKind,
+        org_id: &str,
+        id: &str,
+        data: &'a str,
+    ) -> StoreResult<Cow<'a, str>> {
         let Some(paths) = secret_paths(kind).filter(|_| data.contains(PREFIX)) else {
             return Ok(Cow::Borrowed(data));
         };
@@ -227,6 +233,25 @@ impl MainKey {
     pub(super) fn seal_record(&self, mut rec: DocRecord) -> StoreResult<DocRecord> {
         rec.data = self.seal_doc(rec.kind, &rec.org_id, &rec.id, std::mem::take(&mut rec.data))?;
         Ok(rec)
+    }
+
+    /// Bound to the organization and the key, so that a stored answer cannot be replayed under another.
+    fn answer_aad(org_id: &str, key: &str) -> Vec<u8> {
+        format!("idempotency/{org_id}/{key}").into_bytes()
+    }
+
+    /// A stored idempotent answer's body, sealed.
+    pub(super) fn seal_answer(&self, org_id: &str, key: &str, body: &[u8]) -> Vec<u8> {
+        self.seal(body, &Self::answer_aad(org_id, key)).into_bytes()
+    }
+
+    /// A stored idempotent answer's body, opened (one that is not sealed is kept as it is).
+    pub(super) fn open_answer(&self, org_id: &str, key: &str, body: Vec<u8>) -> StoreResult<Vec<u8>> {
+        if !body.starts_with(PREFIX.as_bytes()) {
+            return Ok(body);
+        }
+        let sealed = std::str::from_utf8(&body).map_err(anyhow::Error::from)?;
+        Ok(self.open(sealed, &Self::answer_aad(org_id, key))?)
     }
 }
 
@@ -486,12 +511,6 @@ pub struct SealedStore {
     key: MainKey,
 }
 
-impl SealedStore {
-    fn idempotency_aad(org_id: &str, key: &str) -> Vec<u8> {
-        format!("idempotency/{org_id}/{key}").into_bytes()
-    }
-}
-
 #[async_trait]
 impl Store for SealedStore {
     async fn read_op(&self, op: db::DbOp) -> StoreResult<db::Erased> {
@@ -612,78 +631,6 @@ impl Store for SealedStore {
         self.inner.requeue(org_id, app_id, what).await
     }
 
-    async fn inbound_accept(
-        &self,
-        event: InboundEventRecord,
-        forward: Option<(Arc<MessageRecord>, Vec<NewDelivery>)>,
-    ) -> StoreResult<Option<Vec<(i64, i64)>>> {
-        self.inner.inbound_accept(event, forward).await
-    }
-    async fn inbound_failure(&self, registration_id: &str, at: Millis) -> StoreResult<()> {
-        self.inner.inbound_failure(registration_id, at).await
-    }
-    async fn inbound_stats(
-        &self,
-        registration_ids: Vec<String>,
-    ) -> StoreResult<std::collections::HashMap<String, InboundStats>> {
-        self.inner.inbound_stats(registration_ids).await
-    }
-    async fn inbound_events(
-        &self,
-        org_id: &str,
-        registration_id: &str,
-        page: &Page,
-    ) -> StoreResult<Vec<InboundEventRecord>> {
-        self.inner.inbound_events(org_id, registration_id, page).await
-    }
-    async fn inbound_event(
-        &self,
-        org_id: &str,
-        registration_id: &str,
-        id: &str,
-    ) -> StoreResult<Option<InboundEventRecord>> {
-        self.inner.inbound_event(org_id, registration_id, id).await
-    }
-
-    async fn timer_insert(&self, timer: TimerRecord, run_at: Millis) -> StoreResult<()> {
-        self.inner.timer_insert(timer, run_at).await
-    }
-    async fn timer_get(&self, org_id: &str, id: &str) -> StoreResult<Option<TimerRecord>> {
-        self.inner.timer_get(org_id, id).await
-    }
-    async fn timer_list(&self, org_id: &str, filter: &TimerFilter, page: &Page) -> StoreResult<Vec<TimerRecord>> {
-        self.inner.timer_list(org_id, filter, page).await
-    }
-    async fn timers_due_soon(&self, org_id: &str, limit: usize) -> StoreResult<Vec<TimerRecord>> {
-        self.inner.timers_due_soon(org_id, limit).await
-    }
-    async fn timer_advance(&self, step: TimerStep, forward: Forward) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>> {
-        self.inner.timer_advance(step, forward).await
-    }
-    async fn timer_pause(&self, org_id: &str, id: &str, now: Millis) -> StoreResult<bool> {
-        self.inner.timer_pause(org_id, id, now).await
-    }
-    async fn timer_resume(
-        &self,
-        org_id: &str,
-        id: &str,
-        paused_at: Millis,
-        now: Millis,
-        run_at: Millis,
-    ) -> StoreResult<bool> {
-        self.inner.timer_resume(org_id, id, paused_at, now, run_at).await
-    }
-    async fn timer_cancel(
-        &self,
-        org_id: &str,
-        id: &str,
-        reason: Option<String>,
-        now: Millis,
-        forward: Forward,
-    ) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>> {
-        self.inner.timer_cancel(org_id, id, reason, now, forward).await
-    }
-
     async fn queue_stats(&self, now: Millis) -> StoreResult<QueueStats> {
         self.inner.queue_stats(now).await
     }
@@ -703,30 +650,6 @@ impl Store for SealedStore {
     }
     async fn throttle(&self, key: &str, per_second: std::num::NonZeroU32, now: Millis) -> StoreResult<Option<Millis>> {
         self.inner.throttle(key, per_second, now).await
-    }
-
-    async fn idempotency_begin(
-        &self,
-        org_id: &str,
-        key: &str,
-        since: Millis,
-        stale: Millis,
-    ) -> StoreResult<IdempotencyClaim> {
-        match self.inner.idempotency_begin(org_id, key, since, stale).await? {
-            IdempotencyClaim::Done(mut resp) if resp.body.starts_with(PREFIX.as_bytes()) => {
-                let sealed = std::str::from_utf8(&resp.body).map_err(anyhow::Error::from)?;
-                resp.body = self.key.open(sealed, &Self::idempotency_aad(org_id, key))?;
-                Ok(IdempotencyClaim::Done(resp))
-            }
-            claim => Ok(claim),
-        }
-    }
-    async fn idempotency_abandon(&self, org_id: &str, key: &str) -> StoreResult<()> {
-        self.inner.idempotency_abandon(org_id, key).await
-    }
-    async fn idempotency_put(&self, org_id: &str, key: &str, mut resp: StoredResponse) -> StoreResult<()> {
-        resp.body = self.key.seal(&resp.body, &Self::idempotency_aad(org_id, key)).into_bytes();
-        self.inner.idempotency_put(org_id, key, resp).await
     }
 
     fn events(&self) -> Option<tokio::sync::broadcast::Receiver<StoreEvent>> {

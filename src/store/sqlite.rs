@@ -11,13 +11,14 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::types::Value;
 use futures::future::BoxFuture;
 use futures::FutureExt;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use tokio::sync::{mpsc, oneshot};
 
+use super::timers::TIMER_COLS;
 use super::*;
 use super::Durability;
 
@@ -36,9 +37,6 @@ const MIGRATIONS: &[&str] = &[
 const MAX_BATCH: usize = 2048;
 const JOB_DELIVERY: i64 = 0;
 const JOB_TIMER: i64 = 1;
-/// Deletes a timer's job by the timer's row id; `kind = 1` (JOB_TIMER) is written out so that SQLite uses the
-/// partial index `jobs_timer`.
-const DELETE_TIMER_JOB: &str = "DELETE FROM jobs WHERE kind = 1 AND ref_id = ?";
 
 type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// A write: runs against the connection, returns how to answer its caller once the commit is known, and whether
@@ -603,30 +601,6 @@ fn insert_message(c: &Connection, msg: &MessageRecord, deliveries: &[NewDelivery
     Ok(ids)
 }
 
-const INBOUND_COLS: &str =
-    "id, org_id, registration_id, delivery_id, received_at, match_key, forwarded_msg_id, headers, normalized, body";
-
-fn inbound_row(r: &Row) -> rusqlite::Result<InboundEventRecord> {
-    Ok(InboundEventRecord {
-        id: r.get(0)?,
-        org_id: r.get(1)?,
-        registration_id: r.get(2)?,
-        delivery_id: r.get(3)?,
-        received_at: r.get(4)?,
-        match_key: r.get(5)?,
-        forwarded_msg_id: r.get(6)?,
-        headers: r.get(7)?,
-        normalized: r.get(8)?,
-        body: r.get(9)?,
-    })
-}
-
-const TIMER_INSERT_COLS: &str =
-    "id, org_id, status, created_at, expires_at, agent_id, project_id, milestones_sent, spec, cycle_start";
-const TIMER_COLS: &str =
-    "rowid_, id, org_id, status, created_at, expires_at, agent_id, project_id, milestones_sent, ended_at, \
-     cancel_reason, paused_at, paused_ms, spec, cycle_start, runs";
-
 fn timer_row(r: &Row) -> rusqlite::Result<TimerRecord> {
     Ok(TimerRecord {
         rowid: r.get(0)?,
@@ -647,12 +621,6 @@ fn timer_row(r: &Row) -> rusqlite::Result<TimerRecord> {
         runs: r.get(15)?,
     })
 }
-
-/// Claims an idempotency key (status 0 = in progress): new, expired, or left in progress by a dead request.
-const IDEMPOTENCY_CLAIM_SQL: &str = "
-INSERT INTO idempotency (org_id, key, created_at, status, body) VALUES (?1, ?2, ?3, 0, x'')
-ON CONFLICT (org_id, key) DO UPDATE SET created_at = excluded.created_at, status = 0, body = x''
-WHERE idempotency.created_at < ?4 OR (idempotency.status = 0 AND idempotency.created_at < ?5)";
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -1175,355 +1143,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn inbound_accept(
-        &self,
-        e: InboundEventRecord,
-        forward: Option<(Arc<MessageRecord>, Vec<NewDelivery>)>,
-    ) -> StoreResult<Option<Vec<(i64, i64)>>> {
-        self.write_fast(move |c| {
-            let inserted = c
-                .prepare_cached(&format!("INSERT INTO inbound_events ({INBOUND_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
-                .map_err(sql_err)?
-                .execute(params![
-                    e.id, e.org_id, e.registration_id, e.delivery_id, e.received_at, e.match_key, e.forwarded_msg_id, e.headers,
-                    e.normalized, e.body
-                ]);
-            match inserted {
-                Ok(_) => {}
-                // A delivery id seen before: a duplicate, and nothing was written.
-                Err(err) if err.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => return Ok(None),
-                Err(err) => return Err(sql_err(err)),
-            }
-            c.prepare_cached(
-                "INSERT INTO inbound_stats (registration_id, total, last_event_at) VALUES (?1, 1, ?2)
-                 ON CONFLICT (registration_id) DO UPDATE SET total = total + 1, consecutive_failures = 0, last_event_at = ?2",
-            )
-            .map_err(sql_err)?
-            .execute(params![e.registration_id, e.received_at])
-            .map_err(sql_err)?;
-            match forward {
-                Some((msg, deliveries)) => insert_message(c, &msg, &deliveries).map(Some),
-                None => Ok(Some(vec![])),
-            }
-        })
-        .await
-    }
-
-    async fn inbound_failure(&self, registration_id: &str, at: Millis) -> StoreResult<()> {
-        let registration_id = registration_id.to_string();
-        self.write_fast(move |c| {
-            c.prepare_cached(
-                "INSERT INTO inbound_stats (registration_id, total, failures, consecutive_failures, last_failure_at) VALUES (?1, 1, 1, 1, ?2)
-                 ON CONFLICT (registration_id) DO UPDATE SET total = total + 1, failures = failures + 1,
-                   consecutive_failures = consecutive_failures + 1, last_failure_at = ?2",
-            )
-            .map_err(sql_err)?
-            .execute(params![registration_id, at])
-            .map_err(sql_err)?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn inbound_stats(&self, registration_ids: Vec<String>) -> StoreResult<HashMap<String, InboundStats>> {
-        self.read(move |c| {
-            let mut out = HashMap::new();
-            let mut stmt = c.prepare_cached(
-                "SELECT total, failures, consecutive_failures, last_event_at, last_failure_at FROM inbound_stats WHERE registration_id = ?",
-            )?;
-            for id in registration_ids {
-                let stats = stmt
-                    .query_row([&id], |r| {
-                        Ok(InboundStats {
-                            total: r.get(0)?,
-                            failures: r.get(1)?,
-                            consecutive_failures: r.get(2)?,
-                            last_event_at: r.get(3)?,
-                            last_failure_at: r.get(4)?,
-                        })
-                    })
-                    .optional()?;
-                out.insert(id, stats.unwrap_or_default());
-            }
-            Ok(out)
-        })
-        .await
-    }
-
-    async fn inbound_events(
-        &self,
-        org_id: &str,
-        registration_id: &str,
-        page: &Page,
-    ) -> StoreResult<Vec<InboundEventRecord>> {
-        let mut sql = format!("SELECT {INBOUND_COLS} FROM inbound_events WHERE org_id = ? AND registration_id = ?");
-        let mut args = vec![Value::Text(org_id.into()), Value::Text(registration_id.into())];
-        paginate(&mut sql, &mut args, page, "id");
-        self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), inbound_row)?.collect()).await
-    }
-
-    async fn inbound_event(
-        &self,
-        org_id: &str,
-        registration_id: &str,
-        id: &str,
-    ) -> StoreResult<Option<InboundEventRecord>> {
-        let args = [org_id, registration_id, id].map(str::to_string);
-        self.read(move |c| {
-            c.prepare_cached(&format!(
-                "SELECT {INBOUND_COLS} FROM inbound_events WHERE org_id = ? AND registration_id = ? AND id = ?"
-            ))?
-            .query_row(params_from_iter(args), inbound_row)
-            .optional()
-        })
-        .await
-    }
-
-    async fn timer_insert(&self, t: TimerRecord, run_at: Millis) -> StoreResult<()> {
-        self.write_fast(move |c| {
-            c.prepare_cached(&format!(
-                "INSERT INTO timers ({TIMER_INSERT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            ))
-            .map_err(sql_err)?
-            .execute(params![
-                t.id,
-                t.org_id,
-                t.status,
-                t.created_at,
-                t.expires_at,
-                t.agent_id,
-                t.project_id,
-                t.milestones_sent,
-                t.spec,
-                t.cycle_start
-            ])
-            .map_err(conflict_as("A timer with this id already exists"))?;
-            insert_job(c, JOB_TIMER, c.last_insert_rowid(), run_at, false, false).map_err(sql_err)?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn timer_get(&self, org_id: &str, id: &str) -> StoreResult<Option<TimerRecord>> {
-        let (org_id, id) = (org_id.to_string(), id.to_string());
-        self.read(move |c| {
-            c.prepare_cached(&format!("SELECT {TIMER_COLS} FROM timers WHERE org_id = ? AND id = ?"))?
-                .query_row(params![org_id, id], timer_row)
-                .optional()
-        })
-        .await
-    }
-
-    async fn timer_list(&self, org_id: &str, f: &TimerFilter, page: &Page) -> StoreResult<Vec<TimerRecord>> {
-        let mut sql = format!("SELECT {TIMER_COLS} FROM timers WHERE org_id = ?");
-        let mut args = vec![Value::Text(org_id.into())];
-        if let Some(s) = f.status {
-            sql.push_str(" AND status = ?");
-            args.push(Value::Integer(s));
-        }
-        if let Some(a) = &f.agent_id {
-            sql.push_str(" AND agent_id = ?");
-            args.push(Value::Text(a.clone()));
-        }
-        if let Some(p) = &f.project_id {
-            sql.push_str(" AND project_id = ?");
-            args.push(Value::Text(p.clone()));
-        }
-        paginate(&mut sql, &mut args, page, "id");
-        self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), timer_row)?.collect()).await
-    }
-
-    async fn timers_due_soon(&self, org_id: &str, limit: usize) -> StoreResult<Vec<TimerRecord>> {
-        let org_id = org_id.to_string();
-        self.read(move |c| {
-            c.prepare_cached(&format!(
-                "SELECT {TIMER_COLS} FROM (SELECT t.*, j.run_at AS due_ FROM jobs j JOIN timers t ON t.rowid_ = j.ref_id
-                 WHERE j.kind = {JOB_TIMER} AND t.org_id = ?1 AND t.status = {} ORDER BY j.run_at LIMIT ?2) ORDER BY due_",
-                timer_status::RUNNING
-            ))?
-            .query_map(params![org_id, limit as i64], timer_row)?
-            .collect()
-        })
-        .await
-    }
-
-    async fn timer_advance(&self, step: TimerStep, forward: Forward) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>> {
-        self.write_fast(move |c| {
-            let expire = step.next_run_at.is_none();
-            let (status, ended) =
-                if expire { (timer_status::EXPIRED, Some(step.now)) } else { (timer_status::RUNNING, None) };
-            let (cycle_start, expires_at) = step.next_cycle.unzip();
-            let changed = c
-                .prepare_cached(
-                    "UPDATE timers SET status = ?1, milestones_sent = ?2, ended_at = ?3,
-                        cycle_start = coalesce(?4, cycle_start), expires_at = coalesce(?5, expires_at),
-                        paused_ms = CASE WHEN ?4 IS NULL THEN paused_ms ELSE 0 END, runs = runs + ?6
-                     WHERE rowid_ = ?7 AND status = ?8 AND milestones_sent = ?9 AND runs = ?10",
-                )
-                .map_err(sql_err)?
-                .execute(params![
-                    status,
-                    step.milestones_sent,
-                    ended,
-                    cycle_start,
-                    expires_at,
-                    (expire || step.next_cycle.is_some()) as i64,
-                    step.rowid,
-                    timer_status::RUNNING,
-                    step.from.0,
-                    step.from.1
-                ])
-                .map_err(sql_err)?;
-            if changed == 0 {
-                // Cancelled (or moved on by another worker) first: this job has nothing left to do.
-                c.execute("DELETE FROM jobs WHERE id = ?", [step.job_id]).map_err(sql_err)?;
-                return Ok(None);
-            }
-            match step.next_run_at {
-                Some(at) => c
-                    .prepare_cached("UPDATE jobs SET run_at = ?, leased = 0 WHERE id = ?")
-                    .map_err(sql_err)?
-                    .execute(params![at, step.job_id]),
-                None => c.prepare_cached("DELETE FROM jobs WHERE id = ?").map_err(sql_err)?.execute([step.job_id]),
-            }
-            .map_err(sql_err)?;
-            forward.iter().map(|(m, d)| insert_message(c, m, d)).collect::<StoreResult<Vec<_>>>().map(Some)
-        })
-        .await
-    }
-
-    async fn timer_pause(&self, org_id: &str, id: &str, now: Millis) -> StoreResult<bool> {
-        let (org_id, id) = (org_id.to_string(), id.to_string());
-        self.write_fast(move |c| {
-            let rowid: Option<i64> = c
-                .query_row(
-                    "UPDATE timers SET status = ?, paused_at = ? WHERE org_id = ? AND id = ? AND status = ? RETURNING rowid_",
-                    params![timer_status::PAUSED, now, org_id, id, timer_status::RUNNING],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(sql_err)?;
-            let Some(rowid) = rowid else { return Ok(false) };
-            c.execute(DELETE_TIMER_JOB, [rowid]).map_err(sql_err)?;
-            Ok(true)
-        })
-        .await
-    }
-
-    async fn timer_resume(
-        &self,
-        org_id: &str,
-        id: &str,
-        paused_at: Millis,
-        now: Millis,
-        run_at: Millis,
-    ) -> StoreResult<bool> {
-        let (org_id, id) = (org_id.to_string(), id.to_string());
-        self.write_fast(move |c| {
-            let shift = (now - paused_at).max(0);
-            let rowid: Option<i64> = c
-                .query_row(
-                    "UPDATE timers SET status = ?2, paused_at = NULL, paused_ms = paused_ms + ?1, expires_at = expires_at + ?1
-                     WHERE org_id = ?3 AND id = ?4 AND status = ?5 AND paused_at = ?6 RETURNING rowid_",
-                    params![shift, timer_status::RUNNING, org_id, id, timer_status::PAUSED, paused_at],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(sql_err)?;
-            let Some(rowid) = rowid else { return Ok(false) };
-            insert_job(c, JOB_TIMER, rowid, run_at, false, false).map_err(sql_err)?;
-            Ok(true)
-        })
-        .await
-    }
-
-    async fn timer_cancel(
-        &self,
-        org_id: &str,
-        id: &str,
-        reason: Option<String>,
-        now: Millis,
-        forward: Forward,
-    ) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>> {
-        let (org_id, id) = (org_id.to_string(), id.to_string());
-        self.write_fast(move |c| {
-            let rowid: Option<i64> = c
-                .prepare_cached(
-                    "UPDATE timers SET status = ?, ended_at = ?, cancel_reason = ?
-                     WHERE org_id = ? AND id = ? AND status = ? RETURNING rowid_",
-                )
-                .map_err(sql_err)?
-                .query_row(params![timer_status::CANCELLED, now, reason, org_id, id, timer_status::RUNNING], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .map_err(sql_err)?;
-            let Some(rowid) = rowid else { return Ok(None) };
-            c.prepare_cached(DELETE_TIMER_JOB).map_err(sql_err)?.execute([rowid]).map_err(sql_err)?;
-            forward.iter().map(|(m, d)| insert_message(c, m, d)).collect::<StoreResult<Vec<_>>>().map(Some)
-        })
-        .await
-    }
-
     async fn rate_window(&self, key: &str, limit: u32, now_secs: i64) -> StoreResult<crate::ratelimit::RateWindow> {
         Ok(self.windows.take(key, limit, now_secs))
     }
 
     async fn throttle(&self, key: &str, per_second: std::num::NonZeroU32, _now: Millis) -> StoreResult<Option<Millis>> {
         Ok(self.throttles.take(key, per_second).map(|wait| wait.as_millis().max(1) as Millis))
-    }
-
-    async fn idempotency_begin(
-        &self,
-        org_id: &str,
-        key: &str,
-        since: Millis,
-        stale: Millis,
-    ) -> StoreResult<IdempotencyClaim> {
-        let (org_id, key) = (org_id.to_string(), key.to_string());
-        self.write(move |c| {
-            let claimed =
-                c.execute(IDEMPOTENCY_CLAIM_SQL, params![org_id, key, now_ms(), since, stale]).map_err(sql_err)?;
-            if claimed == 1 {
-                return Ok(IdempotencyClaim::Run);
-            }
-            let (status, body): (u16, Vec<u8>) = c
-                .query_row(
-                    "SELECT status, body FROM idempotency WHERE org_id = ? AND key = ?",
-                    params![org_id, key],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .map_err(sql_err)?;
-            Ok(if status == 0 {
-                IdempotencyClaim::Running
-            } else {
-                IdempotencyClaim::Done(StoredResponse { status, body })
-            })
-        })
-        .await
-    }
-
-    async fn idempotency_abandon(&self, org_id: &str, key: &str) -> StoreResult<()> {
-        let (org_id, key) = (org_id.to_string(), key.to_string());
-        self.write(move |c| {
-            c.execute("DELETE FROM idempotency WHERE org_id = ? AND key = ? AND status = 0", params![org_id, key])
-                .map_err(sql_err)?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn idempotency_put(&self, org_id: &str, key: &str, resp: StoredResponse) -> StoreResult<()> {
-        let (org_id, key) = (org_id.to_string(), key.to_string());
-        self.write(move |c| {
-            c.execute(
-                "INSERT OR REPLACE INTO idempotency (org_id, key, created_at, status, body) VALUES (?, ?, ?, ?, ?)",
-                params![org_id, key, now_ms(), resp.status, resp.body],
-            )
-            .map_err(sql_err)?;
-            Ok(())
-        })
-        .await
     }
 }
 
@@ -1634,7 +1259,7 @@ mod tests {
     #[test]
     fn pausing_or_cancelling_a_timer_finds_its_job_by_index() {
         let c = migrated();
-        let steps = plan(&c, DELETE_TIMER_JOB, &[Value::Integer(7)]);
+        let steps = plan(&c, &super::super::timers::delete_timer_job(7).text, &[Value::Integer(7)]);
         assert!(steps.iter().any(|s| s.contains("jobs_timer")), "{steps:#?}");
     }
 
