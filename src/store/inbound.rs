@@ -85,24 +85,29 @@ impl dyn Store {
     }
 
     pub async fn inbound_stats(&self, registration_ids: Vec<String>) -> StoreResult<HashMap<String, InboundStats>> {
-        let mut q = Sql::new(
-            "SELECT registration_id, total, failures, consecutive_failures, last_event_at, last_failure_at
-             FROM inbound_stats WHERE 1 = 1",
-        );
-        q.and_in("registration_id", &registration_ids);
-        let found: HashMap<String, InboundStats> = db::fetch(self, q, |r| {
-            let stats = InboundStats {
-                total: r.get(1)?,
-                failures: r.get(2)?,
-                consecutive_failures: r.get(3)?,
-                last_event_at: r.get(4)?,
-                last_failure_at: r.get(5)?,
-            };
-            Ok((r.get(0)?, stats))
-        })
-        .await?
-        .into_iter()
-        .collect();
+        let mut found = HashMap::with_capacity(registration_ids.len());
+        // In lists of at most a thousand: SQLite takes 32,766 arguments a statement, and an organization may have
+        // more registrations.
+        for ids in registration_ids.chunks(1000) {
+            let mut q = Sql::new(
+                "SELECT registration_id, total, failures, consecutive_failures, last_event_at, last_failure_at
+                 FROM inbound_stats WHERE 1 = 1",
+            );
+            q.and_in("registration_id", ids);
+            found.extend(
+                db::fetch(self, q, |r| {
+                    let stats = InboundStats {
+                        total: r.get(1)?,
+                        failures: r.get(2)?,
+                        consecutive_failures: r.get(3)?,
+                        last_event_at: r.get(4)?,
+                        last_failure_at: r.get(5)?,
+                    };
+                    Ok((r.get::<String>(0)?, stats))
+                })
+                .await?,
+            );
+        }
         Ok(registration_ids
             .into_iter()
             .map(|id| {
