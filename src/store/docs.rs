@@ -2,8 +2,8 @@
 //! store, tokens of the app portal …) kept as JSON with the few columns that queries need. Their secrets are
 //! sealed on the way in and opened on the way out when the store has a main key ([`super::sealed`]).
 
-use super::db::{self, conflict_as, Row, Sql};
-use super::{now_ms, DocChange, DocKind, DocRecord, Page, Store, StoreError, StoreResult};
+use super::db::{self, conflict_as, Dialect, Row, Sql};
+use super::{now_ms, DocChange, DocKind, DocRecord, Page, Reseal, Store, StoreError, StoreResult};
 
 const DOC_COLS: &str = "org_id, parent, id, uid, created_at, data";
 
@@ -220,6 +220,55 @@ impl dyn Store {
                     }
                 }
                 Ok(!gone.is_empty())
+            })
+        })
+        .await
+    }
+}
+
+impl dyn Store {
+    /// In one transaction: rewrites the documents `job.change` changes, deletes the stored idempotent answers
+    /// (they may hold secrets sealed under the old key, or none), and sets the meta value. Returns how many
+    /// documents changed. Works on the stored (sealed) JSON: `job.change` opens and seals.
+    pub async fn reseal(&self, job: Reseal) -> StoreResult<u64> {
+        db::write(self, true, move |db| {
+            Box::pin(async move {
+                let (name, expect, value) = job.meta;
+                // Nodes starting at once on an older database: one seals, the others find its check value.
+                if db.dialect() == Dialect::Postgres {
+                    db.execute(&Sql::new("LOCK TABLE meta IN SHARE ROW EXCLUSIVE MODE")).await?;
+                }
+                let current: Option<String> =
+                    db.row(&Sql::new("SELECT value FROM meta WHERE name = ?").bind(name), |r| r.get(0)).await?;
+                if current != expect {
+                    return Err(StoreError::Conflict(format!("the store's {name} changed meanwhile")));
+                }
+                let mut changed = 0;
+                for kind in job.kinds {
+                    let q = Sql::new(format!("SELECT {DOC_COLS} FROM docs WHERE kind = ?{}", db.dialect().for_update()))
+                        .bind(kind.as_str());
+                    for rec in db.rows(&q, doc_row(kind)).await? {
+                        if let Some(data) = (job.change)(&rec)? {
+                            let q = Sql::new("UPDATE docs SET data = ? WHERE kind = ? AND org_id = ? AND id = ?")
+                                .bind(data)
+                                .bind(kind.as_str())
+                                .bind(&rec.org_id)
+                                .bind(&rec.id);
+                            db.execute(&q).await?;
+                            changed += 1;
+                        }
+                    }
+                }
+                if job.new_key {
+                    db.execute(&Sql::new("DELETE FROM idempotency")).await?;
+                }
+                let q = Sql::new(
+                    "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                )
+                .bind(name)
+                .bind(value);
+                db.execute(&q).await?;
+                Ok(changed)
             })
         })
         .await

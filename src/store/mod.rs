@@ -590,10 +590,6 @@ pub trait Store: Send + Sync + 'static {
     }
 
     // ── the store itself ──
-    /// In one transaction: rewrites the documents `job.change` changes, deletes the stored idempotent answers
-    /// (they may hold secrets sealed under the old key, or none), and sets the meta value. Returns how many
-    /// documents changed.
-    async fn reseal(&self, job: Reseal) -> StoreResult<u64>;
     /// A serving process stopping gracefully: on PostgreSQL the node leaves the cluster and frees what it leased,
     /// so the other nodes take its unfinished work at once rather than after the node timeout. Nothing to do for
     /// the embedded store (its next start frees every lease).

@@ -1047,19 +1047,6 @@ fn attempt_row(r: &Row) -> AttemptRecord {
     }
 }
 
-const DOC_COLS: &str = "org_id, parent, id, uid, created_at, data";
-
-fn doc_row(kind: DocKind, r: &Row) -> DocRecord {
-    DocRecord {
-        kind,
-        org_id: r.get(0),
-        parent: r.get(1),
-        id: r.get(2),
-        uid: r.get(3),
-        created_at: r.get(4),
-        data: r.get(5),
-    }
-}
 
 fn timer_row(r: &Row, at: usize) -> TimerRecord {
     TimerRecord {
@@ -1464,50 +1451,6 @@ impl Store for PgStore {
     async fn nodes_seen_since(&self, since: Millis) -> StoreResult<u64> {
         let row = self.row("SELECT count(*) FROM nodes WHERE seen_at >= $1", &[&since]).await?;
         Ok(row.map_or(0, |r| r.get::<_, i64>(0) as u64))
-    }
-
-    async fn reseal(&self, job: super::Reseal) -> StoreResult<u64> {
-        self.write(true, move |b| {
-            Box::pin(async move {
-                let (name, expect, value) = job.meta;
-                let new_key = job.new_key;
-                // Nodes starting at once on an older database: one seals, the others find its check value.
-                b.conn.execute("LOCK TABLE meta IN SHARE ROW EXCLUSIVE MODE", &[]).await?;
-                let current: Option<String> =
-                    b.conn.query_opt("SELECT value FROM meta WHERE name = $1", &[&name]).await?.map(|r| r.get(0));
-                if current != expect {
-                    return Err(StoreError::Conflict(format!("the store's {name} changed meanwhile")));
-                }
-                let mut changed = 0;
-                for kind in job.kinds {
-                    let sql = format!("SELECT {DOC_COLS} FROM docs WHERE kind = $1 FOR UPDATE");
-                    for row in b.conn.query(&sql, &[&kind.as_str()]).await? {
-                        let rec = doc_row(kind, &row);
-                        if let Some(data) = (job.change)(&rec)? {
-                            b.conn
-                                .execute(
-                                    "UPDATE docs SET data = $1 WHERE kind = $2 AND org_id = $3 AND id = $4",
-                                    &[&data, &kind.as_str(), &rec.org_id, &rec.id],
-                                )
-                                .await?;
-                            changed += 1;
-                        }
-                    }
-                }
-                if new_key {
-                    b.conn.execute("DELETE FROM idempotency", &[]).await?;
-                }
-                b.conn
-                    .execute(
-                        "INSERT INTO meta (name, value) VALUES ($1, $2)
-                         ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
-                        &[&name, &value],
-                    )
-                    .await?;
-                Ok(changed)
-            })
-        })
-        .await
     }
 
     async fn publish(&self, msg: Arc<MessageRecord>, deliveries: Vec<NewDelivery>) -> StoreResult<Vec<(i64, i64)>> {

@@ -525,9 +525,6 @@ impl Store for SealedStore {
     fn main_key(&self) -> Option<&MainKey> {
         Some(&self.key)
     }
-    async fn reseal(&self, job: Reseal) -> StoreResult<u64> {
-        self.inner.reseal(job).await
-    }
     async fn leave(&self) -> StoreResult<()> {
         self.inner.leave().await
     }

@@ -535,20 +535,6 @@ fn attempt_row(r: &Row) -> rusqlite::Result<AttemptRecord> {
     })
 }
 
-fn doc_row(kind: DocKind) -> impl Fn(&Row) -> rusqlite::Result<DocRecord> {
-    move |r| {
-        Ok(DocRecord {
-            kind,
-            org_id: r.get(0)?,
-            parent: r.get(1)?,
-            id: r.get(2)?,
-            uid: r.get(3)?,
-            created_at: r.get(4)?,
-            data: r.get(5)?,
-        })
-    }
-}
-
 fn insert_job(
     c: &Connection,
     kind: i64,
@@ -638,47 +624,6 @@ impl Store for SqliteStore {
         } else {
             self.write_fast(move |c| run_op(c, op)).await
         }
-    }
-
-    async fn reseal(&self, job: super::Reseal) -> StoreResult<u64> {
-        self.write(move |c| {
-            let (name, expect, value) = job.meta;
-            let new_key = job.new_key;
-            let current: Option<String> = c
-                .query_row("SELECT value FROM meta WHERE name = ?", [name], |r| r.get(0))
-                .optional()
-                .map_err(sql_err)?;
-            if current != expect {
-                return Err(StoreError::Conflict(format!("the store's {name} changed meanwhile")));
-            }
-            let mut changed = 0;
-            for kind in job.kinds {
-                let docs: Vec<DocRecord> = c
-                    .prepare("SELECT org_id, parent, id, uid, created_at, data FROM docs WHERE kind = ?")
-                    .map_err(sql_err)?
-                    .query_map([kind.as_str()], doc_row(kind))
-                    .map_err(sql_err)?
-                    .collect::<Result<_, _>>()
-                    .map_err(sql_err)?;
-                for rec in docs {
-                    if let Some(data) = (job.change)(&rec)? {
-                        c.execute(
-                            "UPDATE docs SET data = ? WHERE kind = ? AND org_id = ? AND id = ?",
-                            params![data, kind.as_str(), rec.org_id, rec.id],
-                        )
-                        .map_err(sql_err)?;
-                        changed += 1;
-                    }
-                }
-            }
-            if new_key {
-                c.execute("DELETE FROM idempotency", []).map_err(sql_err)?;
-            }
-            c.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", params![name, value])
-                .map_err(sql_err)?;
-            Ok(changed)
-        })
-        .await
     }
 
     async fn publish(&self, msg: Arc<MessageRecord>, deliveries: Vec<NewDelivery>) -> StoreResult<Vec<(i64, i64)>> {
