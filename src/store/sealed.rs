@@ -175,7 +175,13 @@ impl MainKey {
 
     /// The document's JSON with its sealed secrets opened. Values not sealed (none, once a database has been
     /// started by this version) are kept as they are.
-    pub(super) fn open_doc<'a>(&self, kind: DocKind, org_id: &str, id: &str, data: &'a str) -> StoreResult<Cow<'a, str>> {
+    pub(super) fn open_doc<'a>(
+        &self,
+        kind: DocKind,
+        org_id: &str,
+        id: &str,
+        data: &'a str,
+    ) -> StoreResult<Cow<'a, str>> {
         let Some(paths) = secret_paths(kind).filter(|_| data.contains(PREFIX)) else {
             return Ok(Cow::Borrowed(data));
         };
@@ -547,9 +553,6 @@ impl Store for SealedStore {
     ) -> StoreResult<Vec<DueJob>> {
         self.inner.claim_due(now, lease_until, limit, timer_lookahead).await
     }
-    async fn next_due_at(&self, timer_lookahead: Millis) -> StoreResult<Option<Millis>> {
-        self.inner.next_due_at(timer_lookahead).await
-    }
     async fn release_all_leases(&self) -> StoreResult<u64> {
         self.inner.release_all_leases().await
     }
@@ -566,68 +569,8 @@ impl Store for SealedStore {
     ) -> StoreResult<Option<Failing>> {
         self.inner.record_attempt(job_id, delivery_id, attempt, next).await
     }
-    async fn endpoint_failing(&self, endpoint_id: &str) -> StoreResult<Option<Failing>> {
-        self.inner.endpoint_failing(endpoint_id).await
-    }
     async fn job_park(&self, job_id: i64, until: Millis) -> StoreResult<()> {
         self.inner.job_park(job_id, until).await
-    }
-    async fn endpoint_release(&self, endpoint_id: &str, start: Millis, spacing: Millis) -> StoreResult<u64> {
-        self.inner.endpoint_release(endpoint_id, start, spacing).await
-    }
-    async fn attempt_list(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        filter: &AttemptFilter,
-        page: &Page,
-    ) -> StoreResult<Vec<AttemptRecord>> {
-        self.inner.attempt_list(org_id, app_id, filter, page).await
-    }
-    async fn attempt_get(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        msg_id: &str,
-        attempt_id: &str,
-    ) -> StoreResult<Option<AttemptRecord>> {
-        self.inner.attempt_get(org_id, app_id, msg_id, attempt_id).await
-    }
-    async fn attempt_expunge(&self, org_id: &str, app_id: &str, msg_id: &str, attempt_id: &str) -> StoreResult<bool> {
-        self.inner.attempt_expunge(org_id, app_id, msg_id, attempt_id).await
-    }
-    async fn deliveries_of_message(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        msg_id: &str,
-        page: &Page,
-    ) -> StoreResult<Vec<DeliveryRecord>> {
-        self.inner.deliveries_of_message(org_id, app_id, msg_id, page).await
-    }
-    async fn messages_of_endpoint(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        endpoint_id: &str,
-        status: Option<i64>,
-        filter: &MessageFilter,
-        page: &Page,
-    ) -> StoreResult<Vec<(MessageRecord, DeliveryRecord)>> {
-        self.inner.messages_of_endpoint(org_id, app_id, endpoint_id, status, filter, page).await
-    }
-    async fn endpoint_stats(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        endpoint_id: &str,
-        since: Option<Millis>,
-        until: Option<Millis>,
-    ) -> StoreResult<EndpointStats> {
-        self.inner.endpoint_stats(org_id, app_id, endpoint_id, since, until).await
-    }
-    async fn requeue(&self, org_id: &str, app_id: &str, what: Requeue) -> StoreResult<u64> {
-        self.inner.requeue(org_id, app_id, what).await
     }
 
     async fn inbound_accept(
@@ -700,33 +643,6 @@ impl Store for SealedStore {
         forward: Forward,
     ) -> StoreResult<Option<Vec<Vec<(i64, i64)>>>> {
         self.inner.timer_cancel(org_id, id, reason, now, forward).await
-    }
-
-    async fn queue_stats(&self, now: Millis) -> StoreResult<QueueStats> {
-        self.inner.queue_stats(now).await
-    }
-    #[allow(clippy::too_many_arguments)]
-    async fn messages_without_delivery(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        endpoint_id: &str,
-        since: Millis,
-        until: Millis,
-        after: Option<&str>,
-        limit: usize,
-    ) -> StoreResult<Vec<MessageRecord>> {
-        self.inner.messages_without_delivery(org_id, app_id, endpoint_id, since, until, after, limit).await
-    }
-    async fn deliveries_matching(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        filter: &ReplayFilter,
-        after: &str,
-        limit: usize,
-    ) -> StoreResult<Vec<(i64, String)>> {
-        self.inner.deliveries_matching(org_id, app_id, filter, after, limit).await
     }
 
     async fn rate_window(&self, key: &str, limit: u32, now_secs: i64) -> StoreResult<crate::ratelimit::RateWindow> {
