@@ -319,7 +319,7 @@ async fn attempts_recorded_in_one_batch_follow_each_other() {
     let failing = |since, consecutive| Some(Failing { since, consecutive });
     assert_eq!(r1.unwrap(), failing(1000, 1));
     assert_eq!(r2.unwrap(), failing(1000, 2), "failing since the first failure, counted in a row");
-    assert_eq!(a.endpoint_failing("ep_y").await.unwrap(), failing(1000, 2), "as stored");
+    assert_eq!(store(&a).endpoint_failing("ep_y").await.unwrap(), failing(1000, 2), "as stored");
     let r3 = a.record_attempt(ids[0].1, ids[0].0, attempt("ep_y", 0, 3000), NextStep::Done).await.unwrap();
     assert_eq!(r3, None);
     let r4 = a.record_attempt(ids[1].1, ids[1].0, attempt("ep_y", 1, 4000), NextStep::GiveUp).await.unwrap();

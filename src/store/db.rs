@@ -186,6 +186,15 @@ impl Dialect {
         }
     }
 
+    /// SQLite's `NOT INDEXED` hint after a table: rows named by an `id IN (…)` list are found by rowid, not
+    /// through the index of another column the query names (which can hold many more rows).
+    pub fn not_indexed(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => " NOT INDEXED",
+            Dialect::Postgres => "",
+        }
+    }
+
     /// The larger (`max`) or smaller of two values: SQLite's scalar `MAX`/`MIN`, PostgreSQL's `GREATEST`/`LEAST`.
     pub fn greatest(self, a: &str, b: &str) -> String {
         match self {

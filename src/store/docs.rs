@@ -93,7 +93,13 @@ impl dyn Store {
     }
 
     /// By id or uid, within the org and parent.
-    pub async fn doc_get(&self, kind: DocKind, org_id: &str, parent: &str, key: &str) -> StoreResult<Option<DocRecord>> {
+    pub async fn doc_get(
+        &self,
+        kind: DocKind,
+        org_id: &str,
+        parent: &str,
+        key: &str,
+    ) -> StoreResult<Option<DocRecord>> {
         let q = Sql::new(format!(
             "SELECT {DOC_COLS} FROM docs WHERE kind = ? AND org_id = ? AND parent = ? AND (id = ? OR uid = ?)
              ORDER BY (id = ?) DESC LIMIT 1"
@@ -115,7 +121,13 @@ impl dyn Store {
         Ok(self.docs(kind, q).await?.pop())
     }
 
-    pub async fn doc_list(&self, kind: DocKind, org_id: &str, parent: &str, page: &Page) -> StoreResult<Vec<DocRecord>> {
+    pub async fn doc_list(
+        &self,
+        kind: DocKind,
+        org_id: &str,
+        parent: &str,
+        page: &Page,
+    ) -> StoreResult<Vec<DocRecord>> {
         let mut q = Sql::new(format!("SELECT {DOC_COLS} FROM docs WHERE kind = ? AND org_id = ? AND parent = ?"))
             .bind(kind.as_str())
             .bind(org_id)
@@ -180,14 +192,15 @@ impl dyn Store {
                 let found: Option<(String, String)> = db.row(&select, |r| Ok((r.get(0)?, r.get(1)?))).await?;
                 let Some((data, parent)) = found else { return Ok(None) };
                 let rec = change(&data)?;
-                let update =
-                    Sql::new("UPDATE docs SET uid = ?, updated_at = ?, data = ? WHERE kind = ? AND org_id = ? AND id = ?")
-                        .bind(rec.uid.as_deref())
-                        .bind(now_ms())
-                        .bind(&rec.data)
-                        .bind(kind.as_str())
-                        .bind(&org_id)
-                        .bind(&id);
+                let update = Sql::new(
+                    "UPDATE docs SET uid = ?, updated_at = ?, data = ? WHERE kind = ? AND org_id = ? AND id = ?",
+                )
+                .bind(rec.uid.as_deref())
+                .bind(now_ms())
+                .bind(&rec.data)
+                .bind(kind.as_str())
+                .bind(&org_id)
+                .bind(&id);
                 db.execute(&update).await.map_err(conflict_as("An entity with this uid already exists"))?;
                 db.changed(kind, &org_id, &parent, &id);
                 Ok(Some(rec))

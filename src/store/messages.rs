@@ -3,14 +3,14 @@
 use std::sync::Arc;
 
 use super::db::{self, Dialect, Row, Sql};
+use super::jobs::JOB_DELIVERY;
 use super::{status, MessageFilter, MessageRecord, MessageSearch, MessageState, Millis, Page, Store, StoreResult};
 
 /// A message's columns, `m` being `messages`, as [`message_row`] reads them.
 pub(super) const MSG_COLS: &str =
     "m.id, m.org_id, m.app_id, m.event_type, m.event_id, m.channels, m.payload, m.created_at, m.payload_expires_at";
-
-/// `jobs.kind` of a delivery's job (the backends' `JOB_DELIVERY`).
-const JOB_DELIVERY: i64 = 0;
+/// How many columns [`MSG_COLS`] has: the next table's columns start there.
+pub(super) const MSG_NCOLS: usize = 9;
 
 /// The message in [`MSG_COLS`] from column `at` on.
 pub(super) fn message_row(r: &Row, at: usize) -> StoreResult<MessageRecord> {

@@ -621,11 +621,6 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
         timer_lookahead: Millis,
     ) -> StoreResult<Vec<DueJob>>;
-    /// The earliest time any job becomes claimable (due, or its lease runs out).
-    /// (Timer jobs count `timer_lookahead` early.)
-    async fn next_due_at(&self, timer_lookahead: Millis) -> StoreResult<Option<Millis>>;
-    /// Counts for `/metrics` (index range scans, each capped at [`QUEUE_COUNT_CAP`] rows).
-    async fn queue_stats(&self, now: Millis) -> StoreResult<QueueStats>;
     /// Frees every lease: used at start by a backend that only one process can open.
     async fn release_all_leases(&self) -> StoreResult<u64>;
     /// Puts a claimed job back, due at `run_at` (throttled: no attempt was made).
@@ -633,9 +628,6 @@ pub trait Store: Send + Sync + 'static {
     /// Puts a claimed delivery job back as held by its endpoint's open circuit breaker ([`JOB_PARKED`]): due at
     /// `until` at the latest, sooner when [`Store::endpoint_release`] frees it. No attempt is counted.
     async fn job_park(&self, job_id: i64, until: Millis) -> StoreResult<()>;
-    /// Frees the jobs held for an endpoint (its circuit closed): due in delivery order, one every `spacing` ms
-    /// from `start`. Returns how many.
-    async fn endpoint_release(&self, endpoint_id: &str, start: Millis, spacing: Millis) -> StoreResult<u64>;
 
     // ── attempts and deliveries ──
     /// Records an attempt and moves its delivery on. Returns how the endpoint has been failing without a
@@ -647,59 +639,6 @@ pub trait Store: Send + Sync + 'static {
         attempt: AttemptRecord,
         next: NextStep,
     ) -> StoreResult<Option<Failing>>;
-    /// How the endpoint has been failing, if it is.
-    async fn endpoint_failing(&self, endpoint_id: &str) -> StoreResult<Option<Failing>>;
-    async fn attempt_list(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        filter: &AttemptFilter,
-        page: &Page,
-    ) -> StoreResult<Vec<AttemptRecord>>;
-    async fn attempt_get(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        msg_id: &str,
-        attempt_id: &str,
-    ) -> StoreResult<Option<AttemptRecord>>;
-    async fn attempt_expunge(&self, org_id: &str, app_id: &str, msg_id: &str, attempt_id: &str) -> StoreResult<bool>;
-    async fn deliveries_of_message(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        msg_id: &str,
-        page: &Page,
-    ) -> StoreResult<Vec<DeliveryRecord>>;
-    async fn messages_of_endpoint(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        endpoint_id: &str,
-        status: Option<i64>,
-        filter: &MessageFilter,
-        page: &Page,
-    ) -> StoreResult<Vec<(MessageRecord, DeliveryRecord)>>;
-    async fn endpoint_stats(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        endpoint_id: &str,
-        since: Option<Millis>,
-        until: Option<Millis>,
-    ) -> StoreResult<EndpointStats>;
-    /// The deliveries `filter` picks, as (delivery id, message id), of messages with an id after `after`, in
-    /// message id order, at most `limit`.
-    async fn deliveries_matching(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        filter: &ReplayFilter,
-        after: &str,
-        limit: usize,
-    ) -> StoreResult<Vec<(i64, String)>>;
-    /// Puts deliveries back in the queue, due now, as manual attempts. Returns how many.
-    async fn requeue(&self, org_id: &str, app_id: &str, what: Requeue) -> StoreResult<u64>;
 
     // ── inbound ──
 

@@ -40,11 +40,12 @@ impl dyn Store {
     }
 
     pub async fn token_insert(&self, hash: [u8; 32], org_id: &str, name: &str) -> StoreResult<()> {
-        let q = Sql::new("INSERT INTO tokens (hash, org_id, name, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
-            .bind(&hash[..])
-            .bind(org_id)
-            .bind(name)
-            .bind(now_ms());
+        let q =
+            Sql::new("INSERT INTO tokens (hash, org_id, name, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+                .bind(&hash[..])
+                .bind(org_id)
+                .bind(name)
+                .bind(now_ms());
         db::write(self, false, move |db| {
             Box::pin(async move {
                 db.execute(&q).await?;

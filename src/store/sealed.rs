@@ -545,9 +545,6 @@ impl Store for SealedStore {
     ) -> StoreResult<Vec<DueJob>> {
         self.inner.claim_due(now, lease_until, limit, timer_lookahead).await
     }
-    async fn next_due_at(&self, timer_lookahead: Millis) -> StoreResult<Option<Millis>> {
-        self.inner.next_due_at(timer_lookahead).await
-    }
     async fn release_all_leases(&self) -> StoreResult<u64> {
         self.inner.release_all_leases().await
     }
@@ -564,82 +561,8 @@ impl Store for SealedStore {
     ) -> StoreResult<Option<Failing>> {
         self.inner.record_attempt(job_id, delivery_id, attempt, next).await
     }
-    async fn endpoint_failing(&self, endpoint_id: &str) -> StoreResult<Option<Failing>> {
-        self.inner.endpoint_failing(endpoint_id).await
-    }
     async fn job_park(&self, job_id: i64, until: Millis) -> StoreResult<()> {
         self.inner.job_park(job_id, until).await
-    }
-    async fn endpoint_release(&self, endpoint_id: &str, start: Millis, spacing: Millis) -> StoreResult<u64> {
-        self.inner.endpoint_release(endpoint_id, start, spacing).await
-    }
-    async fn attempt_list(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        filter: &AttemptFilter,
-        page: &Page,
-    ) -> StoreResult<Vec<AttemptRecord>> {
-        self.inner.attempt_list(org_id, app_id, filter, page).await
-    }
-    async fn attempt_get(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        msg_id: &str,
-        attempt_id: &str,
-    ) -> StoreResult<Option<AttemptRecord>> {
-        self.inner.attempt_get(org_id, app_id, msg_id, attempt_id).await
-    }
-    async fn attempt_expunge(&self, org_id: &str, app_id: &str, msg_id: &str, attempt_id: &str) -> StoreResult<bool> {
-        self.inner.attempt_expunge(org_id, app_id, msg_id, attempt_id).await
-    }
-    async fn deliveries_of_message(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        msg_id: &str,
-        page: &Page,
-    ) -> StoreResult<Vec<DeliveryRecord>> {
-        self.inner.deliveries_of_message(org_id, app_id, msg_id, page).await
-    }
-    async fn messages_of_endpoint(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        endpoint_id: &str,
-        status: Option<i64>,
-        filter: &MessageFilter,
-        page: &Page,
-    ) -> StoreResult<Vec<(MessageRecord, DeliveryRecord)>> {
-        self.inner.messages_of_endpoint(org_id, app_id, endpoint_id, status, filter, page).await
-    }
-    async fn endpoint_stats(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        endpoint_id: &str,
-        since: Option<Millis>,
-        until: Option<Millis>,
-    ) -> StoreResult<EndpointStats> {
-        self.inner.endpoint_stats(org_id, app_id, endpoint_id, since, until).await
-    }
-    async fn requeue(&self, org_id: &str, app_id: &str, what: Requeue) -> StoreResult<u64> {
-        self.inner.requeue(org_id, app_id, what).await
-    }
-
-    async fn queue_stats(&self, now: Millis) -> StoreResult<QueueStats> {
-        self.inner.queue_stats(now).await
-    }
-    async fn deliveries_matching(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        filter: &ReplayFilter,
-        after: &str,
-        limit: usize,
-    ) -> StoreResult<Vec<(i64, String)>> {
-        self.inner.deliveries_matching(org_id, app_id, filter, after, limit).await
     }
 
     async fn rate_window(&self, key: &str, limit: u32, now_secs: i64) -> StoreResult<crate::ratelimit::RateWindow> {

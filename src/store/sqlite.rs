@@ -19,8 +19,8 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::timers::TIMER_COLS;
-use super::*;
 use super::Durability;
+use super::*;
 
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0001_init.sql"),
@@ -376,83 +376,6 @@ fn conflict_as(what: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
     }
 }
 
-/// Appends the cursor condition and the ordering for `page`, paging on `col`.
-fn paginate(sql: &mut String, args: &mut Vec<Value>, page: &Page, col: &str) {
-    let desc = page.walk_desc();
-    // No id is empty: an empty iterator (`cursor=` as clients send it) is the first page.
-    if let Some(it) = page.iterator.as_ref().filter(|it| !it.is_empty()) {
-        sql.push_str(&format!(" AND {col} {} ?", if desc { "<" } else { ">" }));
-        args.push(Value::Text(it.clone()));
-    }
-    sql.push_str(&format!(" ORDER BY {col} {} LIMIT {}", if desc { "DESC" } else { "ASC" }, page.limit + 1));
-}
-
-fn in_list(sql: &mut String, args: &mut Vec<Value>, col: &str, values: &[String]) {
-    sql.push_str(&format!(" AND {col} IN ({})", vec!["?"; values.len()].join(",")));
-    args.extend(values.iter().map(|v| Value::Text(v.clone())));
-}
-
-fn message_filter(sql: &mut String, args: &mut Vec<Value>, f: &MessageFilter, m: &str) {
-    if let Some(ch) = &f.channel {
-        sql.push_str(&format!(" AND EXISTS (SELECT 1 FROM json_each({m}.channels) WHERE value = ?)"));
-        args.push(Value::Text(ch.clone()));
-    }
-    if let Some(types) = f.event_types.as_ref().filter(|t| !t.is_empty()) {
-        in_list(sql, args, &format!("{m}.event_type"), types);
-    }
-    if let Some(b) = f.before {
-        sql.push_str(&format!(" AND {m}.created_at < ?"));
-        args.push(Value::Integer(b));
-    }
-    if let Some(a) = f.after {
-        sql.push_str(&format!(" AND {m}.created_at > ?"));
-        args.push(Value::Integer(a));
-    }
-}
-
-/// [`Store::attempt_list`] as SQL.
-fn attempt_sql(org_id: &str, app_id: &str, f: &AttemptFilter, page: &Page) -> (String, Vec<Value>) {
-    let mut sql = format!("SELECT {ATTEMPT_COLS} FROM attempts a");
-    let needs_msg = f.event_types.is_some() || f.channel.is_some();
-    if needs_msg {
-        sql.push_str(" JOIN messages m ON m.id = a.msg_id");
-    }
-    sql.push_str(" WHERE a.org_id = ? AND a.app_id = ?");
-    let mut args = vec![Value::Text(org_id.into()), Value::Text(app_id.into())];
-    if let Some(m) = &f.msg_id {
-        sql.push_str(" AND a.msg_id = ?");
-        args.push(Value::Text(m.clone()));
-    }
-    if let Some(e) = &f.endpoint_id {
-        sql.push_str(" AND a.endpoint_id = ?");
-        args.push(Value::Text(e.clone()));
-    }
-    if let Some(s) = f.status {
-        sql.push_str(" AND a.status = ?");
-        args.push(Value::Integer(s));
-    }
-    if let Some(class) = f.status_code_class {
-        sql.push_str(" AND a.status_code >= ? AND a.status_code < ?");
-        let hi = if class == 0 { 100 } else { class + 100 };
-        args.extend([Value::Integer(class), Value::Integer(hi)]);
-    }
-    if let Some(b) = f.before {
-        sql.push_str(" AND a.created_at < ?");
-        args.push(Value::Integer(b));
-    }
-    if let Some(a) = f.after {
-        sql.push_str(" AND a.created_at > ?");
-        args.push(Value::Integer(a));
-    }
-    if needs_msg {
-        let mf =
-            MessageFilter { channel: f.channel.clone(), event_types: f.event_types.clone(), before: None, after: None };
-        message_filter(&mut sql, &mut args, &mf, "m");
-    }
-    paginate(&mut sql, &mut args, page, "a.id");
-    (sql, args)
-}
-
 thread_local! {
     /// The activity counts of the group commit the writer thread is running: the writes add to it
     /// ([`insert_message`], attempts) and [`writer_loop`] writes it just before COMMIT (or forgets it on
@@ -483,8 +406,6 @@ fn flush_tally(c: &Connection) -> rusqlite::Result<()> {
 
 const MSG_COLS: &str =
     "m.id, m.org_id, m.app_id, m.event_type, m.event_id, m.channels, m.payload, m.created_at, m.payload_expires_at";
-const MSG_NCOLS: usize = 9;
-
 fn message_row(r: &Row, at: usize) -> rusqlite::Result<MessageRecord> {
     let channels: Option<String> = r.get(at + 5)?;
     let payload: Option<String> = r.get(at + 6)?;
@@ -498,40 +419,6 @@ fn message_row(r: &Row, at: usize) -> rusqlite::Result<MessageRecord> {
         payload: payload.map(Arc::from),
         created_at: r.get(at + 7)?,
         payload_expires_at: r.get(at + 8)?,
-    })
-}
-
-const DELIVERY_COLS: &str = "d.id, d.msg_id, d.endpoint_id, d.status, d.attempts, d.next_attempt_at, d.updated_at";
-
-fn delivery_row(r: &Row, at: usize) -> rusqlite::Result<DeliveryRecord> {
-    Ok(DeliveryRecord {
-        delivery_id: r.get(at)?,
-        msg_id: r.get(at + 1)?,
-        endpoint_id: r.get(at + 2)?,
-        status: r.get(at + 3)?,
-        attempts: r.get(at + 4)?,
-        next_attempt_at: r.get(at + 5)?,
-        updated_at: r.get(at + 6)?,
-    })
-}
-
-const ATTEMPT_COLS: &str =
-    "a.id, a.org_id, a.app_id, a.msg_id, a.endpoint_id, a.url, a.status_code, a.status, a.manual, a.duration_ms, a.response, a.created_at";
-
-fn attempt_row(r: &Row) -> rusqlite::Result<AttemptRecord> {
-    Ok(AttemptRecord {
-        id: r.get(0)?,
-        org_id: r.get(1)?,
-        app_id: r.get(2)?,
-        msg_id: r.get(3)?,
-        endpoint_id: r.get(4)?,
-        url: r.get(5)?,
-        status_code: r.get(6)?,
-        status: r.get(7)?,
-        manual: r.get(8)?,
-        duration_ms: r.get(9)?,
-        response: r.get(10)?,
-        created_at: r.get(11)?,
     })
 }
 
@@ -703,31 +590,6 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn next_due_at(&self, timer_lookahead: Millis) -> StoreResult<Option<Millis>> {
-        self.read(move |c| {
-            c.prepare_cached(
-                "SELECT MIN(due) FROM (SELECT MIN(run_at) AS due FROM jobs WHERE kind = ?1
-                                       UNION ALL SELECT MIN(run_at) - ?3 FROM jobs WHERE kind = ?2)",
-            )?
-            .query_row(params![JOB_DELIVERY, JOB_TIMER, timer_lookahead], |r| r.get(0))
-        })
-        .await
-    }
-
-    async fn queue_stats(&self, now: Millis) -> StoreResult<QueueStats> {
-        self.read(move |c| {
-            c.prepare_cached(
-                "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE kind = ?1 LIMIT ?4)),
-                        (SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE run_at <= ?3 LIMIT ?4)),
-                        (SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE kind = ?2 LIMIT ?4))",
-            )?
-            .query_row(params![JOB_DELIVERY, JOB_TIMER, now, QUEUE_COUNT_CAP], |r| {
-                Ok(QueueStats { deliveries: r.get(0)?, due_unclaimed: r.get(1)?, timers: r.get(2)? })
-            })
-        })
-        .await
-    }
-
     async fn release_all_leases(&self) -> StoreResult<u64> {
         self.write(|c| {
             let n =
@@ -753,34 +615,6 @@ impl Store for SqliteStore {
                 .and_then(|mut s| s.execute(params![until, JOB_PARKED, job_id]))
                 .map_err(sql_err)?;
             Ok(())
-        })
-        .await
-    }
-
-    async fn endpoint_release(&self, endpoint_id: &str, start: Millis, spacing: Millis) -> StoreResult<u64> {
-        let endpoint_id = endpoint_id.to_string();
-        self.write(move |c| {
-            // Only the queue's pending rows are scanned (jobs holds no finished work).
-            let n = c
-                .prepare_cached(
-                    "WITH r AS (SELECT j.id, ROW_NUMBER() OVER (ORDER BY d.id) - 1 AS k
-                                FROM jobs j JOIN deliveries d ON d.id = j.ref_id
-                                WHERE j.kind = ?1 AND j.leased = ?2 AND d.endpoint_id = ?3)
-                     UPDATE jobs SET run_at = ?4 + ?5 * r.k, leased = 0 FROM r WHERE jobs.id = r.id",
-                )
-                .and_then(|mut s| s.execute(params![JOB_DELIVERY, JOB_PARKED, endpoint_id, start, spacing]))
-                .map_err(sql_err)?;
-            Ok(n as u64)
-        })
-        .await
-    }
-
-    async fn endpoint_failing(&self, endpoint_id: &str) -> StoreResult<Option<Failing>> {
-        let endpoint_id = endpoint_id.to_string();
-        self.read(move |c| {
-            c.prepare_cached("SELECT since, failures FROM endpoint_failing WHERE endpoint_id = ?")?
-                .query_row([endpoint_id], |r| Ok(Failing { since: r.get(0)?, consecutive: r.get(1)? }))
-                .optional()
         })
         .await
     }
@@ -839,251 +673,6 @@ impl Store for SqliteStore {
                 .map(Some)
                 .map_err(sql_err)
             }
-        })
-        .await
-    }
-
-    async fn attempt_list(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        f: &AttemptFilter,
-        page: &Page,
-    ) -> StoreResult<Vec<AttemptRecord>> {
-        let (sql, args) = attempt_sql(org_id, app_id, f, page);
-        self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), attempt_row)?.collect()).await
-    }
-
-    async fn attempt_get(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        msg_id: &str,
-        attempt_id: &str,
-    ) -> StoreResult<Option<AttemptRecord>> {
-        let args = [org_id, app_id, msg_id, attempt_id].map(str::to_string);
-        self.read(move |c| {
-            c.prepare_cached(&format!(
-                "SELECT {ATTEMPT_COLS} FROM attempts a WHERE a.org_id = ? AND a.app_id = ? AND a.msg_id = ? AND a.id = ?"
-            ))?
-            .query_row(params_from_iter(args), attempt_row)
-            .optional()
-        })
-        .await
-    }
-
-    async fn attempt_expunge(&self, org_id: &str, app_id: &str, msg_id: &str, attempt_id: &str) -> StoreResult<bool> {
-        let args = [org_id, app_id, msg_id, attempt_id].map(str::to_string);
-        self.write(move |c| {
-            let n = c
-                .execute(
-                    "UPDATE attempts SET response = '' WHERE org_id = ? AND app_id = ? AND msg_id = ? AND id = ?",
-                    params_from_iter(args),
-                )
-                .map_err(sql_err)?;
-            Ok(n > 0)
-        })
-        .await
-    }
-
-    async fn deliveries_of_message(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        msg_id: &str,
-        page: &Page,
-    ) -> StoreResult<Vec<DeliveryRecord>> {
-        let mut sql =
-            format!("SELECT {DELIVERY_COLS} FROM deliveries d WHERE d.org_id = ? AND d.app_id = ? AND d.msg_id = ?");
-        let mut args = vec![Value::Text(org_id.into()), Value::Text(app_id.into()), Value::Text(msg_id.into())];
-        paginate(&mut sql, &mut args, page, "d.endpoint_id");
-        self.read(move |c| c.prepare(&sql)?.query_map(params_from_iter(args), |r| delivery_row(r, 0))?.collect()).await
-    }
-
-    async fn messages_of_endpoint(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        endpoint_id: &str,
-        status: Option<i64>,
-        filter: &MessageFilter,
-        page: &Page,
-    ) -> StoreResult<Vec<(MessageRecord, DeliveryRecord)>> {
-        let mut sql = format!(
-            "SELECT {MSG_COLS}, {DELIVERY_COLS} FROM deliveries d JOIN messages m ON m.id = d.msg_id
-             WHERE d.org_id = ? AND d.app_id = ? AND d.endpoint_id = ?"
-        );
-        let mut args = vec![Value::Text(org_id.into()), Value::Text(app_id.into()), Value::Text(endpoint_id.into())];
-        if let Some(s) = status {
-            sql.push_str(" AND d.status = ?");
-            args.push(Value::Integer(s));
-        }
-        message_filter(&mut sql, &mut args, filter, "m");
-        paginate(&mut sql, &mut args, page, "d.msg_id");
-        self.read(move |c| {
-            c.prepare(&sql)?
-                .query_map(params_from_iter(args), |r| Ok((message_row(r, 0)?, delivery_row(r, MSG_NCOLS)?)))?
-                .collect()
-        })
-        .await
-    }
-
-    async fn endpoint_stats(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        endpoint_id: &str,
-        since: Option<Millis>,
-        until: Option<Millis>,
-    ) -> StoreResult<EndpointStats> {
-        let sql = "SELECT d.status, COUNT(*) FROM deliveries d JOIN messages m ON m.id = d.msg_id
-                   WHERE d.org_id = ? AND d.app_id = ? AND d.endpoint_id = ? AND m.created_at >= ? AND m.created_at < ?
-                   GROUP BY d.status";
-        let args = params_from_iter(vec![
-            Value::Text(org_id.into()),
-            Value::Text(app_id.into()),
-            Value::Text(endpoint_id.into()),
-            Value::Integer(since.unwrap_or(i64::MIN)),
-            Value::Integer(until.unwrap_or(i64::MAX)),
-        ]);
-        self.read(move |c| {
-            let mut stats = EndpointStats::default();
-            let mut stmt = c.prepare(sql)?;
-            let mut rows = stmt.query(args)?;
-            while let Some(r) = rows.next()? {
-                let n: i64 = r.get(1)?;
-                match r.get::<_, i64>(0)? {
-                    status::SUCCESS => stats.success += n,
-                    status::PENDING => stats.pending += n,
-                    status::FAIL => stats.fail += n,
-                    status::SENDING => stats.sending += n,
-                    _ => stats.canceled += n,
-                }
-            }
-            Ok(stats)
-        })
-        .await
-    }
-
-    async fn deliveries_matching(
-        &self,
-        org_id: &str,
-        app_id: &str,
-        f: &ReplayFilter,
-        after: &str,
-        limit: usize,
-    ) -> StoreResult<Vec<(i64, String)>> {
-        let mut sql = "SELECT d.id, d.msg_id FROM deliveries d JOIN messages m ON m.id = d.msg_id
-                       WHERE d.org_id = ? AND d.app_id = ? AND d.endpoint_id = ? AND d.msg_id > ?
-                         AND m.created_at >= ? AND m.created_at < ?"
-            .to_string();
-        let mut args = vec![
-            Value::Text(org_id.into()),
-            Value::Text(app_id.into()),
-            Value::Text(f.endpoint_id.clone()),
-            Value::Text(after.into()),
-            Value::Integer(f.since),
-            Value::Integer(f.until),
-        ];
-        let statuses: Vec<String> = f.statuses.iter().map(i64::to_string).collect();
-        sql.push_str(&format!(" AND d.status IN ({})", statuses.join(",")));
-        let filter =
-            MessageFilter { channel: f.channel.clone(), event_types: f.event_types.clone(), ..Default::default() };
-        message_filter(&mut sql, &mut args, &filter, "m");
-        sql.push_str(&format!(" ORDER BY d.msg_id LIMIT {limit}"));
-        self.read(move |c| {
-            c.prepare(&sql)?.query_map(params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
-        })
-        .await
-    }
-
-    async fn requeue(&self, org_id: &str, app_id: &str, what: Requeue) -> StoreResult<u64> {
-        let (org_id, app_id) = (org_id.to_string(), app_id.to_string());
-        self.write(move |c| {
-            let now = now_ms();
-            let ids: Vec<i64> = match &what {
-                Requeue::One { msg_id, endpoint_id } => {
-                    let found: Option<i64> = c
-                        .query_row(
-                            "SELECT id FROM deliveries WHERE org_id = ? AND app_id = ? AND msg_id = ? AND endpoint_id = ?",
-                            params![org_id, app_id, msg_id, endpoint_id],
-                            |r| r.get(0),
-                        )
-                        .optional()
-                        .map_err(sql_err)?;
-                    match found {
-                        Some(id) => vec![id],
-                        None => {
-                            c.execute(
-                                "INSERT INTO deliveries (org_id, app_id, msg_id, endpoint_id, status, attempts, next_attempt_at, updated_at)
-                                 SELECT org_id, app_id, id, ?, ?, 0, ?, ? FROM messages WHERE org_id = ? AND app_id = ? AND id = ?",
-                                params![endpoint_id, status::PENDING, now, now, org_id, app_id, msg_id],
-                            )
-                            .map_err(sql_err)?;
-                            if c.changes() == 0 {
-                                return Ok(0);
-                            }
-                            vec![c.last_insert_rowid()]
-                        }
-                    }
-                }
-                Requeue::FailedSince { endpoint_id, since, until } => c
-                    .prepare(
-                        "SELECT d.id FROM deliveries d JOIN messages m ON m.id = d.msg_id
-                         WHERE d.org_id = ? AND d.app_id = ? AND d.endpoint_id = ? AND d.status = ?
-                           AND m.created_at >= ? AND m.created_at < ?",
-                    )
-                    .map_err(sql_err)?
-                    .query_map(params![org_id, app_id, endpoint_id, status::FAIL, since, until], |r| r.get(0))
-                    .map_err(sql_err)?
-                    .collect::<rusqlite::Result<_>>()
-                    .map_err(sql_err)?,
-                Requeue::Deliveries { endpoint_id, ids, statuses } => {
-                    let mut stmt = c
-                        .prepare_cached(
-                            "SELECT status FROM deliveries WHERE id = ? AND org_id = ? AND app_id = ? AND endpoint_id = ?",
-                        )
-                        .map_err(sql_err)?;
-                    let mut keep = Vec::with_capacity(ids.len());
-                    for id in ids {
-                        let st: Option<i64> = stmt
-                            .query_row(params![id, org_id, app_id, endpoint_id], |r| r.get(0))
-                            .optional()
-                            .map_err(sql_err)?;
-                        if st.is_some_and(|st| statuses.contains(&st)) {
-                            keep.push(*id);
-                        }
-                    }
-                    keep
-                }
-                Requeue::Missing { endpoint_id, msg_ids } => {
-                    let mut stmt = c
-                        .prepare_cached(
-                            "INSERT OR IGNORE INTO deliveries (org_id, app_id, msg_id, endpoint_id, status, attempts, next_attempt_at, updated_at)
-                             SELECT org_id, app_id, id, ?, ?, 0, ?, ? FROM messages WHERE org_id = ? AND app_id = ? AND id = ?",
-                        )
-                        .map_err(sql_err)?;
-                    let mut made = Vec::with_capacity(msg_ids.len());
-                    for msg_id in msg_ids {
-                        if stmt
-                            .execute(params![endpoint_id, status::PENDING, now, now, org_id, app_id, msg_id])
-                            .map_err(sql_err)?
-                            > 0
-                        {
-                            made.push(c.last_insert_rowid());
-                        }
-                    }
-                    made
-                }
-            };
-            for id in &ids {
-                c.prepare_cached("UPDATE deliveries SET status = ?, next_attempt_at = ?, updated_at = ?, failed_at = NULL WHERE id = ?")
-                    .map_err(sql_err)?
-                    .execute(params![status::PENDING, now, now, id])
-                    .map_err(sql_err)?;
-                insert_job(c, JOB_DELIVERY, *id, now, false, true).map_err(sql_err)?;
-            }
-            Ok(ids.len() as u64)
         })
         .await
     }
@@ -1259,8 +848,8 @@ mod tests {
         let f = AttemptFilter { endpoint_id: Some("ep_1".into()), ..Default::default() };
         for iterator in [None, Some("atmpt_2".to_string())] {
             let page = Page { limit: 25, iterator, reverse: false, descending: true };
-            let (sql, args) = attempt_sql("org_1", "app_1", &f, &page);
-            let steps = plan(&c, &sql, &args);
+            let q = super::super::deliveries::attempt_sql(db::Dialect::Sqlite, "org_1", "app_1", &f, &page);
+            let steps = plan(&c, &q.text, &q.args);
             assert_indexed("an endpoint's attempts", &steps, false);
             assert!(steps.iter().any(|s| s.contains("attempts_endpoint ")), "{steps:#?}");
         }
