@@ -1,5 +1,11 @@
-//! The storage boundary. Everything the engine and the faces persist goes through [`Store`]; SQL lives only in
-//! the backends below it (`sqlite`, `postgres`), so a backend can be added without touching the engine.
+//! The storage boundary. Everything the engine and the faces persist goes through [`Store`]; SQL lives only here.
+//!
+//! Each query is written once, for both databases, in the file of what it stores — [`docs`](self) (and `orgs`,
+//! `idempotency`), `messages`, `deliveries` (with attempts), `jobs`, `timers`, `inbound`, `activity` — as a method
+//! of `dyn Store`, over the [`db`] layer (`?` placeholders, a [`db::Dialect`] for the few fragments that differ).
+//! The [`Store`] trait holds only what each backend does its own way: running those queries on its connections,
+//! and the hot path of group commit (publishing, recording attempts, claiming due work), node membership and
+//! rate limits. The backends: [`sqlite`] (embedded, the default) and [`postgres`] (any number of nodes).
 //!
 //! Three kinds of data live here:
 //! * **documents** — low-volume configuration (applications, endpoints, event types) stored as JSON with the few
