@@ -136,7 +136,7 @@ impl dyn Store {
         self.docs(kind, q).await
     }
 
-    /// Like [`Self::doc_list`], keeping only the documents whose top-level JSON `field` is `value`.
+    /// Like `doc_list`, keeping only the documents whose top-level JSON `field` is `value`.
     pub async fn doc_list_where(
         &self,
         kind: DocKind,

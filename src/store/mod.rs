@@ -415,7 +415,7 @@ pub struct Failing {
 }
 
 /// `jobs.leased` of a delivery held by its endpoint's open circuit breaker: not leased, not due before its
-/// `run_at` (a safety deadline), and released early, in order, by [`Store::endpoint_release`]. 0 is waiting,
+/// `run_at` (a safety deadline), and released early, in order, by `endpoint_release`. 0 is waiting,
 /// 1 leased.
 pub const JOB_PARKED: i64 = 2;
 
@@ -555,7 +555,7 @@ pub struct StoredResponse {
     pub body: Vec<u8>,
 }
 
-/// What [`<dyn Store>::idempotency_begin`] found for a key.
+/// What `idempotency_begin` found for a key.
 #[derive(Debug)]
 pub enum IdempotencyClaim {
     /// The key is this request's now (marked in progress): run it, then `idempotency_put` or `idempotency_abandon`.
@@ -632,7 +632,7 @@ pub trait Store: Send + Sync + 'static {
     /// Puts a claimed job back, due at `run_at` (throttled: no attempt was made).
     async fn job_defer(&self, job_id: i64, run_at: Millis) -> StoreResult<()>;
     /// Puts a claimed delivery job back as held by its endpoint's open circuit breaker ([`JOB_PARKED`]): due at
-    /// `until` at the latest, sooner when [`Store::endpoint_release`] frees it. No attempt is counted.
+    /// `until` at the latest, sooner when `endpoint_release` frees it. No attempt is counted.
     async fn job_park(&self, job_id: i64, until: Millis) -> StoreResult<()>;
 
     // ── attempts and deliveries ──
