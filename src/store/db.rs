@@ -72,49 +72,52 @@ impl<T: Into<Value>> From<Option<T>> for Value {
     }
 }
 
-/// A column's value as a Rust type.
+/// A column's value as a Rust type (copied out of the row: a text becomes one allocation, an `Arc<str>` too).
 pub trait FromValue: Sized {
-    fn from_value(v: Value) -> Option<Self>;
+    fn from_value(v: &Value) -> Option<Self>;
 }
 
 impl FromValue for i64 {
-    fn from_value(v: Value) -> Option<i64> {
+    fn from_value(v: &Value) -> Option<i64> {
         match v {
-            Value::Int(i) => Some(i),
+            Value::Int(i) => Some(*i),
             _ => None,
         }
     }
 }
 impl FromValue for bool {
-    fn from_value(v: Value) -> Option<bool> {
+    fn from_value(v: &Value) -> Option<bool> {
         i64::from_value(v).map(|i| i != 0)
     }
 }
 impl FromValue for String {
-    fn from_value(v: Value) -> Option<String> {
+    fn from_value(v: &Value) -> Option<String> {
         match v {
-            Value::Text(s) => Some(s),
+            Value::Text(s) => Some(s.clone()),
             _ => None,
         }
     }
 }
 impl FromValue for Arc<str> {
-    fn from_value(v: Value) -> Option<Arc<str>> {
-        String::from_value(v).map(Arc::from)
+    fn from_value(v: &Value) -> Option<Arc<str>> {
+        match v {
+            Value::Text(s) => Some(Arc::from(s.as_str())),
+            _ => None,
+        }
     }
 }
 impl FromValue for Vec<u8> {
-    fn from_value(v: Value) -> Option<Vec<u8>> {
+    fn from_value(v: &Value) -> Option<Vec<u8>> {
         match v {
-            Value::Blob(b) => Some(b),
+            Value::Blob(b) => Some(b.clone()),
             // SQLite keeps what it was given: a blob written as text reads back as text.
-            Value::Text(s) => Some(s.into_bytes()),
+            Value::Text(s) => Some(s.as_bytes().to_vec()),
             _ => None,
         }
     }
 }
 impl<T: FromValue> FromValue for Option<T> {
-    fn from_value(v: Value) -> Option<Option<T>> {
+    fn from_value(v: &Value) -> Option<Option<T>> {
         match v {
             Value::Null => Some(None),
             v => T::from_value(v).map(Some),
@@ -129,10 +132,9 @@ pub struct Row(pub Vec<Value>);
 impl Row {
     /// Column `i` as a `T`; an error names the column when the value is of another type.
     pub fn get<T: FromValue>(&self, i: usize) -> StoreResult<T> {
-        let v = self.0.get(i).cloned().unwrap_or(Value::Null);
-        let shown = format!("{v:?}");
+        let v = self.0.get(i).unwrap_or(&Value::Null);
         T::from_value(v).ok_or_else(|| {
-            StoreError::Other(anyhow::anyhow!("column {i}: {shown} is not a {}", std::any::type_name::<T>()))
+            StoreError::Other(anyhow::anyhow!("column {i}: {v:?} is not a {}", std::any::type_name::<T>()))
         })
     }
 }
@@ -322,7 +324,7 @@ pub trait Db: Send {
     fn insert_messages<'a>(
         &'a mut self,
         forward: &'a super::Forward,
-    ) -> BoxFuture<'a, StoreResult<Vec<Vec<(i64, i64)>>>>;
+    ) -> BoxFuture<'a, StoreResult<super::ForwardIds>>;
 }
 
 impl dyn Db + '_ {

@@ -388,6 +388,8 @@ pub struct TimerFilter {
 
 /// Messages to commit together with a timer's change of state: (message, its deliveries).
 pub type Forward = Vec<(Arc<MessageRecord>, Vec<NewDelivery>)>;
+/// The (delivery id, job id)s of each forwarded message's deliveries, in the order of the [`Forward`].
+pub type ForwardIds = Vec<Vec<(i64, i64)>>;
 
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {

@@ -9,23 +9,28 @@ pub(super) const TIMER_COLS: &str = "rowid_, id, org_id, status, created_at, exp
                                      cycle_start, runs";
 
 fn timer_row(r: &Row) -> StoreResult<TimerRecord> {
+    timer_row_at(r, 0)
+}
+
+/// The timer in [`TIMER_COLS`] from column `at` on (the claim reads it after the job's and a message's columns).
+pub(super) fn timer_row_at(r: &Row, at: usize) -> StoreResult<TimerRecord> {
     Ok(TimerRecord {
-        rowid: r.get(0)?,
-        id: r.get(1)?,
-        org_id: r.get(2)?,
-        status: r.get(3)?,
-        created_at: r.get(4)?,
-        expires_at: r.get(5)?,
-        agent_id: r.get(6)?,
-        project_id: r.get(7)?,
-        milestones_sent: r.get(8)?,
-        ended_at: r.get(9)?,
-        cancel_reason: r.get(10)?,
-        paused_at: r.get(11)?,
-        paused_ms: r.get(12)?,
-        spec: r.get(13)?,
-        cycle_start: r.get(14)?,
-        runs: r.get(15)?,
+        rowid: r.get(at)?,
+        id: r.get(at + 1)?,
+        org_id: r.get(at + 2)?,
+        status: r.get(at + 3)?,
+        created_at: r.get(at + 4)?,
+        expires_at: r.get(at + 5)?,
+        agent_id: r.get(at + 6)?,
+        project_id: r.get(at + 7)?,
+        milestones_sent: r.get(at + 8)?,
+        ended_at: r.get(at + 9)?,
+        cancel_reason: r.get(at + 10)?,
+        paused_at: r.get(at + 11)?,
+        paused_ms: r.get(at + 12)?,
+        spec: r.get(at + 13)?,
+        cycle_start: r.get(at + 14)?,
+        runs: r.get(at + 15)?,
     })
 }
 

@@ -74,7 +74,7 @@ impl db::Db for PgRead {
             self.0.execute(&st, &db_params(q)).await.map_err(pg_err)
         })
     }
-    fn insert_messages<'a>(&'a mut self, _: &'a Forward) -> BoxFuture<'a, StoreResult<Vec<Vec<(i64, i64)>>>> {
+    fn insert_messages<'a>(&'a mut self, _: &'a Forward) -> BoxFuture<'a, StoreResult<ForwardIds>> {
         Box::pin(async { Err(StoreError::Other(anyhow::anyhow!("messages are written by the store's writer"))) })
     }
 }
@@ -111,7 +111,7 @@ impl db::Db for PgWrite<'_> {
     fn tokens_changed(&mut self) {
         self.0.note(serde_json::json!({"e": "tokens"}));
     }
-    fn insert_messages<'a>(&'a mut self, forward: &'a Forward) -> BoxFuture<'a, StoreResult<Vec<Vec<(i64, i64)>>>> {
+    fn insert_messages<'a>(&'a mut self, forward: &'a Forward) -> BoxFuture<'a, StoreResult<ForwardIds>> {
         Box::pin(insert_forward(self.0, forward))
     }
 }

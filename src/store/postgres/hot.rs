@@ -117,7 +117,7 @@ pub(super) async fn insert_messages(
 }
 
 /// Inserts the messages of `forward` for one write: an error (a conflict) if any of them fails.
-pub(super) async fn insert_forward(b: &Batch, forward: &Forward) -> StoreResult<Vec<Vec<(i64, i64)>>> {
+pub(super) async fn insert_forward(b: &Batch, forward: &Forward) -> StoreResult<ForwardIds> {
     if forward.is_empty() {
         return Ok(vec![]);
     }
@@ -320,46 +320,5 @@ pub(super) async fn defer_group(b: &Batch, ops: Vec<DeferOp>) -> GroupResult {
     match r {
         Ok(_) => (ops.into_iter().map(|(_, _, _, tx)| finisher(tx, Ok(()))).collect(), None),
         Err(e) => (ops.into_iter().map(|(_, _, _, tx)| answered_by_commit(tx)).collect(), Some(e)),
-    }
-}
-
-// ── the claimed jobs' rows ──
-
-pub(super) const MSG_NCOLS: usize = 9;
-
-pub(super) fn message_row(r: &Row, at: usize) -> MessageRecord {
-    let channels: Option<String> = r.get(at + 5);
-    let payload: Option<String> = r.get(at + 6);
-    MessageRecord {
-        id: r.get(at),
-        org_id: r.get(at + 1),
-        app_id: r.get(at + 2),
-        event_type: r.get(at + 3),
-        event_id: r.get(at + 4),
-        channels: channels.and_then(|c| serde_json::from_str(&c).ok()),
-        payload: payload.map(Arc::from),
-        created_at: r.get(at + 7),
-        payload_expires_at: r.get(at + 8),
-    }
-}
-
-pub(super) fn timer_row(r: &Row, at: usize) -> TimerRecord {
-    TimerRecord {
-        rowid: r.get(at),
-        id: r.get(at + 1),
-        org_id: r.get(at + 2),
-        status: r.get(at + 3),
-        created_at: r.get(at + 4),
-        expires_at: r.get(at + 5),
-        agent_id: r.get(at + 6),
-        project_id: r.get(at + 7),
-        milestones_sent: r.get(at + 8),
-        ended_at: r.get(at + 9),
-        cancel_reason: r.get(at + 10),
-        paused_at: r.get(at + 11),
-        paused_ms: r.get(at + 12),
-        spec: r.get(at + 13),
-        cycle_start: r.get(at + 14),
-        runs: r.get(at + 15),
     }
 }

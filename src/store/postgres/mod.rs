@@ -421,12 +421,17 @@ impl Store for PgStore {
         let mut out = Vec::with_capacity(rows.len());
         let mut gone: Vec<i64> = vec![];
         for r in &rows {
-            let (job_id, kind, ref_id, manual): (i64, i64, i64, i64) = (r.get(0), r.get(1), r.get(2), r.get(3));
-            let (has_msg, has_timer): (bool, bool) = (r.get(6), r.get(7));
-            let due_at: i64 = r.get(r.len() - 1);
+            let r = db_row(r)?;
+            let (job_id, kind, ref_id, manual): (i64, i64, i64, bool) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+            let (has_msg, has_timer): (bool, bool) = (r.get(6)?, r.get(7)?);
+            let due_at: i64 = r.get(r.0.len() - 1)?;
             if kind == JOB_TIMER {
                 if has_timer {
-                    out.push(DueJob::Timer(TimerJob { job_id, timer: timer_row(r, 8 + MSG_NCOLS), due_at }));
+                    out.push(DueJob::Timer(TimerJob {
+                        job_id,
+                        timer: timers::timer_row_at(&r, 8 + messages::MSG_NCOLS)?,
+                        due_at,
+                    }));
                 } else {
                     gone.push(job_id);
                 }
@@ -437,14 +442,14 @@ impl Store for PgStore {
                 gone.push(job_id);
                 continue;
             }
-            let msg = message_row(r, 8);
+            let msg = messages::message_row(&r, 8)?;
             let msg = messages.entry(msg.id.clone()).or_insert_with(|| Arc::new(msg)).clone();
             out.push(DueJob::Delivery(DeliveryJob {
                 job_id,
                 delivery_id: ref_id,
-                endpoint_id: r.get(4),
-                attempts: r.get(5),
-                manual: manual != 0,
+                endpoint_id: r.get(4)?,
+                attempts: r.get(5)?,
+                manual,
                 msg,
                 due_at,
             }));

@@ -15,10 +15,9 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::types::Value;
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+use rusqlite::{params, params_from_iter, Connection, Row};
 use tokio::sync::{mpsc, oneshot};
 
-use super::timers::TIMER_COLS;
 use super::Durability;
 use super::*;
 
@@ -321,18 +320,16 @@ fn db_row(r: &Row, n: usize) -> rusqlite::Result<db::Row> {
     Ok(db::Row(out))
 }
 
-impl SqliteDb<'_> {
-    fn query_now(&mut self, q: &db::Sql) -> StoreResult<Vec<db::Row>> {
-        let mut st = self.0.prepare_cached(&q.text).map_err(sql_err)?;
-        let n = st.column_count();
-        let rows = st.query_map(params_from_iter(q.args.iter()), |r| db_row(r, n)).map_err(sql_err)?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
-    }
+fn query_now(c: &Connection, q: &db::Sql) -> StoreResult<Vec<db::Row>> {
+    let mut st = c.prepare_cached(&q.text).map_err(sql_err)?;
+    let n = st.column_count();
+    let rows = st.query_map(params_from_iter(q.args.iter()), |r| db_row(r, n)).map_err(sql_err)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
+}
 
-    fn execute_now(&mut self, q: &db::Sql) -> StoreResult<u64> {
-        let mut st = self.0.prepare_cached(&q.text).map_err(sql_err)?;
-        Ok(st.execute(params_from_iter(q.args.iter())).map_err(db_err)? as u64)
-    }
+fn execute_now(c: &Connection, q: &db::Sql) -> StoreResult<u64> {
+    let mut st = c.prepare_cached(&q.text).map_err(sql_err)?;
+    Ok(st.execute(params_from_iter(q.args.iter())).map_err(db_err)? as u64)
 }
 
 impl db::Db for SqliteDb<'_> {
@@ -340,12 +337,12 @@ impl db::Db for SqliteDb<'_> {
         db::Dialect::Sqlite
     }
     fn query<'a>(&'a mut self, q: &'a db::Sql) -> BoxFuture<'a, StoreResult<Vec<db::Row>>> {
-        Box::pin(std::future::ready(self.query_now(q)))
+        Box::pin(std::future::ready(query_now(self.0, q)))
     }
     fn execute<'a>(&'a mut self, q: &'a db::Sql) -> BoxFuture<'a, StoreResult<u64>> {
-        Box::pin(std::future::ready(self.execute_now(q)))
+        Box::pin(std::future::ready(execute_now(self.0, q)))
     }
-    fn insert_messages<'a>(&'a mut self, forward: &'a Forward) -> BoxFuture<'a, StoreResult<Vec<Vec<(i64, i64)>>>> {
+    fn insert_messages<'a>(&'a mut self, forward: &'a Forward) -> BoxFuture<'a, StoreResult<ForwardIds>> {
         let c = &*self.0;
         Box::pin(std::future::ready(forward.iter().map(|(m, ds)| insert_message(c, m, ds)).collect()))
     }
@@ -404,24 +401,6 @@ fn flush_tally(c: &Connection) -> rusqlite::Result<()> {
     })
 }
 
-const MSG_COLS: &str =
-    "m.id, m.org_id, m.app_id, m.event_type, m.event_id, m.channels, m.payload, m.created_at, m.payload_expires_at";
-fn message_row(r: &Row, at: usize) -> rusqlite::Result<MessageRecord> {
-    let channels: Option<String> = r.get(at + 5)?;
-    let payload: Option<String> = r.get(at + 6)?;
-    Ok(MessageRecord {
-        id: r.get(at)?,
-        org_id: r.get(at + 1)?,
-        app_id: r.get(at + 2)?,
-        event_type: r.get(at + 3)?,
-        event_id: r.get(at + 4)?,
-        channels: channels.and_then(|c| serde_json::from_str(&c).ok()),
-        payload: payload.map(Arc::from),
-        created_at: r.get(at + 7)?,
-        payload_expires_at: r.get(at + 8)?,
-    })
-}
-
 fn insert_job(
     c: &Connection,
     kind: i64,
@@ -472,27 +451,6 @@ fn insert_message(c: &Connection, msg: &MessageRecord, deliveries: &[NewDelivery
         ids.push((delivery_id, job_id));
     }
     Ok(ids)
-}
-
-fn timer_row(r: &Row) -> rusqlite::Result<TimerRecord> {
-    Ok(TimerRecord {
-        rowid: r.get(0)?,
-        id: r.get(1)?,
-        org_id: r.get(2)?,
-        status: r.get(3)?,
-        created_at: r.get(4)?,
-        expires_at: r.get(5)?,
-        agent_id: r.get(6)?,
-        project_id: r.get(7)?,
-        milestones_sent: r.get(8)?,
-        ended_at: r.get(9)?,
-        cancel_reason: r.get(10)?,
-        paused_at: r.get(11)?,
-        paused_ms: r.get(12)?,
-        spec: r.get(13)?,
-        cycle_start: r.get(14)?,
-        runs: r.get(15)?,
-    })
 }
 
 #[async_trait]
@@ -547,12 +505,13 @@ impl Store for SqliteStore {
             let mut out = Vec::with_capacity(claimed.len());
             for (job_id, kind, ref_id, manual, due_at) in claimed {
                 if kind == JOB_TIMER {
-                    let timer = c
-                        .prepare_cached(&format!("SELECT {TIMER_COLS} FROM timers WHERE rowid_ = ? AND status = ?"))
-                        .map_err(sql_err)?
-                        .query_row(params![ref_id, timer_status::RUNNING], timer_row)
-                        .optional()
-                        .map_err(sql_err)?;
+                    let q = db::Sql::new(format!("SELECT {} FROM timers WHERE rowid_ = ? AND status = ?", timers::TIMER_COLS))
+                        .bind(ref_id)
+                        .bind(timer_status::RUNNING);
+                    let timer = match query_now(c, &q)?.first() {
+                        Some(r) => Some(timers::timer_row_at(r, 0)?),
+                        None => None,
+                    };
                     match timer {
                         Some(timer) => out.push(DueJob::Timer(TimerJob { job_id, timer, due_at })),
                         None => {
@@ -561,14 +520,15 @@ impl Store for SqliteStore {
                     }
                     continue;
                 }
-                let row = c
-                    .prepare_cached(&format!(
-                        "SELECT d.endpoint_id, d.attempts, {MSG_COLS} FROM deliveries d JOIN messages m ON m.id = d.msg_id WHERE d.id = ?"
-                    ))
-                    .map_err(sql_err)?
-                    .query_row([ref_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, message_row(r, 2)?)))
-                    .optional()
-                    .map_err(sql_err)?;
+                let q = db::Sql::new(format!(
+                    "SELECT d.endpoint_id, d.attempts, {} FROM deliveries d JOIN messages m ON m.id = d.msg_id WHERE d.id = ?",
+                    messages::MSG_COLS
+                ))
+                .bind(ref_id);
+                let row = match query_now(c, &q)?.first() {
+                    Some(r) => Some((r.get::<String>(0)?, r.get::<i64>(1)?, messages::message_row(r, 2)?)),
+                    None => None,
+                };
                 let Some((endpoint_id, attempts, msg)) = row else {
                     // Its message is gone: nothing left to deliver.
                     c.execute("DELETE FROM jobs WHERE id = ?", [job_id]).map_err(sql_err)?;
