@@ -321,10 +321,7 @@ pub trait Db: Send {
     fn tokens_changed(&mut self) {}
 
     /// Stores messages with their deliveries and jobs, as [`Store::publish`] does (in a write only).
-    fn insert_messages<'a>(
-        &'a mut self,
-        forward: &'a super::Forward,
-    ) -> BoxFuture<'a, StoreResult<super::ForwardIds>>;
+    fn insert_messages<'a>(&'a mut self, forward: &'a super::Forward) -> BoxFuture<'a, StoreResult<super::ForwardIds>>;
 }
 
 impl dyn Db + '_ {

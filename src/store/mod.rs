@@ -592,10 +592,10 @@ pub trait Store: Send + Sync + 'static {
     /// Runs `op` in the next group commit; [`db::write`] is the typed way to call it.
     async fn write_op(&self, savepoint: bool, op: db::DbOp) -> StoreResult<db::Erased>;
     fn dialect(&self) -> db::Dialect;
-    /// The key that seals the documents' secrets and the stored idempotent answers, once the store has one.
-    fn main_key(&self) -> Option<&sealed::MainKey> {
-        None
-    }
+    /// Where the main key is kept once [`sealed::start`] has checked it: from then on the documents' secrets and
+    /// the stored idempotent answers are sealed on the way in and opened on the way out; until then they are read
+    /// and written as they are stored (what sealing them and `hookd keys rotate` need).
+    fn key_slot(&self) -> &std::sync::OnceLock<sealed::MainKey>;
 
     // ── the store itself ──
     /// A serving process stopping gracefully: on PostgreSQL the node leaves the cluster and frees what it leased,
@@ -675,6 +675,11 @@ pub trait Store: Send + Sync + 'static {
 
 /// Typed helpers over the document primitives.
 impl dyn Store {
+    /// The key that seals the secrets, once the store has one.
+    pub fn main_key(&self) -> Option<&sealed::MainKey> {
+        self.key_slot().get()
+    }
+
     pub async fn insert<T: Doc>(&self, doc: &T) -> StoreResult<()> {
         self.doc_insert(doc.to_record()?).await
     }

@@ -3,8 +3,9 @@
 //! inbound registrations' secrets, the timers' signing key and bots' incoming-webhook tokens — and every stored
 //! idempotent answer (it may show a secret) is sealed with XChaCha20-Poly1305 under the **main key** before it
 //! reaches the database, as `enc:v1:<key id>:<base64url(nonce ‖ ciphertext)>`, bound to its document (kind,
-//! organization, id) so that a sealed value cannot be moved to another document. [`SealedStore`] wraps the backend: the engine and the faces
-//! see plaintext, the database never does. Opened values live in the caches above the store as before, so the
+//! organization, id) so that a sealed value cannot be moved to another document. [`start`] gives the store its
+//! key, and the store's document and idempotency queries seal and open with it: the engine and the faces see
+//! plaintext, the database never does. Opened values live in the caches above the store as before, so the
 //! delivery path does not open a secret per message.
 //!
 //! The main key is 32 bytes: `HOOKD_MAIN_KEY` (64 hex digits or base64), or a key file (`--main-key-file`; by
@@ -19,7 +20,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use async_trait::async_trait;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -411,7 +411,10 @@ pub async fn start(inner: Arc<dyn Store>, keys: &KeyOptions, database_url: &str)
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(Arc::new(SealedStore { inner, key }))
+    if inner.key_slot().set(key).is_err() {
+        anyhow::bail!("the store's main key was set already");
+    }
+    Ok(inner)
 }
 
 /// The meta row naming which version of [`SECRET_FIELDS`] (and of [`upgrade`]) the store's documents are sealed
@@ -503,81 +506,6 @@ pub async fn rotate(
         None => None,
     };
     Ok(Rotated { documents, old_id: old.id().to_string(), new_id: new.id().to_string(), key_file })
-}
-
-/// The store as the rest of hookd sees it: secrets sealed on the way in, opened on the way out.
-pub struct SealedStore {
-    inner: Arc<dyn Store>,
-    key: MainKey,
-}
-
-#[async_trait]
-impl Store for SealedStore {
-    async fn read_op(&self, op: db::DbOp) -> StoreResult<db::Erased> {
-        self.inner.read_op(op).await
-    }
-    async fn write_op(&self, savepoint: bool, op: db::DbOp) -> StoreResult<db::Erased> {
-        self.inner.write_op(savepoint, op).await
-    }
-    fn dialect(&self) -> db::Dialect {
-        self.inner.dialect()
-    }
-    fn main_key(&self) -> Option<&MainKey> {
-        Some(&self.key)
-    }
-    async fn leave(&self) -> StoreResult<()> {
-        self.inner.leave().await
-    }
-    async fn nodes_seen_since(&self, since: Millis) -> StoreResult<u64> {
-        self.inner.nodes_seen_since(since).await
-    }
-
-    async fn publish(&self, msg: Arc<MessageRecord>, deliveries: Vec<NewDelivery>) -> StoreResult<Vec<(i64, i64)>> {
-        self.inner.publish(msg, deliveries).await
-    }
-
-    async fn claim_due(
-        &self,
-        now: Millis,
-        lease_until: Millis,
-        limit: usize,
-        timer_lookahead: Millis,
-    ) -> StoreResult<Vec<DueJob>> {
-        self.inner.claim_due(now, lease_until, limit, timer_lookahead).await
-    }
-    async fn release_all_leases(&self) -> StoreResult<u64> {
-        self.inner.release_all_leases().await
-    }
-    async fn job_defer(&self, job_id: i64, run_at: Millis) -> StoreResult<()> {
-        self.inner.job_defer(job_id, run_at).await
-    }
-
-    async fn record_attempt(
-        &self,
-        job_id: i64,
-        delivery_id: i64,
-        attempt: AttemptRecord,
-        next: NextStep,
-    ) -> StoreResult<Option<Failing>> {
-        self.inner.record_attempt(job_id, delivery_id, attempt, next).await
-    }
-    async fn job_park(&self, job_id: i64, until: Millis) -> StoreResult<()> {
-        self.inner.job_park(job_id, until).await
-    }
-
-    async fn rate_window(&self, key: &str, limit: u32, now_secs: i64) -> StoreResult<crate::ratelimit::RateWindow> {
-        self.inner.rate_window(key, limit, now_secs).await
-    }
-    async fn throttle(&self, key: &str, per_second: std::num::NonZeroU32, now: Millis) -> StoreResult<Option<Millis>> {
-        self.inner.throttle(key, per_second, now).await
-    }
-
-    fn events(&self) -> Option<tokio::sync::broadcast::Receiver<StoreEvent>> {
-        self.inner.events()
-    }
-    async fn announce(&self, kind: &str, body: String) -> StoreResult<()> {
-        self.inner.announce(kind, body).await
-    }
 }
 
 #[cfg(test)]

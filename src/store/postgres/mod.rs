@@ -116,6 +116,8 @@ pub struct PgStore {
     _alive: Arc<()>,
     /// Set when the node has left ([`Store::leave`]): the heartbeat stops bringing it back.
     left: Arc<std::sync::atomic::AtomicBool>,
+    /// See [`Store::key_slot`].
+    key: std::sync::OnceLock<super::sealed::MainKey>,
 }
 
 // ── errors ──
@@ -269,6 +271,7 @@ impl PgStore {
             events,
             _alive: alive,
             left,
+            key: Default::default(),
         })
     }
 
@@ -352,6 +355,10 @@ impl Store for PgStore {
     async fn read_op(&self, op: db::DbOp) -> StoreResult<db::Erased> {
         let mut c = PgRead(self.client().await?);
         op(&mut c).await
+    }
+
+    fn key_slot(&self) -> &std::sync::OnceLock<super::sealed::MainKey> {
+        &self.key
     }
 
     fn dialect(&self) -> db::Dialect {

@@ -51,6 +51,8 @@ pub struct SqliteStore {
     throttles: crate::ratelimit::Throttles,
     /// The checkpointer stops when the store is dropped.
     _alive: Arc<()>,
+    /// See [`Store::key_slot`].
+    key: std::sync::OnceLock<super::sealed::MainKey>,
 }
 
 fn pragmas(durability: Durability) -> String {
@@ -110,6 +112,7 @@ impl SqliteStore {
             windows: Default::default(),
             throttles: Default::default(),
             _alive: alive,
+            key: Default::default(),
         })
     }
 
@@ -457,6 +460,10 @@ fn insert_message(c: &Connection, msg: &MessageRecord, deliveries: &[NewDelivery
 impl Store for SqliteStore {
     async fn read_op(&self, op: db::DbOp) -> StoreResult<db::Erased> {
         self.read_mut(move |c| run_op(c, op)).await
+    }
+
+    fn key_slot(&self) -> &std::sync::OnceLock<super::sealed::MainKey> {
+        &self.key
     }
 
     fn dialect(&self) -> db::Dialect {
