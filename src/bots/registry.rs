@@ -37,7 +37,7 @@ struct BotIn {
 }
 
 impl BotIn {
-    fn check(&self, ctx: &ApiContext) -> Result<(), Fail> {
+    async fn check(&self, ctx: &ApiContext) -> Result<(), Fail> {
         if let Some(name) = &self.name {
             if name.trim().is_empty() || name.len() > 80 {
                 return Err(Fail::invalid("name: 1 to 80 characters"));
@@ -50,7 +50,7 @@ impl BotIn {
             return Err(Fail::invalid(format!("webhook_events: unknown event type {t}")));
         }
         if let Some(url) = &self.webhook_url {
-            ctx.engine.egress.check_url(url).map_err(|e| Fail::invalid(format!("webhook_url: {e}")))?;
+            ctx.engine.egress.check_destination(url).await.map_err(|e| Fail::invalid(format!("webhook_url: {e}")))?;
         }
         if let Some(tier) = &self.tier {
             if !["free", "standard", "enterprise"].contains(&tier.as_str()) {
@@ -173,7 +173,7 @@ fn bot_endpoint(ctx: &ApiContext, b: &Bot, url: &str, secret: String) -> Endpoin
 )]
 async fn create(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>, Body(input): Body<BotIn>) -> Reply {
     let org = actor.admin()?.to_string();
-    input.check(&ctx)?;
+    input.check(&ctx).await?;
     let name = input.name.clone().ok_or_else(|| Fail::invalid("name: required"))?;
     let now = now_ms();
     let bot_id = crate::ids::new(crate::ids::BOT);
@@ -315,7 +315,7 @@ async fn update(
     Body(input): Body<BotIn>,
 ) -> Reply {
     let bot = load(&ctx, &actor, &id).await?;
-    input.check(&ctx)?;
+    input.check(&ctx).await?;
     let mut new_secret = None;
     if let Some(url) = &input.webhook_url {
         match &bot.endpoint_id {

@@ -176,7 +176,7 @@ pub(super) async fn create(ctx: &ApiContext, app: &Application, input: EndpointI
         created_at: now,
         updated_at: now,
     };
-    validate(ctx, &ep)?;
+    validate(ctx, &ep).await?;
     ctx.store.insert(&ep).await?;
     ctx.engine.invalidate(&app.id);
     Ok(ep)

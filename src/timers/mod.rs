@@ -629,14 +629,19 @@ async fn create_timer(ctx: &ApiContext, org: String, input: TimerIn) -> Result<V
         parse_format(p.format.as_deref(), "on_progress")?;
         ctx.engine
             .egress
-            .check_url(&p.webhook)
+            .check_destination(&p.webhook)
+            .await
             .map_err(|e| Error::invalid(&["body", "events", "on_progress", "webhook"], e))?;
     }
     if let Some(e) = &input.events.on_expire {
         parse_format(e.format.as_deref(), "on_expire")?;
     }
     if let Some(url) = input.events.on_expire.as_ref().and_then(|e| e.webhook.as_ref()) {
-        ctx.engine.egress.check_url(url).map_err(|e| Error::invalid(&["body", "events", "on_expire", "webhook"], e))?;
+        ctx.engine
+            .egress
+            .check_destination(url)
+            .await
+            .map_err(|e| Error::invalid(&["body", "events", "on_expire", "webhook"], e))?;
     }
     let spec = Spec {
         name,
