@@ -39,7 +39,7 @@ pub struct Server {
 impl Server {
     /// Opens (and migrates) the store, makes sure an admin token exists, and binds the listener.
     pub async fn build(mut cfg: Config) -> anyhow::Result<Server> {
-        let listener = TcpListener::bind(cfg.listen).await?;
+        let listener = TcpListener::bind(cfg.listen).await.map_err(|e| bind_error(cfg.listen, e))?;
         if cfg.public_url.is_empty() {
             cfg.public_url = format!("http://{}", listener.local_addr()?);
         }
@@ -126,8 +126,24 @@ impl Server {
     }
 }
 
+/// Why the listen address could not be taken, and what to do about it.
+fn bind_error(addr: SocketAddr, e: std::io::Error) -> anyhow::Error {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => anyhow::anyhow!(
+            "cannot listen on {addr}: the address is already in use (another hookd, or another program, is listening \
+             there). Stop it, or choose another address with --listen or HOOKD_LISTEN (e.g. --listen 127.0.0.1:{})",
+            addr.port().wrapping_add(1).max(1)
+        ),
+        std::io::ErrorKind::PermissionDenied => anyhow::anyhow!(
+            "cannot listen on {addr}: permission denied (ports below 1024 need privileges). Choose another address \
+             with --listen or HOOKD_LISTEN"
+        ),
+        _ => anyhow::Error::new(e).context(format!("cannot listen on {addr}")),
+    }
+}
+
 /// The server as seen from itself: `/mcp` calls the API here. A wildcard listen address is reached on loopback.
-fn loopback_url(addr: SocketAddr) -> String {
+pub fn loopback_url(addr: SocketAddr) -> String {
     let ip = match addr.ip() {
         std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
         std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),

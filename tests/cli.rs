@@ -305,3 +305,90 @@ async fn send_publishes_a_message_from_the_command_line() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not JSON"));
 }
+
+/// `hookd serve` says where the dashboard is; the bare `--allow-private-networks` flag turns the egress guard off
+/// (a loopback endpoint is accepted) and a warning says so; a failing endpoint's attempts are logged with its
+/// application, endpoint, URL and status, at most once per endpoint per 10 s.
+#[tokio::test]
+async fn serve_shows_the_dashboard_warns_when_egress_is_open_and_logs_failed_deliveries_once_per_10s() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database_url(dir.path());
+    let port = free_port();
+    let mut server = HookdProcess::start_with(port, |cmd| {
+        cmd.args(["serve", "--allow-private-networks", "--log-json", "--listen", &format!("127.0.0.1:{port}")])
+            .env("HOOKD_DATABASE_URL", &db)
+            .env("HOOKD_ADMIN_TOKEN", "admin")
+            .env("HOOKD_BREAKER_FAILURES", "0")
+            .env_remove("HOOKD_ALLOW_PRIVATE_NETWORKS")
+            .env_remove("RUST_LOG")
+            .stderr(std::process::Stdio::piped());
+    })
+    .await;
+    let stderr = server.child.stderr.take().unwrap();
+    let logs = std::thread::spawn(move || {
+        std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok).collect::<Vec<_>>()
+    });
+
+    let recv = Receiver::start().await;
+    recv.answer(500, 100);
+    post_json(&server.base, "admin", "/api/v1/app", json!({"name": "Acme", "uid": "acme"})).await;
+    let schedule = json!(["20ms", "20ms", "20ms", "20ms"]);
+    let ep = post_json(
+        &server.base,
+        "admin",
+        "/api/v1/app/acme/endpoint",
+        json!({"url": recv.url, "retrySchedule": schedule}),
+    )
+    .await;
+    let ep_id = ep["id"].as_str().unwrap_or_else(|| panic!("a loopback endpoint is accepted: {ep}")).to_string();
+    post_json(&server.base, "admin", "/api/v1/app/acme/msg", json!({"eventType": "invoice.paid", "payload": {}})).await;
+    recv.wait_for(5).await;
+    eventually("the last attempt recorded", || async {
+        let path = format!("/api/v1/app/acme/attempt/endpoint/{ep_id}");
+        let r = reqwest::Client::new().get(format!("{}{path}", server.base)).bearer_auth("admin").send().await.ok()?;
+        let body: serde_json::Value = r.json().await.ok()?;
+        (body["data"].as_array()?.len() == 5).then_some(())
+    })
+    .await;
+
+    let (clean, out) = server.terminate();
+    assert!(clean);
+    assert!(out.contains(&format!("Dashboard: http://127.0.0.1:{port}/ui/")), "{out}");
+    let logs: Vec<serde_json::Value> =
+        logs.join().unwrap().iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let said =
+        |what: &str| logs.iter().filter(|l| l["fields"]["message"].as_str().unwrap_or("").contains(what)).count();
+    assert_eq!(said("egress guard is off"), 1, "{logs:?}");
+    let failed: Vec<_> = logs.iter().filter(|l| l["fields"]["message"] == "delivery failed").collect();
+    assert_eq!(failed.len(), 1, "five failed attempts in well under 10 s, one line: {failed:?}");
+    let f = &failed[0]["fields"];
+    assert_eq!((f["app"].as_str(), f["endpoint"].as_str()), (Some("acme"), Some(ep_id.as_str())), "{f}");
+    assert_eq!((f["url"].as_str(), f["status"].as_i64()), (Some(recv.url.as_str()), Some(500)), "{f}");
+    assert_eq!(failed[0]["level"], "WARN");
+}
+
+/// A listen address in use is named, with what to do; `HOOKD_ALLOW_PRIVATE_NETWORKS=true` still opens the guard.
+#[tokio::test]
+async fn an_address_in_use_is_named_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database_url(dir.path());
+    let port = free_port();
+    let env = [("HOOKD_ADMIN_TOKEN", "admin"), ("HOOKD_ALLOW_PRIVATE_NETWORKS", "true")];
+    let first = HookdProcess::start(&db, port, &env).await;
+    post_json(&first.base, "admin", "/api/v1/app", json!({"name": "Acme", "uid": "acme"})).await;
+    let ep = post_json(&first.base, "admin", "/api/v1/app/acme/endpoint", json!({"url": "http://127.0.0.1:9/h"})).await;
+    assert!(ep["id"].is_string(), "the variable opens the guard: {ep}");
+
+    let other = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hookd"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("HOOKD_DATABASE_URL", fresh_database_url(other.path()))
+        .env("HOOKD_ADMIN_TOKEN", "admin")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("cannot listen on 127.0.0.1:{port}: the address is already in use")), "{err}");
+    assert!(err.contains("--listen") && err.contains("HOOKD_LISTEN"), "{err}");
+}
