@@ -21,6 +21,7 @@ use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::extract::{payload_too_large, BodyLimit};
 use crate::api::{ApiContext, AppState, Parts};
 use crate::config::Config;
 use crate::engine::Engine;
@@ -244,7 +245,7 @@ pub fn router(ctx: ApiContext) -> Router {
         // Outside the idempotency layer, which then finds a portal token's organization settled.
         .layer(middleware::from_fn_with_state(ctx.clone(), crate::api::portal::gate))
         .layer(DefaultBodyLimit::max(ctx.cfg.max_body_bytes))
-        .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn_with_state(BodyLimit(ctx.cfg.max_body_bytes), json_errors))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .with_state(ctx)
 }
@@ -294,8 +295,10 @@ async fn metrics(State(ctx): State<ApiContext>) -> impl IntoResponse {
 }
 
 /// Gives every error answer a JSON body, including those made by the framework (unknown method, a query string
-/// that does not parse, a body over the limit). The dashboard's error pages are HTML and stay so.
-async fn json_errors(req: Request, next: Next) -> Response {
+/// that does not parse, a body over the limit). The dashboard's error pages are HTML and stay so. It also tells
+/// the handlers the body limit, so that their 413s name it.
+async fn json_errors(State(limit): State<BodyLimit>, mut req: Request, next: Next) -> Response {
+    req.extensions_mut().insert(limit);
     let resp = next.run(req).await;
     let status = resp.status();
     let is_json_or_page = resp
@@ -312,6 +315,8 @@ async fn json_errors(req: Request, next: Next) -> Response {
     };
     let mut out = if text.starts_with("Failed to deserialize query string") {
         Error::invalid(&["query"], text).into_response()
+    } else if status == StatusCode::PAYLOAD_TOO_LARGE {
+        payload_too_large(Some(limit)).into_response()
     } else if let Some(why) = text.strip_prefix("fail to deserialize request body") {
         // The MCP transport's word for a body that is not JSON-RPC: a bad request, as elsewhere in the API.
         Error::new(StatusCode::BAD_REQUEST, "invalid_json", format!("Malformed JSON-RPC body:{why}")).into_response()

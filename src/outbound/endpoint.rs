@@ -284,7 +284,7 @@ async fn update_endpoint(
             ctx.engine.emit_endpoint_event("endpoint.created", &app, &ep);
             Ok((StatusCode::CREATED, Json((&ep).into())))
         }
-        None => Err(Error::not_found()),
+        None => Err(Error::missing("endpoint", &ep_id)),
     }
 }
 

@@ -755,7 +755,7 @@ async fn quick_wait(
     ),
 )]
 async fn get_one(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<String>) -> Result<Json<Value>> {
-    let t = ctx.store.timer_get(&org, &id).await?.ok_or_else(Error::not_found)?;
+    let t = ctx.store.timer_get(&org, &id).await?.ok_or_else(|| Error::missing("timer", &id))?;
     Ok(Json(json!({ "success": true, "timer": view(&t, now_ms())? })))
 }
 
@@ -830,7 +830,7 @@ async fn cancel(
 
 /// Cancels a running timer (the API's route and the dashboard's button); answers `{success, timer}`.
 async fn cancel_timer(ctx: &ApiContext, org: &str, id: &str, reason: Option<String>) -> Result<Value> {
-    let t = ctx.store.timer_get(org, id).await?.ok_or_else(Error::not_found)?;
+    let t = ctx.store.timer_get(org, id).await?.ok_or_else(|| Error::missing("timer", id))?;
     let spec = spec_of(&t)?;
     let now = now_ms();
     let webhook = match (&spec.events.on_expire, &spec.events.on_progress) {
@@ -851,7 +851,7 @@ async fn cancel_timer(ctx: &ApiContext, org: &str, id: &str, reason: Option<Stri
         Some(ids) => start(&ctx.engine, prepared, ids),
         None => return Err(Error::conflict(format!("The timer is {}, not running", status_name(t.status)))),
     }
-    let t = ctx.store.timer_get(org, id).await?.ok_or_else(Error::not_found)?;
+    let t = ctx.store.timer_get(org, id).await?.ok_or_else(|| Error::missing("timer", id))?;
     Ok(json!({ "success": true, "timer": view(&t, now)? }))
 }
 
@@ -869,11 +869,11 @@ async fn pause(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<
 }
 
 async fn pause_timer(ctx: &ApiContext, org: &str, id: &str) -> Result<Value> {
-    let t = ctx.store.timer_get(org, id).await?.ok_or_else(Error::not_found)?;
+    let t = ctx.store.timer_get(org, id).await?.ok_or_else(|| Error::missing("timer", id))?;
     if !ctx.store.timer_pause(org, id, now_ms()).await? {
         return Err(Error::conflict(format!("The timer is {}, not running", status_name(t.status))));
     }
-    let t = ctx.store.timer_get(org, id).await?.ok_or_else(Error::not_found)?;
+    let t = ctx.store.timer_get(org, id).await?.ok_or_else(|| Error::missing("timer", id))?;
     Ok(json!({ "success": true, "timer": view(&t, now_ms())? }))
 }
 
@@ -891,7 +891,7 @@ async fn resume(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path
 }
 
 async fn resume_timer(ctx: &ApiContext, org: &str, id: &str) -> Result<Value> {
-    let mut t = ctx.store.timer_get(org, id).await?.ok_or_else(Error::not_found)?;
+    let mut t = ctx.store.timer_get(org, id).await?.ok_or_else(|| Error::missing("timer", id))?;
     let (Some(paused_at), timer_status::PAUSED) = (t.paused_at, t.status) else {
         return Err(Error::conflict(format!("The timer is {}, not paused", status_name(t.status))));
     };
@@ -905,7 +905,7 @@ async fn resume_timer(ctx: &ApiContext, org: &str, id: &str) -> Result<Value> {
         return Err(Error::conflict("The timer changed meanwhile; try again"));
     }
     ctx.engine.work_due(run_at);
-    let t = ctx.store.timer_get(org, id).await?.ok_or_else(Error::not_found)?;
+    let t = ctx.store.timer_get(org, id).await?.ok_or_else(|| Error::missing("timer", id))?;
     Ok(json!({ "success": true, "timer": view(&t, now)? }))
 }
 
