@@ -139,8 +139,9 @@ pub struct ServeArgs {
     /// Bootstrap token of the default organization; generated and printed once when unset on an empty store.
     #[arg(long, env = "HOOKD_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
-    /// Allow endpoints on loopback, private and link-local addresses.
-    #[arg(long, env = "HOOKD_ALLOW_PRIVATE_NETWORKS")]
+    /// Allow endpoints on loopback, private and link-local addresses (a bare flag, or `=true`/`=false`).
+    #[arg(long, env = "HOOKD_ALLOW_PRIVATE_NETWORKS", num_args = 0..=1, default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_private_networks: Option<bool>,
     /// Comma-separated CIDRs allowed even though they are not global (e.g. `10.1.0.0/16,127.0.0.1/32`).
     #[arg(long, env = "HOOKD_ALLOWED_CIDRS", value_delimiter = ',')]
@@ -169,8 +170,9 @@ pub struct ServeArgs {
     /// Deliveries in flight at once [default: 512].
     #[arg(long, env = "HOOKD_DISPATCH_CONCURRENCY")]
     pub dispatch_concurrency: Option<usize>,
-    /// Log as JSON lines.
-    #[arg(long, env = "HOOKD_LOG_JSON")]
+    /// Log as JSON lines (a bare flag, or `=true`/`=false`).
+    #[arg(long, env = "HOOKD_LOG_JSON", num_args = 0..=1, default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
     pub log_json: Option<bool>,
     /// Base URL providers reach hookd at, e.g. `https://hooks.example.com` [default: http://LISTEN].
     #[arg(long, env = "HOOKD_PUBLIC_URL")]

@@ -23,9 +23,11 @@ pub struct ListenArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:9000")]
     pub listen: SocketAddr,
-    /// Secret to verify signatures with (e.g. the endpoint's `whsec_…`); without it nothing is verified.
-    #[arg(long, env = "HOOKD_LISTEN_SECRET", hide_env_values = true)]
-    pub secret: Option<String>,
+    /// Secret to verify signatures with (e.g. the endpoint's `whsec_…`; for timer webhooks, the key of
+    /// `GET /timers/webhook-secret`). Repeat it for several senders: a request verifies if any one matches.
+    /// Without it nothing is verified.
+    #[arg(long = "secret", env = "HOOKD_LISTEN_SECRET", hide_env_values = true)]
+    pub secrets: Vec<String>,
     /// How requests are signed: `standardwebhooks` (hookd, Svix) or an inbound provider (`github`, `stripe`, …).
     #[arg(long, default_value = "standardwebhooks")]
     pub provider: String,
@@ -36,15 +38,44 @@ pub struct ListenArgs {
 
 struct Listener {
     provider: &'static dyn Provider,
-    secret: Option<String>,
+    secrets: Vec<String>,
     status: StatusCode,
     /// What a provider that signs the URL (Twilio) called.
     base: String,
 }
 
 fn provider(name: &str) -> anyhow::Result<&'static dyn Provider> {
+    // Svix's and hookd's signatures are Standard Webhooks, under either header family.
+    let name = match name {
+        "svix" | "standard-webhooks" | "standard" | "webhook" | "hookd" => "standardwebhooks",
+        other => other,
+    };
     providers::by_name(name)
-        .with_context(|| format!("unknown provider {name:?}: standardwebhooks, github, stripe, slack, …"))
+        .with_context(|| format!("unknown provider {name:?}: standardwebhooks (or svix), github, stripe, slack, …"))
+}
+
+/// Checks a request against every secret: the provider's verifier, and for Standard Webhooks also the
+/// `x-minoots-signature: sha256=<hex>` that timer webhooks carry beside it (keyed with the same secret as text).
+fn check(provider: &dyn Provider, req: &Incoming, secrets: &[String], cfg: &ProviderConfig) -> Result<(), String> {
+    let all: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    provider.verify(req, &all, cfg).map_err(|e| e.to_string())?;
+    let minoots = req.header("x-minoots-signature").filter(|_| provider.name() == "standardwebhooks");
+    if let Some(sig) = minoots {
+        let scheme = crate::engine::signing::HmacScheme::preset("minoots").expect("a preset");
+        let matches = |s: &&str| providers::ct_eq(scheme.sign(s, "", "", req.body).as_bytes(), sig.trim().as_bytes());
+        if !all.iter().any(matches) {
+            return Err("invalid x-minoots-signature (the Standard Webhooks signature verified)".into());
+        }
+    }
+    Ok(())
+}
+
+/// What to try when a request does not verify: a timer webhook is signed with the organization's timer key.
+fn hint(headers: &HeaderMap) -> Option<&'static str> {
+    headers.contains_key("x-minoots-attempt").then_some(
+        "a timer webhook: it is signed with the organization's timer key (GET /timers/webhook-secret); add it with \
+         another --secret",
+    )
 }
 
 /// Serves until `shutdown`, printing one JSON line per request on stdout.
@@ -57,9 +88,13 @@ pub async fn listen(args: ListenArgs, shutdown: Shutdown) -> anyhow::Result<()> 
     eprintln!(
         "hookd listen: {base} ({}; signatures {})",
         provider.name(),
-        if args.secret.is_some() { "checked" } else { "not checked: no --secret" }
+        match args.secrets.len() {
+            0 => "not checked: no --secret".to_string(),
+            1 => "checked".to_string(),
+            n => format!("checked against {n} secrets"),
+        }
     );
-    let state = Arc::new(Listener { provider, secret: args.secret, status, base });
+    let state = Arc::new(Listener { provider, secrets: args.secrets, status, base });
     let app = Router::new().fallback(receive).with_state(state).layer(DefaultBodyLimit::max(16 * 1024 * 1024));
     // No graceful drain: the sender's idle keep-alive connections would hold it open, and nothing is at stake.
     tokio::select! {
@@ -77,16 +112,20 @@ async fn receive(
 ) -> StatusCode {
     let url = format!("{}{uri}", l.base);
     let now = crate::store::now_ms();
-    let verdict = l.secret.as_deref().map(|secret| {
+    let verdict = (!l.secrets.is_empty()).then(|| {
         let req = Incoming { headers: &headers, body: &body, url: &url, now: now / 1000 };
-        l.provider.verify(&req, &[secret], &ProviderConfig::default())
+        check(l.provider, &req, &l.secrets, &ProviderConfig::default())
+    });
+    let error = verdict.as_ref().and_then(|v| v.as_ref().err()).map(|e| match hint(&headers) {
+        Some(hint) => format!("{e}; {hint}"),
+        None => e.clone(),
     });
     let line = json!({
         "at": crate::api::time::ts(now),
         "method": method.as_str(),
         "path": uri.to_string(),
         "verified": verdict.as_ref().map(Result::is_ok),
-        "error": verdict.as_ref().and_then(|v| v.as_ref().err()).map(ToString::to_string),
+        "error": error,
         "headers": crate::inbound::headers_object(&headers),
         "body": serde_json::from_slice::<Value>(&body)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned())),

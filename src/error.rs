@@ -56,6 +56,10 @@ impl Error {
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "Entity not found")
     }
+    /// A 404 that names what was looked for, so a typo in an id is seen at once: "application `acme` not found".
+    pub fn missing(kind: &str, id: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{kind} `{id}` not found"))
+    }
     pub fn conflict(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", detail)
     }

@@ -152,11 +152,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if cfg.log_json {
         tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).init();
     } else {
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+        // Colour only on a terminal: a log file or journal gets plain text.
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        tracing_subscriber::fmt().with_ansi(ansi).with_env_filter(filter).with_writer(std::io::stderr).init();
     }
+    let egress_open = cfg.allow_private_networks;
     let server = hookd::server::Server::build(cfg).await?;
     if let Some(token) = &server.generated_token {
         println!("Admin token (shown once, keep it): {token}");
+    }
+    // A wildcard address is shown as loopback, which a browser on this machine can open.
+    println!("Dashboard: {}/ui/ (log in with an API token)", hookd::server::loopback_url(server.local_addr()));
+    if egress_open {
+        tracing::warn!(
+            "the egress guard is off (HOOKD_ALLOW_PRIVATE_NETWORKS): deliveries may reach loopback, private and \
+             link-local addresses, the cloud metadata service 169.254.169.254 included. Fine for development; \
+             where untrusted users create endpoints, allow only the ranges you need with HOOKD_ALLOWED_CIDRS"
+        );
     }
     tracing::info!(addr = %server.local_addr(), "hookd listening");
     server.run(stop_on_signal()).await

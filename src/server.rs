@@ -21,6 +21,7 @@ use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::extract::{payload_too_large, BodyLimit};
 use crate::api::{ApiContext, AppState, Parts};
 use crate::config::Config;
 use crate::engine::Engine;
@@ -39,7 +40,7 @@ pub struct Server {
 impl Server {
     /// Opens (and migrates) the store, makes sure an admin token exists, and binds the listener.
     pub async fn build(mut cfg: Config) -> anyhow::Result<Server> {
-        let listener = TcpListener::bind(cfg.listen).await?;
+        let listener = TcpListener::bind(cfg.listen).await.map_err(|e| bind_error(cfg.listen, e))?;
         if cfg.public_url.is_empty() {
             cfg.public_url = format!("http://{}", listener.local_addr()?);
         }
@@ -126,8 +127,24 @@ impl Server {
     }
 }
 
+/// Why the listen address could not be taken, and what to do about it.
+fn bind_error(addr: SocketAddr, e: std::io::Error) -> anyhow::Error {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => anyhow::anyhow!(
+            "cannot listen on {addr}: the address is already in use (another hookd, or another program, is listening \
+             there). Stop it, or choose another address with --listen or HOOKD_LISTEN (e.g. --listen 127.0.0.1:{})",
+            addr.port().wrapping_add(1).max(1)
+        ),
+        std::io::ErrorKind::PermissionDenied => anyhow::anyhow!(
+            "cannot listen on {addr}: permission denied (ports below 1024 need privileges). Choose another address \
+             with --listen or HOOKD_LISTEN"
+        ),
+        _ => anyhow::Error::new(e).context(format!("cannot listen on {addr}")),
+    }
+}
+
 /// The server as seen from itself: `/mcp` calls the API here. A wildcard listen address is reached on loopback.
-fn loopback_url(addr: SocketAddr) -> String {
+pub fn loopback_url(addr: SocketAddr) -> String {
     let ip = match addr.ip() {
         std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
         std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
@@ -228,7 +245,7 @@ pub fn router(ctx: ApiContext) -> Router {
         // Outside the idempotency layer, which then finds a portal token's organization settled.
         .layer(middleware::from_fn_with_state(ctx.clone(), crate::api::portal::gate))
         .layer(DefaultBodyLimit::max(ctx.cfg.max_body_bytes))
-        .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn_with_state(BodyLimit(ctx.cfg.max_body_bytes), json_errors))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .with_state(ctx)
 }
@@ -278,8 +295,10 @@ async fn metrics(State(ctx): State<ApiContext>) -> impl IntoResponse {
 }
 
 /// Gives every error answer a JSON body, including those made by the framework (unknown method, a query string
-/// that does not parse, a body over the limit). The dashboard's error pages are HTML and stay so.
-async fn json_errors(req: Request, next: Next) -> Response {
+/// that does not parse, a body over the limit). The dashboard's error pages are HTML and stay so. It also tells
+/// the handlers the body limit, so that their 413s name it.
+async fn json_errors(State(limit): State<BodyLimit>, mut req: Request, next: Next) -> Response {
+    req.extensions_mut().insert(limit);
     let resp = next.run(req).await;
     let status = resp.status();
     let is_json_or_page = resp
@@ -296,6 +315,8 @@ async fn json_errors(req: Request, next: Next) -> Response {
     };
     let mut out = if text.starts_with("Failed to deserialize query string") {
         Error::invalid(&["query"], text).into_response()
+    } else if status == StatusCode::PAYLOAD_TOO_LARGE {
+        payload_too_large(Some(limit)).into_response()
     } else if let Some(why) = text.strip_prefix("fail to deserialize request body") {
         // The MCP transport's word for a body that is not JSON-RPC: a bad request, as elsewhere in the API.
         Error::new(StatusCode::BAD_REQUEST, "invalid_json", format!("Malformed JSON-RPC body:{why}")).into_response()

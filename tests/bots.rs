@@ -1726,6 +1726,36 @@ async fn registration_listing_update_and_deletion() {
     err(&app.get(&format!("/api/v1/bots/{}", bot.id)).await, 404, "bot_not_found", "a deleted bot");
 }
 
+/// Installing in a channel that does not exist is a 404 saying how to make one (before, the bot was "installed"
+/// in it and its page listed `#None`); a channel given by name is installed by its id; an outside platform's
+/// channel is installed with `external: true`.
+#[tokio::test]
+async fn installing_in_a_channel_that_does_not_exist_is_a_404() {
+    let app = spawn_app().await;
+    let bot = register(&app, json!({"name": "Deploy Bot", "scopes": ["messages:write", "channels:read"]})).await;
+    let path = format!("/api/v1/bots/{}/install", bot.id);
+    let install_in = |body: Value| app.post(&path, body);
+    let r = install_in(json!({"channel_id": "None"})).await;
+    err(&r, 404, "channel_not_found", "an unknown channel");
+    let detail = r.body["detail"].as_str().unwrap();
+    assert!(detail.contains("`None`") && detail.contains("channels.create"), "{detail}");
+    assert_eq!(app.get(&format!("/api/v1/bots/{}", bot.id)).await.body["installed_channels"], json!([]));
+    err(&app.post("/api/v1/bots/bot_nope/install", json!({"channel_id": "None"})).await, 404, "bot_not_found", "bot");
+
+    let ch = channel(&app, "engineering", "public").await;
+    let r = install_in(json!({"channel_id": "engineering"})).await;
+    ok(&r, "by name");
+    assert_eq!(r.body["channel_id"], ch.as_str(), "installed by its id");
+    let view = app.get(&format!("/api/v1/bots/{}", bot.id)).await.body;
+    assert_eq!(view["installed_channels"], json!([ch]));
+    let info = get_as(&app, &bot.token, &format!("/api/v1/channels.info?channel_id={ch}")).await;
+    ok(&info, "the bot acts in the channel it was installed in");
+
+    ok(&install_in(json!({"channel_id": "C0PLATFORM", "external": true})).await, "an outside platform's channel");
+    let view = app.get(&format!("/api/v1/bots/{}", bot.id)).await.body;
+    assert_eq!(view["installed_channels"], json!([ch, "C0PLATFORM"]));
+}
+
 // ───────────────────────────── gateway ─────────────────────────────
 
 /// An existing platform posts its own events to hookd; the installed bot gets them signed, and what the bot

@@ -109,35 +109,13 @@ async fn a_toml_config_file_configures_the_server() {
 /// signature checked against the endpoint's secret; a forged request is printed unverified and answered 401.
 #[tokio::test]
 async fn listen_prints_and_verifies_what_an_endpoint_is_sent() {
-    let port = free_port();
     let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hookd"))
-        .args(["listen", "--listen", &format!("127.0.0.1:{port}"), "--secret", secret])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let listener = HookdProcess { child, base: format!("http://127.0.0.1:{port}") };
-    let (tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let next = || -> serde_json::Value {
-        let line = lines.recv_timeout(std::time::Duration::from_secs(10)).expect("hookd listen prints a line");
-        serde_json::from_str(&line).unwrap()
-    };
-    eventually("hookd listen to accept connections", || async {
-        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok().map(|_| ())
-    })
-    .await;
+    let (listener, lines) = start_listen(&[secret]).await;
 
     let app = spawn_app().await;
     let (app_id, _) = app.app_with_endpoint(&format!("{}/hook", listener.base), json!({"secret": secret})).await;
     app.publish(&app_id, "invoice.paid", json!({"id": 42})).await;
-    let got = next();
+    let got = next_line(&lines).await;
     assert_eq!(got["verified"], true, "{got}");
     assert_eq!(got["path"], "/hook");
     assert_eq!(got["body"], json!({"id": 42}));
@@ -153,7 +131,7 @@ async fn listen_prints_and_verifies_what_an_endpoint_is_sent() {
         .await
         .unwrap();
     assert_eq!(forged.status(), 401);
-    let got = next();
+    let got = next_line(&lines).await;
     assert_eq!(got["verified"], false, "{got}");
     assert!(got["error"].as_str().unwrap().contains("signature"), "{got}");
 
@@ -164,6 +142,86 @@ async fn listen_prints_and_verifies_what_an_endpoint_is_sent() {
         Err(std::sync::mpsc::RecvTimeoutError::Disconnected),
         "hookd listen exits on SIGTERM"
     );
+}
+
+/// `hookd listen --secret …` once per secret, started and accepting connections; its stdout's lines.
+async fn start_listen(secrets: &[&str]) -> (HookdProcess, std::sync::mpsc::Receiver<String>) {
+    let port = free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hookd"));
+    cmd.args(["listen", "--listen", &format!("127.0.0.1:{port}")]).env_remove("HOOKD_LISTEN_SECRET");
+    for s in secrets {
+        cmd.args(["--secret", s]);
+    }
+    let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    eventually("hookd listen to accept connections", || async {
+        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok().map(|_| ())
+    })
+    .await;
+    (HookdProcess { child, base: format!("http://127.0.0.1:{port}") }, lines)
+}
+
+/// The next line `hookd listen` printed, waited for without blocking the runtime (which runs the server).
+async fn next_line(lines: &std::sync::mpsc::Receiver<String>) -> serde_json::Value {
+    let line = eventually("hookd listen to print a line", || async { lines.try_recv().ok() }).await;
+    serde_json::from_str(&line).unwrap()
+}
+
+/// One `hookd listen` for an application's endpoint and for timers, given both keys: the endpoint's message and
+/// the timer's webhook (signed with the organization's timer key, Standard Webhooks and `x-minoots-signature`)
+/// both verify. Given only the endpoint's key, the timer webhook is answered 401 with a hint naming the timer key.
+#[tokio::test]
+async fn listen_verifies_timer_webhooks_with_the_timer_key_among_its_secrets() {
+    let app = spawn_app().await;
+    let timer_key = app.get("/timers/webhook-secret").await.body["secret"].as_str().unwrap().to_string();
+    let ep_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let timer = |url: String| json!({"name": "build", "duration": "50ms", "events": {"on_expire": {"webhook": url}}});
+
+    let (listener, lines) = start_listen(&[ep_secret, &timer_key]).await;
+    let (app_id, _) = app.app_with_endpoint(&format!("{}/hook", listener.base), json!({"secret": ep_secret})).await;
+    app.publish(&app_id, "invoice.paid", json!({"id": 42})).await;
+    let got = next_line(&lines).await;
+    assert_eq!((got["path"].as_str(), got["verified"].as_bool()), (Some("/hook"), Some(true)), "{got}");
+    assert_eq!(app.post("/timers", timer(format!("{}/timer", listener.base))).await.status, 201);
+    let got = next_line(&lines).await;
+    assert_eq!(got["path"], "/timer", "{got}");
+    assert_eq!(got["verified"], true, "the timer webhook verifies with the timer key: {got}");
+    assert!(got["headers"]["x-minoots-signature"].as_str().unwrap().starts_with("sha256="), "{got}");
+
+    // A forged x-minoots-signature beside a good Standard Webhooks signature is refused.
+    let (body, ts) = (br#"{"event":"timer_expired"}"#, hookd::store::now_ms() / 1000);
+    let standard = hookd::engine::signing::standard_signature("msg_1", ts, body, [timer_key.as_str()].into_iter());
+    let minoots = hookd::engine::signing::HmacScheme::preset("minoots").unwrap().sign(&timer_key, "", "", body);
+    for (sig, status) in [(format!("sha256={}", "0".repeat(64)), 401), (minoots, 200)] {
+        let r = reqwest::Client::new()
+            .post(format!("{}/timer", listener.base))
+            .header("webhook-id", "msg_1")
+            .header("webhook-timestamp", ts.to_string())
+            .header("webhook-signature", &standard)
+            .header("x-minoots-signature", sig)
+            .body(&body[..])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status);
+        let got = next_line(&lines).await;
+        assert_eq!(got["verified"], status == 200, "{got}");
+        if status == 401 {
+            assert!(got["error"].as_str().unwrap().contains("x-minoots-signature"), "{got}");
+        }
+    }
+
+    let (only_endpoint, lines) = start_listen(&[ep_secret]).await;
+    assert_eq!(app.post("/timers", timer(format!("{}/timer", only_endpoint.base))).await.status, 201);
+    let got = next_line(&lines).await;
+    assert_eq!(got["verified"], false, "{got}");
+    assert!(got["error"].as_str().unwrap().contains("/timers/webhook-secret"), "a hint: {got}");
 }
 
 /// `hookd verify` on a request signed by the official `standardwebhooks` library (tests/inbound/sign): verified,
@@ -200,6 +258,20 @@ fn verify_checks_a_captured_request_signed_by_the_official_library() {
     let (ok, out) = verify(&fresh, &body.replace("42", "43"), &[]);
     assert!(!ok && out.contains("invalid signature"), "{out}");
 
+    // The same headers under Svix's names verify too, also when a stale `webhook-*` copy rides along, and
+    // `--provider svix` names the same verifier.
+    let as_svix = |signed: &serde_json::Value| -> serde_json::Value {
+        let h = signed["headers"].as_object().unwrap();
+        json!({"headers": h.iter().map(|(k, v)| (k.replace("webhook-", "svix-"), v.clone())).collect::<serde_json::Map<_, _>>()})
+    };
+    assert_eq!(verify(&as_svix(&fresh), body, &[]), (true, "verified\n".to_string()));
+    assert_eq!(verify(&as_svix(&fresh), body, &["--provider", "svix"]), (true, "verified\n".to_string()));
+    let mut both = as_svix(&fresh);
+    for (k, v) in sign(now - 3600)["headers"].as_object().unwrap() {
+        both["headers"][k] = v.clone();
+    }
+    assert_eq!(verify(&both, body, &[]), (true, "verified\n".to_string()), "the svix-* set verifies: {both}");
+
     let old = sign(now - 3600);
     let (ok, out) = verify(&old, body, &[]);
     assert!(!ok && out.contains("tolerance"), "an hour old: {out}");
@@ -232,4 +304,91 @@ async fn send_publishes_a_message_from_the_command_line() {
     let out = send(&app.token, "not json").await.unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not JSON"));
+}
+
+/// `hookd serve` says where the dashboard is; the bare `--allow-private-networks` flag turns the egress guard off
+/// (a loopback endpoint is accepted) and a warning says so; a failing endpoint's attempts are logged with its
+/// application, endpoint, URL and status, at most once per endpoint per 10 s.
+#[tokio::test]
+async fn serve_shows_the_dashboard_warns_when_egress_is_open_and_logs_failed_deliveries_once_per_10s() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database_url(dir.path());
+    let port = free_port();
+    let mut server = HookdProcess::start_with(port, |cmd| {
+        cmd.args(["serve", "--allow-private-networks", "--log-json", "--listen", &format!("127.0.0.1:{port}")])
+            .env("HOOKD_DATABASE_URL", &db)
+            .env("HOOKD_ADMIN_TOKEN", "admin")
+            .env("HOOKD_BREAKER_FAILURES", "0")
+            .env_remove("HOOKD_ALLOW_PRIVATE_NETWORKS")
+            .env_remove("RUST_LOG")
+            .stderr(std::process::Stdio::piped());
+    })
+    .await;
+    let stderr = server.child.stderr.take().unwrap();
+    let logs = std::thread::spawn(move || {
+        std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok).collect::<Vec<_>>()
+    });
+
+    let recv = Receiver::start().await;
+    recv.answer(500, 100);
+    post_json(&server.base, "admin", "/api/v1/app", json!({"name": "Acme", "uid": "acme"})).await;
+    let schedule = json!(["20ms", "20ms", "20ms", "20ms"]);
+    let ep = post_json(
+        &server.base,
+        "admin",
+        "/api/v1/app/acme/endpoint",
+        json!({"url": recv.url, "retrySchedule": schedule}),
+    )
+    .await;
+    let ep_id = ep["id"].as_str().unwrap_or_else(|| panic!("a loopback endpoint is accepted: {ep}")).to_string();
+    post_json(&server.base, "admin", "/api/v1/app/acme/msg", json!({"eventType": "invoice.paid", "payload": {}})).await;
+    recv.wait_for(5).await;
+    eventually("the last attempt recorded", || async {
+        let path = format!("/api/v1/app/acme/attempt/endpoint/{ep_id}");
+        let r = reqwest::Client::new().get(format!("{}{path}", server.base)).bearer_auth("admin").send().await.ok()?;
+        let body: serde_json::Value = r.json().await.ok()?;
+        (body["data"].as_array()?.len() == 5).then_some(())
+    })
+    .await;
+
+    let (clean, out) = server.terminate();
+    assert!(clean);
+    assert!(out.contains(&format!("Dashboard: http://127.0.0.1:{port}/ui/")), "{out}");
+    let logs: Vec<serde_json::Value> =
+        logs.join().unwrap().iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let said =
+        |what: &str| logs.iter().filter(|l| l["fields"]["message"].as_str().unwrap_or("").contains(what)).count();
+    assert_eq!(said("egress guard is off"), 1, "{logs:?}");
+    let failed: Vec<_> = logs.iter().filter(|l| l["fields"]["message"] == "delivery failed").collect();
+    assert_eq!(failed.len(), 1, "five failed attempts in well under 10 s, one line: {failed:?}");
+    let f = &failed[0]["fields"];
+    assert_eq!((f["app"].as_str(), f["endpoint"].as_str()), (Some("acme"), Some(ep_id.as_str())), "{f}");
+    assert_eq!((f["url"].as_str(), f["status"].as_i64()), (Some(recv.url.as_str()), Some(500)), "{f}");
+    assert_eq!(failed[0]["level"], "WARN");
+}
+
+/// A listen address in use is named, with what to do; `HOOKD_ALLOW_PRIVATE_NETWORKS=true` still opens the guard.
+#[tokio::test]
+async fn an_address_in_use_is_named_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database_url(dir.path());
+    let port = free_port();
+    let env = [("HOOKD_ADMIN_TOKEN", "admin"), ("HOOKD_ALLOW_PRIVATE_NETWORKS", "true")];
+    let first = HookdProcess::start(&db, port, &env).await;
+    post_json(&first.base, "admin", "/api/v1/app", json!({"name": "Acme", "uid": "acme"})).await;
+    let ep = post_json(&first.base, "admin", "/api/v1/app/acme/endpoint", json!({"url": "http://127.0.0.1:9/h"})).await;
+    assert!(ep["id"].is_string(), "the variable opens the guard: {ep}");
+
+    let other = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hookd"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("HOOKD_DATABASE_URL", fresh_database_url(other.path()))
+        .env("HOOKD_ADMIN_TOKEN", "admin")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("cannot listen on 127.0.0.1:{port}: the address is already in use")), "{err}");
+    assert!(err.contains("--listen") && err.contains("HOOKD_LISTEN"), "{err}");
 }

@@ -70,7 +70,8 @@ async fn bot_with_a_webhook(app: &TestApp, url: &str, rx: &Receiver) -> String {
     assert_eq!(r.status, 201, "{:?}", r.body);
     let bot_id = r.body["bot_id"].as_str().unwrap().to_string();
     let user_id = r.body["bot_user_id"].as_str().unwrap().to_string();
-    let r = app.post(&format!("/api/v1/bots/{bot_id}/install"), json!({"channel_id": "C0DEPLOYS"})).await;
+    let r =
+        app.post(&format!("/api/v1/bots/{bot_id}/install"), json!({"channel_id": "C0DEPLOYS", "external": true})).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let event = json!({
         "event_type": "message.sent", "event_id": "evt_dash_1",

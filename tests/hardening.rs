@@ -82,13 +82,63 @@ async fn endpoint_urls_in_every_private_spelling_are_refused_on_create_and_updat
     assert_eq!(still.body["url"], "https://93.184.216.34/hook", "no update went through");
 }
 
+/// A name resolving to a private address is refused when an endpoint is saved (create, update, patch: 422 on
+/// `url`, saying how to allow it), as every other delivery URL is (timers' webhooks, operational webhook
+/// endpoints, bots' outgoing webhooks); a name that does not resolve is accepted, as it may exist later.
+#[tokio::test]
+async fn names_resolving_to_private_space_are_refused_when_saved() {
+    let app = spawn_app_with(|c| c.allow_private_networks = false).await;
+    let url = "http://localhost:9/hook";
+    let says_how = |r: &Resp, loc: &[&str], what: &str| {
+        assert_eq!(r.status, 422, "{what}: {:?}", r.body);
+        let text = r.body.to_string();
+        assert!(text.contains("localhost resolves to"), "{what}: {text}");
+        assert!(text.contains("HOOKD_ALLOW_PRIVATE_NETWORKS=true") && text.contains("HOOKD_ALLOWED_CIDRS"), "{text}");
+        if !loc.is_empty() {
+            assert_eq!(r.body["detail"][0]["loc"], json!(loc), "{what}: {text}");
+        }
+    };
+    let (app_id, ep) = app.app_with_endpoint("https://93.184.216.34/hook", json!({})).await;
+    let eps = format!("/api/v1/app/{app_id}/endpoint");
+    let ep_path = format!("{eps}/{}", ep["id"].as_str().unwrap());
+    says_how(&app.post(&eps, json!({ "url": url })).await, &["body", "url"], "create");
+    says_how(&app.put(&ep_path, json!({ "url": url })).await, &["body", "url"], "put");
+    says_how(&app.patch(&ep_path, json!({ "url": url })).await, &["body", "url"], "patch");
+    says_how(&app.put(&format!("{eps}/by-uid"), json!({ "url": url })).await, &["body", "url"], "put by uid");
+    assert_eq!(app.get(&ep_path).await.body["url"], "https://93.184.216.34/hook", "no update went through");
+
+    let r = app.post(&eps, json!({ "url": "http://not-yet.hookd-test.invalid/hook" })).await;
+    assert_eq!(r.status, 201, "a name that does not resolve (yet) is accepted: {:?}", r.body);
+
+    let timer = |event: &str| json!({"duration": "1h", "events": {event: {"webhook": url, "intervals": ["50%"]}}});
+    says_how(&app.post("/timers", timer("on_expire")).await, &["body", "events", "on_expire", "webhook"], "timer");
+    says_how(&app.post("/timers", timer("on_progress")).await, &["body", "events", "on_progress", "webhook"], "timer");
+    let ops = "/api/v1/operational-webhook/endpoint";
+    says_how(&app.post(ops, json!({ "url": url })).await, &["body", "url"], "operational webhook endpoint");
+    let bot = app.post("/api/v1/bots", json!({"name": "b", "webhook_url": url})).await;
+    says_how(&bot, &[], "bot");
+    assert!(bot.body["detail"].as_str().unwrap().starts_with("webhook_url: "), "{:?}", bot.body);
+    let bot = app.post("/api/v1/bots", json!({"name": "b"})).await;
+    assert_eq!(bot.status, 201, "{:?}", bot.body);
+    let r =
+        app.patch(&format!("/api/v1/bots/{}", bot.body["bot_id"].as_str().unwrap()), json!({"webhook_url": url})).await;
+    says_how(&r, &[], "bot update");
+}
+
+/// The check when connecting stays: a name that resolves to a private address only after it was saved (DNS
+/// rebinding; here a transformation moves the delivery to `localhost`) is refused then, and nothing is sent.
 #[tokio::test]
 async fn names_resolving_to_private_space_are_refused_at_delivery_time() {
     let recv = Receiver::start().await;
     let app = spawn_app_with(|c| c.allow_private_networks = false).await;
-    // A name is accepted at creation (it is checked on what it resolves to when connecting: DNS rebinding).
+    let (app_id, ep) = app.app_with_endpoint("https://93.184.216.34/hook", json!({})).await;
+    let ep_id = ep["id"].as_str().unwrap();
     let url = format!("http://localhost:{}/hook", recv.addr.port());
-    let (app_id, _) = app.app_with_endpoint(&url, json!({})).await;
+    let code = format!("function handler(webhook) {{ webhook.url = {url:?}; return webhook; }}");
+    let r = app
+        .patch(&format!("/api/v1/app/{app_id}/endpoint/{ep_id}/transformation"), json!({"code": code, "enabled": true}))
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
     let msg = app.publish(&app_id, "user.created", json!({"a": 1})).await;
     let got = attempts(&app, &app_id, msg["id"].as_str().unwrap(), 1).await;
     assert_eq!(got[0]["status"], 2, "a failed attempt: {:?}", got[0]);

@@ -66,12 +66,13 @@ pub fn parse_schedule(s: Option<Vec<String>>) -> Result<Option<Vec<u64>>> {
     .transpose()
 }
 
-/// Checks an endpoint as a whole before it is stored.
-pub fn validate(ctx: &ApiContext, ep: &Endpoint) -> Result<()> {
+/// Checks an endpoint as a whole before it is stored. Its URL's name is resolved, so that one pointing at a
+/// private address is refused now rather than failing every attempt.
+pub async fn validate(ctx: &ApiContext, ep: &Endpoint) -> Result<()> {
     if ep.url.len() > 65536 {
         return Err(Error::invalid(&["body", "url"], "too long"));
     }
-    ctx.engine.egress.check_url(&ep.url).map_err(|e| Error::invalid(&["body", "url"], e))?;
+    ctx.engine.egress.check_destination(&ep.url).await.map_err(|e| Error::invalid(&["body", "url"], e))?;
     if let Some(uid) = &ep.uid {
         check_ident(&["body", "uid"], uid, 256)?;
         if crate::ids::has_prefix(uid, crate::ids::EP) {
@@ -88,7 +89,7 @@ pub fn validate(ctx: &ApiContext, ep: &Endpoint) -> Result<()> {
 
 /// Checks and stores a changed endpoint (see [`crate::api::store_endpoint`]).
 pub async fn save(ctx: &ApiContext, ep: &mut Endpoint) -> Result<()> {
-    validate(ctx, ep)?;
+    validate(ctx, ep).await?;
     crate::api::store_endpoint(ctx, ep).await
 }
 

@@ -76,7 +76,7 @@ impl Parts {
 
 /// The application `key` (id or uid) of organization `org`, or 404.
 pub async fn load_app(ctx: &ApiContext, org: &str, key: &str) -> Result<Arc<Application>> {
-    ctx.engine.app(org, key).await?.ok_or_else(Error::not_found)
+    ctx.engine.app(org, key).await?.ok_or_else(|| Error::missing("application", key))
 }
 
 /// The user's applications of `org` as a store page gives them (up to `limit + 1`, in walking order), without
@@ -112,19 +112,19 @@ pub fn not_internal(app: &Application, what: &str) -> Result<()> {
 
 /// The endpoint `key` (id or uid) of `app`, or 404.
 pub async fn load_endpoint(ctx: &ApiContext, app: &Application, key: &str) -> Result<Endpoint> {
-    ctx.store.get::<Endpoint>(&app.org_id, &app.id, key).await?.ok_or_else(Error::not_found)
+    ctx.store.get::<Endpoint>(&app.org_id, &app.id, key).await?.ok_or_else(|| Error::missing("endpoint", key))
 }
 
 /// The message `key` (id or `eventId`) of `app`, or 404.
 pub async fn load_message(ctx: &ApiContext, app: &Application, key: &str) -> Result<MessageRecord> {
-    ctx.store.message_get(&app.org_id, &app.id, key).await?.ok_or_else(Error::not_found)
+    ctx.store.message_get(&app.org_id, &app.id, key).await?.ok_or_else(|| Error::missing("message", key))
 }
 
 /// Stores a changed endpoint (already validated) and drops the cached copies, so the next message routes by it.
 pub async fn store_endpoint(ctx: &ApiContext, ep: &mut Endpoint) -> Result<()> {
     ep.updated_at = now_ms();
     if !ctx.store.update(ep).await? {
-        return Err(Error::not_found());
+        return Err(Error::missing("endpoint", &ep.id));
     }
     ctx.engine.invalidate(&ep.app_id);
     Ok(())

@@ -37,7 +37,7 @@ struct BotIn {
 }
 
 impl BotIn {
-    fn check(&self, ctx: &ApiContext) -> Result<(), Fail> {
+    async fn check(&self, ctx: &ApiContext) -> Result<(), Fail> {
         if let Some(name) = &self.name {
             if name.trim().is_empty() || name.len() > 80 {
                 return Err(Fail::invalid("name: 1 to 80 characters"));
@@ -50,7 +50,7 @@ impl BotIn {
             return Err(Fail::invalid(format!("webhook_events: unknown event type {t}")));
         }
         if let Some(url) = &self.webhook_url {
-            ctx.engine.egress.check_url(url).map_err(|e| Fail::invalid(format!("webhook_url: {e}")))?;
+            ctx.engine.egress.check_destination(url).await.map_err(|e| Fail::invalid(format!("webhook_url: {e}")))?;
         }
         if let Some(tier) = &self.tier {
             if !["free", "standard", "enterprise"].contains(&tier.as_str()) {
@@ -173,7 +173,7 @@ fn bot_endpoint(ctx: &ApiContext, b: &Bot, url: &str, secret: String) -> Endpoin
 )]
 async fn create(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor>, Body(input): Body<BotIn>) -> Reply {
     let org = actor.admin()?.to_string();
-    input.check(&ctx)?;
+    input.check(&ctx).await?;
     let name = input.name.clone().ok_or_else(|| Fail::invalid("name: required"))?;
     let now = now_ms();
     let bot_id = crate::ids::new(crate::ids::BOT);
@@ -315,7 +315,7 @@ async fn update(
     Body(input): Body<BotIn>,
 ) -> Reply {
     let bot = load(&ctx, &actor, &id).await?;
-    input.check(&ctx)?;
+    input.check(&ctx).await?;
     let mut new_secret = None;
     if let Some(url) = &input.webhook_url {
         match &bot.endpoint_id {
@@ -490,9 +490,15 @@ struct InstallIn {
     channel_id: String,
     #[serde(default)]
     permissions: Vec<String>,
+    /// The channel is an outside platform's (hookd as its bot gateway), not one of the built-in store.
+    #[serde(default)]
+    external: bool,
 }
 
-/// Installs the bot in a channel: of the built-in store (its user joins), or of an outside platform.
+/// Installs the bot in a channel: of the built-in store (its user joins; the channel may be given by name), or of
+/// an outside platform (`external: true`, or any channel once the organization has the gateway's `hookd-chat`
+/// application). Any other unknown channel is a 404: installed there, the bot would wait for events that never
+/// come.
 #[utoipa::path(
     post, path = "/api/v1/bots/{bot_id}/install", operation_id = "bots.install", tag = "Bots",
     params(("bot_id" = String, Path, description = "The bot")), request_body = InstallIn,
@@ -514,17 +520,34 @@ async fn install(
     if let Some(p) = input.permissions.iter().find(|p| !model::SCOPES.contains(&p.as_str())) {
         return Err(Fail::invalid(format!("permissions: unknown scope {p}")));
     }
-    let (channel_id, permissions) = (input.channel_id.clone(), input.permissions.clone());
+    load(&ctx, &actor, &id).await?; // an unknown bot is named first
+    let stored = ctx.store.get::<model::Channel>(&org, "", &input.channel_id).await?;
+    let channel_id = match &stored {
+        Some(c) if !input.external => c.id.clone(),
+        _ if input.external => input.channel_id.clone(),
+        None if ctx.engine.app(&org, deliver::PLATFORM_APP_UID).await?.is_some() => input.channel_id.clone(),
+        _ => {
+            return Err(Fail::not_found("channel_not_found").with(
+                "detail",
+                format!(
+                    "channel `{}` not found: create it with POST /api/v1/channels.create and install the bot with \
+                     its channel.channel_id; for an outside platform's channel, send \"external\": true",
+                    input.channel_id
+                ),
+            ))
+        }
+    };
+    let (installed, permissions) = (channel_id.clone(), input.permissions.clone());
     let bot = change(&ctx, &org, &id, move |b| {
-        b.installed_channels.retain(|i| i.channel_id != channel_id);
-        b.installed_channels.push(Install { channel_id, permissions, installed_at: now_ms() });
+        b.installed_channels.retain(|i| i.channel_id != installed);
+        b.installed_channels.push(Install { channel_id: installed, permissions, installed_at: now_ms() });
         Ok(())
     })
     .await?;
-    if ctx.store.get::<model::Channel>(&org, "", &input.channel_id).await?.is_some() {
-        super::chat::join(&ctx, &org, &input.channel_id, &bot.bot_user_id).await?;
+    if stored.is_some() && !input.external {
+        super::chat::join(&ctx, &org, &channel_id, &bot.bot_user_id).await?;
     }
-    ok(json!({ "ok": true, "bot_id": bot.id, "channel_id": input.channel_id, "permissions": input.permissions }))
+    ok(json!({ "ok": true, "bot_id": bot.id, "channel_id": channel_id, "permissions": input.permissions }))
 }
 
 /// Removes the bot from a channel (its user leaves a built-in one).

@@ -22,6 +22,38 @@ use crate::store::{now_ms, status, AttemptRecord, DeliveryJob, Failing, MessageR
 /// Response bodies are kept up to this many bytes, as svix-server does.
 const MAX_RESPONSE_BYTES: usize = 20_000;
 
+/// Which failed attempts are logged: at most one line per endpoint per [`FailureLog::WINDOW`], so that a receiver
+/// that is down (hundreds of deliveries failing a second) does not flood the log; the next line says how many
+/// were left out. Per node, in memory.
+#[derive(Default)]
+pub struct FailureLog {
+    last: std::sync::Mutex<std::collections::HashMap<String, (Instant, u64)>>,
+}
+
+impl FailureLog {
+    pub const WINDOW: Duration = Duration::from_secs(10);
+
+    /// Whether a failure of `endpoint` at `now` is logged, with how many of its failures were left out since its
+    /// last line.
+    pub fn admit(&self, endpoint: &str, now: Instant) -> Option<u64> {
+        let mut last = self.last.lock().expect("failure log");
+        if last.len() > 10_000 {
+            last.retain(|_, (at, _)| now.duration_since(*at) < Self::WINDOW);
+        }
+        match last.get_mut(endpoint) {
+            Some((at, left_out)) if now.duration_since(*at) < Self::WINDOW => {
+                *left_out += 1;
+                None
+            }
+            Some(slot) => Some(std::mem::replace(slot, (now, 0)).1),
+            None => {
+                last.insert(endpoint.to_string(), (now, 0));
+                Some(0)
+            }
+        }
+    }
+}
+
 /// What one delivery attempt came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttemptOutcome {
@@ -190,6 +222,9 @@ impl Engine {
         if outcome == AttemptOutcome::Exhausted {
             self.metrics.deliveries_exhausted.inc();
         }
+        if !ok {
+            self.log_failure(&job, endpoint, &url, &sent, next).await;
+        }
         let rec = self.attempt_record(
             &job,
             &endpoint.id,
@@ -211,6 +246,36 @@ impl Engine {
         }
         self.breaker_observe(&endpoint.id, ok, failing).await;
         outcome
+    }
+
+    /// A failed attempt in the log, for an operator watching it (`hookd serve` in a terminal): which application,
+    /// endpoint and URL, what came back and what happens next. Rate-limited per endpoint by [`FailureLog`].
+    async fn log_failure(&self, job: &DeliveryJob, ep: &Endpoint, url: &str, sent: &Sent, next: NextStep) {
+        let Some(left_out) = self.failure_log.admit(&ep.id, Instant::now()) else {
+            return;
+        };
+        let app = match self.app(&job.msg.org_id, &job.msg.app_id).await {
+            Ok(Some(app)) => app.uid.clone().unwrap_or_else(|| app.id.clone()),
+            _ => job.msg.app_id.clone(),
+        };
+        let next = match next {
+            NextStep::RetryAt(at) => format!("retry in {:.1}s", (at - now_ms()).max(0) as f64 / 1000.0),
+            _ => "no retry left".to_string(),
+        };
+        let mut response: String = sent.response.chars().take(200).collect();
+        response = response.replace(['\n', '\r'], " ");
+        tracing::warn!(
+            app = %app,
+            endpoint = %ep.uid.as_deref().unwrap_or(&ep.id),
+            url = %url,
+            status = sent.status_code,
+            attempt = job.attempts + 1,
+            message_id = %job.msg.id,
+            next = %next,
+            response = %response,
+            similar_left_out = left_out,
+            "delivery failed"
+        );
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -394,4 +459,21 @@ fn describe(e: &reqwest::Error) -> String {
         source = inner.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_logged_once_per_endpoint_per_window() {
+        let log = FailureLog::default();
+        let t0 = Instant::now();
+        assert_eq!(log.admit("ep_a", t0), Some(0));
+        assert_eq!(log.admit("ep_a", t0 + Duration::from_secs(1)), None);
+        assert_eq!(log.admit("ep_a", t0 + Duration::from_secs(9)), None);
+        assert_eq!(log.admit("ep_b", t0 + Duration::from_secs(9)), Some(0), "each endpoint has its own window");
+        assert_eq!(log.admit("ep_a", t0 + Duration::from_secs(10)), Some(2), "two were left out");
+        assert_eq!(log.admit("ep_a", t0 + Duration::from_secs(11)), None);
+    }
 }

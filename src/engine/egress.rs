@@ -1,7 +1,8 @@
 //! Which addresses deliveries may reach. Non-global addresses (loopback, private, link-local, CGNAT, …) are
 //! refused unless configured. The check runs on the address actually connected to: the HTTP client resolves
 //! names through [`GuardedResolver`], so a name that later resolves to a private address (DNS rebinding) is
-//! refused too; literal addresses are checked before sending and at endpoint creation.
+//! refused too; literal addresses are checked before sending. When a URL is saved, [`EgressPolicy::check_destination`]
+//! also resolves its name, so that `http://localhost:…` is refused then rather than failing every attempt.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -22,8 +23,18 @@ impl EgressPolicy {
     /// Checks a URL given by a user: http(s), a host, and no literal address that is refused. Names are checked
     /// on the addresses they resolve to, when connecting.
     pub fn check_url(&self, raw: &str) -> Result<url::Url, String> {
-        let url = url::Url::parse(raw).map_err(|e| format!("invalid URL: {e}"))?;
+        let url = match url::Url::parse(raw) {
+            Ok(url) => url,
+            Err(url::ParseError::RelativeUrlWithoutBase) => return Err(no_scheme(raw)),
+            Err(e) => return Err(format!("invalid URL: {e}")),
+        };
         if !matches!(url.scheme(), "http" | "https") {
+            // `localhost:9000/hook` parses with the scheme `localhost`.
+            let port_follows =
+                raw.split_once(':').is_some_and(|(_, rest)| rest.starts_with(|c: char| c.is_ascii_digit()));
+            if !raw.contains("://") && port_follows {
+                return Err(no_scheme(raw));
+            }
             return Err("URL scheme must be http or https".into());
         }
         match url.host() {
@@ -33,6 +44,33 @@ impl EgressPolicy {
             _ => {}
         }
         Ok(url)
+    }
+
+    /// [`Self::check_url`], then, for a name, the addresses it resolves to now: refused when none is permitted
+    /// (as connecting would find). A name that does not resolve (yet), or not within 2 s, is accepted: it may
+    /// exist later, and connecting checks it again anyway.
+    pub async fn check_destination(&self, raw: &str) -> Result<url::Url, String> {
+        let url = self.check_url(raw)?;
+        let Some(url::Host::Domain(host)) = url.host() else {
+            return Ok(url);
+        };
+        if self.allow_private {
+            return Ok(url);
+        }
+        let host = host.to_string();
+        let lookup = tokio::net::lookup_host((host.as_str(), url.port_or_known_default().unwrap_or(80)));
+        let addrs: Vec<IpAddr> = match tokio::time::timeout(std::time::Duration::from_secs(2), lookup).await {
+            Ok(Ok(addrs)) => addrs.map(|a| a.ip()).collect(),
+            _ => return Ok(url),
+        };
+        match addrs.first() {
+            Some(ip) if !addrs.iter().any(|ip| self.permits(*ip)) => Err(format!(
+                "{host} resolves to {ip}, which is not a public address; to deliver to private networks start hookd \
+                 with HOOKD_ALLOW_PRIVATE_NETWORKS=true (or --allow-private-networks), or allow that range with \
+                 HOOKD_ALLOWED_CIDRS"
+            )),
+            _ => Ok(url),
+        }
     }
 
     /// The literal address of a URL, if it has one and it is refused.
@@ -46,7 +84,15 @@ impl EgressPolicy {
 }
 
 fn refused(addr: impl std::fmt::Display) -> String {
-    format!("destination {addr} is not a public address (allow it with HOOKD_ALLOW_PRIVATE_NETWORKS or HOOKD_ALLOWED_CIDRS)")
+    format!(
+        "destination {addr} is not a public address (allow it with HOOKD_ALLOW_PRIVATE_NETWORKS=true, or its range \
+         with HOOKD_ALLOWED_CIDRS)"
+    )
+}
+
+/// A URL written without `http://`: say what it probably meant.
+fn no_scheme(raw: &str) -> String {
+    format!("invalid URL: it has no scheme; did you mean http://{}?", raw.trim_start_matches('/'))
 }
 
 pub fn is_global(ip: IpAddr) -> bool {
@@ -161,6 +207,33 @@ mod tests {
         assert!(p.check_url("http://127.0.0.1:9/").is_ok());
         assert!(p.check_url("http://10.0.0.1/").is_err());
         assert!(EgressPolicy { allow_private: true, allowed: vec![] }.check_url("http://10.0.0.1/").is_ok());
+    }
+}
+
+#[cfg(test)]
+mod destination_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn names_resolving_to_private_addresses_are_refused_when_saved() {
+        let p = EgressPolicy::default();
+        let why = p.check_destination("http://localhost:9000/hook").await.unwrap_err();
+        assert!(why.contains("localhost resolves to") && why.contains("HOOKD_ALLOW_PRIVATE_NETWORKS=true"), "{why}");
+        assert!(p.check_destination("http://unknown-host.invalid/hook").await.is_ok(), "may exist later");
+        let open = EgressPolicy { allow_private: true, allowed: vec![] };
+        assert!(open.check_destination("http://localhost:9000/hook").await.is_ok());
+        let loopback = EgressPolicy { allow_private: false, allowed: vec!["127.0.0.0/8".parse().unwrap()] };
+        assert!(loopback.check_destination("http://localhost:9000/hook").await.is_ok(), "as connecting finds");
+    }
+
+    #[test]
+    fn a_url_without_a_scheme_gets_a_suggestion() {
+        let p = EgressPolicy { allow_private: true, allowed: vec![] };
+        for raw in ["localhost:9000/hook", "example.com/hook", "127.0.0.1:9000/hook"] {
+            let why = p.check_url(raw).unwrap_err();
+            assert!(why.contains(&format!("did you mean http://{raw}?")), "{raw}: {why}");
+        }
+        assert_eq!(p.check_url("ftp://example.com/").unwrap_err(), "URL scheme must be http or https");
     }
 }
 

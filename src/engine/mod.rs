@@ -57,6 +57,8 @@ pub struct Engine {
     live: live::LiveAttempts,
     /// Runs endpoints' (and registrations') transformations off the reactor.
     pub transformer: transform::Transformer,
+    /// Which failed attempts are logged (rate-limited per endpoint).
+    failure_log: dispatcher::FailureLog,
 }
 
 /// A routed message, not yet stored: see [`Engine::prepare`].
@@ -126,6 +128,7 @@ impl Engine {
             breakers: breaker::Breakers::default(),
             live: live::LiveAttempts::default(),
             transformer: transform::Transformer::default(),
+            failure_log: dispatcher::FailureLog::default(),
             cfg,
         });
         Ok((engine, rx))

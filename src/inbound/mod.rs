@@ -403,7 +403,7 @@ async fn create(
 }
 
 async fn load(ctx: &ApiContext, org: &str, id: &str) -> Result<Registration> {
-    ctx.store.get::<Registration>(org, "", id).await?.ok_or_else(Error::not_found)
+    ctx.store.get::<Registration>(org, "", id).await?.ok_or_else(|| Error::missing("webhook registration", id))
 }
 
 async fn save(ctx: &ApiContext, reg: &mut Registration) -> Result<()> {
@@ -882,7 +882,8 @@ async fn get_event(
     Path((id, event_id)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
     let reg = load(&ctx, &org, &id).await?;
-    let e = ctx.store.inbound_event(&org, &reg.id, &event_id).await?.ok_or_else(Error::not_found)?;
+    let e =
+        ctx.store.inbound_event(&org, &reg.id, &event_id).await?.ok_or_else(|| Error::missing("event", &event_id))?;
     Ok(Json(event_out(&ctx, &reg, &e, true)))
 }
 
@@ -908,7 +909,7 @@ async fn replay(
 /// Publishes a stored event again (the API's route and the dashboard's button); answers the message's id.
 async fn replay_event(ctx: &ApiContext, org: &str, id: &str, event_id: &str) -> Result<String> {
     let reg = load(ctx, org, id).await?;
-    let e = ctx.store.inbound_event(org, &reg.id, event_id).await?.ok_or_else(Error::not_found)?;
+    let e = ctx.store.inbound_event(org, &reg.id, event_id).await?.ok_or_else(|| Error::missing("event", event_id))?;
     let app_id =
         reg.destination_app_id.as_deref().ok_or_else(|| Error::bad_request("The registration has no destination"))?;
     let app = load_app(ctx, org, app_id).await?;
@@ -944,7 +945,8 @@ impl crate::api::console::InboundConsole for Console {
 
     async fn event(&self, ctx: &ApiContext, org: &str, id: &str, event_id: &str) -> Result<Value> {
         let reg = load(ctx, org, id).await?;
-        let e = ctx.store.inbound_event(org, &reg.id, event_id).await?.ok_or_else(Error::not_found)?;
+        let e =
+            ctx.store.inbound_event(org, &reg.id, event_id).await?.ok_or_else(|| Error::missing("event", event_id))?;
         let mut v = event_out(ctx, &reg, &e, true);
         v["verdict"] = verdict_of(ctx, &reg, &e);
         Ok(v)

@@ -117,7 +117,7 @@ pub async fn load_or_create(
     if let Some(app) = ctx.engine.app(org, key).await? {
         return Ok(app);
     }
-    let Some(app_in) = inline else { return Err(Error::not_found()) };
+    let Some(app_in) = inline else { return Err(Error::missing("application", key)) };
     let uid = app_in.uid.clone().or_else(|| (!crate::ids::has_prefix(key, crate::ids::APP)).then(|| key.to_string()));
     match create(ctx, org, ApplicationIn { uid, ..app_in }).await {
         Ok(app) => Ok(Arc::new(app)),
@@ -201,7 +201,7 @@ const CHANGED_BY_ITS_FACE: &str = "it changes only with its timers or bot";
 async fn save(ctx: &ApiContext, app: &Application) -> Result<()> {
     validate(&app.name, app.uid.as_deref(), app.throttle_rate)?;
     if !ctx.store.update(app).await? {
-        return Err(Error::not_found());
+        return Err(Error::missing("application", &app.id));
     }
     ctx.engine.invalidate(&app.id);
     Ok(())
@@ -241,7 +241,7 @@ async fn update_app(
             let app = create(&ctx, &org, ApplicationIn { uid: Some(app_id), ..input }).await?;
             Ok((StatusCode::CREATED, Json((&app).into())))
         }
-        None => Err(Error::not_found()),
+        None => Err(Error::missing("application", &app_id)),
     }
 }
 

@@ -157,7 +157,11 @@ async fn get_attempt(
 ) -> Result<Json<MessageAttemptOut>> {
     let app = load_app(&ctx, &org, &app_id).await?;
     let msg = load_message(&ctx, &app, &msg_id).await?;
-    let a = ctx.store.attempt_get(&org, &app.id, &msg.id, &attempt_id).await?.ok_or_else(Error::not_found)?;
+    let a = ctx
+        .store
+        .attempt_get(&org, &app.id, &msg.id, &attempt_id)
+        .await?
+        .ok_or_else(|| Error::missing("attempt", &attempt_id))?;
     Ok(Json(a.into()))
 }
 
@@ -177,7 +181,7 @@ async fn expunge_attempt(
     let app = load_app(&ctx, &org, &app_id).await?;
     let msg = load_message(&ctx, &app, &msg_id).await?;
     if !ctx.store.attempt_expunge(&org, &app.id, &msg.id, &attempt_id).await? {
-        return Err(Error::not_found());
+        return Err(Error::missing("attempt", &attempt_id));
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -245,7 +245,11 @@ async fn get_task(
     OrgId(org): OrgId,
     Path(task_id): Path<String>,
 ) -> Result<Json<BackgroundTaskOut>> {
-    let t = ctx.store.get::<BackgroundTask>(&org, "", &task_id).await?.ok_or_else(Error::not_found)?;
+    let t = ctx
+        .store
+        .get::<BackgroundTask>(&org, "", &task_id)
+        .await?
+        .ok_or_else(|| Error::missing("background task", &task_id))?;
     Ok(Json((&t.settled(now_ms())).into()))
 }
 

@@ -176,7 +176,7 @@ pub(super) async fn create(ctx: &ApiContext, app: &Application, input: EndpointI
         created_at: now,
         updated_at: now,
     };
-    validate(ctx, &ep)?;
+    validate(ctx, &ep).await?;
     ctx.store.insert(&ep).await?;
     ctx.engine.invalidate(&app.id);
     Ok(ep)
@@ -284,7 +284,7 @@ async fn update_endpoint(
             ctx.engine.emit_endpoint_event("endpoint.created", &app, &ep);
             Ok((StatusCode::CREATED, Json((&ep).into())))
         }
-        None => Err(Error::not_found()),
+        None => Err(Error::missing("endpoint", &ep_id)),
     }
 }
 

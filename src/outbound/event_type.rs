@@ -184,7 +184,7 @@ async fn list_types(
 }
 
 async fn load(ctx: &ApiContext, org: &str, name: &str) -> Result<EventType> {
-    ctx.store.get::<EventType>(org, "", name).await?.ok_or_else(Error::not_found)
+    ctx.store.get::<EventType>(org, "", name).await?.ok_or_else(|| Error::missing("event type", name))
 }
 
 #[utoipa::path(

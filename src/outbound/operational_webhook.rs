@@ -18,7 +18,7 @@ use crate::api::auth::OrgId;
 use crate::api::extract::ValidJson;
 use crate::api::pagination::{list_response, ListQuery, ListResponse};
 use crate::api::time::ts;
-use crate::api::{load_endpoint, ApiContext};
+use crate::api::ApiContext;
 use crate::engine::model::{Application, Endpoint, Metadata};
 use crate::error::{ClientError, Error, Result};
 
@@ -98,14 +98,11 @@ impl From<OperationalWebhookEndpointIn> for EndpointIn {
     }
 }
 
-/// The organization's operational application, or 404 when it has none (it is made with its first endpoint).
-async fn ops_app(ctx: &ApiContext, org: &str) -> Result<std::sync::Arc<Application>> {
-    ctx.engine.ops_app(org).await?.ok_or_else(Error::not_found)
-}
-
+/// The operational endpoint `key` and its application (made with the organization's first one), or 404.
 async fn load(ctx: &ApiContext, org: &str, key: &str) -> Result<(std::sync::Arc<Application>, Endpoint)> {
-    let app = ops_app(ctx, org).await?;
-    let ep = load_endpoint(ctx, &app, key).await?;
+    let missing = || Error::missing("operational webhook endpoint", key);
+    let app = ctx.engine.ops_app(org).await?.ok_or_else(missing)?;
+    let ep = ctx.store.get::<Endpoint>(&app.org_id, &app.id, key).await?.ok_or_else(missing)?;
     Ok((app, ep))
 }
 
@@ -200,7 +197,7 @@ async fn update_operational_webhook_endpoint(
             let ep = create(&ctx, &app, input.into()).await?;
             Ok((StatusCode::CREATED, Json((&ep).into())))
         }
-        None => Err(Error::not_found()),
+        None => Err(Error::missing("operational webhook endpoint", &ep_id)),
     }
 }
 

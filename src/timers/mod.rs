@@ -629,14 +629,19 @@ async fn create_timer(ctx: &ApiContext, org: String, input: TimerIn) -> Result<V
         parse_format(p.format.as_deref(), "on_progress")?;
         ctx.engine
             .egress
-            .check_url(&p.webhook)
+            .check_destination(&p.webhook)
+            .await
             .map_err(|e| Error::invalid(&["body", "events", "on_progress", "webhook"], e))?;
     }
     if let Some(e) = &input.events.on_expire {
         parse_format(e.format.as_deref(), "on_expire")?;
     }
     if let Some(url) = input.events.on_expire.as_ref().and_then(|e| e.webhook.as_ref()) {
-        ctx.engine.egress.check_url(url).map_err(|e| Error::invalid(&["body", "events", "on_expire", "webhook"], e))?;
+        ctx.engine
+            .egress
+            .check_destination(url)
+            .await
+            .map_err(|e| Error::invalid(&["body", "events", "on_expire", "webhook"], e))?;
     }
     let spec = Spec {
         name,
@@ -750,7 +755,7 @@ async fn quick_wait(
     ),
 )]
 async fn get_one(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<String>) -> Result<Json<Value>> {
-    let t = ctx.store.timer_get(&org, &id).await?.ok_or_else(Error::not_found)?;
+    let t = ctx.store.timer_get(&org, &id).await?.ok_or_else(|| Error::missing("timer", &id))?;
     Ok(Json(json!({ "success": true, "timer": view(&t, now_ms())? })))
 }
 
@@ -825,7 +830,7 @@ async fn cancel(
 
 /// Cancels a running timer (the API's route and the dashboard's button); answers `{success, timer}`.
 async fn cancel_timer(ctx: &ApiContext, org: &str, id: &str, reason: Option<String>) -> Result<Value> {
-    let t = ctx.store.timer_get(org, id).await?.ok_or_else(Error::not_found)?;
+    let t = ctx.store.timer_get(org, id).await?.ok_or_else(|| Error::missing("timer", id))?;
     let spec = spec_of(&t)?;
     let now = now_ms();
     let webhook = match (&spec.events.on_expire, &spec.events.on_progress) {
@@ -846,7 +851,7 @@ async fn cancel_timer(ctx: &ApiContext, org: &str, id: &str, reason: Option<Stri
         Some(ids) => start(&ctx.engine, prepared, ids),
         None => return Err(Error::conflict(format!("The timer is {}, not running", status_name(t.status)))),
     }
-    let t = ctx.store.timer_get(org, id).await?.ok_or_else(Error::not_found)?;
+    let t = ctx.store.timer_get(org, id).await?.ok_or_else(|| Error::missing("timer", id))?;
     Ok(json!({ "success": true, "timer": view(&t, now)? }))
 }
 
@@ -864,11 +869,11 @@ async fn pause(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<
 }
 
 async fn pause_timer(ctx: &ApiContext, org: &str, id: &str) -> Result<Value> {
-    let t = ctx.store.timer_get(org, id).await?.ok_or_else(Error::not_found)?;
+    let t = ctx.store.timer_get(org, id).await?.ok_or_else(|| Error::missing("timer", id))?;
     if !ctx.store.timer_pause(org, id, now_ms()).await? {
         return Err(Error::conflict(format!("The timer is {}, not running", status_name(t.status))));
     }
-    let t = ctx.store.timer_get(org, id).await?.ok_or_else(Error::not_found)?;
+    let t = ctx.store.timer_get(org, id).await?.ok_or_else(|| Error::missing("timer", id))?;
     Ok(json!({ "success": true, "timer": view(&t, now_ms())? }))
 }
 
@@ -886,7 +891,7 @@ async fn resume(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path
 }
 
 async fn resume_timer(ctx: &ApiContext, org: &str, id: &str) -> Result<Value> {
-    let mut t = ctx.store.timer_get(org, id).await?.ok_or_else(Error::not_found)?;
+    let mut t = ctx.store.timer_get(org, id).await?.ok_or_else(|| Error::missing("timer", id))?;
     let (Some(paused_at), timer_status::PAUSED) = (t.paused_at, t.status) else {
         return Err(Error::conflict(format!("The timer is {}, not paused", status_name(t.status))));
     };
@@ -900,7 +905,7 @@ async fn resume_timer(ctx: &ApiContext, org: &str, id: &str) -> Result<Value> {
         return Err(Error::conflict("The timer changed meanwhile; try again"));
     }
     ctx.engine.work_due(run_at);
-    let t = ctx.store.timer_get(org, id).await?.ok_or_else(Error::not_found)?;
+    let t = ctx.store.timer_get(org, id).await?.ok_or_else(|| Error::missing("timer", id))?;
     Ok(json!({ "success": true, "timer": view(&t, now)? }))
 }
 

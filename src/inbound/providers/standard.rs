@@ -14,7 +14,13 @@ pub const DEFAULT_TOLERANCE: u64 = 300;
 
 /// A `webhook-*` header, else its `svix-*` twin.
 fn header<'a>(req: &'a Incoming, name: &str) -> Option<&'a str> {
-    req.header(&format!("webhook-{name}")).or_else(|| req.header(&format!("svix-{name}")))
+    header_preferring(req, "webhook-", name)
+}
+
+/// The header under `prefix` (`webhook-` or `svix-`), else under the other one.
+fn header_preferring<'a>(req: &'a Incoming, prefix: &str, name: &str) -> Option<&'a str> {
+    let other = if prefix == "svix-" { "webhook-" } else { "svix-" };
+    req.header(&format!("{prefix}{name}")).or_else(|| req.header(&format!("{other}{name}")))
 }
 
 /// The key bytes of a `whsec_…` secret.
@@ -34,43 +40,15 @@ impl Provider for StandardWebhooks {
         if keys.is_empty() {
             return Err(VerifyError::Config("standardwebhooks: the secret is not whsec_ + base64".into()));
         }
-        let id = header(req, "id").ok_or(VerifyError::Missing("webhook-id"))?;
-        let ts_raw = header(req, "timestamp").ok_or(VerifyError::Missing("webhook-timestamp"))?;
-        let sigs = header(req, "signature").ok_or(VerifyError::Missing("webhook-signature"))?;
-        let ts: i64 = ts_raw.trim().parse().map_err(|_| VerifyError::Malformed("webhook-timestamp"))?;
-        if !fresh(ts, req.now, cfg.tolerance_seconds.unwrap_or(DEFAULT_TOLERANCE)) {
-            return Err(VerifyError::Stale);
-        }
-
-        let mut entries = 0;
-        let mut offered = Vec::new();
-        for entry in sigs.split_whitespace() {
-            let Some((version, sig)) = entry.split_once(',') else {
-                continue;
-            };
-            entries += 1;
-            if version == "v1" {
-                if let Some(b) = b64_decode(sig) {
-                    offered.push(b);
-                }
-            }
-        }
-        if entries == 0 {
-            return Err(VerifyError::Malformed("webhook-signature"));
-        }
-
-        let ts_text = ts.to_string();
-        let mut ok = false;
-        for k in &keys {
-            let expected = hmac_sha256(k, &[id.as_bytes(), b".", ts_text.as_bytes(), b".", req.body]);
-            for sig in &offered {
-                ok |= ct_eq(&expected, sig);
-            }
-        }
-        if ok {
-            Ok(())
-        } else {
-            Err(VerifyError::BadSignature)
+        // A request that carries both families (a proxy adding one, headers pasted twice) verifies if either
+        // set does; each name falls back to its twin, so one family alone or a mix reads as before.
+        let first = verify_set(req, "webhook-", &keys, cfg);
+        let differs = ["id", "timestamp", "signature"]
+            .iter()
+            .any(|n| header_preferring(req, "webhook-", n) != header_preferring(req, "svix-", n));
+        match first {
+            Err(_) if differs => verify_set(req, "svix-", &keys, cfg).or(first),
+            first => first,
         }
     }
 
@@ -100,6 +78,50 @@ impl Provider for StandardWebhooks {
             native_type: native.map(clean_name),
             delivery_id: msg_id,
         })
+    }
+}
+
+/// Checks the Standard Webhooks headers read preferring `prefix` against `keys`.
+fn verify_set(req: &Incoming, prefix: &str, keys: &[Vec<u8>], cfg: &ProviderConfig) -> Result<(), VerifyError> {
+    let id = header_preferring(req, prefix, "id").ok_or(VerifyError::Missing("webhook-id (or svix-id)"))?;
+    let ts_raw = header_preferring(req, prefix, "timestamp")
+        .ok_or(VerifyError::Missing("webhook-timestamp (or svix-timestamp)"))?;
+    let sigs = header_preferring(req, prefix, "signature")
+        .ok_or(VerifyError::Missing("webhook-signature (or svix-signature)"))?;
+    let ts: i64 = ts_raw.trim().parse().map_err(|_| VerifyError::Malformed("webhook-timestamp"))?;
+    if !fresh(ts, req.now, cfg.tolerance_seconds.unwrap_or(DEFAULT_TOLERANCE)) {
+        return Err(VerifyError::Stale);
+    }
+
+    let mut entries = 0;
+    let mut offered = Vec::new();
+    for entry in sigs.split_whitespace() {
+        let Some((version, sig)) = entry.split_once(',') else {
+            continue;
+        };
+        entries += 1;
+        if version == "v1" {
+            if let Some(b) = b64_decode(sig) {
+                offered.push(b);
+            }
+        }
+    }
+    if entries == 0 {
+        return Err(VerifyError::Malformed("webhook-signature"));
+    }
+
+    let ts_text = ts.to_string();
+    let mut ok = false;
+    for k in keys {
+        let expected = hmac_sha256(k, &[id.as_bytes(), b".", ts_text.as_bytes(), b".", req.body]);
+        for sig in &offered {
+            ok |= ct_eq(&expected, sig);
+        }
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(VerifyError::BadSignature)
     }
 }
 
@@ -147,6 +169,22 @@ mod tests {
         assert_eq!(run(&h, BODY, &["whsec_bm90IHRoaXM=", SECRET], NOW - 300), Ok(()));
     }
 
+    /// Both families on one request: either set verifying is enough, and a mix of the two reads as before.
+    #[test]
+    fn svix_and_webhook_headers_are_twins() {
+        let good_svix = [("svix-id", ID), ("svix-timestamp", TS), ("svix-signature", SIG)];
+        let good_webhook = [("webhook-id", ID), ("webhook-timestamp", TS), ("webhook-signature", SIG)];
+        let bad_svix = [("svix-id", "msg_other"), ("svix-timestamp", "1600000000"), ("svix-signature", SIG)];
+        let bad_webhook =
+            [("webhook-id", "msg_other"), ("webhook-timestamp", "1600000000"), ("webhook-signature", SIG)];
+        assert_eq!(run(&[bad_webhook, good_svix].concat(), BODY, &[SECRET], NOW), Ok(()));
+        assert_eq!(run(&[good_webhook, bad_svix].concat(), BODY, &[SECRET], NOW), Ok(()));
+        let mixed = [("svix-id", ID), ("webhook-timestamp", TS), ("svix-signature", SIG)];
+        assert_eq!(run(&mixed, BODY, &[SECRET], NOW), Ok(()));
+        let both_bad = [bad_webhook, bad_svix].concat();
+        assert_eq!(run(&both_bad, BODY, &[SECRET], NOW), Err(VerifyError::Stale), "the webhook-* set's error");
+    }
+
     #[test]
     fn refuses() {
         let h = [("webhook-id", ID), ("webhook-timestamp", TS), ("webhook-signature", SIG)];
@@ -165,9 +203,15 @@ mod tests {
             run(&[h[0], h[1], ("webhook-signature", &v2)], BODY, &[SECRET], NOW),
             Err(VerifyError::BadSignature)
         );
-        assert_eq!(run(&h[1..], BODY, &[SECRET], NOW), Err(VerifyError::Missing("webhook-id")));
-        assert_eq!(run(&[h[0], h[2]], BODY, &[SECRET], NOW), Err(VerifyError::Missing("webhook-timestamp")));
-        assert_eq!(run(&h[..2], BODY, &[SECRET], NOW), Err(VerifyError::Missing("webhook-signature")));
+        assert_eq!(run(&h[1..], BODY, &[SECRET], NOW), Err(VerifyError::Missing("webhook-id (or svix-id)")));
+        assert_eq!(
+            run(&[h[0], h[2]], BODY, &[SECRET], NOW),
+            Err(VerifyError::Missing("webhook-timestamp (or svix-timestamp)"))
+        );
+        assert_eq!(
+            run(&h[..2], BODY, &[SECRET], NOW),
+            Err(VerifyError::Missing("webhook-signature (or svix-signature)"))
+        );
         assert_eq!(
             run(&[h[0], h[1], ("webhook-signature", "garbage")], BODY, &[SECRET], NOW),
             Err(VerifyError::Malformed("webhook-signature"))
