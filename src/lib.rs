@@ -19,7 +19,9 @@
 //!   the egress policy that keeps deliveries off private networks, the operational webhooks (events about
 //!   the service itself, published as messages of a hidden per-organization application), and transformations
 //!   (JavaScript in a QuickJS sandbox, or ready-made Slack/Discord/Teams/GitHub/GitLab shapes).
-//! * [`store`] — the storage boundary and its backends; all SQL lives there. SQLite with group commit by default.
+//! * [`store`] — the storage boundary; all SQL lives there, each query written once for SQLite and PostgreSQL in
+//!   the file of what it stores. The backends keep their connections and the hot path's group commit. SQLite by
+//!   default.
 //! * [`api`] — what the faces share, below them: the request state, JSON input with 4xx errors, pagination,
 //!   timestamps, tokens and tenancy, idempotency, endpoint changes and background tasks. A face depends on the engine, the store, `api` and the
 //!   utilities below — never on another face or on [`server`]. What the dashboard shows of the inbound,
