@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use super::db::{self, Sql};
+use super::db::{self, Dialect, Sql};
 use super::deliveries::padded;
 use super::{status, Millis, Store, StoreResult};
 
@@ -40,6 +40,63 @@ pub enum PruneScope {
 /// The meta value holding the attempt id up to which response bodies have been emptied: each pass starts there,
 /// instead of walking again the attempts it emptied before.
 const RESPONSES_CLEARED_TO: &str = "responses_cleared_to";
+
+/// The next `batch` messages of `scope` created before `cutoff` with ids in `(after, upper)`, in id order: a range
+/// of the primary key, or of `messages_app` for one application. Locked as they are read, passing over those
+/// another node is pruning: two nodes share the work and never count a row twice.
+pub(super) fn candidates_sql(
+    dialect: Dialect,
+    scope: &PruneScope,
+    after: &str,
+    upper: &str,
+    cutoff: Millis,
+    batch: usize,
+) -> Sql {
+    let mut q = Sql::new("SELECT m.id, m.app_id FROM messages m WHERE m.id > ? AND m.id < ? AND m.created_at < ?")
+        .bind(after)
+        .bind(upper)
+        .bind(cutoff);
+    if let PruneScope::App(app_id) = scope {
+        q.push_bind(" AND m.app_id = ?", app_id);
+    }
+    q.push(&format!(" ORDER BY m.id LIMIT {batch}{}", dialect.skip_locked()));
+    q
+}
+
+/// `text` (whose two `?` are the pending and sending statuses) for the deliveries of the messages `ids`, found
+/// through `deliveries_msg`.
+pub(super) fn by_msg(text: &str, ids: &[String]) -> Sql {
+    let mut q = Sql::new(text).bind(status::PENDING).bind(status::SENDING);
+    q.and_in("msg_id", &padded(ids));
+    q
+}
+
+/// Deletes those of the messages `ids` left without deliveries, returning their ids.
+pub(super) fn delete_messages_sql(ids: &[String]) -> Sql {
+    let mut q =
+        Sql::new("DELETE FROM messages WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = messages.id)");
+    q.and_in("id", &padded(ids));
+    q.push(" RETURNING id");
+    q
+}
+
+/// Deletes the attempts of the messages `ids`, found through `attempts_msg`.
+pub(super) fn delete_attempts_sql(ids: &[String]) -> Sql {
+    let mut q = Sql::new("DELETE FROM attempts WHERE 1 = 1");
+    q.and_in("msg_id", &padded(ids));
+    q
+}
+
+/// The next `batch` attempts with ids in `(after, upper)`, on the primary key, passing over those locked (being
+/// deleted by a prune).
+pub(super) fn attempts_after_sql(dialect: Dialect, after: &str, upper: &str, batch: usize) -> Sql {
+    Sql::new(format!(
+        "SELECT id, created_at FROM attempts WHERE id > ? AND id < ? ORDER BY id LIMIT {batch}{}",
+        dialect.skip_locked()
+    ))
+    .bind(after)
+    .bind(upper)
+}
 
 impl dyn Store {
     /// Applications with a retention of their own: (application id, days).
@@ -85,16 +142,7 @@ impl dyn Store {
         let (scope, after, upper) = (scope.clone(), after.to_string(), upper.to_string());
         db::write(self, false, move |db| {
             Box::pin(async move {
-                // Locked as they are read, skipping those another node is pruning: two nodes share the work and
-                // never count a row twice.
-                let mut q = Sql::new("SELECT m.id, m.app_id FROM messages m WHERE m.id > ? AND m.id < ? AND m.created_at < ?")
-                    .bind(&after)
-                    .bind(&upper)
-                    .bind(cutoff);
-                if let PruneScope::App(app_id) = &scope {
-                    q.push_bind(" AND m.app_id = ?", app_id);
-                }
-                q.push(&format!(" ORDER BY m.id LIMIT {batch}{}", db.dialect().skip_locked()));
+                let q = candidates_sql(db.dialect(), &scope, &after, &upper, cutoff, batch);
                 let rows: Vec<(String, String)> = db.rows(&q, |r| Ok((r.get(0)?, r.get(1)?))).await?;
                 let Some((last, _)) = rows.last().cloned() else { return Ok((Pruned::default(), None)) };
                 let mut ids: Vec<String> = match &scope {
@@ -105,10 +153,7 @@ impl dyn Store {
                 };
                 let mut pruned = Pruned::default();
                 if !ids.is_empty() {
-                    let mut q = Sql::new("SELECT DISTINCT msg_id FROM deliveries WHERE status IN (?, ?)")
-                        .bind(status::PENDING)
-                        .bind(status::SENDING);
-                    q.and_in("msg_id", &padded(&ids));
+                    let q = by_msg("SELECT DISTINCT msg_id FROM deliveries WHERE status IN (?, ?)", &ids);
                     let pending: HashSet<String> = db.rows(&q, |r| r.get(0)).await?.into_iter().collect();
                     pruned.kept_pending = pending.len() as u64;
                     ids.retain(|id| !pending.contains(id));
@@ -116,20 +161,13 @@ impl dyn Store {
                 if !ids.is_empty() {
                     // Deliveries first, each only if it is still finished: one resent meanwhile stays, and so do
                     // its message and attempts (nothing in flight is lost).
-                    let mut q = Sql::new("DELETE FROM deliveries WHERE status NOT IN (?, ?)")
-                        .bind(status::PENDING)
-                        .bind(status::SENDING);
-                    q.and_in("msg_id", &padded(&ids));
+                    let q = by_msg("DELETE FROM deliveries WHERE status NOT IN (?, ?)", &ids);
                     pruned.deliveries = db.execute(&q).await?;
-                    let mut q = Sql::new(
-                        "DELETE FROM messages WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = messages.id)",
-                    );
-                    q.and_in("id", &padded(&ids));
-                    let gone: Vec<String> = db.rows(q.push(" RETURNING id"), |r| r.get(0)).await?;
+                    let q = delete_messages_sql(&ids);
+                    let gone: Vec<String> = db.rows(&q, |r| r.get(0)).await?;
                     pruned.messages = gone.len() as u64;
                     if !gone.is_empty() {
-                        let mut q = Sql::new("DELETE FROM attempts WHERE 1 = 1");
-                        q.and_in("msg_id", &padded(&gone));
+                        let q = delete_attempts_sql(&gone);
                         pruned.attempts = db.execute(&q).await?;
                     }
                 }
@@ -159,11 +197,7 @@ impl dyn Store {
                     let q = Sql::new(format!("SELECT value FROM meta WHERE name = ?{skip_locked}"))
                         .bind(RESPONSES_CLEARED_TO);
                     let Some(from) = db.row(&q, |r| r.get::<String>(0)).await? else { return Ok((0, false)) };
-                    let q = Sql::new(format!(
-                        "SELECT id, created_at FROM attempts WHERE id > ? AND id < ? ORDER BY id LIMIT {batch}{skip_locked}"
-                    ))
-                    .bind(&from)
-                    .bind(&upper);
+                    let q = attempts_after_sql(db.dialect(), &from, &upper, batch);
                     let rows: Vec<(String, Millis)> = db.rows(&q, |r| Ok((r.get(0)?, r.get(1)?))).await?;
                     // The bound is to the second: attempts of `cutoff`'s second made after it wait for the next pass.
                     let ids: Vec<String> =
