@@ -33,7 +33,8 @@ impl std::ops::AddAssign for Pruned {
 pub enum PruneScope {
     /// One application's (walks `messages_app`).
     App(String),
-    /// Every application's but these, which have a retention of their own (walks the primary key).
+    /// Every application's but these, which have a retention of their own (walks the primary key, and so walks
+    /// over the messages of those that keep them longer).
     AllExcept(HashSet<String>),
 }
 
@@ -42,16 +43,8 @@ pub enum PruneScope {
 const RESPONSES_CLEARED_TO: &str = "responses_cleared_to";
 
 /// The next `batch` messages of `scope` created before `cutoff` with ids in `(after, upper)`, in id order: a range
-/// of the primary key, or of `messages_app` for one application. Locked as they are read, passing over those
-/// another node is pruning: two nodes share the work and never count a row twice.
-pub(super) fn candidates_sql(
-    dialect: Dialect,
-    scope: &PruneScope,
-    after: &str,
-    upper: &str,
-    cutoff: Millis,
-    batch: usize,
-) -> Sql {
+/// of the primary key, or of `messages_app` for one application.
+pub(super) fn candidates_sql(scope: &PruneScope, after: &str, upper: &str, cutoff: Millis, batch: usize) -> Sql {
     let mut q = Sql::new("SELECT m.id, m.app_id FROM messages m WHERE m.id > ? AND m.id < ? AND m.created_at < ?")
         .bind(after)
         .bind(upper)
@@ -59,7 +52,16 @@ pub(super) fn candidates_sql(
     if let PruneScope::App(app_id) = scope {
         q.push_bind(" AND m.app_id = ?", app_id);
     }
-    q.push(&format!(" ORDER BY m.id LIMIT {batch}{}", dialect.skip_locked()));
+    q.push(&format!(" ORDER BY m.id LIMIT {batch}"));
+    q
+}
+
+/// Locks the messages `ids` that no other node is pruning, and returns them: two nodes pruning at once share the
+/// work and never count a row twice. Only the messages to delete are locked, not those a prune walks over.
+pub(super) fn lock_sql(dialect: Dialect, ids: &[String]) -> Sql {
+    let mut q = Sql::new("SELECT id FROM messages WHERE 1 = 1");
+    q.and_in("id", &padded(ids));
+    q.push(&format!(" ORDER BY id{}", dialect.skip_locked()));
     q
 }
 
@@ -142,7 +144,7 @@ impl dyn Store {
         let (scope, after, upper) = (scope.clone(), after.to_string(), upper.to_string());
         db::write(self, false, move |db| {
             Box::pin(async move {
-                let q = candidates_sql(db.dialect(), &scope, &after, &upper, cutoff, batch);
+                let q = candidates_sql(&scope, &after, &upper, cutoff, batch);
                 let rows: Vec<(String, String)> = db.rows(&q, |r| Ok((r.get(0)?, r.get(1)?))).await?;
                 let Some((last, _)) = rows.last().cloned() else { return Ok((Pruned::default(), None)) };
                 let mut ids: Vec<String> = match &scope {
@@ -152,6 +154,9 @@ impl dyn Store {
                     PruneScope::App(_) => rows.into_iter().map(|(id, _)| id).collect(),
                 };
                 let mut pruned = Pruned::default();
+                if !ids.is_empty() {
+                    ids = db.rows(&lock_sql(db.dialect(), &ids), |r| r.get(0)).await?;
+                }
                 if !ids.is_empty() {
                     let q = by_msg("SELECT DISTINCT msg_id FROM deliveries WHERE status IN (?, ?)", &ids);
                     let pending: HashSet<String> = db.rows(&q, |r| r.get(0)).await?.into_iter().collect();

@@ -102,16 +102,8 @@ fn retention_walks_ids_through_indexes() {
     let all = PruneScope::AllExcept(Default::default());
     let one = PruneScope::App("app_1".into());
     let cases = [
-        (
-            "old messages",
-            candidates_sql(db::Dialect::Sqlite, &all, "msg_0", "msg_9", 5, 200),
-            "sqlite_autoindex_messages_1",
-        ),
-        (
-            "an application's old messages",
-            candidates_sql(db::Dialect::Sqlite, &one, "msg_0", "msg_9", 5, 200),
-            "messages_app",
-        ),
+        ("old messages", candidates_sql(&all, "msg_0", "msg_9", 5, 200), "sqlite_autoindex_messages_1"),
+        ("an application's old messages", candidates_sql(&one, "msg_0", "msg_9", 5, 200), "messages_app"),
         (
             "their pending deliveries",
             by_msg("SELECT DISTINCT msg_id FROM deliveries WHERE status IN (?, ?)", &ids),
