@@ -12,7 +12,7 @@ use serde_json::json;
 const DAY: i64 = 86_400_000;
 
 #[tokio::test]
-async fn old_messages_and_response_bodies_go_unless_pending_or_kept_longer_by_their_application() {
+async fn old_messages_and_response_bodies_go_unless_pending_or_their_application_says_otherwise() {
     let app = spawn_app_with(|c| {
         c.retention = Some(Duration::from_secs(10 * 86_400));
         c.response_retention = Some(Duration::from_secs(3 * 86_400));
@@ -21,6 +21,7 @@ async fn old_messages_and_response_bodies_go_unless_pending_or_kept_longer_by_th
     let ok = Receiver::start().await;
     let (global, _) = app.app_with_endpoint(&ok.url, json!({})).await;
     let (longer, _) = app.app_with_endpoint(&ok.url, json!({})).await;
+    let (shorter, _) = app.app_with_endpoint(&ok.url, json!({})).await;
     let failing = Receiver::start().await;
     failing.answer(500, 1);
     let (waiting, _) = app.app_with_endpoint(&failing.url, json!({"retrySchedule": ["1h"]})).await;
@@ -28,6 +29,8 @@ async fn old_messages_and_response_bodies_go_unless_pending_or_kept_longer_by_th
     // The hookd extension: a retention of the application's own, in days.
     let set = app.patch(&format!("/api/v1/app/{longer}"), json!({"messageRetentionPeriod": 30})).await;
     assert_eq!((set.status.as_u16(), &set.body["messageRetentionPeriod"]), (200, &json!(30)), "{:?}", set.body);
+    let set = app.put(&format!("/api/v1/app/{shorter}"), json!({"name": "s", "messageRetentionPeriod": 2})).await;
+    assert_eq!(set.body["messageRetentionPeriod"], 2, "{:?}", set.body);
     assert!(app.get(&format!("/api/v1/app/{global}")).await.body.get("messageRetentionPeriod").is_none());
 
     let send = |app_id: String| {
@@ -41,8 +44,9 @@ async fn old_messages_and_response_bodies_go_unless_pending_or_kept_longer_by_th
     };
     let (old, old_attempts) = send(global.clone()).await;
     let (kept, kept_attempts) = send(longer.clone()).await;
+    let (brief, _) = send(shorter.clone()).await;
     let (retrying, _) = send(waiting.clone()).await;
-    for msg in [&old, &kept] {
+    for msg in [&old, &kept, &brief] {
         eventually("the delivery to succeed", || async {
             (app.get(&format!("{msg}/endpoint")).await.body["data"][0]["status"] == 0).then_some(())
         })
@@ -52,12 +56,13 @@ async fn old_messages_and_response_bodies_go_unless_pending_or_kept_longer_by_th
     assert_eq!(app.get(&old_attempts).await.body["data"][0]["response"], "ok");
 
     let now = hookd::store::now_ms();
-    let swept = app.ctx.engine.prune_expired(now + 2 * DAY).await.unwrap();
+    let swept = app.ctx.engine.prune_expired(now + DAY).await.unwrap();
     assert_eq!((swept.pruned.messages, swept.responses), (0, 0), "nothing is old enough yet: {swept:?}");
 
     let swept = app.ctx.engine.prune_expired(now + 4 * DAY).await.unwrap();
-    assert_eq!(swept.responses, 3, "the three attempts' bodies, after 3 days");
-    assert_eq!(swept.pruned.messages, 0);
+    assert_eq!(swept.pruned.messages, 1, "its application keeps it only 2 days: {swept:?}");
+    assert_eq!(app.get(&brief).await.status, 404);
+    assert_eq!(swept.responses, 3, "the other three attempts' bodies, after 3 days");
     let attempts = app.get(&old_attempts).await.body;
     assert_eq!(
         (&attempts["data"][0]["response"], &attempts["data"][0]["responseStatusCode"]),
