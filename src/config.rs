@@ -55,6 +55,12 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// How long message payloads are kept unless a message says otherwise (Svix's 90 days).
     pub payload_retention: Duration,
+    /// How long messages are kept, with their deliveries and attempts, unless their application says otherwise;
+    /// None keeps them for ever (`off`).
+    pub retention: Option<Duration>,
+    /// How long attempts keep their response bodies: they are most of an attempt's size and are read mostly while
+    /// a failure is being looked into. None keeps them as long as the attempt.
+    pub response_retention: Option<Duration>,
     /// The main key that seals the secrets in the store (see [`crate::store::sealed`]).
     pub keys: crate::store::sealed::KeyOptions,
     /// The per-endpoint circuit breaker (see `engine::breaker`).
@@ -117,6 +123,8 @@ impl Default for Config {
             bot_max_file_bytes: 1024 * 1024,
             shutdown_grace: Duration::from_secs(10),
             payload_retention: Duration::from_secs(90 * 86_400),
+            retention: Some(Duration::from_secs(90 * 86_400)),
+            response_retention: Some(Duration::from_secs(3 * 86_400)),
             keys: Default::default(),
             breaker: BreakerConfig::default(),
             webhook_shapes: vec![],
@@ -198,6 +206,13 @@ pub struct ServeArgs {
     /// How long message payloads are kept, unless a message's `payloadRetentionPeriod` says otherwise [default: 90d].
     #[arg(long, env = "HOOKD_PAYLOAD_RETENTION")]
     pub payload_retention: Option<String>,
+    /// How long messages are kept with their deliveries and attempts (unless their application's
+    /// `messageRetentionPeriod` says otherwise), or `off` [default: 90d].
+    #[arg(long, env = "HOOKD_RETENTION")]
+    pub retention: Option<String>,
+    /// How long attempts keep their response bodies, or `off` [default: 3d].
+    #[arg(long, env = "HOOKD_RESPONSE_RETENTION")]
+    pub response_retention: Option<String>,
     /// Attempts failed in a row that open an endpoint's circuit breaker; 0 turns it off [default: 5].
     #[arg(long, env = "HOOKD_BREAKER_FAILURES")]
     pub breaker_failures: Option<u32>,
@@ -256,6 +271,8 @@ struct FileConfig {
     bot_max_file_bytes: Option<usize>,
     shutdown_grace: Option<String>,
     payload_retention: Option<String>,
+    retention: Option<String>,
+    response_retention: Option<String>,
     main_key_file: Option<PathBuf>,
     breaker_failures: Option<u32>,
     breaker_probe_backoff: Option<String>,
@@ -351,6 +368,12 @@ impl ServeArgs {
                 d.payload_retention,
                 "payload_retention",
             )?,
+            retention: retention(self.retention.or(file.retention), d.retention, "retention")?,
+            response_retention: retention(
+                self.response_retention.or(file.response_retention),
+                d.response_retention,
+                "response_retention",
+            )?,
             max_poll_interval: d.max_poll_interval,
             webhook_shapes: match self.webhook_shapes.or(file.webhook_shapes) {
                 Some(s) => parse_webhook_shapes(&s)?,
@@ -363,6 +386,19 @@ impl ServeArgs {
             },
         })
     }
+}
+
+/// A retention setting: a duration, or `off` to keep for ever. Zero is refused: it would delete what was just
+/// made.
+fn retention(s: Option<String>, default: Option<Duration>, name: &str) -> anyhow::Result<Option<Duration>> {
+    let Some(s) = s else { return Ok(default) };
+    if s.trim().eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let d = humantime::parse_duration(s.trim())
+        .with_context(|| format!("invalid {name}: {s:?} (a duration such as 30d, or off)"))?;
+    anyhow::ensure!(!d.is_zero(), "invalid {name}: {s:?} (a duration such as 30d, or off to keep for ever)");
+    Ok(Some(d))
 }
 
 /// `"5s, 5m,1h"` → durations. Also used for per-endpoint schedules.
@@ -399,5 +435,15 @@ mod tests {
         assert_eq!(shapes, [("chat.example.com".into(), Preset::Slack), ("10.0.0.5:8065".into(), Preset::Discord)]);
         assert!(parse_webhook_shapes("chat.example.com").is_err());
         assert!(parse_webhook_shapes("chat.example.com=fax").is_err());
+    }
+
+    #[test]
+    fn retention_is_a_duration_or_off() {
+        let day = Duration::from_secs(86_400);
+        assert_eq!(retention(None, Some(day), "r").unwrap(), Some(day));
+        assert_eq!(retention(Some("30d".into()), Some(day), "r").unwrap(), Some(30 * day));
+        assert_eq!(retention(Some("OFF".into()), Some(day), "r").unwrap(), None);
+        assert!(retention(Some("0s".into()), None, "r").unwrap_err().to_string().contains("off"));
+        assert!(retention(Some("-3d".into()), None, "retention").unwrap_err().to_string().contains("retention"));
     }
 }

@@ -36,6 +36,15 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Delete the messages created before a time, with their deliveries and attempts, in small batches (safe
+    /// while hookd runs). Messages with a delivery still pending or being retried are kept.
+    Prune {
+        /// An RFC 3339 time (`2026-01-31T00:00:00Z`), or a duration ago (`30d`, `12h`).
+        #[arg(long)]
+        before: String,
+        #[arg(long, env = "HOOKD_DATABASE_URL", default_value = "sqlite://hookd.db")]
+        database_url: String,
+    },
     /// Manage stores.
     Store {
         #[command(subcommand)]
@@ -132,6 +141,22 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Prune { before, database_url } => {
+            let cutoff = parse_before(&before, hookd::store::now_ms())?;
+            let store = hookd::store::open(&database_url, Durability::Normal, false).await?;
+            let scope = hookd::store::PruneScope::AllExcept(Default::default());
+            let p = store.prune_messages(&scope, cutoff, hookd::engine::retention::PRUNE_BATCH).await?;
+            let when = chrono::DateTime::from_timestamp_millis(cutoff).unwrap_or_default();
+            let when = when.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            println!(
+                "removed {} messages, {} deliveries, {} attempts created before {when}",
+                p.messages, p.deliveries, p.attempts
+            );
+            if p.kept_pending > 0 {
+                println!("kept {} messages with deliveries still pending or being retried", p.kept_pending);
+            }
+            Ok(())
+        }
         Command::Token { command: TokenCommand::Create { name, new_org, database_url } } => {
             let store = hookd::store::open(&database_url, Durability::Normal, false).await?;
             let org = match new_org {
@@ -172,6 +197,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     tracing::info!(addr = %server.local_addr(), "hookd listening");
     server.run(stop_on_signal()).await
+}
+
+/// `--before`: an RFC 3339 time, or a duration before `now`; never in the future, where pruning would take
+/// messages just sent.
+fn parse_before(s: &str, now: i64) -> anyhow::Result<i64> {
+    let at = match chrono::DateTime::parse_from_rfc3339(s.trim()) {
+        Ok(t) => t.timestamp_millis(),
+        Err(_) => match humantime::parse_duration(s.trim()) {
+            Ok(d) => now - d.as_millis().min(i64::MAX as u128) as i64,
+            Err(_) => anyhow::bail!(
+                "invalid --before {s:?}: expected an RFC 3339 time (2026-01-31T00:00:00Z) or a duration ago (30d)"
+            ),
+        },
+    };
+    anyhow::ensure!(at <= now, "--before {s:?} is in the future: prune only removes what is already past");
+    Ok(at)
 }
 
 /// A shutdown that SIGTERM or Ctrl-C triggers.

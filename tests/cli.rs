@@ -392,3 +392,68 @@ async fn an_address_in_use_is_named_with_what_to_do() {
     assert!(err.contains(&format!("cannot listen on 127.0.0.1:{port}: the address is already in use")), "{err}");
     assert!(err.contains("--listen") && err.contains("HOOKD_LISTEN"), "{err}");
 }
+
+/// `hookd prune --before` beside a running hookd: it deletes the messages older than the time with their
+/// deliveries and attempts, says how many, keeps a message whose delivery is still being retried, and refuses a
+/// time it cannot read or one in the future.
+#[tokio::test]
+async fn prune_deletes_what_is_older_than_a_time_but_never_pending_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database_url(dir.path());
+    let port = free_port();
+    let env = [("HOOKD_ADMIN_TOKEN", "admin"), ("HOOKD_ALLOW_PRIVATE_NETWORKS", "true")];
+    let server = HookdProcess::start(&db, port, &env).await;
+    let base = server.base.clone();
+    let ok = Receiver::start().await;
+    let failing = Receiver::start().await;
+    failing.answer(500, 1);
+    let mut msgs = vec![];
+    for (url, extra) in [(&ok.url, json!({})), (&failing.url, json!({"retrySchedule": ["1h"]}))] {
+        let app = post_json(&base, "admin", "/api/v1/app", json!({"name": "a"})).await;
+        let app_id = app["id"].as_str().unwrap().to_string();
+        let mut ep = json!({"url": url});
+        ep.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        post_json(&base, "admin", &format!("/api/v1/app/{app_id}/endpoint"), ep).await;
+        let msg =
+            post_json(&base, "admin", &format!("/api/v1/app/{app_id}/msg"), json!({"eventType": "a", "payload": {}}))
+                .await;
+        msgs.push(format!("/api/v1/app/{app_id}/msg/{}", msg["id"].as_str().unwrap()));
+    }
+    ok.wait_for(1).await;
+    failing.wait_for(1).await;
+    let http = reqwest::Client::new();
+    let delivered = format!("{}/endpoint", msgs[0]);
+    eventually("the first attempt to be recorded", || async {
+        let r = http.get(format!("{base}{delivered}")).bearer_auth("admin").send().await.unwrap();
+        (r.json::<serde_json::Value>().await.unwrap()["data"][0]["status"] == 0).then_some(())
+    })
+    .await;
+
+    let prune = |before: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_hookd"))
+            .args(["prune", "--database-url", &db, "--before", before])
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (done, _, err) = prune("nonsense");
+    assert!(!done && err.contains("RFC 3339") && err.contains("30d"), "{err}");
+    let (done, _, err) = prune("2999-01-01T00:00:00Z");
+    assert!(!done && err.contains("future"), "{err}");
+    let (done, out, err) = prune("30d");
+    assert!(done && out.contains("removed 0 messages"), "{out} {err}");
+    assert_eq!(status_of(&base, "admin", &msgs[0]).await, 200);
+
+    let (done, out, err) = prune("0s");
+    assert!(done, "{err}");
+    assert!(out.contains("removed 1 messages, 1 deliveries, 1 attempts"), "{out}");
+    assert!(out.contains("kept 1 messages with deliveries still pending"), "{out}");
+    assert_eq!(status_of(&base, "admin", &msgs[0]).await, 404, "deleted");
+    assert_eq!(status_of(&base, "admin", &msgs[1]).await, 200, "its retry is still to come");
+    let (clean, _) = server.terminate();
+    assert!(clean);
+}

@@ -411,3 +411,69 @@ async fn while_the_database_is_away_requests_fail_fast_and_then_everything_resum
         }
     }
 }
+
+/// Two nodes deleting old messages at once (each node's retention pass) share the work: neither fails, every row
+/// is counted once, a message whose delivery is pending stays, and publishing meanwhile is not disturbed.
+#[tokio::test]
+async fn two_nodes_pruning_at_once_count_each_row_once() {
+    let Some(db) = fresh_db().await else { return };
+    let (a, b) = (node(&db).await, node(&db).await);
+    let published = futures::future::join_all((0..400).map(|i| {
+        let a = a.clone();
+        async move {
+            let msg = message(None);
+            if i % 4 != 0 {
+                return a.publish(msg, vec![]).await.unwrap();
+            }
+            let ids = a.publish(msg.clone(), due_now(0)).await.unwrap();
+            let attempt = AttemptRecord {
+                id: hookd::ids::new(hookd::ids::ATTEMPT),
+                org_id: "org_test".into(),
+                app_id: "app_test".into(),
+                msg_id: msg.id.clone(),
+                endpoint_id: "ep_test".into(),
+                url: "http://x".into(),
+                status_code: 200,
+                status: hookd::store::status::SUCCESS,
+                manual: false,
+                duration_ms: 1,
+                response: "a body".into(),
+                created_at: now_ms(),
+            };
+            a.record_attempt(ids[0].1, ids[0].0, attempt, NextStep::Done).await.unwrap();
+            ids
+        }
+    }));
+    published.await;
+    let pending = message(None);
+    a.publish(pending.clone(), due_now(0)).await.unwrap();
+
+    let scope = hookd::store::PruneScope::AllExcept(Default::default());
+    let cutoff = now_ms() + 1000;
+    let (sa, sb) = (store(&a), store(&b));
+    // Publishing goes on meanwhile, in the same group commits: nothing of it fails, and its messages, pending,
+    // stay.
+    let publishing = futures::future::join_all((0..100).map(|_| {
+        let b = b.clone();
+        async move { b.publish(message(None), due_now(0)).await }
+    }));
+    let (ra, rb, ca, cb, published) = tokio::join!(
+        sa.prune_messages(&scope, cutoff, 25),
+        sb.prune_messages(&scope, cutoff, 25),
+        sa.clear_responses(cutoff, 25),
+        sb.clear_responses(cutoff, 25),
+        publishing,
+    );
+    assert!(published.iter().all(Result::is_ok), "{published:?}");
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert_eq!(
+        (ra.messages + rb.messages, ra.deliveries + rb.deliveries, ra.attempts + rb.attempts),
+        (400, 100, 100),
+        "{ra:?} {rb:?}"
+    );
+    assert!(ra.kept_pending + rb.kept_pending >= 1);
+    assert!(ca.unwrap() + cb.unwrap() <= 100, "a body is emptied once at most");
+    assert!(sa.message_get("org_test", "app_test", &pending.id).await.unwrap().is_some(), "pending: kept");
+    let left = sa.prune_messages(&scope, cutoff, 25).await.unwrap();
+    assert_eq!((left.messages, left.kept_pending), (0, 101));
+}

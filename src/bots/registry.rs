@@ -185,6 +185,7 @@ async fn create(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor
         throttle_rate: None,
         metadata: Default::default(),
         signing_key: None,
+        retention_days: None,
         created_at: now,
         updated_at: now,
     };

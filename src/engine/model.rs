@@ -22,6 +22,10 @@ pub struct Application {
     /// `GET /timers/webhook-secret` answers): here, not in `metadata`, which the application's every reader sees.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing_key: Option<String>,
+    /// Days its messages are kept, replacing `HOOKD_RETENTION` (the API's `messageRetentionPeriod`, a hookd
+    /// extension). The retention job finds it by name in the stored JSON (`store::retention`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<i64>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }

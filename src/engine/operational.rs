@@ -70,6 +70,7 @@ impl Engine {
             throttle_rate: None,
             metadata: Default::default(),
             signing_key: None,
+            retention_days: None,
             created_at: now,
             updated_at: now,
         };

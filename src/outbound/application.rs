@@ -29,6 +29,10 @@ pub struct ApplicationIn {
     pub throttle_rate: Option<u16>,
     #[serde(default)]
     pub metadata: Metadata,
+    /// hookd extension: days this application's messages are kept (with their deliveries and attempts),
+    /// replacing the server's `HOOKD_RETENTION`.
+    #[serde(default)]
+    pub message_retention_period: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -40,6 +44,9 @@ pub struct ApplicationPatch {
     #[serde(default, alias = "rateLimit", deserialize_with = "double_option")]
     pub throttle_rate: Option<Option<u16>>,
     pub metadata: Option<Metadata>,
+    /// hookd extension (see [`ApplicationIn`]); `null` goes back to the server's retention.
+    #[serde(default, deserialize_with = "double_option")]
+    pub message_retention_period: Option<Option<i64>>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -50,6 +57,9 @@ pub struct ApplicationOut {
     pub name: String,
     pub throttle_rate: Option<u16>,
     pub metadata: Metadata,
+    /// hookd extension, present when set (see [`ApplicationIn`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_retention_period: Option<i64>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -62,13 +72,18 @@ impl From<&Application> for ApplicationOut {
             name: a.name.clone(),
             throttle_rate: a.throttle_rate,
             metadata: a.metadata.clone(),
+            message_retention_period: a.retention_days,
             created_at: ts(a.created_at),
             updated_at: ts(a.updated_at),
         }
     }
 }
 
-fn validate(name: &str, uid: Option<&str>, throttle: Option<u16>) -> Result<()> {
+/// The longest `messageRetentionPeriod`: ten years, so that days never overflow as milliseconds.
+const MAX_RETENTION_DAYS: i64 = 3650;
+
+fn validate(app: &Application) -> Result<()> {
+    let (name, uid, throttle) = (&app.name, app.uid.as_deref(), app.throttle_rate);
     if name.trim().is_empty() {
         return Err(Error::invalid(&["body", "name"], "must not be empty"));
     }
@@ -84,12 +99,19 @@ fn validate(name: &str, uid: Option<&str>, throttle: Option<u16>) -> Result<()> 
     if throttle == Some(0) {
         return Err(Error::invalid(&["body", "throttleRate"], "must be at least 1"));
     }
+    if let Some(days) = app.retention_days {
+        if !(1..=MAX_RETENTION_DAYS).contains(&days) {
+            return Err(Error::invalid(
+                &["body", "messageRetentionPeriod"],
+                format!("must be between 1 and {MAX_RETENTION_DAYS} days"),
+            ));
+        }
+    }
     Ok(())
 }
 
 /// Creates an application from `input` in `org` (also used by message creation with an inline application).
 pub async fn create(ctx: &ApiContext, org: &str, input: ApplicationIn) -> Result<Application> {
-    validate(&input.name, input.uid.as_deref(), input.throttle_rate)?;
     let now = now_ms();
     let app = Application {
         id: crate::ids::new(crate::ids::APP),
@@ -99,9 +121,11 @@ pub async fn create(ctx: &ApiContext, org: &str, input: ApplicationIn) -> Result
         throttle_rate: input.throttle_rate,
         metadata: input.metadata,
         signing_key: None,
+        retention_days: input.message_retention_period,
         created_at: now,
         updated_at: now,
     };
+    validate(&app)?;
     ctx.store.insert(&app).await?;
     Ok(app)
 }
@@ -199,7 +223,7 @@ async fn get_app(
 const CHANGED_BY_ITS_FACE: &str = "it changes only with its timers or bot";
 
 async fn save(ctx: &ApiContext, app: &Application) -> Result<()> {
-    validate(&app.name, app.uid.as_deref(), app.throttle_rate)?;
+    validate(app)?;
     if !ctx.store.update(app).await? {
         return Err(Error::missing("application", &app.id));
     }
@@ -232,6 +256,7 @@ async fn update_app(
             app.uid = input.uid.or_else(|| (!crate::ids::has_prefix(&app_id, crate::ids::APP)).then(|| app_id.clone()));
             app.throttle_rate = input.throttle_rate;
             app.metadata = input.metadata;
+            app.retention_days = input.message_retention_period;
             app.updated_at = now_ms();
             save(&ctx, &app).await?;
             Ok((StatusCode::OK, Json((&app).into())))
@@ -273,6 +298,9 @@ async fn patch_app(
     }
     if let Some(metadata) = patch.metadata {
         app.metadata = metadata;
+    }
+    if let Some(days) = patch.message_retention_period {
+        app.retention_days = days;
     }
     app.updated_at = now_ms();
     save(&ctx, &app).await?;

@@ -172,6 +172,15 @@ impl Dialect {
         }
     }
 
+    /// What follows a `SELECT` that takes rows for a job several nodes may run at once: PostgreSQL locks them and
+    /// passes over those another node holds, so that the nodes share the rows; SQLite's one writer runs it alone.
+    pub fn skip_locked(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
     /// SQLite's `INDEXED BY` hint, where its planner would pick a worse index; PostgreSQL plans by statistics.
     pub fn indexed_by(self, index: &str) -> String {
         match self {

@@ -84,7 +84,7 @@ const CHUNK: usize = 512;
 
 /// `ids` padded to a power of two with its last id: an `IN` list then has one of a few lengths, so the
 /// statements the connections keep prepared (the PostgreSQL writer keeps every text it ran) stay few.
-fn padded<T: Clone>(ids: &[T]) -> Vec<T> {
+pub(super) fn padded<T: Clone>(ids: &[T]) -> Vec<T> {
     let mut v = ids.to_vec();
     if let Some(last) = ids.last() {
         v.resize(ids.len().next_power_of_two(), last.clone());

@@ -1,7 +1,7 @@
 //! The storage boundary. Everything the engine and the faces persist goes through [`Store`]; SQL lives only here.
 //!
 //! Each query is written once, for both databases, in the file of what it stores — [`docs`](self) (and `orgs`,
-//! `idempotency`), `messages`, `deliveries` (with attempts), `jobs`, `timers`, `inbound`, `activity` — as a method
+//! `idempotency`), `messages`, `deliveries` (with attempts), `jobs`, `timers`, `inbound`, `activity`, `retention` — as a method
 //! of `dyn Store`, over the [`db`] layer (`?` placeholders, a [`db::Dialect`] for the few fragments that differ).
 //! The [`Store`] trait holds only what each backend does its own way: running those queries on its connections,
 //! and the hot path of group commit (publishing, recording attempts, claiming due work), node membership and
@@ -24,6 +24,7 @@ mod jobs;
 mod messages;
 mod orgs;
 pub mod postgres;
+mod retention;
 pub mod sealed;
 pub mod sqlite;
 mod timers;
@@ -31,6 +32,8 @@ mod timers;
 pub use activity::{
     activity_buckets, activity_minutes, ActivityBucket, ActivityOf, Tally, ACTIVITY_KEPT_MS, MINUTE_MS,
 };
+
+pub use retention::{PruneScope, Pruned};
 
 use std::sync::Arc;
 

@@ -398,6 +398,7 @@ async fn timers_app(engine: &Engine, org: &str) -> Result<Arc<Application>> {
         throttle_rate: None,
         metadata: Default::default(),
         signing_key: Some(signing::new_secret()),
+        retention_days: None,
         created_at: now,
         updated_at: now,
     };

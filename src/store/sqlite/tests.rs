@@ -93,3 +93,34 @@ fn activity_counts_read_one_range_of_minutes() {
         assert!(steps.iter().any(|s| s.contains(range)), "{steps:#?}");
     }
 }
+
+#[test]
+fn retention_walks_ids_through_indexes() {
+    use super::super::retention::*;
+    let c = migrated();
+    let ids = vec!["msg_1".to_string(), "msg_2".to_string(), "msg_3".to_string()];
+    let all = PruneScope::AllExcept(Default::default());
+    let one = PruneScope::App("app_1".into());
+    let cases = [
+        ("old messages", candidates_sql(&all, "msg_0", "msg_9", 5, 200), "sqlite_autoindex_messages_1"),
+        ("an application's old messages", candidates_sql(&one, "msg_0", "msg_9", 5, 200), "messages_app"),
+        (
+            "their pending deliveries",
+            by_msg("SELECT DISTINCT msg_id FROM deliveries WHERE status IN (?, ?)", &ids),
+            "deliveries_msg",
+        ),
+        ("their deliveries", by_msg("DELETE FROM deliveries WHERE status NOT IN (?, ?)", &ids), "deliveries_msg"),
+        ("the messages", delete_messages_sql(&ids), "deliveries_msg"),
+        ("their attempts", delete_attempts_sql(&ids), "attempts_msg"),
+        (
+            "old attempts",
+            attempts_after_sql(db::Dialect::Sqlite, "atmpt_0", "atmpt_9", 500),
+            "sqlite_autoindex_attempts_1",
+        ),
+    ];
+    for (what, q, index) in cases {
+        let steps = plan(&c, &q.text, &q.args);
+        assert_indexed(what, &steps, false);
+        assert!(steps.iter().any(|s| s.contains(index)), "{what}: {index} not used in {steps:#?}");
+    }
+}
