@@ -115,6 +115,9 @@ async fn patch_transformation(
     let app = load_app(&ctx, &org, &app_id).await?;
     let mut ep = load_endpoint(&ctx, &app, &ep_id).await?;
     let is_new = ep.transformation.is_none();
+    // Code that does not compile would fail every delivery: new code (or variables) is compiled before it is saved,
+    // while a broken transformation can still be turned off.
+    let recompile = p.code.is_some() || p.variables.is_some();
     let mut t = ep.transformation.take().unwrap_or_default();
     if let Some(code) = p.code {
         t.code = code.filter(|c| !c.trim().is_empty());
@@ -127,6 +130,9 @@ async fn patch_transformation(
     }
     t.enabled = p.enabled.unwrap_or(t.enabled || (is_new && (t.code.is_some() || t.template.is_some())));
     check(&t)?;
+    if recompile {
+        ctx.engine.transformer.check(&t).await.map_err(|e| Error::invalid(&["body", "code"], e))?;
+    }
     t.updated_at = Some(now_ms());
     ep.transformation = Some(t);
     crate::api::store_endpoint(&ctx, &mut ep).await?;

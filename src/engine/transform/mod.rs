@@ -84,6 +84,22 @@ struct WebhookOut {
 }
 
 impl Transformer {
+    /// Compiles `t`'s code, if it has any, on a worker: the error a delivery would fail with, before it is saved.
+    pub async fn check(&self, t: &Transformation) -> Result<(), String> {
+        let Some(code) = &t.code else { return Ok(()) };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let call = Call {
+            owner: None,
+            code: code.clone(),
+            input: None,
+            variables: serde_json::to_string(&t.variables).map_err(|e| e.to_string())?,
+            limits: self.limits,
+            reply,
+        };
+        self.calls().send(call).map_err(|_| "the transformation workers stopped".to_string())?;
+        answer.await.map_err(|_| "the transformation stopped".to_string())?.map(drop).map_err(|e| e.to_string())
+    }
+
     /// Applies `t` (as if enabled) to an example and checks the URL it ends with against `egress`, sending nothing:
     /// the API's `…/transformation/simulate` and the dashboard's "Try it".
     pub async fn dry_run(
@@ -114,7 +130,8 @@ pub struct Transformer {
 struct Call {
     owner: Option<String>,
     code: String,
-    input: String,
+    /// None: compile the code only ([`sandbox::check`]).
+    input: Option<String>,
     variables: String,
     limits: Limits,
     reply: tokio::sync::oneshot::Sender<Result<String, sandbox::SandboxError>>,
@@ -141,7 +158,12 @@ impl Transformer {
                         // (the reply is dropped) and leaves the worker serving.
                         for c in rx {
                             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                let out = sandbox::run(c.owner.as_deref(), &c.code, &c.input, &c.variables, &c.limits);
+                                let out = match &c.input {
+                                    Some(input) => {
+                                        sandbox::run(c.owner.as_deref(), &c.code, input, &c.variables, &c.limits)
+                                    }
+                                    None => sandbox::check(&c.code, &c.variables, &c.limits).map(|()| String::new()),
+                                };
                                 let _ = c.reply.send(out);
                             }));
                         }
@@ -167,7 +189,7 @@ impl Transformer {
                 let call = Call {
                     owner: owner.map(str::to_string),
                     code: code.clone(),
-                    input: serde_json::to_string(&input).map_err(|e| e.to_string())?,
+                    input: Some(serde_json::to_string(&input).map_err(|e| e.to_string())?),
                     variables: serde_json::to_string(&t.variables).map_err(|e| e.to_string())?,
                     limits: self.limits,
                     reply,

@@ -139,20 +139,32 @@ pub fn run(
         // The runtime's memory is shared by its warm contexts: what another owner keeps can make this call run out.
         // Then it gets a new runtime and one more try (the first stopped mid-way and left nothing behind).
         let shared = slot.as_ref().is_some_and(|js| js.warm.iter().any(|w| Some(w.owner.as_str()) != owner));
-        match run_in(&mut slot, owner, code, input, variables, limits) {
-            Err(SandboxError::OutOfMemory(_)) if shared => run_in(&mut slot, owner, code, input, variables, limits),
+        match run_in(&mut slot, owner, code, Some(input), variables, limits) {
+            Err(SandboxError::OutOfMemory(_)) if shared => {
+                run_in(&mut slot, owner, code, Some(input), variables, limits)
+            }
             other => other,
         }
     })
 }
 
-/// One call on the thread's runtime (made if there is none). A call that ran out of time or memory leaves no
-/// runtime behind: what it allocated may still be held.
+/// Compiles `code` in a fresh context, as a call would, without calling its `handler`: a transformation is checked
+/// this way when it is saved, so that a syntax error or a missing `handler` is refused then rather than failing
+/// every delivery.
+pub fn check(code: &str, variables: &str, limits: &Limits) -> Result<(), SandboxError> {
+    if code.len() > MAX_CODE_BYTES {
+        return Err(SandboxError::Script(format!("the code is longer than {} KiB", MAX_CODE_BYTES >> 10)));
+    }
+    JS.with(|cell| run_in(&mut cell.borrow_mut(), None, code, None, variables, limits).map(drop))
+}
+
+/// One call on the thread's runtime (made if there is none), or with no `input` only the compilation. A call that
+/// ran out of time or memory leaves no runtime behind: what it allocated may still be held.
 fn run_in(
     slot: &mut Option<Js>,
     owner: Option<&str>,
     code: &str,
-    input: &str,
+    input: Option<&str>,
     variables: &str,
     limits: &Limits,
 ) -> Result<String, SandboxError> {
@@ -163,9 +175,10 @@ fn run_in(
     let deadline = js.deadline.clone();
     deadline.store(nanos_now() + limits.time.as_nanos() as u64, Ordering::Relaxed);
     let started = Instant::now();
-    let result = match owner {
-        Some(owner) => js.warm(owner, code, variables).and_then(|warm| call(warm, input, limits)),
-        None => compile(&js.rt, "", code, variables).and_then(|fresh| call(&fresh, input, limits)),
+    let result = match (owner, input) {
+        (_, None) => compile(&js.rt, "", code, variables).map(|_| String::new()),
+        (Some(owner), Some(input)) => js.warm(owner, code, variables).and_then(|warm| call(warm, input, limits)),
+        (None, Some(input)) => compile(&js.rt, "", code, variables).and_then(|fresh| call(&fresh, input, limits)),
     };
     deadline.store(u64::MAX, Ordering::Relaxed);
     let result = match result {
