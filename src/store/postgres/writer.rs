@@ -211,6 +211,7 @@ pub(super) async fn run_batch(conn: Arc<Conn>, ops: Vec<Op>, node: Arc<str>) {
             Op::General { savepoint: true, run } => slow.push(run),
         }
     }
+    let (started, sizes) = (Instant::now(), [publishes.len(), attempts.len(), defers.len(), fast.len(), slow.len()]);
     let mut finishers: Vec<Finish> = Vec::new();
     let mut spoiled: Option<StoreError> = None;
 
@@ -308,7 +309,25 @@ pub(super) async fn run_batch(conn: Arc<Conn>, ops: Vec<Op>, node: Arc<str>) {
     for finish in finishers {
         finish(&commit);
     }
+    // A commit this slow holds up every write behind it: what it held, to find why (a lock another session holds,
+    // a plan gone bad).
+    let took = started.elapsed();
+    if took > SLOW_BATCH {
+        let [publishes, attempts, defers, plain, savepoints] = sizes;
+        tracing::warn!(
+            ms = took.as_millis() as u64,
+            publishes,
+            attempts,
+            defers,
+            plain,
+            savepoints,
+            "a slow group commit"
+        );
+    }
 }
+
+/// A group commit taking longer than this is logged.
+const SLOW_BATCH: Duration = Duration::from_secs(1);
 
 /// Adds a commit's activity counts to this node's rows of the `activity` table (one statement, rows locked in key
 /// order; no other node writes them, so nodes never wait on each other's counts).
