@@ -506,6 +506,15 @@ async fn an_inbound_github_event_is_relayed_to_a_slack_channel() {
     assert_eq!(reg.status, 201, "{:?}", reg.body);
     let reg_id = reg.body["registrationId"].as_str().unwrap().to_string();
     assert_eq!(app.get(&format!("/webhooks/{reg_id}")).await.body["transformation"]["variables"]["channel"], "#triage");
+    // Code that does not compile is refused when saved, here as for an endpoint.
+    let broken = json!({"transformation": {"code": "function handler(webhook) { return webhook"}});
+    let r = app.patch(&format!("/webhooks/{reg_id}"), broken.clone()).await;
+    assert_eq!(r.status, 422, "{:?}", r.body);
+    assert_eq!(r.body["detail"][0]["loc"], json!(["body", "transformation", "code"]), "{:?}", r.body);
+    assert!(r.body["detail"][0]["msg"].as_str().unwrap().contains("SyntaxError"), "{:?}", r.body);
+    let mut create = json!({"connectionId": "c2", "events": ["issues.*"], "destination": {"appId": app_id}});
+    create["transformation"] = broken["transformation"].clone();
+    assert_eq!(app.post("/integrations/github/webhooks", create).await.status, 422);
     let secret = reg.body["webhookSecret"].as_str().unwrap().to_string();
     let send = |action: &'static str, delivery: &'static str| {
         let (http, url, secret) =

@@ -242,6 +242,15 @@ impl TransformationIn {
     }
 }
 
+/// The transformation a registration is given, its code compiled first: code that does not compile would fail
+/// every event, so it is refused when saved (422 naming it, with the error), as an endpoint's is.
+async fn compiled(ctx: &ApiContext, t: Option<TransformationIn>) -> Result<Option<Transformation>> {
+    let Some(t) = t.map(TransformationIn::into_model).transpose()? else { return Ok(None) };
+    let code = &["body", "transformation", "code"];
+    ctx.engine.transformer.check(&t).await.map_err(|e| Error::invalid(code, e))?;
+    Ok(Some(t))
+}
+
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct RegistrationPatch {
@@ -385,7 +394,7 @@ async fn create(
         verification_token: None,
         metadata: input.metadata,
         retry_policy: input.retry_policy,
-        transformation: input.transformation.map(TransformationIn::into_model).transpose()?,
+        transformation: compiled(&ctx, input.transformation).await?,
         created_at: now,
         updated_at: now,
     };
@@ -544,7 +553,7 @@ async fn patch(
         reg.metadata = Some(m);
     }
     if let Some(t) = p.transformation {
-        reg.transformation = t.map(TransformationIn::into_model).transpose()?;
+        reg.transformation = compiled(&ctx, t).await?;
     }
     save(&ctx, &mut reg).await?;
     let stats = stats_of(&ctx, &reg.id).await?;
