@@ -378,3 +378,65 @@ pub fn router() -> Router<ApiContext> {
         // After the layers: the app portal has headers of its own (it may be framed).
         .merge(portal::router())
 }
+
+#[cfg(test)]
+mod contrast {
+    //! Every rule of the dashboard's style sheets that sets both a text colour and a background (badges, notices,
+    //! buttons) meets WCAG AA: a contrast of at least 4.5:1, the bar for text under 18.66 px bold.
+
+    fn luminance(hex: &str) -> f64 {
+        let hex = hex.trim_start_matches('#');
+        let channel = |i: usize| {
+            let c = u8::from_str_radix(&hex[i..i + 2], 16).unwrap() as f64 / 255.0;
+            if c <= 0.03928 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * channel(0) + 0.7152 * channel(2) + 0.0722 * channel(4)
+    }
+
+    fn contrast(a: &str, b: &str) -> f64 {
+        let (la, lb) = (luminance(a), luminance(b));
+        (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+    }
+
+    /// The value of `prop` in a declaration block, with `var(--x)` looked up in `vars`; None when absent or not a
+    /// colour of six hex digits.
+    fn colour(block: &str, prop: &str, vars: &[(String, String)]) -> Option<String> {
+        let value = block
+            .split(';')
+            .filter_map(|d| d.split_once(':'))
+            .find(|(name, _)| name.trim() == prop)
+            .map(|(_, v)| v.trim().to_string())?;
+        let value = match value.strip_prefix("var(").and_then(|v| v.strip_suffix(')')) {
+            Some(var) => vars.iter().find(|(n, _)| n == var.trim())?.1.clone(),
+            None => value,
+        };
+        (value.len() == 7 && value.starts_with('#')).then_some(value)
+    }
+
+    #[test]
+    fn text_on_coloured_backgrounds_meets_wcag_aa() {
+        let mut checked = 0;
+        for css in [include_str!("assets/app.css"), include_str!("assets/portal.css")] {
+            let vars: Vec<(String, String)> = css
+                .split([';', '{', '}'])
+                .filter_map(|d| d.trim().split_once(':'))
+                .filter(|(n, _)| n.starts_with("--"))
+                .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+                .collect();
+            for rule in css.split('}') {
+                let Some((selector, block)) = rule.split_once('{') else { continue };
+                let (Some(fg), Some(bg)) = (colour(block, "color", &vars), colour(block, "background", &vars)) else {
+                    continue;
+                };
+                let ratio = contrast(&fg, &bg);
+                assert!(ratio >= 4.5, "{}: {fg} on {bg} is {ratio:.2}:1", selector.trim());
+                checked += 1;
+            }
+        }
+        assert!(checked >= 8, "the badges' rules were found ({checked})");
+    }
+}
