@@ -243,18 +243,7 @@ impl Generic {
                 Part::Url => req.url.as_bytes(),
             })
             .collect();
-        let mut ok = false;
-        for key in &keys {
-            let expected = mac(scheme.algorithm, key, &parts);
-            for sig in &offered {
-                ok |= ct_eq(&expected, sig);
-            }
-        }
-        if ok {
-            Ok(())
-        } else {
-            Err(VerifyError::BadSignature)
-        }
+        any_signed(&keys, &offered, |key| mac(scheme.algorithm, key, &parts))
     }
 
     /// The normalised event, using the scheme's pointers and `idHeader` when given.

@@ -155,6 +155,27 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
+/// Whether one of the `offered` signatures is what one of the keys signs (`sign(key)`): every pair is compared in
+/// constant time, none skipped, so the time taken does not tell which came close.
+pub fn any_signed<K, E: AsRef<[u8]>>(
+    keys: impl IntoIterator<Item = K>,
+    offered: &[Vec<u8>],
+    sign: impl Fn(K) -> E,
+) -> Result<(), VerifyError> {
+    let mut ok = false;
+    for key in keys {
+        let expected = sign(key);
+        for sig in offered {
+            ok |= ct_eq(expected.as_ref(), sig);
+        }
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(VerifyError::BadSignature)
+    }
+}
+
 /// HMAC-SHA256 of `parts` concatenated, keyed with `key`.
 pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     use hmac::{Hmac, Mac};

@@ -111,18 +111,7 @@ fn verify_set(req: &Incoming, prefix: &str, keys: &[Vec<u8>], cfg: &ProviderConf
     }
 
     let ts_text = ts.to_string();
-    let mut ok = false;
-    for k in keys {
-        let expected = hmac_sha256(k, &[id.as_bytes(), b".", ts_text.as_bytes(), b".", req.body]);
-        for sig in &offered {
-            ok |= ct_eq(&expected, sig);
-        }
-    }
-    if ok {
-        Ok(())
-    } else {
-        Err(VerifyError::BadSignature)
-    }
+    any_signed(keys, &offered, |k| hmac_sha256(k, &[id.as_bytes(), b".", ts_text.as_bytes(), b".", req.body]))
 }
 
 #[cfg(test)]
