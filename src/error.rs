@@ -4,7 +4,7 @@
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -41,7 +41,7 @@ pub struct HttpValidationError {
     detail: Vec<ValidationItem>,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ValidationItem {
     pub loc: Vec<String>,
     pub msg: String,
@@ -52,6 +52,33 @@ pub struct ValidationItem {
 impl Error {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
         Error::Http { status, code, detail: detail.into() }
+    }
+    /// The error an API answer of `status` with JSON `body` stands for: the inverse of `into_response`, for
+    /// callers of the API in process (the dashboard's forms).
+    pub fn from_answer(status: StatusCode, body: &serde_json::Value) -> Self {
+        if status == StatusCode::UNPROCESSABLE_ENTITY {
+            if let Ok(items) = serde_json::from_value::<Vec<ValidationItem>>(body["detail"].clone()) {
+                return Error::Validation(items);
+            }
+        }
+        if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+            return Error::Internal(anyhow::anyhow!("the API answered {status}: {body}"));
+        }
+        const CODES: &[&str] = &[
+            "not_found",
+            "conflict",
+            "bad_request",
+            "forbidden",
+            "invalid_json",
+            "payload_too_large",
+            "authentication_failed",
+            "rate_limited",
+            "unavailable",
+            "method_not_allowed",
+        ];
+        let code = body["code"].as_str().and_then(|c| CODES.iter().find(|k| **k == c)).copied().unwrap_or("error");
+        let detail = body["detail"].as_str().map(str::to_string).unwrap_or_else(|| body["detail"].to_string());
+        Error::Http { status, code, detail }
     }
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "Entity not found")

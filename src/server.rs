@@ -74,6 +74,7 @@ impl Server {
         parts.insert::<Arc<dyn crate::api::console::InboundConsole>>(Arc::new(crate::inbound::Console));
         parts.insert::<Arc<dyn crate::api::console::TimersConsole>>(Arc::new(crate::timers::Console));
         parts.insert::<Arc<dyn crate::api::console::BotsConsole>>(Arc::new(crate::bots::registry::Console));
+        parts.insert::<Arc<dyn crate::api::console::Api>>(Arc::new(InProcessApi));
         parts.insert(crate::dashboard::Sessions::default());
         parts.insert(crate::mcp::McpState {
             api_base: loopback_url(listener.local_addr()?),
@@ -225,20 +226,24 @@ impl utoipa::Modify for SecuritySchemes {
     }
 }
 
-pub fn router(ctx: ApiContext) -> Router {
-    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// The routes of the HTTP API, each face's.
+fn api_routes(ctx: &ApiContext) -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(crate::outbound::router())
         .merge(crate::inbound::router())
         .merge(crate::timers::router())
         .merge(crate::bots::router(ctx.clone()))
         .routes(routes!(health))
         .routes(routes!(ping))
-        .split_for_parts();
+}
+
+pub fn router(ctx: ApiContext) -> Router {
+    let (router, api) = api_routes(&ctx).split_for_parts();
     let document = Bytes::from(api.to_json().expect("the OpenAPI document serializes"));
     router
         .route("/openapi.json", get(move || async move { ([(header::CONTENT_TYPE, "application/json")], document) }))
         .route("/metrics", get(metrics))
-        .merge(crate::dashboard::router())
+        .merge(crate::dashboard::router(&ctx))
         .merge(crate::mcp::router(&ctx))
         .fallback(|| async { Error::new(StatusCode::NOT_FOUND, "not_found", "No such route") })
         .layer(middleware::from_fn_with_state(ctx.clone(), crate::api::idempotency::idempotency))
@@ -248,6 +253,50 @@ pub fn router(ctx: ApiContext) -> Router {
         .layer(middleware::from_fn_with_state(BodyLimit(ctx.cfg.max_body_bytes), json_errors))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .with_state(ctx)
+}
+
+/// The API's routes called in process for the dashboard's forms ([`crate::api::console::Api`]). The router is
+/// made for each call (forms are rare): one kept here would hold the context that holds it.
+struct InProcessApi;
+
+#[async_trait::async_trait]
+impl crate::api::console::Api for InProcessApi {
+    async fn call(
+        &self,
+        ctx: &ApiContext,
+        org: &str,
+        method: axum::http::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<serde_json::Value, Error> {
+        use tower::ServiceExt as _;
+        let router = api_routes(ctx)
+            .split_for_parts()
+            .0
+            .layer(middleware::from_fn_with_state(BodyLimit(ctx.cfg.max_body_bytes), json_errors))
+            .with_state(ctx.clone());
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .map_err(anyhow::Error::from)?;
+        req.extensions_mut().insert(crate::api::auth::OrgId(org.to_string()));
+        let resp = router.oneshot(req).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.map_err(anyhow::Error::from)?;
+        let value = match serde_json::from_slice(&bytes) {
+            Ok(v) => v,
+            Err(_) if bytes.is_empty() => serde_json::Value::Null,
+            Err(_) => serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+        };
+        if status.is_success() {
+            Ok(value)
+        } else {
+            Err(Error::from_answer(status, &value))
+        }
+    }
 }
 
 /// svix-server answers a path with a trailing slash (`POST /api/v1/app/`, as older Svix documentation writes

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use axum::http::Method;
 use serde_json::Value;
 
 use super::ApiContext;
@@ -48,6 +49,20 @@ pub trait BotsConsole: Send + Sync {
     /// Every bot of `org`, as `GET /api/v1/bots` shows them (no credentials), with `app_id`, the engine
     /// application their outgoing webhooks are messages of.
     async fn bots(&self, ctx: &ApiContext, org: &str) -> Result<Vec<Value>>;
+}
+
+/// The HTTP API, called in process as an organization's own token would call it. The dashboard's forms create,
+/// change and delete through it, so that what they accept, refuse and store is exactly what the API does.
+#[async_trait]
+pub trait Api: Send + Sync {
+    /// Answers the route's JSON body (`null` for an empty one), or the error the API answers: a 422's `loc`
+    /// paths name the body's fields (`["body", "url"]`), which the dashboard shows beside its inputs.
+    async fn call(&self, ctx: &ApiContext, org: &str, method: Method, path: &str, body: Option<Value>)
+        -> Result<Value>;
+}
+
+pub fn api(ctx: &ApiContext) -> &Arc<dyn Api> {
+    ctx.parts.get()
 }
 
 /// The registered implementations, for the dashboard.

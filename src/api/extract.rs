@@ -60,13 +60,35 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ValidJson<T> {
                             .and_then(|k| twin(k))
                             .is_some_and(|m| text.starts_with(&format!("missing field `{m}`")))
                     });
-                    let error = ValidationItem { loc: vec!["body".into()], msg: text, kind: "value_error".into() };
+                    let (loc, msg) = located::<T>(body, &text);
+                    let error = ValidationItem { loc, msg, kind: "value_error".into() };
                     Error::Validation(hint.into_iter().chain((!said).then_some(error)).collect())
                 }
                 _ => Error::new(StatusCode::BAD_REQUEST, "invalid_json", format!("Malformed JSON body: {e}")),
             }),
         }
     }
+}
+
+/// Where in `body` deserializing failed (`["body", "rateLimit"]`, the missing field's own name for a missing
+/// one) and serde's `text` without its line and column, which a path says better. Parsed again for it: only a
+/// refused body pays.
+fn located<T: DeserializeOwned>(body: &[u8], text: &str) -> (Vec<String>, String) {
+    use serde_path_to_error::Segment;
+    let mut loc = vec!["body".to_string()];
+    let mut de = serde_json::Deserializer::from_slice(body);
+    if let Err(e) = serde_path_to_error::deserialize::<_, T>(&mut de) {
+        loc.extend(e.path().iter().filter_map(|s| match s {
+            Segment::Map { key } => Some(key.clone()),
+            Segment::Seq { index } => Some(index.to_string()),
+            _ => None,
+        }));
+    }
+    if let Some(field) = text.strip_prefix("missing field `").and_then(|t| t.split('`').next()) {
+        loc.push(field.to_string());
+    }
+    let msg = text.rsplit_once(" at line ").map_or(text, |(m, _)| m).to_string();
+    (loc, msg)
 }
 
 /// One step of the path to a JSON value: an object's key or an array's index.

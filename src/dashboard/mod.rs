@@ -17,7 +17,9 @@
 //! * The live tail (`live`) streams the engine's attempts over Server-Sent Events; the inbound, timers and bots
 //!   screens reach those faces through `crate::api::console` (a face may not import another).
 
+mod applications;
 mod bots;
+mod forms;
 mod inbound;
 mod live;
 mod ops;
@@ -28,7 +30,7 @@ mod timers;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use axum::extract::{FromRequestParts, OptionalFromRequestParts, Request};
+use axum::extract::{FromRequestParts, OptionalFromRequestParts, Request, State};
 use axum::http::{header, request, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -209,6 +211,8 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
     env.add_filter("when", when);
     for (name, source) in [
         ("base.html", include_str!("templates/base.html")),
+        ("form_macros.html", include_str!("templates/form_macros.html")),
+        ("app_form.html", include_str!("templates/app_form.html")),
         ("login.html", include_str!("templates/login.html")),
         ("error.html", include_str!("templates/error.html")),
         ("overview.html", include_str!("templates/overview.html")),
@@ -287,8 +291,42 @@ impl IntoResponse for UiError {
                 (StatusCode::INTERNAL_SERVER_ERROR, "Internal error".into())
             }
         };
-        let title = status.canonical_reason().unwrap_or("Error");
-        render(status, "error.html", minijinja::context! { title, status => status.as_u16(), detail })
+        let page = ErrorPage { status, detail };
+        let mut resp = page.render(None, "");
+        resp.extensions_mut().insert(page);
+        resp
+    }
+}
+
+/// An error page as drawn; [`error_navigation`] draws it again with the navigation of the session, which the
+/// handler that failed may not have had.
+#[derive(Clone)]
+struct ErrorPage {
+    status: StatusCode,
+    detail: String,
+}
+
+impl ErrorPage {
+    fn render(&self, csrf: Option<&str>, nav: &str) -> Response {
+        let title = self.status.canonical_reason().unwrap_or("Error");
+        let context = minijinja::context! { title, status => self.status.as_u16(), detail => &self.detail, csrf, nav };
+        render(self.status, "error.html", context)
+    }
+}
+
+/// Error pages of a signed-in browser keep the navigation (and the section the path is in highlighted).
+async fn error_navigation(State(ctx): State<ApiContext>, req: Request, next: Next) -> Response {
+    let id = cookie_value(req.headers(), COOKIE).map(session_id);
+    let nav = match req.uri().path().split('/').nth(2).unwrap_or("") {
+        "" => "overview",
+        section => section,
+    }
+    .to_string();
+    let resp = next.run(req).await;
+    let (Some(page), Some(id)) = (resp.extensions().get::<ErrorPage>(), id) else { return resp };
+    match load_session(&ctx, &id).await {
+        Ok(Some(doc)) if doc.expires_at > now_ms() => page.render(Some(&doc.csrf), &nav),
+        _ => resp,
     }
 }
 
@@ -340,13 +378,16 @@ async fn asset(path: axum::extract::Path<String>) -> Response {
     ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
 }
 
-pub fn router() -> Router<ApiContext> {
+pub fn router(ctx: &ApiContext) -> Router<ApiContext> {
     Router::new()
         .route("/ui", get(pages::overview))
         .route("/ui/login", get(pages::login_form).post(pages::login))
         .route("/ui/logout", post(pages::logout))
         .route("/ui/apps", get(pages::apps))
+        .route("/ui/apps/new", get(applications::new_form).post(applications::create))
         .route("/ui/apps/{app}", get(pages::app))
+        .route("/ui/apps/{app}/edit", get(applications::edit_form).post(applications::update))
+        .route("/ui/apps/{app}/delete", post(applications::delete))
         .route("/ui/apps/{app}/portal-link", post(pages::portal_link))
         .route("/ui/apps/{app}/endpoints/{ep}", get(pages::endpoint))
         .route("/ui/apps/{app}/endpoints/{ep}/state", post(pages::set_endpoint_state))
@@ -373,6 +414,7 @@ pub fn router() -> Router<ApiContext> {
         .route("/ui/bots/{id}", get(bots::bot))
         .route("/ui/assets/{file}", get(asset))
         .route("/ui/{*rest}", get(|| async { UiError(Error::not_found()) }))
+        .layer(middleware::from_fn_with_state(ctx.clone(), error_navigation))
         .layer(middleware::from_fn(same_origin))
         .layer(middleware::from_fn(page_headers))
         // After the layers: the app portal has headers of its own (it may be framed).

@@ -345,6 +345,9 @@ pub(super) fn done_message(done: &str) -> Option<&'static str> {
         "replay" => "Replay started: the messages this endpoint missed are being sent in the background.",
         "filters" => "Filters saved: the next messages are routed by them.",
         "headers" => "Headers saved: the next attempts carry them.",
+        "app-created" => "Application created. Add an endpoint to it, then publish a message.",
+        "app-saved" => "Application saved.",
+        "app-deleted" => "Application deleted.",
         _ => return None,
     })
 }

@@ -393,7 +393,8 @@ pub async fn apps(State(ctx): State<ApiContext>, session: Session, Query(q): Que
         let failing_or_disabled = eps.iter().filter(|e| e.disabled).count();
         apps.push(page_context! { app => AppView::from(app), endpoints => eps.len(), disabled => failing_or_disabled });
     }
-    Ok(render(StatusCode::OK, "apps.html", page_context! { nav => "apps", csrf => session.csrf, apps, pager }))
+    let flash = q.done.as_deref().and_then(super::ops::done_message);
+    Ok(render(StatusCode::OK, "apps.html", page_context! { nav => "apps", csrf => session.csrf, apps, pager, flash }))
 }
 
 #[derive(Deserialize)]
@@ -402,6 +403,7 @@ pub struct AppParams {
     /// A message id or eventId to go to.
     q: Option<String>,
     event_type: Option<String>,
+    done: Option<String>,
 }
 
 pub async fn app(
@@ -443,7 +445,7 @@ pub async fn app(
         StatusCode::OK,
         "app.html",
         page_context! { nav => "apps", csrf => session.csrf, app => AppView::from(&*app), endpoints, messages, pager,
-        event_type, not_found },
+        event_type, not_found, flash => q.done.as_deref().and_then(super::ops::done_message) },
     ))
 }
 
