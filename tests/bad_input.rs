@@ -247,6 +247,20 @@ async fn errors_say_what_to_do() {
         app.post(&format!("/api/v1/app/{app_id}/msg"), json!({"eventType": "a.b", "payload": {}, "my_tag": 1})).await;
     assert_eq!(r.status, 202, "{:?}", r.body);
 
+    // A value of the wrong type: the item names the field, and the message has no line and column.
+    let r = app
+        .post(&format!("/api/v1/app/{app_id}/endpoint"), json!({"url": "https://example.com/h", "rateLimit": "x"}))
+        .await;
+    assert_json_error(&r, 422, "invalid type");
+    assert_eq!(r.body["detail"][0]["loc"], json!(["body", "rateLimit"]), "{:?}", r.body);
+    assert!(!r.body.to_string().contains("at line"), "{:?}", r.body);
+    let r = app
+        .post(&format!("/api/v1/app/{app_id}/endpoint"), json!({"url": "https://example.com/h", "channels": ["ok", 7]}))
+        .await;
+    assert_eq!(r.body["detail"][0]["loc"], json!(["body", "channels", "1"]), "{:?}", r.body);
+    let r = app.post("/api/v1/app", json!({"uid": "nameless"})).await;
+    assert_eq!(r.body["detail"][0]["loc"], json!(["body", "name"]), "a missing field is named: {:?}", r.body);
+
     // A URL without a scheme.
     let r = app.post(&format!("/api/v1/app/{app_id}/endpoint"), json!({"url": "localhost:9000/hook"})).await;
     assert_json_error(&r, 422, "no scheme");
