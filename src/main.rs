@@ -177,8 +177,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if cfg.log_json {
         tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).init();
     } else {
-        // Colour only on a terminal: a log file or journal gets plain text.
-        let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        // Colour only on a terminal, and not when NO_COLOR is set (no-color.org): a log file or journal gets
+        // plain text.
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && !no_color;
         tracing_subscriber::fmt().with_ansi(ansi).with_env_filter(filter).with_writer(std::io::stderr).init();
     }
     let egress_open = cfg.allow_private_networks;
