@@ -19,6 +19,48 @@ const STALE_MS: Millis = 60 * 1000;
 const RUNNING_WAIT: Duration = Duration::from_secs(10);
 const RUNNING_POLL: Duration = Duration::from_millis(20);
 
+/// A key the layer found free, handed to a route that claims it in the commit of its own write, with its
+/// answer (a message's publish: `POST /api/v1/app/{app}/msg`), instead of the layer claiming it before and
+/// storing the answer after — two more group commits on the SDKs' hottest call.
+#[derive(Debug, Clone)]
+pub struct PendingKey {
+    pub org: String,
+    pub scoped: String,
+    /// Older answers than this are taken over.
+    pub since: Millis,
+    /// Older marks of a request in progress than this are taken over (their node died).
+    pub stale: Millis,
+}
+
+/// On a route's response: the answer is stored under its [`PendingKey`] already.
+#[derive(Clone)]
+struct AnswerStored;
+
+/// On a route's response: another request claimed the key first; its answer is to be replayed.
+#[derive(Clone)]
+struct KeyTaken;
+
+impl PendingKey {
+    /// The answer `body` (JSON) with `status`, stored under the key in the route's commit.
+    pub fn stored(&self, status: StatusCode, body: Vec<u8>) -> Response {
+        let mut resp = (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response();
+        resp.extensions_mut().insert(AnswerStored);
+        resp
+    }
+
+    /// The route wrote nothing: another request has the key.
+    pub fn taken(&self) -> Response {
+        let mut resp = Error::conflict("a request with this Idempotency-Key is in progress").into_response();
+        resp.extensions_mut().insert(KeyTaken);
+        resp
+    }
+}
+
+/// Whether the route claims its key itself ([`PendingKey`]).
+fn claims_in_its_commit(path: &str) -> bool {
+    matches!(path.split('/').collect::<Vec<_>>()[..], ["", "api", "v1", "app", _, "msg"])
+}
+
 /// Replays the first successful answer to a POST carrying the same `Idempotency-Key` (per organization and path).
 pub async fn idempotency(State(ctx): State<ApiContext>, req: Request, next: Next) -> Response {
     let key = req.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -35,25 +77,25 @@ pub async fn idempotency(State(ctx): State<ApiContext>, req: Request, next: Next
         },
     };
     let scoped = format!("{} {}", req.uri().path(), key);
-    // The first request with a key claims it in the store, so that two at once — on one node or on two — run
-    // once: the other waits for the first's answer and replays it.
-    let deadline = tokio::time::Instant::now() + RUNNING_WAIT;
-    loop {
-        let now = crate::store::now_ms();
-        match ctx.store.idempotency_begin(&org.0, &scoped, now - IDEMPOTENCY_WINDOW_MS, now - STALE_MS).await {
-            Ok(IdempotencyClaim::Run) => break,
-            Ok(IdempotencyClaim::Done(stored)) => return replay(stored),
-            Ok(IdempotencyClaim::Running) if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(RUNNING_POLL).await
-            }
-            Ok(IdempotencyClaim::Running) => {
-                return Error::conflict("a request with this Idempotency-Key is still in progress").into_response()
-            }
-            Err(e) => return Error::from(e).into_response(),
-        }
-    }
+    let own_commit = claims_in_its_commit(req.uri().path());
+    let pending = match settle(&ctx, &org.0, &scoped, own_commit).await {
+        Ok(pending) => pending,
+        Err(answer) => return answer,
+    };
     let mut req = req;
     req.extensions_mut().insert(org.clone());
+    if own_commit {
+        req.extensions_mut().insert(pending);
+        let resp = next.run(req).await;
+        if resp.extensions().get::<KeyTaken>().is_none() {
+            return resp;
+        }
+        // Another request won the key meanwhile: its answer, once committed.
+        return match settle(&ctx, &org.0, &scoped, true).await {
+            Ok(_) => Error::conflict("a request with this Idempotency-Key failed; retry it").into_response(),
+            Err(answer) => answer,
+        };
+    }
     let resp = next.run(req).await;
     if !resp.status().is_success() {
         // Only successes are kept: a failed request may be retried with the same key.
@@ -71,6 +113,34 @@ pub async fn idempotency(State(ctx): State<ApiContext>, req: Request, next: Next
         tracing::warn!(error = ?e, "storing an idempotent response");
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Waits until the key is free to run with — claimed now, or (`own_commit`) found free for the route to claim —
+/// or answers: the first request's answer replayed, or 409 when it is still running after a while. Two requests
+/// with one key at once, on one node or on two, so run once: the other replays the first's answer.
+async fn settle(ctx: &ApiContext, org: &str, scoped: &str, own_commit: bool) -> Result<PendingKey, Response> {
+    let deadline = tokio::time::Instant::now() + RUNNING_WAIT;
+    loop {
+        let now = crate::store::now_ms();
+        let (since, stale) = (now - IDEMPOTENCY_WINDOW_MS, now - STALE_MS);
+        let claim = match own_commit {
+            true => ctx.store.idempotency_peek(org, scoped, since, stale).await,
+            false => ctx.store.idempotency_begin(org, scoped, since, stale).await,
+        };
+        match claim {
+            Ok(IdempotencyClaim::Run) => {
+                return Ok(PendingKey { org: org.to_string(), scoped: scoped.to_string(), since, stale })
+            }
+            Ok(IdempotencyClaim::Done(stored)) => return Err(replay(stored)),
+            Ok(IdempotencyClaim::Running) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(RUNNING_POLL).await
+            }
+            Ok(IdempotencyClaim::Running) => {
+                return Err(Error::conflict("a request with this Idempotency-Key is still in progress").into_response())
+            }
+            Err(e) => return Err(Error::from(e).into_response()),
+        }
+    }
 }
 
 fn replay(stored: StoredResponse) -> Response {

@@ -84,6 +84,8 @@ pub struct Metrics {
     queue_depth: Gauge,
     due_unclaimed: Gauge,
     timers_pending: Gauge,
+    /// The store's group commits, brought up to date when scraped (one scrape at a time).
+    store_commits: std::sync::Mutex<Counter>,
 }
 
 impl Default for Metrics {
@@ -106,6 +108,7 @@ impl Default for Metrics {
             queue_depth: Gauge::default(),
             due_unclaimed: Gauge::default(),
             timers_pending: Gauge::default(),
+            store_commits: Default::default(),
         };
         let r = &mut m.registry;
         r.register("messages_published", "Messages accepted and committed", m.messages_published.clone());
@@ -123,6 +126,8 @@ impl Default for Metrics {
         for (name, help, h) in seconds {
             r.register_with_unit(name, help, Unit::Seconds, h.clone());
         }
+        let commits = m.store_commits.lock().unwrap().clone();
+        r.register("store_commits", "Group commits of the store made by this process", commits);
         r.register("circuits_open", "Endpoints whose circuit breaker is open on this node", m.circuits_open.clone());
         r.register("dispatch_queue", "Deliveries waiting in memory for a dispatch slot", m.dispatch_queue.clone());
         r.register("queue_depth", "Deliveries in the due-time queue (capped at 100000)", m.queue_depth.clone());
@@ -171,6 +176,10 @@ impl Engine {
         let m = &self.metrics;
         m.dispatch_queue.set(self.dispatch_backlog() as i64);
         m.circuits_open.set(self.open_circuits() as i64);
+        {
+            let commits = m.store_commits.lock().unwrap();
+            commits.inc_by(self.store.commits().saturating_sub(commits.get()));
+        }
         match self.store.queue_stats(now_ms()).await {
             Ok(q) => {
                 m.queue_depth.set(q.deliveries);

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
-use axum::Json;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa_axum::router::OpenApiRouter;
@@ -14,6 +15,7 @@ use utoipa_axum::routes;
 use super::application::{self, ApplicationIn};
 use crate::api::auth::OrgId;
 use crate::api::extract::ValidJson;
+use crate::api::idempotency::PendingKey;
 use crate::api::pagination::{list_response, page, ListResponse};
 use crate::api::time::{opt_ts, parse_ts, ts};
 use crate::api::validate::{check_ident, multi};
@@ -21,7 +23,7 @@ use crate::api::{load_app, load_message, ApiContext};
 use crate::engine::model::Application;
 use crate::engine::NewMessage;
 use crate::error::{ClientError, Error, Result};
-use crate::store::{MessageFilter, MessageRecord};
+use crate::store::{MessageFilter, MessageRecord, StoredResponse};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -94,6 +96,11 @@ pub async fn publish(
     input: MessageIn,
     only_endpoint: Option<String>,
 ) -> Result<Arc<MessageRecord>> {
+    ctx.engine.publish(app, checked(input, only_endpoint)?).await
+}
+
+/// The message `input` asks for, once its fields are checked.
+fn checked(input: MessageIn, only_endpoint: Option<String>) -> Result<NewMessage> {
     check_ident(&["body", "eventType"], &input.event_type, 256)?;
     if let Some(id) = &input.event_id {
         check_ident(&["body", "eventId"], id, 256)?;
@@ -121,7 +128,7 @@ pub async fn publish(
         ),
         None => None,
     };
-    let msg = NewMessage {
+    Ok(NewMessage {
         event_type: input.event_type,
         event_id: input.event_id,
         channels: input.channels,
@@ -130,8 +137,7 @@ pub async fn publish(
         only_endpoint,
         id: None,
         payload_retention: input.payload_retention_period.map(|days| Duration::from_secs(days as u64 * 86_400)),
-    };
-    ctx.engine.publish(app, msg).await
+    })
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -154,11 +160,28 @@ async fn create_message(
     OrgId(org): OrgId,
     Path(app_id): Path<String>,
     Query(q): Query<WithContent>,
+    key: Option<Extension<PendingKey>>,
     ValidJson(mut input): ValidJson<MessageIn>,
-) -> Result<(StatusCode, Json<MessageOut>)> {
+) -> Result<Response> {
     let app = application::load_or_create(&ctx, &org, &app_id, input.application.take()).await?;
-    let msg = publish(&ctx, &app, input, None).await?;
-    Ok((StatusCode::ACCEPTED, Json(MessageOut::new(&msg, q.with_content.unwrap_or(true)))))
+    let with_content = q.with_content.unwrap_or(true);
+    let Some(Extension(key)) = key else {
+        let msg = publish(&ctx, &app, input, None).await?;
+        return Ok((StatusCode::ACCEPTED, Json(MessageOut::new(&msg, with_content))).into_response());
+    };
+    // With an Idempotency-Key (the SDKs send one with every publish): the key is claimed, with this answer, in
+    // the message's own commit.
+    let prepared = ctx.engine.prepare(&app, checked(input, None)?).await?;
+    let body = serde_json::to_vec(&MessageOut::new(&prepared.msg, with_content)).map_err(anyhow::Error::from)?;
+    let answer = StoredResponse { status: StatusCode::ACCEPTED.as_u16(), body: body.clone() };
+    let (msg, deliveries) = (prepared.msg.clone(), prepared.deliveries.clone());
+    match ctx.store.publish_claiming(&key.org, &key.scoped, key.since, key.stale, answer, msg, deliveries).await? {
+        Some(ids) => {
+            ctx.engine.start(prepared, ids);
+            Ok(key.stored(StatusCode::ACCEPTED, body))
+        }
+        None => Ok(key.taken()),
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

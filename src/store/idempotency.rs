@@ -1,14 +1,15 @@
 //! Idempotency keys: claimed atomically across nodes, answered again from the stored response (sealed when the store has a main key).
 
 use super::db::{self, Sql};
-use super::{now_ms, IdempotencyClaim, Millis, Store, StoreResult, StoredResponse};
+use std::sync::Arc;
+
+use super::{
+    now_ms, Forward, IdempotencyClaim, MessageRecord, Millis, NewDelivery, Store, StoreResult, StoredResponse,
+};
 
 impl dyn Store {
     pub async fn idempotency_put(&self, org_id: &str, key: &str, mut resp: StoredResponse) -> StoreResult<()> {
-        // The answer may show a secret (an endpoint's signing key, say).
-        if let Some(main_key) = self.main_key() {
-            resp.body = main_key.seal_answer(org_id, key, &resp.body);
-        }
+        resp.body = self.sealed(org_id, key, resp.body);
         let q = Sql::new(
             "INSERT INTO idempotency (org_id, key, created_at, status, body) VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (org_id, key) DO UPDATE SET created_at = excluded.created_at,
@@ -33,18 +34,7 @@ impl dyn Store {
         stale: Millis,
     ) -> StoreResult<IdempotencyClaim> {
         // Status 0 marks a claim in progress, with an empty body.
-        let claim = Sql::new(
-            "INSERT INTO idempotency (org_id, key, created_at, status, body) VALUES (?, ?, ?, 0, ?)
-             ON CONFLICT (org_id, key) DO UPDATE SET created_at = excluded.created_at, status = 0, body = excluded.body
-             WHERE idempotency.created_at < ? OR (idempotency.status = 0 AND idempotency.created_at < ?)
-             RETURNING 1",
-        )
-        .bind(org_id)
-        .bind(key)
-        .bind(now_ms())
-        .bind(Vec::<u8>::new())
-        .bind(since)
-        .bind(stale);
+        let claim = claim_sql(org_id, key, 0, Vec::new(), since, stale);
         let found =
             Sql::new("SELECT status, body FROM idempotency WHERE org_id = ? AND key = ?").bind(org_id).bind(key);
         let claim = db::write(self, false, move |db| {
@@ -63,6 +53,71 @@ impl dyn Store {
             })
         })
         .await?;
+        self.opened(org_id, key, claim)
+    }
+
+    /// How `key` stands, read without claiming it: an answer to replay, a request still running, or free (`Run`)
+    /// — for a request that claims the key in its own commit ([`Self::publish_claiming`]).
+    pub async fn idempotency_peek(
+        &self,
+        org_id: &str,
+        key: &str,
+        since: Millis,
+        stale: Millis,
+    ) -> StoreResult<IdempotencyClaim> {
+        let q = Sql::new("SELECT status, body, created_at FROM idempotency WHERE org_id = ? AND key = ?")
+            .bind(org_id)
+            .bind(key);
+        let row: Option<(i64, Vec<u8>, Millis)> =
+            db::fetch_one(self, q, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).await?;
+        let claim = match row {
+            Some((status, body, at)) if status != 0 && at >= since => {
+                IdempotencyClaim::Done(StoredResponse { status: status as u16, body })
+            }
+            Some((0, _, at)) if at >= stale => IdempotencyClaim::Running,
+            _ => IdempotencyClaim::Run,
+        };
+        self.opened(org_id, key, claim)
+    }
+
+    /// Publishes a message and keeps `answer` as `key`'s, in one commit — unless another request took the key
+    /// first (on any node): then nothing is written, and None says to replay that request's answer. So an SDK's
+    /// publish, which always carries a key, costs one group commit rather than three (claim, message, answer).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn publish_claiming(
+        &self,
+        org_id: &str,
+        key: &str,
+        since: Millis,
+        stale: Millis,
+        answer: StoredResponse,
+        msg: Arc<MessageRecord>,
+        deliveries: Vec<NewDelivery>,
+    ) -> StoreResult<Option<Vec<(i64, i64)>>> {
+        let body = self.sealed(org_id, key, answer.body);
+        let claim = claim_sql(org_id, key, answer.status as i64, body, since, stale);
+        let forward: Forward = vec![(msg, deliveries)];
+        db::write(self, false, move |db| {
+            Box::pin(async move {
+                if db.query(&claim).await?.is_empty() {
+                    return Ok(None);
+                }
+                Ok(Some(db.insert_messages(&forward).await?.pop().unwrap_or_default()))
+            })
+        })
+        .await
+    }
+
+    /// An answer as stored: sealed when the store has a main key (it may show a secret, an endpoint's signing
+    /// key say).
+    fn sealed(&self, org_id: &str, key: &str, body: Vec<u8>) -> Vec<u8> {
+        match self.main_key() {
+            Some(main_key) => main_key.seal_answer(org_id, key, &body),
+            None => body,
+        }
+    }
+
+    fn opened(&self, org_id: &str, key: &str, claim: IdempotencyClaim) -> StoreResult<IdempotencyClaim> {
         match (claim, self.main_key()) {
             (IdempotencyClaim::Done(mut resp), Some(main_key)) => {
                 resp.body = main_key.open_answer(org_id, key, resp.body)?;
@@ -78,4 +133,23 @@ impl dyn Store {
         db::run(self, q).await?;
         Ok(())
     }
+}
+
+/// Takes `key` with `status` and `body` unless a live claim holds it: a finished answer newer than `since`, or a
+/// mark in progress newer than `stale`. Answers a row when taken.
+fn claim_sql(org_id: &str, key: &str, status: i64, body: Vec<u8>, since: Millis, stale: Millis) -> Sql {
+    Sql::new(
+        "INSERT INTO idempotency (org_id, key, created_at, status, body) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (org_id, key) DO UPDATE SET created_at = excluded.created_at, status = excluded.status,
+           body = excluded.body
+         WHERE idempotency.created_at < ? OR (idempotency.status = 0 AND idempotency.created_at < ?)
+         RETURNING 1",
+    )
+    .bind(org_id)
+    .bind(key)
+    .bind(now_ms())
+    .bind(status)
+    .bind(body)
+    .bind(since)
+    .bind(stale)
 }

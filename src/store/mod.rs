@@ -600,6 +600,10 @@ pub trait Store: Send + Sync + 'static {
     /// and written as they are stored (what sealing them and `hookd keys rotate` need).
     fn key_slot(&self) -> &std::sync::OnceLock<sealed::MainKey>;
 
+    /// Group commits made so far by this process (`/metrics`: `hookd_store_commits_total`): set beside the
+    /// messages published, it shows how many writes each commit carries.
+    fn commits(&self) -> u64;
+
     // ── the store itself ──
     /// A serving process stopping gracefully: on PostgreSQL the node leaves the cluster and frees what it leased,
     /// so the other nodes take its unfinished work at once rather than after the node timeout. Nothing to do for

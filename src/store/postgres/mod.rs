@@ -118,6 +118,8 @@ pub struct PgStore {
     left: Arc<std::sync::atomic::AtomicBool>,
     /// See [`Store::key_slot`].
     key: std::sync::OnceLock<super::sealed::MainKey>,
+    /// See [`Store::commits`].
+    commits: Arc<std::sync::atomic::AtomicU64>,
 }
 
 // ── errors ──
@@ -261,7 +263,8 @@ impl PgStore {
             }
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(writer_loop(writer_cfg, rx, node_id.clone()));
+        let commits = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        tokio::spawn(writer_loop(writer_cfg, rx, node_id.clone(), commits.clone()));
         Ok(PgStore {
             pool,
             writer: tx,
@@ -272,6 +275,7 @@ impl PgStore {
             _alive: alive,
             left,
             key: Default::default(),
+            commits,
         })
     }
 
@@ -359,6 +363,10 @@ impl Store for PgStore {
 
     fn key_slot(&self) -> &std::sync::OnceLock<super::sealed::MainKey> {
         &self.key
+    }
+
+    fn commits(&self) -> u64 {
+        self.commits.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn dialect(&self) -> db::Dialect {

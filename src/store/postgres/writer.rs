@@ -149,7 +149,12 @@ pub(super) async fn connect(cfg: &tokio_postgres::Config) -> Result<Client, toki
     Ok(client)
 }
 
-pub(super) async fn writer_loop(cfg: tokio_postgres::Config, mut rx: mpsc::UnboundedReceiver<Op>, node: Arc<str>) {
+pub(super) async fn writer_loop(
+    cfg: tokio_postgres::Config,
+    mut rx: mpsc::UnboundedReceiver<Op>,
+    node: Arc<str>,
+    commits: Arc<std::sync::atomic::AtomicU64>,
+) {
     let mut conn: Option<Arc<Conn>> = None;
     let mut backoff = Duration::from_millis(100);
     let mut retry_at = Instant::now();
@@ -185,7 +190,7 @@ pub(super) async fn writer_loop(cfg: tokio_postgres::Config, mut rx: mpsc::Unbou
             continue;
         };
         let ops = std::mem::take(&mut batch);
-        if tokio::time::timeout(BATCH_TIMEOUT, run_batch(c, ops, node.clone())).await.is_err() {
+        if tokio::time::timeout(BATCH_TIMEOUT, run_batch(c, ops, node.clone(), &commits)).await.is_err() {
             tracing::error!("a group commit timed out; reconnecting");
             conn = None;
         }
@@ -193,7 +198,7 @@ pub(super) async fn writer_loop(cfg: tokio_postgres::Config, mut rx: mpsc::Unbou
 }
 
 /// Runs one group commit and answers its callers.
-pub(super) async fn run_batch(conn: Arc<Conn>, ops: Vec<Op>, node: Arc<str>) {
+pub(super) async fn run_batch(conn: Arc<Conn>, ops: Vec<Op>, node: Arc<str>, commits: &std::sync::atomic::AtomicU64) {
     let b = Batch {
         conn: conn.clone(),
         node,
@@ -296,7 +301,10 @@ pub(super) async fn run_batch(conn: Arc<Conn>, ops: Vec<Op>, node: Arc<str>) {
             // Sent together: COMMIT of a transaction whose NOTIFY or count failed only rolls back.
             let (n, a, c) = futures::join!(notify, count, conn.client.batch_execute("COMMIT"));
             match n.and(a).and(c) {
-                Ok(_) => Ok(()),
+                Ok(_) => {
+                    commits.fetch_add(1, Ordering::Relaxed);
+                    Ok(())
+                }
                 Err(e) => {
                     let e = pg_err(e);
                     tracing::error!(error = %e, "group commit failed");

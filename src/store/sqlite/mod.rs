@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -53,6 +53,8 @@ pub struct SqliteStore {
     _alive: Arc<()>,
     /// See [`Store::key_slot`].
     key: std::sync::OnceLock<super::sealed::MainKey>,
+    /// See [`Store::commits`].
+    commits: Arc<AtomicU64>,
 }
 
 fn pragmas(durability: Durability) -> String {
@@ -104,7 +106,11 @@ impl SqliteStore {
             .spawn(move || checkpointer(checkpoints, for_checkpointer, watch))?;
 
         let (tx, rx) = mpsc::unbounded_channel();
-        std::thread::Builder::new().name("hookd-sqlite-writer".into()).spawn(move || writer_loop(conn, rx, shared))?;
+        let commits = Arc::new(AtomicU64::new(0));
+        let counted = commits.clone();
+        std::thread::Builder::new()
+            .name("hookd-sqlite-writer".into())
+            .spawn(move || writer_loop(conn, rx, shared, counted))?;
         Ok(SqliteStore {
             writer: tx,
             readers,
@@ -113,6 +119,7 @@ impl SqliteStore {
             throttles: Default::default(),
             _alive: alive,
             key: Default::default(),
+            commits,
         })
     }
 
@@ -240,7 +247,12 @@ struct Checkpoints {
     restart_wanted: AtomicBool,
 }
 
-fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Op>, checkpoints: Arc<Checkpoints>) {
+fn writer_loop(
+    mut conn: Connection,
+    mut rx: mpsc::UnboundedReceiver<Op>,
+    checkpoints: Arc<Checkpoints>,
+    commits: Arc<AtomicU64>,
+) {
     let mut batch: Vec<Op> = Vec::with_capacity(MAX_BATCH);
     let mut finishers: Vec<Finish> = Vec::with_capacity(MAX_BATCH);
     while let Some(op) = rx.blocking_recv() {
@@ -277,7 +289,10 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Op>, checkp
             }
         };
         match &commit {
-            Ok(()) => checkpoints.dirty.store(true, Ordering::Release),
+            Ok(()) => {
+                checkpoints.dirty.store(true, Ordering::Release);
+                commits.fetch_add(1, Ordering::Relaxed);
+            }
             Err(e) => tracing::error!(error = %e, "group commit failed"),
         }
         for finish in finishers.drain(..) {
@@ -464,6 +479,10 @@ impl Store for SqliteStore {
 
     fn key_slot(&self) -> &std::sync::OnceLock<super::sealed::MainKey> {
         &self.key
+    }
+
+    fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
     }
 
     fn dialect(&self) -> db::Dialect {
