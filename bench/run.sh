@@ -17,6 +17,7 @@
 #   --pg-url URL          PostgreSQL server, without a database   [postgres://postgres@127.0.0.1:5432]
 #   --delivery-timeout S  per scenario: wait for deliveries, seconds  [120]
 #   --scenario-timeout S  per scenario: hard limit, seconds           [900]
+#   --idempotency-keys    every publish carries an Idempotency-Key, as the official Svix SDKs send
 #   --transform-only      only hookd on SQLite (normal): the concurrent and single scenarios without and then with a
 #                         small JavaScript transformation on the endpoint, and their ratio
 #   --skip-build          use the existing target/release/hookd (or $HOOKD_BIN) without building it
@@ -39,6 +40,7 @@ DELIVERY_TIMEOUT=120
 SCENARIO_TIMEOUT=900
 SKIP_BUILD=0
 TRANSFORM_ONLY=0
+KEYED=()
 # The transformation of --transform-only: small, and it keeps the fields the receiver counts by.
 TRANSFORM_CODE='function handler(webhook) { webhook.payload.eventType = webhook.eventType; webhook.payload.shaped = true; return webhook; }'
 OUT=""
@@ -61,6 +63,7 @@ while [[ $# -gt 0 ]]; do
     --skip-build) SKIP_BUILD=1; shift ;;
     --out) OUT=$2; shift 2 ;;
     --transform-only) TRANSFORM_ONLY=1; shift ;;
+    --idempotency-keys) KEYED=(--idempotency-keys); shift ;;
     -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
@@ -200,7 +203,7 @@ run_scenario() {
   local label=$1 name=$2 pubs=$3 msgs=$4 urls=$5 rc=0
   local file=$TMP/${label// /_}-${name//[ +]/_}.out
   local cmd=("$BENCH" e2e --url "$urls" --token "$TOKEN" --publishers "$pubs"
-             --messages "$msgs" --payload-bytes "$PAYLOAD" --timeout-secs "$DELIVERY_TIMEOUT")
+             --messages "$msgs" --payload-bytes "$PAYLOAD" --timeout-secs "$DELIVERY_TIMEOUT" "${KEYED[@]}")
   if [[ $name == *"+ JS" ]]; then cmd+=(--transform-code "$TRANSFORM_CODE"); fi
   COMMANDS+=("$(printf '%q ' timeout "$SCENARIO_TIMEOUT" "${cmd[@]}")  # $label / $name")
   log "$label / $name: $pubs publishers, $msgs messages"

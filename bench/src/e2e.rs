@@ -25,6 +25,8 @@ pub struct Opts {
     pub request_timeout: Duration,
     /// JavaScript set as the endpoint's transformation before publishing (it must keep the payload's fields).
     pub transform_code: Option<String>,
+    /// Every publish carries an `Idempotency-Key`, as the SDKs' do.
+    pub idempotency_keys: bool,
 }
 
 #[derive(Default)]
@@ -103,7 +105,7 @@ pub async fn run(o: Opts) -> Result<bool, String> {
         let msg_url = msg_urls[p % msg_urls.len()].clone();
         let (client, auth, accepted, next_seq, logged) =
             (client.clone(), auth.clone(), accepted.clone(), next_seq.clone(), logged.clone());
-        let (messages, payload_bytes) = (o.messages, o.payload_bytes);
+        let (messages, payload_bytes, keyed) = (o.messages, o.payload_bytes, o.idempotency_keys);
         tasks.push(tokio::spawn(async move {
             let mut hist = new_hist();
             let mut st = PubStats::default();
@@ -115,6 +117,9 @@ pub async fn run(o: Opts) -> Result<bool, String> {
                 let t0 = Instant::now();
                 let body = message_body(seq, now_ns(), payload_bytes);
                 let mut req = client.post(msg_url.as_str()).header(CONTENT_TYPE, "application/json").body(body);
+                if keyed {
+                    req = req.header("idempotency-key", format!("bench-{seq}"));
+                }
                 if let Some(a) = auth.as_deref() {
                     req = req.header(AUTHORIZATION, a);
                 }

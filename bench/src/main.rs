@@ -55,6 +55,9 @@ enum Cmd {
         /// Set this JavaScript as the endpoint's transformation first (it must keep the payload's fields).
         #[arg(long)]
         transform_code: Option<String>,
+        /// Send an `Idempotency-Key` with every publish, as the official Svix SDKs do.
+        #[arg(long)]
+        idempotency_keys: bool,
     },
     /// Send GitHub-signed requests to an inbound registration and measure acknowledged requests per second.
     Inbound {
@@ -235,6 +238,7 @@ fn main() -> ExitCode {
             timeout_secs,
             request_timeout_secs,
             transform_code,
+            idempotency_keys,
         } => {
             let opts = e2e::Opts {
                 urls: url,
@@ -246,6 +250,7 @@ fn main() -> ExitCode {
                 timeout: Duration::from_secs(timeout_secs),
                 request_timeout: Duration::from_secs(request_timeout_secs),
                 transform_code,
+                idempotency_keys,
             };
             match runtime().block_on(e2e::run(opts)) {
                 Ok(true) => ExitCode::SUCCESS,
