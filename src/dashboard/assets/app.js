@@ -1,6 +1,7 @@
-// The dashboard works without this script; it only refreshes a message's page while a delivery is under way,
-// so that a resend's new attempt appears without pressing reload.
+// The dashboard works without this script. A message's page says when to look again (`data-refresh-in`, in ms):
+// every second while an attempt is in flight, once when the next retry is due, or never.
 "use strict";
-if (document.querySelector("[data-pending]")) {
-  setTimeout(() => location.reload(), 1000);
+const refresh = document.querySelector("[data-refresh-in]");
+if (refresh) {
+  setTimeout(() => location.reload(), Number(refresh.dataset.refreshIn));
 }
