@@ -1196,7 +1196,7 @@ pub struct Console;
 impl crate::api::console::InboundConsole for Console {
     async fn registrations(&self, ctx: &ApiContext, org: &str) -> Result<Vec<Value>> {
         let regs = all_registrations(ctx, org).await?;
-        let stats = stats_for(&ctx, regs.iter().map(|r| r.id.clone()).collect()).await?;
+        let stats = stats_for(ctx, regs.iter().map(|r| r.id.clone()).collect()).await?;
         Ok(regs.iter().map(|r| with_health(ctx, r, &stats[&r.id])).collect())
     }
 
