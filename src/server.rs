@@ -108,8 +108,9 @@ impl Server {
         }
         let app = trim_trailing_slashes(router(self.ctx));
         let stop = shutdown.clone();
-        let serve = axum::serve(self.listener, ServiceExt::<Request>::into_make_service(app))
-            .with_graceful_shutdown(async move { stop.wait().await });
+        // With the peer's address: the inbound gateway keeps it with the requests it refuses.
+        let app = ServiceExt::<Request>::into_make_service_with_connect_info::<std::net::SocketAddr>(app);
+        let serve = axum::serve(self.listener, app).with_graceful_shutdown(async move { stop.wait().await });
         // The graceful drain waits for every connection to close, and a client may hold an idle keep-alive
         // connection open for as long as it likes: past the grace, hookd stops waiting for it.
         tokio::select! {

@@ -323,7 +323,8 @@ async fn the_troubleshooting_call_returns_the_newest_logs_bounded_by_logs_limit(
     let webhooks = r.body["webhooks"].as_array().unwrap();
     let other_out = webhooks.iter().find(|w| w["id"] == other["registrationId"]).unwrap();
     assert_eq!(other_out["health"]["failedCount"], 1);
-    assert_eq!(other_out["health"]["status"], "failed", "1 of 2 requests refused");
+    // 1 of 2 requests refused: too few for the rate to judge; the refusal in a row makes it degraded.
+    assert_eq!(other_out["health"]["status"], "degraded");
     let fine = webhooks.iter().find(|w| w["id"] == reg["registrationId"]).unwrap();
     assert_eq!(fine["health"]["status"], "healthy");
 
@@ -380,4 +381,214 @@ async fn the_unhealthy_listing_shows_failing_registrations_and_not_healthy_ones(
     let theirs = app.call(reqwest::Method::GET, "/webhooks/unhealthy", Some(&token), None).await;
     assert_eq!(theirs.body["total"], 0);
     assert_eq!(app.call(reqwest::Method::GET, "/webhooks/unhealthy", None, None).await.status, 401);
+}
+
+/// Sends `body` to the registration as GitHub would, signed with `secret`, with `headers` besides.
+async fn post_raw(app: &TestApp, reg: &Value, body: &str, secret: Option<&str>, headers: &[(&str, &str)]) -> u16 {
+    let mut req = app
+        .http
+        .post(reg["webhookUrl"].as_str().unwrap())
+        .header("content-type", "application/json")
+        .header("x-github-event", "issues")
+        .body(body.to_string());
+    if let Some(secret) = secret {
+        req = req.header("x-hub-signature-256", github_signature(secret, body));
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.send().await.unwrap().status().as_u16()
+}
+
+async fn health_of(app: &TestApp, id: &str) -> Value {
+    app.get(&format!("/webhooks/{id}/health")).await.body
+}
+
+#[tokio::test]
+async fn health_is_over_a_recent_window_and_recovers_as_good_requests_arrive() {
+    let app = spawn_app().await;
+    let reg = register(&app, "github", json!({"connectionId": "c", "events": ["*"], "rateLimitPerMinute": 1000})).await;
+    let id = reg["registrationId"].as_str().unwrap();
+    let secret = reg["webhookSecret"].as_str().unwrap();
+
+    // One bad signature among a few good requests: degraded while it is the latest, never failed.
+    for i in 0..2 {
+        assert_eq!(send_github(&app, &reg, &format!("a-{i}"), "opened", secret).await.status, 200);
+    }
+    assert_eq!(send_github(&app, &reg, "a-bad", "opened", "whsec_wrong").await.status, 401);
+    let h = health_of(&app, id).await;
+    assert_eq!((h["status"].as_str(), h["failureCount"].as_i64()), (Some("degraded"), Some(1)), "{h}");
+    assert_eq!(
+        (h["totalCount"].as_i64(), h["failedCount"].as_i64(), h["windowHours"].as_i64()),
+        (Some(3), Some(1), Some(24))
+    );
+    assert_eq!(h["failureRate"], 33.33);
+    assert_eq!(send_github(&app, &reg, "a-3", "opened", secret).await.status, 200);
+    assert_eq!(health_of(&app, id).await["status"], "healthy", "4 requests: too few for the rate to judge");
+
+    // Among more requests the rate judges: 1 of 10 refused is degraded; good requests bring it under 5 %.
+    for i in 4..10 {
+        assert_eq!(send_github(&app, &reg, &format!("a-{i}"), "opened", secret).await.status, 200);
+    }
+    let h = health_of(&app, id).await;
+    assert_eq!((h["status"].as_str(), h["failureRate"].as_f64()), (Some("degraded"), Some(10.0)), "{h}");
+    assert!(h["recommendations"].as_array().unwrap().iter().any(|r| r.as_str().unwrap().contains("rotate-secret")));
+    for i in 10..21 {
+        assert_eq!(send_github(&app, &reg, &format!("a-{i}"), "opened", secret).await.status, 200);
+    }
+    let h = health_of(&app, id).await;
+    assert_eq!((h["status"].as_str(), h["failedCount"].as_i64()), (Some("healthy"), Some(1)), "{h}");
+    assert_eq!(h["recommendations"], json!([]));
+
+    // Failures older than the window are forgotten: three a day ago (as the store keeps them) failed it then,
+    // and one good request now makes it healthy, where counting forever would keep it failed.
+    let other = register(&app, "github", json!({"connectionId": "d", "events": ["*"]})).await;
+    let other_id = other["registrationId"].as_str().unwrap();
+    let day_ago = hookd::store::now_ms() - 25 * 3_600_000;
+    for i in 0..3 {
+        let old = hookd::store::InboundRefusedRecord {
+            id: hookd::ids::at("inref_", day_ago, i),
+            org_id: String::new(),
+            registration_id: other_id.to_string(),
+            received_at: day_ago,
+            status: 401,
+            reason: "bad_signature".into(),
+            detail: "Invalid webhook signature: invalid signature".into(),
+            source_ip: None,
+            headers: "{}".into(),
+            body: vec![],
+            body_size: 0,
+        };
+        app.ctx.store.inbound_refuse(old, true).await.unwrap();
+    }
+    let h = health_of(&app, other_id).await;
+    assert_eq!((h["status"].as_str(), h["failureCount"].as_i64()), (Some("failed"), Some(3)), "3 in a row: {h}");
+    assert_eq!(h["totalCount"], 0, "outside the window");
+    let secret = other["webhookSecret"].as_str().unwrap();
+    assert_eq!(send_github(&app, &other, "b-1", "opened", secret).await.status, 200);
+    let h = health_of(&app, other_id).await;
+    assert_eq!((h["status"].as_str(), h["failureRate"].as_f64()), (Some("healthy"), Some(0.0)), "{h}");
+    let service = app.get("/webhooks/health").await.body;
+    assert_eq!(service["failedRegistrationsCount"], 0);
+}
+
+#[tokio::test]
+async fn refused_requests_are_kept_with_their_reason_bounded_and_listed() {
+    let app = spawn_app_with(|c| c.max_body_bytes = 8 * 1024).await;
+    let reg = register(&app, "github", json!({"connectionId": "c", "events": ["*"], "rateLimitPerMinute": 1000})).await;
+    let id = reg["registrationId"].as_str().unwrap().to_string();
+    let secret = reg["webhookSecret"].as_str().unwrap();
+    let issue = json!({"action": "opened", "issue": {"id": 1}}).to_string();
+
+    // A wrong signature (its body over 2 KiB), no signature, a stale-free but unreadable body, too large a body.
+    let long = json!({"action": "opened", "issue": {"id": 2, "body": "x".repeat(3000)}}).to_string();
+    assert_eq!(post_raw(&app, &reg, &long, Some("whsec_wrong"), &[("x-github-delivery", "d-1")]).await, 401);
+    assert_eq!(post_raw(&app, &reg, &issue, None, &[("x-forwarded-for", "203.0.113.9")]).await, 401);
+    assert_eq!(post_raw(&app, &reg, "{not json", Some(secret), &[]).await, 400);
+    assert_eq!(post_raw(&app, &reg, &"y".repeat(9000), Some(secret), &[]).await, 413);
+    let r = app.get(&format!("/webhooks/{id}/refused")).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let list = r.body["data"].as_array().unwrap().clone();
+    let reasons: Vec<&str> = list.iter().map(|r| r["reason"].as_str().unwrap()).collect();
+    assert_eq!(reasons.len(), 4, "{list:?}");
+    for want in ["bad_signature", "missing_signature", "malformed", "too_large"] {
+        assert!(reasons.contains(&want), "{want} in {reasons:?}");
+    }
+    let find = |reason: &str| list.iter().find(|r| r["reason"] == reason).unwrap().clone();
+    let bad = find("bad_signature");
+    assert_eq!(bad["status"], 401);
+    assert_eq!(bad["sourceIp"], "127.0.0.1");
+    assert!(bad["detail"].as_str().unwrap().contains("signature"), "{bad}");
+    assert!(bad["receivedAt"].is_string());
+    assert_eq!(bad["headers"]["x-github-event"], "issues");
+    assert_eq!(bad["headers"]["x-github-delivery"], "d-1");
+    assert!(bad["headers"]["x-hub-signature-256"].as_str().unwrap().starts_with("sha256="));
+    assert_eq!((bad["bodySize"].as_u64(), bad["bodyTruncated"].as_bool()), (Some(long.len() as u64), Some(true)));
+    assert_eq!(bad["body"].as_str().unwrap(), &long[..2048]);
+    assert_eq!(find("missing_signature")["headers"]["x-forwarded-for"], "203.0.113.9");
+    assert_eq!(find("malformed")["status"], 400);
+    let large = find("too_large");
+    assert_eq!((large["status"].as_u64(), large["bodySize"].as_u64()), (Some(413), Some(9000)));
+
+    // What the health recommends is what can be done about those reasons, in hookd or at GitHub.
+    let h = health_of(&app, &id).await;
+    assert_eq!(h["status"], "failed");
+    let recs: Vec<String> = h["recommendations"].as_array().unwrap().iter().map(|r| r.to_string()).collect();
+    for want in ["rotate-secret", "turn signing on", "content type", "HOOKD_MAX_BODY_BYTES", "send the refused events"]
+    {
+        assert!(recs.iter().any(|r| r.contains(want)), "{want} in {recs:#?}");
+    }
+    assert!(!recs.iter().any(|r| r.contains("Retry failed events")), "hookd cannot retry what it refused");
+
+    // Over the rate, and to an inactive registration: listed (the first of each minute), not counted as failures.
+    let limited =
+        register(&app, "github", json!({"connectionId": "l", "events": ["*"], "rateLimitPerMinute": 1})).await;
+    let limited_id = limited["registrationId"].as_str().unwrap();
+    let limited_secret = limited["webhookSecret"].as_str().unwrap();
+    let statuses = [
+        send_github(&app, &limited, "l-1", "opened", limited_secret).await.status,
+        send_github(&app, &limited, "l-2", "opened", limited_secret).await.status,
+        send_github(&app, &limited, "l-3", "opened", limited_secret).await.status,
+    ];
+    assert_eq!(statuses.map(|s| s.as_u16()), [200, 429, 429]);
+    let kept = app.get(&format!("/webhooks/{limited_id}/refused")).await.body;
+    assert_eq!(kept["data"].as_array().unwrap().len(), 1, "one a minute: {kept}");
+    assert_eq!(
+        (kept["data"][0]["reason"].as_str(), kept["data"][0]["status"].as_u64()),
+        (Some("rate_limited"), Some(429))
+    );
+    assert_eq!(health_of(&app, limited_id).await["failedCount"], 0);
+    assert_eq!(app.patch(&format!("/webhooks/{limited_id}"), json!({"status": "inactive"})).await.status, 200);
+    assert_eq!(post_raw(&app, &limited, &issue, Some(limited_secret), &[]).await, 404);
+    let kept = app.get(&format!("/webhooks/{limited_id}/refused")).await.body;
+    assert_eq!(kept["data"][0]["reason"], "inactive");
+    let h = health_of(&app, limited_id).await;
+    assert!(h["recommendations"][0].as_str().unwrap().contains("\"status\": \"active\""), "{h}");
+
+    // Another tenant sees none of it; an unknown registration keeps nothing (no tenant to show it to).
+    let token = app.other_org_token().await;
+    let theirs = app.call(reqwest::Method::GET, &format!("/webhooks/{id}/refused"), Some(&token), None).await;
+    assert_eq!(theirs.status, 404);
+
+    // Bounded in number: the newest 100 of a registration.
+    for i in 0..100 {
+        assert_eq!(
+            post_raw(&app, &reg, &issue, Some("whsec_wrong"), &[("x-github-delivery", &format!("n-{i}"))]).await,
+            401
+        );
+    }
+    let all = app.get(&format!("/webhooks/{id}/refused?limit=250")).await.body;
+    let all = all["data"].as_array().unwrap();
+    assert_eq!(all.len(), hookd::store::INBOUND_REFUSED_KEPT, "the oldest were dropped");
+    assert!(all.iter().all(|r| r["reason"] == "bad_signature"), "the four first ones are the oldest, dropped");
+    assert_eq!(all[0]["headers"]["x-github-delivery"], "n-99", "newest first");
+
+    // And in time: the retention pass drops those older than 7 days.
+    let week_ago = hookd::store::now_ms() - hookd::store::INBOUND_REFUSED_KEPT_MS - 60_000;
+    let old = hookd::store::InboundRefusedRecord {
+        id: hookd::ids::at("inref_", week_ago, 0),
+        org_id: String::new(),
+        registration_id: limited_id.to_string(),
+        received_at: week_ago,
+        status: 401,
+        reason: "bad_signature".into(),
+        detail: String::new(),
+        source_ip: None,
+        headers: "{}".into(),
+        body: vec![],
+        body_size: 0,
+    };
+    app.ctx.store.inbound_refuse(old, false).await.unwrap();
+    let cutoff = hookd::store::now_ms() - hookd::store::INBOUND_REFUSED_KEPT_MS;
+    assert_eq!(app.ctx.store.inbound_prune(cutoff).await.unwrap(), 1, "only the week-old one");
+    assert_eq!(app.get(&format!("/webhooks/{id}/refused?limit=250")).await.body["data"].as_array().unwrap().len(), 100);
+
+    // The registration's dashboard page lists them, with their reasons, where they came from and the window.
+    let cookie = common::ui::log_in(&app, &app.token).await.0;
+    let (status, _, html) = common::ui::page(&app, &cookie, &format!("/ui/inbound/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("In the last 24 h:"), "the health's window");
+    let table = &html[html.find("id=\"refused-requests\"").expect("the refused requests")..];
+    assert_eq!(table.matches("<tr class=\"refused\"").count(), 100);
+    assert!(table.contains(">bad signature<") && table.contains(">127.0.0.1<"), "{}", &table[..2000]);
 }

@@ -1,6 +1,7 @@
 //! The inbound screens: registrations with their health and recommendations, each registration's events (paged
 //! by the store's cursor), an event's raw request and the verdict of its signature check, and Replay. What only
-//! the inbound face knows (health, verdict, replay) comes through [`crate::api::console::InboundConsole`].
+//! the inbound face knows (health, verdict, replay) comes through [`crate::api::console::InboundConsole`]. The
+//! requests it refused are read from the store, which keeps the newest of them with their reasons.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -14,6 +15,7 @@ use super::{render, Session, UiResult};
 use crate::api::console;
 use crate::api::pagination::page;
 use crate::api::ApiContext;
+use crate::store::{InboundRefusedRecord, Page, INBOUND_REFUSED_KEPT};
 
 /// Unhealthy registrations first (failed, then degraded), as `/webhooks/unhealthy` orders them.
 pub(super) fn health_rank(r: &Value) -> u8 {
@@ -51,6 +53,10 @@ pub async fn registration(
     let page = page(Some(25), q.iterator.as_deref(), true);
     let rows = ctx.store.inbound_events(&session.org, &reg_id, &page).await?;
     let (rows, pager) = pager(rows, &page, |e| e.id.clone());
+    let newest = Page { limit: INBOUND_REFUSED_KEPT, iterator: None, reverse: false, descending: true };
+    let mut refused = ctx.store.inbound_refused(&session.org, &reg_id, &newest).await?;
+    refused.truncate(INBOUND_REFUSED_KEPT);
+    let refused: Vec<_> = refused.iter().map(refused_view).collect();
     let events: Vec<_> = rows
         .iter()
         .map(|e| {
@@ -61,8 +67,35 @@ pub async fn registration(
     Ok(render(
         StatusCode::OK,
         "inbound_registration.html",
-        page_context! { nav => "inbound", csrf => session.csrf, reg, events, pager },
+        page_context! { nav => "inbound", csrf => session.csrf, reg, events, pager, refused },
     ))
+}
+
+/// What a refusal's reason code means, for people.
+fn reason_label(reason: &str) -> &str {
+    match reason {
+        "bad_signature" => "bad signature",
+        "missing_signature" => "no signature",
+        "stale" => "stale timestamp",
+        "config" => "provider configuration",
+        "malformed" => "unreadable event",
+        "too_large" => "too large",
+        "rate_limited" => "over the rate limit",
+        "inactive" => "registration inactive",
+        other => other,
+    }
+}
+
+/// A refused request as the registration's page lists it: why, when, from where, and what it carried.
+fn refused_view(r: &InboundRefusedRecord) -> minijinja::Value {
+    let mut headers: Vec<(String, String)> = serde_json::from_str::<serde_json::Map<String, Value>>(&r.headers)
+        .map(|h| h.into_iter().map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string())).collect())
+        .unwrap_or_default();
+    headers.sort();
+    page_context! { id => r.id, at => time(r.received_at), reason => r.reason, label => reason_label(&r.reason),
+    status => r.status, detail => r.detail, source_ip => r.source_ip, headers,
+    body => String::from_utf8_lossy(&r.body), size => r.body_size, kept => r.body.len(),
+    truncated => (r.body.len() as i64) < r.body_size }
 }
 
 #[derive(Deserialize)]

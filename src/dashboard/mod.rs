@@ -229,6 +229,7 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
         ("live.html", include_str!("templates/live.html")),
         ("inbound.html", include_str!("templates/inbound.html")),
         ("inbound_registration.html", include_str!("templates/inbound_registration.html")),
+        ("inbound_refused.html", include_str!("templates/inbound_refused.html")),
         ("inbound_event.html", include_str!("templates/inbound_event.html")),
         ("timers.html", include_str!("templates/timers.html")),
         ("timer.html", include_str!("templates/timer.html")),

@@ -98,19 +98,33 @@ fn nice_max(v: i64) -> i64 {
     }
 }
 
-fn clock(ms: Millis) -> String {
-    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%H:%M").to_string()).unwrap_or_default()
+fn format_ms(ms: Millis, format: &str) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format(format).to_string()).unwrap_or_default()
 }
 
-/// The x axis: the first bucket's start, the middle one's, and the end of the window.
+fn clock(ms: Millis) -> String {
+    format_ms(ms, "%H:%M")
+}
+
+/// A time with its date ("Dec 6 14:00"): a chart's window may span midnight, and a day's ticks would repeat.
+fn dated(ms: Millis) -> String {
+    format_ms(ms, "%b %-d %H:%M")
+}
+
+/// The x axis: the first bucket's start, the middle one's, and the end of the window, each with its date (the
+/// last with the time zone too).
 fn x_ticks(buckets: &[ActivityBucket], bucket: Millis) -> Vec<Tick> {
     let (Some(first), Some(last)) = (buckets.first(), buckets.last()) else { return vec![] };
     let mid = &buckets[buckets.len() / 2];
     let span = (last.start + bucket - first.start) as f64;
     let x = |t: Millis| PLOT_LEFT + (t - first.start) as f64 / span * (PLOT_RIGHT - PLOT_LEFT);
-    [first.start, mid.start, last.start + bucket]
+    let ends = last.start + bucket;
+    [first.start, mid.start, ends]
         .into_iter()
-        .map(|t| Tick { x: n(x(t)), y: n(PLOT_BOTTOM + 16.0), label: clock(t) })
+        .map(|t| {
+            let label = if t == ends { format!("{} UTC", dated(t)) } else { dated(t) };
+            Tick { x: n(x(t)), y: n(PLOT_BOTTOM + 16.0), label }
+        })
         .collect()
 }
 
@@ -159,7 +173,7 @@ fn bar_chart(
             a_h: n(a_h),
             b_y: n(PLOT_BOTTOM - a_h - b_h),
             b_h: n(b_h),
-            title: format!("{}–{} UTC: {}", clock(b.start), clock(b.start + bucket), describe(b)),
+            title: format!("{}–{} UTC: {}", dated(b.start), clock(b.start + bucket), describe(b)),
         });
     }
     c.y_ticks = [0, max / 2, max]
@@ -183,7 +197,7 @@ fn rate_chart(id: &str, title: &str, note: &str, buckets: &[ActivityBucket], buc
         points.push(format!("{px},{py}"));
         let label = format!(
             "{}–{} UTC: {:.0} % of {} attempts succeeded",
-            clock(b.start),
+            dated(b.start),
             clock(b.start + bucket),
             pct,
             b.attempts
@@ -307,7 +321,7 @@ pub(super) async fn endpoint_day(ctx: &ApiContext, ep: &Endpoint) -> Result<(Sta
     let mut dots = Vec::new();
     for (i, b) in buckets.iter().enumerate().filter(|(_, b)| b.attempts > 0) {
         let pct = b.succeeded as f64 / b.attempts as f64;
-        let label = format!("{} UTC: {:.0} % of {}", clock(b.start), pct * 100.0, b.attempts);
+        let label = format!("{} UTC: {:.0} % of {}", dated(b.start), pct * 100.0, b.attempts);
         dots.push(Tick { x: n((i as f64 + 0.5) * step), y: n(h - 2.0 - pct * (h - 4.0)), label });
     }
     let points = dots.iter().map(|d| format!("{},{}", d.x, d.y)).collect::<Vec<_>>().join(" ");
@@ -327,11 +341,25 @@ pub(super) async fn endpoint_day(ctx: &ApiContext, ep: &Endpoint) -> Result<(Sta
 
 /// The endpoint's circuit breaker as every node sees it: attempts failed in a row, since when, and whether
 /// that opened the circuit (None while it is not failing, or the breaker is off).
-pub(super) async fn circuit(ctx: &ApiContext, ep: &Endpoint) -> Result<Option<minijinja::Value>, Error> {
+#[derive(Serialize, Clone)]
+pub(super) struct Circuit {
+    pub(super) failures: i64,
+    pub(super) since: String,
+    pub(super) open: bool,
+    /// When an open circuit next lets a probe go, if this node holds it open (each node keeps its own).
+    #[serde(skip)]
+    pub(super) probe_at: Option<Millis>,
+    pub(super) next_probe: Option<String>,
+}
+
+pub(super) async fn circuit(ctx: &ApiContext, ep: &Endpoint) -> Result<Option<Circuit>, Error> {
     let threshold = i64::from(ctx.cfg.breaker.failures);
     let failing = ctx.store.endpoint_failing(&ep.id).await?;
     Ok(failing.map(|f| {
-        page_context! { failures => f.consecutive, since => time(f.since), open => threshold > 0 && f.consecutive >= threshold }
+        let open = threshold > 0 && f.consecutive >= threshold;
+        let probe_at = open.then(|| ctx.engine.circuit_probe_at(&ep.id)).flatten();
+        let next_probe = probe_at.map(|t| super::pages::when_due(t, now_ms()));
+        Circuit { failures: f.consecutive, since: time(f.since), open, probe_at, next_probe }
     }))
 }
 
@@ -692,6 +720,18 @@ mod tests {
             Some(vec!["invoice.paid".to_string(), "order.*".to_string(), "user.created".to_string()])
         );
         assert_eq!(names(" , "), None);
+    }
+
+    #[test]
+    fn x_ticks_carry_the_date() {
+        // 23:00 on Dec 6 2026 to 23:00 the next day, per hour: the window spans midnight.
+        let start = chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap().and_hms_opt(23, 0, 0).unwrap();
+        let start = start.and_utc().timestamp_millis();
+        let buckets: Vec<ActivityBucket> = (0..24)
+            .map(|i| ActivityBucket { start: start + i * HOUR, messages: 0, attempts: 0, succeeded: 0 })
+            .collect();
+        let labels: Vec<String> = x_ticks(&buckets, HOUR).into_iter().map(|t| t.label).collect();
+        assert_eq!(labels, ["Dec 6 23:00", "Dec 7 11:00", "Dec 7 23:00 UTC"]);
     }
 
     #[test]

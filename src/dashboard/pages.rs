@@ -14,8 +14,8 @@ use crate::api::{load_app, load_endpoint, load_message, not_internal, user_apps,
 use crate::engine::model::{Application, Endpoint};
 use crate::error::Error;
 use crate::store::{
-    now_ms, status, AttemptFilter, AttemptRecord, EndpointStats, MessageSearch, MessageState, Millis, Page,
-    QUEUE_COUNT_CAP,
+    now_ms, status, AttemptFilter, AttemptRecord, DeliveryRecord, EndpointStats, MessageSearch, MessageState, Millis,
+    Page, QUEUE_COUNT_CAP,
 };
 
 /// The overview looks at this many applications (the first page of the list), not at every one.
@@ -34,6 +34,155 @@ pub(super) fn status_name(s: i64) -> &'static str {
         status::FAIL => "failed",
         status::SENDING => "sending",
         _ => "canceled",
+    }
+}
+
+/// How long until `at`, as people say it: "in 4 min", "in 2 h 5 min", "now".
+pub(super) fn relative(at: Millis, now: Millis) -> String {
+    let secs = (at - now) / 1000;
+    match secs {
+        s if s <= 0 => "now".to_string(),
+        s if s < 60 => format!("in {s} s"),
+        s if s < 3600 => format!("in {} min", (s + 30) / 60),
+        s if s < 86_400 => match (s / 3600, (s % 3600) / 60) {
+            (h, 0) => format!("in {h} h"),
+            (h, m) => format!("in {h} h {m} min"),
+        },
+        s => format!("in {} d {} h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+/// When something is due, relative and exact: "in 4 min (2026-12-06 14:05:12 UTC)".
+pub(super) fn when_due(at: Millis, now: Millis) -> String {
+    format!("{} ({})", relative(at, now), time(at))
+}
+
+/// How often a page looks again while an attempt is in flight.
+const IN_FLIGHT_REFRESH_MS: Millis = 1000;
+/// A delivery overdue by more than this waits on what the page cannot foresee (a backlog): the page stops
+/// refreshing by itself and offers a link.
+const OVERDUE_GRACE_MS: Millis = 10_000;
+/// A due time further off than this is not worth a scheduled reload.
+const LONGEST_REFRESH_MS: Millis = 24 * 3600 * 1000;
+
+/// Where one delivery stands, as the message page shows it. A delivery whose attempts failed and which will be
+/// tried again reads "retrying" (the API's status stays 1, pending, as svix-server has it).
+#[derive(Serialize)]
+pub(super) struct DeliveryView {
+    endpoint_id: String,
+    url: String,
+    /// `succeeded`, `failed`, `retrying`, `pending`, `sending` or `canceled`.
+    state: &'static str,
+    /// The badge's class: `ok`, `fail`, `warn` or none.
+    class: &'static str,
+    attempts: i64,
+    /// The latest attempt (as the `code` macro shows it).
+    last: Option<LastAttempt>,
+    /// When it is tried next, said for people; None once it is done.
+    next: Option<String>,
+    /// Its endpoint's circuit is open: it waits for a probe rather than its retry schedule.
+    held: bool,
+    /// Not done yet: pending (or retrying) or being sent.
+    #[serde(skip)]
+    under_way: bool,
+    /// In how many ms the page should look again for this delivery; None: nothing due soon enough.
+    #[serde(skip)]
+    refresh_in: Option<Millis>,
+}
+
+impl DeliveryView {
+    pub(super) fn new(
+        d: &DeliveryRecord,
+        url: String,
+        last: Option<&AttemptRecord>,
+        circuit: Option<&super::ops::Circuit>,
+        now: Millis,
+    ) -> DeliveryView {
+        let held = d.status == status::PENDING && circuit.is_some_and(|c| c.open);
+        let (state, class) = match d.status {
+            status::SUCCESS => ("succeeded", "ok"),
+            status::FAIL => ("failed", "fail"),
+            status::SENDING => ("sending", ""),
+            status::PENDING if d.attempts > 0 => ("retrying", "warn"),
+            status::PENDING => ("pending", ""),
+            _ => ("canceled", ""),
+        };
+        // An open circuit tries the endpoint at its probe, not at the delivery's own retry time; another node's
+        // probe time is not known here.
+        let due = match (held, circuit.and_then(|c| c.probe_at)) {
+            (true, probe) => probe,
+            (false, _) => d.next_attempt_at.or(Some(now)),
+        };
+        let (mut next, mut refresh_in) = (None, None);
+        match d.status {
+            status::SENDING => refresh_in = Some(IN_FLIGHT_REFRESH_MS),
+            status::PENDING => match due {
+                Some(at) if at > now => {
+                    next = Some(when_due(at, now));
+                    refresh_in = (at - now <= LONGEST_REFRESH_MS).then_some(at - now + IN_FLIGHT_REFRESH_MS);
+                }
+                Some(at) if now - at <= OVERDUE_GRACE_MS => {
+                    next = Some("now".to_string());
+                    refresh_in = Some(IN_FLIGHT_REFRESH_MS);
+                }
+                // Waiting in the queue, for a time the page cannot know (a backlog).
+                Some(at) => next = Some(format!("overdue since {}", time(at))),
+                // Held by a circuit another node keeps open: its probe time is that node's.
+                None => {}
+            },
+            _ => {}
+        }
+        let last = last.map(|a| LastAttempt {
+            status_code: a.status_code,
+            ok: a.status == status::SUCCESS,
+            at: time(a.created_at),
+        });
+        DeliveryView {
+            endpoint_id: d.endpoint_id.clone(),
+            url,
+            state,
+            class,
+            attempts: d.attempts,
+            last,
+            next,
+            held,
+            under_way: matches!(d.status, status::PENDING | status::SENDING),
+            refresh_in,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct LastAttempt {
+    /// 0: no response.
+    status_code: i64,
+    ok: bool,
+    at: String,
+}
+
+/// When a page of deliveries reloads by itself: every second while an attempt is in flight or due now, once
+/// when the next retry is due, or not at all (a link then).
+#[derive(Serialize)]
+pub(super) struct Refresh {
+    /// Milliseconds until the reload (`data-refresh-in`); None: no automatic reload.
+    in_ms: Option<Millis>,
+    /// `in_flight`, `scheduled` or `manual`.
+    mode: &'static str,
+    /// When the scheduled reload happens.
+    at: Option<String>,
+}
+
+impl Refresh {
+    /// None when every delivery is done: nothing to wait for.
+    pub(super) fn of(deliveries: &[DeliveryView], now: Millis) -> Option<Refresh> {
+        if !deliveries.iter().any(|d| d.under_way) {
+            return None;
+        }
+        Some(match deliveries.iter().filter_map(|d| d.refresh_in).min() {
+            Some(ms) if ms <= IN_FLIGHT_REFRESH_MS => Refresh { in_ms: Some(ms), mode: "in_flight", at: None },
+            Some(ms) => Refresh { in_ms: Some(ms), mode: "scheduled", at: Some(time(now + ms)) },
+            None => Refresh { in_ms: None, mode: "manual", at: None },
+        })
     }
 }
 
@@ -390,8 +539,13 @@ pub async fn apps(State(ctx): State<ApiContext>, session: Session, Query(q): Que
     let mut apps = Vec::with_capacity(rows.len());
     for app in &rows {
         let eps = ctx.engine.endpoints_of(&session.org, &app.id).await?;
-        let failing_or_disabled = eps.iter().filter(|e| e.disabled).count();
-        apps.push(page_context! { app => AppView::from(app), endpoints => eps.len(), disabled => failing_or_disabled });
+        let disabled = eps.iter().filter(|e| e.disabled).count();
+        // A primary-key read per enabled endpoint, as the overview makes.
+        let mut failing = 0;
+        for ep in eps.iter().filter(|e| !e.disabled) {
+            failing += usize::from(ctx.store.endpoint_failing(&ep.id).await?.is_some());
+        }
+        apps.push(page_context! { app => AppView::from(app), endpoints => eps.len(), disabled, failing });
     }
     let flash = q.done.as_deref().and_then(super::ops::done_message);
     Ok(render(StatusCode::OK, "apps.html", page_context! { nav => "apps", csrf => session.csrf, apps, pager, flash }))
@@ -426,9 +580,9 @@ pub async fn app(
         let last = Page { limit: 1, iterator: None, reverse: false, descending: true };
         let filter = AttemptFilter { endpoint_id: Some(ep.id.clone()), ..Default::default() };
         let last = ctx.store.attempt_list(&session.org, &app.id, &filter, &last).await?.into_iter().next();
-        endpoints.push(
-            page_context! { endpoint => EndpointView::from(ep), stats, spark, last => last.map(AttemptView::from) },
-        );
+        let circuit = if ep.disabled { None } else { super::ops::circuit(&ctx, ep).await? };
+        endpoints.push(page_context! { endpoint => EndpointView::from(ep), stats, spark, circuit,
+        last => last.map(AttemptView::from) });
     }
     let event_type = q.event_type.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let search = MessageSearch { event_type: event_type.map(str::to_string), ..Default::default() };
@@ -653,22 +807,25 @@ pub async fn message(
     let eps = ctx.engine.endpoints_of(&session.org, &app.id).await?;
     let url_of = |id: &str| eps.iter().find(|e| e.id == id).map(|e| e.url.clone()).unwrap_or_else(|| id.to_string());
     let all = Page { limit: 250, iterator: None, reverse: false, descending: false };
-    let delivery_rows = ctx.store.deliveries_of_message(&session.org, &app.id, &msg.id, &all).await?;
-    let deliveries: Vec<_> = delivery_rows
-        .iter()
-        .take(250)
-        .map(|d| {
-            page_context! {
-                endpoint_id => d.endpoint_id, url => url_of(&d.endpoint_id), status => status_name(d.status),
-                attempts => d.attempts,
-                next_attempt => d.next_attempt_at.filter(|_| d.status == status::PENDING).map(time),
-            }
-        })
-        .collect();
+    let mut delivery_rows = ctx.store.deliveries_of_message(&session.org, &app.id, &msg.id, &all).await?;
+    delivery_rows.truncate(250);
     let filter = AttemptFilter { msg_id: Some(msg.id.clone()), ..Default::default() };
     let recent = Page { limit: 100, iterator: None, reverse: false, descending: true };
     let mut attempt_rows = ctx.store.attempt_list(&session.org, &app.id, &filter, &recent).await?;
     attempt_rows.truncate(100);
+    let now = now_ms();
+    let mut deliveries = Vec::with_capacity(delivery_rows.len());
+    for d in &delivery_rows {
+        // The circuit matters only to a delivery still waiting (a primary-key read per such endpoint).
+        let ep = eps.iter().find(|e| e.id == d.endpoint_id);
+        let circuit = match ep {
+            Some(ep) if d.status == status::PENDING => super::ops::circuit(&ctx, ep).await?,
+            _ => None,
+        };
+        let last = attempt_rows.iter().find(|a| a.endpoint_id == d.endpoint_id);
+        deliveries.push(DeliveryView::new(d, url_of(&d.endpoint_id), last, circuit.as_ref(), now));
+    }
+    let refresh = Refresh::of(&deliveries, now);
     // Per delivery, the headers of its latest attempt (newest first above), or of the next one.
     let sent_headers: Vec<_> = delivery_rows
         .iter()
@@ -690,7 +847,7 @@ pub async fn message(
         StatusCode::OK,
         "message.html",
         page_context! { nav => "apps", csrf => session.csrf, app => AppView::from(&*app), msg => view, deliveries,
-        attempts, sent_headers, resent => q.resent.is_some() },
+        refresh, attempts, sent_headers, resent => q.resent.is_some() },
     ))
 }
 
@@ -719,7 +876,54 @@ pub async fn resend(
 
 #[cfg(test)]
 mod tests {
-    use super::pretty_json;
+    use super::*;
+
+    fn delivery(status: i64, attempts: i64, next_attempt_at: Option<Millis>) -> DeliveryRecord {
+        let endpoint_id = "ep_1".to_string();
+        DeliveryRecord {
+            delivery_id: 1,
+            msg_id: "msg_1".into(),
+            endpoint_id,
+            status,
+            attempts,
+            next_attempt_at,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn the_page_reloads_while_in_flight_once_when_a_retry_is_due_or_never() {
+        let now = 1_000_000_000;
+        let view = |d: DeliveryRecord| DeliveryView::new(&d, String::new(), None, None, now);
+        let refresh = |ds: Vec<DeliveryRecord>| Refresh::of(&ds.into_iter().map(view).collect::<Vec<_>>(), now);
+
+        let sending = refresh(vec![delivery(status::SENDING, 1, None)]).unwrap();
+        assert_eq!((sending.mode, sending.in_ms), ("in_flight", Some(1000)));
+        let due_now = refresh(vec![delivery(status::PENDING, 0, Some(now - 500))]).unwrap();
+        assert_eq!((due_now.mode, due_now.in_ms), ("in_flight", Some(1000)));
+        // A retry five minutes away: one reload, a second after it is due; the in-flight one wins beside it.
+        let waiting = delivery(status::PENDING, 2, Some(now + 300_000));
+        assert_eq!(view(waiting.clone()).state, "retrying");
+        let once = refresh(vec![waiting.clone(), delivery(status::SUCCESS, 1, None)]).unwrap();
+        assert_eq!((once.mode, once.in_ms), ("scheduled", Some(301_000)));
+        assert_eq!(refresh(vec![waiting, delivery(status::SENDING, 0, None)]).unwrap().in_ms, Some(1000));
+        // Overdue (a backlog) or more than a day off: no reload by itself, a link.
+        let overdue = refresh(vec![delivery(status::PENDING, 1, Some(now - 60_000))]).unwrap();
+        assert_eq!((overdue.mode, overdue.in_ms), ("manual", None));
+        let far = refresh(vec![delivery(status::PENDING, 1, Some(now + 2 * 86_400_000))]).unwrap();
+        assert_eq!((far.mode, far.in_ms), ("manual", None));
+        // Everything done: nothing to wait for.
+        assert!(refresh(vec![delivery(status::SUCCESS, 1, None), delivery(status::FAIL, 3, None)]).is_none());
+    }
+
+    #[test]
+    fn due_times_read_as_people_say_them() {
+        let at = |secs: i64| relative(secs * 1000, 0);
+        assert_eq!(
+            [at(-5), at(42), at(299), at(3600), at(3 * 3600 + 600), at(2 * 86_400 + 3600)],
+            ["now", "in 42 s", "in 5 min", "in 1 h", "in 3 h 10 min", "in 2 d 1 h"]
+        );
+    }
 
     #[test]
     fn pretty_json_keeps_key_order_and_strings() {

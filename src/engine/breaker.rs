@@ -104,6 +104,15 @@ impl Breakers {
         Gate::Hold(hold_until)
     }
 
+    /// When this node's open circuit for the endpoint lets its next probe go (past while one is in flight);
+    /// None when the circuit is not open on this node.
+    fn probe_at(&self, endpoint_id: &str) -> Option<Millis> {
+        if self.open_count() == 0 {
+            return None;
+        }
+        self.open.lock().unwrap().get(endpoint_id).map(|c| c.probing.unwrap_or(c.probe_at))
+    }
+
     fn is_open(&self, endpoint_id: &str) -> bool {
         self.open_count() > 0 && self.open.lock().unwrap().contains_key(endpoint_id)
     }
@@ -163,6 +172,12 @@ impl Engine {
     /// Circuits open on this node.
     pub fn open_circuits(&self) -> usize {
         self.breakers.open_count()
+    }
+
+    /// When the endpoint's open circuit next tries it, as this node knows (each node keeps its own circuits);
+    /// None when it is not open here.
+    pub fn circuit_probe_at(&self, endpoint_id: &str) -> Option<Millis> {
+        self.breakers.probe_at(endpoint_id)
     }
 
     /// Before an attempt: lets the delivery go (as the probe, when its endpoint's circuit is open and a probe is

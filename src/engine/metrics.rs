@@ -50,6 +50,8 @@ pub mod verdict {
     pub const REJECTED: &str = "rejected";
     /// Verified but unreadable as the provider's event.
     pub const MALFORMED: &str = "malformed";
+    /// Over the body limit.
+    pub const TOO_LARGE: &str = "too_large";
     pub const RATE_LIMITED: &str = "rate_limited";
     /// No such registration, or an inactive one.
     pub const UNKNOWN: &str = "unknown";

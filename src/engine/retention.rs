@@ -94,6 +94,9 @@ impl Engine {
             if let Err(e) = self.store.activity_prune(now_ms() - crate::store::ACTIVITY_KEPT_MS).await {
                 tracing::error!(error = ?e, "pruning the dashboard's activity counts failed");
             }
+            if let Err(e) = self.store.inbound_prune(now_ms() - crate::store::INBOUND_REFUSED_KEPT_MS).await {
+                tracing::error!(error = ?e, "pruning the refused inbound requests failed");
+            }
         }
     }
 }

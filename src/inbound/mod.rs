@@ -9,15 +9,17 @@
 pub mod providers;
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::{OriginalUri, Path, Query, State};
+use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
+use axum::extract::{ConnectInfo, FromRequest, OriginalUri, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa_axum::router::OpenApiRouter;
@@ -35,11 +37,18 @@ use crate::engine::transform::{Outcome, Preset, Transformation, WebhookIn};
 use crate::engine::{routing, NewMessage};
 use crate::error::{ClientError, Error, Result};
 use crate::ratelimit::RateWindow;
-use crate::store::{impl_doc, now_ms, Doc, DocKind, InboundEventRecord, InboundStats, Millis};
+use crate::store::{impl_doc, now_ms, Doc, DocKind, InboundEventRecord, InboundRefusedRecord, InboundStats, Millis};
 use providers::{Incoming, Normalized, ProviderConfig};
 
 const REGISTRATION: &str = "whr_";
 const INBOUND_EVENT: &str = "inev_";
+const REFUSED: &str = "inref_";
+/// A registration's health is computed over the last this many hours (whole hours, the current one included):
+/// long enough to span a provider's quiet night, short enough that a bad spell is forgotten within a day.
+const HEALTH_WINDOW_HOURS: i64 = 24;
+/// The failure rate judges a registration's health once its window holds this many requests; below that, the
+/// failures in a row alone do.
+const RATE_JUDGED_FROM: i64 = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -120,6 +129,8 @@ pub struct Gateway {
     cache: moka::sync::Cache<String, Arc<Registration>>,
     hits: AtomicU64,
     misses: AtomicU64,
+    /// The minute a refusal of each (registration, reason) was last kept, for those kept one a minute.
+    kept_minute: moka::sync::Cache<(String, &'static str), i64>,
 }
 
 impl Default for Gateway {
@@ -128,6 +139,10 @@ impl Default for Gateway {
             cache: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(300)).build(),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            kept_minute: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(120))
+                .build(),
         }
     }
 }
@@ -159,6 +174,16 @@ impl Gateway {
         let reg: Arc<Registration> = Arc::new(serde_json::from_str(&rec.data).map_err(Error::internal)?);
         self.cache.insert(id.to_string(), reg.clone());
         Ok(Some(reg))
+    }
+
+    /// Whether this is the first refusal of `reason` for the registration this minute (on this node).
+    fn first_this_minute(&self, registration_id: &str, reason: &'static str, now: Millis) -> bool {
+        let (key, minute) = ((registration_id.to_string(), reason), now / 60_000);
+        let first = self.kept_minute.get(&key) != Some(minute);
+        if first {
+            self.kept_minute.insert(key, minute);
+        }
+        first
     }
 
     fn cache_hit_rate(&self) -> f64 {
@@ -422,27 +447,122 @@ async fn save(ctx: &ApiContext, reg: &mut Registration) -> Result<()> {
     Ok(())
 }
 
-/// Counts a refused request. When that turns the registration's health degraded or failed, an
-/// `inbound.registration.failing` operational event says so (checked in the background, off the request).
-async fn record_failure(ctx: &ApiContext, reg: &Arc<Registration>, now: Millis) -> Result<()> {
-    ctx.store.inbound_failure(&reg.id, now).await?;
+/// Why a request was refused, as stored and listed (`reason`).
+mod reason {
+    pub const BAD_SIGNATURE: &str = "bad_signature";
+    pub const MISSING_SIGNATURE: &str = "missing_signature";
+    pub const STALE: &str = "stale";
+    pub const CONFIG: &str = "config";
+    pub const MALFORMED: &str = "malformed";
+    pub const TOO_LARGE: &str = "too_large";
+    pub const RATE_LIMITED: &str = "rate_limited";
+    pub const INACTIVE: &str = "inactive";
+
+    pub fn of(e: &super::providers::VerifyError) -> &'static str {
+        use super::providers::VerifyError;
+        match e {
+            VerifyError::Missing(_) => MISSING_SIGNATURE,
+            VerifyError::Malformed(_) | VerifyError::BadSignature => BAD_SIGNATURE,
+            VerifyError::Stale => STALE,
+            VerifyError::Config(_) => CONFIG,
+        }
+    }
+}
+
+/// How much of a refused request's body is kept: enough to tell what it was.
+const REFUSED_BODY_BYTES: usize = 2048;
+/// A refused request keeps at most this many of its headers, each clipped to [`REFUSED_HEADER_CHARS`].
+const REFUSED_HEADERS: usize = 24;
+const REFUSED_HEADER_CHARS: usize = 256;
+
+/// The headers kept with a refused request: the generic ones that tell where it came from and what it is, and
+/// those a provider signs and identifies its deliveries with (credentials redacted, as for events).
+fn refused_headers(headers: &HeaderMap) -> Value {
+    const GENERIC: &[&str] = &["content-type", "content-length", "user-agent", "x-forwarded-for", "forwarded"];
+    const TELLING: &[&str] = &["signature", "timestamp", "event", "delivery", "webhook", "hook", "request-id", "topic"];
+    let kept = headers_object(headers)
+        .into_iter()
+        .filter(|(k, _)| GENERIC.contains(&k.as_str()) || TELLING.iter().any(|t| k.contains(t)))
+        .take(REFUSED_HEADERS)
+        .map(|(k, v)| {
+            let v = v.as_str().unwrap_or_default();
+            let clipped = match v.char_indices().nth(REFUSED_HEADER_CHARS) {
+                Some((at, _)) => format!("{}…", &v[..at]),
+                None => v.to_string(),
+            };
+            (k, Value::String(clipped))
+        });
+    Value::Object(kept.collect())
+}
+
+/// What is known of a request when it is refused.
+struct Refusal<'a> {
+    status: StatusCode,
+    reason: &'static str,
+    detail: String,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+    /// Its length, when the body was not read whole (too large).
+    size: Option<usize>,
+    source_ip: Option<String>,
+}
+
+/// Keeps a refused request with its reason (the newest [`crate::store::INBOUND_REFUSED_KEPT`] per registration,
+/// for [`crate::store::INBOUND_REFUSED_KEPT_MS`]) and answers it. A bad signature or an unreadable, too large
+/// body counts against the registration's health too; when that makes the health degraded or failed, an
+/// `inbound.registration.failing` operational event says so. Refusals that count nothing (over the rate, to an
+/// inactive registration) are kept one a minute per registration and node, so that a flood writes little.
+async fn refuse_and_keep(
+    ctx: &ApiContext,
+    reg: &Arc<Registration>,
+    r: Refusal<'_>,
+    started: Instant,
+    window: Option<&RateWindow>,
+) -> Result<Response> {
+    let failure = !matches!(r.reason, reason::RATE_LIMITED | reason::INACTIVE);
+    let now = now_ms();
+    if failure || gateway(ctx).first_this_minute(&reg.id, r.reason, now) {
+        let record = InboundRefusedRecord {
+            id: crate::ids::new(REFUSED),
+            org_id: reg.org_id.clone(),
+            registration_id: reg.id.clone(),
+            received_at: now,
+            status: i64::from(r.status.as_u16()),
+            reason: r.reason.to_string(),
+            detail: r.detail.clone(),
+            source_ip: r.source_ip,
+            headers: refused_headers(r.headers).to_string(),
+            body: r.body[..r.body.len().min(REFUSED_BODY_BYTES)].to_vec(),
+            body_size: r.size.unwrap_or(r.body.len()) as i64,
+        };
+        ctx.store.inbound_refuse(record, failure).await?;
+        if failure {
+            report_failing(ctx, reg).await;
+        }
+    }
+    Ok(refuse(r.status, r.detail, started, window))
+}
+
+/// After a refusal counted against the registration: when it changed the health to degraded or failed, an
+/// `inbound.registration.failing` operational event (sent in the background, off the request).
+async fn report_failing(ctx: &ApiContext, reg: &Registration) {
     // Read before answering (not in the background), so that the next request's failure is not counted in
     // this one's "after" and the same change of health reported twice.
     let after = match stats_of(ctx, &reg.id).await {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(error = ?e, "reading an inbound registration's health");
-            return Ok(());
+            return;
         }
     };
     // The same counts one failure earlier: what the health was before this one.
     let before = InboundStats {
-        total: after.total - 1,
-        failures: after.failures - 1,
+        recent_total: after.recent_total - 1,
+        recent_failures: after.recent_failures - 1,
         consecutive_failures: after.consecutive_failures - 1,
         ..after.clone()
     };
-    let (was, is) = (health(reg, &before), health(reg, &after));
+    let (was, is) = (health(ctx, reg, &before), health(ctx, reg, &after));
     if is.status != was.status && is.status != "healthy" {
         let data = json!({
             "registrationId": reg.id,
@@ -456,11 +576,16 @@ async fn record_failure(ctx: &ApiContext, reg: &Arc<Registration>, now: Millis) 
         });
         ctx.engine.emit_operational(&reg.org_id, "inbound.registration.failing", data);
     }
-    Ok(())
+}
+
+/// The registrations' counters over the health's recent window.
+async fn stats_for(ctx: &ApiContext, ids: Vec<String>) -> Result<HashMap<String, InboundStats>> {
+    let since = now_ms() - HEALTH_WINDOW_HOURS * 3_600_000;
+    Ok(ctx.store.inbound_stats(ids, since).await?)
 }
 
 async fn stats_of(ctx: &ApiContext, id: &str) -> Result<InboundStats> {
-    Ok(ctx.store.inbound_stats(vec![id.to_string()]).await?.remove(id).unwrap_or_default())
+    Ok(stats_for(ctx, vec![id.to_string()]).await?.remove(id).unwrap_or_default())
 }
 
 #[utoipa::path(
@@ -509,7 +634,7 @@ async fn list(State(ctx): State<ApiContext>, OrgId(org): OrgId, Query(q): Query<
         q.integration_id.as_ref().is_none_or(|i| &r.integration_id == i)
             && q.connection_id.as_ref().is_none_or(|c| &r.connection_id == c)
     });
-    let stats = ctx.store.inbound_stats(regs.iter().map(|r| r.id.clone()).collect()).await?;
+    let stats = stats_for(&ctx, regs.iter().map(|r| r.id.clone()).collect()).await?;
     let webhooks: Vec<RegistrationOut> = regs.iter().map(|r| out(&ctx, r, &stats[&r.id])).collect();
     Ok(Json(json!({ "total": webhooks.len(), "webhooks": webhooks })))
 }
@@ -621,26 +746,37 @@ async fn rotate(
 struct HealthOut {
     registration_id: String,
     status: &'static str,
+    /// Requests refused in a row since the last accepted one.
     failure_count: i64,
     last_event_at: Option<String>,
     last_failure_at: Option<String>,
+    /// Percent of the window's requests that were refused.
     failure_rate: f64,
-    recommendations: Vec<&'static str>,
-    /// Requests counted: accepted and refused.
+    /// What to do about it, each an action in hookd or at the provider.
+    recommendations: Vec<String>,
+    /// Requests in the window: accepted and refused (not those over the rate or to an inactive registration).
     total_count: i64,
     failed_count: i64,
+    /// The window the counts and the rate are over: the last this many whole hours.
+    window_hours: i64,
 }
 
-/// The seed's rules: failed at 3+ consecutive failures, a failure rate over 25 % or status `failed`; degraded
-/// at 1–2 failures or 5–25 %; healthy otherwise.
-fn health(r: &Registration, s: &InboundStats) -> HealthOut {
-    let rate = if s.total == 0 { 0.0 } else { (s.failures as f64 * 100.0 / s.total as f64 * 100.0).round() / 100.0 };
-    let (status, recommendations) = if s.consecutive_failures >= 3 || rate > 25.0 || r.status == Status::Failed {
-        ("failed", vec!["Verify webhook secret", "Check provider configuration", "Retry failed events"])
-    } else if s.consecutive_failures >= 1 || rate >= 5.0 || r.status != Status::Active {
-        ("degraded", vec!["Monitor for additional failures", "Check integration connection"])
+/// The seed's rules, over the recent window: failed at 3+ failures in a row, a failure rate over 25 % or status
+/// `failed`; degraded at 1–2 failures in a row, a rate of 5–25 % or a status other than `active`; healthy
+/// otherwise. The rate judges only once the window holds [`RATE_JUDGED_FROM`] requests, so that one stray
+/// request to a quiet registration does not fail it; old failures leave the window, so health recovers.
+fn health(ctx: &ApiContext, r: &Registration, s: &InboundStats) -> HealthOut {
+    let rate = match s.recent_total {
+        0 => 0.0,
+        total => (s.recent_failures as f64 * 100.0 / total as f64 * 100.0).round() / 100.0,
+    };
+    let judged = s.recent_total >= RATE_JUDGED_FROM;
+    let status = if s.consecutive_failures >= 3 || (judged && rate > 25.0) || r.status == Status::Failed {
+        "failed"
+    } else if s.consecutive_failures >= 1 || (judged && rate >= 5.0) || r.status != Status::Active {
+        "degraded"
     } else {
-        ("healthy", vec![])
+        "healthy"
     };
     HealthOut {
         registration_id: r.id.clone(),
@@ -649,10 +785,86 @@ fn health(r: &Registration, s: &InboundStats) -> HealthOut {
         last_event_at: s.last_event_at.map(ts),
         last_failure_at: s.last_failure_at.map(ts),
         failure_rate: rate,
-        recommendations,
-        total_count: s.total,
-        failed_count: s.failures,
+        recommendations: if status == "healthy" { vec![] } else { recommendations(ctx, r, s) },
+        total_count: s.recent_total,
+        failed_count: s.recent_failures,
+        window_hours: HEALTH_WINDOW_HOURS,
     }
+}
+
+/// What the tenant can do about an unhealthy registration: by its status, then by why its recent requests were
+/// refused (most frequent first). Each names where to act: a hookd call, a setting, or the provider's side.
+fn recommendations(ctx: &ApiContext, r: &Registration, s: &InboundStats) -> Vec<String> {
+    let (p, id) = (&r.integration_id, &r.id);
+    let mut out = Vec::new();
+    match r.status {
+        Status::Inactive => out.push(format!(
+            "The registration is inactive: {p}'s requests are answered 404 and not kept. To receive them again, set \
+             its status to active (PATCH /webhooks/{id} with {{\"status\": \"active\"}})."
+        )),
+        Status::Failed => out.push(format!(
+            "The registration was marked failed: once the cause is fixed, set its status to active (PATCH \
+             /webhooks/{id} with {{\"status\": \"active\"}})."
+        )),
+        Status::PendingVerification => out.push(format!(
+            "Waiting for {p}'s verification request: add this registration's webhook URL in {p}'s webhook \
+             settings; hookd keeps the token it sends (verificationToken), which {p} then asks for."
+        )),
+        Status::Active => {}
+    }
+    let mut lost = false;
+    for (reason, n) in &s.recent_reasons {
+        let times = if *n == 1 { "1 request".to_string() } else { format!("{n} requests") };
+        let window = format!("in the last {HEALTH_WINDOW_HOURS} h");
+        let text = match reason.as_str() {
+            reason::BAD_SIGNATURE => format!(
+                "{times} {window} failed signature verification: check that the secret set at {p} is this \
+                 registration's webhook secret. To start again with a new one, rotate it (POST \
+                 /webhooks/{id}/rotate-secret) and paste it at {p}."
+            ),
+            reason::MISSING_SIGNATURE => format!(
+                "{times} {window} carried no signature: turn signing on in {p}'s webhook settings, and check that \
+                 the requests come from {p}."
+            ),
+            reason::STALE => format!(
+                "{times} {window} had a timestamp outside {p}'s tolerance (delayed or replayed): check this \
+                 server's clock (NTP); an old event must be sent anew by {p}, not replayed."
+            ),
+            reason::CONFIG => format!(
+                "{times} {window} could not be verified with this registration's provider configuration: fix \
+                 providerConfig (PATCH /webhooks/{id})."
+            ),
+            reason::MALFORMED => format!(
+                "{times} {window} could not be read as {p} events: check the content type and payload format set \
+                 at {p}."
+            ),
+            reason::TOO_LARGE => format!(
+                "{times} {window} were larger than the limit of {} bytes: raise it with HOOKD_MAX_BODY_BYTES, or \
+                 have {p} send smaller events.",
+                ctx.cfg.max_body_bytes
+            ),
+            reason::RATE_LIMITED => format!(
+                "Requests over the limit of {} a minute were answered 429 {window} (providers retry later): raise \
+                 rateLimitPerMinute (PATCH /webhooks/{id}).",
+                r.rate_limit_per_minute.unwrap_or(ctx.cfg.inbound_rate_per_minute)
+            ),
+            _ => continue,
+        };
+        lost |= reason != reason::RATE_LIMITED;
+        out.push(text);
+    }
+    if lost {
+        out.push(format!(
+            "Once fixed, have {p} send the refused events again (from its log of webhook deliveries): hookd kept \
+             only what it needs to show why each was refused (GET /webhooks/{id}/refused)."
+        ));
+    }
+    if out.is_empty() {
+        out.push(format!(
+            "See why requests were refused: GET /webhooks/{id}/refused, or the registration's dashboard page."
+        ));
+    }
+    out
 }
 
 #[utoipa::path(
@@ -670,7 +882,7 @@ async fn registration_health(
 ) -> Result<Json<HealthOut>> {
     let reg = load(&ctx, &org, &id).await?;
     let stats = stats_of(&ctx, &reg.id).await?;
-    Ok(Json(health(&reg, &stats)))
+    Ok(Json(health(&ctx, &reg, &stats)))
 }
 
 #[utoipa::path(
@@ -682,8 +894,8 @@ async fn registration_health(
 )]
 async fn service_health(State(ctx): State<ApiContext>, OrgId(org): OrgId) -> Result<Json<Value>> {
     let regs = all_registrations(&ctx, &org).await?;
-    let stats = ctx.store.inbound_stats(regs.iter().map(|r| r.id.clone()).collect()).await?;
-    let failed = regs.iter().filter(|r| health(r, &stats[&r.id]).status == "failed").count();
+    let stats = stats_for(&ctx, regs.iter().map(|r| r.id.clone()).collect()).await?;
+    let failed = regs.iter().filter(|r| health(&ctx, r, &stats[&r.id]).status == "failed").count();
     Ok(Json(json!({
         "status": if failed == 0 { "healthy" } else { "degraded" },
         "registrationsCount": regs.len(),
@@ -702,9 +914,9 @@ async fn service_health(State(ctx): State<ApiContext>, OrgId(org): OrgId) -> Res
 )]
 async fn unhealthy(State(ctx): State<ApiContext>, OrgId(org): OrgId) -> Result<Json<Value>> {
     let regs = all_registrations(&ctx, &org).await?;
-    let stats = ctx.store.inbound_stats(regs.iter().map(|r| r.id.clone()).collect()).await?;
+    let stats = stats_for(&ctx, regs.iter().map(|r| r.id.clone()).collect()).await?;
     let mut sick: Vec<(&Registration, HealthOut)> =
-        regs.iter().map(|r| (r, health(r, &stats[&r.id]))).filter(|(_, h)| h.status != "healthy").collect();
+        regs.iter().map(|r| (r, health(&ctx, r, &stats[&r.id]))).filter(|(_, h)| h.status != "healthy").collect();
     sick.sort_by_key(|(_, h)| (h.status != "failed", std::cmp::Reverse(h.failure_count)));
     let webhooks: Vec<Value> = sick
         .into_iter()
@@ -729,7 +941,7 @@ struct TroubleshootQuery {
 
 /// The seed's troubleshooting call: the integration's registrations with their health, and the newest
 /// `logsLimit` events they processed (newest first). Refused requests are counted in each registration's
-/// health (`failedCount`, `lastFailureAt`), not logged one by one.
+/// health and listed, with their reasons, by `GET /webhooks/{id}/refused`.
 #[utoipa::path(
     get, path = "/integrations/{integration_id}/webhooks",
     operation_id = "troubleshoot_inbound_integration", tag = "Inbound",
@@ -753,7 +965,7 @@ async fn troubleshoot(
     regs.retain(|r| {
         r.integration_id == integration_id && q.connection_id.as_ref().is_none_or(|c| &r.connection_id == c)
     });
-    let stats = ctx.store.inbound_stats(regs.iter().map(|r| r.id.clone()).collect()).await?;
+    let stats = stats_for(&ctx, regs.iter().map(|r| r.id.clone()).collect()).await?;
     let mut logs: Vec<(Millis, String, Value)> = Vec::new();
     if limit > 0 {
         let newest = crate::store::Page { limit: limit as usize, iterator: None, reverse: false, descending: true };
@@ -829,7 +1041,7 @@ fn verdict_of(ctx: &ApiContext, reg: &Registration, e: &InboundEventRecord) -> V
 /// A registration as `GET /webhooks/{id}` answers it, with its `health`.
 fn with_health(ctx: &ApiContext, r: &Registration, s: &InboundStats) -> Value {
     let mut v = serde_json::to_value(out(ctx, r, s)).unwrap_or(Value::Null);
-    v["health"] = serde_json::to_value(health(r, s)).unwrap_or(Value::Null);
+    v["health"] = serde_json::to_value(health(ctx, r, s)).unwrap_or(Value::Null);
     v
 }
 
@@ -875,6 +1087,47 @@ async fn list_events(
     let page = page(q.limit, q.iterator.as_deref(), true);
     let rows = ctx.store.inbound_events(&org, &reg.id, &page).await?;
     Ok(Json(list_response(rows, &page, |e| e.id.clone(), |e| event_out(&ctx, &reg, &e, false))))
+}
+
+/// A refused request as `GET /webhooks/{id}/refused` lists it.
+fn refused_out(r: &InboundRefusedRecord) -> Value {
+    json!({
+        "id": r.id,
+        "registrationId": r.registration_id,
+        "receivedAt": ts(r.received_at),
+        "status": r.status,
+        "reason": r.reason,
+        "detail": r.detail,
+        "sourceIp": r.source_ip,
+        "headers": serde_json::from_str::<Value>(&r.headers).unwrap_or(Value::Null),
+        "body": String::from_utf8_lossy(&r.body),
+        "bodySize": r.body_size,
+        "bodyTruncated": (r.body.len() as i64) < r.body_size,
+    })
+}
+
+/// The requests this registration refused, newest first, each with its reason (`bad_signature`,
+/// `missing_signature`, `stale`, `config`, `malformed`, `too_large`, `rate_limited`, `inactive`), the status
+/// answered, the source address, a few headers and the body's first 2 KiB. The newest 100 are kept, for 7 days;
+/// of the requests over the rate or to an inactive registration, the first of each minute.
+#[utoipa::path(
+    get, operation_id = "list_inbound_refused_requests", path = "/webhooks/{registration_id}/refused", tag = "Inbound",
+    params(("registration_id" = String, Path), EventsQuery),
+    responses(
+        (status = 200, body = ListResponse<Value>),
+        ClientError,
+    ),
+)]
+async fn list_refused(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path(id): Path<String>,
+    Query(q): Query<EventsQuery>,
+) -> Result<Json<ListResponse<Value>>> {
+    let reg = load(&ctx, &org, &id).await?;
+    let page = page(q.limit, q.iterator.as_deref(), true);
+    let rows = ctx.store.inbound_refused(&org, &reg.id, &page).await?;
+    Ok(Json(list_response(rows, &page, |r| r.id.clone(), |r| refused_out(&r))))
 }
 
 #[utoipa::path(
@@ -943,7 +1196,7 @@ pub struct Console;
 impl crate::api::console::InboundConsole for Console {
     async fn registrations(&self, ctx: &ApiContext, org: &str) -> Result<Vec<Value>> {
         let regs = all_registrations(ctx, org).await?;
-        let stats = ctx.store.inbound_stats(regs.iter().map(|r| r.id.clone()).collect()).await?;
+        let stats = stats_for(ctx, regs.iter().map(|r| r.id.clone()).collect()).await?;
         Ok(regs.iter().map(|r| with_health(ctx, r, &stats[&r.id])).collect())
     }
 
@@ -974,6 +1227,10 @@ fn answer(status: StatusCode, body: impl Serialize, window: Option<&RateWindow>)
         w.set_headers(resp.headers_mut(), now_ms() / 1000);
     }
     resp
+}
+
+fn content_length(headers: &HeaderMap) -> Option<usize> {
+    headers.get(axum::http::header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
 fn elapsed(started: Instant) -> u64 {
@@ -1038,7 +1295,10 @@ struct WebhookEvent<'a> {
             description = "`{success, eventType, entityId, syncTriggered, processingTimeMs}` once committed, or the \
                 provider's handshake answer",
         ),
+        (status = 400, description = "Not readable as the provider's event: `{error, processingTimeMs}`", body = Value),
         (status = 401, description = "Bad signature: `{error, processingTimeMs}`", body = Value),
+        (status = 404, description = "No such registration, or an inactive one", body = Value),
+        (status = 413, description = "Over the body limit (`HOOKD_MAX_BODY_BYTES`)", body = Value),
         (status = 429, description = "Over the registration's rate; `Retry-After`", body = Value),
     ),
 )]
@@ -1046,17 +1306,35 @@ async fn ingest(
     State(ctx): State<ApiContext>,
     Path(id): Path<String>,
     OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    req: Request,
 ) -> Response {
     let started = Instant::now();
+    let headers = req.headers().clone();
+    // Read here rather than by an extractor, so that a body over the limit is kept among the refused requests.
+    let body = match Bytes::from_request(req, &ctx).await {
+        Ok(body) => Some(body),
+        Err(BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_))) => None,
+        Err(e) => return Error::bad_request(format!("The request body could not be read: {e}")).into_response(),
+    };
+    let peer = peer.map(|Extension(ConnectInfo(addr))| addr.ip().to_string());
     let mut tally = Tally { provider: "none", verdict: verdict::ERROR };
-    let resp = match ingest_inner(&ctx, &id, &uri, &headers, &body, started, &mut tally).await {
+    let request = Received { uri: &uri, headers: &headers, body: body.as_deref(), peer };
+    let resp = match ingest_inner(&ctx, &id, request, started, &mut tally).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(),
     };
     ctx.engine.metrics.inbound(tally.provider, tally.verdict);
     resp
+}
+
+/// An inbound request as it arrived. `body` is None when it was over the limit (and so not read).
+struct Received<'a> {
+    uri: &'a axum::http::Uri,
+    headers: &'a HeaderMap,
+    body: Option<&'a [u8]>,
+    /// The address it came from (the connection's peer: a proxy's `X-Forwarded-For` is kept among its headers).
+    peer: Option<String>,
 }
 
 /// What `/metrics` counts of an inbound request: its provider and the verdict.
@@ -1068,22 +1346,32 @@ struct Tally {
 async fn ingest_inner(
     ctx: &ApiContext,
     id: &str,
-    uri: &axum::http::Uri,
-    headers: &HeaderMap,
-    body: &[u8],
+    received: Received<'_>,
     started: Instant,
     tally: &mut Tally,
 ) -> Result<Response> {
+    // An unknown id has no tenant to show a refusal to: it is answered, not kept.
     let Some(reg) = gateway(ctx).registration(ctx, id).await? else {
         tally.verdict = verdict::UNKNOWN;
         return Ok(refuse(StatusCode::NOT_FOUND, "Unknown webhook registration".into(), started, None));
+    };
+    let Received { uri, headers, body, peer } = received;
+    let refusal = |status, reason, detail| Refusal {
+        status,
+        reason,
+        detail,
+        headers,
+        body: body.unwrap_or_default(),
+        size: body.is_none().then(|| content_length(headers).unwrap_or(ctx.cfg.max_body_bytes + 1)),
+        source_ip: peer.clone(),
     };
     let provider =
         providers::by_name(&reg.integration_id).ok_or_else(|| Error::internal(anyhow::anyhow!("unknown provider")))?;
     tally.provider = provider.name();
     if matches!(reg.status, Status::Inactive) {
         tally.verdict = verdict::UNKNOWN;
-        return Ok(refuse(StatusCode::NOT_FOUND, "Webhook registration is inactive".into(), started, None));
+        let r = refusal(StatusCode::NOT_FOUND, reason::INACTIVE, "Webhook registration is inactive".into());
+        return refuse_and_keep(ctx, &reg, r, started, None).await;
     }
     let now = now_ms();
     let limit = reg.rate_limit_per_minute.unwrap_or(ctx.cfg.inbound_rate_per_minute);
@@ -1091,8 +1379,15 @@ async fn ingest_inner(
     let window = ctx.store.rate_window(&format!("inbound:{}", reg.id), limit, now / 1000).await?;
     if !window.allowed {
         tally.verdict = verdict::RATE_LIMITED;
-        return Ok(refuse(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded".into(), started, Some(&window)));
+        let r = refusal(StatusCode::TOO_MANY_REQUESTS, reason::RATE_LIMITED, "Rate limit exceeded".into());
+        return refuse_and_keep(ctx, &reg, r, started, Some(&window)).await;
     }
+    let Some(body) = body else {
+        tally.verdict = verdict::TOO_LARGE;
+        let detail = format!("Request body is larger than the limit of {} bytes", ctx.cfg.max_body_bytes);
+        let r = refusal(StatusCode::PAYLOAD_TOO_LARGE, reason::TOO_LARGE, detail);
+        return refuse_and_keep(ctx, &reg, r, started, Some(&window)).await;
+    };
     let url = format!("{}{}", ctx.cfg.public_url, uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path()));
     let req = Incoming { headers, body, url: &url, now: now / 1000 };
 
@@ -1114,8 +1409,8 @@ async fn ingest_inner(
     let secrets = reg.live_secrets(now);
     if let Err(e) = provider.verify(&req, &secrets, &reg.provider_config) {
         tally.verdict = verdict::REJECTED;
-        record_failure(ctx, &reg, now).await?;
-        return Ok(refuse(StatusCode::UNAUTHORIZED, format!("Invalid webhook signature: {e}"), started, Some(&window)));
+        let r = refusal(StatusCode::UNAUTHORIZED, reason::of(&e), format!("Invalid webhook signature: {e}"));
+        return refuse_and_keep(ctx, &reg, r, started, Some(&window)).await;
     }
     if !reg.is_verified {
         let mut updated = load(ctx, &reg.org_id, &reg.id).await?;
@@ -1130,13 +1425,9 @@ async fn ingest_inner(
         Ok(n) => n,
         Err(e) => {
             tally.verdict = verdict::MALFORMED;
-            record_failure(ctx, &reg, now).await?;
-            return Ok(refuse(
-                StatusCode::BAD_REQUEST,
-                format!("Unreadable {} event: {e}", reg.integration_id),
-                started,
-                Some(&window),
-            ));
+            let detail = format!("Unreadable {} event: {e}", reg.integration_id);
+            let r = refusal(StatusCode::BAD_REQUEST, reason::MALFORMED, detail);
+            return refuse_and_keep(ctx, &reg, r, started, Some(&window)).await;
         }
     };
 
@@ -1262,6 +1553,7 @@ pub fn router() -> OpenApiRouter<ApiContext> {
         .routes(routes!(registration_health))
         .routes(routes!(rotate))
         .routes(routes!(list_events))
+        .routes(routes!(list_refused))
         .routes(routes!(get_event))
         .routes(routes!(replay))
 }

@@ -97,6 +97,23 @@ pub const TABLES: &[(&str, &[&str])] = &[
         &["registration_id", "total", "failures", "consecutive_failures", "last_event_at", "last_failure_at"],
     ),
     (
+        "inbound_refused",
+        &[
+            "id",
+            "org_id",
+            "registration_id",
+            "received_at",
+            "status",
+            "reason",
+            "detail",
+            "source_ip",
+            "headers",
+            "body",
+            "body_size",
+        ],
+    ),
+    ("inbound_health", &["registration_id", "hour", "accepted", "refused"]),
+    (
         "timers",
         &[
             "rowid_",

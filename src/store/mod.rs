@@ -33,6 +33,7 @@ pub use activity::{
     activity_buckets, activity_minutes, ActivityBucket, ActivityOf, Tally, ACTIVITY_KEPT_MS, MINUTE_MS,
 };
 
+pub use inbound::{INBOUND_REFUSED_KEPT, INBOUND_REFUSED_KEPT_MS};
 pub use retention::{PruneScope, Pruned};
 
 use std::sync::Arc;
@@ -543,15 +544,43 @@ pub struct InboundEventRecord {
     pub body: Vec<u8>,
 }
 
+/// An inbound request hookd refused, kept so that its registration's tenant sees why (see `inbound_refuse`).
+#[derive(Debug, Clone)]
+pub struct InboundRefusedRecord {
+    pub id: String,
+    pub org_id: String,
+    pub registration_id: String,
+    pub received_at: Millis,
+    /// The HTTP status answered.
+    pub status: i64,
+    /// A short code: `bad_signature`, `missing_signature`, `stale`, `malformed`, `too_large`, ….
+    pub reason: String,
+    /// What the answer said.
+    pub detail: String,
+    pub source_ip: Option<String>,
+    /// JSON object of a few of the request's headers.
+    pub headers: String,
+    /// The body's first bytes.
+    pub body: Vec<u8>,
+    pub body_size: i64,
+}
+
 /// Counters behind a registration's health.
 #[derive(Debug, Clone, Default)]
 pub struct InboundStats {
+    /// Since the registration was made.
     pub total: i64,
     pub failures: i64,
     /// Failures since the last success.
     pub consecutive_failures: i64,
     pub last_event_at: Option<Millis>,
     pub last_failure_at: Option<Millis>,
+    /// Requests, and refused ones among them, in the recent window asked for (whole hours).
+    pub recent_total: i64,
+    pub recent_failures: i64,
+    /// Refused requests kept from the recent window, by reason (rate-limited and inactive ones too, which are
+    /// not counted as failures), most frequent first.
+    pub recent_reasons: Vec<(String, i64)>,
 }
 
 #[derive(Debug, Clone)]

@@ -41,7 +41,7 @@ await inBrowser({ screenshots, failedLoadsAllowed: true }, async ({ page, contex
   check(await page.locator("tr.attempt.fail .status-code").first().innerText() === "500", "status 500 on the message's page");
   check((await page.locator("tr.attempt.fail pre.response").first().innerText()).includes("database is down"),
     "the response body on the message's page");
-  check(await page.locator("#deliveries .badge").innerText() === "failed", "the delivery shown as failed");
+  check(await page.locator("#deliveries .badge").first().innerText() === "failed", "the delivery shown as failed");
 
   // Resend: the new attempt appears (the page refreshes itself while the delivery is under way).
   await Promise.all([page.waitForURL(/resent=/), page.locator("#deliveries button", { hasText: "Resend" }).click()]);
@@ -51,7 +51,7 @@ await inBrowser({ screenshots, failedLoadsAllowed: true }, async ({ page, contex
   check((await okRow.first().locator("pre.response").innerText()).includes("thanks, got it"), "the resent attempt's body");
   check(await okRow.first().innerText().then((t) => t.includes("manual")), "the resent attempt marked manual");
   await page.goto(`${base}/ui/apps/${appId}/messages/${msgId}`);
-  check(await page.locator("#deliveries .badge").innerText() === "succeeded", "the delivery now succeeded");
+  check(await page.locator("#deliveries .badge").first().innerText() === "succeeded", "the delivery now succeeded");
   await shot("message");
 
   // Every screen has its own URL, reached by links: the application's page and the list of applications.

@@ -40,6 +40,9 @@ await inBrowser({ screenshots, failedLoadsAllowed: true }, async ({ page, contex
   check(await rows.count() === 2, "the application's two endpoints");
   check(await page.locator("#endpoints").innerText().then((t) => !t.includes("globex")), "no other application's endpoint");
   check(await page.locator("#add-endpoint").count() === 1, "Add endpoint (ManageEndpoint)");
+  const failing = page.locator(`#endpoints tr[data-endpoint="${endpointId}"]`);
+  check(await failing.locator(".state .badge").innerText() === "failing", "the endpoint whose attempts fail reads failing");
+  check(await failing.locator(".success").innerText() === "0% of the last 3 attempts", "with its success rate");
   await shot("portal-endpoints");
 
   // → the endpoint: its failed attempt with the receiver's status and body; its secret.

@@ -10,6 +10,8 @@ const main = document.getElementById("main");
 let token = null;
 let session = null;
 let refresh = null;
+// The server's clock minus this browser's (from the API's `Date` header): due times are the server's.
+let clockOffset = 0;
 
 class ApiError extends Error {
   constructor(status, body) {
@@ -38,6 +40,8 @@ async function api(method, path, body) {
   const r = await fetch(path, {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store", credentials: "omit",
   });
+  const date = Date.parse(r.headers.get("date"));
+  if (!Number.isNaN(date)) clockOffset = date - Date.now();
   if (r.status === 204) return null;
   const data = await r.json().catch(() => null);
   if (!r.ok) throw new ApiError(r.status, data);
@@ -68,7 +72,20 @@ function h(tag, attrs, ...children) {
 
 const when = (ts) => (ts ? new Date(ts).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC") : "");
 const badge = (ok, text) => h("span", { class: `badge ${ok ? "ok" : "fail"}` }, text);
-const stateBadge = (ep) => (ep.disabled ? badge(false, "disabled") : badge(true, "enabled"));
+const pill = (kind, text) => h("span", { class: `badge ${kind}` }, text);
+/** How many recent attempts each endpoint's row and page judge it by. */
+const RECENT = 50;
+/** What an endpoint's recent attempts (newest first) say: failing when the newest failed; the share that succeeded. */
+function recentHealth(attempts) {
+  const ok = attempts.filter((a) => a.status === 0).length;
+  return { n: attempts.length, rate: attempts.length ? Math.round((ok * 100) / attempts.length) : null,
+    failing: attempts.length > 0 && attempts[0].status !== 0 };
+}
+const stateBadge = (ep, health) => (ep.disabled ? badge(false, "disabled")
+  : health && health.failing ? pill("warn", "failing") : badge(true, "enabled"));
+const successText = (health) => (health.n
+  ? `${health.rate}% of the last ${health.n} attempt${health.n === 1 ? "" : "s"}`
+  : "no attempts yet");
 const tags = (list, all) => (list && list.length ? list.map((t) => [h("span", { class: "tag" }, t), " "]) : h("span", { class: "muted" }, all));
 const deliveryState = { 0: "succeeded", 1: "pending", 2: "failed", 3: "sending" };
 
@@ -124,24 +141,29 @@ function attemptsTable(attempts, { showMsg, showEndpoint }) {
 
 async function endpoints(flash) {
   const list = await api("GET", appPath("/endpoint?limit=250"));
+  const recent = await Promise.all(list.data.map((ep) =>
+    api("GET", appPath(`/attempt/endpoint/${encodeURIComponent(ep.id)}?limit=${RECENT}`)).then((r) => recentHealth(r.data))));
   show(
     flash && notice(flash),
     h("div", { class: "head" }, h("h1", {}, "Endpoints"),
       canManage() && h("a", { class: "button", href: "#/endpoints/new", id: "add-endpoint" }, "Add endpoint")),
     h("section", { class: "card" }, list.data.length
       ? h("table", { id: "endpoints" },
-        h("thead", {}, h("tr", {}, h("th", {}, "URL"), h("th", {}, "Description"), h("th", {}, "Event types"), h("th", {}, "State"))),
-        h("tbody", {}, list.data.map((ep) => h("tr", {},
+        h("thead", {}, h("tr", {}, h("th", {}, "URL"), h("th", {}, "Description"), h("th", {}, "Event types"),
+          h("th", {}, "State"), h("th", {}, "Success"))),
+        h("tbody", {}, list.data.map((ep, i) => h("tr", { "data-endpoint": ep.id },
           h("td", {}, h("a", { class: "mono", href: `#/endpoints/${encodeURIComponent(ep.id)}` }, ep.url)),
           h("td", {}, ep.description),
           h("td", {}, tags(ep.eventTypes, "all events")),
-          h("td", {}, stateBadge(ep))))))
+          h("td", { class: "state" }, stateBadge(ep, recent[i])),
+          h("td", { class: "success nowrap" }, recent[i].n ? successText(recent[i]) : h("span", { class: "muted" }, successText(recent[i])))))))
       : h("p", { class: "empty" }, "No endpoints yet.")));
 }
 
 async function endpoint(id, flash) {
   const ep = await api("GET", appPath(`/endpoint/${encodeURIComponent(id)}`));
-  const attempts = await api("GET", appPath(`/attempt/endpoint/${encodeURIComponent(ep.id)}?limit=50`));
+  const attempts = await api("GET", appPath(`/attempt/endpoint/${encodeURIComponent(ep.id)}?limit=${RECENT}`));
+  const health = recentHealth(attempts.data);
   const stats = await api("GET", appPath(`/endpoint/${encodeURIComponent(ep.id)}/stats`));
   const status = h("div", {});
   const path = appPath(`/endpoint/${encodeURIComponent(ep.id)}`);
@@ -201,7 +223,8 @@ async function endpoint(id, flash) {
           { since: new Date(Date.now() - Number(hours.value) * 3600e3).toISOString() }), "Recover queued."),
       }, "Recover")));
   }
-  const done = stats.success + stats.fail;
+  const underWay = stats.pending + stats.sending;
+  const open = stats.circuit && stats.circuit.state === "open";
   show(
     h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Endpoints"), " /"),
     h("h1", { class: "mono url" }, ep.url),
@@ -210,13 +233,16 @@ async function endpoint(id, flash) {
     h("section", { class: "card grid" },
       h("dl", {},
         h("dt", {}, "Id"), h("dd", { class: "mono" }, ep.id),
-        h("dt", {}, "State"), h("dd", { id: "state" }, stateBadge(ep)),
+        h("dt", {}, "State"), h("dd", { id: "state" }, stateBadge(ep, health),
+          health.failing && !ep.disabled && h("span", { class: "muted small" },
+            open ? " deliveries wait while one probe at a time tests the endpoint" : " its latest attempt failed; deliveries are retried")),
         ep.description && [h("dt", {}, "Description"), h("dd", {}, ep.description)],
         h("dt", {}, "Event types"), h("dd", {}, tags(ep.eventTypes, "all")),
         ep.channels && [h("dt", {}, "Channels"), h("dd", {}, tags(ep.channels, "all"))],
-        h("dt", {}, "Delivered"), h("dd", {}, done
-          ? `${Math.round((stats.success * 100) / done)}% · ${stats.success} delivered · ${stats.fail} failed · ${stats.pending + stats.sending} pending`
-          : h("span", { class: "muted" }, "no deliveries yet")),
+        h("dt", {}, "Success"), h("dd", { id: "success" }, health.n ? successText(health) : h("span", { class: "muted" }, successText(health))),
+        h("dt", {}, "Messages"), h("dd", { id: "delivered" }, stats.success + stats.fail + underWay
+          ? `${stats.success} delivered · ${stats.fail} failed · ${underWay} under way${underWay ? " (sending or retrying)" : ""}`
+          : h("span", { class: "muted" }, "none sent yet")),
         h("dt", {}, "Created"), h("dd", {}, when(ep.createdAt))),
       h("div", { class: "actions" }, actions.length ? actions : h("p", { class: "muted" }, "This link can look, not change."))),
     h("section", { class: "card" }, h("h2", {}, "Attempts"), attemptsTable(attempts.data, { showMsg: true })));
@@ -304,6 +330,32 @@ async function message(id, flash) {
   const dests = await api("GET", appPath(`/msg/${encodeURIComponent(msg.id)}/endpoint?limit=250`));
   const attempts = await api("GET", appPath(`/attempt/msg/${encodeURIComponent(msg.id)}?limit=100`));
   const status = h("div", {});
+  const tried = (endpointId) => attempts.data.filter((a) => a.endpointId === endpointId);
+  const wait = refreshIn(dests.data);
+  const deliveries = dests.data.map((d) => {
+    const made = tried(d.id);
+    const retrying = d.status === 1 && made.length > 0;
+    const last = made[0];
+    return h("tr", { class: "delivery", "data-endpoint": d.id, "data-state": retrying ? "retrying" : deliveryState[d.status] },
+      h("td", {}, h("a", { class: "mono", href: `#/endpoints/${encodeURIComponent(d.id)}` }, d.url)),
+      h("td", {}, retrying ? pill("warn", "retrying")
+        : h("span", { class: `badge ${d.status === 0 ? "ok" : d.status === 2 ? "fail" : ""}` }, deliveryState[d.status] || d.statusText)),
+      h("td", {}, String(made.length)),
+      h("td", { class: "nowrap" }, last
+        ? [badge(last.status === 0, last.responseStatusCode ? String(last.responseStatusCode) : "no response"), " ", h("span", { class: "muted small" }, when(last.timestamp))]
+        : h("span", { class: "muted" }, "none")),
+      h("td", { class: "next" }, d.status === 1 && d.nextAttempt ? dueText(d.nextAttempt) : ""),
+      h("td", {}, canAttempt() && h("button", {
+        type: "button", class: "resend",
+        onclick: () => act(status, () => api("POST", appPath(`/msg/${encodeURIComponent(msg.id)}/endpoint/${encodeURIComponent(d.id)}/resend`)),
+          "Resend queued: the new attempt shows below once made."),
+      }, "Resend")));
+  });
+  const note = wait && h("p", { id: "refresh", class: "muted small", "data-refresh-mode": wait.mode },
+    wait.mode === "in_flight" ? "An attempt is in flight or due now: this page refreshes every second until it is answered. "
+      : wait.mode === "scheduled" ? `This page refreshes once by itself, when the next attempt is due (${when(new Date(serverNow() + wait.ms).toISOString())}). `
+        : "This page does not refresh by itself. ",
+    h("a", { href: location.hash, onclick: (ev) => { ev.preventDefault(); route(flash); } }, "Refresh now"));
   show(
     h("p", { class: "crumbs" }, h("a", { href: "#/messages" }, "Messages"), " /"),
     h("h1", {}, msg.eventType, " ", h("span", { class: "mono muted small" }, msg.id)),
@@ -318,24 +370,50 @@ async function message(id, flash) {
         h("dt", {}, "Created"), h("dd", {}, when(msg.timestamp))),
       h("div", {}, h("h3", {}, "Payload"), h("pre", { class: "payload", id: "payload" }, JSON.stringify(msg.payload, null, 2)))),
     h("section", { class: "card" }, h("h2", {}, "Deliveries"), dests.data.length
-      ? h("table", { id: "deliveries" },
-        h("thead", {}, h("tr", {}, h("th", {}, "Endpoint"), h("th", {}, "Status"), h("th", {}, "Next attempt"), h("th", {}))),
-        h("tbody", {}, dests.data.map((d) => h("tr", { "data-pending": d.status === 1 || d.status === 3 },
-          h("td", {}, h("a", { class: "mono", href: `#/endpoints/${encodeURIComponent(d.id)}` }, d.url)),
-          h("td", {}, h("span", { class: `badge ${d.status === 0 ? "ok" : d.status === 2 ? "fail" : ""}` }, deliveryState[d.status] || d.statusText)),
-          h("td", { class: "nowrap" }, d.status === 1 ? when(d.nextAttempt) : ""),
-          h("td", {}, canAttempt() && h("button", {
-            type: "button", class: "resend",
-            onclick: () => act(status, () => api("POST", appPath(`/msg/${encodeURIComponent(msg.id)}/endpoint/${encodeURIComponent(d.id)}/resend`)),
-              "Resend queued: the new attempt shows below once made."),
-          }, "Resend"))))))
+      ? [h("table", { id: "deliveries" },
+        h("thead", {}, h("tr", {}, h("th", {}, "Endpoint"), h("th", {}, "Status"), h("th", {}, "Attempts"),
+          h("th", {}, "Last response"), h("th", {}, "Next attempt"), h("th", {}))),
+        h("tbody", {}, deliveries)), note]
       : h("p", { class: "empty" }, "No endpoint was sent this message.")),
     h("section", { class: "card" }, h("h2", {}, "Attempts"), attemptsTable(attempts.data, { showEndpoint: true })));
-  // While a delivery is under way, look again shortly, so that a resend's attempt appears by itself.
-  if (dests.data.some((d) => d.status === 1 || d.status === 3)) {
+  // Look again every second while an attempt is in flight, once when the next retry is due, or never.
+  if (wait && wait.ms !== null) {
     const here = location.hash;
-    refresh = setTimeout(() => location.hash === here && route(flash), 1000);
+    refresh = setTimeout(() => location.hash === here && route(flash), wait.ms);
   }
+}
+
+const serverNow = () => Date.now() + clockOffset;
+
+/** "in 4 min (2026-12-06 14:05:12 UTC)", by the server's clock. */
+function dueText(ts) {
+  const secs = Math.round((Date.parse(ts) - serverNow()) / 1000);
+  const rel = secs <= 0 ? "now" : secs < 60 ? `in ${secs} s` : secs < 3600 ? `in ${Math.round(secs / 60)} min`
+    : `in ${Math.floor(secs / 3600)} h ${Math.round((secs % 3600) / 60)} min`;
+  return `${rel} (${when(ts)})`;
+}
+
+/**
+ * When a message's page looks again (as the dashboard's does): every second while an attempt is in flight or due
+ * now, once a second after the next retry is due (within a day), never while a delivery is overdue (it waits on a
+ * backlog or an open circuit, whose time the page cannot know). Null when every delivery is done.
+ */
+function refreshIn(deliveries) {
+  let ms = null;
+  let waiting = false;
+  for (const d of deliveries) {
+    let wait = null;
+    if (d.status === 3) wait = 1000;
+    else if (d.status === 1) {
+      waiting = true;
+      const due = d.nextAttempt ? Date.parse(d.nextAttempt) - serverNow() : 0;
+      if (due > 0 && due <= 24 * 3600e3) wait = due + 1000;
+      else if (due <= 0 && due > -10e3) wait = 1000;
+    }
+    if (wait !== null && (ms === null || wait < ms)) ms = wait;
+  }
+  if (ms === null) return waiting ? { ms: null, mode: "manual" } : null;
+  return { ms, mode: ms <= 1000 ? "in_flight" : "scheduled" };
 }
 
 // ── routing ──

@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0008_breaker.sql"),
     include_str!("../migrations/sqlite/0009_dashboard.sql"),
     include_str!("../migrations/sqlite/0010_timer_jobs.sql"),
+    include_str!("../migrations/sqlite/0011_inbound_refused.sql"),
 ];
 const MAX_BATCH: usize = 2048;
 const JOB_DELIVERY: i64 = 0;
