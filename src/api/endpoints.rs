@@ -12,17 +12,19 @@ use crate::engine::signing;
 use crate::error::{Error, Result};
 use crate::store::now_ms;
 
+/// Each item of an event type or channel list; `invoice.*` and `*` match by prefix. The message names the item
+/// refused, which a list of several needs.
 fn check_list(field: &str, items: &Option<Vec<String>>, max_len: usize) -> Result<()> {
-    if let Some(items) = items {
-        for item in items {
-            check_ident(&["body", field], item.trim_end_matches('*').trim_end_matches('.'), max_len).or_else(|e| {
-                if item == "*" {
-                    Ok(())
-                } else {
-                    Err(e)
+    for item in items.iter().flatten().filter(|i| *i != "*") {
+        check_ident(&["body", field], item.trim_end_matches('*').trim_end_matches('.'), max_len).map_err(
+            |e| match e {
+                Error::Validation(mut items) => {
+                    items.iter_mut().for_each(|i| i.msg = format!("“{item}”: {}", i.msg));
+                    Error::Validation(items)
                 }
-            })?;
-        }
+                other => other,
+            },
+        )?;
     }
     Ok(())
 }

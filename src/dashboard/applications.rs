@@ -95,7 +95,7 @@ pub async fn delete(
 }
 
 /// The application, unless it is hookd's own (changed by its face only: 403).
-async fn editable(ctx: &ApiContext, session: &Session, app_id: &str) -> Result<Application, super::UiError> {
+pub(super) async fn editable(ctx: &ApiContext, session: &Session, app_id: &str) -> Result<Application, super::UiError> {
     let app = load_app(ctx, &session.org, app_id).await?;
     not_internal(&app, "it is changed by hookd alone")?;
     Ok((*app).clone())

@@ -17,7 +17,7 @@ use super::{render, Session, UiError};
 use crate::api::ApiContext;
 use crate::error::Error;
 
-/// A posted form as sent: names may repeat (checkboxes), order is kept.
+/// A posted form as sent (lines ending in LF): names may repeat (checkboxes), order is kept.
 pub struct Fields(Vec<(String, String)>);
 
 impl<S: Send + Sync> FromRequest<S> for Fields {
@@ -27,7 +27,8 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
         let Form(pairs) = Form::<Vec<(String, String)>>::from_request(req, state).await.map_err(|e| {
             UiError(Error::bad_request(format!("The form could not be read: {}", e.body_text()))).into_response()
         })?;
-        Ok(Fields(pairs))
+        // Browsers send a textarea's lines ending in CRLF: stored as typed, code and lists would carry the CRs.
+        Ok(Fields(pairs.into_iter().map(|(k, v)| (k, v.replace("\r\n", "\n"))).collect()))
     }
 }
 

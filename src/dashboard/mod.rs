@@ -13,12 +13,15 @@
 //!   operator: scoped to one application by a portal token, and embeddable in an iframe.
 //! * `pages` holds the screens people read (overview, applications, endpoint, message) and `ops` what operators
 //!   act with: activity charts drawn as SVG, the endpoint's actions, the message search, the headers sent.
+//! * The forms that create, change and delete go through the API ([`forms`]): `applications`, `endpoints` (with
+//!   revealing a signing secret when asked) and `transformations` (an editor that tries the code on a sample).
 
 //! * The live tail (`live`) streams the engine's attempts over Server-Sent Events; the inbound, timers and bots
 //!   screens reach those faces through `crate::api::console` (a face may not import another).
 
 mod applications;
 mod bots;
+mod endpoints;
 mod forms;
 mod inbound;
 mod live;
@@ -26,6 +29,7 @@ mod ops;
 mod pages;
 mod portal;
 mod timers;
+mod transformations;
 
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -220,6 +224,8 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
         ("app.html", include_str!("templates/app.html")),
         ("portal_link.html", include_str!("templates/portal_link.html")),
         ("endpoint.html", include_str!("templates/endpoint.html")),
+        ("endpoint_form.html", include_str!("templates/endpoint_form.html")),
+        ("transformation_form.html", include_str!("templates/transformation_form.html")),
         ("message.html", include_str!("templates/message.html")),
         ("macros.html", include_str!("templates/macros.html")),
         ("charts.html", include_str!("templates/charts.html")),
@@ -390,16 +396,22 @@ pub fn router(ctx: &ApiContext) -> Router<ApiContext> {
         .route("/ui/apps/{app}/edit", get(applications::edit_form).post(applications::update))
         .route("/ui/apps/{app}/delete", post(applications::delete))
         .route("/ui/apps/{app}/portal-link", post(pages::portal_link))
+        .route("/ui/apps/{app}/endpoints/new", get(endpoints::new_form).post(endpoints::create))
         .route("/ui/apps/{app}/endpoints/{ep}", get(pages::endpoint))
+        .route("/ui/apps/{app}/endpoints/{ep}/edit", get(endpoints::edit_form).post(endpoints::update))
+        .route("/ui/apps/{app}/endpoints/{ep}/delete", post(endpoints::delete))
+        .route("/ui/apps/{app}/endpoints/{ep}/secret", post(endpoints::reveal_secret))
         .route("/ui/apps/{app}/endpoints/{ep}/state", post(pages::set_endpoint_state))
         .route("/ui/apps/{app}/endpoints/{ep}/recover", post(pages::recover))
         .route("/ui/apps/{app}/endpoints/{ep}/rotate", post(ops::rotate_secret))
         .route("/ui/apps/{app}/endpoints/{ep}/send-example", post(ops::send_example))
         .route("/ui/apps/{app}/endpoints/{ep}/replay-missing", post(ops::replay_missing))
-        .route("/ui/apps/{app}/endpoints/{ep}/filters", post(ops::edit_filters))
-        .route("/ui/apps/{app}/endpoints/{ep}/headers", post(ops::edit_headers))
         .route("/ui/apps/{app}/messages", get(ops::messages))
-        .route("/ui/apps/{app}/endpoints/{ep}/transformation/try", post(pages::try_transformation))
+        .route(
+            "/ui/apps/{app}/endpoints/{ep}/transformation",
+            get(transformations::edit_form).post(transformations::save),
+        )
+        .route("/ui/apps/{app}/endpoints/{ep}/transformation/try", post(transformations::try_it))
         .route("/ui/apps/{app}/messages/{msg}", get(pages::message))
         .route("/ui/apps/{app}/messages/{msg}/resend", post(pages::resend))
         .route("/ui/live", get(live::live))

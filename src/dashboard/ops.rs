@@ -1,6 +1,6 @@
 //! The dashboard's operating screens: activity charts (the overview's, an endpoint's), the endpoint's actions
-//! (rotate the secret, send an example, replay what it missed, edit its filters and headers), the message search,
-//! and the headers a message's deliveries were sent with.
+//! (rotate the secret, send an example, replay what it missed), the message search, and the headers a message's
+//! deliveries were sent with. Changing the endpoint itself is its form's ([`super::endpoints`]).
 //!
 //! Charts are SVG drawn on the server (no script, no CDN); every count comes from the store's `activity`, the
 //! per-minute counts each group commit keeps, so a chart costs its window's minutes, however busy they were. Every action is a CSRF-checked POST that answers with a
@@ -371,11 +371,13 @@ pub(super) fn done_message(done: &str) -> Option<&'static str> {
         "rotated" => "Secret rotated. The previous key keeps signing beside the new one for its grace period.",
         "example" => "Example sent to this endpoint.",
         "replay" => "Replay started: the messages this endpoint missed are being sent in the background.",
-        "filters" => "Filters saved: the next messages are routed by them.",
-        "headers" => "Headers saved: the next attempts carry them.",
         "app-created" => "Application created. Add an endpoint to it, then publish a message.",
         "app-saved" => "Application saved.",
         "app-deleted" => "Application deleted.",
+        "endpoint-created" => "Endpoint created. Send it an example to see an attempt.",
+        "endpoint-saved" => "Endpoint saved: the next messages are routed and sent as it now says.",
+        "endpoint-deleted" => "Endpoint deleted.",
+        "transformation-saved" => "Transformation saved: the next attempts are sent through it.",
         _ => return None,
     })
 }
@@ -395,11 +397,11 @@ pub(super) fn keys_of(ep: &Endpoint) -> Vec<minijinja::Value> {
         .collect()
 }
 
-/// The event types the send-example form offers (the first 100 of the organization's).
+/// The event types the forms offer: the first 100 of the organization's, archived ones left out.
 pub(super) async fn event_type_names(ctx: &ApiContext, org: &str) -> Result<Vec<String>, Error> {
     let page = Page { limit: 100, iterator: None, reverse: false, descending: false };
     let types = ctx.store.list::<EventType>(org, "", &page).await?;
-    Ok(types.into_iter().take(100).map(|t| t.name).collect())
+    Ok(types.into_iter().take(100).filter(|t| !t.archived).map(|t| t.name).collect())
 }
 
 fn back(app: &str, ep: &str, query: &str) -> UiResult {
@@ -491,71 +493,6 @@ pub async fn replay_missing(
     let since = now_ms() - form.hours as Millis * HOUR;
     let task = crate::api::tasks::replay_missing(&ctx, ep, since, Millis::MAX).await?;
     back(&app_id, &ep_id, &format!("done=replay&task={}", task.id))
-}
-
-/// A list typed into a text field: names separated by commas, spaces or new lines; empty is None (no filter).
-fn names(text: &str) -> Option<Vec<String>> {
-    let list: Vec<String> =
-        text.split(|c: char| c == ',' || c.is_whitespace()).filter(|s| !s.is_empty()).map(str::to_string).collect();
-    (!list.is_empty()).then_some(list)
-}
-
-#[derive(Deserialize)]
-pub struct FiltersForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    event_types: String,
-    #[serde(default)]
-    channels: String,
-}
-
-pub async fn edit_filters(
-    State(ctx): State<ApiContext>,
-    session: Session,
-    Path((app_id, ep_id)): Path<(String, String)>,
-    Form(form): Form<FiltersForm>,
-) -> UiResult {
-    session.check_csrf(&form.csrf)?;
-    let app = load_app(&ctx, &session.org, &app_id).await?;
-    let mut ep = load_endpoint(&ctx, &app, &ep_id).await?;
-    ep.filter_types = names(&form.event_types);
-    ep.channels = names(&form.channels);
-    crate::api::endpoints::save(&ctx, &mut ep).await?;
-    crate::api::endpoint_updated(&ctx, &app, ep.disabled, &ep);
-    back(&app.id, &ep.id, "done=filters")
-}
-
-#[derive(Deserialize)]
-pub struct HeadersForm {
-    #[serde(default)]
-    csrf: String,
-    /// One `Name: value` a line.
-    #[serde(default)]
-    headers: String,
-}
-
-pub async fn edit_headers(
-    State(ctx): State<ApiContext>,
-    session: Session,
-    Path((app_id, ep_id)): Path<(String, String)>,
-    Form(form): Form<HeadersForm>,
-) -> UiResult {
-    session.check_csrf(&form.csrf)?;
-    let mut headers = std::collections::BTreeMap::new();
-    for line in form.headers.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let Some((name, value)) = line.split_once(':') else {
-            return Err(Error::invalid(&["body", "headers"], format!("expected `Name: value`, got {line:?}")).into());
-        };
-        headers.insert(name.trim().to_string(), value.trim().to_string());
-    }
-    crate::api::endpoints::check_headers(&headers.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect())?;
-    let app = load_app(&ctx, &session.org, &app_id).await?;
-    let mut ep = load_endpoint(&ctx, &app, &ep_id).await?;
-    ep.headers = headers;
-    crate::api::endpoints::save(&ctx, &mut ep).await?;
-    crate::api::endpoint_updated(&ctx, &app, ep.disabled, &ep);
-    back(&app.id, &ep.id, "done=headers")
 }
 
 // ── messages ──
@@ -711,15 +648,6 @@ mod tests {
     #[test]
     fn y_axes_end_on_round_numbers() {
         assert_eq!([0, 1, 3, 7, 10, 11, 180, 2001].map(nice_max), [1, 1, 5, 10, 10, 20, 200, 5000]);
-    }
-
-    #[test]
-    fn typed_lists_split_on_commas_and_spaces() {
-        assert_eq!(
-            names(" invoice.paid, order.*\nuser.created "),
-            Some(vec!["invoice.paid".to_string(), "order.*".to_string(), "user.created".to_string()])
-        );
-        assert_eq!(names(" , "), None);
     }
 
     #[test]

@@ -302,8 +302,11 @@ impl From<AttemptRecord> for AttemptView {
 pub(super) struct EndpointView {
     id: String,
     app_id: String,
+    uid: Option<String>,
     url: String,
     description: String,
+    throttle_rate: Option<u16>,
+    retry_schedule: Option<Vec<String>>,
     event_types: Option<Vec<String>>,
     channels: Option<Vec<String>>,
     disabled: bool,
@@ -326,8 +329,11 @@ impl From<&Endpoint> for EndpointView {
         EndpointView {
             id: e.id.clone(),
             app_id: e.app_id.clone(),
+            uid: e.uid.clone(),
             url: e.url.clone(),
             description: e.description.clone(),
+            throttle_rate: e.throttle_rate,
+            retry_schedule: retry_schedule(e),
             event_types: e.filter_types.clone(),
             channels: e.channels.clone(),
             disabled: e.disabled,
@@ -343,6 +349,12 @@ impl From<&Endpoint> for EndpointView {
             }),
         }
     }
+}
+
+/// The endpoint's own retry schedule as people write it (`5s`, `1m 30s`), as the API answers it.
+pub(super) fn retry_schedule(e: &Endpoint) -> Option<Vec<String>> {
+    let each = |ms: &u64| humantime::format_duration(std::time::Duration::from_millis(*ms)).to_string();
+    e.retry_schedule.as_ref().map(|s| s.iter().map(each).collect())
 }
 
 #[derive(Serialize)]
@@ -377,7 +389,7 @@ pub(super) fn pager<R>(rows: Vec<R>, page: &Page, id: impl Fn(&R) -> String) -> 
     (list.data, Pager { next, prev })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct ListParams {
     iterator: Option<String>,
     /// How many failed deliveries a recover just queued (shown once).
@@ -651,69 +663,15 @@ pub async fn endpoint(
     endpoint_page(&ctx, &session, &app_id, &ep_id, q, None).await
 }
 
-/// What "Try it" on an endpoint's transformation gave: the example, and what would be sent or why not.
-#[derive(Serialize, Default)]
-struct TrialView {
-    event_type: String,
-    payload: String,
-    method: Option<String>,
-    url: Option<String>,
-    result: Option<String>,
-    cancel: bool,
-    error: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub struct TrialForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    event_type: String,
-    #[serde(default)]
-    payload: String,
-}
-
-/// Runs the endpoint's transformation on an example (the API's dry run), and shows the endpoint page with it.
-pub async fn try_transformation(
-    State(ctx): State<ApiContext>,
-    session: Session,
-    Path((app_id, ep_id)): Path<(String, String)>,
-    Form(form): Form<TrialForm>,
-) -> UiResult {
-    use crate::engine::transform::{Outcome, WebhookIn};
-    session.check_csrf(&form.csrf)?;
-    let app = load_app(&ctx, &session.org, &app_id).await?;
-    let ep = load_endpoint(&ctx, &app, &ep_id).await?;
-    let event_type = form.event_type.trim().to_string();
-    let mut trial = TrialView { event_type: event_type.clone(), payload: form.payload.clone(), ..Default::default() };
-    let t = ep.transformation.clone().unwrap_or_default();
-    match serde_json::from_str::<Box<serde_json::value::RawValue>>(&form.payload) {
-        Err(e) => trial.error = Some(format!("The example payload is not JSON: {e}")),
-        Ok(payload) => {
-            let input = WebhookIn { method: "POST", url: &ep.url, event_type: &event_type, payload: &payload };
-            match ctx.engine.transformer.dry_run(&t, input, &ctx.engine.egress).await {
-                Ok(Outcome::Cancel) => trial.cancel = true,
-                Ok(Outcome::Send { method, url, payload, .. }) => {
-                    let pretty = serde_json::from_str::<serde_json::Value>(payload.get())
-                        .and_then(|v| serde_json::to_string_pretty(&v))
-                        .unwrap_or_else(|_| payload.get().to_string());
-                    (trial.method, trial.url, trial.result) = (Some(method.to_string()), Some(url), Some(pretty));
-                }
-                Err(why) => trial.error = Some(why),
-            }
-        }
-    }
-    let q = ListParams { iterator: None, recovered: None, done: None, msg: None, task: None };
-    endpoint_page(&ctx, &session, &app_id, &ep_id, q, Some(trial)).await
-}
-
-async fn endpoint_page(
+/// The endpoint's page; `secret` is its signing key when the user asked to see it
+/// ([`super::endpoints::reveal_secret`]), and only then.
+pub(super) async fn endpoint_page(
     ctx: &ApiContext,
     session: &Session,
     app_id: &str,
     ep_id: &str,
     q: ListParams,
-    trial: Option<TrialView>,
+    secret: Option<String>,
 ) -> UiResult {
     let ctx = ctx.clone();
     let (app_id, ep_id) = (app_id.to_string(), ep_id.to_string());
@@ -735,7 +693,7 @@ async fn endpoint_page(
         page_context! { nav => "apps", csrf => session.csrf, app => AppView::from(&*app),
         endpoint => EndpointView::from(&ep),
         activity, keys, circuit, event_types, done, example => q.msg, task => q.task, attempts, pager,
-        recovered => q.recovered, trial },
+        recovered => q.recovered, secret },
     ))
 }
 

@@ -1,7 +1,8 @@
 //! Endpoints: where an application's messages go, and how they are signed and retried.
 //!
 //! Beyond the Svix fields, an endpoint may carry `signature` (one of the seeds' `sha256=` schemes, or a
-//! preset: `{"preset": "tms" | "minoots" | "chat"}`) and `retrySchedule` (durations such as `["5s", "25s"]`).
+//! preset: `{"preset": "tms" | "minoots" | "chat"}`) and `retrySchedule` (durations such as `["5s", "25s"]`);
+//! a PATCH may replace its custom `headers` too, so that one request changes an endpoint as a whole.
 
 use std::collections::BTreeMap;
 
@@ -95,6 +96,8 @@ pub struct EndpointPatch {
     pub signature: Option<Option<SignatureIn>>,
     #[serde(default, deserialize_with = "double_option")]
     pub retry_schedule: Option<Option<Vec<String>>>,
+    /// hookd's own: every custom header, replacing those set (as `PUT …/headers` does).
+    pub headers: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -335,6 +338,10 @@ async fn patch_endpoint(
     }
     if let Some(v) = p.retry_schedule {
         ep.retry_schedule = parse_schedule(v)?;
+    }
+    if let Some(v) = p.headers {
+        check_headers(&v.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect())?;
+        ep.headers = v;
     }
     save(&ctx, &mut ep).await?;
     crate::api::endpoint_updated(&ctx, &app, was_disabled, &ep);

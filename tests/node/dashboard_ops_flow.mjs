@@ -1,6 +1,6 @@
 // Drives Debian's Chromium through the dashboard's operating screens: the overview's charts, an endpoint's
 // sparkline, finding a message by its eventId and reading the headers it was sent, rotating an endpoint's secret,
-// sending it an example and seeing that attempt, editing its filters and headers, and searching messages by
+// sending it an example and seeing that attempt, editing its filters and headers in its form, and searching messages by
 // status. Input (JSON on stdin): base, token, appId, endpointId, eventId, msgId, failedMsgId, and screenshots (a
 // folder to save the screens in, or null).
 import { check, inBrowser, logIn, readInput } from "./browser.mjs";
@@ -58,7 +58,10 @@ await inBrowser({ screenshots }, async ({ page, shot }) => {
   check(await page.locator("#endpoint-attempts rect.a").count() >= 1, "the endpoint's attempts chart");
   const before = await page.locator("#keys .mono").first().innerText();
   await page.selectOption("#grace", "24");
+  let asked = "";
+  page.once("dialog", (d) => { asked = d.message(); d.accept(); });
   await Promise.all([page.waitForURL(/done=rotated/), page.locator("#rotate button").click()]);
+  check(asked.startsWith("Rotate the signing secret"), `rotating asks first (${asked})`);
   check((await page.locator("#flash").innerText()).includes("Secret rotated"), "a flash after rotating");
   const keys = await page.locator("#keys .mono").allInnerTexts();
   check(keys.length === 2 && keys[0] !== before && keys[1] === before, "a new current key, the old one in its grace");
@@ -74,18 +77,17 @@ await inBrowser({ screenshots }, async ({ page, shot }) => {
   const exampleId = page.url().split("/messages/")[1];
   console.log(`example: ${exampleId}`);
 
-  // Edit the endpoint's filters and headers.
+  // Edit the endpoint's filters and headers, in its form.
   await page.goto(endpointUrl);
-  await page.locator("#edit-filters summary").click();
-  await page.fill("#filter-types", "invoice.*, order.created");
-  await page.fill("#filter-channels", "eu");
-  await Promise.all([page.waitForURL(/done=filters/), page.locator("#edit-filters button").click()]);
+  await Promise.all([page.waitForURL(/\/edit$/), page.locator(".page-actions a", { hasText: "Edit" }).click()]);
+  check(await page.locator("#f-headers").inputValue() === "X-Shop: acme", "the form holds the custom header");
+  await page.fill("#f-eventTypesOther", "invoice.*, order.created");
+  await page.fill("#f-channels", "eu");
+  await page.fill("#f-headers", "X-Shop: acme\nX-Region: eu-west");
+  await Promise.all([page.waitForURL(/done=endpoint-saved/), page.locator("#endpoint-form button[type=submit]").click()]);
   const types = await page.locator("#event-types .tag").allInnerTexts();
   check(types.join(" ") === "invoice.* order.created", `the new event type filter (${types})`);
   check(await page.locator("#channels").innerText() === "#eu", "the new channel filter");
-  await page.locator("#edit-headers summary").click();
-  await page.fill("#headers-text", "X-Shop: acme\nX-Region: eu-west");
-  await Promise.all([page.waitForURL(/done=headers/), page.locator("#edit-headers button").click()]);
   check((await page.locator("#custom-headers").innerText()).includes("X-Region: eu-west"), "the new custom header");
   await shot("endpoint");
 });
