@@ -348,6 +348,14 @@ pub(super) fn done_message(done: &str) -> Option<&'static str> {
         "app-created" => "Application created. Add an endpoint to it, then publish a message.",
         "app-saved" => "Application saved.",
         "app-deleted" => "Application deleted.",
+        "inbound-saved" => "Inbound webhook saved.",
+        "inbound-deleted" => "Inbound webhook deleted: requests to its URL are refused.",
+        "bot-saved" => "Bot saved.",
+        "bot-deleted" => "Bot deleted, with its user and its webhooks' application.",
+        "bot-installed" => "Bot installed: it gets the channel's events.",
+        "bot-uninstalled" => "Bot removed from the channel.",
+        "bot-disabled" => "Bot disabled: its tokens are refused and it gets no events until enabled.",
+        "bot-enabled" => "Bot enabled.",
         _ => return None,
     })
 }

@@ -1,6 +1,6 @@
-// The dashboard works without this script. It asks before a destructive action (forms with `data-confirm`), and
+// The dashboard works without this script. It asks before a destructive action (forms with `data-confirm`),
 // refreshes a message's page while a delivery is under way, so that a resend's new attempt appears without
-// pressing reload.
+// pressing reload, and shows a Copy button beside a secret shown once (`data-copy` names its field).
 "use strict";
 document.addEventListener("submit", (event) => {
   const form = event.target.closest("form[data-confirm]");
@@ -8,4 +8,17 @@ document.addEventListener("submit", (event) => {
 });
 if (document.querySelector("[data-pending]")) {
   setTimeout(() => location.reload(), 1000);
+}
+for (const button of document.querySelectorAll("button[data-copy]")) {
+  button.hidden = false;
+  button.addEventListener("click", async () => {
+    const field = document.getElementById(button.dataset.copy);
+    field.select();
+    try {
+      await navigator.clipboard.writeText(field.value);
+      button.textContent = "Copied";
+    } catch {
+      button.textContent = "Selected: press Ctrl+C";
+    }
+  });
 }
