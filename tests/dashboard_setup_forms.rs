@@ -171,6 +171,7 @@ async fn an_inbound_registration_from_the_form_is_the_apis_and_verifies_with_the
     let (_, _, html) = page(&app, &cookie, &format!("/ui/inbound/{reg_id}/edit")).await;
     assert!(html.contains("value=\"invoice.*, customer.created\""), "{html}");
     assert!(html.contains(&format!("<option value=\"{app_id}\" selected")), "the destination picked");
+    assert!(html.contains("value=\"50\""), "the rate set");
     let form = [
         ("csrf", csrf.as_str()),
         ("events", "invoice.paid"),

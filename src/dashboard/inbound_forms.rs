@@ -178,8 +178,9 @@ async fn registration(ctx: &ApiContext, session: &Session, id: &str) -> Result<V
     Ok(console::inbound(ctx).registration(ctx, &session.org, id).await?)
 }
 
-/// What the edit form holds: the registration's fields by the form's names.
-fn values_of(reg: &Value) -> Value {
+/// What the edit form holds: the registration's fields by the form's names. The API shows the rate in force;
+/// the server's default is left blank, so that saving does not pin it.
+fn values_of(reg: &Value, default_rate: u32) -> Value {
     let events: Vec<&str> = reg["events"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
     let pretty = |v: &Value| match v {
         Value::Null => String::new(),
@@ -197,7 +198,7 @@ fn values_of(reg: &Value) -> Value {
         "events": events.join(", "),
         "destination.appId": reg["destination"]["appId"],
         "status": reg["status"],
-        "rateLimitPerMinute": reg["rateLimitPerMinute"].to_string(),
+        "rateLimitPerMinute": reg["rateLimitPerMinute"].as_u64().filter(|r| *r != u64::from(default_rate)),
         "providerConfig": pretty(&reg["providerConfig"]),
         "metadata": pretty(&reg["metadata"]),
         "transformation.template": t["template"],
@@ -208,7 +209,7 @@ fn values_of(reg: &Value) -> Value {
 
 pub async fn edit_form(State(ctx): State<ApiContext>, session: Session, Path(id): Path<String>) -> UiResult {
     let reg = registration(&ctx, &session, &id).await?;
-    let values = values_of(&reg);
+    let values = values_of(&reg, ctx.cfg.inbound_rate_per_minute);
     let extra = extra(&ctx, &session, &values, &FormErrors::default(), Some(&reg)).await?;
     Ok(form(FORM, &session, values, extra))
 }

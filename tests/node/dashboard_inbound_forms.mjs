@@ -62,6 +62,7 @@ await inBrowser({ screenshots, failedLoadsAllowed: true }, async ({ page, shot }
   await Promise.all([page.waitForURL(`**/ui/inbound/${regId}/edit`), page.locator(".page-actions a", { hasText: "Edit" }).click()]);
   check(await page.locator(field("events")).inputValue() === "invoice.*", "the edit form holds the events");
   check(await page.locator(`${field("destination.appId")} option:checked`).innerText() === "Billing (billing)", "and the destination");
+  check(await page.locator(field("rateLimitPerMinute")).inputValue() === "", "the server's default rate left blank, not pinned");
   await page.fill(field("events"), "invoice.paid, invoice.payment_failed");
   await page.fill(field("rateLimitPerMinute"), "30");
   await page.locator("details.more summary").click();
