@@ -77,7 +77,11 @@ impl Error {
             "method_not_allowed",
         ];
         let code = body["code"].as_str().and_then(|c| CODES.iter().find(|k| **k == c)).copied().unwrap_or("error");
-        let detail = body["detail"].as_str().map(str::to_string).unwrap_or_else(|| body["detail"].to_string());
+        // The bots face answers `{ok: false, error}`, with a `detail` only sometimes.
+        let detail = match (body["detail"].as_str(), body["error"].as_str()) {
+            (Some(d), _) | (None, Some(d)) => d.to_string(),
+            (None, None) => body["detail"].to_string(),
+        };
         Error::Http { status, code, detail }
     }
     pub fn not_found() -> Self {

@@ -240,6 +240,51 @@ async fn rotation_keeps_the_old_secret_valid_through_its_grace_period() {
     assert_eq!(send_github(&app, &reg, "d", "opened", again["webhookSecret"].as_str().unwrap()).await.status, 200);
 }
 
+/// Provider settings a provider could never verify a request with, and a given secret too short to be one, are
+/// refused when saved (422 naming the field), rather than making a registration that refuses every request.
+#[tokio::test]
+async fn settings_and_secrets_no_request_could_verify_with_are_refused_when_saved() {
+    let app = spawn_app().await;
+    let refused = |body: &Value, field: &str| {
+        assert_eq!(body["detail"][0]["loc"], json!(["body", field]), "{body:?}");
+        body["detail"][0]["msg"].as_str().unwrap().to_string()
+    };
+    for (provider, config, says) in [
+        ("discord", json!({}), "publicKey"),
+        ("discord", json!({"publicKey": "abcd"}), "32 bytes"),
+        ("google", json!({"jwks": {"keys": []}}), "audience"),
+        ("google", json!({"audience": "https://hookd.example.com"}), "jwks or providerConfig.pem"),
+        ("google", json!({"audience": "https://hookd.example.com", "jwks": {"keys": []}}), "no RSA key"),
+        ("generic", json!({}), "providerConfig.generic"),
+        ("generic", json!({"generic": {"header": "X-Sig", "signedContent": "{ts}.{body}"}}), "placeholder"),
+        ("generic", json!({"generic": {"header": "X-Sig", "signedContent": "{timestamp}.{body}"}}), "timestampHeader"),
+        ("generic", json!({"generic": {"header": "X Sig"}}), "header"),
+    ] {
+        let r = app
+            .post(
+                &format!("/integrations/{provider}/webhooks"),
+                json!({"connectionId": "c", "events": ["*"], "providerConfig": config}),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{provider} {config}: {:?}", r.body);
+        let msg = refused(&r.body, "providerConfig");
+        assert!(msg.contains(says), "{provider} {config}: {msg}");
+    }
+    assert_eq!(app.get("/webhooks").await.body["total"], 0);
+    // A good scheme is taken; an edit that breaks it is refused and changes nothing.
+    let scheme = json!({"generic": {"header": "X-Sig", "prefix": "sha256="}});
+    let reg = register(&app, "generic", json!({"connectionId": "c", "events": ["*"], "providerConfig": scheme})).await;
+    let id = reg["registrationId"].as_str().unwrap();
+    let r = app.patch(&format!("/webhooks/{id}"), json!({"providerConfig": {}})).await;
+    assert_eq!(r.status, 422, "{:?}", r.body);
+    refused(&r.body, "providerConfig");
+    assert_eq!(app.get(&format!("/webhooks/{id}")).await.body["providerConfig"]["generic"]["header"], "X-Sig");
+    // Rotating to a secret of 3 characters is refused as creating with one is.
+    let r = app.post(&format!("/webhooks/{id}/rotate-secret"), json!({"webhookSecret": "abc"})).await;
+    assert_eq!(r.status, 422, "{:?}", r.body);
+    assert!(refused(&r.body, "webhookSecret").contains("8 to 1024"));
+}
+
 /// Providers that sign the URL they post to (Twilio) are verified against that URL as sent, trailing slash
 /// included, though the router answers `/webhooks/{id}/` as `/webhooks/{id}`; GitHub (body only) verifies either way.
 #[tokio::test]

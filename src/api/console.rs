@@ -25,6 +25,9 @@ pub trait InboundConsole: Send + Sync {
     async fn event(&self, ctx: &ApiContext, org: &str, id: &str, event_id: &str) -> Result<Value>;
     /// Publishes the stored event to the registration's destination again; answers the new message's id.
     async fn replay(&self, ctx: &ApiContext, org: &str, id: &str, event_id: &str) -> Result<String>;
+    /// Every provider hookd verifies, for the registration form: `{integrationId, title, secret, usesSecret}`,
+    /// `secret` saying where the registration's secret comes from.
+    fn providers(&self) -> Vec<Value>;
 }
 
 /// What the dashboard can do to a timer.
@@ -49,6 +52,8 @@ pub trait BotsConsole: Send + Sync {
     /// Every bot of `org`, as `GET /api/v1/bots` shows them (no credentials), with `app_id`, the engine
     /// application their outgoing webhooks are messages of.
     async fn bots(&self, ctx: &ApiContext, org: &str) -> Result<Vec<Value>>;
+    /// What a bot's form offers: `{scopes, webhook_events, tiers, owner_types}`, the values `BotIn` accepts.
+    fn choices(&self) -> Value;
 }
 
 /// The HTTP API, called in process as an organization's own token would call it. The dashboard's forms create,

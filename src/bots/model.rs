@@ -37,6 +37,12 @@ pub const SCOPES: &[&str] = &[
     "interactive",
 ];
 
+/// The seed's rate-limit tiers.
+pub const TIERS: &[&str] = &["free", "standard", "enterprise"];
+
+/// Who may own a bot.
+pub const OWNER_TYPES: &[&str] = &["user", "team", "organization"];
+
 /// `sha256:<hex>`, as the seed's schema stores tokens and secrets.
 pub fn hash(secret: &str) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(secret.as_bytes())))

@@ -53,12 +53,12 @@ impl BotIn {
             ctx.engine.egress.check_destination(url).await.map_err(|e| Fail::invalid(format!("webhook_url: {e}")))?;
         }
         if let Some(tier) = &self.tier {
-            if !["free", "standard", "enterprise"].contains(&tier.as_str()) {
+            if !model::TIERS.contains(&tier.as_str()) {
                 return Err(Fail::invalid("tier: free, standard or enterprise"));
             }
         }
         if let Some(t) = &self.owner_type {
-            if !["user", "team", "organization"].contains(&t.as_str()) {
+            if !model::OWNER_TYPES.contains(&t.as_str()) {
                 return Err(Fail::invalid("owner_type: user, team or organization"));
             }
         }
@@ -717,5 +717,12 @@ impl crate::api::console::BotsConsole for Console {
     async fn bots(&self, ctx: &ApiContext, org: &str) -> crate::error::Result<Vec<Value>> {
         let bots = state(ctx).of_org(ctx, org).await?;
         Ok(bots.iter().map(|b| view(ctx, b, None)).collect())
+    }
+
+    fn choices(&self) -> Value {
+        json!({
+            "scopes": model::SCOPES, "webhook_events": model::EVENT_TYPES,
+            "tiers": model::TIERS, "owner_types": model::OWNER_TYPES,
+        })
     }
 }

@@ -20,19 +20,26 @@ async fn attempts_of(ctx: &ApiContext, org: &str, app_id: &str, n: usize) -> Res
     Ok(super::live::app_attempts(ctx, org, app_id, None, n).await?.into_iter().map(Into::into).collect())
 }
 
-pub async fn bots(State(ctx): State<ApiContext>, session: Session) -> UiResult {
+#[derive(Deserialize)]
+pub struct BotsParams {
+    done: Option<String>,
+}
+
+pub async fn bots(State(ctx): State<ApiContext>, session: Session, Query(q): Query<BotsParams>) -> UiResult {
     let mut rows = Vec::new();
     for bot in console::bots(&ctx).bots(&ctx, &session.org).await? {
         let app_id = bot["app_id"].as_str().unwrap_or_default().to_string();
         let last = attempts_of(&ctx, &session.org, &app_id, 1).await?.into_iter().next();
         rows.push(page_context! { bot, last });
     }
-    Ok(render(StatusCode::OK, "bots.html", page_context! { nav => "bots", csrf => session.csrf, bots => rows }))
+    let flash = q.done.as_deref().and_then(super::ops::done_message);
+    Ok(render(StatusCode::OK, "bots.html", page_context! { nav => "bots", csrf => session.csrf, bots => rows, flash }))
 }
 
 #[derive(Deserialize)]
 pub struct BotParams {
     iterator: Option<String>,
+    done: Option<String>,
 }
 
 pub async fn bot(
@@ -42,7 +49,7 @@ pub async fn bot(
     Query(q): Query<BotParams>,
 ) -> UiResult {
     let bots = console::bots(&ctx).bots(&ctx, &session.org).await?;
-    let bot: Value = bots.into_iter().find(|b| b["bot_id"] == id.as_str()).ok_or_else(Error::not_found)?;
+    let bot: Value = bots.into_iter().find(|b| b["bot_id"] == id.as_str()).ok_or_else(|| Error::missing("bot", &id))?;
     let app_id = bot["app_id"].as_str().unwrap_or_default().to_string();
     let page = page(Some(25), q.iterator.as_deref(), true);
     let rows = ctx.store.message_list(&session.org, &app_id, &MessageFilter::default(), &page).await?;
@@ -61,6 +68,7 @@ pub async fn bot(
     Ok(render(
         StatusCode::OK,
         "bot.html",
-        page_context! { nav => "bots", csrf => session.csrf, bot, app_id, webhooks, pager, attempts },
+        page_context! { nav => "bots", csrf => session.csrf, bot, app_id, webhooks, pager, attempts,
+        flash => q.done.as_deref().and_then(super::ops::done_message) },
     ))
 }

@@ -75,6 +75,15 @@ impl Fields {
         text.parse().map_err(|_| errors.field(name, "Enter a whole number.")).ok()
     }
 
+    /// The JSON typed in `name` (None when blank), or a message for the field.
+    pub fn json(&self, name: &str, errors: &mut FormErrors) -> Option<Value> {
+        let text = self.get(name);
+        if text.is_empty() {
+            return None;
+        }
+        serde_json::from_str(text).map_err(|e| errors.field(name, format!("This is not JSON: {e}."))).ok()
+    }
+
     pub fn check_csrf(&self, session: &Session) -> Result<(), UiError> {
         session.check_csrf(self.get("csrf"))
     }
@@ -189,6 +198,16 @@ fn draw(
         ..extra
     };
     render(status, template, context)
+}
+
+/// `text` as one segment of an API path: an id typed into a URL cannot reach another route.
+pub fn segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// After a change: to `path`, whose `done` code shows what happened once.

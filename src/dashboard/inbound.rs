@@ -26,20 +26,27 @@ pub(super) fn health_rank(r: &Value) -> u8 {
     }
 }
 
-pub async fn registrations(State(ctx): State<ApiContext>, session: Session) -> UiResult {
+#[derive(Deserialize)]
+pub struct DoneParams {
+    done: Option<String>,
+}
+
+pub async fn registrations(State(ctx): State<ApiContext>, session: Session, Query(q): Query<DoneParams>) -> UiResult {
     let mut regs = console::inbound(&ctx).registrations(&ctx, &session.org).await?;
     regs.sort_by_key(health_rank);
     let unhealthy = regs.iter().filter(|r| health_rank(r) < 2).count();
+    let flash = q.done.as_deref().and_then(super::ops::done_message);
     Ok(render(
         StatusCode::OK,
         "inbound.html",
-        page_context! { nav => "inbound", csrf => session.csrf, regs, unhealthy },
+        page_context! { nav => "inbound", csrf => session.csrf, regs, unhealthy, flash },
     ))
 }
 
 #[derive(Deserialize)]
 pub struct EventsParams {
     iterator: Option<String>,
+    done: Option<String>,
 }
 
 pub async fn registration(
@@ -67,7 +74,8 @@ pub async fn registration(
     Ok(render(
         StatusCode::OK,
         "inbound_registration.html",
-        page_context! { nav => "inbound", csrf => session.csrf, reg, events, pager, refused },
+        page_context! { nav => "inbound", csrf => session.csrf, reg, events, pager, refused,
+        flash => q.done.as_deref().and_then(super::ops::done_message) },
     ))
 }
 

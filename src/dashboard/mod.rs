@@ -17,17 +17,21 @@
 //!   revealing a signing secret when asked) and `transformations` (an editor that tries the code on a sample).
 
 //! * The live tail (`live`) streams the engine's attempts over Server-Sent Events; the inbound, timers and bots
-//!   screens reach those faces through `crate::api::console` (a face may not import another).
+//!   screens reach those faces through `crate::api::console` (a face may not import another), and their forms
+//!   (`inbound_forms`, `timer_forms`, `bot_forms`, like `applications`) through the HTTP API called in process.
 
 mod applications;
+mod bot_forms;
 mod bots;
 mod endpoints;
 mod forms;
 mod inbound;
+mod inbound_forms;
 mod live;
 mod ops;
 mod pages;
 mod portal;
+mod timer_forms;
 mod timers;
 mod transformations;
 
@@ -237,11 +241,18 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
         ("inbound_registration.html", include_str!("templates/inbound_registration.html")),
         ("inbound_refused.html", include_str!("templates/inbound_refused.html")),
         ("inbound_event.html", include_str!("templates/inbound_event.html")),
+        ("inbound_form.html", include_str!("templates/inbound_form.html")),
+        ("inbound_secret.html", include_str!("templates/inbound_secret.html")),
+        ("inbound_rotate.html", include_str!("templates/inbound_rotate.html")),
         ("timers.html", include_str!("templates/timers.html")),
         ("timer.html", include_str!("templates/timer.html")),
         ("timer_macros.html", include_str!("templates/timer_macros.html")),
+        ("timer_form.html", include_str!("templates/timer_form.html")),
         ("bots.html", include_str!("templates/bots.html")),
         ("bot.html", include_str!("templates/bot.html")),
+        ("bot_form.html", include_str!("templates/bot_form.html")),
+        ("bot_secret.html", include_str!("templates/bot_secret.html")),
+        ("bot_install.html", include_str!("templates/bot_install.html")),
     ] {
         env.add_template(name, source).unwrap_or_else(|e| panic!("template {name}: {e}"));
     }
@@ -417,14 +428,24 @@ pub fn router(ctx: &ApiContext) -> Router<ApiContext> {
         .route("/ui/live", get(live::live))
         .route("/ui/live/events", get(live::events))
         .route("/ui/inbound", get(inbound::registrations))
+        .route("/ui/inbound/new", get(inbound_forms::new_form).post(inbound_forms::create))
         .route("/ui/inbound/{id}", get(inbound::registration))
+        .route("/ui/inbound/{id}/edit", get(inbound_forms::edit_form).post(inbound_forms::update))
+        .route("/ui/inbound/{id}/delete", post(inbound_forms::delete))
+        .route("/ui/inbound/{id}/rotate", get(inbound_forms::rotate_form).post(inbound_forms::rotate))
         .route("/ui/inbound/{id}/events/{event}", get(inbound::event))
         .route("/ui/inbound/{id}/events/{event}/replay", post(inbound::replay))
         .route("/ui/timers", get(timers::timers))
+        .route("/ui/timers/new", get(timer_forms::new_form).post(timer_forms::create))
         .route("/ui/timers/{id}", get(timers::timer))
         .route("/ui/timers/{id}/{action}", post(timers::act))
         .route("/ui/bots", get(bots::bots))
+        .route("/ui/bots/new", get(bot_forms::new_form).post(bot_forms::create))
         .route("/ui/bots/{id}", get(bots::bot))
+        .route("/ui/bots/{id}/edit", get(bot_forms::edit_form).post(bot_forms::update))
+        .route("/ui/bots/{id}/install", get(bot_forms::install_form).post(bot_forms::install))
+        .route("/ui/bots/{id}/uninstall/{channel}", post(bot_forms::uninstall))
+        .route("/ui/bots/{id}/{action}", post(bot_forms::act))
         .route("/ui/assets/{file}", get(asset))
         .route("/ui/{*rest}", get(|| async { UiError(Error::not_found()) }))
         .layer(middleware::from_fn_with_state(ctx.clone(), error_navigation))

@@ -378,6 +378,14 @@ pub(super) fn done_message(done: &str) -> Option<&'static str> {
         "endpoint-saved" => "Endpoint saved: the next messages are routed and sent as it now says.",
         "endpoint-deleted" => "Endpoint deleted.",
         "transformation-saved" => "Transformation saved: the next attempts are sent through it.",
+        "inbound-saved" => "Inbound webhook saved.",
+        "inbound-deleted" => "Inbound webhook deleted: requests to its URL are refused.",
+        "bot-saved" => "Bot saved.",
+        "bot-deleted" => "Bot deleted, with its user and its webhooks' application.",
+        "bot-installed" => "Bot installed: it gets the channel's events.",
+        "bot-uninstalled" => "Bot removed from the channel.",
+        "bot-disabled" => "Bot disabled: its tokens are refused and it gets no events until enabled.",
+        "bot-enabled" => "Bot enabled.",
         _ => return None,
     })
 }

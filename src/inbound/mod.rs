@@ -353,6 +353,21 @@ fn check_events(events: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// A secret given rather than generated: something a provider could have issued.
+fn check_secret(secret: Option<&str>) -> Result<()> {
+    match secret {
+        Some(s) if s.len() < 8 || s.len() > 1024 => {
+            Err(Error::invalid(&["body", "webhookSecret"], "must be 8 to 1024 characters"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Provider settings the provider could verify requests with (a Discord key, a generic scheme, …).
+fn check_config(provider: &dyn providers::Provider, config: &ProviderConfig) -> Result<()> {
+    provider.check_config(config).map_err(|e| Error::invalid(&["body", "providerConfig"], e.to_string()))
+}
+
 async fn check_destination(ctx: &ApiContext, org: &str, d: Option<DestinationIn>) -> Result<Option<String>> {
     match d {
         Some(d) => Ok(Some(
@@ -382,13 +397,13 @@ async fn create(
     Path(integration_id): Path<String>,
     ValidJson(input): ValidJson<RegistrationIn>,
 ) -> Result<(StatusCode, Json<Value>)> {
-    if providers::by_name(&integration_id).is_none() {
+    let Some(provider) = providers::by_name(&integration_id) else {
         let known: Vec<&str> = providers::PROVIDERS.iter().map(|p| p.name()).collect();
         return Err(Error::invalid(
             &["path", "integrationId"],
             format!("unknown provider; one of: {}", known.join(", ")),
         ));
-    }
+    };
     if input.connection_id.trim().is_empty() {
         return Err(Error::invalid(&["body", "connectionId"], "must not be empty"));
     }
@@ -396,11 +411,9 @@ async fn create(
     if input.rate_limit_per_minute == Some(0) {
         return Err(Error::invalid(&["body", "rateLimitPerMinute"], "must be at least 1"));
     }
-    if let Some(s) = &input.webhook_secret {
-        if s.len() < 8 || s.len() > 1024 {
-            return Err(Error::invalid(&["body", "webhookSecret"], "must be 8 to 1024 characters"));
-        }
-    }
+    check_secret(input.webhook_secret.as_deref())?;
+    let provider_config = input.provider_config.unwrap_or_default();
+    check_config(provider, &provider_config)?;
     let destination_app_id = check_destination(&ctx, &org, input.destination).await?;
     let now = now_ms();
     let secret = input.webhook_secret.unwrap_or_else(crate::engine::signing::new_secret);
@@ -413,7 +426,7 @@ async fn create(
         events: input.events,
         is_verified: false,
         secrets: vec![EndpointSecret { key: secret.clone(), expires_at: None }],
-        provider_config: input.provider_config.unwrap_or_default(),
+        provider_config,
         destination_app_id,
         rate_limit_per_minute: input.rate_limit_per_minute,
         verification_token: None,
@@ -666,6 +679,9 @@ async fn patch(
         reg.destination_app_id = check_destination(&ctx, &org, d).await?;
     }
     if let Some(c) = p.provider_config {
+        if let Some(provider) = providers::by_name(&reg.integration_id) {
+            check_config(provider, &c)?;
+        }
         reg.provider_config = c;
     }
     if let Some(r) = p.rate_limit_per_minute {
@@ -730,6 +746,7 @@ async fn rotate(
     if grace > 7 * 86_400 {
         return Err(Error::invalid(&["body", "gracePeriodSeconds"], "at most 7 days"));
     }
+    check_secret(input.webhook_secret.as_deref())?;
     let mut reg = load(&ctx, &org, &id).await?;
     let now = now_ms();
     let until = now + grace as i64 * 1000;
@@ -1216,6 +1233,19 @@ impl crate::api::console::InboundConsole for Console {
 
     async fn replay(&self, ctx: &ApiContext, org: &str, id: &str, event_id: &str) -> Result<String> {
         replay_event(ctx, org, id, event_id).await
+    }
+
+    fn providers(&self) -> Vec<Value> {
+        providers::PROVIDERS
+            .iter()
+            .map(|p| {
+                let about = p.about();
+                json!({
+                    "integrationId": p.name(), "title": about.title, "secret": about.secret,
+                    "usesSecret": about.uses_secret,
+                })
+            })
+            .collect()
     }
 }
 

@@ -92,6 +92,7 @@ await inBrowser({ screenshots, failedLoadsAllowed: true }, async ({ page, shot }
   check(await page.locator("#timer-status").innerText() === "running", "the timer running");
   await shot("timer");
   for (const [button, status] of [["Pause", "paused"], ["Resume", "running"], ["Cancel", "cancelled"]]) {
+    if (button === "Cancel") page.once("dialog", (d) => d.accept()); // it asks first
     await Promise.all([page.waitForURL(/done=/), page.locator("#actions button", { hasText: button }).click()]);
     check(await page.locator("#timer-status").innerText() === status, `the timer ${status} after ${button}`);
   }

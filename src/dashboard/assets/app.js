@@ -1,20 +1,25 @@
 // The dashboard works without this script. It asks before a destructive action (forms with `data-confirm`),
-// copies a shown secret (`data-copy` names its field), and a message's page says when to look again
-// (`data-refresh-in`, in ms): every second while an attempt is in flight, once when the next retry is due, or never.
+// shows a Copy button beside a secret shown once (`data-copy` names its field; hidden without this script), and
+// a message's page says when to look again (`data-refresh-in`, in ms): every second while an attempt is in
+// flight, once when the next retry is due, or never.
 "use strict";
 document.addEventListener("submit", (event) => {
   const form = event.target.closest("form[data-confirm]");
   if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
 });
+for (const button of document.querySelectorAll("button[data-copy]")) button.hidden = false;
 document.addEventListener("click", (event) => {
   const button = event.target.closest("button[data-copy]");
   if (!button) return;
   const field = document.getElementById(button.dataset.copy);
   const copied = () => { button.textContent = "Copied"; };
+  const selected = () => { button.textContent = "Selected: press Ctrl+C"; };
   field.select();
   // The clipboard API needs a secure context (HTTPS or localhost); elsewhere the selection is copied.
-  if (navigator.clipboard) navigator.clipboard.writeText(field.value).then(copied, () => document.execCommand("copy") && copied());
-  else if (document.execCommand("copy")) copied();
+  if (navigator.clipboard) {
+    navigator.clipboard.writeText(field.value).then(copied, () => (document.execCommand("copy") ? copied() : selected()));
+  } else if (document.execCommand("copy")) copied();
+  else selected();
 });
 const refresh = document.querySelector("[data-refresh-in]");
 if (refresh) {

@@ -51,6 +51,19 @@ impl Provider for Discord {
         "discord"
     }
 
+    fn about(&self) -> About {
+        About {
+            title: "Discord",
+            uses_secret: false,
+            secret: "No secret: the application's Public Key (Developer Portal → the application → General \
+                     Information) goes in the provider settings, {\"publicKey\": \"…\"}.",
+        }
+    }
+
+    fn check_config(&self, cfg: &ProviderConfig) -> Result<(), VerifyError> {
+        public_key(cfg).map(|_| ())
+    }
+
     fn verify(&self, req: &Incoming, _secrets: &[&str], cfg: &ProviderConfig) -> Result<(), VerifyError> {
         let key = public_key(cfg)?;
         let sig_hex = req.header(SIGNATURE_HEADER).ok_or(VerifyError::Missing("X-Signature-Ed25519"))?;

@@ -172,14 +172,16 @@ pub fn key_bytes(secret: &str, enc: KeyEncoding) -> Option<Vec<u8>> {
 
 pub struct Generic;
 
+fn scheme_of(cfg: &ProviderConfig) -> Result<&GenericScheme, VerifyError> {
+    cfg.generic
+        .as_ref()
+        .ok_or_else(|| VerifyError::Config("generic: providerConfig.generic (the signature scheme) is required".into()))
+}
+
 impl Generic {
-    /// Verifies with an explicit scheme (what [`Provider::verify`] does with `cfg.generic`).
-    pub fn verify_scheme(
-        req: &Incoming,
-        secrets: &[&str],
-        scheme: &GenericScheme,
-        tolerance_override: Option<u64>,
-    ) -> Result<(), VerifyError> {
+    /// The scheme's signed template, unless the scheme could never verify: a template without `{body}` or with
+    /// an unknown placeholder, or one using `{timestamp}` or `{id}` without the header that carries it.
+    fn check_scheme(scheme: &GenericScheme) -> Result<Vec<Part<'_>>, VerifyError> {
         let template = parse_template(&scheme.signed_content)?;
         let needs = |want: fn(&Part) -> bool| template.iter().any(want);
         if needs(|p| matches!(p, Part::Timestamp)) && scheme.timestamp_header.is_none() {
@@ -190,6 +192,21 @@ impl Generic {
         if needs(|p| matches!(p, Part::Id)) && scheme.id_header.is_none() {
             return Err(VerifyError::Config("generic: signedContent uses {id} but no idHeader is set".into()));
         }
+        if axum::http::HeaderName::try_from(scheme.header.as_str()).is_err() {
+            return Err(VerifyError::Config("generic: header is not a header name".into()));
+        }
+        Ok(template)
+    }
+
+    /// Verifies with an explicit scheme (what [`Provider::verify`] does with `cfg.generic`).
+    pub fn verify_scheme(
+        req: &Incoming,
+        secrets: &[&str],
+        scheme: &GenericScheme,
+        tolerance_override: Option<u64>,
+    ) -> Result<(), VerifyError> {
+        let template = Self::check_scheme(scheme)?;
+        let needs = |want: fn(&Part) -> bool| template.iter().any(want);
         let keys: Vec<Vec<u8>> = secrets.iter().filter_map(|s| key_bytes(s, scheme.key_encoding)).collect();
         if keys.is_empty() {
             return Err(VerifyError::Config("generic: no usable secret (check keyEncoding)".into()));
@@ -303,11 +320,22 @@ impl Provider for Generic {
         "generic"
     }
 
+    fn about(&self) -> About {
+        About {
+            title: "Generic HMAC",
+            uses_secret: true,
+            secret: "Any secret you share with the sender; the provider settings describe its scheme, \
+                     {\"generic\": {\"header\": \"X-Signature\", \"algorithm\": \"sha256\", \"encoding\": \
+                     \"hex\", …}}.",
+        }
+    }
+
+    fn check_config(&self, cfg: &ProviderConfig) -> Result<(), VerifyError> {
+        Self::check_scheme(scheme_of(cfg)?).map(|_| ())
+    }
+
     fn verify(&self, req: &Incoming, secrets: &[&str], cfg: &ProviderConfig) -> Result<(), VerifyError> {
-        let scheme = cfg.generic.as_ref().ok_or_else(|| {
-            VerifyError::Config("generic: providerConfig.generic (the signature scheme) is required".into())
-        })?;
-        Self::verify_scheme(req, secrets, scheme, cfg.tolerance_seconds)
+        Self::verify_scheme(req, secrets, scheme_of(cfg)?, cfg.tolerance_seconds)
     }
 
     fn normalize(&self, req: &Incoming, cfg: &ProviderConfig) -> Result<Normalized, String> {

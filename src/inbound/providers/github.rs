@@ -17,6 +17,16 @@ impl Provider for GitHub {
         "github"
     }
 
+    fn about(&self) -> About {
+        About {
+            title: "GitHub",
+            uses_secret: true,
+            secret: "Leave the secret blank and paste the one hookd makes into the Secret field of GitHub's \
+                     webhook (repository or organization Settings → Webhooks; content type application/json), or \
+                     type the same secret in both.",
+        }
+    }
+
     fn verify(&self, req: &Incoming, secrets: &[&str], _cfg: &ProviderConfig) -> Result<(), VerifyError> {
         verify_body_hmac_hex(req, SIGNATURE, Prefix::Required("sha256="), secrets)
     }

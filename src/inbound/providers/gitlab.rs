@@ -44,6 +44,15 @@ impl Provider for GitLab {
         "gitlab"
     }
 
+    fn about(&self) -> About {
+        About {
+            title: "GitLab",
+            uses_secret: true,
+            secret: "The Secret token of GitLab's webhook (Settings → Webhooks): leave the secret blank and paste \
+                     the one hookd makes there, or type the same token in both.",
+        }
+    }
+
     fn verify(&self, req: &Incoming, secrets: &[&str], cfg: &ProviderConfig) -> Result<(), VerifyError> {
         let keys: Vec<Vec<u8>> = secrets.iter().filter_map(|s| signing_key(s)).collect();
         if let (Some(signature), false) = (req.header(SIGNATURE), keys.is_empty()) {

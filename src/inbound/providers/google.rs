@@ -73,6 +73,10 @@ fn candidate_keys(cfg: &ProviderConfig, kid: Option<&str>) -> Result<Vec<Decodin
     Ok(by_kid)
 }
 
+fn audience_of(cfg: &ProviderConfig) -> Result<&str, VerifyError> {
+    cfg.audience.as_deref().filter(|a| !a.is_empty()).ok_or_else(|| config_err("providerConfig.audience is required"))
+}
+
 /// Whether the `aud` claim (a string or an array) names `audience`.
 fn audience_matches(aud: Option<&Value>, audience: &str) -> bool {
     match aud {
@@ -87,12 +91,25 @@ impl Provider for GooglePubSub {
         "google"
     }
 
+    fn about(&self) -> About {
+        About {
+            title: "Google Pub/Sub push",
+            uses_secret: false,
+            secret: "No secret: the provider settings name the push subscription's audience and Google's signing \
+                     keys, {\"audience\": \"…\", \"jwks\": {\"keys\": […]}} or \"pem\": […].",
+        }
+    }
+
+    fn check_config(&self, cfg: &ProviderConfig) -> Result<(), VerifyError> {
+        audience_of(cfg)?;
+        if candidate_keys(cfg, None)?.is_empty() {
+            return Err(config_err("providerConfig.jwks holds no RSA key for RS256 signatures"));
+        }
+        Ok(())
+    }
+
     fn verify(&self, req: &Incoming, _secrets: &[&str], cfg: &ProviderConfig) -> Result<(), VerifyError> {
-        let audience = cfg
-            .audience
-            .as_deref()
-            .filter(|a| !a.is_empty())
-            .ok_or_else(|| config_err("providerConfig.audience is required"))?;
+        let audience = audience_of(cfg)?;
         let auth = req.header("authorization").ok_or(VerifyError::Missing("Authorization"))?;
         let token = auth
             .trim()

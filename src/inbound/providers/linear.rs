@@ -21,6 +21,15 @@ impl Provider for Linear {
         "linear"
     }
 
+    fn about(&self) -> About {
+        About {
+            title: "Linear",
+            uses_secret: true,
+            secret: "The webhook's signing secret, shown in Linear under Settings → API → Webhooks once you have \
+                     added this URL there.",
+        }
+    }
+
     fn verify(&self, req: &Incoming, secrets: &[&str], cfg: &ProviderConfig) -> Result<(), VerifyError> {
         verify_body_hmac_hex(req, SIGNATURE, Prefix::None, secrets)?;
         // Only now is the body trusted enough to read its timestamp.

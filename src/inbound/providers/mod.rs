@@ -86,9 +86,29 @@ pub struct Normalized {
     pub delivery_id: Option<String>,
 }
 
+/// What a person setting up a registration needs to know of a provider (the dashboard's form shows it).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct About {
+    /// Its name as people write it.
+    pub title: &'static str,
+    /// Where the registration's secret comes from, or what takes its place.
+    pub secret: &'static str,
+    /// Whether requests are verified with the registration's secret (Discord and Google use keys in the provider
+    /// settings; Notion the token it sends first).
+    pub uses_secret: bool,
+}
+
 pub trait Provider: Send + Sync {
     /// The `integrationId` that selects it.
     fn name(&self) -> &'static str;
+
+    fn about(&self) -> About;
+
+    /// Refuses provider settings this provider could never verify a request with (a missing or malformed key or
+    /// scheme), so that a registration is refused when saved rather than failing every request.
+    fn check_config(&self, _cfg: &ProviderConfig) -> Result<(), VerifyError> {
+        Ok(())
+    }
 
     /// Checks the request against each live secret; Ok when one matches.
     fn verify(&self, req: &Incoming, secrets: &[&str], cfg: &ProviderConfig) -> Result<(), VerifyError>;

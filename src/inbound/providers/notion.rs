@@ -21,6 +21,16 @@ impl Provider for Notion {
         "notion"
     }
 
+    fn about(&self) -> About {
+        About {
+            title: "Notion",
+            uses_secret: false,
+            secret: "Leave the secret blank: Notion first sends a verification token to this URL; hookd keeps it \
+                     and verifies with it. Enter it in Notion to finish: the registration's Edit page shows it \
+                     (verificationToken in GET /webhooks/{id}).",
+        }
+    }
+
     fn verify(&self, req: &Incoming, secrets: &[&str], _cfg: &ProviderConfig) -> Result<(), VerifyError> {
         verify_body_hmac_hex(req, "X-Notion-Signature", Prefix::Required("sha256="), secrets)
     }

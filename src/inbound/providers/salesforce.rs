@@ -21,6 +21,15 @@ impl Provider for Salesforce {
         "salesforce"
     }
 
+    fn about(&self) -> About {
+        About {
+            title: "Salesforce",
+            uses_secret: true,
+            secret: "Leave the secret blank and configure the one hookd makes in Salesforce, which signs \
+                     X-Salesforce-Event-Signature (an HMAC-SHA256 of the body) with it.",
+        }
+    }
+
     fn verify(&self, req: &Incoming, secrets: &[&str], _cfg: &ProviderConfig) -> Result<(), VerifyError> {
         verify_body_hmac_hex(req, "X-Salesforce-Event-Signature", Prefix::Optional("sha256="), secrets)
     }

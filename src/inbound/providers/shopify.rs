@@ -24,6 +24,15 @@ impl Provider for Shopify {
         "shopify"
     }
 
+    fn about(&self) -> About {
+        About {
+            title: "Shopify",
+            uses_secret: true,
+            secret: "The app's client secret (Partner Dashboard → the app → Client credentials); for webhooks \
+                     made in the store admin, the key shown under Settings → Notifications → Webhooks.",
+        }
+    }
+
     fn verify(&self, req: &Incoming, secrets: &[&str], _cfg: &ProviderConfig) -> Result<(), VerifyError> {
         let given = header(req, "Hmac-Sha256").ok_or(VerifyError::Missing(SIGNATURE))?;
         let given = base64::engine::general_purpose::STANDARD

@@ -23,6 +23,15 @@ impl Provider for Slack {
         "slack"
     }
 
+    fn about(&self) -> About {
+        About {
+            title: "Slack",
+            uses_secret: true,
+            secret: "Your Slack app's Signing Secret: api.slack.com/apps → the app → Basic Information → App \
+                     Credentials.",
+        }
+    }
+
     fn verify(&self, req: &Incoming, secrets: &[&str], cfg: &ProviderConfig) -> Result<(), VerifyError> {
         let ts_text = req.header(TIMESTAMP).ok_or(VerifyError::Missing(TIMESTAMP))?;
         let ts: i64 = ts_text.trim().parse().map_err(|_| VerifyError::Malformed(TIMESTAMP))?;

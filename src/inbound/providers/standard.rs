@@ -34,6 +34,15 @@ impl Provider for StandardWebhooks {
         "standardwebhooks"
     }
 
+    fn about(&self) -> About {
+        About {
+            title: "Standard Webhooks",
+            uses_secret: true,
+            secret: "The sender's whsec_… signing secret (Svix, hookd and other Standard Webhooks senders show \
+                     one per endpoint).",
+        }
+    }
+
     fn verify(&self, req: &Incoming, secrets: &[&str], cfg: &ProviderConfig) -> Result<(), VerifyError> {
         require_secrets("standardwebhooks", secrets)?;
         let keys: Vec<Vec<u8>> = secrets.iter().filter_map(|s| key(s)).collect();

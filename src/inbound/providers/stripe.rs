@@ -21,6 +21,15 @@ impl Provider for Stripe {
         "stripe"
     }
 
+    fn about(&self) -> About {
+        About {
+            title: "Stripe",
+            uses_secret: true,
+            secret: "The endpoint's signing secret (whsec_…), shown in Stripe's Dashboard under Developers → \
+                     Webhooks → the endpoint once you have added this URL there.",
+        }
+    }
+
     fn verify(&self, req: &Incoming, secrets: &[&str], cfg: &ProviderConfig) -> Result<(), VerifyError> {
         let header = req.header(SIGNATURE).ok_or(VerifyError::Missing(SIGNATURE))?;
         let mut timestamp = None;

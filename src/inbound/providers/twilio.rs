@@ -108,6 +108,15 @@ impl Provider for Twilio {
         "twilio"
     }
 
+    fn about(&self) -> About {
+        About {
+            title: "Twilio",
+            uses_secret: true,
+            secret: "Your account's Auth Token (Twilio Console → Account info). Twilio signs the URL it calls: \
+                     HOOKD_PUBLIC_URL must be the address Twilio uses.",
+        }
+    }
+
     fn verify(&self, req: &Incoming, secrets: &[&str], _cfg: &ProviderConfig) -> Result<(), VerifyError> {
         let header = req.header(SIGNATURE).ok_or(VerifyError::Missing(SIGNATURE))?;
         let algorithm = Algorithm::from_settings(req.header(SETTINGS))?;

@@ -21,6 +21,14 @@ impl Provider for Zoom {
         "zoom"
     }
 
+    fn about(&self) -> About {
+        About {
+            title: "Zoom",
+            uses_secret: true,
+            secret: "Your app's Secret Token: Zoom App Marketplace → the app → Features → Access.",
+        }
+    }
+
     fn verify(&self, req: &Incoming, secrets: &[&str], cfg: &ProviderConfig) -> Result<(), VerifyError> {
         require_secrets("zoom", secrets)?;
         let sig = req.header(SIGNATURE_HEADER).ok_or(VerifyError::Missing("x-zm-signature"))?;
