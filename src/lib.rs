@@ -25,7 +25,8 @@
 //! * [`api`] — what the faces share, below them: the request state, JSON input with 4xx errors, pagination,
 //!   timestamps, tokens and tenancy, idempotency, endpoint changes and background tasks. A face depends on the engine, the store, `api` and the
 //!   utilities below — never on another face or on [`server`]. What the dashboard shows of the inbound,
-//!   timers and bots faces goes through `api::console`'s traits, which those faces implement.
+//!   timers and bots faces goes through `api::console`'s traits, which those faces implement; what its forms
+//!   create, change and delete goes through the HTTP API itself, called in process (`api::console::Api`).
 //! * [`error`], [`ids`], [`config`] — the one error type, prefixed time-ordered ids, and configuration from
 //!   flags, environment and TOML.
 //! * [`devtools`] — `hookd listen` (a receiver for development that prints and verifies what it is sent) and

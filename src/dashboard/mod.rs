@@ -15,7 +15,6 @@
 //!   act with: activity charts drawn as SVG, the endpoint's actions, the message search, the headers sent.
 //! * The forms that create, change and delete go through the API ([`forms`]): `applications`, `endpoints` (with
 //!   revealing a signing secret when asked) and `transformations` (an editor that tries the code on a sample).
-
 //! * The live tail (`live`) streams the engine's attempts over Server-Sent Events; the inbound, timers and bots
 //!   screens reach those faces through `crate::api::console` (a face may not import another), and their forms
 //!   (`inbound_forms`, `timer_forms`, `bot_forms`, like `applications`) through the HTTP API called in process.
