@@ -1414,8 +1414,9 @@ async fn ingest_inner(
     }
     let Some(body) = body else {
         tally.verdict = verdict::TOO_LARGE;
-        let detail = format!("Request body is larger than the limit of {} bytes", ctx.cfg.max_body_bytes);
-        let r = refusal(StatusCode::PAYLOAD_TOO_LARGE, reason::TOO_LARGE, detail);
+        let detail =
+            crate::api::extract::payload_too_large(Some(crate::api::extract::BodyLimit(ctx.cfg.max_body_bytes)));
+        let r = refusal(StatusCode::PAYLOAD_TOO_LARGE, reason::TOO_LARGE, detail.to_string());
         return refuse_and_keep(ctx, &reg, r, started, Some(&window)).await;
     };
     let url = format!("{}{}", ctx.cfg.public_url, uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path()));
