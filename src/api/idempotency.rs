@@ -19,9 +19,10 @@ const STALE_MS: Millis = 60 * 1000;
 const RUNNING_WAIT: Duration = Duration::from_secs(10);
 const RUNNING_POLL: Duration = Duration::from_millis(20);
 
-/// A key the layer found free, handed to a route that claims it in the commit of its own write, with its
-/// answer (a message's publish: `POST /api/v1/app/{app}/msg`), instead of the layer claiming it before and
-/// storing the answer after — two more group commits on the SDKs' hottest call.
+/// A key handed to a route that claims it in the commit of its own write, with its answer (a message's publish:
+/// `POST /api/v1/app/{app}/msg`), instead of the layer claiming it before and storing the answer after — two
+/// more group commits on the SDKs' hottest call. Nothing is read first: a key seen before makes the claim fail,
+/// and only then is the first answer looked up and replayed.
 #[derive(Debug, Clone)]
 pub struct PendingKey {
     pub org: String,
@@ -41,6 +42,15 @@ struct AnswerStored;
 struct KeyTaken;
 
 impl PendingKey {
+    fn new(org: &str, scoped: &str, now: Millis) -> Self {
+        PendingKey {
+            org: org.to_string(),
+            scoped: scoped.to_string(),
+            since: now - IDEMPOTENCY_WINDOW_MS,
+            stale: now - STALE_MS,
+        }
+    }
+
     /// The answer `body` (JSON) with `status`, stored under the key in the route's commit.
     pub fn stored(&self, status: StatusCode, body: Vec<u8>) -> Response {
         let mut resp = (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response();
@@ -77,24 +87,22 @@ pub async fn idempotency(State(ctx): State<ApiContext>, req: Request, next: Next
         },
     };
     let scoped = format!("{} {}", req.uri().path(), key);
-    let own_commit = claims_in_its_commit(req.uri().path());
-    let pending = match settle(&ctx, &org.0, &scoped, own_commit).await {
-        Ok(pending) => pending,
-        Err(answer) => return answer,
-    };
     let mut req = req;
     req.extensions_mut().insert(org.clone());
-    if own_commit {
-        req.extensions_mut().insert(pending);
+    if claims_in_its_commit(req.uri().path()) {
+        req.extensions_mut().insert(PendingKey::new(&org.0, &scoped, crate::store::now_ms()));
         let resp = next.run(req).await;
         if resp.extensions().get::<KeyTaken>().is_none() {
             return resp;
         }
-        // Another request won the key meanwhile: its answer, once committed.
+        // Another request has the key: its answer, once committed.
         return match settle(&ctx, &org.0, &scoped, true).await {
             Ok(_) => Error::conflict("a request with this Idempotency-Key failed; retry it").into_response(),
             Err(answer) => answer,
         };
+    }
+    if let Err(answer) = settle(&ctx, &org.0, &scoped, false).await {
+        return answer;
     }
     let resp = next.run(req).await;
     if !resp.status().is_success() {
@@ -115,10 +123,10 @@ pub async fn idempotency(State(ctx): State<ApiContext>, req: Request, next: Next
     Response::from_parts(parts, Body::from(bytes))
 }
 
-/// Waits until the key is free to run with — claimed now, or (`own_commit`) found free for the route to claim —
-/// or answers: the first request's answer replayed, or 409 when it is still running after a while. Two requests
-/// with one key at once, on one node or on two, so run once: the other replays the first's answer.
-async fn settle(ctx: &ApiContext, org: &str, scoped: &str, own_commit: bool) -> Result<PendingKey, Response> {
+/// Waits until the key is free to run with — claimed now, or (`own_commit`, after a route found it taken) read
+/// as free — or answers: the first request's answer replayed, or 409 when it is still running after a while. Two
+/// requests with one key at once, on one node or on two, so run once: the other replays the first's answer.
+async fn settle(ctx: &ApiContext, org: &str, scoped: &str, own_commit: bool) -> Result<(), Response> {
     let deadline = tokio::time::Instant::now() + RUNNING_WAIT;
     loop {
         let now = crate::store::now_ms();
@@ -128,9 +136,7 @@ async fn settle(ctx: &ApiContext, org: &str, scoped: &str, own_commit: bool) -> 
             false => ctx.store.idempotency_begin(org, scoped, since, stale).await,
         };
         match claim {
-            Ok(IdempotencyClaim::Run) => {
-                return Ok(PendingKey { org: org.to_string(), scoped: scoped.to_string(), since, stale })
-            }
+            Ok(IdempotencyClaim::Run) => return Ok(()),
             Ok(IdempotencyClaim::Done(stored)) => return Err(replay(stored)),
             Ok(IdempotencyClaim::Running) if tokio::time::Instant::now() < deadline => {
                 tokio::time::sleep(RUNNING_POLL).await

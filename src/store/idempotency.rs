@@ -57,7 +57,7 @@ impl dyn Store {
     }
 
     /// How `key` stands, read without claiming it: an answer to replay, a request still running, or free (`Run`)
-    /// — for a request that claims the key in its own commit ([`Self::publish_claiming`]).
+    /// — for a request whose own commit found the key taken ([`Self::publish_claiming`]).
     pub async fn idempotency_peek(
         &self,
         org_id: &str,
@@ -81,7 +81,8 @@ impl dyn Store {
     }
 
     /// Publishes a message and keeps `answer` as `key`'s, in one commit — unless another request took the key
-    /// first (on any node): then nothing is written, and None says to replay that request's answer. So an SDK's
+    /// first (on any node, now or within `since`): then nothing is written, and None says to replay that
+    /// request's answer. So an SDK's
     /// publish, which always carries a key, costs one group commit rather than three (claim, message, answer).
     #[allow(clippy::too_many_arguments)]
     pub async fn publish_claiming(
