@@ -33,10 +33,6 @@ pub struct PendingKey {
     pub stale: Millis,
 }
 
-/// On a route's response: the answer is stored under its [`PendingKey`] already.
-#[derive(Clone)]
-struct AnswerStored;
-
 /// On a route's response: another request claimed the key first; its answer is to be replayed.
 #[derive(Clone)]
 struct KeyTaken;
@@ -51,11 +47,9 @@ impl PendingKey {
         }
     }
 
-    /// The answer `body` (JSON) with `status`, stored under the key in the route's commit.
+    /// The answer `body` (JSON) with `status`, as stored under the key in the route's commit.
     pub fn stored(&self, status: StatusCode, body: Vec<u8>) -> Response {
-        let mut resp = (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response();
-        resp.extensions_mut().insert(AnswerStored);
-        resp
+        (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
     }
 
     /// The route wrote nothing: another request has the key.
