@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::Method;
 use serde_json::{json, Map, Value};
 
-use super::forms::{done, form, refused, submit, Fields, FormErrors};
+use super::forms::{done, form, refused, request, submit, Fields, FormErrors};
 use super::pages::{page_context, AppView};
 use super::{Session, UiResult};
 use crate::api::{load_app, not_internal, ApiContext};
@@ -37,11 +37,9 @@ pub async fn create(State(ctx): State<ApiContext>, session: Session, fields: Fie
     fields.check_csrf(&session)?;
     let mut errors = FormErrors::default();
     let body = body_of(&fields, &mut errors);
-    if errors.is_empty() {
-        match submit(&ctx, &session, Method::POST, "/api/v1/app", Some(body), FIELDS).await? {
-            Ok(app) => return Ok(done(&format!("/ui/apps/{}", app["id"].as_str().unwrap_or_default()), "app-created")),
-            Err(refusal) => errors = refusal,
-        }
+    match submit(&ctx, &session, Method::POST, "/api/v1/app", Some(body), FIELDS, errors).await? {
+        Ok(app) => return Ok(done(&format!("/ui/apps/{}", app["id"].as_str().unwrap_or_default()), "app-created")),
+        Err(refusal) => errors = refusal,
     }
     Ok(refused(TEMPLATE, &session, &fields, errors, minijinja::context! { nav => "apps" }))
 }
@@ -69,12 +67,10 @@ pub async fn update(
     let app = editable(&ctx, &session, &app_id).await?;
     let mut errors = FormErrors::default();
     let body = body_of(&fields, &mut errors);
-    if errors.is_empty() {
-        let path = format!("/api/v1/app/{}", app.id);
-        match submit(&ctx, &session, Method::PATCH, &path, Some(body), FIELDS).await? {
-            Ok(_) => return Ok(done(&format!("/ui/apps/{}", app.id), "app-saved")),
-            Err(refusal) => errors = refusal,
-        }
+    let path = format!("/api/v1/app/{}", app.id);
+    match submit(&ctx, &session, Method::PATCH, &path, Some(body), FIELDS, errors).await? {
+        Ok(_) => return Ok(done(&format!("/ui/apps/{}", app.id), "app-saved")),
+        Err(refusal) => errors = refusal,
     }
     let app = AppView::from(&app);
     Ok(refused(TEMPLATE, &session, &fields, errors, page_context! { nav => "apps", app }))
@@ -88,9 +84,7 @@ pub async fn delete(
 ) -> UiResult {
     fields.check_csrf(&session)?;
     let app = editable(&ctx, &session, &app_id).await?;
-    crate::api::console::api(&ctx)
-        .call(&ctx, &session.org, Method::DELETE, &format!("/api/v1/app/{}", app.id), None)
-        .await?;
+    request(&ctx, &session, Method::DELETE, &format!("/api/v1/app/{}", app.id)).await?;
     Ok(done("/ui/apps", "app-deleted"))
 }
 

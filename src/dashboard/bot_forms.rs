@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use super::forms::{done, form, refused, segment, submit, Fields, FormErrors};
+use super::forms::{done, form, refused, request, segment, submit, Fields, FormErrors};
 use super::pages::page_context;
 use super::{render, Session, UiError, UiResult};
 use crate::api::console;
@@ -76,8 +76,9 @@ async fn call(
     path: &str,
     body: Value,
     form_fields: &[&str],
+    errors: FormErrors,
 ) -> Result<Result<Value, FormErrors>, UiError> {
-    Ok(submit(ctx, session, method, path, Some(body), form_fields).await?.map_err(|e| placed(e, form_fields)))
+    Ok(submit(ctx, session, method, path, Some(body), form_fields, errors).await?.map_err(|e| placed(e, form_fields)))
 }
 
 /// What the form draws besides the values: the scopes, event types, tiers and owner types the API accepts.
@@ -117,14 +118,12 @@ pub async fn create(State(ctx): State<ApiContext>, session: Session, fields: Fie
     fields.check_csrf(&session)?;
     let mut errors = FormErrors::default();
     let body = body_of(&fields, &mut errors, true);
-    if errors.is_empty() {
-        match call(&ctx, &session, Method::POST, "/api/v1/bots", body, FIELDS).await? {
-            Ok(bot) => {
-                let shown = bot["credentials"].clone();
-                return shown_once(&session, &bot, shown, false);
-            }
-            Err(refusal) => errors = refusal,
+    match call(&ctx, &session, Method::POST, "/api/v1/bots", body, FIELDS, errors).await? {
+        Ok(bot) => {
+            let shown = bot["credentials"].clone();
+            return shown_once(&session, &bot, shown, false);
         }
+        Err(refusal) => errors = refusal,
     }
     Ok(refused(FORM, &session, &fields, errors, extra(&ctx, None)))
 }
@@ -151,16 +150,14 @@ pub async fn update(
     let bot = bot_of(&ctx, &session, &id).await?;
     let mut errors = FormErrors::default();
     let body = body_of(&fields, &mut errors, false);
-    if errors.is_empty() {
-        match call(&ctx, &session, Method::PATCH, &path_of(&bot, ""), body, FIELDS).await? {
-            // A first webhook URL gave the bot a webhook secret: shown this once.
-            Ok(saved) if saved["credentials"]["webhook_secret"].is_string() => {
-                let shown = json!({ "webhook_secret": saved["credentials"]["webhook_secret"] });
-                return shown_once(&session, &saved, shown, false);
-            }
-            Ok(_) => return Ok(done(&format!("/ui/bots/{id}"), "bot-saved")),
-            Err(refusal) => errors = refusal,
+    match call(&ctx, &session, Method::PATCH, &path_of(&bot, ""), body, FIELDS, errors).await? {
+        // A first webhook URL gave the bot a webhook secret: shown this once.
+        Ok(saved) if saved["credentials"]["webhook_secret"].is_string() => {
+            let shown = json!({ "webhook_secret": saved["credentials"]["webhook_secret"] });
+            return shown_once(&session, &saved, shown, false);
         }
+        Ok(_) => return Ok(done(&format!("/ui/bots/{id}"), "bot-saved")),
+        Err(refusal) => errors = refusal,
     }
     Ok(refused(FORM, &session, &fields, errors, extra(&ctx, Some(&bot))))
 }
@@ -181,7 +178,7 @@ pub async fn act(
         "enable" => (Method::POST, "/enable", "bot-enabled"),
         _ => return Err(Error::not_found().into()),
     };
-    let answer = console::api(&ctx).call(&ctx, &session.org, method, &path_of(&bot, rest), None).await?;
+    let answer = request(&ctx, &session, method, &path_of(&bot, rest)).await?;
     match action.as_str() {
         "delete" => Ok(done("/ui/bots", code)),
         "rotate-token" => shown_once(&session, &bot, answer, true),
@@ -191,7 +188,7 @@ pub async fn act(
 
 /// The install form's extra: the organization's channels (the built-in chat's), as suggestions.
 async fn install_extra(ctx: &ApiContext, session: &Session, bot: &Value) -> Result<minijinja::Value, UiError> {
-    let listed = console::api(ctx).call(ctx, &session.org, Method::GET, "/api/v1/channels.list", None).await?;
+    let listed = request(ctx, session, Method::GET, "/api/v1/channels.list").await?;
     let channels = listed["channels"].clone();
     let choices = console::bots(ctx).choices();
     Ok(page_context! { nav => "bots", bot, channels, choices })
@@ -216,7 +213,17 @@ pub async fn install(
         "permissions": fields.list("permissions"),
         "external": fields.get("external") == "true",
     });
-    let errors = match call(&ctx, &session, Method::POST, &path_of(&bot, "/install"), body, INSTALL_FIELDS).await? {
+    let errors = match call(
+        &ctx,
+        &session,
+        Method::POST,
+        &path_of(&bot, "/install"),
+        body,
+        INSTALL_FIELDS,
+        FormErrors::default(),
+    )
+    .await?
+    {
         Ok(_) => return Ok(done(&format!("/ui/bots/{id}"), "bot-installed")),
         Err(refusal) => refusal,
     };
@@ -233,6 +240,6 @@ pub async fn uninstall(
     fields.check_csrf(&session)?;
     let bot = bot_of(&ctx, &session, &id).await?;
     let path = path_of(&bot, &format!("/install/{}", segment(&channel)));
-    console::api(&ctx).call(&ctx, &session.org, Method::DELETE, &path, None).await?;
+    request(&ctx, &session, Method::DELETE, &path).await?;
     Ok(done(&format!("/ui/bots/{id}"), "bot-uninstalled"))
 }

@@ -7,7 +7,7 @@ use axum::http::Method;
 use serde_json::{json, Map, Value};
 
 use super::applications::editable;
-use super::forms::{done, form, refused, submit, Fields, FormErrors};
+use super::forms::{done, form, refused, request, submit, Fields, FormErrors};
 use super::ops::event_type_names;
 use super::pages::{endpoint_page, page_context, retry_schedule, AppView, EndpointView};
 use super::{Session, UiError, UiResult};
@@ -140,15 +140,13 @@ pub async fn create(
     let app = editable(&ctx, &session, &app_id).await?;
     let mut errors = FormErrors::default();
     let body = body_of(&fields, &mut errors, true);
-    if errors.is_empty() {
-        let path = format!("/api/v1/app/{}/endpoint", app.id);
-        match submit(&ctx, &session, Method::POST, &path, Some(body), FIELDS).await? {
-            Ok(ep) => {
-                let ep_id = ep["id"].as_str().unwrap_or_default();
-                return Ok(done(&format!("/ui/apps/{}/endpoints/{ep_id}", app.id), "endpoint-created"));
-            }
-            Err(refusal) => errors = refusal,
+    let path = format!("/api/v1/app/{}/endpoint", app.id);
+    match submit(&ctx, &session, Method::POST, &path, Some(body), FIELDS, errors).await? {
+        Ok(ep) => {
+            let ep_id = ep["id"].as_str().unwrap_or_default();
+            return Ok(done(&format!("/ui/apps/{}/endpoints/{ep_id}", app.id), "endpoint-created"));
         }
+        Err(refusal) => errors = refusal,
     }
     let extra = context(&app, None, event_type_names(&ctx, &session.org).await?);
     Ok(refused(TEMPLATE, &session, &fields, errors, extra))
@@ -175,12 +173,10 @@ pub async fn update(
     let (app, ep) = editable_endpoint(&ctx, &session, &app_id, &ep_id).await?;
     let mut errors = FormErrors::default();
     let body = body_of(&fields, &mut errors, false);
-    if errors.is_empty() {
-        let path = format!("/api/v1/app/{}/endpoint/{}", app.id, ep.id);
-        match submit(&ctx, &session, Method::PATCH, &path, Some(body), FIELDS).await? {
-            Ok(_) => return Ok(done(&format!("/ui/apps/{}/endpoints/{}", app.id, ep.id), "endpoint-saved")),
-            Err(refusal) => errors = refusal,
-        }
+    let path = format!("/api/v1/app/{}/endpoint/{}", app.id, ep.id);
+    match submit(&ctx, &session, Method::PATCH, &path, Some(body), FIELDS, errors).await? {
+        Ok(_) => return Ok(done(&format!("/ui/apps/{}/endpoints/{}", app.id, ep.id), "endpoint-saved")),
+        Err(refusal) => errors = refusal,
     }
     let extra = context(&app, Some(&ep), event_type_names(&ctx, &session.org).await?);
     Ok(refused(TEMPLATE, &session, &fields, errors, extra))
@@ -195,7 +191,7 @@ pub async fn delete(
     fields.check_csrf(&session)?;
     let (app, ep) = editable_endpoint(&ctx, &session, &app_id, &ep_id).await?;
     let path = format!("/api/v1/app/{}/endpoint/{}", app.id, ep.id);
-    crate::api::console::api(&ctx).call(&ctx, &session.org, Method::DELETE, &path, None).await?;
+    request(&ctx, &session, Method::DELETE, &path).await?;
     Ok(done(&format!("/ui/apps/{}", app.id), "endpoint-deleted"))
 }
 
@@ -209,7 +205,7 @@ pub async fn reveal_secret(
     fields.check_csrf(&session)?;
     let (app, ep) = editable_endpoint(&ctx, &session, &app_id, &ep_id).await?;
     let path = format!("/api/v1/app/{}/endpoint/{}/secret", app.id, ep.id);
-    let secret = crate::api::console::api(&ctx).call(&ctx, &session.org, Method::GET, &path, None).await?;
+    let secret = request(&ctx, &session, Method::GET, &path).await?;
     let key = secret["key"].as_str().map(str::to_string);
     endpoint_page(&ctx, &session, &app.id, &ep.id, Default::default(), key).await
 }

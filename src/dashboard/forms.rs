@@ -151,8 +151,9 @@ impl FormErrors {
     }
 }
 
-/// Calls the API as the session's organization. A refusal of what was typed comes back as the form's errors;
-/// anything else (a 500, the store down) is the page's error.
+/// Calls the API as the session's organization, unless the form's own checks refused something already
+/// (`errors`). A refusal of what was typed comes back as the form's errors; anything else (a 500, the store down)
+/// is the page's error.
 pub async fn submit(
     ctx: &ApiContext,
     session: &Session,
@@ -160,11 +161,20 @@ pub async fn submit(
     path: &str,
     body: Option<Value>,
     form_fields: &[&str],
+    errors: FormErrors,
 ) -> Result<Result<Value, FormErrors>, UiError> {
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
     match crate::api::console::api(ctx).call(ctx, &session.org, method, path, body).await {
         Ok(v) => Ok(Ok(v)),
         Err(e) => Ok(Err(FormErrors::of(e, form_fields)?)),
     }
+}
+
+/// Calls the API as the session's organization, for a button rather than a form: any refusal is the page's.
+pub async fn request(ctx: &ApiContext, session: &Session, method: Method, path: &str) -> Result<Value, UiError> {
+    Ok(crate::api::console::api(ctx).call(ctx, &session.org, method, path, None).await?)
 }
 
 /// The form page `template`, filled with `values` (the API's JSON names) and what else it shows.

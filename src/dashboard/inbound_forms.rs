@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Map, Value};
 
-use super::forms::{done, form, refused, segment, submit, Fields, FormErrors};
+use super::forms::{done, form, refused, request, segment, submit, Fields, FormErrors};
 use super::pages::page_context;
 use super::{render, Session, UiError, UiResult};
 use crate::api::console;
@@ -104,7 +104,7 @@ async fn extra(
     reg: Option<&Value>,
 ) -> Result<minijinja::Value, UiError> {
     let providers = console::inbound(ctx).providers();
-    let listed = console::api(ctx).call(ctx, &session.org, Method::GET, "/api/v1/app?limit=250", None).await?;
+    let listed = request(ctx, session, Method::GET, "/api/v1/app?limit=250").await?;
     let mut apps: Vec<(String, String)> = vec![(String::new(), "Nowhere: keep the events only".into())];
     for a in listed["data"].as_array().into_iter().flatten() {
         let id = a["id"].as_str().unwrap_or_default();
@@ -146,17 +146,15 @@ pub async fn create(State(ctx): State<ApiContext>, session: Session, fields: Fie
     if provider.is_empty() {
         errors.field("integrationId", "Pick the provider that will send the webhooks.");
     }
-    if errors.is_empty() {
-        let path = format!("/integrations/{}/webhooks", segment(&provider));
-        match submit(&ctx, &session, Method::POST, &path, Some(body), FIELDS).await? {
-            Ok(created) => return created_page(&ctx, &session, &provider, &created, false),
-            Err(refusal) => errors = refusal,
-        }
-        // The provider is a path parameter: its 422 says `path.integrationId`.
-        if let Some(msg) = errors.general.iter().position(|m| m.starts_with("path.integrationId: ")) {
-            let msg = errors.general.remove(msg);
-            errors.field("integrationId", msg.trim_start_matches("path.integrationId: "));
-        }
+    let path = format!("/integrations/{}/webhooks", segment(&provider));
+    match submit(&ctx, &session, Method::POST, &path, Some(body), FIELDS, errors).await? {
+        Ok(created) => return created_page(&ctx, &session, &provider, &created, false),
+        Err(refusal) => errors = refusal,
+    }
+    // The provider is a path parameter: its 422 says `path.integrationId`.
+    if let Some(msg) = errors.general.iter().position(|m| m.starts_with("path.integrationId: ")) {
+        let msg = errors.general.remove(msg);
+        errors.field("integrationId", msg.trim_start_matches("path.integrationId: "));
     }
     let values = json!(fields.values());
     let extra = extra(&ctx, &session, &values, &errors, None).await?;
@@ -225,12 +223,10 @@ pub async fn update(
     let reg_id = reg["id"].as_str().unwrap_or_default();
     let mut errors = FormErrors::default();
     let body = body_of(&fields, &mut errors, false);
-    if errors.is_empty() {
-        let path = format!("/webhooks/{}", segment(reg_id));
-        match submit(&ctx, &session, Method::PATCH, &path, Some(body), FIELDS).await? {
-            Ok(_) => return Ok(done(&format!("/ui/inbound/{reg_id}"), "inbound-saved")),
-            Err(refusal) => errors = refusal,
-        }
+    let path = format!("/webhooks/{}", segment(reg_id));
+    match submit(&ctx, &session, Method::PATCH, &path, Some(body), FIELDS, errors).await? {
+        Ok(_) => return Ok(done(&format!("/ui/inbound/{reg_id}"), "inbound-saved")),
+        Err(refusal) => errors = refusal,
     }
     let values = json!(fields.values());
     let extra = extra(&ctx, &session, &values, &errors, Some(&reg)).await?;
@@ -246,7 +242,7 @@ pub async fn delete(
     fields.check_csrf(&session)?;
     let reg = registration(&ctx, &session, &id).await?;
     let path = format!("/webhooks/{}", segment(reg["id"].as_str().unwrap_or_default()));
-    console::api(&ctx).call(&ctx, &session.org, Method::DELETE, &path, None).await?;
+    request(&ctx, &session, Method::DELETE, &path).await?;
     Ok(done("/ui/inbound", "inbound-deleted"))
 }
 
@@ -270,16 +266,14 @@ pub async fn rotate(
         "webhookSecret": fields.text("webhookSecret"),
         "gracePeriodSeconds": fields.number("gracePeriodSeconds", &mut errors),
     });
-    if errors.is_empty() {
-        let path = format!("/webhooks/{}/rotate-secret", segment(reg_id));
-        match submit(&ctx, &session, Method::POST, &path, Some(body), ROTATE_FIELDS).await? {
-            Ok(mut answer) => {
-                answer["webhookUrl"] = reg["webhookUrl"].clone();
-                answer["registrationId"] = reg["id"].clone();
-                return created_page(&ctx, &session, reg["integrationId"].as_str().unwrap_or_default(), &answer, true);
-            }
-            Err(refusal) => errors = refusal,
+    let path = format!("/webhooks/{}/rotate-secret", segment(reg_id));
+    match submit(&ctx, &session, Method::POST, &path, Some(body), ROTATE_FIELDS, errors).await? {
+        Ok(mut answer) => {
+            answer["webhookUrl"] = reg["webhookUrl"].clone();
+            answer["registrationId"] = reg["id"].clone();
+            return created_page(&ctx, &session, reg["integrationId"].as_str().unwrap_or_default(), &answer, true);
         }
+        Err(refusal) => errors = refusal,
     }
     Ok(refused(ROTATE, &session, &fields, errors, page_context! { nav => "inbound", reg }))
 }

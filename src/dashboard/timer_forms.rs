@@ -84,14 +84,12 @@ pub async fn create(State(ctx): State<ApiContext>, session: Session, fields: Fie
     fields.check_csrf(&session)?;
     let mut errors = FormErrors::default();
     let body = body_of(&fields, &mut errors);
-    if errors.is_empty() {
-        match submit(&ctx, &session, Method::POST, "/timers", Some(body), FIELDS).await? {
-            Ok(created) => {
-                let id = created["timer"]["id"].as_str().unwrap_or_default();
-                return Ok(done(&format!("/ui/timers/{id}"), "created"));
-            }
-            Err(refusal) => errors = refusal,
+    match submit(&ctx, &session, Method::POST, "/timers", Some(body), FIELDS, errors).await? {
+        Ok(created) => {
+            let id = created["timer"]["id"].as_str().unwrap_or_default();
+            return Ok(done(&format!("/ui/timers/{id}"), "created"));
         }
+        Err(refusal) => errors = refusal,
     }
     Ok(refused(FORM, &session, &fields, errors, page_context! { nav => "timers", formats => FORMATS }))
 }

@@ -86,12 +86,10 @@ pub async fn save(
     if let Some(vars) = variables(&fields, &mut errors) {
         body["variables"] = Value::Object(vars);
     }
-    if errors.is_empty() {
-        let path = format!("/api/v1/app/{}/endpoint/{}/transformation", app.id, ep.id);
-        match submit(&ctx, &session, Method::PATCH, &path, Some(body), FIELDS).await? {
-            Ok(_) => return Ok(done(&format!("/ui/apps/{}/endpoints/{}", app.id, ep.id), "transformation-saved")),
-            Err(refusal) => errors = refusal,
-        }
+    let path = format!("/api/v1/app/{}/endpoint/{}/transformation", app.id, ep.id);
+    match submit(&ctx, &session, Method::PATCH, &path, Some(body), FIELDS, errors).await? {
+        Ok(_) => return Ok(done(&format!("/ui/apps/{}/endpoints/{}", app.id, ep.id), "transformation-saved")),
+        Err(refusal) => errors = refusal,
     }
     Ok(refused(TEMPLATE, &session, &fields, errors, extra(&app, &ep, None)))
 }
@@ -124,7 +122,7 @@ pub async fn try_it(
     }
     if errors.is_empty() && !trial.none {
         let path = format!("/api/v1/app/{}/endpoint/{}/transformation/simulate", app.id, ep.id);
-        match submit(&ctx, &session, Method::POST, &path, Some(body), FIELDS).await? {
+        match submit(&ctx, &session, Method::POST, &path, Some(body), FIELDS, FormErrors::default()).await? {
             Ok(out) if out["cancel"] == true => trial.cancel = true,
             Ok(out) => {
                 trial.method = out["method"].as_str().map(str::to_string);

@@ -35,21 +35,14 @@ impl dyn Store {
     ) -> StoreResult<IdempotencyClaim> {
         // Status 0 marks a claim in progress, with an empty body.
         let claim = claim_sql(org_id, key, 0, Vec::new(), since, stale);
-        let found =
-            Sql::new("SELECT status, body FROM idempotency WHERE org_id = ? AND key = ?").bind(org_id).bind(key);
+        let found = found_sql(org_id, key);
         let claim = db::write(self, false, move |db| {
             Box::pin(async move {
                 if !db.query(&claim).await?.is_empty() {
                     return Ok(IdempotencyClaim::Run);
                 }
-                // The row that conflicted is locked by this transaction's attempt: it is still there.
-                let row: Option<(i64, Vec<u8>)> = db.row(&found, |r| Ok((r.get(0)?, r.get(1)?))).await?;
-                Ok(match row {
-                    Some((status, body)) if status != 0 => {
-                        IdempotencyClaim::Done(StoredResponse { status: status as u16, body })
-                    }
-                    _ => IdempotencyClaim::Running,
-                })
+                // The row that conflicted is locked by this transaction's attempt: it is still there, and live.
+                Ok(standing(db.row(&found, found_row).await?, since, stale))
             })
         })
         .await?;
@@ -65,19 +58,8 @@ impl dyn Store {
         since: Millis,
         stale: Millis,
     ) -> StoreResult<IdempotencyClaim> {
-        let q = Sql::new("SELECT status, body, created_at FROM idempotency WHERE org_id = ? AND key = ?")
-            .bind(org_id)
-            .bind(key);
-        let row: Option<(i64, Vec<u8>, Millis)> =
-            db::fetch_one(self, q, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).await?;
-        let claim = match row {
-            Some((status, body, at)) if status != 0 && at >= since => {
-                IdempotencyClaim::Done(StoredResponse { status: status as u16, body })
-            }
-            Some((0, _, at)) if at >= stale => IdempotencyClaim::Running,
-            _ => IdempotencyClaim::Run,
-        };
-        self.opened(org_id, key, claim)
+        let row = db::fetch_one(self, found_sql(org_id, key), found_row).await?;
+        self.opened(org_id, key, standing(row, since, stale))
     }
 
     /// Publishes a message and keeps `answer` as `key`'s, in one commit — unless another request took the key
@@ -153,4 +135,24 @@ fn claim_sql(org_id: &str, key: &str, status: i64, body: Vec<u8>, since: Millis,
     .bind(body)
     .bind(since)
     .bind(stale)
+}
+
+fn found_sql(org_id: &str, key: &str) -> Sql {
+    Sql::new("SELECT status, body, created_at FROM idempotency WHERE org_id = ? AND key = ?").bind(org_id).bind(key)
+}
+
+fn found_row(r: &super::db::Row) -> StoreResult<(i64, Vec<u8>, Millis)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+}
+
+/// How a key's row stands: an answer newer than `since` to replay, a request in progress newer than `stale`, or
+/// free (none, or one to take over).
+fn standing(row: Option<(i64, Vec<u8>, Millis)>, since: Millis, stale: Millis) -> IdempotencyClaim {
+    match row {
+        Some((status, body, at)) if status != 0 && at >= since => {
+            IdempotencyClaim::Done(StoredResponse { status: status as u16, body })
+        }
+        Some((0, _, at)) if at >= stale => IdempotencyClaim::Running,
+        _ => IdempotencyClaim::Run,
+    }
 }
