@@ -114,3 +114,17 @@ async fn unknown_ids_are_a_not_found_page_with_the_navigation() {
     let r = client().get(format!("{}/ui/apps/app_nope", app.base)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn a_form_over_the_body_limit_is_a_413_page_that_names_the_limit() {
+    let app = spawn_app_with(|c| c.max_body_bytes = 64 * 1024).await;
+    let (cookie, _) = log_in(&app, &app.token).await;
+    let (_, _, html) = page(&app, &cookie, "/ui/apps/new").await;
+    let name = "a".repeat(100 * 1024);
+    let r = post_form(&app, &cookie, "/ui/apps/new", &[("csrf", &csrf_of(&html)), ("name", &name)]).await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("65536 bytes") && html.contains("HOOKD_MAX_BODY_BYTES"), "{html}");
+    assert!(html.contains("action=\"/ui/logout\""), "the navigation stays");
+    assert_eq!(app.get("/api/v1/app").await.body["data"].as_array().unwrap().len(), 0, "nothing created");
+}

@@ -24,8 +24,13 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let limit = req.extensions().get::<crate::api::extract::BodyLimit>().copied();
         let Form(pairs) = Form::<Vec<(String, String)>>::from_request(req, state).await.map_err(|e| {
-            UiError(Error::bad_request(format!("The form could not be read: {}", e.body_text()))).into_response()
+            let error = match e.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => crate::api::extract::payload_too_large(limit),
+                _ => Error::bad_request(format!("The form could not be read: {}", e.body_text())),
+            };
+            UiError(error).into_response()
         })?;
         // Browsers send a textarea's lines ending in CRLF: stored as typed, code and lists would carry the CRs.
         Ok(Fields(pairs.into_iter().map(|(k, v)| (k, v.replace("\r\n", "\n"))).collect()))
