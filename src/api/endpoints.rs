@@ -7,6 +7,7 @@ use axum::http::{HeaderName, HeaderValue};
 
 use crate::api::validate::check_ident;
 use crate::api::ApiContext;
+use crate::engine::filter::Filter;
 use crate::engine::model::{Endpoint, EventType};
 use crate::engine::signing;
 use crate::error::{Error, Result};
@@ -66,6 +67,20 @@ pub fn parse_schedule(s: Option<Vec<String>>) -> Result<Option<Vec<u64>>> {
             .collect()
     })
     .transpose()
+}
+
+/// Compiles a payload filter as written (`null` or absent: none); a refusal names the offending key's path
+/// under `body.filter`.
+pub fn parse_filter(v: Option<serde_json::Value>) -> Result<Option<Filter>> {
+    v.filter(|v| !v.is_null())
+        .map(|v| {
+            Filter::parse(v).map_err(|e| {
+                let mut loc = vec!["body", "filter"];
+                loc.extend(e.path.iter().map(String::as_str));
+                Error::invalid(&loc, e.msg)
+            })
+        })
+        .transpose()
 }
 
 /// Checks an endpoint as a whole before it is stored. Its URL's name is resolved, so that one pointing at a

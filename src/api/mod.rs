@@ -20,6 +20,7 @@
 //! * [`tasks`] — background tasks (replays) that run after the request that started them.
 
 pub mod auth;
+pub mod catalog;
 pub mod console;
 pub mod endpoints;
 pub mod extract;

@@ -242,6 +242,7 @@ pub async fn expire_all(
 /// | `POST …/endpoint`, `PUT`/`PATCH`/`DELETE …/endpoint/{id}`, `PUT`/`PATCH …/headers` | `ManageEndpoint` |
 /// | `POST …/resend`, `…/recover`, `…/replay-missing`, `…/bulk-replay`, `…/send-example` | `CreateAttempts` |
 /// | `POST /api/v1/auth/logout` | (its own token) |
+/// | `POST /api/v1/filter/test` (reads nothing stored) | `ViewBase` |
 /// | anything else: other applications' routes, publishing, expunging, event type changes, the application's own changes, new portal links, inbound, timers, bots, the dashboard | refused |
 pub fn need(method: &Method, route: &str) -> Option<Need> {
     let read = method == Method::GET || method == Method::HEAD;
@@ -251,6 +252,8 @@ pub fn need(method: &Method, route: &str) -> Option<Need> {
             return Some(Need::View)
         }
         "/api/v1/health" | "/api/v1/health/ping" => return Some(Need::View),
+        // Stateless: tries a filter on a sample the caller sends.
+        "/api/v1/filter/test" if method == Method::POST => return Some(Need::View),
         _ => {}
     }
     let rest = route.strip_prefix("/api/v1/app/{app_id}")?;
