@@ -54,6 +54,9 @@ pub struct AppState {
     pub parts: Parts,
 }
 
+/// The default organization's id (the one `/catalog/` shows, when public), registered in [`AppState::parts`].
+pub struct DefaultOrg(pub String);
+
 /// A map from type to the one value of that type: each face registers its state here, keyed by its own type,
 /// so that the shared state needs to name none of them.
 #[derive(Default)]

@@ -248,7 +248,9 @@ pub fn need(method: &Method, route: &str) -> Option<Need> {
     let read = method == Method::GET || method == Method::HEAD;
     match route {
         "/api/v1/auth/logout" if method == Method::POST => return Some(Need::View),
-        "/portal/session" | "/api/v1/event-type" | "/api/v1/event-type/{event_type_name}" if read => {
+        "/portal/session" | "/portal/catalog" | "/api/v1/event-type" | "/api/v1/event-type/{event_type_name}"
+            if read =>
+        {
             return Some(Need::View)
         }
         "/api/v1/health" | "/api/v1/health/ping" => return Some(Need::View),
