@@ -1,5 +1,6 @@
 //! The event catalog as pages: in the dashboard (`/ui/catalog`), in public at `/catalog/` for the organizations
-//! `HOOKD_PUBLIC_CATALOG` names (no token, nothing but the types' names, descriptions and schemas), and as JSON
+//! `HOOKD_PUBLIC_CATALOG` names (no token; nothing but the names, descriptions and schemas of the types that no
+//! feature flag holds back), and as JSON
 //! for the app portal's catalog view (`/portal/catalog`). All three draw [`crate::api::catalog::view`].
 
 use axum::extract::{Path, State};
@@ -62,14 +63,16 @@ fn public(mut resp: Response) -> Response {
 
 async fn public_page(ctx: &ApiContext, key: Option<&str>) -> UiResult {
     let org = public_org(ctx, key)?;
-    let groups = catalog::view(&catalog::all_types(ctx, &org).await?, None);
+    // Types behind a feature flag are not released to everyone: the public page leaves them out.
+    let groups = catalog::view(&catalog::all_types(ctx, &org).await?, Some(&[]));
     let base = public_path(ctx, &org);
     Ok(public(render(StatusCode::OK, "public_catalog.html", page_context! { groups, base })))
 }
 
 async fn public_openapi(ctx: &ApiContext, key: Option<&str>) -> UiResult {
     let org = public_org(ctx, key)?;
-    let doc = catalog::openapi_document(&catalog::all_types(ctx, &org).await?, "Webhook events");
+    let types: Vec<_> = catalog::all_types(ctx, &org).await?.into_iter().filter(|t| t.flags().is_empty()).collect();
+    let doc = catalog::openapi_document(&types, "Webhook events");
     Ok(public(Json(doc).into_response()))
 }
 
