@@ -304,3 +304,30 @@ async fn a_portal_token_sees_the_types_its_flags_allow() {
     }
     assert_eq!(app.call(reqwest::Method::GET, "/portal/catalog", None, None).await.status, 401);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_catalog_and_filters_in_a_browser() {
+    ui::assert_browser_ready();
+    let app = spawn_app_with(|c| c.public_catalog = vec!["default".into()]).await;
+    let mut schema = invoice_schema();
+    schema["examples"] = json!([{"invoiceId": "in_123", "amount": 4200, "customer": {"tier": "gold"}}]);
+    for body in [
+        json!({"name": "invoice.paid", "description": "An invoice was paid", "groupName": "billing", "schemas": {"1": schema}}),
+        json!({"name": "user.created", "description": "A user signed up",
+               "schemas": {"1": {"type": "object", "properties": {"email": {"type": "string", "format": "email"}}}}}),
+        json!({"name": "secret.feature", "description": "Not released", "featureFlags": ["beta"]}),
+    ] {
+        assert_eq!(app.post("/api/v1/event-type", body).await.status, 201);
+    }
+    let (app_id, ep) = app.app_with_endpoint("https://example.com/hook", json!({"eventTypes": ["invoice.paid"]})).await;
+    let ep_id = ep["id"].as_str().unwrap();
+    let portal = app.post(&format!("/api/v1/auth/app-portal-access/{app_id}"), json!({})).await;
+    let input = json!({ "base": app.base, "token": app.token, "appId": app_id, "endpointId": ep_id,
+        "portalUrl": portal.body["url"], "screenshots": std::env::var("HOOKD_SCREENSHOTS").ok() });
+    let (ok, out) = run_script("node", &script("node/catalog_flow.mjs"), &input);
+    assert!(ok, "the browser flow failed:\n{out}");
+    assert!(out.contains("catalog flow passed"), "{out}");
+    let ep = app.get(&format!("/api/v1/app/{app_id}/endpoint/{ep_id}")).await.body;
+    assert_eq!(ep["eventTypes"], json!(["invoice.paid", "user.created"]), "subscribed from the portal's catalog");
+    assert_eq!(ep["filter"], json!({"payload": {"amount": {"$gte": 100}}}), "the filter saved by the dashboard's form");
+}

@@ -304,9 +304,10 @@ async function endpointForm(id) {
   h("p", { class: "hint muted" }, "Optional JSON matched against the message's eventType, channels and payload; only matching "
     + "messages are sent. Operators: $eq $neq $gt $gte $lt $lte $in $nin $startsWith $endsWith $exist $or $and $not."),
   h("details", { id: "try-filter" }, h("summary", {}, "Try the filter on a sample"),
-    h("label", { for: "sample-type" }, "Event type"), sampleType,
-    h("label", { for: "sample" }, "Payload"), sample,
-    h("div", { class: "row" }, h("button", { type: "button", id: "test-filter", onclick: tryFilter }, "Test"), verdict)),
+    h("div", { class: "sample" },
+      h("label", { for: "sample-type" }, "Event type"), sampleType,
+      h("label", { for: "sample" }, "Payload"), sample,
+      h("div", { class: "row" }, h("button", { type: "button", id: "test-filter", onclick: tryFilter }, "Test"), verdict))),
   h("div", { class: "buttons" }, h("button", { type: "submit" }, ep ? "Save" : "Create endpoint"),
     h("a", { href: ep ? `#/endpoints/${encodeURIComponent(ep.id)}` : "#/" }, "Cancel")));
   show(
@@ -488,7 +489,7 @@ async function catalog(flash) {
     flash && notice(flash),
     h("h1", {}, "Event catalog"),
     h("p", { class: "muted" }, "The events your endpoints can receive."),
-    groups.length ? groups.map((g) => [h("h2", { class: "group" }, g.name || "Other events"), g.types.map(entry)])
+    groups.length ? groups.flatMap((g) => [h("h2", { class: "group" }, g.name || "Other events"), ...g.types.map(entry)])
       : h("section", { class: "card" }, h("p", { class: "empty" }, "No event types are published yet.")));
 }
 
