@@ -205,6 +205,7 @@ impl Engine {
         let targets: Vec<String> = match &input.only_endpoint {
             Some(id) => endpoints.iter().filter(|e| &e.id == id && !e.disabled).map(|e| e.id.clone()).collect(),
             None => routing::targets(&endpoints, &input.event_type, input.channels.as_deref(), input.payload.get())
+                .into_iter()
                 .map(|e| e.id.clone())
                 .collect(),
         };

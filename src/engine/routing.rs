@@ -13,13 +13,14 @@ pub fn targets<'a>(
     event_type: &str,
     channels: Option<&[String]>,
     payload: &str,
-) -> impl Iterator<Item = &'a Endpoint> {
-    let subscribed: Vec<&Endpoint> = endpoints.iter().filter(|e| subscribes(e, event_type, channels)).collect();
-    let parsed = parse_if_read(subscribed.iter().copied(), payload);
-    let subject = Subject { event_type, channels, payload: parsed.as_ref() };
-    let admitted: Vec<&Endpoint> =
-        subscribed.into_iter().filter(|e| e.filter.as_ref().is_none_or(|f| f.matches(&subject))).collect();
-    admitted.into_iter()
+) -> Vec<&'a Endpoint> {
+    let mut out: Vec<&Endpoint> = endpoints.iter().filter(|e| subscribes(e, event_type, channels)).collect();
+    if out.iter().any(|e| e.filter.is_some()) {
+        let parsed = parse_if_read(out.iter().copied(), payload);
+        let subject = Subject { event_type, channels, payload: parsed.as_ref() };
+        out.retain(|e| e.filter.as_ref().is_none_or(|f| f.matches(&subject)));
+    }
+    out
 }
 
 /// The payload as JSON if one of `endpoints`' filters reads it.
