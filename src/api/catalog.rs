@@ -8,23 +8,10 @@ use serde_json::{json, Map, Value};
 use super::ApiContext;
 use crate::engine::model::EventType;
 use crate::error::Result;
-use crate::store::Page;
 
 /// Every event type of `org`, archived ones included, in name order.
 pub async fn all_types(ctx: &ApiContext, org: &str) -> Result<Vec<EventType>> {
-    const PAGE: usize = 500;
-    let (mut all, mut iterator) = (Vec::new(), None);
-    loop {
-        let page = Page { limit: PAGE, iterator: iterator.take(), reverse: false, descending: false };
-        let mut rows = ctx.store.list::<EventType>(org, "", &page).await?;
-        let more = rows.len() > PAGE;
-        rows.truncate(PAGE);
-        iterator = rows.last().map(|e| e.name.clone());
-        all.extend(rows);
-        if !more {
-            return Ok(all);
-        }
-    }
+    Ok(ctx.store.list_all::<EventType>(org, "").await?)
 }
 
 #[derive(Debug, Serialize)]

@@ -23,7 +23,7 @@ use super::auth::{hash_token, token_of, OrgId};
 use super::ApiContext;
 use crate::engine::model::Application;
 use crate::error::{Error, Result};
-use crate::store::{impl_doc, now_ms, Doc, DocKind, Millis, Page};
+use crate::store::{impl_doc, now_ms, Doc, DocKind, Millis};
 
 /// Every portal token starts with this (as Svix's do).
 pub const TOKEN_PREFIX: &str = "appsk_";
@@ -162,19 +162,7 @@ pub async fn issue(
 /// Every stored token of `app`, read a page at a time (expired ones are dropped as new ones are issued, so
 /// these are about as many as are live).
 async fn tokens_of(ctx: &ApiContext, app: &Application) -> Result<Vec<PortalToken>> {
-    const PAGE: usize = 500;
-    let (mut all, mut iterator) = (Vec::new(), None);
-    loop {
-        let page = Page { limit: PAGE, iterator: iterator.take(), reverse: false, descending: false };
-        let mut rows = ctx.store.list::<PortalToken>(&app.org_id, &app.id, &page).await?;
-        let more = rows.len() > PAGE;
-        rows.truncate(PAGE);
-        iterator = rows.last().map(|t| t.id.clone());
-        all.extend(rows);
-        if !more {
-            return Ok(all);
-        }
-    }
+    Ok(ctx.store.list_all::<PortalToken>(&app.org_id, &app.id).await?)
 }
 
 /// The live grant of `token`, or None: not a portal token, expired, revoked, or its application is gone or one
