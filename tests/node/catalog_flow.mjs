@@ -16,7 +16,7 @@ await inBrowser({ screenshots, failedLoadsAllowed: true }, async ({ page, contex
   check(row.includes("string") && row.includes("required") && row.includes("The invoice's id"), `invoice.paid's fields in a table (${row})`);
   check((await paid.locator("tr", { hasText: "customer.tier" }).innerText()).includes('"free" | "gold"'), "a nested enum field");
   check((await paid.locator("pre.example").textContent()).includes('"invoiceId": "in_123"'), "the schema's own example");
-  await shot("catalog-dashboard");
+  await shot("catalog");
 
   // A filter the API refuses is shown beside its field, with where it is wrong; a good one is saved.
   await page.goto(`${base}/ui/apps/${appId}/endpoints/${endpointId}/edit`);
@@ -51,7 +51,7 @@ await inBrowser({ screenshots, failedLoadsAllowed: true }, async ({ page, contex
   await portal.locator("section#type-user\\.created button[data-subscribe]").click();
   await portal.locator("p.notice", { hasText: "now receives user.created" }).waitFor();
   check(true, "subscribed from the catalog");
-  await shot("catalog-portal", portal);
+  await shot("portal-catalog", portal);
 
   // The endpoint form tries its filter on a sample.
   await portal.goto(`${portalUrl.split("#")[0]}#/endpoints/${endpointId}/edit`);
