@@ -331,3 +331,38 @@ async fn the_catalog_and_filters_in_a_browser() {
     assert_eq!(ep["eventTypes"], json!(["invoice.paid", "user.created"]), "subscribed from the portal's catalog");
     assert_eq!(ep["filter"], json!({"payload": {"amount": {"$gte": 100}}}), "the filter saved by the dashboard's form");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_imports_are_refused_and_nothing_is_kept() {
+    let app = spawn_app().await;
+    // References that fan out ten ways, sixteen deep: a small document that would expand to 10^16 values.
+    let mut schemas = serde_json::Map::new();
+    for level in 0..16 {
+        let next = json!({"$ref": format!("#/components/schemas/L{}", level + 1)});
+        let props: serde_json::Map<String, Value> = (0..10).map(|i| (format!("p{i}"), next.clone())).collect();
+        schemas.insert(format!("L{level}"), json!({"type": "object", "properties": props}));
+    }
+    schemas.insert("L16".into(), json!({"type": "string"}));
+    let spec = json!({"openapi": "3.1.0", "components": {"schemas": schemas}, "webhooks": {"boom": {"post": {
+        "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/L0"}}}}}}}});
+    let r = app.post("/api/v1/event-type/import/openapi", json!({ "spec": spec })).await;
+    assert_eq!(r.status, 422, "{:?}", r.body);
+    assert!(r.body["detail"][0]["msg"].as_str().unwrap().contains("expand"), "{:?}", r.body);
+    // Wrong types, malformed JSON, a body over the limit.
+    let r = app.post("/api/v1/event-type/import/openapi", json!({"specRaw": SPEC_YAML, "dryRun": "yes"})).await;
+    assert_eq!((r.status.as_u16(), r.body["detail"][0]["loc"].clone()), (422, json!(["body", "dryRun"])));
+    let raw = app
+        .http
+        .post(format!("{}/api/v1/event-type/import/openapi", app.base))
+        .bearer_auth(&app.token)
+        .header("content-type", "application/json")
+        .body("{\"specRaw\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 400);
+    let huge = "a".repeat(2 * 1024 * 1024);
+    let r = app.post("/api/v1/event-type/import/openapi", json!({ "specRaw": huge })).await;
+    assert_eq!(r.status, 413, "{:?}", r.body);
+    assert_eq!(app.get("/api/v1/event-type").await.body["data"], json!([]), "nothing was kept");
+}

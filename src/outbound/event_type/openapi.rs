@@ -74,21 +74,32 @@ fn document(input: &EventTypeImportOpenApiIn) -> Result<Value> {
 }
 
 /// Inlines the document's local `$ref`s (`#/components/schemas/Pet`), so a stored schema stands alone. A
-/// reference to itself (a recursive schema) is left as it is after a few levels.
-fn inline(doc: &Value, v: &Value, depth: usize) -> Value {
-    match v {
+/// reference to itself (a recursive schema) is left as it is after a few levels; `budget` bounds the values
+/// written in all, so that references that fan out cannot grow a small document without end.
+fn inline(doc: &Value, v: &Value, depth: usize, budget: &mut usize) -> Option<Value> {
+    *budget = budget.checked_sub(1)?;
+    Some(match v {
         Value::Object(map) => {
             if let Some(target) = map.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix('#')) {
                 if let Some(found) = doc.pointer(target).filter(|_| depth < 16) {
-                    return inline(doc, found, depth + 1);
+                    return inline(doc, found, depth + 1, budget);
                 }
             }
-            Value::Object(map.iter().map(|(k, v)| (k.clone(), inline(doc, v, depth))).collect())
+            let mut out = serde_json::Map::new();
+            for (k, v) in map {
+                out.insert(k.clone(), inline(doc, v, depth, budget)?);
+            }
+            Value::Object(out)
         }
-        Value::Array(items) => Value::Array(items.iter().map(|v| inline(doc, v, depth)).collect()),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| inline(doc, v, depth, budget)).collect::<Option<_>>()?)
+        }
         other => other.clone(),
-    }
+    })
 }
+
+/// The most JSON values the webhooks of one document may expand to, all together, once their `$ref`s are inlined.
+const INLINED_VALUES: usize = 200_000;
 
 /// The event types a document describes, in its order.
 fn read(doc: &Value) -> Result<Vec<EventTypeFromOpenApi>> {
@@ -96,9 +107,15 @@ fn read(doc: &Value) -> Result<Vec<EventTypeFromOpenApi>> {
         Error::invalid(&["body", "spec", "webhooks"], "the document has no `webhooks` (or `x-webhooks`)")
     })?;
     let mut out = Vec::with_capacity(hooks.len());
+    let mut budget = INLINED_VALUES;
     for (name, item) in hooks {
         check_ident(&["body", "spec", "webhooks", name], name, 256)?;
-        let item = inline(doc, item, 0);
+        let item = inline(doc, item, 0, &mut budget).ok_or_else(|| {
+            Error::invalid(
+                &["body", "spec", "webhooks", name],
+                "the document's `$ref`s expand to more than 200,000 values by here",
+            )
+        })?;
         let op = ["post", "put", "patch", "get", "delete"]
             .iter()
             .find_map(|m| item.get(*m))
