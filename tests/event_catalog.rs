@@ -121,10 +121,18 @@ async fn payloads_are_checked_against_their_schema_when_asked() {
     assert_eq!(r.body["enforceSchemas"], true, "{:?}", r.body);
     assert_eq!(app.post(&msg_path, bad.clone()).await.status, 422);
     assert_eq!(app.post(&msg_path, json!({"eventType": "no.schema", "payload": {"a": 1}})).await.status, 202);
+    // send-example makes its payload from the schema, so that it passes.
+    let eps = app.get(&format!("/api/v1/app/{app_id}/endpoint")).await.body;
+    let ep_id = eps["data"][0]["id"].as_str().unwrap();
+    let r = app
+        .post(&format!("/api/v1/app/{app_id}/endpoint/{ep_id}/send-example"), json!({"eventType": "invoice.paid"}))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["payload"], json!({"invoiceId": "string", "amount": 0, "customer": {"tier": "free"}}));
     // Every accepted message was delivered; the refused ones were never stored.
-    assert_eq!(rx.wait_for(4).await.len(), 4);
+    assert_eq!(rx.wait_for(5).await.len(), 5);
     let listed = app.get(&format!("{msg_path}?limit=50")).await;
-    assert_eq!(listed.body["data"].as_array().unwrap().len(), 4);
+    assert_eq!(listed.body["data"].as_array().unwrap().len(), 5);
 }
 
 const SPEC_YAML: &str = r##"

@@ -46,13 +46,7 @@ pub struct FieldRow {
 /// feature flag or with one of `flags`. Groups in name order, the ungrouped last.
 pub fn view(types: &[EventType], flags: Option<&[String]>) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
-    for et in types.iter().filter(|e| !e.archived) {
-        let et_flags = et.flags();
-        if let Some(have) = flags {
-            if !et_flags.is_empty() && !et_flags.iter().any(|f| have.contains(f)) {
-                continue;
-            }
-        }
+    for et in types.iter().filter(|e| !e.archived && flags.is_none_or(|f| e.released_to(f))) {
         let schema = et.latest_schema();
         let mut fields = Vec::new();
         if let Some(s) = schema {

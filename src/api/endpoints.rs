@@ -138,15 +138,9 @@ pub async fn rotate_secret(
     Ok(new_key)
 }
 
-/// What send-example sends for `event_type`: its schema's first example, or `{}`.
+/// What send-example sends for `event_type`: its latest schema's first example, else one made from the schema
+/// (so that it passes the schema when publishing enforces it), or `{}`.
 pub async fn example_payload(ctx: &ApiContext, org: &str, event_type: &str) -> Result<serde_json::Value> {
-    Ok(ctx
-        .store
-        .get::<EventType>(org, "", event_type)
-        .await?
-        .and_then(|et| et.schemas)
-        .and_then(|s| {
-            s.as_object().and_then(|versions| versions.values().find_map(|v| v.get("examples")?.get(0).cloned()))
-        })
-        .unwrap_or_else(|| serde_json::json!({})))
+    let et = ctx.store.get::<EventType>(org, "", event_type).await?;
+    Ok(et.as_ref().and_then(EventType::latest_schema).map_or_else(|| serde_json::json!({}), super::catalog::example))
 }

@@ -71,7 +71,7 @@ async fn public_page(ctx: &ApiContext, key: Option<&str>) -> UiResult {
 
 async fn public_openapi(ctx: &ApiContext, key: Option<&str>) -> UiResult {
     let org = public_org(ctx, key)?;
-    let types: Vec<_> = catalog::all_types(ctx, &org).await?.into_iter().filter(|t| t.flags().is_empty()).collect();
+    let types: Vec<_> = catalog::all_types(ctx, &org).await?.into_iter().filter(|t| t.released_to(&[])).collect();
     let doc = catalog::openapi_document(&types, "Webhook events");
     Ok(public(Json(doc).into_response()))
 }

@@ -150,6 +150,12 @@ impl EventType {
         }
     }
 
+    /// Whether someone holding `flags` (a portal token's) may see it: it has no flag, or one of theirs.
+    pub fn released_to(&self, flags: &[String]) -> bool {
+        let own = self.flags();
+        own.is_empty() || own.iter().any(|f| flags.contains(f))
+    }
+
     /// The schema of the highest version in `schemas` (versions are `"1"`, `"2"`, …).
     pub fn latest_schema(&self) -> Option<&serde_json::Value> {
         let versions = self.schemas.as_ref()?.as_object()?;

@@ -130,6 +130,7 @@ const SCHEMAS_SHAPE: &str = "must be an object of versions to JSON schemas, as {
 /// `featureFlags` if sent, else the older `featureFlag`, as one list without repeats.
 fn flags(list: Option<Vec<String>>, single: Option<String>) -> Vec<String> {
     let mut flags = list.unwrap_or_else(|| single.into_iter().collect());
+    flags.sort();
     flags.dedup();
     flags
 }
@@ -163,10 +164,9 @@ async fn save(ctx: &ApiContext, et: &EventType, created: bool) -> Result<()> {
     Ok(())
 }
 
-/// Whether a portal token may see `et`: it has no feature flag, or one the token holds.
+/// Whether the caller may see `et`: a portal token only if the type is released to its feature flags.
 fn visible(et: &EventType, grant: Option<&PortalGrant>) -> bool {
-    let flags = et.flags();
-    flags.is_empty() || grant.is_none_or(|g| flags.iter().any(|f| g.token.feature_flags.contains(f)))
+    grant.is_none_or(|g| et.released_to(&g.token.feature_flags))
 }
 
 #[utoipa::path(
