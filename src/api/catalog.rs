@@ -232,12 +232,15 @@ mod tests {
         });
         let mut out = Vec::new();
         rows(&schema, "", 0, &mut out);
+        // In the schema's key order (serde_json's: by name), each object's own fields before its nested ones.
         let paths: Vec<&str> = out.iter().map(|r| r.path.as_str()).collect();
-        assert_eq!(paths, ["id", "paidAt", "status", "lines", "lines[].sku"]);
-        assert!(out[0].required && !out[1].required);
-        assert_eq!(out[1].kind, "string (date-time)");
-        assert_eq!(out[2].kind, "\"paid\" | \"void\"");
-        assert_eq!(out[3].kind, "array of object");
+        assert_eq!(paths, ["id", "lines", "lines[].sku", "paidAt", "status"]);
+        let row = |p: &str| out.iter().find(|r| r.path == p).unwrap();
+        assert!(row("id").required && !row("paidAt").required);
+        assert_eq!((row("lines[].sku").depth, row("id").depth), (1, 0));
+        assert_eq!(row("paidAt").kind, "string (date-time)");
+        assert_eq!(row("status").kind, "\"paid\" | \"void\"");
+        assert_eq!(row("lines").kind, "array of object");
         assert_eq!(
             example(&schema),
             json!({"id": "string", "paidAt": "2026-01-01T12:00:00Z", "status": "paid", "lines": [{"sku": "string"}]})
