@@ -90,7 +90,7 @@ pub fn log_filter(rust_log: Option<&str>) -> String {
 
 /// Whether the log gets colours: on a terminal, unless `NO_COLOR` is set (no-color.org).
 pub fn log_colours(format: LogFormat, stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
-    format == LogFormat::Text && stderr_is_terminal && !no_color.is_some_and(|v| !v.is_empty())
+    format == LogFormat::Text && stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 /// Installs the log, and the trace exporter when an OTLP endpoint is configured.
