@@ -11,7 +11,7 @@
 //! layer asks for (or a `RUST_LOG` at debug), and every helper here first reads one atomic flag.
 //!
 //! Spans: each API request (`http.route`, `http.response.status_code`; a `traceparent` sent with it is the
-//! parent), a message's publish, each delivery attempt (`http.request.method`, `url.full` without its query,
+//! parent; health checks and `/metrics` scrapes left out), a message's publish, each delivery attempt (`http.request.method`, `url.full` without its query,
 //! `http.response.status_code`, the application, endpoint, message and attempt number), an inbound request's
 //! verification, a timer's firing. An attempt continues the trace of its message's publish: the publish's span
 //! context is kept **in memory, keyed by the message id** (up to [`PUBLISHED_CAPACITY`] messages for
@@ -203,8 +203,12 @@ pub async fn trace_requests(req: Request, next: Next) -> Response {
     if !enabled() {
         return next.run(req).await;
     }
-    let method = req.method().as_str().to_string();
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
+    // Probes and scrapes come every few seconds from every node's orchestrator and Prometheus: noise in a trace view.
+    if matches!(route.as_deref(), Some("/api/v1/health" | "/api/v1/health/ping" | "/metrics")) {
+        return next.run(req).await;
+    }
+    let method = req.method().as_str().to_string();
     let name = match &route {
         Some(route) => format!("{method} {route}"),
         None => method.clone(),

@@ -95,6 +95,7 @@ async fn a_publish_and_its_attempts_share_one_trace_and_the_webhook_carries_it()
     )
     .await;
     let base = hookd.base.clone();
+    assert_eq!(reqwest::get(format!("{base}/metrics")).await.unwrap().status(), 200);
     let app = post_json(&base, "admin", "/api/v1/app", json!({"name": "traced", "uid": "traced"})).await;
     let app_id = app["id"].as_str().expect("an application").to_string();
     let endpoint_url = format!("{}?token=s3cret", receiver.url);
@@ -188,6 +189,10 @@ async fn a_publish_and_its_attempts_share_one_trace_and_the_webhook_carries_it()
         .await
         .remove(0);
     assert_eq!(attr(&verify, "hookd.verdict"), "unknown", "{verify}");
+    // Probes and scrapes make no spans: none was exported for the health checks HookdProcess made at the start, nor
+    // for the scrape right after it (the request, publish and attempt spans made after them were).
+    let spans = collector.spans.lock().unwrap().clone();
+    assert!(!spans.iter().any(|s| s["name"].as_str().is_some_and(|n| n.contains("health") || n.contains("metrics"))));
     let (clean, _) = hookd.terminate();
     assert!(clean);
 }
