@@ -20,11 +20,12 @@ export HOOKD_TEST_PYTHON="$PWD/.venv/bin/python"
 # dashboard's browser test.
 npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 # The browser that test drives: Debian's Chromium (playwright-core downloads no browser of its own); podman builds
-# the container image, promtool (Debian's prometheus) checks the alert rules, systemd-analyze the unit
-# (tests/deploy.rs).
+# the container image and podman-compose reads the compose file, promtool (Debian's prometheus) checks the alert
+# rules, systemd-analyze the unit (tests/deploy.rs).
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v podman >/dev/null || missing+=(podman)
+command -v podman-compose >/dev/null || missing+=(podman-compose)
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v systemd-analyze >/dev/null || missing+=(systemd)
 if [ ${#missing[@]} -gt 0 ]; then

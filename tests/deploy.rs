@@ -239,6 +239,53 @@ print(json.dumps(out))
     }
 }
 
+/// podman-compose reads the file as it would start it (`--dry-run` prints the `podman run` commands; it still makes
+/// the project's network and volume, which are removed after): three nodes, each with the database URL and both
+/// secrets mounted from the same files; without the database password it refuses, saying where to set it.
+#[test]
+fn podman_compose_reads_the_compose_file_as_three_nodes_sharing_the_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(repo("deploy/compose.yaml"), dir.path().join("compose.yaml")).unwrap();
+    std::fs::create_dir(dir.path().join("secrets")).unwrap();
+    std::fs::write(dir.path().join("secrets/main.key"), "00".repeat(32)).unwrap();
+    std::fs::write(dir.path().join("secrets/admin-token"), "admin").unwrap();
+    let project = format!("hookdtest{}", std::process::id());
+    struct Cleanup(String);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = Command::new("podman").args(["volume", "rm", &format!("{}_postgres", self.0)]).output();
+            let _ = Command::new("podman").args(["network", "rm", &format!("{}_default", self.0)]).output();
+        }
+    }
+    let _cleanup = Cleanup(project.clone());
+    let compose = |password: Option<&str>| {
+        let mut cmd = Command::new(tool("podman-compose"));
+        cmd.args(["--dry-run", "-p", &project, "-f", "compose.yaml", "up", "-d"]).current_dir(dir.path());
+        cmd.env_remove("POSTGRES_PASSWORD");
+        if let Some(p) = password {
+            cmd.env("POSTGRES_PASSWORD", p);
+        }
+        cmd.stdin(Stdio::null()).output().expect("podman-compose runs")
+    };
+    let refused = compose(None);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && said.contains("set POSTGRES_PASSWORD"), "{said}");
+    let out = compose(Some("pw1"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let runs: Vec<&str> =
+        text.lines().filter(|l| l.starts_with("podman run ") && l.contains("localhost/hookd:latest")).collect();
+    assert_eq!(runs.len(), 3, "three hookd nodes: {text}");
+    for (run, port) in runs.iter().zip(["8071", "8072", "8073"]) {
+        assert!(run.contains("-e HOOKD_DATABASE_URL=postgres://hookd:pw1@postgres:5432/hookd"), "{run}");
+        assert!(run.contains("--volume ./secrets/main.key:/run/secrets/hookd_main_key:ro"), "{run}");
+        assert!(run.contains("--volume ./secrets/admin-token:/run/secrets/hookd_admin_token:ro"), "{run}");
+        assert!(run.contains(&format!("-p {port}:8071")), "{run}");
+        assert!(run.contains("--read-only") && run.contains("--cap-drop ALL"), "{run}");
+    }
+    assert!(text.lines().any(|l| l.starts_with("podman run ") && l.contains("docker.io/library/postgres")), "{text}");
+}
+
 /// Every `env = "..."` setting in the source.
 fn hookd_settings() -> Vec<String> {
     let mut names = vec![];
