@@ -1,8 +1,10 @@
 """An OTLP/HTTP trace sink for `bench/run.sh --tracing-only`: answers POST /v1/traces 200, decodes each protobuf
 body (PyPI opentelemetry-proto, as tests/py/otlp_receiver.py does) and counts the spans. Prints {"port": N} once it
-listens on 127.0.0.1, and {"requests": N, "spans": N} when it gets SIGTERM."""
+listens on 127.0.0.1, and {"requests": N, "spans": N, "cpu_s": S} (its own CPU time, on the same cores as
+hookd) when it gets SIGTERM."""
 
 import json
+import resource
 import signal
 import sys
 import threading
@@ -40,7 +42,9 @@ print(json.dumps({"port": server.server_address[1]}), flush=True)
 
 
 def stop(*_):
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     with lock:
+        counts["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)
         print(json.dumps(counts), flush=True)
     sys.exit(0)
 

@@ -326,7 +326,7 @@ TRACING_RESULTS=$TMP/tracing.txt
 run_tracing() {
   local traced port name pubs msgs kind sinkport="" spans="" line
   local python=${HOOKD_BENCH_PYTHON:-$ROOT/.venv/bin/python}
-  declare -A result
+  declare -A result cpu_per_k
   for traced in off on; do
     mkdir -p "$TMP/tracing-$traced"
     port=$("$BENCH" free-port)
@@ -351,7 +351,12 @@ run_tracing() {
     IDLE_RSS=$(rss_sum VmRSS)
     for kind in "concurrent:$PUBLISHERS:$MESSAGES" "single:1:$SINGLE_MESSAGES"; do
       IFS=: read -r name pubs msgs <<< "$kind"
+      # hookd's own CPU time per 1,000 messages: steadier than throughput on cores shared with other work.
+      local cpu0 cpu1
+      cpu0=$("$BENCH" proc-cpu --tree "$SERVER_PID" 2>/dev/null | awk '{print $1}')
       run_scenario "traces $traced" "$name" "$pubs" "$msgs" "http://127.0.0.1:$port"
+      cpu1=$("$BENCH" proc-cpu --tree "$SERVER_PID" 2>/dev/null | awk '{print $1}')
+      cpu_per_k[$traced-$name]=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$msgs" 'BEGIN { printf "%.1f", 1000 * (b - a) * 1000 / n }')
       result[$traced-$name]=$SCENARIO_RESULT
       printf '%s\t%s\t%s\t%s\t%s\n' "traces $traced" "$name" "$IDLE_RSS" "$SCENARIO_PEAK" "$SCENARIO_RESULT" >> "$RESULTS"
     done
@@ -362,15 +367,17 @@ run_tracing() {
       wait "$SINK_PID" 2>/dev/null || true
       SINK_PID=""
       line=$(grep '"spans"' "$TMP/sink.out" | tail -n1)
+      TRACING_SINK=$line
       spans=$(grep -o '"spans": [0-9]*' <<< "$line" | grep -o '[0-9]*$')
-      NOTES+=("Traces on: OTEL_TRACES_SAMPLER=always_on, the SDK's default batching (OTEL_BSP_*: queue 2048, batches of 512, every 5 s), exported over OTLP/HTTP protobuf to bench/otlp_sink.py on loopback, which received $line for $((MESSAGES + SINGLE_MESSAGES)) messages (a message makes 3 spans: its API request, its publish, its attempt; spans over a full queue are dropped by the SDK).")
+      NOTES+=("Traces on: OTEL_TRACES_SAMPLER=always_on, the SDK's default batching (OTEL_BSP_*: queue 2048, batches of 512, every 5 s), exported over OTLP/HTTP protobuf to bench/otlp_sink.py on loopback (Python, decoding every request, on the same cores as hookd: cpu_s is its own CPU time), which received $line for $((MESSAGES + SINGLE_MESSAGES)) messages (a message makes 3 spans: its API request, its publish, its attempt; spans over a full queue are dropped by the SDK).")
     fi
   done
   for name in concurrent single; do
     awk -v name="$name" -v r0="$(field "${result[off-$name]}" delivered_rate_per_s)" -v r1="$(field "${result[on-$name]}" delivered_rate_per_s)" \
         -v l0="$(field "${result[off-$name]}" delivery_latency_p50_ms)" -v l1="$(field "${result[on-$name]}" delivery_latency_p50_ms)" \
         -v p0="$(field "${result[off-$name]}" delivery_latency_p99_ms)" -v p1="$(field "${result[on-$name]}" delivery_latency_p99_ms)" \
-        'BEGIN { if (r0 > 0) printf "| %s | %.0f | %.0f | %.0f %% | %.2f / %.2f | %+.2f / %+.2f |\n", name, r0, r1, 100 * r1 / r0, l0, l1, l1 - l0, p1 - p0 }' \
+        -v c0="${cpu_per_k[off-$name]}" -v c1="${cpu_per_k[on-$name]}" \
+        'BEGIN { if (r0 > 0) printf "| %s | %.0f | %.0f | %.0f %% | %.2f / %.2f | %+.2f / %+.2f | %s / %s |\n", name, r0, r1, 100 * r1 / r0, l0, l1, l1 - l0, p1 - p0, c0, c1 }' \
         >> "$TRACING_RESULTS"
   done
 }
@@ -574,8 +581,8 @@ report() {
     echo
     echo "Traces (SQLite normal): the same load on a fresh hookd with traces off, then on (every span exported):"
     echo
-    echo "| scenario | delivered/s off | on | ratio | delivery p50 ms off / on | added p50 / p99 ms |"
-    echo "|---|--:|--:|--:|--:|--:|"
+    echo "| scenario | delivered/s off | on | ratio | delivery p50 ms off / on | added p50 / p99 ms | hookd CPU ms per 1,000 messages off / on |"
+    echo "|---|--:|--:|--:|--:|--:|--:|"
     cat "$TRACING_RESULTS"
   fi
   if [[ -s $TIMER_RESULTS ]]; then

@@ -118,6 +118,11 @@ pub fn init(format: LogFormat) -> anyhow::Result<Telemetry> {
                 .with_location(false)
                 .with_threads(false)
                 .with_tracked_inactivity(false)
+                // Nothing here reads OpenTelemetry's current context (parents come from tracing's spans, and
+                // `span.context()` is asked for explicitly), so entering a span need not activate one: spans are
+                // entered at every poll of the futures they instrument.
+                .with_context_activation(false)
+                .with_target(false)
                 .with_filter(targets);
             (Some(layer), Some(provider))
         }
