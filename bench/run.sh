@@ -20,6 +20,8 @@
 #   --idempotency-keys    every publish carries an Idempotency-Key, as the official Svix SDKs send
 #   --transform-only      only hookd on SQLite (normal): the concurrent and single scenarios without and then with a
 #                         small JavaScript transformation on the endpoint, and their ratio
+#   --filters-only        only hookd on SQLite (normal): the concurrent and single scenarios with 20-field payloads,
+#                         plain, then with a payload filter on the endpoint, then with a 20-field schema enforced
 #   --tracing-only        only hookd on SQLite (normal): the concurrent and single scenarios with traces off, then
 #                         on (100 % sampled, exported over OTLP/HTTP to bench/otlp_sink.py on loopback), and their
 #                         ratio; the sink needs opentelemetry-proto ($HOOKD_BENCH_PYTHON, default .venv/bin/python)
@@ -43,10 +45,15 @@ DELIVERY_TIMEOUT=120
 SCENARIO_TIMEOUT=900
 SKIP_BUILD=0
 TRANSFORM_ONLY=0
+FILTERS_ONLY=0
 TRACING_ONLY=0
 KEYED=()
 # The transformation of --transform-only: small, and it keeps the fields the receiver counts by.
 TRANSFORM_CODE='function handler(webhook) { webhook.payload.eventType = webhook.eventType; webhook.payload.shaped = true; return webhook; }'
+# The filter of --filters-only: four conditions every message meets, so that each is evaluated in full.
+FILTER_JSON='{"eventType":"bench.event","payload":{"seq":{"$gte":0},"sent_ns":{"$gt":0},"pad":{"$startsWith":"x"},"f3":{"$in":[3,4]}}}'
+# --filters-only payloads: seq, sent_ns, pad and 17 more fields, the 20 fields its schema describes.
+EXTRA_FIELDS=17
 OUT=""
 BUILD_TIMEOUT=1800
 TOKEN=bench-token
@@ -67,9 +74,10 @@ while [[ $# -gt 0 ]]; do
     --skip-build) SKIP_BUILD=1; shift ;;
     --out) OUT=$2; shift 2 ;;
     --transform-only) TRANSFORM_ONLY=1; shift ;;
+    --filters-only) FILTERS_ONLY=1; shift ;;
     --tracing-only) TRACING_ONLY=1; shift ;;
     --idempotency-keys) KEYED=(--idempotency-keys); shift ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -212,6 +220,9 @@ run_scenario() {
   local cmd=("$BENCH" e2e --url "$urls" --token "$TOKEN" --publishers "$pubs"
              --messages "$msgs" --payload-bytes "$PAYLOAD" --timeout-secs "$DELIVERY_TIMEOUT" "${KEYED[@]}")
   if [[ $name == *"+ JS" ]]; then cmd+=(--transform-code "$TRANSFORM_CODE"); fi
+  if [[ $name == *"+ filter" ]]; then cmd+=(--filter "$FILTER_JSON"); fi
+  if [[ $name == *"+ schema" ]]; then cmd+=(--schema); fi
+  if [[ $FILTERS_ONLY == 1 ]]; then cmd+=(--payload-fields "$EXTRA_FIELDS"); fi
   COMMANDS+=("$(printf '%q ' timeout "$SCENARIO_TIMEOUT" "${cmd[@]}")  # $label / $name")
   log "$label / $name: $pubs publishers, $msgs messages"
   # In the background + wait, so that a signal to this script interrupts the wait and runs cleanup.
@@ -299,25 +310,28 @@ run_relay() {
 }
 
 # ---- transformations: the same load without and with a JavaScript transformation on the endpoint ------
-TRANSFORM_RESULTS=$TMP/transform.txt
+VARIANT_RESULTS=$TMP/variants.txt
 field() { # RESULT-json key
   grep -o "\"$2\":[0-9.]*" <<< "$1" | head -n1 | cut -d: -f2
 }
-run_transform() { # label url
-  local label=$1 url=$2 kind plain js
+run_variants() { # label url variant… — each scenario plain, then with each variant ("+ JS", "+ filter", …)
+  local label=$1 url=$2 kind plain with variant
+  shift 2
   for kind in "concurrent:$PUBLISHERS:$MESSAGES" "single:1:$SINGLE_MESSAGES"; do
     IFS=: read -r name pubs msgs <<< "$kind"
     run_scenario "$label" "$name" "$pubs" "$msgs" "$url"
     plain=$SCENARIO_RESULT
     printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$name" "$IDLE_RSS" "$SCENARIO_PEAK" "$plain" >> "$RESULTS"
-    run_scenario "$label" "$name + JS" "$pubs" "$msgs" "$url"
-    js=$SCENARIO_RESULT
-    printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$name + JS" "$IDLE_RSS" "$SCENARIO_PEAK" "$js" >> "$RESULTS"
-    awk -v name="$name" -v r0="$(field "$plain" delivered_rate_per_s)" -v r1="$(field "$js" delivered_rate_per_s)" \
-        -v l0="$(field "$plain" delivery_latency_p50_ms)" -v l1="$(field "$js" delivery_latency_p50_ms)" \
-        -v p0="$(field "$plain" delivery_latency_p99_ms)" -v p1="$(field "$js" delivery_latency_p99_ms)" \
-        'BEGIN { if (r0 > 0) printf "| %s | %.0f | %.0f | %.0f %% | %.2f / %.2f | %+.2f / %+.2f |\n", name, r0, r1, 100 * r1 / r0, l0, l1, l1 - l0, p1 - p0 }' \
-        >> "$TRANSFORM_RESULTS"
+    for variant in "$@"; do
+      run_scenario "$label" "$name $variant" "$pubs" "$msgs" "$url"
+      with=$SCENARIO_RESULT
+      printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$name $variant" "$IDLE_RSS" "$SCENARIO_PEAK" "$with" >> "$RESULTS"
+      awk -v name="$name $variant" -v r0="$(field "$plain" delivered_rate_per_s)" -v r1="$(field "$with" delivered_rate_per_s)" \
+          -v l0="$(field "$plain" delivery_latency_p50_ms)" -v l1="$(field "$with" delivery_latency_p50_ms)" \
+          -v p0="$(field "$plain" delivery_latency_p99_ms)" -v p1="$(field "$with" delivery_latency_p99_ms)" \
+          'BEGIN { if (r0 > 0) printf "| %s | %.0f | %.0f | %.0f %% | %.2f / %.2f | %+.2f / %+.2f |\n", name, r0, r1, 100 * r1 / r0, l0, l1, l1 - l0, p1 - p0 }' \
+          >> "$VARIANT_RESULTS"
+    done
   done
 }
 
@@ -397,7 +411,9 @@ run_sqlite() { # mode
   log "hookd ($MODE) idle RSS: ${IDLE_RSS} KiB"
 
   if [[ $TRANSFORM_ONLY == 1 ]]; then
-    run_transform "sqlite $MODE" "http://127.0.0.1:$PORT"
+    run_variants "sqlite $MODE" "http://127.0.0.1:$PORT" "+ JS"
+  elif [[ $FILTERS_ONLY == 1 ]]; then
+    run_variants "sqlite $MODE" "http://127.0.0.1:$PORT" "+ filter" "+ schema"
   else
     run_scenario "sqlite $MODE" concurrent "$PUBLISHERS" "$MESSAGES" "http://127.0.0.1:$PORT"
     printf '%s\t%s\t%s\t%s\t%s\n' "sqlite $MODE" concurrent "$IDLE_RSS" "$SCENARIO_PEAK" "$SCENARIO_RESULT" >> "$RESULTS"
@@ -518,9 +534,9 @@ run_postgres() { # nodes
 : > "$RESULTS"
 : > "$INBOUND_RESULTS"
 : > "$TIMER_RESULTS"
-: > "$TRANSFORM_RESULTS"
+: > "$VARIANT_RESULTS"
 : > "$TRACING_RESULTS"
-if [[ $TRANSFORM_ONLY == 1 ]]; then STORES=sqlite; MODES=normal; fi
+if [[ $TRANSFORM_ONLY == 1 || $FILTERS_ONLY == 1 ]]; then STORES=sqlite; MODES=normal; fi
 LOOP_STORES=$STORES
 if [[ $TRACING_ONLY == 1 ]]; then STORES=sqlite; MODES=normal; LOOP_STORES=""; run_tracing; fi
 for STORE in $LOOP_STORES; do
@@ -567,15 +583,21 @@ report() {
     echo "|---|--:|--:|--:|--:|--:|"
     cat "$INBOUND_RESULTS"
   fi
-  if [[ -s $TRANSFORM_RESULTS ]]; then
+  if [[ -s $VARIANT_RESULTS ]]; then
     echo
-    echo "Transformations (SQLite normal): the same load without and then with this transformation on the endpoint,"
-    echo "run in QuickJS (a warm context per endpoint on each transformation worker thread):"
-    echo "\`$TRANSFORM_CODE\`"
+    if [[ $TRANSFORM_ONLY == 1 ]]; then
+      echo "Transformations (SQLite normal): the same load without and then with this transformation on the endpoint,"
+      echo "run in QuickJS (a warm context per endpoint on each transformation worker thread):"
+      echo "\`$TRANSFORM_CODE\`"
+    else
+      echo "Filters and schemas (SQLite normal): the same load of $((EXTRA_FIELDS + 3))-field payloads plain, then with this payload"
+      echo "filter on the endpoint, then with a schema of all $((EXTRA_FIELDS + 3)) fields (types, bounds, a pattern) enforced on publish:"
+      echo "\`$FILTER_JSON\`"
+    fi
     echo
-    echo "| scenario | delivered/s without | with JS | ratio | delivery p50 ms without / with | added p50 / p99 ms |"
+    echo "| scenario | delivered/s without | with | ratio | delivery p50 ms without / with | added p50 / p99 ms |"
     echo "|---|--:|--:|--:|--:|--:|"
-    cat "$TRANSFORM_RESULTS"
+    cat "$VARIANT_RESULTS"
   fi
   if [[ -s $TRACING_RESULTS ]]; then
     echo

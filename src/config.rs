@@ -68,6 +68,9 @@ pub struct Config {
     /// Hosts (`host` or `host:port`) whose incoming webhooks take a ready-made shape, beside Slack's, Discord's
     /// and Teams' own: a Mattermost or Rocket.Chat server takes Slack's. Timer webhooks to them get that shape.
     pub webhook_shapes: Vec<(String, crate::engine::transform::Preset)>,
+    /// Organizations whose event catalog `/catalog/` shows without a token: `default` (at `/catalog/`) or
+    /// organization ids (at `/catalog/{org_id}/`). Empty: no public catalog.
+    pub public_catalog: Vec<String>,
 }
 
 /// When an endpoint's circuit opens, how it is probed, and how fast its backlog goes once it closes.
@@ -128,6 +131,7 @@ impl Default for Config {
             keys: Default::default(),
             breaker: BreakerConfig::default(),
             webhook_shapes: vec![],
+            public_catalog: vec![],
         }
     }
 }
@@ -234,6 +238,10 @@ pub struct ServeArgs {
     /// `host[:port]=slack|discord|teams`, comma-separated.
     #[arg(long, env = "HOOKD_WEBHOOK_SHAPES")]
     pub webhook_shapes: Option<String>,
+    /// Serve the event catalog at /catalog/ without a token: `true` for the default organization, or
+    /// comma-separated organization ids (each at /catalog/ORG_ID/) [default: false].
+    #[arg(long, env = "HOOKD_PUBLIC_CATALOG")]
+    pub public_catalog: Option<String>,
     #[command(flatten)]
     pub keys: KeyArgs,
 }
@@ -287,6 +295,7 @@ struct FileConfig {
     breaker_max_probe_backoff: Option<String>,
     breaker_release_rate: Option<u32>,
     webhook_shapes: Option<String>,
+    public_catalog: Option<String>,
 }
 
 impl ServeArgs {
@@ -388,6 +397,7 @@ impl ServeArgs {
                 "response_retention",
             )?,
             max_poll_interval: d.max_poll_interval,
+            public_catalog: parse_public_catalog(self.public_catalog.or(file.public_catalog).as_deref().unwrap_or("")),
             webhook_shapes: match self.webhook_shapes.or(file.webhook_shapes) {
                 Some(s) => parse_webhook_shapes(&s)?,
                 None => vec![],
@@ -427,6 +437,15 @@ fn retention(s: Option<String>, default: Option<Duration>, name: &str) -> anyhow
 }
 
 /// `"5s, 5m,1h"` → durations. Also used for per-endpoint schedules.
+/// `true` / `false` / `org_…, org_…` for [`Config::public_catalog`].
+fn parse_public_catalog(s: &str) -> Vec<String> {
+    match s.trim() {
+        "" | "false" | "0" | "no" => vec![],
+        "true" | "1" | "yes" => vec!["default".into()],
+        list => list.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_string).collect(),
+    }
+}
+
 /// `host[:port]=preset, …` for [`Config::webhook_shapes`].
 pub fn parse_webhook_shapes(s: &str) -> anyhow::Result<Vec<(String, crate::engine::transform::Preset)>> {
     s.split(',')

@@ -14,7 +14,7 @@
 //!   customer, over the API with a portal token ([`api::portal`] keeps the token inside its application).
 //! * [`mcp`] — the Model Context Protocol face for agents (`hookd mcp` on stdio, `/mcp` in `hookd serve`): its
 //!   tools and resources call hookd's own HTTP API with the caller's token.
-//! * [`engine`] — routing (which endpoints get a message), the dispatcher (sign, send, classify, record), the
+//! * [`engine`] — routing (which endpoints get a message, by type, channels and payload filter), the dispatcher (sign, send, classify, record), the
 //!   scheduler (the one due-time queue for retries and anything else due later), retry schedules, signing and
 //!   the egress policy that keeps deliveries off private networks, the operational webhooks (events about
 //!   the service itself, published as messages of a hidden per-organization application), and transformations
@@ -23,7 +23,8 @@
 //!   the file of what it stores. The backends keep their connections and the hot path's group commit. SQLite by
 //!   default.
 //! * [`api`] — what the faces share, below them: the request state, JSON input with 4xx errors, pagination,
-//!   timestamps, tokens and tenancy, idempotency, endpoint changes and background tasks. A face depends on the engine, the store, `api` and the
+//!   timestamps, tokens and tenancy, idempotency, endpoint changes, background tasks and the event catalog's view
+//!   (which the dashboard, the public `/catalog/` and the portal all draw). A face depends on the engine, the store, `api` and the
 //!   utilities below — never on another face or on [`server`]. What the dashboard shows of the inbound,
 //!   timers and bots faces goes through `api::console`'s traits, which those faces implement; what its forms
 //!   create, change and delete goes through the HTTP API itself, called in process (`api::console::Api`).

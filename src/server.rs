@@ -76,6 +76,8 @@ impl Server {
         parts.insert::<Arc<dyn crate::api::console::BotsConsole>>(Arc::new(crate::bots::registry::Console));
         parts.insert::<Arc<dyn crate::api::console::Api>>(Arc::new(InProcessApi));
         parts.insert(crate::dashboard::Sessions::default());
+        parts.insert(crate::outbound::schema::PayloadSchemas::default());
+        parts.insert(crate::api::DefaultOrg(org.clone()));
         parts.insert(crate::mcp::McpState {
             api_base: loopback_url(listener.local_addr()?),
             verify: crate::devtools::verify_signed,

@@ -4,7 +4,8 @@
 //! operational webhook endpoints are managed and their events verified (tests/node/operational_webhook_flow.mjs),
 //! replays run as background tasks (tests/node/svix_sdk_replay.mjs), and every other Svix route hookd serves is
 //! called (tests/node/svix_sdk_routes.mjs), and endpoint transformations are set, read and run
-//! (tests/node/svix_sdk_transform.mjs).
+//! (tests/node/svix_sdk_transform.mjs); event types keep their schemas, OpenAPI documents are imported and payload
+//! filters route (tests/node/svix_sdk_catalog.mjs).
 
 mod common;
 
@@ -54,4 +55,9 @@ async fn the_javascript_sdk_drives_every_other_svix_route() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_javascript_sdk_sets_endpoint_transformations() {
     run_flow("node".into(), "node/svix_sdk_transform.mjs", "SDK TRANSFORM OK").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_javascript_sdk_keeps_event_type_schemas_imports_openapi_and_filters_payloads() {
+    run_flow("node".into(), "node/svix_sdk_catalog.mjs", "SDK CATALOG OK").await;
 }

@@ -27,6 +27,12 @@ pub struct Opts {
     pub transform_code: Option<String>,
     /// Every publish carries an `Idempotency-Key`, as the SDKs' do.
     pub idempotency_keys: bool,
+    /// Fields `f0…` added to every payload beside `seq`, `sent_ns` and `pad`.
+    pub payload_fields: usize,
+    /// A payload filter set on the endpoint (it must match every message).
+    pub filter: Option<String>,
+    /// The event type gets a JSON Schema of every payload field, enforced on publish.
+    pub schema: bool,
 }
 
 #[derive(Default)]
@@ -77,15 +83,39 @@ pub async fn run(o: Opts) -> Result<bool, String> {
     eprintln!("app {app_id}, endpoint {ep_id} -> {hook_url}");
     if let Some(code) = &o.transform_code {
         let url = format!("{base}/api/v1/app/{app_id}/endpoint/{ep_id}/transformation");
-        let mut req = client.patch(&url).json(&json!({"code": code, "enabled": true}));
-        if let Some(a) = auth.as_deref() {
-            req = req.header(AUTHORIZATION, a);
-        }
-        let resp = req.send().await.map_err(|e| format!("PATCH {url}: {}", chain(&e)))?;
-        if !resp.status().is_success() {
-            return Err(format!("PATCH {url}: HTTP {}: {}", resp.status(), resp.text().await.unwrap_or_default()));
-        }
+        let body = json!({"code": code, "enabled": true});
+        send_json(&client, reqwest::Method::PATCH, &url, auth.as_deref(), &body).await.or_else(|e| {
+            // The transformation route answers 204: no JSON is expected.
+            if e.contains("bad JSON") {
+                Ok(Value::Null)
+            } else {
+                Err(e)
+            }
+        })?;
         eprintln!("transformation set: {code}");
+    }
+    if let Some(filter) = &o.filter {
+        let filter: Value = serde_json::from_str(filter).map_err(|e| format!("--filter: {e}"))?;
+        let url = format!("{base}/api/v1/app/{app_id}/endpoint/{ep_id}");
+        send_json(&client, reqwest::Method::PATCH, &url, auth.as_deref(), &json!({ "filter": filter })).await?;
+        eprintln!("filter set: {filter}");
+    }
+    if o.schema {
+        let mut props = serde_json::Map::new();
+        props.insert("seq".into(), json!({"type": "integer", "minimum": 0}));
+        props.insert("sent_ns".into(), json!({"type": "integer", "minimum": 0}));
+        props.insert("pad".into(), json!({"type": "string", "pattern": "^x*$"}));
+        for i in 0..o.payload_fields {
+            props.insert(format!("f{i}"), json!({"type": "integer", "minimum": 0, "maximum": 1000}));
+        }
+        let required: Vec<String> = props.keys().cloned().collect();
+        let n = props.len();
+        let schema =
+            json!({"type": "object", "properties": props, "required": required, "additionalProperties": false});
+        let url = format!("{base}/api/v1/event-type/bench.event");
+        let body = json!({"description": "bench", "schemas": {"1": schema}, "enforceSchema": true});
+        send_json(&client, reqwest::Method::PUT, &url, auth.as_deref(), &body).await?;
+        eprintln!("schema of {n} fields enforced on bench.event");
     }
     // With several nodes, publish only once each of them sees the application and its endpoint.
     for other in &bases[1..] {
@@ -105,7 +135,8 @@ pub async fn run(o: Opts) -> Result<bool, String> {
         let msg_url = msg_urls[p % msg_urls.len()].clone();
         let (client, auth, accepted, next_seq, logged) =
             (client.clone(), auth.clone(), accepted.clone(), next_seq.clone(), logged.clone());
-        let (messages, payload_bytes, keyed) = (o.messages, o.payload_bytes, o.idempotency_keys);
+        let (messages, payload_bytes, keyed, payload_fields) =
+            (o.messages, o.payload_bytes, o.idempotency_keys, o.payload_fields);
         tasks.push(tokio::spawn(async move {
             let mut hist = new_hist();
             let mut st = PubStats::default();
@@ -115,7 +146,7 @@ pub async fn run(o: Opts) -> Result<bool, String> {
                     break;
                 }
                 let t0 = Instant::now();
-                let body = message_body(seq, now_ns(), payload_bytes);
+                let body = message_body(seq, now_ns(), payload_fields, payload_bytes);
                 let mut req = client.post(msg_url.as_str()).header(CONTENT_TYPE, "application/json").body(body);
                 if keyed {
                     req = req.header("idempotency-key", format!("bench-{seq}"));
@@ -261,6 +292,8 @@ pub async fn run(o: Opts) -> Result<bool, String> {
         "bad_posts": state.bad(),
         "timed_out": timed_out,
         "transformed": o.transform_code.is_some(),
+        "filtered": o.filter.is_some(),
+        "schema_enforced": o.schema,
     });
     println!("RESULT {result}");
     Ok(lost == 0 && errors == 0 && !timed_out)
@@ -293,17 +326,27 @@ async fn wait_visible(client: &Client, base: &str, auth: Option<&str>, app: &str
 }
 
 pub async fn post_json(client: &Client, url: &str, auth: Option<&str>, body: &Value) -> Result<Value, String> {
-    let mut req = client.post(url).json(body);
+    send_json(client, reqwest::Method::POST, url, auth, body).await
+}
+
+async fn send_json(
+    client: &Client,
+    method: reqwest::Method,
+    url: &str,
+    auth: Option<&str>,
+    body: &Value,
+) -> Result<Value, String> {
+    let mut req = client.request(method.clone(), url).json(body);
     if let Some(a) = auth {
         req = req.header(AUTHORIZATION, a);
     }
-    let resp = req.send().await.map_err(|e| format!("POST {url}: {}", chain(&e)))?;
+    let resp = req.send().await.map_err(|e| format!("{method} {url}: {}", chain(&e)))?;
     let status = resp.status();
-    let text = resp.text().await.map_err(|e| format!("POST {url}: reading body: {e}"))?;
+    let text = resp.text().await.map_err(|e| format!("{method} {url}: reading body: {e}"))?;
     if !status.is_success() {
-        return Err(format!("POST {url}: HTTP {status}: {text}"));
+        return Err(format!("{method} {url}: HTTP {status}: {text}"));
     }
-    serde_json::from_str(&text).map_err(|e| format!("POST {url}: bad JSON ({e}): {text}"))
+    serde_json::from_str(&text).map_err(|e| format!("{method} {url}: bad JSON ({e}): {text}"))
 }
 
 /// An error with its causes, e.g. "error sending request: connection refused".

@@ -58,6 +58,15 @@ enum Cmd {
         /// Send an `Idempotency-Key` with every publish, as the official Svix SDKs do.
         #[arg(long)]
         idempotency_keys: bool,
+        /// Add this many fields (`f0`, `f1`, …) to every payload, beside `seq`, `sent_ns` and `pad`.
+        #[arg(long, default_value_t = 0)]
+        payload_fields: usize,
+        /// Set this payload filter (JSON) on the endpoint first; it must match every message.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Give the event type a JSON Schema of every payload field and enforce it on publish.
+        #[arg(long)]
+        schema: bool,
     },
     /// Send GitHub-signed requests to an inbound registration and measure acknowledged requests per second.
     Inbound {
@@ -239,6 +248,9 @@ fn main() -> ExitCode {
             request_timeout_secs,
             transform_code,
             idempotency_keys,
+            payload_fields,
+            filter,
+            schema,
         } => {
             let opts = e2e::Opts {
                 urls: url,
@@ -251,6 +263,9 @@ fn main() -> ExitCode {
                 request_timeout: Duration::from_secs(request_timeout_secs),
                 transform_code,
                 idempotency_keys,
+                payload_fields,
+                filter,
+                schema,
             };
             match runtime().block_on(e2e::run(opts)) {
                 Ok(true) => ExitCode::SUCCESS,

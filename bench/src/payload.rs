@@ -9,10 +9,21 @@ pub fn payload_json(seq: u64, sent_ns: u64, target_bytes: usize) -> String {
     s
 }
 
+#[cfg(test)]
 fn write_payload(s: &mut String, seq: u64, sent_ns: u64, target_bytes: usize) {
+    write_fields(s, seq, sent_ns, 0, target_bytes)
+}
+
+/// With `extra` more fields `"f0":0,"f1":1,…` before the padding (a payload of `3 + extra` fields, for the
+/// schema benchmark).
+fn write_fields(s: &mut String, seq: u64, sent_ns: u64, extra: usize, target_bytes: usize) {
     use std::fmt::Write;
     let start = s.len();
-    let _ = write!(s, "{{\"seq\":{seq},\"sent_ns\":{sent_ns},\"pad\":\"");
+    let _ = write!(s, "{{\"seq\":{seq},\"sent_ns\":{sent_ns},");
+    for i in 0..extra {
+        let _ = write!(s, "\"f{i}\":{i},");
+    }
+    s.push_str("\"pad\":\"");
     // What is left after the opening part and the closing `"}`.
     let fixed = s.len() - start + 2;
     let pad = target_bytes.saturating_sub(fixed);
@@ -22,11 +33,11 @@ fn write_payload(s: &mut String, seq: u64, sent_ns: u64, target_bytes: usize) {
 
 /// Full body of `POST /api/v1/app/{app_id}/msg`:
 /// `{"eventType":"bench.event","payload":{…payload_json…}}`.
-pub fn message_body(seq: u64, sent_ns: u64, payload_bytes: usize) -> String {
+pub fn message_body(seq: u64, sent_ns: u64, extra_fields: usize, payload_bytes: usize) -> String {
     const HEAD: &str = "{\"eventType\":\"bench.event\",\"payload\":";
     let mut s = String::with_capacity(HEAD.len() + payload_bytes.max(64) + 1);
     s.push_str(HEAD);
-    write_payload(&mut s, seq, sent_ns, payload_bytes);
+    write_fields(&mut s, seq, sent_ns, extra_fields, payload_bytes);
     s.push('}');
     s
 }
@@ -57,7 +68,7 @@ mod tests {
 
     #[test]
     fn message_body_round_trips() {
-        let b = message_body(42, 123, 256);
+        let b = message_body(42, 123, 0, 256);
         let v: serde_json::Value = serde_json::from_str(&b).unwrap();
         assert_eq!(v["eventType"], "bench.event");
         assert_eq!(v["payload"]["seq"].as_u64(), Some(42));

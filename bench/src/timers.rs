@@ -36,12 +36,20 @@ fn rss_mib(pid: u32) -> Option<f64> {
 }
 
 /// Creates `count` timers, `body(i)` each, with `senders` closed-loop clients; returns (seconds, errors).
-async fn create_many(client: &Client, url: &str, token: &str, count: u64, senders: usize, body: Arc<dyn Fn(u64) -> Value + Send + Sync>) -> (f64, u64) {
+async fn create_many(
+    client: &Client,
+    url: &str,
+    token: &str,
+    count: u64,
+    senders: usize,
+    body: Arc<dyn Fn(u64) -> Value + Send + Sync>,
+) -> (f64, u64) {
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let mut tasks = vec![];
     for _ in 0..senders {
-        let (client, url, token, next, body) = (client.clone(), url.to_string(), token.to_string(), next.clone(), body.clone());
+        let (client, url, token, next, body) =
+            (client.clone(), url.to_string(), token.to_string(), next.clone(), body.clone());
         tasks.push(tokio::spawn(async move {
             let mut errors = 0;
             loop {
@@ -67,9 +75,11 @@ async fn create_many(client: &Client, url: &str, token: &str, count: u64, sender
 
 pub async fn run(o: Opts) -> Result<bool, String> {
     let state = ReceiverState::new(o.expiring.max(1));
-    let addr: SocketAddr = receiver::start("127.0.0.1:0".parse().unwrap(), state.clone()).await.map_err(|e| e.to_string())?;
+    let addr: SocketAddr =
+        receiver::start("127.0.0.1:0".parse().unwrap(), state.clone()).await.map_err(|e| e.to_string())?;
     let hook = format!("http://{addr}/timer");
-    let client = Client::builder().pool_max_idle_per_host(o.senders * 2).tcp_nodelay(true).build().map_err(|e| e.to_string())?;
+    let client =
+        Client::builder().pool_max_idle_per_host(o.senders * 2).tcp_nodelay(true).build().map_err(|e| e.to_string())?;
     let token = o.token.clone().unwrap_or_default();
     let timers = format!("{}/timers", o.url);
 

@@ -7,6 +7,7 @@ use axum::http::{HeaderName, HeaderValue};
 
 use crate::api::validate::check_ident;
 use crate::api::ApiContext;
+use crate::engine::filter::Filter;
 use crate::engine::model::{Endpoint, EventType};
 use crate::engine::signing;
 use crate::error::{Error, Result};
@@ -68,6 +69,20 @@ pub fn parse_schedule(s: Option<Vec<String>>) -> Result<Option<Vec<u64>>> {
     .transpose()
 }
 
+/// Compiles a payload filter as written (`null` or absent: none); a refusal names the offending key's path
+/// under `body.filter`.
+pub fn parse_filter(v: Option<serde_json::Value>) -> Result<Option<Filter>> {
+    v.filter(|v| !v.is_null())
+        .map(|v| {
+            Filter::parse(v).map_err(|e| {
+                let mut loc = vec!["body", "filter"];
+                loc.extend(e.path.iter().map(String::as_str));
+                Error::invalid(&loc, e.msg)
+            })
+        })
+        .transpose()
+}
+
 /// Checks an endpoint as a whole before it is stored. Its URL's name is resolved, so that one pointing at a
 /// private address is refused now rather than failing every attempt.
 pub async fn validate(ctx: &ApiContext, ep: &Endpoint) -> Result<()> {
@@ -123,15 +138,9 @@ pub async fn rotate_secret(
     Ok(new_key)
 }
 
-/// What send-example sends for `event_type`: its schema's first example, or `{}`.
+/// What send-example sends for `event_type`: its latest schema's first example, else one made from the schema
+/// (so that it passes the schema when publishing enforces it), or `{}`.
 pub async fn example_payload(ctx: &ApiContext, org: &str, event_type: &str) -> Result<serde_json::Value> {
-    Ok(ctx
-        .store
-        .get::<EventType>(org, "", event_type)
-        .await?
-        .and_then(|et| et.schemas)
-        .and_then(|s| {
-            s.as_object().and_then(|versions| versions.values().find_map(|v| v.get("examples")?.get(0).cloned()))
-        })
-        .unwrap_or_else(|| serde_json::json!({})))
+    let et = ctx.store.get::<EventType>(org, "", event_type).await?;
+    Ok(et.as_ref().and_then(EventType::latest_schema).map_or_else(|| serde_json::json!({}), super::catalog::example))
 }

@@ -20,6 +20,7 @@
 //! * [`tasks`] — background tasks (replays) that run after the request that started them.
 
 pub mod auth;
+pub mod catalog;
 pub mod console;
 pub mod endpoints;
 pub mod extract;
@@ -52,6 +53,9 @@ pub struct AppState {
     /// Each face's own in-memory state, filled by the server when it assembles the program.
     pub parts: Parts,
 }
+
+/// The default organization's id (the one `/catalog/` shows, when public), registered in [`AppState::parts`].
+pub struct DefaultOrg(pub String);
 
 /// A map from type to the one value of that type: each face registers its state here, keyed by its own type,
 /// so that the shared state needs to name none of them.

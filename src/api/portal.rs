@@ -23,7 +23,7 @@ use super::auth::{hash_token, token_of, OrgId};
 use super::ApiContext;
 use crate::engine::model::Application;
 use crate::error::{Error, Result};
-use crate::store::{impl_doc, now_ms, Doc, DocKind, Millis, Page};
+use crate::store::{impl_doc, now_ms, Doc, DocKind, Millis};
 
 /// Every portal token starts with this (as Svix's do).
 pub const TOKEN_PREFIX: &str = "appsk_";
@@ -162,19 +162,7 @@ pub async fn issue(
 /// Every stored token of `app`, read a page at a time (expired ones are dropped as new ones are issued, so
 /// these are about as many as are live).
 async fn tokens_of(ctx: &ApiContext, app: &Application) -> Result<Vec<PortalToken>> {
-    const PAGE: usize = 500;
-    let (mut all, mut iterator) = (Vec::new(), None);
-    loop {
-        let page = Page { limit: PAGE, iterator: iterator.take(), reverse: false, descending: false };
-        let mut rows = ctx.store.list::<PortalToken>(&app.org_id, &app.id, &page).await?;
-        let more = rows.len() > PAGE;
-        rows.truncate(PAGE);
-        iterator = rows.last().map(|t| t.id.clone());
-        all.extend(rows);
-        if !more {
-            return Ok(all);
-        }
-    }
+    Ok(ctx.store.list_all::<PortalToken>(&app.org_id, &app.id).await?)
 }
 
 /// The live grant of `token`, or None: not a portal token, expired, revoked, or its application is gone or one
@@ -242,15 +230,20 @@ pub async fn expire_all(
 /// | `POST …/endpoint`, `PUT`/`PATCH`/`DELETE …/endpoint/{id}`, `PUT`/`PATCH …/headers` | `ManageEndpoint` |
 /// | `POST …/resend`, `…/recover`, `…/replay-missing`, `…/bulk-replay`, `…/send-example` | `CreateAttempts` |
 /// | `POST /api/v1/auth/logout` | (its own token) |
+/// | `POST /api/v1/filter/test` (reads nothing stored) | `ViewBase` |
 /// | anything else: other applications' routes, publishing, expunging, event type changes, the application's own changes, new portal links, inbound, timers, bots, the dashboard | refused |
 pub fn need(method: &Method, route: &str) -> Option<Need> {
     let read = method == Method::GET || method == Method::HEAD;
     match route {
         "/api/v1/auth/logout" if method == Method::POST => return Some(Need::View),
-        "/portal/session" | "/api/v1/event-type" | "/api/v1/event-type/{event_type_name}" if read => {
+        "/portal/session" | "/portal/catalog" | "/api/v1/event-type" | "/api/v1/event-type/{event_type_name}"
+            if read =>
+        {
             return Some(Need::View)
         }
         "/api/v1/health" | "/api/v1/health/ping" => return Some(Need::View),
+        // Stateless: tries a filter on a sample the caller sends.
+        "/api/v1/filter/test" if method == Method::POST => return Some(Need::View),
         _ => {}
     }
     let rest = route.strip_prefix("/api/v1/app/{app_id}")?;

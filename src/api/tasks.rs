@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::api::ApiContext;
+use crate::engine::filter::Subject;
 use crate::engine::model::Endpoint;
 use crate::engine::routing;
 use crate::error::{Error, Result};
@@ -138,7 +139,16 @@ async fn run(ctx: &ApiContext, t: &BackgroundTask, app_id: &str, work: Work, p: 
                 p.processed += page.len() as u64;
                 let msg_ids: Vec<String> = page
                     .iter()
-                    .filter(|m| routing::matches(&endpoint, &m.event_type, m.channels.as_deref()))
+                    .filter(|m| {
+                        let payload = m.payload.as_deref().unwrap_or("{}");
+                        let parsed = routing::parse_if_read(std::iter::once(&*endpoint), payload);
+                        let subject = Subject {
+                            event_type: &m.event_type,
+                            channels: m.channels.as_deref(),
+                            payload: parsed.as_ref(),
+                        };
+                        routing::receives(&endpoint, &subject)
+                    })
                     .map(|m| m.id.clone())
                     .collect();
                 if !msg_ids.is_empty() {

@@ -154,6 +154,7 @@ fn bot_endpoint(ctx: &ApiContext, b: &Bot, url: &str, secret: String) -> Endpoin
         throttle_rate: None,
         signature: HmacScheme::preset("chat"),
         retry_schedule: Some(ctx.cfg.bot_retry_schedule.iter().map(|d| d.as_millis() as u64).collect()),
+        filter: None,
         transformation: None,
         created_at: b.created_at,
         updated_at: b.created_at,
@@ -186,6 +187,7 @@ async fn create(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor
         metadata: Default::default(),
         signing_key: None,
         retention_days: None,
+        enforce_schemas: false,
         created_at: now,
         updated_at: now,
     };

@@ -32,6 +32,7 @@ const FIELDS: &[&str] = &[
     "signature",
     "metadata",
     "secret",
+    "filter",
 ];
 /// The seeds' `sha256=` schemes an endpoint may be signed with beside Standard Webhooks ([`HmacScheme::preset`]).
 const SIGNATURES: &[(&str, &str)] = &[
@@ -70,6 +71,7 @@ fn body_of(fields: &Fields, errors: &mut FormErrors, creating: bool) -> Value {
         "disabled": fields.get("disabled") == "true",
         "retrySchedule": some(fields.list("retrySchedule")),
         "metadata": metadata,
+        "filter": fields.json("filter", errors),
     });
     match fields.get("signature") {
         CUSTOM => {}
@@ -101,6 +103,7 @@ fn values_of(ep: &Endpoint, declared: &[String]) -> Value {
         "retrySchedule": retry_schedule(ep).map(|s| s.join(", ")),
         "signature": signature_choice(ep),
         "metadata": lines(ep.metadata.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        "filter": ep.filter.as_ref().map(|f| serde_json::to_string_pretty(f.as_json()).unwrap_or_default()),
     })
 }
 

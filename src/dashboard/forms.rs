@@ -134,10 +134,17 @@ impl FormErrors {
             Error::Validation(items) => {
                 for item in items {
                     let path: Vec<&str> = item.loc.iter().map(String::as_str).skip_while(|s| *s == "body").collect();
-                    let field =
-                        (1..=path.len()).rev().map(|n| path[..n].join(".")).find(|f| form_fields.contains(&f.as_str()));
+                    // The longest start of the path that is a field; the rest of it (inside a JSON field) says
+                    // where in the field.
+                    let field = (1..=path.len())
+                        .rev()
+                        .map(|n| (n, path[..n].join(".")))
+                        .find(|(_, f)| form_fields.contains(&f.as_str()));
                     match field {
-                        Some(f) => errors.field(&f, item.msg),
+                        Some((n, f)) if n < path.len() => {
+                            errors.field(&f, format!("{}: {}", path[n..].join("."), item.msg))
+                        }
+                        Some((_, f)) => errors.field(&f, item.msg),
                         None if path.is_empty() => errors.general.push(item.msg),
                         None => errors.general.push(format!("{}: {}", path.join("."), item.msg)),
                     }

@@ -22,6 +22,7 @@
 mod applications;
 mod bot_forms;
 mod bots;
+mod catalog;
 mod endpoints;
 mod forms;
 mod inbound;
@@ -252,6 +253,9 @@ static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
         ("bot_form.html", include_str!("templates/bot_form.html")),
         ("bot_secret.html", include_str!("templates/bot_secret.html")),
         ("bot_install.html", include_str!("templates/bot_install.html")),
+        ("catalog_macros.html", include_str!("templates/catalog_macros.html")),
+        ("catalog.html", include_str!("templates/catalog.html")),
+        ("public_catalog.html", include_str!("templates/public_catalog.html")),
     ] {
         env.add_template(name, source).unwrap_or_else(|e| panic!("template {name}: {e}"));
     }
@@ -445,13 +449,20 @@ pub fn router(ctx: &ApiContext) -> Router<ApiContext> {
         .route("/ui/bots/{id}/install", get(bot_forms::install_form).post(bot_forms::install))
         .route("/ui/bots/{id}/uninstall/{channel}", post(bot_forms::uninstall))
         .route("/ui/bots/{id}/{action}", post(bot_forms::act))
+        .route("/ui/catalog", get(catalog::dashboard))
         .route("/ui/assets/{file}", get(asset))
         .route("/ui/{*rest}", get(|| async { UiError(Error::not_found()) }))
         .layer(middleware::from_fn_with_state(ctx.clone(), error_navigation))
         .layer(middleware::from_fn(same_origin))
         .layer(middleware::from_fn(page_headers))
-        // After the layers: the app portal has headers of its own (it may be framed).
+        // After the layers: the app portal has headers of its own (it may be framed), and so has the public
+        // catalog (no session, no forms).
         .merge(portal::router())
+        .route("/portal/catalog", get(catalog::portal))
+        .route("/catalog", get(catalog::public_default))
+        .route("/catalog/openapi.json", get(catalog::openapi_default))
+        .route("/catalog/{org}", get(catalog::public_of))
+        .route("/catalog/{org}/openapi.json", get(catalog::openapi_of))
 }
 
 #[cfg(test)]

@@ -11,11 +11,12 @@ use super::{end_session, render, start_session, Session, UiResult};
 use crate::api::auth::org_of_token;
 use crate::api::pagination::{list_response, page};
 use crate::api::{load_app, load_endpoint, load_message, not_internal, user_apps, ApiContext};
+use crate::engine::filter::Subject;
 use crate::engine::model::{Application, Endpoint};
 use crate::error::Error;
 use crate::store::{
-    now_ms, status, AttemptFilter, AttemptRecord, DeliveryRecord, EndpointStats, MessageSearch, MessageState, Millis,
-    Page, QUEUE_COUNT_CAP,
+    now_ms, status, AttemptFilter, AttemptRecord, DeliveryRecord, EndpointStats, MessageRecord, MessageSearch,
+    MessageState, Millis, Page, QUEUE_COUNT_CAP,
 };
 
 /// The overview looks at this many applications (the first page of the list), not at every one.
@@ -309,6 +310,7 @@ pub(super) struct EndpointView {
     retry_schedule: Option<Vec<String>>,
     event_types: Option<Vec<String>>,
     channels: Option<Vec<String>>,
+    filter: Option<String>,
     disabled: bool,
     headers: Vec<(String, String)>,
     created_at: String,
@@ -336,6 +338,7 @@ impl From<&Endpoint> for EndpointView {
             retry_schedule: retry_schedule(e),
             event_types: e.filter_types.clone(),
             channels: e.channels.clone(),
+            filter: e.filter.as_ref().map(|f| f.as_json().to_string()),
             disabled: e.disabled,
             headers: e.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             created_at: time(e.created_at),
@@ -796,6 +799,7 @@ pub async fn message(
         })
         .collect();
     let attempts: Vec<AttemptView> = attempt_rows.into_iter().map(Into::into).collect();
+    let not_sent = not_sent(&eps, &delivery_rows, &msg);
     let payload = msg.payload.as_deref().map(pretty_json);
     let view = page_context! {
         id => msg.id, event_type => msg.event_type, event_id => msg.event_id, channels => msg.channels,
@@ -805,8 +809,25 @@ pub async fn message(
         StatusCode::OK,
         "message.html",
         page_context! { nav => "apps", csrf => session.csrf, app => AppView::from(&*app), msg => view, deliveries,
-        refresh, attempts, sent_headers, resent => q.resent.is_some() },
+        refresh, attempts, sent_headers, resent => q.resent.is_some(), not_sent },
     ))
+}
+
+/// The endpoints a message was not sent to, each with why, judged by the endpoint as it is now (and saying
+/// so when the endpoint changed since the message).
+fn not_sent(eps: &[Endpoint], deliveries: &[DeliveryRecord], msg: &MessageRecord) -> Vec<minijinja::Value> {
+    let missing = || eps.iter().filter(|e| !deliveries.iter().any(|d| d.endpoint_id == e.id));
+    let payload = msg.payload.as_deref().unwrap_or("{}");
+    let parsed = crate::engine::routing::parse_if_read(missing(), payload);
+    let subject = Subject { event_type: &msg.event_type, channels: msg.channels.as_deref(), payload: parsed.as_ref() };
+    missing()
+        .map(|e| {
+            let why = crate::engine::routing::why_not(e, &subject)
+                .unwrap_or_else(|| "it was created or changed to receive it after the message".into());
+            let changed = e.updated_at > msg.created_at;
+            page_context! { id => e.id, url => e.url, why, changed }
+        })
+        .collect()
 }
 
 #[derive(Deserialize)]

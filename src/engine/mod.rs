@@ -12,6 +12,7 @@
 pub mod breaker;
 pub mod dispatcher;
 pub mod egress;
+pub mod filter;
 pub mod live;
 pub mod metrics;
 pub mod model;
@@ -205,9 +206,8 @@ impl Engine {
         let endpoints = self.endpoints_of(&app.org_id, &app.id).await?;
         let targets: Vec<String> = match &input.only_endpoint {
             Some(id) => endpoints.iter().filter(|e| &e.id == id && !e.disabled).map(|e| e.id.clone()).collect(),
-            None => endpoints
-                .iter()
-                .filter(|e| routing::matches(e, &input.event_type, input.channels.as_deref()))
+            None => routing::targets(&endpoints, &input.event_type, input.channels.as_deref(), input.payload.get())
+                .into_iter()
                 .map(|e| e.id.clone())
                 .collect(),
         };

@@ -26,6 +26,9 @@ pub struct Application {
     /// extension). The retention job finds it by name in the stored JSON (`store::retention`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_days: Option<i64>,
+    /// Every message's payload must match its event type's latest schema, where it has one (hookd's own).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub enforce_schemas: bool,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
@@ -95,6 +98,9 @@ pub struct Endpoint {
     pub signature: Option<HmacScheme>,
     /// Delays between attempts (ms), replacing the server's schedule for this endpoint.
     pub retry_schedule: Option<Vec<u64>>,
+    /// Which messages it receives, by their type, channels and payload ([`super::filter`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<super::filter::Filter>,
     /// Changes what a delivery sends (payload, URL, method) or cancels it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transformation: Option<super::transform::Transformation>,
@@ -119,9 +125,42 @@ pub struct EventType {
     pub archived: bool,
     pub deprecated: bool,
     pub schemas: Option<serde_json::Value>,
+    /// Written by clients older than `featureFlags`; read as a list of one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feature_flag: Option<String>,
+    /// A portal token sees the type only if it holds one of them (none: everyone sees it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub feature_flags: Vec<String>,
+    /// The catalog's heading the type is listed under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_name: Option<String>,
+    /// Publishing a payload that does not match the latest schema is refused (hookd's own; off as in Svix).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub enforce_schema: bool,
     pub created_at: Millis,
     pub updated_at: Millis,
+}
+
+impl EventType {
+    pub fn flags(&self) -> Vec<String> {
+        if self.feature_flags.is_empty() {
+            self.feature_flag.iter().cloned().collect()
+        } else {
+            self.feature_flags.clone()
+        }
+    }
+
+    /// Whether someone holding `flags` (a portal token's) may see it: it has no flag, or one of theirs.
+    pub fn released_to(&self, flags: &[String]) -> bool {
+        let own = self.flags();
+        own.is_empty() || own.iter().any(|f| flags.contains(f))
+    }
+
+    /// The schema of the highest version in `schemas` (versions are `"1"`, `"2"`, …).
+    pub fn latest_schema(&self) -> Option<&serde_json::Value> {
+        let versions = self.schemas.as_ref()?.as_object()?;
+        versions.iter().max_by_key(|(v, _)| (v.parse::<u64>().unwrap_or(0), v.as_str())).map(|(_, schema)| schema)
+    }
 }
 
 impl_doc!(EventType, DocKind::EventType, parent: none, id: name, uid: none);

@@ -71,6 +71,7 @@ impl Engine {
             metadata: Default::default(),
             signing_key: None,
             retention_days: None,
+            enforce_schemas: false,
             created_at: now,
             updated_at: now,
         };

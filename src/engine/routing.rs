@@ -1,17 +1,70 @@
 //! Which endpoints receive a message: event-type filters (exact names, or a trailing `*` wildcard such as
-//! `contact.*`) and channels (an endpoint with channels receives only messages sharing one).
+//! `contact.*`), channels (an endpoint with channels receives only messages sharing one) and payload filters
+//! ([`super::filter`]).
 
+use serde_json::Value;
+
+use super::filter::Subject;
 use super::model::Endpoint;
 
-pub fn matches(ep: &Endpoint, event_type: &str, channels: Option<&[String]>) -> bool {
+/// The endpoints of `endpoints` that receive a message. Its payload is parsed once, and only if a filter reads it.
+pub fn targets<'a>(
+    endpoints: &'a [Endpoint],
+    event_type: &str,
+    channels: Option<&[String]>,
+    payload: &str,
+) -> Vec<&'a Endpoint> {
+    let mut out: Vec<&Endpoint> = endpoints.iter().filter(|e| subscribes(e, event_type, channels)).collect();
+    if out.iter().any(|e| e.filter.is_some()) {
+        let parsed = parse_if_read(out.iter().copied(), payload);
+        let subject = Subject { event_type, channels, payload: parsed.as_ref() };
+        out.retain(|e| e.filter.as_ref().is_none_or(|f| f.matches(&subject)));
+    }
+    out
+}
+
+/// The payload as JSON if one of `endpoints`' filters reads it.
+pub fn parse_if_read<'a>(mut endpoints: impl Iterator<Item = &'a Endpoint>, payload: &str) -> Option<Value> {
+    if endpoints.any(|e| e.filter.as_ref().is_some_and(|f| f.reads_payload())) {
+        serde_json::from_str(payload).ok()
+    } else {
+        None
+    }
+}
+
+/// Whether `ep` receives the message: [`why_not`] has nothing to say.
+pub fn receives(ep: &Endpoint, msg: &Subject<'_>) -> bool {
+    subscribes(ep, msg.event_type, msg.channels) && ep.filter.as_ref().is_none_or(|f| f.matches(msg))
+}
+
+/// Why `ep` does not receive the message, in words for the dashboard; None if it does.
+pub fn why_not(ep: &Endpoint, msg: &Subject<'_>) -> Option<String> {
     if ep.disabled {
-        return false;
+        return Some("the endpoint is disabled".into());
     }
-    if let Some(filters) = ep.filter_types.as_deref().filter(|f| !f.is_empty()) {
-        if !filters.iter().any(|f| type_matches(f, event_type)) {
-            return false;
-        }
+    if !types_match(ep, msg.event_type) {
+        return Some(format!("it does not subscribe to `{}`", msg.event_type));
     }
+    if !channels_match(ep, msg.channels) {
+        return Some("it listens to other channels".into());
+    }
+    let why = ep.filter.as_ref()?.explain(msg)?;
+    Some(format!("its filter wants {why}"))
+}
+
+/// Event types and channels (and not disabled): everything but the payload filter.
+fn subscribes(ep: &Endpoint, event_type: &str, channels: Option<&[String]>) -> bool {
+    !ep.disabled && types_match(ep, event_type) && channels_match(ep, channels)
+}
+
+fn types_match(ep: &Endpoint, event_type: &str) -> bool {
+    match ep.filter_types.as_deref().filter(|f| !f.is_empty()) {
+        None => true,
+        Some(filters) => filters.iter().any(|f| type_matches(f, event_type)),
+    }
+}
+
+fn channels_match(ep: &Endpoint, channels: Option<&[String]>) -> bool {
     match ep.channels.as_deref().filter(|c| !c.is_empty()) {
         None => true,
         Some(wanted) => channels.is_some_and(|have| have.iter().any(|c| wanted.contains(c))),

@@ -33,6 +33,9 @@ pub struct ApplicationIn {
     /// replacing the server's `HOOKD_RETENTION`.
     #[serde(default)]
     pub message_retention_period: Option<i64>,
+    /// hookd extension: every message's payload must match its event type's latest schema, where it has one.
+    #[serde(default)]
+    pub enforce_schemas: bool,
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -47,6 +50,8 @@ pub struct ApplicationPatch {
     /// hookd extension (see [`ApplicationIn`]); `null` goes back to the server's retention.
     #[serde(default, deserialize_with = "double_option")]
     pub message_retention_period: Option<Option<i64>>,
+    /// hookd extension (see [`ApplicationIn`]).
+    pub enforce_schemas: Option<bool>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -60,6 +65,9 @@ pub struct ApplicationOut {
     /// hookd extension, present when set (see [`ApplicationIn`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_retention_period: Option<i64>,
+    /// hookd extension, present when on (see [`ApplicationIn`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub enforce_schemas: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -73,6 +81,7 @@ impl From<&Application> for ApplicationOut {
             throttle_rate: a.throttle_rate,
             metadata: a.metadata.clone(),
             message_retention_period: a.retention_days,
+            enforce_schemas: a.enforce_schemas,
             created_at: ts(a.created_at),
             updated_at: ts(a.updated_at),
         }
@@ -122,6 +131,7 @@ pub async fn create(ctx: &ApiContext, org: &str, input: ApplicationIn) -> Result
         metadata: input.metadata,
         signing_key: None,
         retention_days: input.message_retention_period,
+        enforce_schemas: input.enforce_schemas,
         created_at: now,
         updated_at: now,
     };
@@ -257,6 +267,7 @@ async fn update_app(
             app.throttle_rate = input.throttle_rate;
             app.metadata = input.metadata;
             app.retention_days = input.message_retention_period;
+            app.enforce_schemas = input.enforce_schemas;
             app.updated_at = now_ms();
             save(&ctx, &app).await?;
             Ok((StatusCode::OK, Json((&app).into())))
@@ -301,6 +312,9 @@ async fn patch_app(
     }
     if let Some(days) = patch.message_retention_period {
         app.retention_days = days;
+    }
+    if let Some(on) = patch.enforce_schemas {
+        app.enforce_schemas = on;
     }
     app.updated_at = now_ms();
     save(&ctx, &app).await?;

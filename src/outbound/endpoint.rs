@@ -17,7 +17,7 @@ use super::background_task::{self, BackgroundTaskOut, TaskStatus};
 use super::message::{MessageIn, MessageOut};
 use crate::api::auth::OrgId;
 pub(super) use crate::api::endpoints::{check_headers, save};
-use crate::api::endpoints::{check_secret, parse_schedule, validate};
+use crate::api::endpoints::{check_secret, parse_filter, parse_schedule, validate};
 use crate::api::extract::ValidJson;
 use crate::api::pagination::{list_response, ListQuery, ListResponse};
 use crate::api::time::{opt_ts, parse_ts, ts};
@@ -75,6 +75,10 @@ pub struct EndpointIn {
     pub signature: Option<SignatureIn>,
     #[serde(default)]
     pub retry_schedule: Option<Vec<String>>,
+    /// hookd's own: a payload filter (`{"payload": {"amount": {"$gte": 100}}}`); see `engine::filter`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub filter: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -98,6 +102,10 @@ pub struct EndpointPatch {
     pub retry_schedule: Option<Option<Vec<String>>>,
     /// hookd's own: every custom header, replacing those set (as `PUT …/headers` does).
     pub headers: Option<BTreeMap<String, String>>,
+    /// hookd's own: the payload filter (`null` removes it).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Object>)]
+    pub filter: Option<Option<serde_json::Value>>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -116,6 +124,9 @@ pub struct EndpointOut {
     pub signature: Option<HmacScheme>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_schedule: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub filter: Option<serde_json::Value>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -138,6 +149,7 @@ impl From<&Endpoint> for EndpointOut {
                     .map(|ms| humantime::format_duration(std::time::Duration::from_millis(*ms)).to_string())
                     .collect()
             }),
+            filter: e.filter.as_ref().map(|f| f.as_json().clone()),
             created_at: ts(e.created_at),
             updated_at: ts(e.updated_at),
         }
@@ -175,6 +187,7 @@ pub(super) async fn create(ctx: &ApiContext, app: &Application, input: EndpointI
         throttle_rate: input.throttle_rate,
         signature: input.signature.map(SignatureIn::resolve).transpose()?,
         retry_schedule: parse_schedule(input.retry_schedule)?,
+        filter: parse_filter(input.filter)?,
         transformation: None,
         created_at: now,
         updated_at: now,
@@ -278,6 +291,7 @@ async fn update_endpoint(
             if input.retry_schedule.is_some() {
                 ep.retry_schedule = parse_schedule(input.retry_schedule)?;
             }
+            ep.filter = parse_filter(input.filter)?;
             save(&ctx, &mut ep).await?;
             crate::api::endpoint_updated(&ctx, &app, was_disabled, &ep);
             Ok((StatusCode::OK, Json((&ep).into())))
@@ -335,6 +349,9 @@ async fn patch_endpoint(
     }
     if let Some(v) = p.signature {
         ep.signature = v.map(SignatureIn::resolve).transpose()?;
+    }
+    if let Some(v) = p.filter {
+        ep.filter = parse_filter(v)?;
     }
     if let Some(v) = p.retry_schedule {
         ep.retry_schedule = parse_schedule(v)?;

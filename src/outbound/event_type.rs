@@ -1,15 +1,21 @@
 //! Event types: the catalogue of what an organization's messages can be. Deleting archives unless `expunge`.
+//! Their schemas may be imported from (and exported as) an OpenAPI document's `webhooks` ([`openapi`]); a portal
+//! token sees only the types without feature flags or with one of its own.
+
+mod openapi;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::schema::PayloadSchemas;
 use crate::api::auth::OrgId;
 use crate::api::extract::ValidJson;
 use crate::api::pagination::{list_response, page, ListResponse, Ordering};
+use crate::api::portal::PortalGrant;
 use crate::api::time::ts;
 use crate::api::validate::{check_ident, double_option};
 use crate::api::ApiContext;
@@ -34,8 +40,16 @@ struct EventTypeUpdate {
     deprecated: bool,
     #[serde(default)]
     schemas: Option<serde_json::Value>,
+    /// Older clients' single flag; `featureFlags` wins when both are sent.
     #[serde(default)]
     feature_flag: Option<String>,
+    #[serde(default)]
+    feature_flags: Option<Vec<String>>,
+    #[serde(default)]
+    group_name: Option<String>,
+    /// hookd's own: publishing a payload that does not match the latest schema is refused with a 422.
+    #[serde(default)]
+    enforce_schema: bool,
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -48,6 +62,11 @@ struct EventTypePatch {
     schemas: Option<Option<serde_json::Value>>,
     #[serde(default, deserialize_with = "double_option")]
     feature_flag: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    feature_flags: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "double_option")]
+    group_name: Option<Option<String>>,
+    enforce_schema: Option<bool>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -58,7 +77,11 @@ struct EventTypeOut {
     archived: bool,
     deprecated: bool,
     schemas: Option<serde_json::Value>,
+    feature_flags: Option<Vec<String>>,
     feature_flag: Option<String>,
+    group_name: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    enforce_schema: bool,
     created_at: String,
     updated_at: String,
 }
@@ -71,7 +94,10 @@ impl From<&EventType> for EventTypeOut {
             archived: e.archived,
             deprecated: e.deprecated,
             schemas: e.schemas.clone(),
-            feature_flag: e.feature_flag.clone(),
+            feature_flags: Some(e.flags()).filter(|f| !f.is_empty()),
+            feature_flag: e.flags().into_iter().next(),
+            group_name: e.group_name.clone(),
+            enforce_schema: e.enforce_schema,
             created_at: ts(e.created_at),
             updated_at: ts(e.updated_at),
         }
@@ -80,13 +106,33 @@ impl From<&EventType> for EventTypeOut {
 
 fn validate(et: &EventType) -> Result<()> {
     check_ident(&["body", "name"], &et.name, 256)?;
-    if let Some(ff) = &et.feature_flag {
-        check_ident(&["body", "featureFlag"], ff, 256)?;
+    for flag in &et.feature_flags {
+        check_ident(&["body", "featureFlags"], flag, 256)?;
     }
-    if et.schemas.as_ref().is_some_and(|s| !s.is_object()) {
-        return Err(Error::invalid(&["body", "schemas"], "must be an object of versions to JSON schemas"));
+    if let Some(group) = &et.group_name {
+        check_ident(&["body", "groupName"], group, 256)?;
+    }
+    if let Some(schemas) = &et.schemas {
+        let versions = schemas.as_object().ok_or_else(|| Error::invalid(&["body", "schemas"], SCHEMAS_SHAPE))?;
+        for (version, schema) in versions {
+            if !schema.is_object() {
+                return Err(Error::invalid(&["body", "schemas", version], SCHEMAS_SHAPE));
+            }
+            super::schema::compile(schema)
+                .map_err(|e| Error::invalid(&["body", "schemas", version], format!("not a valid JSON Schema: {e}")))?;
+        }
     }
     Ok(())
+}
+
+const SCHEMAS_SHAPE: &str = "must be an object of versions to JSON schemas, as {\"1\": {\"type\": \"object\"}}";
+
+/// `featureFlags` if sent, else the older `featureFlag`, as one list without repeats.
+fn flags(list: Option<Vec<String>>, single: Option<String>) -> Vec<String> {
+    let mut flags = list.unwrap_or_else(|| single.into_iter().collect());
+    flags.sort();
+    flags.dedup();
+    flags
 }
 
 fn event_type(org: String, name: String, input: EventTypeUpdate, created_at: Millis) -> EventType {
@@ -97,10 +143,30 @@ fn event_type(org: String, name: String, input: EventTypeUpdate, created_at: Mil
         archived: input.archived,
         deprecated: input.deprecated,
         schemas: input.schemas,
-        feature_flag: input.feature_flag,
+        feature_flag: None,
+        feature_flags: flags(input.feature_flags, input.feature_flag),
+        group_name: input.group_name,
+        enforce_schema: input.enforce_schema,
         created_at,
         updated_at: now_ms(),
     }
+}
+
+/// Stores a new or changed type, and forgets what publishing knew of it.
+async fn save(ctx: &ApiContext, et: &EventType, created: bool) -> Result<()> {
+    validate(et)?;
+    if created {
+        ctx.store.insert(et).await?;
+    } else {
+        ctx.store.update(et).await?;
+    }
+    ctx.parts.get::<PayloadSchemas>().invalidate(&et.org_id, &et.name);
+    Ok(())
+}
+
+/// Whether the caller may see `et`: a portal token only if the type is released to its feature flags.
+fn visible(et: &EventType, grant: Option<&PortalGrant>) -> bool {
+    grant.is_none_or(|g| et.released_to(&g.token.feature_flags))
 }
 
 #[utoipa::path(
@@ -117,8 +183,7 @@ async fn create_type(
     ValidJson(input): ValidJson<EventTypeIn>,
 ) -> Result<(StatusCode, Json<EventTypeOut>)> {
     let et = event_type(org, input.name, input.rest, now_ms());
-    validate(&et)?;
-    ctx.store.insert(&et).await?;
+    save(&ctx, &et, true).await?;
     Ok((StatusCode::CREATED, Json((&et).into())))
 }
 
@@ -150,8 +215,10 @@ struct ListTypesQuery {
 async fn list_types(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
+    grant: Option<Extension<PortalGrant>>,
     Query(q): Query<ListTypesQuery>,
 ) -> Result<Json<ListResponse<EventTypeOut>>> {
+    let grant = grant.map(|Extension(g)| g);
     let descending = q.order.is_some_and(|o| o == Ordering::Descending);
     let page = page(q.limit, q.iterator.as_deref(), descending);
     // Archived types are left out before the page is cut, so that a page holds `limit` live types and `done`
@@ -163,7 +230,7 @@ async fn list_types(
         let exhausted = batch.len() <= walk.limit;
         batch.truncate(walk.limit);
         walk.iterator = batch.last().map(|e| e.name.clone());
-        rows.extend(batch.into_iter().filter(|e| q.include_archived || !e.archived));
+        rows.extend(batch.into_iter().filter(|e| (q.include_archived || !e.archived) && visible(e, grant.as_ref())));
         if exhausted || rows.len() > page.limit {
             break;
         }
@@ -198,9 +265,14 @@ async fn load(ctx: &ApiContext, org: &str, name: &str) -> Result<EventType> {
 async fn get_type(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
+    grant: Option<Extension<PortalGrant>>,
     Path(name): Path<String>,
 ) -> Result<Json<EventTypeOut>> {
-    Ok(Json((&load(&ctx, &org, &name).await?).into()))
+    let et = load(&ctx, &org, &name).await?;
+    if !visible(&et, grant.as_deref()) {
+        return Err(Error::missing("event type", &name));
+    }
+    Ok(Json((&et).into()))
 }
 
 #[utoipa::path(
@@ -222,12 +294,7 @@ async fn update_type(
     let existing = ctx.store.get::<EventType>(&org, "", &name).await?;
     let created = existing.is_none();
     let et = event_type(org, name, input, existing.map_or(now_ms(), |e| e.created_at));
-    validate(&et)?;
-    if created {
-        ctx.store.insert(&et).await?;
-    } else {
-        ctx.store.update(&et).await?;
-    }
+    save(&ctx, &et, created).await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json((&et).into())))
 }
 
@@ -259,12 +326,18 @@ async fn patch_type(
     if let Some(v) = p.schemas {
         et.schemas = v;
     }
-    if let Some(v) = p.feature_flag {
-        et.feature_flag = v;
+    if p.feature_flags.is_some() || p.feature_flag.is_some() {
+        et.feature_flag = None;
+        et.feature_flags = flags(p.feature_flags.flatten(), p.feature_flag.flatten());
+    }
+    if let Some(v) = p.group_name {
+        et.group_name = v;
+    }
+    if let Some(v) = p.enforce_schema {
+        et.enforce_schema = v;
     }
     et.updated_at = now_ms();
-    validate(&et)?;
-    ctx.store.update(&et).await?;
+    save(&ctx, &et, false).await?;
     Ok(Json((&et).into()))
 }
 
@@ -292,16 +365,17 @@ async fn delete_type(
     let mut et = load(&ctx, &org, &name).await?;
     if q.expunge {
         ctx.store.delete::<EventType>(&org, &et.name).await?;
+        ctx.parts.get::<PayloadSchemas>().invalidate(&org, &et.name);
     } else {
         et.archived = true;
         et.updated_at = now_ms();
-        ctx.store.update(&et).await?;
+        save(&ctx, &et, false).await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub fn router() -> OpenApiRouter<ApiContext> {
-    OpenApiRouter::new().routes(routes!(list_types, create_type)).routes(routes!(
+    OpenApiRouter::new().merge(openapi::router()).routes(routes!(list_types, create_type)).routes(routes!(
         get_type,
         update_type,
         patch_type,

@@ -96,11 +96,17 @@ pub async fn publish(
     input: MessageIn,
     only_endpoint: Option<String>,
 ) -> Result<Arc<MessageRecord>> {
-    ctx.engine.publish(app, checked(input, only_endpoint)?).await
+    ctx.engine.publish(app, checked(ctx, app, input, only_endpoint).await?).await
 }
 
-/// The message `input` asks for, once its fields are checked.
-fn checked(input: MessageIn, only_endpoint: Option<String>) -> Result<NewMessage> {
+/// The message `input` asks for, once its fields (and, where asked, its payload's schema) are checked.
+async fn checked(ctx: &ApiContext, app: &Application, input: MessageIn, only: Option<String>) -> Result<NewMessage> {
+    let msg = fields_checked(input, only)?;
+    super::schema::PayloadSchemas::check(ctx, app, &msg.event_type, &msg.payload).await?;
+    Ok(msg)
+}
+
+fn fields_checked(input: MessageIn, only_endpoint: Option<String>) -> Result<NewMessage> {
     check_ident(&["body", "eventType"], &input.event_type, 256)?;
     if let Some(id) = &input.event_id {
         check_ident(&["body", "eventId"], id, 256)?;
@@ -171,7 +177,7 @@ async fn create_message(
     };
     // With an Idempotency-Key (the SDKs send one with every publish): the key is claimed, with this answer, in
     // the message's own commit.
-    let prepared = ctx.engine.prepare(&app, checked(input, None)?).await?;
+    let prepared = ctx.engine.prepare(&app, checked(&ctx, &app, input, None).await?).await?;
     let body = serde_json::to_vec(&MessageOut::new(&prepared.msg, with_content)).map_err(anyhow::Error::from)?;
     let answer = StoredResponse { status: StatusCode::ACCEPTED.as_u16(), body: body.clone() };
     let (msg, deliveries) = (prepared.msg.clone(), prepared.deliveries.clone());

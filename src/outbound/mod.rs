@@ -8,8 +8,10 @@ pub mod auth;
 pub mod background_task;
 pub mod endpoint;
 pub mod event_type;
+pub mod filter;
 pub mod message;
 pub mod operational_webhook;
+pub mod schema;
 pub mod transformation;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -22,6 +24,7 @@ pub fn router() -> OpenApiRouter<ApiContext> {
         .merge(endpoint::router())
         .merge(transformation::router())
         .merge(event_type::router())
+        .merge(filter::router())
         .merge(message::router())
         .merge(attempt::router())
         .merge(operational_webhook::router())

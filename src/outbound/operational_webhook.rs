@@ -94,6 +94,7 @@ impl From<OperationalWebhookEndpointIn> for EndpointIn {
             headers: i.headers,
             signature: None,
             retry_schedule: None,
+            filter: None,
         }
     }
 }

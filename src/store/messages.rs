@@ -175,7 +175,8 @@ impl dyn Store {
     }
 
     /// Messages of the application created in `[since, until)` with an id after `after`, that have no delivery
-    /// to `endpoint_id`, oldest first, at most `limit`; payloads left out (replay-missing pages through these).
+    /// to `endpoint_id`, oldest first, at most `limit`, with their payloads (for the endpoint's payload filter;
+    /// replay-missing pages through these).
     #[allow(clippy::too_many_arguments)]
     pub async fn messages_without_delivery(
         &self,
@@ -188,7 +189,7 @@ impl dyn Store {
         limit: usize,
     ) -> StoreResult<Vec<MessageRecord>> {
         let q = Sql::new(
-            "SELECT m.id, m.org_id, m.app_id, m.event_type, m.event_id, m.channels, CAST(NULL AS TEXT), m.created_at,
+            "SELECT m.id, m.org_id, m.app_id, m.event_type, m.event_id, m.channels, m.payload, m.created_at,
                     m.payload_expires_at
              FROM messages m
              WHERE m.org_id = ? AND m.app_id = ? AND m.created_at >= ? AND m.created_at < ? AND m.id > ?

@@ -728,6 +728,23 @@ impl dyn Store {
     pub async fn list<T: Doc>(&self, org_id: &str, parent: &str, page: &Page) -> StoreResult<Vec<T>> {
         self.doc_list(T::KIND, org_id, parent, page).await?.into_iter().map(from_record).collect()
     }
+    /// Every document of a kind under `parent`, read a page at a time (for lists known to stay small: an
+    /// organization's event types, an application's portal tokens).
+    pub async fn list_all<T: Doc>(&self, org_id: &str, parent: &str) -> StoreResult<Vec<T>> {
+        const PAGE: usize = 500;
+        let (mut all, mut iterator) = (Vec::new(), None);
+        loop {
+            let page = Page { limit: PAGE, iterator: iterator.take(), reverse: false, descending: false };
+            let mut rows: Vec<T> = self.list(org_id, parent, &page).await?;
+            let more = rows.len() > PAGE;
+            rows.truncate(PAGE);
+            iterator = rows.last().map(|d| d.id().to_string());
+            all.extend(rows);
+            if !more {
+                return Ok(all);
+            }
+        }
+    }
     pub async fn list_where<T: Doc>(
         &self,
         org_id: &str,

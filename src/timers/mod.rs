@@ -357,6 +357,7 @@ async fn endpoint_for(engine: &Engine, org: &str, url: &str) -> Result<(Arc<Appl
         throttle_rate: None,
         signature: HmacScheme::preset("minoots"),
         retry_schedule: Some(engine.cfg.timer_retry_schedule.iter().map(|d| d.as_millis() as u64).collect()),
+        filter: None,
         transformation: None,
         created_at: now,
         updated_at: now,
@@ -399,6 +400,7 @@ async fn timers_app(engine: &Engine, org: &str) -> Result<Arc<Application>> {
         metadata: Default::default(),
         signing_key: Some(signing::new_secret()),
         retention_days: None,
+        enforce_schemas: false,
         created_at: now,
         updated_at: now,
     };

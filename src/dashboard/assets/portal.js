@@ -239,6 +239,7 @@ async function endpoint(id, flash) {
         ep.description && [h("dt", {}, "Description"), h("dd", {}, ep.description)],
         h("dt", {}, "Event types"), h("dd", {}, tags(ep.eventTypes, "all")),
         ep.channels && [h("dt", {}, "Channels"), h("dd", {}, tags(ep.channels, "all"))],
+        ep.filter && [h("dt", {}, "Payload filter"), h("dd", { id: "filter" }, h("code", {}, JSON.stringify(ep.filter)))],
         h("dt", {}, "Success"), h("dd", { id: "success" }, health.n ? successText(health) : h("span", { class: "muted" }, successText(health))),
         h("dt", {}, "Messages"), h("dd", { id: "delivered" }, stats.success + stats.fail + underWay
           ? `${stats.success} delivered · ${stats.fail} failed · ${underWay} under way${underWay ? " (sending or retrying)" : ""}`
@@ -254,6 +255,29 @@ async function endpointForm(id) {
   const url = h("input", { id: "url", name: "url", type: "url", required: true, placeholder: "https://example.com/webhooks", value: ep ? ep.url : "" });
   const description = h("input", { id: "description", name: "description", value: ep ? ep.description : "" });
   const types = h("input", { id: "event-types", name: "eventTypes", placeholder: "invoice.paid, invoice.*", value: ep && ep.eventTypes ? ep.eventTypes.join(", ") : "" });
+  const filter = h("textarea", { id: "filter", name: "filter", rows: 4, class: "mono",
+    placeholder: '{"payload": {"amount": {"$gte": 100}}}' }, ep && ep.filter ? JSON.stringify(ep.filter, null, 2) : "");
+  const sample = h("textarea", { id: "sample", rows: 3, class: "mono", "aria-label": "A sample payload",
+    placeholder: '{"amount": 120}' });
+  const sampleType = h("input", { id: "sample-type", class: "mono", "aria-label": "Its event type", placeholder: "invoice.paid" });
+  const verdict = h("span", { id: "verdict", role: "status" });
+  /** The filter as typed: null when blank; an error names the field when it is not JSON. */
+  const parse = (el, what) => {
+    if (!el.value.trim()) return null;
+    try { return JSON.parse(el.value); } catch (e) { throw new Error(`${what} is not JSON: ${e.message}`); }
+  };
+  const tryFilter = async () => {
+    try {
+      const r = await api("POST", "/api/v1/filter/test", {
+        filter: parse(filter, "The filter") || {}, eventType: sampleType.value.trim() || "sample",
+        payload: parse(sample, "The sample") || {},
+      });
+      verdict.replaceChildren(r.matches ? badge(true, "matches: it would be sent")
+        : badge(false, `no match: the filter wants ${r.reason}`));
+    } catch (e) {
+      if (!handled(e)) verdict.replaceChildren(badge(false, e.message));
+    }
+  };
   const form = h("form", {
     class: "edit",
     onsubmit: async (ev) => {
@@ -261,6 +285,7 @@ async function endpointForm(id) {
       const list = types.value.split(",").map((t) => t.trim()).filter(Boolean);
       const body = { url: url.value.trim(), description: description.value, eventTypes: list.length ? list : null };
       try {
+        body.filter = parse(filter, "The filter");
         const saved = ep
           ? await api("PATCH", appPath(`/endpoint/${encodeURIComponent(ep.id)}`), body)
           : await api("POST", appPath("/endpoint"), body);
@@ -273,7 +298,16 @@ async function endpointForm(id) {
   h("label", { for: "url" }, "URL"), url,
   h("label", { for: "description" }, "Description"), description,
   h("label", { for: "event-types" }, "Event types"), types,
-  h("p", { class: "hint muted" }, "Comma-separated; a trailing * matches a prefix. Empty: every event."),
+  h("p", { class: "hint muted" }, "Comma-separated; a trailing * matches a prefix. Empty: every event. ",
+    h("a", { href: "#/catalog" }, "See the event catalog.")),
+  h("label", { for: "filter" }, "Payload filter"), filter,
+  h("p", { class: "hint muted" }, "Optional JSON matched against the message's eventType, channels and payload; only matching "
+    + "messages are sent. Operators: $eq $neq $gt $gte $lt $lte $in $nin $startsWith $endsWith $exist $or $and $not."),
+  h("details", { id: "try-filter" }, h("summary", {}, "Try the filter on a sample"),
+    h("div", { class: "sample" },
+      h("label", { for: "sample-type" }, "Event type"), sampleType,
+      h("label", { for: "sample" }, "Payload"), sample,
+      h("div", { class: "row" }, h("button", { type: "button", id: "test-filter", onclick: tryFilter }, "Test"), verdict))),
   h("div", { class: "buttons" }, h("button", { type: "submit" }, ep ? "Save" : "Create endpoint"),
     h("a", { href: ep ? `#/endpoints/${encodeURIComponent(ep.id)}` : "#/" }, "Cancel")));
   show(
@@ -416,6 +450,49 @@ function refreshIn(deliveries) {
   return { ms, mode: ms <= 1000 ? "in_flight" : "scheduled" };
 }
 
+/** The event catalog: the types this link may see, each with its fields and an example, and a way to subscribe an
+ * endpoint to one. */
+async function catalog(flash) {
+  const groups = await api("GET", "/portal/catalog");
+  const eps = canManage() ? (await api("GET", appPath("/endpoint?limit=250"))).data : [];
+  const subscribe = (type) => {
+    const status = h("span", { role: "status" });
+    const pick = h("select", { "aria-label": `Endpoint to receive ${type.name}` },
+      eps.map((ep) => h("option", { value: ep.id }, ep.url)));
+    return h("div", { class: "row subscribe" }, pick, h("button", {
+      type: "button", "data-subscribe": type.name,
+      onclick: () => {
+        const ep = eps.find((e) => e.id === pick.value);
+        // An endpoint with no event types receives every event already.
+        if (!ep.eventTypes || ep.eventTypes.includes(type.name)) {
+          status.replaceChildren(notice(`${ep.url} already receives ${type.name}.`));
+          return;
+        }
+        act(status, () => api("PATCH", appPath(`/endpoint/${encodeURIComponent(ep.id)}`), { eventTypes: [...ep.eventTypes, type.name] }),
+          `${ep.url} now receives ${type.name}.`);
+      },
+    }, "Subscribe"), status);
+  };
+  const entry = (t) => h("section", { class: "card event-type", id: `type-${t.name}` },
+    h("h3", { class: "mono" }, t.name, t.deprecated && [" ", pill("warn", "deprecated")]),
+    t.description && h("p", {}, t.description),
+    t.fields.length ? h("table", { class: "fields" },
+      h("thead", {}, h("tr", {}, h("th", {}, "Field"), h("th", {}, "Type"), h("th", {}, "Required"), h("th", {}, "Description"))),
+      h("tbody", {}, t.fields.map((f) => h("tr", {},
+        h("td", { class: `mono depth-${f.depth}` }, f.path), h("td", { class: "mono" }, f.kind),
+        h("td", {}, f.required ? badge(true, "required") : h("span", { class: "muted" }, "optional")),
+        h("td", {}, f.description)))))
+      : !t.has_schema && h("p", { class: "empty" }, "No schema is published for this event type."),
+    h("details", {}, h("summary", {}, "Example payload"), h("pre", { class: "example" }, t.example)),
+    eps.length > 0 && subscribe(t));
+  show(
+    flash && notice(flash),
+    h("h1", {}, "Event catalog"),
+    h("p", { class: "muted" }, "The events your endpoints can receive."),
+    groups.length ? groups.flatMap((g) => [h("h2", { class: "group" }, g.name || "Other events"), ...g.types.map(entry)])
+      : h("section", { class: "card" }, h("p", { class: "empty" }, "No event types are published yet.")));
+}
+
 // ── routing ──
 
 async function route(flash) {
@@ -424,13 +501,14 @@ async function route(flash) {
   const [path, query] = location.hash.replace(/^#/, "").split("?");
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
   const params = new URLSearchParams(query || "");
-  const section = parts[0] === "messages" ? "messages" : "endpoints";
+  const section = ["messages", "catalog"].includes(parts[0]) ? parts[0] : "endpoints";
   for (const a of document.querySelectorAll("#nav a")) {
     if (a.dataset.nav === section) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
   try {
-    if (parts[0] === "messages" && parts[1]) await message(parts[1], flash);
+    if (parts[0] === "catalog") await catalog(flash);
+    else if (parts[0] === "messages" && parts[1]) await message(parts[1], flash);
     else if (parts[0] === "messages") await messages(params.get("iterator"), params.get("event_type"));
     else if (parts[0] === "endpoints" && parts[1] === "new" && canManage()) await endpointForm(null);
     else if (parts[0] === "endpoints" && parts[1] && parts[2] === "edit" && canManage()) await endpointForm(parts[1]);
