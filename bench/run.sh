@@ -22,6 +22,9 @@
 #                         small JavaScript transformation on the endpoint, and their ratio
 #   --filters-only        only hookd on SQLite (normal): the concurrent and single scenarios with 20-field payloads,
 #                         plain, then with a payload filter on the endpoint, then with a 20-field schema enforced
+#   --tracing-only        only hookd on SQLite (normal): the concurrent and single scenarios with traces off, then
+#                         on (100 % sampled, exported over OTLP/HTTP to bench/otlp_sink.py on loopback), and their
+#                         ratio; the sink needs opentelemetry-proto ($HOOKD_BENCH_PYTHON, default .venv/bin/python)
 #   --skip-build          use the existing target/release/hookd (or $HOOKD_BIN) without building it
 #   --out FILE            also write the report to FILE
 set -euo pipefail
@@ -43,6 +46,7 @@ SCENARIO_TIMEOUT=900
 SKIP_BUILD=0
 TRANSFORM_ONLY=0
 FILTERS_ONLY=0
+TRACING_ONLY=0
 KEYED=()
 # The transformation of --transform-only: small, and it keeps the fields the receiver counts by.
 TRANSFORM_CODE='function handler(webhook) { webhook.payload.eventType = webhook.eventType; webhook.payload.shaped = true; return webhook; }'
@@ -71,8 +75,9 @@ while [[ $# -gt 0 ]]; do
     --out) OUT=$2; shift 2 ;;
     --transform-only) TRANSFORM_ONLY=1; shift ;;
     --filters-only) FILTERS_ONLY=1; shift ;;
+    --tracing-only) TRACING_ONLY=1; shift ;;
     --idempotency-keys) KEYED=(--idempotency-keys); shift ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -97,6 +102,7 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/hookd-bench.XXXXXX")
 SERVER_PID=""    # the first server of the current store (the one hookd-bench timers reads memory from)
 SERVER_PIDS=()   # every server of the current store
 BENCH_PID=""
+SINK_PID=""      # the OTLP sink of --tracing-only
 PG_DBS=()        # PostgreSQL databases made by this run and not dropped yet
 RESULTS=$TMP/results.tsv
 COMMANDS=()
@@ -132,6 +138,7 @@ cleanup() {
     wait "$BENCH_PID" 2>/dev/null || true
   fi
   stop_servers
+  if [[ -n $SINK_PID ]]; then kill -TERM "$SINK_PID" 2>/dev/null || true; wait "$SINK_PID" 2>/dev/null || true; fi
   local db
   for db in "${PG_DBS[@]}"; do drop_db "$db"; done
   rm -rf "$TMP"
@@ -328,6 +335,67 @@ run_variants() { # label url variant… — each scenario plain, then with each 
   done
 }
 
+# ---- traces: the same load with traces off, then on (every span exported to a sink on loopback) --------
+TRACING_RESULTS=$TMP/tracing.txt
+run_tracing() {
+  local traced port name pubs msgs kind sinkport="" spans="" line
+  local python=${HOOKD_BENCH_PYTHON:-$ROOT/.venv/bin/python}
+  declare -A result cpu_per_k
+  for traced in off on; do
+    mkdir -p "$TMP/tracing-$traced"
+    port=$("$BENCH" free-port)
+    local envs=(HOOKD_LISTEN="127.0.0.1:$port" HOOKD_DATABASE_URL="sqlite://$TMP/tracing-$traced/bench.db"
+                HOOKD_ADMIN_TOKEN="$TOKEN" HOOKD_ALLOW_PRIVATE_NETWORKS=true HOOKD_SQLITE_SYNCHRONOUS=normal)
+    if [[ $traced == on ]]; then
+      COMMANDS+=("$(printf '%q ' "$python" "$BENCH_DIR/otlp_sink.py")  # the OTLP sink")
+      "$python" "$BENCH_DIR/otlp_sink.py" > "$TMP/sink.out" 2> "$TMP/sink.err" &
+      SINK_PID=$!
+      for _ in $(seq 100); do
+        sinkport=$(grep -o '"port": [0-9]*' "$TMP/sink.out" 2>/dev/null | grep -o '[0-9]*$') && break
+        sleep 0.1
+      done
+      [[ -n $sinkport ]] || { echo "run.sh: the OTLP sink did not start: $(cat "$TMP/sink.err")" >&2; exit 1; }
+      envs+=(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sinkport" OTEL_TRACES_SAMPLER=always_on
+             OTEL_SERVICE_NAME=hookd-bench)
+    fi
+    log "starting hookd (traces $traced) on 127.0.0.1:$port"
+    start_server "$TMP/tracing-$traced/server.log" "${envs[@]}" -- "$HOOKD" serve
+    wait_ready "$SERVER_PID" "$port" "$TMP/tracing-$traced/server.log" "hookd (traces $traced)" || exit 1
+    sleep 2
+    IDLE_RSS=$(rss_sum VmRSS)
+    for kind in "concurrent:$PUBLISHERS:$MESSAGES" "single:1:$SINGLE_MESSAGES"; do
+      IFS=: read -r name pubs msgs <<< "$kind"
+      # hookd's own CPU time per 1,000 messages: steadier than throughput on cores shared with other work.
+      local cpu0 cpu1
+      cpu0=$("$BENCH" proc-cpu --tree "$SERVER_PID" 2>/dev/null | awk '{print $1}')
+      run_scenario "traces $traced" "$name" "$pubs" "$msgs" "http://127.0.0.1:$port"
+      cpu1=$("$BENCH" proc-cpu --tree "$SERVER_PID" 2>/dev/null | awk '{print $1}')
+      cpu_per_k[$traced-$name]=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$msgs" 'BEGIN { printf "%.1f", 1000 * (b - a) * 1000 / n }')
+      result[$traced-$name]=$SCENARIO_RESULT
+      printf '%s\t%s\t%s\t%s\t%s\n' "traces $traced" "$name" "$IDLE_RSS" "$SCENARIO_PEAK" "$SCENARIO_RESULT" >> "$RESULTS"
+    done
+    log "stopping hookd (traces $traced)"
+    stop_servers # SIGTERM: hookd exports the spans still buffered before it exits
+    if [[ $traced == on ]]; then
+      kill -TERM "$SINK_PID" 2>/dev/null || true
+      wait "$SINK_PID" 2>/dev/null || true
+      SINK_PID=""
+      line=$(grep '"spans"' "$TMP/sink.out" | tail -n1)
+      TRACING_SINK=$line
+      spans=$(grep -o '"spans": [0-9]*' <<< "$line" | grep -o '[0-9]*$')
+      NOTES+=("Traces on: OTEL_TRACES_SAMPLER=always_on, the SDK's default batching (OTEL_BSP_*: queue 2048, batches of 512, every 5 s), exported over OTLP/HTTP protobuf to bench/otlp_sink.py on loopback (Python, decoding every request, on the same cores as hookd: cpu_s is its own CPU time), which received $line for $((MESSAGES + SINGLE_MESSAGES)) messages (a message makes 3 spans: its API request, its publish, its attempt; spans over a full queue are dropped by the SDK).")
+    fi
+  done
+  for name in concurrent single; do
+    awk -v name="$name" -v r0="$(field "${result[off-$name]}" delivered_rate_per_s)" -v r1="$(field "${result[on-$name]}" delivered_rate_per_s)" \
+        -v l0="$(field "${result[off-$name]}" delivery_latency_p50_ms)" -v l1="$(field "${result[on-$name]}" delivery_latency_p50_ms)" \
+        -v p0="$(field "${result[off-$name]}" delivery_latency_p99_ms)" -v p1="$(field "${result[on-$name]}" delivery_latency_p99_ms)" \
+        -v c0="${cpu_per_k[off-$name]}" -v c1="${cpu_per_k[on-$name]}" \
+        'BEGIN { if (r0 > 0) printf "| %s | %.0f | %.0f | %.0f %% | %.2f / %.2f | %+.2f / %+.2f | %s / %s |\n", name, r0, r1, 100 * r1 / r0, l0, l1, l1 - l0, p1 - p0, c0, c1 }' \
+        >> "$TRACING_RESULTS"
+  done
+}
+
 # ---- hookd on SQLite, per durability mode ----------------------------------------------------------
 run_sqlite() { # mode
   local MODE=$1
@@ -467,8 +535,11 @@ run_postgres() { # nodes
 : > "$INBOUND_RESULTS"
 : > "$TIMER_RESULTS"
 : > "$VARIANT_RESULTS"
+: > "$TRACING_RESULTS"
 if [[ $TRANSFORM_ONLY == 1 || $FILTERS_ONLY == 1 ]]; then STORES=sqlite; MODES=normal; fi
-for STORE in $STORES; do
+LOOP_STORES=$STORES
+if [[ $TRACING_ONLY == 1 ]]; then STORES=sqlite; MODES=normal; LOOP_STORES=""; run_tracing; fi
+for STORE in $LOOP_STORES; do
   case "$STORE" in
     relay) run_relay ;;
     sqlite) for MODE in $MODES; do run_sqlite "$MODE"; done ;;
@@ -527,6 +598,14 @@ report() {
     echo "| scenario | delivered/s without | with | ratio | delivery p50 ms without / with | added p50 / p99 ms |"
     echo "|---|--:|--:|--:|--:|--:|"
     cat "$VARIANT_RESULTS"
+  fi
+  if [[ -s $TRACING_RESULTS ]]; then
+    echo
+    echo "Traces (SQLite normal): the same load on a fresh hookd with traces off, then on (every span exported):"
+    echo
+    echo "| scenario | delivered/s off | on | ratio | delivery p50 ms off / on | added p50 / p99 ms | hookd CPU ms per 1,000 messages off / on |"
+    echo "|---|--:|--:|--:|--:|--:|--:|"
+    cat "$TRACING_RESULTS"
   fi
   if [[ -s $TIMER_RESULTS ]]; then
     echo

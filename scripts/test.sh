@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Installs what the cross-checks need (the official Svix and Standard Webhooks
-# Python libraries into .venv, the providers' Node libraries and playwright-core into tests/node, Debian's
-# chromium for the dashboard's browser test), then runs every Rust test: unit tests, the end-to-end tests
+# Python libraries, kubectl, kubernetes-validate and opentelemetry-proto into .venv, the providers' Node libraries
+# and playwright-core into tests/node, Debian's chromium for the dashboard's browser test, podman and promtool for
+# the deployment checks), then runs every Rust test: unit tests, the end-to-end tests
 # against the real server, the Python SDK flow, the seeds' verification recipes (Python and Node), the
 # dashboard in a headless browser and the SIGKILL crash test — first on SQLite, then the end-to-end tests
 # again on the machine's PostgreSQL (`HOOKD_TEST_PG`, by default postgres://postgres@127.0.0.1:5432, trust
@@ -18,11 +19,19 @@ export HOOKD_TEST_PYTHON="$PWD/.venv/bin/python"
 # The providers' official Node libraries, for signing inbound test requests, and playwright-core for the
 # dashboard's browser test.
 npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
-# The browser that test drives: Debian's Chromium (playwright-core downloads no browser of its own).
-if [ ! -x /usr/bin/chromium ]; then
+# The browser that test drives: Debian's Chromium (playwright-core downloads no browser of its own); podman builds
+# the container image and podman-compose reads the compose file, promtool (Debian's prometheus) checks the alert
+# rules, systemd-analyze the unit (tests/deploy.rs).
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v podman >/dev/null || missing+=(podman)
+command -v podman-compose >/dev/null || missing+=(podman-compose)
+command -v promtool >/dev/null || missing+=(prometheus)
+command -v systemd-analyze >/dev/null || missing+=(systemd)
+if [ ${#missing[@]} -gt 0 ]; then
     sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
     sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 # Every test waits with a deadline; this bound only turns a hang nobody foresaw into a failure with its output.

@@ -151,6 +151,9 @@ pub struct ServeArgs {
     /// Bootstrap token of the default organization; generated and printed once when unset on an empty store.
     #[arg(long, env = "HOOKD_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// A file holding the admin token (a container secret, a systemd credential), read when no token is given.
+    #[arg(long, env = "HOOKD_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
     /// Allow endpoints on loopback, private and link-local addresses (a bare flag, or `=true`/`=false`).
     #[arg(long, env = "HOOKD_ALLOW_PRIVATE_NETWORKS", num_args = 0..=1, default_missing_value = "true",
           value_parser = clap::builder::BoolishValueParser::new())]
@@ -182,7 +185,10 @@ pub struct ServeArgs {
     /// Deliveries in flight at once [default: 512].
     #[arg(long, env = "HOOKD_DISPATCH_CONCURRENCY")]
     pub dispatch_concurrency: Option<usize>,
-    /// Log as JSON lines (a bare flag, or `=true`/`=false`).
+    /// `text` or `json` (one JSON object per line) [default: text].
+    #[arg(long, env = "HOOKD_LOG_FORMAT", value_enum)]
+    pub log_format: Option<crate::telemetry::LogFormat>,
+    /// Log as JSON lines (a bare flag, or `=true`/`=false`); the same as `--log-format json`.
     #[arg(long, env = "HOOKD_LOG_JSON", num_args = 0..=1, default_missing_value = "true",
           value_parser = clap::builder::BoolishValueParser::new())]
     pub log_json: Option<bool>,
@@ -260,6 +266,7 @@ struct FileConfig {
     listen: Option<SocketAddr>,
     database_url: Option<String>,
     admin_token: Option<String>,
+    admin_token_file: Option<PathBuf>,
     allow_private_networks: Option<bool>,
     allowed_cidrs: Option<Vec<IpNet>>,
     sqlite_synchronous: Option<Durability>,
@@ -271,6 +278,7 @@ struct FileConfig {
     lease: Option<String>,
     dispatch_concurrency: Option<usize>,
     log_json: Option<bool>,
+    log_format: Option<crate::telemetry::LogFormat>,
     public_url: Option<String>,
     inbound_rate_per_minute: Option<u32>,
     timer_retry_schedule: Option<String>,
@@ -342,7 +350,12 @@ impl ServeArgs {
                 .unwrap_or(d.inbound_rate_per_minute)
                 .max(1),
             database_url: self.database_url.or(file.database_url).unwrap_or(d.database_url),
-            admin_token: self.admin_token.or(file.admin_token),
+            admin_token: match (self.admin_token.or(file.admin_token), self.admin_token_file.or(file.admin_token_file))
+            {
+                (Some(token), _) => Some(token),
+                (None, Some(path)) => Some(admin_token_from(&path)?),
+                (None, None) => None,
+            },
             allow_private_networks: self.allow_private_networks.or(file.allow_private_networks).unwrap_or(false),
             allowed_cidrs: self.allowed_cidrs.or(file.allowed_cidrs).unwrap_or_default(),
             durability: self.sqlite_synchronous.or(file.sqlite_synchronous).unwrap_or(d.durability),
@@ -389,13 +402,25 @@ impl ServeArgs {
                 Some(s) => parse_webhook_shapes(&s)?,
                 None => vec![],
             },
-            log_json: self.log_json.or(file.log_json).unwrap_or(false),
+            log_json: match self.log_format.or(file.log_format) {
+                Some(format) => format == crate::telemetry::LogFormat::Json,
+                None => self.log_json.or(file.log_json).unwrap_or(false),
+            },
             keys: crate::store::sealed::KeyOptions {
                 main_key: self.keys.main_key,
                 main_key_file: self.keys.main_key_file.or(file.main_key_file),
             },
         })
     }
+}
+
+/// The admin token in a file (`HOOKD_ADMIN_TOKEN_FILE`), without the line's end.
+fn admin_token_from(path: &std::path::Path) -> anyhow::Result<String> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading the admin token file {}", path.display()))?;
+    let token = text.trim();
+    anyhow::ensure!(!token.is_empty(), "the admin token file {} is empty", path.display());
+    Ok(token.to_string())
 }
 
 /// A retention setting: a duration, or `off` to keep for ever. Zero is refused: it would delete what was just

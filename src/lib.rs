@@ -34,6 +34,8 @@
 //!   `hookd verify` (checks one captured request) and `hookd send` (publishes a message).
 //! * [`fuzzing`] — the fuzz targets' entry points (parsers of what arrives from outside), for `fuzz/` and
 //!   the bounded run in `tests/fuzz.rs`.
+//! * [`telemetry`] — the log (text or JSON lines) and OpenTelemetry traces (OTLP, the `OTEL_*` variables);
+//!   [`healthcheck`] — `hookd healthcheck`, for a container's health check.
 //! * [`server`] — assembles all of it (each face's router brings its handlers' OpenAPI paths, merged into
 //!   `/openapi.json`) and shuts it down gracefully.
 
@@ -45,6 +47,7 @@ pub mod devtools;
 pub mod engine;
 pub mod error;
 pub mod fuzzing;
+pub mod healthcheck;
 pub mod ids;
 pub mod inbound;
 pub mod mcp;
@@ -53,4 +56,5 @@ pub mod ratelimit;
 pub mod server;
 pub mod shutdown;
 pub mod store;
+pub mod telemetry;
 pub mod timers;

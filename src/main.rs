@@ -45,6 +45,8 @@ enum Command {
         #[arg(long, env = "HOOKD_DATABASE_URL", default_value = "sqlite://hookd.db")]
         database_url: String,
     },
+    /// Ask a running hookd whether it is healthy (GET /api/v1/health); exit 0 when it is, 1 when not.
+    Healthcheck(hookd::healthcheck::HealthcheckArgs),
     /// Manage stores.
     Store {
         #[command(subcommand)]
@@ -103,6 +105,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
         Command::Listen(args) => hookd::devtools::listen(args, stop_on_signal()).await,
+        Command::Healthcheck(args) => std::process::exit(if hookd::healthcheck::check(&args).await { 0 } else { 1 }),
         Command::Send(args) => {
             println!("{}", hookd::devtools::send(args, std::io::stdin()).await?);
             Ok(())
@@ -173,16 +176,9 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let cfg = args.into_config()?;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    if cfg.log_json {
-        tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).init();
-    } else {
-        // Colour only on a terminal, and not when NO_COLOR is set (no-color.org): a log file or journal gets
-        // plain text.
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && !no_color;
-        tracing_subscriber::fmt().with_ansi(ansi).with_env_filter(filter).with_writer(std::io::stderr).init();
-    }
+    // Colour only on a terminal, and not when NO_COLOR is set; traces when an OTLP endpoint is configured.
+    let format = if cfg.log_json { hookd::telemetry::LogFormat::Json } else { hookd::telemetry::LogFormat::Text };
+    let telemetry = hookd::telemetry::init(format)?;
     let egress_open = cfg.allow_private_networks;
     let server = hookd::server::Server::build(cfg).await?;
     if let Some(token) = &server.generated_token {
@@ -198,7 +194,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     tracing::info!(addr = %server.local_addr(), "hookd listening");
-    server.run(stop_on_signal()).await
+    let served = server.run(stop_on_signal()).await;
+    // The spans still buffered go out before the exit.
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    served
 }
 
 /// `--before`: an RFC 3339 time, or a duration before `now`; never in the future, where pruning would take

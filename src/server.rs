@@ -255,6 +255,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .layer(DefaultBodyLimit::max(ctx.cfg.max_body_bytes))
         .layer(middleware::from_fn_with_state(BodyLimit(ctx.cfg.max_body_bytes), json_errors))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
+        .layer(middleware::from_fn(crate::telemetry::trace_requests))
         .with_state(ctx)
 }
 

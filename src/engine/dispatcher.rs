@@ -113,6 +113,11 @@ impl Engine {
 
     /// One attempt of one delivery, recorded before it returns.
     pub async fn execute(&self, job: DeliveryJob) -> AttemptOutcome {
+        let span = crate::telemetry::attempt_span(&job);
+        tracing::Instrument::instrument(self.attempt(job), span).await
+    }
+
+    async fn attempt(&self, job: DeliveryJob) -> AttemptOutcome {
         let msg = &job.msg;
         let endpoints = match self.endpoints_of(&msg.org_id, &msg.app_id).await {
             Ok(eps) => eps,
@@ -360,12 +365,17 @@ impl Engine {
             Err(why) => return failed(why),
         };
         let body = request.body.clone();
-        let headers = self.headers_for(job, ep, &body);
+        let mut headers = self.headers_for(job, ep, &body);
+        crate::telemetry::sending(request.method.as_str(), &url, &mut headers);
         let resp = match self.http.request(request.method.clone(), url).headers(headers).body(body).send().await {
             Ok(r) => r,
-            Err(e) => return Sent { timed_out: e.is_timeout(), ..failed(describe(&e)) },
+            Err(e) => {
+                crate::telemetry::answered(0, Some(if e.is_timeout() { "timeout" } else { "connection" }));
+                return Sent { timed_out: e.is_timeout(), ..failed(describe(&e)) };
+            }
         };
         let status_code = resp.status().as_u16() as i64;
+        crate::telemetry::answered(status_code, None);
         let retry_after =
             resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|s| s.trim().parse().ok());
         // Read only up to the kept size, so a huge answer costs no more memory than a small one; dropping the

@@ -86,6 +86,7 @@ pub struct Metrics {
     queue_depth: Gauge,
     due_unclaimed: Gauge,
     timers_pending: Gauge,
+    cluster_nodes: Gauge,
     /// The store's group commits, brought up to date when scraped (one scrape at a time).
     store_commits: std::sync::Mutex<Counter>,
 }
@@ -110,6 +111,7 @@ impl Default for Metrics {
             queue_depth: Gauge::default(),
             due_unclaimed: Gauge::default(),
             timers_pending: Gauge::default(),
+            cluster_nodes: Gauge::default(),
             store_commits: Default::default(),
         };
         let r = &mut m.registry;
@@ -139,6 +141,11 @@ impl Default for Metrics {
             m.due_unclaimed.clone(),
         );
         r.register("timers_pending", "Running timers waiting to fire (capped at 100000)", m.timers_pending.clone());
+        r.register(
+            "cluster_nodes",
+            "Serving nodes sharing the store, seen within the node timeout (1 on SQLite)",
+            m.cluster_nodes.clone(),
+        );
         m
     }
 }
@@ -189,6 +196,14 @@ impl Engine {
                 m.timers_pending.set(q.timers);
             }
             Err(e) => tracing::warn!(error = ?e, "reading the queue's figures for /metrics"),
+        }
+        let since = now_ms() - crate::store::postgres::NODE_TIMEOUT.as_millis() as Millis;
+        match self.store.nodes_seen_since(since).await {
+            // The embedded store counts no nodes: its lock file keeps it to this one.
+            Ok(n) => {
+                m.cluster_nodes.set((n as i64).max(1));
+            }
+            Err(e) => tracing::warn!(error = ?e, "counting the cluster's nodes for /metrics"),
         }
         let mut out = String::new();
         if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &m.registry) {

@@ -70,6 +70,8 @@ pub struct Prepared<'a> {
     permits: Option<mpsc::PermitIterator<'a, DeliveryJob>>,
     /// When routing began: publish latency runs from here to [`Engine::start`].
     started: Instant,
+    /// The publish's span (traces), ended by [`Engine::start`].
+    span: tracing::Span,
 }
 
 /// What a face asks to publish.
@@ -230,12 +232,14 @@ impl Engine {
                 + input.payload_retention.unwrap_or(self.cfg.payload_retention).as_millis().min(i64::MAX as u128)
                     as i64,
         });
-        Ok(Prepared { msg, deliveries, run_at, permits, started })
+        let span = crate::telemetry::publish_span(&msg.id, &msg.app_id, &msg.event_type, targets.len());
+        Ok(Prepared { msg, deliveries, run_at, permits, started, span })
     }
 
     /// Starts the deliveries of a committed message; `ids` are the (delivery, job) ids the store gave them.
     pub fn start(&self, prepared: Prepared<'_>, ids: Vec<(i64, i64)>) -> Arc<MessageRecord> {
-        let Prepared { msg, deliveries, run_at, permits, started } = prepared;
+        let Prepared { msg, deliveries, run_at, permits, started, span } = prepared;
+        crate::telemetry::published(&msg.id, span);
         self.metrics.messages_published.inc();
         self.metrics.publish_seconds.observe(started.elapsed().as_secs_f64());
         match permits {

@@ -91,7 +91,11 @@ impl Engine {
                 DueJob::Timer(t) => match self.timers.get() {
                     Some(handler) => {
                         let (handler, engine) = (handler.clone(), self.clone());
-                        tokio::spawn(async move { handler.fire(engine, t).await });
+                        let span = crate::telemetry::timer_span(&t.timer.id, t.due_at);
+                        tokio::spawn(tracing::Instrument::instrument(
+                            async move { handler.fire(engine, t).await },
+                            span,
+                        ));
                     }
                     // No timers face in this process: the lease brings the job back to one that has it.
                     None => tracing::warn!(timer = %t.timer.id, "a timer is due but no timer handler is registered"),

@@ -1350,10 +1350,13 @@ async fn ingest(
     let peer = peer.map(|Extension(ConnectInfo(addr))| addr.ip().to_string());
     let mut tally = Tally { provider: "none", verdict: verdict::ERROR };
     let request = Received { uri: &uri, headers: &headers, body: body.as_deref(), peer };
-    let resp = match ingest_inner(&ctx, &id, request, started, &mut tally).await {
+    let span = crate::telemetry::inbound_span(&id);
+    let inner = ingest_inner(&ctx, &id, request, started, &mut tally);
+    let resp = match tracing::Instrument::instrument(inner, span.clone()).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(),
     };
+    span.record("hookd.provider", tally.provider).record("hookd.verdict", tally.verdict);
     ctx.engine.metrics.inbound(tally.provider, tally.verdict);
     resp
 }
