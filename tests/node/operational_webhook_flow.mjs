@@ -4,27 +4,17 @@
 //
 // usage: node operational_webhook_flow.mjs BASE_URL TOKEN   (prints OPS FLOW OK and exits 0 on success)
 
-import http from "node:http";
 import assert from "node:assert/strict";
 import { Svix, Webhook, ApiException } from "svix";
+import { sleep, startReceiver } from "./sdk_helpers.mjs";
 
 const [BASE, TOKEN] = process.argv.slice(2);
 const svix = new Svix(TOKEN, { serverUrl: BASE, numRetries: 0 });
 const ops = svix.operationalWebhook.endpoint;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // A loopback receiver that keeps every request.
-const received = [];
-const receiver = http.createServer((req, res) => {
-  let body = "";
-  req.on("data", (c) => (body += c));
-  req.on("end", () => {
-    received.push({ headers: req.headers, body });
-    res.writeHead(200).end("ok");
-  });
-});
-await new Promise((r) => receiver.listen(0, "127.0.0.1", r));
-const url = `http://127.0.0.1:${receiver.address().port}/ops`;
+const { received, server: receiver, base } = await startReceiver();
+const url = `${base}/ops`;
 
 // ── CRUD ──
 const created = await ops.create({

@@ -6,35 +6,13 @@
 //
 // usage: node svix_sdk_catalog.mjs BASE_URL TOKEN   (prints SDK CATALOG OK and exits 0 on success)
 
-import http from "node:http";
 import assert from "node:assert/strict";
 import { Svix, Webhook } from "svix";
+import { eventually, startReceiver } from "./sdk_helpers.mjs";
 
 const [BASE, TOKEN] = process.argv.slice(2);
 const svix = new Svix(TOKEN, { serverUrl: BASE, numRetries: 0 });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-const received = [];
-const receiver = http.createServer((req, res) => {
-  let body = "";
-  req.on("data", (c) => (body += c));
-  req.on("end", () => {
-    received.push({ path: req.url, headers: req.headers, body });
-    res.writeHead(200).end("ok");
-  });
-});
-await new Promise((r) => receiver.listen(0, "127.0.0.1", r));
-const base = `http://127.0.0.1:${receiver.address().port}`;
-
-async function eventually(what, check) {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const { received, server: receiver, base } = await startReceiver();
 
 // ── Event types keep their schemas, group and flags ──
 const schema = {

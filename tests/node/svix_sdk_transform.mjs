@@ -6,41 +6,22 @@
 //
 // usage: node svix_sdk_transform.mjs BASE_URL TOKEN   (prints SDK TRANSFORM OK and exits 0 on success)
 
-import http from "node:http";
 import assert from "node:assert/strict";
 import { Svix, Webhook } from "svix";
+import { eventually, startReceiver } from "./sdk_helpers.mjs";
 
 const [BASE, TOKEN] = process.argv.slice(2);
 const svix = new Svix(TOKEN, { serverUrl: BASE, numRetries: 0 });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-const received = [];
-const receiver = http.createServer((req, res) => {
-  let body = "";
-  req.on("data", (c) => (body += c));
-  req.on("end", () => {
-    let json = null;
-    try {
-      json = JSON.parse(body);
-    } catch {}
-    const slackShaped = json && (typeof json.text === "string" || Array.isArray(json.blocks));
-    const status = req.url.startsWith("/services/") && !slackShaped ? 400 : 200;
-    received.push({ method: req.method, path: req.url, headers: req.headers, body, status });
-    res.writeHead(status).end(status === 200 ? "ok" : "invalid_payload");
-  });
+// Paths under /services/ answer as Slack's incoming webhooks do.
+const { received, server: receiver, base } = await startReceiver((req, body) => {
+  let json = null;
+  try {
+    json = JSON.parse(body);
+  } catch {}
+  const slackShaped = json && (typeof json.text === "string" || Array.isArray(json.blocks));
+  return req.url.startsWith("/services/") && !slackShaped ? [400, "invalid_payload"] : 200;
 });
-await new Promise((r) => receiver.listen(0, "127.0.0.1", r));
-const base = `http://127.0.0.1:${receiver.address().port}`;
-
-async function eventually(what, check) {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 const app = await svix.application.create({ name: "transformations" });
 const ep = await svix.endpoint.create(app.id, { url: `${base}/original` });
