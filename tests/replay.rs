@@ -265,3 +265,23 @@ async fn a_task_whose_node_stopped_reads_as_failed() {
     assert_eq!(listed["data"][0]["status"], "failed");
     assert_eq!(app.get("/api/v1/background-task?status=running").await.body["data"], json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_missing_sends_only_what_the_payload_filter_matches() {
+    let app = spawn_app().await;
+    let recv = Receiver::start().await;
+    let filter = json!({"payload": {"n": {"$gte": 3}}});
+    let (app_id, ep) = app.app_with_endpoint(&recv.url, json!({"disabled": true, "filter": filter})).await;
+    let ep_path = format!("/api/v1/app/{app_id}/endpoint/{}", ep["id"].as_str().unwrap());
+    for n in 1..=4 {
+        app.publish(&app_id, "a", json!({ "n": n })).await;
+    }
+    assert_eq!(app.patch(&ep_path, json!({"disabled": false})).await.status, 200);
+    let r = app.post(&format!("{ep_path}/replay-missing"), json!({"since": "2024-01-01T00:00:00Z"})).await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let task = finished(&app, &r.body).await;
+    assert_eq!((task["data"]["messagesProcessed"].as_u64(), task["data"]["messagesSent"].as_u64()), (Some(4), Some(2)));
+    let mut got: Vec<i64> = recv.wait_for(2).await.iter().map(|r| r.json()["n"].as_i64().unwrap()).collect();
+    got.sort();
+    assert_eq!(got, [3, 4]);
+}
