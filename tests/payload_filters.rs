@@ -134,6 +134,11 @@ async fn a_filter_is_tried_on_a_sample_and_a_message_page_says_why_it_was_not_se
     let row = html.split("id=\"not-sent\"").nth(1).expect("the page lists the endpoints it was not sent to");
     assert!(row.contains(ep["id"].as_str().unwrap()), "{row}");
     assert!(row.contains("its filter wants payload.amount $gte 100"), "{row}");
+    let eu = app.post(&format!("/api/v1/app/{app_id}/endpoint"), json!({"url": rx.url, "channels": ["eu"]})).await;
+    assert_eq!(eu.status, 201, "{:?}", eu.body);
+    let (_, _, html) =
+        page(&app, &cookie, &format!("/ui/apps/{app_id}/messages/{}", msg["id"].as_str().unwrap())).await;
+    assert!(html.contains("it listens only to #eu, and the message has no channel"), "the channels' reason");
     let (_, _, html) =
         page(&app, &cookie, &format!("/ui/apps/{app_id}/endpoints/{}", ep["id"].as_str().unwrap())).await;
     assert!(html.contains("id=\"filter\"") && html.contains("$gte"), "the endpoint's page shows its filter");

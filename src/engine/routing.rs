@@ -46,7 +46,12 @@ pub fn why_not(ep: &Endpoint, msg: &Subject<'_>) -> Option<String> {
         return Some(format!("it does not subscribe to `{}`", msg.event_type));
     }
     if !channels_match(ep, msg.channels) {
-        return Some("it listens to other channels".into());
+        let tags = |c: &[String]| c.iter().map(|c| format!("#{c}")).collect::<Vec<_>>().join(", ");
+        let wanted = tags(ep.channels.as_deref().unwrap_or_default());
+        return Some(match msg.channels.filter(|c| !c.is_empty()) {
+            Some(have) => format!("it listens only to {wanted}, and the message is on {}", tags(have)),
+            None => format!("it listens only to {wanted}, and the message has no channel"),
+        });
     }
     let why = ep.filter.as_ref()?.explain(msg)?;
     Some(format!("its filter wants {why}"))
