@@ -84,14 +84,7 @@ pub async fn run(o: Opts) -> Result<bool, String> {
     if let Some(code) = &o.transform_code {
         let url = format!("{base}/api/v1/app/{app_id}/endpoint/{ep_id}/transformation");
         let body = json!({"code": code, "enabled": true});
-        send_json(&client, reqwest::Method::PATCH, &url, auth.as_deref(), &body).await.or_else(|e| {
-            // The transformation route answers 204: no JSON is expected.
-            if e.contains("bad JSON") {
-                Ok(Value::Null)
-            } else {
-                Err(e)
-            }
-        })?;
+        send_json(&client, reqwest::Method::PATCH, &url, auth.as_deref(), &body).await?;
         eprintln!("transformation set: {code}");
     }
     if let Some(filter) = &o.filter {
@@ -345,6 +338,10 @@ async fn send_json(
     let text = resp.text().await.map_err(|e| format!("{method} {url}: reading body: {e}"))?;
     if !status.is_success() {
         return Err(format!("{method} {url}: HTTP {status}: {text}"));
+    }
+    // A 204 (the transformation route's) has no body.
+    if text.is_empty() {
+        return Ok(Value::Null);
     }
     serde_json::from_str(&text).map_err(|e| format!("{method} {url}: bad JSON ({e}): {text}"))
 }

@@ -88,14 +88,15 @@ struct EventTypeOut {
 
 impl From<&EventType> for EventTypeOut {
     fn from(e: &EventType) -> Self {
+        let flags = e.flags();
         EventTypeOut {
             name: e.name.clone(),
             description: e.description.clone(),
             archived: e.archived,
             deprecated: e.deprecated,
             schemas: e.schemas.clone(),
-            feature_flags: Some(e.flags()).filter(|f| !f.is_empty()),
-            feature_flag: e.flags().into_iter().next(),
+            feature_flag: flags.first().cloned(),
+            feature_flags: Some(flags).filter(|f| !f.is_empty()),
             group_name: e.group_name.clone(),
             enforce_schema: e.enforce_schema,
             created_at: ts(e.created_at),
