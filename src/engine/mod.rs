@@ -22,6 +22,7 @@ pub mod retry;
 pub mod routing;
 pub mod scheduler;
 pub mod signing;
+pub mod sinks;
 pub mod transform;
 
 use std::sync::Arc;
