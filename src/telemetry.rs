@@ -13,14 +13,12 @@
 //! Spans: each API request (`http.route`, `http.response.status_code`; a `traceparent` sent with it is the
 //! parent; health checks and `/metrics` scrapes left out), a message's publish, each delivery attempt (`http.request.method`, `url.full` without its query,
 //! `http.response.status_code`, the application, endpoint, message and attempt number), an inbound request's
-//! verification, a timer's firing. An attempt continues the trace of its message's publish: the publish's span
-//! context is kept **in memory, keyed by the message id** (up to [`PUBLISHED_CAPACITY`] messages for
-//! [`PUBLISHED_TTL`]); a retry made by another node, or after a restart, starts a trace of its own. Every webhook
-//! sent while traces are on carries the attempt's `traceparent`.
+//! verification, a timer's firing. An attempt continues the trace of its message's publish: the publish's
+//! `traceparent` is stored with the message ([`crate::store::MessageRecord::traceparent`]), so a retry made by
+//! another node, or after a restart, is still its child. Every webhook sent while traces are on carries the
+//! attempt's `traceparent`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
-use std::time::Duration;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
@@ -41,11 +39,6 @@ use crate::store::DeliveryJob;
 
 /// Whether spans are exported (an OTLP endpoint is configured).
 static ENABLED: AtomicBool = AtomicBool::new(false);
-
-/// Publishes' span contexts by message id, for their deliveries' attempts.
-static PUBLISHED: OnceLock<moka::sync::Cache<String, SpanContext>> = OnceLock::new();
-pub const PUBLISHED_CAPACITY: u64 = 100_000;
-pub const PUBLISHED_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// How the log is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
@@ -131,9 +124,6 @@ pub fn init(format: LogFormat) -> anyhow::Result<Telemetry> {
     tracing_subscriber::registry().with(fmt).with(otel).try_init()?;
     if provider.is_some() {
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-        PUBLISHED.get_or_init(|| {
-            moka::sync::Cache::builder().max_capacity(PUBLISHED_CAPACITY).time_to_live(PUBLISHED_TTL).build()
-        });
         ENABLED.store(true, Ordering::Relaxed);
     }
     Ok(Telemetry { provider })
@@ -244,7 +234,7 @@ pub async fn trace_requests(req: Request, next: Next) -> Response {
     resp
 }
 
-/// A message's publish: from routing to the commit (ended by [`published`]). Its parent is the current span (the
+/// A message's publish: from routing to the commit (the span is dropped there). Its parent is the current span (the
 /// API request, an inbound request, a timer's firing).
 pub fn publish_span(msg_id: &str, app_id: &str, event_type: &str, deliveries: usize) -> Span {
     if !enabled() {
@@ -262,18 +252,34 @@ pub fn publish_span(msg_id: &str, app_id: &str, event_type: &str, deliveries: us
     )
 }
 
-/// The message is committed: its attempts will continue the publish's trace.
-pub fn published(msg_id: &str, span: Span) {
+/// The W3C `traceparent` of a publish's span, stored with its message for the attempts to continue.
+pub fn traceparent(span: &Span) -> Option<Box<str>> {
     if span.is_none() {
-        return;
+        return None;
     }
-    let cx = span.context().span().span_context().clone();
-    if let (true, Some(map)) = (cx.is_valid(), PUBLISHED.get()) {
-        map.insert(msg_id.to_string(), cx);
-    }
+    let cx = span.context();
+    let otel_span = cx.span();
+    let sc = otel_span.span_context();
+    sc.is_valid()
+        .then(|| format!("00-{}-{}-{:02x}", sc.trace_id(), sc.span_id(), sc.trace_flags().to_u8()).into_boxed_str())
 }
 
-/// One delivery attempt; the child of its message's publish when this node still knows it.
+/// The span context a stored `traceparent` names.
+fn remote_parent(traceparent: &str) -> Option<SpanContext> {
+    let mut parts = traceparent.split('-');
+    let (Some("00"), Some(trace), Some(span), Some(flags), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let trace = opentelemetry::trace::TraceId::from_hex(trace).ok()?;
+    let span = opentelemetry::trace::SpanId::from_hex(span).ok()?;
+    let flags = opentelemetry::trace::TraceFlags::new(u8::from_str_radix(flags, 16).ok()?);
+    let cx = SpanContext::new(trace, span, flags, true, Default::default());
+    cx.is_valid().then_some(cx)
+}
+
+/// One delivery attempt, the child of its message's publish.
 pub fn attempt_span(job: &DeliveryJob) -> Span {
     if !enabled() {
         return Span::none();
@@ -298,7 +304,7 @@ pub fn attempt_span(job: &DeliveryJob) -> Span {
         hookd.attempt = job.attempts + 1,
         hookd.manual = job.manual,
     );
-    if let Some(cx) = PUBLISHED.get().and_then(|m| m.get(job.msg.id.as_str())) {
+    if let Some(cx) = job.msg.traceparent.as_deref().and_then(remote_parent) {
         let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(cx));
     }
     span
@@ -378,6 +384,23 @@ pub fn timer_span(timer_id: &str, due_at: i64) -> Span {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stored_traceparent_reads_back_as_the_same_span_context() {
+        let cx = remote_parent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+        assert_eq!(cx.trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(cx.span_id().to_string(), "00f067aa0ba902b7");
+        assert!(cx.is_sampled() && cx.is_remote());
+        for bad in [
+            "",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "00-0-0-01",
+            "zz-a-b-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+        ] {
+            assert!(remote_parent(bad).is_none(), "{bad}");
+        }
+    }
 
     #[test]
     fn postgres_notices_stay_out_of_the_log_unless_asked_for() {

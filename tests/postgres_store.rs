@@ -101,6 +101,7 @@ fn message(event_id: Option<&str>) -> Arc<MessageRecord> {
         payload: Some(Arc::from("{\"x\":1}")),
         created_at: now,
         payload_expires_at: now + 86_400_000,
+        traceparent: None,
     })
 }
 

@@ -197,6 +197,48 @@ async fn a_publish_and_its_attempts_share_one_trace_and_the_webhook_carries_it()
     assert!(clean);
 }
 
+/// The publish's trace is stored with its message: a retry made by the next process on the same database (after a
+/// restart, or by another node) is still the publish's child.
+#[tokio::test]
+async fn a_retry_after_a_restart_continues_the_publishs_trace() {
+    let collector = Collector::start();
+    let receiver = Receiver::start().await;
+    receiver.answer(500, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database_url(dir.path());
+    let otlp = format!("http://127.0.0.1:{}", collector.port);
+    let env = [
+        ("HOOKD_ADMIN_TOKEN", "admin"),
+        ("HOOKD_ALLOW_PRIVATE_NETWORKS", "true"),
+        // Long enough that the retry is left to the next process.
+        ("HOOKD_RETRY_SCHEDULE", "3s"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.as_str()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    ];
+    let first = HookdProcess::start(&db, free_port(), &env).await;
+    post_json(&first.base, "admin", "/api/v1/app", json!({"name": "t", "uid": "t"})).await;
+    post_json(&first.base, "admin", "/api/v1/app/t/endpoint", json!({"url": receiver.url})).await;
+    let msg = post_json(&first.base, "admin", "/api/v1/app/t/msg", json!({"eventType": "a.b", "payload": {}})).await;
+    let msg_id = msg["id"].as_str().expect("a message").to_string();
+    let of_msg = |s: &Value| attr(s, "hookd.message_id") == msg_id.as_str();
+    let publish = collector.wait_for("the publish's span", 1, |s| of_msg(s) && s["name"] == "publish").await.remove(0);
+    receiver.wait_for(1).await;
+    collector.wait_for("the first attempt's span", 1, |s| of_msg(s) && s["name"] == "webhook attempt").await;
+    let (clean, _) = first.terminate();
+    assert!(clean);
+
+    let second = HookdProcess::start(&db, free_port(), &env).await;
+    let got = receiver.wait_for(2).await;
+    let (trace, _) = traceparent(got[1].header("traceparent"));
+    assert_eq!(trace, publish["trace_id"].as_str().unwrap(), "the retry's webhook carries the publish's trace");
+    let attempts = collector.wait_for("both attempts' spans", 2, |s| of_msg(s) && s["name"] == "webhook attempt").await;
+    for span in &attempts {
+        assert_eq!(span["parent_span_id"], publish["span_id"], "each attempt continues the publish: {span}");
+    }
+    let (clean, _) = second.terminate();
+    assert!(clean);
+}
+
 /// Without an OTLP endpoint nothing is exported, and webhooks carry no traceparent.
 #[tokio::test]
 async fn without_the_otel_variables_nothing_is_traced() {

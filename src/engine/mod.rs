@@ -220,8 +220,11 @@ impl Engine {
         let leased_until = if permits.is_some() { now + self.cfg.lease.as_millis() as i64 } else { 0 };
         let deliveries =
             targets.iter().map(|id| NewDelivery { endpoint_id: id.clone(), run_at, leased_until }).collect();
+        let id = input.id.unwrap_or_else(|| crate::ids::new(crate::ids::MSG));
+        let span = crate::telemetry::publish_span(&id, &app.id, &input.event_type, targets.len());
         let msg = Arc::new(MessageRecord {
-            id: input.id.unwrap_or_else(|| crate::ids::new(crate::ids::MSG)),
+            traceparent: crate::telemetry::traceparent(&span),
+            id,
             org_id: app.org_id.clone(),
             app_id: app.id.clone(),
             event_type: input.event_type,
@@ -233,14 +236,13 @@ impl Engine {
                 + input.payload_retention.unwrap_or(self.cfg.payload_retention).as_millis().min(i64::MAX as u128)
                     as i64,
         });
-        let span = crate::telemetry::publish_span(&msg.id, &msg.app_id, &msg.event_type, targets.len());
         Ok(Prepared { msg, deliveries, run_at, permits, started, span })
     }
 
     /// Starts the deliveries of a committed message; `ids` are the (delivery, job) ids the store gave them.
     pub fn start(&self, prepared: Prepared<'_>, ids: Vec<(i64, i64)>) -> Arc<MessageRecord> {
         let Prepared { msg, deliveries, run_at, permits, started, span } = prepared;
-        crate::telemetry::published(&msg.id, span);
+        drop(span); // the publish ends with its commit
         self.metrics.messages_published.inc();
         self.metrics.publish_seconds.observe(started.elapsed().as_secs_f64());
         match permits {

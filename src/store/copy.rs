@@ -39,6 +39,7 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "created_at",
             "payload",
             "payload_expires_at",
+            "traceparent",
         ],
     ),
     (

@@ -8,9 +8,10 @@ use super::{status, MessageFilter, MessageRecord, MessageSearch, MessageState, M
 
 /// A message's columns, `m` being `messages`, as [`message_row`] reads them.
 pub(super) const MSG_COLS: &str =
-    "m.id, m.org_id, m.app_id, m.event_type, m.event_id, m.channels, m.payload, m.created_at, m.payload_expires_at";
+    "m.id, m.org_id, m.app_id, m.event_type, m.event_id, m.channels, m.payload, m.created_at, m.payload_expires_at, \
+     m.traceparent";
 /// How many columns [`MSG_COLS`] has: the next table's columns start there.
-pub(super) const MSG_NCOLS: usize = 9;
+pub(super) const MSG_NCOLS: usize = 10;
 
 /// The message in [`MSG_COLS`] from column `at` on.
 pub(super) fn message_row(r: &Row, at: usize) -> StoreResult<MessageRecord> {
@@ -25,6 +26,7 @@ pub(super) fn message_row(r: &Row, at: usize) -> StoreResult<MessageRecord> {
         payload: r.get::<Option<Arc<str>>>(at + 6)?,
         created_at: r.get(at + 7)?,
         payload_expires_at: r.get(at + 8)?,
+        traceparent: r.get::<Option<String>>(at + 9)?.map(String::into_boxed_str),
     })
 }
 

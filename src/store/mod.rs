@@ -268,6 +268,9 @@ pub struct MessageRecord {
     pub created_at: Millis,
     /// When the retention job may expunge the payload (once no delivery still needs it).
     pub payload_expires_at: Millis,
+    /// The W3C `traceparent` of its publish's span, kept while traces are exported: its deliveries' attempts
+    /// continue that trace on whichever node makes them, after any restart.
+    pub traceparent: Option<Box<str>>,
 }
 
 /// Delivery status codes, as the Svix API numbers them.

@@ -4,9 +4,10 @@ use super::*;
 
 pub(super) const PUBLISH_SQL: &str = "
 WITH m AS (
-    INSERT INTO messages (id, org_id, app_id, event_type, event_id, channels, created_at, payload, payload_expires_at)
+    INSERT INTO messages (id, org_id, app_id, event_type, event_id, channels, created_at, payload, payload_expires_at,
+                          traceparent)
     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
-                         $8::text[], $9::bigint[])
+                         $8::text[], $9::bigint[], $15::text[])
     ON CONFLICT DO NOTHING
     RETURNING id, org_id, app_id, created_at
 ), nd AS (
@@ -37,8 +38,8 @@ pub(super) async fn insert_messages(
     let mut seen: HashSet<&str> = HashSet::with_capacity(n);
     let mut dup = vec![false; n];
     let (mut ids, mut orgs, mut apps, mut types) = (vec![], vec![], vec![], vec![]);
-    let (mut event_ids, mut channels, mut created, mut payloads, mut expires) =
-        (vec![], vec![], vec![], vec![], vec![]);
+    let (mut event_ids, mut channels, mut created, mut payloads, mut expires, mut traceparents) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
     let (mut d_msg, mut d_ep, mut d_run, mut d_lease) = (vec![], vec![], vec![], vec![]);
     // Rows are inserted in one order on every node (by app and eventId), so that two nodes' batches waiting on
     // each other's uniqueness checks cannot deadlock.
@@ -62,6 +63,7 @@ pub(super) async fn insert_messages(
         created.push(m.created_at);
         payloads.push(m.payload.as_deref());
         expires.push(m.payload_expires_at);
+        traceparents.push(m.traceparent.as_deref());
         for d in ds.iter() {
             d_msg.push(m.id.as_str());
             d_ep.push(d.endpoint_id.as_str());
@@ -74,8 +76,21 @@ pub(super) async fn insert_messages(
         .query(
             PUBLISH_SQL,
             &[
-                &ids, &orgs, &apps, &types, &event_ids, &channels, &created, &payloads, &expires, &d_msg, &d_ep,
-                &d_run, &d_lease, &&*b.node,
+                &ids,
+                &orgs,
+                &apps,
+                &types,
+                &event_ids,
+                &channels,
+                &created,
+                &payloads,
+                &expires,
+                &d_msg,
+                &d_ep,
+                &d_run,
+                &d_lease,
+                &&*b.node,
+                &traceparents,
             ],
         )
         .await?;

@@ -63,6 +63,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0005_hot_path.sql"),
     include_str!("../migrations/postgres/0006_timer_jobs.sql"),
     include_str!("../migrations/postgres/0007_inbound_refused.sql"),
+    include_str!("../migrations/postgres/0008_traceparent.sql"),
 ];
 /// The advisory lock that serialises migrations between nodes starting at once.
 const MIGRATION_LOCK: i64 = 0x0068_6f6f_6b64; // "hookd"
@@ -347,6 +348,7 @@ WITH c0 AS (
 )
 SELECT u.id, u.kind, u.ref_id, u.manual, d.endpoint_id, d.attempts, m.id IS NOT NULL, t.rowid_ IS NOT NULL,
        m.id, m.org_id, m.app_id, m.event_type, m.event_id, m.channels, m.payload, m.created_at, m.payload_expires_at,
+       m.traceparent,
        t.rowid_, t.id, t.org_id, t.status, t.created_at, t.expires_at, t.agent_id, t.project_id, t.milestones_sent,
        t.ended_at, t.cancel_reason, t.paused_at, t.paused_ms, t.spec, t.cycle_start, t.runs, c.run_at
 FROM u JOIN c ON c.id = u.id

@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0009_dashboard.sql"),
     include_str!("../migrations/sqlite/0010_timer_jobs.sql"),
     include_str!("../migrations/sqlite/0011_inbound_refused.sql"),
+    include_str!("../migrations/sqlite/0012_traceparent.sql"),
 ];
 const MAX_BATCH: usize = 2048;
 const JOB_DELIVERY: i64 = 0;
@@ -437,8 +438,9 @@ fn insert_job(
 fn insert_message(c: &Connection, msg: &MessageRecord, deliveries: &[NewDelivery]) -> StoreResult<Vec<(i64, i64)>> {
     let channels = msg.channels.as_ref().map(|ch| serde_json::to_string(ch).unwrap_or_default());
     c.prepare_cached(
-        "INSERT INTO messages (id, org_id, app_id, event_type, event_id, channels, created_at, payload, payload_expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO messages (id, org_id, app_id, event_type, event_id, channels, created_at, payload, payload_expires_at,
+                               traceparent)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .map_err(sql_err)?
     .execute(params![
@@ -450,7 +452,8 @@ fn insert_message(c: &Connection, msg: &MessageRecord, deliveries: &[NewDelivery
         channels,
         msg.created_at,
         msg.payload.as_deref(),
-        msg.payload_expires_at
+        msg.payload_expires_at,
+        msg.traceparent.as_deref()
     ])
     .map_err(conflict_as("A message with this eventId already exists"))?;
     TALLY.with(|t| t.borrow_mut().message(&msg.org_id, msg.created_at));
