@@ -203,7 +203,7 @@ async fn a_fifo_endpoint_gets_every_message_in_order_in_signed_batches_through_a
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failing_batch_holds_the_cursor_until_forced_or_skipped() {
-    let app = spawn_app_with(|c| c.retry_schedule = vec![Duration::from_secs(3600)]).await;
+    let app = spawn_app_with(|c| c.retry_schedule = vec![Duration::from_secs(3600); 3]).await;
     let app_id = new_app(&app).await;
     let recv = Receiver::start().await;
     recv.answer(503, 2);

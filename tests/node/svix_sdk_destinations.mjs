@@ -74,23 +74,23 @@ assert.equal(after.currentIterator, "10");
 const seen = [];
 let iterator = null;
 for (;;) {
-  const page = await svix.messagePoller.poll(app.id, polling.id, { limit: 3, iterator });
+  const page = await svix.message.poller.poll(app.id, polling.id, { limit: 3, iterator });
   seen.push(...page.data.map((m) => m.id));
   iterator = page.iterator;
   if (page.done) break;
 }
 assert.deepEqual(seen, published);
-const onlyNone = await svix.messagePoller.poll(app.id, polling.id, { eventType: "order.deleted" });
+const onlyNone = await svix.message.poller.poll(app.id, polling.id, { eventType: "order.deleted" });
 assert.equal(onlyNone.data.length, 0);
-const first = await svix.messagePoller.consumerPoll(app.id, polling.id, "c1", { limit: 6 });
-const second = await svix.messagePoller.consumerPoll(app.id, polling.id, "c1", { limit: 6 });
+const first = await svix.message.poller.consumerPoll(app.id, polling.id, "c1", { limit: 6 });
+const second = await svix.message.poller.consumerPoll(app.id, polling.id, "c1", { limit: 6 });
 assert.deepEqual([...first.data, ...second.data].map((m) => m.id), published);
 assert.equal(first.data[0].eventType, "order.created");
 assert.deepEqual(first.data[0].payload, { i: 0 });
 assert.ok(first.data[0].timestamp instanceof Date);
-const seek = await svix.messagePoller.consumerSeek(app.id, polling.id, "c1", { after: new Date("2000-01-01T00:00:00Z") });
+const seek = await svix.message.poller.consumerSeek(app.id, polling.id, "c1", { after: new Date("2000-01-01T00:00:00Z") });
 assert.equal(typeof seek.iterator, "string");
-const again = await svix.messagePoller.consumerPoll(app.id, polling.id, "c1", { limit: 2 });
+const again = await svix.message.poller.consumerPoll(app.id, polling.id, "c1", { limit: 2 });
 assert.deepEqual(again.data.map((m) => m.id), published.slice(0, 2));
 
 await svix.destination.delete(app.id, polling.id);
