@@ -251,6 +251,42 @@ async fn a_failing_batch_holds_the_cursor_until_forced_or_skipped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_fills_for_max_wait_secs_and_its_transformation_shapes_the_body() {
+    let app = spawn_app().await;
+    let app_id = new_app(&app).await;
+    let recv = Receiver::start().await;
+    let d = create_destination(
+        &app,
+        &app_id,
+        json!({"type": "fifoEndpoint", "batchSize": 10, "maxWaitSecs": 1, "config": {"url": recv.url}}),
+    )
+    .await;
+    let path = format!("/api/v1/app/{app_id}/destination/{}/transformation", d["id"].as_str().unwrap());
+    assert_eq!(app.get(&path).await.body, json!({"code": null, "enabled": false}));
+    let r = app.patch(&path, json!({"code": "function handler(batch) { return {"})).await;
+    assert_eq!((r.status.as_u16(), loc(&r.body)), (422, vec!["body".to_string(), "code".to_string()]), "{:?}", r.body);
+    let code = "function handler(batch) {
+        return {requestBody: {count: batch.events.length, types: batch.events.map(e => e.eventType),
+                              sum: batch.events.reduce((s, e) => s + e.payload.n, 0)}};
+    }";
+    assert_eq!(app.patch(&path, json!({"code": code})).await.status, 204);
+    assert_eq!(app.get(&path).await.body["enabled"], true);
+    let started = std::time::Instant::now();
+    for n in 1..=3 {
+        app.publish(&app_id, &format!("t{n}"), json!({"n": n})).await;
+    }
+    // One request for the three, sent once the first had waited a second.
+    let got = recv.wait_for(1).await;
+    assert!(started.elapsed() >= Duration::from_millis(900), "{:?}", started.elapsed());
+    assert_eq!(got[0].json(), json!({"count": 3, "types": ["t1", "t2", "t3"], "sum": 6}));
+    // Removed: the batch's own body again.
+    assert_eq!(app.patch(&path, json!({"code": null})).await.status, 204);
+    app.publish(&app_id, "t4", json!({"n": 4})).await;
+    let got = recv.wait_for(2).await;
+    assert_eq!(got[1].json()["data"][0]["eventType"], "t4");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_destination_that_keeps_failing_is_disabled() {
     let app = spawn_app().await;
     let app_id = new_app(&app).await;

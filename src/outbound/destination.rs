@@ -448,7 +448,7 @@ struct DestinationSecretOut {
     params(("app_id" = String, Path), ("destination_id" = String, Path)),
     responses((status = 200, body = DestinationSecretOut), ClientError),
 )]
-async fn get_secret(
+async fn get_destination_secret(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
     Path((app_id, id)): Path<(String, String)>,
@@ -480,7 +480,7 @@ struct DestinationTransformationOut {
     params(("app_id" = String, Path), ("destination_id" = String, Path)),
     responses((status = 200, body = DestinationTransformationOut), ClientError),
 )]
-async fn get_transformation(
+async fn get_destination_transformation(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
     Path((app_id, id)): Path<(String, String)>,
@@ -498,7 +498,7 @@ async fn get_transformation(
     request_body = DestinationTransformIn,
     responses((status = 204), ClientError),
 )]
-async fn patch_transformation(
+async fn patch_destination_transformation(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
     Path((app_id, id)): Path<(String, String)>,
@@ -522,7 +522,7 @@ async fn patch_transformation(
     params(("app_id" = String, Path), ("destination_id" = String, Path)),
     responses((status = 204), ClientError),
 )]
-async fn force_retry(
+async fn force_retry_destination(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
     Path((app_id, id)): Path<(String, String)>,
@@ -553,7 +553,7 @@ fn parse_iterator(field: &[&str], it: &str) -> Result<i64> {
     request_body = SkipParams,
     responses((status = 204), ClientError),
 )]
-async fn skip(
+async fn skip_destination_events(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
     Path((app_id, id)): Path<(String, String)>,
@@ -616,7 +616,7 @@ fn event_out(e: crate::store::destinations::LogEntry) -> EventOut {
     params(("app_id" = String, Path), ("destination_id" = String, Path)),
     responses((status = 200, body = EventOut), ClientError),
 )]
-async fn next_event(
+async fn get_destination_next_event(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
     Path((app_id, id)): Path<(String, String)>,
@@ -649,7 +649,7 @@ async fn next_event(
     params(("app_id" = String, Path), ("destination_id" = String, Path)),
     responses((status = 200, body = EventOut), ClientError),
 )]
-async fn last_acked_event(
+async fn get_destination_last_acked_event(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
     Path((app_id, id)): Path<(String, String)>,
@@ -702,7 +702,7 @@ impl From<DestinationAttempt> for DestinationAttemptOut {
     params(("app_id" = String, Path), ("destination_id" = String, Path), ListQuery),
     responses((status = 200, body = ListResponse<DestinationAttemptOut>), ClientError),
 )]
-async fn list_attempts(
+async fn list_destination_attempts(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
     Path((app_id, id)): Path<(String, String)>,
@@ -720,7 +720,7 @@ async fn list_attempts(
     params(("app_id" = String, Path), ("destination_id" = String, Path), ("attempt_id" = String, Path)),
     responses((status = 200, body = DestinationAttemptOut), ClientError),
 )]
-async fn get_attempt(
+async fn get_destination_attempt(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
     Path((app_id, id, attempt_id)): Path<(String, String, String)>,
@@ -735,12 +735,12 @@ pub fn router() -> OpenApiRouter<ApiContext> {
     OpenApiRouter::new()
         .routes(routes!(list_destinations, create_destination))
         .routes(routes!(get_destination, update_destination, patch_destination, delete_destination))
-        .routes(routes!(get_secret))
-        .routes(routes!(get_transformation, patch_transformation))
-        .routes(routes!(force_retry))
-        .routes(routes!(skip))
-        .routes(routes!(next_event))
-        .routes(routes!(last_acked_event))
-        .routes(routes!(list_attempts))
-        .routes(routes!(get_attempt))
+        .routes(routes!(get_destination_secret))
+        .routes(routes!(get_destination_transformation, patch_destination_transformation))
+        .routes(routes!(force_retry_destination))
+        .routes(routes!(skip_destination_events))
+        .routes(routes!(get_destination_next_event))
+        .routes(routes!(get_destination_last_acked_event))
+        .routes(routes!(list_destination_attempts))
+        .routes(routes!(get_destination_attempt))
 }

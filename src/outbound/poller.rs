@@ -164,7 +164,7 @@ fn limit_of(limit: Option<u64>) -> usize {
     params(("app_id" = String, Path), ("sink_id" = String, Path), PollQuery),
     responses((status = 200, body = PollingEndpointOut), ClientError),
 )]
-async fn poll(
+async fn poller_poll(
     State(ctx): State<ApiContext>,
     headers: HeaderMap,
     Path((app_id, sink_id)): Path<(String, String)>,
@@ -189,7 +189,7 @@ async fn poll(
     params(("app_id" = String, Path), ("sink_id" = String, Path), ("consumer_id" = String, Path), ConsumerQuery),
     responses((status = 200, body = PollingEndpointOut), ClientError),
 )]
-async fn consumer_poll(
+async fn poller_consumer_poll(
     State(ctx): State<ApiContext>,
     headers: HeaderMap,
     Path((app_id, sink_id, consumer)): Path<(String, String, String)>,
@@ -229,16 +229,20 @@ pub struct PollingEndpointConsumerSeekOut {
     request_body = PollingEndpointConsumerSeekIn,
     responses((status = 200, body = PollingEndpointConsumerSeekOut), ClientError),
 )]
-async fn consumer_seek(
+async fn poller_consumer_seek(
     State(ctx): State<ApiContext>,
     headers: HeaderMap,
     Path((app_id, sink_id, consumer)): Path<(String, String, String)>,
-    ValidJson(input): ValidJson<PollingEndpointConsumerSeekIn>,
+    body: axum::body::Bytes,
 ) -> Result<Json<PollingEndpointConsumerSeekOut>> {
+    // Read once the caller is known: a request without a token is a 401 whatever its body.
+    let d = authorize(&ctx, &headers, &app_id, &sink_id).await?;
     crate::api::validate::check_ident(&["path", "consumer_id"], &consumer, 256)?;
+    let request = axum::extract::Request::new(axum::body::Body::from(body));
+    let ValidJson(input) =
+        <ValidJson<PollingEndpointConsumerSeekIn> as axum::extract::FromRequest<()>>::from_request(request, &()).await?;
     let after = crate::api::time::parse_ts("after", &input.after)
         .map_err(|_| Error::invalid(&["body", "after"], "expected an RFC 3339 date-time"))?;
-    let d = authorize(&ctx, &headers, &app_id, &sink_id).await?;
     let st = ctx.store.destination_state(&d.id).await?.ok_or_else(|| Error::missing("destination", &sink_id))?;
     let pos = ctx.store.log_position_before(&d.app_id, after, st.start_pos).await?;
     ctx.store.poller_consumer_set(&d.id, &consumer, pos, now_ms()).await?;
@@ -284,7 +288,7 @@ async fn polling_destination(ctx: &ApiContext, org: &str, app_id: &str, id: &str
     params(("app_id" = String, Path), ("endpoint_id" = String, Path)),
     responses((status = 200, body = ApiTokenOut), ClientError),
 )]
-async fn get_token(
+async fn get_poller_token(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
     Path((app_id, id)): Path<(String, String)>,
@@ -326,7 +330,7 @@ pub struct RotatePollerTokenIn {
     request_body = RotatePollerTokenIn,
     responses((status = 200, body = ApiTokenOut), ClientError),
 )]
-async fn rotate_token(
+async fn rotate_poller_token(
     State(ctx): State<ApiContext>,
     OrgId(org): OrgId,
     Path((app_id, id)): Path<(String, String)>,
@@ -360,9 +364,9 @@ async fn rotate_token(
 
 pub fn router() -> OpenApiRouter<ApiContext> {
     OpenApiRouter::new()
-        .routes(routes!(poll))
-        .routes(routes!(consumer_poll))
-        .routes(routes!(consumer_seek))
-        .routes(routes!(get_token))
-        .routes(routes!(rotate_token))
+        .routes(routes!(poller_poll))
+        .routes(routes!(poller_consumer_poll))
+        .routes(routes!(poller_consumer_seek))
+        .routes(routes!(get_poller_token))
+        .routes(routes!(rotate_poller_token))
 }

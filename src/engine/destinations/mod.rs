@@ -264,7 +264,7 @@ pub struct Destinations {
     node: String,
     notify: Notify,
     /// Applications with destinations held here: a publish to one of them wakes the loop.
-    apps: Mutex<HashSet<String>>,
+    apps: std::sync::RwLock<HashSet<String>>,
     /// Applications published to since the loop last looked.
     hinted: Mutex<HashSet<String>>,
     /// Destinations whose worker runs, each with its "look again" flag.
@@ -292,7 +292,7 @@ impl Default for Destinations {
 impl Destinations {
     /// A message of `app_id` was committed on this node.
     pub fn published(&self, app_id: &str) {
-        if self.apps.lock().unwrap().contains(app_id) {
+        if self.apps.read().unwrap().contains(app_id) {
             self.hinted.lock().unwrap().insert(app_id.to_string());
             self.notify.notify_one();
         }
@@ -300,7 +300,7 @@ impl Destinations {
 
     /// Something changed for a destination (created, enabled, skipped, force-retried): look at once.
     pub fn poke(&self, app_id: &str) {
-        self.apps.lock().unwrap().insert(app_id.to_string());
+        self.apps.write().unwrap().insert(app_id.to_string());
         self.hinted.lock().unwrap().insert(app_id.to_string());
         self.notify.notify_one();
     }
@@ -348,7 +348,7 @@ impl Engine {
                     if sweep {
                         last_sweep = now;
                     }
-                    *d.apps.lock().unwrap() = held.iter().map(|s| s.app_id.clone()).collect();
+                    *d.apps.write().unwrap() = held.iter().map(|s| s.app_id.clone()).collect();
                     let hinted = std::mem::take(&mut *d.hinted.lock().unwrap());
                     let waits = d.waits.lock().unwrap().clone();
                     for st in held {
