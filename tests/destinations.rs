@@ -11,7 +11,8 @@ use common::*;
 use serde_json::{json, Value};
 
 async fn new_app(app: &TestApp) -> String {
-    let r = app.post("/api/v1/app", json!({"name": "dest", "uid": format!("dest-{}", hookd::ids::random_token(6))})).await;
+    let r =
+        app.post("/api/v1/app", json!({"name": "dest", "uid": format!("dest-{}", hookd::ids::random_token(6))})).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     r.body["id"].as_str().unwrap().to_string()
 }
@@ -91,7 +92,10 @@ async fn the_resource_is_created_read_changed_and_deleted_and_refuses_bad_input(
     assert_eq!((p.body["batchSize"].clone(), p.body["status"].clone()), (json!(7), json!("disabled")));
     assert_eq!(p.body["eventTypes"], json!(["order.*"]));
     let p = app
-        .put(&format!("{base}/{id}"), json!({"type": "fifoEndpoint", "config": {"url": "http://127.0.0.1:9/other", "key": key}}))
+        .put(
+            &format!("{base}/{id}"),
+            json!({"type": "fifoEndpoint", "config": {"url": "http://127.0.0.1:9/other", "key": key}}),
+        )
         .await;
     assert_eq!(p.status, 200, "{:?}", p.body);
     assert_eq!((p.body["batchSize"].clone(), p.body["status"].clone()), (json!(100), json!("enabled")));
@@ -106,8 +110,14 @@ async fn the_resource_is_created_read_changed_and_deleted_and_refuses_bad_input(
         (json!({"type": "fifoEndpoint", "config": {}}), vec!["body", "config", "url"]),
         (json!({"type": "fifoEndpoint", "config": {"url": "not a url"}}), vec!["body", "config", "url"]),
         (json!({"type": "fifoEndpoint", "config": {"url": "ftp://example.com/x"}}), vec!["body", "config", "url"]),
-        (json!({"type": "fifoEndpoint", "config": {"url": "http://127.0.0.1:9/", "key": "whsec_%%"}}), vec!["body", "config", "key"]),
-        (json!({"type": "fifoEndpoint", "config": {"url": "http://127.0.0.1:9/", "headers": {"X": 1}}}), vec!["body", "config", "headers", "X"]),
+        (
+            json!({"type": "fifoEndpoint", "config": {"url": "http://127.0.0.1:9/", "key": "whsec_%%"}}),
+            vec!["body", "config", "key"],
+        ),
+        (
+            json!({"type": "fifoEndpoint", "config": {"url": "http://127.0.0.1:9/", "headers": {"X": 1}}}),
+            vec!["body", "config", "headers", "X"],
+        ),
         (json!({"type": "pollingEndpoint", "batchSize": 0}), vec!["body", "batchSize"]),
         (json!({"type": "pollingEndpoint", "batchSize": 1001}), vec!["body", "batchSize"]),
         (json!({"type": "pollingEndpoint", "maxWaitSecs": 301}), vec!["body", "maxWaitSecs"]),
@@ -132,8 +142,12 @@ async fn the_resource_is_created_read_changed_and_deleted_and_refuses_bad_input(
 
     // In the OpenAPI document.
     let doc = app.get("/openapi.json").await.body;
-    for path in ["/api/v1/app/{app_id}/destination", "/api/v1/app/{app_id}/destination/{destination_id}/skip",
-                 "/api/v1/app/{app_id}/poller/{sink_id}", "/api/v1/auth/app/{app_id}/poller/{endpoint_id}/token"] {
+    for path in [
+        "/api/v1/app/{app_id}/destination",
+        "/api/v1/app/{app_id}/destination/{destination_id}/skip",
+        "/api/v1/app/{app_id}/poller/{sink_id}",
+        "/api/v1/auth/app/{app_id}/poller/{endpoint_id}/token",
+    ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is not documented");
     }
 
@@ -154,7 +168,10 @@ async fn a_fifo_endpoint_gets_every_message_in_order_in_signed_batches_through_a
     )
     .await;
     let id = d["id"].as_str().unwrap();
-    let key = app.get(&format!("/api/v1/app/{app_id}/destination/{id}/secret")).await.body["key"].as_str().unwrap().to_string();
+    let key = app.get(&format!("/api/v1/app/{app_id}/destination/{id}/secret")).await.body["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let mut published = vec![];
     for i in 0..20 {
         published.push(app.publish(&app_id, "order.paid", json!({"n": i})).await["id"].as_str().unwrap().to_string());
@@ -187,7 +204,8 @@ async fn a_fifo_endpoint_gets_every_message_in_order_in_signed_batches_through_a
     let data = attempts["data"].as_array().unwrap();
     assert_eq!(data.iter().filter(|a| a["status"] == 2).count(), 1, "{attempts}");
     assert_eq!(data.last().unwrap()["statusText"].as_str().unwrap().starts_with("fail: HTTP 500"), true, "{attempts}");
-    let one = app.get(&format!("/api/v1/app/{app_id}/destination/{id}/attempt/{}", data[0]["id"].as_str().unwrap())).await;
+    let one =
+        app.get(&format!("/api/v1/app/{app_id}/destination/{id}/attempt/{}", data[0]["id"].as_str().unwrap())).await;
     assert_eq!(one.status, 200);
     let last = app.get(&format!("/api/v1/app/{app_id}/destination/{id}/last-acked-event")).await;
     assert_eq!(last.status, 200, "{:?}", last.body);
@@ -207,7 +225,9 @@ async fn a_failing_batch_holds_the_cursor_until_forced_or_skipped() {
     let app_id = new_app(&app).await;
     let recv = Receiver::start().await;
     recv.answer(503, 2);
-    let d = create_destination(&app, &app_id, json!({"type": "fifoEndpoint", "batchSize": 1, "config": {"url": recv.url}})).await;
+    let d =
+        create_destination(&app, &app_id, json!({"type": "fifoEndpoint", "batchSize": 1, "config": {"url": recv.url}}))
+            .await;
     let id = d["id"].as_str().unwrap().to_string();
     let path = format!("/api/v1/app/{app_id}/destination/{id}");
     let first = app.publish(&app_id, "a", json!({"n": 1})).await["id"].as_str().unwrap().to_string();
@@ -323,10 +343,13 @@ async fn a_polling_endpoint_is_paged_by_iterator_and_by_server_kept_consumers_wi
     let other_id = other["id"].as_str().unwrap().to_string();
     let mut published = vec![];
     for i in 0..7 {
-        let body = json!({"eventType": if i % 2 == 0 { "even" } else { "odd" }, "payload": {"i": i}, "channels": ["eu"]});
+        let body =
+            json!({"eventType": if i % 2 == 0 { "even" } else { "odd" }, "payload": {"i": i}, "channels": ["eu"]});
         let r = app.post(&format!("/api/v1/app/{app_id}/msg"), body).await;
         published.push(r.body["id"].as_str().unwrap().to_string());
-        let r = app.post(&format!("/api/v1/app/{app_id}/msg"), json!({"eventType": "even", "payload": {}, "channels": ["us"]})).await;
+        let r = app
+            .post(&format!("/api/v1/app/{app_id}/msg"), json!({"eventType": "even", "payload": {}, "channels": ["us"]}))
+            .await;
         assert_eq!(r.status, 202);
     }
     let poller = format!("/api/v1/app/{app_id}/poller/{id}");
@@ -356,7 +379,9 @@ async fn a_polling_endpoint_is_paged_by_iterator_and_by_server_kept_consumers_wi
     let consumer = format!("{poller}/consumer/worker-1");
     let a = app.get(&format!("{consumer}?limit=4")).await.body;
     let b = app.get(&format!("{consumer}?limit=4")).await.body;
-    let ids = |v: &Value| v["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let ids = |v: &Value| {
+        v["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
     assert_eq!([ids(&a), ids(&b)].concat(), published);
     assert_eq!(ids(&app.get(&consumer).await.body), Vec::<String>::new());
     let seek = app.post(&format!("{consumer}/seek"), json!({"after": "2000-01-01T00:00:00Z"})).await;
@@ -382,7 +407,8 @@ async fn a_polling_endpoint_is_paged_by_iterator_and_by_server_kept_consumers_wi
     assert_eq!(get(format!("/api/v1/app/{app_id}/msg"), token.clone()).await, 401);
     assert_eq!(get("/api/v1/app".into(), token.clone()).await, 401);
     // Rotated with no grace: the old token stops at once, the new one reads.
-    let r = app.post(&format!("/api/v1/auth/app/{app_id}/poller/{id}/token/rotate"), json!({"oldTokenExpiry": 0})).await;
+    let r =
+        app.post(&format!("/api/v1/auth/app/{app_id}/poller/{id}/token/rotate"), json!({"oldTokenExpiry": 0})).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let new = r.body["token"].as_str().unwrap().to_string();
     assert_ne!(new, token);
@@ -392,7 +418,9 @@ async fn a_polling_endpoint_is_paged_by_iterator_and_by_server_kept_consumers_wi
     let stranger = app.other_org_token().await;
     assert_eq!(get(poller.clone(), stranger).await, 404);
     // A FIFO endpoint is not polled.
-    let fifo = create_destination(&app, &app_id, json!({"type": "fifoEndpoint", "config": {"url": "http://127.0.0.1:9/"}})).await;
+    let fifo =
+        create_destination(&app, &app_id, json!({"type": "fifoEndpoint", "config": {"url": "http://127.0.0.1:9/"}}))
+            .await;
     let r = app.get(&format!("/api/v1/app/{app_id}/poller/{}", fifo["id"].as_str().unwrap())).await;
     assert_eq!(r.status, 400, "{:?}", r.body);
 }
@@ -441,7 +469,13 @@ async fn sigkill_with_a_batch_in_flight_loses_nothing_and_keeps_order() {
     assert!(d["id"].is_string(), "{d}");
     let mut published = vec![];
     for i in 0..40 {
-        let m = post_json(&hookd.base, "dest-token", &format!("/api/v1/app/{app_id}/msg"), json!({"eventType": "e", "payload": {"i": i}})).await;
+        let m = post_json(
+            &hookd.base,
+            "dest-token",
+            &format!("/api/v1/app/{app_id}/msg"),
+            json!({"eventType": "e", "payload": {"i": i}}),
+        )
+        .await;
         published.push(m["id"].as_str().unwrap().to_string());
     }
     // Killed while a batch is at the (slow) receiver.
@@ -474,12 +508,18 @@ async fn on_postgres_another_node_takes_over_a_killed_nodes_destination_in_order
     let app = cluster.post(0, "/api/v1/app", json!({"name": "multi"})).await.body;
     let app_id = app["id"].as_str().unwrap().to_string();
     let d = cluster
-        .post(0, &format!("/api/v1/app/{app_id}/destination"), json!({"type": "fifoEndpoint", "batchSize": 4, "config": {"url": recv.url}}))
+        .post(
+            0,
+            &format!("/api/v1/app/{app_id}/destination"),
+            json!({"type": "fifoEndpoint", "batchSize": 4, "config": {"url": recv.url}}),
+        )
         .await;
     assert_eq!(d.status, 201, "{:?}", d.body);
     let mut published = vec![];
     async fn publish(cluster: &Cluster, node: usize, app_id: &str, i: usize) -> String {
-        let r = cluster.post(node, &format!("/api/v1/app/{app_id}/msg"), json!({"eventType": "e", "payload": {"i": i}})).await;
+        let r = cluster
+            .post(node, &format!("/api/v1/app/{app_id}/msg"), json!({"eventType": "e", "payload": {"i": i}}))
+            .await;
         r.body["id"].as_str().unwrap().to_string()
     }
     // Node 0 takes the destination (it is alone); then a second node joins.

@@ -169,7 +169,11 @@ impl Default for Metrics {
             "Events every active destination has yet to take, summed",
             m.destinations_lag_total.clone(),
         );
-        r.register("destinations_retrying", "Active destinations waiting to retry a failed batch", m.destinations_retrying.clone());
+        r.register(
+            "destinations_retrying",
+            "Active destinations waiting to retry a failed batch",
+            m.destinations_retrying.clone(),
+        );
         m
     }
 }

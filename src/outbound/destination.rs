@@ -544,7 +544,11 @@ struct SkipParams {
 }
 
 fn parse_iterator(field: &[&str], it: &str) -> Result<i64> {
-    it.trim().parse::<i64>().ok().filter(|p| *p >= 0).ok_or_else(|| Error::invalid(field, "not an iterator of this log"))
+    it.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|p| *p >= 0)
+        .ok_or_else(|| Error::invalid(field, "not an iterator of this log"))
 }
 
 #[utoipa::path(
@@ -683,7 +687,11 @@ struct DestinationAttemptOut {
 impl From<DestinationAttempt> for DestinationAttemptOut {
     fn from(a: DestinationAttempt) -> Self {
         DestinationAttemptOut {
-            status_text: if a.status == status::SUCCESS { "success".into() } else { format!("fail: {}", a.status_text) },
+            status_text: if a.status == status::SUCCESS {
+                "success".into()
+            } else {
+                format!("fail: {}", a.status_text)
+            },
             id: a.id,
             destination_id: a.destination_id,
             status: a.status,
@@ -727,7 +735,11 @@ async fn get_destination_attempt(
 ) -> Result<Json<DestinationAttemptOut>> {
     let app = load_app(&ctx, &org, &app_id).await?;
     let d = load_destination(&ctx, &app, &id).await?;
-    let a = ctx.store.destination_attempt(&d.id, &attempt_id).await?.ok_or_else(|| Error::missing("attempt", &attempt_id))?;
+    let a = ctx
+        .store
+        .destination_attempt(&d.id, &attempt_id)
+        .await?
+        .ok_or_else(|| Error::missing("attempt", &attempt_id))?;
     Ok(Json(a.into()))
 }
 

@@ -78,7 +78,8 @@ async fn authorize(ctx: &ApiContext, headers: &HeaderMap, app_id: &str, sink_id:
     let token = token_of(headers).ok_or_else(Error::unauthorized)?;
     let d = if token.starts_with(PollerToken::PREFIX) {
         // By id only: a poller token names no organization to look a uid up in.
-        let d = ctx.store.get_any::<Destination>(sink_id).await?.ok_or_else(|| Error::missing("destination", sink_id))?;
+        let d =
+            ctx.store.get_any::<Destination>(sink_id).await?.ok_or_else(|| Error::missing("destination", sink_id))?;
         let now = now_ms();
         let admitted = [&d.poller_token, &d.old_poller_token].into_iter().flatten().any(|t| t.admits(token, now));
         if !admitted {
@@ -130,8 +131,8 @@ async fn read(
             if !wanted {
                 continue;
             }
-            let payload = RawValue::from_string(m.payload.as_deref().unwrap_or("null").to_string())
-                .map_err(Error::internal)?;
+            let payload =
+                RawValue::from_string(m.payload.as_deref().unwrap_or("null").to_string()).map_err(Error::internal)?;
             data.push(PollingEndpointMessageOut {
                 id: m.id,
                 event_type: m.event_type,
@@ -202,7 +203,8 @@ async fn poller_consumer_poll(
         None => match ctx.store.poller_consumer(&d.id, &consumer).await? {
             Some(pos) => pos,
             None => {
-                let st = ctx.store.destination_state(&d.id).await?.ok_or_else(|| Error::missing("destination", &sink_id))?;
+                let st =
+                    ctx.store.destination_state(&d.id).await?.ok_or_else(|| Error::missing("destination", &sink_id))?;
                 st.start_pos
             }
         },
@@ -240,7 +242,8 @@ async fn poller_consumer_seek(
     crate::api::validate::check_ident(&["path", "consumer_id"], &consumer, 256)?;
     let request = axum::extract::Request::new(axum::body::Body::from(body));
     let ValidJson(input) =
-        <ValidJson<PollingEndpointConsumerSeekIn> as axum::extract::FromRequest<()>>::from_request(request, &()).await?;
+        <ValidJson<PollingEndpointConsumerSeekIn> as axum::extract::FromRequest<()>>::from_request(request, &())
+            .await?;
     let after = crate::api::time::parse_ts("after", &input.after)
         .map_err(|_| Error::invalid(&["body", "after"], "expected an RFC 3339 date-time"))?;
     let st = ctx.store.destination_state(&d.id).await?.ok_or_else(|| Error::missing("destination", &sink_id))?;

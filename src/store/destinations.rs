@@ -145,8 +145,9 @@ impl dyn Store {
                     CAST(COALESCE(SUM(CASE WHEN s.next_retry_at IS NULL THEN 0 ELSE 1 END), 0) AS BIGINT)
              FROM destination_state s JOIN app_log a ON a.app_id = s.app_id WHERE s.active = 1",
         );
-        let lag = db::fetch_one(self, q, |r| Ok(DestinationsLag { max: r.get(0)?, total: r.get(1)?, retrying: r.get(2)? }))
-            .await?;
+        let lag =
+            db::fetch_one(self, q, |r| Ok(DestinationsLag { max: r.get(0)?, total: r.get(1)?, retrying: r.get(2)? }))
+                .await?;
         Ok(lag.unwrap_or_default())
     }
 
@@ -170,15 +171,22 @@ impl dyn Store {
 
     /// The last position of the application's messages created before `before` (for a seek), or `floor`.
     pub async fn log_position_before(&self, app_id: &str, before: Millis, floor: i64) -> StoreResult<i64> {
-        let q = Sql::new("SELECT MAX(log_pos) FROM messages WHERE app_id = ? AND log_pos IS NOT NULL AND created_at < ?")
-            .bind(app_id)
-            .bind(before);
+        let q =
+            Sql::new("SELECT MAX(log_pos) FROM messages WHERE app_id = ? AND log_pos IS NOT NULL AND created_at < ?")
+                .bind(app_id)
+                .bind(before);
         let pos: Option<i64> = db::fetch_one(self, q, |r| r.get(0)).await?.flatten();
         Ok(pos.unwrap_or(floor).max(floor))
     }
 
     /// Starts a destination's cursor at the application's current end: it receives what is published from now on.
-    pub async fn destination_state_create(&self, id: &str, org_id: &str, app_id: &str, active: bool) -> StoreResult<()> {
+    pub async fn destination_state_create(
+        &self,
+        id: &str,
+        org_id: &str,
+        app_id: &str,
+        active: bool,
+    ) -> StoreResult<()> {
         let head = "COALESCE((SELECT last_pos FROM app_log WHERE app_id = ?), 0)";
         let q = Sql::new(format!(
             "INSERT INTO destination_state ({STATE_COLS}) VALUES (?, ?, ?, ?, {head}, {head}, 0, NULL, NULL, NULL, NULL, 0)"
@@ -219,7 +227,11 @@ impl dyn Store {
         let id = id.to_string();
         db::write(self, false, move |db| {
             Box::pin(async move {
-                for table in ["destination_state WHERE id", "destination_attempts WHERE destination_id", "poller_consumers WHERE destination_id"] {
+                for table in [
+                    "destination_state WHERE id",
+                    "destination_attempts WHERE destination_id",
+                    "poller_consumers WHERE destination_id",
+                ] {
                     db.execute(&Sql::new(format!("DELETE FROM {table} = ?")).bind(id.as_str())).await?;
                 }
                 Ok(())
@@ -229,7 +241,12 @@ impl dyn Store {
     }
 
     /// Takes (or renews) the lease of every active destination no other node holds, until `until`; returns them.
-    pub async fn destinations_claim(&self, node: &str, now: Millis, until: Millis) -> StoreResult<Vec<DestinationState>> {
+    pub async fn destinations_claim(
+        &self,
+        node: &str,
+        now: Millis,
+        until: Millis,
+    ) -> StoreResult<Vec<DestinationState>> {
         // The lease's condition is on the updated row itself, so that of two nodes claiming at once on PostgreSQL
         // the second re-checks it against the first's lease and passes the row by.
         let q = Sql::new(format!(
@@ -339,20 +356,18 @@ impl dyn Store {
     }
 
     /// A destination's attempts, newest first, paged by id.
-    pub async fn destination_attempts(
-        &self,
-        id: &str,
-        page: &super::Page,
-    ) -> StoreResult<Vec<DestinationAttempt>> {
-        let mut q = Sql::new(format!("SELECT {ATTEMPT_COLS} FROM destination_attempts WHERE destination_id = ?")).bind(id);
+    pub async fn destination_attempts(&self, id: &str, page: &super::Page) -> StoreResult<Vec<DestinationAttempt>> {
+        let mut q =
+            Sql::new(format!("SELECT {ATTEMPT_COLS} FROM destination_attempts WHERE destination_id = ?")).bind(id);
         q.paginate(page, "id");
         db::fetch(self, q, attempt_row).await
     }
 
     pub async fn destination_attempt(&self, id: &str, attempt_id: &str) -> StoreResult<Option<DestinationAttempt>> {
-        let q = Sql::new(format!("SELECT {ATTEMPT_COLS} FROM destination_attempts WHERE destination_id = ? AND id = ?"))
-            .bind(id)
-            .bind(attempt_id);
+        let q =
+            Sql::new(format!("SELECT {ATTEMPT_COLS} FROM destination_attempts WHERE destination_id = ? AND id = ?"))
+                .bind(id)
+                .bind(attempt_id);
         db::fetch_one(self, q, attempt_row).await
     }
 

@@ -355,9 +355,7 @@ impl Engine {
                         let due = match st.next_retry_at {
                             Some(at) => at <= now,
                             None => {
-                                sweep
-                                    || hinted.contains(&st.app_id)
-                                    || waits.get(&st.id).is_some_and(|at| *at <= now)
+                                sweep || hinted.contains(&st.app_id) || waits.get(&st.id).is_some_and(|at| *at <= now)
                             }
                         };
                         if due {
@@ -540,7 +538,12 @@ impl Engine {
         Ok(())
     }
 
-    async fn send_sink(&self, dest: &Destination, cfg: &SinkConfig, events: &[sinks::Event]) -> Result<(), (i64, String)> {
+    async fn send_sink(
+        &self,
+        dest: &Destination,
+        cfg: &SinkConfig,
+        events: &[sinks::Event],
+    ) -> Result<(), (i64, String)> {
         for host in cfg.hosts() {
             self.check_host(&host).await.map_err(|why| (0, why))?;
         }
@@ -555,8 +558,7 @@ impl Engine {
                 }
             }
         };
-        let batch =
-            sinks::Batch { org_id: &dest.org_id, app_id: &dest.app_id, destination_id: &dest.id, events };
+        let batch = sinks::Batch { org_id: &dest.org_id, app_id: &dest.app_id, destination_id: &dest.id, events };
         match sink.send(&batch).await {
             Ok(()) => Ok(()),
             Err(e) => {
@@ -570,10 +572,13 @@ impl Engine {
     /// Refuses a sink's host on a private network unless the egress policy allows it.
     async fn check_host(&self, host: &str) -> Result<(), String> {
         let (name, port) = match host.rsplit_once(':') {
-            Some((h, p)) if p.parse::<u16>().is_ok() => (h.trim_matches(['[', ']']).to_string(), p.parse().unwrap_or(0)),
+            Some((h, p)) if p.parse::<u16>().is_ok() => {
+                (h.trim_matches(['[', ']']).to_string(), p.parse().unwrap_or(0))
+            }
             _ => (host.trim_matches(['[', ']']).to_string(), 0u16),
         };
-        let addrs = tokio::net::lookup_host((name.as_str(), port)).await.map_err(|e| format!("resolving {name}: {e}"))?;
+        let addrs =
+            tokio::net::lookup_host((name.as_str(), port)).await.map_err(|e| format!("resolving {name}: {e}"))?;
         for a in addrs {
             if !self.egress.permits(a.ip()) {
                 return Err(format!("{name} resolves to {} (a private address): refused by the egress policy", a.ip()));

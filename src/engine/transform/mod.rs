@@ -187,7 +187,10 @@ impl Transformer {
             reply,
         };
         self.calls().send(call).map_err(|_| "the transformation workers stopped".to_string())?;
-        answer.await.map_err(|_| "the transformation stopped".to_string())?.map_err(|e| format!("transformation failed: {e}"))
+        answer
+            .await
+            .map_err(|_| "the transformation stopped".to_string())?
+            .map_err(|e| format!("transformation failed: {e}"))
     }
 
     /// Applies `t` to `input`. `owner`, the id of the endpoint or registration `t` belongs to, keeps the compiled

@@ -109,8 +109,23 @@ pub(super) async fn insert_messages(
         .query(
             PUBLISH_SQL,
             &[
-                &ids, &orgs, &apps, &types, &event_ids, &channels, &created, &payloads, &expires, &d_msg, &d_ep,
-                &d_run, &d_lease, &&*b.node, &log_apps, &log_counts, &backs,
+                &ids,
+                &orgs,
+                &apps,
+                &types,
+                &event_ids,
+                &channels,
+                &created,
+                &payloads,
+                &expires,
+                &d_msg,
+                &d_ep,
+                &d_run,
+                &d_lease,
+                &&*b.node,
+                &log_apps,
+                &log_counts,
+                &backs,
             ],
         )
         .await?;
