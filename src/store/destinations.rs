@@ -240,25 +240,39 @@ impl dyn Store {
         .await
     }
 
-    /// Takes (or renews) the lease of every active destination no other node holds, until `until`; returns them.
+    /// Takes the lease of every active destination no other node holds, renews those of `node`'s that end before
+    /// `renew_before`, each until `until`; returns every destination `node` holds.
     pub async fn destinations_claim(
         &self,
         node: &str,
         now: Millis,
+        renew_before: Millis,
         until: Millis,
     ) -> StoreResult<Vec<DestinationState>> {
         // The lease's condition is on the updated row itself, so that of two nodes claiming at once on PostgreSQL
-        // the second re-checks it against the first's lease and passes the row by.
-        let q = Sql::new(format!(
+        // the second re-checks it against the first's lease and passes the row by. A lease still long enough is
+        // left alone: an idle node writes every few seconds, not at every tick.
+        let claim = Sql::new(
             "UPDATE destination_state SET leased_by = ?, leased_until = ?
-             WHERE active = 1 AND (leased_by IS NULL OR leased_by = ? OR leased_until < ?)
-             RETURNING {STATE_COLS}"
-        ))
+             WHERE active = 1 AND (leased_by IS NULL OR leased_until < ? OR (leased_by = ? AND leased_until < ?))",
+        )
         .bind(node)
         .bind(until)
+        .bind(now)
+        .bind(node)
+        .bind(renew_before);
+        let held = Sql::new(format!(
+            "SELECT {STATE_COLS} FROM destination_state WHERE active = 1 AND leased_by = ? AND leased_until >= ?"
+        ))
         .bind(node)
         .bind(now);
-        db::write(self, false, move |db| Box::pin(async move { db.rows(&q, state_row).await })).await
+        db::write(self, false, move |db| {
+            Box::pin(async move {
+                db.execute(&claim).await?;
+                db.rows(&held, state_row).await
+            })
+        })
+        .await
     }
 
     /// Frees the leases `node` holds (a graceful stop), or every lease (`None`: the start of the one process an

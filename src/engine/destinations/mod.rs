@@ -9,8 +9,8 @@
 //! batch never leaves before the previous one was taken, so order is kept; a batch may arrive twice (a crash
 //! after sending, before recording): every event carries its message id.
 //!
-//! One node at a time holds a destination: a lease in the store, renewed every [`TICK`] by the node's one loop
-//! ([`Engine::run_destinations`]) and fenced (a node that lost it cannot move the cursor). A node killed with its
+//! One node at a time holds a destination: a lease in the store, renewed halfway through by the node's one loop
+//! ([`Engine::run_destinations`], which wakes every [`TICK`]) and fenced (a node that lost it cannot move the cursor). A node killed with its
 //! leases is replaced after [`LEASE`]. Publishing on this node wakes the loop at once for applications with
 //! destinations held here; messages published by other nodes are seen by a sweep every [`SWEEP`].
 //!
@@ -44,8 +44,9 @@ pub const LEASE: Duration = Duration::from_secs(15);
 pub const TICK: Duration = Duration::from_secs(1);
 /// Every destination held is read at least this often (messages published on other nodes).
 pub const SWEEP: Duration = Duration::from_secs(3);
-/// Messages read past the cursor at once, looking for a batch of those the destination takes.
-const SCAN: usize = 1000;
+/// Messages read past the cursor at once, looking for a batch of those the destination takes: twice the batch,
+/// within these bounds.
+const SCAN: (usize, usize) = (100, 1000);
 
 /// A destination as stored (a document; its cursor and failures are in `destination_state`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -342,7 +343,8 @@ impl Engine {
         let mut last_sweep = 0;
         while !shutdown.is_set() {
             let now = now_ms();
-            match self.store.destinations_claim(&d.node, now, now + LEASE.as_millis() as i64).await {
+            let lease = LEASE.as_millis() as i64;
+            match self.store.destinations_claim(&d.node, now, now + lease / 2, now + lease).await {
                 Ok(held) => {
                     let sweep = now - last_sweep >= SWEEP.as_millis() as i64;
                     if sweep {
@@ -437,9 +439,10 @@ impl Engine {
             return Ok(Step::NotHeld);
         };
         let batch_size = dest.batch_size.max(1) as usize;
-        let entries = self.store.log_read(&st.app_id, st.acked_pos, SCAN.max(batch_size)).await?;
+        let scan = (batch_size * 2).clamp(SCAN.0, SCAN.1);
+        let entries = self.store.log_read(&st.app_id, st.acked_pos, scan).await?;
         let Some(last_read) = entries.last().map(|e| e.pos) else { return Ok(Step::Idle) };
-        let reached_end = entries.len() < SCAN.max(batch_size);
+        let reached_end = entries.len() < scan;
         let mut batch: Vec<&LogEntry> = Vec::with_capacity(batch_size);
         for e in &entries {
             if dest.takes(&e.msg.event_type, e.msg.channels.as_deref(), e.msg.payload.as_deref()) {
