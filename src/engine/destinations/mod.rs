@@ -260,6 +260,9 @@ impl Destination {
     }
 }
 
+/// A sink's client and the config it was opened with.
+type OpenSink = (String, Arc<dyn Sink>);
+
 /// The node's part of the destinations: who it is, what woke it, which destinations it is working on.
 pub struct Destinations {
     node: String,
@@ -273,7 +276,7 @@ pub struct Destinations {
     /// Destinations waiting for a batch to fill, until when.
     waits: Mutex<HashMap<String, Millis>>,
     /// Sinks' clients, kept while their config is unchanged.
-    sinks: tokio::sync::Mutex<HashMap<String, (String, Arc<dyn Sink>)>>,
+    sinks: tokio::sync::Mutex<HashMap<String, OpenSink>>,
 }
 
 impl Default for Destinations {
