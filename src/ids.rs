@@ -98,6 +98,8 @@ prefixes! {
     CHAT_MSG = "msg_",
     FILE = "file_",
     VIEW = "view_",
+    DESTINATION = "dst_",
+    DESTINATION_ATTEMPT = "dstatmpt_",
 }
 
 /// Characters of the time-ordered part of an id (after its prefix).

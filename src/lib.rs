@@ -15,7 +15,8 @@
 //! * [`mcp`] — the Model Context Protocol face for agents (`hookd mcp` on stdio, `/mcp` in `hookd serve`): its
 //!   tools and resources call hookd's own HTTP API with the caller's token.
 //! * [`engine`] — routing (which endpoints get a message, by type, channels and payload filter), the dispatcher (sign, send, classify, record), the
-//!   scheduler (the one due-time queue for retries and anything else due later), retry schedules, signing and
+//!   scheduler (the one due-time queue for retries and anything else due later), the destinations (ordered
+//!   batches over each application's log of messages, to FIFO endpoints and sinks), retry schedules, signing and
 //!   the egress policy that keeps deliveries off private networks, the operational webhooks (events about
 //!   the service itself, published as messages of a hidden per-organization application), and transformations
 //!   (JavaScript in a QuickJS sandbox, or ready-made Slack/Discord/Teams/GitHub/GitLab shapes).

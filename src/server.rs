@@ -104,6 +104,7 @@ impl Server {
         let grace = self.ctx.cfg.shutdown_grace;
         let dispatcher = tokio::spawn(engine.clone().run_dispatcher(self.ready, shutdown.clone()));
         let scheduler = tokio::spawn(engine.clone().run_scheduler(shutdown.clone()));
+        let destinations = tokio::spawn(engine.clone().run_destinations(shutdown.clone()));
         let retention = tokio::spawn(engine.run_retention(shutdown.clone()));
         if let Some(events) = self.ctx.store.events() {
             tokio::spawn(follow_store_events(self.ctx.clone(), events, shutdown.clone()));
@@ -124,6 +125,7 @@ impl Server {
         let _ = scheduler.await;
         let _ = retention.await;
         let _ = dispatcher.await;
+        let _ = destinations.await;
         if let Err(e) = store.leave().await {
             tracing::warn!(error = %e, "leaving the cluster; the other nodes take over this node's work after its timeout");
         }

@@ -252,7 +252,9 @@ pub fn need(method: &Method, route: &str) -> Option<Need> {
     }
     if read {
         return Some(match rest {
-            "/endpoint/{endpoint_id}/secret" | "/endpoint/{endpoint_id}/headers" => Need::ViewSecret,
+            "/endpoint/{endpoint_id}/secret"
+            | "/endpoint/{endpoint_id}/headers"
+            | "/destination/{destination_id}/secret" => Need::ViewSecret,
             _ => Need::View,
         });
     }

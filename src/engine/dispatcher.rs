@@ -454,7 +454,7 @@ pub fn delivery_headers(
     h
 }
 
-fn describe(e: &reqwest::Error) -> String {
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     let mut s = if e.is_timeout() {
         "timeout".to_string()
     } else if e.is_connect() {

@@ -87,6 +87,12 @@ pub struct Metrics {
     due_unclaimed: Gauge,
     timers_pending: Gauge,
     cluster_nodes: Gauge,
+    /// Destinations' batches taken, and events in them.
+    pub destination_batches: Counter,
+    pub destination_events: Counter,
+    destinations_lag_max: Gauge,
+    destinations_lag_total: Gauge,
+    destinations_retrying: Gauge,
     /// The store's group commits, brought up to date when scraped (one scrape at a time).
     store_commits: std::sync::Mutex<Counter>,
 }
@@ -112,6 +118,11 @@ impl Default for Metrics {
             due_unclaimed: Gauge::default(),
             timers_pending: Gauge::default(),
             cluster_nodes: Gauge::default(),
+            destination_batches: Counter::default(),
+            destination_events: Counter::default(),
+            destinations_lag_max: Gauge::default(),
+            destinations_lag_total: Gauge::default(),
+            destinations_retrying: Gauge::default(),
             store_commits: Default::default(),
         };
         let r = &mut m.registry;
@@ -145,6 +156,23 @@ impl Default for Metrics {
             "cluster_nodes",
             "Serving nodes sharing the store, seen within the node timeout (1 on SQLite)",
             m.cluster_nodes.clone(),
+        );
+        r.register("destination_batches", "Batches taken by destinations' receivers", m.destination_batches.clone());
+        r.register("destination_events", "Events in the batches destinations took", m.destination_events.clone());
+        r.register(
+            "destinations_lag_max",
+            "Events the furthest-behind active destination has yet to take (its application's log minus its cursor)",
+            m.destinations_lag_max.clone(),
+        );
+        r.register(
+            "destinations_lag",
+            "Events every active destination has yet to take, summed",
+            m.destinations_lag_total.clone(),
+        );
+        r.register(
+            "destinations_retrying",
+            "Active destinations waiting to retry a failed batch",
+            m.destinations_retrying.clone(),
         );
         m
     }
@@ -196,6 +224,14 @@ impl Engine {
                 m.timers_pending.set(q.timers);
             }
             Err(e) => tracing::warn!(error = ?e, "reading the queue's figures for /metrics"),
+        }
+        match self.store.destinations_lag().await {
+            Ok(lag) => {
+                m.destinations_lag_max.set(lag.max);
+                m.destinations_lag_total.set(lag.total);
+                m.destinations_retrying.set(lag.retrying);
+            }
+            Err(e) => tracing::warn!(error = ?e, "reading destinations' lag for /metrics"),
         }
         let since = now_ms() - crate::store::postgres::NODE_TIMEOUT.as_millis() as Millis;
         match self.store.nodes_seen_since(since).await {

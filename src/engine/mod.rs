@@ -10,6 +10,7 @@
 //! ```
 
 pub mod breaker;
+pub mod destinations;
 pub mod dispatcher;
 pub mod egress;
 pub mod filter;
@@ -61,6 +62,8 @@ pub struct Engine {
     pub transformer: transform::Transformer,
     /// Which failed attempts are logged (rate-limited per endpoint).
     failure_log: dispatcher::FailureLog,
+    /// The destinations this node works on, and what wakes their loop.
+    pub destinations: destinations::Destinations,
 }
 
 /// A routed message, not yet stored: see [`Engine::prepare`].
@@ -133,6 +136,7 @@ impl Engine {
             live: live::LiveAttempts::default(),
             transformer: transform::Transformer::default(),
             failure_log: dispatcher::FailureLog::default(),
+            destinations: destinations::Destinations::default(),
             cfg,
         });
         Ok((engine, rx))
@@ -244,6 +248,7 @@ impl Engine {
         let Prepared { msg, deliveries, run_at, permits, started, span } = prepared;
         drop(span); // the publish ends with its commit
         self.metrics.messages_published.inc();
+        self.destinations.published(&msg.app_id);
         self.metrics.publish_seconds.observe(started.elapsed().as_secs_f64());
         match permits {
             Some(permits) => {

@@ -6,11 +6,13 @@ pub mod application;
 pub mod attempt;
 pub mod auth;
 pub mod background_task;
+pub mod destination;
 pub mod endpoint;
 pub mod event_type;
 pub mod filter;
 pub mod message;
 pub mod operational_webhook;
+pub mod poller;
 pub mod schema;
 pub mod transformation;
 
@@ -22,6 +24,8 @@ pub fn router() -> OpenApiRouter<ApiContext> {
     OpenApiRouter::new()
         .merge(application::router())
         .merge(endpoint::router())
+        .merge(destination::router())
+        .merge(poller::router())
         .merge(transformation::router())
         .merge(event_type::router())
         .merge(filter::router())

@@ -39,9 +39,11 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "created_at",
             "payload",
             "payload_expires_at",
+            "log_pos",
             "traceparent",
         ],
     ),
+    ("app_log", &["app_id", "last_pos"]),
     (
         "deliveries",
         &[
@@ -114,6 +116,41 @@ pub const TABLES: &[(&str, &[&str])] = &[
         ],
     ),
     ("inbound_health", &["registration_id", "hour", "accepted", "refused"]),
+    (
+        "destination_state",
+        &[
+            "id",
+            "org_id",
+            "app_id",
+            "active",
+            "acked_pos",
+            "start_pos",
+            "failures",
+            "failing_since",
+            "failure_reason",
+            "next_retry_at",
+            "leased_by",
+            "leased_until",
+        ],
+    ),
+    (
+        "destination_attempts",
+        &[
+            "id",
+            "destination_id",
+            "status",
+            "status_code",
+            "status_text",
+            "first_msg_id",
+            "last_msg_id",
+            "first_pos",
+            "last_pos",
+            "num_events",
+            "duration_ms",
+            "created_at",
+        ],
+    ),
+    ("poller_consumers", &["destination_id", "consumer_id", "acked_pos", "updated_at"]),
     (
         "timers",
         &[

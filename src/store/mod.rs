@@ -17,6 +17,7 @@ mod activity;
 pub mod copy;
 pub mod db;
 mod deliveries;
+pub mod destinations;
 mod docs;
 mod idempotency;
 mod inbound;
@@ -95,10 +96,12 @@ pub enum DocKind {
     PortalToken,
     /// A browser signed in to the dashboard. Id: the hex SHA-256 of its cookie.
     DashboardSession,
+    /// A destination: an ordered consumer of its application's messages (parent: the application).
+    Destination,
 }
 
 impl DocKind {
-    pub const ALL: [DocKind; 14] = [
+    pub const ALL: [DocKind; 15] = [
         DocKind::Application,
         DocKind::Endpoint,
         DocKind::EventType,
@@ -113,6 +116,7 @@ impl DocKind {
         DocKind::BackgroundTask,
         DocKind::PortalToken,
         DocKind::DashboardSession,
+        DocKind::Destination,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -131,6 +135,7 @@ impl DocKind {
             DocKind::BackgroundTask => "background_task",
             DocKind::PortalToken => "portal_token",
             DocKind::DashboardSession => "dashboard_session",
+            DocKind::Destination => "destination",
         }
     }
 }

@@ -47,6 +47,8 @@ const SECRET_FIELDS: &[(DocKind, &[&[&str]])] = &[
     // metadata, where it is still opened to be moved (see `upgrade`).
     (DocKind::Application, &[&["signing_key"], &["metadata", LEGACY_TIMER_KEY.1]]),
     (DocKind::Bot, &[&["incoming_webhook_token"]]),
+    // A destination's whole `config` (URLs with credentials, passwords, keys, FIFO headers), kept as one string.
+    (DocKind::Destination, &[&["config"], &["poller_token", "token"], &["old_poller_token", "token"]]),
 ];
 
 /// The timers application's uid, and the metadata key older versions kept its signing key under.
@@ -420,7 +422,7 @@ pub async fn start(inner: Arc<dyn Store>, keys: &KeyOptions, database_url: &str)
 /// The meta row naming which version of [`SECRET_FIELDS`] (and of [`upgrade`]) the store's documents are sealed
 /// by; bump `FIELDS_VERSION` when a field is added there, or something to [`upgrade`].
 const FIELDS_NAME: &str = "sealed_fields";
-const FIELDS_VERSION: &str = "3";
+const FIELDS_VERSION: &str = "4";
 
 /// Reseals every secret: opened with `old` (values not sealed are taken as they are), upgraded, sealed under
 /// `new`.

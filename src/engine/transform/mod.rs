@@ -174,6 +174,25 @@ impl Transformer {
         })
     }
 
+    /// Runs `code`'s `handler` on the JSON `input` with no variables and answers the JSON it returned: for
+    /// callers with their own shapes (a destination's batch). `owner` keeps the code warm, as in [`Self::apply`].
+    pub async fn run_json(&self, owner: Option<&str>, code: &str, input: String) -> Result<String, String> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let call = Call {
+            owner: owner.map(str::to_string),
+            code: code.to_string(),
+            input: Some(input),
+            variables: "{}".to_string(),
+            limits: self.limits,
+            reply,
+        };
+        self.calls().send(call).map_err(|_| "the transformation workers stopped".to_string())?;
+        answer
+            .await
+            .map_err(|_| "the transformation stopped".to_string())?
+            .map_err(|e| format!("transformation failed: {e}"))
+    }
+
     /// Applies `t` to `input`. `owner`, the id of the endpoint or registration `t` belongs to, keeps the compiled
     /// code warm for its next call ([`sandbox`]); without one the code runs in a fresh context. An error says why
     /// in words fit for an attempt's record.

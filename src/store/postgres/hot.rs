@@ -3,11 +3,21 @@
 use super::*;
 
 pub(super) const PUBLISH_SQL: &str = "
-WITH m AS (
+WITH lg AS (
+    INSERT INTO app_log (app_id, last_pos)
+    SELECT a, n FROM UNNEST($15::text[], $16::bigint[]) AS x (a, n) ORDER BY a
+    ON CONFLICT (app_id) DO UPDATE SET last_pos = app_log.last_pos + excluded.last_pos
+    RETURNING app_id, last_pos
+), m AS (
     INSERT INTO messages (id, org_id, app_id, event_type, event_id, channels, created_at, payload, payload_expires_at,
-                          traceparent)
-    SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
-                         $8::text[], $9::bigint[], $15::text[])
+                          log_pos, traceparent)
+    SELECT u.id, u.org_id, u.app_id, u.event_type, u.event_id, u.channels, u.created_at, u.payload,
+           u.payload_expires_at, lg.last_pos - u.back, u.traceparent
+    FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
+                $8::text[], $9::bigint[], $17::bigint[], $18::text[]) WITH ORDINALITY
+         AS u (id, org_id, app_id, event_type, event_id, channels, created_at, payload, payload_expires_at, back, traceparent, ord)
+    JOIN lg ON lg.app_id = u.app_id
+    ORDER BY u.ord
     ON CONFLICT DO NOTHING
     RETURNING id, org_id, app_id, created_at
 ), nd AS (
@@ -30,6 +40,11 @@ SELECT d.msg_id, d.id, d.endpoint_id, j.id FROM d JOIN j ON j.ref_id = d.id";
 
 /// Inserts messages with their deliveries and jobs in one statement. A message whose id or `eventId` is taken
 /// (by a committed row, another node's pending one, or an earlier one of `items`) is a conflict and writes nothing.
+///
+/// Each message takes the next position of its application's log (`app_log`, see `store::destinations`): the
+/// counter's row stays locked until the commit, so that a node's positions become visible in the order they were
+/// handed out and a reader never passes over one that commits later. The rows are locked in application order, as
+/// the messages are inserted, so that two nodes cannot deadlock on them.
 pub(super) async fn insert_messages(
     b: &Batch,
     items: &[(&MessageRecord, &[NewDelivery])],
@@ -48,12 +63,21 @@ pub(super) async fn insert_messages(
         let key = |i: usize| (items[i].0.app_id.as_str(), items[i].0.event_id.as_deref(), items[i].0.id.as_str());
         key(x).cmp(&key(y))
     });
+    let mut backs = vec![];
+    let mut per_app: Vec<(&str, i64)> = vec![];
     for i in order {
         let (m, ds) = &items[i];
         if !seen.insert(m.id.as_str()) {
             dup[i] = true;
             continue;
         }
+        // `order` keeps an application's messages together: count them, and later give each its distance from
+        // the application's last position of this commit.
+        match per_app.last_mut() {
+            Some((app, n)) if *app == m.app_id.as_str() => *n += 1,
+            _ => per_app.push((m.app_id.as_str(), 1)),
+        }
+        backs.push(per_app.len() - 1);
         ids.push(m.id.as_str());
         orgs.push(m.org_id.as_str());
         apps.push(m.app_id.as_str());
@@ -71,6 +95,16 @@ pub(super) async fn insert_messages(
             d_lease.push(d.leased_until);
         }
     }
+    // `backs` holds each message's application (an index of `per_app`) until it becomes the distance.
+    let mut left: Vec<i64> = per_app.iter().map(|(_, n)| *n).collect();
+    let backs: Vec<i64> = backs
+        .into_iter()
+        .map(|a| {
+            left[a] -= 1;
+            left[a]
+        })
+        .collect();
+    let (log_apps, log_counts): (Vec<&str>, Vec<i64>) = per_app.into_iter().unzip();
     let rows = b
         .conn
         .query(
@@ -90,6 +124,9 @@ pub(super) async fn insert_messages(
                 &d_run,
                 &d_lease,
                 &&*b.node,
+                &log_apps,
+                &log_counts,
+                &backs,
                 &traceparents,
             ],
         )

@@ -33,7 +33,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0009_dashboard.sql"),
     include_str!("../migrations/sqlite/0010_timer_jobs.sql"),
     include_str!("../migrations/sqlite/0011_inbound_refused.sql"),
-    include_str!("../migrations/sqlite/0012_traceparent.sql"),
+    include_str!("../migrations/sqlite/0012_destinations.sql"),
+    include_str!("../migrations/sqlite/0013_traceparent.sql"),
 ];
 const MAX_BATCH: usize = 2048;
 const JOB_DELIVERY: i64 = 0;
@@ -437,10 +438,19 @@ fn insert_job(
 /// Inserts a message, its deliveries and their jobs. A duplicate `eventId` fails first, before any write.
 fn insert_message(c: &Connection, msg: &MessageRecord, deliveries: &[NewDelivery]) -> StoreResult<Vec<(i64, i64)>> {
     let channels = msg.channels.as_ref().map(|ch| serde_json::to_string(ch).unwrap_or_default());
+    // The message's place in its application's log (see `store::destinations`): one writer commits in order.
+    let log_pos: i64 = c
+        .prepare_cached(
+            "INSERT INTO app_log (app_id, last_pos) VALUES (?, 1)
+             ON CONFLICT (app_id) DO UPDATE SET last_pos = last_pos + 1 RETURNING last_pos",
+        )
+        .map_err(sql_err)?
+        .query_row(params![msg.app_id], |r| r.get(0))
+        .map_err(sql_err)?;
     c.prepare_cached(
         "INSERT INTO messages (id, org_id, app_id, event_type, event_id, channels, created_at, payload, payload_expires_at,
-                               traceparent)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               log_pos, traceparent)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .map_err(sql_err)?
     .execute(params![
@@ -453,6 +463,7 @@ fn insert_message(c: &Connection, msg: &MessageRecord, deliveries: &[NewDelivery
         msg.created_at,
         msg.payload.as_deref(),
         msg.payload_expires_at,
+        log_pos,
         msg.traceparent.as_deref()
     ])
     .map_err(conflict_as("A message with this eventId already exists"))?;
