@@ -1317,9 +1317,20 @@ impl crate::api::console::InboundConsole for Console {
         providers::all()
             .map(|p| {
                 let about = p.about();
+                let (verifies, docs) = match p.preset() {
+                    Some(preset) => {
+                        let header = preset.headers.first().copied().unwrap_or_default();
+                        let window = match preset.tolerance {
+                            0 => String::new(),
+                            t => format!(", timestamp within {t} s"),
+                        };
+                        (format!("{} in {header}{window}", preset.how().replace('`', "")), Some(preset.docs))
+                    }
+                    None => ("its own code".to_string(), None),
+                };
                 json!({
                     "integrationId": p.name(), "title": about.title, "secret": about.secret,
-                    "usesSecret": about.uses_secret,
+                    "usesSecret": about.uses_secret, "verifies": verifies, "docs": docs,
                 })
             })
             .collect()

@@ -969,9 +969,9 @@ impl Preset {
         })
     }
 
-    /// One line of the README's table.
-    pub fn markdown_row(&self) -> String {
-        let how = match self.scheme {
+    /// How it verifies, in a few words (the README's table, the dashboard's).
+    pub fn how(&self) -> String {
+        match self.scheme {
             Scheme::Hmac(a) | Scheme::Hash(a) => {
                 let kind = if matches!(self.scheme, Scheme::Hash(_)) { "SHA" } else { "HMAC-SHA" };
                 let bits = match a {
@@ -985,11 +985,15 @@ impl Preset {
                     Encoding::Base64url => "base64url",
                 };
                 let prefix = if self.prefix.is_empty() { String::new() } else { format!(", `{}`", self.prefix.trim()) };
-                format!("{kind}{bits} of `{}`, {enc}{prefix}", self.template.replace('|', "\\|"))
+                format!("{kind}{bits} of `{}`, {enc}{prefix}", self.template)
             }
             Scheme::Token => "shared token".to_string(),
             Scheme::Basic => "HTTP Basic auth".to_string(),
-        };
+        }
+    }
+
+    /// One line of the README's table.
+    pub fn markdown_row(&self) -> String {
         let ts = if self.tolerance > 0 { format!("{} s", self.tolerance) } else { "—".to_string() };
         format!(
             "| `{}` | [{}]({}) | `{}` | {} | {} |",
@@ -997,7 +1001,7 @@ impl Preset {
             self.title,
             self.docs,
             self.headers.join("`, `"),
-            how,
+            self.how().replace('|', "\\|"),
             ts
         )
     }
