@@ -846,6 +846,22 @@ impl Preset {
         any_secret(secrets, |s| ct_eq(&sha2::Sha256::digest(s.as_bytes()), &given))
     }
 
+    /// A source's config as an ingest API takes it, `{secret, verifyToken?, url?, toleranceSeconds?}`, as the
+    /// secret and the provider settings; Err names the field that is missing or wrong.
+    pub fn source_config(&self, config: &Value) -> Result<(String, ProviderConfig), (String, String)> {
+        let mut fields = config.as_object().cloned().ok_or(("config".to_string(), "must be an object".to_string()))?;
+        let secret = match fields.remove("secret") {
+            Some(Value::String(s)) if !s.is_empty() => s,
+            _ => return Err(("secret".into(), format!("required by {}", self.name))),
+        };
+        let cfg: ProviderConfig =
+            serde_json::from_value(Value::Object(fields)).map_err(|e| ("config".into(), e.to_string()))?;
+        match self.missing_config(&cfg) {
+            Some(f) => Err((f.to_string(), format!("required by {}", self.name))),
+            None => Ok((secret, cfg)),
+        }
+    }
+
     /// Verifies and reads the delivery id and event type: what an ingest face needs of a preset.
     pub fn check(&self, req: &Incoming, secrets: &[&str], cfg: &ProviderConfig) -> Result<Verified, VerifyError> {
         self.verify_request(req, secrets, cfg)?;
@@ -1133,6 +1149,38 @@ mod tests {
             assert!(parse(&text).is_err(), "{why}: {text}");
         }
         assert!(parse(&format!("[[preset]]\n{base}scheme = \"hmac\"\nheader = [\"X-Sig\"]\n")).is_ok());
+    }
+
+    #[test]
+    fn check_tells_the_delivery_id_and_event_type() {
+        use axum::http::{HeaderMap, HeaderValue};
+        let p = by_name("github").unwrap();
+        let (secret, cfg) = p.source_config(&json!({ "secret": "It's a Secret to Everybody" })).unwrap();
+        let mut h = HeaderMap::new();
+        // GitHub's documentation vector.
+        let sig = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+        h.insert("x-hub-signature-256", HeaderValue::from_static(sig));
+        h.insert("x-github-delivery", HeaderValue::from_static("72d3162e-cc78-11e3-81ab-4c9367dc0958"));
+        h.insert("x-github-event", HeaderValue::from_static("ping"));
+        let req = Incoming { headers: &h, body: b"Hello, World!", url: "", now: 0 };
+        let v = p.check(&req, &[&secret], &cfg).unwrap();
+        assert_eq!(v.delivery_id.as_deref(), Some("72d3162e-cc78-11e3-81ab-4c9367dc0958"));
+        assert_eq!(v.event_type.as_deref(), Some("ping"));
+
+        let stripe = by_name("stripe").unwrap();
+        let body = br#"{"id":"evt_1","type":"invoice.paid"}"#;
+        let mut h = HeaderMap::new();
+        let mac = hmac_sha256(b"whsec_x", &[b"1700000000.", body]);
+        h.insert("stripe-signature", HeaderValue::from_str(&format!("t=1700000000,v1={}", hex::encode(mac))).unwrap());
+        let req = Incoming { headers: &h, body, url: "", now: 1_700_000_000 };
+        let v = stripe.check(&req, &["whsec_x"], &ProviderConfig::default()).unwrap();
+        assert_eq!((v.delivery_id.as_deref(), v.event_type.as_deref()), (Some("evt_1"), Some("invoice.paid")));
+
+        // config errors name the field
+        assert_eq!(p.source_config(&json!({})).unwrap_err().0, "secret");
+        assert_eq!(by_name("meta").unwrap().source_config(&json!({"secret": "s"})).unwrap_err().0, "verifyToken");
+        assert!(by_name("meta").unwrap().source_config(&json!({"secret": "s", "verifyToken": "t"})).is_ok());
+        assert_eq!(p.source_config(&json!({"secret": "s", "nope": 1})).unwrap_err().0, "config");
     }
 
     #[test]
