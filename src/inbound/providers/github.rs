@@ -163,7 +163,8 @@ mod tests {
     #[test]
     fn preset_matches_the_code_it_replaced() {
         let changed = LIB_BODY.replacen("1234567", "1234568", 1);
-        let cases: &[(&str, &[(&str, &str)], &[&str])] = &[
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a str]);
+        let cases: &[Case] = &[
             (LIB_BODY, &[(SIGNATURE, LIB_SIG)], &[LIB_SECRET]),
             (&changed, &[(SIGNATURE, LIB_SIG)], &[LIB_SECRET]),
             (LIB_BODY, &[(SIGNATURE, LIB_SIG)], &["wrong", LIB_SECRET]),

@@ -812,7 +812,7 @@ impl Preset {
         }
         if let Some(ts) = ts {
             let tolerance = cfg.tolerance_seconds.unwrap_or(self.tolerance);
-            let late = i64::try_from(tolerance).map_or(false, |t| ts < req.now.saturating_sub(t));
+            let late = i64::try_from(tolerance).is_ok_and(|t| ts < req.now.saturating_sub(t));
             if late || (!self.past_only && !fresh(ts, req.now, tolerance)) {
                 return Err(VerifyError::Stale);
             }
