@@ -122,6 +122,20 @@ fn signature_headers(data: &[u8]) {
         for p in providers::PROVIDERS {
             let _ = p.verify(&req, SECRETS, &cfg);
         }
+        // Every data preset's signature, timestamp and id headers hold the input.
+        let mut ph = HeaderMap::new();
+        for p in providers::preset::PRESETS.iter() {
+            for name in p.headers.iter().chain(&p.timestamp_header).chain(&p.id_header) {
+                if let Ok(n) = HeaderName::from_bytes(name.as_bytes()) {
+                    ph.insert(n, value.clone());
+                }
+            }
+        }
+        let req = Incoming { headers: &ph, body: b"{}", url: "https://hookd.example/webhooks/x", now: NOW };
+        for p in providers::preset::PRESETS.iter() {
+            let _ = p.verify_request(&req, SECRETS, &cfg);
+            let _ = providers::Provider::normalize(p, &req, &cfg);
+        }
     }
     let s = String::from_utf8_lossy(data);
     let _ = signing::standard_key(&s);

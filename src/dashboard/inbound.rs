@@ -36,10 +36,11 @@ pub async fn registrations(State(ctx): State<ApiContext>, session: Session, Quer
     regs.sort_by_key(health_rank);
     let unhealthy = regs.iter().filter(|r| health_rank(r) < 2).count();
     let flash = q.done.as_deref().and_then(super::ops::done_message);
+    let providers = console::inbound(&ctx).providers();
     Ok(render(
         StatusCode::OK,
         "inbound.html",
-        page_context! { nav => "inbound", csrf => session.csrf, regs, unhealthy, flash },
+        page_context! { nav => "inbound", csrf => session.csrf, regs, unhealthy, flash, providers },
     ))
 }
 

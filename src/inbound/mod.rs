@@ -363,8 +363,12 @@ fn check_secret(secret: Option<&str>) -> Result<()> {
     }
 }
 
-/// Provider settings the provider could verify requests with (a Discord key, a generic scheme, …).
+/// Provider settings the provider could verify requests with (a Discord key, a generic scheme, a preset's
+/// `verifyToken`, …).
 fn check_config(provider: &dyn providers::Provider, config: &ProviderConfig) -> Result<()> {
+    if let Some(field) = provider.preset().and_then(|p| p.missing_config(config)) {
+        return Err(Error::invalid(&["body", "providerConfig", field], format!("required by {}", provider.name())));
+    }
     provider.check_config(config).map_err(|e| Error::invalid(&["body", "providerConfig"], e.to_string()))
 }
 
@@ -398,7 +402,7 @@ async fn create(
     ValidJson(input): ValidJson<RegistrationIn>,
 ) -> Result<(StatusCode, Json<Value>)> {
     let Some(provider) = providers::by_name(&integration_id) else {
-        let known: Vec<&str> = providers::PROVIDERS.iter().map(|p| p.name()).collect();
+        let known: Vec<&str> = providers::all().map(|p| p.name()).collect();
         return Err(Error::invalid(
             &["path", "integrationId"],
             format!("unknown provider; one of: {}", known.join(", ")),
@@ -412,6 +416,16 @@ async fn create(
         return Err(Error::invalid(&["body", "rateLimitPerMinute"], "must be at least 1"));
     }
     check_secret(input.webhook_secret.as_deref())?;
+    // A data preset whose provider issues the key cannot work with one hookd makes up.
+    let data_preset = provider.preset().filter(|_| !providers::PROVIDERS.iter().any(|c| c.name() == integration_id));
+    if let (Some(p), None) = (data_preset, &input.webhook_secret) {
+        if p.issued {
+            return Err(Error::invalid(
+                &["body", "webhookSecret"],
+                format!("required: {} issues it ({})", p.title, p.secret),
+            ));
+        }
+    }
     let provider_config = input.provider_config.unwrap_or_default();
     check_config(provider, &provider_config)?;
     let destination_app_id = check_destination(&ctx, &org, input.destination).await?;
@@ -611,12 +625,76 @@ async fn stats_of(ctx: &ApiContext, id: &str) -> Result<InboundStats> {
 )]
 async fn get_one(
     State(ctx): State<ApiContext>,
-    OrgId(org): OrgId,
+    auth: std::result::Result<OrgId, Error>,
     Path(id): Path<String>,
-) -> Result<Json<RegistrationOut>> {
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let org = match auth {
+        Ok(OrgId(org)) => org,
+        // Without a token, a GET is a provider's handshake (Meta's `hub.challenge`, Dropbox's `challenge`,
+        // Okta's verification) or refused as before.
+        Err(unauthenticated) => return get_handshake(&ctx, &id, &uri, &headers).await?.ok_or(unauthenticated),
+    };
     let reg = load(&ctx, &org, &id).await?;
     let stats = stats_of(&ctx, &reg.id).await?;
-    Ok(Json(out(&ctx, &reg, &stats)))
+    Ok(Json(out(&ctx, &reg, &stats)).into_response())
+}
+
+/// The answer to an unsigned GET handshake of a registration's provider, if the request is one.
+async fn get_handshake(
+    ctx: &ApiContext,
+    id: &str,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+) -> Result<Option<Response>> {
+    let Some(reg) = gateway(ctx).registration(ctx, id).await? else {
+        return Ok(None);
+    };
+    let Some(provider) = providers::by_name(&reg.integration_id).filter(|_| reg.status != Status::Inactive) else {
+        return Ok(None);
+    };
+    let url = format!("{}{}", ctx.cfg.public_url, uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path()));
+    let req = Incoming { headers, body: &[], url: &url, now: now_ms() / 1000 };
+    let reply = provider.unsigned_handshake(&req, "GET", &reg.provider_config);
+    if reply.is_some() {
+        ctx.engine.metrics.inbound(provider.name(), verdict::HANDSHAKE);
+    }
+    Ok(reply.map(|r| handshake_answer(r, None)))
+}
+
+/// `GET /integrations`: every provider an `integrationId` names, and how each verifies.
+#[utoipa::path(
+    get, operation_id = "list_inbound_presets", path = "/integrations", tag = "Inbound",
+    responses(
+        (
+            status = 200, body = Value,
+            description = "`{data: [{name, title, family, signatureHeaders, algorithm, message, encoding, prefix, \
+                timestamp, deliveryId, eventType, handshake, config, docs, …}], total}`",
+        ),
+        ClientError,
+    ),
+)]
+async fn list_presets(OrgId(_org): OrgId) -> Json<Value> {
+    let data: Vec<Value> = providers::all().map(describe_provider).collect();
+    Json(json!({ "total": data.len(), "data": data }))
+}
+
+/// How a provider verifies: its data preset's description, or `code` for a provider with a flow of its own.
+pub fn describe_provider(p: &dyn providers::Provider) -> Value {
+    let about = p.about();
+    match p.preset() {
+        Some(preset) => {
+            let mut v = preset.describe();
+            v["name"] = json!(p.name());
+            v["title"] = json!(about.title);
+            v
+        }
+        None => json!({
+            "name": p.name(), "title": about.title, "family": "code", "secretHelp": about.secret,
+            "usesSecret": about.uses_secret,
+        }),
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -1236,13 +1314,23 @@ impl crate::api::console::InboundConsole for Console {
     }
 
     fn providers(&self) -> Vec<Value> {
-        providers::PROVIDERS
-            .iter()
+        providers::all()
             .map(|p| {
                 let about = p.about();
+                let (verifies, docs) = match p.preset() {
+                    Some(preset) => {
+                        let header = preset.headers.first().copied().unwrap_or_default();
+                        let window = match preset.tolerance {
+                            0 => String::new(),
+                            t => format!(", timestamp within {t} s"),
+                        };
+                        (format!("{} in {header}{window}", preset.how().replace('`', "")), Some(preset.docs))
+                    }
+                    None => ("its own code".to_string(), None),
+                };
                 json!({
                     "integrationId": p.name(), "title": about.title, "secret": about.secret,
-                    "usesSecret": about.uses_secret,
+                    "usesSecret": about.uses_secret, "verifies": verifies, "docs": docs,
                 })
             })
             .collect()
@@ -1253,6 +1341,16 @@ impl crate::api::console::InboundConsole for Console {
 
 fn answer(status: StatusCode, body: impl Serialize, window: Option<&RateWindow>) -> Response {
     let mut resp = (status, Json(body)).into_response();
+    if let Some(w) = window {
+        w.set_headers(resp.headers_mut(), now_ms() / 1000);
+    }
+    resp
+}
+
+/// A handshake's answer, in the content type the provider expects (Twitch and Dropbox read plain text).
+fn handshake_answer(reply: providers::preset::Reply, window: Option<&RateWindow>) -> Response {
+    let mut resp =
+        (StatusCode::OK, [(axum::http::header::CONTENT_TYPE, reply.content_type)], reply.body).into_response();
     if let Some(w) = window {
         w.set_headers(resp.headers_mut(), now_ms() / 1000);
     }
@@ -1425,6 +1523,12 @@ async fn ingest_inner(
     let url = format!("{}{}", ctx.cfg.public_url, uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path()));
     let req = Incoming { headers, body, url: &url, now: now / 1000 };
 
+    // Handshakes the provider does not sign (monday's, Microsoft Graph's) are answered before any check.
+    if let Some(reply) = provider.unsigned_handshake(&req, "POST", &reg.provider_config) {
+        tally.verdict = verdict::HANDSHAKE;
+        return Ok(handshake_answer(reply, Some(&window)));
+    }
+
     // Notion sends its verification token once, unsigned: keep it, show it to the tenant, and verify with it.
     if reg.integration_id == "notion" && reg.verification_token.is_none() {
         if let Some(token) = provider.verification_token(&req) {
@@ -1451,9 +1555,9 @@ async fn ingest_inner(
         updated.is_verified = true;
         save(ctx, &mut updated).await?;
     }
-    if let Some(handshake) = provider.handshake(&req, &secrets) {
+    if let Some(reply) = provider.signed_handshake(&req, &secrets, &reg.provider_config) {
         tally.verdict = verdict::HANDSHAKE;
-        return Ok(answer(StatusCode::OK, handshake, Some(&window)));
+        return Ok(handshake_answer(reply, Some(&window)));
     }
     let n = match provider.normalize(&req, &reg.provider_config) {
         Ok(n) => n,
@@ -1580,6 +1684,7 @@ struct Accepted<'a> {
 pub fn router() -> OpenApiRouter<ApiContext> {
     OpenApiRouter::new()
         .routes(routes!(create, troubleshoot))
+        .routes(routes!(list_presets))
         .routes(routes!(list))
         .routes(routes!(service_health))
         .routes(routes!(unhealthy))

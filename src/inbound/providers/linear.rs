@@ -11,6 +11,7 @@ use super::*;
 
 pub struct Linear;
 
+#[cfg(test)]
 const SIGNATURE: &str = "Linear-Signature";
 const TIMESTAMP: &str = "webhookTimestamp";
 /// The SDK refuses a `webhookTimestamp` more than a minute away from now.
@@ -31,7 +32,7 @@ impl Provider for Linear {
     }
 
     fn verify(&self, req: &Incoming, secrets: &[&str], cfg: &ProviderConfig) -> Result<(), VerifyError> {
-        verify_body_hmac_hex(req, SIGNATURE, Prefix::None, secrets)?;
+        data("linear").verify_request(req, secrets, cfg)?;
         // Only now is the body trusted enough to read its timestamp.
         let body: Value = serde_json::from_slice(req.body).map_err(|_| VerifyError::Malformed("body"))?;
         let stamp = body.get(TIMESTAMP).ok_or(VerifyError::Missing(TIMESTAMP))?;
@@ -44,6 +45,10 @@ impl Provider for Linear {
             return Err(VerifyError::Stale);
         }
         Ok(())
+    }
+
+    fn preset(&self) -> Option<&preset::Preset> {
+        Some(data("linear"))
     }
 
     fn normalize(&self, req: &Incoming, _cfg: &ProviderConfig) -> Result<Normalized, String> {

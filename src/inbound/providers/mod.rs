@@ -53,6 +53,13 @@ pub struct ProviderConfig {
     /// The generic provider's scheme.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generic: Option<generic::GenericScheme>,
+    /// Meta: the Verify Token typed in the webhook's settings, checked on its `hub.challenge` handshake.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_token: Option<String>,
+    /// The URL the provider was told to call and signs (Square, Trello, Mandrill, HubSpot), when it is not the
+    /// registration's `webhookUrl` (a proxy in front of hookd).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// Why a request was refused (401).
@@ -119,6 +126,23 @@ pub trait Provider: Send + Sync {
         None
     }
 
+    /// An answer to a handshake the provider does not sign (Meta's `hub.challenge`, Dropbox's `challenge`, Okta's
+    /// verification), asked before any signature check; `method` is the request's.
+    fn unsigned_handshake(&self, _req: &Incoming, _method: &str, _cfg: &ProviderConfig) -> Option<preset::Reply> {
+        None
+    }
+
+    /// The answer to a signed handshake (after `verify`): [`Provider::handshake`] as JSON unless the provider
+    /// answers otherwise (Twitch's challenge is plain text).
+    fn signed_handshake(&self, req: &Incoming, secrets: &[&str], _cfg: &ProviderConfig) -> Option<preset::Reply> {
+        self.handshake(req, secrets).map(|v| preset::Reply::json(&v))
+    }
+
+    /// The data preset this provider verifies by, if any (the presets' listing describes it).
+    fn preset(&self) -> Option<&preset::Preset> {
+        None
+    }
+
     /// A token the provider sends unsigned, once, to be shown to the tenant (Notion's `verification_token`).
     fn verification_token(&self, _req: &Incoming) -> Option<String> {
         None
@@ -136,6 +160,7 @@ pub mod gitlab;
 pub mod google;
 pub mod linear;
 pub mod notion;
+pub mod preset;
 pub mod salesforce;
 pub mod shopify;
 pub mod slack;
@@ -144,12 +169,32 @@ pub mod stripe;
 pub mod twilio;
 pub mod zoom;
 
-/// The provider for an `integrationId`, if hookd knows it.
+/// The provider for an `integrationId`, if hookd knows it: a provider with code of its own (normalisation into the
+/// seed's event, flows data cannot express), else a data preset.
 pub fn by_name(name: &str) -> Option<&'static dyn Provider> {
-    PROVIDERS.iter().copied().find(|p| p.name() == name)
+    PROVIDERS
+        .iter()
+        .copied()
+        .find(|p| p.name() == name)
+        .or_else(|| preset::by_name(name).map(|p| p as &'static dyn Provider))
 }
 
-/// Every provider hookd verifies.
+/// Every provider hookd verifies: those with code, then the data presets no code provider overrides.
+pub fn all() -> impl Iterator<Item = &'static dyn Provider> {
+    let presets = preset::PRESETS
+        .iter()
+        .filter(|p| !PROVIDERS.iter().any(|c| c.name() == p.name))
+        .map(|p| p as &'static dyn Provider);
+    PROVIDERS.iter().copied().chain(presets)
+}
+
+/// The preset named `name`, for a provider that verifies by its data preset. The data file is checked by a unit
+/// test, so a missing entry is a build mistake.
+pub fn data(name: &str) -> &'static preset::Preset {
+    preset::by_name(name).unwrap_or_else(|| panic!("no preset {name} in presets.toml"))
+}
+
+/// Providers with code of their own.
 pub static PROVIDERS: &[&(dyn Provider + 'static)] = &[
     &github::GitHub,
     &slack::Slack,

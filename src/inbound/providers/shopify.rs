@@ -6,7 +6,6 @@
 //! `orders.create`; entityId = the payload's `id`.
 
 use super::*;
-use base64::Engine;
 
 pub struct Shopify;
 
@@ -33,14 +32,14 @@ impl Provider for Shopify {
         }
     }
 
-    fn verify(&self, req: &Incoming, secrets: &[&str], _cfg: &ProviderConfig) -> Result<(), VerifyError> {
-        let given = header(req, "Hmac-Sha256").ok_or(VerifyError::Missing(SIGNATURE))?;
-        let given = base64::engine::general_purpose::STANDARD
-            .decode(given.trim())
-            .ok()
-            .filter(|b| b.len() == 32)
-            .ok_or(VerifyError::Malformed(SIGNATURE))?;
-        any_secret(secrets, |s| ct_eq(&hmac_sha256(s.as_bytes(), &[req.body]), &given))
+    fn verify(&self, req: &Incoming, secrets: &[&str], cfg: &ProviderConfig) -> Result<(), VerifyError> {
+        // An empty header is no signature at all.
+        header(req, "Hmac-Sha256").ok_or(VerifyError::Missing(SIGNATURE))?;
+        data("shopify").verify_request(req, secrets, cfg)
+    }
+
+    fn preset(&self) -> Option<&preset::Preset> {
+        Some(data("shopify"))
     }
 
     fn normalize(&self, req: &Incoming, _cfg: &ProviderConfig) -> Result<Normalized, String> {

@@ -13,10 +13,10 @@ use super::*;
 
 pub struct Slack;
 
+#[cfg(test)]
 const SIGNATURE: &str = "X-Slack-Signature";
+#[cfg(test)]
 const TIMESTAMP: &str = "X-Slack-Request-Timestamp";
-/// `slack_sdk` refuses a timestamp more than five minutes away from now, either way.
-const TOLERANCE: u64 = 300;
 
 impl Provider for Slack {
     fn name(&self) -> &'static str {
@@ -33,21 +33,11 @@ impl Provider for Slack {
     }
 
     fn verify(&self, req: &Incoming, secrets: &[&str], cfg: &ProviderConfig) -> Result<(), VerifyError> {
-        let ts_text = req.header(TIMESTAMP).ok_or(VerifyError::Missing(TIMESTAMP))?;
-        let ts: i64 = ts_text.trim().parse().map_err(|_| VerifyError::Malformed(TIMESTAMP))?;
-        let header = req.header(SIGNATURE).ok_or(VerifyError::Missing(SIGNATURE))?;
-        let given = header
-            .strip_prefix("v0=")
-            .and_then(|h| hex::decode(h).ok())
-            .filter(|b| b.len() == 32)
-            .ok_or(VerifyError::Malformed(SIGNATURE))?;
-        // The signed string carries the header's text as sent.
-        let prefix = format!("v0:{ts_text}:");
-        any_secret(secrets, |s| ct_eq(&hmac_sha256(s.as_bytes(), &[prefix.as_bytes(), req.body]), &given))?;
-        if !fresh(ts, req.now, cfg.tolerance_seconds.unwrap_or(TOLERANCE)) {
-            return Err(VerifyError::Stale);
-        }
-        Ok(())
+        data("slack").verify_request(req, secrets, cfg)
+    }
+
+    fn preset(&self) -> Option<&preset::Preset> {
+        Some(data("slack"))
     }
 
     fn handshake(&self, req: &Incoming, _secrets: &[&str]) -> Option<Value> {

@@ -12,9 +12,8 @@ use super::*;
 
 pub struct Stripe;
 
+#[cfg(test)]
 const SIGNATURE: &str = "Stripe-Signature";
-/// `stripe.Webhook.construct_event`'s default tolerance.
-const TOLERANCE: u64 = 300;
 
 impl Provider for Stripe {
     fn name(&self) -> &'static str {
@@ -31,34 +30,11 @@ impl Provider for Stripe {
     }
 
     fn verify(&self, req: &Incoming, secrets: &[&str], cfg: &ProviderConfig) -> Result<(), VerifyError> {
-        let header = req.header(SIGNATURE).ok_or(VerifyError::Missing(SIGNATURE))?;
-        let mut timestamp = None;
-        let mut signatures = Vec::new();
-        for item in header.split(',') {
-            let (key, value) = item.split_once('=').unwrap_or((item, ""));
-            match key.trim() {
-                // The first `t` counts, as in the library.
-                "t" if timestamp.is_none() => timestamp = Some(value.trim()),
-                "v1" => signatures.push(value.trim()),
-                _ => {} // v0 (test-mode) and unknown schemes are ignored
-            }
-        }
-        let t: i64 = timestamp.and_then(|t| t.parse().ok()).ok_or(VerifyError::Malformed(SIGNATURE))?;
-        if signatures.is_empty() {
-            return Err(VerifyError::Malformed(SIGNATURE));
-        }
-        let given: Vec<Vec<u8>> = signatures.iter().filter_map(|s| hex::decode(s).ok()).collect();
-        // The library signs `"%d.%s" % (timestamp, payload)`: the timestamp as a plain integer.
-        let prefix = format!("{t}.");
-        any_secret(secrets, |s| {
-            let expected = hmac_sha256(s.as_bytes(), &[prefix.as_bytes(), req.body]);
-            given.iter().fold(false, |ok, g| ok | ct_eq(&expected, g))
-        })?;
-        let tolerance = i64::try_from(cfg.tolerance_seconds.unwrap_or(TOLERANCE)).unwrap_or(i64::MAX);
-        if t < req.now.saturating_sub(tolerance) {
-            return Err(VerifyError::Stale);
-        }
-        Ok(())
+        data("stripe").verify_request(req, secrets, cfg)
+    }
+
+    fn preset(&self) -> Option<&preset::Preset> {
+        Some(data("stripe"))
     }
 
     fn normalize(&self, req: &Incoming, _cfg: &ProviderConfig) -> Result<Normalized, String> {
