@@ -185,11 +185,31 @@ fn configs_name_the_wrong_field() {
         ("postgres", json!({"url": "postgres://h/db", "tableName": "a\"b"}), vec!["tableName"]),
         ("postgres", json!({"url": "postgres://h/db", "tableName": "t", "sslRootCert": "nope"}), vec!["sslRootCert"]),
         ("sqs", json!({"region": "us-east-1", "accessKeyId": "a", "secretAccessKey": "s"}), vec!["queueUrl"]),
-        ("sqs", json!({"queueUrl": "http://localhost/1/q", "accessKeyId": "a", "secretAccessKey": "s"}), vec!["region"]),
-        ("sqs", json!({"queueUrl": "https://sqs.eu-west-1.amazonaws.com/1/q", "secretAccessKey": "s"}), vec!["accessKeyId"]),
-        ("sqs", json!({"queueUrl": "https://sqs.eu-west-1.amazonaws.com/1/q", "accessKeyId": "a"}), vec!["secretAccessKey"]),
-        ("sqs", json!({"queueUrl": "https://sqs.eu-west-1.amazonaws.com/1/q", "accessKeyId": "a", "secretAccessKey": "s", "endpointUrl": "ftp://x"}), vec!["endpointUrl"]),
-        ("sqs", json!({"queueUrl": "https://sqs.eu-west-1.amazonaws.com/1/q", "roleArn": "arn:aws:iam::1:role/r"}), vec!["roleArn"]),
+        (
+            "sqs",
+            json!({"queueUrl": "http://localhost/1/q", "accessKeyId": "a", "secretAccessKey": "s"}),
+            vec!["region"],
+        ),
+        (
+            "sqs",
+            json!({"queueUrl": "https://sqs.eu-west-1.amazonaws.com/1/q", "secretAccessKey": "s"}),
+            vec!["accessKeyId"],
+        ),
+        (
+            "sqs",
+            json!({"queueUrl": "https://sqs.eu-west-1.amazonaws.com/1/q", "accessKeyId": "a"}),
+            vec!["secretAccessKey"],
+        ),
+        (
+            "sqs",
+            json!({"queueUrl": "https://sqs.eu-west-1.amazonaws.com/1/q", "accessKeyId": "a", "secretAccessKey": "s", "endpointUrl": "ftp://x"}),
+            vec!["endpointUrl"],
+        ),
+        (
+            "sqs",
+            json!({"queueUrl": "https://sqs.eu-west-1.amazonaws.com/1/q", "roleArn": "arn:aws:iam::1:role/r"}),
+            vec!["roleArn"],
+        ),
         ("otelTracing", json!({}), vec!["url"]),
         ("otelTracing", json!({"url": "grpc://h:4317"}), vec!["url"]),
         ("otelTracing", json!({"url": "http://h:4318", "headers": {"X-Key": 1}}), vec!["headers", "X-Key"]),
@@ -224,7 +244,10 @@ fn configs_tolerate_unknown_fields() {
     let ok: Vec<(&str, Value)> = vec![
         ("rabbitMq", json!({"uri": "amqp://guest:guest@h:5672/%2f", "routingKey": "q", "future": true})),
         ("postgres", json!({"url": "postgres://u@h:5432/db", "tableName": "public.events", "x": null})),
-        ("sqs", json!({"queueUrl": "https://sqs.eu-west-1.amazonaws.com/1/q", "accessKeyId": "a", "secretAccessKey": "s", "x": 1})),
+        (
+            "sqs",
+            json!({"queueUrl": "https://sqs.eu-west-1.amazonaws.com/1/q", "accessKeyId": "a", "secretAccessKey": "s", "x": 1}),
+        ),
         ("otelTracing", json!({"url": "https://collector.example:4318", "y": []})),
         ("nats", json!({"url": "nats://h:4222", "subject": "hooks.out", "z": {}})),
         ("redis", json!({"url": "redis://h:6379/0", "stream": "hooks", "maxLen": 1000})),
@@ -234,7 +257,11 @@ fn configs_tolerate_unknown_fields() {
         sinks::parse(kind, &config).unwrap_or_else(|e| panic!("{kind}: {e:?}"));
     }
     // The region comes from an AWS queue URL when not given.
-    let c = sinks::parse("sqs", &json!({"queueUrl": "https://sqs.eu-west-1.amazonaws.com/1/q", "accessKeyId": "a", "secretAccessKey": "s"})).unwrap();
+    let c = sinks::parse(
+        "sqs",
+        &json!({"queueUrl": "https://sqs.eu-west-1.amazonaws.com/1/q", "accessKeyId": "a", "secretAccessKey": "s"}),
+    )
+    .unwrap();
     assert_eq!(c.redacted()["region"], "eu-west-1");
     assert_eq!(c.hosts(), vec!["sqs.eu-west-1.amazonaws.com"]);
 }
@@ -320,7 +347,10 @@ async fn a_closed_port_fails_with_a_reason() {
     }
     // The HTTP kinds connect lazily: their first send fails.
     for (kind, config) in [
-        ("sqs", json!({"queueUrl": format!("http://127.0.0.1:{port}/1/q"), "region": "us-east-1", "accessKeyId": "a", "secretAccessKey": "s", "endpointUrl": format!("http://127.0.0.1:{port}")})),
+        (
+            "sqs",
+            json!({"queueUrl": format!("http://127.0.0.1:{port}/1/q"), "region": "us-east-1", "accessKeyId": "a", "secretAccessKey": "s", "endpointUrl": format!("http://127.0.0.1:{port}")}),
+        ),
         ("otelTracing", json!({"url": format!("http://127.0.0.1:{port}")})),
     ] {
         let sink = connect(kind, config).await;
@@ -353,9 +383,13 @@ mod rabbitmq {
     async fn publishes_a_batch_in_order_with_confirms() {
         let ch = channel().await;
         let queue = unique("hookd-sink-");
-        ch.queue_declare(queue.as_str().into(), QueueDeclareOptions { durable: true, ..Default::default() }, FieldTable::default())
-            .await
-            .unwrap();
+        ch.queue_declare(
+            queue.as_str().into(),
+            QueueDeclareOptions { durable: true, ..Default::default() },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
         let sink = connect("rabbitMq", config(&amqp_addr(), &queue)).await;
         let evs = events(50);
         send(&sink, &evs).await.unwrap();
@@ -396,9 +430,13 @@ mod rabbitmq {
     async fn survives_the_connection_dropping() {
         let ch = channel().await;
         let queue = unique("hookd-sink-");
-        ch.queue_declare(queue.as_str().into(), QueueDeclareOptions { durable: true, ..Default::default() }, FieldTable::default())
-            .await
-            .unwrap();
+        ch.queue_declare(
+            queue.as_str().into(),
+            QueueDeclareOptions { durable: true, ..Default::default() },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
         let proxy = Proxy::to(amqp_addr()).await;
         let sink = connect("rabbitMq", config(&format!("127.0.0.1:{}", proxy.port), &queue)).await;
         survives_a_broker_restart("rabbitMq", &sink, &proxy).await;
@@ -414,7 +452,8 @@ mod postgres {
 
     async fn client() -> tokio_postgres::Client {
         let url = format!("{}/postgres", pg_url().trim_end_matches('/'));
-        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("PostgreSQL at HOOKD_TEST_PG");
+        let (client, conn) =
+            tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("PostgreSQL at HOOKD_TEST_PG");
         tokio::spawn(conn);
         client
     }
@@ -487,6 +526,54 @@ mod postgres {
         db.batch_execute(&format!("DROP TABLE public.{table}")).await.unwrap();
     }
 
+    /// The server's TLS certificate (Debian's self-signed `localhost` one on this machine), if TLS is on.
+    async fn server_cert(db: &tokio_postgres::Client) -> Option<String> {
+        let ssl: String = db.query_one("SHOW ssl", &[]).await.unwrap().get(0);
+        let file: String = db.query_one("SHOW ssl_cert_file", &[]).await.unwrap().get(0);
+        (ssl == "on").then(|| std::fs::read_to_string(file).ok()).flatten()
+    }
+
+    #[tokio::test]
+    async fn tls_verifies_the_server_against_ssl_root_cert() {
+        let db = client().await;
+        let Some(pem) = server_cert(&db).await else {
+            eprintln!("PostgreSQL has no TLS here: the TLS test is skipped");
+            return;
+        };
+        let table = unique("hookd_sink_");
+        // Without the root, the self-signed certificate is refused: verified, not merely encrypted.
+        let cfg = sinks::parse(
+            "postgres",
+            &json!({"url": format!("postgres://postgres@{}/postgres?sslmode=require", pg_hostport()), "tableName": table}),
+        )
+        .unwrap();
+        let err = match tokio::time::timeout(BOUND, cfg.connect()).await.unwrap() {
+            Ok(_) => panic!("an unknown issuer was trusted"),
+            Err(e) => e,
+        };
+        assert!(err.reason.to_lowercase().contains("certificate"), "{err}");
+        // With it, and the name the certificate carries (`localhost`), rows go in over TLS.
+        let port = pg_hostport().rsplit_once(':').unwrap().1.to_string();
+        let sink = connect(
+            "postgres",
+            json!({"url": format!("postgres://postgres@localhost:{port}/postgres?sslmode=verify-full&application_name={table}"), "tableName": table, "sslRootCert": pem}),
+        )
+        .await;
+        send(&sink, &events(3)).await.unwrap();
+        let tls: bool = db
+            .query_one(
+                "SELECT bool_and(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+                 WHERE a.application_name = $1",
+                &[&table],
+            )
+            .await
+            .unwrap()
+            .get::<_, Option<bool>>(0)
+            .unwrap_or(false);
+        assert!(tls, "the sink's connection is encrypted");
+        db.batch_execute(&format!("DROP TABLE \"{table}\"")).await.unwrap();
+    }
+
     #[tokio::test]
     async fn survives_the_connection_dropping() {
         let db = client().await;
@@ -519,7 +606,9 @@ mod sqs {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .unwrap_or_else(|e| panic!("{} starts (PyPI moto[server], tests/requirements.txt): {e}", bin.display()));
+                .unwrap_or_else(|e| {
+                    panic!("{} starts (PyPI moto[server], tests/requirements.txt): {e}", bin.display())
+                });
             let base = format!("http://127.0.0.1:{port}");
             let http = reqwest::Client::new();
             eventually("moto_server answering", || {
@@ -568,7 +657,8 @@ mod sqs {
                     return all;
                 }
                 for m in &msgs {
-                    self.call("DeleteMessage", json!({"QueueUrl": queue_url, "ReceiptHandle": m["ReceiptHandle"]})).await;
+                    self.call("DeleteMessage", json!({"QueueUrl": queue_url, "ReceiptHandle": m["ReceiptHandle"]}))
+                        .await;
                 }
                 all.extend(msgs);
             }
@@ -597,7 +687,8 @@ mod sqs {
         send(&sink, &evs).await.unwrap();
         send(&sink, &evs).await.unwrap();
         let got = moto.drain(&fifo).await;
-        let ids: Vec<&str> = got.iter().map(|m| m["MessageAttributes"]["hookd-msg-id"]["StringValue"].as_str().unwrap()).collect();
+        let ids: Vec<&str> =
+            got.iter().map(|m| m["MessageAttributes"]["hookd-msg-id"]["StringValue"].as_str().unwrap()).collect();
         let want: Vec<&str> = evs.iter().map(|e| e.msg_id.as_str()).collect();
         assert_eq!(ids, want);
         for (m, e) in got.iter().zip(&evs) {
@@ -718,7 +809,8 @@ mod otel {
         assert_eq!(again["span_id"], spans[0]["span_id"]);
 
         // A collector that answers an error: its status is the reason.
-        let sink = connect("otelTracing", json!({"url": format!("http://127.0.0.1:{}/elsewhere", collector.port)})).await;
+        let sink =
+            connect("otelTracing", json!({"url": format!("http://127.0.0.1:{}/elsewhere", collector.port)})).await;
         let err = send(&sink, &evs[..1]).await.expect_err("404");
         assert!(err.reason.contains("404"), "{err}");
     }
@@ -743,7 +835,11 @@ mod nats {
         let name = unique("HOOKD_SINK_");
         let subject = format!("hookd.test.{name}");
         let stream = js
-            .create_stream(jetstream::stream::Config { name: name.clone(), subjects: vec![subject.clone()], ..Default::default() })
+            .create_stream(jetstream::stream::Config {
+                name: name.clone(),
+                subjects: vec![subject.clone()],
+                ..Default::default()
+            })
             .await
             .unwrap();
         let sink = connect("nats", json!({"url": format!("nats://{}", nats_addr()), "subject": subject})).await;
@@ -764,7 +860,9 @@ mod nats {
 
     #[tokio::test]
     async fn a_subject_without_a_stream_is_an_error() {
-        let sink = connect("nats", json!({"url": format!("nats://{}", nats_addr()), "subject": unique("hookd.nostream.")})).await;
+        let sink =
+            connect("nats", json!({"url": format!("nats://{}", nats_addr()), "subject": unique("hookd.nostream.")}))
+                .await;
         let err = send(&sink, &events(2)).await.expect_err("no stream");
         assert!(err.reason.contains("no JetStream stream"), "{err}");
     }
@@ -774,11 +872,16 @@ mod nats {
         let js = js().await;
         let name = unique("HOOKD_SINK_");
         let subject = format!("hookd.test.{name}");
-        js.create_stream(jetstream::stream::Config { name: name.clone(), subjects: vec![subject.clone()], ..Default::default() })
-            .await
-            .unwrap();
+        js.create_stream(jetstream::stream::Config {
+            name: name.clone(),
+            subjects: vec![subject.clone()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
         let proxy = Proxy::to(nats_addr()).await;
-        let sink = connect("nats", json!({"url": format!("nats://127.0.0.1:{}", proxy.port), "subject": subject})).await;
+        let sink =
+            connect("nats", json!({"url": format!("nats://127.0.0.1:{}", proxy.port), "subject": subject})).await;
         survives_a_broker_restart("nats", &sink, &proxy).await;
         js.delete_stream(&name).await.unwrap();
     }
@@ -803,7 +906,9 @@ mod redis_streams {
     async fn adds_a_batch_in_order_to_a_stream() {
         let mut r = conn().await;
         let key = unique("hookd:sink:");
-        let sink = connect("redis", json!({"url": format!("redis://{}/0", redis_addr()), "stream": key, "maxLen": 1000})).await;
+        let sink =
+            connect("redis", json!({"url": format!("redis://{}/0", redis_addr()), "stream": key, "maxLen": 1000}))
+                .await;
         let evs = events(60);
         send(&sink, &evs).await.unwrap();
         let entries: Vec<(String, Vec<String>)> =
@@ -916,7 +1021,9 @@ mod mqtt {
     #[tokio::test]
     async fn survives_the_connection_dropping() {
         let proxy = Proxy::to(mqtt_addr()).await;
-        let sink = connect("mqtt", json!({"url": format!("mqtt://127.0.0.1:{}", proxy.port), "topic": unique("hookd/test/")})).await;
+        let sink =
+            connect("mqtt", json!({"url": format!("mqtt://127.0.0.1:{}", proxy.port), "topic": unique("hookd/test/")}))
+                .await;
         survives_a_broker_restart("mqtt", &sink, &proxy).await;
     }
 }
@@ -941,8 +1048,10 @@ mod throughput {
         let mut evs = events(n);
         for (i, e) in evs.iter_mut().enumerate() {
             e.payload = Arc::from(
-                serde_json::value::RawValue::from_string(json!({"i": i, "type": "user.created", "pad": pad}).to_string())
-                    .unwrap(),
+                serde_json::value::RawValue::from_string(
+                    json!({"i": i, "type": "user.created", "pad": pad}).to_string(),
+                )
+                .unwrap(),
             );
         }
         evs
@@ -957,13 +1066,7 @@ mod throughput {
     }
 
     fn report(kind: &str, sink: f64, bare: f64) {
-        println!(
-            "| {kind} | {} | {:.0} | {:.0} | {:.0} % |",
-            total(),
-            sink,
-            bare,
-            100.0 * sink / bare
-        );
+        println!("| {kind} | {} | {:.0} | {:.0} | {:.0} % |", total(), sink, bare, 100.0 * sink / bare);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -972,7 +1075,9 @@ mod throughput {
         use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions};
         use lapin::types::FieldTable;
         let evs = bench_events(total());
-        println!("| broker | messages | sink msg/s | bare client msg/s | sink / bare |\n| --- | --- | --- | --- | --- |");
+        println!(
+            "| broker | messages | sink msg/s | bare client msg/s | sink / bare |\n| --- | --- | --- | --- | --- |"
+        );
 
         // RabbitMQ: persistent, mandatory, publisher confirms awaited per batch.
         let conn = lapin::Connection::connect(&format!("amqp://guest:guest@{}/%2f", amqp_addr()), Default::default())
@@ -981,10 +1086,16 @@ mod throughput {
         let ch = conn.create_channel().await.unwrap();
         ch.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
         let queue = unique("hookd-bench-");
-        ch.queue_declare(queue.as_str().into(), QueueDeclareOptions { durable: true, ..Default::default() }, FieldTable::default())
-            .await
-            .unwrap();
-        let sink = connect("rabbitMq", json!({"uri": format!("amqp://guest:guest@{}/%2f", amqp_addr()), "routingKey": queue})).await;
+        ch.queue_declare(
+            queue.as_str().into(),
+            QueueDeclareOptions { durable: true, ..Default::default() },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+        let sink =
+            connect("rabbitMq", json!({"uri": format!("amqp://guest:guest@{}/%2f", amqp_addr()), "routingKey": queue}))
+                .await;
         let sink_rate = through_sink(&sink, &evs).await;
         let started = Instant::now();
         for chunk in evs.chunks(100) {
@@ -995,7 +1106,11 @@ mod throughput {
                     .with_content_type("application/json".into())
                     .with_message_id(e.msg_id.as_str().into());
                 let opts = BasicPublishOptions { mandatory: true, ..Default::default() };
-                confirms.push(ch.basic_publish("".into(), queue.as_str().into(), opts, e.payload.get().as_bytes(), props).await.unwrap());
+                confirms.push(
+                    ch.basic_publish("".into(), queue.as_str().into(), opts, e.payload.get().as_bytes(), props)
+                        .await
+                        .unwrap(),
+                );
             }
             for c in confirms {
                 assert!(c.await.unwrap().is_ack());
@@ -1009,9 +1124,13 @@ mod throughput {
         let js = async_nats::jetstream::new(client);
         let name = unique("HOOKD_BENCH_");
         let subject = format!("hookd.bench.{name}");
-        js.create_stream(async_nats::jetstream::stream::Config { name: name.clone(), subjects: vec![subject.clone()], ..Default::default() })
-            .await
-            .unwrap();
+        js.create_stream(async_nats::jetstream::stream::Config {
+            name: name.clone(),
+            subjects: vec![subject.clone()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
         let sink = connect("nats", json!({"url": format!("nats://{}", nats_addr()), "subject": subject})).await;
         let sink_rate = through_sink(&sink, &evs).await;
         // The bare client's messages get fresh ids, or JetStream would drop them as duplicates.
@@ -1032,7 +1151,11 @@ mod throughput {
         js.delete_stream(&name).await.unwrap();
 
         // Redis: one pipeline of XADDs per batch.
-        let mut r = redis::Client::open(format!("redis://{}", redis_addr())).unwrap().get_multiplexed_async_connection().await.unwrap();
+        let mut r = redis::Client::open(format!("redis://{}", redis_addr()))
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
         let key = unique("hookd:bench:");
         let sink = connect("redis", json!({"url": format!("redis://{}", redis_addr()), "stream": key})).await;
         let sink_rate = through_sink(&sink, &evs).await;
@@ -1041,7 +1164,13 @@ mod throughput {
         for chunk in evs.chunks(100) {
             let mut pipe = redis::pipe();
             for e in chunk {
-                pipe.cmd("XADD").arg(&bare_key).arg("*").arg("hookd-msg-id").arg(&e.msg_id).arg("payload").arg(e.payload.get());
+                pipe.cmd("XADD")
+                    .arg(&bare_key)
+                    .arg("*")
+                    .arg("hookd-msg-id")
+                    .arg(&e.msg_id)
+                    .arg("payload")
+                    .arg(e.payload.get());
             }
             let _: Vec<String> = pipe.query_async(&mut r).await.unwrap();
         }

@@ -364,14 +364,7 @@ impl MqttConfig {
             let dec = |s: &str| percent_decode(s);
             (dec(url.username()), dec(url.password().unwrap_or("")))
         });
-        Ok(MqttConfig {
-            host: host_of(&url),
-            port: url.port().unwrap_or(1883),
-            url: raw,
-            topic,
-            qos: qos as u8,
-            user,
-        })
+        Ok(MqttConfig { host: host_of(&url), port: url.port().unwrap_or(1883), url: raw, topic, qos: qos as u8, user })
     }
 
     fn redacted(&self) -> Value {
@@ -444,7 +437,8 @@ impl<'a> Fields<'a> {
 
 /// A URL with one of `schemes` and a host.
 fn parse_url(field: &str, raw: &str, schemes: &[&str]) -> Result<url::Url, ConfigError> {
-    let url = url::Url::parse(raw).map_err(|e| ConfigError::at(&[field], format!("{field} is not a valid URI: {e}")))?;
+    let url =
+        url::Url::parse(raw).map_err(|e| ConfigError::at(&[field], format!("{field} is not a valid URI: {e}")))?;
     if !schemes.contains(&url.scheme()) {
         let list = schemes.iter().map(|s| format!("{s}://")).collect::<Vec<_>>().join(" or ");
         return Err(ConfigError::at(&[field], format!("{field} must start with {list}")));
@@ -513,9 +507,7 @@ fn metadata(batch: &Batch<'_>, e: &Event) -> Vec<(&'static str, String)> {
 }
 
 fn rfc3339(ms: Millis) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// An HTTP error with its causes (`connection refused`), which reqwest's own message leaves out.

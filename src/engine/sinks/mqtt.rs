@@ -78,7 +78,10 @@ async fn open(cfg: &MqttConfig) -> Result<Conn, SinkError> {
             match events.poll().await {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) if ack.code == ConnectReturnCode::Success => return Ok(()),
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                    return Err(SinkError::new(format!("the MQTT broker at {host} refused the connection: {:?}", ack.code)))
+                    return Err(SinkError::new(format!(
+                        "the MQTT broker at {host} refused the connection: {:?}",
+                        ack.code
+                    )))
                 }
                 Ok(_) => {}
                 Err(e) => return Err(SinkError::new(format!("connecting to the MQTT broker at {host}: {e}"))),

@@ -47,7 +47,10 @@ impl OtelConfig {
                 return Err(ConfigError::at(&["headers", k], format!("`{k}` is not a valid header name")));
             }
             if reqwest::header::HeaderValue::from_str(v).is_err() {
-                return Err(ConfigError::at(&["headers", k], format!("the value of `{k}` is not a valid header value")));
+                return Err(ConfigError::at(
+                    &["headers", k],
+                    format!("the value of `{k}` is not a valid header value"),
+                ));
             }
         }
         Ok(OtelConfig { url, headers, target })
@@ -57,7 +60,8 @@ impl OtelConfig {
     pub(super) fn redacted(&self) -> Value {
         let (sensitive, shown): (Vec<_>, Vec<_>) =
             self.headers.iter().partition(|(k, _)| SENSITIVE.contains(&k.to_ascii_lowercase().as_str()));
-        let shown: serde_json::Map<String, Value> = shown.into_iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+        let shown: serde_json::Map<String, Value> =
+            shown.into_iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
         let sensitive: Vec<&String> = sensitive.into_iter().map(|(k, _)| k).collect();
         json!({"url": self.url, "headers": {"headers": shown, "sensitive": sensitive}})
     }
@@ -109,11 +113,8 @@ fn span(batch: &Batch<'_>, e: &Event) -> Span {
         attributes.push(text("hookd.event_id", id.clone()));
     }
     if !e.channels.is_empty() {
-        let values = e
-            .channels
-            .iter()
-            .map(|c| AnyValue { value: Some(any_value::Value::StringValue(c.clone())) })
-            .collect();
+        let values =
+            e.channels.iter().map(|c| AnyValue { value: Some(any_value::Value::StringValue(c.clone())) }).collect();
         attributes.push(attr("hookd.channels", any_value::Value::ArrayValue(ArrayValue { values })));
     }
     Span {

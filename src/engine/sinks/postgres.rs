@@ -43,7 +43,10 @@ pub struct PostgresConfig {
 
 impl std::fmt::Debug for PostgresConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PostgresConfig").field("url", &super::mask_url(&self.url, false)).field("table", &self.quoted_table).finish()
+        f.debug_struct("PostgresConfig")
+            .field("url", &super::mask_url(&self.url, false))
+            .field("table", &self.quoted_table)
+            .finish()
     }
 }
 
@@ -78,7 +81,9 @@ impl PostgresConfig {
             pg.password(pw.as_bytes());
         }
         pg.connect_timeout(CONNECT_TIMEOUT);
-        pg.application_name("hookd destination");
+        if pg.get_application_name().is_none() {
+            pg.application_name("hookd destination");
+        }
         let table_name = f.required("tableName")?;
         let parts: Vec<&str> = table_name.split('.').collect();
         if parts.len() > 2 || parts.iter().any(|p| p.is_empty() || p.contains(['"', '\0']) || p.len() > 63) {
@@ -142,7 +147,8 @@ impl PostgresSink {
 async fn open(cfg: &PostgresConfig) -> Result<Client, SinkError> {
     let what = || format!("connecting to PostgreSQL at {}", cfg.host());
     deadline(CONNECT_TIMEOUT, what, async {
-        let fail = |e: tokio_postgres::Error| SinkError::new(format!("PostgreSQL at {}: {}", cfg.host(), pg_reason(&e)));
+        let fail =
+            |e: tokio_postgres::Error| SinkError::new(format!("PostgreSQL at {}: {}", cfg.host(), pg_reason(&e)));
         let client = if cfg.wants_tls() {
             let tls = tls::connector(cfg)?;
             let (client, conn) = cfg.pg.connect(tls).await.map_err(fail)?;
@@ -198,7 +204,12 @@ impl Sink for PostgresSink {
         let host = self.cfg.host();
         let what = || format!("inserting {} rows into PostgreSQL at {host}", batch.events.len());
         let fail = |e: tokio_postgres::Error| {
-            SinkError::new(format!("PostgreSQL at {}: inserting into {}: {}", self.cfg.host(), self.cfg.quoted_table, pg_reason(&e)))
+            SinkError::new(format!(
+                "PostgreSQL at {}: inserting into {}: {}",
+                self.cfg.host(),
+                self.cfg.quoted_table,
+                pg_reason(&e)
+            ))
         };
         let result = deadline(SEND_TIMEOUT, what, async {
             let tx = client.transaction().await.map_err(fail)?;

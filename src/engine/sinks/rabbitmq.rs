@@ -77,7 +77,13 @@ impl Sink for RabbitMqSink {
                     .with_headers(headers);
                 let opts = BasicPublishOptions { mandatory: true, ..Default::default() };
                 let confirm = channel
-                    .basic_publish("".into(), self.cfg.routing_key.as_str().into(), opts, e.payload.get().as_bytes(), props)
+                    .basic_publish(
+                        "".into(),
+                        self.cfg.routing_key.as_str().into(),
+                        opts,
+                        e.payload.get().as_bytes(),
+                        props,
+                    )
                     .await
                     .map_err(|err| self.fail("publishing", err))?;
                 confirms.push(confirm);

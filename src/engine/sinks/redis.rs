@@ -18,8 +18,8 @@ pub(super) struct RedisSink {
 
 impl RedisSink {
     pub(super) async fn connect(cfg: &RedisConfig) -> Result<Self, SinkError> {
-        let client = redis::Client::open(cfg.url.as_str())
-            .map_err(|e| SinkError::new(format!("Redis at {}: {e}", cfg.host)))?;
+        let client =
+            redis::Client::open(cfg.url.as_str()).map_err(|e| SinkError::new(format!("Redis at {}: {e}", cfg.host)))?;
         let conn = open(cfg, &client).await?;
         Ok(RedisSink { cfg: cfg.clone(), client, conn: Mutex::new(Some(conn)) })
     }
@@ -65,9 +65,9 @@ impl Sink for RedisSink {
         }
         let what = || format!("adding {} entries to Redis at {}", batch.events.len(), self.cfg.host);
         let result = deadline(SEND_TIMEOUT, what, async {
-            pipe.query_async::<Vec<String>>(&mut conn).await.map_err(|e| {
-                SinkError::new(format!("Redis at {}: XADD to `{}`: {e}", self.cfg.host, self.cfg.stream))
-            })
+            pipe.query_async::<Vec<String>>(&mut conn)
+                .await
+                .map_err(|e| SinkError::new(format!("Redis at {}: XADD to `{}`: {e}", self.cfg.host, self.cfg.stream)))
         })
         .await;
         match result {

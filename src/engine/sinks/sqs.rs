@@ -114,7 +114,8 @@ impl SqsSink {
                     .into_iter()
                     .map(|(k, v)| (k.to_string(), json!({"DataType": "String", "StringValue": v})))
                     .collect();
-                let mut entry = json!({"Id": i.to_string(), "MessageBody": e.payload.get(), "MessageAttributes": attrs});
+                let mut entry =
+                    json!({"Id": i.to_string(), "MessageBody": e.payload.get(), "MessageAttributes": attrs});
                 if fifo {
                     entry["MessageGroupId"] = batch.app_id.into();
                     entry["MessageDeduplicationId"] = e.msg_id.clone().into();
