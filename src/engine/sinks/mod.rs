@@ -337,7 +337,9 @@ pub struct MqttConfig {
     pub topic: String,
     pub qos: u8,
     host: String,
+    #[cfg_attr(not(feature = "sink-mqtt"), allow(dead_code))]
     port: u16,
+    #[cfg_attr(not(feature = "sink-mqtt"), allow(dead_code))]
     user: Option<(String, String)>,
 }
 

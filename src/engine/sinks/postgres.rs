@@ -254,9 +254,10 @@ impl Sink for PostgresSink {
             tx.commit().await.map_err(fail)
         })
         .await;
-        if result.is_err() && slot.as_ref().is_none_or(Client::is_closed) {
-            *slot = None;
-        } else if result.as_ref().is_err_and(|e| e.reason.contains("timed out")) {
+        // A broken connection, or one left mid-transaction by a timeout, is opened afresh next time; a refused
+        // insert (a table of another shape) keeps it.
+        let timed_out = result.as_ref().is_err_and(|e| e.reason.contains("timed out"));
+        if timed_out || (result.is_err() && slot.as_ref().is_none_or(Client::is_closed)) {
             *slot = None;
         }
         result
