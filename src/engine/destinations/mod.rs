@@ -553,15 +553,16 @@ impl Engine {
         for host in cfg.hosts() {
             self.check_host(&host).await.map_err(|why| (0, why))?;
         }
-        let sink = {
-            let mut sinks = self.destinations.sinks.lock().await;
-            match sinks.get(&dest.id).filter(|(config, _)| *config == dest.config) {
-                Some((_, sink)) => sink.clone(),
-                None => {
-                    let sink = cfg.connect().await.map_err(|e| (0, e.reason))?;
-                    sinks.insert(dest.id.clone(), (dest.config.clone(), sink.clone()));
-                    sink
-                }
+        let open = self.destinations.sinks.lock().await.get(&dest.id).filter(|(c, _)| *c == dest.config).cloned();
+        let sink = match open {
+            Some((_, sink)) => sink,
+            None => {
+                // Connected without the lock held: another destination's send need not wait for this one's broker.
+                // The engine's client resolves through the egress policy (`sqs`, `otelTracing`).
+                let ctx = sinks::ConnectContext { http: Some(self.http.clone()) };
+                let sink = cfg.connect_with(&ctx).await.map_err(|e| (0, e.reason))?;
+                self.destinations.sinks.lock().await.insert(dest.id.clone(), (dest.config.clone(), sink.clone()));
+                sink
             }
         };
         let batch = sinks::Batch { org_id: &dest.org_id, app_id: &dest.app_id, destination_id: &dest.id, events };
