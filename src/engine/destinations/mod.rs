@@ -147,7 +147,8 @@ pub struct FifoConfig {
 pub enum Target {
     Fifo(FifoConfig),
     Polling,
-    Sink(SinkConfig),
+    /// Boxed: a sink's config is several times the size of the others.
+    Sink(Box<SinkConfig>),
 }
 
 /// Headers whose values are never shown (as the endpoints' API does).
@@ -207,7 +208,7 @@ pub fn parse_config(kind: &str, config: &Value, egress: &super::egress::EgressPo
             }
             _ => Err(config_err(&[], "expected an object")),
         },
-        _ => sinks::parse(kind, config).map(Target::Sink),
+        _ => sinks::parse(kind, config).map(|c| Target::Sink(Box::new(c))),
     }
 }
 
@@ -255,7 +256,7 @@ impl Destination {
         match self.kind.as_str() {
             FIFO => serde_json::from_value(v).map(Target::Fifo).map_err(|e| e.to_string()),
             POLLING => Ok(Target::Polling),
-            kind => sinks::parse(kind, &v).map(Target::Sink).map_err(|e| e.message),
+            kind => sinks::parse(kind, &v).map(|c| Target::Sink(Box::new(c))).map_err(|e| e.message),
         }
     }
 }
