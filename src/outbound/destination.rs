@@ -207,6 +207,12 @@ fn check_lists(d: &Destination) -> Result<()> {
     Ok(())
 }
 
+/// The destination `key` (id or uid) of the application `app_key` of `org`, or 404: what most routes start with.
+pub async fn destination_of(ctx: &ApiContext, org: &str, app_key: &str, key: &str) -> Result<Destination> {
+    let app = load_app(ctx, org, app_key).await?;
+    load_destination(ctx, &app, key).await
+}
+
 /// The destination `key` (id or uid) of `app`, or 404.
 pub async fn load_destination(ctx: &ApiContext, app: &Application, key: &str) -> Result<Destination> {
     ctx.store.get::<Destination>(&app.org_id, &app.id, key).await?.ok_or_else(|| Error::missing("destination", key))
@@ -309,8 +315,7 @@ async fn get_destination(
     OrgId(org): OrgId,
     Path((app_id, id)): Path<(String, String)>,
 ) -> Result<Json<DestinationOut>> {
-    let app = load_app(&ctx, &org, &app_id).await?;
-    let d = load_destination(&ctx, &app, &id).await?;
+    let d = destination_of(&ctx, &org, &app_id, &id).await?;
     Ok(Json(out_of(&ctx, &d).await?))
 }
 
@@ -369,8 +374,7 @@ async fn patch_destination(
     Path((app_id, id)): Path<(String, String)>,
     ValidJson(p): ValidJson<DestinationPatch>,
 ) -> Result<Json<DestinationOut>> {
-    let app = load_app(&ctx, &org, &app_id).await?;
-    let mut d = load_destination(&ctx, &app, &id).await?;
+    let mut d = destination_of(&ctx, &org, &app_id, &id).await?;
     if let Some(kind) = &p.kind {
         if *kind != d.kind {
             return Err(Error::invalid(&["body", "type"], "a destination's type cannot change"));
@@ -429,8 +433,7 @@ async fn delete_destination(
     OrgId(org): OrgId,
     Path((app_id, id)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    let app = load_app(&ctx, &org, &app_id).await?;
-    let d = load_destination(&ctx, &app, &id).await?;
+    let d = destination_of(&ctx, &org, &app_id, &id).await?;
     ctx.store.delete::<Destination>(&org, &d.id).await?;
     ctx.store.destination_state_delete(&d.id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -453,8 +456,7 @@ async fn get_destination_secret(
     OrgId(org): OrgId,
     Path((app_id, id)): Path<(String, String)>,
 ) -> Result<Json<DestinationSecretOut>> {
-    let app = load_app(&ctx, &org, &app_id).await?;
-    let d = load_destination(&ctx, &app, &id).await?;
+    let d = destination_of(&ctx, &org, &app_id, &id).await?;
     match d.target() {
         Ok(Target::Fifo(c)) => Ok(Json(DestinationSecretOut { key: c.key })),
         _ => Err(Error::bad_request("only a fifoEndpoint signs its batches")),
@@ -485,8 +487,7 @@ async fn get_destination_transformation(
     OrgId(org): OrgId,
     Path((app_id, id)): Path<(String, String)>,
 ) -> Result<Json<DestinationTransformationOut>> {
-    let app = load_app(&ctx, &org, &app_id).await?;
-    let d = load_destination(&ctx, &app, &id).await?;
+    let d = destination_of(&ctx, &org, &app_id, &id).await?;
     Ok(Json(DestinationTransformationOut { enabled: d.transformation.is_some(), code: d.transformation }))
 }
 
@@ -504,8 +505,7 @@ async fn patch_destination_transformation(
     Path((app_id, id)): Path<(String, String)>,
     ValidJson(input): ValidJson<DestinationTransformIn>,
 ) -> Result<StatusCode> {
-    let app = load_app(&ctx, &org, &app_id).await?;
-    let mut d = load_destination(&ctx, &app, &id).await?;
+    let mut d = destination_of(&ctx, &org, &app_id, &id).await?;
     if let Some(code) = &input.code {
         let t = crate::engine::transform::Transformation { code: Some(code.clone()), ..Default::default() };
         ctx.engine.transformer.check(&t).await.map_err(|e| Error::invalid(&["body", "code"], e))?;
@@ -527,8 +527,7 @@ async fn force_retry_destination(
     OrgId(org): OrgId,
     Path((app_id, id)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    let app = load_app(&ctx, &org, &app_id).await?;
-    let d = load_destination(&ctx, &app, &id).await?;
+    let d = destination_of(&ctx, &org, &app_id, &id).await?;
     ctx.store.destination_retry_now(&d.id, now_ms()).await?;
     ctx.engine.destinations.poke(&d.app_id);
     Ok(StatusCode::NO_CONTENT)
@@ -564,8 +563,7 @@ async fn skip_destination_events(
     Query(q): Query<SkipParams>,
     body: axum::body::Bytes,
 ) -> Result<StatusCode> {
-    let app = load_app(&ctx, &org, &app_id).await?;
-    let d = load_destination(&ctx, &app, &id).await?;
+    let d = destination_of(&ctx, &org, &app_id, &id).await?;
     // The body is optional: the SDKs of other versions send the iterator as a query parameter.
     let body: SkipParams = match body.iter().all(u8::is_ascii_whitespace) {
         true => SkipParams::default(),
@@ -625,8 +623,7 @@ async fn get_destination_next_event(
     OrgId(org): OrgId,
     Path((app_id, id)): Path<(String, String)>,
 ) -> Result<Json<EventOut>> {
-    let app = load_app(&ctx, &org, &app_id).await?;
-    let d = load_destination(&ctx, &app, &id).await?;
+    let d = destination_of(&ctx, &org, &app_id, &id).await?;
     let st = ctx.store.destination_state(&d.id).await?.ok_or_else(|| Error::missing("destination", &id))?;
     let mut at = st.acked_pos;
     loop {
@@ -658,8 +655,7 @@ async fn get_destination_last_acked_event(
     OrgId(org): OrgId,
     Path((app_id, id)): Path<(String, String)>,
 ) -> Result<Json<EventOut>> {
-    let app = load_app(&ctx, &org, &app_id).await?;
-    let d = load_destination(&ctx, &app, &id).await?;
+    let d = destination_of(&ctx, &org, &app_id, &id).await?;
     let none = || Error::new(StatusCode::NOT_FOUND, "not_found", "The destination has acknowledged no event yet");
     let last = ctx.store.destination_last_taken(&d.id).await?.ok_or_else(none)?;
     let found = ctx.store.log_read(&d.app_id, last - 1, 1).await?.into_iter().next();
@@ -716,8 +712,7 @@ async fn list_destination_attempts(
     Path((app_id, id)): Path<(String, String)>,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<ListResponse<DestinationAttemptOut>>> {
-    let app = load_app(&ctx, &org, &app_id).await?;
-    let d = load_destination(&ctx, &app, &id).await?;
+    let d = destination_of(&ctx, &org, &app_id, &id).await?;
     let page = q.page(true);
     let rows = ctx.store.destination_attempts(&d.id, &page).await?;
     Ok(Json(list_response(rows, &page, |a| a.id.clone(), DestinationAttemptOut::from)))
@@ -733,8 +728,7 @@ async fn get_destination_attempt(
     OrgId(org): OrgId,
     Path((app_id, id, attempt_id)): Path<(String, String, String)>,
 ) -> Result<Json<DestinationAttemptOut>> {
-    let app = load_app(&ctx, &org, &app_id).await?;
-    let d = load_destination(&ctx, &app, &id).await?;
+    let d = destination_of(&ctx, &org, &app_id, &id).await?;
     let a = ctx
         .store
         .destination_attempt(&d.id, &attempt_id)
