@@ -354,7 +354,16 @@ async fn metrics(State(ctx): State<ApiContext>) -> impl IntoResponse {
 /// the handlers the body limit, so that their 413s name it.
 async fn json_errors(State(limit): State<BodyLimit>, mut req: Request, next: Next) -> Response {
     req.extensions_mut().insert(limit);
-    let resp = next.run(req).await;
+    let mut resp = with_json_body(limit, next.run(req).await).await;
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the body is never read, so the connection cannot carry another request: say so, or a client
+        // that pools it sends its next request into a connection the server is closing.
+        resp.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+async fn with_json_body(limit: BodyLimit, resp: Response) -> Response {
     let status = resp.status();
     let is_json_or_page = resp
         .headers()
