@@ -271,6 +271,53 @@ async fn a_failing_batch_holds_the_cursor_until_forced_or_skipped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_dashboard_and_metrics_show_a_stuck_destination_which_the_dashboard_skips() {
+    common::ui::assert_browser_ready();
+    let app = spawn_app_with(|c| c.retry_schedule = vec![Duration::from_secs(3600); 3]).await;
+    let app_id = new_app(&app).await;
+    let recv = Receiver::start().await;
+    recv.answer(503, 2);
+    let d =
+        create_destination(&app, &app_id, json!({"type": "fifoEndpoint", "batchSize": 1, "config": {"url": recv.url}}))
+            .await;
+    let id = d["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/app/{app_id}/destination/{id}");
+    app.publish(&app_id, "a", json!({"n": 1})).await;
+    let second = app.publish(&app_id, "a", json!({"n": 2})).await["id"].as_str().unwrap().to_string();
+    eventually("the destination to be retrying", || async {
+        (app.get(&path).await.body["status"] == "retrying").then_some(())
+    })
+    .await;
+    let metrics = reqwest::get(format!("{}/metrics", app.base)).await.unwrap().text().await.unwrap();
+    let line = format!("hookd_destination_lag{{app_id=\"{app_id}\",destination_id=\"{id}\"}} 2");
+    assert!(metrics.contains(&line), "{line} in:\n{metrics}");
+    assert!(metrics.contains("hookd_destinations_retrying 1"), "{metrics}");
+
+    let browse = |step: &str| {
+        let input = json!({"base": app.base, "token": app.token, "appId": app_id, "destinationId": id, "step": step,
+            "screenshots": std::env::var("HOOKD_SCREENSHOTS").ok()});
+        let (ok, out) = run_script("node", &script("node/dashboard_destinations.mjs"), &input);
+        assert!(ok && out.contains("dashboard destinations passed"), "the browser flow ({step}) failed:\n{out}");
+    };
+    browse("retry");
+    // The retry fails again (the receiver answers 503 twice) …
+    recv.wait_for(2).await;
+    eventually("the second failure to be recorded", || async {
+        let a = app.get(&format!("{path}/attempt")).await.body;
+        (a["data"].as_array().unwrap().len() == 2).then_some(())
+    })
+    .await;
+    // … and the skip passes the first message.
+    browse("skip");
+    let got = recv.wait_for(3).await;
+    assert_eq!(got[2].json()["data"][0]["id"], second.as_str());
+    eventually("the destination to be enabled again", || async {
+        (app.get(&path).await.body["status"] == "enabled").then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_batch_fills_for_max_wait_secs_and_its_transformation_shapes_the_body() {
     let app = spawn_app().await;
     let app_id = new_app(&app).await;

@@ -23,6 +23,7 @@ mod applications;
 mod bot_forms;
 mod bots;
 mod catalog;
+mod destinations;
 mod endpoints;
 mod forms;
 mod inbound;
@@ -421,6 +422,8 @@ pub fn router(ctx: &ApiContext) -> Router<ApiContext> {
         .route("/ui/apps/{app}/endpoints/{ep}/send-example", post(ops::send_example))
         .route("/ui/apps/{app}/endpoints/{ep}/replay-missing", post(ops::replay_missing))
         .route("/ui/apps/{app}/messages", get(ops::messages))
+        .route("/ui/apps/{app}/destinations/{id}/skip", post(destinations::skip))
+        .route("/ui/apps/{app}/destinations/{id}/force-retry", post(destinations::force_retry))
         .route(
             "/ui/apps/{app}/endpoints/{ep}/transformation",
             get(transformations::edit_form).post(transformations::save),

@@ -377,6 +377,8 @@ pub(super) fn done_message(done: &str) -> Option<&'static str> {
         "endpoint-created" => "Endpoint created. Send it an example to see an attempt.",
         "endpoint-saved" => "Endpoint saved: the next messages are routed and sent as it now says.",
         "endpoint-deleted" => "Endpoint deleted.",
+        "destination-skipped" => "Failed batch skipped: the destination goes on after it.",
+        "destination-retried" => "The destination tries its held batch again now.",
         "transformation-saved" => "Transformation saved: the next attempts are sent through it.",
         "inbound-saved" => "Inbound webhook saved.",
         "inbound-deleted" => "Inbound webhook deleted: requests to its URL are refused.",

@@ -599,6 +599,7 @@ pub async fn app(
         endpoints.push(page_context! { endpoint => EndpointView::from(ep), stats, spark, circuit,
         last => last.map(AttemptView::from) });
     }
+    let destinations = super::destinations::rows(&ctx, &session, &app).await?;
     let event_type = q.event_type.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let search = MessageSearch { event_type: event_type.map(str::to_string), ..Default::default() };
     let page = page(Some(25), q.iterator.as_deref(), true);
@@ -613,7 +614,7 @@ pub async fn app(
     Ok(render(
         StatusCode::OK,
         "app.html",
-        page_context! { nav => "apps", csrf => session.csrf, app => AppView::from(&*app), endpoints, messages, pager,
+        page_context! { nav => "apps", csrf => session.csrf, app => AppView::from(&*app), endpoints, destinations, messages, pager,
         event_type, not_found, flash => q.done.as_deref().and_then(super::ops::done_message) },
     ))
 }

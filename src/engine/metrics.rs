@@ -21,6 +21,12 @@ const SLOW: [f64; 18] =
     [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 10800.0, 86400.0];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DestinationLabels {
+    pub app_id: String,
+    pub destination_id: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct AttemptLabels {
     /// `success` (2xx), `failure` (another status), `timeout`, `error` (no answer: refused, connection, TLS).
     pub outcome: &'static str,
@@ -93,6 +99,8 @@ pub struct Metrics {
     destinations_lag_max: Gauge,
     destinations_lag_total: Gauge,
     destinations_retrying: Gauge,
+    /// Each active destination's lag; redrawn at each scrape, so a deleted destination leaves it.
+    destination_lag: Family<DestinationLabels, Gauge>,
     /// The store's group commits, brought up to date when scraped (one scrape at a time).
     store_commits: std::sync::Mutex<Counter>,
 }
@@ -123,6 +131,7 @@ impl Default for Metrics {
             destinations_lag_max: Gauge::default(),
             destinations_lag_total: Gauge::default(),
             destinations_retrying: Gauge::default(),
+            destination_lag: Family::default(),
             store_commits: Default::default(),
         };
         let r = &mut m.registry;
@@ -168,6 +177,11 @@ impl Default for Metrics {
             "destinations_lag",
             "Events every active destination has yet to take, summed",
             m.destinations_lag_total.clone(),
+        );
+        r.register(
+            "destination_lag",
+            "Events an active destination has yet to take (its application's log minus its cursor)",
+            m.destination_lag.clone(),
         );
         r.register(
             "destinations_retrying",
@@ -226,10 +240,15 @@ impl Engine {
             Err(e) => tracing::warn!(error = ?e, "reading the queue's figures for /metrics"),
         }
         match self.store.destinations_lag().await {
-            Ok(lag) => {
-                m.destinations_lag_max.set(lag.max);
-                m.destinations_lag_total.set(lag.total);
-                m.destinations_retrying.set(lag.retrying);
+            Ok(lags) => {
+                m.destinations_lag_max.set(lags.iter().map(|d| d.lag).max().unwrap_or(0));
+                m.destinations_lag_total.set(lags.iter().map(|d| d.lag).sum());
+                m.destinations_retrying.set(lags.iter().filter(|d| d.retrying).count() as i64);
+                m.destination_lag.clear();
+                for d in lags {
+                    let labels = DestinationLabels { app_id: d.app_id, destination_id: d.id };
+                    m.destination_lag.get_or_create(&labels).set(d.lag);
+                }
             }
             Err(e) => tracing::warn!(error = ?e, "reading destinations' lag for /metrics"),
         }

@@ -122,33 +122,35 @@ fn insert_attempt(a: &DestinationAttempt) -> Sql {
 /// How a failed batch leaves its destination.
 #[derive(Debug, Clone)]
 pub struct Failed {
+    /// The cursor the batch was read after: a skip since then makes the failure stale.
+    pub from: i64,
     pub reason: String,
     /// When to try again; None gives up (the destination is made inactive).
     pub next_retry_at: Option<Millis>,
 }
 
-/// How far behind the active destinations are, for `/metrics` (no ids: the labels stay bounded).
-#[derive(Debug, Clone, Default)]
-pub struct DestinationsLag {
-    /// Events the furthest-behind destination has yet to take (those it does not take included).
-    pub max: i64,
-    pub total: i64,
-    /// Destinations waiting to retry a failed batch.
-    pub retrying: i64,
+/// How far behind an active destination is, for `/metrics`.
+#[derive(Debug, Clone)]
+pub struct DestinationLag {
+    pub id: String,
+    pub app_id: String,
+    /// Events it has yet to take (those it does not take included): its application's log minus its cursor.
+    pub lag: i64,
+    /// Waiting to retry a failed batch.
+    pub retrying: bool,
 }
 
 impl dyn Store {
     /// The active destinations' lag behind their applications' logs.
-    pub async fn destinations_lag(&self) -> StoreResult<DestinationsLag> {
+    pub async fn destinations_lag(&self) -> StoreResult<Vec<DestinationLag>> {
         let q = Sql::new(
-            "SELECT COALESCE(MAX(a.last_pos - s.acked_pos), 0), CAST(COALESCE(SUM(a.last_pos - s.acked_pos), 0) AS BIGINT),
-                    CAST(COALESCE(SUM(CASE WHEN s.next_retry_at IS NULL THEN 0 ELSE 1 END), 0) AS BIGINT)
+            "SELECT s.id, s.app_id, a.last_pos - s.acked_pos, CASE WHEN s.next_retry_at IS NULL THEN 0 ELSE 1 END
              FROM destination_state s JOIN app_log a ON a.app_id = s.app_id WHERE s.active = 1",
         );
-        let lag =
-            db::fetch_one(self, q, |r| Ok(DestinationsLag { max: r.get(0)?, total: r.get(1)?, retrying: r.get(2)? }))
-                .await?;
-        Ok(lag.unwrap_or_default())
+        db::fetch(self, q, |r| {
+            Ok(DestinationLag { id: r.get(0)?, app_id: r.get(1)?, lag: r.get(2)?, retrying: r.get::<i64>(3)? == 1 })
+        })
+        .await
     }
 
     /// The application's last log position (0 before its first message).
@@ -319,6 +321,7 @@ impl dyn Store {
     }
 
     /// Records a failed batch: the cursor stays, the destination waits for `failed.next_retry_at` (or gives up).
+    /// False, with only the attempt recorded, when `node` lost the lease or the cursor moved (a skip) meanwhile.
     pub async fn destination_fail(
         &self,
         id: &str,
@@ -330,14 +333,15 @@ impl dyn Store {
         let q = Sql::new(
             "UPDATE destination_state SET failures = failures + 1, failing_since = COALESCE(failing_since, ?),
                  failure_reason = ?, next_retry_at = ?, active = ?
-             WHERE id = ? AND leased_by = ?",
+             WHERE id = ? AND leased_by = ? AND acked_pos = ?",
         )
         .bind(now)
         .bind(failed.reason.as_str())
         .bind(failed.next_retry_at)
         .bind(failed.next_retry_at.is_some())
         .bind(id)
-        .bind(node);
+        .bind(node)
+        .bind(failed.from);
         db::write(self, false, move |db| {
             Box::pin(async move {
                 let held = db.execute(&q).await? > 0;

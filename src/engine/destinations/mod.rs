@@ -507,8 +507,11 @@ impl Engine {
             .map(|d| now + super::retry::jitter(d).as_millis() as i64);
         tracing::info!(destination = %dest.id, failures, reason = %why, "destination batch failed");
         let attempt = attempt_of(dest, batch, status::FAIL, code, why.clone(), duration_ms);
-        let failed = Failed { reason: why.clone(), next_retry_at: next };
-        self.store.destination_fail(&dest.id, &self.destinations.node, failed, attempt).await?;
+        let failed = Failed { from: st.acked_pos, reason: why.clone(), next_retry_at: next };
+        if !self.store.destination_fail(&dest.id, &self.destinations.node, failed, attempt).await? {
+            // Skipped while in flight (or the lease was lost): the next step reads from where the cursor is now.
+            return Ok(Step::Sent(0));
+        }
         if next.is_none() {
             self.disable_destination(dest, st.failing_since.unwrap_or(now), &why).await?;
         }
