@@ -196,7 +196,7 @@ enum Plan {
     Gateway {
         provider: &'static dyn providers::Provider,
         secret: Option<String>,
-        config: ProviderConfig,
+        config: Box<ProviderConfig>,
         public: Map<String, Value>,
     },
 }
@@ -257,7 +257,7 @@ fn plan(input: &IngestSourceIn) -> Result<Plan> {
         return Err(config_field(field, format!("required by {}", provider.name())));
     }
     provider.check_config(&provider_config).map_err(|e| Error::invalid(&["body", "config"], e.to_string()))?;
-    Ok(Plan::Gateway { provider, secret, config: provider_config, public })
+    Ok(Plan::Gateway { provider, secret, config: Box::new(provider_config), public })
 }
 
 fn cron_plan(mut config: Map<String, Value>) -> Result<CronSpec> {
@@ -335,7 +335,7 @@ async fn apply(ctx: &ApiContext, s: &mut Source, plan: Plan) -> Result<()> {
             match existing {
                 Some(mut reg) => {
                     reg.integration_id = provider.name().to_string();
-                    reg.provider_config = config;
+                    reg.provider_config = *config;
                     if let Some(secret) = secret {
                         if reg.secrets.first().map(|k| k.key.as_str()) != Some(secret.as_str()) {
                             reg.secrets = vec![EndpointSecret { key: secret, expires_at: None }];
@@ -356,7 +356,7 @@ async fn apply(ctx: &ApiContext, s: &mut Source, plan: Plan) -> Result<()> {
                             key: secret.unwrap_or_else(crate::engine::signing::new_secret),
                             expires_at: None,
                         }],
-                        provider_config: config,
+                        provider_config: *config,
                         destination_app_id: Some(s.app_id.clone()),
                         rate_limit_per_minute: None,
                         verification_token: None,

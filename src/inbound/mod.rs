@@ -324,6 +324,9 @@ struct RegistrationOut {
     retry_policy: Option<RetryPolicy>,
     #[serde(skip_serializing_if = "Option::is_none")]
     transformation: Option<TransformationIn>,
+    /// The Ingest source this registration is: it takes requests at the source's `ingestUrl`, not `webhookUrl`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ingest_source_id: Option<String>,
     created_at: String,
     updated_at: String,
 }
@@ -350,6 +353,7 @@ fn out(ctx: &ApiContext, r: &Registration, stats: &InboundStats) -> Registration
         metadata: r.metadata.clone(),
         retry_policy: r.retry_policy.clone(),
         transformation: r.transformation.as_ref().map(TransformationIn::from_model),
+        ingest_source_id: r.source_id.clone(),
         created_at: ts(r.created_at),
         updated_at: ts(r.updated_at),
     }
