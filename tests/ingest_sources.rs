@@ -175,3 +175,70 @@ async fn a_cron_source_fires_to_its_endpoints() {
     // At most one tick was already on its way when the source went.
     assert!(recv.received().len() <= after_delete + 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_a_4xx_naming_the_field() {
+    let app = spawn_app_with(|c| c.max_body_bytes = 4096).await;
+    for (body, field) in [
+        (json!({"name": "x", "type": "github", "config": [1]}), vec!["body", "config"]),
+        (json!({"name": "x", "config": {}}), vec!["body", "type"]),
+        (json!({"name": "x", "type": "github", "config": {"secret": 7}}), vec!["body", "config", "secret"]),
+        (json!({"name": "x", "type": "github", "config": {"secret": "short"}}), vec!["body", "config", "secret"]),
+        (json!({"name": "", "type": "github", "config": {"secret": "long enough"}}), vec!["body", "name"]),
+        (
+            json!({"name": "x", "uid": "a b", "type": "github", "config": {"secret": "long enough"}}),
+            vec!["body", "uid"],
+        ),
+        (json!({"name": "x", "type": "rabbitMq", "config": {}}), vec!["body", "type"]),
+        (
+            json!({"name": "x", "type": "cron", "config": {"schedule": "* * * * *", "payload": 5}}),
+            vec!["body", "config", "payload"],
+        ),
+    ] {
+        let r = app.post("/ingest/api/v1/source", body.clone()).await;
+        assert_eq!(r.status, 422, "{body}: {:?}", r.body);
+        assert_eq!(loc(&r.body), field, "{body}");
+    }
+    let r = app.put("/ingest/api/v1/source/not a uid", json!({"name": "x", "type": "generic-webhook"})).await;
+    assert_eq!(r.status, 422, "{:?}", r.body);
+
+    let r = app.post("/ingest/api/v1/source", json!({"name": "g", "type": "generic-webhook"})).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let (source, url) = (r.body["id"].as_str().unwrap().to_string(), r.body["ingestUrl"].as_str().unwrap().to_string());
+    for (body, field) in [
+        (json!({"url": "http://127.0.0.1:1/x", "secret": "not base64!"}), vec!["body", "secret"]),
+        (json!({"url": "http://127.0.0.1:1/x", "headers": {"bad header": "v"}}), vec!["body", "headers"]),
+        (json!({"url": "http://127.0.0.1:1/x", "throttleRate": 0}), vec!["body", "throttleRate"]),
+        (json!({"url": "http://127.0.0.1:1/x", "uid": "a/b"}), vec!["body", "uid"]),
+    ] {
+        let r = app.post(&format!("/ingest/api/v1/source/{source}/endpoint"), body.clone()).await;
+        assert_eq!(r.status, 422, "{body}: {:?}", r.body);
+        assert_eq!(loc(&r.body), field, "{body}");
+    }
+    let r = app.patch(&format!("/ingest/api/v1/source/{source}/endpoint/ep_nope/transformation"), json!({})).await;
+    assert_eq!(r.status, 404, "{:?}", r.body);
+    assert_eq!(app.get("/ingest/api/v1/source/src_nope").await.status, 404);
+
+    // The ingest URL: a body over the limit is 413, an unknown source or token 404, a body that is no JSON object
+    // 400 — each with a JSON body.
+    let post = |url: String, body: Vec<u8>| {
+        let http = app.http.clone();
+        async move {
+            let r = http.post(url).header("content-type", "application/json").body(body).send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    assert_eq!(post(url.clone(), vec![b' '; 5000]).await.0, 413);
+    assert_eq!(post(format!("{}/ingest/in/{source}/wrong", app.base), b"{}".to_vec()).await.0, 404);
+    assert_eq!(post(format!("{}/ingest/in/src_nope/wrong", app.base), b"{}".to_vec()).await.0, 404);
+    assert_eq!(post(url.clone(), b"[1, 2]".to_vec()).await.0, 400);
+    assert_eq!(post(url, br#"{"type": "ok"}"#.to_vec()).await.0, 200);
+
+    // Three rotations within 48 hours, as Svix allows; a fourth is refused.
+    let rotate = format!("/ingest/api/v1/source/{source}/token/rotate");
+    for _ in 0..3 {
+        assert_eq!(app.post(&rotate, json!({})).await.status, 200);
+    }
+    let r = app.post(&rotate, json!({})).await;
+    assert_eq!(r.status, 409, "{:?}", r.body);
+}

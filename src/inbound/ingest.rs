@@ -45,6 +45,8 @@ use crate::store::{impl_doc, now_ms, timer_status, Doc, DocKind, Millis, TimerJo
 pub const CRON: &str = "cron_";
 /// How long a rotated-out ingest URL token keeps working.
 const TOKEN_GRACE_MS: Millis = 48 * 3_600_000;
+/// Rotations within [`TOKEN_GRACE_MS`], as Svix allows: so many old URLs may work at once.
+const MAX_ROTATIONS: usize = 3;
 /// The event type of a cron source's messages.
 const CRON_EVENT: &str = "cron";
 
@@ -603,7 +605,8 @@ async fn delete_source(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A new token in the ingest URL; the previous ones keep working for 48 hours.
+/// A new token in the ingest URL; the previous ones keep working for 48 hours. At most three rotations within
+/// 48 hours (409 beyond).
 #[utoipa::path(
     post, path = "/ingest/api/v1/source/{source_id}/token/rotate", operation_id = "v1.ingest.source.rotate-token",
     tag = "Ingest Source",
@@ -622,7 +625,11 @@ async fn rotate_token(
     if s.registration_id.is_none() {
         return Err(Error::bad_request("A cron source has no ingest URL"));
     }
-    crate::engine::model::rotate_secrets(&mut s.tokens, new_token(), TOKEN_GRACE_MS, now_ms());
+    let now = now_ms();
+    if s.tokens.iter().filter(|t| t.expires_at.is_some_and(|at| at > now)).count() >= MAX_ROTATIONS {
+        return Err(Error::conflict("The token was rotated three times within 48 hours; try again later"));
+    }
+    crate::engine::model::rotate_secrets(&mut s.tokens, new_token(), TOKEN_GRACE_MS, now);
     save(&ctx, &mut s).await?;
     Ok(Json(RotateTokenOut { ingest_url: ingest_url(&ctx, &s) }))
 }
