@@ -212,8 +212,9 @@ fn drop_every_cache(ctx: &ApiContext) {
     security(("bearer" = []), ("apiKey" = [])),
     tags(
         (name = "Application"), (name = "Endpoint"), (name = "Event Type"), (name = "Message"),
-        (name = "Message Attempt"), (name = "Authentication"), (name = "Health"), (name = "Inbound"), (name = "Timers"),
-        (name = "Bots"), (name = "Bot API"), (name = "Bot interactions"),
+        (name = "Message Attempt"), (name = "Authentication"), (name = "Health"), (name = "Inbound"),
+        (name = "Ingest Source"), (name = "Ingest Endpoint"), (name = "Timers"), (name = "Bots"), (name = "Bot API"),
+        (name = "Bot interactions"),
     )
 )]
 struct ApiDoc;
