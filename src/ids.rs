@@ -100,6 +100,7 @@ prefixes! {
     VIEW = "view_",
     DESTINATION = "dst_",
     DESTINATION_ATTEMPT = "dstatmpt_",
+    SOURCE = "src_",
 }
 
 /// Characters of the time-ordered part of an id (after its prefix).

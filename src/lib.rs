@@ -4,7 +4,9 @@
 //!
 //! * [`outbound`] — the Svix-compatible API (`/api/v1/…`): applications, endpoints, event types, messages and
 //!   attempts. Faces are thin: they validate, hand messages to the engine and read state back.
-//! * [`inbound`] — the verifying gateway for providers' webhooks (seed 002), forwarding through the engine.
+//! * [`inbound`] — the verifying gateway for providers' webhooks (seed 002), forwarding through the engine; its
+//!   second face, the Svix Ingest API ([`inbound::ingest`]), makes each source a registration of the same gateway,
+//!   and runs the `cron` sources on the engine's due-time queue.
 //! * [`timers`] — durable timers (seed 001): each a job in the engine's due-time queue.
 //! * [`bots`] — the chat platform's bots (seed 003) on a built-in chat store; every outgoing webhook a delivery.
 //! * [`dashboard`] — the web dashboard at `/ui/` for people: log in with a token, follow links from the overview

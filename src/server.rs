@@ -64,7 +64,8 @@ impl Server {
             generated_token = Some(token);
         }
         let (engine, ready) = Engine::new(store.clone(), cfg.clone())?;
-        engine.set_timer_handler(Arc::new(crate::timers::Timers));
+        engine.set_timer_handler(crate::timers::TIMER, Arc::new(crate::timers::Timers));
+        engine.set_timer_handler(crate::inbound::ingest::CRON, Arc::new(crate::inbound::ingest::CronSources));
         let tokens = moka::sync::Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build();
         // Each face's own state, reached by the face through `AppState::parts`.
         let mut parts = Parts::default();
@@ -174,6 +175,7 @@ async fn follow_store_events(ctx: ApiContext, mut events: broadcast::Receiver<St
                 DocKind::Application => ctx.engine.invalidate(&id),
                 DocKind::Endpoint => ctx.engine.invalidate(&parent),
                 DocKind::InboundRegistration => crate::inbound::registration_changed(&ctx, &id),
+                DocKind::IngestSource => crate::inbound::source_changed(&ctx, &id),
                 DocKind::Bot => crate::bots::state(&ctx).changed(&org_id),
                 DocKind::DashboardSession => crate::dashboard::session_changed(&ctx, &id),
                 _ => {}
@@ -210,8 +212,9 @@ fn drop_every_cache(ctx: &ApiContext) {
     security(("bearer" = []), ("apiKey" = [])),
     tags(
         (name = "Application"), (name = "Endpoint"), (name = "Event Type"), (name = "Message"),
-        (name = "Message Attempt"), (name = "Authentication"), (name = "Health"), (name = "Inbound"), (name = "Timers"),
-        (name = "Bots"), (name = "Bot API"), (name = "Bot interactions"),
+        (name = "Message Attempt"), (name = "Authentication"), (name = "Health"), (name = "Inbound"),
+        (name = "Ingest Source"), (name = "Ingest Endpoint"), (name = "Timers"), (name = "Bots"), (name = "Bot API"),
+        (name = "Bot interactions"),
     )
 )]
 struct ApiDoc;

@@ -1,5 +1,6 @@
-//! Changes to an endpoint that the API and the dashboard both make: checks, storing, rotating the secret, and
-//! the example payload of an event type.
+//! Changes to an endpoint that the faces make (the outbound API, the Ingest API's endpoints, the dashboard):
+//! checks, creating and storing, rotating the secret, custom headers, the transformation, and the example payload
+//! of an event type.
 
 use std::collections::BTreeMap;
 
@@ -8,8 +9,11 @@ use axum::http::{HeaderName, HeaderValue};
 use crate::api::validate::check_ident;
 use crate::api::ApiContext;
 use crate::engine::filter::Filter;
-use crate::engine::model::{Endpoint, EventType};
+use serde::Serialize;
+
+use crate::engine::model::{Application, Endpoint, EndpointSecret, EventType};
 use crate::engine::signing;
+use crate::engine::transform::{sandbox, Preset, Transformation};
 use crate::error::{Error, Result};
 use crate::store::now_ms;
 
@@ -83,6 +87,157 @@ pub fn parse_filter(v: Option<serde_json::Value>) -> Result<Option<Filter>> {
         .transpose()
 }
 
+/// A new endpoint's signing key: the one given (checked; `whsec_` added when missing), or a new random one.
+pub fn initial_secret(secret: Option<String>) -> Result<String> {
+    match secret {
+        Some(s) => {
+            check_secret(&s)?;
+            Ok(if s.starts_with("whsec_") { s } else { format!("whsec_{s}") })
+        }
+        None => Ok(signing::new_secret()),
+    }
+}
+
+/// A new endpoint of `app` sending to `url`, signed with `secret` (see [`initial_secret`]), with custom `headers`
+/// and everything else as the Svix API defaults it; the caller sets what its request gives before [`insert`].
+pub fn new_endpoint(
+    app: &Application,
+    url: String,
+    secret: Option<String>,
+    headers: BTreeMap<String, String>,
+) -> Result<Endpoint> {
+    let secret = initial_secret(secret)?;
+    check_headers(&headers.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect())?;
+    let now = now_ms();
+    Ok(Endpoint {
+        id: crate::ids::new(crate::ids::EP),
+        org_id: app.org_id.clone(),
+        app_id: app.id.clone(),
+        uid: None,
+        url,
+        description: String::new(),
+        filter_types: None,
+        channels: None,
+        disabled: false,
+        metadata: Default::default(),
+        headers,
+        secrets: vec![EndpointSecret { key: secret, expires_at: None }],
+        throttle_rate: None,
+        signature: None,
+        retry_schedule: None,
+        filter: None,
+        transformation: None,
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+/// Checks and stores a new endpoint; the next message of its application routes by it.
+pub async fn insert(ctx: &ApiContext, ep: &Endpoint) -> Result<()> {
+    validate(ctx, ep).await?;
+    ctx.store.insert(ep).await?;
+    ctx.engine.invalidate(&ep.app_id);
+    Ok(())
+}
+
+/// An endpoint's custom headers as the API shows them.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HeadersOut {
+    headers: BTreeMap<String, String>,
+    sensitive: Vec<String>,
+}
+
+/// Headers whose values are named but not shown.
+const SENSITIVE: &[&str] = &["authorization", "proxy-authorization", "cookie", "x-api-key"];
+
+impl From<&Endpoint> for HeadersOut {
+    /// Sensitive headers are named but their values are not shown.
+    fn from(ep: &Endpoint) -> Self {
+        let (sensitive, headers): (Vec<_>, Vec<_>) =
+            ep.headers.iter().partition(|(k, _)| SENSITIVE.contains(&k.to_ascii_lowercase().as_str()));
+        HeadersOut {
+            headers: headers.into_iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            sensitive: sensitive.into_iter().map(|(k, _)| k.clone()).collect(),
+        }
+    }
+}
+
+/// Replaces every custom header of `ep` (`PUT …/headers`) and stores it.
+pub async fn put_headers(ctx: &ApiContext, ep: &mut Endpoint, headers: BTreeMap<String, String>) -> Result<()> {
+    check_headers(&headers.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect())?;
+    ep.headers = headers;
+    save(ctx, ep).await
+}
+
+/// Sets or removes (`null`) the named custom headers of `ep` (`PATCH …/headers`) and stores it.
+pub async fn patch_headers(
+    ctx: &ApiContext,
+    ep: &mut Endpoint,
+    headers: BTreeMap<String, Option<String>>,
+) -> Result<()> {
+    check_headers(&headers)?;
+    for (k, v) in headers {
+        match v {
+            Some(v) => ep.headers.insert(k, v),
+            None => ep.headers.remove(&k),
+        };
+    }
+    save(ctx, ep).await
+}
+
+const MAX_VARIABLES: usize = 100;
+
+/// Refuses a transformation too large to keep.
+pub fn check_transformation(t: &Transformation) -> Result<()> {
+    if t.code.as_ref().is_some_and(|c| c.len() > sandbox::MAX_CODE_BYTES) {
+        let msg = format!("at most {} KiB", sandbox::MAX_CODE_BYTES >> 10);
+        return Err(Error::invalid(&["body", "code"], msg));
+    }
+    if t.variables.len() > MAX_VARIABLES || t.variables.iter().any(|(k, v)| k.len() > 256 || v.len() > 8192) {
+        return Err(Error::invalid(
+            &["body", "variables"],
+            "at most 100 variables, names up to 256 bytes, values up to 8 KiB",
+        ));
+    }
+    Ok(())
+}
+
+/// A change to an endpoint's transformation (Svix's `EndpointTransformationPatch`): absent fields are kept,
+/// `Some(None)` clears.
+#[derive(Debug, Default)]
+pub struct TransformationChange {
+    pub code: Option<Option<String>>,
+    pub enabled: Option<bool>,
+    pub variables: Option<Option<BTreeMap<String, String>>>,
+    pub template: Option<Option<Preset>>,
+}
+
+/// Applies `p` to the endpoint's transformation and stores it. A new one with code or a template is enabled unless
+/// `enabled: false` is given. Code that does not compile would fail every delivery: new code (or variables) is
+/// compiled before it is saved, while a broken transformation can still be turned off.
+pub async fn patch_transformation(ctx: &ApiContext, ep: &mut Endpoint, p: TransformationChange) -> Result<()> {
+    let is_new = ep.transformation.is_none();
+    let recompile = p.code.is_some() || p.variables.is_some();
+    let mut t = ep.transformation.clone().unwrap_or_default();
+    if let Some(code) = p.code {
+        t.code = code.filter(|c| !c.trim().is_empty());
+    }
+    if let Some(template) = p.template {
+        t.template = template;
+    }
+    if let Some(vars) = p.variables {
+        t.variables = vars.unwrap_or_default();
+    }
+    t.enabled = p.enabled.unwrap_or(t.enabled || (is_new && (t.code.is_some() || t.template.is_some())));
+    check_transformation(&t)?;
+    if recompile {
+        ctx.engine.transformer.check(&t).await.map_err(|e| Error::invalid(&["body", "code"], e))?;
+    }
+    t.updated_at = Some(now_ms());
+    ep.transformation = Some(t);
+    crate::api::store_endpoint(ctx, ep).await
+}
+
 /// Checks an endpoint as a whole before it is stored. Its URL's name is resolved, so that one pointing at a
 /// private address is refused now rather than failing every attempt.
 pub async fn validate(ctx: &ApiContext, ep: &Endpoint) -> Result<()> {
@@ -122,17 +277,7 @@ pub async fn rotate_secret(
     if grace > 7 * 86_400 {
         return Err(Error::invalid(&["body", "gracePeriodSeconds"], "at most 7 days"));
     }
-    let new_key = match key {
-        Some(k) => {
-            check_secret(&k)?;
-            if k.starts_with("whsec_") {
-                k
-            } else {
-                format!("whsec_{k}")
-            }
-        }
-        None => signing::new_secret(),
-    };
+    let new_key = initial_secret(key)?;
     crate::engine::model::rotate_secrets(&mut ep.secrets, new_key.clone(), grace as i64 * 1000, now_ms());
     save(ctx, ep).await?;
     Ok(new_key)

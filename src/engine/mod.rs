@@ -10,6 +10,7 @@
 //! ```
 
 pub mod breaker;
+pub mod cron;
 pub mod destinations;
 pub mod dispatcher;
 pub mod egress;
@@ -51,7 +52,9 @@ pub struct Engine {
     http: reqwest::Client,
     endpoints: moka::sync::Cache<String, Arc<Vec<Endpoint>>>,
     apps: moka::sync::Cache<(String, String), Arc<Application>>,
-    timers: std::sync::OnceLock<Arc<dyn scheduler::TimerHandler>>,
+    /// What runs due timer jobs, by the prefix of the timer's id (`timer_…` the timers face's, `cron_…` the cron
+    /// sources'): the engine knows a timer only as a job with a payload, and which face made it by its id.
+    timers: std::sync::RwLock<Vec<(&'static str, Arc<dyn scheduler::TimerHandler>)>>,
     responses: std::sync::OnceLock<Arc<dyn ResponseHandler>>,
     /// The engine itself, for work it starts in the background (operational webhooks).
     me: std::sync::Weak<Engine>,
@@ -130,7 +133,7 @@ impl Engine {
             http,
             endpoints: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(ttl).build(),
             apps: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(ttl).build(),
-            timers: std::sync::OnceLock::new(),
+            timers: Default::default(),
             responses: std::sync::OnceLock::new(),
             breakers: breaker::Breakers::default(),
             live: live::LiveAttempts::default(),
@@ -270,9 +273,17 @@ impl Engine {
         msg
     }
 
-    /// Registers what runs due timers (once, at start).
-    pub fn set_timer_handler(&self, handler: Arc<dyn scheduler::TimerHandler>) {
-        let _ = self.timers.set(handler);
+    /// Registers what runs the due timers whose id starts with `prefix` (at start, once per prefix).
+    pub fn set_timer_handler(&self, prefix: &'static str, handler: Arc<dyn scheduler::TimerHandler>) {
+        let mut handlers = self.timers.write().unwrap_or_else(|e| e.into_inner());
+        handlers.retain(|(p, _)| *p != prefix);
+        handlers.push((prefix, handler));
+    }
+
+    /// The handler of a due timer, by its id's prefix.
+    fn timer_handler(&self, timer_id: &str) -> Option<Arc<dyn scheduler::TimerHandler>> {
+        let handlers = self.timers.read().unwrap_or_else(|e| e.into_inner());
+        handlers.iter().find(|(p, _)| timer_id.starts_with(p)).map(|(_, h)| h.clone())
     }
 
     /// Registers what acts on endpoints' answers (once, at start).

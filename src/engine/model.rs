@@ -38,10 +38,12 @@ impl_doc!(Application, DocKind::Application, parent: none, id: id, uid: uid);
 /// The uid of the application each organization's timer webhooks are delivered through.
 pub const TIMERS_APP_UID: &str = "hookd-timers";
 
-/// Whether `uid` names an application hookd makes for itself: the timers', or a bot's (whose uid is the bot's
-/// id). The API refuses it for the user's own applications.
+/// Whether `uid` names an application hookd makes for itself: the timers', a bot's (whose uid is the bot's id) or
+/// an ingest source's (whose uid is the source's id). The API refuses it for the user's own applications.
 pub fn is_internal_uid(uid: &str) -> bool {
-    uid == TIMERS_APP_UID || crate::ids::has_prefix(uid, crate::ids::BOT)
+    uid == TIMERS_APP_UID
+        || crate::ids::has_prefix(uid, crate::ids::BOT)
+        || crate::ids::has_prefix(uid, crate::ids::SOURCE)
 }
 
 impl Application {

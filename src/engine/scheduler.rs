@@ -88,9 +88,9 @@ impl Engine {
             self.metrics.scheduler_lag_seconds.observe(super::metrics::seconds_between(due_at, now));
             match job {
                 DueJob::Delivery(d) => permit.send(d),
-                DueJob::Timer(t) => match self.timers.get() {
+                DueJob::Timer(t) => match self.timer_handler(&t.timer.id) {
                     Some(handler) => {
-                        let (handler, engine) = (handler.clone(), self.clone());
+                        let engine = self.clone();
                         let span = crate::telemetry::timer_span(&t.timer.id, t.due_at);
                         tokio::spawn(tracing::Instrument::instrument(
                             async move { handler.fire(engine, t).await },

@@ -6,6 +6,7 @@
 //! The ingest handler makes no outbound HTTP call: it answers 200 once the inbound event (and the message it
 //! forwards, in the same commit) is stored.
 
+pub mod ingest;
 pub mod providers;
 
 use std::collections::HashMap;
@@ -89,6 +90,9 @@ pub struct Registration {
     /// Changes (or drops) the normalised event before it is forwarded, as an endpoint's transformation does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transformation: Option<Transformation>,
+    /// The Ingest source this registration is (`src_…`): its requests arrive at the source's ingest URL only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_id: Option<String>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
@@ -123,10 +127,12 @@ fn match_key(n: &Normalized) -> String {
     }
 }
 
-/// What the inbound face keeps in memory: the registration cache (the seed's 5-minute cache, with its hit rate)
-/// and the per-registration rate windows.
+/// What the inbound face keeps in memory: the registration cache (the seed's 5-minute cache, with its hit rate),
+/// the ingest sources' cache and the per-registration rate windows.
 pub struct Gateway {
     cache: moka::sync::Cache<String, Arc<Registration>>,
+    /// Ingest sources by id, for their ingest URLs (each request checks its token against the source's).
+    sources: moka::sync::Cache<String, Arc<ingest::Source>>,
     hits: AtomicU64,
     misses: AtomicU64,
     /// The minute a refusal of each (registration, reason) was last kept, for those kept one a minute.
@@ -137,6 +143,7 @@ impl Default for Gateway {
     fn default() -> Self {
         Gateway {
             cache: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(300)).build(),
+            sources: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(300)).build(),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             kept_minute: moka::sync::Cache::builder()
@@ -152,9 +159,15 @@ pub fn registration_changed(ctx: &ApiContext, id: &str) {
     gateway(ctx).cache.invalidate(id);
 }
 
+/// Forgets a cached ingest source that changed (through another node).
+pub fn source_changed(ctx: &ApiContext, id: &str) {
+    gateway(ctx).sources.invalidate(id);
+}
+
 /// Changes were missed (the store's change feed was interrupted): no cached registration can be trusted.
 pub fn registrations_changed(ctx: &ApiContext) {
     gateway(ctx).cache.invalidate_all();
+    gateway(ctx).sources.invalidate_all();
 }
 
 /// The inbound face's state, registered in [`AppState::parts`](crate::api::AppState::parts) by the server.
@@ -311,6 +324,9 @@ struct RegistrationOut {
     retry_policy: Option<RetryPolicy>,
     #[serde(skip_serializing_if = "Option::is_none")]
     transformation: Option<TransformationIn>,
+    /// The Ingest source this registration is: it takes requests at the source's `ingestUrl`, not `webhookUrl`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ingest_source_id: Option<String>,
     created_at: String,
     updated_at: String,
 }
@@ -337,6 +353,7 @@ fn out(ctx: &ApiContext, r: &Registration, stats: &InboundStats) -> Registration
         metadata: r.metadata.clone(),
         retry_policy: r.retry_policy.clone(),
         transformation: r.transformation.as_ref().map(TransformationIn::from_model),
+        ingest_source_id: r.source_id.clone(),
         created_at: ts(r.created_at),
         updated_at: ts(r.updated_at),
     }
@@ -447,6 +464,7 @@ async fn create(
         metadata: input.metadata,
         retry_policy: input.retry_policy,
         transformation: compiled(&ctx, input.transformation).await?,
+        source_id: None,
         created_at: now,
         updated_at: now,
     };
@@ -634,7 +652,9 @@ async fn get_one(
         Ok(OrgId(org)) => org,
         // Without a token, a GET is a provider's handshake (Meta's `hub.challenge`, Dropbox's `challenge`,
         // Okta's verification) or refused as before.
-        Err(unauthenticated) => return get_handshake(&ctx, &id, &uri, &headers).await?.ok_or(unauthenticated),
+        Err(unauthenticated) => {
+            return get_handshake(&ctx, &id, false, &uri, &headers).await?.ok_or(unauthenticated);
+        }
     };
     let reg = load(&ctx, &org, &id).await?;
     let stats = stats_of(&ctx, &reg.id).await?;
@@ -645,10 +665,11 @@ async fn get_one(
 async fn get_handshake(
     ctx: &ApiContext,
     id: &str,
+    via_source: bool,
     uri: &axum::http::Uri,
     headers: &HeaderMap,
 ) -> Result<Option<Response>> {
-    let Some(reg) = gateway(ctx).registration(ctx, id).await? else {
+    let Some(reg) = gateway(ctx).registration(ctx, id).await?.filter(|r| r.source_id.is_some() == via_source) else {
         return Ok(None);
     };
     let Some(provider) = providers::by_name(&reg.integration_id).filter(|_| reg.status != Status::Inactive) else {
@@ -746,6 +767,12 @@ async fn patch(
     ValidJson(p): ValidJson<RegistrationPatch>,
 ) -> Result<Json<RegistrationOut>> {
     let mut reg = load(&ctx, &org, &id).await?;
+    if let (Some(source), Some(_)) = (&reg.source_id, &p.destination) {
+        let msg = format!(
+            "the ingest source {source}'s events go to its endpoints (/ingest/api/v1/source/{source}/endpoint)"
+        );
+        return Err(Error::invalid(&["body", "destination"], msg));
+    }
     if let Some(events) = p.events {
         check_events(&events)?;
         reg.events = events;
@@ -789,6 +816,11 @@ async fn patch(
 )]
 async fn delete(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path<String>) -> Result<StatusCode> {
     let reg = load(&ctx, &org, &id).await?;
+    if let Some(source) = &reg.source_id {
+        return Err(Error::conflict(format!(
+            "This registration is the ingest source {source}: delete the source (DELETE /ingest/api/v1/source/{source})"
+        )));
+    }
     ctx.store.delete::<Registration>(&org, &reg.id).await?;
     gateway(&ctx).cache.invalidate(&reg.id);
     Ok(StatusCode::NO_CONTENT)
@@ -1437,6 +1469,19 @@ async fn ingest(
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     req: Request,
 ) -> Response {
+    receive(ctx, id, false, uri, peer, req).await
+}
+
+/// The gateway's ingest path, for a registration's URL and (`via_source`) an ingest source's: a registration
+/// that is a source takes requests at the source's URL only, where its token was checked.
+async fn receive(
+    ctx: ApiContext,
+    id: String,
+    via_source: bool,
+    uri: axum::http::Uri,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    req: Request,
+) -> Response {
     let started = Instant::now();
     let headers = req.headers().clone();
     // Read here rather than by an extractor, so that a body over the limit is kept among the refused requests.
@@ -1449,7 +1494,7 @@ async fn ingest(
     let mut tally = Tally { provider: "none", verdict: verdict::ERROR };
     let request = Received { uri: &uri, headers: &headers, body: body.as_deref(), peer };
     let span = crate::telemetry::inbound_span(&id);
-    let inner = ingest_inner(&ctx, &id, request, started, &mut tally);
+    let inner = ingest_inner(&ctx, &id, via_source, request, started, &mut tally);
     let resp = match tracing::Instrument::instrument(inner, span.clone()).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(),
@@ -1477,12 +1522,14 @@ struct Tally {
 async fn ingest_inner(
     ctx: &ApiContext,
     id: &str,
+    via_source: bool,
     received: Received<'_>,
     started: Instant,
     tally: &mut Tally,
 ) -> Result<Response> {
     // An unknown id has no tenant to show a refusal to: it is answered, not kept.
-    let Some(reg) = gateway(ctx).registration(ctx, id).await? else {
+    let found = gateway(ctx).registration(ctx, id).await?;
+    let Some(reg) = found.filter(|r| r.source_id.is_some() == via_source) else {
         tally.verdict = verdict::UNKNOWN;
         return Ok(refuse(StatusCode::NOT_FOUND, "Unknown webhook registration".into(), started, None));
     };
@@ -1695,4 +1742,5 @@ pub fn router() -> OpenApiRouter<ApiContext> {
         .routes(routes!(list_refused))
         .routes(routes!(get_event))
         .routes(routes!(replay))
+        .merge(ingest::router())
 }

@@ -16,17 +16,17 @@ use utoipa_axum::routes;
 use super::background_task::{self, BackgroundTaskOut, TaskStatus};
 use super::message::{MessageIn, MessageOut};
 use crate::api::auth::OrgId;
+pub(super) use crate::api::endpoints::HeadersOut;
 pub(super) use crate::api::endpoints::{check_headers, save};
-use crate::api::endpoints::{check_secret, parse_filter, parse_schedule, validate};
+use crate::api::endpoints::{insert, new_endpoint, parse_filter, parse_schedule};
 use crate::api::extract::ValidJson;
 use crate::api::pagination::{list_response, ListQuery, ListResponse};
 use crate::api::time::{opt_ts, parse_ts, ts};
 use crate::api::validate::{check_ident, double_option};
 use crate::api::{load_app, load_endpoint, ApiContext};
-use crate::engine::model::{Application, Endpoint, EndpointSecret, Metadata};
-use crate::engine::signing::{self, HmacScheme};
+use crate::engine::model::{Application, Endpoint, Metadata};
+use crate::engine::signing::HmacScheme;
 use crate::error::{ClientError, Error, Result};
-use crate::store::now_ms;
 
 /// `signature` as written by a user: a whole scheme, or a preset by name.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -157,44 +157,18 @@ impl From<&Endpoint> for EndpointOut {
 }
 
 pub(super) async fn create(ctx: &ApiContext, app: &Application, input: EndpointIn) -> Result<Endpoint> {
-    let now = now_ms();
-    let secret = match input.secret {
-        Some(s) => {
-            check_secret(&s)?;
-            if s.starts_with("whsec_") {
-                s
-            } else {
-                format!("whsec_{s}")
-            }
-        }
-        None => signing::new_secret(),
-    };
-    let headers = input.headers.unwrap_or_default();
-    check_headers(&headers.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect())?;
-    let ep = Endpoint {
-        id: crate::ids::new(crate::ids::EP),
-        org_id: app.org_id.clone(),
-        app_id: app.id.clone(),
-        uid: input.uid,
-        url: input.url,
-        description: input.description,
-        filter_types: input.event_types,
-        channels: input.channels,
-        disabled: input.disabled,
-        metadata: input.metadata,
-        headers,
-        secrets: vec![EndpointSecret { key: secret, expires_at: None }],
-        throttle_rate: input.throttle_rate,
-        signature: input.signature.map(SignatureIn::resolve).transpose()?,
-        retry_schedule: parse_schedule(input.retry_schedule)?,
-        filter: parse_filter(input.filter)?,
-        transformation: None,
-        created_at: now,
-        updated_at: now,
-    };
-    validate(ctx, &ep).await?;
-    ctx.store.insert(&ep).await?;
-    ctx.engine.invalidate(&app.id);
+    let mut ep = new_endpoint(app, input.url, input.secret, input.headers.unwrap_or_default())?;
+    ep.uid = input.uid;
+    ep.description = input.description;
+    ep.filter_types = input.event_types;
+    ep.channels = input.channels;
+    ep.disabled = input.disabled;
+    ep.metadata = input.metadata;
+    ep.throttle_rate = input.throttle_rate;
+    ep.signature = input.signature.map(SignatureIn::resolve).transpose()?;
+    ep.retry_schedule = parse_schedule(input.retry_schedule)?;
+    ep.filter = parse_filter(input.filter)?;
+    insert(ctx, &ep).await?;
     Ok(ep)
 }
 
@@ -398,26 +372,6 @@ struct HeadersPatchIn {
     headers: BTreeMap<String, Option<String>>,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub(super) struct HeadersOut {
-    headers: BTreeMap<String, String>,
-    sensitive: Vec<String>,
-}
-
-impl From<&Endpoint> for HeadersOut {
-    /// Sensitive headers are named but their values are not shown.
-    fn from(ep: &Endpoint) -> Self {
-        let (sensitive, headers): (Vec<_>, Vec<_>) =
-            ep.headers.iter().partition(|(k, _)| SENSITIVE.contains(&k.to_ascii_lowercase().as_str()));
-        HeadersOut {
-            headers: headers.into_iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            sensitive: sensitive.into_iter().map(|(k, _)| k.clone()).collect(),
-        }
-    }
-}
-
-const SENSITIVE: &[&str] = &["authorization", "proxy-authorization", "cookie", "x-api-key"];
-
 #[utoipa::path(
     get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", tag = "Endpoint",
     params(("app_id" = String, Path), ("endpoint_id" = String, Path)),
@@ -454,8 +408,7 @@ async fn put_headers(
     check_headers(&input.headers.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect())?;
     let app = load_app(&ctx, &org, &app_id).await?;
     let mut ep = load_endpoint(&ctx, &app, &ep_id).await?;
-    ep.headers = input.headers;
-    save(&ctx, &mut ep).await?;
+    crate::api::endpoints::put_headers(&ctx, &mut ep, input.headers).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -477,13 +430,7 @@ async fn patch_headers(
     check_headers(&input.headers)?;
     let app = load_app(&ctx, &org, &app_id).await?;
     let mut ep = load_endpoint(&ctx, &app, &ep_id).await?;
-    for (k, v) in input.headers {
-        match v {
-            Some(v) => ep.headers.insert(k, v),
-            None => ep.headers.remove(&k),
-        };
-    }
-    save(&ctx, &mut ep).await?;
+    crate::api::endpoints::patch_headers(&ctx, &mut ep, input.headers).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -14,15 +14,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::auth::OrgId;
+use crate::api::endpoints::{self, check_transformation, TransformationChange};
 use crate::api::extract::ValidJson;
 use crate::api::time::ts;
 use crate::api::validate::{check_ident, double_option};
 use crate::api::{load_app, load_endpoint, ApiContext};
-use crate::engine::transform::{sandbox, Outcome, Preset, Transformation, WebhookIn};
+use crate::engine::transform::{Outcome, Preset, Transformation, WebhookIn};
 use crate::error::{ClientError, Error, Result};
-use crate::store::now_ms;
-
-const MAX_VARIABLES: usize = 100;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -63,20 +61,6 @@ pub struct EndpointTransformationPatch {
     template: Option<Option<Preset>>,
 }
 
-fn check(t: &Transformation) -> Result<()> {
-    if t.code.as_ref().is_some_and(|c| c.len() > sandbox::MAX_CODE_BYTES) {
-        let msg = format!("at most {} KiB", sandbox::MAX_CODE_BYTES >> 10);
-        return Err(Error::invalid(&["body", "code"], msg));
-    }
-    if t.variables.len() > MAX_VARIABLES || t.variables.iter().any(|(k, v)| k.len() > 256 || v.len() > 8192) {
-        return Err(Error::invalid(
-            &["body", "variables"],
-            "at most 100 variables, names up to 256 bytes, values up to 8 KiB",
-        ));
-    }
-    Ok(())
-}
-
 #[utoipa::path(
     get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/transformation", tag = "Endpoint",
     params(("app_id" = String, Path), ("endpoint_id" = String, Path)),
@@ -114,28 +98,9 @@ async fn patch_transformation(
 ) -> Result<StatusCode> {
     let app = load_app(&ctx, &org, &app_id).await?;
     let mut ep = load_endpoint(&ctx, &app, &ep_id).await?;
-    let is_new = ep.transformation.is_none();
-    // Code that does not compile would fail every delivery: new code (or variables) is compiled before it is saved,
-    // while a broken transformation can still be turned off.
-    let recompile = p.code.is_some() || p.variables.is_some();
-    let mut t = ep.transformation.take().unwrap_or_default();
-    if let Some(code) = p.code {
-        t.code = code.filter(|c| !c.trim().is_empty());
-    }
-    if let Some(template) = p.template {
-        t.template = template;
-    }
-    if let Some(vars) = p.variables {
-        t.variables = vars.unwrap_or_default();
-    }
-    t.enabled = p.enabled.unwrap_or(t.enabled || (is_new && (t.code.is_some() || t.template.is_some())));
-    check(&t)?;
-    if recompile {
-        ctx.engine.transformer.check(&t).await.map_err(|e| Error::invalid(&["body", "code"], e))?;
-    }
-    t.updated_at = Some(now_ms());
-    ep.transformation = Some(t);
-    crate::api::store_endpoint(&ctx, &mut ep).await?;
+    let change =
+        TransformationChange { code: p.code, enabled: p.enabled, variables: p.variables, template: p.template };
+    endpoints::patch_transformation(&ctx, &mut ep, change).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -196,7 +161,7 @@ async fn simulate(
     if let Some(variables) = input.variables {
         t.variables = variables;
     }
-    check(&t)?;
+    check_transformation(&t)?;
     let webhook = WebhookIn { method: "POST", url: &ep.url, event_type: &input.event_type, payload: &input.payload };
     let out = ctx
         .engine

@@ -98,10 +98,12 @@ pub enum DocKind {
     DashboardSession,
     /// A destination: an ordered consumer of its application's messages (parent: the application).
     Destination,
+    /// A Svix Ingest source: a registration of the inbound gateway (or a cron schedule) with its own application.
+    IngestSource,
 }
 
 impl DocKind {
-    pub const ALL: [DocKind; 15] = [
+    pub const ALL: [DocKind; 16] = [
         DocKind::Application,
         DocKind::Endpoint,
         DocKind::EventType,
@@ -117,6 +119,7 @@ impl DocKind {
         DocKind::PortalToken,
         DocKind::DashboardSession,
         DocKind::Destination,
+        DocKind::IngestSource,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -136,6 +139,7 @@ impl DocKind {
             DocKind::PortalToken => "portal_token",
             DocKind::DashboardSession => "dashboard_session",
             DocKind::Destination => "destination",
+            DocKind::IngestSource => "ingest_source",
         }
     }
 }

@@ -49,6 +49,8 @@ const SECRET_FIELDS: &[(DocKind, &[&[&str]])] = &[
     (DocKind::Bot, &[&["incoming_webhook_token"]]),
     // A destination's whole `config` (URLs with credentials, passwords, keys, FIFO headers), kept as one string.
     (DocKind::Destination, &[&["config"], &["poller_token", "token"], &["old_poller_token", "token"]]),
+    // An ingest source's URL tokens, current and rotated-out: whoever holds one may post to the source.
+    (DocKind::IngestSource, &[&["tokens", "*", "key"]]),
 ];
 
 /// The timers application's uid, and the metadata key older versions kept its signing key under.

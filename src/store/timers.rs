@@ -1,4 +1,6 @@
-//! Timers: a row and one job in the due-time queue each.
+//! Timers: a row and one job in the due-time queue each. The timers API's timers have ids `timer_…`; the cron
+//! sources' (`cron_…`, the inbound face's) share the table and the queue, and the reads by organization below
+//! leave them out ([`API_TIMERS`]).
 
 use super::db::{self, Row, Sql};
 use super::{timer_status, Forward, Millis, Page, Store, StoreError, StoreResult, TimerFilter, TimerRecord, TimerStep};
@@ -7,6 +9,9 @@ use super::{timer_status, Forward, Millis, Page, Store, StoreError, StoreResult,
 pub(super) const TIMER_COLS: &str = "rowid_, id, org_id, status, created_at, expires_at, agent_id, project_id, \
                                      milestones_sent, ended_at, cancel_reason, paused_at, paused_ms, spec, \
                                      cycle_start, runs";
+
+/// The condition that keeps a read to the timers API's timers.
+const API_TIMERS: &str = "id LIKE 'timer_%'";
 
 fn timer_row(r: &Row) -> StoreResult<TimerRecord> {
     timer_row_at(r, 0)
@@ -77,13 +82,15 @@ impl dyn Store {
     }
 
     pub async fn timer_get(&self, org_id: &str, id: &str) -> StoreResult<Option<TimerRecord>> {
-        let q = Sql::new(format!("SELECT {TIMER_COLS} FROM timers WHERE org_id = ? AND id = ?")).bind(org_id).bind(id);
+        let q = Sql::new(format!("SELECT {TIMER_COLS} FROM timers WHERE org_id = ? AND id = ? AND {API_TIMERS}"))
+            .bind(org_id)
+            .bind(id);
         db::fetch_one(self, q, timer_row).await
     }
 
     /// Newest first.
     pub async fn timer_list(&self, org_id: &str, f: &TimerFilter, page: &Page) -> StoreResult<Vec<TimerRecord>> {
-        let mut q = Sql::new(format!("SELECT {TIMER_COLS} FROM timers WHERE org_id = ?")).bind(org_id);
+        let mut q = Sql::new(format!("SELECT {TIMER_COLS} FROM timers WHERE org_id = ? AND {API_TIMERS}")).bind(org_id);
         if let Some(s) = f.status {
             q.push_bind(" AND status = ?", s);
         }
@@ -102,7 +109,8 @@ impl dyn Store {
     pub async fn timers_due_soon(&self, org_id: &str, limit: usize) -> StoreResult<Vec<TimerRecord>> {
         let q = Sql::new(format!(
             "SELECT {TIMER_COLS} FROM (SELECT t.*, j.run_at AS due_ FROM jobs j JOIN timers t ON t.rowid_ = j.ref_id
-             WHERE j.kind = 1 AND t.org_id = ? AND t.status = {} ORDER BY j.run_at LIMIT ?) s ORDER BY due_",
+             WHERE j.kind = 1 AND t.org_id = ? AND t.status = {} AND t.{API_TIMERS} ORDER BY j.run_at LIMIT ?) s
+             ORDER BY due_",
             timer_status::RUNNING
         ))
         .bind(org_id)

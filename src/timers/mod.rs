@@ -7,7 +7,6 @@
 //! A recurring timer (`every` or `cron`) runs in cycles: when one expires, the same commit starts the next, with
 //! its milestones counted afresh.
 
-use std::str::FromStr;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
@@ -36,7 +35,8 @@ use crate::engine::{Engine, NewMessage, Prepared};
 use crate::error::{Error, Result};
 use crate::store::{now_ms, timer_status, Millis, StoreError, TimerFilter, TimerJob, TimerRecord, TimerStep};
 
-const TIMER: &str = "timer_";
+/// The prefix of the timers' ids (the engine hands this face the due timers whose id has it).
+pub const TIMER: &str = "timer_";
 /// Where older versions kept the timers' signing key: in the timers application's metadata, which any reader of
 /// the application saw. Moved to its `signing_key` on start (`store::sealed`), or here when first needed.
 const LEGACY_SECRET_KEY: &str = "timerWebhookSecret";
@@ -93,20 +93,12 @@ impl Repeat {
         match self {
             Repeat::Every(ms) => Ok(after + ms),
             Repeat::Cron { expr, timezone } => {
-                let bad = |m: String| Error::invalid(&["body", "cron"], m);
-                // An empty list item (`,5`, `1,,2`) made croner search for seconds for a moment that never
-                // comes (found by the `cron` fuzz target): refused before it is parsed.
-                if expr.split_whitespace().any(|field| field.split(',').any(str::is_empty)) {
-                    return Err(bad("an empty item in a list".into()));
-                }
-                let cron = croner::Cron::from_str(expr).map_err(|e| bad(e.to_string()))?;
-                let tz: chrono_tz::Tz = timezone
-                    .parse()
-                    .map_err(|_| Error::invalid(&["body", "timezone"], "an IANA time zone such as \"Europe/Paris\""))?;
-                let from = chrono::DateTime::from_timestamp_millis(after).ok_or_else(|| bad("out of range".into()))?;
-                let next =
-                    cron.find_next_occurrence(&from.with_timezone(&tz), false).map_err(|e| bad(e.to_string()))?;
-                Ok(next.timestamp_millis())
+                crate::engine::cron::next_after(expr, timezone, after).map_err(|e| match e {
+                    crate::engine::cron::CronError::Expression(m) => Error::invalid(&["body", "cron"], m),
+                    crate::engine::cron::CronError::Timezone => {
+                        Error::invalid(&["body", "timezone"], "an IANA time zone such as \"Europe/Paris\"")
+                    }
+                })
             }
         }
     }

@@ -167,6 +167,7 @@ pub mod slack;
 pub mod standard;
 pub mod stripe;
 pub mod twilio;
+pub mod unverified;
 pub mod zoom;
 
 /// The provider for an `integrationId`, if hookd knows it: a provider with code of its own (normalisation into the
@@ -210,6 +211,7 @@ pub static PROVIDERS: &[&(dyn Provider + 'static)] = &[
     &zoom::Zoom,
     &salesforce::Salesforce,
     &generic::Generic,
+    &unverified::GenericWebhook,
 ];
 
 // ── helpers shared by the providers ──
