@@ -67,6 +67,8 @@ async fn a_source_is_a_registration_of_the_gateway() {
     let reg_id = reg["id"].as_str().unwrap().to_string();
     assert_eq!(reg["integrationId"], "github");
     assert_eq!(reg["ingestSourceId"], source.as_str());
+    // Its URL is the one that takes its requests: the ingest URL, not /webhooks/{id}.
+    assert_eq!(reg["webhookUrl"], url.as_str());
 
     // Accepted at the ingest URL, refused (and kept with why) when tampered; never at /webhooks/{id}.
     let body = r#"{"ref":"refs/heads/main","after":"abc"}"#;
@@ -82,6 +84,7 @@ async fn a_source_is_a_registration_of_the_gateway() {
     assert_eq!(events.body["data"].as_array().unwrap().len(), 1, "{:?}", events.body);
     let refused = app.get(&format!("/webhooks/{reg_id}/refused")).await;
     assert_eq!(refused.body["data"][0]["reason"], "bad_signature", "{:?}", refused.body);
+    assert_eq!(app.get(&format!("/webhooks/{reg_id}")).await.body["webhookUrl"], url.as_str());
     let health = app.get(&format!("/webhooks/{reg_id}/health")).await;
     assert_eq!(health.body["failureCount"], 1, "{:?}", health.body);
 
@@ -174,6 +177,59 @@ async fn a_cron_source_fires_to_its_endpoints() {
     .await;
     // At most one tick was already on its way when the source went.
     assert!(recv.received().len() <= after_delete + 1);
+}
+
+/// The body as the official libraries get it, with the headers it came with.
+fn received_for_libraries(got: &Received, secret: &str) -> Value {
+    let headers: serde_json::Map<String, Value> =
+        got.headers.iter().map(|(k, v)| (k.to_string(), Value::String(v.to_str().unwrap().to_string()))).collect();
+    json!({"body": String::from_utf8(got.body.to_vec()).unwrap(), "headers": headers, "secret": secret})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cron_source_sends_its_payload_with_its_content_type() {
+    let app = spawn_app().await;
+    let recv = Receiver::start().await;
+    // A media type is checked.
+    let bad = json!({"schedule": "* * * * * *", "payload": "x", "contentType": "plain text"});
+    let r = app.post("/ingest/api/v1/source", json!({"name": "c", "type": "cron", "config": bad})).await;
+    assert_eq!(r.status, 422, "{:?}", r.body);
+    assert_eq!(loc(&r.body), ["body", "config", "contentType"]);
+
+    // Text, sent as written (not as a JSON string).
+    let payload = "42 is \"the answer\"\nand 42";
+    let config = json!({"schedule": "* * * * * *", "payload": payload, "contentType": "text/plain; charset=utf-8"});
+    let r = app.post("/ingest/api/v1/source", json!({"name": "text", "type": "cron", "config": config})).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let source = r.body["id"].as_str().unwrap().to_string();
+    let r = app.post(&format!("/ingest/api/v1/source/{source}/endpoint"), json!({"url": recv.url.clone()})).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let ep = r.body["id"].as_str().unwrap().to_string();
+    let key = app.get(&format!("/ingest/api/v1/source/{source}/endpoint/{ep}/secret")).await.body["key"].clone();
+
+    let got = recv.wait_for(1).await;
+    assert_eq!(&got[0].body[..], payload.as_bytes());
+    assert_eq!(got[0].header("content-type"), "text/plain; charset=utf-8");
+    let input = received_for_libraries(&got[0], key.as_str().unwrap());
+    let (ok, out) = run_script(&python(), &script("py/verify_standard.py"), &input);
+    assert!(ok, "the official libraries refused the signature: {out}");
+    let mut tampered = input.clone();
+    tampered["body"] = json!(format!("{payload}!"));
+    assert!(!run_script(&python(), &script("py/verify_standard.py"), &tampered).0, "a changed body must not verify");
+
+    // Back to JSON: the same source's next ticks go as application/json.
+    let config = json!({"schedule": "* * * * * *", "payload": "42", "contentType": "application/json"});
+    let r = app
+        .put(&format!("/ingest/api/v1/source/{source}"), json!({"name": "text", "type": "cron", "config": config}))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let got = eventually("a JSON tick", || {
+        let recv = &recv;
+        async move { recv.received().into_iter().find(|g| g.header("content-type") == "application/json") }
+    })
+    .await;
+    assert_eq!(got.json(), json!(42));
+    assert_eq!(app.delete(&format!("/ingest/api/v1/source/{source}")).await.status, 204);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -304,4 +360,32 @@ async fn a_cron_source_survives_sigkill() {
     let _restarted = HookdProcess::start(&db, port, &env).await;
     let got = recv.wait_for(before + 2).await;
     assert!(got.iter().all(|g| g.json() == json!({"alive": true})));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_a_source_its_refusals_and_replays_it() {
+    ui::assert_browser_ready();
+    let app = spawn_app().await;
+    let recv = Receiver::start().await;
+    let secret = "dashboard-shared-secret";
+    let r = app
+        .post("/ingest/api/v1/source", json!({"name": "Acme GitHub", "type": "github", "config": {"secret": secret}}))
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let (source, url) = (r.body["id"].as_str().unwrap().to_string(), r.body["ingestUrl"].as_str().unwrap().to_string());
+    let r = app.post(&format!("/ingest/api/v1/source/{source}/endpoint"), json!({"url": recv.url.clone()})).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let body = r#"{"ref":"refs/heads/main","after":"def"}"#;
+    assert_eq!(post_github(&app, &url, body, "d-1", secret).await.0, 200);
+    assert_eq!(post_github(&app, &url, body, "d-2", "not-the-secret").await.0, 401);
+    recv.wait_for(1).await;
+
+    let input = json!({"base": app.base, "token": app.token, "screenshots": std::env::var("HOOKD_SCREENSHOTS").ok(),
+        "source": source, "ingestUrl": url, "name": "Acme GitHub"});
+    let (ok, out) = run_script("node", &script("node/dashboard_ingest_source.mjs"), &input);
+    assert!(ok, "the browser flow failed:\n{out}");
+    assert!(out.contains("ingest source dashboard flow passed"), "{out}");
+    // The replay reached the source's endpoint.
+    let got = recv.wait_for(2).await;
+    assert_eq!(got[1].json()["data"]["after"], "def");
 }

@@ -17,7 +17,7 @@ use super::pages::{page_context, pager, time, AppView, EndpointView, StatsView};
 use super::{render, Session, UiResult};
 use crate::api::pagination::page;
 use crate::api::{load_app, load_endpoint, ApiContext};
-use crate::engine::model::{Endpoint, EventType};
+use crate::engine::model::{Application, Endpoint, EventType};
 use crate::engine::NewMessage;
 use crate::error::Error;
 use crate::store::{
@@ -626,6 +626,7 @@ pub async fn messages(
 /// the dispatcher's own function (see `message.html` for what can differ from what went out).
 pub(super) fn sent_headers(
     ctx: &ApiContext,
+    app: &Application,
     msg: &MessageRecord,
     ep: &Endpoint,
     attempt: Option<&AttemptRecord>,
@@ -634,8 +635,14 @@ pub(super) fn sent_headers(
     // An attempt is recorded once answered: it was signed `duration_ms` before.
     let signed_at = attempt.map_or_else(now_ms, |a| a.created_at - a.duration_ms);
     let at = chrono::DateTime::from_timestamp_millis(signed_at).unwrap_or_else(chrono::Utc::now);
-    let body = msg.payload.as_deref().unwrap_or("{}").as_bytes();
-    let headers = crate::engine::dispatcher::delivery_headers(msg, ep, attempts_before, at, ctx.cfg.header_style, body);
+    let payload = msg.payload.as_deref().unwrap_or("{}");
+    let raw = crate::engine::dispatcher::raw_body(app, payload);
+    let body = raw.as_ref().map_or(payload.as_bytes(), |(b, _)| &b[..]);
+    let mut headers =
+        crate::engine::dispatcher::delivery_headers(msg, ep, attempts_before, at, ctx.cfg.header_style, body);
+    if let Some((_, ct)) = raw {
+        headers.insert("content-type", ct);
+    }
     let custom: Vec<String> = ep.headers.keys().map(|k| k.to_ascii_lowercase()).collect();
     // Without the payload a signature cannot be made again: leave it out rather than show a wrong one.
     let expunged = msg.payload.is_none();

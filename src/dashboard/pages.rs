@@ -796,7 +796,7 @@ pub async fn message(
             let ep = eps.iter().find(|e| e.id == d.endpoint_id)?;
             let latest = attempt_rows.iter().find(|a| a.endpoint_id == d.endpoint_id);
             let before = d.attempts - i64::from(latest.is_some());
-            Some(super::ops::sent_headers(&ctx, &msg, ep, latest, before.max(0)))
+            Some(super::ops::sent_headers(&ctx, &app, &msg, ep, latest, before.max(0)))
         })
         .collect();
     let attempts: Vec<AttemptView> = attempt_rows.into_iter().map(Into::into).collect();

@@ -75,6 +75,8 @@ struct Request<'a> {
     method: reqwest::Method,
     url: Cow<'a, str>,
     body: bytes::Bytes,
+    /// Instead of `application/json` (see [`super::CONTENT_TYPE`]).
+    content_type: Option<HeaderValue>,
 }
 
 struct Sent {
@@ -342,17 +344,27 @@ impl Engine {
     /// delivery). An error is the transformation's, recorded as the attempt's failure.
     async fn request_for<'a>(&self, job: &DeliveryJob, ep: &'a Endpoint) -> Result<Option<Request<'a>>, String> {
         let payload = job.msg.payload.as_deref().unwrap_or("{}");
+        let app = self.app(&job.msg.org_id, &job.msg.app_id).await.ok().flatten();
+        let body_of = |json: &str| match app.as_deref().and_then(|a| raw_body(a, json)) {
+            Some((body, ct)) => (body, Some(ct)),
+            None => (bytes::Bytes::copy_from_slice(json.as_bytes()), None),
+        };
         let Some(t) = ep.transformation.as_ref().filter(|t| t.active()) else {
-            let body = bytes::Bytes::copy_from_slice(payload.as_bytes());
-            return Ok(Some(Request { method: reqwest::Method::POST, url: Cow::Borrowed(&ep.url), body }));
+            let (body, content_type) = body_of(payload);
+            return Ok(Some(Request {
+                method: reqwest::Method::POST,
+                url: Cow::Borrowed(&ep.url),
+                body,
+                content_type,
+            }));
         };
         let raw: &RawValue = serde_json::from_str(payload).map_err(|e| format!("the payload is not JSON: {e}"))?;
         let input = WebhookIn { method: "POST", url: &ep.url, event_type: &job.msg.event_type, payload: raw };
         match self.transformer.apply(Some(ep.id.as_str()), t, input).await? {
             Outcome::Cancel => Ok(None),
             Outcome::Send { method, url, payload, .. } => {
-                let body = bytes::Bytes::from(String::from(Box::<str>::from(payload)));
-                Ok(Some(Request { method, url: Cow::Owned(url), body }))
+                let (body, content_type) = body_of(payload.get());
+                Ok(Some(Request { method, url: Cow::Owned(url), body, content_type }))
             }
         }
     }
@@ -366,6 +378,9 @@ impl Engine {
         };
         let body = request.body.clone();
         let mut headers = self.headers_for(job, ep, &body);
+        if let Some(ct) = &request.content_type {
+            headers.insert("content-type", ct.clone());
+        }
         crate::telemetry::sending(request.method.as_str(), &url, &mut headers);
         let resp = match self.http.request(request.method.clone(), url).headers(headers).body(body).send().await {
             Ok(r) => r,
@@ -396,6 +411,14 @@ impl Engine {
         response.truncate(MAX_RESPONSE_BYTES);
         Sent { status_code, timed_out: false, response: String::from_utf8_lossy(&response).into_owned(), retry_after }
     }
+}
+
+/// The body and content type of a payload that is a JSON string, when `app` names another content type than JSON
+/// (see [`super::CONTENT_TYPE`]): the string's own bytes.
+pub fn raw_body(app: &super::model::Application, payload: &str) -> Option<(bytes::Bytes, HeaderValue)> {
+    let ct = HeaderValue::try_from(app.metadata.get(super::CONTENT_TYPE)?.as_str()).ok()?;
+    let text = serde_json::from_str::<String>(payload).ok()?;
+    Some((bytes::Bytes::from(text), ct))
 }
 
 /// The headers of one attempt of `msg` to `ep`, signed at `now` (`attempts`: those made before it). The dashboard

@@ -101,6 +101,10 @@ pub struct NewMessage {
 /// [`ResponseHandler`] (bots answer outgoing webhooks with messages to post).
 pub const ON_RESPONSE: &str = "hookd.onResponse";
 
+/// An application with this metadata key has its messages whose payload is a JSON string sent as that string's
+/// bytes with this `Content-Type` (an ingest cron source's `contentType`): the stored payload stays JSON.
+pub const CONTENT_TYPE: &str = "hookd.contentType";
+
 /// Acts on what an endpoint answered to a delivery.
 pub trait ResponseHandler: Send + Sync {
     fn answered(&self, msg: &Arc<MessageRecord>, endpoint: &Endpoint, body: &str);

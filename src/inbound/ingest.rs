@@ -58,7 +58,8 @@ pub struct CronSpec {
     /// An IANA time zone the schedule is read in (hookd's own; UTC by default, as Svix's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
-    /// Sent as it is when it is JSON, else as a JSON string.
+    /// Sent as it is when it is JSON, else as a JSON string; with a `contentType` other than JSON's, sent as
+    /// written with that content type.
     pub payload: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
@@ -67,6 +68,13 @@ pub struct CronSpec {
 impl CronSpec {
     fn zone(&self) -> &str {
         self.timezone.as_deref().unwrap_or("UTC")
+    }
+
+    /// The content type its payload is sent with when not JSON (Svix's default is `application/json`).
+    fn raw_content_type(&self) -> Option<&str> {
+        let ct = self.content_type.as_deref()?;
+        let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        (essence != "application/json" && !essence.ends_with("+json")).then_some(ct)
     }
 }
 
@@ -127,6 +135,12 @@ fn new_token() -> String {
 fn ingest_url(ctx: &ApiContext, s: &Source) -> Option<String> {
     let token = s.tokens.first().filter(|_| s.registration_id.is_some())?;
     Some(format!("{}/ingest/in/{}/{}", ctx.cfg.public_url, s.id, token.key))
+}
+
+/// What a source's registration shows of it: id, name, type and ingest URL (None if it is gone).
+pub(super) async fn summary(ctx: &ApiContext, org: &str, id: &str) -> Result<Option<Value>> {
+    let Some(s) = ctx.store.get::<Source>(org, "", id).await? else { return Ok(None) };
+    Ok(Some(json!({ "id": s.id, "name": s.name, "type": s.kind, "ingestUrl": ingest_url(ctx, &s) })))
 }
 
 // ── the wire formats, as the SDK spells them ──
@@ -280,6 +294,15 @@ fn cron_plan(mut config: Map<String, Value>) -> Result<CronSpec> {
     if let Some(field) = config.keys().next() {
         return Err(config_field(field, "not a setting of cron"));
     }
+    if let Some(ct) = &spec.content_type {
+        let (kind, sub) = ct.split(';').next().unwrap_or("").split_once('/').unwrap_or(("", ""));
+        let token = |t: &str| !t.trim().is_empty() && t.trim().chars().all(|c| c.is_ascii_graphic() && c != '/');
+        let valid =
+            token(kind) && token(sub) && ct.len() <= 256 && ct.chars().all(|c| c == ' ' || c.is_ascii_graphic());
+        if !valid {
+            return Err(config_field("contentType", "a media type such as \"text/plain\""));
+        }
+    }
     if spec.payload.len() > 256 * 1024 {
         return Err(config_field("payload", "at most 256 KiB"));
     }
@@ -328,6 +351,7 @@ async fn apply(ctx: &ApiContext, s: &mut Source, plan: Plan) -> Result<()> {
     match plan {
         Plan::Gateway { provider, secret, config, public } => {
             stop_timer(ctx, s).await?;
+            set_content_type(ctx, s, None).await?;
             s.cron = None;
             s.public_config = public;
             let existing = match &s.registration_id {
@@ -407,12 +431,32 @@ async fn apply(ctx: &ApiContext, s: &mut Source, plan: Plan) -> Result<()> {
                 cycle_start: now,
                 runs: 0,
             };
+            set_content_type(ctx, s, spec.raw_content_type()).await?;
             s.timer_id = Some(t.id.clone());
             s.cron = Some(spec);
             ctx.store.timer_insert(t, first).await?;
             ctx.engine.work_due(first);
         }
     }
+    Ok(())
+}
+
+/// Names (or stops naming) the content type the source's application sends its payloads with.
+async fn set_content_type(ctx: &ApiContext, s: &Source, content_type: Option<&str>) -> Result<()> {
+    let Some(app) = ctx.store.get::<Application>(&s.org_id, "", &s.app_id).await? else {
+        return Ok(());
+    };
+    if app.metadata.get(crate::engine::CONTENT_TYPE).map(String::as_str) == content_type {
+        return Ok(());
+    }
+    let mut app = app;
+    match content_type {
+        Some(ct) => app.metadata.insert(crate::engine::CONTENT_TYPE.into(), ct.into()),
+        None => app.metadata.remove(crate::engine::CONTENT_TYPE),
+    };
+    app.updated_at = now_ms();
+    ctx.store.update(&app).await?;
+    ctx.engine.invalidate(&app.id);
     Ok(())
 }
 
@@ -1141,11 +1185,13 @@ impl TimerHandler for CronSources {
     }
 }
 
-/// The cron payload as a message's: JSON as it is, anything else as a JSON string.
-fn cron_payload(payload: &str) -> Result<Box<serde_json::value::RawValue>> {
+/// The cron payload as a message's: JSON as it is, anything else — or anything with a non-JSON content type,
+/// which the dispatcher sends as written — as a JSON string.
+fn cron_payload(spec: &CronSpec) -> Result<Box<serde_json::value::RawValue>> {
+    let payload = &spec.payload;
     match serde_json::from_str::<Box<serde_json::value::RawValue>>(payload) {
-        Ok(raw) => Ok(raw),
-        Err(_) => serde_json::value::to_raw_value(payload).map_err(Error::internal),
+        Ok(raw) if spec.raw_content_type().is_none() => Ok(raw),
+        _ => serde_json::value::to_raw_value(payload).map_err(Error::internal),
     }
 }
 
@@ -1169,7 +1215,7 @@ async fn fire(engine: &Engine, job: TimerJob) -> Result<()> {
             event_type: CRON_EVENT.into(),
             event_id: None,
             channels: None,
-            payload: cron_payload(&timer.spec.payload)?,
+            payload: cron_payload(&timer.spec)?,
             deliver_at: None,
             only_endpoint: None,
             id: None,

@@ -311,7 +311,8 @@ struct RegistrationOut {
     tenant_id: String,
     integration_id: String,
     connection_id: String,
-    webhook_url: String,
+    /// Where the provider sends its requests: `/webhooks/{id}`, or an Ingest source's `ingestUrl`.
+    webhook_url: Option<String>,
     events: Vec<String>,
     status: Status,
     is_verified: bool,
@@ -335,13 +336,29 @@ fn webhook_url(ctx: &ApiContext, id: &str) -> String {
     format!("{}/webhooks/{id}", ctx.cfg.public_url)
 }
 
-fn out(ctx: &ApiContext, r: &Registration, stats: &InboundStats) -> RegistrationOut {
+/// Where a registration takes requests, and the Ingest source it is (if any): a source's registration refuses
+/// requests at `/webhooks/{id}`, so its URL is the source's ingest URL.
+struct Reach {
+    url: Option<String>,
+    source: Option<Value>,
+}
+
+async fn reach(ctx: &ApiContext, r: &Registration) -> Result<Reach> {
+    let Some(source_id) = &r.source_id else {
+        return Ok(Reach { url: Some(webhook_url(ctx, &r.id)), source: None });
+    };
+    let source = ingest::summary(ctx, &r.org_id, source_id).await?;
+    let url = source.as_ref().and_then(|s| s["ingestUrl"].as_str()).map(String::from);
+    Ok(Reach { url, source })
+}
+
+fn out(ctx: &ApiContext, r: &Registration, stats: &InboundStats, reach: &Reach) -> RegistrationOut {
     RegistrationOut {
         id: r.id.clone(),
         tenant_id: r.org_id.clone(),
         integration_id: r.integration_id.clone(),
         connection_id: r.connection_id.clone(),
-        webhook_url: webhook_url(ctx, &r.id),
+        webhook_url: reach.url.clone(),
         events: r.events.clone(),
         status: r.status,
         is_verified: r.is_verified,
@@ -658,7 +675,7 @@ async fn get_one(
     };
     let reg = load(&ctx, &org, &id).await?;
     let stats = stats_of(&ctx, &reg.id).await?;
-    Ok(Json(out(&ctx, &reg, &stats)).into_response())
+    Ok(Json(out(&ctx, &reg, &stats, &reach(&ctx, &reg).await?)).into_response())
 }
 
 /// The answer to an unsigned GET handshake of a registration's provider, if the request is one.
@@ -747,7 +764,10 @@ async fn list(State(ctx): State<ApiContext>, OrgId(org): OrgId, Query(q): Query<
             && q.connection_id.as_ref().is_none_or(|c| &r.connection_id == c)
     });
     let stats = stats_for(&ctx, regs.iter().map(|r| r.id.clone()).collect()).await?;
-    let webhooks: Vec<RegistrationOut> = regs.iter().map(|r| out(&ctx, r, &stats[&r.id])).collect();
+    let mut webhooks: Vec<RegistrationOut> = Vec::with_capacity(regs.len());
+    for r in &regs {
+        webhooks.push(out(&ctx, r, &stats[&r.id], &reach(&ctx, r).await?));
+    }
     Ok(Json(json!({ "total": webhooks.len(), "webhooks": webhooks })))
 }
 
@@ -803,7 +823,7 @@ async fn patch(
     }
     save(&ctx, &mut reg).await?;
     let stats = stats_of(&ctx, &reg.id).await?;
-    Ok(Json(out(&ctx, &reg, &stats)))
+    Ok(Json(out(&ctx, &reg, &stats, &reach(&ctx, &reg).await?)))
 }
 
 #[utoipa::path(
@@ -1110,7 +1130,10 @@ async fn troubleshoot(
     }
     logs.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
     logs.truncate(limit as usize);
-    let webhooks: Vec<Value> = regs.iter().map(|r| with_health(&ctx, r, &stats[&r.id])).collect();
+    let mut webhooks: Vec<Value> = Vec::with_capacity(regs.len());
+    for r in &regs {
+        webhooks.push(with_health(&ctx, r, &stats[&r.id]).await?);
+    }
     Ok(Json(json!({
         "integrationId": integration_id,
         "total": webhooks.len(),
@@ -1166,10 +1189,15 @@ fn verdict_of(ctx: &ApiContext, reg: &Registration, e: &InboundEventRecord) -> V
 }
 
 /// A registration as `GET /webhooks/{id}` answers it, with its `health`.
-fn with_health(ctx: &ApiContext, r: &Registration, s: &InboundStats) -> Value {
-    let mut v = serde_json::to_value(out(ctx, r, s)).unwrap_or(Value::Null);
+/// With the Ingest source it is (`ingestSource`: id, name, type, ingestUrl), for the dashboard.
+async fn with_health(ctx: &ApiContext, r: &Registration, s: &InboundStats) -> Result<Value> {
+    let reach = reach(ctx, r).await?;
+    let mut v = serde_json::to_value(out(ctx, r, s, &reach)).unwrap_or(Value::Null);
     v["health"] = serde_json::to_value(health(ctx, r, s)).unwrap_or(Value::Null);
-    v
+    if let Some(source) = reach.source {
+        v["ingestSource"] = source;
+    }
+    Ok(v)
 }
 
 fn event_out(ctx: &ApiContext, reg: &Registration, e: &InboundEventRecord, with_body: bool) -> Value {
@@ -1324,12 +1352,16 @@ impl crate::api::console::InboundConsole for Console {
     async fn registrations(&self, ctx: &ApiContext, org: &str) -> Result<Vec<Value>> {
         let regs = all_registrations(ctx, org).await?;
         let stats = stats_for(ctx, regs.iter().map(|r| r.id.clone()).collect()).await?;
-        Ok(regs.iter().map(|r| with_health(ctx, r, &stats[&r.id])).collect())
+        let mut out = Vec::with_capacity(regs.len());
+        for r in &regs {
+            out.push(with_health(ctx, r, &stats[&r.id]).await?);
+        }
+        Ok(out)
     }
 
     async fn registration(&self, ctx: &ApiContext, org: &str, id: &str) -> Result<Value> {
         let reg = load(ctx, org, id).await?;
-        Ok(with_health(ctx, &reg, &stats_of(ctx, &reg.id).await?))
+        with_health(ctx, &reg, &stats_of(ctx, &reg.id).await?).await
     }
 
     async fn event(&self, ctx: &ApiContext, org: &str, id: &str, event_id: &str) -> Result<Value> {
