@@ -7,38 +7,38 @@
 //! **Traces**: OpenTelemetry over OTLP/HTTP (protobuf), configured by the standard variables
 //! (`OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `…_HEADERS`, `…_PROTOCOL`,
 //! `OTEL_SERVICE_NAME`, `OTEL_TRACES_SAMPLER[_ARG]`, `OTEL_BSP_*`). Without an endpoint nothing is exported and
-//! the spans below are not even made: they are `debug` spans of hookd's own targets, which only the OpenTelemetry
-//! layer asks for (or a `RUST_LOG` at debug), and every helper here first reads one atomic flag.
+//! the spans below are not even made: every helper here first reads whether a tracer is installed.
 //!
 //! Spans: each API request (`http.route`, `http.response.status_code`; a `traceparent` sent with it is the
-//! parent; health checks and `/metrics` scrapes left out), a message's publish, each delivery attempt (`http.request.method`, `url.full` without its query,
-//! `http.response.status_code`, the application, endpoint, message and attempt number), an inbound request's
+//! parent; health checks and `/metrics` scrapes left out), a message's publish, each delivery attempt
+//! (`http.request.method`, `url.full` without its query, `http.response.status_code`, the application, endpoint, message and attempt number), an inbound request's
 //! verification, a timer's firing. An attempt continues the trace of its message's publish: the publish's
 //! `traceparent` is stored with the message ([`crate::store::MessageRecord::traceparent`]), so a retry made by
 //! another node, or after a restart, is still its child. Every webhook sent while traces are on carries the
 //! attempt's `traceparent`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::borrow::Cow;
+use std::future::Future;
+use std::sync::OnceLock;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
+use opentelemetry::context::FutureExt as _;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::{SpanContext, TraceContextExt, TracerProvider as _};
+use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _};
+use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::SdkTracerProvider;
-use tracing::field::Empty;
-use tracing::Span;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
 use crate::store::DeliveryJob;
 
-/// Whether spans are exported (an OTLP endpoint is configured).
-static ENABLED: AtomicBool = AtomicBool::new(false);
+/// The tracer, when spans are exported (an OTLP endpoint is configured).
+static TRACER: OnceLock<SdkTracer> = OnceLock::new();
 
 /// How the log is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
@@ -68,7 +68,11 @@ impl Telemetry {
 
 /// Whether spans are being exported.
 pub fn enabled() -> bool {
-    ENABLED.load(Ordering::Relaxed)
+    TRACER.get().is_some()
+}
+
+fn tracer() -> Option<&'static SdkTracer> {
+    TRACER.get()
 }
 
 /// The log filter: `RUST_LOG`, or `info`; PostgreSQL's notices only when it names `tokio_postgres`.
@@ -101,30 +105,10 @@ pub fn init(format: LogFormat) -> anyhow::Result<Telemetry> {
         LogFormat::Json => fmt.json().with_filter(filter).boxed(),
         LogFormat::Text => fmt.with_filter(filter).boxed(),
     };
-    let (otel, provider) = match exporter_from_env()? {
-        Some(provider) => {
-            let tracer = provider.tracer("hookd");
-            // Only hookd's own spans (and the events inside them), whatever RUST_LOG says.
-            let targets = tracing_subscriber::filter::Targets::new().with_target("hookd", tracing::Level::DEBUG);
-            let layer = tracing_opentelemetry::layer()
-                .with_tracer(tracer)
-                .with_location(false)
-                .with_threads(false)
-                .with_tracked_inactivity(false)
-                // Nothing here reads OpenTelemetry's current context (parents come from tracing's spans, and
-                // `span.context()` is asked for explicitly), so entering a span need not activate one: spans are
-                // entered at every poll of the futures they instrument.
-                .with_context_activation(false)
-                .with_target(false)
-                .with_filter(targets);
-            (Some(layer), Some(provider))
-        }
-        None => (None, None),
-    };
-    tracing_subscriber::registry().with(fmt).with(otel).try_init()?;
-    if provider.is_some() {
-        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-        ENABLED.store(true, Ordering::Relaxed);
+    tracing_subscriber::registry().with(fmt).try_init()?;
+    let provider = exporter_from_env()?;
+    if let Some(provider) = &provider {
+        let _ = TRACER.set(provider.tracer("hookd"));
     }
     Ok(Telemetry { provider })
 }
@@ -195,9 +179,7 @@ impl Injector for HeadersMut<'_> {
 /// The middleware that gives each API request a span named after its route template, continuing the
 /// `traceparent` the request came with.
 pub async fn trace_requests(req: Request, next: Next) -> Response {
-    if !enabled() {
-        return next.run(req).await;
-    }
+    let Some(tracer) = tracer() else { return next.run(req).await };
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
     // Probes and scrapes come every few seconds from every node's orchestrator and Prometheus: noise in a trace view.
     if matches!(route.as_deref(), Some("/api/v1/health" | "/api/v1/health/ping" | "/metrics")) {
@@ -208,60 +190,97 @@ pub async fn trace_requests(req: Request, next: Next) -> Response {
         Some(route) => format!("{method} {route}"),
         None => method.clone(),
     };
-    let span = tracing::debug_span!(
-        target: "hookd::api",
-        parent: None,
-        "request",
-        otel.name = %name,
-        otel.kind = "server",
-        http.request.method = %method,
-        http.route = route.as_deref().unwrap_or(""),
-        url.path = %req.uri().path(),
-        http.response.status_code = Empty,
-        otel.status_code = Empty,
-    );
     let parent = TraceContextPropagator::new().extract(&Headers(req.headers()));
-    if parent.span().span_context().is_valid() {
-        let _ = span.set_parent(parent);
-    }
-    let resp = tracing::Instrument::instrument(next.run(req), span.clone()).await;
-    // As i64: the bridge exports unsigned integers as strings.
+    let span = Traced::start(
+        tracer,
+        name,
+        SpanKind::Server,
+        vec![
+            KeyValue::new("url.path", req.uri().path().to_string()),
+            KeyValue::new("http.request.method", method),
+            KeyValue::new("http.route", route.unwrap_or_default()),
+        ],
+        &parent,
+    );
+    let resp = span.run(next.run(req)).await;
     let status = i64::from(resp.status().as_u16());
-    span.record("http.response.status_code", status);
+    span.set(KeyValue::new("http.response.status_code", status));
     if status >= 500 {
-        span.record("otel.status_code", "ERROR");
+        span.failed();
     }
     resp
 }
 
-/// A message's publish: from routing to the commit (the span is dropped there). Its parent is the current span (the
-/// API request, an inbound request, a timer's firing).
-pub fn publish_span(msg_id: &str, app_id: &str, event_type: &str, deliveries: usize) -> Span {
-    if !enabled() {
-        return Span::none();
+/// A span being recorded, or nothing when traces are off. It ends when dropped.
+///
+/// hookd makes its spans with the OpenTelemetry SDK directly rather than through `tracing`'s bridge: the bridge
+/// builds each span again from `tracing`'s registry and runs at every poll of an instrumented future, which cost
+/// more CPU per message than the rest of tracing together.
+#[derive(Default)]
+pub struct Traced(Option<Context>);
+
+impl Traced {
+    fn start(
+        tracer: &SdkTracer,
+        name: impl Into<Cow<'static, str>>,
+        kind: SpanKind,
+        attributes: Vec<KeyValue>,
+        parent: &Context,
+    ) -> Traced {
+        let span =
+            tracer.span_builder(name).with_kind(kind).with_attributes(attributes).start_with_context(tracer, parent);
+        Traced(Some(parent.with_span(span)))
     }
-    tracing::debug_span!(
-        target: "hookd::engine",
-        "publish",
-        otel.name = "publish",
-        otel.kind = "producer",
-        hookd.message_id = msg_id,
-        hookd.app_id = app_id,
-        hookd.event_type = event_type,
-        hookd.deliveries = deliveries as i64,
-    )
+
+    /// Runs `f` with this span as the current one: what `f` starts (a publish, an attempt's request) is its child.
+    pub async fn run<F: Future>(&self, f: F) -> F::Output {
+        match &self.0 {
+            Some(cx) => f.with_context(cx.clone()).await,
+            None => f.await,
+        }
+    }
+
+    pub fn set(&self, attribute: KeyValue) {
+        if let Some(cx) = &self.0 {
+            cx.span().set_attribute(attribute);
+        }
+    }
+
+    fn failed(&self) {
+        if let Some(cx) = &self.0 {
+            cx.span().set_status(Status::error(""));
+        }
+    }
+
+    /// The W3C `traceparent` of this span, stored with a message for its attempts to continue.
+    pub fn traceparent(&self) -> Option<Box<str>> {
+        let cx = self.0.as_ref()?;
+        let span = cx.span();
+        let sc = span.span_context();
+        sc.is_valid()
+            .then(|| format!("00-{}-{}-{:02x}", sc.trace_id(), sc.span_id(), sc.trace_flags().to_u8()).into_boxed_str())
+    }
 }
 
-/// The W3C `traceparent` of a publish's span, stored with its message for the attempts to continue.
-pub fn traceparent(span: &Span) -> Option<Box<str>> {
-    if span.is_none() {
-        return None;
+impl Drop for Traced {
+    fn drop(&mut self) {
+        if let Some(cx) = &self.0 {
+            cx.span().end();
+        }
     }
-    let cx = span.context();
-    let otel_span = cx.span();
-    let sc = otel_span.span_context();
-    sc.is_valid()
-        .then(|| format!("00-{}-{}-{:02x}", sc.trace_id(), sc.span_id(), sc.trace_flags().to_u8()).into_boxed_str())
+}
+
+/// A message's publish: from routing to the commit (the span is dropped there). Its parent is the current span (the
+/// API request, an inbound request, a timer's firing).
+pub fn publish_span(msg_id: &str, app_id: &str, event_type: &str, deliveries: usize) -> Traced {
+    let Some(tracer) = tracer() else { return Traced::default() };
+    let attributes = vec![
+        KeyValue::new("hookd.message_id", msg_id.to_string()),
+        KeyValue::new("hookd.app_id", app_id.to_string()),
+        KeyValue::new("hookd.event_type", event_type.to_string()),
+        KeyValue::new("hookd.deliveries", deliveries as i64),
+    ];
+    Traced::start(tracer, "publish", SpanKind::Producer, attributes, &Context::current())
 }
 
 /// The span context a stored `traceparent` names.
@@ -280,34 +299,21 @@ fn remote_parent(traceparent: &str) -> Option<SpanContext> {
 }
 
 /// One delivery attempt, the child of its message's publish.
-pub fn attempt_span(job: &DeliveryJob) -> Span {
-    if !enabled() {
-        return Span::none();
-    }
-    let span = tracing::debug_span!(
-        target: "hookd::dispatch",
-        parent: None,
-        "attempt",
-        otel.name = "webhook attempt",
-        otel.kind = "client",
-        http.request.method = Empty,
-        url.full = Empty,
-        server.address = Empty,
-        server.port = Empty,
-        http.response.status_code = Empty,
-        error.type = Empty,
-        otel.status_code = Empty,
-        hookd.app_id = %job.msg.app_id,
-        hookd.endpoint_id = %job.endpoint_id,
-        hookd.message_id = %job.msg.id,
-        hookd.event_type = %job.msg.event_type,
-        hookd.attempt = job.attempts + 1,
-        hookd.manual = job.manual,
-    );
-    if let Some(cx) = job.msg.traceparent.as_deref().and_then(remote_parent) {
-        let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(cx));
-    }
-    span
+pub fn attempt_span(job: &DeliveryJob) -> Traced {
+    let Some(tracer) = tracer() else { return Traced::default() };
+    let parent = match job.msg.traceparent.as_deref().and_then(remote_parent) {
+        Some(sc) => Context::new().with_remote_span_context(sc),
+        None => Context::new(),
+    };
+    let attributes = vec![
+        KeyValue::new("hookd.app_id", job.msg.app_id.clone()),
+        KeyValue::new("hookd.endpoint_id", job.endpoint_id.clone()),
+        KeyValue::new("hookd.message_id", job.msg.id.clone()),
+        KeyValue::new("hookd.event_type", job.msg.event_type.clone()),
+        KeyValue::new("hookd.attempt", job.attempts + 1),
+        KeyValue::new("hookd.manual", job.manual),
+    ];
+    Traced::start(tracer, "webhook attempt", SpanKind::Client, attributes, &parent)
 }
 
 /// The request an attempt sends: recorded on the current span, and its `traceparent` put in `headers`.
@@ -315,21 +321,24 @@ pub fn sending(method: &str, url: &url::Url, headers: &mut HeaderMap) {
     if !enabled() {
         return;
     }
-    let span = Span::current();
-    let mut shown = url.clone();
-    shown.set_query(None);
-    shown.set_fragment(None);
-    let _ = shown.set_password(None);
-    let _ = shown.set_username("");
-    span.record("http.request.method", method);
-    span.record("url.full", shown.as_str());
-    if let Some(host) = url.host_str() {
-        span.record("server.address", host);
+    let cx = Context::current();
+    let span = cx.span();
+    if span.is_recording() {
+        let mut shown = url.clone();
+        shown.set_query(None);
+        shown.set_fragment(None);
+        let _ = shown.set_password(None);
+        let _ = shown.set_username("");
+        span.set_attribute(KeyValue::new("http.request.method", method.to_string()));
+        span.set_attribute(KeyValue::new("url.full", String::from(shown)));
+        if let Some(host) = url.host_str() {
+            span.set_attribute(KeyValue::new("server.address", host.to_string()));
+        }
+        if let Some(port) = url.port_or_known_default() {
+            span.set_attribute(KeyValue::new("server.port", i64::from(port)));
+        }
     }
-    if let Some(port) = url.port_or_known_default() {
-        span.record("server.port", i64::from(port));
-    }
-    TraceContextPropagator::new().inject_context(&span.context(), &mut HeadersMut(headers));
+    TraceContextPropagator::new().inject_context(&cx, &mut HeadersMut(headers));
 }
 
 /// What the attempt came to: the status code, or `error_type` when there was no answer.
@@ -337,48 +346,36 @@ pub fn answered(status_code: i64, error_type: Option<&str>) {
     if !enabled() {
         return;
     }
-    let span = Span::current();
+    let cx = Context::current();
+    let span = cx.span();
+    if !span.is_recording() {
+        return;
+    }
     if status_code > 0 {
-        span.record("http.response.status_code", status_code);
+        span.set_attribute(KeyValue::new("http.response.status_code", status_code));
     }
     if let Some(e) = error_type {
-        span.record("error.type", e);
+        span.set_attribute(KeyValue::new("error.type", e.to_string()));
     } else if !(200..300).contains(&status_code) {
-        span.record("error.type", status_code.to_string().as_str());
+        span.set_attribute(KeyValue::new("error.type", status_code.to_string()));
     }
     if !(200..300).contains(&status_code) {
-        span.record("otel.status_code", "ERROR");
+        span.set_status(Status::error(""));
     }
 }
 
 /// An inbound request's verification (and, when it verifies, its forward).
-pub fn inbound_span(registration_id: &str) -> Span {
-    if !enabled() {
-        return Span::none();
-    }
-    tracing::debug_span!(
-        target: "hookd::inbound",
-        "inbound verify",
-        otel.name = "inbound verify",
-        hookd.registration_id = registration_id,
-        hookd.provider = Empty,
-        hookd.verdict = Empty,
-    )
+pub fn inbound_span(registration_id: &str) -> Traced {
+    let Some(tracer) = tracer() else { return Traced::default() };
+    let attributes = vec![KeyValue::new("hookd.registration_id", registration_id.to_string())];
+    Traced::start(tracer, "inbound verify", SpanKind::Internal, attributes, &Context::current())
 }
 
 /// A timer's milestone or expiry firing; the webhooks it publishes are its children.
-pub fn timer_span(timer_id: &str, due_at: i64) -> Span {
-    if !enabled() {
-        return Span::none();
-    }
-    tracing::debug_span!(
-        target: "hookd::timers",
-        parent: None,
-        "timer fire",
-        otel.name = "timer fire",
-        hookd.timer_id = timer_id,
-        hookd.due_at = due_at,
-    )
+pub fn timer_span(timer_id: &str, due_at: i64) -> Traced {
+    let Some(tracer) = tracer() else { return Traced::default() };
+    let attributes = vec![KeyValue::new("hookd.timer_id", timer_id.to_string()), KeyValue::new("hookd.due_at", due_at)];
+    Traced::start(tracer, "timer fire", SpanKind::Internal, attributes, &Context::new())
 }
 
 #[cfg(test)]

@@ -116,7 +116,7 @@ impl Engine {
     /// One attempt of one delivery, recorded before it returns.
     pub async fn execute(&self, job: DeliveryJob) -> AttemptOutcome {
         let span = crate::telemetry::attempt_span(&job);
-        tracing::Instrument::instrument(self.attempt(job), span).await
+        span.run(self.attempt(job)).await
     }
 
     async fn attempt(&self, job: DeliveryJob) -> AttemptOutcome {

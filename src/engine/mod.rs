@@ -78,7 +78,7 @@ pub struct Prepared<'a> {
     /// When routing began: publish latency runs from here to [`Engine::start`].
     started: Instant,
     /// The publish's span (traces), ended by [`Engine::start`].
-    span: tracing::Span,
+    span: crate::telemetry::Traced,
 }
 
 /// What a face asks to publish.
@@ -234,7 +234,7 @@ impl Engine {
         let id = input.id.unwrap_or_else(|| crate::ids::new(crate::ids::MSG));
         let span = crate::telemetry::publish_span(&id, &app.id, &input.event_type, targets.len());
         let msg = Arc::new(MessageRecord {
-            traceparent: crate::telemetry::traceparent(&span),
+            traceparent: span.traceparent(),
             id,
             org_id: app.org_id.clone(),
             app_id: app.id.clone(),

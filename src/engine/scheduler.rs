@@ -92,10 +92,7 @@ impl Engine {
                     Some(handler) => {
                         let engine = self.clone();
                         let span = crate::telemetry::timer_span(&t.timer.id, t.due_at);
-                        tokio::spawn(tracing::Instrument::instrument(
-                            async move { handler.fire(engine, t).await },
-                            span,
-                        ));
+                        tokio::spawn(async move { span.run(handler.fire(engine, t)).await });
                     }
                     // No timers face in this process: the lease brings the job back to one that has it.
                     None => tracing::warn!(timer = %t.timer.id, "a timer is due but no timer handler is registered"),

@@ -1527,11 +1527,12 @@ async fn receive(
     let request = Received { uri: &uri, headers: &headers, body: body.as_deref(), peer };
     let span = crate::telemetry::inbound_span(&id);
     let inner = ingest_inner(&ctx, &id, via_source, request, started, &mut tally);
-    let resp = match tracing::Instrument::instrument(inner, span.clone()).await {
+    let resp = match span.run(inner).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(),
     };
-    span.record("hookd.provider", tally.provider).record("hookd.verdict", tally.verdict);
+    span.set(opentelemetry::KeyValue::new("hookd.provider", tally.provider));
+    span.set(opentelemetry::KeyValue::new("hookd.verdict", tally.verdict));
     ctx.engine.metrics.inbound(tally.provider, tally.verdict);
     resp
 }
