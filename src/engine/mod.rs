@@ -24,6 +24,7 @@ pub mod routing;
 pub mod scheduler;
 pub mod signing;
 pub mod sinks;
+pub mod sources;
 pub mod transform;
 
 use std::sync::Arc;
