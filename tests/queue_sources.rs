@@ -566,3 +566,121 @@ mod redis_streams {
         cleanup(&mut c, &stream).await;
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// NATS JetStream
+
+fn nats_addr() -> String {
+    addr("HOOKD_TEST_NATS", "127.0.0.1:4222")
+}
+
+mod nats {
+    use super::*;
+    use async_nats::jetstream;
+
+    /// A JetStream context and a fresh stream capturing `hookd.source.<name>`; returns (context, name, subject).
+    async fn stream() -> (jetstream::Context, String, String) {
+        let client = async_nats::connect(nats_addr()).await.expect("NATS at HOOKD_TEST_NATS (127.0.0.1:4222)");
+        let js = jetstream::new(client);
+        let name = unique("HOOKD_SOURCE_");
+        let subject = format!("hookd.source.{name}");
+        let cfg = jetstream::stream::Config { name: name.clone(), subjects: vec![subject.clone()], ..Default::default() };
+        js.create_stream(cfg).await.unwrap();
+        (js, name, subject)
+    }
+
+    /// Publishes (acked by the stream) with a `Nats-Msg-Id` and headers.
+    async fn publish(js: &jetstream::Context, subject: &str, id: &str, headers: &[(&str, &str)], body: Value) {
+        let mut h = async_nats::HeaderMap::new();
+        h.insert("Nats-Msg-Id", id);
+        for (k, v) in headers {
+            h.insert(*k, *v);
+        }
+        js.publish_with_headers(subject.to_string(), h, body.to_string().into()).await.unwrap().await.unwrap();
+    }
+
+    fn config(hostport: &str, stream: &str) -> Value {
+        json!({"url": format!("nats://{hostport}"), "stream": stream, "consumer": "hookd-test", "eventTypePath": "kind"})
+    }
+
+    #[tokio::test]
+    async fn messages_arrive_at_the_application_with_their_event_type() {
+        let app = spawn_app().await;
+        let receiver = Receiver::start().await;
+        let app_id = app_for(&app, &receiver).await;
+        let (js, name, subject) = stream().await;
+        publish(&js, &subject, "n-1", &[("hookd-event-type", "order.created")], json!({"order": 1})).await;
+        let id = register(&app, "nats", &app_id, config(&nats_addr(), &name)).await;
+        publish(&js, &subject, "n-2", &[], json!({"kind": "invoice.paid"})).await;
+        let got = wait_for_ids(&receiver, &["n-1".to_string(), "n-2".to_string()], WAIT).await;
+        assert_eq!(got["n-1"]["eventType"], "order.created");
+        assert_eq!(got["n-2"]["eventType"], "invoice.paid");
+        assert_eq!(got["n-1"]["data"], json!({"order": 1}));
+        eventually("the consumer's count", || async { (consumer(&app, &id).await["consumed"] == 2).then_some(()) })
+            .await;
+        // Acknowledged: nothing pending at the server.
+        let mut s = js.get_stream(&name).await.unwrap();
+        let mut c: jetstream::consumer::PullConsumer = s.get_consumer("hookd-test").await.unwrap();
+        let info = c.info().await.unwrap();
+        assert_eq!((info.num_ack_pending, info.num_pending), (0, 0), "{info:?}");
+        let _ = s.info().await;
+        js.delete_stream(&name).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_message_whose_commit_fails_is_refused_and_comes_again() {
+        let app = spawn_app().await;
+        let receiver = Receiver::start().await;
+        let app_id = app_for(&app, &receiver).await;
+        let (js, name, subject) = stream().await;
+        poison_commits(&app, true).await;
+        let id = register(&app, "nats", &app_id, config(&nats_addr(), &name)).await;
+        publish(&js, &subject, "poison-1", &[("x-test", "poison")], json!({"kind": "poisoned"})).await;
+        publish(&js, &subject, "fine-1", &[], json!({"kind": "fine"})).await;
+        wait_for_ids(&receiver, &["fine-1".to_string()], WAIT).await;
+        eventually("the failed message coming back", || async {
+            (consumer(&app, &id).await["returned"].as_u64() >= Some(2)).then_some(())
+        })
+        .await;
+        assert!(!by_delivery_id(&receiver).contains_key("poison-1"));
+        poison_commits(&app, false).await;
+        let got = wait_for_ids(&receiver, &["poison-1".to_string()], WAIT).await;
+        assert_eq!(got["poison-1"]["eventType"], "poisoned");
+        js.delete_stream(&name).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_broken_connection_resumes_without_loss() {
+        let app = spawn_app().await;
+        let receiver = Receiver::start().await;
+        let app_id = app_for(&app, &receiver).await;
+        let (js, name, subject) = stream().await;
+        let proxy = Proxy::to(nats_addr()).await;
+        let id = register(&app, "nats", &app_id, config(&format!("127.0.0.1:{}", proxy.port), &name)).await;
+        let mut ids = vec![];
+        for i in 0..20 {
+            ids.push(format!("b-{i:03}"));
+            publish(&js, &subject, &ids[i], &[], json!({"kind": "before"})).await;
+        }
+        wait_for_ids(&receiver, &ids, WAIT).await;
+        proxy.set_down(true);
+        eventually_within("the consumer seeing the break", Duration::from_secs(40), || async {
+            (consumer(&app, &id).await["connected"] == false).then_some(())
+        })
+        .await;
+        for i in 20..60 {
+            ids.push(format!("b-{i:03}"));
+            publish(&js, &subject, &ids[i], &[], json!({"kind": "during"})).await;
+        }
+        proxy.set_down(false);
+        wait_for_ids(&receiver, &ids, Duration::from_secs(40)).await;
+        for i in 60..100 {
+            ids.push(format!("b-{i:03}"));
+            publish(&js, &subject, &ids[i], &[], json!({"kind": "cut"})).await;
+        }
+        proxy.cut();
+        let got = wait_for_ids(&receiver, &ids, Duration::from_secs(60)).await;
+        assert_eq!(got.len(), 100);
+        js.delete_stream(&name).await.unwrap();
+    }
+}

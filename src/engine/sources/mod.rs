@@ -5,6 +5,7 @@
 //! | kind | config | consumed with | message id (dedup) | headers |
 //! | --- | --- | --- | --- | --- |
 //! | `rabbitMq` | `{uri, queue, prefetch = 256}` | AMQP 0-9-1 `basic.consume` with `basic.qos(prefetch)`, manual acks | the `message_id` property | the headers table (the `type` property is the event type when no header or path gives one) |
+//! | `nats` | `{url, stream, consumer, subject?, batch = 256}` | a durable JetStream pull consumer (created when missing; the stream must exist), explicit acks, `-NAK` to give back | `Nats-Msg-Id`, else `{stream}:{sequence}` | the message's headers |
 //! | `redis` | `{url, stream, group, consumer = hookd}` | a Stream's consumer group (`XREADGROUP`), `XACK` once committed; the group is created when missing | the entry id | the entry's fields other than `payload` |
 //!
 //! Common to every kind: `eventTypePath` (a dotted path into the JSON body: `type`, `data.kind`) and
@@ -24,13 +25,15 @@ use serde_json::{Map, Value};
 use super::sinks::{host_of, mask_url, parse_url, ConfigError, Fields};
 use crate::shutdown::Shutdown;
 
+#[cfg(feature = "sink-nats")]
+mod nats;
 #[cfg(feature = "sink-rabbitmq")]
 mod rabbitmq;
 #[cfg(feature = "sink-redis")]
 mod redis;
 
 /// The queue kinds, by the integration ids the inbound API (and the Ingest face's `type`) names them.
-pub const KINDS: &[&str] = &["rabbitMq", "redis"];
+pub const KINDS: &[&str] = &["rabbitMq", "redis", "nats"];
 
 /// The header (attribute, field) an event type is read from unless the config names another: the one hookd's
 /// own sinks write, so that a hookd destination can feed a hookd source.
@@ -106,6 +109,21 @@ pub struct SourceConfig {
 pub enum Kind {
     RabbitMq(RabbitMqSource),
     Redis(RedisSource),
+    Nats(NatsSource),
+}
+
+/// `nats {url, stream, consumer, subject?, batch}`.
+#[derive(Clone)]
+pub struct NatsSource {
+    pub url: String,
+    pub stream: String,
+    /// The durable consumer's name: where the stream's position is kept between connections and nodes.
+    pub consumer: String,
+    /// A filter within the stream, for a consumer created here.
+    pub subject: Option<String>,
+    /// Messages pulled ahead.
+    pub batch: u16,
+    host: String,
 }
 
 impl std::fmt::Debug for SourceConfig {
@@ -171,6 +189,24 @@ pub fn parse(kind: &str, config: &Value) -> Result<SourceConfig, ConfigError> {
             }
             Kind::Redis(RedisSource { host: host_of(&url), url: raw, stream, group, consumer, batch: batch as u16 })
         }
+        "nats" => {
+            let raw = f.required("url")?;
+            let url = parse_url("url", &raw, &["nats", "tls"])?;
+            let stream = f.required("stream")?;
+            if stream.contains(['.', '*', '>', ' ']) {
+                return Err(ConfigError::at(&["stream"], "a stream name has no dots, wildcards or spaces"));
+            }
+            let consumer = f.required("consumer")?;
+            if consumer.contains(['.', '*', '>', ' ']) {
+                return Err(ConfigError::at(&["consumer"], "a consumer name has no dots, wildcards or spaces"));
+            }
+            let subject = f.optional("subject")?;
+            let batch = f.optional_u64("batch")?.unwrap_or(256);
+            if !(1..=10_000).contains(&batch) {
+                return Err(ConfigError::at(&["batch"], "batch must be 1 to 10000"));
+            }
+            Kind::Nats(NatsSource { host: host_of(&url), url: raw, stream, consumer, subject, batch: batch as u16 })
+        }
         _ => return Err(ConfigError::at(&[], format!("unknown queue source type `{kind}`"))),
     };
     let event_type_path = f.optional("eventTypePath")?;
@@ -201,6 +237,10 @@ impl SourceConfig {
                 "url": mask_url(&c.url, false), "stream": c.stream, "group": c.group, "consumer": c.consumer,
                 "batch": c.batch,
             }),
+            Kind::Nats(c) => serde_json::json!({
+                "url": mask_url(&c.url, true), "stream": c.stream, "consumer": c.consumer, "subject": c.subject,
+                "batch": c.batch,
+            }),
         };
         out["eventTypeHeader"] = self.event_type_header.clone().into();
         if let Some(p) = &self.event_type_path {
@@ -214,6 +254,7 @@ impl SourceConfig {
         match &self.kind {
             Kind::RabbitMq(c) => vec![c.host.clone()],
             Kind::Redis(c) => vec![c.host.clone()],
+            Kind::Nats(c) => vec![c.host.clone()],
         }
     }
 
@@ -221,6 +262,7 @@ impl SourceConfig {
         match self.kind {
             Kind::RabbitMq(_) if cfg!(not(feature = "sink-rabbitmq")) => Some("sink-rabbitmq"),
             Kind::Redis(_) if cfg!(not(feature = "sink-redis")) => Some("sink-redis"),
+            Kind::Nats(_) if cfg!(not(feature = "sink-nats")) => Some("sink-nats"),
             _ => None,
         }
     }
@@ -268,6 +310,8 @@ pub async fn consume(
         Kind::RabbitMq(c) => rabbitmq::consume(c, handler, status.clone(), stop).await,
         #[cfg(feature = "sink-redis")]
         Kind::Redis(c) => redis::consume(c, handler, status.clone(), stop).await,
+        #[cfg(feature = "sink-nats")]
+        Kind::Nats(c) => nats::consume(c, handler, status.clone(), stop).await,
         #[allow(unreachable_patterns)]
         _ => Err(SourceError(format!(
             "this build of hookd lacks the cargo feature `{}`",
