@@ -684,3 +684,152 @@ mod nats {
         js.delete_stream(&name).await.unwrap();
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// MQTT (Mosquitto)
+
+fn mqtt_addr() -> String {
+    addr("HOOKD_TEST_MQTT", "127.0.0.1:1883")
+}
+
+mod mqtt {
+    use super::*;
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+
+    /// Publishes each body at QoS 1 and waits for every PUBACK.
+    async fn publish(topic: &str, bodies: &[Value]) {
+        let (host, port) = mqtt_addr().rsplit_once(':').map(|(h, p)| (h.to_string(), p.parse().unwrap())).unwrap();
+        let (client, mut events) = AsyncClient::new(MqttOptions::new(unique("hookd-test-pub-"), host, port), 1000);
+        for b in bodies {
+            client.publish(topic, QoS::AtLeastOnce, false, b.to_string()).await.unwrap();
+        }
+        let mut acked = 0;
+        tokio::time::timeout(WAIT, async {
+            while acked < bodies.len() {
+                if let Event::Incoming(Packet::PubAck(_)) = events.poll().await.expect("the broker") {
+                    acked += 1;
+                }
+            }
+        })
+        .await
+        .expect("every publish acknowledged");
+        let _ = client.disconnect().await;
+    }
+
+    fn config(hostport: &str, topic: &str) -> Value {
+        json!({"url": format!("mqtt://{hostport}"), "topic": topic, "eventTypePath": "kind", "idPath": "id",
+               "clientId": unique("hookd-test-source-")})
+    }
+
+    fn bodies(prefix: &str, n: std::ops::Range<usize>, kind: &str) -> (Vec<String>, Vec<Value>) {
+        let ids: Vec<String> = n.map(|i| format!("{prefix}-{i:03}")).collect();
+        let bodies = ids.iter().map(|id| json!({"id": id, "kind": kind})).collect();
+        (ids, bodies)
+    }
+
+    async fn connected(app: &TestApp, id: &str) {
+        eventually("the consumer subscribed", || async { (consumer(app, id).await["connected"] == true).then_some(()) })
+            .await;
+    }
+
+    #[tokio::test]
+    async fn messages_arrive_at_the_application_with_their_event_type() {
+        let app = spawn_app().await;
+        let receiver = Receiver::start().await;
+        let app_id = app_for(&app, &receiver).await;
+        let base = unique("hookd/source/");
+        let id = register(&app, "mqtt", &app_id, config(&mqtt_addr(), &format!("{base}/#"))).await;
+        connected(&app, &id).await;
+        publish(&format!("{base}/orders"), &[json!({"id": "q-1", "kind": "order.created", "n": 1})]).await;
+        publish(&format!("{base}/users"), &[json!({"id": "q-2", "n": 2})]).await;
+        let got = wait_for_ids(&receiver, &["q-1".to_string(), "q-2".to_string()], WAIT).await;
+        assert_eq!(got["q-1"]["eventType"], "order.created");
+        assert_eq!(got["q-2"]["eventType"], "message");
+        assert_eq!(got["q-1"]["data"], json!({"id": "q-1", "kind": "order.created", "n": 1}));
+        let events = app.get(&format!("/webhooks/{id}/events")).await.body;
+        let ev = events["data"][0]["id"].as_str().unwrap();
+        let full = app.get(&format!("/webhooks/{id}/events/{ev}")).await.body;
+        assert_eq!(full["headers"]["mqtt-topic"], format!("{base}/users"), "{full}");
+    }
+
+    #[tokio::test]
+    async fn a_message_whose_commit_fails_is_not_acked_and_comes_again() {
+        let app = spawn_app().await;
+        let receiver = Receiver::start().await;
+        let app_id = app_for(&app, &receiver).await;
+        let topic = unique("hookd/source/");
+        // MQTT has no headers: poison by the body, whose id is the delivery id.
+        poison_by_delivery_id(&app, true).await;
+        let id = register(&app, "mqtt", &app_id, config(&mqtt_addr(), &topic)).await;
+        connected(&app, &id).await;
+        publish(&topic, &[json!({"id": "poison-1", "kind": "poisoned"})]).await;
+        eventually("the failed message coming back", || async {
+            (consumer(&app, &id).await["returned"].as_u64() >= Some(2)).then_some(())
+        })
+        .await;
+        assert!(!by_delivery_id(&receiver).contains_key("poison-1"));
+        poison_by_delivery_id(&app, false).await;
+        let got = wait_for_ids(&receiver, &["poison-1".to_string()], Duration::from_secs(40)).await;
+        assert_eq!(got["poison-1"]["eventType"], "poisoned");
+    }
+
+    #[tokio::test]
+    async fn a_broken_connection_resumes_without_loss() {
+        let app = spawn_app().await;
+        let receiver = Receiver::start().await;
+        let app_id = app_for(&app, &receiver).await;
+        let topic = unique("hookd/source/");
+        let proxy = Proxy::to(mqtt_addr()).await;
+        let id = register(&app, "mqtt", &app_id, config(&format!("127.0.0.1:{}", proxy.port), &topic)).await;
+        connected(&app, &id).await;
+        let (mut ids, b) = bodies("m", 0..20, "before");
+        publish(&topic, &b).await;
+        wait_for_ids(&receiver, &ids, WAIT).await;
+        proxy.set_down(true);
+        eventually_within("the consumer seeing the break", Duration::from_secs(40), || async {
+            (consumer(&app, &id).await["connected"] == false).then_some(())
+        })
+        .await;
+        // Queued by the broker for the session while the consumer is away.
+        let (more, b) = bodies("m", 20..60, "during");
+        publish(&topic, &b).await;
+        ids.extend(more);
+        proxy.set_down(false);
+        wait_for_ids(&receiver, &ids, Duration::from_secs(40)).await;
+        let (more, b) = bodies("m", 60..100, "cut");
+        publish(&topic, &b).await;
+        ids.extend(more);
+        proxy.cut();
+        let got = wait_for_ids(&receiver, &ids, Duration::from_secs(60)).await;
+        assert_eq!(got.len(), 100);
+    }
+}
+
+/// As [`poison_commits`], for events whose delivery id starts with `poison` (MQTT carries no headers).
+async fn poison_by_delivery_id(app: &TestApp, on: bool) {
+    let url = app.ctx.cfg.database_url.clone();
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let db = rusqlite::Connection::open(path).unwrap();
+        db.busy_timeout(Duration::from_secs(10)).unwrap();
+        let sql = if on {
+            "CREATE TRIGGER poison_id BEFORE INSERT ON inbound_events WHEN NEW.delivery_id LIKE 'poison%'
+             BEGIN SELECT RAISE(ABORT, 'poisoned by the test'); END"
+        } else {
+            "DROP TRIGGER poison_id"
+        };
+        db.execute_batch(sql).unwrap();
+    } else {
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        let sql = if on {
+            "CREATE FUNCTION poison_id() RETURNS trigger AS $$ BEGIN
+                 IF NEW.delivery_id LIKE 'poison%' THEN RAISE EXCEPTION 'poisoned by the test'; END IF;
+                 RETURN NEW;
+             END $$ LANGUAGE plpgsql;
+             CREATE TRIGGER poison_id BEFORE INSERT ON inbound_events FOR EACH ROW EXECUTE FUNCTION poison_id();"
+        } else {
+            "DROP TRIGGER poison_id ON inbound_events; DROP FUNCTION poison_id();"
+        };
+        client.batch_execute(sql).await.unwrap();
+    }
+}

@@ -484,7 +484,7 @@ pub(crate) fn mask_url(raw: &str, user_is_secret: bool) -> String {
     url.to_string()
 }
 
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
         .next()
         .map(|(_, v)| v.into_owned())

@@ -6,6 +6,7 @@
 //! | --- | --- | --- | --- | --- |
 //! | `rabbitMq` | `{uri, queue, prefetch = 256}` | AMQP 0-9-1 `basic.consume` with `basic.qos(prefetch)`, manual acks | the `message_id` property | the headers table (the `type` property is the event type when no header or path gives one) |
 //! | `nats` | `{url, stream, consumer, subject?, batch = 256}` | a durable JetStream pull consumer (created when missing; the stream must exist), explicit acks, `-NAK` to give back | `Nats-Msg-Id`, else `{stream}:{sequence}` | the message's headers |
+//! | `mqtt` | `{url, topic, qos = 1, clientId?, idPath?}` | MQTT 3.1.1, a persistent session (stable client id, clean session off), manual PUBACKs; a message not committed closes the connection, and the broker sends it again | at `idPath` in the JSON body, if given | `mqtt-topic` |
 //! | `redis` | `{url, stream, group, consumer = hookd}` | a Stream's consumer group (`XREADGROUP`), `XACK` once committed; the group is created when missing | the entry id | the entry's fields other than `payload` |
 //!
 //! Common to every kind: `eventTypePath` (a dotted path into the JSON body: `type`, `data.kind`) and
@@ -25,6 +26,8 @@ use serde_json::{Map, Value};
 use super::sinks::{host_of, mask_url, parse_url, ConfigError, Fields};
 use crate::shutdown::Shutdown;
 
+#[cfg(feature = "sink-mqtt")]
+mod mqtt;
 #[cfg(feature = "sink-nats")]
 mod nats;
 #[cfg(feature = "sink-rabbitmq")]
@@ -33,7 +36,7 @@ mod rabbitmq;
 mod redis;
 
 /// The queue kinds, by the integration ids the inbound API (and the Ingest face's `type`) names them.
-pub const KINDS: &[&str] = &["rabbitMq", "redis", "nats"];
+pub const KINDS: &[&str] = &["rabbitMq", "redis", "nats", "mqtt"];
 
 /// The header (attribute, field) an event type is read from unless the config names another: the one hookd's
 /// own sinks write, so that a hookd destination can feed a hookd source.
@@ -110,6 +113,26 @@ pub enum Kind {
     RabbitMq(RabbitMqSource),
     Redis(RedisSource),
     Nats(NatsSource),
+    Mqtt(MqttSource),
+}
+
+/// `mqtt {url, topic, qos, clientId, idPath}`.
+#[derive(Clone)]
+pub struct MqttSource {
+    pub url: String,
+    /// A topic filter: wildcards (`+`, `#`) allowed.
+    pub topic: String,
+    /// 1 or 2: at least once needs the broker to keep what was not acknowledged.
+    pub qos: u8,
+    /// Stable, so that the broker keeps the session (and what it holds for it) between connections.
+    pub client_id: String,
+    /// Where a message's id is in its JSON body (MQTT 3 carries none of its own).
+    pub id_path: Option<String>,
+    host: String,
+    #[cfg_attr(not(feature = "sink-mqtt"), allow(dead_code))]
+    port: u16,
+    #[cfg_attr(not(feature = "sink-mqtt"), allow(dead_code))]
+    user: Option<(String, String)>,
 }
 
 /// `nats {url, stream, consumer, subject?, batch}`.
@@ -207,6 +230,45 @@ pub fn parse(kind: &str, config: &Value) -> Result<SourceConfig, ConfigError> {
             }
             Kind::Nats(NatsSource { host: host_of(&url), url: raw, stream, consumer, subject, batch: batch as u16 })
         }
+        "mqtt" => {
+            let raw = f.required("url")?;
+            let url = parse_url("url", &raw, &["mqtt", "tcp"])?;
+            let topic = f.required("topic")?;
+            if topic.contains('\0') {
+                return Err(ConfigError::at(&["topic"], "topic must not contain NUL"));
+            }
+            let qos = f.optional_u64("qos")?.unwrap_or(1);
+            if !(1..=2).contains(&qos) {
+                return Err(ConfigError::at(&["qos"], "qos must be 1 or 2 (at least once)"));
+            }
+            let client_id = match f.optional("clientId")? {
+                Some(id) if id.len() > 128 => return Err(ConfigError::at(&["clientId"], "at most 128 characters")),
+                Some(id) => id,
+                None => {
+                    use sha2::Digest;
+                    let hash = sha2::Sha256::digest(format!("{raw}\n{topic}"));
+                    format!("hookd-{}", hex::encode(&hash[..8]))
+                }
+            };
+            let id_path = f.optional("idPath")?;
+            if id_path.as_deref().is_some_and(|p| p.split('.').any(str::is_empty)) {
+                return Err(ConfigError::at(&["idPath"], "a dotted path of field names (`id`, `meta.id`)"));
+            }
+            let user = (!url.username().is_empty()).then(|| {
+                let dec = |s: &str| super::sinks::percent_decode(s);
+                (dec(url.username()), dec(url.password().unwrap_or("")))
+            });
+            Kind::Mqtt(MqttSource {
+                host: host_of(&url),
+                port: url.port().unwrap_or(1883),
+                url: raw,
+                topic,
+                qos: qos as u8,
+                client_id,
+                id_path,
+                user,
+            })
+        }
         _ => return Err(ConfigError::at(&[], format!("unknown queue source type `{kind}`"))),
     };
     let event_type_path = f.optional("eventTypePath")?;
@@ -237,6 +299,10 @@ impl SourceConfig {
                 "url": mask_url(&c.url, false), "stream": c.stream, "group": c.group, "consumer": c.consumer,
                 "batch": c.batch,
             }),
+            Kind::Mqtt(c) => serde_json::json!({
+                "url": mask_url(&c.url, false), "topic": c.topic, "qos": c.qos, "clientId": c.client_id,
+                "idPath": c.id_path,
+            }),
             Kind::Nats(c) => serde_json::json!({
                 "url": mask_url(&c.url, true), "stream": c.stream, "consumer": c.consumer, "subject": c.subject,
                 "batch": c.batch,
@@ -255,6 +321,7 @@ impl SourceConfig {
             Kind::RabbitMq(c) => vec![c.host.clone()],
             Kind::Redis(c) => vec![c.host.clone()],
             Kind::Nats(c) => vec![c.host.clone()],
+            Kind::Mqtt(c) => vec![c.host.clone()],
         }
     }
 
@@ -263,6 +330,7 @@ impl SourceConfig {
             Kind::RabbitMq(_) if cfg!(not(feature = "sink-rabbitmq")) => Some("sink-rabbitmq"),
             Kind::Redis(_) if cfg!(not(feature = "sink-redis")) => Some("sink-redis"),
             Kind::Nats(_) if cfg!(not(feature = "sink-nats")) => Some("sink-nats"),
+            Kind::Mqtt(_) if cfg!(not(feature = "sink-mqtt")) => Some("sink-mqtt"),
             _ => None,
         }
     }
@@ -312,6 +380,8 @@ pub async fn consume(
         Kind::Redis(c) => redis::consume(c, handler, status.clone(), stop).await,
         #[cfg(feature = "sink-nats")]
         Kind::Nats(c) => nats::consume(c, handler, status.clone(), stop).await,
+        #[cfg(feature = "sink-mqtt")]
+        Kind::Mqtt(c) => mqtt::consume(c, handler, status.clone(), stop).await,
         #[allow(unreachable_patterns)]
         _ => Err(SourceError(format!(
             "this build of hookd lacks the cargo feature `{}`",
