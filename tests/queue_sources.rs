@@ -833,3 +833,105 @@ async fn poison_by_delivery_id(app: &TestApp, on: bool) {
         client.batch_execute(sql).await.unwrap();
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// SQS (moto's server)
+
+mod sqs {
+    use super::*;
+    use common::moto::Moto;
+
+    /// Sends a message with string attributes; returns its `MessageId`.
+    async fn send(moto: &Moto, queue_url: &str, attrs: &[(&str, &str)], body: Value) -> String {
+        let attrs: serde_json::Map<String, Value> =
+            attrs.iter().map(|(k, v)| (k.to_string(), json!({"DataType": "String", "StringValue": v}))).collect();
+        let out = moto
+            .call("SendMessage", json!({"QueueUrl": queue_url, "MessageBody": body.to_string(), "MessageAttributes": attrs}))
+            .await;
+        out["MessageId"].as_str().unwrap().to_string()
+    }
+
+    fn config(moto: &Moto, queue_url: &str, endpoint: &str) -> Value {
+        let mut c = moto.config(queue_url);
+        c["endpointUrl"] = endpoint.into();
+        c["eventTypePath"] = "kind".into();
+        c
+    }
+
+    #[tokio::test]
+    async fn messages_arrive_at_the_application_with_their_event_type() {
+        let moto = Moto::start().await;
+        let app = spawn_app().await;
+        let receiver = Receiver::start().await;
+        let app_id = app_for(&app, &receiver).await;
+        let queue_url = moto.create_queue(&unique("hookd-source-")).await;
+        let first = send(&moto, &queue_url, &[("hookd-event-type", "order.created")], json!({"order": 1})).await;
+        let id = register(&app, "sqs", &app_id, config(&moto, &queue_url, &moto.base)).await;
+        let second = send(&moto, &queue_url, &[], json!({"kind": "invoice.paid"})).await;
+        let got = wait_for_ids(&receiver, &[first.clone(), second.clone()], WAIT).await;
+        assert_eq!(got[&first]["eventType"], "order.created");
+        assert_eq!(got[&first]["data"], json!({"order": 1}));
+        assert_eq!(got[&second]["eventType"], "invoice.paid");
+        eventually("the consumer's count", || async { (consumer(&app, &id).await["consumed"] == 2).then_some(()) })
+            .await;
+        // Deleted once committed: nothing left to receive.
+        assert!(moto.drain(&queue_url).await.is_empty());
+        let shown = app.get(&format!("/webhooks/{id}")).await.body;
+        assert!(shown["config"].get("secretAccessKey").is_none(), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn a_message_whose_commit_fails_is_not_deleted_and_comes_again() {
+        let moto = Moto::start().await;
+        let app = spawn_app().await;
+        let receiver = Receiver::start().await;
+        let app_id = app_for(&app, &receiver).await;
+        let queue_url = moto.create_queue(&unique("hookd-source-")).await;
+        poison_commits(&app, true).await;
+        let id = register(&app, "sqs", &app_id, config(&moto, &queue_url, &moto.base)).await;
+        let bad = send(&moto, &queue_url, &[("x-test", "poison")], json!({"kind": "poisoned"})).await;
+        let fine = send(&moto, &queue_url, &[], json!({"kind": "fine"})).await;
+        wait_for_ids(&receiver, std::slice::from_ref(&fine), WAIT).await;
+        eventually("the failed message coming back", || async {
+            (consumer(&app, &id).await["returned"].as_u64() >= Some(2)).then_some(())
+        })
+        .await;
+        assert!(!by_delivery_id(&receiver).contains_key(&bad));
+        poison_commits(&app, false).await;
+        let got = wait_for_ids(&receiver, std::slice::from_ref(&bad), WAIT).await;
+        assert_eq!(got[&bad]["eventType"], "poisoned");
+    }
+
+    #[tokio::test]
+    async fn a_broken_connection_resumes_without_loss() {
+        let moto = Moto::start().await;
+        let app = spawn_app().await;
+        let receiver = Receiver::start().await;
+        let app_id = app_for(&app, &receiver).await;
+        let queue_url = moto.create_queue(&unique("hookd-source-")).await;
+        let proxy = Proxy::to(moto.base.trim_start_matches("http://").to_string()).await;
+        let through = format!("http://127.0.0.1:{}", proxy.port);
+        let id = register(&app, "sqs", &app_id, config(&moto, &queue_url, &through)).await;
+        let mut ids = vec![];
+        for _ in 0..20 {
+            ids.push(send(&moto, &queue_url, &[], json!({"kind": "before"})).await);
+        }
+        wait_for_ids(&receiver, &ids, WAIT).await;
+        proxy.set_down(true);
+        eventually_within("the consumer seeing the break", Duration::from_secs(40), || async {
+            (consumer(&app, &id).await["connected"] == false).then_some(())
+        })
+        .await;
+        for _ in 0..40 {
+            ids.push(send(&moto, &queue_url, &[], json!({"kind": "during"})).await);
+        }
+        proxy.set_down(false);
+        wait_for_ids(&receiver, &ids, Duration::from_secs(40)).await;
+        for _ in 0..40 {
+            ids.push(send(&moto, &queue_url, &[], json!({"kind": "cut"})).await);
+        }
+        proxy.cut();
+        let got = wait_for_ids(&receiver, &ids, Duration::from_secs(60)).await;
+        assert_eq!(got.len(), 100);
+    }
+}

@@ -49,7 +49,8 @@ pub struct Engine {
     pub metrics: Metrics,
     ready: mpsc::Sender<DeliveryJob>,
     wake: scheduler::Wake,
-    http: reqwest::Client,
+    /// The egress-guarded HTTP client (its resolver refuses private addresses unless allowed).
+    pub(crate) http: reqwest::Client,
     endpoints: moka::sync::Cache<String, Arc<Vec<Endpoint>>>,
     apps: moka::sync::Cache<(String, String), Arc<Application>>,
     timers: std::sync::OnceLock<Arc<dyn scheduler::TimerHandler>>,

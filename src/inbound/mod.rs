@@ -90,7 +90,7 @@ pub struct Registration {
     /// Changes (or drops) the normalised event before it is forwarded, as an endpoint's transformation does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transformation: Option<Transformation>,
-    /// A queue source's config (`rabbitMq {uri, queue, …}`, `redis {url, stream, group, …}`) as JSON text, checked;
+    /// A queue source's config (`rabbitMq {uri, queue, …}`, `sqs {queueUrl, …}`, …) as JSON text, checked;
     /// sealed at rest as one string (`store::sealed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
@@ -224,9 +224,9 @@ struct RegistrationIn {
     rate_limit_per_minute: Option<u32>,
     #[serde(default)]
     transformation: Option<TransformationIn>,
-    /// A queue source's broker (integration ids `rabbitMq`, `redis`): `rabbitMq {uri, queue, prefetch = 256}`,
-    /// `redis {url, stream, group, consumer = "hookd", batch = 256}`, each with `eventTypePath` (a dotted path into
-    /// the JSON body) and `eventTypeHeader` (default `hookd-event-type`) saying where the event type is.
+    /// A queue source's broker (integration ids `rabbitMq`, `sqs`, `nats`, `redis`, `mqtt`; see
+    /// `engine::sources`), each with `eventTypePath` (a dotted path into the JSON body) and `eventTypeHeader`
+    /// (default `hookd-event-type`) saying where the event type is.
     #[serde(default)]
     config: Option<Value>,
 }

@@ -1,4 +1,4 @@
-//! Queue sources: registrations (`rabbitMq`, `redis`) whose events come from a broker rather than an HTTP request.
+//! Queue sources: registrations (`rabbitMq`, `sqs`, `nats`, `redis`, `mqtt`) whose events come from a broker rather than an HTTP request.
 //! Each message consumed becomes an inbound event of its registration through the gateway's one [`accept`] step
 //! (stored, counted in the registration's health, forwarded to its application in the same commit), and only
 //! then is it acknowledged to the broker: at least once. The broker's message id is the event's delivery id, so a
@@ -218,7 +218,7 @@ async fn supervise(ctx: ApiContext, reg: Arc<Registration>, cfg: SourceConfig, s
     while !stop.is_set() {
         let started = Instant::now();
         let result = match egress(&ctx, &cfg).await {
-            Ok(()) => sources::consume(&cfg, handler.clone(), status.clone(), stop.clone()).await,
+            Ok(()) => sources::consume(&cfg, &ctx.engine.http, handler.clone(), status.clone(), stop.clone()).await,
             Err(e) => Err(e),
         };
         let Err(e) = result else { break };

@@ -6,6 +6,7 @@
 //! | --- | --- | --- | --- | --- |
 //! | `rabbitMq` | `{uri, queue, prefetch = 256}` | AMQP 0-9-1 `basic.consume` with `basic.qos(prefetch)`, manual acks | the `message_id` property | the headers table (the `type` property is the event type when no header or path gives one) |
 //! | `nats` | `{url, stream, consumer, subject?, batch = 256}` | a durable JetStream pull consumer (created when missing; the stream must exist), explicit acks, `-NAK` to give back | `Nats-Msg-Id`, else `{stream}:{sequence}` | the message's headers |
+//! | `sqs` | `{queueUrl, region, accessKeyId, secretAccessKey, endpointUrl?}` (the sink's) | `ReceiveMessage` long polls through the engine's egress-guarded client, `DeleteMessageBatch` once committed; a message not committed is made visible again | `MessageId` | message attributes (string values) |
 //! | `mqtt` | `{url, topic, qos = 1, clientId?, idPath?}` | MQTT 3.1.1, a persistent session (stable client id, clean session off), manual PUBACKs; a message not committed closes the connection, and the broker sends it again | at `idPath` in the JSON body, if given | `mqtt-topic` |
 //! | `redis` | `{url, stream, group, consumer = hookd}` | a Stream's consumer group (`XREADGROUP`), `XACK` once committed; the group is created when missing | the entry id | the entry's fields other than `payload` |
 //!
@@ -34,9 +35,10 @@ mod nats;
 mod rabbitmq;
 #[cfg(feature = "sink-redis")]
 mod redis;
+mod sqs;
 
 /// The queue kinds, by the integration ids the inbound API (and the Ingest face's `type`) names them.
-pub const KINDS: &[&str] = &["rabbitMq", "redis", "nats", "mqtt"];
+pub const KINDS: &[&str] = &["rabbitMq", "sqs", "nats", "redis", "mqtt"];
 
 /// The header (attribute, field) an event type is read from unless the config names another: the one hookd's
 /// own sinks write, so that a hookd destination can feed a hookd source.
@@ -114,6 +116,8 @@ pub enum Kind {
     Redis(RedisSource),
     Nats(NatsSource),
     Mqtt(MqttSource),
+    /// The sink's config, read the same way.
+    Sqs(super::sinks::SqsConfig),
 }
 
 /// `mqtt {url, topic, qos, clientId, idPath}`.
@@ -269,6 +273,7 @@ pub fn parse(kind: &str, config: &Value) -> Result<SourceConfig, ConfigError> {
                 user,
             })
         }
+        "sqs" => Kind::Sqs(super::sinks::SqsConfig::parse(&f)?),
         _ => return Err(ConfigError::at(&[], format!("unknown queue source type `{kind}`"))),
     };
     let event_type_path = f.optional("eventTypePath")?;
@@ -299,6 +304,7 @@ impl SourceConfig {
                 "url": mask_url(&c.url, false), "stream": c.stream, "group": c.group, "consumer": c.consumer,
                 "batch": c.batch,
             }),
+            Kind::Sqs(c) => c.redacted(),
             Kind::Mqtt(c) => serde_json::json!({
                 "url": mask_url(&c.url, false), "topic": c.topic, "qos": c.qos, "clientId": c.client_id,
                 "idPath": c.id_path,
@@ -322,6 +328,7 @@ impl SourceConfig {
             Kind::Redis(c) => vec![c.host.clone()],
             Kind::Nats(c) => vec![c.host.clone()],
             Kind::Mqtt(c) => vec![c.host.clone()],
+            Kind::Sqs(c) => vec![c.host()],
         }
     }
 
@@ -366,9 +373,10 @@ fn jittered(d: std::time::Duration) -> std::time::Duration {
 }
 
 /// Consumes until the connection breaks (`Err`, with why) or `stop` is set (`Ok`). `status.connected` is set while
-/// a connection is up.
+/// a connection is up. `http` is the engine's egress-guarded client, for the kinds spoken over HTTP (`sqs`).
 pub async fn consume(
     cfg: &SourceConfig,
+    http: &reqwest::Client,
     handler: Arc<dyn Handler>,
     status: Arc<SourceStatus>,
     stop: Shutdown,
@@ -382,6 +390,7 @@ pub async fn consume(
         Kind::Nats(c) => nats::consume(c, handler, status.clone(), stop).await,
         #[cfg(feature = "sink-mqtt")]
         Kind::Mqtt(c) => mqtt::consume(c, handler, status.clone(), stop).await,
+        Kind::Sqs(c) => sqs::consume(c, http.clone(), handler, status.clone(), stop).await,
         #[allow(unreachable_patterns)]
         _ => Err(SourceError(format!(
             "this build of hookd lacks the cargo feature `{}`",
