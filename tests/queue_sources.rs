@@ -56,7 +56,11 @@ fn by_delivery_id(receiver: &Receiver) -> std::collections::BTreeMap<String, Val
 }
 
 /// Waits until the receiver holds events with every one of `ids` as its delivery id.
-async fn wait_for_ids(receiver: &Receiver, ids: &[String], within: Duration) -> std::collections::BTreeMap<String, Value> {
+async fn wait_for_ids(
+    receiver: &Receiver,
+    ids: &[String],
+    within: Duration,
+) -> std::collections::BTreeMap<String, Value> {
     eventually_within(&format!("{} events at the receiver", ids.len()), within, || async {
         let got = by_delivery_id(receiver);
         ids.iter().all(|id| got.contains_key(id)).then_some(got)
@@ -137,8 +141,8 @@ async fn a_bad_config_is_a_422_naming_the_field() {
         assert_eq!(r.body["detail"][0]["loc"], json!(loc), "{kind} {config:?}: {:?}", r.body);
     }
     // A good one, then a bad change to it.
-    let id = register(&app, "rabbitMq", &app_id, json!({"uri": "amqp://guest:s3cret@127.0.0.1:1/%2f", "queue": "q"}))
-        .await;
+    let id =
+        register(&app, "rabbitMq", &app_id, json!({"uri": "amqp://guest:s3cret@127.0.0.1:1/%2f", "queue": "q"})).await;
     let r = app.patch(&format!("/webhooks/{id}"), json!({"config": {"uri": "amqp://h"}})).await;
     assert_eq!(r.status, 422, "{:?}", r.body);
     assert_eq!(r.body["detail"][0]["loc"], json!(["body", "config", "queue"]));
@@ -187,7 +191,14 @@ mod rabbitmq {
     }
 
     /// Publishes (persistent, confirmed) with a message id, an optional `type` property and headers.
-    pub async fn publish(ch: &lapin::Channel, queue: &str, id: &str, kind: Option<&str>, headers: &[(&str, &str)], body: Value) {
+    pub async fn publish(
+        ch: &lapin::Channel,
+        queue: &str,
+        id: &str,
+        kind: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Value,
+    ) {
         let mut table = FieldTable::default();
         for (k, v) in headers {
             table.insert((*k).into(), AMQPValue::LongString((*v).into()));
@@ -368,9 +379,15 @@ mod rabbitmq {
         let publish_started = Instant::now();
         for i in 0..n {
             let props = BasicProperties::default().with_delivery_mode(2).with_message_id(format!("b-{i}").into());
-            ch.basic_publish("".into(), queue.as_str().into(), BasicPublishOptions::default(), body.to_string().as_bytes(), props)
-                .await
-                .unwrap();
+            ch.basic_publish(
+                "".into(),
+                queue.as_str().into(),
+                BasicPublishOptions::default(),
+                body.to_string().as_bytes(),
+                props,
+            )
+            .await
+            .unwrap();
         }
         ch.wait_for_confirms().await.unwrap();
         eprintln!("published {n} in {:.1} s", publish_started.elapsed().as_secs_f64());
@@ -483,7 +500,8 @@ mod redis_streams {
         let mut c = conn().await;
         let stream = unique("hookd-source-");
         // Added before the source exists: the group starts at the stream's beginning.
-        let first = add(&mut c, &stream, &[("hookd-event-type", "order.created"), ("payload", r#"{"order": 1}"#)]).await;
+        let first =
+            add(&mut c, &stream, &[("hookd-event-type", "order.created"), ("payload", r#"{"order": 1}"#)]).await;
         let id = register(&app, "redis", &app_id, config(&redis_addr(), &stream)).await;
         let second = add(&mut c, &stream, &[("payload", r#"{"kind": "invoice.paid"}"#)]).await;
         let got = wait_for_ids(&receiver, &[first.clone(), second.clone()], WAIT).await;
@@ -584,7 +602,8 @@ mod nats {
         let js = jetstream::new(client);
         let name = unique("HOOKD_SOURCE_");
         let subject = format!("hookd.source.{name}");
-        let cfg = jetstream::stream::Config { name: name.clone(), subjects: vec![subject.clone()], ..Default::default() };
+        let cfg =
+            jetstream::stream::Config { name: name.clone(), subjects: vec![subject.clone()], ..Default::default() };
         js.create_stream(cfg).await.unwrap();
         (js, name, subject)
     }
@@ -728,8 +747,10 @@ mod mqtt {
     }
 
     async fn connected(app: &TestApp, id: &str) {
-        eventually("the consumer subscribed", || async { (consumer(app, id).await["connected"] == true).then_some(()) })
-            .await;
+        eventually("the consumer subscribed", || async {
+            (consumer(app, id).await["connected"] == true).then_some(())
+        })
+        .await;
     }
 
     #[tokio::test]
@@ -846,7 +867,10 @@ mod sqs {
         let attrs: serde_json::Map<String, Value> =
             attrs.iter().map(|(k, v)| (k.to_string(), json!({"DataType": "String", "StringValue": v}))).collect();
         let out = moto
-            .call("SendMessage", json!({"QueueUrl": queue_url, "MessageBody": body.to_string(), "MessageAttributes": attrs}))
+            .call(
+                "SendMessage",
+                json!({"QueueUrl": queue_url, "MessageBody": body.to_string(), "MessageAttributes": attrs}),
+            )
             .await;
         out["MessageId"].as_str().unwrap().to_string()
     }

@@ -440,9 +440,8 @@ async fn create(
     }
     check_secret(input.webhook_secret.as_deref())?;
     // A data preset whose provider issues the key cannot work with one hookd makes up.
-    let data_preset = provider
-        .and_then(|p| p.preset())
-        .filter(|_| !providers::PROVIDERS.iter().any(|c| c.name() == integration_id));
+    let data_preset =
+        provider.and_then(|p| p.preset()).filter(|_| !providers::PROVIDERS.iter().any(|c| c.name() == integration_id));
     if let (Some(p), None) = (data_preset, &input.webhook_secret) {
         if p.issued {
             return Err(Error::invalid(

@@ -200,17 +200,24 @@ async fn reconcile(ctx: &ApiContext, held: Vec<crate::store::QueueSourceLease>) 
             continue;
         };
         let stop = Shutdown::default();
-        state(ctx).running.lock().unwrap().insert(
-            reg.id.clone(),
-            Running { version: h.version, stop: stop.clone(), status: status.clone() },
-        );
+        state(ctx)
+            .running
+            .lock()
+            .unwrap()
+            .insert(reg.id.clone(), Running { version: h.version, stop: stop.clone(), status: status.clone() });
         tokio::spawn(supervise(ctx.clone(), reg, cfg, status, stop));
     }
 }
 
 /// Keeps one source consuming until told to stop: connects, consumes, and after a break waits (a backoff) and
 /// connects again.
-async fn supervise(ctx: ApiContext, reg: Arc<Registration>, cfg: SourceConfig, status: Arc<SourceStatus>, stop: Shutdown) {
+async fn supervise(
+    ctx: ApiContext,
+    reg: Arc<Registration>,
+    cfg: SourceConfig,
+    status: Arc<SourceStatus>,
+    stop: Shutdown,
+) {
     let provider: &'static str = KINDS.iter().copied().find(|k| *k == reg.integration_id).unwrap_or("queue");
     let handler: Arc<dyn Handler> =
         Arc::new(Accepting { ctx: ctx.clone(), reg: reg.clone(), cfg: cfg.clone(), provider });

@@ -292,7 +292,13 @@ pub struct QueueSourceLease {
 impl dyn Store {
     /// Makes (or updates) a queue source's lease row: `active` when the registration is not inactive; `version`
     /// its `updated_at`. The lease itself is left as it is.
-    pub async fn queue_source_set(&self, registration_id: &str, org_id: &str, active: bool, version: Millis) -> StoreResult<()> {
+    pub async fn queue_source_set(
+        &self,
+        registration_id: &str,
+        org_id: &str,
+        active: bool,
+        version: Millis,
+    ) -> StoreResult<()> {
         let q = Sql::new(
             "INSERT INTO queue_sources (registration_id, org_id, active, version, leased_by, leased_until)
              VALUES (?, ?, ?, ?, NULL, 0)

@@ -22,9 +22,7 @@ impl Moto {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| {
-                panic!("{} starts (PyPI moto[server], tests/requirements.txt): {e}", bin.display())
-            });
+            .unwrap_or_else(|e| panic!("{} starts (PyPI moto[server], tests/requirements.txt): {e}", bin.display()));
         let base = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::new();
         eventually("moto_server answering", || {
@@ -40,7 +38,10 @@ impl Moto {
             .post(&self.base)
             .header("content-type", "application/x-amz-json-1.0")
             .header("x-amz-target", format!("AmazonSQS.{action}"))
-            .header("authorization", "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0")
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0",
+            )
             .body(body.to_string())
             .send()
             .await
@@ -73,8 +74,7 @@ impl Moto {
                 return all;
             }
             for m in &msgs {
-                self.call("DeleteMessage", json!({"QueueUrl": queue_url, "ReceiptHandle": m["ReceiptHandle"]}))
-                    .await;
+                self.call("DeleteMessage", json!({"QueueUrl": queue_url, "ReceiptHandle": m["ReceiptHandle"]})).await;
             }
             all.extend(msgs);
         }

@@ -117,10 +117,9 @@ impl SqsConfig {
         for (k, v) in signed {
             req = req.header(k, v);
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| SinkError::new(format!("SQS at {}: {}", self.host(), crate::engine::sinks::http_reason(&e))))?;
+        let resp = req.send().await.map_err(|e| {
+            SinkError::new(format!("SQS at {}: {}", self.host(), crate::engine::sinks::http_reason(&e)))
+        })?;
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
         let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);

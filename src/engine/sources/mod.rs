@@ -356,9 +356,10 @@ impl SourceConfig {
         let header = &self.event_type_header;
         from_path
             .or_else(|| {
-                let found = msg.headers.get(header).or_else(|| {
-                    msg.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(header)).map(|(_, v)| v)
-                });
+                let found = msg
+                    .headers
+                    .get(header)
+                    .or_else(|| msg.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(header)).map(|(_, v)| v));
                 found.and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string)
             })
             .or_else(|| msg.type_property.clone().filter(|s| !s.is_empty()))

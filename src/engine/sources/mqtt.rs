@@ -62,7 +62,8 @@ pub(super) async fn consume(
             Ok(Event::Incoming(Packet::ConnAck(ack))) => break Err(fail("connecting", &format!("{:?}", ack.code))),
             Ok(Event::Incoming(Packet::Publish(p))) => {
                 let msg = message(cfg, &p);
-                let (handler, status, client, failed) = (handler.clone(), status.clone(), client.clone(), failed_tx.clone());
+                let (handler, status, client, failed) =
+                    (handler.clone(), status.clone(), client.clone(), failed_tx.clone());
                 tokio::spawn(async move {
                     let committed = handler.handle(msg).await;
                     status.commit(committed);
