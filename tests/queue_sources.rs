@@ -363,6 +363,45 @@ mod rabbitmq {
         delete(&ch, &queue).await;
     }
 
+    /// Two nodes on one PostgreSQL database: one consumes the source at a time; when it stops, the other takes the
+    /// source over and what was published meanwhile arrives.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_node_at_a_time_consumes_and_another_takes_over() {
+        if !on_postgres() {
+            return; // An embedded store is served by one process.
+        }
+        let first = spawn_app().await;
+        let url = first.ctx.cfg.database_url.clone();
+        let second = spawn_app_with(|c| c.database_url = url).await;
+        let receiver = Receiver::start().await;
+        let app_id = app_for(&first, &receiver).await;
+        let ch = channel().await;
+        let queue = queue(&ch).await;
+        let id = register(&first, "rabbitMq", &app_id, config(&amqp_addr(), &queue)).await;
+        let runs = |app: &TestApp| app.ctx.parts.get::<hookd::inbound::queues::QueueSources>().runs(&id);
+        eventually("one node consuming", || async { (runs(&first) || runs(&second)).then_some(()) }).await;
+        for i in 0..10 {
+            publish(&ch, &queue, &format!("t-{i}"), None, &[], json!({"kind": "first"})).await;
+            assert!(!(runs(&first) && runs(&second)), "never both");
+        }
+        let ids: Vec<String> = (0..10).map(|i| format!("t-{i}")).collect();
+        wait_for_ids(&receiver, &ids, WAIT).await;
+        // The node consuming stops (gracefully: it gives its lease back); the other takes over.
+        let (stopping, staying) = if runs(&first) { (first, second) } else { (second, first) };
+        drop(stopping);
+        eventually_within("the other node taking over", Duration::from_secs(40), || async {
+            runs(&staying).then_some(())
+        })
+        .await;
+        let more: Vec<String> = (10..20).map(|i| format!("t-{i}")).collect();
+        for m in &more {
+            publish(&ch, &queue, m, None, &[], json!({"kind": "second"})).await;
+        }
+        let got = wait_for_ids(&receiver, &more, WAIT).await;
+        assert_eq!(got.len(), 20);
+        delete(&ch, &queue).await;
+    }
+
     /// `bench/queue_sources.sh`: messages/s from a RabbitMQ queue into the engine (committed as inbound events and
     /// forwarded to an application without endpoints) beside GitHub-signed HTTP ingest of the same count into the
     /// same server, in one run.
