@@ -80,14 +80,24 @@ pub(super) async fn consume(
             pending = false;
             continue;
         }
-        let handled = futures::future::join_all(entries.into_iter().map(|entry| {
+        let handle = |entry: redis::streams::StreamId| {
             let handler = handler.clone();
             async move {
                 let msg = message(&entry.id, entry.map);
                 (entry.id, handler.handle(msg).await)
             }
-        }))
-        .await;
+        };
+        // New entries are committed together; pending ones (read again after a failure) one by one, so that one
+        // that cannot be committed does not take the others down with it in a shared commit each time.
+        let handled: Vec<(String, bool)> = if pending {
+            let mut out = Vec::with_capacity(entries.len());
+            for entry in entries {
+                out.push(handle(entry).await);
+            }
+            out
+        } else {
+            futures::future::join_all(entries.into_iter().map(handle)).await
+        };
         let committed: Vec<&str> = handled.iter().filter(|(_, ok)| *ok).map(|(id, _)| id.as_str()).collect();
         for (_, ok) in &handled {
             status.commit(*ok);
