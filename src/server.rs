@@ -70,6 +70,7 @@ impl Server {
         // Each face's own state, reached by the face through `AppState::parts`.
         let mut parts = Parts::default();
         parts.insert(crate::inbound::Gateway::default());
+        parts.insert(crate::inbound::queues::QueueSources::default());
         parts.insert(crate::bots::BotsState::default());
         // What the dashboard shows of the faces it may not import (crate::api::console).
         parts.insert::<Arc<dyn crate::api::console::InboundConsole>>(Arc::new(crate::inbound::Console));
@@ -107,6 +108,7 @@ impl Server {
         let scheduler = tokio::spawn(engine.clone().run_scheduler(shutdown.clone()));
         let destinations = tokio::spawn(engine.clone().run_destinations(shutdown.clone()));
         let retention = tokio::spawn(engine.run_retention(shutdown.clone()));
+        let queue_sources = tokio::spawn(crate::inbound::queues::run(self.ctx.clone(), shutdown.clone()));
         if let Some(events) = self.ctx.store.events() {
             tokio::spawn(follow_store_events(self.ctx.clone(), events, shutdown.clone()));
         }
@@ -127,6 +129,7 @@ impl Server {
         let _ = retention.await;
         let _ = dispatcher.await;
         let _ = destinations.await;
+        let _ = queue_sources.await;
         if let Err(e) = store.leave().await {
             tracing::warn!(error = %e, "leaving the cluster; the other nodes take over this node's work after its timeout");
         }

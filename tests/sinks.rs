@@ -12,14 +12,15 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::moto::Moto;
+use common::proxy::Proxy;
 use common::{eventually, eventually_within, python, script};
 use hookd::engine::sinks::{self, Batch, Event, Sink};
 use serde_json::{json, Value};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 /// No send may take longer than this here: a hang is a failure.
 const BOUND: Duration = Duration::from_secs(40);
@@ -88,60 +89,6 @@ async fn connect(kind: &str, config: Value) -> Arc<dyn Sink> {
 async fn closed_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     l.local_addr().unwrap().port()
-}
-
-/// A TCP proxy in front of a broker: `cut()` drops every connection through it; while `down`, it accepts and
-/// closes at once, as a restarting broker would look.
-struct Proxy {
-    port: u16,
-    down: Arc<AtomicBool>,
-    conns: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
-    accept: tokio::task::JoinHandle<()>,
-}
-
-impl Proxy {
-    async fn to(target: String) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let down = Arc::new(AtomicBool::new(false));
-        let conns: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
-        let (d, c) = (down.clone(), conns.clone());
-        let accept = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if d.load(Ordering::SeqCst) {
-                    drop(inbound);
-                    continue;
-                }
-                let target = target.clone();
-                c.lock().unwrap().push(tokio::spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                }));
-            }
-        });
-        Proxy { port, down, conns, accept }
-    }
-
-    fn cut(&self) {
-        for c in self.conns.lock().unwrap().drain(..) {
-            c.abort();
-        }
-    }
-
-    fn set_down(&self, down: bool) {
-        self.down.store(down, Ordering::SeqCst);
-        if down {
-            self.cut();
-        }
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.cut();
-        self.accept.abort();
-    }
 }
 
 /// The broker goes away behind the proxy: sends fail with a reason (none hangs); once it is back, a send
@@ -590,91 +537,6 @@ mod postgres {
 
 mod sqs {
     use super::*;
-
-    /// `moto_server` on a free port, stopped when dropped.
-    struct Moto {
-        child: Child,
-        base: String,
-    }
-
-    impl Moto {
-        async fn start() -> Moto {
-            let port = closed_port().await;
-            let bin = std::path::Path::new(&python()).with_file_name("moto_server");
-            let child = Command::new(&bin)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap_or_else(|e| {
-                    panic!("{} starts (PyPI moto[server], tests/requirements.txt): {e}", bin.display())
-                });
-            let base = format!("http://127.0.0.1:{port}");
-            let http = reqwest::Client::new();
-            eventually("moto_server answering", || {
-                let (http, base) = (http.clone(), base.clone());
-                async move { http.get(format!("{base}/moto-api/")).send().await.ok().map(|_| ()) }
-            })
-            .await;
-            Moto { child, base }
-        }
-
-        async fn call(&self, action: &str, body: Value) -> Value {
-            let resp = reqwest::Client::new()
-                .post(&self.base)
-                .header("content-type", "application/x-amz-json-1.0")
-                .header("x-amz-target", format!("AmazonSQS.{action}"))
-                .header("authorization", "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0")
-                .body(body.to_string())
-                .send()
-                .await
-                .unwrap();
-            assert!(resp.status().is_success(), "{action}: {}", resp.status());
-            resp.json().await.unwrap()
-        }
-
-        async fn create_queue(&self, name: &str) -> String {
-            let mut attrs = json!({});
-            if name.ends_with(".fifo") {
-                attrs = json!({"FifoQueue": "true"});
-            }
-            let out = self.call("CreateQueue", json!({"QueueName": name, "Attributes": attrs})).await;
-            out["QueueUrl"].as_str().unwrap().to_string()
-        }
-
-        /// Every message in the queue, as received (up to 10 a call), deleted after reading.
-        async fn drain(&self, queue_url: &str) -> Vec<Value> {
-            let mut all = vec![];
-            loop {
-                let out = self
-                    .call(
-                        "ReceiveMessage",
-                        json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10, "MessageAttributeNames": ["All"], "VisibilityTimeout": 60}),
-                    )
-                    .await;
-                let msgs = out["Messages"].as_array().cloned().unwrap_or_default();
-                if msgs.is_empty() {
-                    return all;
-                }
-                for m in &msgs {
-                    self.call("DeleteMessage", json!({"QueueUrl": queue_url, "ReceiptHandle": m["ReceiptHandle"]}))
-                        .await;
-                }
-                all.extend(msgs);
-            }
-        }
-
-        fn config(&self, queue_url: &str) -> Value {
-            json!({"queueUrl": queue_url, "region": "us-east-1", "accessKeyId": "AKIDTEST", "secretAccessKey": "s3cret", "endpointUrl": self.base})
-        }
-    }
-
-    impl Drop for Moto {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 
     #[tokio::test]
     async fn sends_batches_of_ten_in_order_and_fifo_deduplicates() {

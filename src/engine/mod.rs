@@ -25,6 +25,7 @@ pub mod routing;
 pub mod scheduler;
 pub mod signing;
 pub mod sinks;
+pub mod sources;
 pub mod transform;
 
 use std::sync::Arc;
@@ -49,7 +50,8 @@ pub struct Engine {
     pub metrics: Metrics,
     ready: mpsc::Sender<DeliveryJob>,
     wake: scheduler::Wake,
-    http: reqwest::Client,
+    /// The egress-guarded HTTP client (its resolver refuses private addresses unless allowed).
+    pub(crate) http: reqwest::Client,
     endpoints: moka::sync::Cache<String, Arc<Vec<Endpoint>>>,
     apps: moka::sync::Cache<(String, String), Arc<Application>>,
     /// What runs due timer jobs, by the prefix of the timer's id (`timer_…` the timers face's, `cron_…` the cron

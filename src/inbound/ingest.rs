@@ -390,6 +390,7 @@ async fn apply(ctx: &ApiContext, s: &mut Source, plan: Plan) -> Result<()> {
                         retry_policy: None,
                         transformation: None,
                         source_id: Some(s.id.clone()),
+                        source: None,
                         created_at: now,
                         updated_at: now,
                     };

@@ -8,6 +8,7 @@
 
 pub mod ingest;
 pub mod providers;
+pub mod queues;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -93,6 +94,10 @@ pub struct Registration {
     /// The Ingest source this registration is (`src_…`): its requests arrive at the source's ingest URL only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_id: Option<String>,
+    /// A queue source's config (`rabbitMq {uri, queue, …}`, `sqs {queueUrl, …}`, …) as JSON text, checked;
+    /// sealed at rest as one string (`store::sealed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
@@ -232,6 +237,11 @@ struct RegistrationIn {
     rate_limit_per_minute: Option<u32>,
     #[serde(default)]
     transformation: Option<TransformationIn>,
+    /// A queue source's broker (integration ids `rabbitMq`, `sqs`, `nats`, `redis`, `mqtt`; see
+    /// `engine::sources`), each with `eventTypePath` (a dotted path into the JSON body) and `eventTypeHeader`
+    /// (default `hookd-event-type`) saying where the event type is.
+    #[serde(default)]
+    config: Option<Value>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -302,6 +312,8 @@ struct RegistrationPatch {
     metadata: Option<Value>,
     #[serde(default, deserialize_with = "double_option")]
     transformation: Option<Option<TransformationIn>>,
+    /// A queue source's new broker config (replaces the old one whole; its consumer restarts with it).
+    config: Option<Value>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -328,6 +340,13 @@ struct RegistrationOut {
     /// The Ingest source this registration is: it takes requests at the source's `ingestUrl`, not `webhookUrl`.
     #[serde(skip_serializing_if = "Option::is_none")]
     ingest_source_id: Option<String>,
+    /// A queue source's config, credentials masked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    config: Option<Value>,
+    /// A queue source's consumer, as the node answering sees it: `{running, connected, consumed, returned,
+    /// lastError}` (`running` false on a node that does not hold it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consumer: Option<Value>,
     created_at: String,
     updated_at: String,
 }
@@ -371,6 +390,8 @@ fn out(ctx: &ApiContext, r: &Registration, stats: &InboundStats, reach: &Reach) 
         retry_policy: r.retry_policy.clone(),
         transformation: r.transformation.as_ref().map(TransformationIn::from_model),
         ingest_source_id: r.source_id.clone(),
+        config: queues::config_out(r),
+        consumer: queues::consumer_out(ctx, r),
         created_at: ts(r.created_at),
         updated_at: ts(r.updated_at),
     }
@@ -435,13 +456,15 @@ async fn create(
     Path(integration_id): Path<String>,
     ValidJson(input): ValidJson<RegistrationIn>,
 ) -> Result<(StatusCode, Json<Value>)> {
-    let Some(provider) = providers::by_name(&integration_id) else {
-        let known: Vec<&str> = providers::all().map(|p| p.name()).collect();
+    let provider = providers::by_name(&integration_id);
+    if provider.is_none() && !queues::is_queue(&integration_id) {
+        let known: Vec<&str> = providers::all().map(|p| p.name()).chain(queues::KINDS.iter().copied()).collect();
         return Err(Error::invalid(
             &["path", "integrationId"],
             format!("unknown provider; one of: {}", known.join(", ")),
         ));
-    };
+    }
+    let source = queues::check_config(&integration_id, input.config.as_ref())?;
     if input.connection_id.trim().is_empty() {
         return Err(Error::invalid(&["body", "connectionId"], "must not be empty"));
     }
@@ -451,7 +474,8 @@ async fn create(
     }
     check_secret(input.webhook_secret.as_deref())?;
     // A data preset whose provider issues the key cannot work with one hookd makes up.
-    let data_preset = provider.preset().filter(|_| !providers::PROVIDERS.iter().any(|c| c.name() == integration_id));
+    let data_preset =
+        provider.and_then(|p| p.preset()).filter(|_| !providers::PROVIDERS.iter().any(|c| c.name() == integration_id));
     if let (Some(p), None) = (data_preset, &input.webhook_secret) {
         if p.issued {
             return Err(Error::invalid(
@@ -461,7 +485,9 @@ async fn create(
         }
     }
     let provider_config = input.provider_config.unwrap_or_default();
-    check_config(provider, &provider_config)?;
+    if let Some(provider) = provider {
+        check_config(provider, &provider_config)?;
+    }
     let destination_app_id = check_destination(&ctx, &org, input.destination).await?;
     let now = now_ms();
     let secret = input.webhook_secret.unwrap_or_else(crate::engine::signing::new_secret);
@@ -482,10 +508,12 @@ async fn create(
         retry_policy: input.retry_policy,
         transformation: compiled(&ctx, input.transformation).await?,
         source_id: None,
+        source,
         created_at: now,
         updated_at: now,
     };
     ctx.store.insert(&reg).await?;
+    queues::changed(&ctx, &reg).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({
@@ -821,7 +849,11 @@ async fn patch(
     if let Some(t) = p.transformation {
         reg.transformation = compiled(&ctx, t).await?;
     }
+    if let Some(c) = p.config {
+        reg.source = queues::check_config(&reg.integration_id, Some(&c))?;
+    }
     save(&ctx, &mut reg).await?;
+    queues::changed(&ctx, &reg).await?;
     let stats = stats_of(&ctx, &reg.id).await?;
     Ok(Json(out(&ctx, &reg, &stats, &reach(&ctx, &reg).await?)))
 }
@@ -841,6 +873,7 @@ async fn delete(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id): Path
             "This registration is the ingest source {source}: delete the source (DELETE /ingest/api/v1/source/{source})"
         )));
     }
+    queues::deleted(&ctx, &reg).await?;
     ctx.store.delete::<Registration>(&org, &reg.id).await?;
     gateway(&ctx).cache.invalidate(&reg.id);
     Ok(StatusCode::NO_CONTENT)
@@ -1150,9 +1183,10 @@ fn full_event(ctx: &ApiContext, reg: &Registration, e: &InboundEventRecord) -> V
     let headers = stored_headers(e);
     let url = webhook_url(ctx, &reg.id);
     let req = Incoming { headers: &headers, body: &e.body, url: &url, now: e.received_at / 1000 };
-    let data = providers::by_name(&reg.integration_id)
-        .and_then(|p| p.normalize(&req, &reg.provider_config).ok())
-        .map_or(Value::Null, |n| n.data);
+    let data = match providers::by_name(&reg.integration_id) {
+        Some(p) => p.normalize(&req, &reg.provider_config).ok().map_or(Value::Null, |n| n.data),
+        None => queues::body_data(&e.body),
+    };
     if let Value::Object(m) = &mut event {
         m.insert("data".into(), data);
     }
@@ -1178,6 +1212,9 @@ fn verdict_of(ctx: &ApiContext, reg: &Registration, e: &InboundEventRecord) -> V
     let headers = stored_headers(e);
     let url = webhook_url(ctx, &reg.id);
     let req = Incoming { headers: &headers, body: &e.body, url: &url, now: e.received_at / 1000 };
+    if queues::is_queue(&reg.integration_id) {
+        return json!({ "atReceipt": "consumed", "provider": reg.integration_id });
+    }
     let recheck = match providers::by_name(&reg.integration_id) {
         Some(p) => match p.verify(&req, &reg.live_secrets(e.received_at), &reg.provider_config) {
             Ok(()) => json!({ "ok": true }),
@@ -1576,8 +1613,12 @@ async fn ingest_inner(
         size: body.is_none().then(|| content_length(headers).unwrap_or(ctx.cfg.max_body_bytes + 1)),
         source_ip: peer.clone(),
     };
-    let provider =
-        providers::by_name(&reg.integration_id).ok_or_else(|| Error::internal(anyhow::anyhow!("unknown provider")))?;
+    let Some(provider) = providers::by_name(&reg.integration_id) else {
+        // A queue source: its events come from its broker.
+        tally.verdict = verdict::UNKNOWN;
+        let detail = format!("This registration consumes from {}: it takes no HTTP requests", reg.integration_id);
+        return Ok(refuse(StatusCode::NOT_FOUND, detail, started, None));
+    };
     tally.provider = provider.name();
     if matches!(reg.status, Status::Inactive) {
         tally.verdict = verdict::UNKNOWN;
@@ -1649,7 +1690,53 @@ async fn ingest_inner(
         }
     };
 
-    let key = match_key(&n);
+    let headers = Value::Object(headers_object(headers)).to_string();
+    let accepted = accept(ctx, &reg, &n, headers, body.to_vec(), now).await?;
+    if !accepted.fresh {
+        let body = json!({
+            "success": true, "duplicate": true, "eventType": n.event_type, "entityId": n.entity_id,
+            "syncTriggered": false, "processingTimeMs": elapsed(started),
+        });
+        tally.verdict = verdict::DUPLICATE;
+        return Ok(answer(StatusCode::OK, body, Some(&window)));
+    }
+    let (sync_triggered, transform_error) = (accepted.forwarded, accepted.transformation_error);
+    let body = Accepted {
+        success: true,
+        event_type: &n.event_type,
+        entity_id: &n.entity_id,
+        sync_triggered,
+        processing_time_ms: elapsed(started),
+        transformation_error: transform_error.as_deref(),
+    };
+    tally.verdict = verdict::VERIFIED;
+    Ok(answer(StatusCode::OK, body, Some(&window)))
+}
+
+/// What [`accept`] made of an event.
+pub(crate) struct AcceptedEvent {
+    /// False when its delivery id was seen before: nothing was written.
+    pub fresh: bool,
+    /// A message was published to the registration's application.
+    pub forwarded: bool,
+    /// Why the registration's transformation forwarded nothing (it failed); the event is kept.
+    pub transformation_error: Option<String>,
+}
+
+/// The step every way in shares — a request that verified (`POST /webhooks/{id}`), a message consumed from a queue
+/// (`queues`): keeps the inbound event and counts it in the registration's health, and, in the same commit, the
+/// message it forwards to the registration's application when the registration asked for the event (through its
+/// transformation, if it has one); a delivery id seen before writes nothing. Only once this returns `Ok` is the
+/// event committed: the HTTP answer, or the broker's acknowledgement, waits for it.
+pub(crate) async fn accept(
+    ctx: &ApiContext,
+    reg: &Registration,
+    n: &Normalized,
+    headers: String,
+    body: Vec<u8>,
+    now: Millis,
+) -> Result<AcceptedEvent> {
+    let key = match_key(n);
     let event_id = crate::ids::new(INBOUND_EVENT);
     let mut event = WebhookEvent {
         provider_id: &reg.integration_id,
@@ -1666,7 +1753,7 @@ async fn ingest_inner(
     let summary = serde_json::to_string(&event).map_err(Error::internal)?;
     event.data = Some(&n.data);
     // Forward when the registration asked for this event and names a destination that still exists.
-    let app = match (&reg.destination_app_id, reg.wants(&n)) {
+    let app = match (&reg.destination_app_id, reg.wants(n)) {
         (Some(app_id), true) => ctx.engine.app(&reg.org_id, app_id).await?,
         _ => None,
     };
@@ -1714,37 +1801,21 @@ async fn ingest_inner(
         received_at: now,
         match_key: key,
         forwarded_msg_id: prepared.as_ref().map(|p| p.msg.id.clone()),
-        headers: Value::Object(headers_object(headers)).to_string(),
+        headers,
         normalized: summary,
-        body: body.to_vec(),
+        body,
     };
     let forward = prepared.as_ref().map(|p| (p.msg.clone(), p.deliveries.clone()));
     let accepted = ctx.store.inbound_accept(record, forward).await?;
-    let sync_triggered = match (accepted, prepared) {
-        (None, _) => {
-            let body = json!({
-                "success": true, "duplicate": true, "eventType": n.event_type, "entityId": n.entity_id,
-                "syncTriggered": false, "processingTimeMs": elapsed(started),
-            });
-            tally.verdict = verdict::DUPLICATE;
-            return Ok(answer(StatusCode::OK, body, Some(&window)));
-        }
+    let forwarded = match (accepted, prepared) {
+        (None, _) => return Ok(AcceptedEvent { fresh: false, forwarded: false, transformation_error: None }),
         (Some(ids), Some(prepared)) => {
             ctx.engine.start(prepared, ids);
             true
         }
         (Some(_), None) => false,
     };
-    let body = Accepted {
-        success: true,
-        event_type: &n.event_type,
-        entity_id: &n.entity_id,
-        sync_triggered,
-        processing_time_ms: elapsed(started),
-        transformation_error: transform_error.as_deref(),
-    };
-    tally.verdict = verdict::VERIFIED;
-    Ok(answer(StatusCode::OK, body, Some(&window)))
+    Ok(AcceptedEvent { fresh: true, forwarded, transformation_error: transform_error })
 }
 
 /// The seed's 200 answer.

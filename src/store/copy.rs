@@ -116,6 +116,7 @@ pub const TABLES: &[(&str, &[&str])] = &[
         ],
     ),
     ("inbound_health", &["registration_id", "hour", "accepted", "refused"]),
+    ("queue_sources", &["registration_id", "org_id", "active", "version", "leased_by", "leased_until"]),
     (
         "destination_state",
         &[

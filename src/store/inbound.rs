@@ -1,6 +1,7 @@
 //! Inbound events as they arrived, deduplicated by the provider's delivery id; the requests refused, with why
 //! (the newest [`INBOUND_REFUSED_KEPT`] per registration, pruned by time too); and the counters behind a
-//! registration's health: totals, failures in a row, and hourly counts for its recent window.
+//! registration's health: totals, failures in a row, and hourly counts for its recent window. And the leases of
+//! queue sources (registrations that consume from a broker), as destinations hold theirs (`store::destinations`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -276,5 +277,91 @@ impl dyn Store {
         .bind(registration_id)
         .bind(id);
         db::fetch_one(self, q, inbound_row).await
+    }
+}
+
+/// A queue source as its leases see it.
+#[derive(Debug, Clone)]
+pub struct QueueSourceLease {
+    pub registration_id: String,
+    pub org_id: String,
+    /// The registration's `updated_at` when its lease row was last written: a newer one means a new config.
+    pub version: Millis,
+}
+
+impl dyn Store {
+    /// Makes (or updates) a queue source's lease row: `active` when the registration is not inactive; `version`
+    /// its `updated_at`. The lease itself is left as it is.
+    pub async fn queue_source_set(
+        &self,
+        registration_id: &str,
+        org_id: &str,
+        active: bool,
+        version: Millis,
+    ) -> StoreResult<()> {
+        let q = Sql::new(
+            "INSERT INTO queue_sources (registration_id, org_id, active, version, leased_by, leased_until)
+             VALUES (?, ?, ?, ?, NULL, 0)
+             ON CONFLICT (registration_id) DO UPDATE SET active = excluded.active, version = excluded.version",
+        )
+        .bind(registration_id)
+        .bind(org_id)
+        .bind(active)
+        .bind(version);
+        db::run(self, q).await?;
+        Ok(())
+    }
+
+    pub async fn queue_source_delete(&self, registration_id: &str) -> StoreResult<()> {
+        db::run(self, Sql::new("DELETE FROM queue_sources WHERE registration_id = ?").bind(registration_id)).await?;
+        Ok(())
+    }
+
+    /// Takes the lease of every active queue source no other node holds, renews those of `node`'s that end before
+    /// `renew_before`, each until `until`; returns every queue source `node` holds. (As
+    /// [`Self::destinations_claim`] does, and for the same reasons.)
+    pub async fn queue_sources_claim(
+        &self,
+        node: &str,
+        now: Millis,
+        renew_before: Millis,
+        until: Millis,
+    ) -> StoreResult<Vec<QueueSourceLease>> {
+        let claim = Sql::new(
+            "UPDATE queue_sources SET leased_by = ?, leased_until = ?
+             WHERE active = 1 AND (leased_by IS NULL OR leased_until < ? OR (leased_by = ? AND leased_until < ?))",
+        )
+        .bind(node)
+        .bind(until)
+        .bind(now)
+        .bind(node)
+        .bind(renew_before);
+        let held = Sql::new(
+            "SELECT registration_id, org_id, version FROM queue_sources
+             WHERE active = 1 AND leased_by = ? AND leased_until >= ?",
+        )
+        .bind(node)
+        .bind(now);
+        db::write(self, false, move |db| {
+            Box::pin(async move {
+                db.execute(&claim).await?;
+                db.rows(&held, |r| {
+                    Ok(QueueSourceLease { registration_id: r.get(0)?, org_id: r.get(1)?, version: r.get(2)? })
+                })
+                .await
+            })
+        })
+        .await
+    }
+
+    /// Frees the queue sources' leases `node` holds (a graceful stop), or every lease (`None`: the start of the one
+    /// process an embedded store has).
+    pub async fn queue_sources_release(&self, node: Option<&str>) -> StoreResult<()> {
+        let mut q = Sql::new("UPDATE queue_sources SET leased_by = NULL, leased_until = 0 WHERE 1 = 1");
+        if let Some(node) = node {
+            q.push_bind(" AND leased_by = ?", node);
+        }
+        db::run(self, q).await?;
+        Ok(())
     }
 }

@@ -34,7 +34,7 @@ pub use activity::{
     activity_buckets, activity_minutes, ActivityBucket, ActivityOf, Tally, ACTIVITY_KEPT_MS, MINUTE_MS,
 };
 
-pub use inbound::{INBOUND_REFUSED_KEPT, INBOUND_REFUSED_KEPT_MS};
+pub use inbound::{QueueSourceLease, INBOUND_REFUSED_KEPT, INBOUND_REFUSED_KEPT_MS};
 pub use retention::{PruneScope, Pruned};
 
 use std::sync::Arc;

@@ -42,7 +42,8 @@ const SECRET_FIELDS: &[(DocKind, &[&[&str]])] = &[
     // Outbound, timers' and bots' endpoints: current and rotated-out signing keys; custom headers and the
     // transformation's variables, which carry receivers' tokens (`Authorization`, a GitHub token).
     (DocKind::Endpoint, &[&["secrets", "*", "key"], &["headers", "*"], &["transformation", "variables", "*"]]),
-    (DocKind::InboundRegistration, &[&["secrets", "*", "key"], &["transformation", "variables", "*"]]),
+    // A queue source's `config` (broker URLs with credentials, access keys), kept as one string.
+    (DocKind::InboundRegistration, &[&["secrets", "*", "key"], &["transformation", "variables", "*"], &["source"]]),
     // The timers' application keeps the organization's timer signing key; older versions kept it in the
     // metadata, where it is still opened to be moved (see `upgrade`).
     (DocKind::Application, &[&["signing_key"], &["metadata", LEGACY_TIMER_KEY.1]]),

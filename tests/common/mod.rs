@@ -19,6 +19,8 @@ use hookd::shutdown::Shutdown;
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 
+pub mod moto;
+pub mod proxy;
 pub mod ui;
 
 pub const WAIT: Duration = Duration::from_secs(20);

@@ -580,8 +580,8 @@ impl Engine {
         }
     }
 
-    /// Refuses a sink's host on a private network unless the egress policy allows it.
-    async fn check_host(&self, host: &str) -> Result<(), String> {
+    /// Refuses a sink's (or a queue source's) host on a private network unless the egress policy allows it.
+    pub(crate) async fn check_host(&self, host: &str) -> Result<(), String> {
         let (name, port) = match host.rsplit_once(':') {
             Some((h, p)) if p.parse::<u16>().is_ok() => {
                 (h.trim_matches(['[', ']']).to_string(), p.parse().unwrap_or(0))

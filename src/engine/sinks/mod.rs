@@ -95,7 +95,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn at(field: &[&str], message: impl Into<String>) -> Self {
+    pub(crate) fn at(field: &[&str], message: impl Into<String>) -> Self {
         ConfigError { field: field.iter().map(|f| f.to_string()).collect(), message: message.into() }
     }
 }
@@ -380,19 +380,19 @@ pub(crate) struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    fn of(config: &'a Value) -> Result<Self, ConfigError> {
+    pub(crate) fn of(config: &'a Value) -> Result<Self, ConfigError> {
         match config {
             Value::Object(map) => Ok(Fields { map }),
             _ => Err(ConfigError::at(&[], "config must be an object")),
         }
     }
 
-    fn get(&self, key: &str) -> Option<&'a Value> {
+    pub(crate) fn get(&self, key: &str) -> Option<&'a Value> {
         self.map.get(key).filter(|v| !v.is_null())
     }
 
     /// A non-empty string.
-    fn required(&self, key: &str) -> Result<String, ConfigError> {
+    pub(crate) fn required(&self, key: &str) -> Result<String, ConfigError> {
         match self.optional(key)? {
             Some(s) => Ok(s),
             None => Err(ConfigError::at(&[key], format!("{key} is required"))),
@@ -400,7 +400,7 @@ impl<'a> Fields<'a> {
     }
 
     /// A string, if given; an empty one is refused, as a required one would be.
-    fn optional(&self, key: &str) -> Result<Option<String>, ConfigError> {
+    pub(crate) fn optional(&self, key: &str) -> Result<Option<String>, ConfigError> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::String(s)) if s.trim().is_empty() => {
@@ -411,7 +411,7 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn optional_u64(&self, key: &str) -> Result<Option<u64>, ConfigError> {
+    pub(crate) fn optional_u64(&self, key: &str) -> Result<Option<u64>, ConfigError> {
         match self.get(key) {
             None => Ok(None),
             Some(v) => v
@@ -438,7 +438,7 @@ impl<'a> Fields<'a> {
 }
 
 /// A URL with one of `schemes` and a host.
-fn parse_url(field: &str, raw: &str, schemes: &[&str]) -> Result<url::Url, ConfigError> {
+pub(crate) fn parse_url(field: &str, raw: &str, schemes: &[&str]) -> Result<url::Url, ConfigError> {
     let url =
         url::Url::parse(raw).map_err(|e| ConfigError::at(&[field], format!("{field} is not a valid URI: {e}")))?;
     if !schemes.contains(&url.scheme()) {
@@ -452,7 +452,7 @@ fn parse_url(field: &str, raw: &str, schemes: &[&str]) -> Result<url::Url, Confi
 }
 
 /// The host of a URL as the egress check wants it: without brackets around an IPv6 address.
-fn host_of(url: &url::Url) -> String {
+pub(crate) fn host_of(url: &url::Url) -> String {
     match url.host() {
         Some(url::Host::Ipv6(ip)) => ip.to_string(),
         Some(host) => host.to_string(),
@@ -461,7 +461,7 @@ fn host_of(url: &url::Url) -> String {
 }
 
 /// The URI with its password (and, when `user_is_secret`, a lone user name) replaced by `****`.
-fn mask_url(raw: &str, user_is_secret: bool) -> String {
+pub(crate) fn mask_url(raw: &str, user_is_secret: bool) -> String {
     let Ok(mut url) = url::Url::parse(raw) else {
         return "****".into();
     };
@@ -484,7 +484,7 @@ fn mask_url(raw: &str, user_is_secret: bool) -> String {
     url.to_string()
 }
 
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
         .next()
         .map(|(_, v)| v.into_owned())
@@ -527,12 +527,12 @@ fn http_reason(e: &reqwest::Error) -> String {
 }
 
 /// How long opening a connection may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long handing over one batch may take, confirms included.
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs `fut` with a deadline, turning its lapse into a [`SinkError`] that says what timed out.
-async fn deadline<T>(
+pub(crate) async fn deadline<T>(
     limit: Duration,
     what: impl FnOnce() -> String,
     fut: impl std::future::Future<Output = Result<T, SinkError>>,

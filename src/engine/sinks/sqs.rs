@@ -29,7 +29,7 @@ impl std::fmt::Debug for SqsConfig {
 }
 
 impl SqsConfig {
-    pub(super) fn parse(f: &Fields) -> Result<Self, ConfigError> {
+    pub(crate) fn parse(f: &Fields) -> Result<Self, ConfigError> {
         let queue_url = f.required("queueUrl")?;
         let queue = super::parse_url("queueUrl", &queue_url, &["https", "http"])?;
         if queue.path_segments().is_none_or(|s| s.filter(|p| !p.is_empty()).count() < 2) {
@@ -70,7 +70,7 @@ impl SqsConfig {
         Ok(SqsConfig { queue_url, region, access_key_id, secret_access_key, endpoint_url, endpoint })
     }
 
-    pub(super) fn redacted(&self) -> Value {
+    pub(crate) fn redacted(&self) -> Value {
         let mut out = json!({"queueUrl": self.queue_url, "region": self.region, "accessKeyId": self.access_key_id});
         if let Some(e) = &self.endpoint_url {
             out["endpointUrl"] = e.clone().into();
@@ -78,8 +78,62 @@ impl SqsConfig {
         out
     }
 
-    pub(super) fn host(&self) -> String {
+    pub(crate) fn host(&self) -> String {
         super::host_of(&self.endpoint)
+    }
+
+    /// Calls `AmazonSQS.{action}` with `body`, signed; the answer, or why it failed (SQS's error type and message).
+    /// Shared by the sink and the queue source (`engine::sources`).
+    pub(crate) async fn call(&self, http: &reqwest::Client, action: &str, body: &Value) -> Result<Value, SinkError> {
+        let body = serde_json::to_vec(body).expect("JSON");
+        let url = &self.endpoint;
+        let host = match url.port() {
+            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_string(),
+        };
+        let content_type = "application/x-amz-json-1.0";
+        let target = format!("AmazonSQS.{action}");
+        let creds = Credentials {
+            access_key_id: &self.access_key_id,
+            secret_access_key: &self.secret_access_key,
+            region: &self.region,
+            service: "sqs",
+        };
+        let signed = sigv4::sign(
+            &creds,
+            "POST",
+            url.path(),
+            "",
+            &[("content-type", content_type), ("host", &host), ("x-amz-target", &target)],
+            &body,
+            chrono::Utc::now(),
+        );
+        let mut req = http
+            .post(url.clone())
+            .header("content-type", content_type)
+            .header("x-amz-target", target)
+            .timeout(SEND_TIMEOUT)
+            .body(body);
+        for (k, v) in signed {
+            req = req.header(k, v);
+        }
+        let resp = req.send().await.map_err(|e| {
+            SinkError::new(format!("SQS at {}: {}", self.host(), crate::engine::sinks::http_reason(&e)))
+        })?;
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if !status.is_success() {
+            let kind = answer["__type"].as_str().unwrap_or("").rsplit('#').next().unwrap_or("");
+            let message = answer["message"].as_str().or(answer["Message"].as_str()).unwrap_or(text.trim());
+            return Err(SinkError::new(format!(
+                "SQS at {} answered {status}: {kind}{}{}",
+                self.host(),
+                if kind.is_empty() { "" } else { ": " },
+                message.chars().take(300).collect::<String>()
+            )));
+        }
+        Ok(answer)
     }
 
     fn is_fifo(&self) -> bool {
@@ -123,55 +177,8 @@ impl SqsSink {
                 entry
             })
             .collect();
-        let body = serde_json::to_vec(&json!({"QueueUrl": self.cfg.queue_url, "Entries": entries})).expect("JSON");
-        let url = &self.cfg.endpoint;
-        let host = match url.port() {
-            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
-            None => url.host_str().unwrap_or_default().to_string(),
-        };
-        let content_type = "application/x-amz-json-1.0";
-        let target = "AmazonSQS.SendMessageBatch";
-        let creds = Credentials {
-            access_key_id: &self.cfg.access_key_id,
-            secret_access_key: &self.cfg.secret_access_key,
-            region: &self.cfg.region,
-            service: "sqs",
-        };
-        let signed = sigv4::sign(
-            &creds,
-            "POST",
-            url.path(),
-            "",
-            &[("content-type", content_type), ("host", &host), ("x-amz-target", target)],
-            &body,
-            chrono::Utc::now(),
-        );
-        let mut req = self
-            .http
-            .post(url.clone())
-            .header("content-type", content_type)
-            .header("x-amz-target", target)
-            .timeout(SEND_TIMEOUT)
-            .body(body);
-        for (k, v) in signed {
-            req = req.header(k, v);
-        }
-        let resp = req.send().await.map_err(|e| {
-            SinkError::new(format!("SQS at {}: {}", self.cfg.host(), crate::engine::sinks::http_reason(&e)))
-        })?;
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if !status.is_success() {
-            let kind = answer["__type"].as_str().unwrap_or("").rsplit('#').next().unwrap_or("");
-            let message = answer["message"].as_str().or(answer["Message"].as_str()).unwrap_or(text.trim());
-            return Err(SinkError::new(format!(
-                "SQS at {} answered {status}: {kind}{}{}",
-                self.cfg.host(),
-                if kind.is_empty() { "" } else { ": " },
-                message.chars().take(300).collect::<String>()
-            )));
-        }
+        let body = json!({"QueueUrl": self.cfg.queue_url, "Entries": entries});
+        let answer = self.cfg.call(&self.http, "SendMessageBatch", &body).await?;
         if let Some(failed) = answer["Failed"].as_array().filter(|f| !f.is_empty()) {
             let first = &failed[0];
             let idx: usize = first["Id"].as_str().and_then(|i| i.parse().ok()).unwrap_or(0);
