@@ -13,7 +13,9 @@ use crate::inbound::providers::{self, generic, Incoming, ProviderConfig};
 
 /// Every target: one per inbound provider's verifier, then the signature header parsers, durations and cron.
 pub fn targets() -> Vec<String> {
-    let mut t: Vec<String> = providers::PROVIDERS.iter().map(|p| format!("inbound_{}", p.name())).collect();
+    // As identifiers (cargo-fuzz's target names, the suite's test names): `generic-webhook` is `inbound_generic_webhook`.
+    let mut t: Vec<String> =
+        providers::PROVIDERS.iter().map(|p| format!("inbound_{}", p.name().replace('-', "_"))).collect();
     t.extend(["signature_headers", "durations", "cron"].map(String::from));
     t
 }
@@ -24,7 +26,7 @@ pub fn run(name: &str, data: &[u8]) {
         "signature_headers" => signature_headers(data),
         "durations" => durations(data),
         "cron" => cron(data),
-        _ => match name.strip_prefix("inbound_").and_then(providers::by_name) {
+        _ => match name.strip_prefix("inbound_").and_then(|p| providers::by_name(&p.replace('_', "-"))) {
             Some(p) => inbound(p, data),
             None => panic!("no fuzz target {name}"),
         },

@@ -272,6 +272,7 @@ targets!(
     inbound_zoom,
     inbound_salesforce,
     inbound_generic,
+    inbound_generic_webhook,
     signature_headers,
     durations,
     cron,
