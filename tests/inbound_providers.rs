@@ -102,7 +102,12 @@ async fn every_provider_accepts_its_official_signatures_and_refuses_forgeries() 
         }
         covered.push(provider);
     }
-    let mut expected: Vec<String> = hookd::inbound::providers::PROVIDERS.iter().map(|p| p.name().to_string()).collect();
+    // `generic-webhook` verifies nothing, so no library signs for it (tests/ingest_sources.rs takes requests with it).
+    let mut expected: Vec<String> = hookd::inbound::providers::PROVIDERS
+        .iter()
+        .map(|p| p.name().to_string())
+        .filter(|name| name != "generic-webhook")
+        .collect();
     expected.sort();
     covered.sort();
     covered.dedup();
