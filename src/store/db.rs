@@ -303,6 +303,33 @@ impl Sql {
 }
 
 /// Names the uniqueness rule a `Conflict` broke (`.map_err(conflict_as("…"))`).
+/// The lease every worker that one node at a time runs (a destination, a queue source) is claimed with, on
+/// `table`'s `active`, `leased_by` and `leased_until` columns: takes the rows no other node holds and renews those
+/// of `node`'s that end before `renew_before`, each until `until`. The condition is on the updated row itself, so
+/// that of two nodes claiming at once on PostgreSQL the second re-checks it against the first's lease and passes
+/// the row by; a lease still long enough is left alone, so an idle node writes every few seconds, not at every tick.
+pub fn claim_leases(table: &str, node: &str, now: Millis, renew_before: Millis, until: Millis) -> Sql {
+    Sql::new(format!(
+        "UPDATE {table} SET leased_by = ?, leased_until = ?
+         WHERE active = 1 AND (leased_by IS NULL OR leased_until < ? OR (leased_by = ? AND leased_until < ?))"
+    ))
+    .bind(node)
+    .bind(until)
+    .bind(now)
+    .bind(node)
+    .bind(renew_before)
+}
+
+/// Frees the leases of `table` that `node` holds (a graceful stop), or every one (`None`: the start of the one
+/// process an embedded store has).
+pub fn release_leases(table: &str, node: Option<&str>) -> Sql {
+    let mut q = Sql::new(format!("UPDATE {table} SET leased_by = NULL, leased_until = 0 WHERE 1 = 1"));
+    if let Some(node) = node {
+        q.push_bind(" AND leased_by = ?", node);
+    }
+    q
+}
+
 pub fn conflict_as(what: &'static str) -> impl Fn(StoreError) -> StoreError {
     move |e| match e {
         StoreError::Conflict(_) => StoreError::Conflict(what.to_string()),

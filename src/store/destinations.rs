@@ -251,18 +251,7 @@ impl dyn Store {
         renew_before: Millis,
         until: Millis,
     ) -> StoreResult<Vec<DestinationState>> {
-        // The lease's condition is on the updated row itself, so that of two nodes claiming at once on PostgreSQL
-        // the second re-checks it against the first's lease and passes the row by. A lease still long enough is
-        // left alone: an idle node writes every few seconds, not at every tick.
-        let claim = Sql::new(
-            "UPDATE destination_state SET leased_by = ?, leased_until = ?
-             WHERE active = 1 AND (leased_by IS NULL OR leased_until < ? OR (leased_by = ? AND leased_until < ?))",
-        )
-        .bind(node)
-        .bind(until)
-        .bind(now)
-        .bind(node)
-        .bind(renew_before);
+        let claim = db::claim_leases("destination_state", node, now, renew_before, until);
         let held = Sql::new(format!(
             "SELECT {STATE_COLS} FROM destination_state WHERE active = 1 AND leased_by = ? AND leased_until >= ?"
         ))
@@ -280,11 +269,7 @@ impl dyn Store {
     /// Frees the leases `node` holds (a graceful stop), or every lease (`None`: the start of the one process an
     /// embedded store has).
     pub async fn destinations_release(&self, node: Option<&str>) -> StoreResult<()> {
-        let mut q = Sql::new("UPDATE destination_state SET leased_by = NULL, leased_until = 0 WHERE 1 = 1");
-        if let Some(node) = node {
-            q.push_bind(" AND leased_by = ?", node);
-        }
-        db::run(self, q).await?;
+        db::run(self, db::release_leases("destination_state", node)).await?;
         Ok(())
     }
 

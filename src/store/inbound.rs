@@ -327,15 +327,7 @@ impl dyn Store {
         renew_before: Millis,
         until: Millis,
     ) -> StoreResult<Vec<QueueSourceLease>> {
-        let claim = Sql::new(
-            "UPDATE queue_sources SET leased_by = ?, leased_until = ?
-             WHERE active = 1 AND (leased_by IS NULL OR leased_until < ? OR (leased_by = ? AND leased_until < ?))",
-        )
-        .bind(node)
-        .bind(until)
-        .bind(now)
-        .bind(node)
-        .bind(renew_before);
+        let claim = db::claim_leases("queue_sources", node, now, renew_before, until);
         let held = Sql::new(
             "SELECT registration_id, org_id, version FROM queue_sources
              WHERE active = 1 AND leased_by = ? AND leased_until >= ?",
@@ -357,11 +349,7 @@ impl dyn Store {
     /// Frees the queue sources' leases `node` holds (a graceful stop), or every lease (`None`: the start of the one
     /// process an embedded store has).
     pub async fn queue_sources_release(&self, node: Option<&str>) -> StoreResult<()> {
-        let mut q = Sql::new("UPDATE queue_sources SET leased_by = NULL, leased_until = 0 WHERE 1 = 1");
-        if let Some(node) = node {
-            q.push_bind(" AND leased_by = ?", node);
-        }
-        db::run(self, q).await?;
+        db::run(self, db::release_leases("queue_sources", node)).await?;
         Ok(())
     }
 }
