@@ -10,14 +10,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::moto::Moto;
 use common::proxy::Proxy;
-use common::{eventually, eventually_within, python, script};
+use common::{eventually, eventually_within};
 use hookd::engine::sinks::{self, Batch, Event, Sink};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
@@ -594,42 +592,7 @@ mod sqs {
 mod otel {
     use super::*;
 
-    struct Collector {
-        child: Child,
-        port: u16,
-        spans: Arc<Mutex<Vec<Value>>>,
-    }
-
-    impl Collector {
-        fn start() -> Collector {
-            let mut child = Command::new(python())
-                .arg(script("py/otlp_receiver.py"))
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("the OTLP receiver starts");
-            let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-            let first: Value = serde_json::from_str(&lines.next().expect("the receiver's port").unwrap()).unwrap();
-            let port = first["port"].as_u64().expect("a port") as u16;
-            let spans = Arc::new(Mutex::new(vec![]));
-            let sink = spans.clone();
-            std::thread::spawn(move || {
-                for line in lines.map_while(Result::ok) {
-                    sink.lock().unwrap().push(serde_json::from_str::<Value>(&line).unwrap());
-                }
-            });
-            Collector { child, port, spans }
-        }
-    }
-
-    impl Drop for Collector {
-        fn drop(&mut self) {
-            drop(self.child.stdin.take());
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+    use crate::common::otlp::Collector;
 
     #[tokio::test]
     async fn each_message_is_a_span_at_the_collector() {

@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 use tokio::sync::Notify;
 
 pub mod moto;
+pub mod otlp;
 pub mod proxy;
 pub mod ui;
 
