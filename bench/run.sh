@@ -25,6 +25,9 @@
 #   --tracing-only        only hookd on SQLite (normal): the concurrent and single scenarios with traces off, then
 #                         on (100 % sampled, exported over OTLP/HTTP to bench/otlp_sink.py on loopback), and their
 #                         ratio; the sink needs opentelemetry-proto ($HOOKD_BENCH_PYTHON, default .venv/bin/python)
+#   --destinations-only   only hookd on SQLite (normal): the concurrent and single scenarios to a plain endpoint, then
+#                         to a fifoEndpoint destination with batchSize 100, and their ratio; then --messages
+#                         published to a pollingEndpoint destination and read back through the poller (pages of 250)
 #   --skip-build          use the existing target/release/hookd (or $HOOKD_BIN) without building it
 #   --out FILE            also write the report to FILE
 set -euo pipefail
@@ -47,6 +50,7 @@ SKIP_BUILD=0
 TRANSFORM_ONLY=0
 FILTERS_ONLY=0
 TRACING_ONLY=0
+DESTINATIONS_ONLY=0
 KEYED=()
 # The transformation of --transform-only: small, and it keeps the fields the receiver counts by.
 TRANSFORM_CODE='function handler(webhook) { webhook.payload.eventType = webhook.eventType; webhook.payload.shaped = true; return webhook; }'
@@ -76,8 +80,9 @@ while [[ $# -gt 0 ]]; do
     --transform-only) TRANSFORM_ONLY=1; shift ;;
     --filters-only) FILTERS_ONLY=1; shift ;;
     --tracing-only) TRACING_ONLY=1; shift ;;
+    --destinations-only) DESTINATIONS_ONLY=1; shift ;;
     --idempotency-keys) KEYED=(--idempotency-keys); shift ;;
-    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -222,6 +227,8 @@ run_scenario() {
   if [[ $name == *"+ JS" ]]; then cmd+=(--transform-code "$TRANSFORM_CODE"); fi
   if [[ $name == *"+ filter" ]]; then cmd+=(--filter "$FILTER_JSON"); fi
   if [[ $name == *"+ schema" ]]; then cmd+=(--schema); fi
+  if [[ $name == *"+ FIFO 100" ]]; then cmd+=(--fifo-batch 100); fi
+  if [[ $name == poll* ]]; then cmd+=(--poll); fi
   if [[ $FILTERS_ONLY == 1 ]]; then cmd+=(--payload-fields "$EXTRA_FIELDS"); fi
   COMMANDS+=("$(printf '%q ' timeout "$SCENARIO_TIMEOUT" "${cmd[@]}")  # $label / $name")
   log "$label / $name: $pubs publishers, $msgs messages"
@@ -337,6 +344,7 @@ run_variants() { # label url variant… — each scenario plain, then with each 
 
 # ---- traces: the same load with traces off, then on (every span exported to a sink on loopback) --------
 TRACING_RESULTS=$TMP/tracing.txt
+POLL_RESULTS=$TMP/poll.txt
 run_tracing() {
   local traced port name pubs msgs kind sinkport="" spans="" line
   local python=${HOOKD_BENCH_PYTHON:-$ROOT/.venv/bin/python}
@@ -414,6 +422,12 @@ run_sqlite() { # mode
     run_variants "sqlite $MODE" "http://127.0.0.1:$PORT" "+ JS"
   elif [[ $FILTERS_ONLY == 1 ]]; then
     run_variants "sqlite $MODE" "http://127.0.0.1:$PORT" "+ filter" "+ schema"
+  elif [[ $DESTINATIONS_ONLY == 1 ]]; then
+    run_variants "sqlite $MODE" "http://127.0.0.1:$PORT" "+ FIFO 100"
+    run_scenario "sqlite $MODE" "poll" "$PUBLISHERS" "$MESSAGES" "http://127.0.0.1:$PORT"
+    printf '%s\t%s\t%s\t%s\t%s\n' "sqlite $MODE" poll "$IDLE_RSS" "$SCENARIO_PEAK" "$SCENARIO_RESULT" >> "$RESULTS"
+    printf '| %s | %s | %s | %.0f |\n' "$(field "$SCENARIO_RESULT" polled)" "$(field "$SCENARIO_RESULT" poll_pages)" \
+      "$(field "$SCENARIO_RESULT" poll_seconds)" "$(field "$SCENARIO_RESULT" poll_rate_per_s)" >> "$POLL_RESULTS"
   else
     run_scenario "sqlite $MODE" concurrent "$PUBLISHERS" "$MESSAGES" "http://127.0.0.1:$PORT"
     printf '%s\t%s\t%s\t%s\t%s\n' "sqlite $MODE" concurrent "$IDLE_RSS" "$SCENARIO_PEAK" "$SCENARIO_RESULT" >> "$RESULTS"
@@ -536,7 +550,8 @@ run_postgres() { # nodes
 : > "$TIMER_RESULTS"
 : > "$VARIANT_RESULTS"
 : > "$TRACING_RESULTS"
-if [[ $TRANSFORM_ONLY == 1 || $FILTERS_ONLY == 1 ]]; then STORES=sqlite; MODES=normal; fi
+: > "$POLL_RESULTS"
+if [[ $TRANSFORM_ONLY == 1 || $FILTERS_ONLY == 1 || $DESTINATIONS_ONLY == 1 ]]; then STORES=sqlite; MODES=normal; fi
 LOOP_STORES=$STORES
 if [[ $TRACING_ONLY == 1 ]]; then STORES=sqlite; MODES=normal; LOOP_STORES=""; run_tracing; fi
 for STORE in $LOOP_STORES; do
@@ -585,7 +600,11 @@ report() {
   fi
   if [[ -s $VARIANT_RESULTS ]]; then
     echo
-    if [[ $TRANSFORM_ONLY == 1 ]]; then
+    if [[ $DESTINATIONS_ONLY == 1 ]]; then
+      echo "Destinations (SQLite normal): the same load delivered to a plain endpoint, then through a fifoEndpoint"
+      echo "destination (batchSize 100, maxWaitSecs 0: a batch leaves as soon as the last one was answered) to the same"
+      echo "receiver, which counts every event of a batch and checks that positions only grow:"
+    elif [[ $TRANSFORM_ONLY == 1 ]]; then
       echo "Transformations (SQLite normal): the same load without and then with this transformation on the endpoint,"
       echo "run in QuickJS (a warm context per endpoint on each transformation worker thread):"
       echo "\`$TRANSFORM_CODE\`"
@@ -598,6 +617,15 @@ report() {
     echo "| scenario | delivered/s without | with | ratio | delivery p50 ms without / with | added p50 / p99 ms |"
     echo "|---|--:|--:|--:|--:|--:|"
     cat "$VARIANT_RESULTS"
+  fi
+  if [[ -s $POLL_RESULTS ]]; then
+    echo
+    echo "Polling (SQLite normal): $MESSAGES messages published to a pollingEndpoint destination by $PUBLISHERS publishers,"
+    echo "then read back from its start by one consumer, a page of up to 250 after the other:"
+    echo
+    echo "| messages read | pages | read s | messages/s |"
+    echo "|--:|--:|--:|--:|"
+    cat "$POLL_RESULTS"
   fi
   if [[ -s $TRACING_RESULTS ]]; then
     echo

@@ -33,6 +33,12 @@ pub struct Opts {
     pub filter: Option<String>,
     /// The event type gets a JSON Schema of every payload field, enforced on publish.
     pub schema: bool,
+    /// Deliver through a `fifoEndpoint` destination with this batch size instead of an endpoint.
+    pub fifo_batch: Option<u16>,
+    /// Deliver to no one: publish everything to a `pollingEndpoint` destination, then read it all back through
+    /// the poller, pages of `poll_limit`, one request after the other, and time that read.
+    pub poll: bool,
+    pub poll_limit: u16,
 }
 
 #[derive(Default)]
@@ -76,11 +82,17 @@ pub async fn run(o: Opts) -> Result<bool, String> {
     // 3. Application and endpoint.
     let app = post_json(&client, &format!("{base}/api/v1/app"), auth.as_deref(), &json!({"name": "bench"})).await?;
     let app_id = app["id"].as_str().ok_or_else(|| format!("create app: no \"id\" in {app}"))?.to_string();
-    let ep =
-        post_json(&client, &format!("{base}/api/v1/app/{app_id}/endpoint"), auth.as_deref(), &json!({"url": hook_url}))
-            .await?;
+    let (path, body) = match (o.fifo_batch, o.poll) {
+        (_, true) => ("destination", json!({"type": "pollingEndpoint", "config": {}})),
+        (Some(n), false) => (
+            "destination",
+            json!({"type": "fifoEndpoint", "batchSize": n, "maxWaitSecs": 0, "config": {"url": hook_url}}),
+        ),
+        (None, false) => ("endpoint", json!({"url": hook_url})),
+    };
+    let ep = post_json(&client, &format!("{base}/api/v1/app/{app_id}/{path}"), auth.as_deref(), &body).await?;
     let ep_id = ep["id"].as_str().unwrap_or("?").to_string();
-    eprintln!("app {app_id}, endpoint {ep_id} -> {hook_url}");
+    eprintln!("app {app_id}, {path} {ep_id} -> {}", if o.poll { "polled" } else { hook_url.as_str() });
     if let Some(code) = &o.transform_code {
         let url = format!("{base}/api/v1/app/{app_id}/endpoint/{ep_id}/transformation");
         let body = json!({"code": code, "enabled": true});
@@ -195,8 +207,15 @@ pub async fn run(o: Opts) -> Result<bool, String> {
         o.timeout.as_secs()
     );
 
-    // 5. Wait until every accepted seq has arrived (polled every 10 ms), or time out.
+    // 5. Wait until every accepted seq has arrived (polled every 10 ms), or time out. Polled: read them all.
     let deadline = Instant::now() + o.timeout;
+    let mut poll_read = None;
+    if o.poll {
+        let url = format!("{base}/api/v1/app/{app_id}/poller/{ep_id}");
+        let read = read_backlog(&client, &url, auth.as_deref(), o.poll_limit, stats.accepted, &state, deadline).await?;
+        eprintln!("polled: {} messages in {} pages, {:.2} s", read.messages, read.pages, read.secs);
+        poll_read = Some(read);
+    }
     let timed_out = loop {
         if state.distinct() >= stats.accepted && accepted.count_missing_from(state.seen()) == 0 {
             break false;
@@ -249,13 +268,21 @@ pub async fn run(o: Opts) -> Result<bool, String> {
         max_ms(&lat)
     );
     println!(
-        "  duplicates {}, lost {}{}, unparseable/out-of-range posts {}, receiver connections {}",
+        "  duplicates {}, lost {}{}, unparseable/out-of-range posts {}, receiver connections {}, out of order {}",
         state.duplicates(),
         lost,
         if timed_out { " (timed out waiting)" } else { "" },
         state.bad(),
-        state.connections()
+        state.connections(),
+        state.out_of_order()
     );
+    let poll_rate = poll_read.as_ref().map_or(0.0, |r| if r.secs > 0.0 { r.messages as f64 / r.secs } else { 0.0 });
+    if let Some(r) = &poll_read {
+        println!(
+            "  polled  : {} messages in {} pages of up to {} in {:.2} s = {:.0}/s",
+            r.messages, r.pages, o.poll_limit, r.secs, poll_rate
+        );
+    }
     if lost > 0 {
         println!("  first lost seqs: {:?}", accepted.sample_missing_from(state.seen(), 10));
     }
@@ -287,9 +314,70 @@ pub async fn run(o: Opts) -> Result<bool, String> {
         "transformed": o.transform_code.is_some(),
         "filtered": o.filter.is_some(),
         "schema_enforced": o.schema,
+        "fifo_batch": o.fifo_batch,
+        "out_of_order": state.out_of_order(),
+        "polled": poll_read.as_ref().map(|r| r.messages),
+        "poll_pages": poll_read.as_ref().map(|r| r.pages),
+        "poll_seconds": poll_read.as_ref().map(|r| r3(r.secs)),
+        "poll_rate_per_s": r3(poll_rate),
     });
     println!("RESULT {result}");
-    Ok(lost == 0 && errors == 0 && !timed_out)
+    Ok(lost == 0 && errors == 0 && !timed_out && state.out_of_order() == 0)
+}
+
+struct PollRead {
+    messages: u64,
+    pages: u64,
+    secs: f64,
+}
+
+/// Reads a polling endpoint from its start until `expected` messages came, one page after the other as a
+/// customer's consumer would, recording each payload in `state` as if it had been delivered.
+async fn read_backlog(
+    client: &Client,
+    url: &str,
+    auth: Option<&str>,
+    limit: u16,
+    expected: u64,
+    state: &ReceiverState,
+    deadline: Instant,
+) -> Result<PollRead, String> {
+    #[derive(serde::Deserialize)]
+    struct Page {
+        data: Vec<Item>,
+        iterator: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Item {
+        payload: Box<serde_json::value::RawValue>,
+    }
+    let hist = std::sync::Mutex::new(new_hist());
+    let (mut messages, mut pages, mut iterator) = (0u64, 0u64, None::<String>);
+    let start = Instant::now();
+    while messages < expected && Instant::now() < deadline {
+        let mut req = client.get(url).query(&[("limit", limit.to_string())]);
+        if let Some(it) = &iterator {
+            req = req.query(&[("iterator", it)]);
+        }
+        if let Some(a) = auth {
+            req = req.header(AUTHORIZATION, a);
+        }
+        let resp = req.send().await.map_err(|e| format!("GET {url}: {}", chain(&e)))?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(|e| format!("GET {url}: {}", chain(&e)))?;
+        if !status.is_success() {
+            return Err(format!("GET {url}: HTTP {status}: {}", String::from_utf8_lossy(&body)));
+        }
+        let page: Page = serde_json::from_slice(&body).map_err(|e| format!("GET {url}: {e}"))?;
+        pages += 1;
+        let now = now_ns();
+        for item in &page.data {
+            state.record(item.payload.get().as_bytes(), now, &hist);
+        }
+        messages += page.data.len() as u64;
+        iterator = Some(page.iterator);
+    }
+    Ok(PollRead { messages, pages, secs: start.elapsed().as_secs_f64() })
 }
 
 /// Polls `base` (another node) every 50 ms, for at most 10 s, until it answers 200 for the application and the

@@ -67,6 +67,15 @@ enum Cmd {
         /// Give the event type a JSON Schema of every payload field and enforce it on publish.
         #[arg(long)]
         schema: bool,
+        /// Deliver through a `fifoEndpoint` destination with this `batchSize` instead of a plain endpoint.
+        #[arg(long, conflicts_with = "poll")]
+        fifo_batch: Option<u16>,
+        /// Publish to a `pollingEndpoint` destination, then read everything back through the poller and time it.
+        #[arg(long)]
+        poll: bool,
+        /// Messages per poll (the poller's maximum is 250).
+        #[arg(long, default_value_t = 250)]
+        poll_limit: u16,
     },
     /// Send GitHub-signed requests to an inbound registration and measure acknowledged requests per second.
     Inbound {
@@ -251,6 +260,9 @@ fn main() -> ExitCode {
             payload_fields,
             filter,
             schema,
+            fifo_batch,
+            poll,
+            poll_limit,
         } => {
             let opts = e2e::Opts {
                 urls: url,
@@ -266,6 +278,9 @@ fn main() -> ExitCode {
                 payload_fields,
                 filter,
                 schema,
+                fifo_batch,
+                poll,
+                poll_limit,
             };
             match runtime().block_on(e2e::run(opts)) {
                 Ok(true) => ExitCode::SUCCESS,

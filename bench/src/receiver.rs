@@ -1,5 +1,7 @@
 //! The webhook receiver: a bare hyper HTTP/1.1 server that answers `200` with an empty body and, for
-//! each POST, records the body's `seq` in a dedup bitmap and `now - sent_ns` in a latency histogram.
+//! each POST, records the body's `seq` in a dedup bitmap and `now - sent_ns` in a latency histogram. A FIFO
+//! destination's batch (`{"destinationId", "data": [{payload, position, …}, …]}`) counts as each of its events,
+//! and a position not after the last one seen counts as out of order.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -30,6 +32,9 @@ pub struct ReceiverState {
     /// POSTs whose body had no usable `seq`, or a `seq` beyond the bitmap.
     bad: AtomicU64,
     last_delivery_ns: AtomicU64,
+    /// The highest FIFO batch position seen, and how many events came at or before it.
+    last_position: AtomicU64,
+    out_of_order: AtomicU64,
     conns: AtomicU64,
     hists: Mutex<Vec<Arc<Mutex<Histogram<u64>>>>>,
 }
@@ -45,6 +50,18 @@ pub enum Outcome {
 struct Fields {
     seq: Option<u64>,
     sent_ns: Option<u64>,
+}
+
+/// A FIFO destination's batch: only what the receiver counts by.
+#[derive(Deserialize)]
+struct Batch {
+    data: Vec<BatchEvent>,
+}
+
+#[derive(Deserialize)]
+struct BatchEvent {
+    payload: Fields,
+    position: u64,
 }
 
 /// The body is expected to be the message payload itself (Svix delivers it verbatim). Tolerate it
@@ -76,18 +93,42 @@ impl ReceiverState {
             duplicates: AtomicU64::new(0),
             bad: AtomicU64::new(0),
             last_delivery_ns: AtomicU64::new(0),
+            last_position: AtomicU64::new(0),
+            out_of_order: AtomicU64::new(0),
             conns: AtomicU64::new(0),
             hists: Mutex::new(Vec::new()),
         })
     }
 
-    /// Records one delivered body received at `now` (unix ns) into the connection's histogram.
+    /// Records one delivered body received at `now` (unix ns) into the connection's histogram: a message, or
+    /// a FIFO batch of them (the outcome of its last event).
     pub fn record(&self, body: &[u8], now: u64, hist: &Mutex<Histogram<u64>>) -> Outcome {
         self.posts.fetch_add(1, Ordering::Relaxed);
-        let Some((seq, sent_ns)) = parse_body(body) else {
+        if let Some((seq, sent_ns)) = parse_body(body) {
+            return self.record_one(seq, sent_ns, now, hist);
+        }
+        let Ok(batch) = serde_json::from_slice::<Batch>(body) else {
             self.bad.fetch_add(1, Ordering::Relaxed);
             return Outcome::Bad;
         };
+        let mut outcome = Outcome::Bad;
+        for e in batch.data {
+            if self.last_position.fetch_max(e.position, Ordering::Relaxed) >= e.position {
+                self.out_of_order.fetch_add(1, Ordering::Relaxed);
+            }
+            outcome = match e.payload.seq {
+                Some(seq) => self.record_one(seq, e.payload.sent_ns, now, hist),
+                None => {
+                    self.bad.fetch_add(1, Ordering::Relaxed);
+                    Outcome::Bad
+                }
+            };
+        }
+        outcome
+    }
+
+    /// Records one message, by its payload's `seq` and `sent_ns`.
+    pub fn record_one(&self, seq: u64, sent_ns: Option<u64>, now: u64, hist: &Mutex<Histogram<u64>>) -> Outcome {
         match self.seen.set(seq) {
             None => {
                 self.bad.fetch_add(1, Ordering::Relaxed);
@@ -124,6 +165,10 @@ impl ReceiverState {
     }
     pub fn bad(&self) -> u64 {
         self.bad.load(Ordering::Relaxed)
+    }
+    /// FIFO batch events whose position was not after every one seen before (redelivered or out of order).
+    pub fn out_of_order(&self) -> u64 {
+        self.out_of_order.load(Ordering::Relaxed)
     }
     pub fn connections(&self) -> u64 {
         self.conns.load(Ordering::Relaxed)
@@ -269,5 +314,16 @@ mod tests {
         // 2 ms, within histogram precision.
         assert!((hist.value_at_quantile(0.5) as i64 - 2000).abs() <= 2);
         assert_eq!(st.last_delivery_ns(), Some(now));
+    }
+
+    #[test]
+    fn a_fifo_batch_counts_each_event_and_positions_out_of_order() {
+        let st = ReceiverState::new(10);
+        let h = Mutex::new(new_hist());
+        let batch = br#"{"destinationId":"d","data":[{"position":1,"payload":{"seq":0,"sent_ns":1}},{"position":2,"payload":{"seq":1,"sent_ns":1}}]}"#;
+        assert_eq!(st.record(batch, 5, &h), Outcome::New);
+        assert_eq!((st.posts(), st.distinct(), st.out_of_order()), (1, 2, 0));
+        assert_eq!(st.record(batch, 5, &h), Outcome::Duplicate);
+        assert_eq!((st.duplicates(), st.out_of_order()), (2, 2));
     }
 }
