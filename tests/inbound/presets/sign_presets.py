@@ -186,6 +186,29 @@ def trello(s, ts):
     return ({"X-Trello-Webhook": b64(mac(S1, s, BODY + URL))}, BODY, URL)
 
 
+def merge(s, ts):
+    # https://docs.merge.dev/basics/webhooks/merge-webhooks: HMAC-SHA256 of the raw body with the signature key,
+    # URL-safe base64 (base64.urlsafe_b64encode, as Merge's example).
+    sig = base64.urlsafe_b64encode(mac(S256, s, BODY)).decode()
+    return ({"X-Merge-Webhook-Signature": sig}, BODY, URL)
+
+
+def easypost(s, ts):
+    # https://docs.easypost.com/guides/webhooks-guide (and its libraries' validate_webhook): HMAC-SHA256 of the
+    # body keyed by the NFKD-normalized webhook_secret, hex, as "hmac-sha256-hex=<hex>".
+    import unicodedata
+
+    key = unicodedata.normalize("NFKD", s).encode()
+    return ({"X-Hmac-Signature": "hmac-sha256-hex=" + hx(mac(S256, key, BODY))}, BODY, URL)
+
+
+def port_io(s, ts):
+    # https://docs.port.io/actions-and-automations/setup-backend/webhook/signature-verification/: base64
+    # HMAC-SHA256 of "{x-port-timestamp}.{body}" with the client secret, sent as "v1,<base64>".
+    sig = "v1," + b64(mac(S256, s, f"{ts}.{BODY}"))
+    return ({"x-port-timestamp": str(ts), "x-port-signature": sig}, BODY, URL)
+
+
 FORM = "mandrill_events=%5B%7B%22event%22%3A%22send%22%2C%22_id%22%3A%22abc%22%7D%5D&a=1"
 
 
@@ -282,6 +305,19 @@ P = {
     "replicate": (WHSEC, standard_lib, True, "library:standardwebhooks"),
     "incident-io": (WHSEC, standard_lib, True, "library:standardwebhooks"),
     "loops": ("loops_" + b64(b"loops signing key bytes"), loops, True, "docs"),
+    "nango": ("nango-env-secret-key", body_hex("X-Nango-Hmac-Sha256"), False, "docs"),
+    "veriff": ("veriff-shared-secret-key", body_hex("X-HMAC-SIGNATURE"), False, "docs"),
+    "easypost": ("easypost-webhook-secret", easypost, False, "docs"),
+    "segment": ("segment-shared-secret", body_hex("X-Signature", alg=S1), False, "docs"),
+    "rutter": ("rutter-client-secret", body_b64("X-Rutter-Signature", prefix="sha256="), False, "docs"),
+    # A key whose signature of BODY holds both URL-safe characters (- and _).
+    "merge": ("merge-signature-key-4", merge, False, "docs"),
+    "port-io": ("port-client-secret", port_io, True, "docs"),
+    # Brex hands out its secrets as bare base64 (GET /v1/webhooks/secrets), without the whsec_ prefix.
+    "brex": (b64(b"a brex webhook signing secret"), standard_lib, True, "library:standardwebhooks"),
+    "lithic": (WHSEC, standard_lib, True, "library:standardwebhooks"),
+    "pleo": (WHSEC, standard_lib, True, "library:standardwebhooks"),
+    "stych": (WHSEC, svix_lib, True, "library:svix"),
     "hubspot": ("hubspot-client-secret", hubspot, True, "docs"),
     "square": ("square-signature-key", square, False, "docs"),
     "trello": ("trello-oauth-secret", trello, False, "docs"),
