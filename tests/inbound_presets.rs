@@ -162,6 +162,31 @@ fn handshakes() {
     let okta = handshake("okta", "GET", URL, json!({ "X-Okta-Verification-Challenge": "X7a_q" }), "", &none).unwrap();
     assert_eq!((okta.content_type, okta.body.as_str()), ("application/json", r#"{"verification":"X7a_q"}"#));
     assert_eq!(handshake("okta", "GET", URL, json!({}), "", &none), None);
+    // Trello checks the callback URL with a HEAD (axum routes a HEAD as a GET) and wants a 200 before it creates
+    // the webhook: every unauthenticated GET of the URL answers 200, empty; a POST is an event, verified.
+    let trello = handshake("trello", "GET", URL, json!({}), "", &none).unwrap();
+    assert_eq!((trello.content_type.starts_with("text/plain"), trello.body.as_str()), (true, ""));
+    assert_eq!(handshake("trello", "POST", URL, json!({}), "", &none), None);
+    // X's CRC: GET ?crc_token= → {"response_token": "sha256=" + base64(HMAC-SHA256(consumer secret, crc_token))},
+    // computed with the registration's first live secret; without a secret there is no answer.
+    let x = preset::by_name("twitter").unwrap();
+    let crc = format!("{URL}?crc_token=Zm9vYmFyYmF6&nonce=MTIz");
+    let none_h = HeaderMap::new();
+    let req = Incoming { headers: &none_h, body: b"", url: &crc, now: NOW };
+    let expected = {
+        use base64::Engine as _;
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"x-consumer-secret").unwrap();
+        mac.update(b"Zm9vYmFyYmF6");
+        format!("sha256={}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()))
+    };
+    let r = x.handshake_reply_with(&req, "GET", false, &none, &["", "x-consumer-secret", "an-older-one"]).unwrap();
+    assert_eq!(r.content_type, "application/json");
+    assert_eq!(serde_json::from_str::<Value>(&r.body).unwrap(), json!({ "response_token": expected }));
+    assert_eq!(x.handshake_reply_with(&req, "GET", false, &none, &[]), None, "no secret, no token");
+    assert_eq!(x.unsigned_handshake(&req, "GET", &none), None, "the unsigned path has no secret");
+    let plain = Incoming { headers: &none_h, body: b"", url: URL, now: NOW };
+    assert_eq!(x.handshake_reply_with(&plain, "GET", false, &none, &["x-consumer-secret"]), None, "no crc_token");
 }
 
 // ── end to end ──
@@ -273,6 +298,14 @@ async fn registrations_name_what_is_wrong_and_presets_are_listed() {
     assert_eq!(guess.status().as_u16(), 401);
     // With a token, the same URL is the registration.
     assert_eq!(app.get(&format!("/webhooks/{id}")).await.body["integrationId"], "meta");
+
+    // Trello's HEAD check of the callback URL, before it creates the webhook, gets a 200.
+    let mut reg = base_fields();
+    reg["webhookSecret"] = json!("trello-oauth-secret");
+    let r = app.post("/integrations/trello/webhooks", reg).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let head = app.http.head(r.body["webhookUrl"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(head.status().as_u16(), 200);
 
     let list = app.get("/integrations").await;
     assert_eq!(list.status, 200);

@@ -109,13 +109,16 @@ struct HandshakeEntry {
     /// POST (answered after the signature checks, unless `unsigned`) or GET.
     method: String,
     /// `body:/pointer`, `header:Name` or `query:name`: the request is a handshake when it is there (and equals
-    /// `equals` when given).
+    /// `equals` when given); `always`: every request of `method` is (Trello's HEAD check, which axum routes as a
+    /// GET).
     when: String,
     #[serde(default)]
     equals: Option<String>,
-    /// What is echoed: `body:/pointer`, `header:Name` or `query:name`.
-    echo: String,
-    /// `text` (text/plain), or `json:key` (`{key: value}`).
+    /// What is echoed (or signed): `body:/pointer`, `header:Name` or `query:name`; none for an `empty` reply.
+    #[serde(default)]
+    echo: Option<String>,
+    /// `text` (text/plain), `json:key` (`{key: value}`), `empty` (200 with no body), or `hmac:key`
+    /// (`{key: prefix + HMAC(secret, value)}` in the preset's algorithm, key and signature encodings: X's CRC).
     reply: String,
     /// Answered before any signature check (the provider does not sign it).
     #[serde(default)]
@@ -216,12 +219,19 @@ pub enum Source {
     Body(&'static str),
     Header(&'static str),
     Query(&'static str),
+    /// Present in every request (`when = "always"`).
+    Always,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReplyShape {
     Text,
     Json(&'static str),
+    /// 200 with an empty body.
+    Empty,
+    /// `{key: prefix + signature}`: the echoed value signed with the registration's secret as the preset signs
+    /// requests (X's CRC: `{"response_token": "sha256=" + base64(HMAC-SHA256(consumer secret, crc_token))}`).
+    Hmac(&'static str),
 }
 
 #[derive(Debug, Clone)]
@@ -229,7 +239,8 @@ pub struct Handshake {
     pub method: &'static str,
     pub when: Source,
     pub equals: Option<&'static str>,
-    pub echo: Source,
+    /// What is echoed or signed; None for an empty reply.
+    pub echo: Option<Source>,
     pub reply: ReplyShape,
     pub unsigned: bool,
     pub token_query: Option<&'static str>,
@@ -299,6 +310,9 @@ fn algorithm(s: Option<&str>) -> Result<Algorithm, String> {
 }
 
 fn source(s: &str) -> Result<Source, String> {
+    if s == "always" {
+        return Ok(Source::Always);
+    }
     let (kind, what) = s.split_once(':').ok_or_else(|| format!("{s}: want body:/pointer, header:X or query:x"))?;
     let what = leak(what.to_string());
     match kind {
@@ -453,11 +467,24 @@ fn compile(e: Entry) -> Result<Preset, String> {
             };
             let reply = match h.reply.as_str() {
                 "text" => ReplyShape::Text,
-                r => match r.strip_prefix("json:") {
-                    Some(k) if !k.is_empty() => ReplyShape::Json(leak(k.to_string())),
-                    _ => return Err(format!("handshake reply {r}: text or json:key")),
+                "empty" => ReplyShape::Empty,
+                r => match (r.strip_prefix("json:"), r.strip_prefix("hmac:")) {
+                    (Some(k), _) if !k.is_empty() => ReplyShape::Json(leak(k.to_string())),
+                    (_, Some(k)) if !k.is_empty() && matches!(scheme, Scheme::Hmac(_)) => {
+                        ReplyShape::Hmac(leak(k.to_string()))
+                    }
+                    _ => return Err(format!("handshake reply {r}: text, json:key, empty or hmac:key (hmac presets)")),
                 },
             };
+            let echo = match (&reply, h.echo.as_deref()) {
+                (ReplyShape::Empty, None) => None,
+                (ReplyShape::Empty, Some(_)) => return Err("an empty handshake reply echoes nothing".into()),
+                (_, Some(e)) => Some(source(e)?),
+                (_, None) => return Err("a handshake reply names what it echoes (echo)".into()),
+            };
+            if h.when == "always" && h.equals.is_some() {
+                return Err("a handshake `always` matched compares nothing (equals)".into());
+            }
             if method == "GET" && !h.unsigned {
                 return Err("a GET handshake carries no body to sign: it is unsigned".into());
             }
@@ -468,7 +495,7 @@ fn compile(e: Entry) -> Result<Preset, String> {
                 method,
                 when: source(&h.when)?,
                 equals: leak_opt(h.equals),
-                echo: source(&h.echo)?,
+                echo,
                 reply,
                 unsigned: h.unsigned,
                 token_query: leak_opt(h.token_query),
@@ -901,12 +928,27 @@ impl Preset {
                 let v = json.get_or_insert_with(|| serde_json::from_slice(req.body).ok());
                 v.as_ref()?.pointer(p).and_then(id_string)
             }
+            Source::Always => Some(String::new()),
         }
     }
 
     /// The handshake answer for a request made with `method`, when it is one. `signed` says whether the request
-    /// passed the signature check (unsigned handshakes are answered before it).
+    /// passed the signature check (unsigned handshakes are answered before it). A reply signed with the secret
+    /// (`hmac:key`) needs [`Preset::handshake_reply_with`].
     pub fn handshake_reply(&self, req: &Incoming, method: &str, signed: bool, cfg: &ProviderConfig) -> Option<Reply> {
+        self.handshake_reply_with(req, method, signed, cfg, &[])
+    }
+
+    /// [`Preset::handshake_reply`] with the registration's live secrets, for a reply computed with one (X's CRC
+    /// signs the `crc_token` with the first live secret, the consumer secret; without one there is no answer).
+    pub fn handshake_reply_with(
+        &self,
+        req: &Incoming,
+        method: &str,
+        signed: bool,
+        cfg: &ProviderConfig,
+        secrets: &[&str],
+    ) -> Option<Reply> {
         let h = self.handshake.as_ref()?;
         if h.method != method || h.unsigned == signed {
             return None;
@@ -923,7 +965,10 @@ impl Preset {
                 return None;
             }
         }
-        let value = self.read(&h.echo, req, &mut json)?;
+        let Some(echo) = &h.echo else {
+            return Some(Reply { content_type: "text/plain; charset=utf-8", body: String::new() });
+        };
+        let value = self.read(echo, req, &mut json)?;
         // An echo is the provider's nonce: short, printable.
         if value.len() > 1024 || value.chars().any(char::is_control) {
             return None;
@@ -931,6 +976,20 @@ impl Preset {
         Some(match h.reply {
             ReplyShape::Text => Reply { content_type: "text/plain; charset=utf-8", body: value },
             ReplyShape::Json(key) => Reply::json(&json!({ key: value })),
+            ReplyShape::Empty => Reply { content_type: "text/plain; charset=utf-8", body: String::new() },
+            ReplyShape::Hmac(key) => {
+                let Scheme::Hmac(alg) = self.scheme else {
+                    return None;
+                };
+                let secret = secrets.iter().find(|s| !s.is_empty())?;
+                let key_bytes = self.key_bytes(secret)?;
+                let mut mac = Hasher::new(self.scheme, &key_bytes);
+                mac.update(value.as_bytes());
+                let mut out = [0u8; 64];
+                mac.finish(&mut out);
+                let len = alg.len();
+                Reply::json(&json!({ key: format!("{}{}", self.prefix, encode(&out[..len], self.encoding)) }))
+            }
         })
     }
 
@@ -977,7 +1036,12 @@ impl Preset {
             "eventType": self.event_header.map(|h| format!("header:{h}")).or(self.event_pointer.map(|p| format!("body:{p}"))),
             "handshake": self.handshake.as_ref().map(|h| json!({
                 "method": h.method, "unsigned": h.unsigned,
-                "reply": match h.reply { ReplyShape::Text => "text".to_string(), ReplyShape::Json(k) => format!("json:{k}") },
+                "reply": match h.reply {
+                    ReplyShape::Text => "text".to_string(),
+                    ReplyShape::Json(k) => format!("json:{k}"),
+                    ReplyShape::Empty => "empty".to_string(),
+                    ReplyShape::Hmac(k) => format!("hmac:{k}"),
+                },
             })),
             "config": config,
             "secretIssuedByProvider": self.issued,
@@ -1034,6 +1098,16 @@ pub fn markdown_table() -> String {
         out.push('\n');
     }
     out
+}
+
+/// A signature in the preset's text encoding.
+fn encode(bytes: &[u8], encoding: Encoding) -> String {
+    use base64::Engine as _;
+    match encoding {
+        Encoding::Hex => hex::encode(bytes),
+        Encoding::Base64 => base64::engine::general_purpose::STANDARD.encode(bytes),
+        Encoding::Base64url => base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
+    }
 }
 
 /// The path and query of a URL (`/webhooks/whr_…?x=1`).
