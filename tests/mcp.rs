@@ -3,15 +3,26 @@
 
 mod common;
 
-use common::{python, run_script, script, spawn_app, Receiver, TestApp};
+use std::time::Duration;
+
+use common::{python, run_script, script, spawn_app, spawn_app_with, Receiver, TestApp};
 use serde_json::{json, Value};
 
-/// What the flow needs: an application whose endpoint fails its first three deliveries, a receiver for timer
-/// webhooks, and a timer of another organization.
-async fn setup(app: &TestApp, transport: &str) -> (Value, Receiver, Receiver, Receiver) {
+/// What the flow needs: an application whose endpoint fails its first three deliveries and whose FIFO
+/// destination fails its first three batches, a receiver for timer webhooks, and a timer of another organization.
+async fn setup(app: &TestApp, transport: &str) -> (Value, Receiver, Receiver, Receiver, Receiver) {
     let (deliveries, timers, relayed) = (Receiver::start().await, Receiver::start().await, Receiver::start().await);
+    let batches = Receiver::start().await;
     deliveries.answer(500, 3);
+    batches.answer(500, 3);
     let (app_id, _) = app.app_with_endpoint(&deliveries.url, json!({})).await;
+    let dst = app
+        .post(
+            &format!("/api/v1/app/{app_id}/destination"),
+            json!({"type": "fifoEndpoint", "batchSize": 10, "config": {"url": batches.url}}),
+        )
+        .await;
+    assert_eq!(dst.status, 201, "{:?}", dst.body);
     let other = app.other_org_token().await;
     let foreign = common::post_json(&app.base, &other, "/timers", json!({"name": "theirs", "duration": "1h"})).await;
     let input = json!({
@@ -23,8 +34,9 @@ async fn setup(app: &TestApp, transport: &str) -> (Value, Receiver, Receiver, Re
         "timer_webhook": timers.url,
         "foreign_timer": foreign["timer"]["id"],
         "registration": github_event(app, &relayed).await,
+        "destination": dst.body["id"],
     });
-    (input, deliveries, timers, relayed)
+    (input, deliveries, timers, relayed, batches)
 }
 
 /// A GitHub registration relaying to an application of its own, and one signed event it accepted (relayed once);
@@ -60,8 +72,12 @@ async fn github_event(app: &TestApp, relayed: &Receiver) -> String {
 }
 
 async fn run_flow(transport: &str) {
-    let app = spawn_app().await;
-    let (input, deliveries, timers, relayed) = setup(&app, transport).await;
+    // After the test schedule's two quick retries, a long wait: only the agent's retry_destination ends it.
+    let app = spawn_app_with(|c| {
+        c.retry_schedule = vec![Duration::from_millis(100), Duration::from_millis(200), Duration::from_secs(600)]
+    })
+    .await;
+    let (input, deliveries, timers, relayed, batches) = setup(&app, transport).await;
     let (ok, out) =
         tokio::task::spawn_blocking(move || run_script(&python(), &script("py/mcp_flow.py"), &input)).await.unwrap();
     assert!(ok && out.contains("mcp flow ok"), "{transport}: {out}");
@@ -73,6 +89,10 @@ async fn run_flow(transport: &str) {
     assert_eq!(deliveries.wait_for(4).await.len(), 4);
     // The inbound event, relayed once when it arrived and once more by replay_inbound_event.
     assert_eq!(relayed.wait_for(2).await.len(), 2);
+    // The destination's three failed batches, then the one retry_destination sent (600 s before its schedule's).
+    let sent = batches.wait_for(4).await;
+    assert_eq!(sent.len(), 4);
+    assert_eq!(sent[3].json()["data"][0]["eventType"], "deploy.finished", "{:?}", sent[3].json());
 }
 
 #[tokio::test]

@@ -381,3 +381,42 @@ async fn browser_opens_a_portal_link_alone_and_in_an_iframe() {
     // The resend reached the receiver, which answered 200 this time.
     eventually("the resend", || async { (seen.load(Ordering::SeqCst) == 4).then_some(()) }).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn browser_manages_destinations_in_the_portal() {
+    ui::assert_browser_ready();
+    // After the test schedule's two quick retries, a ten-minute wait that only "Retry now" cuts short.
+    let app = spawn_app_with(|c| {
+        c.retry_schedule = vec![
+            std::time::Duration::from_millis(100),
+            std::time::Duration::from_millis(200),
+            std::time::Duration::from_secs(600),
+        ]
+    })
+    .await;
+    let (fifo_url, seen) = flaky_receiver(3).await;
+    let created = app.post("/api/v1/app", json!({"name": "Acme Corp", "uid": "acme"})).await;
+    let app_id = created.body["id"].as_str().unwrap().to_string();
+    // Another application of the same organization, with a destination the link must not reach.
+    let other = app.post("/api/v1/app", json!({"name": "Globex"})).await;
+    let other_id = other.body["id"].as_str().unwrap().to_string();
+    let theirs = app
+        .post(&format!("/api/v1/app/{other_id}/destination"), json!({"type": "pollingEndpoint", "config": {}}))
+        .await;
+    assert_eq!(theirs.status, 201, "{:?}", theirs.body);
+
+    let input = json!({
+        "base": app.base,
+        "token": app.token,
+        "appId": app_id,
+        "fifoUrl": fifo_url,
+        "otherAppId": other_id,
+        "otherDestinationId": theirs.body["id"],
+        "screenshots": std::env::var("HOOKD_SCREENSHOTS").ok(),
+    });
+    let (ok, out) = run_script("node", &script("node/portal_destinations.mjs"), &input);
+    assert!(ok, "the browser flow failed:\n{out}");
+    assert!(out.contains("portal destinations flow passed"), "{out}");
+    // Three failed batches and the one "Retry now" sent.
+    assert_eq!(seen.load(Ordering::SeqCst), 4);
+}

@@ -8,6 +8,7 @@
 //! * [`gate`] runs in front of every route. A request carrying a portal token gets the token's organization
 //!   (the [`OrgId`] the handlers read) only on the routes [`need`] lists, only for its own application (by id
 //!   or uid; another application is 404), and only with the capability the route needs (403 otherwise).
+//!   Destinations and their polling tokens go with endpoints and their secrets.
 //!   Everything else — the organization's other applications, creating messages, event types' changes,
 //!   inbound, timers, bots, the dashboard — is 403. The handlers themselves know nothing of portal tokens.
 
@@ -228,7 +229,10 @@ pub async fn expire_all(
 /// | `GET …/endpoint/{id}/secret`, `…/headers` | `ViewEndpointSecret`, `ManageEndpointSecret` or `ManageEndpoint` |
 /// | `POST …/endpoint/{id}/secret/rotate` | `ManageEndpointSecret` or `ManageEndpoint` |
 /// | `POST …/endpoint`, `PUT`/`PATCH`/`DELETE …/endpoint/{id}`, `PUT`/`PATCH …/headers` | `ManageEndpoint` |
-/// | `POST …/resend`, `…/recover`, `…/replay-missing`, `…/bulk-replay`, `…/send-example` | `CreateAttempts` |
+/// | `POST …/destination`, `PUT`/`PATCH`/`DELETE …/destination/{id}`, `POST …/destination/{id}/skip`, a poller consumer's `seek` | `ManageEndpoint` |
+/// | `GET …/destination/{id}/secret`, a polling endpoint's token | as an endpoint's secret; rotating the token as rotating a secret |
+/// | `…/destination/{id}/transformation` | `ManageTransformations` |
+/// | `POST …/resend`, `…/recover`, `…/replay-missing`, `…/bulk-replay`, `…/send-example`, `…/destination/{id}/force-retry` | `CreateAttempts` |
 /// | `POST /api/v1/auth/logout` | (its own token) |
 /// | `POST /api/v1/filter/test` (reads nothing stored) | `ViewBase` |
 /// | anything else: other applications' routes, publishing, expunging, event type changes, the application's own changes, new portal links, inbound, timers, bots, the dashboard | refused |
@@ -244,10 +248,17 @@ pub fn need(method: &Method, route: &str) -> Option<Need> {
         "/api/v1/health" | "/api/v1/health/ping" => return Some(Need::View),
         // Stateless: tries a filter on a sample the caller sends.
         "/api/v1/filter/test" if method == Method::POST => return Some(Need::View),
+        // A polling endpoint's token reads what the application's customer may read, and is kept like a secret.
+        "/api/v1/auth/app/{app_id}/poller/{endpoint_id}/token" if read => return Some(Need::ViewSecret),
+        "/api/v1/auth/app/{app_id}/poller/{endpoint_id}/token/rotate" if method == Method::POST => {
+            return Some(Need::RotateSecret)
+        }
         _ => {}
     }
     let rest = route.strip_prefix("/api/v1/app/{app_id}")?;
-    if rest.starts_with("/endpoint/{endpoint_id}/transformation") {
+    if rest.starts_with("/endpoint/{endpoint_id}/transformation")
+        || rest.starts_with("/destination/{destination_id}/transformation")
+    {
         return Some(Need::Transformations);
     }
     if read {
@@ -259,9 +270,13 @@ pub fn need(method: &Method, route: &str) -> Option<Need> {
         });
     }
     match (method.as_str(), rest) {
-        ("POST", "/endpoint")
-        | ("PUT" | "PATCH" | "DELETE", "/endpoint/{endpoint_id}")
-        | ("PUT" | "PATCH", "/endpoint/{endpoint_id}/headers") => Some(Need::ManageEndpoint),
+        ("POST", "/endpoint" | "/destination")
+        | ("PUT" | "PATCH" | "DELETE", "/endpoint/{endpoint_id}" | "/destination/{destination_id}")
+        | ("PUT" | "PATCH", "/endpoint/{endpoint_id}/headers")
+        // Skipping gives up on events for good; seeking moves a consumer's cursor: managing, not retrying.
+        | ("POST", "/destination/{destination_id}/skip" | "/poller/{sink_id}/consumer/{consumer_id}/seek") => {
+            Some(Need::ManageEndpoint)
+        }
         ("POST", "/endpoint/{endpoint_id}/secret/rotate") => Some(Need::RotateSecret),
         (
             "POST",
@@ -269,7 +284,8 @@ pub fn need(method: &Method, route: &str) -> Option<Need> {
             | "/endpoint/{endpoint_id}/recover"
             | "/endpoint/{endpoint_id}/replay-missing"
             | "/endpoint/{endpoint_id}/bulk-replay"
-            | "/endpoint/{endpoint_id}/send-example",
+            | "/endpoint/{endpoint_id}/send-example"
+            | "/destination/{destination_id}/force-retry",
         ) => Some(Need::CreateAttempts),
         _ => None,
     }
@@ -296,10 +312,12 @@ pub async fn gate(State(ctx): State<ApiContext>, req: Request, next: Next) -> Re
         return next.run(Request::from_parts(parts, body)).await;
     };
     let Some(need) = need(&parts.method, &route) else {
-        return forbidden("An app portal token reaches only its application's endpoints, messages and attempts")
-            .into_response();
+        return forbidden(
+            "An app portal token reaches only its application's endpoints, destinations, messages and attempts",
+        )
+        .into_response();
     };
-    if route.starts_with("/api/v1/app/{app_id}") {
+    if route.starts_with("/api/v1/app/{app_id}") || route.starts_with("/api/v1/auth/app/{app_id}") {
         let params = RawPathParams::from_request_parts(&mut parts, &ctx).await;
         let key = params.ok().and_then(|p| p.iter().find(|(k, _)| *k == "app_id").map(|(_, v)| v.to_string()));
         let app = &grant.app;
@@ -347,6 +365,13 @@ mod tests {
         ] {
             assert_eq!(need(m, route), Some(Need::Transformations), "{m} {route}");
         }
+        assert_eq!(need(&post, "/api/v1/app/{app_id}/destination"), Some(Need::ManageEndpoint));
+        assert_eq!(need(&post, "/api/v1/app/{app_id}/destination/{destination_id}/skip"), Some(Need::ManageEndpoint));
+        assert_eq!(
+            need(&post, "/api/v1/app/{app_id}/destination/{destination_id}/force-retry"),
+            Some(Need::CreateAttempts)
+        );
+        assert_eq!(need(&get, "/api/v1/auth/app/{app_id}/poller/{endpoint_id}/token"), Some(Need::ViewSecret));
         assert_eq!(need(&post, "/api/v1/app/{app_id}/msg"), None);
         assert_eq!(need(&Method::DELETE, "/api/v1/app/{app_id}"), None);
         assert_eq!(need(&Method::DELETE, "/api/v1/app/{app_id}/msg/{msg_id}/content"), None);

@@ -18,12 +18,10 @@ pub(super) async fn rows(
     app: &Application,
 ) -> Result<Vec<minijinja::Value>, super::UiError> {
     let list = request(ctx, session, Method::GET, &format!("/api/v1/app/{}/destination?limit=250", app.id)).await?;
-    let head = ctx.store.log_head(&app.id).await?;
     let rows = list["data"].as_array().cloned().unwrap_or_default();
     Ok(rows
         .into_iter()
         .map(|d| {
-            let cursor: i64 = d["currentIterator"].as_str().and_then(|c| c.parse().ok()).unwrap_or(0);
             let next_retry = d["nextRetryAt"]
                 .as_str()
                 .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
@@ -31,7 +29,7 @@ pub(super) async fn rows(
             page_context! {
                 id => d["id"], uid => d["uid"], kind => d["type"], status => d["status"],
                 target => target_of(&d),
-                lag => (head - cursor).max(0), cursor,
+                lag => d["lag"], cursor => d["currentIterator"],
                 failure => d["failureReason"], next_retry,
                 event_types => d["eventTypes"], batch_size => d["batchSize"],
             }

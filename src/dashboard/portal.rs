@@ -1,6 +1,6 @@
 //! The app portal at `/portal/`: the page a SaaS hands one of its customers (the `url` of
 //! `POST /api/v1/auth/app-portal-access/{app_id}`) to see and manage that one application's endpoints, their
-//! attempts and its messages.
+//! attempts, its destinations and its messages.
 //!
 //! The page is a small script over the API itself: the link carries the portal token in its fragment
 //! (`/portal/#key=appsk_…`, which browsers send to no server and put in no `Referer`), the script moves it into

@@ -169,6 +169,20 @@ pub struct QuickWait {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+pub struct AppRef {
+    /// The application: its id (`app_…`) or its uid.
+    pub application: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct DestinationRef {
+    /// The application: its id (`app_…`) or its uid.
+    pub application: String,
+    /// The destination's id (`dst_…`) or uid, as list_destinations returns it.
+    pub destination_id: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct SendMessage {
     /// The application: its id (`app_…`) or its uid.
     pub application: String,
@@ -475,6 +489,30 @@ impl HookdMcp {
             None => format!("/webhooks{q}"),
         };
         answer(self.call(&ctx, Method::GET, &path, None).await)
+    }
+
+    #[tool(description = "An application's destinations: consumers of its events in order and in batches (a FIFO \
+        endpoint, a polling endpoint, a broker, a database or a queue). Each has its type, config (secrets masked), \
+        status (enabled, retrying or disabled), lag (events committed after its cursor), failureReason and \
+        nextRetryAt.")]
+    async fn list_destinations(
+        &self,
+        Parameters(p): Parameters<AppRef>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let path = format!("/api/v1/app/{}/destination?limit=250", seg(&p.application));
+        answer(self.call(&ctx, Method::GET, &path, None).await.map(|v| json!({ "destinations": v["data"] })))
+    }
+
+    #[tool(description = "Try a retrying destination's failed batch now rather than at its nextRetryAt (after \
+        fixing its receiver, say). Its order is kept: nothing after that batch goes before it.")]
+    async fn retry_destination(
+        &self,
+        Parameters(p): Parameters<DestinationRef>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let path = format!("/api/v1/app/{}/destination/{}/force-retry", seg(&p.application), seg(&p.destination_id));
+        answer(self.call(&ctx, Method::POST, &path, None).await.map(|_| json!({ "retrying": true })))
     }
 
     #[tool(description = "Deliver a received inbound event to its registration's destination again.")]

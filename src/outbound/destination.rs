@@ -109,6 +109,9 @@ pub struct DestinationOut {
     pub status: &'static str,
     /// The last log position acknowledged.
     pub current_iterator: String,
+    /// hookd's own: how many of the application's messages were committed after `currentIterator` (those the
+    /// destination does not take count too), as `hookd_destination_lag` on `/metrics`.
+    pub lag: i64,
     pub failure_reason: Option<String>,
     pub next_retry_at: Option<String>,
     pub batch_size: u16,
@@ -133,15 +136,18 @@ fn status_of(d: &Destination, st: Option<&DestinationState>) -> &'static str {
     }
 }
 
-fn out(d: &Destination, st: Option<&DestinationState>) -> DestinationOut {
+/// `head`: the application's last log position.
+fn out(d: &Destination, st: Option<&DestinationState>, head: i64) -> DestinationOut {
     let config = d.target().map(|t| t.redacted()).unwrap_or(Value::Null);
+    let acked = st.map_or(0, |s| s.acked_pos);
     DestinationOut {
         id: d.id.clone(),
         uid: d.uid.clone(),
         kind: d.kind.clone(),
         config,
         status: status_of(d, st),
-        current_iterator: st.map_or(0, |s| s.acked_pos).to_string(),
+        current_iterator: acked.to_string(),
+        lag: (head - acked).max(0),
         failure_reason: st.and_then(|s| s.failure_reason.clone()),
         next_retry_at: st.and_then(|s| s.next_retry_at).map(ts),
         batch_size: d.batch_size,
@@ -157,7 +163,7 @@ fn out(d: &Destination, st: Option<&DestinationState>) -> DestinationOut {
 
 async fn out_of(ctx: &ApiContext, d: &Destination) -> Result<DestinationOut> {
     let st = ctx.store.destination_state(&d.id).await?;
-    Ok(out(d, st.as_ref()))
+    Ok(out(d, st.as_ref(), ctx.store.log_head(&d.app_id).await?))
 }
 
 /// Checks `config` for `kind` and answers what to store, with a 422 naming the field.
@@ -302,7 +308,8 @@ async fn list_destinations(
             states.insert(d.id.clone(), st);
         }
     }
-    Ok(Json(list_response(rows, &page, |d| d.id.clone(), |d| out(&d, states.get(&d.id)))))
+    let head = ctx.store.log_head(&app.id).await?;
+    Ok(Json(list_response(rows, &page, |d| d.id.clone(), |d| out(&d, states.get(&d.id), head))))
 }
 
 #[utoipa::path(

@@ -1,9 +1,9 @@
 """An agent's flows against hookd's MCP server, with the official MCP client library (PyPI `mcp`).
 
 Reads from stdin: {"transport": "stdio"|"http", "hookd": path, "base": url, "token", "app", "timer_webhook",
-"foreign_timer", "registration"}. Lists the tools, creates a timer and waits for its expiry notification, sends a
-message and reads its attempts, finds the failed delivery and resends it, replays a received GitHub event, and is
-refused another organization's timer.
+"foreign_timer", "registration", "destination"}. Lists the tools, creates a timer and waits for its expiry notification, sends a
+message and reads its attempts, finds the failed delivery and resends it, finds a destination stuck retrying and
+retries it now, replays a received GitHub event, and is refused another organization's timer.
 Prints "mcp flow ok" and exits 0 when every step held."""
 
 import asyncio
@@ -59,7 +59,8 @@ async def flow(session):
     names = {t.name for t in (await session.list_tools()).tools}
     expected = {"create_timer", "get_timer", "list_timers", "cancel_timer", "pause_timer", "resume_timer",
                 "quick_wait", "send_message", "get_message", "list_failed_deliveries", "resend",
-                "recover_endpoint", "list_inbound_events", "replay_inbound_event", "verify_signature"}
+                "recover_endpoint", "list_inbound_events", "replay_inbound_event", "verify_signature",
+                "list_destinations", "retry_destination"}
     assert expected <= names, f"missing tools: {expected - names}"
     create = next(t for t in (await session.list_tools()).tools if t.name == "create_timer")
     assert "every" in create.input_schema["properties"] and "cron" in create.input_schema["properties"]
@@ -123,6 +124,28 @@ async def flow(session):
             break
     assert m["message"]["eventType"] == "deploy.finished"
     assert any(a["status"] == 2 for a in m["attempts"]), m["attempts"]
+
+    # The application's FIFO destination failed its batch three times (its receiver answered 500) and now waits
+    # ten minutes: the agent finds it retrying, with the reason, retries it now and sees it catch up.
+    async def stuck():
+        found = await tool(session, "list_destinations", {"application": cfg["app"]})
+        d = next(d for d in found["destinations"] if d["id"] == cfg["destination"])
+        due = d["nextRetryAt"] and datetime.fromisoformat(d["nextRetryAt"].replace("Z", "+00:00"))
+        return d if d["status"] == "retrying" and due and due > datetime.now(timezone.utc) + timedelta(minutes=5) else None
+
+    d = await until("the destination's long retry wait", stuck)
+    assert d["type"] == "fifoEndpoint" and d["lag"] >= 1 and "500" in d["failureReason"], d
+    done = await tool(session, "retry_destination", {"application": cfg["app"], "destination_id": d["id"]})
+    assert done == {"retrying": True}, done
+
+    async def caught_up():
+        found = await tool(session, "list_destinations", {"application": cfg["app"]})
+        d = next(d for d in found["destinations"] if d["id"] == cfg["destination"])
+        return d if d["status"] == "enabled" and d["lag"] == 0 else None
+
+    await until("the destination caught up", caught_up)
+    why = await tool(session, "retry_destination", {"application": cfg["app"], "destination_id": "dst_nope"}, ok=False)
+    assert "404" in why, why
 
     # Resources: the application and its endpoint can be browsed.
     resources = [r.uri for r in (await session.list_resources()).resources]

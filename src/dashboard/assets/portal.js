@@ -1,4 +1,4 @@
-// The app portal: one application's endpoints, attempts and messages, for that application's customer.
+// The app portal: one application's endpoints, destinations, attempts and messages, for that application's customer.
 // Everything goes through hookd's API with the portal token as a bearer token, so the server's portal gate
 // decides what is reachable; this script only hides the buttons the token's capabilities would refuse.
 // The token arrives in the link's fragment (#key=…), is kept in this tab's sessionStorage and leaves the
@@ -417,6 +417,287 @@ async function message(id, flash) {
   }
 }
 
+// ── destinations ──
+
+/**
+ * The destination types a customer can add, with their config fields: `secret` fields are never shown back (the
+ * API masks them) and, when editing, left blank to keep what is stored; `uri` fields are shown back unless the API
+ * masked credentials in them.
+ */
+const DESTINATION_TYPES = {
+  fifoEndpoint: { label: "FIFO endpoint", hint: "Ordered batches POSTed to your URL, signed; the next batch leaves once you answer 2xx.",
+    fields: [{ name: "url", label: "URL", type: "url", required: true, placeholder: "https://example.com/webhooks/ordered" },
+      { name: "headers", label: "Headers", kind: "headers", secret: true, placeholder: "Authorization: Bearer …",
+        hint: "One Name: value a line, sent with every batch; never shown back." }] },
+  pollingEndpoint: { label: "Polling endpoint", hint: "Nothing is sent: you read the events, in order, whenever you like.", fields: [] },
+  rabbitMq: { label: "RabbitMQ", hint: "Persistent messages to a queue, confirmed by the broker.",
+    fields: [{ name: "uri", label: "URI", uri: true, required: true, placeholder: "amqps://user:password@rabbit.example.com/vhost" },
+      { name: "routingKey", label: "Queue (routing key)", required: true, placeholder: "webhooks" }] },
+  postgres: { label: "PostgreSQL", hint: "A row per event in a table of your database, created when missing.",
+    fields: [{ name: "url", label: "Connection URL", uri: true, required: true, placeholder: "postgres://user@db.example.com:5432/app?sslmode=require" },
+      { name: "password", label: "Password", type: "password", secret: true },
+      { name: "tableName", label: "Table", required: true, placeholder: "webhook_events" }] },
+  sqs: { label: "Amazon SQS", hint: "Messages sent to your queue, ten at a time.",
+    fields: [{ name: "queueUrl", label: "Queue URL", type: "url", required: true, placeholder: "https://sqs.us-east-1.amazonaws.com/123456789012/webhooks" },
+      { name: "region", label: "Region", placeholder: "from the queue URL" },
+      { name: "accessKeyId", label: "Access key id", required: true },
+      { name: "secretAccessKey", label: "Secret access key", type: "password", secret: true, required: true },
+      { name: "endpointUrl", label: "Endpoint URL", type: "url", placeholder: "AWS's own" }] },
+  otelTracing: { label: "OpenTelemetry", hint: "Each event as a span to your OTLP/HTTP collector.",
+    fields: [{ name: "url", label: "Collector URL", type: "url", required: true, placeholder: "https://otel.example.com/v1/traces" },
+      { name: "headers", label: "Headers", kind: "headers", secret: true, placeholder: "x-api-key: …",
+        hint: "One Name: value a line, sent with every export; never shown back." }] },
+  nats: { label: "NATS JetStream", hint: "Published to a subject a stream captures, acknowledged by JetStream.",
+    fields: [{ name: "url", label: "URL", uri: true, required: true, placeholder: "nats://nats.example.com:4222" },
+      { name: "subject", label: "Subject", required: true, placeholder: "webhooks.events" }] },
+  redis: { label: "Redis Stream", hint: "Each event appended to a stream (XADD).",
+    fields: [{ name: "url", label: "URL", uri: true, required: true, placeholder: "redis://redis.example.com:6379/0" },
+      { name: "stream", label: "Stream", required: true, placeholder: "webhooks" },
+      { name: "maxLen", label: "Max length", type: "number", placeholder: "unbounded" }] },
+  mqtt: { label: "MQTT", hint: "Published to a topic at QoS 1 (or as set).",
+    fields: [{ name: "url", label: "URL", uri: true, required: true, placeholder: "mqtt://broker.example.com:1883" },
+      { name: "topic", label: "Topic", required: true, placeholder: "webhooks/events" },
+      { name: "qos", label: "QoS", type: "number", placeholder: "1" }] },
+};
+const typeLabel = (t) => (DESTINATION_TYPES[t] ? DESTINATION_TYPES[t].label : t);
+
+/** Where a destination sends, as its (masked) config names it. */
+function targetOf(d) {
+  const c = d.config || {};
+  switch (d.type) {
+    case "pollingEndpoint": return "polled by you";
+    case "rabbitMq": return `${c.uri || ""} → ${c.routingKey || ""}`;
+    case "postgres": return `${c.url || ""} → ${c.tableName || ""}`;
+    case "sqs": return c.queueUrl || "";
+    case "nats": return `${c.url || ""} → ${c.subject || ""}`;
+    case "redis": return `${c.url || ""} → ${c.stream || ""}`;
+    case "mqtt": return `${c.url || ""} → ${c.topic || ""}`;
+    default: return c.url || "";
+  }
+}
+
+const destinationState = (d) => (d.status === "disabled" ? badge(false, "disabled")
+  : d.status === "retrying" ? pill("warn", "retrying") : badge(true, "enabled"));
+/** How far behind it is; a polling endpoint is read at its reader's pace, by cursors of their own. */
+const behind = (d) => (d.type === "pollingEndpoint" ? h("span", { class: "muted" }, "read at your pace")
+  : d.lag ? `${d.lag} event${d.lag === 1 ? "" : "s"} behind` : h("span", { class: "muted" }, "up to date"));
+/** A config field's label, as its type's form names it. */
+const fieldLabel = (type, name) => ((DESTINATION_TYPES[type] || { fields: [] }).fields.find((f) => f.name === name) || { label: name }).label;
+
+async function destinations(flash) {
+  const list = await api("GET", appPath("/destination?limit=250"));
+  show(
+    flash && notice(flash),
+    h("div", { class: "head" }, h("h1", {}, "Destinations"),
+      canManage() && h("a", { class: "button", href: "#/destinations/new", id: "add-destination" }, "Add destination")),
+    h("p", { class: "muted" }, "Destinations take your events in the order they happened, in batches: to an endpoint of "
+      + "yours, to your own queue or database, or for you to poll."),
+    h("section", { class: "card" }, list.data.length
+      ? h("table", { id: "destinations" },
+        h("thead", {}, h("tr", {}, h("th", {}, "Type"), h("th", {}, "Target"), h("th", {}, "Event types"),
+          h("th", {}, "State"), h("th", {}, "Behind"), h("th", {}, "Last failure"))),
+        h("tbody", {}, list.data.map((d) => h("tr", { "data-destination": d.id },
+          h("td", { class: "nowrap" }, h("a", { href: `#/destinations/${encodeURIComponent(d.id)}` }, typeLabel(d.type))),
+          h("td", { class: "mono" }, targetOf(d)),
+          h("td", {}, tags(d.eventTypes, "all events")),
+          h("td", { class: "state" }, destinationState(d)),
+          h("td", { class: "lag nowrap" }, behind(d)),
+          h("td", { class: "failure" }, d.failureReason || "")))))
+      : h("p", { class: "empty" }, "No destinations yet.")));
+}
+
+async function destination(id, flash) {
+  const d = await api("GET", appPath(`/destination/${encodeURIComponent(id)}`));
+  const attempts = await api("GET", appPath(`/destination/${encodeURIComponent(d.id)}/attempt?limit=${RECENT}`));
+  const path = appPath(`/destination/${encodeURIComponent(d.id)}`);
+  const status = h("div", {});
+  const actions = [];
+  const reveal = (label, box, load) => h("button", {
+    type: "button", class: "reveal",
+    onclick: async (ev) => {
+      try {
+        box.replaceChildren(h("code", { class: "secret" }, await load()));
+        ev.target.remove();
+      } catch (e) {
+        if (!handled(e)) status.replaceChildren(notice(e.message, "error"));
+      }
+    },
+  }, label);
+  if (d.status === "retrying") {
+    actions.push(h("div", { class: "row" },
+      canAttempt() && h("button", {
+        type: "button", id: "force-retry",
+        onclick: () => act(status, () => api("POST", `${path}/force-retry`), "Retrying the failed batch now."),
+      }, "Retry now"),
+      canManage() && h("button", {
+        type: "button", id: "skip", class: "danger",
+        onclick: () => {
+          if (!confirm("Skip the batch that failed? Its events will not be sent to this destination.")) return;
+          act(status, () => api("POST", `${path}/skip`, {}), "Skipped the failed batch: the next one goes now.");
+        },
+      }, "Skip failed batch")));
+  }
+  if (canManage()) {
+    actions.push(h("div", { class: "row" },
+      h("a", { class: "button", href: `#/destinations/${encodeURIComponent(d.id)}/edit` }, "Edit"),
+      h("button", {
+        type: "button", id: "toggle", class: d.status === "disabled" ? null : "danger",
+        onclick: () => act(status, () => api("PATCH", path, { status: d.status === "disabled" ? "enabled" : "disabled" }),
+          d.status === "disabled" ? "Destination enabled: it resumes where it stopped." : "Destination disabled."),
+      }, d.status === "disabled" ? "Enable destination" : "Disable destination"),
+      h("button", {
+        type: "button", id: "delete", class: "danger",
+        onclick: async () => {
+          if (!confirm(`Delete this ${typeLabel(d.type)} destination?`)) return;
+          try {
+            await api("DELETE", path);
+            location.hash = "#/destinations";
+          } catch (e) {
+            if (!handled(e)) status.replaceChildren(notice(e.message, "error"));
+          }
+        },
+      }, "Delete")));
+  }
+  if (d.type === "fifoEndpoint" && canSeeSecret()) {
+    const box = h("span", { id: "secret" });
+    actions.push(h("div", {}, h("h3", {}, "Signing secret"),
+      h("div", { class: "row" }, box, reveal("Reveal", box, async () => (await api("GET", `${path}/secret`)).key))));
+  }
+  if (d.type === "pollingEndpoint") {
+    const tokenPath = `/api/v1/auth/app/${encodeURIComponent(session.appId)}/poller/${encodeURIComponent(d.id)}/token`;
+    const box = h("span", { id: "poller-token" });
+    actions.push(h("div", { id: "polling" }, h("h3", {}, "Reading the events"),
+      h("p", {}, "GET ", h("code", { class: "secret", id: "poll-url" }, `${location.origin}${appPath(`/poller/${d.id}`)}`)),
+      h("p", { class: "muted small" }, "with the token below as a bearer token; pass back the iterator each page answers. "
+        + "The token reads this destination and nothing else."),
+      canSeeSecret() && h("div", { class: "row" }, box, reveal("Show token", box, async () => (await api("GET", tokenPath)).token),
+        canRotate() && h("button", {
+          type: "button", id: "rotate-token", class: "danger",
+          onclick: () => {
+            if (!confirm("Rotate the token? The old one keeps working for 5 minutes.")) return;
+            act(status, () => api("POST", `${tokenPath}/rotate`, {}), "Token rotated: the old one keeps working for 5 minutes.");
+          },
+        }, "Rotate"))));
+  }
+  const config = Object.entries(d.config || {}).filter(([k, v]) => k !== "key" && v !== null && typeof v !== "object");
+  const headers = d.config && d.config.headers;
+  show(
+    h("p", { class: "crumbs" }, h("a", { href: "#/destinations" }, "Destinations"), " /"),
+    h("h1", {}, typeLabel(d.type), " ", h("span", { class: "mono muted small" }, targetOf(d))),
+    flash && notice(flash),
+    status,
+    h("section", { class: "card grid" },
+      h("dl", {},
+        h("dt", {}, "Id"), h("dd", { class: "mono" }, d.id),
+        h("dt", {}, "State"), h("dd", { id: "state" }, destinationState(d),
+          d.status === "retrying" && d.nextRetryAt && h("span", { class: "muted small" }, ` next try ${dueText(d.nextRetryAt)}`)),
+        d.failureReason && [h("dt", {}, "Last failure"), h("dd", { id: "failure" }, d.failureReason)],
+        h("dt", {}, "Behind"), h("dd", { id: "lag" }, behind(d),
+          d.type !== "pollingEndpoint" && h("span", { class: "muted small" }, ` (at position ${d.currentIterator})`)),
+        h("dt", {}, "Event types"), h("dd", {}, tags(d.eventTypes, "all")),
+        d.channels && d.channels.length > 0 && [h("dt", {}, "Channels"), h("dd", {}, tags(d.channels, "all"))],
+        h("dt", {}, "Batches"), h("dd", {}, `up to ${d.batchSize} events`, d.maxWaitSecs ? `, waiting up to ${d.maxWaitSecs} s to fill` : ""),
+        config.map(([k, v]) => [h("dt", {}, fieldLabel(d.type, k)), h("dd", { class: "mono" }, String(v))]),
+        headers && headers.headers && Object.keys(headers.headers).length + (headers.sensitive || []).length > 0
+          && [h("dt", {}, "Headers"), h("dd", { class: "mono" }, [...Object.keys(headers.headers), ...(headers.sensitive || [])].join(", "))],
+        h("dt", {}, "Created"), h("dd", {}, when(d.createdAt))),
+      h("div", { class: "actions" }, actions.length ? actions : h("p", { class: "muted" }, "This link can look, not change."))),
+    h("section", { class: "card" }, h("h2", {}, "Batches sent"), attempts.data.length
+      ? h("table", { class: "attempts", id: "batches" },
+        h("thead", {}, h("tr", {}, h("th", {}, "Time"), h("th", {}, "Events"), h("th", {}, "Messages"), h("th", {}, "Result"), h("th", {}, "Duration"))),
+        h("tbody", {}, attempts.data.map((a) => h("tr", { class: `attempt ${a.status === 0 ? "ok" : "fail"}` },
+          h("td", { class: "nowrap" }, when(a.timestamp)),
+          h("td", {}, String(a.numEvents)),
+          h("td", { class: "mono small" }, a.firstMsgId === a.lastMsgId ? a.firstMsgId : `${a.firstMsgId} … ${a.lastMsgId}`),
+          h("td", {}, badge(a.status === 0, a.statusText)),
+          h("td", { class: "nowrap" }, `${a.responseDurationMs} ms`)))))
+      : h("p", { class: "empty" }, d.type === "pollingEndpoint" ? "A polling endpoint sends nothing: you read it." : "No batches sent yet.")));
+}
+
+/** Headers typed one `Name: value` a line, as an object; an error names the line that is not one. */
+function parseHeaders(text) {
+  const out = {};
+  for (const [i, line] of text.split("\n").entries()) {
+    if (!line.trim()) continue;
+    const at = line.indexOf(":");
+    if (at <= 0) throw new Error(`Headers, line ${i + 1}: write it as Name: value`);
+    out[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+  }
+  return out;
+}
+
+async function destinationForm(id) {
+  const d = id ? await api("GET", appPath(`/destination/${encodeURIComponent(id)}`)) : null;
+  const status = h("div", {});
+  const kind = h("select", { id: "type", name: "type", disabled: !!d },
+    Object.entries(DESTINATION_TYPES).map(([k, t]) => h("option", { value: k, selected: d ? d.type === k : k === "fifoEndpoint" }, t.label)));
+  const hint = h("p", { class: "hint muted", id: "type-hint" });
+  const fieldsBox = h("div", { class: "config", id: "config" });
+  const inputs = {};
+  const renderFields = () => {
+    const t = DESTINATION_TYPES[kind.value];
+    hint.textContent = t.hint;
+    for (const k of Object.keys(inputs)) delete inputs[k];
+    fieldsBox.replaceChildren(...t.fields.flatMap((f) => {
+      const stored = d && d.config ? d.config[f.name] : undefined;
+      // Masked values are never put back: blank keeps what is stored.
+      const shown = d && !f.secret && typeof stored !== "object" && !(f.uri && String(stored).includes("****")) ? stored : undefined;
+      const keep = d && (f.secret || (f.uri && shown === undefined));
+      const attrs = { id: `config-${f.name}`, name: f.name, type: f.type || "text", placeholder: keep ? "unchanged" : f.placeholder || "",
+        required: f.required && !keep, autocomplete: f.secret ? "new-password" : "off", value: shown ?? "" };
+      const el = f.kind === "headers"
+        ? h("textarea", { ...attrs, rows: 3, class: "mono", type: null, value: null })
+        : h("input", attrs);
+      inputs[f.name] = { el, f };
+      return [h("label", { for: attrs.id }, f.label), el, f.hint && h("p", { class: "hint muted" }, f.hint)];
+    }).filter(Boolean));
+  };
+  kind.addEventListener("change", renderFields);
+  renderFields();
+  const types = h("input", { id: "event-types", name: "eventTypes", placeholder: "order.*, invoice.paid",
+    value: d && d.eventTypes ? d.eventTypes.join(", ") : "" });
+  const batch = h("input", { id: "batch-size", name: "batchSize", type: "number", min: 1, max: 1000, value: d ? d.batchSize : 100 });
+  const wait = h("input", { id: "max-wait", name: "maxWaitSecs", type: "number", min: 0, max: 300, value: d ? d.maxWaitSecs : 0 });
+  const form = h("form", {
+    class: "edit",
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      try {
+        const config = {};
+        for (const [name, { el, f }] of Object.entries(inputs)) {
+          const v = el.value.trim();
+          if (!v) continue;
+          config[name] = f.kind === "headers" ? parseHeaders(v) : f.type === "number" ? Number(v) : v;
+        }
+        const list = types.value.split(",").map((t) => t.trim()).filter(Boolean);
+        const body = { config, eventTypes: list, batchSize: Number(batch.value), maxWaitSecs: Number(wait.value) };
+        const saved = d
+          ? await api("PATCH", appPath(`/destination/${encodeURIComponent(d.id)}`), body)
+          : await api("POST", appPath("/destination"), { type: kind.value, ...body });
+        location.hash = `#/destinations/${encodeURIComponent(saved.id)}`;
+      } catch (e) {
+        if (!handled(e)) status.replaceChildren(notice(e.message, "error"));
+      }
+    },
+  },
+  h("label", { for: "type" }, "Type"), kind, hint,
+  fieldsBox,
+  h("label", { for: "event-types" }, "Event types"), types,
+  h("p", { class: "hint muted" }, "Comma-separated; a trailing * matches a prefix. Empty: every event. ",
+    h("a", { href: "#/catalog" }, "See the event catalog.")),
+  h("label", { for: "batch-size" }, "Batch size"), batch,
+  h("label", { for: "max-wait" }, "Wait to fill (s)"), wait,
+  h("p", { class: "hint muted" }, "A batch leaves when it is full or, with a wait, once it has waited that long; 0 sends what is there at once."),
+  h("div", { class: "buttons" }, h("button", { type: "submit" }, d ? "Save" : "Create destination"),
+    h("a", { href: d ? `#/destinations/${encodeURIComponent(d.id)}` : "#/destinations" }, "Cancel")));
+  show(
+    h("p", { class: "crumbs" }, h("a", { href: "#/destinations" }, "Destinations"), " /"),
+    h("h1", {}, d ? `Edit ${typeLabel(d.type)} destination` : "New destination"),
+    status,
+    h("section", { class: "card" }, form));
+  (d ? types : kind).focus();
+}
+
 const serverNow = () => Date.now() + clockOffset;
 
 /** "in 4 min (2026-12-06 14:05:12 UTC)", by the server's clock. */
@@ -501,7 +782,7 @@ async function route(flash) {
   const [path, query] = location.hash.replace(/^#/, "").split("?");
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
   const params = new URLSearchParams(query || "");
-  const section = ["messages", "catalog"].includes(parts[0]) ? parts[0] : "endpoints";
+  const section = ["messages", "catalog", "destinations"].includes(parts[0]) ? parts[0] : "endpoints";
   for (const a of document.querySelectorAll("#nav a")) {
     if (a.dataset.nav === section) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
@@ -513,13 +794,17 @@ async function route(flash) {
     else if (parts[0] === "endpoints" && parts[1] === "new" && canManage()) await endpointForm(null);
     else if (parts[0] === "endpoints" && parts[1] && parts[2] === "edit" && canManage()) await endpointForm(parts[1]);
     else if (parts[0] === "endpoints" && parts[1]) await endpoint(parts[1], flash);
+    else if (parts[0] === "destinations" && parts[1] === "new" && canManage()) await destinationForm(null);
+    else if (parts[0] === "destinations" && parts[1] && parts[2] === "edit" && canManage()) await destinationForm(parts[1]);
+    else if (parts[0] === "destinations" && parts[1]) await destination(parts[1], flash);
+    else if (parts[0] === "destinations") await destinations(flash);
     else await endpoints(flash);
   } catch (e) {
     if (handled(e)) return;
     const notFound = e instanceof ApiError && e.status === 404;
     show(h("section", { class: "card error-page", id: "refused" },
       h("h1", {}, notFound ? "Not found" : "Not allowed"),
-      h("p", {}, notFound ? `There is no such endpoint or message in ${session.appName}.` : e.message),
+      h("p", {}, notFound ? `There is no such endpoint, destination or message in ${session.appName}.` : e.message),
       h("p", {}, h("a", { href: "#/" }, "Back to the endpoints"))));
   }
 }
