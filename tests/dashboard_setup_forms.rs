@@ -73,7 +73,11 @@ async fn browser_creates_edits_and_deletes_an_inbound_registration_that_forwards
     let created = app.post("/api/v1/app", json!({"name": "Billing", "uid": "billing"})).await;
     let app_id = created.body["id"].as_str().unwrap().to_string();
     assert_eq!(app.post(&format!("/api/v1/app/{app_id}/endpoint"), json!({"url": rx.url})).await.status, 201);
-    let (ok, out) = run_script("node", &script("node/dashboard_inbound_forms.mjs"), &browser_input(&app, json!({})));
+    let redis_addr =
+        std::env::var("HOOKD_TEST_REDIS").ok().filter(|v| !v.is_empty()).unwrap_or("127.0.0.1:6379".into());
+    let stream = format!("hookd-ui-{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
+    let extra = json!({"redisUrl": format!("redis://{redis_addr}"), "queueStream": stream});
+    let (ok, out) = run_script("node", &script("node/dashboard_inbound_forms.mjs"), &browser_input(&app, extra));
     assert!(ok, "the browser flow failed:\n{out}");
     assert!(out.contains("inbound forms flow passed"), "{out}");
     // The event the flow sent, signed with the secret the page showed, reached the application's endpoint.
@@ -82,6 +86,23 @@ async fn browser_creates_edits_and_deletes_an_inbound_registration_that_forwards
     assert_eq!(got[0].json()["entityId"], "in_browser");
     let reg_id = out.lines().find_map(|l| l.strip_prefix("registration: ")).expect("the flow names it");
     assert_eq!(app.get(&format!("/webhooks/{reg_id}")).await.status, 404, "deleted through the API too");
+    // The queue source the form made consumes its stream into the same application.
+    let client = redis::Client::open(format!("redis://{redis_addr}")).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.expect("Redis on this machine");
+    let _: String = redis::cmd("XADD")
+        .arg(&stream)
+        .arg("*")
+        .arg("payload")
+        .arg(r#"{"kind": "order.created", "order": 9}"#)
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let got = rx.wait_for(2).await;
+    assert_eq!(got[1].json()["eventType"], "order.created", "{:?}", got[1].json());
+    assert_eq!(got[1].json()["data"]["order"], 9);
+    let queue_reg = out.lines().find_map(|l| l.strip_prefix("queue registration: ")).expect("the flow names it");
+    assert_eq!(app.delete(&format!("/webhooks/{queue_reg}")).await.status, 204);
+    let _: Result<i64, _> = redis::cmd("DEL").arg(&stream).query_async(&mut c).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

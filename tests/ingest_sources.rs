@@ -245,7 +245,9 @@ async fn bad_input_is_a_4xx_naming_the_field() {
             json!({"name": "x", "uid": "a b", "type": "github", "config": {"secret": "long enough"}}),
             vec!["body", "uid"],
         ),
-        (json!({"name": "x", "type": "rabbitMq", "config": {}}), vec!["body", "type"]),
+        // A queue kind is a source type (hookd's own); its config is checked as a queue registration's.
+        (json!({"name": "x", "type": "rabbitMq", "config": {}}), vec!["body", "config", "uri"]),
+        (json!({"name": "x", "type": "kafka", "config": {}}), vec!["body", "type"]),
         (
             json!({"name": "x", "type": "cron", "config": {"schedule": "* * * * *", "payload": 5}}),
             vec!["body", "config", "payload"],

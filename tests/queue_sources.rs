@@ -558,6 +558,68 @@ mod redis_streams {
         cleanup(&mut c, &stream).await;
     }
 
+    /// The Svix Ingest API takes the queue kinds as source types (hookd's own): the source consumes its stream
+    /// into its ingest endpoints, has no ingest URL to rotate, and stops consuming when deleted.
+    #[tokio::test]
+    async fn an_ingest_source_of_a_queue_kind_consumes_into_its_ingest_endpoints() {
+        let app = spawn_app().await;
+        let receiver = Receiver::start().await;
+        let mut c = conn().await;
+        let stream = unique("hookd-ingest-");
+        // Listed beside the providers, with what its config takes.
+        let list = app.get("/integrations").await;
+        let redis = list.body["data"].as_array().unwrap().iter().find(|p| p["name"] == "redis").cloned().unwrap();
+        assert_eq!(
+            (redis["family"].as_str(), redis["config"].clone()),
+            (Some("queue"), json!(["url", "stream", "group"]))
+        );
+        let bad = app
+            .post("/ingest/api/v1/source", json!({"name": "orders", "type": "redis", "config": {"url": "redis://x"}}))
+            .await;
+        assert_eq!(bad.status, 422, "{:?}", bad.body);
+        assert_eq!(bad.body["detail"][0]["loc"], json!(["body", "config", "stream"]), "{:?}", bad.body);
+
+        let made = app
+            .post(
+                "/ingest/api/v1/source",
+                json!({"name": "orders", "type": "redis", "config": config(&redis_addr(), &stream)}),
+            )
+            .await;
+        assert_eq!(made.status, 201, "{:?}", made.body);
+        let src = made.body["id"].as_str().unwrap().to_string();
+        assert_eq!(made.body["type"], "redis");
+        assert_eq!(made.body["ingestUrl"], Value::Null, "a queue source has no URL");
+        assert_eq!(made.body["config"]["stream"], stream.as_str());
+        let ep = app.post(&format!("/ingest/api/v1/source/{src}/endpoint"), json!({"url": receiver.url})).await;
+        assert_eq!(ep.status, 201, "{:?}", ep.body);
+
+        let first = add(&mut c, &stream, &[("payload", r#"{"kind": "order.created", "order": 7}"#)]).await;
+        let got = wait_for_ids(&receiver, std::slice::from_ref(&first), WAIT).await;
+        assert_eq!(got[&first]["eventType"], "order.created");
+        assert_eq!(got[&first]["data"]["order"], 7);
+        // Signed as any ingest endpoint's delivery.
+        let delivered = &receiver.received()[0];
+        let signature = [delivered.header("svix-signature"), delivered.header("webhook-signature")].concat();
+        assert!(signature.starts_with("v1,"), "{signature:?}");
+
+        let rotate = app.post(&format!("/ingest/api/v1/source/{src}/token/rotate"), json!({})).await;
+        assert_eq!(rotate.status, 400, "{:?}", rotate.body);
+        assert!(rotate.body["detail"].as_str().unwrap().contains("no ingest URL"), "{:?}", rotate.body);
+
+        // Its registration is there with its consumer; deleting the source takes both away.
+        let regs = app.get("/webhooks").await;
+        let reg =
+            regs.body["webhooks"].as_array().unwrap().iter().find(|w| w["ingestSourceId"] == src.as_str()).cloned();
+        let reg_id = reg.expect("the source's registration")["id"].as_str().unwrap().to_string();
+        eventually("the consumer counted the entry", || async {
+            (consumer(&app, &reg_id).await["consumed"] == 1).then_some(())
+        })
+        .await;
+        assert_eq!(app.delete(&format!("/ingest/api/v1/source/{src}")).await.status, 204);
+        assert_eq!(app.get(&format!("/webhooks/{reg_id}")).await.status, 404);
+        cleanup(&mut c, &stream).await;
+    }
+
     #[tokio::test]
     async fn an_entry_whose_commit_fails_stays_pending_and_comes_again() {
         let app = spawn_app().await;

@@ -21,6 +21,7 @@ const FIELDS: &[&str] = &[
     "connectionId",
     "events",
     "webhookSecret",
+    "config",
     "destination.appId",
     "status",
     "rateLimitPerMinute",
@@ -61,6 +62,8 @@ fn body_of(fields: &Fields, errors: &mut FormErrors, creating: bool) -> Value {
         "destination": fields.text("destination.appId").map(|app| json!({ "appId": app })),
         "rateLimitPerMinute": fields.number("rateLimitPerMinute", errors),
         "providerConfig": fields.json("providerConfig", errors).unwrap_or_else(|| json!({})),
+        // A queue source's broker: blank keeps it (the API shows it masked, so it is never drawn back).
+        "config": fields.json("config", errors),
         "metadata": fields.json("metadata", errors).or((!creating).then(|| json!({}))),
         "transformation": transformation(fields, errors),
     });

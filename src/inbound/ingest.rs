@@ -11,7 +11,9 @@
 //! rotated-out token works for 48 h more.
 //!
 //! A `cron` source has no URL: a timer of the engine's due-time queue (`cron_…`, durable, claimed once per tick
-//! across nodes) publishes its payload into its application on its schedule.
+//! across nodes) publishes its payload into its application on its schedule. Nor has a queue source (`rabbitMq`,
+//! `sqs`, `nats`, `redis`, `mqtt`, hookd's own types): its registration's consumer takes its events from the broker
+//! its `config` names ([`super::queues`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,7 +28,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::providers::{self, ProviderConfig};
-use super::{gateway, Registration, Status};
+use super::{gateway, queues, Registration, Status};
 use crate::api::auth::OrgId;
 use crate::api::endpoints::{self, HeadersOut, TransformationChange};
 use crate::api::extract::ValidJson;
@@ -153,11 +155,13 @@ pub struct IngestSourceIn {
     uid: Option<String>,
     #[serde(default)]
     metadata: Option<Metadata>,
-    /// A provider's name (`github`, `stripe`, … as `GET /integrations` lists them), `generic-webhook`, or `cron`.
+    /// A provider's name (`github`, `stripe`, … as `GET /integrations` lists them), `generic-webhook`, `cron`,
+    /// or a queue kind (`rabbitMq`, `sqs`, `nats`, `redis`, `mqtt`).
     #[serde(rename = "type")]
     kind: String,
     /// `{secret, …}` for a provider (its other fields are the provider's settings, e.g. Meta's `verifyToken`);
-    /// `{schedule, payload, contentType?, timezone?}` for `cron`.
+    /// `{schedule, payload, contentType?, timezone?}` for `cron`; the broker and what to consume for a queue kind,
+    /// as a queue registration's `config`.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     config: Option<Value>,
@@ -169,7 +173,7 @@ pub struct IngestSourceOut {
     id: String,
     uid: Option<String>,
     name: String,
-    /// Where the provider sends its webhooks (none for `cron`).
+    /// Where the provider sends its webhooks (none for `cron` or a queue kind).
     ingest_url: Option<String>,
     #[serde(rename = "type")]
     kind: String,
@@ -209,6 +213,8 @@ pub struct RotateTokenOut {
 /// What a source's input asks for, checked.
 enum Plan {
     Cron(CronSpec),
+    /// A queue kind, with its config checked (as stored).
+    Queue(String),
     Gateway {
         provider: &'static dyn providers::Provider,
         secret: Option<String>,
@@ -239,9 +245,14 @@ fn plan(input: &IngestSourceIn) -> Result<Plan> {
     if input.kind == "cron" {
         return cron_plan(config).map(Plan::Cron);
     }
+    if queues::is_queue(&input.kind) {
+        let checked = queues::check_config(&input.kind, Some(&Value::Object(config)))?;
+        return Ok(Plan::Queue(checked.unwrap_or_default()));
+    }
     let Some(provider) = providers::by_name(&input.kind) else {
         let mut known: Vec<&str> = providers::all().map(|p| p.name()).collect();
         known.push("cron");
+        known.extend(queues::KINDS);
         return Err(Error::invalid(&["body", "type"], format!("unknown source type; one of: {}", known.join(", "))));
     };
     let secret = match config.remove("secret") {
@@ -360,7 +371,9 @@ async fn apply(ctx: &ApiContext, s: &mut Source, plan: Plan) -> Result<()> {
             };
             match existing {
                 Some(mut reg) => {
+                    queues::deleted(ctx, &reg).await?;
                     reg.integration_id = provider.name().to_string();
+                    reg.source = None;
                     reg.provider_config = *config;
                     if let Some(secret) = secret {
                         if reg.secrets.first().map(|k| k.key.as_str()) != Some(secret.as_str()) {
@@ -370,30 +383,9 @@ async fn apply(ctx: &ApiContext, s: &mut Source, plan: Plan) -> Result<()> {
                     super::save(ctx, &mut reg).await?;
                 }
                 None => {
-                    let reg = Registration {
-                        id: crate::ids::new(super::REGISTRATION),
-                        org_id: s.org_id.clone(),
-                        integration_id: provider.name().to_string(),
-                        connection_id: s.id.clone(),
-                        events: vec!["*".into()],
-                        status: if provider.name() == "notion" { Status::PendingVerification } else { Status::Active },
-                        is_verified: false,
-                        secrets: vec![EndpointSecret {
-                            key: secret.unwrap_or_else(crate::engine::signing::new_secret),
-                            expires_at: None,
-                        }],
-                        provider_config: *config,
-                        destination_app_id: Some(s.app_id.clone()),
-                        rate_limit_per_minute: None,
-                        verification_token: None,
-                        metadata: None,
-                        retry_policy: None,
-                        transformation: None,
-                        source_id: Some(s.id.clone()),
-                        source: None,
-                        created_at: now,
-                        updated_at: now,
-                    };
+                    let mut reg = new_registration(s, provider.name(), secret, now);
+                    reg.status = if provider.name() == "notion" { Status::PendingVerification } else { Status::Active };
+                    reg.provider_config = *config;
                     ctx.store.insert(&reg).await?;
                     s.registration_id = Some(reg.id);
                 }
@@ -402,11 +394,42 @@ async fn apply(ctx: &ApiContext, s: &mut Source, plan: Plan) -> Result<()> {
                 s.tokens.push(EndpointSecret { key: new_token(), expires_at: None });
             }
         }
+        Plan::Queue(config) => {
+            stop_timer(ctx, s).await?;
+            set_content_type(ctx, s, None).await?;
+            s.cron = None;
+            s.tokens.clear();
+            let existing = match &s.registration_id {
+                Some(id) => ctx.store.get::<Registration>(&s.org_id, "", id).await?,
+                None => None,
+            };
+            let reg = match existing {
+                Some(mut reg) => {
+                    if reg.integration_id != s.kind {
+                        queues::deleted(ctx, &reg).await?;
+                    }
+                    reg.integration_id = s.kind.clone();
+                    reg.provider_config = ProviderConfig::default();
+                    reg.source = Some(config);
+                    super::save(ctx, &mut reg).await?;
+                    reg
+                }
+                None => {
+                    let mut reg = new_registration(s, &s.kind, None, now);
+                    reg.source = Some(config);
+                    ctx.store.insert(&reg).await?;
+                    s.registration_id = Some(reg.id.clone());
+                    reg
+                }
+            };
+            s.public_config = match queues::config_out(&reg) {
+                Some(Value::Object(m)) => m,
+                _ => Map::new(),
+            };
+            queues::changed(ctx, &reg).await?;
+        }
         Plan::Cron(spec) => {
-            if let Some(id) = s.registration_id.take() {
-                ctx.store.delete::<Registration>(&s.org_id, &id).await?;
-                super::registration_changed(ctx, &id);
-            }
+            drop_registration(ctx, s).await?;
             s.tokens.clear();
             s.public_config.clear();
             // A changed schedule starts afresh: the old timer is cancelled, a new one queued.
@@ -439,6 +462,45 @@ async fn apply(ctx: &ApiContext, s: &mut Source, plan: Plan) -> Result<()> {
             ctx.engine.work_due(first);
         }
     }
+    Ok(())
+}
+
+/// The registration a source is made of, forwarding into its application.
+fn new_registration(s: &Source, integration_id: &str, secret: Option<String>, now: Millis) -> Registration {
+    Registration {
+        id: crate::ids::new(super::REGISTRATION),
+        org_id: s.org_id.clone(),
+        integration_id: integration_id.to_string(),
+        connection_id: s.id.clone(),
+        events: vec!["*".into()],
+        status: Status::Active,
+        is_verified: false,
+        secrets: vec![EndpointSecret {
+            key: secret.unwrap_or_else(crate::engine::signing::new_secret),
+            expires_at: None,
+        }],
+        provider_config: ProviderConfig::default(),
+        destination_app_id: Some(s.app_id.clone()),
+        rate_limit_per_minute: None,
+        verification_token: None,
+        metadata: None,
+        retry_policy: None,
+        transformation: None,
+        source_id: Some(s.id.clone()),
+        source: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Deletes the source's registration, stopping its queue consumer if it has one.
+async fn drop_registration(ctx: &ApiContext, s: &mut Source) -> Result<()> {
+    let Some(id) = s.registration_id.take() else { return Ok(()) };
+    if let Some(reg) = ctx.store.get::<Registration>(&s.org_id, "", &id).await? {
+        queues::deleted(ctx, &reg).await?;
+    }
+    ctx.store.delete::<Registration>(&s.org_id, &id).await?;
+    super::registration_changed(ctx, &id);
     Ok(())
 }
 
@@ -519,10 +581,7 @@ async fn create_source(ctx: &ApiContext, org: String, input: IngestSourceIn, uid
 
 /// Deletes what the source is made of: its registration, its timer, its application (with its endpoints).
 async fn remove_parts(ctx: &ApiContext, s: &mut Source) -> Result<()> {
-    if let Some(id) = s.registration_id.take() {
-        ctx.store.delete::<Registration>(&s.org_id, &id).await?;
-        super::registration_changed(ctx, &id);
-    }
+    drop_registration(ctx, s).await?;
     stop_timer(ctx, s).await?;
     if !s.app_id.is_empty() {
         ctx.store.delete::<Application>(&s.org_id, &s.app_id).await?;
@@ -667,8 +726,8 @@ async fn rotate_token(
     Path(id): Path<String>,
 ) -> Result<Json<RotateTokenOut>> {
     let mut s = load(&ctx, &org, &id).await?;
-    if s.registration_id.is_none() {
-        return Err(Error::bad_request("A cron source has no ingest URL"));
+    if s.registration_id.is_none() || s.tokens.is_empty() {
+        return Err(Error::bad_request(format!("A {} source has no ingest URL", s.kind)));
     }
     let now = now_ms();
     if s.tokens.iter().filter(|t| t.expires_at.is_some_and(|at| at > now)).count() >= MAX_ROTATIONS {

@@ -729,7 +729,8 @@ async fn get_handshake(
     Ok(reply.map(|r| handshake_answer(r, None)))
 }
 
-/// `GET /integrations`: every provider an `integrationId` names, and how each verifies.
+/// `GET /integrations`: every provider an `integrationId` names, and how each verifies; then the queue kinds,
+/// whose registrations consume from a broker instead.
 #[utoipa::path(
     get, operation_id = "list_inbound_presets", path = "/integrations", tag = "Inbound",
     responses(
@@ -742,7 +743,10 @@ async fn get_handshake(
     ),
 )]
 async fn list_presets(OrgId(_org): OrgId) -> Json<Value> {
-    let data: Vec<Value> = providers::all().map(describe_provider).collect();
+    let data: Vec<Value> = providers::all()
+        .map(describe_provider)
+        .chain(queues::KINDS.iter().copied().filter_map(queues::describe))
+        .collect();
     Json(json!({ "total": data.len(), "data": data }))
 }
 
@@ -1434,6 +1438,18 @@ impl crate::api::console::InboundConsole for Console {
                     "usesSecret": about.uses_secret, "verifies": verifies, "docs": docs,
                 })
             })
+            .chain(queues::KINDS.iter().copied().filter_map(queues::describe).map(|q| {
+                let fields = |k: &str| {
+                    q[k].as_array().into_iter().flatten().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")
+                };
+                let consumes = q["consumes"].as_str().unwrap_or_default();
+                json!({
+                    "integrationId": q["name"], "title": q["title"], "usesSecret": false, "queue": true,
+                    "secret": format!("A queue source: it consumes {consumes}. Its Queue (JSON) config takes {}; \
+                        optionally {}.", fields("config"), fields("optionalConfig")),
+                    "verifies": format!("nothing: it consumes {consumes}"),
+                })
+            }))
             .collect()
     }
 }

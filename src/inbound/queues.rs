@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::shutdown::Shutdown;
 use crate::store::{now_ms, Millis};
 
-pub use crate::engine::sources::{is_queue, KINDS};
+pub use crate::engine::sources::{describe, is_queue, KINDS};
 
 /// How long a node's hold on a queue source lasts without renewal.
 pub const LEASE: Duration = Duration::from_secs(15);

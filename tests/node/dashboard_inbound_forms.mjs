@@ -1,11 +1,12 @@
 // Drives Debian's Chromium through the dashboard's inbound registration forms: create one (a refused try first,
 // its message beside the field and what was typed kept), read the URL and secret shown once, send it a request
 // signed as Standard Webhooks sign (it must be accepted and forwarded), edit it, and delete it after saying no
-// once to the question. Input (JSON on stdin): base, token, screenshots (a folder, or null).
+// once to the question; then a Redis Streams queue source made through the same form. Input (JSON on stdin): base,
+// token, redisUrl, queueStream, screenshots (a folder, or null).
 import { createHmac } from "node:crypto";
 import { check, inBrowser, logIn, readInput } from "./browser.mjs";
 
-const { base, token, screenshots } = await readInput();
+const { base, token, screenshots, redisUrl, queueStream } = await readInput();
 const field = (name) => `[name="${name}"]`;
 
 await inBrowser({ screenshots, failedLoadsAllowed: true }, async ({ page, shot }) => {
@@ -105,5 +106,35 @@ await inBrowser({ screenshots, failedLoadsAllowed: true }, async ({ page, shot }
   const gone = await page.goto(`${base}/ui/inbound/${regId}/edit`);
   check(gone.status() === 404, "its edit page answers 404");
   check((await page.locator("#error-detail").innerText()).includes(regId), "naming what was not found");
+
+  // A queue source: Redis Streams, its broker and stream as JSON. A config missing its stream is refused beside
+  // the field; then it is made, with no URL or secret to hand over, and its page shows the consumer.
+  await page.goto(`${base}/ui/inbound/new`);
+  const redis = page.locator(".provider-choice", { hasText: "Redis Streams" });
+  check((await redis.innerText()).includes("url, stream, group"), "a queue kind says what its config takes");
+  await redis.click();
+  await page.fill(field("connectionId"), "orders-stream");
+  await page.selectOption(field("destination.appId"), { label: "Billing (billing)" });
+  await page.fill(field("config"), JSON.stringify({ url: redisUrl, group: "hookd-ui" }));
+  await Promise.all([page.waitForURL("**/ui/inbound/new"), page.locator("#inbound-form button[type=submit]").click()]);
+  const configErr = await page.locator('[id="err-config"]').innerText();
+  check(configErr.includes("stream"), `the config's message names the missing field (${configErr})`);
+  await page.fill(field("config"), JSON.stringify({ url: redisUrl, stream: queueStream, group: "hookd-ui", eventTypePath: "kind" }));
+  await Promise.all([page.waitForURL("**/ui/inbound/new"), page.locator("#inbound-form button[type=submit]").click()]);
+  await page.locator("#consuming").waitFor();
+  check(await page.locator("#webhook-url, #webhook-secret").count() === 0, "no URL or secret to hand over");
+  await shot("inbound-queue-created");
+  await page.locator("#to-registration").click();
+  await page.locator("#consumer").waitFor();
+  const queueReg = page.url().split("/").pop();
+  const deadline = Date.now() + 20_000;
+  while (!(await page.locator("#consumer").innerText()).includes("connected")) {
+    if (Date.now() > deadline) throw new Error("timed out waiting for the consumer to connect");
+    await page.waitForTimeout(200);
+    await page.reload();
+  }
+  check((await page.locator("#queue-config").innerText()).includes(queueStream), "what it consumes");
+  await shot("inbound-queue-registration");
+  console.log(`queue registration: ${queueReg}`);
 });
 console.log("inbound forms flow passed");

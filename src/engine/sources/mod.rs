@@ -49,6 +49,39 @@ pub fn is_queue(kind: &str) -> bool {
     KINDS.contains(&kind)
 }
 
+/// What a queue kind is and what its `config` takes, as `GET /integrations` lists it beside the providers.
+pub fn describe(kind: &str) -> Option<Value> {
+    let (title, consumes, required, optional): (&str, &str, &[&str], &[&str]) = match kind {
+        "rabbitMq" => ("RabbitMQ", "a queue (manual acks, prefetch)", &["uri", "queue"], &["prefetch"]),
+        "sqs" => (
+            "Amazon SQS",
+            "a queue (long polling, deleted once committed)",
+            &["queueUrl", "accessKeyId", "secretAccessKey"],
+            &["region", "endpointUrl"],
+        ),
+        "nats" => (
+            "NATS JetStream",
+            "a durable pull consumer of a stream",
+            &["url", "stream", "consumer"],
+            &["subject", "batch"],
+        ),
+        "redis" => {
+            ("Redis Streams", "a stream, as a consumer group", &["url", "stream", "group"], &["consumer", "batch"])
+        }
+        "mqtt" => {
+            ("MQTT", "a topic (QoS 1 or 2, a persistent session)", &["url", "topic"], &["qos", "clientId", "idPath"])
+        }
+        _ => return None,
+    };
+    let mut optional = optional.to_vec();
+    optional.extend(["eventTypePath", "eventTypeHeader"]);
+    Some(serde_json::json!({
+        "name": kind, "title": title, "family": "queue", "consumes": consumes, "usesSecret": false,
+        "config": required, "optionalConfig": optional,
+        "eventType": format!("config.eventTypePath in a JSON body, else the {DEFAULT_TYPE_HEADER} header (or config.eventTypeHeader)"),
+    }))
+}
+
 /// One message as the broker handed it over.
 #[derive(Debug, Clone, Default)]
 pub struct SourceMessage {
