@@ -122,7 +122,7 @@ fn handshake(name: &str, method: &str, url: &str, headers: Value, body: &str, cf
     let req = Incoming { headers: &h, body: body.as_bytes(), url, now: NOW };
     match method {
         "SIGNED" => p.signed_handshake(&req, &[], cfg),
-        m => p.unsigned_handshake(&req, m, cfg),
+        m => p.unsigned_handshake(&req, m, cfg, &[]),
     }
 }
 
@@ -184,12 +184,42 @@ fn handshakes() {
     assert_eq!(r.content_type, "application/json");
     assert_eq!(serde_json::from_str::<Value>(&r.body).unwrap(), json!({ "response_token": expected }));
     assert_eq!(x.handshake_reply_with(&req, "GET", false, &none, &[]), None, "no secret, no token");
-    assert_eq!(x.unsigned_handshake(&req, "GET", &none), None, "the unsigned path has no secret");
+    let r = x.unsigned_handshake(&req, "GET", &none, &["x-consumer-secret"]).unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&r.body).unwrap(), json!({ "response_token": expected }));
     let plain = Incoming { headers: &none_h, body: b"", url: URL, now: NOW };
     assert_eq!(x.handshake_reply_with(&plain, "GET", false, &none, &["x-consumer-secret"]), None, "no crc_token");
 }
 
 // ── end to end ──
+
+/// X asks a registration's URL `GET ?crc_token=…` when the webhook is registered and every hour after: the answer
+/// is signed with the consumer secret the registration was given.
+#[tokio::test]
+async fn x_crc_challenges_are_answered_with_the_registrations_secret() {
+    let app = spawn_app().await;
+    let reg = app
+        .post(
+            "/integrations/twitter/webhooks",
+            json!({"connectionId": "acme", "events": ["*"], "webhookSecret": "x-consumer-secret-0123"}),
+        )
+        .await;
+    assert_eq!(reg.status, 201, "{:?}", reg.body);
+    let url = reg.body["webhookUrl"].as_str().unwrap();
+    let r = app.http.get(format!("{url}?crc_token=Zm9vYmFyYmF6")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    let expected = {
+        use base64::Engine as _;
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"x-consumer-secret-0123").unwrap();
+        mac.update(b"Zm9vYmFyYmF6");
+        format!("sha256={}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()))
+    };
+    assert_eq!(body, json!({ "response_token": expected }));
+    // Without a crc_token the URL is not a handshake: a GET without a token is refused.
+    let r = app.http.get(url).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presets_through_registrations_forward_signed_requests_and_refuse_forgeries() {

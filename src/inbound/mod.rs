@@ -722,7 +722,7 @@ async fn get_handshake(
     };
     let url = format!("{}{}", ctx.cfg.public_url, uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path()));
     let req = Incoming { headers, body: &[], url: &url, now: now_ms() / 1000 };
-    let reply = provider.unsigned_handshake(&req, "GET", &reg.provider_config);
+    let reply = provider.unsigned_handshake(&req, "GET", &reg.provider_config, &reg.live_secrets(now_ms()));
     if reply.is_some() {
         ctx.engine.metrics.inbound(provider.name(), verdict::HANDSHAKE);
     }
@@ -1661,7 +1661,7 @@ async fn ingest_inner(
     let req = Incoming { headers, body, url: &url, now: now / 1000 };
 
     // Handshakes the provider does not sign (monday's, Microsoft Graph's) are answered before any check.
-    if let Some(reply) = provider.unsigned_handshake(&req, "POST", &reg.provider_config) {
+    if let Some(reply) = provider.unsigned_handshake(&req, "POST", &reg.provider_config, &reg.live_secrets(now)) {
         tally.verdict = verdict::HANDSHAKE;
         return Ok(handshake_answer(reply, Some(&window)));
     }

@@ -127,8 +127,15 @@ pub trait Provider: Send + Sync {
     }
 
     /// An answer to a handshake the provider does not sign (Meta's `hub.challenge`, Dropbox's `challenge`, Okta's
-    /// verification), asked before any signature check; `method` is the request's.
-    fn unsigned_handshake(&self, _req: &Incoming, _method: &str, _cfg: &ProviderConfig) -> Option<preset::Reply> {
+    /// verification, X's CRC, which the reply signs with `secrets[0]`), asked before any signature check;
+    /// `method` is the request's.
+    fn unsigned_handshake(
+        &self,
+        _req: &Incoming,
+        _method: &str,
+        _cfg: &ProviderConfig,
+        _secrets: &[&str],
+    ) -> Option<preset::Reply> {
         None
     }
 

@@ -1142,8 +1142,14 @@ impl Provider for Preset {
         Some(self)
     }
 
-    fn unsigned_handshake(&self, req: &Incoming, method: &str, cfg: &ProviderConfig) -> Option<Reply> {
-        self.handshake_reply(req, method, false, cfg)
+    fn unsigned_handshake(
+        &self,
+        req: &Incoming,
+        method: &str,
+        cfg: &ProviderConfig,
+        secrets: &[&str],
+    ) -> Option<Reply> {
+        self.handshake_reply_with(req, method, false, cfg, secrets)
     }
 
     fn signed_handshake(&self, req: &Incoming, _secrets: &[&str], cfg: &ProviderConfig) -> Option<Reply> {
