@@ -139,6 +139,14 @@ fn ingest_url(ctx: &ApiContext, s: &Source) -> Option<String> {
     Some(format!("{}/ingest/in/{}/{}", ctx.cfg.public_url, s.id, token.key))
 }
 
+/// The ingest URLs a request to the source could have come to at `at`: one per token live then (a rotated-out
+/// token keeps working for 48 h), for rechecking a provider that signs the URL.
+pub(super) async fn urls_at(ctx: &ApiContext, org: &str, id: &str, at: Millis) -> Result<Vec<String>> {
+    let Some(s) = ctx.store.get::<Source>(org, "", id).await? else { return Ok(vec![]) };
+    let live = crate::engine::model::live_secrets(&s.tokens, at);
+    Ok(live.map(|t| format!("{}/ingest/in/{}/{t}", ctx.cfg.public_url, s.id)).collect())
+}
+
 /// What a source's registration shows of it: id, name, type and ingest URL (None if it is gone).
 pub(super) async fn summary(ctx: &ApiContext, org: &str, id: &str) -> Result<Option<Value>> {
     let Some(s) = ctx.store.get::<Source>(org, "", id).await? else { return Ok(None) };

@@ -1210,23 +1210,35 @@ fn stored_headers(e: &InboundEventRecord) -> HeaderMap {
 
 /// The verdict on a stored event's signature. Only requests that verified are stored, so at receipt it was
 /// `verified`; `recheck` runs the provider's check again on the stored bytes, at the time it arrived, with the
-/// secrets live then — it fails when the secret has since been replaced or the provider signs a header hookd
-/// stores redacted (`Authorization`).
-fn verdict_of(ctx: &ApiContext, reg: &Registration, e: &InboundEventRecord) -> Value {
-    let headers = stored_headers(e);
-    let url = webhook_url(ctx, &reg.id);
-    let req = Incoming { headers: &headers, body: &e.body, url: &url, now: e.received_at / 1000 };
+/// secrets live then, at the URL it came to (a source's: any of its ingest URLs live then) — it fails when the
+/// secret has since been replaced or the provider signs a header hookd stores redacted (`Authorization`).
+async fn verdict_of(ctx: &ApiContext, reg: &Registration, e: &InboundEventRecord) -> Result<Value> {
     if queues::is_queue(&reg.integration_id) {
-        return json!({ "atReceipt": "consumed", "provider": reg.integration_id });
+        return Ok(json!({ "atReceipt": "consumed", "provider": reg.integration_id }));
     }
-    let recheck = match providers::by_name(&reg.integration_id) {
-        Some(p) => match p.verify(&req, &reg.live_secrets(e.received_at), &reg.provider_config) {
-            Ok(()) => json!({ "ok": true }),
-            Err(err) => json!({ "ok": false, "error": err.to_string() }),
-        },
-        None => json!({ "ok": false, "error": "unknown provider" }),
+    let Some(p) = providers::by_name(&reg.integration_id) else {
+        let recheck = json!({ "ok": false, "error": "unknown provider" });
+        return Ok(json!({ "atReceipt": verdict::VERIFIED, "provider": reg.integration_id, "recheck": recheck }));
     };
-    json!({ "atReceipt": verdict::VERIFIED, "provider": reg.integration_id, "recheck": recheck })
+    let urls = match &reg.source_id {
+        Some(src) => ingest::urls_at(ctx, &reg.org_id, src, e.received_at).await?,
+        None => vec![webhook_url(ctx, &reg.id)],
+    };
+    let headers = stored_headers(e);
+    let secrets = reg.live_secrets(e.received_at);
+    let mut outcome = Err(providers::VerifyError::Config("the source is gone".into()));
+    for url in &urls {
+        let req = Incoming { headers: &headers, body: &e.body, url, now: e.received_at / 1000 };
+        outcome = p.verify(&req, &secrets, &reg.provider_config);
+        if outcome.is_ok() {
+            break;
+        }
+    }
+    let recheck = match outcome {
+        Ok(()) => json!({ "ok": true }),
+        Err(err) => json!({ "ok": false, "error": err.to_string() }),
+    };
+    Ok(json!({ "atReceipt": verdict::VERIFIED, "provider": reg.integration_id, "recheck": recheck }))
 }
 
 /// A registration as `GET /webhooks/{id}` answers it, with its `health`.
@@ -1410,7 +1422,7 @@ impl crate::api::console::InboundConsole for Console {
         let e =
             ctx.store.inbound_event(org, &reg.id, event_id).await?.ok_or_else(|| Error::missing("event", event_id))?;
         let mut v = event_out(ctx, &reg, &e, true);
-        v["verdict"] = verdict_of(ctx, &reg, &e);
+        v["verdict"] = verdict_of(ctx, &reg, &e).await?;
         Ok(v)
     }
 
