@@ -87,6 +87,9 @@ async fn a_source_is_a_registration_of_the_gateway() {
     assert_eq!(app.get(&format!("/webhooks/{reg_id}")).await.body["webhookUrl"], url.as_str());
     let health = app.get(&format!("/webhooks/{reg_id}/health")).await;
     assert_eq!(health.body["failureCount"], 1, "{:?}", health.body);
+    // What to do names the Ingest API, where a source's secret is changed.
+    let advice = health.body["recommendations"].to_string();
+    assert!(advice.contains(&format!("PUT /ingest/api/v1/source/{source}")), "{advice}");
 
     // Replay publishes the stored event to the source's endpoints again.
     let event_id = events.body["data"][0]["id"].as_str().unwrap();

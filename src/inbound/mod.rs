@@ -1001,6 +1001,17 @@ fn recommendations(ctx: &ApiContext, r: &Registration, s: &InboundStats) -> Vec<
         let times = if *n == 1 { "1 request".to_string() } else { format!("{n} requests") };
         let window = format!("in the last {HEALTH_WINDOW_HOURS} h");
         let text = match reason.as_str() {
+            // An Ingest source's secret and settings are its `config`, changed through the Ingest API.
+            reason::BAD_SIGNATURE if r.source_id.is_some() => format!(
+                "{times} {window} failed signature verification: check that the secret set at {p} is the source's \
+                 config.secret; to change it, PUT /ingest/api/v1/source/{} with the secret {p} shows.",
+                r.source_id.as_deref().unwrap_or_default()
+            ),
+            reason::CONFIG if r.source_id.is_some() => format!(
+                "{times} {window} could not be verified with the source's config: fix it (PUT \
+                 /ingest/api/v1/source/{}).",
+                r.source_id.as_deref().unwrap_or_default()
+            ),
             reason::BAD_SIGNATURE => format!(
                 "{times} {window} failed signature verification: check that the secret set at {p} is this \
                  registration's webhook secret. To start again with a new one, rotate it (POST \
