@@ -64,13 +64,23 @@ const HEADERS: &[&str] = &[
     "x-zm-trackingid",
     "x-salesforce-event-signature",
     "x-salesforce-event-id",
+    "telnyx-signature-ed25519",
+    "telnyx-timestamp",
     "content-type",
 ];
 
 const SECRETS: &[&str] = &["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "plain-secret"];
 const NOW: i64 = 1_700_000_000;
-/// RFC 8032's first test key, so Discord's verifier gets past its configuration.
+/// RFC 8032's first test key, so Discord's verifier gets past its configuration …
 const ED25519_PUBLIC: &str = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+/// … and Telnyx's (the same key, base64).
+const ED25519_PUBLIC_B64: &str = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+
+/// A provider config with the test key in the encoding `p` reads.
+fn keyed(p: &dyn providers::Provider) -> ProviderConfig {
+    let key = if p.name() == "telnyx" { ED25519_PUBLIC_B64 } else { ED25519_PUBLIC };
+    ProviderConfig { public_key: Some(key.into()), ..Default::default() }
+}
 
 fn fields(data: &[u8]) -> Vec<&[u8]> {
     data.split(|b| *b == 0xff).collect()
@@ -91,10 +101,7 @@ fn headers(names: &[&'static str], values: &[&[u8]]) -> HeaderMap {
 fn inbound(p: &dyn providers::Provider, data: &[u8]) {
     let f = fields(data);
     let url = String::from_utf8_lossy(f[0]);
-    let cfg = f
-        .get(1)
-        .and_then(|c| serde_json::from_slice::<ProviderConfig>(c).ok())
-        .unwrap_or_else(|| ProviderConfig { public_key: Some(ED25519_PUBLIC.into()), ..Default::default() });
+    let cfg = f.get(1).and_then(|c| serde_json::from_slice::<ProviderConfig>(c).ok()).unwrap_or_else(|| keyed(p));
     let (values, body): (&[&[u8]], &[u8]) = match f.len() {
         0..=2 => (&[], f.last().copied().unwrap_or_default()),
         n => (&f[2..n - 1], f[n - 1]),
@@ -122,7 +129,7 @@ fn signature_headers(data: &[u8]) {
         let cfg = ProviderConfig { public_key: Some(ED25519_PUBLIC.into()), ..Default::default() };
         let req = Incoming { headers: &h, body: b"{}", url: "https://hookd.example/webhooks/x", now: NOW };
         for p in providers::PROVIDERS {
-            let _ = p.verify(&req, SECRETS, &cfg);
+            let _ = p.verify(&req, SECRETS, &keyed(*p));
         }
         // Every data preset's signature, timestamp and id headers hold the input.
         let mut ph = HeaderMap::new();

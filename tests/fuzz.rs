@@ -87,7 +87,21 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
         _ => {
             // Inbound: URL, config, headers in `HEADERS` order, body.
             let body = br#"{"type":"event_callback","event_id":"Ev1","id":"evt_1","object":"event","action":"opened","data":{"object":{"id":"x"}}}"#;
+            // Telnyx's headers come after the 28 others; a PandaDoc signature is in the URL.
+            let mut telnyx: Vec<&[u8]> = vec![b"https://hookd.example/webhooks/reg_1", b""];
+            telnyx.extend([&b""[..]; 28]);
+            telnyx.extend([
+                &b"5VZDAMNgrHKQhuLMgG6CiISHfx645dl02HPgZSJJAVVfuIIVkKM7rMYeOXAc+bRr0lv18FlbviRlUUFDjnoQCw=="[..],
+                b"1700000000",
+                br#"{"data":{"event_type":"message.received","id":"e1","payload":{"id":"m1"}}}"#,
+            ]);
             vec![
+                sep(&telnyx),
+                sep(&[
+                    b"https://hookd.example/webhooks/reg_1?signature=f5f23898b07f9dc5caab4cc2ca232b0cf3ef416fc02944f72510e3f7db11fda1",
+                    b"",
+                    br#"[{"event":"document_state_changed","data":{"id":"d1"}}]"#,
+                ]),
                 sep(&[b"https://hookd.example/webhooks/reg_1?a=1", b"", b"v1,bm9wZQ==", b"1700000000", b"msg_1", body]),
                 sep(&[
                     b"https://hookd.example/webhooks/reg_1",
@@ -271,6 +285,8 @@ targets!(
     inbound_google,
     inbound_zoom,
     inbound_salesforce,
+    inbound_telnyx,
+    inbound_panda_doc,
     inbound_generic,
     inbound_generic_webhook,
     signature_headers,

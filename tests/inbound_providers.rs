@@ -114,3 +114,57 @@ async fn every_provider_accepts_its_official_signatures_and_refuses_forgeries() 
     assert_eq!(covered, expected, "every provider has a case signed by its official library");
     recv.wait_for(forwarded).await;
 }
+
+/// Telnyx as a Svix Ingest source (`{"type": "telnyx", "config": {"publicKey": …}}`): requests signed by PyNaCl and
+/// checked by Telnyx's own SDK (tests/inbound/sign/telnyx.py) are accepted at the ingest URL and forwarded to the
+/// source's endpoint; a changed body, another account's key and a stale timestamp are refused. A missing or
+/// malformed public key is a 422 naming it, for a source and for a registration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telnyx_is_an_ingest_source_and_its_key_is_checked() {
+    let app = spawn_app().await;
+    let recv = Receiver::start().await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/inbound/cases/telnyx.json");
+    let case: Value = serde_json::from_str(&std::fs::read_to_string(dir).unwrap()).unwrap();
+    let key = case["providerConfig"]["publicKey"].clone();
+    let (secret, extra) = (case["secret"].as_str().unwrap(), &case["extra"]);
+    let body = case["body"].as_str().unwrap();
+
+    let r =
+        app.post("/ingest/api/v1/source", json!({"name": "tx", "type": "telnyx", "config": {"publicKey": key}})).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let (source, url) = (r.body["id"].as_str().unwrap().to_string(), r.body["ingestUrl"].as_str().unwrap().to_string());
+    let r = app.post(&format!("/ingest/api/v1/source/{source}/endpoint"), json!({"url": recv.url.clone()})).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+
+    let now = chrono::Utc::now().timestamp();
+    let signed = sign(&case, secret, &url, body, now, extra);
+    let ok = post(&app, &signed, "application/json").await;
+    assert_eq!(ok.status, 200, "{:?}", ok.body);
+    assert_eq!(ok.body["eventType"], "received");
+    let got = recv.wait_for(1).await;
+    assert_eq!(got[0].json()["data"]["data"]["event_type"], "message.received", "{:?}", got[0].json());
+
+    let mut tampered = signed.clone();
+    tampered["body"] = json!(flip_a_byte(body));
+    assert_eq!(post(&app, &tampered, "application/json").await.status, 401);
+    let forged = sign(&case, "not-the-account-key", &url, body, now, extra);
+    assert_eq!(post(&app, &forged, "application/json").await.status, 401);
+    let stale = sign(&case, secret, &url, body, now - 3600, extra);
+    assert_eq!(post(&app, &stale, "application/json").await.status, 401);
+
+    // Bad keys: a 422 at `config` / `providerConfig` whose message names `publicKey`.
+    for config in [json!({}), json!({"publicKey": "abcd"}), json!({"publicKey": hex::encode([7u8; 32])})] {
+        let r = app.post("/ingest/api/v1/source", json!({"name": "tx", "type": "telnyx", "config": config})).await;
+        assert_eq!(r.status, 422, "{config}: {:?}", r.body);
+        assert_eq!(r.body["detail"][0]["loc"], json!(["body", "config"]), "{config}: {:?}", r.body);
+        assert!(r.body.to_string().contains("publicKey"), "{config}: {:?}", r.body);
+        let reg = json!({"connectionId": "c-tx", "events": ["*"], "providerConfig": config});
+        let r = app.post("/integrations/telnyx/webhooks", reg).await;
+        assert_eq!(r.status, 422, "{config}: {:?}", r.body);
+        assert_eq!(r.body["detail"][0]["loc"], json!(["body", "providerConfig"]), "{config}: {:?}", r.body);
+        assert!(r.body.to_string().contains("publicKey"), "{config}: {:?}", r.body);
+    }
+    // And a registration with the account's key is taken.
+    let reg = json!({"connectionId": "c-tx", "events": ["*"], "providerConfig": {"publicKey": key}});
+    assert_eq!(app.post("/integrations/telnyx/webhooks", reg).await.status, 201);
+}

@@ -29,7 +29,7 @@ impl Incoming<'_> {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProviderConfig {
-    /// Discord: the application's Ed25519 public key, hex.
+    /// Discord: the application's Ed25519 public key, hex; Telnyx: the account's public key, base64.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_key: Option<String>,
     /// Google Pub/Sub push: the expected `aud` claim.
@@ -167,12 +167,14 @@ pub mod gitlab;
 pub mod google;
 pub mod linear;
 pub mod notion;
+pub mod panda_doc;
 pub mod preset;
 pub mod salesforce;
 pub mod shopify;
 pub mod slack;
 pub mod standard;
 pub mod stripe;
+pub mod telnyx;
 pub mod twilio;
 pub mod unverified;
 pub mod zoom;
@@ -217,6 +219,8 @@ pub static PROVIDERS: &[&(dyn Provider + 'static)] = &[
     &google::GooglePubSub,
     &zoom::Zoom,
     &salesforce::Salesforce,
+    &telnyx::Telnyx,
+    &panda_doc::PandaDoc,
     &generic::Generic,
     &unverified::GenericWebhook,
 ];
