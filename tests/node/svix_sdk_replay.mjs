@@ -108,5 +108,8 @@ const runningNow = await svix.backgroundTask.list({ status: BackgroundTaskStatus
 assert.equal(runningNow.data.length, 0, "status filter");
 await assert.rejects(svix.backgroundTask.get("qtask_2hvVXzLd8FQFWUVbbOCqDpHNSdR"), (e) => e instanceof ApiException && e.code === 404);
 
+// Closing waits for open connections, and hookd may be delivering on one (a retry still due): a delivery to a
+// server that no longer answers would hold this process up to hookd's request timeout, once per attempt.
 receiver.close();
+receiver.closeAllConnections();
 console.log("SDK REPLAY OK");
