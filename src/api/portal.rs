@@ -28,6 +28,17 @@ use crate::store::{impl_doc, now_ms, Doc, DocKind, Millis};
 
 /// Every portal token starts with this (as Svix's do).
 pub const TOKEN_PREFIX: &str = "appsk_";
+/// The longest a portal token lives, and how long one lives unless asked otherwise.
+pub const MAX_EXPIRY_SECS: u64 = 7 * 86_400;
+
+/// A portal link: for an application (`/api/v1/auth/app-portal-access/{app_id}`) or an Ingest source's
+/// endpoints (`/ingest/api/v1/source/{source_id}/dashboard`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AppPortalAccessOut {
+    /// Opens the portal for the application: `{HOOKD_PUBLIC_URL}/portal/#key={token}`.
+    pub url: String,
+    pub token: String,
+}
 
 /// What a portal token may do, as Svix names it. `ViewBase` is always granted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -167,7 +178,7 @@ async fn tokens_of(ctx: &ApiContext, app: &Application) -> Result<Vec<PortalToke
 }
 
 /// The live grant of `token`, or None: not a portal token, expired, revoked, or its application is gone or one
-/// hookd keeps for itself (a token issued for it before such applications had no portal).
+/// hookd keeps for itself without a portal (a token issued for it before such applications had none).
 pub async fn grant_of(ctx: &ApiContext, token: &str) -> Result<Option<PortalGrant>> {
     if !token.starts_with(TOKEN_PREFIX) {
         return Ok(None);
@@ -178,7 +189,7 @@ pub async fn grant_of(ctx: &ApiContext, token: &str) -> Result<Option<PortalGran
         ctx.store.delete::<PortalToken>(&stored.org_id, &stored.id).await?;
         return Ok(None);
     }
-    let Some(app) = ctx.engine.app(&stored.org_id, &stored.app_id).await?.filter(|a| !a.is_internal()) else {
+    let Some(app) = ctx.engine.app(&stored.org_id, &stored.app_id).await?.filter(|a| a.has_portal()) else {
         return Ok(None);
     };
     Ok(Some(PortalGrant { token: Arc::new(stored), app }))

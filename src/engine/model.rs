@@ -53,6 +53,12 @@ impl Application {
     pub fn is_internal(&self) -> bool {
         self.uid.as_deref().is_some_and(is_internal_uid)
     }
+
+    /// Whether a portal token may open it: the user's applications, and an Ingest source's (whose endpoints are
+    /// the source's, shown to the source's consumer by `…/source/{id}/dashboard`).
+    pub fn has_portal(&self) -> bool {
+        !self.is_internal() || self.uid.as_deref().is_some_and(|u| crate::ids::has_prefix(u, crate::ids::SOURCE))
+    }
 }
 
 /// Keys that sign (or verify) now: the current one and any rotated-out key still in its grace period.

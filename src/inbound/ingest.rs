@@ -33,6 +33,7 @@ use crate::api::auth::OrgId;
 use crate::api::endpoints::{self, HeadersOut, TransformationChange};
 use crate::api::extract::ValidJson;
 use crate::api::pagination::{list_response, ListQuery, ListResponse};
+use crate::api::portal::{self, AppPortalAccessOut, Capability, MAX_EXPIRY_SECS};
 use crate::api::time::ts;
 use crate::api::validate::{check_ident, double_option};
 use crate::api::{load_endpoint, ApiContext};
@@ -717,6 +718,47 @@ async fn delete_source(State(ctx): State<ApiContext>, OrgId(org): OrgId, Path(id
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestSourceConsumerPortalAccessIn {
+    /// Seconds the link works: 1 to 604800 (7 days, the default).
+    #[serde(default)]
+    expiry: Option<u64>,
+    /// The consumer sees the source's endpoints and what reached them, and changes nothing.
+    #[serde(default)]
+    read_only: Option<bool>,
+}
+
+/// A link to the app portal over the source's endpoints, for the consumer of the source's events: the same portal
+/// and the same token checks as an application's (`/api/v1/auth/app-portal-access/{app_id}`).
+#[utoipa::path(
+    post, path = "/ingest/api/v1/source/{source_id}/dashboard",
+    operation_id = "v1.ingest.authentication.consumer-portal-access", tag = "Ingest Source",
+    params(("source_id" = String, Path)),
+    request_body = IngestSourceConsumerPortalAccessIn,
+    responses(
+        (status = 200, body = AppPortalAccessOut),
+        ClientError,
+    ),
+)]
+async fn consumer_portal_access(
+    State(ctx): State<ApiContext>,
+    OrgId(org): OrgId,
+    Path(id): Path<String>,
+    ValidJson(input): ValidJson<IngestSourceConsumerPortalAccessIn>,
+) -> Result<Json<AppPortalAccessOut>> {
+    let expiry = input.expiry.unwrap_or(MAX_EXPIRY_SECS);
+    if !(1..=MAX_EXPIRY_SECS).contains(&expiry) {
+        return Err(Error::invalid(&["body", "expiry"], "between 1 second and 7 days"));
+    }
+    let s = load(&ctx, &org, &id).await?;
+    let app = source_app(&ctx, &s).await?;
+    let capabilities =
+        if input.read_only == Some(true) { vec![Capability::ViewBase] } else { Capability::ALL.to_vec() };
+    let token = portal::issue(&ctx, &app, capabilities, vec![], None, expiry as i64 * 1000).await?;
+    Ok(Json(AppPortalAccessOut { url: portal::url(&ctx.cfg.public_url, &token), token }))
+}
+
 /// A new token in the ingest URL; the previous ones keep working for 48 hours. At most three rotations within
 /// 48 hours (409 beyond).
 #[utoipa::path(
@@ -1318,6 +1360,7 @@ pub fn router() -> OpenApiRouter<ApiContext> {
         .routes(routes!(list_sources, create))
         .routes(routes!(get_source, upsert, delete_source))
         .routes(routes!(rotate_token))
+        .routes(routes!(consumer_portal_access))
         .routes(routes!(receive, handshake))
         .routes(routes!(list_endpoints, create_endpoint))
         .routes(routes!(get_endpoint, upsert_endpoint, delete_endpoint))

@@ -12,13 +12,12 @@ use utoipa_axum::routes;
 use super::application::{self, ApplicationIn};
 use crate::api::auth::{org_for, OrgId};
 use crate::api::extract::ValidJson;
-use crate::api::portal::{self, Capability, PortalGrant};
+use crate::api::portal::{self, AppPortalAccessOut, Capability, PortalGrant, MAX_EXPIRY_SECS};
 use crate::api::validate::check_ident;
 use crate::api::{load_app, not_internal, ApiContext};
 use crate::error::{ClientError, Error, Result};
 
 /// Svix's default and longest lifetime of a portal token.
-const MAX_EXPIRY_SECS: u64 = 7 * 86_400;
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -41,13 +40,6 @@ pub struct AppPortalAccessIn {
     /// Tagged on the token, so that `expire-all` can end one session's tokens.
     #[serde(default)]
     pub session_id: Option<String>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct AppPortalAccessOut {
-    /// Opens the portal for the application: `{HOOKD_PUBLIC_URL}/portal/#key={token}`.
-    pub url: String,
-    pub token: String,
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]

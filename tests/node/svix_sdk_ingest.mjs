@@ -5,7 +5,8 @@
 // accepted at the source's ingest URL and arrives at the endpoint signed (checked with the SDK's `Webhook`); a
 // tampered one is 401 and never arrives; a rotated token gives a new URL while the old one still works; sources
 // and endpoints round-trip through list/get/upsert/delete and the endpoint's secret, headers and transformation
-// calls; bad input is a 4xx with a JSON body.
+// calls; the consumer portal link (`ingest.authentication.consumerPortalAccess`) opens the app portal over the
+// source's endpoints; bad input is a 4xx with a JSON body.
 //
 // usage: node svix_sdk_ingest.mjs BASE_URL TOKEN OTHER_ORG_TOKEN   (prints SDK INGEST OK and exits 0 on success)
 
@@ -226,6 +227,24 @@ for (const path of [
   assert.equal(bad.body.code, "not_found");
 }
 bad = await call("POST", `/ingest/api/v1/source/${gh.id}/token/rotate`, undefined, OTHER);
+assert.equal(bad.status, 404);
+
+// ── the consumer portal: a link to the source's endpoints, read-only here ──
+const link = await svix.ingest.authentication.consumerPortalAccess(gh.id, { readOnly: true, expiry: 3600 });
+assert.ok(link.token.startsWith("appsk_") && link.url === `${BASE}/portal/#key=${link.token}`, link.url);
+const session = await call("GET", "/portal/session", undefined, link.token);
+assert.equal(session.status, 200);
+assert.deepEqual(session.body.capabilities, ["ViewBase"]);
+const seen = await call("GET", `/api/v1/app/${session.body.appId}/endpoint`, undefined, link.token);
+assert.deepEqual(seen.body.data.map((e) => e.id), [ghEp.id], "the portal shows the source's endpoints");
+bad = await call("POST", `/api/v1/app/${session.body.appId}/endpoint`, { url: "https://x.example/hook" }, link.token);
+assert.equal(bad.status, 403, "a read-only link changes nothing");
+bad = await call("GET", `/ingest/api/v1/source/${gh.id}`, undefined, link.token);
+assert.ok(bad.status === 401 || bad.status === 403, "the link reaches only the portal's routes");
+bad = await call("POST", `/ingest/api/v1/source/${gh.id}/dashboard`, { expiry: 0 });
+assert.equal(bad.status, 422);
+assert.deepEqual(bad.body.detail[0].loc, ["body", "expiry"]);
+bad = await call("POST", `/ingest/api/v1/source/${gh.id}/dashboard`, {}, OTHER);
 assert.equal(bad.status, 404);
 
 // Closing waits for open connections, and hookd may be delivering on one (a retry still due): a delivery to a
