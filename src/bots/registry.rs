@@ -178,19 +178,7 @@ async fn create(State(ctx): State<ApiContext>, Extension(actor): Extension<Actor
     let name = input.name.clone().ok_or_else(|| Fail::invalid("name: required"))?;
     let now = now_ms();
     let bot_id = crate::ids::new(crate::ids::BOT);
-    let app = Application {
-        id: crate::ids::new(crate::ids::APP),
-        org_id: org.clone(),
-        uid: Some(bot_id.clone()),
-        name: format!("bot: {name}"),
-        throttle_rate: None,
-        metadata: Default::default(),
-        signing_key: None,
-        retention_days: None,
-        enforce_schemas: false,
-        created_at: now,
-        updated_at: now,
-    };
+    let app = Application::new(org.clone(), Some(bot_id.clone()), format!("bot: {name}"));
     // The bot's user, under the first free username made from its name.
     let base = username_of(&name);
     let mut user = ChatUser {

@@ -47,6 +47,24 @@ pub fn is_internal_uid(uid: &str) -> bool {
 }
 
 impl Application {
+    /// A new application of `org_id`, made now, with nothing set beyond its uid and name.
+    pub fn new(org_id: impl Into<String>, uid: Option<String>, name: impl Into<String>) -> Self {
+        let now = crate::store::now_ms();
+        Application {
+            id: crate::ids::new(crate::ids::APP),
+            org_id: org_id.into(),
+            uid,
+            name: name.into(),
+            throttle_rate: None,
+            metadata: Metadata::default(),
+            signing_key: None,
+            retention_days: None,
+            enforce_schemas: false,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// Made by hookd for itself rather than for one of the user's customers: left out of application lists and
     /// the dashboard's, never given a portal link, and changed only by the face that made it. Its deliveries
     /// stay reachable by its id (the Timers and Bots pages link to them).

@@ -19,7 +19,7 @@ use super::model::{Application, Endpoint};
 use super::{Engine, NewMessage};
 use crate::api::time::ts;
 use crate::error::Result;
-use crate::store::{now_ms, AttemptRecord, DeliveryJob, Millis, StoreError};
+use crate::store::{AttemptRecord, DeliveryJob, Millis, StoreError};
 
 /// The uid of the operational application in its companion organization.
 const OPS_APP_UID: &str = "operational";
@@ -61,20 +61,7 @@ impl Engine {
         if let Some(app) = self.ops_app(org).await? {
             return Ok(app);
         }
-        let now = now_ms();
-        let app = Application {
-            id: crate::ids::new(crate::ids::APP),
-            org_id: ops_org(org),
-            uid: Some(OPS_APP_UID.into()),
-            name: "Operational webhooks".into(),
-            throttle_rate: None,
-            metadata: Default::default(),
-            signing_key: None,
-            retention_days: None,
-            enforce_schemas: false,
-            created_at: now,
-            updated_at: now,
-        };
+        let app = Application::new(ops_org(org), Some(OPS_APP_UID.into()), "Operational webhooks");
         match self.store.insert(&app).await {
             Ok(()) | Err(StoreError::Conflict(_)) => {} // made at the same moment by another request
             Err(e) => return Err(e.into()),

@@ -342,20 +342,7 @@ async fn load(ctx: &ApiContext, org: &str, key: &str) -> Result<Source> {
 /// The source's application, made for it (internal: its uid is the source's id, so the applications API lists
 /// it not and changes it not).
 async fn make_app(ctx: &ApiContext, org: &str, source_id: &str, name: &str) -> Result<Application> {
-    let now = now_ms();
-    let app = Application {
-        id: crate::ids::new(crate::ids::APP),
-        org_id: org.to_string(),
-        uid: Some(source_id.to_string()),
-        name: format!("Ingest source {name}"),
-        throttle_rate: None,
-        metadata: Default::default(),
-        signing_key: None,
-        retention_days: None,
-        enforce_schemas: false,
-        created_at: now,
-        updated_at: now,
-    };
+    let app = Application::new(org, Some(source_id.to_string()), format!("Ingest source {name}"));
     ctx.store.insert(&app).await?;
     Ok(app)
 }

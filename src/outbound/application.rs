@@ -121,19 +121,12 @@ fn validate(app: &Application) -> Result<()> {
 
 /// Creates an application from `input` in `org` (also used by message creation with an inline application).
 pub async fn create(ctx: &ApiContext, org: &str, input: ApplicationIn) -> Result<Application> {
-    let now = now_ms();
     let app = Application {
-        id: crate::ids::new(crate::ids::APP),
-        org_id: org.to_string(),
-        uid: input.uid,
-        name: input.name,
         throttle_rate: input.throttle_rate,
         metadata: input.metadata,
-        signing_key: None,
         retention_days: input.message_retention_period,
         enforce_schemas: input.enforce_schemas,
-        created_at: now,
-        updated_at: now,
+        ..Application::new(org, input.uid, input.name)
     };
     validate(&app)?;
     ctx.store.insert(&app).await?;

@@ -382,19 +382,9 @@ async fn timers_app(engine: &Engine, org: &str) -> Result<Arc<Application>> {
         engine.invalidate(&app.id);
         return engine.app(org, TIMERS_APP_UID).await?.ok_or_else(Error::not_found);
     }
-    let now = now_ms();
     let app = Application {
-        id: crate::ids::new(crate::ids::APP),
-        org_id: org.to_string(),
-        uid: Some(TIMERS_APP_UID.into()),
-        name: "Timers".into(),
-        throttle_rate: None,
-        metadata: Default::default(),
         signing_key: Some(signing::new_secret()),
-        retention_days: None,
-        enforce_schemas: false,
-        created_at: now,
-        updated_at: now,
+        ..Application::new(org, Some(TIMERS_APP_UID.into()), "Timers")
     };
     match engine.store.insert(&app).await {
         Ok(()) | Err(StoreError::Conflict(_)) => {}

@@ -107,6 +107,37 @@ async function act(where, action, message) {
   }
 }
 
+/** A Delete button: asks `question` first, then goes to `back`; an error shows in `status`. */
+function deleteButton(status, path, question, back) {
+  return h("button", {
+    type: "button", id: "delete", class: "danger",
+    onclick: async () => {
+      if (!confirm(question)) return;
+      try {
+        await api("DELETE", path);
+        location.hash = back;
+      } catch (e) {
+        if (!handled(e)) status.replaceChildren(notice(e.message, "error"));
+      }
+    },
+  }, "Delete");
+}
+
+/** A button that shows what `load` answers (a secret, a token) in `box`, then goes away. */
+function revealButton(status, attrs, label, box, load) {
+  return h("button", {
+    type: "button", ...attrs,
+    onclick: async (ev) => {
+      try {
+        box.replaceChildren(h("code", { class: "secret" }, await load()));
+        ev.target.remove();
+      } catch (e) {
+        if (!handled(e)) status.replaceChildren(notice(e.message, "error"));
+      }
+    },
+  }, label);
+}
+
 function handled(e) {
   if (e instanceof ApiError && e.status === 401) {
     ended("This portal link has expired or was revoked. Ask for a new one.");
@@ -177,33 +208,11 @@ async function endpoint(id, flash) {
         onclick: () => act(status, () => api("PATCH", path, { disabled: !ep.disabled }),
           ep.disabled ? "Endpoint enabled." : "Endpoint disabled."),
       }, ep.disabled ? "Enable endpoint" : "Disable endpoint"),
-      h("button", {
-        type: "button", id: "delete", class: "danger",
-        onclick: async () => {
-          if (!confirm(`Delete the endpoint ${ep.url}?`)) return;
-          try {
-            await api("DELETE", path);
-            location.hash = "#/";
-          } catch (e) {
-            if (!handled(e)) status.replaceChildren(notice(e.message, "error"));
-          }
-        },
-      }, "Delete")));
+      deleteButton(status, path, `Delete the endpoint ${ep.url}?`, "#/")));
   }
   if (canSeeSecret()) {
     actions.push(h("div", {}, h("h3", {}, "Signing secret"), h("div", { class: "row" }, secretBox,
-      h("button", {
-        type: "button", id: "reveal",
-        onclick: async (ev) => {
-          try {
-            const s = await api("GET", `${path}/secret`);
-            secretBox.replaceChildren(h("code", { class: "secret" }, s.key));
-            ev.target.remove();
-          } catch (e) {
-            if (!handled(e)) status.replaceChildren(notice(e.message, "error"));
-          }
-        },
-      }, "Reveal"),
+      revealButton(status, { id: "reveal" }, "Reveal", secretBox, async () => (await api("GET", `${path}/secret`)).key),
       canRotate() && h("button", {
         type: "button", id: "rotate", class: "danger",
         onclick: () => {
@@ -512,17 +521,7 @@ async function destination(id, flash) {
   const path = appPath(`/destination/${encodeURIComponent(d.id)}`);
   const status = h("div", {});
   const actions = [];
-  const reveal = (label, box, load) => h("button", {
-    type: "button", class: "reveal",
-    onclick: async (ev) => {
-      try {
-        box.replaceChildren(h("code", { class: "secret" }, await load()));
-        ev.target.remove();
-      } catch (e) {
-        if (!handled(e)) status.replaceChildren(notice(e.message, "error"));
-      }
-    },
-  }, label);
+  const reveal = (label, box, load) => revealButton(status, { class: "reveal" }, label, box, load);
   if (d.status === "retrying") {
     actions.push(h("div", { class: "row" },
       canAttempt() && h("button", {
@@ -545,18 +544,7 @@ async function destination(id, flash) {
         onclick: () => act(status, () => api("PATCH", path, { status: d.status === "disabled" ? "enabled" : "disabled" }),
           d.status === "disabled" ? "Destination enabled: it resumes where it stopped." : "Destination disabled."),
       }, d.status === "disabled" ? "Enable destination" : "Disable destination"),
-      h("button", {
-        type: "button", id: "delete", class: "danger",
-        onclick: async () => {
-          if (!confirm(`Delete this ${typeLabel(d.type)} destination?`)) return;
-          try {
-            await api("DELETE", path);
-            location.hash = "#/destinations";
-          } catch (e) {
-            if (!handled(e)) status.replaceChildren(notice(e.message, "error"));
-          }
-        },
-      }, "Delete")));
+      deleteButton(status, path, `Delete this ${typeLabel(d.type)} destination?`, "#/destinations")));
   }
   if (d.type === "fifoEndpoint" && canSeeSecret()) {
     const box = h("span", { id: "secret" });
