@@ -406,6 +406,21 @@ fn jittered(d: std::time::Duration) -> std::time::Duration {
     d.mul_f64(0.5 + rand::random::<f64>())
 }
 
+/// Hands a batch of messages to the handler: together (their commits grouped by the store), or one by one after a
+/// batch that was not all committed, so that a message that cannot be committed does not take the others down
+/// with it in a shared commit each time they come back together.
+async fn handle_all(handler: &Arc<dyn Handler>, msgs: Vec<SourceMessage>, one_by_one: bool) -> Vec<bool> {
+    if one_by_one {
+        let mut out = Vec::with_capacity(msgs.len());
+        for msg in msgs {
+            out.push(handler.handle(msg).await);
+        }
+        out
+    } else {
+        futures::future::join_all(msgs.into_iter().map(|m| handler.handle(m))).await
+    }
+}
+
 /// Consumes until the connection breaks (`Err`, with why) or `stop` is set (`Ok`). `status.connected` is set while
 /// a connection is up. `http` is the engine's egress-guarded client, for the kinds spoken over HTTP (`sqs`).
 pub async fn consume(

@@ -75,8 +75,9 @@ pub(super) async fn consume(
             None => break Err(SourceError(format!("NATS at {host}: the pull ended"))),
         };
         let source = message(&msg);
+        let redelivered = msg.info().is_ok_and(|i| i.delivered > 1);
         let (handler, status) = (handler.clone(), status.clone());
-        tokio::spawn(async move {
+        let work = async move {
             let committed = handler.handle(source).await;
             status.commit(committed);
             if committed {
@@ -84,7 +85,13 @@ pub(super) async fn consume(
             } else {
                 let _ = msg.ack_with(AckKind::Nak(Some(super::jittered(RETURN_AFTER)))).await;
             }
-        });
+        };
+        // A message given back comes again alone (as on RabbitMQ).
+        if redelivered {
+            work.await;
+        } else {
+            tokio::spawn(work);
+        }
     };
     drop(messages);
     let _ = client.drain().await;

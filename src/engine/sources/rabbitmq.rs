@@ -57,8 +57,9 @@ pub(super) async fn consume(
             None => break Err(SourceError(format!("RabbitMQ at {host}: the broker cancelled the consumer"))),
         };
         let msg = message(&delivery);
+        let redelivered = delivery.redelivered;
         let (handler, status) = (handler.clone(), status.clone());
-        tokio::spawn(async move {
+        let work = async move {
             let committed = handler.handle(msg).await;
             status.commit(committed);
             let acker = &delivery.acker;
@@ -69,7 +70,14 @@ pub(super) async fn consume(
                 tokio::time::sleep(super::jittered(RETURN_AFTER)).await;
                 let _ = acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await;
             }
-        });
+        };
+        // A message given back comes again alone, so that one that cannot be committed does not take others down
+        // with it in a shared commit each time.
+        if redelivered {
+            work.await;
+        } else {
+            tokio::spawn(work);
+        }
     };
     let _ = conn.close(200, "hookd stops consuming".into()).await;
     result

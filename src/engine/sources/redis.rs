@@ -80,24 +80,11 @@ pub(super) async fn consume(
             pending = false;
             continue;
         }
-        let handle = |entry: redis::streams::StreamId| {
-            let handler = handler.clone();
-            async move {
-                let msg = message(&entry.id, entry.map);
-                (entry.id, handler.handle(msg).await)
-            }
-        };
-        // New entries are committed together; pending ones (read again after a failure) one by one, so that one
-        // that cannot be committed does not take the others down with it in a shared commit each time.
-        let handled: Vec<(String, bool)> = if pending {
-            let mut out = Vec::with_capacity(entries.len());
-            for entry in entries {
-                out.push(handle(entry).await);
-            }
-            out
-        } else {
-            futures::future::join_all(entries.into_iter().map(handle)).await
-        };
+        // Pending entries were read again after a failure: one by one.
+        let (ids, msgs): (Vec<String>, Vec<SourceMessage>) =
+            entries.into_iter().map(|e| (e.id.clone(), message(&e.id, e.map))).unzip();
+        let handled: Vec<(String, bool)> =
+            ids.into_iter().zip(super::handle_all(&handler, msgs, pending).await).collect();
         let committed: Vec<&str> = handled.iter().filter(|(_, ok)| *ok).map(|(id, _)| id.as_str()).collect();
         for (_, ok) in &handled {
             status.commit(*ok);

@@ -1,8 +1,8 @@
 //! `sqs`: Amazon SQS through its JSON protocol, signed as the sink signs (`SqsConfig::call`): `ReceiveMessage` long
 //! polls (up to 10 messages, every message attribute), the messages are handed to the handler together (their
-//! commits grouped by the store), and the committed ones deleted with one `DeleteMessageBatch`. One that was not
-//! committed is made visible again at once (`ChangeMessageVisibilityBatch`, 0 s after a pause), to be received
-//! again; one whose delete was lost comes back after the queue's visibility timeout and is recognised by its
+//! commits grouped by the store; one by one after a failure), and the committed ones deleted with one
+//! `DeleteMessageBatch`. One that was not committed is made visible again at once (`ChangeMessageVisibilityBatch`,
+//! 0 s after a pause), to be received again; one whose delete was lost comes back after the queue's visibility timeout and is recognised by its
 //! `MessageId`.
 
 use std::sync::atomic::Ordering;
@@ -31,6 +31,8 @@ pub(super) async fn consume(
         "QueueUrl": cfg.queue_url, "MaxNumberOfMessages": 10, "WaitTimeSeconds": WAIT_SECONDS,
         "MessageAttributeNames": ["All"], "MessageSystemAttributeNames": ["All"], "AttributeNames": ["All"],
     });
+    // After a receive that was not all committed, the next ones are handed over one by one (`handle_all`).
+    let mut one_by_one = false;
     while !stop.is_set() {
         let answer = tokio::select! {
             a = cfg.call(&http, "ReceiveMessage", &receive) => a.map_err(fail)?,
@@ -42,11 +44,8 @@ pub(super) async fn consume(
         if messages.is_empty() {
             continue;
         }
-        let handled = futures::future::join_all(messages.iter().map(|m| {
-            let handler = handler.clone();
-            async move { handler.handle(message(m)).await }
-        }))
-        .await;
+        let handled = super::handle_all(&handler, messages.iter().map(message).collect(), one_by_one).await;
+        one_by_one = handled.contains(&false);
         let entries = |committed: bool| -> Vec<Value> {
             messages
                 .iter()
