@@ -65,8 +65,9 @@ fn every_preset_accepts_independent_signatures_and_refuses_forgeries() {
         }
         let wrong = verify(p, headers, body, "a-wrong-secret-of-some-length", NOW);
         assert_eq!(wrong, Err(VerifyError::BadSignature), "{name}: a wrong secret");
+        let bare = case["bareBody"].as_str().unwrap();
         assert!(
-            verify(p, &json!({}), body, secret, NOW).is_err_and(|e| matches!(e, VerifyError::Missing(_))),
+            verify(p, &json!({}), bare, secret, NOW).is_err_and(|e| matches!(e, VerifyError::Missing(_))),
             "{name}"
         );
         match &case["stale"] {
@@ -188,6 +189,24 @@ fn handshakes() {
     assert_eq!(serde_json::from_str::<Value>(&r.body).unwrap(), json!({ "response_token": expected }));
     let plain = Incoming { headers: &none_h, body: b"", url: URL, now: NOW };
     assert_eq!(x.handshake_reply_with(&plain, "GET", false, &none, &["x-consumer-secret"]), None, "no crc_token");
+    // Microsoft Graph validates a subscription's URL with POST ?validationToken= (URL-encoded, empty body) and
+    // wants it back decoded, as text/plain, before any clientState exists to check.
+    let graph = format!("{URL}?validationToken=Validation%3A%20Testing%20client%20application%20reachability");
+    let r = handshake("microsoft-graph", "POST", &graph, json!({}), "", &none).unwrap();
+    assert_eq!(r.content_type, "text/plain; charset=utf-8");
+    assert_eq!(r.body, "Validation: Testing client application reachability");
+    assert_eq!(handshake("microsoft-graph", "POST", URL, json!({}), r#"{"value":[]}"#, &none), None);
+    // monday.com posts {"challenge"} when a webhook is created, unsigned, and wants the same JSON back.
+    let r = handshake(
+        "monday",
+        "POST",
+        URL,
+        json!({}),
+        r#"{"challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}"#,
+        &none,
+    );
+    assert_eq!(r.unwrap().body, r#"{"challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}"#);
+    assert_eq!(handshake("monday", "POST", URL, json!({}), r#"{"event":{"type":"create_pulse"}}"#, &none), None);
 }
 
 // ── end to end ──
@@ -221,6 +240,47 @@ async fn x_crc_challenges_are_answered_with_the_registrations_secret() {
     assert_eq!(r.status(), 401);
 }
 
+/// Microsoft Graph: the subscription's validation is answered before any event, then each notification batch is
+/// accepted only when every `clientState` in it is the registration's secret.
+#[tokio::test]
+async fn microsoft_graph_validates_then_checks_every_client_state() {
+    let app = spawn_app().await;
+    let recv = Receiver::start().await;
+    let (app_id, _) = app.app_with_endpoint(&recv.url, json!({})).await;
+    let registration = json!({
+        "connectionId": "tenant-1", "events": ["*"], "destination": {"appId": app_id},
+        "webhookSecret": "graph-client-state-1",
+    });
+    let reg = app.post("/integrations/microsoft-graph/webhooks", registration).await;
+    assert_eq!(reg.status, 201, "{:?}", reg.body);
+    let url = reg.body["webhookUrl"].as_str().unwrap().to_string();
+    let token = "Validation: Testing client application reachability for subscription Request-Id: 25f3";
+    let validation =
+        url::form_urlencoded::Serializer::new(String::new()).append_pair("validationToken", token).finish();
+    let r = app.http.post(format!("{url}?{validation}")).header("content-type", "text/plain").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert_eq!(r.text().await.unwrap(), token);
+
+    let case = independent_cases(&url, chrono::Utc::now().timestamp())
+        .into_iter()
+        .find(|c| c["preset"] == "microsoft-graph")
+        .unwrap();
+    let body = case["body"].as_str().unwrap().to_string();
+    let post = |body: String| app.http.post(&url).header("content-type", "application/json").body(body).send();
+    let ok = post(body.clone()).await.unwrap();
+    assert_eq!(ok.status(), 200, "{}", ok.text().await.unwrap());
+    let got = recv.wait_for(1).await;
+    assert_eq!(got[0].json()["data"]["value"][0]["resourceData"]["id"], "AAMk1");
+    // One notification of the batch from a subscription with another clientState spoils the batch.
+    let mixed = body.replacen("graph-client-state-1", "someone-elses-state", 1);
+    assert_eq!(post(mixed).await.unwrap().status(), 401);
+    let bare = post(case["bareBody"].as_str().unwrap().to_string()).await.unwrap();
+    assert_eq!(bare.status(), 401);
+    assert!(bare.text().await.unwrap().contains("clientState"));
+    assert_eq!(recv.received().len(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presets_through_registrations_forward_signed_requests_and_refuse_forgeries() {
     let app = spawn_app().await;
@@ -229,7 +289,7 @@ async fn presets_through_registrations_forward_signed_requests_and_refuse_forger
     let mut forwarded = 0;
     // The signer's secrets, given as the provider would have issued them.
     let secrets = independent_cases("http://x/", 0);
-    for name in ["paddle", "clerk", "woocommerce", "hubspot", "twitch", "chargebee", "mandrill", "zendesk"] {
+    for name in ["paddle", "clerk", "woocommerce", "hubspot", "twitch", "chargebee", "mandrill", "zendesk", "monday"] {
         let mut registration = json!({
             "connectionId": format!("conn-{name}"), "events": ["*"], "destination": {"appId": app_id},
         });

@@ -1447,12 +1447,12 @@ impl crate::api::console::InboundConsole for Console {
                 let about = p.about();
                 let (verifies, docs) = match p.preset() {
                     Some(preset) => {
-                        let header = preset.headers.first().copied().unwrap_or_default();
+                        let place = preset.headers.first().map(|h| format!(" in {h}")).unwrap_or_default();
                         let window = match preset.tolerance {
                             0 => String::new(),
                             t => format!(", timestamp within {t} s"),
                         };
-                        (format!("{} in {header}{window}", preset.how().replace('`', "")), Some(preset.docs))
+                        (format!("{}{place}{window}", preset.how().replace('`', "")), Some(preset.docs))
                     }
                     None => ("its own code".to_string(), None),
                 };

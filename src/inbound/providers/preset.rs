@@ -47,13 +47,19 @@ struct Entry {
     /// Whether `name` is a Svix Ingest source `type`.
     #[serde(default)]
     svix: bool,
-    /// hmac | hash (plain digest of a template holding `{secret}`) | token (the secret sent as is) | basic
+    /// hmac | hash (plain digest of a template holding `{secret}`) | token (the secret sent as is) | basic | jwt
+    /// (an HMAC-signed JSON Web Token whose `exp` is checked)
     scheme: String,
     #[serde(default)]
     algorithm: Option<String>,
     /// The header(s) holding the signature or token; the first present is read, each present one offers
     /// signatures when there are several (Box primary and secondary, DocuSign one per key).
+    #[serde(default)]
     header: Vec<String>,
+    /// A token scheme's token in the JSON body instead of a header: a pointer whose `*` segments take every
+    /// element of an array (Microsoft Graph's `/value/*/clientState`); every value found must be a live secret.
+    #[serde(default)]
+    token_pointer: Option<String>,
     #[serde(default)]
     prefix: String,
     #[serde(default)]
@@ -154,6 +160,9 @@ pub enum Scheme {
     Hash(Algorithm),
     Token,
     Basic,
+    /// A JWT signed with HMAC (HS256/HS512) under the secret, in the signature header (monday.com): it does not
+    /// cover the body; its `exp` (required) is the timestamp, and an `aud` it names must be the webhook's URL.
+    Jwt(Algorithm),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -254,7 +263,9 @@ pub struct Preset {
     pub docs: &'static str,
     pub svix: bool,
     pub scheme: Scheme,
+    /// Empty when the token is in the body (`token_pointer`).
     pub headers: Vec<&'static str>,
+    pub token_pointer: Option<&'static str>,
     pub prefix: &'static str,
     pub encoding: Encoding,
     pub key: KeyEncoding,
@@ -370,19 +381,35 @@ fn compile(e: Entry) -> Result<Preset, String> {
     if !e.docs.starts_with("https://") {
         return Err("docs must be an https URL".into());
     }
-    if e.header.is_empty() || e.header.iter().any(|h| axum::http::HeaderName::try_from(h.as_str()).is_err()) {
-        return Err("header must name one or more valid headers".into());
+    if e.header.is_empty() == e.token_pointer.is_none()
+        || e.header.iter().any(|h| axum::http::HeaderName::try_from(h.as_str()).is_err())
+    {
+        return Err("header must name one or more valid headers (or token_pointer where the token is)".into());
     }
     let scheme = match e.scheme.as_str() {
         "hmac" => Scheme::Hmac(algorithm(e.algorithm.as_deref())?),
         "hash" => Scheme::Hash(algorithm(e.algorithm.as_deref())?),
         "token" => Scheme::Token,
         "basic" => Scheme::Basic,
+        "jwt" => match algorithm(e.algorithm.as_deref())? {
+            Algorithm::Sha1 => return Err("a JWT is signed with sha256 or sha512".into()),
+            a => Scheme::Jwt(a),
+        },
         other => return Err(format!("unknown scheme {other}")),
     };
     let signed = matches!(scheme, Scheme::Hmac(_) | Scheme::Hash(_));
-    if !signed && (e.algorithm.is_some() || e.message.is_some() || e.encoding.is_some() || e.format.is_some()) {
-        return Err("a token or basic preset has no algorithm, message, encoding or format".into());
+    if !signed && (e.message.is_some() || e.encoding.is_some() || e.format.is_some()) {
+        return Err("a token, basic or jwt preset has no message, encoding or format".into());
+    }
+    if matches!(scheme, Scheme::Token | Scheme::Basic) && e.algorithm.is_some() {
+        return Err("a token or basic preset has no algorithm".into());
+    }
+    if e.token_pointer.as_ref().is_some_and(|p| !p.starts_with('/') || !matches!(scheme, Scheme::Token)) {
+        return Err("token_pointer is a JSON pointer, for a token preset".into());
+    }
+    let is_jwt = matches!(scheme, Scheme::Jwt(_));
+    if is_jwt && e.tolerance.is_none_or(|t| t == 0) {
+        return Err("a JWT's exp needs a tolerance (the clock skew allowed)".into());
     }
     let encoding = match e.encoding.as_deref().unwrap_or("hex") {
         "hex" => Encoding::Hex,
@@ -434,7 +461,7 @@ fn compile(e: Entry) -> Result<Preset, String> {
     if has_ts && e.tolerance.is_none_or(|t| t == 0) {
         return Err("a timestamp needs a tolerance".into());
     }
-    if !has_ts && (e.tolerance.is_some() || e.timestamp_unit.is_some() || e.past_only) {
+    if !has_ts && ((e.tolerance.is_some() && !is_jwt) || e.timestamp_unit.is_some() || e.past_only) {
         return Err("tolerance and timestamp_unit need a timestamp".into());
     }
     if message.contains(&Part::Id) && e.id_header.is_none() {
@@ -512,6 +539,7 @@ fn compile(e: Entry) -> Result<Preset, String> {
         svix: e.svix,
         scheme,
         headers: e.header.into_iter().map(leak).collect(),
+        token_pointer: leak_opt(e.token_pointer),
         prefix: leak(e.prefix),
         encoding,
         key,
@@ -606,7 +634,9 @@ impl Hasher {
             Scheme::Hmac(Algorithm::Sha512) => Hasher::Hmac512(Hmac::new_from_slice(key).expect("any key length")),
             Scheme::Hash(Algorithm::Sha1) => Hasher::Sha1(sha1::Sha1::new()),
             Scheme::Hash(Algorithm::Sha256) => Hasher::Sha256(sha2::Sha256::new()),
-            Scheme::Hash(Algorithm::Sha512) | Scheme::Token | Scheme::Basic => Hasher::Sha512(sha2::Sha512::new()),
+            Scheme::Hash(Algorithm::Sha512) | Scheme::Token | Scheme::Basic | Scheme::Jwt(_) => {
+                Hasher::Sha512(sha2::Sha512::new())
+            }
         }
     }
 
@@ -790,7 +820,9 @@ impl Preset {
     /// request's URL in the signed message when the provider was given another one (a proxy in front).
     pub fn verify_request(&self, req: &Incoming, secrets: &[&str], cfg: &ProviderConfig) -> Result<(), VerifyError> {
         match self.scheme {
+            Scheme::Token if self.token_pointer.is_some() => return self.verify_body_token(req, secrets),
             Scheme::Token | Scheme::Basic => return self.verify_token(req, secrets),
+            Scheme::Jwt(alg) => return self.verify_jwt(req, alg, secrets, cfg),
             Scheme::Hmac(_) | Scheme::Hash(_) => {}
         }
         let mut offered = Offered::new();
@@ -871,6 +903,95 @@ impl Preset {
             _ => sha2::Sha256::digest(given.as_bytes()),
         };
         any_secret(secrets, |s| ct_eq(&sha2::Sha256::digest(s.as_bytes()), &given))
+    }
+
+    /// A token in the JSON body at `token_pointer` (each value its `*` segments find), every one a live secret
+    /// (compared as SHA-256 digests, as [`Self::verify_token`]).
+    fn verify_body_token(&self, req: &Incoming, secrets: &[&str]) -> Result<(), VerifyError> {
+        let pointer = self.token_pointer.unwrap_or_default();
+        let name = pointer.rsplit('/').next().unwrap_or(pointer);
+        let body: Value = serde_json::from_slice(req.body).map_err(|_| VerifyError::Missing(name))?;
+        let mut found = Vec::new();
+        pointer_all(&body, pointer.trim_start_matches('/').split('/'), &mut found);
+        if found.is_empty() {
+            return Err(VerifyError::Missing(name));
+        }
+        let given: Vec<_> = found.iter().map(|v| v.as_str().map(|t| sha2::Sha256::digest(t.as_bytes()))).collect();
+        if given.iter().any(Option::is_none) {
+            return Err(VerifyError::Malformed(name));
+        }
+        // Every value must be one of the live secrets (a batch mixing subscriptions of another client is refused).
+        let mut all = true;
+        for g in given.into_iter().flatten() {
+            all &= any_secret(secrets, |s| ct_eq(&sha2::Sha256::digest(s.as_bytes()), &g)).is_ok();
+        }
+        any_secret(secrets, |_| all)
+    }
+
+    /// A JWT in the signature header (after `prefix`, when it is there), signed with HMAC under one of the live
+    /// secrets; `exp` is required and checked with the tolerance as leeway, and an `aud` it names must be the URL
+    /// the provider called (`cfg.url`, else the request's, with or without its query).
+    fn verify_jwt(
+        &self,
+        req: &Incoming,
+        alg: Algorithm,
+        secrets: &[&str],
+        cfg: &ProviderConfig,
+    ) -> Result<(), VerifyError> {
+        use jsonwebtoken::errors::ErrorKind;
+        let (name, value) = self.first_header(req).ok_or(VerifyError::Missing(self.headers[0]))?;
+        let value = value.trim();
+        let token = match value.get(..self.prefix.len()) {
+            Some(p) if !self.prefix.is_empty() && p.eq_ignore_ascii_case(self.prefix) => &value[self.prefix.len()..],
+            _ => value,
+        }
+        .trim();
+        let algorithm = match alg {
+            Algorithm::Sha512 => jsonwebtoken::Algorithm::HS512,
+            _ => jsonwebtoken::Algorithm::HS256,
+        };
+        let mut rules = jsonwebtoken::Validation::new(algorithm);
+        // `exp` is required, and checked below against the request's `now` rather than the library's clock.
+        rules.set_required_spec_claims(&["exp"]);
+        rules.validate_exp = false;
+        rules.validate_aud = false;
+        let mut outcome = Err(VerifyError::BadSignature);
+        let mut live = 0;
+        for secret in secrets.iter().filter(|s| !s.is_empty()) {
+            live += 1;
+            let key = jsonwebtoken::DecodingKey::from_secret(secret.as_bytes());
+            match jsonwebtoken::decode::<Value>(token, &key, &rules) {
+                Ok(data) => {
+                    outcome = Ok(data.claims);
+                    break;
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::InvalidSignature) => {}
+                Err(_) if outcome == Err(VerifyError::BadSignature) => outcome = Err(VerifyError::Malformed(name)),
+                Err(_) => {}
+            }
+        }
+        if live == 0 {
+            return Err(VerifyError::Config("no webhook secret configured".into()));
+        }
+        let claims = outcome?;
+        let leeway = i64::try_from(cfg.tolerance_seconds.unwrap_or(self.tolerance)).unwrap_or(i64::MAX);
+        if claims["exp"].as_i64().is_none_or(|exp| exp.saturating_add(leeway) < req.now) {
+            return Err(VerifyError::Stale);
+        }
+        match claims.get("aud").and_then(Value::as_str).filter(|a| !a.is_empty()) {
+            None => Ok(()),
+            Some(aud) => {
+                let url = cfg.url.as_deref().unwrap_or(req.url);
+                let bare = url.split_once('?').map_or(url, |(b, _)| b);
+                if aud == url || aud == bare {
+                    Ok(())
+                } else {
+                    Err(VerifyError::Config(format!(
+                        "the token's aud {aud} is not this webhook's URL (behind a proxy, set providerConfig.url)"
+                    )))
+                }
+            }
+        }
     }
 
     /// A source's config as an ingest API takes it, `{secret, verifyToken?, url?, toleranceSeconds?}`, as the
@@ -999,9 +1120,10 @@ impl Preset {
             Scheme::Hmac(a) => ("hmac", Some(a)),
             Scheme::Hash(a) => ("hash", Some(a)),
             Scheme::Token => ("token", None),
+            Scheme::Jwt(a) => ("jwt", Some(a)),
             Scheme::Basic => ("basic", None),
         };
-        let signed = algorithm.is_some();
+        let signed = matches!(self.scheme, Scheme::Hmac(_) | Scheme::Hash(_));
         let format = match &self.format {
             Format::Raw => json!({ "kind": "raw" }),
             Format::List { sep } => json!({ "kind": "list", "separator": sep }),
@@ -1026,8 +1148,9 @@ impl Preset {
             "prefix": (!self.prefix.is_empty()).then_some(self.prefix),
             "format": signed.then_some(format),
             "keyEncoding": signed.then_some(self.key),
+            "tokenPointer": self.token_pointer,
             "timestamp": has_ts.then(|| json!({
-                "header": self.timestamp_header.unwrap_or(self.headers[0]),
+                "header": if family == "jwt" { "exp claim" } else { self.timestamp_header.unwrap_or(self.headers[0]) },
                 "unit": self.unit,
                 "toleranceSeconds": self.tolerance,
                 "pastOnly": self.past_only,
@@ -1067,7 +1190,12 @@ impl Preset {
                 let prefix = if self.prefix.is_empty() { String::new() } else { format!(", `{}`", self.prefix.trim()) };
                 format!("{kind}{bits} of `{}`, {enc}{prefix}", self.template)
             }
-            Scheme::Token => "shared token".to_string(),
+            Scheme::Token => match self.token_pointer {
+                Some(p) => format!("shared token in the body at `{p}`"),
+                None => "shared token".to_string(),
+            },
+            Scheme::Jwt(Algorithm::Sha512) => "JWT (HS512), `exp` checked".to_string(),
+            Scheme::Jwt(_) => "JWT (HS256), `exp` checked".to_string(),
             Scheme::Basic => "HTTP Basic auth".to_string(),
         }
     }
@@ -1075,12 +1203,15 @@ impl Preset {
     /// One line of the README's table.
     pub fn markdown_row(&self) -> String {
         let ts = if self.tolerance > 0 { format!("{} s", self.tolerance) } else { "—".to_string() };
+        let header = match self.headers.is_empty() {
+            true => "— (in the body)".to_string(),
+            false => format!("`{}`", self.headers.join("`, `")),
+        };
         format!(
-            "| `{}` | [{}]({}) | `{}` | {} | {} |",
+            "| `{}` | [{}]({}) | {header} | {} | {} |",
             self.name,
             self.title,
             self.docs,
-            self.headers.join("`, `"),
             self.how().replace('|', "\\|"),
             ts
         )
@@ -1107,6 +1238,29 @@ fn encode(bytes: &[u8], encoding: Encoding) -> String {
         Encoding::Hex => hex::encode(bytes),
         Encoding::Base64 => base64::engine::general_purpose::STANDARD.encode(bytes),
         Encoding::Base64url => base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
+    }
+}
+
+/// Every value at `path` in `v`, a `*` segment standing for each element of an array.
+fn pointer_all<'v>(v: &'v Value, mut path: std::str::Split<'_, char>, out: &mut Vec<&'v Value>) {
+    match path.next() {
+        None => out.push(v),
+        Some("*") => {
+            for item in v.as_array().into_iter().flatten() {
+                pointer_all(item, path.clone(), out);
+            }
+        }
+        Some(key) => {
+            let key = key.replace("~1", "/").replace("~0", "~");
+            let next = match v {
+                Value::Object(m) => m.get(&key),
+                Value::Array(a) => key.parse::<usize>().ok().and_then(|i| a.get(i)),
+                _ => None,
+            };
+            if let Some(next) = next {
+                pointer_all(next, path, out);
+            }
+        }
     }
 }
 

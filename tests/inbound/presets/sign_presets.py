@@ -24,6 +24,7 @@ import stripe  # noqa: E402
 from slack_sdk.signature import SignatureVerifier  # noqa: E402
 from standardwebhooks import Webhook as StandardWebhook  # noqa: E402
 from svix.webhooks import Webhook as SvixWebhook  # noqa: E402
+import jwt  # noqa: E402  (PyJWT, which monday's documentation points to)
 
 inp = json.load(sys.stdin)
 URL = inp["url"]
@@ -123,6 +124,32 @@ def loops(s, ts):
 
 def token(header, prefix=""):
     return lambda s, ts: ({header: prefix + s}, BODY, URL)
+
+
+def graph_body(client_state):
+    # https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks: a batch of notifications,
+    # each carrying the clientState given when the subscription was created.
+    notification = {"subscriptionId": "7f105c7d-2dc5-4530-97cd-4e7ae6534c07",
+                    "subscriptionExpirationDateTime": "2023-11-20T18:23:45.9356913+00:00",
+                    "changeType": "created", "resource": "Users/{user-id}/Messages/{message-id}",
+                    "resourceData": {"@odata.type": "#Microsoft.Graph.Message", "id": "AAMk1"},
+                    "tenantId": "84bd8158-6d4d-4958-8b9f-9d6445542f95"}
+    with_state = [dict(notification, clientState=client_state) for _ in range(2)]
+    if client_state is None:
+        with_state = [notification]
+    return json.dumps({"value": with_state}, separators=(",", ":"))
+
+
+def graph(s, ts):
+    return ({"Content-Type": "application/json"}, graph_body(s), URL)
+
+
+def monday(s, ts):
+    # https://developer.monday.com/apps/docs/authorization-header: a JWT signed with the app's Signing Secret,
+    # with exp (checked) and aud (the endpoint's URL); it does not cover the body.
+    claims = {"accountId": 1825528, "userId": 4012689, "aud": URL, "iat": ts, "exp": ts + 300,
+              "shortLivedToken": "SHORT_LIVED_TOKEN"}
+    return ({"Authorization": jwt.encode(claims, s, algorithm="HS256")}, BODY, URL)
 
 
 def basic(s, ts):
@@ -328,13 +355,18 @@ P = {
     "brevo": ("brevo-bearer-token", token("Authorization", prefix="Bearer "), False, "docs"),
     "chargebee": ("cb-user:cb-password", basic, False, "docs"),
     "postmark": ("pm-user:pm-password", basic, False, "docs"),
+    "microsoft-graph": ("graph-client-state-1", graph, False, "docs"),
+    "monday": ("monday-app-signing-secret-32-bytes+", monday, True, "library:PyJWT"),
 }
+# Where the token is in the body, a request without it is the unsigned one.
+BARE = {"microsoft-graph": graph_body(None)}
 
 cases = []
 for name, (secret, sign, has_ts, how) in P.items():
     headers, body, url = sign(secret, NOW)
     stale = sign(secret, STALE)[0] if has_ts else None
-    signed_body = name not in ("telegram", "revenuecat", "okta", "brevo", "chargebee", "postmark")
+    signed_body = name not in ("telegram", "revenuecat", "okta", "brevo", "chargebee", "postmark",
+                               "microsoft-graph", "monday")
     cases.append({"preset": name, "secret": secret, "body": body, "headers": headers, "url": url,
-                  "signer": how, "stale": stale, "bodySigned": signed_body})
+                  "signer": how, "stale": stale, "bodySigned": signed_body, "bareBody": BARE.get(name, body)})
 print(json.dumps({"cases": cases}))
