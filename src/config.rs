@@ -71,6 +71,9 @@ pub struct Config {
     /// Organizations whose event catalog `/catalog/` shows without a token: `default` (at `/catalog/`) or
     /// organization ids (at `/catalog/{org_id}/`). Empty: no public catalog.
     pub public_catalog: Vec<String>,
+    /// Hosts AWS SNS's signing certificates and subscription URLs may come from: `aws` (`sns.<region>.amazonaws.com`
+    /// and `.amazonaws.com.cn`, https only) and `host[:port]` entries, over http or https.
+    pub sns_cert_hosts: Vec<String>,
 }
 
 /// When an endpoint's circuit opens, how it is probed, and how fast its backlog goes once it closes.
@@ -133,6 +136,7 @@ impl Default for Config {
             webhook_shapes: vec![],
             public_catalog: vec![],
         }
+            sns_cert_hosts: vec!["aws".into()],
     }
 }
 
@@ -244,6 +248,10 @@ pub struct ServeArgs {
     pub public_catalog: Option<String>,
     #[command(flatten)]
     pub keys: KeyArgs,
+    /// Hosts AWS SNS certificates and subscription URLs may come from, comma-separated: `aws` (AWS's own SNS hosts,
+    /// https) and `host[:port]` entries, http allowed for them [default: aws].
+    #[arg(long, env = "HOOKD_SNS_CERT_HOSTS", value_delimiter = ',')]
+    pub sns_cert_hosts: Option<Vec<String>>,
 }
 
 /// Where the main key comes from (`hookd serve` and `hookd keys rotate`).
@@ -298,6 +306,7 @@ struct FileConfig {
     public_catalog: Option<String>,
 }
 
+    sns_cert_hosts: Option<Vec<String>>,
 impl ServeArgs {
     pub fn into_config(self) -> anyhow::Result<Config> {
         let file: FileConfig = match &self.config {
@@ -399,6 +408,15 @@ impl ServeArgs {
             max_poll_interval: d.max_poll_interval,
             public_catalog: parse_public_catalog(self.public_catalog.or(file.public_catalog).as_deref().unwrap_or("")),
             webhook_shapes: match self.webhook_shapes.or(file.webhook_shapes) {
+            sns_cert_hosts: match self.sns_cert_hosts.or(file.sns_cert_hosts) {
+                Some(hosts) => {
+                    let hosts: Vec<String> =
+                        hosts.iter().map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect();
+                    anyhow::ensure!(!hosts.is_empty(), "sns_cert_hosts names no host (`aws` for AWS's own)");
+                    hosts
+                }
+                None => d.sns_cert_hosts.clone(),
+            },
                 Some(s) => parse_webhook_shapes(&s)?,
                 None => vec![],
             },

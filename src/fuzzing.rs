@@ -76,6 +76,9 @@ const ED25519_PUBLIC: &str = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af
 /// … and Telnyx's (the same key, base64).
 const ED25519_PUBLIC_B64: &str = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
 
+/// A self-signed RSA certificate, the one AWS SNS's unit tests verify under, as the document SNS's verifier gets.
+const SNS_CERT: &str = "-----BEGIN CERTIFICATE-----\nMIIC2DCCAcCgAwIBAgIUGIiXjRNqz1FbaagaV33bConR8KcwDQYJKoZIhvcNAQEL\nBQAwJjEkMCIGA1UEAwwbc25zLnVzLWVhc3QtMS5hbWF6b25hd3MuY29tMB4XDTIw\nMDEwMTAwMDAwMFoXDTQwMDEwMTAwMDAwMFowJjEkMCIGA1UEAwwbc25zLnVzLWVh\nc3QtMS5hbWF6b25hd3MuY29tMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKC\nAQEAzPhhrfl4JejkcLWM/50t1RdbTapdbQllFnnxICr98jdIh57eCbbq/V8iwQxZ\niPdpoXNIoZaEaGI7ozO8RCK25/bKjWg4pebqM1JO3GB4gewycnDAV0auKTTOMs7c\nVnHgziqEQZujTYFs5WM8EOjnr5D6HsH9DCFGdbXeGBZx9wDT61XlZXKe9xtcx1xA\nSPAIZKQZaqhguBPel2XIxGehmO7oeLqw/LDHiZ56s3X6cYcX3fF7u2tnL/JHUvlp\nUdgfwFpywtW47U9uH7dk+NgRoEDMwoL2I/Wm/0MocGkcsvM4KPlzScxK+hKH45D3\nfyBnCp9mI8Cmp4J098QuF5zpqQIDAQABMA0GCSqGSIb3DQEBCwUAA4IBAQCoHHna\nntHPu+y4AqrXUu2k4NcEsmOHp5U2PEK117WCmcmveaB5sePwfvvE/xBL1p33RuVI\nWU23RPjeDQur07FRJyrx9Fri+z4L2f/bxxrjyDMtgdyYf+wzwHewV4rSuW1XLMRO\n9L/FwJR1JJag4cZxK5blYQue0Sht69uIpkvDwwARgQK1s729kRrXVunkNDIHU+Bn\n/wlwaS744e18YhtgPe4QpaWAOFBhuot/Tj8KjCKmODdLuCqHZgBntRTdbNOx6L12\nB0IKQ2pbImFlV6ajelfzHCF+lbs5qEvDBvJUlLRMtZDDFSewxF0ZrcM+A94QiovR\neTdF21cfveN6wAWw\n-----END CERTIFICATE-----\n";
+
 /// A provider config with the test key in the encoding `p` reads.
 fn keyed(p: &dyn providers::Provider) -> ProviderConfig {
     let key = if p.name() == "telnyx" { ED25519_PUBLIC_B64 } else { ED25519_PUBLIC };
@@ -109,6 +112,9 @@ fn inbound(p: &dyn providers::Provider, data: &[u8]) {
     let h = headers(HEADERS, values);
     let req = Incoming { headers: &h, body, url: &url, now: NOW };
     let _ = p.verify(&req, SECRETS, &cfg);
+    let _ = p.document_url(&req, &cfg, &["aws".into(), "127.0.0.1:9000".into()]);
+    let _ = p.verify_with_document(&req, SECRETS, &cfg, SNS_CERT.as_bytes());
+    let _ = p.confirm_url(&req, &["aws".into()]);
     let _ = p.handshake(&req, SECRETS);
     let _ = p.verification_token(&req);
     let _ = p.normalize(&req, &cfg);

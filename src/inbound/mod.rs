@@ -3,8 +3,13 @@
 //! and — when it matches the registration's `events` — forwards it through the engine to an outbound
 //! application, so it fans out to that application's endpoints with all the engine's retries and signatures.
 //!
-//! The ingest handler makes no outbound HTTP call: it answers 200 once the inbound event (and the message it
-//! forwards, in the same commit) is stored.
+//! The ingest handler makes no outbound HTTP call — except the few a provider names ([`Provider::document_url`],
+//! [`Provider::confirm_url`]: AWS SNS's certificate, cached, and its subscription's confirmation), made through the
+//! engine's egress-guarded client: it answers 200 once the inbound event (and the message it forwards, in the same
+//! commit) is stored.
+//!
+//! [`Provider::document_url`]: providers::Provider::document_url
+//! [`Provider::confirm_url`]: providers::Provider::confirm_url
 
 pub mod ingest;
 pub mod providers;
@@ -51,6 +56,13 @@ const HEALTH_WINDOW_HOURS: i64 = 24;
 /// The failure rate judges a registration's health once its window holds this many requests; below that, the
 /// failures in a row alone do.
 const RATE_JUDGED_FROM: i64 = 5;
+/// How long a fetched document (an SNS certificate) is kept: a URL names one certificate, and AWS publishes a new
+/// one under a new URL.
+const DOCUMENT_TTL: Duration = Duration::from_secs(24 * 3600);
+/// The most a fetched document may hold: a certificate is a few KiB.
+const DOCUMENT_MAX_BYTES: usize = 64 * 1024;
+/// How long a fetch may take: SNS waits 15 s for the answer, which waits for the fetches.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -142,6 +154,8 @@ pub struct Gateway {
     misses: AtomicU64,
     /// The minute a refusal of each (registration, reason) was last kept, for those kept one a minute.
     kept_minute: moka::sync::Cache<(String, &'static str), i64>,
+    /// Documents providers verify under (AWS SNS's certificates), by URL.
+    documents: moka::sync::Cache<String, Arc<Vec<u8>>>,
 }
 
 impl Default for Gateway {
@@ -155,6 +169,7 @@ impl Default for Gateway {
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(120))
                 .build(),
+            documents: moka::sync::Cache::builder().max_capacity(1_000).time_to_live(DOCUMENT_TTL).build(),
         }
     }
 }
@@ -547,6 +562,9 @@ mod reason {
     pub const TOO_LARGE: &str = "too_large";
     pub const RATE_LIMITED: &str = "rate_limited";
     pub const INACTIVE: &str = "inactive";
+    /// A document the provider names (AWS SNS's certificate, its subscription's confirmation URL) could not be
+    /// fetched: the egress policy refused its address, or its host failed.
+    pub const FETCH_FAILED: &str = "fetch_failed";
 
     pub fn of(e: &super::providers::VerifyError) -> &'static str {
         use super::providers::VerifyError;
@@ -1038,6 +1056,12 @@ fn recommendations(ctx: &ApiContext, r: &Registration, s: &InboundStats) -> Vec<
                  have {p} send smaller events.",
                 ctx.cfg.max_body_bytes
             ),
+            reason::FETCH_FAILED => format!(
+                "{times} {window} needed a fetch from {p} that failed (a signing certificate, or a subscription's \
+                 confirmation): GET /webhooks/{id}/refused says why. An address the egress policy refuses is \
+                 allowed with HOOKD_ALLOWED_CIDRS or HOOKD_ALLOW_PRIVATE_NETWORKS; {p} sends a confirmation again \
+                 when asked to (Request confirmation, in its console)."
+            ),
             reason::RATE_LIMITED => format!(
                 "Requests over the limit of {} a minute were answered 429 {window} (providers retry later): raise \
                  rateLimitPerMinute (PATCH /webhooks/{id}).",
@@ -1240,7 +1264,10 @@ async fn verdict_of(ctx: &ApiContext, reg: &Registration, e: &InboundEventRecord
     let mut outcome = Err(providers::VerifyError::Config("the source is gone".into()));
     for url in &urls {
         let req = Incoming { headers: &headers, body: &e.body, url, now: e.received_at / 1000 };
-        outcome = p.verify(&req, &secrets, &reg.provider_config);
+        outcome = verify_request(ctx, p, &req, &secrets, &reg.provider_config).await.map_err(|u| match u {
+            Unverified::Signature(e) => e,
+            Unverified::Fetch(f) => providers::VerifyError::Config(f.detail),
+        });
         if outcome.is_ok() {
             break;
         }
@@ -1705,15 +1732,37 @@ async fn ingest_inner(
     }
 
     let secrets = reg.live_secrets(now);
-    if let Err(e) = provider.verify(&req, &secrets, &reg.provider_config) {
-        tally.verdict = verdict::REJECTED;
-        let r = refusal(StatusCode::UNAUTHORIZED, reason::of(&e), format!("Invalid webhook signature: {e}"));
-        return refuse_and_keep(ctx, &reg, r, started, Some(&window)).await;
-    }
+    let hosts = &ctx.cfg.sns_cert_hosts;
+    // A subscription to confirm (AWS SNS) names its URL in the signed request: checked with the signature.
+    let verified = verify_request(ctx, provider, &req, &secrets, &reg.provider_config)
+        .await
+        .and_then(|()| provider.confirm_url(&req, hosts).map_err(Unverified::Signature));
+    let confirm = match verified {
+        Ok(confirm) => confirm,
+        Err(Unverified::Signature(e)) => {
+            tally.verdict = verdict::REJECTED;
+            let r = refusal(StatusCode::UNAUTHORIZED, reason::of(&e), format!("Invalid webhook signature: {e}"));
+            return refuse_and_keep(ctx, &reg, r, started, Some(&window)).await;
+        }
+        Err(Unverified::Fetch(f)) => {
+            tally.verdict = verdict::REJECTED;
+            let r = refusal(f.status, reason::FETCH_FAILED, format!("Not verified: {}", f.detail));
+            return refuse_and_keep(ctx, &reg, r, started, Some(&window)).await;
+        }
+    };
     if !reg.is_verified {
         let mut updated = load(ctx, &reg.org_id, &reg.id).await?;
         updated.is_verified = true;
         save(ctx, &mut updated).await?;
+    }
+    // Confirmed before it is kept: were it kept first and the GET failed, the provider's retry would be a
+    // duplicate, never confirmed.
+    if let Some(url) = &confirm {
+        if let Err(f) = fetch(ctx, url).await {
+            tally.verdict = verdict::REJECTED;
+            let r = refusal(f.status, reason::FETCH_FAILED, format!("The subscription was not confirmed: {}", f.detail));
+            return refuse_and_keep(ctx, &reg, r, started, Some(&window)).await;
+        }
     }
     if let Some(reply) = provider.signed_handshake(&req, &secrets, &reg.provider_config) {
         tally.verdict = verdict::HANDSHAKE;
@@ -1730,7 +1779,22 @@ async fn ingest_inner(
     };
 
     let headers = Value::Object(headers_object(headers)).to_string();
-    let accepted = accept(ctx, &reg, &n, headers, body.to_vec(), now).await?;
+    let accepted = match confirm {
+        // A confirmed subscription is kept (the registration's events show it) but is nothing to forward.
+        Some(_) => {
+            let keep_only = Registration { destination_app_id: None, ..(*reg).clone() };
+            accept(ctx, &keep_only, &n, headers, body.to_vec(), now).await?
+        }
+        None => accept(ctx, &reg, &n, headers, body.to_vec(), now).await?,
+    };
+    if confirm.is_some() {
+        let body = json!({
+            "success": true, "subscriptionConfirmed": true, "duplicate": !accepted.fresh, "eventType": n.event_type,
+            "entityId": n.entity_id, "syncTriggered": false, "processingTimeMs": elapsed(started),
+        });
+        tally.verdict = verdict::HANDSHAKE;
+        return Ok(answer(StatusCode::OK, body, Some(&window)));
+    }
     if !accepted.fresh {
         let body = json!({
             "success": true, "duplicate": true, "eventType": n.event_type, "entityId": n.entity_id,
@@ -1750,6 +1814,66 @@ async fn ingest_inner(
     };
     tally.verdict = verdict::VERIFIED;
     Ok(answer(StatusCode::OK, body, Some(&window)))
+}
+
+/// Why a request did not verify: its signature (401), or a document it names could not be fetched.
+enum Unverified {
+    Signature(providers::VerifyError),
+    Fetch(FetchFailed),
+}
+
+/// A fetch a provider asked for that failed: refused by the egress policy (403), or failed at the other end (502,
+/// so that the provider retries).
+struct FetchFailed {
+    status: StatusCode,
+    detail: String,
+}
+
+/// Verifies a request, first fetching the document it names when its provider needs one (AWS SNS's certificate,
+/// from the cache when it can: kept once it verified a signature, good or bad).
+async fn verify_request(
+    ctx: &ApiContext,
+    provider: &dyn providers::Provider,
+    req: &Incoming<'_>,
+    secrets: &[&str],
+    cfg: &ProviderConfig,
+) -> std::result::Result<(), Unverified> {
+    let url = provider.document_url(req, cfg, &ctx.cfg.sns_cert_hosts).map_err(Unverified::Signature)?;
+    let Some(url) = url else { return provider.verify(req, secrets, cfg).map_err(Unverified::Signature) };
+    let cache = &gateway(ctx).documents;
+    let (document, cached) = match cache.get(url.as_str()) {
+        Some(d) => (d, true),
+        None => (Arc::new(fetch(ctx, &url).await.map_err(Unverified::Fetch)?), false),
+    };
+    let outcome = provider.verify_with_document(req, secrets, cfg, &document);
+    if !cached && matches!(outcome, Ok(()) | Err(providers::VerifyError::BadSignature)) {
+        cache.insert(url.to_string(), document);
+    }
+    outcome.map_err(Unverified::Signature)
+}
+
+/// GETs `url` through the engine's egress-guarded client: an address the policy refuses (a literal one, or a name
+/// that resolves only to refused ones) is not fetched; an answer other than 2xx fails; at most
+/// [`DOCUMENT_MAX_BYTES`] are read.
+async fn fetch(ctx: &ApiContext, url: &url::Url) -> std::result::Result<Vec<u8>, FetchFailed> {
+    if let Err(why) = ctx.engine.egress.check_destination(url.as_str()).await {
+        return Err(FetchFailed { status: StatusCode::FORBIDDEN, detail: format!("{url} was not fetched: {why}") });
+    }
+    let failed = |why: String| FetchFailed { status: StatusCode::BAD_GATEWAY, detail: format!("GET {url}: {why}") };
+    let describe = crate::engine::dispatcher::describe;
+    let mut resp =
+        ctx.engine.http.get(url.clone()).timeout(FETCH_TIMEOUT).send().await.map_err(|e| failed(describe(&e)))?;
+    if !resp.status().is_success() {
+        return Err(failed(format!("answered {}", resp.status())));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| failed(describe(&e)))? {
+        body.extend_from_slice(&chunk);
+        if body.len() > DOCUMENT_MAX_BYTES {
+            return Err(failed(format!("more than {DOCUMENT_MAX_BYTES} bytes")));
+        }
+    }
+    Ok(body)
 }
 
 /// What [`accept`] made of an event.

@@ -3,7 +3,9 @@
 //! handshakes, and turns its payload into the seed's normalised `WebhookEvent`.
 //!
 //! Everything here is pure: no I/O, no clock reads (the time comes in [`Incoming::now`]), so each provider is
-//! tested directly against public vectors and the official libraries' outputs.
+//! tested directly against public vectors and the official libraries' outputs. What a provider needs fetched (AWS
+//! SNS's certificate, its subscription's confirmation) it names by URL ([`Provider::document_url`],
+//! [`Provider::confirm_url`]), and the inbound layer fetches.
 
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
@@ -60,6 +62,23 @@ pub struct ProviderConfig {
     /// registration's `webhookUrl` (a proxy in front of hookd).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// AWS SNS: the topics whose messages the registration accepts (one ARN, or a list).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "one_or_many")]
+    pub topic_arn: Option<Vec<String>>,
+}
+
+/// A string or a list of strings, as a list.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged, expecting = "a string or a list of strings")]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(Option::<OneOrMany>::deserialize(d)?.map(|v| match v {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    }))
 }
 
 /// Why a request was refused (401).
@@ -155,11 +174,44 @@ pub trait Provider: Send + Sync {
         None
     }
 
+    /// The URL of a document the request names and must be verified under (AWS SNS: the signing certificate at
+    /// `SigningCertURL`). The inbound layer fetches it through the egress guard, caches it by URL and calls
+    /// [`Provider::verify_with_document`] instead of `verify`. Err, with no fetch, when the request is refused
+    /// without it (a URL on a host the provider does not trust, another topic, stale); `hosts` are the
+    /// operator's trusted hosts (`HOOKD_SNS_CERT_HOSTS`).
+    fn document_url(
+        &self,
+        _req: &Incoming,
+        _cfg: &ProviderConfig,
+        _hosts: &[String],
+    ) -> Result<Option<url::Url>, VerifyError> {
+        Ok(None)
+    }
+
+    /// `verify` with the document at [`Provider::document_url`].
+    fn verify_with_document(
+        &self,
+        req: &Incoming,
+        secrets: &[&str],
+        cfg: &ProviderConfig,
+        _document: &[u8],
+    ) -> Result<(), VerifyError> {
+        self.verify(req, secrets, cfg)
+    }
+
+    /// For a verified request that asks for a subscription to be confirmed (AWS SNS's `SubscriptionConfirmation`):
+    /// the URL the inbound layer GETs, through the egress guard, to confirm it. The request is then kept but not
+    /// forwarded. Err (refused) when the URL is not on one of `hosts` the provider trusts.
+    fn confirm_url(&self, _req: &Incoming, _hosts: &[String]) -> Result<Option<url::Url>, VerifyError> {
+        Ok(None)
+    }
+
     /// The normalised event; Err (400) when the body is not the provider's format. `cfg` is the registration's
     /// provider settings (the generic provider reads its id header from them).
     fn normalize(&self, req: &Incoming, cfg: &ProviderConfig) -> Result<Normalized, String>;
 }
 
+pub mod aws_sns;
 pub mod discord;
 pub mod generic;
 pub mod github;
@@ -221,6 +273,7 @@ pub static PROVIDERS: &[&(dyn Provider + 'static)] = &[
     &salesforce::Salesforce,
     &telnyx::Telnyx,
     &panda_doc::PandaDoc,
+    &aws_sns::AwsSns,
     &generic::Generic,
     &unverified::GenericWebhook,
 ];
