@@ -177,8 +177,11 @@ pub const TABLES: &[(&str, &[&str])] = &[
 
 /// Raw access to a backend's tables, for copying.
 #[async_trait]
-pub trait Tables: Send + Sync {
-    async fn count_rows(&self, table: &'static str) -> anyhow::Result<i64>;
+pub trait Tables: super::Store {
+    async fn count_rows(&self, table: &'static str) -> anyhow::Result<i64> {
+        let q = super::db::Sql::new(format!("SELECT COUNT(*) FROM {table}"));
+        Ok(super::db::fetch_one(self, q, |r| r.get(0)).await?.unwrap_or(0))
+    }
     /// Sends every row of `table` (its `cols`, in order) in chunks of up to [`CHUNK`].
     async fn export(
         &self,

@@ -33,10 +33,6 @@ impl PgStore {
 
 #[async_trait]
 impl crate::store::copy::Tables for PgStore {
-    async fn count_rows(&self, table: &'static str) -> anyhow::Result<i64> {
-        Ok(self.rows(&format!("SELECT COUNT(*) FROM {table}"), &[]).await?[0].get(0))
-    }
-
     async fn export(
         &self,
         table: &'static str,

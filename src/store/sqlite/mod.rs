@@ -172,14 +172,6 @@ impl SqliteStore {
         rx.await.map_err(|_| anyhow::anyhow!("the store writer stopped"))?
     }
 
-    async fn read<R, F>(&self, f: F) -> StoreResult<R>
-    where
-        R: Send + 'static,
-        F: FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
-    {
-        self.read_mut(move |c| Ok(f(c).map_err(anyhow::Error::from)?)).await
-    }
-
     async fn read_mut<R, F>(&self, f: F) -> StoreResult<R>
     where
         R: Send + 'static,

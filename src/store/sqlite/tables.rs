@@ -4,10 +4,6 @@ use super::*;
 
 #[async_trait]
 impl crate::store::copy::Tables for SqliteStore {
-    async fn count_rows(&self, table: &'static str) -> anyhow::Result<i64> {
-        Ok(self.read(move |c| c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))).await?)
-    }
-
     async fn export(
         &self,
         table: &'static str,
