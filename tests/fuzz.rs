@@ -95,8 +95,10 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
                 b"1700000000",
                 br#"{"data":{"event_type":"message.received","id":"e1","payload":{"id":"m1"}}}"#,
             ]);
-            // AWS SNS: a signed Notification (src/inbound/providers/aws_sns.rs), its topic accepted, a wide tolerance.
-            let sns_config = br#"{"topicArn":"arn:aws:sns:us-west-2:123456789012:MyTopic","toleranceSeconds":100000000}"#;
+            // AWS SNS: a signed Notification (src/inbound/providers/aws_sns.rs), its topic accepted, a wide
+            // tolerance.
+            let sns_config =
+                br#"{"topicArn":"arn:aws:sns:us-west-2:123456789012:MyTopic","toleranceSeconds":100000000}"#;
             let sns: &[u8] = br#"{"Type":"Notification","MessageId":"22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324","TopicArn":"arn:aws:sns:us-west-2:123456789012:MyTopic","Subject":"My First Message","Message":"Hello world!","Timestamp":"2024-05-02T00:54:06.655Z","SignatureVersion":"1","SigningCertURL":"https://sns.us-west-2.amazonaws.com/SimpleNotificationService-f3ecfb7224c7233fe7bb5f59f96de52f.pem","UnsubscribeURL":"https://sns.us-west-2.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=arn:aws:sns:us-west-2:123456789012:MyTopic:c9135db0-26c4-47ec-8998-413945fb5a96","Signature":"XoVZAGITmCMFc6MwtU5yFXWlOOWZD3ZSfd1Hqx6jCEnmKUq7eMouDjXZgvlSfiDvhh7bGtl5DEIwoxrG4RxcHNlTnBe4fWco1q+4ekVTAnz1pv+2lzFU32tLMLbleybYAs6VEUPUn8r8FT218uWjjDFWWCehI8X1eEHWsA1XVfrHLlgN6YSRAbO5oc9Gg30Qgocj39b1IsKQCj+G4Md/rZl8va2WBE9MopRuaCU7zrGvTVmEwBhw3dMCxH12fV7EI9qMZG3VQIowMDuEM3Wgqlt3/zDm8fACR/Yof9j019YKu9MzUIgEw0tiEy6Bxjo9QxC9HZ/oUsOu/zoSi+SE2g=="}"#;
             vec![
                 sep(&[b"https://hookd.example/webhooks/reg_1", sns_config, sns]),

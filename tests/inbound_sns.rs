@@ -28,7 +28,13 @@ impl Aws {
         let (ok, out) = run_script(&python(), &script("inbound/sign/aws_sns.py"), &json!({"op": "keypair"}));
         assert!(ok, "aws_sns.py keypair: {out}");
         let pair: Value = serde_json::from_str(out.trim()).unwrap();
-        let cert = pair["cert"].as_str().unwrap().to_string();
+        let (key, cert) = (pair["key"].as_str().unwrap(), pair["cert"].as_str().unwrap());
+        Aws::serving(ip, key, cert).await
+    }
+
+    /// A server for `cert` (whose private key is `key`, if the test has it).
+    async fn serving(ip: &str, key: &str, cert: &str) -> Aws {
+        let cert = cert.to_string();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let seen = requests.clone();
         let app = axum::Router::new().fallback(move |uri: Uri| {
@@ -49,7 +55,7 @@ impl Aws {
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         let host = addr.to_string();
-        Aws { base: format!("http://{host}"), host, key: pair["key"].as_str().unwrap().into(), requests }
+        Aws { base: format!("http://{host}"), host, key: key.into(), requests }
     }
 
     fn cert_url(&self) -> String {
@@ -244,6 +250,16 @@ async fn sns_messages_are_verified_under_the_fetched_certificate_and_subscriptio
     assert_eq!(reasons.iter().filter(|r| **r == "stale").count(), 1, "{reasons:?}");
     assert_eq!(reasons.len(), 5, "{reasons:?}");
     assert_eq!(recv.received().len(), 3, "forwarded: two notifications and the unsubscribe");
+
+    // The dashboard checks a stored message again, under the certificate (from the cache).
+    let events = app.get(&format!("/webhooks/{reg_id}/events")).await;
+    let first = events.body["data"].as_array().unwrap().iter().find(|e| e["deliveryId"] == "m-1").cloned().unwrap();
+    let cookie = common::ui::log_in(&app, &app.token).await.0;
+    let path = format!("/ui/inbound/{reg_id}/events/{}", first["id"].as_str().unwrap());
+    let (status, _, html) = common::ui::page(&app, &cookie, &path).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("still valid"), "{html}");
+    assert_eq!(aws.requests().iter().filter(|r| *r == "/cert.pem").count(), 1, "{:?}", aws.requests());
 }
 
 /// With private egress refused, a SubscribeURL at a private address is not fetched (even on a trusted host): the
@@ -288,4 +304,88 @@ async fn a_subscribe_url_the_egress_policy_refuses_is_not_fetched() {
     let r = deliver(&app, &url, &m[0]).await;
     assert_eq!(r.status, 403, "{:?}", r.body);
     assert!(private.requests().is_empty(), "{:?}", private.requests());
+}
+
+/// A call to moto's SNS (the query protocol, as the AWS SDKs speak it); its XML answer.
+async fn moto_sns(moto: &common::moto::Moto, params: &[(&str, &str)]) -> String {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params.iter().copied().chain([("Version", "2010-03-31")]))
+        .finish();
+    let resp = reqwest::Client::new()
+        .post(&moto.base)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("authorization", MOTO_SNS_AUTH)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{params:?}: {}", resp.status());
+    resp.text().await.unwrap()
+}
+
+/// What routes a request to moto's SNS: a SigV4 credential scope naming the service (the signature is not checked).
+const MOTO_SNS_AUTH: &str =
+    "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=0";
+
+/// moto (PyPI `moto[server]`) as SNS, with a real HTTP subscription: it signs what it delivers (SignatureVersion 2,
+/// with a key of its own) and serves the certificate, so its messages are an independent check of the wire shape
+/// and of the signature. moto names the certificate at `sns.us-east-1.amazonaws.com`, which a test cannot serve, and
+/// `SigningCertURL` is not signed: the test serves moto's certificate itself and points the message there. moto
+/// leaves `Subject` out of what it signs, where AWS's documentation puts it in: a message with one is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_sns_deliveries_verify() {
+    let moto = common::moto::Moto::start().await;
+    let capture = Receiver::start().await;
+    let created = moto_sns(&moto, &[("Action", "CreateTopic"), ("Name", "orders")]).await;
+    let topic = created.split("<TopicArn>").nth(1).and_then(|t| t.split("</TopicArn>").next()).unwrap().to_string();
+    let subscribe = [("Action", "Subscribe"), ("TopicArn", &topic), ("Protocol", "http"), ("Endpoint", &capture.url)];
+    moto_sns(&moto, &subscribe).await;
+    moto_sns(&moto, &[("Action", "Publish"), ("TopicArn", &topic), ("Message", r#"{"orderId":"o-7"}"#)]).await;
+    let with_subject = [("Action", "Publish"), ("TopicArn", &topic), ("Message", "hi"), ("Subject", "greeting")];
+    moto_sns(&moto, &with_subject).await;
+    let delivered = capture.wait_for(2).await;
+    assert_eq!(delivered[0].header("content-type"), "text/plain; charset=UTF-8");
+    let (plain, subject) = (delivered[0].json(), delivered[1].json());
+    assert_eq!((&plain["Type"], &plain["SignatureVersion"]), (&json!("Notification"), &json!("2")), "{plain}");
+
+    // moto's certificate, from moto, served by the test.
+    let cert_url = plain["SigningCertURL"].as_str().unwrap();
+    let pem_path = cert_url.split(".amazonaws.com").nth(1).unwrap();
+    let pem = reqwest::Client::new()
+        .get(format!("{}{pem_path}", moto.base))
+        .header("authorization", MOTO_SNS_AUTH)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+    let server = Aws::serving("127.0.0.1", "", &pem).await;
+
+    let hosts = vec![server.host.clone()];
+    let app = spawn_app_with(|c| c.sns_cert_hosts = hosts).await;
+    let recv = Receiver::start().await;
+    let (app_id, _) = app.app_with_endpoint(&recv.url, json!({})).await;
+    let reg = json!({"connectionId": "moto", "events": ["*"], "providerConfig": {"topicArn": topic},
+        "destination": {"appId": app_id}});
+    let r = app.post("/integrations/aws-sns/webhooks", reg).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let url = r.body["webhookUrl"].as_str().unwrap().to_string();
+
+    let mut message = plain.clone();
+    message["SigningCertURL"] = json!(server.cert_url());
+    let r = deliver(&app, &url, &message).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let got = recv.wait_for(1).await;
+    assert_eq!(got[0].json()["data"]["Message"]["orderId"], "o-7", "{:?}", got[0].json());
+    // With a Subject, moto's signature is not over what AWS signs.
+    let mut message = subject.clone();
+    message["SigningCertURL"] = json!(server.cert_url());
+    let r = deliver(&app, &url, &message).await;
+    assert_eq!(r.status, 401, "{:?}", r.body);
+    // Without it, the same message verifies (what moto signed).
+    message.as_object_mut().unwrap().remove("Subject");
+    let r = deliver(&app, &url, &message).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
 }

@@ -1760,7 +1760,8 @@ async fn ingest_inner(
     if let Some(url) = &confirm {
         if let Err(f) = fetch(ctx, url).await {
             tally.verdict = verdict::REJECTED;
-            let r = refusal(f.status, reason::FETCH_FAILED, format!("The subscription was not confirmed: {}", f.detail));
+            let detail = format!("The subscription was not confirmed: {}", f.detail);
+            let r = refusal(f.status, reason::FETCH_FAILED, detail);
             return refuse_and_keep(ctx, &reg, r, started, Some(&window)).await;
         }
     }
