@@ -18,8 +18,23 @@ await inBrowser({ screenshots, failedLoadsAllowed: true }, async ({ page, shot }
   check((await stripe.innerText()).includes("whsec_"), "each provider says where its secret comes from");
   check(await page.locator(field("events")).inputValue() === "*", "every event, unless told otherwise");
 
-  // A refused form: the connection left blank. The API's message beside it, the rest as typed.
+  // About a hundred providers: the filter box narrows the list by name, keeping the one chosen in view.
+  const shown = async () => page.locator(".provider-choice:visible").count();
+  const all = await page.locator(".provider-choice").count();
+  check(all >= 80 && (await shown()) === all, `every provider listed at first (${all})`);
+  await page.locator(".provider-filter").fill("standard web");
+  check((await page.locator(".provider-choice:visible .id").allInnerTexts()).join() === "standardwebhooks", "only Standard Webhooks matches");
+  await page.locator(".provider-filter").press("Enter");
+  check(page.url().endsWith("/ui/inbound/new"), "Enter in the filter submits nothing");
   await page.locator(".provider-choice", { hasText: "Standard Webhooks" }).click();
+  await page.locator(".provider-filter").fill("no such provider");
+  check(await page.locator("[data-filter-empty]").isVisible(), "no match says so");
+  check((await shown()) === 1 && await page.locator('input[value="standardwebhooks"]').isVisible(), "the chosen one stays in view");
+  await shot("inbound-form-filter");
+  await page.locator(".provider-filter").fill("");
+  check((await shown()) === all && !(await page.locator("[data-filter-empty]").isVisible()), "cleared: all again");
+
+  // A refused form: the connection left blank. The API's message beside it, the rest as typed.
   await page.fill(field("events"), "invoice.*");
   await page.selectOption(field("destination.appId"), { label: "Billing (billing)" });
   await Promise.all([page.waitForURL("**/ui/inbound/new"), page.locator("#inbound-form button[type=submit]").click()]);
