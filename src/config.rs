@@ -135,8 +135,8 @@ impl Default for Config {
             breaker: BreakerConfig::default(),
             webhook_shapes: vec![],
             public_catalog: vec![],
-        }
             sns_cert_hosts: vec!["aws".into()],
+        }
     }
 }
 
@@ -246,12 +246,12 @@ pub struct ServeArgs {
     /// comma-separated organization ids (each at /catalog/ORG_ID/) [default: false].
     #[arg(long, env = "HOOKD_PUBLIC_CATALOG")]
     pub public_catalog: Option<String>,
-    #[command(flatten)]
-    pub keys: KeyArgs,
     /// Hosts AWS SNS certificates and subscription URLs may come from, comma-separated: `aws` (AWS's own SNS hosts,
     /// https) and `host[:port]` entries, http allowed for them [default: aws].
     #[arg(long, env = "HOOKD_SNS_CERT_HOSTS", value_delimiter = ',')]
     pub sns_cert_hosts: Option<Vec<String>>,
+    #[command(flatten)]
+    pub keys: KeyArgs,
 }
 
 /// Where the main key comes from (`hookd serve` and `hookd keys rotate`).
@@ -304,9 +304,9 @@ struct FileConfig {
     breaker_release_rate: Option<u32>,
     webhook_shapes: Option<String>,
     public_catalog: Option<String>,
+    sns_cert_hosts: Option<Vec<String>>,
 }
 
-    sns_cert_hosts: Option<Vec<String>>,
 impl ServeArgs {
     pub fn into_config(self) -> anyhow::Result<Config> {
         let file: FileConfig = match &self.config {
@@ -407,7 +407,6 @@ impl ServeArgs {
             )?,
             max_poll_interval: d.max_poll_interval,
             public_catalog: parse_public_catalog(self.public_catalog.or(file.public_catalog).as_deref().unwrap_or("")),
-            webhook_shapes: match self.webhook_shapes.or(file.webhook_shapes) {
             sns_cert_hosts: match self.sns_cert_hosts.or(file.sns_cert_hosts) {
                 Some(hosts) => {
                     let hosts: Vec<String> =
@@ -417,6 +416,7 @@ impl ServeArgs {
                 }
                 None => d.sns_cert_hosts.clone(),
             },
+            webhook_shapes: match self.webhook_shapes.or(file.webhook_shapes) {
                 Some(s) => parse_webhook_shapes(&s)?,
                 None => vec![],
             },
@@ -507,5 +507,15 @@ mod tests {
         assert_eq!(retention(Some("OFF".into()), Some(day), "r").unwrap(), None);
         assert!(retention(Some("0s".into()), None, "r").unwrap_err().to_string().contains("off"));
         assert!(retention(Some("-3d".into()), None, "retention").unwrap_err().to_string().contains("retention"));
+    }
+
+    #[test]
+    fn sns_cert_hosts_default_to_aws_and_are_normalised() {
+        assert_eq!(ServeArgs::default().into_config().unwrap().sns_cert_hosts, ["aws"]);
+        let hosts = Some(vec![" AWS".into(), "Certs.Example:8443 ".into(), "".into()]);
+        let cfg = ServeArgs { sns_cert_hosts: hosts, ..Default::default() }.into_config().unwrap();
+        assert_eq!(cfg.sns_cert_hosts, ["aws", "certs.example:8443"]);
+        let none = ServeArgs { sns_cert_hosts: Some(vec![" ".into()]), ..Default::default() };
+        assert!(none.into_config().unwrap_err().to_string().contains("sns_cert_hosts"));
     }
 }
