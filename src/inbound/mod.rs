@@ -1220,7 +1220,7 @@ async fn troubleshoot(
 fn full_event(ctx: &ApiContext, reg: &Registration, e: &InboundEventRecord) -> Value {
     let mut event: Value = serde_json::from_str(&e.normalized).unwrap_or(Value::Null);
     let headers = stored_headers(e);
-    let url = webhook_url(ctx, &reg.id);
+    let url = with_query(webhook_url(ctx, &reg.id), e);
     let req = Incoming { headers: &headers, body: &e.body, url: &url, now: e.received_at / 1000 };
     let data = match providers::by_name(&reg.integration_id) {
         Some(p) => p.normalize(&req, &reg.provider_config).ok().map_or(Value::Null, |n| n.data),
@@ -1230,6 +1230,19 @@ fn full_event(ctx: &ApiContext, reg: &Registration, e: &InboundEventRecord) -> V
         m.insert("data".into(), data);
     }
     event
+}
+
+/// Kept among a stored event's headers: the query string it came with, which some providers sign (Twilio, PandaDoc)
+/// and a recheck must give back. Not a header name, so it is never taken for one.
+const QUERY_KEY: &str = ":query";
+
+/// `url` with the query string `e` came with.
+fn with_query(url: String, e: &InboundEventRecord) -> String {
+    let stored: HashMap<String, String> = serde_json::from_str(&e.headers).unwrap_or_default();
+    match stored.get(QUERY_KEY) {
+        Some(q) => format!("{url}?{q}"),
+        None => url,
+    }
 }
 
 /// The request headers stored with an event, as a header map again.
@@ -1259,6 +1272,7 @@ async fn verdict_of(ctx: &ApiContext, reg: &Registration, e: &InboundEventRecord
         Some(src) => ingest::urls_at(ctx, &reg.org_id, src, e.received_at).await?,
         None => vec![webhook_url(ctx, &reg.id)],
     };
+    let urls: Vec<String> = urls.into_iter().map(|u| with_query(u, e)).collect();
     let headers = stored_headers(e);
     let secrets = reg.live_secrets(e.received_at);
     let mut outcome = Err(providers::VerifyError::Config("the source is gone".into()));
@@ -1779,7 +1793,11 @@ async fn ingest_inner(
         }
     };
 
-    let headers = Value::Object(headers_object(headers)).to_string();
+    let mut kept = headers_object(headers);
+    if let Some(q) = uri.query() {
+        kept.insert(QUERY_KEY.into(), Value::String(q.into()));
+    }
+    let headers = Value::Object(kept).to_string();
     let accepted = match confirm {
         // A confirmed subscription is kept (the registration's events show it) but is nothing to forward.
         Some(_) => {
