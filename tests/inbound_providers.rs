@@ -153,16 +153,16 @@ async fn telnyx_is_an_ingest_source_and_its_key_is_checked() {
     let stale = sign(&case, secret, &url, body, now - 3600, extra);
     assert_eq!(post(&app, &stale, "application/json").await.status, 401);
 
-    // Bad keys: a 422 at `config` / `providerConfig` whose message names `publicKey`.
+    // Bad keys: a 422 at `config.publicKey` / `providerConfig.publicKey`, whose message says what is wrong.
     for config in [json!({}), json!({"publicKey": "abcd"}), json!({"publicKey": hex::encode([7u8; 32])})] {
         let r = app.post("/ingest/api/v1/source", json!({"name": "tx", "type": "telnyx", "config": config})).await;
         assert_eq!(r.status, 422, "{config}: {:?}", r.body);
-        assert_eq!(r.body["detail"][0]["loc"], json!(["body", "config"]), "{config}: {:?}", r.body);
+        assert_eq!(r.body["detail"][0]["loc"], json!(["body", "config", "publicKey"]), "{config}: {:?}", r.body);
         assert!(r.body.to_string().contains("publicKey"), "{config}: {:?}", r.body);
         let reg = json!({"connectionId": "c-tx", "events": ["*"], "providerConfig": config});
         let r = app.post("/integrations/telnyx/webhooks", reg).await;
         assert_eq!(r.status, 422, "{config}: {:?}", r.body);
-        assert_eq!(r.body["detail"][0]["loc"], json!(["body", "providerConfig"]), "{config}: {:?}", r.body);
+        assert_eq!(r.body["detail"][0]["loc"], json!(["body", "providerConfig", "publicKey"]), "{config}: {:?}", r.body);
         assert!(r.body.to_string().contains("publicKey"), "{config}: {:?}", r.body);
     }
     // And a registration with the account's key is taken.

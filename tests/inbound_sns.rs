@@ -147,7 +147,7 @@ async fn sns_messages_are_verified_under_the_fetched_certificate_and_subscriptio
     // The topic is required: 422 naming it, for a registration and for an Ingest source.
     let r = app.post("/integrations/aws-sns/webhooks", json!({"connectionId": "c", "events": ["*"]})).await;
     assert_eq!(r.status, 422, "{:?}", r.body);
-    assert_eq!(r.body["detail"][0]["loc"], json!(["body", "providerConfig"]), "{:?}", r.body);
+    assert_eq!(r.body["detail"][0]["loc"], json!(["body", "providerConfig", "topicArn"]), "{:?}", r.body);
     assert!(r.body.to_string().contains("topicArn"), "{:?}", r.body);
     let r = app.post("/ingest/api/v1/source", json!({"name": "sns", "type": "aws-sns", "config": {}})).await;
     assert_eq!(r.status, 422, "{:?}", r.body);

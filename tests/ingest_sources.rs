@@ -294,6 +294,14 @@ async fn bad_input_is_a_4xx_naming_the_field() {
         // A queue kind is a source type (hookd's own); its config is checked as a queue registration's.
         (json!({"name": "x", "type": "rabbitMq", "config": {}}), vec!["body", "config", "uri"]),
         (json!({"name": "x", "type": "kafka", "config": {}}), vec!["body", "type"]),
+        // A provider's own settings: the one missing, malformed or of the wrong type is named.
+        (json!({"name": "x", "type": "telnyx", "config": {}}), vec!["body", "config", "publicKey"]),
+        (json!({"name": "x", "type": "discord", "config": {"publicKey": "abcd"}}), vec!["body", "config", "publicKey"]),
+        (json!({"name": "x", "type": "discord", "config": {"publicKey": 5}}), vec!["body", "config", "publicKey"]),
+        (
+            json!({"name": "x", "type": "github", "config": {"secret": "long enough", "toleranceSeconds": "a"}}),
+            vec!["body", "config", "toleranceSeconds"],
+        ),
         (
             json!({"name": "x", "type": "cron", "config": {"schedule": "* * * * *", "payload": 5}}),
             vec!["body", "config", "payload"],

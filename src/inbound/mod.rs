@@ -434,12 +434,17 @@ fn check_secret(secret: Option<&str>) -> Result<()> {
 }
 
 /// Provider settings the provider could verify requests with (a Discord key, a generic scheme, a preset's
-/// `verifyToken`, …).
-fn check_config(provider: &dyn providers::Provider, config: &ProviderConfig) -> Result<()> {
-    if let Some(field) = provider.preset().and_then(|p| p.missing_config(config)) {
-        return Err(Error::invalid(&["body", "providerConfig", field], format!("required by {}", provider.name())));
+/// `verifyToken`, …); a refusal names the setting under `at` (`["body", "providerConfig"]`, an Ingest source's
+/// `["body", "config"]`).
+pub(crate) fn check_config(provider: &dyn providers::Provider, config: &ProviderConfig, at: [&str; 2]) -> Result<()> {
+    let field = |f: &str| Error::invalid(&[at[0], at[1], f], format!("required by {}", provider.name()));
+    if let Some(f) = provider.preset().and_then(|p| p.missing_config(config)) {
+        return Err(field(f));
     }
-    provider.check_config(config).map_err(|e| Error::invalid(&["body", "providerConfig"], e.to_string()))
+    provider.check_config(config).map_err(|e| match e.setting() {
+        Some(f) => Error::invalid(&[at[0], at[1], f], e.to_string()),
+        None => Error::invalid(&at, e.to_string()),
+    })
 }
 
 async fn check_destination(ctx: &ApiContext, org: &str, d: Option<DestinationIn>) -> Result<Option<String>> {
@@ -501,7 +506,7 @@ async fn create(
     }
     let provider_config = input.provider_config.unwrap_or_default();
     if let Some(provider) = provider {
-        check_config(provider, &provider_config)?;
+        check_config(provider, &provider_config, ["body", "providerConfig"])?;
     }
     let destination_app_id = check_destination(&ctx, &org, input.destination).await?;
     let now = now_ms();
@@ -855,7 +860,7 @@ async fn patch(
     }
     if let Some(c) = p.provider_config {
         if let Some(provider) = providers::by_name(&reg.integration_id) {
-            check_config(provider, &c)?;
+            check_config(provider, &c, ["body", "providerConfig"])?;
         }
         reg.provider_config = c;
     }

@@ -241,18 +241,18 @@ fn plan(input: &IngestSourceIn) -> Result<Plan> {
     }
     let public: Map<String, Value> =
         config.iter().filter(|(k, _)| *k == "publicKey").map(|(k, v)| (k.clone(), v.clone())).collect();
-    let provider_config: ProviderConfig = serde_json::from_value(Value::Object(config)).map_err(|e| {
-        let text = e.to_string();
-        // "unknown field `x`, expected one of …": name the field.
+    let provider_config: ProviderConfig = serde_path_to_error::deserialize(Value::Object(config)).map_err(|e| {
+        let text = e.inner().to_string();
+        // "unknown field `x`, expected one of …": name the field; else the setting the error is in.
         match text.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next()) {
             Some(field) => config_field(field, format!("not a setting of {}", provider.name())),
-            None => Error::invalid(&["body", "config"], text),
+            None => match e.path().iter().next() {
+                Some(serde_path_to_error::Segment::Map { key }) => config_field(key, text),
+                _ => Error::invalid(&["body", "config"], text),
+            },
         }
     })?;
-    if let Some(field) = provider.preset().and_then(|p| p.missing_config(&provider_config)) {
-        return Err(config_field(field, format!("required by {}", provider.name())));
-    }
-    provider.check_config(&provider_config).map_err(|e| Error::invalid(&["body", "config"], e.to_string()))?;
+    super::check_config(provider, &provider_config, ["body", "config"])?;
     Ok(Plan::Gateway { provider, secret, config: Box::new(provider_config), public })
 }
 

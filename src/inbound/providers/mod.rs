@@ -67,6 +67,23 @@ pub struct ProviderConfig {
     pub topic_arn: Option<Vec<String>>,
 }
 
+impl ProviderConfig {
+    /// The settings as the API spells them (a unit test keeps the list whole), for naming the one a refusal is about.
+    pub const FIELDS: &'static [&'static str] = &[
+        "publicKey",
+        "audience",
+        "issuers",
+        "serviceAccountEmail",
+        "jwks",
+        "pem",
+        "toleranceSeconds",
+        "generic",
+        "verifyToken",
+        "url",
+        "topicArn",
+    ];
+}
+
 /// A string or a list of strings, as a list.
 fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
     #[derive(Deserialize)]
@@ -94,6 +111,24 @@ pub enum VerifyError {
     BadSignature,
     #[error("{0}")]
     Config(String),
+}
+
+impl VerifyError {
+    /// The provider setting a configuration error is about: the first one its text names (providers write
+    /// "telnyx: publicKey is required", "generic: signedContent …" of the `generic` scheme).
+    pub fn setting(&self) -> Option<&'static str> {
+        let VerifyError::Config(text) = self else {
+            return None;
+        };
+        let word = |f: &str| {
+            text.match_indices(f).map(|(i, _)| i).find(|&i| {
+                let before = text[..i].chars().next_back();
+                let after = text[i + f.len()..].chars().next();
+                !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+            })
+        };
+        ProviderConfig::FIELDS.iter().filter_map(|&f| word(f).map(|i| (i, f))).min().map(|(_, f)| f)
+    }
 }
 
 /// A provider's event in the seed's `WebhookEvent` shape, plus what dedup and matching need.
@@ -458,5 +493,46 @@ pub mod test_util {
             h.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
         }
         h
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_lists_every_provider_setting() {
+        // A struct literal without `..`: a setting added to ProviderConfig fails to compile here until listed.
+        let scheme = serde_json::from_value(serde_json::json!({"header": "X-Sig"})).unwrap();
+        let full = ProviderConfig {
+            public_key: Some("k".into()),
+            audience: Some("a".into()),
+            issuers: Some(vec![]),
+            service_account_email: Some("e".into()),
+            jwks: Some(Value::Null),
+            pem: Some(vec![]),
+            tolerance_seconds: Some(1),
+            generic: Some(scheme),
+            verify_token: Some("t".into()),
+            url: Some("u".into()),
+            topic_arn: Some(vec![]),
+        };
+        let json = serde_json::to_value(full).unwrap();
+        let mut keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut fields = ProviderConfig::FIELDS.to_vec();
+        keys.sort_unstable();
+        fields.sort_unstable();
+        assert_eq!(keys, fields);
+    }
+
+    #[test]
+    fn a_config_error_names_its_setting() {
+        let named = |t: &str| VerifyError::Config(t.into()).setting();
+        assert_eq!(named("telnyx: publicKey is required (the account's public key, base64)"), Some("publicKey"));
+        assert_eq!(named("discord: providerConfig.publicKey must be 32 bytes of hex"), Some("publicKey"));
+        assert_eq!(named("generic: signedContent must contain {body}"), Some("generic"));
+        assert_eq!(named("google: providerConfig.jwks or providerConfig.pem is required"), Some("jwks"));
+        assert_eq!(named("the SigningCertURL host is not trusted"), None);
+        assert_eq!(VerifyError::BadSignature.setting(), None);
     }
 }
