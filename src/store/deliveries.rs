@@ -46,7 +46,10 @@ pub(super) fn delivery_row(r: &Row, at: usize) -> StoreResult<DeliveryRecord> {
 
 /// `attempt_list` as SQL (its plan is tested in the SQLite store).
 pub(super) fn attempt_sql(dialect: Dialect, org_id: &str, app_id: &str, f: &AttemptFilter, page: &Page) -> Sql {
-    let mut q = Sql::new(format!("SELECT {ATTEMPT_COLS} FROM attempts a"));
+    // An endpoint's failed attempts have an index of their own (its condition written out, for SQLite to see it).
+    let failed_of_endpoint = f.endpoint_id.is_some() && f.status == Some(status::FAIL);
+    let hint = if failed_of_endpoint { dialect.indexed_by("attempts_endpoint_failed") } else { String::new() };
+    let mut q = Sql::new(format!("SELECT {ATTEMPT_COLS} FROM attempts a{hint}"));
     let needs_msg = f.event_types.is_some() || f.channel.is_some();
     if needs_msg {
         q.push(" JOIN messages m ON m.id = a.msg_id");
@@ -58,9 +61,11 @@ pub(super) fn attempt_sql(dialect: Dialect, org_id: &str, app_id: &str, f: &Atte
     if let Some(e) = &f.endpoint_id {
         q.push_bind(" AND a.endpoint_id = ?", e);
     }
-    if let Some(s) = f.status {
-        q.push_bind(" AND a.status = ?", s);
-    }
+    match f.status {
+        Some(_) if failed_of_endpoint => q.push(&format!(" AND a.status = {}", status::FAIL)),
+        Some(s) => q.push_bind(" AND a.status = ?", s),
+        None => &mut q,
+    };
     if let Some(class) = f.status_code_class {
         let hi = if class == 0 { 100 } else { class + 100 };
         q.push_bind(" AND a.status_code >= ?", class).push_bind(" AND a.status_code < ?", hi);
@@ -76,6 +81,36 @@ pub(super) fn attempt_sql(dialect: Dialect, org_id: &str, app_id: &str, f: &Atte
         message_filter(&mut q, dialect, &mf, "m");
     }
     q.paginate(page, "a.id");
+    q
+}
+
+/// `messages_of_endpoint` as SQL (its plan is tested in the SQLite store): the endpoint's deliveries (of one
+/// status) with their messages, in message id order. `of` is the org, the application and the endpoint.
+pub(super) fn endpoint_messages_sql(
+    dialect: Dialect,
+    of: [&str; 3],
+    status: Option<i64>,
+    filter: &MessageFilter,
+    page: &Page,
+) -> Sql {
+    let [org_id, app_id, endpoint_id] = of;
+    // Dead letters (failed, `failed_at` set) have an index of their own.
+    let dead = status == Some(status::FAIL);
+    let hint = if dead { dialect.indexed_by("deliveries_endpoint_failed") } else { String::new() };
+    let mut q = Sql::new(format!(
+        "SELECT {MSG_COLS}, {DELIVERY_COLS} FROM deliveries d{hint} JOIN messages m ON m.id = d.msg_id
+         WHERE d.org_id = ? AND d.app_id = ? AND d.endpoint_id = ?"
+    ))
+    .bind(org_id)
+    .bind(app_id)
+    .bind(endpoint_id);
+    match status {
+        Some(_) if dead => q.push(" AND d.failed_at IS NOT NULL"),
+        Some(s) => q.push_bind(" AND d.status = ?", s),
+        None => &mut q,
+    };
+    message_filter(&mut q, dialect, filter, "m");
+    q.paginate(page, "d.msg_id");
     q
 }
 
@@ -223,18 +258,7 @@ impl dyn Store {
         filter: &MessageFilter,
         page: &Page,
     ) -> StoreResult<Vec<(MessageRecord, DeliveryRecord)>> {
-        let mut q = Sql::new(format!(
-            "SELECT {MSG_COLS}, {DELIVERY_COLS} FROM deliveries d JOIN messages m ON m.id = d.msg_id
-             WHERE d.org_id = ? AND d.app_id = ? AND d.endpoint_id = ?"
-        ))
-        .bind(org_id)
-        .bind(app_id)
-        .bind(endpoint_id);
-        if let Some(s) = status {
-            q.push_bind(" AND d.status = ?", s);
-        }
-        message_filter(&mut q, self.dialect(), filter, "m");
-        q.paginate(page, "d.msg_id");
+        let q = endpoint_messages_sql(self.dialect(), [org_id, app_id, endpoint_id], status, filter, page);
         db::fetch(self, q, |r| Ok((message_row(r, 0)?, delivery_row(r, MSG_NCOLS)?))).await
     }
 

@@ -66,6 +66,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0008_destinations.sql"),
     include_str!("../migrations/postgres/0009_traceparent.sql"),
     include_str!("../migrations/postgres/0010_queue_sources.sql"),
+    include_str!("../migrations/postgres/0011_failures_indexed.sql"),
 ];
 /// The advisory lock that serialises migrations between nodes starting at once.
 const MIGRATION_LOCK: i64 = 0x0068_6f6f_6b64; // "hookd"

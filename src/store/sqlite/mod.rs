@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0012_destinations.sql"),
     include_str!("../migrations/sqlite/0013_traceparent.sql"),
     include_str!("../migrations/sqlite/0014_queue_sources.sql"),
+    include_str!("../migrations/sqlite/0015_failures_indexed.sql"),
 ];
 const MAX_BATCH: usize = 2048;
 const JOB_DELIVERY: i64 = 0;

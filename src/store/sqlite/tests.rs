@@ -83,6 +83,30 @@ fn an_endpoints_attempts_page_by_id_through_its_index() {
 }
 
 #[test]
+fn an_endpoints_dead_letters_and_failed_attempts_through_indexes_of_their_own() {
+    let c = migrated();
+    for iterator in [None, Some("msg_2".to_string())] {
+        let page = Page { limit: 25, iterator, reverse: false, descending: true };
+        let of = ["org_1", "app_1", "ep_1"];
+        let mf = MessageFilter::default();
+        let q = super::super::deliveries::endpoint_messages_sql(db::Dialect::Sqlite, of, Some(2), &mf, &page);
+        let steps = plan(&c, &q.text, &q.args);
+        assert_indexed("an endpoint's dead letters", &steps, false);
+        assert!(steps.iter().any(|s| s.contains("deliveries_endpoint_failed")), "{steps:#?}");
+        // Other states walk the endpoint's deliveries.
+        let q = super::super::deliveries::endpoint_messages_sql(db::Dialect::Sqlite, of, Some(0), &mf, &page);
+        assert!(plan(&c, &q.text, &q.args).iter().any(|s| s.contains("deliveries_endpoint ")));
+
+        let f = AttemptFilter { endpoint_id: Some("ep_1".into()), status: Some(2), ..Default::default() };
+        let page = Page { iterator: page.iterator.map(|_| "atmpt_2".to_string()), ..page };
+        let q = super::super::deliveries::attempt_sql(db::Dialect::Sqlite, "org_1", "app_1", &f, &page);
+        let steps = plan(&c, &q.text, &q.args);
+        assert_indexed("an endpoint's failed attempts", &steps, false);
+        assert!(steps.iter().any(|s| s.contains("attempts_endpoint_failed")), "{steps:#?}");
+    }
+}
+
+#[test]
 fn activity_counts_read_one_range_of_minutes() {
     let c = migrated();
     for of in [ActivityOf::Org, ActivityOf::Endpoint("ep_1")] {
