@@ -85,7 +85,8 @@ pub struct BreakerConfig {
     /// Delay before the first probe; doubled after each failed probe, up to `max_probe_backoff`.
     pub probe_backoff: Duration,
     pub max_probe_backoff: Duration,
-    /// Held deliveries released per second once the circuit closes.
+    /// At most this many held deliveries released per second once the circuit closes; 0 (the default): as fast as
+    /// the receiver takes them (see `engine::release`).
     pub release_per_second: u32,
 }
 
@@ -95,7 +96,7 @@ impl Default for BreakerConfig {
             failures: 5,
             probe_backoff: Duration::from_secs(5),
             max_probe_backoff: Duration::from_secs(300),
-            release_per_second: 50,
+            release_per_second: 0,
         }
     }
 }
@@ -236,7 +237,8 @@ pub struct ServeArgs {
     /// Longest delay between probes of an open circuit [default: 5m].
     #[arg(long, env = "HOOKD_BREAKER_MAX_PROBE_BACKOFF")]
     pub breaker_max_probe_backoff: Option<String>,
-    /// Held deliveries sent per second once a circuit closes [default: 50].
+    /// At most this many held deliveries sent per second once a circuit closes; 0 paces them by the receiver's
+    /// answers alone [default: 0].
     #[arg(long, env = "HOOKD_BREAKER_RELEASE_RATE")]
     pub breaker_release_rate: Option<u32>,
     /// `host[:port]=slack|discord|teams`, comma-separated.
@@ -346,8 +348,7 @@ impl ServeArgs {
             release_per_second: self
                 .breaker_release_rate
                 .or(file.breaker_release_rate)
-                .unwrap_or(b.release_per_second)
-                .max(1),
+                .unwrap_or(b.release_per_second),
         };
         Ok(Config {
             breaker,

@@ -3,7 +3,7 @@
 //! probe at a time tests the endpoint, after 5 s, then doubling up to 5 min. A probe is a real delivery (the
 //! first one that comes due once the probe time has come); when it fails, that delivery waits for the next probe
 //! rather than for its retry schedule, so it is the next probe. When an attempt succeeds, the circuit closes and
-//! the held deliveries are released in delivery order at `HOOKD_BREAKER_RELEASE_RATE` per second. Held
+//! the held deliveries are released in delivery order at the receiver's pace ([`super::release`]). Held
 //! deliveries keep their attempt count: time spent held is not counted against the retry schedule.
 //!
 //! Several nodes on one database: the count of failures in a row is kept in the store (`endpoint_failing`,
@@ -12,7 +12,7 @@
 //! memory: a node opens its circuit at its first failure past the shared count, and while open re-reads the
 //! shared count at most once a second, closing as soon as another node's success has reset it. So there is at
 //! most one probe in flight per node, not per cluster, and the held deliveries are in the store, which any
-//! node may release. A closed circuit costs one atomic load per delivery.
+//! node whose circuit closes releases. A closed circuit costs one atomic load per delivery.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -113,7 +113,7 @@ impl Breakers {
         self.open.lock().unwrap().get(endpoint_id).map(|c| c.probing.unwrap_or(c.probe_at))
     }
 
-    fn is_open(&self, endpoint_id: &str) -> bool {
+    pub(super) fn is_open(&self, endpoint_id: &str) -> bool {
         self.open_count() > 0 && self.open.lock().unwrap().contains_key(endpoint_id)
     }
 
@@ -169,6 +169,11 @@ impl Breakers {
 }
 
 impl Engine {
+    /// Until when a delivery is held at the latest (it is released sooner when its circuit closes).
+    pub(super) fn hold_deadline(&self, now: Millis) -> Millis {
+        now + HOLD_PROBE_DELAYS * self.cfg.breaker.max_probe_backoff.as_millis() as Millis
+    }
+
     /// Circuits open on this node.
     pub fn open_circuits(&self) -> usize {
         self.breakers.open_count()
@@ -193,7 +198,7 @@ impl Engine {
             match self.store.endpoint_failing(&ep.id).await {
                 Ok(f) if f.map_or(0, |f| f.consecutive) < cfg.failures as i64 => {
                     // Another node's success reset the count.
-                    self.breaker_close(&ep.id).await;
+                    self.breaker_close(&ep.id);
                     return Admission::Send { probe: false };
                 }
                 Ok(_) => {}
@@ -211,7 +216,7 @@ impl Engine {
                 }
                 if !self.breakers.is_open(&ep.id) {
                     // The circuit closed while this one was being held: release it too.
-                    self.release_held(&ep.id).await;
+                    self.release_held(&ep.id);
                 }
                 Admission::Held
             }
@@ -223,15 +228,24 @@ impl Engine {
         self.breakers.probe_failed(&self.cfg.breaker, endpoint_id, now_ms())
     }
 
-    /// After an attempt is recorded: a success closes the circuit; the threshold of failures in a row opens it.
-    pub(super) async fn breaker_observe(&self, endpoint_id: &str, ok: bool, failing: Option<Failing>) {
+    /// After an attempt is recorded: a success closes the circuit; the threshold of failures in a row opens it,
+    /// except with a 429 while the endpoint's backlog is being released here: the receiver is up and asks for
+    /// less, which the release controller gives it (opening again would only wait for a probe).
+    pub(super) async fn breaker_observe(
+        &self,
+        endpoint_id: &str,
+        ok: bool,
+        status_code: i64,
+        failing: Option<Failing>,
+    ) {
         let cfg = &self.cfg.breaker;
         if cfg.failures == 0 {
             return;
         }
         if ok {
-            self.breaker_close(endpoint_id).await;
+            self.breaker_close(endpoint_id);
         } else if failing.is_some_and(|f| f.consecutive >= cfg.failures as i64)
+            && !(status_code == 429 && self.releases.is_running(endpoint_id))
             && self.breakers.trip(cfg, endpoint_id, now_ms())
         {
             tracing::warn!(endpoint = %endpoint_id, failures = cfg.failures, "circuit opened");
@@ -239,24 +253,10 @@ impl Engine {
     }
 
     /// Closes the circuit and releases what it held.
-    async fn breaker_close(&self, endpoint_id: &str) {
+    fn breaker_close(&self, endpoint_id: &str) {
         if self.breakers.close(endpoint_id) {
             tracing::info!(endpoint = %endpoint_id, "circuit closed");
-            self.release_held(endpoint_id).await;
-        }
-    }
-
-    /// Releases the deliveries held for an endpoint, in order, at the configured rate.
-    async fn release_held(&self, endpoint_id: &str) {
-        let now = now_ms();
-        let spacing = 1000 / self.cfg.breaker.release_per_second.max(1) as Millis;
-        match self.store.endpoint_release(endpoint_id, now, spacing).await {
-            Ok(n) => {
-                tracing::info!(endpoint = %endpoint_id, released = n, "released held deliveries");
-                self.wake.hint(now);
-            }
-            // They come due at their deadline.
-            Err(e) => tracing::error!(error = ?e, "releasing held deliveries"),
+            self.release_held(endpoint_id);
         }
     }
 }

@@ -189,6 +189,8 @@ impl Engine {
         };
         self.metrics.attempt(kind, sent.status_code);
 
+        let seen = super::release::Outcome { ok, status_code: sent.status_code, latency_ms: duration_ms as u64 };
+        let mut take_back = None;
         let (next, outcome) = if ok {
             if !job.manual {
                 self.metrics.delivery_seconds.observe(seconds_between(job.msg.created_at, now_ms()));
@@ -206,6 +208,11 @@ impl Engine {
             } else if let Some(at) = probe.then(|| self.breaker_probe_failed(&endpoint.id)).flatten() {
                 // A failed probe waits for the next probe, not for its retry schedule.
                 (NextStep::RetryAt(at), AttemptOutcome::WillRetry)
+            } else if self.releases.take_back(&endpoint.id, job.job_id, seen) {
+                // Refused while its circuit's backlog is released: held again, for the release (parked below).
+                let until = self.hold_deadline(now_ms());
+                take_back = Some(until);
+                (NextStep::RetryAt(until), AttemptOutcome::WillRetry)
             } else {
                 let custom;
                 let schedule: &[Duration] = match &endpoint.retry_schedule {
@@ -251,7 +258,14 @@ impl Engine {
                     .await;
             }
         }
-        self.breaker_observe(&endpoint.id, ok, failing).await;
+        if let Some(until) = take_back {
+            if let Err(e) = self.store.job_park(job.job_id, until).await {
+                // It comes due at `until` by itself.
+                tracing::error!(error = ?e, "holding a refused delivery again");
+            }
+        }
+        self.releases.observe(&endpoint.id, job.job_id, seen);
+        self.breaker_observe(&endpoint.id, ok, sent.status_code, failing).await;
         outcome
     }
 

@@ -19,6 +19,7 @@ pub mod live;
 pub mod metrics;
 pub mod model;
 pub mod operational;
+pub mod release;
 pub mod retention;
 pub mod retry;
 pub mod routing;
@@ -61,6 +62,8 @@ pub struct Engine {
     /// The engine itself, for work it starts in the background (operational webhooks).
     me: std::sync::Weak<Engine>,
     breakers: breaker::Breakers,
+    /// The release controllers of the circuits that closed on this node.
+    releases: release::Releases,
     /// Attempts as they are recorded, for the dashboard's live tail.
     live: live::LiveAttempts,
     /// Runs endpoints' (and registrations') transformations off the reactor.
@@ -142,6 +145,7 @@ impl Engine {
             timers: Default::default(),
             responses: std::sync::OnceLock::new(),
             breakers: breaker::Breakers::default(),
+            releases: release::Releases::default(),
             live: live::LiveAttempts::default(),
             transformer: transform::Transformer::default(),
             failure_log: dispatcher::FailureLog::default(),

@@ -163,31 +163,60 @@ impl dyn Store {
         db::fetch_one(self, q, |r| Ok(Failing { since: r.get(0)?, consecutive: r.get(1)? })).await
     }
 
-    /// Frees the jobs held for an endpoint (its circuit closed): due in delivery order, one every `spacing` ms
-    /// from `start`. Returns how many.
-    pub async fn endpoint_release(&self, endpoint_id: &str, start: Millis, spacing: Millis) -> StoreResult<u64> {
-        // Only the queue's pending rows are scanned (jobs holds no finished work).
+    /// The jobs held for an endpoint ([`JOB_PARKED`]), in delivery order, at most `limit`: what its circuit's
+    /// release controller frees a few at a time once the circuit closes (see `engine::release`). One scan of the
+    /// queue's pending rows (jobs holds no finished work) per pass, so that each few is then freed by id.
+    pub async fn endpoint_held(&self, endpoint_id: &str, limit: usize) -> StoreResult<Vec<i64>> {
         let q = Sql::new(format!(
-            "WITH r AS (SELECT j.id, ROW_NUMBER() OVER (ORDER BY d.id) - 1 AS k
-                        FROM jobs j JOIN deliveries d ON d.id = j.ref_id
-                        WHERE j.kind = {JOB_DELIVERY} AND j.leased = ? AND d.endpoint_id = ?)
-             UPDATE jobs SET run_at = CAST(? AS BIGINT) + CAST(? AS BIGINT) * r.k, leased = 0
-             FROM r WHERE jobs.id = r.id"
+            "SELECT j.id FROM jobs j JOIN deliveries d ON d.id = j.ref_id
+             WHERE j.kind = {JOB_DELIVERY} AND j.leased = ? AND d.endpoint_id = ? ORDER BY j.ref_id LIMIT {limit}"
         ))
         .bind(JOB_PARKED)
-        .bind(endpoint_id)
-        .bind(start)
-        .bind(spacing);
+        .bind(endpoint_id);
+        db::fetch(self, q, |r| r.get(0)).await
+    }
+
+    /// Frees these held jobs (some of [`Self::endpoint_held`]'s, in order), each due at its time. A job no longer
+    /// held (another node freed it first, or it came due by itself) is left alone. Returns the ids freed.
+    pub async fn jobs_release(&self, due: &[(i64, Millis)]) -> StoreResult<Vec<i64>> {
+        let Some(first) = due.iter().map(|d| d.1).min() else { return Ok(Vec::new()) };
+        // Padded like an IN list, so that the statement texts stay few.
+        let due = padded(due);
+        let values = vec!["(CAST(? AS BIGINT), CAST(? AS BIGINT))"; due.len()].join(", ");
+        let mut q = Sql::new(format!(
+            "UPDATE jobs SET run_at = v.column2, leased = 0 FROM (VALUES {values}) AS v
+             WHERE jobs.id = v.column1 AND jobs.leased = ?"
+        ));
+        for (id, at) in due {
+            q = q.bind(id).bind(at);
+        }
+        q = q.bind(JOB_PARKED);
+        q.push(" RETURNING jobs.id");
         db::write(self, false, move |db| {
             Box::pin(async move {
-                let n = db.execute(&q).await?;
-                if n > 0 {
-                    db.due(start);
+                let freed: Vec<i64> = db.rows(&q, |r| r.get(0)).await?;
+                if !freed.is_empty() {
+                    db.due(first);
                 }
-                Ok(n)
+                Ok(freed)
             })
         })
         .await
+    }
+
+    /// Which of these jobs are still under way: leased (being sent), or waiting to be claimed at `until` at the
+    /// latest (the last time they were freed for). A job finished (deleted), waiting for a retry, deferred by a
+    /// throttle or held again is not.
+    pub async fn jobs_under_way(&self, ids: &[i64], until: Millis) -> StoreResult<Vec<i64>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new(format!(
+            "SELECT id FROM jobs WHERE kind = {JOB_DELIVERY} AND (leased = 1 OR (leased = 0 AND run_at <= ?))"
+        ))
+        .bind(until);
+        q.and_in("id", &padded(ids));
+        db::fetch(self, q, |r| r.get(0)).await
     }
 
     pub async fn attempt_list(
