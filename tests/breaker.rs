@@ -289,7 +289,7 @@ async fn a_held_backlog_goes_at_the_pace_of_a_fast_receiver_in_order() {
     let total = r.early.len() + HELD;
     eprintln!("{HELD} held delivered in {:?}, {} requests since the receiver came back", r.took, r.after_return);
     assert_eq!(r.after_return, total, "one attempt a message once the receiver is back");
-    // The fixed 50/s release of before took 20 s for these; the window grows to the dispatch concurrency (64).
+    // The fixed 50/s release of before took 20 s for these; the rate grows until the dispatch concurrency (64) binds.
     assert!(r.took < Duration::from_secs(15), "took {:?}", r.took);
     // Held messages are freed in delivery order and at most 64 are under way, so one is never overtaken by a message
     // published more than two windows' worth after it. (Those tried as probes while the receiver was down are not
