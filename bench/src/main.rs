@@ -5,6 +5,7 @@ mod inbound;
 mod payload;
 mod procstat;
 mod receiver;
+mod recovery;
 mod relay;
 mod table;
 mod timers;
@@ -119,6 +120,32 @@ enum Cmd {
         #[arg(long, default_value_t = 60)]
         timeout_secs: u64,
     },
+    /// Backlog recovery: the receiver is down (503) while the messages are published, comes back after
+    /// `--down-secs`, and the time until all of them were delivered and the attempts per message are measured.
+    Recovery {
+        #[arg(long, default_value = "http://127.0.0.1:8071")]
+        url: String,
+        #[arg(long, env = "HOOKD_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        #[arg(long, default_value_t = 32)]
+        publishers: usize,
+        #[arg(long, default_value_t = 20_000)]
+        messages: u64,
+        #[arg(long, default_value_t = 256)]
+        payload_bytes: usize,
+        /// How long the receiver is down, from the first publish.
+        #[arg(long, default_value_t = 30)]
+        down_secs: u64,
+        /// Once back, the receiver takes at most this many requests a second and answers 429 over it.
+        #[arg(long)]
+        limit_per_second: Option<f64>,
+        /// The depth of that token bucket.
+        #[arg(long, default_value_t = 50.0)]
+        burst: f64,
+        /// How long to wait for every delivery after the receiver's return, in seconds.
+        #[arg(long, default_value_t = 900)]
+        timeout_secs: u64,
+    },
     /// Run only the receiver and print counts every second; stop with Ctrl-C.
     Receiver {
         #[arg(long, default_value = "127.0.0.1:9099")]
@@ -211,6 +238,34 @@ fn main() -> ExitCode {
             match runtime().block_on(relay::run(opts)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(&format!("relay: {e}")),
+            }
+        }
+        Cmd::Recovery {
+            url,
+            token,
+            publishers,
+            messages,
+            payload_bytes,
+            down_secs,
+            limit_per_second,
+            burst,
+            timeout_secs,
+        } => {
+            let opts = recovery::Opts {
+                url,
+                token,
+                publishers: publishers.max(1),
+                messages,
+                payload_bytes,
+                down: Duration::from_secs(down_secs),
+                limit_per_second,
+                burst: burst.max(1.0),
+                timeout: Duration::from_secs(timeout_secs),
+            };
+            match runtime().block_on(recovery::run(opts)) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(3),
+                Err(e) => fail(&e),
             }
         }
         Cmd::Receiver { addr, capacity } => {
