@@ -5,7 +5,6 @@
 //! deep) answers 429 over it, so that an overrun shows as 429s and extra attempts.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
