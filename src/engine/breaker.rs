@@ -230,25 +230,30 @@ impl Engine {
 
     /// After an attempt is recorded: a success closes the circuit; the threshold of failures in a row opens it,
     /// except with a 429 while the endpoint's backlog is being released here: the receiver is up and asks for
-    /// less, which the release controller gives it (opening again would only wait for a probe).
+    /// less, which the release controller gives it (opening again would only wait for a probe). Returns whether
+    /// this failure opened the circuit (its delivery is then held too).
     pub(super) async fn breaker_observe(
         &self,
         endpoint_id: &str,
         ok: bool,
         status_code: i64,
         failing: Option<Failing>,
-    ) {
+    ) -> bool {
         let cfg = &self.cfg.breaker;
         if cfg.failures == 0 {
-            return;
+            return false;
         }
         if ok {
             self.breaker_close(endpoint_id);
+            false
         } else if failing.is_some_and(|f| f.consecutive >= cfg.failures as i64)
             && !(status_code == 429 && self.releases.is_running(endpoint_id))
             && self.breakers.trip(cfg, endpoint_id, now_ms())
         {
             tracing::warn!(endpoint = %endpoint_id, failures = cfg.failures, "circuit opened");
+            true
+        } else {
+            false
         }
     }
 

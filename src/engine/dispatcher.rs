@@ -265,7 +265,17 @@ impl Engine {
             }
         }
         self.releases.observe(&endpoint.id, job.job_id, seen);
-        self.breaker_observe(&endpoint.id, ok, sent.status_code, failing).await;
+        let opened = self.breaker_observe(&endpoint.id, ok, sent.status_code, failing).await;
+        if opened && take_back.is_none() && matches!(next, NextStep::RetryAt(_)) {
+            // The failure that opened the circuit is held like those after it, to be released in order when it
+            // closes, rather than retried on its schedule (5 min away at its second attempt: on another node of
+            // a cluster, the first failure there past the shared count may be a message's second).
+            let until = self.hold_deadline(now_ms());
+            if let Err(e) = self.store.job_park(job.job_id, until).await {
+                // Its retry brings it back.
+                tracing::error!(error = ?e, "holding a delivery");
+            }
+        }
         outcome
     }
 
