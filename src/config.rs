@@ -345,10 +345,7 @@ impl ServeArgs {
                 b.max_probe_backoff,
                 "breaker_max_probe_backoff",
             )?,
-            release_per_second: self
-                .breaker_release_rate
-                .or(file.breaker_release_rate)
-                .unwrap_or(b.release_per_second),
+            release_per_second: self.breaker_release_rate.or(file.breaker_release_rate).unwrap_or(b.release_per_second),
         };
         Ok(Config {
             breaker,

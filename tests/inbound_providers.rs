@@ -162,7 +162,12 @@ async fn telnyx_is_an_ingest_source_and_its_key_is_checked() {
         let reg = json!({"connectionId": "c-tx", "events": ["*"], "providerConfig": config});
         let r = app.post("/integrations/telnyx/webhooks", reg).await;
         assert_eq!(r.status, 422, "{config}: {:?}", r.body);
-        assert_eq!(r.body["detail"][0]["loc"], json!(["body", "providerConfig", "publicKey"]), "{config}: {:?}", r.body);
+        assert_eq!(
+            r.body["detail"][0]["loc"],
+            json!(["body", "providerConfig", "publicKey"]),
+            "{config}: {:?}",
+            r.body
+        );
         assert!(r.body.to_string().contains("publicKey"), "{config}: {:?}", r.body);
     }
     // And a registration with the account's key is taken.
