@@ -272,13 +272,23 @@ async fn microsoft_graph_validates_then_checks_every_client_state() {
     assert_eq!(ok.status(), 200, "{}", ok.text().await.unwrap());
     let got = recv.wait_for(1).await;
     assert_eq!(got[0].json()["data"]["value"][0]["resourceData"]["id"], "AAMk1");
+    assert_eq!(got[0].json()["eventType"], "created");
+    // A lifecycle notification names its event in lifecycleEvent, in place of changeType.
+    let lifecycle = json!({"value": [{
+        "subscriptionId": "7f105c7d-2dc5-4530-97cd-4e7ae6534c07", "clientState": "graph-client-state-1",
+        "lifecycleEvent": "reauthorizationRequired", "resource": "Users/{user-id}/Messages",
+        "subscriptionExpirationDateTime": "2023-11-20T18:23:45.9356913+00:00",
+    }]});
+    assert_eq!(post(lifecycle.to_string()).await.unwrap().status(), 200);
+    let got = recv.wait_for(2).await;
+    assert_eq!(got[1].json()["eventType"], "reauthorizationRequired", "{:?}", got[1].json());
     // One notification of the batch from a subscription with another clientState spoils the batch.
     let mixed = body.replacen("graph-client-state-1", "someone-elses-state", 1);
     assert_eq!(post(mixed).await.unwrap().status(), 401);
     let bare = post(case["bareBody"].as_str().unwrap().to_string()).await.unwrap();
     assert_eq!(bare.status(), 401);
     assert!(bare.text().await.unwrap().contains("clientState"));
-    assert_eq!(recv.received().len(), 1);
+    assert_eq!(recv.received().len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -95,8 +95,9 @@ struct Entry {
     id_pointer: Option<String>,
     #[serde(default)]
     event_header: Option<String>,
+    /// One pointer, or several tried in turn (Graph's `changeType`, else its lifecycle notifications' event).
     #[serde(default)]
-    event_pointer: Option<String>,
+    event_pointer: OneOrMore,
     #[serde(default)]
     handshake: Option<HandshakeEntry>,
     /// Config fields beside the secret that a registration must give (`verifyToken`).
@@ -107,6 +108,26 @@ struct Entry {
     /// The provider issues the secret (it cannot be chosen), so a registration must give it.
     #[serde(default)]
     issued: bool,
+}
+
+/// A value the data file gives as one string or a list of them.
+#[derive(Deserialize, Default)]
+#[serde(untagged)]
+enum OneOrMore {
+    #[default]
+    None,
+    One(String),
+    More(Vec<String>),
+}
+
+impl OneOrMore {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMore::None => vec![],
+            OneOrMore::One(s) => vec![s],
+            OneOrMore::More(v) => v,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -281,7 +302,8 @@ pub struct Preset {
     pub id_header: Option<&'static str>,
     pub id_pointer: Option<&'static str>,
     pub event_header: Option<&'static str>,
-    pub event_pointer: Option<&'static str>,
+    /// Tried in turn.
+    pub event_pointers: Vec<&'static str>,
     pub handshake: Option<Handshake>,
     pub config: Vec<&'static str>,
     pub secret: &'static str,
@@ -474,7 +496,8 @@ fn compile(e: Entry) -> Result<Preset, String> {
         "http-date" => Unit::HttpDate,
         other => return Err(format!("unknown timestamp_unit {other}")),
     };
-    for p in [&e.id_pointer, &e.event_pointer].into_iter().flatten() {
+    let event_pointers = e.event_pointer.into_vec();
+    for p in e.id_pointer.iter().chain(&event_pointers) {
         if !p.starts_with('/') {
             return Err(format!("{p}: a JSON pointer starts with /"));
         }
@@ -553,7 +576,7 @@ fn compile(e: Entry) -> Result<Preset, String> {
         id_header: leak_opt(e.id_header),
         id_pointer: leak_opt(e.id_pointer),
         event_header: leak_opt(e.event_header),
-        event_pointer: leak_opt(e.event_pointer),
+        event_pointers: event_pointers.into_iter().map(leak).collect(),
         handshake,
         config: e.config.into_iter().map(leak).collect(),
         secret: leak(e.secret),
@@ -1013,7 +1036,7 @@ impl Preset {
     /// Verifies and reads the delivery id and event type: what an ingest face needs of a preset.
     pub fn check(&self, req: &Incoming, secrets: &[&str], cfg: &ProviderConfig) -> Result<Verified, VerifyError> {
         self.verify_request(req, secrets, cfg)?;
-        let json: Option<Value> = (self.id_pointer.is_some() || self.event_pointer.is_some())
+        let json: Option<Value> = (self.id_pointer.is_some() || !self.event_pointers.is_empty())
             .then(|| serde_json::from_slice(req.body).ok())
             .flatten();
         Ok(Verified {
@@ -1029,7 +1052,7 @@ impl Preset {
 
     fn event_type(&self, req: &Incoming, json: Option<&Value>) -> Option<String> {
         let from_header = self.event_header.and_then(|h| req.header(h)).filter(|v| !v.is_empty()).map(str::to_string);
-        from_header.or_else(|| json?.pointer(self.event_pointer?).and_then(id_string))
+        from_header.or_else(|| self.event_pointers.iter().find_map(|p| json?.pointer(p).and_then(id_string)))
     }
 
     /// The config fields a registration must give beside the secret, or the first one missing.
@@ -1156,7 +1179,8 @@ impl Preset {
                 "pastOnly": self.past_only,
             })),
             "deliveryId": self.id_header.map(|h| format!("header:{h}")).or(self.id_pointer.map(|p| format!("body:{p}"))),
-            "eventType": self.event_header.map(|h| format!("header:{h}")).or(self.event_pointer.map(|p| format!("body:{p}"))),
+            "eventType": self.event_header.map(|h| format!("header:{h}"))
+                .or((!self.event_pointers.is_empty()).then(|| format!("body:{}", self.event_pointers.join(" or body:")))),
             "handshake": self.handshake.as_ref().map(|h| json!({
                 "method": h.method, "unsigned": h.unsigned,
                 "reply": match h.reply {
