@@ -20,6 +20,11 @@ pub type Row = Vec<Cell>;
 /// Rows travel between the two stores in chunks of this many.
 pub const CHUNK: usize = 500;
 
+/// What a backend's `export` runs: every row of `table`, its `cols` in order (each backend streams it its own way).
+pub fn export_sql(table: &str, cols: &[&str]) -> String {
+    format!("SELECT {} FROM {table}", cols.join(", "))
+}
+
 /// Every table a copy moves, with its columns, parents before children.
 pub const TABLES: &[(&str, &[&str])] = &[
     // The main key's check value: the secrets stay sealed under the source's key, which goes with the copy.

@@ -121,7 +121,7 @@ impl Provider for Discord {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_util::headers;
+    use super::super::test_util::{headers, public_key_cfg as cfg, verify_keyed};
     use super::*;
 
     /// RFC 8032 §7.1 TEST 1: its secret key is the seed of the vectors below.
@@ -137,14 +137,8 @@ mod tests {
     const TS: &str = "1700000000";
     const NOW: i64 = 1_700_000_000;
 
-    fn cfg(key: &str) -> ProviderConfig {
-        ProviderConfig { public_key: Some(key.into()), ..Default::default() }
-    }
-
     fn run(h: &[(&str, &str)], body: &str, c: &ProviderConfig, now: i64) -> Result<(), VerifyError> {
-        let h = headers(h);
-        let req = Incoming { headers: &h, body: body.as_bytes(), url: "", now };
-        Discord.verify(&req, &[], c)
+        verify_keyed(&Discord, h, body, c, now)
     }
 
     #[test]

@@ -487,6 +487,25 @@ pub fn any_secret(secrets: &[&str], mut matches: impl FnMut(&str) -> bool) -> Re
 pub mod test_util {
     use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
+    use super::{Incoming, Provider, ProviderConfig, VerifyError};
+
+    /// Provider settings holding only a public key (Discord, Telnyx).
+    pub fn public_key_cfg(key: &str) -> ProviderConfig {
+        ProviderConfig { public_key: Some(key.into()), ..Default::default() }
+    }
+
+    /// `p`'s verdict on a request of `h` and `body` at `now`, with no secrets: the keys are in `c`.
+    pub fn verify_keyed(
+        p: &dyn Provider,
+        h: &[(&str, &str)],
+        body: &str,
+        c: &ProviderConfig,
+        now: i64,
+    ) -> Result<(), VerifyError> {
+        let h = headers(h);
+        p.verify(&Incoming { headers: &h, body: body.as_bytes(), url: "", now }, &[], c)
+    }
+
     pub fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {

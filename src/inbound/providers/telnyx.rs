@@ -107,7 +107,7 @@ impl Provider for Telnyx {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_util::headers;
+    use super::super::test_util::{headers, public_key_cfg as cfg, verify_keyed};
     use super::*;
 
     /// RFC 8032 §7.1 TEST 1's public key, base64; its secret key is the seed the vectors below were signed with.
@@ -120,14 +120,8 @@ mod tests {
     const TS: &str = "1700000000";
     const NOW: i64 = 1_700_000_000;
 
-    fn cfg(key: &str) -> ProviderConfig {
-        ProviderConfig { public_key: Some(key.into()), ..Default::default() }
-    }
-
     fn run(h: &[(&str, &str)], body: &str, c: &ProviderConfig, now: i64) -> Result<(), VerifyError> {
-        let h = headers(h);
-        let req = Incoming { headers: &h, body: body.as_bytes(), url: "", now };
-        Telnyx.verify(&req, &[], c)
+        verify_keyed(&Telnyx, h, body, c, now)
     }
 
     #[test]

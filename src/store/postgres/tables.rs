@@ -42,7 +42,7 @@ impl crate::store::copy::Tables for PgStore {
         use crate::store::copy::{Cell, CHUNK};
         let types = self.column_types(table, cols).await?;
         let client = self.client().await?;
-        let sql = format!("SELECT {} FROM {table}", cols.join(", "));
+        let sql = crate::store::copy::export_sql(table, cols);
         let rows = client.query_raw(&sql, std::iter::empty::<i64>()).await?;
         futures::pin_mut!(rows);
         let mut chunk = Vec::with_capacity(CHUNK);

@@ -15,7 +15,7 @@ impl crate::store::copy::Tables for SqliteStore {
         let pool = self.readers.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             let conn = pool.get()?;
-            let mut stmt = conn.prepare(&format!("SELECT {} FROM {table}", cols.join(", ")))?;
+            let mut stmt = conn.prepare(&crate::store::copy::export_sql(table, cols))?;
             let mut rows = stmt.query([])?;
             let mut chunk = Vec::with_capacity(CHUNK);
             while let Some(r) = rows.next()? {
