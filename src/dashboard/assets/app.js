@@ -30,6 +30,9 @@ for (const box of document.querySelectorAll("input[data-filter]")) {
   box.hidden = false;
   const items = [...document.querySelectorAll(box.dataset.filter)];
   const empty = box.parentElement.querySelector("[data-filter-empty]");
+  // A form shown again (refused, or to edit) scrolls its list to the one chosen.
+  const chosen = items.find((item) => item.querySelector("input:checked"));
+  if (chosen) chosen.parentElement.scrollTop = chosen.offsetTop - chosen.parentElement.offsetTop;
   box.addEventListener("keydown", (event) => {
     if (event.key === "Enter") event.preventDefault(); // not a submit of the form around it
   });
